@@ -1,0 +1,41 @@
+# Herald: the two commands a new user needs.
+#   make run    installs what is missing, builds, starts `herald run`
+#   make test   installs what is missing, builds with ASan+UBSan, runs every test
+# Everything else is CMake; this file only strings the steps together.
+
+BUILD      ?= build
+TEST_BUILD ?= build-test
+JOBS       ?= $(shell nproc)
+ARGS       ?=
+
+.PHONY: all run test deps test-deps build test-build bench clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh run
+
+test-deps:
+	@scripts/install-deps.sh test
+
+build: deps
+	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERALD_TESTS=OFF >/dev/null
+	@cmake --build $(BUILD) -j $(JOBS)
+
+run: build
+	./$(BUILD)/herald run $(ARGS)
+
+test-build: test-deps
+	@cmake -S . -B $(TEST_BUILD) -DCMAKE_BUILD_TYPE=Debug -DHERALD_SANITIZE=ON \
+	    -DCMAKE_C_COMPILER=$$(command -v clang || command -v cc) >/dev/null
+	@cmake --build $(TEST_BUILD) -j $(JOBS)
+
+test: test-build
+	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+
+bench: build
+	@scripts/install-deps.sh bench
+	@bench/compare.sh
+
+clean:
+	rm -rf $(BUILD) $(TEST_BUILD)

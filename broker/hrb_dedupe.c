@@ -1,0 +1,118 @@
+/*  hrb_dedupe: a hash table of recent (channel, id) keys with a FIFO for
+    expiry. Keys are "channel\nid": neither part can contain '\n'.  */
+#include "hrb_dedupe.h"
+#include "hr_buf.h"
+#include "hr_channel.h"
+
+#include <czmq.h>
+#include <string.h>
+
+typedef struct _s_entry_t s_entry_t;
+struct _s_entry_t {
+    s_entry_t *next;            //  FIFO, oldest first
+    uint64_t seq;
+    uint64_t born_ms;
+    char epoch [HR_EPOCH_LEN + 1];
+    char key [];
+};
+
+struct _hrb_dedupe_t {
+    zhashx_t *by_key;           //  key -> entry (not owning; the FIFO owns)
+    s_entry_t *oldest, *newest;
+    uint64_t window_ms;
+    size_t max_keys;
+};
+
+hrb_dedupe_t *
+hrb_dedupe_new (uint64_t window_ms, size_t max_keys)
+{
+    hrb_dedupe_t *self = hr_calloc (1, sizeof *self);
+    self->by_key = zhashx_new ();
+    self->window_ms = window_ms;
+    self->max_keys = max_keys;
+    return self;
+}
+
+static void
+s_forget_oldest (hrb_dedupe_t *self)
+{
+    s_entry_t *entry = self->oldest;
+    self->oldest = entry->next;
+    if (!self->oldest)
+        self->newest = NULL;
+    //  A key re-inserted after expiry maps to a newer entry: keep that one
+    if (zhashx_lookup (self->by_key, entry->key) == entry)
+        zhashx_delete (self->by_key, entry->key);
+    free (entry);
+}
+
+void
+hrb_dedupe_destroy (hrb_dedupe_t **self_p)
+{
+    hrb_dedupe_t *self = *self_p;
+    if (!self)
+        return;
+    while (self->oldest)
+        s_forget_oldest (self);
+    zhashx_destroy (&self->by_key);
+    free (self);
+    *self_p = NULL;
+}
+
+static size_t
+s_key (char *key, const char *ch, size_t ch_len, const char *id, size_t id_len)
+{
+    memcpy (key, ch, ch_len);
+    key [ch_len] = '\n';
+    memcpy (key + ch_len + 1, id, id_len);
+    key [ch_len + 1 + id_len] = 0;
+    return ch_len + 1 + id_len;
+}
+
+bool
+hrb_dedupe_find (hrb_dedupe_t *self, const char *ch, size_t ch_len,
+                 const char *id, size_t id_len, uint64_t now_ms,
+                 uint64_t *seq, char epoch [HR_EPOCH_LEN + 1])
+{
+    char key [HR_CHANNEL_MAX + 1 + HR_ID_MAX + 1];
+    if (ch_len > HR_CHANNEL_MAX || id_len > HR_ID_MAX)
+        return false;
+    s_key (key, ch, ch_len, id, id_len);
+    s_entry_t *entry = zhashx_lookup (self->by_key, key);
+    if (!entry || entry->born_ms + self->window_ms < now_ms)
+        return false;
+    *seq = entry->seq;
+    memcpy (epoch, entry->epoch, HR_EPOCH_LEN + 1);
+    return true;
+}
+
+void
+hrb_dedupe_insert (hrb_dedupe_t *self, const char *ch, size_t ch_len,
+                   const char *id, size_t id_len, uint64_t now_ms,
+                   uint64_t seq, const char *epoch)
+{
+    if (self->max_keys == 0 || ch_len > HR_CHANNEL_MAX || id_len > HR_ID_MAX)
+        return;
+    s_entry_t *entry = hr_malloc (sizeof *entry + ch_len + id_len + 2);
+    s_key (entry->key, ch, ch_len, id, id_len);
+    entry->next = NULL;
+    entry->seq = seq;
+    entry->born_ms = now_ms;
+    snprintf (entry->epoch, sizeof entry->epoch, "%s", epoch);
+    if (self->newest)
+        self->newest->next = entry;
+    else
+        self->oldest = entry;
+    self->newest = entry;
+    zhashx_update (self->by_key, entry->key, entry);
+    while (zhashx_size (self->by_key) > self->max_keys && self->oldest)
+        s_forget_oldest (self);
+}
+
+size_t
+hrb_dedupe_expire (hrb_dedupe_t *self, uint64_t now_ms)
+{
+    while (self->oldest && self->oldest->born_ms + self->window_ms < now_ms)
+        s_forget_oldest (self);
+    return zhashx_size (self->by_key);
+}

@@ -1,0 +1,60 @@
+/*  hrb_server: the broker's event loop.
+
+    One thread owns four things: a PULL socket (fire-and-forget publishes),
+    a ROUTER socket (acknowledged publishes and history queries), an XPUB
+    socket (the event stream, and the subscriptions that trigger head
+    markers), and the streams with their history. Nothing here is shared
+    with other threads except the stop signal and the metrics shard.  */
+#ifndef HRB_SERVER_H
+#define HRB_SERVER_H
+
+#include "hr_buf.h"
+#include "hr_metrics.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct {
+    const char *pull;           //  endpoints to bind, comma-separated
+    const char *router;
+    const char *xpub;
+    int64_t max_event;          //  bytes per publish frame
+    int64_t history_size;       //  events per channel
+    int64_t history_age;        //  ms
+    int64_t history_memory;     //  bytes, all channels
+    int64_t dedupe_window;      //  ms
+    int64_t dedupe_max;         //  keys
+    int64_t xpub_hwm;           //  messages queued per subscriber before drops
+} hrb_config_t;
+
+//  Defaults of docs/protocol.md §10 and docs/operations.md.
+#define HRB_CONFIG_DEFAULTS { \
+    .pull = "tcp://127.0.0.1:5555", .router = "tcp://127.0.0.1:5556", \
+    .xpub = "tcp://127.0.0.1:5557", .max_event = 64 * 1024, \
+    .history_size = 1000, .history_age = 3600 * 1000, \
+    .history_memory = 256 << 20, .dedupe_window = 300 * 1000, \
+    .dedupe_max = 1000000, .xpub_hwm = 100000 }
+
+typedef struct _hrb_server_t hrb_server_t;
+
+//  Creates the broker and binds its sockets in zmq_ctx (not owned). Returns
+//  NULL with a reason in err when a socket cannot be bound. config and its
+//  strings must outlive the server. Caller owns the server.
+hrb_server_t *hrb_server_new (void *zmq_ctx, const hrb_config_t *config,
+                              hr_metrics_t *metrics, hr_buf_t *err);
+
+//  Runs the loop in the calling thread until hrb_server_stop.
+void hrb_server_run (hrb_server_t *self);
+
+//  Asks the loop to return. Safe from any thread and from signal handlers.
+void hrb_server_stop (hrb_server_t *self);
+
+//  The endpoints actually bound (wildcard ports resolved), comma-separated.
+//  Strings owned by the server.
+const char *hrb_server_pull_endpoints (hrb_server_t *self);
+const char *hrb_server_router_endpoints (hrb_server_t *self);
+const char *hrb_server_xpub_endpoints (hrb_server_t *self);
+
+void hrb_server_destroy (hrb_server_t **self_p);
+
+#endif

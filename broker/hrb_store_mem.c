@@ -1,0 +1,202 @@
+/*  hrb_store_mem: the in-memory history store.
+
+    Each event is one allocation holding its envelope bytes. A channel's
+    events sit in a ring of pointers (O(1) lookup by seq, since seqs are
+    contiguous); all events also sit on one global list in arrival order,
+    which is both age order and the memory cap's eviction order. Evicting
+    the global oldest event always removes the oldest of its channel.  */
+#include "hrb_store.h"
+#include "hr_buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+//  Per-event bookkeeping counted against the memory cap.
+#define S_OVERHEAD 64
+
+typedef struct _s_node_t s_node_t;
+struct _s_node_t {
+    s_node_t *prev, *next;      //  global arrival order
+    hrb_history_t *owner;
+    uint64_t seq;
+    uint64_t ts;
+    size_t size;
+    uint8_t bytes [];
+};
+
+struct _hrb_history_t {
+    s_node_t **ring;            //  capacity is a power of two
+    size_t capacity;
+    size_t start;               //  ring index of the oldest event
+    size_t count;
+};
+
+typedef struct {
+    hrb_store_t base;
+    size_t max_count;
+    uint64_t max_age_ms;
+    uint64_t max_bytes;
+    s_node_t *oldest, *newest;
+    hrb_store_stats_t stats;
+} s_store_t;
+
+static hrb_history_t *
+s_open (hrb_store_t *base)
+{
+    return hr_calloc (1, sizeof (hrb_history_t));
+}
+
+static void
+s_unlink (s_store_t *self, s_node_t *node)
+{
+    if (node->prev)
+        node->prev->next = node->next;
+    else
+        self->oldest = node->next;
+    if (node->next)
+        node->next->prev = node->prev;
+    else
+        self->newest = node->prev;
+    self->stats.events--;
+    self->stats.bytes -= node->size + S_OVERHEAD;
+}
+
+//  Removes and frees the oldest event of a history.
+static void
+s_pop (s_store_t *self, hrb_history_t *history)
+{
+    s_node_t *node = history->ring [history->start];
+    history->ring [history->start] = NULL;
+    history->start = (history->start + 1) & (history->capacity - 1);
+    history->count--;
+    s_unlink (self, node);
+    free (node);
+}
+
+static void
+s_close (hrb_store_t *base, hrb_history_t *history)
+{
+    s_store_t *self = (s_store_t *) base;
+    while (history->count)
+        s_pop (self, history);
+    free (history->ring);
+    free (history);
+}
+
+static void
+s_grow (hrb_history_t *history)
+{
+    size_t capacity = history->capacity? history->capacity * 2: 8;
+    s_node_t **ring = hr_calloc (capacity, sizeof *ring);
+    for (size_t i = 0; i < history->count; i++)
+        ring [i] = history->ring [(history->start + i) & (history->capacity - 1)];
+    free (history->ring);
+    history->ring = ring;
+    history->capacity = capacity;
+    history->start = 0;
+}
+
+static void
+s_append (hrb_store_t *base, hrb_history_t *history, uint64_t seq, uint64_t ts,
+          const void *bytes, size_t size)
+{
+    s_store_t *self = (s_store_t *) base;
+    if (self->max_count == 0)
+        return;
+    if (history->count >= self->max_count) {
+        s_pop (self, history);
+        self->stats.evicted_count++;
+    }
+    if (history->count == history->capacity)
+        s_grow (history);
+    s_node_t *node = hr_malloc (sizeof *node + size);
+    node->owner = history;
+    node->seq = seq;
+    node->ts = ts;
+    node->size = size;
+    memcpy (node->bytes, bytes, size);
+    history->ring [(history->start + history->count) & (history->capacity - 1)] = node;
+    history->count++;
+    node->next = NULL;
+    node->prev = self->newest;
+    if (self->newest)
+        self->newest->next = node;
+    else
+        self->oldest = node;
+    self->newest = node;
+    self->stats.events++;
+    self->stats.bytes += size + S_OVERHEAD;
+    while (self->stats.bytes > self->max_bytes && self->oldest) {
+        s_pop (self, self->oldest->owner);
+        self->stats.evicted_memory++;
+    }
+}
+
+static uint64_t
+s_first (hrb_store_t *base, hrb_history_t *history)
+{
+    return history->count? history->ring [history->start]->seq: 0;
+}
+
+static size_t
+s_read (hrb_store_t *base, hrb_history_t *history, uint64_t since, size_t limit,
+        hrb_store_visit_fn *visit, void *arg)
+{
+    if (history->count == 0)
+        return 0;
+    uint64_t first = history->ring [history->start]->seq;
+    uint64_t skip = since >= first? since - first + 1: 0;
+    size_t visited = 0;
+    for (uint64_t i = skip; i < history->count && visited < limit; i++, visited++) {
+        s_node_t *node = history->ring [(history->start + i) & (history->capacity - 1)];
+        visit (arg, node->seq, node->bytes, node->size);
+    }
+    return visited;
+}
+
+static void
+s_expire (hrb_store_t *base, uint64_t now_ms)
+{
+    s_store_t *self = (s_store_t *) base;
+    while (self->oldest && self->oldest->ts + self->max_age_ms < now_ms) {
+        s_pop (self, self->oldest->owner);
+        self->stats.evicted_age++;
+    }
+}
+
+static void
+s_stats (hrb_store_t *base, hrb_store_stats_t *stats)
+{
+    *stats = ((s_store_t *) base)->stats;
+}
+
+static void
+s_destroy (hrb_store_t **base_p)
+{
+    s_store_t *self = (s_store_t *) *base_p;
+    if (!self)
+        return;
+    //  Histories must be closed by their owners first; free any stragglers.
+    while (self->oldest) {
+        s_node_t *node = self->oldest;
+        self->oldest = node->next;
+        free (node);
+    }
+    free (self);
+    *base_p = NULL;
+}
+
+static const hrb_store_ops_t s_ops = {
+    s_open, s_close, s_append, s_first, s_read, s_expire, s_stats, s_destroy
+};
+
+hrb_store_t *
+hrb_store_mem_new (size_t max_count, uint64_t max_age_ms, uint64_t max_bytes)
+{
+    s_store_t *self = hr_calloc (1, sizeof *self);
+    self->base.ops = &s_ops;
+    self->max_count = max_count;
+    self->max_age_ms = max_age_ms;
+    self->max_bytes = max_bytes;
+    return &self->base;
+}

@@ -1,0 +1,137 @@
+/*  hrb_stream: channel streams in a hash table plus a recency list.  */
+#include "hrb_stream.h"
+#include "hr_buf.h"
+
+#include <czmq.h>
+#include <string.h>
+
+struct _hrb_streams_t {
+    hrb_store_t *store;
+    zhashx_t *by_name;          //  name -> stream (the table owns streams)
+    hrb_stream_t *least, *most; //  recency list
+};
+
+static void
+s_stream_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+hrb_streams_t *
+hrb_streams_new (hrb_store_t *store)
+{
+    hrb_streams_t *self = hr_calloc (1, sizeof *self);
+    self->store = store;
+    self->by_name = zhashx_new ();
+    zhashx_set_destructor (self->by_name, s_stream_free);
+    return self;
+}
+
+void
+hrb_streams_destroy (hrb_streams_t **self_p)
+{
+    hrb_streams_t *self = *self_p;
+    if (!self)
+        return;
+    for (hrb_stream_t *stream = self->least; stream; stream = stream->next)
+        self->store->ops->close (self->store, stream->history);
+    zhashx_destroy (&self->by_name);
+    free (self);
+    *self_p = NULL;
+}
+
+hrb_stream_t *
+hrb_streams_find (hrb_streams_t *self, const char *name, size_t len)
+{
+    char key [HR_CHANNEL_MAX + 1];
+    if (len > HR_CHANNEL_MAX)
+        return NULL;
+    memcpy (key, name, len);
+    key [len] = 0;
+    return zhashx_lookup (self->by_name, key);
+}
+
+static void
+s_unlink (hrb_streams_t *self, hrb_stream_t *stream)
+{
+    if (stream->prev)
+        stream->prev->next = stream->next;
+    else
+        self->least = stream->next;
+    if (stream->next)
+        stream->next->prev = stream->prev;
+    else
+        self->most = stream->prev;
+}
+
+static void
+s_push_most (hrb_streams_t *self, hrb_stream_t *stream)
+{
+    stream->next = NULL;
+    stream->prev = self->most;
+    if (self->most)
+        self->most->next = stream;
+    else
+        self->least = stream;
+    self->most = stream;
+}
+
+hrb_stream_t *
+hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t now_ms)
+{
+    hrb_stream_t *stream = hrb_streams_find (self, name, len);
+    if (stream)
+        return stream;
+    stream = hr_calloc (1, sizeof *stream);
+    memcpy (stream->name, name, len);
+    stream->name [len] = 0;
+    hr_epoch_new (stream->epoch);
+    stream->last_ms = now_ms;
+    stream->history = self->store->ops->open (self->store);
+    zhashx_insert (self->by_name, stream->name, stream);
+    s_push_most (self, stream);
+    return stream;
+}
+
+void
+hrb_streams_append (hrb_streams_t *self, hrb_stream_t *stream, uint64_t ts,
+                    const void *envelope, size_t size)
+{
+    self->store->ops->append (self->store, stream->history, stream->seq, ts,
+                              envelope, size);
+    stream->last_ms = ts;
+    if (self->most != stream) {
+        s_unlink (self, stream);
+        s_push_most (self, stream);
+    }
+}
+
+uint64_t
+hrb_streams_first (hrb_streams_t *self, hrb_stream_t *stream)
+{
+    uint64_t first = self->store->ops->first (self->store, stream->history);
+    return first? first: stream->seq + 1;
+}
+
+size_t
+hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_ms)
+{
+    size_t dropped = 0;
+    while (self->least && self->least->last_ms + idle_ms < now_ms) {
+        hrb_stream_t *stream = self->least;
+        if (self->store->ops->first (self->store, stream->history))
+            break;              //  still has events: the store's age bound decides
+        s_unlink (self, stream);
+        self->store->ops->close (self->store, stream->history);
+        zhashx_delete (self->by_name, stream->name);
+        dropped++;
+    }
+    return dropped;
+}
+
+size_t
+hrb_streams_count (hrb_streams_t *self)
+{
+    return zhashx_size (self->by_name);
+}

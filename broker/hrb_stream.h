@@ -1,0 +1,58 @@
+/*  hrb_stream: the broker's channels: sequence numbers, epochs, history.
+
+    The broker is the sequencer of every channel it owns (DESIGN.md §5): a
+    stream holds the channel's epoch, its last seq and its history handle in
+    the store. Streams are kept in publish-recency order so channels idle
+    longer than the history age can be dropped cheaply; a dropped channel
+    that is published to again starts a new epoch at seq 1.  */
+#ifndef HRB_STREAM_H
+#define HRB_STREAM_H
+
+#include "hr_channel.h"
+#include "hr_epoch.h"
+#include "hrb_store.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct _hrb_stream_t hrb_stream_t;
+struct _hrb_stream_t {
+    char name [HR_CHANNEL_MAX + 1];
+    char epoch [HR_EPOCH_LEN + 1];
+    uint64_t seq;               //  last seq assigned; 0 before the first event
+    uint64_t last_ms;           //  wall clock of the last publish (or creation)
+    hrb_history_t *history;     //  owned by the store
+    hrb_stream_t *prev, *next;  //  recency list, least recent first
+};
+
+typedef struct _hrb_streams_t hrb_streams_t;
+
+//  Creates an empty set of streams over store (not owned). Caller owns it.
+hrb_streams_t *hrb_streams_new (hrb_store_t *store);
+
+//  Destroys every stream (closing their histories) and the set.
+void hrb_streams_destroy (hrb_streams_t **self_p);
+
+//  The stream of a channel, or NULL. name need not be NUL-terminated.
+hrb_stream_t *hrb_streams_find (hrb_streams_t *self, const char *name, size_t len);
+
+//  The stream of a channel, created with a fresh epoch if absent.
+hrb_stream_t *hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len,
+                                  uint64_t now_ms);
+
+//  Stores the envelope of the event the caller just sequenced (it advanced
+//  stream->seq and encoded the envelope with it) and marks the stream
+//  recently used.
+void hrb_streams_append (hrb_streams_t *self, hrb_stream_t *stream, uint64_t ts,
+                         const void *envelope, size_t size);
+
+//  Oldest seq the stream still keeps (seq + 1 when it keeps none).
+uint64_t hrb_streams_first (hrb_streams_t *self, hrb_stream_t *stream);
+
+//  Drops streams not published to for idle_ms whose history is empty.
+//  Returns how many were dropped.
+size_t hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_ms);
+
+size_t hrb_streams_count (hrb_streams_t *self);
+
+#endif

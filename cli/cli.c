@@ -1,0 +1,152 @@
+/*  cli: shared configuration, option tables and start-up for `herald`.  */
+#include "cli.h"
+#include "hr_epoch.h"
+#include "hr_log.h"
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <string.h>
+
+#define B(field) offsetof (cli_config_t, broker.field)
+#define G(field) offsetof (cli_config_t, gateway.field)
+#define C(field) offsetof (cli_config_t, field)
+#define DAY (24LL * 3600 * 1000)
+
+//  Option rows, defined once and listed by each command that takes them.
+#define O_LOG_LEVEL { "log-level", HR_OPT_STRING, C (log_level), "LEVEL", "error, warn, info or debug", 0, 0 }
+#define O_LOG_FORMAT { "log-format", HR_OPT_STRING, C (log_format), "FORMAT", "plain or json (one JSON object per line)", 0, 0 }
+#define O_PULL { "pull", HR_OPT_STRING, B (pull), "ENDPOINTS", "where backends PUSH events (comma-separated ZeroMQ endpoints to bind)", 0, 0 }
+#define O_ROUTER { "router", HR_OPT_STRING, B (router), "ENDPOINTS", "acknowledged publishing and history queries (DEALER/REQ clients)", 0, 0 }
+#define O_XPUB { "xpub", HR_OPT_STRING, B (xpub), "ENDPOINTS", "the event stream gateways and `herald sub` subscribe to", 0, 0 }
+#define O_MAX_EVENT { "max-event", HR_OPT_BYTES, B (max_event), "BYTES", "largest publish frame accepted", 64, 64LL << 20 }
+#define O_HISTORY_SIZE { "history-size", HR_OPT_INT, B (history_size), "N", "events kept per channel for resume", 0, 100000000 }
+#define O_HISTORY_AGE { "history-age", HR_OPT_MILLIS, B (history_age), "DURATION", "events older than this leave history; idle channels are dropped", 1000, 30 * DAY }
+#define O_HISTORY_MEMORY { "history-memory", HR_OPT_BYTES, B (history_memory), "BYTES", "history of all channels, oldest evicted first", 0, 1LL << 40 }
+#define O_DEDUPE_WINDOW { "dedupe-window", HR_OPT_MILLIS, B (dedupe_window), "DURATION", "how long a publish id is remembered", 0, 30 * DAY }
+#define O_DEDUPE_MAX { "dedupe-max", HR_OPT_INT, B (dedupe_max), "N", "most publish ids remembered", 0, 1000000000 }
+#define O_XPUB_HWM { "xpub-hwm", HR_OPT_INT, B (xpub_hwm), "N", "messages queued per subscriber before the broker drops (gateways repair gaps)", 1, 100000000 }
+#define O_HTTP { "http", HR_OPT_STRING, G (http), "HOST:PORT", "HTTP address (port 0 picks a free port)", 0, 0 }
+#define O_WORKERS { "workers", HR_OPT_INT, G (workers), "N", "gateway worker threads (0 = one per core)", 0, 256 }
+#define O_MAX_CONNECTIONS { "max-connections", HR_OPT_INT, G (max_connections), "N", "HTTP connections per worker", 1, 1000000 }
+#define O_CONN_MEMORY { "conn-memory", HR_OPT_BYTES, G (conn_memory), "BYTES", "memory per HTTP connection for headers and write buffer", 2048, 1 << 20 }
+#define O_CONN_TIMEOUT { "conn-timeout", HR_OPT_MILLIS, G (conn_timeout), "DURATION", "close a connection that makes no progress this long (idle SSE streams are exempt)", 1000, DAY }
+#define O_HEARTBEAT { "heartbeat", HR_OPT_MILLIS, G (heartbeat), "DURATION", "SSE heartbeat comment interval", 100, DAY }
+#define O_SSE_RETRY { "sse-retry", HR_OPT_MILLIS, G (sse_retry), "DURATION", "reconnect delay sent to EventSource clients", 0, DAY }
+#define O_SLOW { "slow-consumer-bytes", HR_OPT_BYTES, G (slow_consumer_bytes), "BYTES", "queued bytes after which a connection is closed (it resumes on reconnect)", 1024, 1LL << 32 }
+#define O_MAX_BODY { "max-body", HR_OPT_BYTES, G (max_body), "BYTES", "largest HTTP request body", 64, 64LL << 20 }
+#define O_BROKER_TIMEOUT { "broker-timeout", HR_OPT_MILLIS, G (broker_timeout), "DURATION", "how long to wait for a broker reply before 503", 10, 600000 }
+#define O_SUB_HWM { "sub-hwm", HR_OPT_INT, G (sub_hwm), "N", "messages queued from the broker before ZeroMQ drops (gaps are repaired)", 1, 100000000 }
+#define O_RECENT { "recent-events", HR_OPT_INT, G (recent_events), "N", "events kept per channel per worker for resume without the broker", 0, 100000 }
+#define O_CORS { "cors-origins", HR_OPT_STRING, G (cors_origins), "ORIGINS", "origins allowed cross-origin access: * or a comma-separated list", 0, 0 }
+#define O_DEMO { "demo", HR_OPT_BOOL, G (demo), NULL, "serve the demo page at /", 0, 0 }
+
+const hr_option_t cli_run_options [] = {
+    O_HTTP, O_PULL, O_ROUTER, O_XPUB, O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY,
+    O_CONN_TIMEOUT, O_HEARTBEAT, O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_MAX_EVENT,
+    O_HISTORY_SIZE, O_HISTORY_AGE, O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX,
+    O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_CORS, O_DEMO,
+    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+};
+
+const hr_option_t cli_broker_options [] = {
+    O_PULL, O_ROUTER, O_XPUB, O_MAX_EVENT, O_HISTORY_SIZE, O_HISTORY_AGE,
+    O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX, O_XPUB_HWM,
+    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+};
+
+const hr_option_t cli_gateway_options [] = {
+    O_HTTP,
+    { "broker", HR_OPT_STRING, C (broker_endpoints), "XPUB,ROUTER",
+      "the broker's XPUB and ROUTER endpoints", 0, 0 },
+    O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY, O_CONN_TIMEOUT, O_HEARTBEAT,
+    O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_CORS,
+    O_DEMO, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+};
+
+const hr_option_t cli_pub_options [] = {
+    { "type", HR_OPT_STRING, C (type), "TYPE", "the event's type", 0, 0 },
+    { "id", HR_OPT_STRING, C (id), "ID", "idempotency key: a repeat within the dedupe window publishes nothing", 0, 0 },
+    { "ack", HR_OPT_BOOL, C (ack), NULL, "publish through ROUTER and print the broker's {seq, epoch}", 0, 0 },
+    O_PULL, O_ROUTER,
+    { "timeout", HR_OPT_MILLIS, C (timeout), "DURATION", "give up when the broker does not answer", 10, 600000 },
+    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+};
+
+const hr_option_t cli_sub_options [] = {
+    O_XPUB,
+    { "markers", HR_OPT_BOOL, C (markers), NULL, "also print head markers", 0, 0 },
+    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+};
+
+void
+cli_config_defaults (cli_config_t *config)
+{
+    *config = (cli_config_t) {
+        .broker = HRB_CONFIG_DEFAULTS,
+        .gateway = HRG_CONFIG_DEFAULTS,
+        .broker_endpoints = "tcp://127.0.0.1:5557,tcp://127.0.0.1:5556",
+        .log_level = "info",
+        .log_format = "plain",
+        .type = "",
+        .id = "",
+        .timeout = 5000,
+    };
+}
+
+int
+cli_setup (const char *usage, const char *summary, const hr_option_t *options,
+           cli_config_t *config, int argc, char **argv,
+           const char **positional, int max_positional, int *positional_count)
+{
+    hr_buf_t err = HR_BUF_INIT;
+    hr_config_rc_t rc = hr_config_parse (options, config, argc, argv, positional,
+                                         max_positional, positional_count, &err);
+    if (rc == HR_CONFIG_HELP) {
+        hr_config_help (stdout, usage, summary, options, config);
+        return 1;
+    }
+    int level = hr_log_level_parse (config->log_level);
+    bool json = strcmp (config->log_format, "json") == 0;
+    if (rc == HR_CONFIG_OK && level < 0)
+        hr_buf_printf (&err, "--log-level must be error, warn, info or debug");
+    else
+    if (rc == HR_CONFIG_OK && !json && strcmp (config->log_format, "plain") != 0)
+        hr_buf_printf (&err, "--log-format must be plain or json");
+    if (rc == HR_CONFIG_ERROR || err.size) {
+        fprintf (stderr, "herald: %s\nusage: %s (--help for options)\n", err.data, usage);
+        hr_buf_free (&err);
+        return -1;
+    }
+    hr_buf_free (&err);
+    hr_log_configure ((hr_log_level_t) level, json);
+    if (hr_epoch_init () != 0) {
+        fprintf (stderr, "herald: cannot initialise libsodium\n");
+        return -1;
+    }
+    return 0;
+}
+
+void
+cli_block_signals (void)
+{
+    sigset_t set;
+    sigemptyset (&set);
+    sigaddset (&set, SIGINT);
+    sigaddset (&set, SIGTERM);
+    pthread_sigmask (SIG_BLOCK, &set, NULL);
+    signal (SIGPIPE, SIG_IGN);
+}
+
+int
+cli_wait_for_signal (void)
+{
+    sigset_t set;
+    sigemptyset (&set);
+    sigaddset (&set, SIGINT);
+    sigaddset (&set, SIGTERM);
+    int signo = 0;
+    while (sigwait (&set, &signo) != 0)
+        ;
+    return signo;
+}

@@ -1,0 +1,54 @@
+/*  cli: what the `herald` subcommands share: one configuration struct, the
+    option tables that fill it, start-up (flags, logging, signals) and the
+    wait for SIGINT/SIGTERM.  */
+#ifndef HERALD_CLI_H
+#define HERALD_CLI_H
+
+#include "hr_config.h"
+#include "hrb_server.h"
+#include "hrg_gateway.h"
+
+typedef struct {
+    hrb_config_t broker;
+    hrg_config_t gateway;
+    const char *broker_endpoints;   //  gateway: "XPUB,ROUTER"
+    const char *log_level;
+    const char *log_format;
+    //  pub and sub
+    const char *type;
+    const char *id;
+    bool ack;
+    bool markers;
+    int64_t timeout;
+} cli_config_t;
+
+//  Defaults for every command.
+void cli_config_defaults (cli_config_t *config);
+
+//  Option tables (hr_config) per command, pointing into cli_config_t.
+extern const hr_option_t cli_run_options [];
+extern const hr_option_t cli_broker_options [];
+extern const hr_option_t cli_gateway_options [];
+extern const hr_option_t cli_pub_options [];
+extern const hr_option_t cli_sub_options [];
+
+//  Parses argv with options into config, prints --help or errors, sets up
+//  logging. Returns -1 to exit with status 2, 1 to exit 0 (help), 0 to run.
+int cli_setup (const char *usage, const char *summary, const hr_option_t *options,
+               cli_config_t *config, int argc, char **argv,
+               const char **positional, int max_positional, int *positional_count);
+
+//  Blocks SIGINT and SIGTERM in this thread and every thread started after,
+//  and ignores SIGPIPE. Call before starting threads.
+void cli_block_signals (void);
+
+//  Waits for SIGINT or SIGTERM (blocked by cli_block_signals); returns it.
+int cli_wait_for_signal (void);
+
+int cmd_run (int argc, char **argv);
+int cmd_broker (int argc, char **argv);
+int cmd_gateway (int argc, char **argv);
+int cmd_pub (int argc, char **argv);
+int cmd_sub (int argc, char **argv);
+
+#endif

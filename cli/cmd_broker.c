@@ -1,0 +1,51 @@
+/*  herald broker: the broker alone, for split deployments.  */
+#include "cli.h"
+#include "hr_log.h"
+
+#include <pthread.h>
+#include <zmq.h>
+
+static void *
+s_run (void *server)
+{
+    pthread_setname_np (pthread_self (), "herald-broker");
+    hrb_server_run (server);
+    return NULL;
+}
+
+int
+cmd_broker (int argc, char **argv)
+{
+    cli_config_t config;
+    cli_config_defaults (&config);
+    int rc = cli_setup ("herald broker [OPTIONS]",
+                        "Runs a broker: takes events on PULL and ROUTER, sequences them per\n"
+                        "channel, keeps history, and publishes them on XPUB for gateways.",
+                        cli_broker_options, &config, argc, argv, NULL, 0, NULL);
+    if (rc)
+        return rc < 0? 2: 0;
+    cli_block_signals ();
+    void *ctx = zmq_ctx_new ();
+    hr_metrics_t *metrics = hr_metrics_new ();
+    hr_buf_t err = HR_BUF_INIT;
+    int status = 1;
+    hrb_server_t *broker = hrb_server_new (ctx, &config.broker, metrics, &err);
+    pthread_t thread;
+    if (broker && pthread_create (&thread, NULL, s_run, broker) == 0) {
+        hr_log_info ("ready", "pull", hrb_server_pull_endpoints (broker),
+                     "router", hrb_server_router_endpoints (broker),
+                     "xpub", hrb_server_xpub_endpoints (broker));
+        cli_wait_for_signal ();
+        hr_log_info ("stopping");
+        hrb_server_stop (broker);
+        pthread_join (thread, NULL);
+        status = 0;
+    }
+    else
+        hr_log_error ("cannot start", "reason", err.data? err.data: "unknown");
+    hrb_server_destroy (&broker);
+    zmq_ctx_term (ctx);
+    hr_metrics_destroy (&metrics);
+    hr_buf_free (&err);
+    return status;
+}

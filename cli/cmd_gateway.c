@@ -1,0 +1,53 @@
+/*  herald gateway: the HTTP edge alone, fed by a broker over tcp://.  */
+#include "cli.h"
+#include "hr_log.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+int
+cmd_gateway (int argc, char **argv)
+{
+    cli_config_t config;
+    cli_config_defaults (&config);
+    int rc = cli_setup ("herald gateway [OPTIONS]",
+                        "Runs a gateway: serves SSE, HTTP publish and history, fed by the\n"
+                        "broker given with --broker XPUB,ROUTER.",
+                        cli_gateway_options, &config, argc, argv, NULL, 0, NULL);
+    if (rc)
+        return rc < 0? 2: 0;
+    char *endpoints = hr_strdup (config.broker_endpoints);
+    char *comma = strchr (endpoints, ',');
+    if (!comma || !comma [1] || strchr (comma + 1, ',')) {
+        fprintf (stderr, "herald: --broker must be XPUB,ROUTER (two endpoints), not '%s'\n",
+                 config.broker_endpoints);
+        free (endpoints);
+        return 2;
+    }
+    *comma = 0;
+    config.gateway.broker_sub = endpoints;
+    config.gateway.broker_req = comma + 1;
+    cli_block_signals ();
+    void *ctx = zmq_ctx_new ();
+    hr_metrics_t *metrics = hr_metrics_new ();
+    hr_buf_t err = HR_BUF_INIT;
+    int status = 1;
+    hrg_gateway_t *gateway = hrg_gateway_new (ctx, &config.gateway, metrics, &err);
+    if (gateway && hrg_gateway_start (gateway) == 0) {
+        hr_log_info ("ready", "http", hrg_gateway_url (gateway),
+                     "broker", config.broker_endpoints);
+        hr_log_warn ("security is off: no authentication yet");
+        cli_wait_for_signal ();
+        hr_log_info ("stopping");
+        status = 0;
+    }
+    else
+        hr_log_error ("cannot start", "reason", err.data? err.data: "unknown");
+    hrg_gateway_destroy (&gateway);
+    zmq_ctx_term (ctx);
+    hr_metrics_destroy (&metrics);
+    hr_buf_free (&err);
+    free (endpoints);
+    return status;
+}

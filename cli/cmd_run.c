@@ -1,0 +1,119 @@
+/*  herald run: broker and gateway in one process, joined over inproc://.  */
+#include "cli.h"
+#include "hr_log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+#define S_INPROC_XPUB "inproc://herald-xpub"
+#define S_INPROC_ROUTER "inproc://herald-router"
+
+static void *
+s_broker_thread (void *server)
+{
+    pthread_setname_np (pthread_self (), "herald-broker");
+    hrb_server_run (server);
+    return NULL;
+}
+
+//  "user,inproc://x", or just the inproc endpoint when user is empty.
+static char *
+s_with_inproc (const char *user, const char *inproc)
+{
+    hr_buf_t list = HR_BUF_INIT;
+    if (user && *user)
+        hr_buf_printf (&list, "%s,", user);
+    hr_buf_puts (&list, inproc);
+    return hr_buf_detach (&list);
+}
+
+//  True when host:port names a loopback address.
+static bool
+s_loopback (const char *http)
+{
+    return !strncmp (http, "127.", 4) || !strncmp (http, "localhost:", 10)
+        || !strncmp (http, "[::1]:", 6);
+}
+
+static void
+s_banner (const char *url, hrb_server_t *broker, int workers)
+{
+    printf ("Herald %s is running (%d gateway worker%s)\n"
+            "  demo page     %s/\n"
+            "  SSE           %s/v1/sse?channel=demo\n"
+            "  publish       POST %s/v1/publish  {\"channel\":\"demo\",\"data\":{...}}\n"
+            "  history       %s/v1/history?channel=demo\n"
+            "  metrics       %s/metrics\n"
+            "  ZeroMQ PUSH   %s\n"
+            "  ZeroMQ ROUTER %s\n"
+            "  ZeroMQ XPUB   %s\n"
+            "Ctrl-C stops it.\n",
+            HERALD_VERSION, workers, workers == 1? "": "s", url, url, url, url, url,
+            hrb_server_pull_endpoints (broker), hrb_server_router_endpoints (broker),
+            hrb_server_xpub_endpoints (broker));
+    fflush (stdout);
+}
+
+int
+cmd_run (int argc, char **argv)
+{
+    cli_config_t config;
+    cli_config_defaults (&config);
+    config.gateway.demo = true;
+    int rc = cli_setup ("herald run [OPTIONS]",
+                        "Runs the broker and the gateway in one process, joined over inproc://.\n"
+                        "Backends publish over ZeroMQ (PUSH, or DEALER for acknowledgements) or\n"
+                        "HTTP POST; browsers subscribe over SSE.",
+                        cli_run_options, &config, argc, argv, NULL, 0, NULL);
+    if (rc)
+        return rc < 0? 2: 0;
+    char *router = s_with_inproc (config.broker.router, S_INPROC_ROUTER);
+    char *xpub = s_with_inproc (config.broker.xpub, S_INPROC_XPUB);
+    config.broker.router = router;
+    config.broker.xpub = xpub;
+    config.gateway.broker_sub = S_INPROC_XPUB;
+    config.gateway.broker_req = S_INPROC_ROUTER;
+
+    cli_block_signals ();
+    void *ctx = zmq_ctx_new ();
+    hr_metrics_t *metrics = hr_metrics_new ();
+    hr_buf_t err = HR_BUF_INIT;
+    int status = 1;
+    hrg_gateway_t *gateway = NULL;
+    pthread_t broker_thread;
+    hrb_server_t *broker = hrb_server_new (ctx, &config.broker, metrics, &err);
+    if (broker && pthread_create (&broker_thread, NULL, s_broker_thread, broker) == 0) {
+        gateway = hrg_gateway_new (ctx, &config.gateway, metrics, &err);
+        if (gateway && hrg_gateway_start (gateway) == 0) {
+            hr_log_info ("ready", "http", hrg_gateway_url (gateway),
+                         "pull", hrb_server_pull_endpoints (broker),
+                         "router", hrb_server_router_endpoints (broker),
+                         "xpub", hrb_server_xpub_endpoints (broker));
+            hr_log_warn ("security is off: no authentication yet, anyone who can reach "
+                         "these ports can publish and subscribe",
+                         "exposure", s_loopback (config.gateway.http)? "loopback only"
+                                                                     : "NOT LOOPBACK");
+            s_banner (hrg_gateway_url (gateway), broker, hrg_gateway_workers (gateway));
+            int signo = cli_wait_for_signal ();
+            hr_log_info ("stopping", "signal", signo == 2? "SIGINT": "SIGTERM");
+            status = 0;
+        }
+        hrg_gateway_destroy (&gateway);
+        hrb_server_stop (broker);
+        pthread_join (broker_thread, NULL);
+    }
+    if (status)
+        hr_log_error ("cannot start", "reason", err.data? err.data: "unknown");
+    hrb_server_destroy (&broker);
+    zmq_ctx_term (ctx);
+    hr_metrics_destroy (&metrics);
+    hr_buf_free (&err);
+    free (router);
+    free (xpub);
+    if (!status)
+        hr_log_info ("stopped");
+    return status;
+}

@@ -1,0 +1,115 @@
+/*  herald sub CHANNEL...: print a broker's events as JSON lines.  */
+#include "cli.h"
+#include "hr_channel.h"
+#include "hr_json.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+static volatile sig_atomic_t s_interrupted = 0;
+
+static void
+s_on_signal (int signo)
+{
+    s_interrupted = 1;
+}
+
+//  Prints one envelope as a JSON line; markers only when asked.
+static void
+s_print (const zmq_msg_t *body, bool markers)
+{
+    hr_event_t ev;
+    hr_error_t rc = hr_event_decode (zmq_msg_data ((zmq_msg_t *) body),
+                                     zmq_msg_size ((zmq_msg_t *) body), &ev);
+    if (rc) {
+        fprintf (stderr, "herald: undecodable message: %s\n", hr_error_code (rc));
+        return;
+    }
+    hr_buf_t line = HR_BUF_INIT;
+    if (ev.head) {
+        if (!markers)
+            return;
+        hr_buf_puts (&line, "{\"head\":true,\"channel\":");
+        hr_json_string (&line, ev.ch, ev.ch_len);
+        hr_buf_puts (&line, ",\"epoch\":");
+        if (ev.epoch)
+            hr_json_string (&line, ev.epoch, ev.epoch_len);
+        else
+            hr_buf_puts (&line, "null");
+        hr_buf_printf (&line, ",\"seq\":%llu}", (unsigned long long) ev.seq);
+    }
+    else
+        hr_json_envelope (&line, &ev);
+    hr_buf_putc (&line, '\n');
+    fwrite (line.data, 1, line.size, stdout);
+    fflush (stdout);
+    hr_buf_free (&line);
+}
+
+int
+cmd_sub (int argc, char **argv)
+{
+    cli_config_t config;
+    cli_config_defaults (&config);
+    const char *channels [HR_CHANSET_MAX];
+    int count = 0;
+    int rc = cli_setup ("herald sub CHANNEL... [OPTIONS]",
+                        "Subscribes to a broker's event stream (XPUB) and prints each event\n"
+                        "of the channels given as one JSON line, until Ctrl-C.",
+                        cli_sub_options, &config, argc, argv, channels, HR_CHANSET_MAX, &count);
+    if (rc)
+        return rc < 0? 2: 0;
+    if (count == 0) {
+        fprintf (stderr, "herald: sub needs at least one CHANNEL\n");
+        return 2;
+    }
+    for (int i = 0; i < count; i++)
+        if (!hr_channel_valid (channels [i], strlen (channels [i]))) {
+            fprintf (stderr, "herald: '%s': %s\n", channels [i], hr_error_message (HR_E_BAD_CHANNEL));
+            return 2;
+        }
+    struct sigaction action = { .sa_handler = s_on_signal };
+    sigaction (SIGINT, &action, NULL);
+    sigaction (SIGTERM, &action, NULL);
+    void *ctx = zmq_ctx_new ();
+    void *sub = zmq_socket (ctx, ZMQ_SUB);
+    int linger = 0;
+    zmq_setsockopt (sub, ZMQ_LINGER, &linger, sizeof linger);
+    char endpoint [256];
+    size_t len = strcspn (config.broker.xpub, ",");
+    snprintf (endpoint, sizeof endpoint, "%.*s", (int) len, config.broker.xpub);
+    int status = 0;
+    if (zmq_connect (sub, endpoint) != 0) {
+        fprintf (stderr, "herald: cannot connect to %s: %s\n", endpoint, zmq_strerror (errno));
+        status = 1;
+    }
+    for (int i = 0; i < count && !status; i++) {
+        char topic [HR_CHANNEL_MAX + 2];
+        int n = snprintf (topic, sizeof topic, "%s|", channels [i]);
+        zmq_setsockopt (sub, ZMQ_SUBSCRIBE, topic, (size_t) n);
+    }
+    while (!status && !s_interrupted) {
+        zmq_msg_t topic, body;
+        zmq_msg_init (&topic);
+        if (zmq_msg_recv (&topic, sub, 0) < 0) {
+            zmq_msg_close (&topic);
+            if (errno != EINTR)
+                status = 1;
+            continue;
+        }
+        bool more = zmq_msg_more (&topic);
+        zmq_msg_close (&topic);
+        if (!more)
+            continue;
+        zmq_msg_init (&body);
+        zmq_msg_recv (&body, sub, 0);
+        s_print (&body, config.markers);
+        zmq_msg_close (&body);
+    }
+    zmq_close (sub);
+    zmq_ctx_term (ctx);
+    return status;
+}

@@ -1,0 +1,140 @@
+/*  hr_cursor: cursor encoding and strict parsing.  */
+#include "hr_cursor.h"
+#include "hr_hash.h"
+
+#include <sodium.h>
+#include <string.h>
+
+#define S_VERSION 0x01
+#define S_BIN_MAX (1 + 4 + 1 + HR_CHANSET_MAX * (1 + HR_EPOCH_MAX + 10) + 4)
+
+static size_t
+s_put_varint (uint8_t *p, uint64_t value)
+{
+    size_t n = 0;
+    while (value >= 0x80) {
+        p [n++] = (uint8_t) (value | 0x80);
+        value >>= 7;
+    }
+    p [n++] = (uint8_t) value;
+    return n;
+}
+
+static void
+s_put_u32 (uint8_t *p, uint32_t value)
+{
+    for (int i = 0; i < 4; i++)
+        p [i] = (uint8_t) (value >> (8 * i));
+}
+
+static uint32_t
+s_get_u32 (const uint8_t *p)
+{
+    return (uint32_t) p [0] | (uint32_t) p [1] << 8 | (uint32_t) p [2] << 16
+         | (uint32_t) p [3] << 24;
+}
+
+void
+hr_cursor_encode_parts (hr_buf_t *out, const hr_chanset_t *set,
+                        const char *const *epochs, const uint64_t *seqs)
+{
+    uint8_t bin [S_BIN_MAX];
+    size_t n = 0;
+    bin [n++] = S_VERSION;
+    s_put_u32 (bin + n, set->hash);
+    n += 4;
+    n += s_put_varint (bin + n, set->count);
+    for (size_t i = 0; i < set->count && i < HR_CHANSET_MAX; i++) {
+        size_t len = epochs [i]? strlen (epochs [i]): 0;
+        if (len > HR_EPOCH_MAX)
+            len = HR_EPOCH_MAX;
+        bin [n++] = (uint8_t) len;
+        memcpy (bin + n, epochs [i], len);
+        n += len;
+        n += s_put_varint (bin + n, seqs [i]);
+    }
+    s_put_u32 (bin + n, hr_fnv1a (HR_FNV1A_SEED, bin, n));
+    n += 4;
+    size_t text_len = sodium_base64_ENCODED_LEN (n, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    hr_buf_reserve (out, text_len);
+    sodium_bin2base64 (out->data + out->size, text_len, bin, n,
+                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    out->size += text_len - 1;
+}
+
+void
+hr_cursor_encode (hr_buf_t *out, const hr_chanset_t *set, const hr_position_t *positions)
+{
+    const char *epochs [HR_CHANSET_MAX];
+    uint64_t seqs [HR_CHANSET_MAX];
+    for (size_t i = 0; i < set->count && i < HR_CHANSET_MAX; i++) {
+        epochs [i] = positions [i].epoch_len? positions [i].epoch: NULL;
+        seqs [i] = positions [i].seq;
+    }
+    hr_cursor_encode_parts (out, set, epochs, seqs);
+}
+
+//  Reads a minimal LEB128 varint of at most 10 bytes; -1 when malformed.
+static int
+s_get_varint (const uint8_t **p, const uint8_t *end, uint64_t *value)
+{
+    uint64_t result = 0;
+    for (int i = 0; i < 10; i++) {
+        if (*p >= end)
+            return -1;
+        uint8_t byte = *(*p)++;
+        if (i == 9 && byte > 1)
+            return -1;                  //  more than 64 bits
+        result |= (uint64_t) (byte & 0x7f) << (7 * i);
+        if (!(byte & 0x80)) {
+            if (byte == 0 && i > 0)
+                return -1;              //  redundant trailing group
+            *value = result;
+            return 0;
+        }
+    }
+    return -1;
+}
+
+hr_error_t
+hr_cursor_decode (const char *text, size_t len, const hr_chanset_t *set,
+                  hr_position_t *positions)
+{
+    if (len == 0 || len > HR_CURSOR_TEXT_MAX)
+        return HR_E_BAD_CURSOR;
+    uint8_t bin [S_BIN_MAX + 3];
+    size_t size;
+    const char *end_text;
+    if (sodium_base642bin (bin, sizeof bin, text, len, NULL, &size, &end_text,
+                           sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0
+    ||  end_text != text + len)
+        return HR_E_BAD_CURSOR;
+    if (size < 1 + 4 + 1 + 4
+    ||  s_get_u32 (bin + size - 4) != hr_fnv1a (HR_FNV1A_SEED, bin, size - 4))
+        return HR_E_BAD_CURSOR;
+    const uint8_t *p = bin, *end = bin + size - 4;
+    if (*p++ != S_VERSION || s_get_u32 (p) != set->hash)
+        return HR_E_BAD_CURSOR;
+    p += 4;
+    uint64_t count;
+    if (s_get_varint (&p, end, &count) || count != set->count)
+        return HR_E_BAD_CURSOR;
+    for (size_t i = 0; i < count; i++) {
+        if (p >= end)
+            return HR_E_BAD_CURSOR;
+        size_t epoch_len = *p++;
+        if (epoch_len > HR_EPOCH_MAX || epoch_len > (size_t) (end - p))
+            return HR_E_BAD_CURSOR;
+        if (epoch_len && !hr_token_valid ((const char *) p, epoch_len, HR_EPOCH_MAX))
+            return HR_E_BAD_CURSOR;
+        memcpy (positions [i].epoch, p, epoch_len);
+        positions [i].epoch [epoch_len] = 0;
+        positions [i].epoch_len = epoch_len;
+        p += epoch_len;
+        if (s_get_varint (&p, end, &positions [i].seq))
+            return HR_E_BAD_CURSOR;
+        if (epoch_len == 0 && positions [i].seq != 0)
+            return HR_E_BAD_CURSOR;
+    }
+    return p == end? HR_OK: HR_E_BAD_CURSOR;
+}

@@ -1,0 +1,42 @@
+/*  hr_cursor: the SSE cursor, a connection's position in all its channels.
+
+    Encoded as base64url (no padding) of: version 0x01, FNV-1a of the channel
+    set, the channel count, then per channel in set order the epoch
+    (length-prefixed) and seq (varint), then an FNV-1a checksum of all that
+    (docs/protocol.md §6). Parsing is strict: anything not exactly well
+    formed for the given channel set is HR_E_BAD_CURSOR.  */
+#ifndef HR_CURSOR_H
+#define HR_CURSOR_H
+
+#include "hr_buf.h"
+#include "hr_channel.h"
+#include "hr_error.h"
+
+#include <stdint.h>
+
+//  Longest encoded cursor: 1 + 4 + 1 + 64 * (1 + 32 + 10) + 4 bytes in base64.
+#define HR_CURSOR_TEXT_MAX 3684
+
+//  One channel's position. An empty epoch (len 0) with seq 0 means "the
+//  channel did not exist when this position was taken".
+typedef struct {
+    char epoch [HR_EPOCH_MAX + 1];
+    size_t epoch_len;
+    uint64_t seq;
+} hr_position_t;
+
+//  Appends the cursor for positions (one per channel of set, in set order).
+void hr_cursor_encode (hr_buf_t *out, const hr_chanset_t *set,
+                       const hr_position_t *positions);
+
+//  Same, taking each position as a separate epoch/seq pair: epochs[i] may be
+//  NULL for "no epoch". Used by renderers that keep epochs elsewhere.
+void hr_cursor_encode_parts (hr_buf_t *out, const hr_chanset_t *set,
+                             const char *const *epochs, const uint64_t *seqs);
+
+//  Parses text (len bytes) as a cursor for set, filling positions (set->count
+//  entries). Returns HR_OK or HR_E_BAD_CURSOR.
+hr_error_t hr_cursor_decode (const char *text, size_t len, const hr_chanset_t *set,
+                             hr_position_t *positions);
+
+#endif

@@ -1,0 +1,341 @@
+/*  hr_proto: request and reply codec for the broker's ROUTER socket.  */
+#include "hr_proto.h"
+#include "hr_channel.h"
+#include "hr_mpack.h"
+#include "hr_pack.h"
+
+#include <string.h>
+
+static const char *s_reset_names [HR_RESET_COUNT] = {
+    "none", "epoch-changed", "unknown-channel", "expired", "cursor-ahead", "unavailable"
+};
+
+const char *
+hr_reset_name (hr_reset_t reason)
+{
+    return reason < HR_RESET_COUNT? s_reset_names [reason]: "none";
+}
+
+hr_reset_t
+hr_reset_parse (const char *name, size_t len)
+{
+    for (int i = 1; i < HR_RESET_COUNT; i++)
+        if (hr_mp_str_eq (name, len, s_reset_names [i]))
+            return (hr_reset_t) i;
+    return HR_RESET_NONE;
+}
+
+enum { S_OP = 1, S_RID = 2, S_CH = 4, S_TYPE = 8, S_DATA = 16, S_ID = 32,
+       S_EPOCH = 64, S_SINCE = 128, S_LIMIT = 256 };
+
+static const struct { const char *name; unsigned bit; } s_request_keys [] = {
+    { "op", S_OP }, { "rid", S_RID }, { "ch", S_CH }, { "type", S_TYPE },
+    { "data", S_DATA }, { "id", S_ID }, { "epoch", S_EPOCH },
+    { "since", S_SINCE }, { "limit", S_LIMIT },
+};
+
+static hr_error_t
+s_request_field (hr_mp_reader_t *reader, unsigned bit, hr_request_t *req)
+{
+    hr_event_t *ev = &req->event;
+    const char *text;
+    size_t len;
+    hr_error_t rc;
+    switch (bit) {
+        case S_OP:
+            if ((rc = hr_mp_read_str (reader, &text, &len)))
+                return rc;
+            if (hr_mp_str_eq (text, len, "publish"))
+                req->op = HR_OP_PUBLISH;
+            else
+            if (hr_mp_str_eq (text, len, "history"))
+                req->op = HR_OP_HISTORY;
+            else
+                return HR_E_BAD_REQUEST;
+            return HR_OK;
+        case S_RID:
+            req->has_rid = true;
+            return hr_mp_read_uint (reader, &req->rid);
+        case S_CH:
+            if ((rc = hr_mp_read_str (reader, &ev->ch, &ev->ch_len)))
+                return rc;
+            return hr_channel_valid (ev->ch, ev->ch_len)? HR_OK: HR_E_BAD_CHANNEL;
+        case S_TYPE:
+            if ((rc = hr_mp_read_str (reader, &ev->type, &ev->type_len)))
+                return rc;
+            return hr_token_valid (ev->type, ev->type_len, HR_TYPE_MAX)? HR_OK: HR_E_BAD_FIELD;
+        case S_ID:
+            if ((rc = hr_mp_read_str (reader, &ev->id, &ev->id_len)))
+                return rc;
+            return hr_id_valid (ev->id, ev->id_len)? HR_OK: HR_E_BAD_FIELD;
+        case S_EPOCH:
+            if ((rc = hr_mp_read_str (reader, &ev->epoch, &ev->epoch_len)))
+                return rc;
+            return hr_token_valid (ev->epoch, ev->epoch_len, HR_EPOCH_MAX)? HR_OK: HR_E_BAD_FIELD;
+        case S_DATA:
+            return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, &ev->data, &ev->data_len);
+        case S_SINCE:
+            return hr_mp_read_uint (reader, &req->since);
+        default:
+            return hr_mp_read_uint (reader, &req->limit);
+    }
+}
+
+hr_error_t
+hr_request_decode (const void *frame, size_t size, size_t max, hr_request_t *req)
+{
+    *req = (hr_request_t) { .op = HR_OP_PUBLISH, .limit = HR_HISTORY_LIMIT_DEFAULT };
+    if (size > max)
+        return HR_E_FRAME_TOO_LARGE;
+    hr_mp_reader_t reader;
+    hr_mp_reader_init (&reader, frame, size);
+    hr_mp_item_t map;
+    hr_error_t rc = hr_mp_read (&reader, &map);
+    if (rc)
+        return rc;
+    if (map.kind != HR_MP_MAP)
+        return HR_E_BAD_TYPE;
+    unsigned seen = 0;
+    for (uint32_t i = 0; i < map.count; i++) {
+        const char *key;
+        size_t key_len;
+        if ((rc = hr_mp_read_str (&reader, &key, &key_len)))
+            return rc;
+        unsigned bit = 0;
+        for (size_t k = 0; k < sizeof s_request_keys / sizeof s_request_keys [0]; k++)
+            if (hr_mp_str_eq (key, key_len, s_request_keys [k].name))
+                bit = s_request_keys [k].bit;
+        if (!bit)
+            return HR_E_BAD_FIELD;
+        if (seen & bit)
+            return HR_E_DUPLICATE_FIELD;
+        seen |= bit;
+        if ((rc = s_request_field (&reader, bit, req)))
+            return rc;
+    }
+    if (hr_mp_left (&reader))
+        return HR_E_TRAILING_BYTES;
+    if (!(seen & S_CH))
+        return HR_E_MISSING_FIELD;
+    if (req->op == HR_OP_PUBLISH) {
+        if (!(seen & S_DATA))
+            return HR_E_MISSING_FIELD;
+        if (seen & (S_EPOCH | S_SINCE | S_LIMIT))
+            return HR_E_BAD_FIELD;
+    }
+    else {
+        if (seen & (S_DATA | S_TYPE | S_ID))
+            return HR_E_BAD_FIELD;
+        if (req->limit > HR_HISTORY_LIMIT_MAX)
+            req->limit = HR_HISTORY_LIMIT_MAX;
+    }
+    return HR_OK;
+}
+
+static void
+s_pack_rid (msgpack_packer *pk, const uint64_t *rid)
+{
+    if (rid) {
+        hr_pack_cstr (pk, "rid");
+        msgpack_pack_uint64 (pk, *rid);
+    }
+}
+
+void
+hr_request_encode_publish (hr_buf_t *out, const uint64_t *rid, const hr_event_t *ev)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    msgpack_pack_map (&pk, 2 + (rid != NULL) + (ev->type != NULL) + (ev->id != NULL));
+    s_pack_rid (&pk, rid);
+    hr_pack_cstr (&pk, "ch");
+    hr_pack_str (&pk, ev->ch, ev->ch_len);
+    if (ev->type) {
+        hr_pack_cstr (&pk, "type");
+        hr_pack_str (&pk, ev->type, ev->type_len);
+    }
+    if (ev->id) {
+        hr_pack_cstr (&pk, "id");
+        hr_pack_str (&pk, ev->id, ev->id_len);
+    }
+    hr_pack_cstr (&pk, "data");
+    hr_buf_put (out, ev->data, ev->data_len);
+}
+
+void
+hr_request_encode_history (hr_buf_t *out, const uint64_t *rid, const char *ch,
+                           const char *epoch, uint64_t since, uint64_t limit)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    msgpack_pack_map (&pk, 4 + (rid != NULL) + (epoch != NULL));
+    hr_pack_cstr (&pk, "op");
+    hr_pack_cstr (&pk, "history");
+    s_pack_rid (&pk, rid);
+    hr_pack_cstr (&pk, "ch");
+    hr_pack_cstr (&pk, ch);
+    if (epoch) {
+        hr_pack_cstr (&pk, "epoch");
+        hr_pack_cstr (&pk, epoch);
+    }
+    hr_pack_cstr (&pk, "since");
+    msgpack_pack_uint64 (&pk, since);
+    hr_pack_cstr (&pk, "limit");
+    msgpack_pack_uint64 (&pk, limit);
+}
+
+static void
+s_pack_epoch (msgpack_packer *pk, const char *epoch)
+{
+    hr_pack_cstr (pk, "epoch");
+    if (epoch)
+        hr_pack_cstr (pk, epoch);
+    else
+        msgpack_pack_nil (pk);
+}
+
+void
+hr_reply_encode_ack (hr_buf_t *out, const uint64_t *rid, uint64_t seq,
+                     const char *epoch, bool dup)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    msgpack_pack_map (&pk, 3 + (rid != NULL));
+    s_pack_rid (&pk, rid);
+    hr_pack_cstr (&pk, "seq");
+    msgpack_pack_uint64 (&pk, seq);
+    s_pack_epoch (&pk, epoch);
+    hr_pack_cstr (&pk, "dup");
+    if (dup)
+        msgpack_pack_true (&pk);
+    else
+        msgpack_pack_false (&pk);
+}
+
+void
+hr_reply_encode_error (hr_buf_t *out, const uint64_t *rid, hr_error_t error)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    msgpack_pack_map (&pk, 2 + (rid != NULL));
+    s_pack_rid (&pk, rid);
+    hr_pack_cstr (&pk, "error");
+    hr_pack_cstr (&pk, hr_error_code (error));
+    hr_pack_cstr (&pk, "message");
+    hr_pack_cstr (&pk, hr_error_message (error));
+}
+
+void
+hr_reply_encode_history (hr_buf_t *out, const uint64_t *rid, const char *ch,
+                         const char *epoch, uint64_t first, uint64_t head,
+                         uint64_t count, hr_reset_t reset)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    msgpack_pack_map (&pk, 5 + (rid != NULL) + (reset != HR_RESET_NONE));
+    s_pack_rid (&pk, rid);
+    hr_pack_cstr (&pk, "ch");
+    hr_pack_cstr (&pk, ch);
+    s_pack_epoch (&pk, epoch);
+    hr_pack_cstr (&pk, "first");
+    msgpack_pack_uint64 (&pk, first);
+    hr_pack_cstr (&pk, "head");
+    msgpack_pack_uint64 (&pk, head);
+    hr_pack_cstr (&pk, "count");
+    msgpack_pack_uint64 (&pk, count);
+    if (reset != HR_RESET_NONE) {
+        hr_pack_cstr (&pk, "reset");
+        hr_pack_cstr (&pk, hr_reset_name (reset));
+    }
+}
+
+static hr_error_t
+s_error_parse (const char *code, size_t len)
+{
+    for (int i = 1; i < HR_E_COUNT; i++)
+        if (hr_mp_str_eq (code, len, hr_error_code ((hr_error_t) i)))
+            return (hr_error_t) i;
+    return HR_E_INTERNAL;
+}
+
+static hr_error_t
+s_reply_field (hr_mp_reader_t *reader, const char *key, size_t len, hr_reply_t *reply)
+{
+    const char *text;
+    size_t text_len;
+    hr_error_t rc;
+    if (hr_mp_str_eq (key, len, "rid")) {
+        reply->has_rid = true;
+        return hr_mp_read_uint (reader, &reply->rid);
+    }
+    if (hr_mp_str_eq (key, len, "seq"))
+        return hr_mp_read_uint (reader, &reply->seq);
+    if (hr_mp_str_eq (key, len, "first"))
+        return hr_mp_read_uint (reader, &reply->first);
+    if (hr_mp_str_eq (key, len, "head"))
+        return hr_mp_read_uint (reader, &reply->head);
+    if (hr_mp_str_eq (key, len, "count"))
+        return hr_mp_read_uint (reader, &reply->count);
+    if (hr_mp_str_eq (key, len, "ch"))
+        return hr_mp_read_str (reader, &reply->ch, &reply->ch_len);
+    if (hr_mp_str_eq (key, len, "message"))
+        return hr_mp_read_str (reader, &reply->message, &reply->message_len);
+    if (hr_mp_str_eq (key, len, "error")) {
+        if ((rc = hr_mp_read_str (reader, &text, &text_len)))
+            return rc;
+        reply->error = s_error_parse (text, text_len);
+        return HR_OK;
+    }
+    if (hr_mp_str_eq (key, len, "reset")) {
+        if ((rc = hr_mp_read_str (reader, &text, &text_len)))
+            return rc;
+        reply->reset = hr_reset_parse (text, text_len);
+        return reply->reset == HR_RESET_NONE? HR_E_BAD_FIELD: HR_OK;
+    }
+    hr_mp_item_t item;
+    if (hr_mp_str_eq (key, len, "dup")) {
+        if ((rc = hr_mp_read (reader, &item)))
+            return rc;
+        if (item.kind != HR_MP_BOOL)
+            return HR_E_BAD_TYPE;
+        reply->dup = item.boolean;
+        return HR_OK;
+    }
+    if (hr_mp_str_eq (key, len, "epoch")) {
+        if ((rc = hr_mp_read (reader, &item)))
+            return rc;
+        if (item.kind == HR_MP_NIL)
+            return HR_OK;
+        if (item.kind != HR_MP_STR)
+            return HR_E_BAD_TYPE;
+        if (!hr_token_valid (item.str.ptr, item.str.len, HR_EPOCH_MAX))
+            return HR_E_BAD_FIELD;
+        reply->epoch = item.str.ptr;
+        reply->epoch_len = item.str.len;
+        return HR_OK;
+    }
+    return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, NULL, NULL);
+}
+
+hr_error_t
+hr_reply_decode (const void *frame, size_t size, hr_reply_t *reply)
+{
+    *reply = (hr_reply_t) { 0 };
+    hr_mp_reader_t reader;
+    hr_mp_reader_init (&reader, frame, size);
+    hr_mp_item_t map;
+    hr_error_t rc = hr_mp_read (&reader, &map);
+    if (rc)
+        return rc;
+    if (map.kind != HR_MP_MAP)
+        return HR_E_BAD_TYPE;
+    for (uint32_t i = 0; i < map.count; i++) {
+        const char *key;
+        size_t key_len;
+        if ((rc = hr_mp_read_str (&reader, &key, &key_len)))
+            return rc;
+        if ((rc = s_reply_field (&reader, key, key_len, reply)))
+            return rc;
+    }
+    return hr_mp_left (&reader)? HR_E_TRAILING_BYTES: HR_OK;
+}

@@ -1,0 +1,94 @@
+/*  hr_proto: broker requests and replies over ROUTER (docs/protocol.md §3).
+
+    Requests are one MessagePack map with an `op`: publish (the default) or
+    history. Replies are a map, followed for history by one envelope frame
+    per event. Decoded requests and replies are views into their frames.  */
+#ifndef HR_PROTO_H
+#define HR_PROTO_H
+
+#include "hr_event.h"
+
+#define HR_HISTORY_LIMIT_DEFAULT 100
+#define HR_HISTORY_LIMIT_MAX 1000
+
+typedef enum { HR_OP_PUBLISH, HR_OP_HISTORY } hr_op_t;
+
+//  Why a range of a channel cannot be delivered (docs/protocol.md §3.2, §7).
+typedef enum {
+    HR_RESET_NONE,
+    HR_RESET_EPOCH_CHANGED,
+    HR_RESET_UNKNOWN_CHANNEL,
+    HR_RESET_EXPIRED,
+    HR_RESET_CURSOR_AHEAD,
+    HR_RESET_UNAVAILABLE,
+    HR_RESET_COUNT
+} hr_reset_t;
+
+//  "epoch-changed" etc.; static string.
+const char *hr_reset_name (hr_reset_t reason);
+
+//  Parses a reason name; HR_RESET_NONE when unknown.
+hr_reset_t hr_reset_parse (const char *name, size_t len);
+
+typedef struct {
+    hr_op_t op;
+    bool has_rid;
+    uint64_t rid;
+    hr_event_t event;           //  publish: ch, type, id, data; history: ch, epoch
+    uint64_t since;             //  history
+    uint64_t limit;             //  history, clamped to HR_HISTORY_LIMIT_MAX
+} hr_request_t;
+
+//  Decodes a request frame no larger than max bytes. Publishes without op
+//  are accepted (the PULL socket's frames). Errors as docs/protocol.md §2.2,
+//  plus HR_E_BAD_REQUEST for an unknown op.
+hr_error_t hr_request_decode (const void *frame, size_t size, size_t max,
+                              hr_request_t *req);
+
+//  Appends a publish request for ev (ch, type, id, data) to out.
+void hr_request_encode_publish (hr_buf_t *out, const uint64_t *rid,
+                                const hr_event_t *ev);
+
+//  Appends a history request to out; epoch may be NULL.
+void hr_request_encode_history (hr_buf_t *out, const uint64_t *rid,
+                                const char *ch, const char *epoch,
+                                uint64_t since, uint64_t limit);
+
+typedef struct {
+    bool has_rid;
+    uint64_t rid;
+    hr_error_t error;           //  HR_OK unless an error reply
+    const char *message;        //  error replies
+    size_t message_len;
+    //  publish acknowledgement
+    uint64_t seq;
+    bool dup;
+    //  history header
+    const char *ch;
+    size_t ch_len;
+    uint64_t first;
+    uint64_t head;
+    uint64_t count;
+    hr_reset_t reset;
+    //  both
+    const char *epoch;          //  NULL when nil
+    size_t epoch_len;
+} hr_reply_t;
+
+//  Appends a publish acknowledgement.
+void hr_reply_encode_ack (hr_buf_t *out, const uint64_t *rid, uint64_t seq,
+                          const char *epoch, bool dup);
+
+//  Appends an error reply with the code's default message.
+void hr_reply_encode_error (hr_buf_t *out, const uint64_t *rid, hr_error_t error);
+
+//  Appends a history header. epoch may be NULL (no such channel).
+void hr_reply_encode_history (hr_buf_t *out, const uint64_t *rid,
+                              const char *ch, const char *epoch,
+                              uint64_t first, uint64_t head, uint64_t count,
+                              hr_reset_t reset);
+
+//  Decodes any reply map. Unknown keys are skipped.
+hr_error_t hr_reply_decode (const void *frame, size_t size, hr_reply_t *reply);
+
+#endif

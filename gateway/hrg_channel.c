@@ -1,0 +1,335 @@
+/*  hrg_channel: sync from the head marker, in-order delivery, gap repair,
+    resets, and the recent-events ring.  */
+#include "hrg_channel.h"
+#include "hrg_group.h"
+#include "hrg_link.h"
+#include "hrg_sse.h"
+#include "hr_log.h"
+#include "hr_mpack.h"
+
+#include <string.h>
+
+//  Events held while a fill is in flight before the fill is abandoned.
+#define S_HELD_MAX 100000
+
+static void s_accept (hrg_channel_t *self, hrg_event_t *ev);
+
+hrg_channel_t *
+hrg_channel_acquire (hrg_worker_t *worker, const char *name)
+{
+    hrg_channel_t *self = zhashx_lookup (worker->channels, name);
+    if (!self) {
+        self = hr_calloc (1, sizeof *self);
+        self->worker = worker;
+        snprintf (self->name, sizeof self->name, "%s", name);
+        self->state = HRG_CHANNEL_SYNCING;
+        self->recent = hr_calloc ((size_t) worker->config->recent_events + 1,
+                                  sizeof (hrg_event_t *));
+        zhashx_insert (worker->channels, self->name, self);
+        char topic [HR_CHANNEL_MAX + 2];
+        size_t len = (size_t) snprintf (topic, sizeof topic, "%s|", name);
+        zmq_setsockopt (worker->sub, ZMQ_SUBSCRIBE, topic, len);
+        hr_metrics_add_to (worker->shard, worker->m->channels, 1);
+    }
+    self->refs++;
+    return self;
+}
+
+static void
+s_clear_recent (hrg_channel_t *self)
+{
+    size_t cap = (size_t) self->worker->config->recent_events;
+    for (size_t i = 0; i < self->recent_count; i++)
+        hrg_event_release (self->recent [(self->recent_start + i) % cap]);
+    self->recent_start = self->recent_count = 0;
+}
+
+static void
+s_clear_held (hrg_channel_t *self)
+{
+    for (size_t i = 0; i < self->held.count; i++)
+        hrg_event_release (self->held.items [i]);
+    self->held.count = 0;
+}
+
+void
+hrg_channel_release (hrg_channel_t *self)
+{
+    if (--self->refs)
+        return;
+    hrg_worker_t *worker = self->worker;
+    char topic [HR_CHANNEL_MAX + 2];
+    size_t len = (size_t) snprintf (topic, sizeof topic, "%s|", self->name);
+    zmq_setsockopt (worker->sub, ZMQ_UNSUBSCRIBE, topic, len);
+    if (self->fill_rid)
+        hrg_link_cancel (worker->link, self->fill_rid);
+    s_clear_recent (self);
+    s_clear_held (self);
+    hr_vec_free (&self->held);
+    hr_vec_free (&self->groups);
+    hr_vec_free (&self->waiters);
+    free (self->recent);
+    zhashx_delete (worker->channels, self->name);
+    hr_metrics_add_to (worker->shard, worker->m->channels, -1);
+    free (self);
+}
+
+//  Lets every connection catching up on this channel look again. Backwards,
+//  because a connection that becomes live removes itself from the list.
+static void
+s_notify_waiters (hrg_channel_t *self)
+{
+    for (size_t i = self->waiters.count; i > 0; i--)
+        if (i <= self->waiters.count)
+            hrg_sse_catch_up (self->waiters.items [i - 1]);
+}
+
+//  Delivers the next event in order: groups, the recent ring, waiters.
+static void
+s_deliver (hrg_channel_t *self, hrg_event_t *ev)
+{
+    self->last = ev->seq;
+    for (size_t i = 0; i < self->groups.count; i++)
+        hrg_group_publish (self->groups.items [i], ev);
+    size_t cap = (size_t) self->worker->config->recent_events;
+    if (cap) {
+        if (self->recent_count == cap) {
+            hrg_event_release (self->recent [self->recent_start]);
+            self->recent_start = (self->recent_start + 1) % cap;
+            self->recent_count--;
+        }
+        self->recent [(self->recent_start + self->recent_count++) % cap] = hrg_event_ref (ev);
+    }
+    s_notify_waiters (self);
+}
+
+//  Moves the channel to (epoch, last) discontinuously and tells everyone.
+static void
+s_reset (hrg_channel_t *self, hr_reset_t reason, const char *epoch, uint64_t last)
+{
+    hrg_worker_t *worker = self->worker;
+    hr_log_info ("channel reset", "channel", self->name, "reason", hr_reset_name (reason));
+    snprintf (self->epoch, sizeof self->epoch, "%s", epoch);
+    self->last = last;
+    s_clear_recent (self);
+    hr_metrics_inc (worker->shard, worker->m->resets + (int) reason - 1);
+    for (size_t i = 0; i < self->groups.count; i++)
+        hrg_group_reset (self->groups.items [i], self, reason);
+    s_notify_waiters (self);
+}
+
+static void s_on_fill (void *arg, uint64_t rid, const hr_reply_t *reply,
+                       zmq_msg_t *frames, size_t count);
+static void s_finish_fill (hrg_channel_t *self);
+
+//  Gives up filling: clients jump to the target position with a reset.
+static void
+s_fill_failed (hrg_channel_t *self, hr_reset_t reason)
+{
+    char epoch [HR_EPOCH_MAX + 1];
+    snprintf (epoch, sizeof epoch, "%s", self->epoch);
+    s_reset (self, reason, epoch, self->target);
+    s_finish_fill (self);
+}
+
+//  Asks the broker for the events after last, up to target.
+static void
+s_start_fill (hrg_channel_t *self)
+{
+    hrg_worker_t *worker = self->worker;
+    self->state = HRG_CHANNEL_FILLING;
+    uint64_t missing = self->target - self->last;
+    hr_metrics_inc (worker->shard, worker->m->gap_fills);
+    self->fill_rid = hrg_link_history (worker->link, self->name,
+                                       self->epoch [0]? self->epoch: NULL, self->last,
+                                       missing < HR_HISTORY_LIMIT_MAX? missing: HR_HISTORY_LIMIT_MAX,
+                                       s_on_fill, self);
+    if (!self->fill_rid)
+        s_fill_failed (self, HR_RESET_UNAVAILABLE);
+}
+
+//  Back to LIVE; the events held meanwhile go through the normal path
+//  (and may open a new fill).
+static void
+s_finish_fill (hrg_channel_t *self)
+{
+    self->state = HRG_CHANNEL_LIVE;
+    self->fill_rid = 0;
+    hr_vec_t held = self->held;
+    self->held = (hr_vec_t) { 0 };
+    for (size_t i = 0; i < held.count; i++)
+        s_accept (self, held.items [i]);
+    hr_vec_free (&held);
+}
+
+static void
+s_on_fill (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
+           size_t count)
+{
+    hrg_channel_t *self = arg;
+    hrg_worker_t *worker = self->worker;
+    self->fill_rid = 0;
+    if (!reply || reply->error) {
+        s_fill_failed (self, HR_RESET_UNAVAILABLE);
+        return;
+    }
+    if (reply->reset) {
+        s_fill_failed (self, reply->reset);
+        return;
+    }
+    if (!reply->epoch || !hr_mp_str_eq (reply->epoch, reply->epoch_len, self->epoch)) {
+        s_fill_failed (self, HR_RESET_EPOCH_CHANGED);
+        return;
+    }
+    uint64_t before = self->last;
+    for (size_t i = 0; i < count && self->last < self->target; i++) {
+        hr_error_t error;
+        hrg_event_t *ev = hrg_event_decode (zmq_msg_data (&frames [i]),
+                                            zmq_msg_size (&frames [i]), &error);
+        if (!ev)
+            continue;
+        hr_metrics_inc (worker->shard, worker->m->events_received);
+        if (ev->seq == self->last + 1 && !ev->head)
+            s_deliver (self, ev);
+        hrg_event_release (ev);
+    }
+    if (self->last >= self->target)
+        s_finish_fill (self);
+    else
+    if (self->last > before)
+        s_start_fill (self);            //  more than one reply's worth
+    else
+        s_fill_failed (self, HR_RESET_EXPIRED);
+}
+
+//  First head marker: the channel's live position is known.
+static void
+s_sync (hrg_channel_t *self, const hrg_event_t *marker)
+{
+    snprintf (self->epoch, sizeof self->epoch, "%s", marker->epoch);
+    self->last = marker->seq;
+    self->state = HRG_CHANNEL_LIVE;
+    hr_vec_t held = self->held;
+    self->held = (hr_vec_t) { 0 };
+    for (size_t i = 0; i < held.count; i++) {
+        hrg_event_t *ev = held.items [i];
+        if (strcmp (ev->epoch, self->epoch) == 0 && ev->seq <= self->last)
+            hrg_event_release (ev);     //  already history for this worker
+        else
+            s_accept (self, ev);
+    }
+    hr_vec_free (&held);
+    s_notify_waiters (self);
+}
+
+//  The position after an event or marker of a new epoch.
+static uint64_t
+s_position_of (const hrg_event_t *ev)
+{
+    return ev->head? ev->seq: ev->seq - 1;
+}
+
+static void
+s_accept_live (hrg_channel_t *self, hrg_event_t *ev)
+{
+    if (!ev->epoch [0]) {
+        //  The broker has no such channel (a restart lost it)
+        if (self->epoch [0])
+            s_reset (self, HR_RESET_EPOCH_CHANGED, "", 0);
+        hrg_event_release (ev);
+        return;
+    }
+    if (!self->epoch [0]) {
+        //  Created since we synced: (none, 0) continues into (epoch, 0)
+        snprintf (self->epoch, sizeof self->epoch, "%s", ev->epoch);
+        self->last = 0;
+    }
+    else
+    if (strcmp (ev->epoch, self->epoch) != 0) {
+        s_reset (self, HR_RESET_EPOCH_CHANGED, ev->epoch, s_position_of (ev));
+        if (!ev->head)
+            s_deliver (self, ev);
+        hrg_event_release (ev);
+        return;
+    }
+    uint64_t known = ev->head? ev->seq: ev->seq - 1;
+    if (!ev->head && ev->seq == self->last + 1)
+        s_deliver (self, ev);
+    if (known > self->last) {
+        //  A gap: events up to `known` exist that this worker never saw
+        self->target = known;
+        if (!ev->head)
+            hr_vec_push (&self->held, hrg_event_ref (ev));
+        s_start_fill (self);
+    }
+    hrg_event_release (ev);
+}
+
+static void
+s_accept (hrg_channel_t *self, hrg_event_t *ev)
+{
+    switch (self->state) {
+        case HRG_CHANNEL_SYNCING:
+            if (ev->head) {
+                s_sync (self, ev);
+                hrg_event_release (ev);
+            }
+            else
+                hr_vec_push (&self->held, ev);
+            return;
+        case HRG_CHANNEL_FILLING:
+            if (ev->epoch [0] && strcmp (ev->epoch, self->epoch) != 0) {
+                //  A new history: what we were filling is gone
+                hrg_link_cancel (self->worker->link, self->fill_rid);
+                self->fill_rid = 0;
+                s_clear_held (self);
+                self->state = HRG_CHANNEL_LIVE;
+                s_accept_live (self, ev);
+                return;
+            }
+            if (!ev->head && ev->epoch [0]) {
+                if (ev->seq - 1 > self->target)
+                    self->target = ev->seq - 1;
+                hr_vec_push (&self->held, ev);
+                if (self->held.count > S_HELD_MAX) {
+                    hrg_link_cancel (self->worker->link, self->fill_rid);
+                    s_fill_failed (self, HR_RESET_UNAVAILABLE);
+                }
+                return;
+            }
+            if (ev->head && ev->seq > self->target)
+                self->target = ev->seq;
+            hrg_event_release (ev);
+            return;
+        case HRG_CHANNEL_LIVE:
+            s_accept_live (self, ev);
+            return;
+    }
+}
+
+void
+hrg_channel_on_stream (hrg_worker_t *worker, hrg_event_t *ev)
+{
+    hrg_channel_t *self = zhashx_lookup (worker->channels, ev->channel);
+    if (self)
+        s_accept (self, ev);
+    else
+        hrg_event_release (ev);
+}
+
+bool
+hrg_channel_replay_recent (hrg_channel_t *self, uint64_t since,
+                           void (*visit) (void *arg, hrg_event_t *ev), void *arg)
+{
+    if (since >= self->last)
+        return true;
+    size_t cap = (size_t) self->worker->config->recent_events;
+    if (self->recent_count == 0)
+        return false;
+    uint64_t first = self->recent [self->recent_start]->seq;
+    if (since + 1 < first)
+        return false;
+    for (uint64_t i = since + 1 - first; i < self->recent_count; i++)
+        visit (arg, self->recent [(self->recent_start + i) % cap]);
+    return true;
+}

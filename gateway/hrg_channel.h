@@ -1,0 +1,55 @@
+/*  hrg_channel: a worker's view of one channel of the broker stream.
+
+    The channel is where "nothing lost, nothing twice, in order" is kept for
+    live delivery (DESIGN.md §5). It subscribes the worker's SUB socket to
+    "name|", starts from the broker's head marker, and then delivers every
+    seq exactly once, in order, to its groups. A seq jump is filled from the
+    broker's history before later events go out; what cannot be filled, or
+    an epoch change, becomes a reset. It keeps the last few events so a
+    reconnecting client can often resume without asking the broker.
+
+    States: SYNCING (waiting for the head marker; events are held),
+    LIVE, FILLING (a history request is in flight; later events are held).  */
+#ifndef HRG_CHANNEL_H
+#define HRG_CHANNEL_H
+
+#include "hrg_event.h"
+#include "hrg_worker.h"
+#include "hr_vec.h"
+
+typedef enum { HRG_CHANNEL_SYNCING, HRG_CHANNEL_LIVE, HRG_CHANNEL_FILLING } hrg_channel_state_t;
+
+struct _hrg_channel_t {
+    hrg_worker_t *worker;
+    char name [HR_CHANNEL_MAX + 1];
+    hrg_channel_state_t state;
+    char epoch [HR_EPOCH_MAX + 1];      //  "" while the broker has no such channel
+    uint64_t last;              //  the last seq delivered
+    uint64_t target;            //  FILLING: fill from history up to here
+    uint64_t fill_rid;          //  FILLING: the history request in flight
+    hrg_event_t **recent;       //  ring of the last delivered events
+    size_t recent_start, recent_count;
+    hr_vec_t held;              //  hrg_event_t *, in arrival order
+    hr_vec_t groups;            //  hrg_group_t * containing this channel
+    hr_vec_t waiters;           //  hrg_conn_t * catching up on this channel
+    uint32_t refs;              //  connections using the channel
+};
+
+//  The worker's channel for name, created (and subscribed) if needed; one
+//  more reference. name must be valid.
+hrg_channel_t *hrg_channel_acquire (hrg_worker_t *worker, const char *name);
+
+//  Drops a reference; the last one unsubscribes and frees the channel.
+void hrg_channel_release (hrg_channel_t *self);
+
+//  Feeds a message from the broker stream (event or head marker) to its
+//  channel, taking over the caller's reference. Unknown channels drop it.
+void hrg_channel_on_stream (hrg_worker_t *worker, hrg_event_t *ev);
+
+//  Visits the events after seq `since` up to `last` from the recent ring,
+//  oldest first, and returns true; returns false (visiting nothing) when
+//  the ring does not reach back to since + 1.
+bool hrg_channel_replay_recent (hrg_channel_t *self, uint64_t since,
+                                void (*visit) (void *arg, hrg_event_t *ev), void *arg);
+
+#endif

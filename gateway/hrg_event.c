@@ -1,0 +1,40 @@
+/*  hrg_event: envelope decoding and JSON rendering, once per worker.  */
+#include "hrg_event.h"
+#include "hr_buf.h"
+#include "hr_event.h"
+#include "hr_json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+hrg_event_t *
+hrg_event_decode (const void *frame, size_t size, hr_error_t *error)
+{
+    hr_event_t ev;
+    *error = hr_event_decode (frame, size, &ev);
+    if (*error)
+        return NULL;
+    hr_buf_t json = HR_BUF_INIT;
+    if (!ev.head)
+        hr_json_envelope (&json, &ev);
+    hrg_event_t *self = hr_malloc (sizeof *self + json.size + 1);
+    self->refs = 1;
+    self->head = ev.head;
+    self->seq = ev.seq;
+    memcpy (self->epoch, ev.epoch? ev.epoch: "", ev.epoch_len);
+    self->epoch [ev.epoch_len] = 0;
+    memcpy (self->channel, ev.ch, ev.ch_len);
+    self->channel [ev.ch_len] = 0;
+    self->json_len = json.size;
+    memcpy (self->json, json.data? json.data: "", json.size);
+    self->json [json.size] = 0;
+    hr_buf_free (&json);
+    return self;
+}
+
+void
+hrg_event_release (hrg_event_t *self)
+{
+    if (self && --self->refs == 0)
+        free (self);
+}

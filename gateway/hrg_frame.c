@@ -1,0 +1,101 @@
+/*  hrg_frame: reference-counted frames, chains and readers.  */
+#include "hrg_frame.h"
+#include "hr_buf.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+hrg_frame_t *
+hrg_frame_new (size_t size)
+{
+    hrg_frame_t *self = hr_malloc (sizeof *self + size);
+    self->next = NULL;
+    self->refs = 1;
+    self->size = (uint32_t) size;
+    self->end = 0;
+    return self;
+}
+
+void
+hrg_frame_release (hrg_frame_t *self)
+{
+    //  Iterative, so freeing a long chain cannot overflow the stack
+    while (self && --self->refs == 0) {
+        hrg_frame_t *next = self->next;
+        free (self);
+        self = next;
+    }
+}
+
+void
+hrg_chain_init (hrg_chain_t *self)
+{
+    self->tail = hrg_frame_new (0);
+}
+
+void
+hrg_chain_append (hrg_chain_t *self, hrg_frame_t *frame)
+{
+    hrg_frame_t *old = self->tail;
+    frame->end = old->end + frame->size;
+    old->next = frame;          //  the link takes the caller's reference
+    frame->refs++;              //  and the chain takes one as its tail
+    self->tail = frame;
+    hrg_frame_release (old);
+}
+
+void
+hrg_chain_append_copy (hrg_chain_t *self, const void *data, size_t size)
+{
+    hrg_frame_t *frame = hrg_frame_new (size);
+    memcpy (frame->data, data, size);
+    hrg_chain_append (self, frame);
+}
+
+void
+hrg_chain_fini (hrg_chain_t *self)
+{
+    hrg_frame_release (self->tail);
+    self->tail = NULL;
+}
+
+void
+hrg_reader_attach (hrg_reader_t *self, hrg_chain_t *chain)
+{
+    self->frame = chain->tail;
+    self->frame->refs++;
+    self->offset = self->frame->size;
+}
+
+size_t
+hrg_reader_copy (hrg_reader_t *self, char *buf, size_t max)
+{
+    size_t copied = 0;
+    while (self->frame && copied < max) {
+        hrg_frame_t *frame = self->frame;
+        if (self->offset == frame->size) {
+            if (!frame->next)
+                break;
+            self->frame = frame->next;
+            self->frame->refs++;
+            self->offset = 0;
+            hrg_frame_release (frame);
+            continue;
+        }
+        size_t chunk = frame->size - self->offset;
+        if (chunk > max - copied)
+            chunk = max - copied;
+        memcpy (buf + copied, frame->data + self->offset, chunk);
+        self->offset += (uint32_t) chunk;
+        copied += chunk;
+    }
+    return copied;
+}
+
+void
+hrg_reader_detach (hrg_reader_t *self)
+{
+    hrg_frame_release (self->frame);
+    self->frame = NULL;
+    self->offset = 0;
+}

@@ -1,0 +1,214 @@
+/*  hrg_gateway: listen sockets, metrics registration, worker threads.  */
+#include "hrg_gateway.h"
+#include "hrg_worker.h"
+#include "hr_config.h"
+#include "hr_log.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+struct _hrg_gateway_t {
+    const hrg_config_t *config;
+    hrg_worker_t **workers;
+    int worker_count;
+    bool started;
+    hrg_metric_ids_t ids;
+    char **cors;                //  NULL-terminated; shared by the workers
+    char url [128];
+};
+
+static void
+s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
+{
+    const char *codes [HR_E_COUNT], *reasons [HR_RESET_COUNT];
+    for (int i = 0; i < HR_E_COUNT; i++)
+        codes [i] = hr_error_code ((hr_error_t) i);
+    for (int i = 0; i < HR_RESET_COUNT; i++)
+        reasons [i] = hr_reset_name ((hr_reset_t) i);
+    ids->connections = hr_metrics_add (metrics, "herald_connections", HR_METRIC_GAUGE,
+        "Open SSE connections.");
+    ids->subscriptions = hr_metrics_add (metrics, "herald_subscriptions", HR_METRIC_GAUGE,
+        "Channel subscriptions of open SSE connections.");
+    ids->channels = hr_metrics_add (metrics, "herald_gateway_channels", HR_METRIC_GAUGE,
+        "Channels subscribed on the broker stream, summed over workers.");
+    ids->groups = hr_metrics_add (metrics, "herald_groups", HR_METRIC_GAUGE,
+        "Subscription groups (connections sharing a channel set) over workers.");
+    ids->requests = hr_metrics_add (metrics, "herald_http_requests_total", HR_METRIC_COUNTER,
+        "HTTP requests received.");
+    ids->events_received = hr_metrics_add (metrics, "herald_events_received_total",
+        HR_METRIC_COUNTER, "Events received from the broker, per worker.");
+    ids->events_delivered = hr_metrics_add (metrics, "herald_events_delivered_total",
+        HR_METRIC_COUNTER, "Events queued to connections (one per connection per event).");
+    ids->replayed = hr_metrics_add (metrics, "herald_events_replayed_total",
+        HR_METRIC_COUNTER, "Missed events sent to resuming connections.");
+    ids->resumes = hr_metrics_add (metrics, "herald_resumes_total", HR_METRIC_COUNTER,
+        "SSE connections that presented a cursor.");
+    ids->gap_fills = hr_metrics_add (metrics, "herald_gap_fills_total", HR_METRIC_COUNTER,
+        "History requests made to repair a gap in the broker stream.");
+    ids->slow_consumers = hr_metrics_add (metrics, "herald_slow_consumers_total",
+        HR_METRIC_COUNTER, "Connections closed for exceeding the queued-bytes limit.");
+    ids->errors = hr_metrics_add_labeled (metrics, "herald_errors_total", HR_METRIC_COUNTER,
+        "HTTP requests answered with an error, by code.", "code", codes + 1, HR_E_COUNT - 1);
+    ids->resets = hr_metrics_add_labeled (metrics, "herald_resets_total", HR_METRIC_COUNTER,
+        "Reset events sent (per group or connection), by reason.", "reason", reasons + 1,
+        HR_RESET_COUNT - 1);
+}
+
+//  Splits the comma-separated origins list; NULL when empty.
+static char **
+s_parse_cors (const char *list)
+{
+    if (!list || !*list)
+        return NULL;
+    size_t count = 1;
+    for (const char *p = list; *p; p++)
+        count += *p == ',';
+    char **origins = hr_calloc (count + 1, sizeof (char *));
+    char *copy = hr_strdup (list);
+    char *save = NULL;
+    size_t n = 0;
+    for (char *item = strtok_r (copy, ", ", &save); item; item = strtok_r (NULL, ", ", &save))
+        origins [n++] = hr_strdup (item);
+    free (copy);
+    return origins;
+}
+
+//  A listening socket on host:port with SO_REUSEPORT, so every worker can
+//  have its own and the kernel spreads connections over them.
+static int
+s_listen (const char *host, int port, hr_buf_t *err)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *found = NULL;
+    char service [16];
+    snprintf (service, sizeof service, "%d", port);
+    int rc = getaddrinfo (*host? host: NULL, service, &hints, &found);
+    if (rc != 0) {
+        hr_buf_printf (err, "cannot resolve %s: %s", host, gai_strerror (rc));
+        return -1;
+    }
+    int fd = socket (found->ai_family, found->ai_socktype | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0
+    ||  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0
+    ||  setsockopt (fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) != 0
+    ||  bind (fd, found->ai_addr, found->ai_addrlen) != 0
+    ||  listen (fd, 4096) != 0) {
+        hr_buf_printf (err, "cannot listen on %s:%d: %s", host, port, strerror (errno));
+        if (fd >= 0)
+            close (fd);
+        fd = -1;
+    }
+    freeaddrinfo (found);
+    return fd;
+}
+
+static int
+s_bound_port (int fd)
+{
+    struct sockaddr_storage addr;
+    socklen_t len = sizeof addr;
+    if (getsockname (fd, (struct sockaddr *) &addr, &len) != 0)
+        return -1;
+    return ntohs (addr.ss_family == AF_INET6
+                  ? ((struct sockaddr_in6 *) &addr)->sin6_port
+                  : ((struct sockaddr_in *) &addr)->sin_port);
+}
+
+hrg_gateway_t *
+hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metrics,
+                 hr_buf_t *err)
+{
+    char host [96];
+    int port;
+    if (hr_config_host_port (config->http, host, sizeof host, &port) != 0) {
+        hr_buf_printf (err, "--http must be HOST:PORT, not '%s'", config->http);
+        return NULL;
+    }
+    hrg_gateway_t *self = hr_calloc (1, sizeof *self);
+    self->config = config;
+    self->worker_count = config->workers > 0? (int) config->workers
+                                            : (int) sysconf (_SC_NPROCESSORS_ONLN);
+    if (self->worker_count < 1)
+        self->worker_count = 1;
+    self->workers = hr_calloc ((size_t) self->worker_count, sizeof (hrg_worker_t *));
+    self->cors = s_parse_cors (config->cors_origins);
+    s_register_metrics (&self->ids, metrics);
+    for (int i = 0; i < self->worker_count; i++) {
+        int fd = s_listen (host, port, err);
+        if (fd < 0) {
+            hrg_gateway_destroy (&self);
+            return NULL;
+        }
+        if (port == 0)
+            port = s_bound_port (fd);       //  the other workers share it
+        self->workers [i] = hrg_worker_new (i, zmq_ctx, config, metrics, &self->ids,
+                                            (const char *const *) self->cors, fd, err);
+        if (!self->workers [i]) {
+            hrg_gateway_destroy (&self);
+            return NULL;
+        }
+    }
+    snprintf (self->url, sizeof self->url, strchr (host, ':')? "http://[%s]:%d": "http://%s:%d",
+              *host? host: "0.0.0.0", port);
+    return self;
+}
+
+int
+hrg_gateway_start (hrg_gateway_t *self)
+{
+    for (int i = 0; i < self->worker_count; i++)
+        if (pthread_create (&self->workers [i]->thread, NULL, hrg_worker_run,
+                            self->workers [i]) != 0)
+            return -1;
+    self->started = true;
+    return 0;
+}
+
+void
+hrg_gateway_stop (hrg_gateway_t *self)
+{
+    if (!self->started)
+        return;
+    for (int i = 0; i < self->worker_count; i++)
+        hrg_worker_stop (self->workers [i]);
+    for (int i = 0; i < self->worker_count; i++)
+        pthread_join (self->workers [i]->thread, NULL);
+    self->started = false;
+}
+
+const char *
+hrg_gateway_url (hrg_gateway_t *self)
+{
+    return self->url;
+}
+
+int
+hrg_gateway_workers (hrg_gateway_t *self)
+{
+    return self->worker_count;
+}
+
+void
+hrg_gateway_destroy (hrg_gateway_t **self_p)
+{
+    hrg_gateway_t *self = *self_p;
+    if (!self)
+        return;
+    hrg_gateway_stop (self);
+    for (int i = 0; i < self->worker_count; i++)
+        hrg_worker_destroy (&self->workers [i]);
+    free (self->workers);
+    if (self->cors)
+        for (char **origin = self->cors; *origin; origin++)
+            free (*origin);
+    free (self->cors);
+    free (self);
+    *self_p = NULL;
+}

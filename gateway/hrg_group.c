@@ -1,0 +1,157 @@
+/*  hrg_group: shared rendering for connections with the same channel set.  */
+#include "hrg_group.h"
+#include "hrg_channel.h"
+#include "hrg_sse.h"
+#include "hr_cursor.h"
+#include "hr_time.h"
+
+#include <string.h>
+
+static const char s_heartbeat [] = ":\n\n";
+
+//  The group's cursor: each channel's live position.
+static void
+s_cursor (hrg_group_t *self, hr_buf_t *out)
+{
+    const char *epochs [HR_CHANSET_MAX];
+    uint64_t seqs [HR_CHANSET_MAX];
+    for (size_t i = 0; i < self->set->count; i++) {
+        epochs [i] = self->channels [i]->epoch [0]? self->channels [i]->epoch: NULL;
+        seqs [i] = self->channels [i]->last;
+    }
+    hr_cursor_encode_parts (out, self->set, epochs, seqs);
+}
+
+static void
+s_mark_dirty (hrg_group_t *self)
+{
+    if (!self->dirty) {
+        self->dirty = true;
+        self->dirty_next = self->worker->dirty_groups;
+        self->worker->dirty_groups = self;
+    }
+    self->last_frame_ms = hr_mono_ms ();
+}
+
+//  Appends the worker's scratch buffer as one frame.
+static void
+s_append_scratch (hrg_group_t *self)
+{
+    hr_buf_t *scratch = &self->worker->scratch;
+    hrg_chain_append_copy (&self->chain, scratch->data, scratch->size);
+    s_mark_dirty (self);
+}
+
+void
+hrg_group_join (hrg_worker_t *worker, hrg_conn_t *conn)
+{
+    hrg_group_t *self = zhashx_lookup (worker->groups, conn->set->key);
+    if (!self) {
+        self = hr_calloc (1, sizeof *self);
+        self->worker = worker;
+        self->set = conn->set;
+        self->channels = hr_calloc (conn->set->count, sizeof (hrg_channel_t *));
+        memcpy (self->channels, conn->channels, conn->set->count * sizeof (hrg_channel_t *));
+        hrg_chain_init (&self->chain);
+        self->last_frame_ms = hr_mono_ms ();
+        zhashx_insert (worker->groups, self->set->key, self);
+        for (size_t i = 0; i < self->set->count; i++)
+            hr_vec_push (&self->channels [i]->groups, self);
+        hr_metrics_add_to (worker->shard, worker->m->groups, 1);
+    }
+    else
+        hr_chanset_destroy (&conn->set);
+    conn->set = self->set;
+    conn->group = self;
+    conn->group_prev = NULL;
+    conn->group_next = self->members;
+    if (self->members)
+        self->members->group_prev = conn;
+    self->members = conn;
+    self->member_count++;
+    hrg_reader_attach (&conn->live_reader, &self->chain);
+}
+
+void
+hrg_group_leave (hrg_conn_t *conn)
+{
+    hrg_group_t *self = conn->group;
+    hrg_reader_detach (&conn->live_reader);
+    if (conn->group_prev)
+        conn->group_prev->group_next = conn->group_next;
+    else
+        self->members = conn->group_next;
+    if (conn->group_next)
+        conn->group_next->group_prev = conn->group_prev;
+    conn->group = NULL;
+    conn->set = NULL;           //  it was the group's
+    if (--self->member_count)
+        return;
+    hrg_worker_t *worker = self->worker;
+    for (size_t i = 0; i < self->set->count; i++)
+        hr_vec_remove (&self->channels [i]->groups, self);
+    if (self->dirty) {
+        //  Unlink from the dirty list before freeing
+        hrg_group_t **link = &worker->dirty_groups;
+        while (*link != self)
+            link = &(*link)->dirty_next;
+        *link = self->dirty_next;
+    }
+    zhashx_delete (worker->groups, self->set->key);
+    hrg_chain_fini (&self->chain);
+    hr_chanset_destroy (&self->set);
+    free (self->channels);
+    free (self);
+    hr_metrics_add_to (worker->shard, worker->m->groups, -1);
+}
+
+void
+hrg_group_publish (hrg_group_t *self, const hrg_event_t *ev)
+{
+    hr_buf_t *scratch = &self->worker->scratch;
+    hr_buf_t *cursor = &self->worker->cursor;
+    hr_buf_reset (cursor);
+    s_cursor (self, cursor);
+    hr_buf_reset (scratch);
+    hrg_sse_format_event (scratch, cursor->data, cursor->size, ev);
+    s_append_scratch (self);
+    hr_metrics_add_to (self->worker->shard, self->worker->m->events_delivered,
+                       (int64_t) self->member_count);
+}
+
+void
+hrg_group_reset (hrg_group_t *self, hrg_channel_t *channel, hr_reset_t reason)
+{
+    hr_buf_t *scratch = &self->worker->scratch;
+    hr_buf_t *cursor = &self->worker->cursor;
+    hr_buf_reset (cursor);
+    s_cursor (self, cursor);
+    hr_buf_reset (scratch);
+    hrg_sse_format_reset (scratch, cursor->data, cursor->size, channel->name, reason,
+                          channel->epoch [0]? channel->epoch: NULL, channel->last);
+    s_append_scratch (self);
+}
+
+void
+hrg_group_heartbeats (hrg_worker_t *worker, uint64_t now_ms)
+{
+    uint64_t interval = (uint64_t) worker->config->heartbeat;
+    for (hrg_group_t *self = zhashx_first (worker->groups); self;
+         self = zhashx_next (worker->groups))
+        if (self->last_frame_ms + interval <= now_ms) {
+            hrg_chain_append_copy (&self->chain, s_heartbeat, sizeof s_heartbeat - 1);
+            s_mark_dirty (self);
+        }
+}
+
+void
+hrg_group_wake_dirty (hrg_worker_t *worker)
+{
+    while (worker->dirty_groups) {
+        hrg_group_t *self = worker->dirty_groups;
+        worker->dirty_groups = self->dirty_next;
+        self->dirty = false;
+        for (hrg_conn_t *conn = self->members; conn; conn = conn->group_next)
+            hrg_sse_wake (conn);
+    }
+}

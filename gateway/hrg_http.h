@@ -1,0 +1,38 @@
+/*  hrg_http: routing and the small HTTP helpers every route shares:
+    JSON error bodies with stable codes, JSON responses, CORS.  */
+#ifndef HRG_HTTP_H
+#define HRG_HTTP_H
+
+#include "hrg_worker.h"
+
+//  Per-request state a route keeps in libmicrohttpd's con_cls; destroy is
+//  called when the request completes.
+typedef struct _hrg_request_t hrg_request_t;
+struct _hrg_request_t {
+    void (*destroy) (hrg_request_t *self);
+};
+
+//  libmicrohttpd's access handler; cls is the worker.
+enum MHD_Result hrg_http_access (void *cls, struct MHD_Connection *mhd, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_data_size,
+                                 void **con_cls);
+
+//  libmicrohttpd's completion callback: frees the route's request state.
+void hrg_http_completed (void *cls, struct MHD_Connection *mhd, void **con_cls,
+                         enum MHD_RequestTerminationCode code);
+
+//  Queues {"error": code, "message": ...} with the code's status; detail
+//  replaces the default message when given. Counts and logs the error.
+enum MHD_Result hrg_http_error (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                                hr_error_t error, const char *detail);
+
+//  Queues a JSON body (copied) with status.
+enum MHD_Result hrg_http_json (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                               unsigned int status, const char *json, size_t size);
+
+//  Adds CORS headers to response when the request's Origin is allowed.
+void hrg_http_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                    struct MHD_Response *response);
+
+#endif

@@ -1,0 +1,231 @@
+/*  hrg_link: DEALER requests with ids, callbacks and deadlines.
+
+    Pending requests sit in a FIFO in send order. Because the broker answers
+    in order, a reply normally matches the head; lookup scans from the head
+    and skips cancelled entries. Deadlines are monotonic in FIFO order too,
+    since the timeout is the same for every request.  */
+#include "hrg_link.h"
+#include "hr_log.h"
+#include "hr_time.h"
+
+#include <errno.h>
+#include <stdlib.h>
+
+//  Envelope frames a history reply may carry, plus the header.
+#define S_MAX_FRAMES (HR_HISTORY_LIMIT_MAX + 1)
+
+typedef struct _s_pending_t s_pending_t;
+struct _s_pending_t {
+    s_pending_t *next;
+    uint64_t rid;
+    uint64_t deadline;
+    hrg_link_fn *fn;            //  NULL once cancelled
+    void *arg;
+};
+
+struct _hrg_link_t {
+    void *dealer;
+    uint64_t timeout_ms;
+    uint64_t next_rid;
+    bool closing;               //  destroying: refuse new requests
+    s_pending_t *head, *tail;
+    zmq_msg_t *frames;          //  S_MAX_FRAMES receive slots
+    hr_buf_t frame;
+};
+
+hrg_link_t *
+hrg_link_new (void *zmq_ctx, const char *endpoint, uint64_t timeout_ms, hr_buf_t *err)
+{
+    hrg_link_t *self = hr_calloc (1, sizeof *self);
+    self->dealer = zmq_socket (zmq_ctx, ZMQ_DEALER);
+    //  Refuse to queue requests while no broker is connected: the HTTP
+    //  client gets a 503 at once instead of waiting for the timeout.
+    int immediate = 1, linger = 0;
+    zmq_setsockopt (self->dealer, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
+    zmq_setsockopt (self->dealer, ZMQ_LINGER, &linger, sizeof linger);
+    if (zmq_connect (self->dealer, endpoint) != 0) {
+        hr_buf_printf (err, "cannot connect to broker %s: %s", endpoint, zmq_strerror (errno));
+        zmq_close (self->dealer);
+        free (self);
+        return NULL;
+    }
+    self->timeout_ms = timeout_ms;
+    self->next_rid = 1;
+    self->frames = hr_calloc (S_MAX_FRAMES, sizeof (zmq_msg_t));
+    return self;
+}
+
+static s_pending_t *
+s_pop (hrg_link_t *self)
+{
+    s_pending_t *pending = self->head;
+    self->head = pending->next;
+    if (!self->head)
+        self->tail = NULL;
+    return pending;
+}
+
+void
+hrg_link_destroy (hrg_link_t **self_p)
+{
+    hrg_link_t *self = *self_p;
+    if (!self)
+        return;
+    self->closing = true;
+    while (self->head) {
+        s_pending_t *pending = s_pop (self);
+        if (pending->fn)
+            pending->fn (pending->arg, pending->rid, NULL, NULL, 0);
+        free (pending);
+    }
+    zmq_close (self->dealer);
+    free (self->frames);
+    hr_buf_free (&self->frame);
+    free (self);
+    *self_p = NULL;
+}
+
+int
+hrg_link_fd (hrg_link_t *self)
+{
+    int fd = -1;
+    size_t size = sizeof fd;
+    zmq_getsockopt (self->dealer, ZMQ_FD, &fd, &size);
+    return fd;
+}
+
+bool
+hrg_link_readable (hrg_link_t *self)
+{
+    int events = 0;
+    size_t size = sizeof events;
+    zmq_getsockopt (self->dealer, ZMQ_EVENTS, &events, &size);
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+static uint64_t
+s_send (hrg_link_t *self, uint64_t rid, hrg_link_fn *fn, void *arg)
+{
+    if (self->closing
+    ||  zmq_send (self->dealer, self->frame.data, self->frame.size, ZMQ_DONTWAIT) < 0)
+        return 0;
+    s_pending_t *pending = hr_calloc (1, sizeof *pending);
+    pending->rid = rid;
+    pending->deadline = hr_mono_ms () + self->timeout_ms;
+    pending->fn = fn;
+    pending->arg = arg;
+    if (self->tail)
+        self->tail->next = pending;
+    else
+        self->head = pending;
+    self->tail = pending;
+    return rid;
+}
+
+uint64_t
+hrg_link_publish (hrg_link_t *self, const hr_event_t *ev, hrg_link_fn *fn, void *arg)
+{
+    if (!self)
+        return 0;
+    uint64_t rid = self->next_rid++;
+    hr_buf_reset (&self->frame);
+    hr_request_encode_publish (&self->frame, &rid, ev);
+    return s_send (self, rid, fn, arg);
+}
+
+uint64_t
+hrg_link_history (hrg_link_t *self, const char *ch, const char *epoch, uint64_t since,
+                  uint64_t limit, hrg_link_fn *fn, void *arg)
+{
+    if (!self)
+        return 0;
+    uint64_t rid = self->next_rid++;
+    hr_buf_reset (&self->frame);
+    hr_request_encode_history (&self->frame, &rid, ch, epoch, since, limit);
+    return s_send (self, rid, fn, arg);
+}
+
+void
+hrg_link_cancel (hrg_link_t *self, uint64_t rid)
+{
+    if (!self)
+        return;
+    for (s_pending_t *pending = self->head; pending; pending = pending->next)
+        if (pending->rid == rid) {
+            pending->fn = NULL;
+            return;
+        }
+}
+
+//  Finds the pending request for rid, dropping cancelled entries before it.
+static s_pending_t *
+s_take (hrg_link_t *self, uint64_t rid)
+{
+    while (self->head && !self->head->fn)
+        free (s_pop (self));
+    if (self->head && self->head->rid == rid)
+        return s_pop (self);
+    //  Out of order (a timed-out request's late reply, or a stranger): scan
+    for (s_pending_t *prev = self->head; prev && prev->next; prev = prev->next)
+        if (prev->next->rid == rid) {
+            s_pending_t *found = prev->next;
+            prev->next = found->next;
+            if (self->tail == found)
+                self->tail = prev;
+            return found;
+        }
+    return NULL;
+}
+
+void
+hrg_link_process (hrg_link_t *self)
+{
+    while (true) {
+        size_t count = 0;
+        int more = 1;
+        while (more && count < S_MAX_FRAMES) {
+            zmq_msg_init (&self->frames [count]);
+            if (zmq_msg_recv (&self->frames [count], self->dealer,
+                              count? 0: ZMQ_DONTWAIT) < 0) {
+                zmq_msg_close (&self->frames [count]);
+                break;
+            }
+            more = zmq_msg_more (&self->frames [count]);
+            count++;
+        }
+        if (count == 0)
+            return;
+        hr_reply_t reply;
+        hr_error_t rc = hr_reply_decode (zmq_msg_data (&self->frames [0]),
+                                         zmq_msg_size (&self->frames [0]), &reply);
+        s_pending_t *pending = rc == HR_OK && reply.has_rid? s_take (self, reply.rid): NULL;
+        if (pending && pending->fn)
+            pending->fn (pending->arg, pending->rid, &reply, self->frames + 1, count - 1);
+        else
+        if (rc != HR_OK)
+            hr_log_warn ("undecodable broker reply", "error", hr_error_code (rc));
+        free (pending);
+        for (size_t i = 0; i < count; i++)
+            zmq_msg_close (&self->frames [i]);
+    }
+}
+
+void
+hrg_link_expire (hrg_link_t *self, uint64_t now_ms)
+{
+    while (self->head && (!self->head->fn || self->head->deadline <= now_ms)) {
+        s_pending_t *pending = s_pop (self);
+        if (pending->fn)
+            pending->fn (pending->arg, pending->rid, NULL, NULL, 0);
+        free (pending);
+    }
+}
+
+uint64_t
+hrg_link_next_deadline (hrg_link_t *self)
+{
+    for (s_pending_t *pending = self->head; pending; pending = pending->next)
+        if (pending->fn)
+            return pending->deadline;
+    return UINT64_MAX;
+}

@@ -1,0 +1,275 @@
+/*  hrg_publish: POST /v1/publish. The body (one event or an array) is read
+    whole, validated whole, then sent as acknowledged publishes; the
+    connection is suspended until the broker has answered every one.  */
+#include "hrg_publish.h"
+#include "hrg_link.h"
+#include "hr_channel.h"
+#include "hr_json.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define S_MAX_EVENTS 100
+
+typedef struct {
+    uint64_t rid;
+    bool done;
+    bool answered;              //  false: timed out or no broker
+    hr_error_t error;
+    uint64_t seq;
+    bool dup;
+    char epoch [HR_EPOCH_MAX + 1];
+} s_result_t;
+
+typedef struct {
+    hrg_request_t base;
+    hrg_worker_t *worker;
+    struct MHD_Connection *mhd;
+    hr_buf_t body;
+    bool too_large;
+    bool sent;                  //  publishes are with the broker
+    json_t *root;
+    json_t *events [S_MAX_EVENTS];
+    size_t count;
+    size_t pending;
+    s_result_t results [S_MAX_EVENTS];
+} s_publish_t;
+
+static void
+s_destroy (hrg_request_t *base)
+{
+    s_publish_t *self = (s_publish_t *) base;
+    for (size_t i = 0; i < self->count; i++)
+        if (self->results [i].rid && !self->results [i].done)
+            hrg_link_cancel (self->worker->link, self->results [i].rid);
+    json_decref (self->root);
+    hr_buf_free (&self->body);
+    free (self);
+}
+
+//  Checks one event object; on failure leaves a message in detail.
+static hr_error_t
+s_validate (json_t *event, const char **detail)
+{
+    if (!json_is_object (event)) {
+        *detail = "each event must be a JSON object";
+        return HR_E_BAD_JSON;
+    }
+    const char *key;
+    json_t *value;
+    json_object_foreach (event, key, value) {
+        if (strcmp (key, "channel") && strcmp (key, "data") && strcmp (key, "type")
+        &&  strcmp (key, "id")) {
+            *detail = "unknown field (allowed: channel, data, type, id)";
+            return HR_E_BAD_FIELD;
+        }
+    }
+    json_t *channel = json_object_get (event, "channel");
+    if (!json_is_string (channel)
+    ||  !hr_channel_valid (json_string_value (channel), json_string_length (channel))) {
+        *detail = NULL;
+        return HR_E_BAD_CHANNEL;
+    }
+    if (!json_object_get (event, "data")) {
+        *detail = "field 'data' is required";
+        return HR_E_BAD_FIELD;
+    }
+    json_t *type = json_object_get (event, "type");
+    if (type && (!json_is_string (type)
+              || !hr_token_valid (json_string_value (type), json_string_length (type), HR_TYPE_MAX))) {
+        *detail = "type must be 1-64 bytes of [A-Za-z0-9_.:@/-]";
+        return HR_E_BAD_FIELD;
+    }
+    json_t *id = json_object_get (event, "id");
+    if (id && (!json_is_string (id)
+            || !hr_id_valid (json_string_value (id), json_string_length (id)))) {
+        *detail = "id must be 1-128 bytes of printable ASCII";
+        return HR_E_BAD_FIELD;
+    }
+    return HR_OK;
+}
+
+//  Parses and validates the whole body into self->events.
+static hr_error_t
+s_parse (s_publish_t *self, char *detail, size_t detail_size)
+{
+    json_error_t jerr;
+    self->root = json_loadb (self->body.data? self->body.data: "", self->body.size,
+                             JSON_REJECT_DUPLICATES, &jerr);
+    if (!self->root) {
+        snprintf (detail, detail_size, "invalid JSON: %s (line %d, column %d)",
+                  jerr.text, jerr.line, jerr.column);
+        return HR_E_BAD_JSON;
+    }
+    if (json_is_array (self->root)) {
+        size_t count = json_array_size (self->root);
+        if (count == 0 || count > S_MAX_EVENTS) {
+            snprintf (detail, detail_size, "an array must hold 1 to %d events", S_MAX_EVENTS);
+            return HR_E_BAD_JSON;
+        }
+        for (size_t i = 0; i < count; i++)
+            self->events [self->count++] = json_array_get (self->root, i);
+    }
+    else
+        self->events [self->count++] = self->root;
+    for (size_t i = 0; i < self->count; i++) {
+        const char *why = NULL;
+        hr_error_t rc = s_validate (self->events [i], &why);
+        if (rc) {
+            snprintf (detail, detail_size, "event %zu: %s", i,
+                      why? why: hr_error_message (rc));
+            return rc;
+        }
+    }
+    return HR_OK;
+}
+
+static void
+s_on_reply (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
+            size_t count)
+{
+    s_publish_t *self = arg;
+    for (size_t i = 0; i < self->count; i++) {
+        s_result_t *result = &self->results [i];
+        if (result->rid != rid)
+            continue;
+        result->done = true;
+        result->answered = reply != NULL;
+        if (reply) {
+            result->error = reply->error;
+            result->seq = reply->seq;
+            result->dup = reply->dup;
+            size_t len = reply->epoch_len < HR_EPOCH_MAX? reply->epoch_len: HR_EPOCH_MAX;
+            memcpy (result->epoch, reply->epoch? reply->epoch: "", len);
+            result->epoch [len] = 0;
+        }
+        if (--self->pending == 0)
+            MHD_resume_connection (self->mhd);
+        return;
+    }
+}
+
+//  Sends every event; false (nothing left pending) when no broker is there.
+static bool
+s_send (s_publish_t *self)
+{
+    hr_buf_t data = HR_BUF_INIT;
+    for (size_t i = 0; i < self->count; i++) {
+        json_t *event = self->events [i];
+        json_t *channel = json_object_get (event, "channel");
+        json_t *type = json_object_get (event, "type");
+        json_t *id = json_object_get (event, "id");
+        hr_buf_reset (&data);
+        hr_json_to_mpack (&data, json_object_get (event, "data"));
+        hr_event_t ev = {
+            .ch = json_string_value (channel), .ch_len = json_string_length (channel),
+            .type = type? json_string_value (type): NULL,
+            .type_len = type? json_string_length (type): 0,
+            .id = id? json_string_value (id): NULL, .id_len = id? json_string_length (id): 0,
+            .data = (const uint8_t *) data.data, .data_len = data.size,
+        };
+        self->results [i].rid = hrg_link_publish (self->worker->link, &ev, s_on_reply, self);
+        if (!self->results [i].rid) {
+            for (size_t j = 0; j < i; j++)
+                hrg_link_cancel (self->worker->link, self->results [j].rid);
+            hr_buf_free (&data);
+            return false;
+        }
+        self->pending++;
+    }
+    hr_buf_free (&data);
+    return true;
+}
+
+static void
+s_render_result (hr_buf_t *out, json_t *event, const s_result_t *result)
+{
+    json_t *channel = json_object_get (event, "channel");
+    hr_buf_puts (out, "{\"channel\":");
+    hr_json_string (out, json_string_value (channel), json_string_length (channel));
+    if (!result->answered || result->error) {
+        hr_error_t error = result->answered? result->error: HR_E_BROKER_UNAVAILABLE;
+        hr_buf_puts (out, ",\"error\":\"");
+        hr_buf_puts (out, hr_error_code (error));
+        hr_buf_puts (out, "\"}");
+        return;
+    }
+    hr_buf_puts (out, ",\"seq\":");
+    hr_buf_put_u64 (out, result->seq);
+    hr_buf_puts (out, ",\"epoch\":");
+    hr_json_string (out, result->epoch, strlen (result->epoch));
+    hr_buf_puts (out, result->dup? ",\"duplicate\":true}": ",\"duplicate\":false}");
+}
+
+//  Every publish is answered (or timed out): send the response.
+static enum MHD_Result
+s_respond (s_publish_t *self)
+{
+    hr_error_t failure = HR_OK;
+    for (size_t i = 0; i < self->count && !failure; i++)
+        if (!self->results [i].answered)
+            failure = HR_E_BROKER_UNAVAILABLE;
+        else
+        if (self->results [i].error)
+            failure = self->results [i].error;
+    if (failure && !json_is_array (self->root))
+        return hrg_http_error (self->worker, self->mhd, failure, NULL);
+    if (failure)
+        hrg_worker_count_error (self->worker, failure, "publish failed");
+    hr_buf_t body = HR_BUF_INIT;
+    bool array = json_is_array (self->root);
+    if (array)
+        hr_buf_putc (&body, '[');
+    for (size_t i = 0; i < self->count; i++) {
+        if (i)
+            hr_buf_putc (&body, ',');
+        s_render_result (&body, self->events [i], &self->results [i]);
+    }
+    if (array)
+        hr_buf_putc (&body, ']');
+    unsigned status = failure? (unsigned) hr_error_http_status (failure): MHD_HTTP_OK;
+    enum MHD_Result ret = hrg_http_json (self->worker, self->mhd, status, body.data, body.size);
+    hr_buf_free (&body);
+    return ret;
+}
+
+enum MHD_Result
+hrg_publish_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                    const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    s_publish_t *self = *con_cls;
+    if (!self) {
+        self = hr_calloc (1, sizeof *self);
+        self->base.destroy = s_destroy;
+        self->worker = worker;
+        self->mhd = mhd;
+        *con_cls = self;
+        //  Refuse a declared oversize body before reading any of it
+        const char *length = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND,
+                                                          MHD_HTTP_HEADER_CONTENT_LENGTH);
+        if (length && strtoull (length, NULL, 10) > (unsigned long long) worker->config->max_body)
+            return hrg_http_error (worker, mhd, HR_E_BODY_TOO_LARGE, NULL);
+        return MHD_YES;
+    }
+    if (*upload_data_size) {
+        if (self->body.size + *upload_data_size > (size_t) worker->config->max_body)
+            self->too_large = true;
+        else
+            hr_buf_put (&self->body, upload_data, *upload_data_size);
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    if (self->sent)
+        return s_respond (self);
+    if (self->too_large)
+        return hrg_http_error (worker, mhd, HR_E_BODY_TOO_LARGE, NULL);
+    char detail [256];
+    hr_error_t rc = s_parse (self, detail, sizeof detail);
+    if (rc)
+        return hrg_http_error (worker, mhd, rc, detail);
+    if (!s_send (self))
+        return hrg_http_error (worker, mhd, HR_E_BROKER_UNAVAILABLE, "no broker connected");
+    self->sent = true;
+    MHD_suspend_connection (mhd);
+    return MHD_YES;
+}

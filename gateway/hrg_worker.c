@@ -1,0 +1,313 @@
+/*  hrg_worker: the per-core event loop. One epoll set holds the
+    libmicrohttpd daemon's epoll fd, the SUB and DEALER sockets' ZMQ_FDs and
+    a stop eventfd. Each turn drains the broker stream in a batch, wakes the
+    connections that got frames, and runs libmicrohttpd once.  */
+#include "hrg_worker.h"
+#include "hrg_channel.h"
+#include "hrg_group.h"
+#include "hrg_http.h"
+#include "hrg_link.h"
+#include "hrg_sse.h"
+#include "hr_log.h"
+#include "hr_time.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+#include <zmq.h>
+
+//  Broker stream messages handled per turn before serving HTTP again.
+#define S_SUB_BATCH 4096
+//  Slow-consumer and heartbeat checks.
+#define S_SWEEP_MS 250
+//  Error lines logged per second per worker; the rest are only counted.
+#define S_ERROR_LOGS_PER_S 10
+//  How long shutdown waits for connections to close.
+#define S_SHUTDOWN_MS 2000
+
+static void
+s_mhd_log (void *cls, const char *format, va_list args)
+{
+    char line [512];
+    vsnprintf (line, sizeof line, format, args);
+    size_t len = strlen (line);
+    while (len && line [len - 1] == '\n')
+        line [--len] = 0;
+    hr_log_debug ("libmicrohttpd", "detail", line);
+}
+
+static int
+s_epoll_add (int epoll_fd, int fd)
+{
+    struct epoll_event event = { .events = EPOLLIN, .data.fd = fd };
+    return epoll_ctl (epoll_fd, EPOLL_CTL_ADD, fd, &event);
+}
+
+static int
+s_zmq_fd (void *sock)
+{
+    int fd = -1;
+    size_t size = sizeof fd;
+    zmq_getsockopt (sock, ZMQ_FD, &fd, &size);
+    return fd;
+}
+
+//  Connects sock to each comma-separated endpoint.
+static int
+s_connect (void *sock, const char *endpoints, hr_buf_t *err)
+{
+    char *list = hr_strdup (endpoints);
+    char *save = NULL;
+    int rc = 0;
+    for (char *ep = strtok_r (list, ",", &save); ep && rc == 0; ep = strtok_r (NULL, ",", &save))
+        if ((rc = zmq_connect (sock, ep)) != 0)
+            hr_buf_printf (err, "cannot connect to broker %s: %s", ep, zmq_strerror (errno));
+    free (list);
+    return rc;
+}
+
+hrg_worker_t *
+hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
+                hr_metrics_t *metrics, const hrg_metric_ids_t *ids,
+                const char *const *cors, int listen_fd, hr_buf_t *err)
+{
+    hrg_worker_t *self = hr_calloc (1, sizeof *self);
+    self->index = index;
+    self->config = config;
+    self->metrics = metrics;
+    self->m = ids;
+    self->cors = cors;
+    self->shard = hr_metrics_shard (metrics);
+    self->listen_fd = listen_fd;
+    self->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
+    self->stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
+    self->channels = zhashx_new ();
+    self->groups = zhashx_new ();
+    self->sub = zmq_socket (zmq_ctx, ZMQ_SUB);
+    int hwm = (int) config->sub_hwm, linger = 0;
+    zmq_setsockopt (self->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger);
+    if (self->epoll_fd < 0 || self->stop_fd < 0
+    ||  s_connect (self->sub, config->broker_sub, err) != 0
+    ||  !(self->link = hrg_link_new (zmq_ctx, config->broker_req,
+                                     (uint64_t) config->broker_timeout, err))) {
+        hrg_worker_destroy (&self);
+        return NULL;
+    }
+    self->daemon = MHD_start_daemon (
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        0, NULL, NULL, hrg_http_access, self,
+        MHD_OPTION_LISTEN_SOCKET, listen_fd,
+        MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config->max_connections,
+        MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) config->conn_memory,
+        MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) (config->conn_timeout / 1000),
+        MHD_OPTION_NOTIFY_COMPLETED, hrg_http_completed, self,
+        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
+        MHD_OPTION_END);
+    if (!self->daemon) {
+        hr_buf_printf (err, "cannot start the HTTP server (worker %d)", index);
+        hrg_worker_destroy (&self);
+        return NULL;
+    }
+    self->listen_fd = -1;       //  the daemon owns it now
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
+                                                            MHD_DAEMON_INFO_EPOLL_FD);
+    if (!info
+    ||  s_epoll_add (self->epoll_fd, info->epoll_fd) != 0
+    ||  s_epoll_add (self->epoll_fd, self->stop_fd) != 0
+    ||  s_epoll_add (self->epoll_fd, s_zmq_fd (self->sub)) != 0
+    ||  s_epoll_add (self->epoll_fd, hrg_link_fd (self->link)) != 0) {
+        hr_buf_printf (err, "cannot set up the event loop (worker %d)", index);
+        hrg_worker_destroy (&self);
+        return NULL;
+    }
+    return self;
+}
+
+void
+hrg_worker_destroy (hrg_worker_t **self_p)
+{
+    hrg_worker_t *self = *self_p;
+    if (!self)
+        return;
+    if (self->daemon)
+        MHD_stop_daemon (self->daemon);
+    hrg_link_destroy (&self->link);
+    if (self->sub)
+        zmq_close (self->sub);
+    zhashx_destroy (&self->channels);
+    zhashx_destroy (&self->groups);
+    if (self->listen_fd >= 0)
+        close (self->listen_fd);
+    if (self->epoll_fd >= 0)
+        close (self->epoll_fd);
+    if (self->stop_fd >= 0)
+        close (self->stop_fd);
+    hr_buf_free (&self->scratch);
+    hr_buf_free (&self->cursor);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+hrg_worker_stop (hrg_worker_t *self)
+{
+    uint64_t one = 1;
+    ssize_t rc = write (self->stop_fd, &one, sizeof one);
+    (void) rc;
+}
+
+void
+hrg_worker_count_error (hrg_worker_t *self, hr_error_t error, const char *detail)
+{
+    static __thread uint64_t second;
+    static __thread int lines;
+    hr_metrics_inc (self->shard, self->m->errors + (int) error - 1);
+    uint64_t now = hr_mono_ms () / 1000;
+    if (now != second) {
+        second = now;
+        lines = 0;
+    }
+    if (lines++ >= S_ERROR_LOGS_PER_S)
+        return;
+    if (hr_error_http_status (error) >= 500)
+        hr_log_warn ("request failed", "error", hr_error_code (error), "detail", detail);
+    else
+        hr_log_info ("request rejected", "error", hr_error_code (error), "detail", detail);
+}
+
+static bool
+s_sub_readable (hrg_worker_t *self)
+{
+    int events = 0;
+    size_t size = sizeof events;
+    zmq_getsockopt (self->sub, ZMQ_EVENTS, &events, &size);
+    return (events & ZMQ_POLLIN) != 0;
+}
+
+//  Takes up to one batch of messages from the broker stream.
+static void
+s_drain_sub (hrg_worker_t *self)
+{
+    zmq_msg_t topic, body;
+    for (int i = 0; i < S_SUB_BATCH; i++) {
+        zmq_msg_init (&topic);
+        if (zmq_msg_recv (&topic, self->sub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&topic);
+            return;
+        }
+        bool framed = zmq_msg_more (&topic);
+        zmq_msg_close (&topic);
+        if (!framed)
+            continue;
+        zmq_msg_init (&body);
+        zmq_msg_recv (&body, self->sub, 0);
+        while (zmq_msg_more (&body)) {      //  never sent by a broker; skip
+            zmq_msg_close (&body);
+            zmq_msg_init (&body);
+            zmq_msg_recv (&body, self->sub, 0);
+            framed = false;
+        }
+        hr_error_t error = HR_OK;
+        hrg_event_t *ev = framed? hrg_event_decode (zmq_msg_data (&body),
+                                                    zmq_msg_size (&body), &error): NULL;
+        zmq_msg_close (&body);
+        if (!ev) {
+            hr_log_warn ("undecodable message on the broker stream",
+                         "error", hr_error_code (error));
+            continue;
+        }
+        if (!ev->head)
+            hr_metrics_inc (self->shard, self->m->events_received);
+        hrg_channel_on_stream (self, ev);
+    }
+}
+
+//  Milliseconds epoll may sleep: 0 when work is already waiting.
+static int
+s_timeout (hrg_worker_t *self, uint64_t now)
+{
+    if (self->dirty_groups || self->dirty_conns || s_sub_readable (self)
+    ||  hrg_link_readable (self->link))
+        return 0;
+    uint64_t wake = self->next_sweep;
+    uint64_t deadline = hrg_link_next_deadline (self->link);
+    if (deadline < wake)
+        wake = deadline;
+    MHD_UNSIGNED_LONG_LONG mhd_timeout;
+    if (MHD_get_timeout (self->daemon, &mhd_timeout) == MHD_YES && now + mhd_timeout < wake)
+        wake = now + mhd_timeout;
+    return wake > now? (int) (wake - now): 0;
+}
+
+//  One turn of the loop after epoll returns.
+static void
+s_turn (hrg_worker_t *self)
+{
+    s_drain_sub (self);
+    hrg_link_process (self->link);
+    uint64_t now = hr_mono_ms ();
+    hrg_link_expire (self->link, now);
+    if (now >= self->next_sweep) {
+        hrg_sse_sweep (self, now);
+        hrg_group_heartbeats (self, now);
+        self->next_sweep = now + S_SWEEP_MS;
+    }
+    hrg_group_wake_dirty (self);
+    hrg_sse_wake_dirty (self);
+    MHD_run (self->daemon);
+}
+
+//  Stops accepting, closes every connection (resuming suspended ones, as
+//  MHD_stop_daemon requires), and fails requests waiting on the broker.
+static void
+s_shutdown (hrg_worker_t *self)
+{
+    MHD_socket listen_fd = MHD_quiesce_daemon (self->daemon);
+    if (listen_fd != MHD_INVALID_SOCKET)
+        close (listen_fd);
+    hrg_sse_close_all (self);
+    hrg_link_destroy (&self->link);     //  pending publishes answer 503
+    uint64_t deadline = hr_mono_ms () + S_SHUTDOWN_MS;
+    struct epoll_event events [8];
+    while (hr_mono_ms () < deadline) {
+        hrg_group_wake_dirty (self);
+        hrg_sse_wake_dirty (self);
+        MHD_run (self->daemon);
+        const union MHD_DaemonInfo *info = MHD_get_daemon_info (
+            self->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+        if (!self->conns && (!info || info->num_connections == 0))
+            break;
+        if (!self->conns)
+            break;              //  only idle keep-alive connections: stop closes them
+        epoll_wait (self->epoll_fd, events, 8, 10);
+    }
+    if (self->conns)
+        hr_log_warn ("connections still open at shutdown", "worker", "");
+    MHD_run (self->daemon);
+}
+
+void *
+hrg_worker_run (void *arg)
+{
+    hrg_worker_t *self = arg;
+    char name [16];
+    snprintf (name, sizeof name, "herald-gw-%d", self->index);
+    pthread_setname_np (pthread_self (), name);
+    self->next_sweep = hr_mono_ms () + S_SWEEP_MS;
+    struct epoll_event events [8];
+    while (!self->stopping) {
+        int count = epoll_wait (self->epoll_fd, events, 8, s_timeout (self, hr_mono_ms ()));
+        for (int i = 0; i < count; i++)
+            if (events [i].data.fd == self->stop_fd)
+                self->stopping = true;
+        if (count < 0 && errno != EINTR)
+            hr_log_error ("epoll_wait failed", "error", strerror (errno));
+        s_turn (self);
+    }
+    s_shutdown (self);
+    return NULL;
+}

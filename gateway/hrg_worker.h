@@ -1,0 +1,76 @@
+/*  hrg_worker: one gateway worker: its event loop and everything it owns.
+
+    A worker is shared-nothing: its daemon, sockets, channels, groups and
+    connections are touched only by its own thread, so the delivery path
+    takes no lock. This header is internal to gateway/: the sibling modules
+    (channel, group, sse, link, http, publish, history) work on a worker.  */
+#ifndef HRG_WORKER_H
+#define HRG_WORKER_H
+
+#include "hrg_gateway.h"
+#include "hr_buf.h"
+#include "hr_error.h"
+#include "hr_metrics.h"
+#include "hr_proto.h"
+
+#include <czmq.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct _hrg_worker_t hrg_worker_t;
+typedef struct _hrg_channel_t hrg_channel_t;
+typedef struct _hrg_group_t hrg_group_t;
+typedef struct _hrg_conn_t hrg_conn_t;
+typedef struct _hrg_link_t hrg_link_t;
+
+//  Metric ids, registered once per gateway; each worker has its own shard.
+typedef struct {
+    int connections, subscriptions, channels, groups, requests,
+        events_received, events_delivered, replayed, resumes, gap_fills,
+        slow_consumers, errors, resets;
+} hrg_metric_ids_t;
+
+struct _hrg_worker_t {
+    int index;
+    const hrg_config_t *config;
+    hr_metrics_t *metrics;          //  the registry, for /metrics
+    const hrg_metric_ids_t *m;
+    hr_metrics_shard_t *shard;
+    const char *const *cors;        //  allowed origins (NULL-terminated), gateway's
+    struct MHD_Daemon *daemon;
+    int listen_fd;
+    int epoll_fd;
+    int stop_fd;                    //  eventfd: the gateway asks the loop to stop
+    void *sub;                      //  SUB socket to the broker's XPUB
+    hrg_link_t *link;               //  DEALER socket to the broker's ROUTER
+    zhashx_t *channels;             //  name -> hrg_channel_t (not owning)
+    zhashx_t *groups;               //  channel-set key -> hrg_group_t (not owning)
+    hrg_group_t *dirty_groups;      //  groups with frames not yet woken for
+    hrg_conn_t *dirty_conns;        //  connections with private frames to wake for
+    hrg_conn_t *conns;              //  every SSE connection
+    bool stopping;
+    pthread_t thread;
+    hr_buf_t scratch;               //  reusable render buffers
+    hr_buf_t cursor;
+    uint64_t next_heartbeat_check;
+    uint64_t next_sweep;
+};
+
+//  Creates a worker listening on listen_fd (taken over). NULL + err on failure.
+hrg_worker_t *hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
+                              hr_metrics_t *metrics, const hrg_metric_ids_t *ids,
+                              const char *const *cors, int listen_fd, hr_buf_t *err);
+
+//  Runs the loop until the stop eventfd is written, then closes every
+//  connection cleanly. Thread entry point.
+void *hrg_worker_run (void *self);
+
+void hrg_worker_stop (hrg_worker_t *self);
+void hrg_worker_destroy (hrg_worker_t **self_p);
+
+//  Counts an error by code (and logs it at info or warn).
+void hrg_worker_count_error (hrg_worker_t *self, hr_error_t error, const char *detail);
+
+#endif
