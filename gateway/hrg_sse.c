@@ -427,9 +427,10 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd)
     hr_buf_reset (scratch);
     hr_buf_printf (scratch, "retry: %lld\n\n", (long long) worker->config->sse_retry);
     s_own_append (self, scratch);
+    hrg_sse_catch_up (self);
+    //  If queueing fails, destroying the response frees the connection
     enum MHD_Result ret = MHD_queue_response (mhd, MHD_HTTP_OK, response);
     MHD_destroy_response (response);
-    hrg_sse_catch_up (self);
     return ret;
 }
 
