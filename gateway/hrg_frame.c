@@ -92,6 +92,52 @@ hrg_reader_copy (hrg_reader_t *self, char *buf, size_t max)
     return copied;
 }
 
+size_t
+hrg_reader_iov (const hrg_reader_t *self, struct iovec *iov, size_t max_iov,
+                size_t max_bytes, size_t *bytes)
+{
+    size_t used = 0, total = 0;
+    const hrg_frame_t *frame = self->frame;
+    size_t offset = self->offset;
+    while (frame && used < max_iov && total < max_bytes) {
+        if (offset < frame->size) {
+            size_t chunk = frame->size - offset;
+            if (chunk > max_bytes - total)
+                chunk = max_bytes - total;
+            iov [used].iov_base = (char *) frame->data + offset;
+            iov [used].iov_len = chunk;
+            used++;
+            total += chunk;
+        }
+        frame = frame->next;
+        offset = 0;
+    }
+    *bytes += total;
+    return used;
+}
+
+void
+hrg_reader_advance (hrg_reader_t *self, size_t size)
+{
+    while (self->frame && size) {
+        hrg_frame_t *frame = self->frame;
+        if (self->offset == frame->size) {
+            if (!frame->next)
+                return;
+            self->frame = frame->next;
+            self->frame->refs++;
+            self->offset = 0;
+            hrg_frame_release (frame);
+            continue;
+        }
+        size_t chunk = frame->size - self->offset;
+        if (chunk > size)
+            chunk = size;
+        self->offset += (uint32_t) chunk;
+        size -= chunk;
+    }
+}
+
 void
 hrg_reader_detach (hrg_reader_t *self)
 {

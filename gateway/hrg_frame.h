@@ -15,6 +15,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/uio.h>
 
 typedef struct _hrg_frame_t hrg_frame_t;
 struct _hrg_frame_t {
@@ -65,6 +66,15 @@ void hrg_reader_attach (hrg_reader_t *self, hrg_chain_t *chain);
 
 //  Copies up to max unread bytes into buf and advances; returns the count.
 size_t hrg_reader_copy (hrg_reader_t *self, char *buf, size_t max);
+
+//  Describes up to max_bytes of unread data as at most max_iov iovecs
+//  (pointing into the frames, nothing copied); returns how many iovecs were
+//  used and adds the bytes described to *bytes. The reader does not move.
+size_t hrg_reader_iov (const hrg_reader_t *self, struct iovec *iov, size_t max_iov,
+                       size_t max_bytes, size_t *bytes);
+
+//  Consumes size unread bytes (at most what is unread).
+void hrg_reader_advance (hrg_reader_t *self, size_t size);
 
 //  Chain offset of the reader (bytes of the chain already read).
 static inline uint64_t

@@ -145,13 +145,13 @@ hrg_group_heartbeats (hrg_worker_t *worker, uint64_t now_ms)
 }
 
 void
-hrg_group_wake_dirty (hrg_worker_t *worker)
+hrg_group_flush_dirty (hrg_worker_t *worker)
 {
     while (worker->dirty_groups) {
         hrg_group_t *self = worker->dirty_groups;
         worker->dirty_groups = self->dirty_next;
         self->dirty = false;
         for (hrg_conn_t *conn = self->members; conn; conn = conn->group_next)
-            hrg_sse_wake (conn);
+            hrg_sse_flush (conn);
     }
 }

@@ -43,7 +43,7 @@ void hrg_group_reset (hrg_group_t *self, hrg_channel_t *channel, hr_reset_t reas
 //  Appends a heartbeat to every group idle for the heartbeat interval.
 void hrg_group_heartbeats (hrg_worker_t *worker, uint64_t now_ms);
 
-//  Wakes the members of every group with new frames.
-void hrg_group_wake_dirty (hrg_worker_t *worker);
+//  Flushes the members of every group with new frames.
+void hrg_group_flush_dirty (hrg_worker_t *worker);
 
 #endif

@@ -13,8 +13,13 @@
 #include "hr_mpack.h"
 #include "hr_time.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <sys/socket.h>
+#include <sys/uio.h>
 
 //  libmicrohttpd allocates this per response; our reader writes into the
 //  connection's own buffer, so the response needs next to nothing.
@@ -262,21 +267,40 @@ s_go_live (hrg_conn_t *self)
     hrg_group_join (worker, self);
 }
 
-//  libmicrohttpd's content reader: private frames, then the group's.
+//  libmicrohttpd's content reader. Its first call means the headers are on
+//  the wire: the worker adopts the socket and libmicrohttpd keeps the
+//  connection suspended until hrg_sse_close resumes it to end it.
 static ssize_t
 s_read (void *cls, uint64_t pos, char *buf, size_t max)
 {
     hrg_conn_t *self = cls;
-    if (self->closing)
+    if (self->closing || self->fd >= 0)
         return MHD_CONTENT_READER_END_WITH_ERROR;
-    size_t copied = hrg_reader_copy (&self->own_reader, buf, max);
-    if (self->group && !hrg_reader_pending (&self->own_reader))
-        copied += hrg_reader_copy (&self->live_reader, buf + copied, max - copied);
-    if (copied)
-        return (ssize_t) copied;
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (self->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+    struct epoll_event event = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = self };
+    if (!info || epoll_ctl (self->worker->epoll_fd, EPOLL_CTL_ADD, info->connect_fd, &event))
+        return MHD_CONTENT_READER_END_WITH_ERROR;
+    self->fd = info->connect_fd;
+    //  libmicrohttpd may leave the socket corked after the headers
+    int on = 1, off = 0;
+    setsockopt (self->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+    setsockopt (self->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
     MHD_suspend_connection (self->mhd);
     self->suspended = true;
+    s_mark_dirty (self);
     return 0;
+}
+
+//  Stops watching the socket; libmicrohttpd will close it.
+static void
+s_release_socket (hrg_conn_t *self)
+{
+    if (self->fd >= 0) {
+        epoll_ctl (self->worker->epoll_fd, EPOLL_CTL_DEL, self->fd, NULL);
+        self->fd = -1;
+    }
 }
 
 static void
@@ -313,6 +337,7 @@ s_free (void *cls)
         hrg_channel_release (self->channels [i]);
     if (self->dirty)
         s_unlink_dirty (self);
+    s_release_socket (self);
     hrg_reader_detach (&self->own_reader);
     hrg_chain_fini (&self->own);
     if (self->prev)
@@ -383,6 +408,7 @@ s_conn_new (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t *error)
     hrg_conn_t *self = hr_calloc (1, sizeof *self);
     self->worker = worker;
     self->mhd = mhd;
+    self->fd = -1;
     self->set = set;
     self->positions = positions;
     self->fresh = fresh;
@@ -435,48 +461,129 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd)
 }
 
 void
-hrg_sse_wake (hrg_conn_t *self)
-{
-    if (self->suspended) {
-        self->suspended = false;
-        MHD_resume_connection (self->mhd);
-    }
-}
-
-void
 hrg_sse_close (hrg_conn_t *self)
 {
     if (self->closing)
         return;
     self->closing = true;
-    //  A consumer that stopped reading is never called back by
-    //  libmicrohttpd: shutting the socket down makes it notice at once.
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info (self->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
-    if (info)
-        shutdown (info->connect_fd, SHUT_RDWR);
-    hrg_sse_wake (self);
+    if (self->fd < 0) {
+        //  Headers still being sent: make libmicrohttpd notice at once
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info (self->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+        if (info)
+            shutdown (info->connect_fd, SHUT_RDWR);
+    }
+    s_release_socket (self);
+    if (self->suspended) {
+        self->suspended = false;
+        MHD_resume_connection (self->mhd);      //  its reader now ends it
+    }
+}
+
+//  Describes the next want bytes of the body: own frames first, then the
+//  group's once every own byte is included. Returns iovecs used.
+static size_t
+s_gather (hrg_conn_t *self, struct iovec *iov, size_t max_iov, size_t want, size_t *bytes)
+{
+    size_t used = hrg_reader_iov (&self->own_reader, iov, max_iov, want, bytes);
+    uint64_t own = hrg_chain_end (&self->own) - hrg_reader_position (&self->own_reader);
+    if (self->group && *bytes == own && *bytes < want && used < max_iov)
+        used += hrg_reader_iov (&self->live_reader, iov + used, max_iov - used,
+                                want - *bytes, bytes);
+    return used;
+}
+
+static void
+s_consume (hrg_conn_t *self, size_t size)
+{
+    size_t own = hrg_chain_end (&self->own) - hrg_reader_position (&self->own_reader);
+    size_t from_own = size < own? size: own;
+    hrg_reader_advance (&self->own_reader, from_own);
+    if (size > from_own)
+        hrg_reader_advance (&self->live_reader, size - from_own);
+}
+
+//  Bytes queued but not yet written, own and group frames.
+static uint64_t
+s_pending (hrg_conn_t *self)
+{
+    uint64_t pending = hrg_chain_end (&self->own) - hrg_reader_position (&self->own_reader);
+    if (self->group)
+        pending += hrg_chain_end (&self->group->chain)
+                 - hrg_reader_position (&self->live_reader);
+    return pending;
 }
 
 void
-hrg_sse_wake_dirty (hrg_worker_t *worker)
+hrg_sse_flush (hrg_conn_t *self)
+{
+    enum { S_IOV = 64, S_CHUNK_MAX = 256 * 1024 };
+    static const char crlf [] = "\r\n";
+    while (self->fd >= 0 && !self->closing) {
+        if (!self->in_chunk) {
+            uint64_t pending = s_pending (self);
+            if (pending == 0)
+                return;
+            self->chunk_left = (uint32_t) (pending < S_CHUNK_MAX? pending: S_CHUNK_MAX);
+            self->head_len = (uint8_t) snprintf (self->head, sizeof self->head, "%x\r\n",
+                                                 (unsigned) self->chunk_left);
+            self->head_sent = self->tail_sent = 0;
+            self->in_chunk = true;
+        }
+        struct iovec iov [S_IOV + 2];
+        size_t count = 0, body = 0, total = 0;
+        if (self->head_sent < self->head_len)
+            iov [count++] = (struct iovec) { self->head + self->head_sent,
+                                             (size_t) (self->head_len - self->head_sent) };
+        count += s_gather (self, iov + count, S_IOV, self->chunk_left, &body);
+        if (body == self->chunk_left)
+            iov [count++] = (struct iovec) { (char *) crlf + self->tail_sent,
+                                             (size_t) (2 - self->tail_sent) };
+        for (size_t i = 0; i < count; i++)
+            total += iov [i].iov_len;
+        ssize_t written = writev (self->fd, iov, (int) count);
+        if (written < 0) {
+            if (errno != EAGAIN && errno != EINTR)
+                hrg_sse_close (self);           //  the peer is gone
+            return;                             //  EPOLLOUT calls again
+        }
+        //  Account for the head, body and tail bytes the kernel took
+        size_t left = (size_t) written;
+        size_t head = (size_t) (self->head_len - self->head_sent);
+        if (head > left)
+            head = left;
+        self->head_sent += (uint8_t) head;
+        left -= head;
+        size_t data = left < self->chunk_left? left: self->chunk_left;
+        s_consume (self, data);
+        self->chunk_left -= (uint32_t) data;
+        self->tail_sent += (uint8_t) (left - data);
+        if (self->tail_sent == 2)
+            self->in_chunk = false;
+        if ((size_t) written < total)
+            return;                             //  the socket is full: wait for EPOLLOUT
+    }
+}
+
+void
+hrg_sse_on_socket (hrg_conn_t *self, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        hrg_sse_close (self);   //  an SSE client sends nothing after its request
+    else
+    if (events & EPOLLOUT)
+        hrg_sse_flush (self);
+}
+
+void
+hrg_sse_flush_dirty (hrg_worker_t *worker)
 {
     while (worker->dirty_conns) {
         hrg_conn_t *self = worker->dirty_conns;
         worker->dirty_conns = self->dirty_next;
         self->dirty = false;
-        hrg_sse_wake (self);
+        hrg_sse_flush (self);
     }
-}
-
-static uint64_t
-s_backlog (hrg_conn_t *self)
-{
-    uint64_t backlog = hrg_chain_end (&self->own) - hrg_reader_position (&self->own_reader);
-    if (self->group)
-        backlog += hrg_chain_end (&self->group->chain)
-                 - hrg_reader_position (&self->live_reader);
-    return backlog;
 }
 
 void
@@ -487,7 +594,7 @@ hrg_sse_sweep (hrg_worker_t *worker, uint64_t now_ms)
     for (hrg_conn_t *self = worker->conns; self; self = self->next) {
         if (self->closing)
             continue;
-        if (s_backlog (self) > limit) {
+        if (s_pending (self) > limit) {
             hr_metrics_inc (worker->shard, worker->m->slow_consumers);
             hr_log_info ("slow consumer disconnected", "channels",
                          self->set->count? self->set->names [0]: "");

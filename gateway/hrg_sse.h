@@ -4,8 +4,11 @@
     replays what its cursor missed (from a channel's recent events or the
     broker's history), and then joins its subscription group. Its private
     frames (retry, replays, resets, the first id) come before the group's.
-    Output goes through libmicrohttpd's content reader; an idle connection
-    is suspended and resumed in batches (DESIGN.md §7).  */
+    libmicrohttpd parses the request and sends the response headers; then
+    the worker adopts the socket (the connection stays suspended in
+    libmicrohttpd until it closes) and writes the chunked body itself, one
+    writev per connection per batch of events, straight from the shared
+    frames (DESIGN.md §7).  */
 #ifndef HRG_SSE_H
 #define HRG_SSE_H
 
@@ -32,9 +35,17 @@ struct _hrg_conn_t {
     hrg_conn_t *prev, *next;    //  the worker's list of connections
     hrg_conn_t *dirty_next;
     bool dirty;
-    bool suspended;
+    bool suspended;             //  in libmicrohttpd (always, once adopted)
     bool closing;
     uint64_t last_frame_ms;     //  monotonic, for heartbeats while catching up
+    //  Once libmicrohttpd has sent the headers, the worker writes the body
+    //  itself, one chunked-encoding chunk per flush:
+    int fd;                     //  -1 until adopted
+    uint32_t chunk_left;        //  body bytes of the current chunk still to write
+    uint8_t head_len, head_sent;//  the chunk's "size\r\n" line
+    uint8_t tail_sent;          //  bytes of its closing "\r\n" written
+    bool in_chunk;
+    char head [12];
 };
 
 //  Handles GET /v1/sse: validates channels and cursor, queues the stream.
@@ -44,14 +55,17 @@ enum MHD_Result hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd
 //  or advanced; joins its group once it is level.
 void hrg_sse_catch_up (hrg_conn_t *self);
 
-//  Resumes the connection if libmicrohttpd has it suspended.
-void hrg_sse_wake (hrg_conn_t *self);
+//  Writes what is queued for the connection, as far as the socket takes it.
+void hrg_sse_flush (hrg_conn_t *self);
+
+//  Handles readiness of an adopted socket: writable, or the peer went away.
+void hrg_sse_on_socket (hrg_conn_t *self, uint32_t events);
 
 //  Closes the connection at the next opportunity (slow consumer, shutdown).
 void hrg_sse_close (hrg_conn_t *self);
 
-//  Wakes connections with new private frames.
-void hrg_sse_wake_dirty (hrg_worker_t *worker);
+//  Flushes connections with new private frames.
+void hrg_sse_flush_dirty (hrg_worker_t *worker);
 
 //  Closes slow consumers; sends heartbeats to connections still catching up.
 void hrg_sse_sweep (hrg_worker_t *worker, uint64_t now_ms);

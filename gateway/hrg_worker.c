@@ -39,10 +39,12 @@ s_mhd_log (void *cls, const char *format, va_list args)
     hr_log_debug ("libmicrohttpd", "detail", line);
 }
 
+//  Registers fd with tag as its epoll data; connections use their own
+//  address, so the loop tells them apart from the worker's fds by tag.
 static int
-s_epoll_add (int epoll_fd, int fd)
+s_epoll_add (int epoll_fd, int fd, void *tag)
 {
-    struct epoll_event event = { .events = EPOLLIN, .data.fd = fd };
+    struct epoll_event event = { .events = EPOLLIN, .data.ptr = tag };
     return epoll_ctl (epoll_fd, EPOLL_CTL_ADD, fd, &event);
 }
 
@@ -116,10 +118,10 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
     const union MHD_DaemonInfo *info = MHD_get_daemon_info (self->daemon,
                                                             MHD_DAEMON_INFO_EPOLL_FD);
     if (!info
-    ||  s_epoll_add (self->epoll_fd, info->epoll_fd) != 0
-    ||  s_epoll_add (self->epoll_fd, self->stop_fd) != 0
-    ||  s_epoll_add (self->epoll_fd, s_zmq_fd (self->sub)) != 0
-    ||  s_epoll_add (self->epoll_fd, hrg_link_fd (self->link)) != 0) {
+    ||  s_epoll_add (self->epoll_fd, info->epoll_fd, &self->daemon) != 0
+    ||  s_epoll_add (self->epoll_fd, self->stop_fd, &self->stop_fd) != 0
+    ||  s_epoll_add (self->epoll_fd, s_zmq_fd (self->sub), &self->sub) != 0
+    ||  s_epoll_add (self->epoll_fd, hrg_link_fd (self->link), &self->link) != 0) {
         hr_buf_printf (err, "cannot set up the event loop (worker %d)", index);
         hrg_worker_destroy (&self);
         return NULL;
@@ -256,13 +258,13 @@ s_turn (hrg_worker_t *self)
         hrg_group_heartbeats (self, now);
         self->next_sweep = now + S_SWEEP_MS;
     }
-    hrg_group_wake_dirty (self);
-    hrg_sse_wake_dirty (self);
+    hrg_group_flush_dirty (self);
+    hrg_sse_flush_dirty (self);
     MHD_run (self->daemon);
 }
 
-//  Stops accepting, closes every connection (resuming suspended ones, as
-//  MHD_stop_daemon requires), and fails requests waiting on the broker.
+//  Stops accepting, closes every connection (resuming the suspended ones,
+//  as MHD_stop_daemon requires), and fails requests waiting on the broker.
 static void
 s_shutdown (hrg_worker_t *self)
 {
@@ -274,8 +276,8 @@ s_shutdown (hrg_worker_t *self)
     uint64_t deadline = hr_mono_ms () + S_SHUTDOWN_MS;
     struct epoll_event events [8];
     while (hr_mono_ms () < deadline) {
-        hrg_group_wake_dirty (self);
-        hrg_sse_wake_dirty (self);
+        hrg_group_flush_dirty (self);
+        hrg_sse_flush_dirty (self);
         MHD_run (self->daemon);
         const union MHD_DaemonInfo *info = MHD_get_daemon_info (
             self->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
@@ -301,9 +303,14 @@ hrg_worker_run (void *arg)
     struct epoll_event events [8];
     while (!self->stopping) {
         int count = epoll_wait (self->epoll_fd, events, 8, s_timeout (self, hr_mono_ms ()));
-        for (int i = 0; i < count; i++)
-            if (events [i].data.fd == self->stop_fd)
+        for (int i = 0; i < count; i++) {
+            void *tag = events [i].data.ptr;
+            if (tag == &self->stop_fd)
                 self->stopping = true;
+            else
+            if (tag != &self->daemon && tag != &self->sub && tag != &self->link)
+                hrg_sse_on_socket (tag, events [i].events);
+        }
         if (count < 0 && errno != EINTR)
             hr_log_error ("epoll_wait failed", "error", strerror (errno));
         s_turn (self);
