@@ -1,5 +1,6 @@
 /*  herald: the command. Dispatches to the subcommands.  */
 #include "cli.h"
+#include "hr_bench.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -16,6 +17,7 @@ static const s_command_t s_commands [] = {
     { "gateway", cmd_gateway, "the HTTP edge alone (SSE, publish, history), fed by a broker" },
     { "pub", cmd_pub, "publish one event from the shell" },
     { "sub", cmd_sub, "print a broker's events as JSON lines" },
+    { "bench", hr_bench_main, "load generator: subscribers, publish rate, latency, loss" },
 };
 
 static void
