@@ -1,0 +1,243 @@
+"""The randomized no-loss workload shared by test_noloss*.py.
+
+A publisher sends events over PUSH and acknowledged DEALER to random
+channels while SSE clients with random channel sets disconnect at random
+moments and reconnect with their last cursor. Afterwards every client's
+whole history, across all its connections, must be each of its channels'
+events exactly once, in order, except where a reset said otherwise, and
+every reset must be justified. Seeded (HERALD_TEST_SEED) and bounded.
+"""
+import os
+import random
+import threading
+import time
+
+import msgpack
+import zmq
+
+import harness as h
+
+SEED = int(os.environ.get("HERALD_TEST_SEED", "20261123"))
+
+
+class Publisher(threading.Thread):
+    """Sends `total` events at about `rate`/s, alternating PUSH and DEALER."""
+
+    def __init__(self, pull, router, channels, total, rate, seed):
+        super().__init__(daemon=True)
+        self.pull, self.router, self.channels = pull, router, channels
+        self.total, self.rate, self.rng = total, rate, random.Random(seed)
+        self.sends = {c: [] for c in channels}     # monotonic time of each send
+        self.acks = {c: [] for c in channels}      # seqs acknowledged, in order
+        self.error = None
+
+    def run(self):
+        push = h.ZMQ.socket(zmq.PUSH)
+        dealer = h.ZMQ.socket(zmq.DEALER)
+        try:
+            for sock, endpoint in ((push, self.pull), (dealer, self.router)):
+                sock.setsockopt(zmq.LINGER, 2000)
+                sock.connect(endpoint)
+            start = time.monotonic()
+            for i in range(self.total):
+                due = start + i / self.rate
+                delay = due - time.monotonic()
+                if delay > 0:
+                    time.sleep(delay)           # pacing the workload, not syncing
+                channel = self.rng.choice(self.channels)
+                frame = {"ch": channel, "data": {"i": i}}
+                self.sends[channel].append(time.monotonic())
+                if i % 2:
+                    push.send(msgpack.packb(frame))
+                    continue
+                frame["rid"] = i
+                dealer.send(msgpack.packb(frame))
+                if not dealer.poll(10000):
+                    raise AssertionError("no ack for publish %d" % i)
+                reply = msgpack.unpackb(dealer.recv())
+                assert reply.get("rid") == i and "seq" in reply, reply
+                self.acks[channel].append(reply["seq"])
+        except BaseException as error:          # reported by the test
+            self.error = error
+        finally:
+            push.close()
+            dealer.close()
+
+    def sent_before(self, channel, moment):
+        return sum(1 for t in self.sends[channel] if t < moment)
+
+
+class Client(threading.Thread):
+    """Connects, reads for a random while, drops the connection, comes back
+    with its last cursor; records every item of every connection."""
+
+    def __init__(self, base, channels, seed, stop, long_absence):
+        super().__init__(daemon=True)
+        self.base, self.channels = base, sorted(channels)
+        self.rng, self.stop, self.long_absence = random.Random(seed), stop, long_absence
+        self.connections = []           # per connection: [(kind, payload, id, t)]
+        self.last_id = None
+        self.refused = 0
+        self.error = None
+        self.done = threading.Event()
+        self.final_heads = None
+
+    def base_url(self):
+        return self.base() if callable(self.base) else self.base
+
+    def _connect(self):
+        while True:
+            try:
+                return h.SSEClient(self.base_url(), self.channels, last_event_id=self.last_id)
+            except (ConnectionError, EOFError, OSError):
+                self.refused += 1               # gateway restarting: try again
+                if self.refused > 2000:
+                    raise
+                time.sleep(0.02)
+
+    def _record(self, client):
+        """Interleaves the client's lists back into stream order."""
+        with client.cond:
+            events, positions = list(client.events), list(client.positions)
+            log = list(client.log)
+        items = []
+        for kind in log:
+            if kind == "position":
+                items.append(("position", None, positions.pop(0), None))
+            elif kind == "event":
+                e = events.pop(0)
+                items.append((e.type, e.json, e.id, e.t))
+        self.connections.append(items)
+        if client.last_id:
+            self.last_id = client.last_id
+
+    def _session(self, until):
+        client = self._connect()
+        if client.status != 200:
+            raise AssertionError("status %d: %r" % (client.status, client.body))
+        try:
+            until(client)
+        finally:
+            client.close()
+            self._record(client)
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                duration = self.rng.uniform(0.05, 0.6)
+                self._session(lambda c: time.sleep(duration))     # online a while
+                away = 2.5 if self.rng.random() < self.long_absence else self.rng.uniform(0, 0.3)
+                time.sleep(away)                                  # then offline
+            self.done.wait(60)
+            self._session(lambda c: c.wait_for(self._caught_up, 60, "the final heads"))
+        except BaseException as error:
+            self.error = error
+
+    def _caught_up(self, client):
+        ids = [client.last_id] if client.last_id else []
+        if not ids:
+            return False
+        positions = h.decode_cursor(ids[0])["positions"]
+        return all(seq == self.final_heads[ch] for ch, (_, seq) in zip(self.channels, positions))
+
+
+def final_heads(router, channels):
+    dealer = h.ZMQ.socket(zmq.DEALER)
+    dealer.setsockopt(zmq.LINGER, 0)
+    dealer.connect(router)
+    heads = {}
+    try:
+        for channel in channels:
+            dealer.send(msgpack.packb({"op": "history", "ch": channel, "limit": 0}))
+            assert dealer.poll(10000), "no history reply"
+            heads[channel] = msgpack.unpackb(dealer.recv_multipart()[0])["head"]
+    finally:
+        dealer.close()
+    return heads
+
+
+def _normal(positions):
+    """Seq 0 means "before the first event" whatever the epoch says."""
+    return {ch: ("", 0) if seq == 0 else (epoch, seq) for ch, (epoch, seq) in positions}
+
+
+def verify(test, client, publisher, history_size):
+    """Checks one client's whole record; returns (events, resets)."""
+    position = None                         # channel -> (epoch, seq)
+    received = resets = 0
+    for items in client.connections:
+        for kind, payload, cursor, moment in items:
+            decoded = _normal(zip(client.channels, h.decode_cursor(cursor)["positions"]))
+            if kind == "position":
+                if position is None:
+                    position = decoded      # where the very first connection started
+                test.assertEqual(decoded, position, "go-live cursor is not the client's position")
+                continue
+            channel = payload["channel"]
+            test.assertIn(channel, client.channels, "foreign channel")
+            epoch, seq = position[channel]
+            if kind == "message":
+                test.assertEqual((payload["epoch"], payload["seq"]),
+                                 (payload["epoch"] if not epoch else epoch, seq + 1),
+                                 "channel %s: after %s came %s" % (channel, seq, payload["seq"]))
+                position[channel] = (payload["epoch"], payload["seq"])
+                received += 1
+            else:
+                test.assertEqual(kind, "herald-reset")
+                test.assertEqual(payload["reason"], "expired", payload)
+                # Justified only if the broker had evicted seq + 1: more than
+                # history_size events were sent after it before the reset came.
+                sent = publisher.sent_before(channel, moment)
+                test.assertGreater(sent, seq + history_size,
+                                   "unjustified reset at %s/%d: %r" % (channel, seq, payload))
+                test.assertGreaterEqual(payload["seq"], seq)
+                position[channel] = (payload["epoch"] or "", payload["seq"])
+                position = _normal(position.items())
+                resets += 1
+            test.assertEqual(decoded, position, "event id is not the position after it")
+    for channel in client.channels:
+        test.assertEqual(position[channel][1], client.final_heads[channel],
+                         "%s did not reach the end of %s" % (client.name, channel))
+    return received, resets
+
+
+def run_workload(test, base, pull, router, events=10000, clients=50, channels=8,
+                 rate=2500.0, history_size=400, during=None, seed=SEED):
+    """Runs the workload; `during(publisher)` runs alongside (e.g. restarts).
+    Returns a summary dict for the test's output."""
+    rng = random.Random(seed)
+    names = ["noloss-%d" % i for i in range(channels)]
+    stop = threading.Event()
+    publisher = Publisher(pull, router, names, events, rate, seed)
+    crowd = [Client(base, rng.sample(names, rng.randint(1, 4)), seed + 1 + i, stop, 0.05)
+             for i in range(clients)]
+    for client in crowd:
+        client.start()
+    h.wait_until(lambda: all(c.connections or c.error for c in crowd), 30, "clients online")
+    publisher.start()
+    if during:
+        during(publisher)
+    publisher.join(120)
+    test.assertFalse(publisher.is_alive(), "publisher did not finish")
+    test.assertIsNone(publisher.error)
+    stop.set()
+    heads = final_heads(router, names)
+    for channel in names:
+        test.assertEqual(heads[channel], len(publisher.sends[channel]), "broker lost events")
+        acks = publisher.acks[channel]
+        test.assertEqual(acks, sorted(set(acks)), "acks not increasing")
+    for client in crowd:
+        client.final_heads = heads
+        client.done.set()
+    for client in crowd:
+        client.join(90)
+        test.assertFalse(client.is_alive(), "client did not finish")
+        test.assertIsNone(client.error, client.error)
+    totals = {"events": events, "clients": clients, "connections": 0, "delivered": 0,
+              "resets": 0}
+    for client in crowd:
+        received, resets = verify(test, client, publisher, history_size)
+        totals["connections"] += len(client.connections)
+        totals["delivered"] += received
+        totals["resets"] += resets
+    return totals
