@@ -20,6 +20,10 @@
 #define S_BATCH 512
 //  Maintenance (expiry, gauges) period.
 #define S_TICK_MS 250
+//  Head markers for recently active channels, so that a subscriber that
+//  lost the last events of a channel (a ZeroMQ drop) learns of it even if
+//  the channel then goes quiet (the Clone pattern's heartbeat).
+#define S_MARKER_MS 1000
 //  Ingest error lines logged per second at most; the rest are only counted.
 #define S_ERROR_LOGS_PER_S 10
 
@@ -35,6 +39,7 @@ struct _hrb_server_t {
     hr_buf_t topic;
     hr_buf_t reply;
     uint64_t next_tick;
+    uint64_t last_marker_ms;    //  wall clock of the last marker round
     uint64_t log_second;        //  error-log rate limiting
     int logs_this_second;
     hr_metrics_shard_t *shard;
@@ -403,6 +408,27 @@ s_handle_router (hrb_server_t *self)
     return true;
 }
 
+//  Sends a head marker for a channel (stream NULL: no such channel).
+static void
+s_send_marker (hrb_server_t *self, const char *ch, size_t ch_len, hrb_stream_t *stream)
+{
+    hr_event_t marker = {
+        .ch = ch, .ch_len = ch_len, .head = true,
+        .seq = stream? stream->seq: 0,
+        .epoch = stream? stream->epoch: NULL,
+        .epoch_len = stream? HR_EPOCH_LEN: 0,
+    };
+    hr_buf_reset (&self->frame);
+    hr_event_encode (&marker, &self->frame);
+    s_stream_send (self, ch, ch_len, &self->frame);
+}
+
+static void
+s_marker_visit (void *arg, hrb_stream_t *stream)
+{
+    s_send_marker (arg, stream->name, strlen (stream->name), stream);
+}
+
 //  Takes one subscription message from XPUB; answers "channel|"
 //  subscriptions with a head marker. Returns false when none.
 static bool
@@ -419,16 +445,8 @@ s_handle_xpub (hrb_server_t *self)
     if (size >= 3 && data [0] == 1 && data [size - 1] == '|'
     &&  hr_channel_valid (data + 1, size - 2)) {
         hr_metrics_inc (self->shard, self->m_subscriptions);
-        hrb_stream_t *stream = hrb_streams_find (self->streams, data + 1, size - 2);
-        hr_event_t marker = {
-            .ch = data + 1, .ch_len = size - 2, .head = true,
-            .seq = stream? stream->seq: 0,
-            .epoch = stream? stream->epoch: NULL,
-            .epoch_len = stream? HR_EPOCH_LEN: 0,
-        };
-        hr_buf_reset (&self->frame);
-        hr_event_encode (&marker, &self->frame);
-        s_stream_send (self, marker.ch, marker.ch_len, &self->frame);
+        s_send_marker (self, data + 1, size - 2,
+                       hrb_streams_find (self->streams, data + 1, size - 2));
     }
     zmq_msg_close (&msg);
     return true;
@@ -450,6 +468,10 @@ s_tick (hrb_server_t *self)
     hr_metrics_set (self->shard, self->m_evicted + 1, (int64_t) stats.evicted_age);
     hr_metrics_set (self->shard, self->m_evicted + 2, (int64_t) stats.evicted_memory);
     hr_metrics_set (self->shard, self->m_dedupe_keys, (int64_t) keys);
+    if (now >= self->last_marker_ms + S_MARKER_MS) {
+        hrb_streams_recent (self->streams, self->last_marker_ms, s_marker_visit, self);
+        self->last_marker_ms = now;
+    }
 }
 
 void

@@ -135,3 +135,12 @@ hrb_streams_count (hrb_streams_t *self)
 {
     return zhashx_size (self->by_name);
 }
+
+void
+hrb_streams_recent (hrb_streams_t *self, uint64_t since_ms,
+                    void (*visit) (void *arg, hrb_stream_t *stream), void *arg)
+{
+    for (hrb_stream_t *stream = self->most; stream && stream->last_ms > since_ms;
+         stream = stream->prev)
+        visit (arg, stream);
+}

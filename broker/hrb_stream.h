@@ -55,4 +55,8 @@ size_t hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_m
 
 size_t hrb_streams_count (hrb_streams_t *self);
 
+//  Visits the streams published to after since_ms, most recent first.
+void hrb_streams_recent (hrb_streams_t *self, uint64_t since_ms,
+                         void (*visit) (void *arg, hrb_stream_t *stream), void *arg);
+
 #endif

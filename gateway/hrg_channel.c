@@ -6,11 +6,14 @@
 #include "hrg_sse.h"
 #include "hr_log.h"
 #include "hr_mpack.h"
+#include "hr_time.h"
 
 #include <string.h>
 
 //  Events held while a fill is in flight before the fill is abandoned.
 #define S_HELD_MAX 100000
+//  How long a new channel waits for its head marker before asking.
+#define S_SYNC_TIMEOUT_MS 1000
 
 static void s_accept (hrg_channel_t *self, hrg_event_t *ev);
 
@@ -23,6 +26,7 @@ hrg_channel_acquire (hrg_worker_t *worker, const char *name)
         self->worker = worker;
         snprintf (self->name, sizeof self->name, "%s", name);
         self->state = HRG_CHANNEL_SYNCING;
+        self->sync_deadline = hr_mono_ms () + S_SYNC_TIMEOUT_MS;
         self->recent = hr_calloc ((size_t) worker->config->recent_events + 1,
                                   sizeof (hrg_event_t *));
         zhashx_insert (worker->channels, self->name, self);
@@ -63,6 +67,8 @@ hrg_channel_release (hrg_channel_t *self)
     zmq_setsockopt (worker->sub, ZMQ_UNSUBSCRIBE, topic, len);
     if (self->fill_rid)
         hrg_link_cancel (worker->link, self->fill_rid);
+    if (self->head_rid)
+        hrg_link_cancel (worker->link, self->head_rid);
     s_clear_recent (self);
     s_clear_held (self);
     hr_vec_free (&self->held);
@@ -202,12 +208,16 @@ s_on_fill (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
         s_fill_failed (self, HR_RESET_EXPIRED);
 }
 
-//  First head marker: the channel's live position is known.
+//  First head (marker or head query): the channel's live position is known.
 static void
-s_sync (hrg_channel_t *self, const hrg_event_t *marker)
+s_sync (hrg_channel_t *self, const char *epoch, uint64_t head)
 {
-    snprintf (self->epoch, sizeof self->epoch, "%s", marker->epoch);
-    self->last = marker->seq;
+    if (self->head_rid) {
+        hrg_link_cancel (self->worker->link, self->head_rid);
+        self->head_rid = 0;
+    }
+    snprintf (self->epoch, sizeof self->epoch, "%s", epoch);
+    self->last = head;
     self->state = HRG_CHANNEL_LIVE;
     hr_vec_t held = self->held;
     self->held = (hr_vec_t) { 0 };
@@ -271,7 +281,7 @@ s_accept (hrg_channel_t *self, hrg_event_t *ev)
     switch (self->state) {
         case HRG_CHANNEL_SYNCING:
             if (ev->head) {
-                s_sync (self, ev);
+                s_sync (self, ev->epoch, ev->seq);
                 hrg_event_release (ev);
             }
             else
@@ -315,6 +325,38 @@ hrg_channel_on_stream (hrg_worker_t *worker, hrg_event_t *ev)
         s_accept (self, ev);
     else
         hrg_event_release (ev);
+}
+
+static void
+s_on_head (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
+           size_t count)
+{
+    hrg_channel_t *self = arg;
+    self->head_rid = 0;
+    if (self->state != HRG_CHANNEL_SYNCING)
+        return;
+    if (!reply || reply->error) {
+        self->sync_deadline = hr_mono_ms () + S_SYNC_TIMEOUT_MS;
+        return;                 //  ask again later
+    }
+    char epoch [HR_EPOCH_MAX + 1] = "";
+    if (reply->epoch)
+        snprintf (epoch, sizeof epoch, "%.*s", (int) reply->epoch_len, reply->epoch);
+    s_sync (self, epoch, reply->head);
+}
+
+void
+hrg_channel_sweep (hrg_worker_t *worker, uint64_t now_ms)
+{
+    for (hrg_channel_t *self = zhashx_first (worker->channels); self;
+         self = zhashx_next (worker->channels))
+        if (self->state == HRG_CHANNEL_SYNCING && !self->head_rid
+        &&  now_ms >= self->sync_deadline) {
+            hr_log_debug ("head marker overdue: asking", "channel", self->name);
+            self->sync_deadline = now_ms + S_SYNC_TIMEOUT_MS;
+            self->head_rid = hrg_link_history (worker->link, self->name, NULL, 0, 0,
+                                               s_on_head, self);
+        }
 }
 
 bool

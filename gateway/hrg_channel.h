@@ -27,6 +27,8 @@ struct _hrg_channel_t {
     uint64_t last;              //  the last seq delivered
     uint64_t target;            //  FILLING: fill from history up to here
     uint64_t fill_rid;          //  FILLING: the history request in flight
+    uint64_t sync_deadline;     //  SYNCING: monotonic ms to ask for the head
+    uint64_t head_rid;          //  SYNCING: the head query in flight
     hrg_event_t **recent;       //  ring of the last delivered events
     size_t recent_start, recent_count;
     hr_vec_t held;              //  hrg_event_t *, in arrival order
@@ -45,6 +47,10 @@ void hrg_channel_release (hrg_channel_t *self);
 //  Feeds a message from the broker stream (event or head marker) to its
 //  channel, taking over the caller's reference. Unknown channels drop it.
 void hrg_channel_on_stream (hrg_worker_t *worker, hrg_event_t *ev);
+
+//  Asks the broker for the head of channels whose head marker is overdue
+//  (a marker, like any message, can be dropped at a high-water mark).
+void hrg_channel_sweep (hrg_worker_t *worker, uint64_t now_ms);
 
 //  Visits the events after seq `since` up to `last` from the recent ring,
 //  oldest first, and returns true; returns false (visiting nothing) when

@@ -256,6 +256,7 @@ s_turn (hrg_worker_t *self)
     if (now >= self->next_sweep) {
         hrg_sse_sweep (self, now);
         hrg_group_heartbeats (self, now);
+        hrg_channel_sweep (self, now);
         self->next_sweep = now + S_SWEEP_MS;
     }
     hrg_group_flush_dirty (self);
