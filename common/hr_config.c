@@ -166,7 +166,9 @@ static void
 s_format_value (const hr_option_t *opt, const void *config, char *out, size_t size)
 {
     const char *field = (const char *) config + opt->offset;
-    int64_t number = *(const int64_t *) field;
+    int64_t number = 0;
+    if (opt->type != HR_OPT_STRING && opt->type != HR_OPT_BOOL)
+        number = *(const int64_t *) field;
     switch (opt->type) {
         case HR_OPT_STRING: {
             const char *text = *(const char *const *) field;

@@ -49,7 +49,8 @@ hr_cursor_encode_parts (hr_buf_t *out, const hr_chanset_t *set,
         if (len > HR_EPOCH_MAX)
             len = HR_EPOCH_MAX;
         bin [n++] = (uint8_t) len;
-        memcpy (bin + n, epochs [i], len);
+        if (len)
+            memcpy (bin + n, epochs [i], len);
         n += len;
         n += s_put_varint (bin + n, seqs [i]);
     }

@@ -6,6 +6,7 @@
 #include <math.h>
 #include <sodium.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 //  Length of the valid UTF-8 sequence at p (at most left bytes), or 0.
 static size_t
@@ -92,8 +93,13 @@ s_number (hr_buf_t *out, double value)
         hr_buf_puts (out, "null");
         return;
     }
+    //  The shortest form that reads back as the same double
     char text [32];
-    snprintf (text, sizeof text, "%.17g", value);
+    for (int digits = 15; digits <= 17; digits++) {
+        snprintf (text, sizeof text, "%.*g", digits, value);
+        if (strtod (text, NULL) == value)
+            break;
+    }
     hr_buf_puts (out, text);
 }
 

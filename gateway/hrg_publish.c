@@ -95,7 +95,7 @@ s_parse (s_publish_t *self, char *detail, size_t detail_size)
 {
     json_error_t jerr;
     self->root = json_loadb (self->body.data? self->body.data: "", self->body.size,
-                             JSON_REJECT_DUPLICATES, &jerr);
+                             JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
     if (!self->root) {
         snprintf (detail, detail_size, "invalid JSON: %s (line %d, column %d)",
                   jerr.text, jerr.line, jerr.column);

@@ -1,0 +1,170 @@
+"""HTTP POST /v1/publish and acknowledged publishing over ROUTER
+(docs/protocol.md §3.1, §8)."""
+import http.client
+import json
+import unittest
+
+import harness as H
+
+
+class HttpPublish(unittest.TestCase):
+    def setUp(self):
+        self.h = H.start(self, "run")
+
+    def post(self, body):
+        r = H.publish(self.h.http, body)
+        self.assertEqual(r.status, 200, r)
+        self.assertTrue(r.headers["Content-Type"].startswith("application/json"), r.headers)
+        return r.json
+
+    def test_one_event_returns_channel_seq_epoch_duplicate(self):
+        first = self.post({"channel": "orders", "data": {"id": 1}})
+        self.assertEqual(set(first), {"channel", "seq", "epoch", "duplicate"})
+        self.assertEqual(first["channel"], "orders")
+        self.assertEqual(first["seq"], 1)
+        self.assertIs(first["duplicate"], False)
+        self.assertRegex(first["epoch"], r"^[0-9a-f]{16}$")
+        second = self.post({"channel": "orders", "data": {"id": 2}, "type": "created"})
+        self.assertEqual((second["seq"], second["epoch"]), (2, first["epoch"]))
+        other = self.post({"channel": "other", "data": 0})
+        self.assertEqual(other["seq"], 1)
+        self.assertNotEqual(other["epoch"], first["epoch"])
+
+    def test_array_returns_array_in_request_order(self):
+        self.post({"channel": "b", "data": 0})
+        results = self.post([{"channel": "a", "data": 1}, {"channel": "b", "data": 2},
+                             {"channel": "a", "data": 3, "type": "t", "id": "x"}])
+        self.assertIsInstance(results, list)
+        self.assertEqual([(r["channel"], r["seq"], r["duplicate"]) for r in results],
+                         [("a", 1, False), ("b", 2, False), ("a", 2, False)])
+        self.assertEqual(len(self.post([{"channel": "one", "data": None}])), 1)
+
+    def test_published_events_reach_sse_clients_intact(self):
+        client = H.subscribed(self, self.h.http, ["web"])
+        data = {"nested": {"list": [1, 2.5, "三", None, True]}, "emoji": "🚀"}
+        ack = self.post({"channel": "web", "data": data, "type": "created", "id": "w-1"})
+        self.post([{"channel": "web", "data": "second"}, {"channel": "web", "data": 3}])
+        got = [e.json for e in client.wait_events(3)]
+        self.assertEqual(got[0]["data"], data)
+        self.assertEqual((got[0]["type"], got[0]["id"]), ("created", "w-1"))
+        self.assertEqual((got[0]["seq"], got[0]["epoch"]), (ack["seq"], ack["epoch"]))
+        self.assertEqual([e["data"] for e in got[1:]], ["second", 3])
+        self.assertEqual([e["seq"] for e in got], [1, 2, 3])
+
+    def test_repeated_id_returns_the_original_and_is_delivered_once(self):
+        client = H.subscribed(self, self.h.http, ["idem"])
+        event = {"channel": "idem", "data": {"n": 1}, "id": "order-9"}
+        first = self.post(event)
+        again = self.post(dict(event, data={"n": "changed"}))
+        self.assertIs(first["duplicate"], False)
+        self.assertIs(again["duplicate"], True)
+        self.assertEqual((again["seq"], again["epoch"]), (first["seq"], first["epoch"]))
+        other_channel = self.post({"channel": "idem2", "data": 0, "id": "order-9"})
+        self.assertIs(other_channel["duplicate"], False)    # the key is (channel, id)
+        self.assertEqual(self.post({"channel": "idem", "data": "next"})["seq"], 2)
+        got = [e.json for e in client.wait_events(2)]
+        self.assertEqual([(e["seq"], e["data"]) for e in got], [(1, {"n": 1}), (2, "next")])
+        self.assertEqual(len(client.events), 2)
+        self.assertEqual(H.metric(self.h.http, "herald_broker_duplicates_total"), 1)
+
+    def test_repeated_id_over_push_is_dropped(self):
+        client = H.subscribed(self, self.h.http, ["pushdup"])
+        push = H.pusher(self, self.h.pull)
+        for data in ("a", "b"):
+            push.send({"ch": "pushdup", "data": data, "id": "same"})
+        push.send({"ch": "pushdup", "data": "c"})
+        got = [e.json for e in client.wait_events(2)]
+        self.assertEqual([(e["seq"], e["data"]) for e in got], [(1, "a"), (2, "c")])
+        self.assertEqual(len(client.events), 2)
+
+    def test_dealer_publish_is_acknowledged_with_seq_epoch_and_rid(self):
+        client = H.subscribed(self, self.h.http, ["ack"])
+        dealer = H.dealer(self, self.h.router)
+        reply = dealer.request({"ch": "ack", "data": {"x": 1}, "rid": 41})
+        self.assertEqual(set(reply), {"rid", "seq", "epoch", "dup"})
+        self.assertEqual((reply["rid"], reply["seq"], reply["dup"]), (41, 1, False))
+        self.assertRegex(reply["epoch"], r"^[0-9a-f]{16}$")
+        reply = dealer.request({"op": "publish", "ch": "ack", "data": 2, "id": "k"})
+        self.assertNotIn("rid", reply)
+        self.assertEqual(reply["seq"], 2)
+        dup = dealer.request({"ch": "ack", "data": 3, "id": "k", "rid": 2 ** 63})
+        self.assertEqual((dup["rid"], dup["seq"], dup["epoch"], dup["dup"]),
+                         (2 ** 63, 2, reply["epoch"], True))
+        http = self.post({"channel": "ack", "data": 4})     # one sequence for all paths
+        self.assertEqual(http["seq"], 3)
+        got = [e.json for e in client.wait_events(3)]
+        self.assertEqual([e["data"] for e in got], [{"x": 1}, 2, 4])
+
+    def test_pipelined_dealer_requests_are_answered_in_order(self):
+        dealer = H.dealer(self, self.h.router)
+        for rid in range(1, 51):
+            dealer.send({"ch": "pipe", "data": rid, "rid": rid})
+        replies = [dealer.recv()[0] for _ in range(50)]
+        self.assertEqual([r["rid"] for r in replies], list(range(1, 51)))
+        self.assertEqual([r["seq"] for r in replies], list(range(1, 51)))
+
+    def test_req_socket_publish_is_acknowledged(self):
+        req = H.requester(self, self.h.router)
+        first = req.request({"ch": "req", "data": "one", "rid": 7})
+        self.assertEqual((first["rid"], first["seq"], first["dup"]), (7, 1, False))
+        second = req.request({"ch": "req", "data": "two"})
+        self.assertEqual((second["seq"], second["epoch"]), (2, first["epoch"]))
+
+    def test_req_and_dealer_clients_share_the_router_without_mixing_replies(self):
+        req = H.requester(self, self.h.router)
+        dealer = H.dealer(self, self.h.router)
+        dealer.send({"ch": "mix", "data": 0, "rid": 100})
+        self.assertEqual(req.request({"ch": "mix", "data": 1, "rid": 200})["rid"], 200)
+        self.assertEqual(dealer.recv()[0]["rid"], 100)
+
+    def test_invalid_event_in_array_rejects_the_whole_request(self):
+        r = H.publish(self.h.http, [{"channel": "whole", "data": 1},
+                                    {"channel": "bad channel", "data": 2}])
+        self.assertEqual(r.status, 400, r)
+        self.assertEqual(r.json["error"], "bad_channel")
+        self.assertEqual(self.post({"channel": "whole", "data": 3})["seq"], 1)
+
+
+    def test_keep_alive_connection_serves_several_requests(self):
+        conn = http.client.HTTPConnection(self.h.http[len("http://"):], timeout=10)
+        self.addCleanup(conn.close)
+        answers = []
+        for body in ({"channel": "ka", "data": 1}, "{bad", {"channel": "ka", "data": 2}):
+            conn.request("POST", "/v1/publish", body=body if isinstance(body, str)
+                         else json.dumps(body), headers={"Content-Type": "application/json"})
+            r = conn.getresponse()
+            answers.append((r.status, json.loads(r.read()).get("seq")))
+        conn.request("GET", "/healthz")
+        answers.append((conn.getresponse().status, None))
+        self.assertEqual(answers, [(200, 1), (400, None), (200, 2), (200, None)])
+
+    def test_id_is_accepted_again_after_the_dedupe_window(self):
+        h = H.start(self, "run", "--dedupe-window", "1s")
+        event = {"channel": "win", "data": 1, "id": "again"}
+        first = H.publish(h.http, event).json
+        fresh = H.wait_until(lambda: (lambda j: not j["duplicate"] and j)(
+            H.publish(h.http, event).json), 5, "the id to expire", interval=0.05)
+        self.assertEqual((first["seq"], fresh["seq"]), (1, 2))
+
+    def test_valid_json_edge_values_are_accepted_and_round_trip(self):
+        client = H.subscribed(self, self.h.http, ["edge"])
+        values = [-2 ** 63, 2 ** 63 - 1, "nul \u0000 inside", "😀 \u00e9",
+                  1e300, -0.5, 0.1, {"": [[], {}]}, [True, False, None]]
+        accepted = []
+        for value in values:
+            with self.subTest(value=value):
+                r = H.publish(self.h.http, {"channel": "edge", "data": value})
+                self.assertEqual(r.status, 200, r)     # RFC 8259 JSON, so not bad_json
+                accepted.append(value)
+        got = [e.json["data"] for e in client.wait_events(len(accepted))]
+        self.assertEqual(got, accepted)
+        self.assertIn('"data":0.1}', client.events[values.index(0.1)].data, "shortest float")
+
+    def test_integers_beyond_int64_are_refused_with_the_documented_reason(self):
+        # docs/protocol.md §8: JSON integers must fit in 64-bit signed
+        r = H.publish(self.h.http, {"channel": "edge", "data": 2 ** 64 - 1})
+        self.assertEqual((r.status, r.json["error"]), (400, "bad_json"))
+        self.assertIn("too big integer", r.json["message"])
+
+if __name__ == "__main__":
+    unittest.main()

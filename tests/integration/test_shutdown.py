@@ -1,0 +1,114 @@
+"""SIGTERM/SIGINT: herald exits 0 within a few seconds, with no sanitizer
+report, closing its clients' connections (cli, gateway/hrg_worker.c)."""
+import signal
+import socket
+import threading
+import unittest
+
+import zmq
+
+import harness as H
+
+
+class Shutdown(unittest.TestCase):
+    def assert_quick_clean_exit(self, h, signo=signal.SIGTERM, within=5.0):
+        self.assertEqual(h.stop(timeout=within + 5, signo=signo), 0)
+        self.assertLess(h.elapsed, within, "exit took %.2fs" % h.elapsed)
+        msgs = [entry.get("msg") for entry in h.logs()]
+        self.assertIn("stopping", msgs)
+
+    def test_sigterm_with_live_sse_clients_exits_0_and_ends_their_streams(self):
+        h = H.start(self, "run")
+        clients = [H.subscribed(self, h.http, ["s%d" % (i % 3), "all"]) for i in range(8)]
+        self.assertEqual(H.publish(h.http, {"channel": "all", "data": 1}).status, 200)
+        for c in clients:
+            c.wait_events(1)
+        self.assertEqual(H.metric(h.http, "herald_connections"), 8)
+        self.assert_quick_clean_exit(h)
+        for c in clients:
+            c.wait_end(5)
+        self.assertIn("stopped", [entry.get("msg") for entry in h.logs()])
+
+    def test_sigint_exits_0_like_sigterm(self):
+        h = H.start(self, "run")
+        client = H.subscribed(self, h.http, ["int"])
+        self.assert_quick_clean_exit(h, signal.SIGINT)
+        client.wait_end(5)
+        self.assertIn("SIGINT", h.stderr())
+
+    def test_sigterm_during_a_publish_burst_exits_cleanly(self):
+        h = H.start(self, "run")
+        client = H.subscribed(self, h.http, ["burst"])
+        push = H.pusher(self, h.pull)
+        for i in range(3000):
+            push.send({"ch": "burst", "data": {"i": i, "pad": "x" * 200}})
+        client.wait_events(1)           # the burst is being delivered
+        self.assert_quick_clean_exit(h)
+        client.wait_end(5)
+        seqs = [e.json["seq"] for e in client.events]
+        self.assertEqual(seqs, list(range(1, len(seqs) + 1)))   # a prefix, in order
+
+    def test_sigterm_with_a_publish_waiting_on_the_broker_answers_503_and_exits(self):
+        # a fake broker that takes the request and never answers
+        router = H.ZMQ.socket(zmq.ROUTER)
+        xpub = H.ZMQ.socket(zmq.XPUB)
+        for sock in (router, xpub):
+            sock.setsockopt(zmq.LINGER, 0)
+            self.addCleanup(sock.close)
+        router_port = router.bind_to_random_port("tcp://127.0.0.1")
+        xpub_port = xpub.bind_to_random_port("tcp://127.0.0.1")
+        gw = H.start(self, "gateway", "--broker-timeout", "60s", "--broker",
+                     "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d" % (xpub_port, router_port))
+        result, threads = {}, []
+
+        def post():
+            try:
+                result["r"] = H.publish(gw.http, {"channel": "c", "data": 1}, timeout=20)
+            except Exception as e:       # connection closed without an answer
+                result["e"] = e
+
+        def held():
+            """Posts until one reaches the fake broker (the gateway answers 503 at
+            once while its DEALER is not connected yet)."""
+            if router.poll(0):
+                return True
+            if not threads or not threads[-1].is_alive():
+                result.clear()
+                threads.append(threading.Thread(target=post, daemon=True))
+                threads[-1].start()
+            return False
+        H.wait_until(held, 10, "a publish to reach the fake broker", interval=0.05)
+        router.recv_multipart()         # in flight now: the broker holds it
+        self.assert_quick_clean_exit(gw)
+        threads[-1].join(10)
+        self.assertFalse(threads[-1].is_alive())
+        self.assertIn("r", result, "no HTTP answer: %r" % result.get("e"))
+        self.assertEqual(result["r"].status, 503, result["r"])
+        self.assertEqual(result["r"].json["error"], "broker_unavailable")
+
+    def test_sigterm_with_half_sent_requests_exits_promptly(self):
+        h = H.start(self, "run")
+        host, port = h.http[len("http://"):].split(":")
+        socks = []
+        for partial in (b"GET /v1/sse?chan", b"POST /v1/publish HTTP/1.1\r\nContent-Length: 100"
+                        b"\r\n\r\n{\"channel\":", b""):
+            s = socket.create_connection((host, int(port)), timeout=5)
+            self.addCleanup(s.close)
+            s.sendall(partial)
+            socks.append(s)
+        self.assertEqual(H.http("GET", h.http + "/healthz").status, 200)
+        self.assert_quick_clean_exit(h)
+
+    def test_split_broker_and_gateway_each_exit_cleanly(self):
+        broker, gw = H.start_split(self)
+        client = H.subscribed(self, gw.http, ["sp"])
+        self.assertEqual(H.publish(gw.http, {"channel": "sp", "data": 1}).status, 200)
+        client.wait_events(1)
+        self.assert_quick_clean_exit(broker)     # the gateway outlives its broker
+        self.assertEqual(H.http("GET", gw.http + "/healthz").status, 200)
+        self.assert_quick_clean_exit(gw)
+        client.wait_end(5)
+
+
+if __name__ == "__main__":
+    unittest.main()
