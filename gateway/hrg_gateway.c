@@ -10,6 +10,7 @@
 #include <netinet/in.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <stdatomic.h>
 #include <unistd.h>
 
 struct _hrg_gateway_t {
@@ -18,6 +19,7 @@ struct _hrg_gateway_t {
     int worker_count;
     bool started;
     hrg_metric_ids_t ids;
+    _Atomic int linked_workers;     //  workers connected to the broker
     char **cors;                //  NULL-terminated; shared by the workers
     char url [128];
 };
@@ -154,6 +156,8 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
             hrg_gateway_destroy (&self);
             return NULL;
         }
+        self->workers [i]->linked_workers = &self->linked_workers;
+        self->workers [i]->worker_count = self->worker_count;
     }
     snprintf (self->url, sizeof self->url, strchr (host, ':')? "http://[%s]:%d": "http://%s:%d",
               *host? host: "0.0.0.0", port);

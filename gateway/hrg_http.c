@@ -106,21 +106,76 @@ s_metrics (hrg_worker_t *worker, struct MHD_Connection *mhd)
     return ret;
 }
 
-typedef enum { S_GET, S_POST } s_method_t;
+typedef enum MHD_Result (s_handler_fn) (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                                        const char *upload_data, size_t *upload_data_size,
+                                        void **con_cls);
+
+static enum MHD_Result
+s_sse (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
+       size_t *upload_data_size, void **con_cls)
+{
+    return hrg_sse_handle (worker, mhd);
+}
+
+static enum MHD_Result
+s_history (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
+           size_t *upload_data_size, void **con_cls)
+{
+    return hrg_history_handle (worker, mhd, con_cls);
+}
+
+static enum MHD_Result
+s_health (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
+          size_t *upload_data_size, void **con_cls)
+{
+    static const char ok [] = "{\"status\":\"ok\"}";
+    return hrg_http_json (worker, mhd, MHD_HTTP_OK, ok, sizeof ok - 1);
+}
+
+//  Ready once every worker is connected to the broker.
+static enum MHD_Result
+s_ready (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
+         size_t *upload_data_size, void **con_cls)
+{
+    static const char ready [] = "{\"status\":\"ready\"}";
+    if (!hrg_worker_ready (worker))
+        return hrg_http_error (worker, mhd, HR_E_BROKER_UNAVAILABLE,
+                               "not connected to the broker yet");
+    return hrg_http_json (worker, mhd, MHD_HTTP_OK, ready, sizeof ready - 1);
+}
+
+static enum MHD_Result
+s_metrics_route (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
+                 size_t *upload_data_size, void **con_cls)
+{
+    return s_metrics (worker, mhd);
+}
+
+static enum MHD_Result
+s_demo (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
+        size_t *upload_data_size, void **con_cls)
+{
+    if (!worker->config->demo)
+        return hrg_http_error (worker, mhd, HR_E_NOT_FOUND, NULL);
+    return s_queue (worker, mhd, MHD_HTTP_OK, "text/html; charset=utf-8",
+                    hrg_demo_page, hrg_demo_page_size, NULL);
+}
 
 typedef struct {
     const char *path;
-    s_method_t method;
+    const char *method;
+    s_handler_fn *handler;
     const char *allow;
 } s_route_t;
 
 static const s_route_t s_routes [] = {
-    { "/v1/sse", S_GET, "GET, OPTIONS" },
-    { "/v1/publish", S_POST, "POST, OPTIONS" },
-    { "/v1/history", S_GET, "GET, OPTIONS" },
-    { "/healthz", S_GET, "GET" },
-    { "/metrics", S_GET, "GET" },
-    { "/", S_GET, "GET" },
+    { "/v1/sse", MHD_HTTP_METHOD_GET, s_sse, "GET, OPTIONS" },
+    { "/v1/publish", MHD_HTTP_METHOD_POST, hrg_publish_handle, "POST, OPTIONS" },
+    { "/v1/history", MHD_HTTP_METHOD_GET, s_history, "GET, OPTIONS" },
+    { "/healthz", MHD_HTTP_METHOD_GET, s_health, "GET" },
+    { "/readyz", MHD_HTTP_METHOD_GET, s_ready, "GET" },
+    { "/metrics", MHD_HTTP_METHOD_GET, s_metrics_route, "GET" },
+    { "/", MHD_HTTP_METHOD_GET, s_demo, "GET" },
 };
 
 enum MHD_Result
@@ -133,29 +188,15 @@ hrg_http_access (void *cls, struct MHD_Connection *mhd, const char *url,
         hr_metrics_inc (worker->shard, worker->m->requests);
     if (strcmp (method, MHD_HTTP_METHOD_OPTIONS) == 0)
         return s_preflight (worker, mhd);
-    const s_route_t *route = NULL;
-    for (size_t i = 0; i < sizeof s_routes / sizeof s_routes [0]; i++)
-        if (strcmp (url, s_routes [i].path) == 0)
-            route = &s_routes [i];
-    if (!route || (route->path [1] == 0 && !worker->config->demo))
-        return hrg_http_error (worker, mhd, HR_E_NOT_FOUND, NULL);
-    const char *wanted = route->method == S_GET? MHD_HTTP_METHOD_GET: MHD_HTTP_METHOD_POST;
-    if (strcmp (method, wanted) != 0)
-        return s_error (worker, mhd, HR_E_METHOD_NOT_ALLOWED, NULL, route->allow);
-    if (route == &s_routes [0])
-        return hrg_sse_handle (worker, mhd);
-    if (route == &s_routes [1])
-        return hrg_publish_handle (worker, mhd, upload_data, upload_data_size, con_cls);
-    if (route == &s_routes [2])
-        return hrg_history_handle (worker, mhd, con_cls);
-    if (route == &s_routes [3]) {
-        static const char ok [] = "{\"status\":\"ok\"}";
-        return hrg_http_json (worker, mhd, MHD_HTTP_OK, ok, sizeof ok - 1);
+    for (size_t i = 0; i < sizeof s_routes / sizeof s_routes [0]; i++) {
+        const s_route_t *route = &s_routes [i];
+        if (strcmp (url, route->path) != 0)
+            continue;
+        if (strcmp (method, route->method) != 0)
+            return s_error (worker, mhd, HR_E_METHOD_NOT_ALLOWED, NULL, route->allow);
+        return route->handler (worker, mhd, upload_data, upload_data_size, con_cls);
     }
-    if (route == &s_routes [4])
-        return s_metrics (worker, mhd);
-    return s_queue (worker, mhd, MHD_HTTP_OK, "text/html; charset=utf-8",
-                    hrg_demo_page, hrg_demo_page_size, NULL);
+    return hrg_http_error (worker, mhd, HR_E_NOT_FOUND, NULL);
 }
 
 void

@@ -9,7 +9,9 @@
 #include "hr_time.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 //  Envelope frames a history reply may carry, plus the header.
 #define S_MAX_FRAMES (HR_HISTORY_LIMIT_MAX + 1)
@@ -25,6 +27,8 @@ struct _s_pending_t {
 
 struct _hrg_link_t {
     void *dealer;
+    void *monitor;              //  PAIR receiving the DEALER's connection events
+    int peers;                  //  connected brokers
     uint64_t timeout_ms;
     uint64_t next_rid;
     bool closing;               //  destroying: refuse new requests
@@ -34,10 +38,16 @@ struct _hrg_link_t {
 };
 
 hrg_link_t *
-hrg_link_new (void *zmq_ctx, const char *endpoint, uint64_t timeout_ms, hr_buf_t *err)
+hrg_link_new (void *zmq_ctx, const char *endpoint, uint64_t timeout_ms, int id,
+              hr_buf_t *err)
 {
     hrg_link_t *self = hr_calloc (1, sizeof *self);
     self->dealer = zmq_socket (zmq_ctx, ZMQ_DEALER);
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://herald-link-%d", id);
+    zmq_socket_monitor (self->dealer, monitor, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+    self->monitor = zmq_socket (zmq_ctx, ZMQ_PAIR);
+    zmq_connect (self->monitor, monitor);
     //  Refuse to queue requests while no broker is connected: the HTTP
     //  client gets a 503 at once instead of waiting for the timeout.
     int immediate = 1, linger = 0;
@@ -45,6 +55,8 @@ hrg_link_new (void *zmq_ctx, const char *endpoint, uint64_t timeout_ms, hr_buf_t
     zmq_setsockopt (self->dealer, ZMQ_LINGER, &linger, sizeof linger);
     if (zmq_connect (self->dealer, endpoint) != 0) {
         hr_buf_printf (err, "cannot connect to broker %s: %s", endpoint, zmq_strerror (errno));
+        zmq_socket_monitor (self->dealer, NULL, 0);
+        zmq_close (self->monitor);
         zmq_close (self->dealer);
         free (self);
         return NULL;
@@ -78,6 +90,8 @@ hrg_link_destroy (hrg_link_t **self_p)
             pending->fn (pending->arg, pending->rid, NULL, NULL, 0);
         free (pending);
     }
+    zmq_socket_monitor (self->dealer, NULL, 0);
+    zmq_close (self->monitor);
     zmq_close (self->dealer);
     free (self->frames);
     hr_buf_free (&self->frame);
@@ -92,6 +106,42 @@ hrg_link_fd (hrg_link_t *self)
     size_t size = sizeof fd;
     zmq_getsockopt (self->dealer, ZMQ_FD, &fd, &size);
     return fd;
+}
+
+int
+hrg_link_monitor_fd (hrg_link_t *self)
+{
+    int fd = -1;
+    size_t size = sizeof fd;
+    zmq_getsockopt (self->monitor, ZMQ_FD, &fd, &size);
+    return fd;
+}
+
+bool
+hrg_link_update (hrg_link_t *self)
+{
+    //  Each event is two frames: 16-bit event id + 32-bit value, endpoint
+    zmq_msg_t event, address;
+    zmq_msg_init (&event);
+    while (zmq_msg_recv (&event, self->monitor, ZMQ_DONTWAIT) >= 0) {
+        uint16_t id = 0;
+        if (zmq_msg_size (&event) >= 2)
+            memcpy (&id, zmq_msg_data (&event), sizeof id);
+        if (zmq_msg_more (&event)) {
+            zmq_msg_init (&address);
+            zmq_msg_recv (&address, self->monitor, 0);
+            zmq_msg_close (&address);
+        }
+        if (id == ZMQ_EVENT_CONNECTED)
+            self->peers++;
+        else
+        if (id == ZMQ_EVENT_DISCONNECTED && self->peers > 0)
+            self->peers--;
+        zmq_msg_close (&event);
+        zmq_msg_init (&event);
+    }
+    zmq_msg_close (&event);
+    return self->peers > 0;
 }
 
 bool

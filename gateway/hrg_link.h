@@ -18,15 +18,23 @@
 typedef void (hrg_link_fn) (void *arg, uint64_t rid, const hr_reply_t *reply,
                             zmq_msg_t *frames, size_t count);
 
-//  Connects a DEALER to endpoint in zmq_ctx. Caller owns the link.
+//  Connects a DEALER to endpoint in zmq_ctx, watching its connection state
+//  through a socket monitor on inproc://herald-link-<id>. Caller owns it.
 hrg_link_t *hrg_link_new (void *zmq_ctx, const char *endpoint, uint64_t timeout_ms,
-                          hr_buf_t *err);
+                          int id, hr_buf_t *err);
 
 //  Calls every pending callback with NULL, then destroys the link.
 void hrg_link_destroy (hrg_link_t **self_p);
 
 //  The DEALER's ZMQ_FD, for the worker's epoll set.
 int hrg_link_fd (hrg_link_t *self);
+
+//  The monitor's ZMQ_FD, for the worker's epoll set.
+int hrg_link_monitor_fd (hrg_link_t *self);
+
+//  Reads connection events; returns true when the link is connected to its
+//  broker (a publish would not fail with broker_unavailable at once).
+bool hrg_link_update (hrg_link_t *self);
 
 //  The send and cancel calls accept a NULL link (a stopping worker's) and
 //  then do nothing; sends return 0.

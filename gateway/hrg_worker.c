@@ -95,7 +95,7 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
     if (self->epoll_fd < 0 || self->stop_fd < 0
     ||  s_connect (self->sub, config->broker_sub, err) != 0
     ||  !(self->link = hrg_link_new (zmq_ctx, config->broker_req,
-                                     (uint64_t) config->broker_timeout, err))) {
+                                     (uint64_t) config->broker_timeout, index, err))) {
         hrg_worker_destroy (&self);
         return NULL;
     }
@@ -121,7 +121,8 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
     ||  s_epoll_add (self->epoll_fd, info->epoll_fd, &self->daemon) != 0
     ||  s_epoll_add (self->epoll_fd, self->stop_fd, &self->stop_fd) != 0
     ||  s_epoll_add (self->epoll_fd, s_zmq_fd (self->sub), &self->sub) != 0
-    ||  s_epoll_add (self->epoll_fd, hrg_link_fd (self->link), &self->link) != 0) {
+    ||  s_epoll_add (self->epoll_fd, hrg_link_fd (self->link), &self->link) != 0
+    ||  s_epoll_add (self->epoll_fd, hrg_link_monitor_fd (self->link), &self->linked) != 0) {
         hr_buf_printf (err, "cannot set up the event loop (worker %d)", index);
         hrg_worker_destroy (&self);
         return NULL;
@@ -160,6 +161,12 @@ hrg_worker_stop (hrg_worker_t *self)
     uint64_t one = 1;
     ssize_t rc = write (self->stop_fd, &one, sizeof one);
     (void) rc;
+}
+
+bool
+hrg_worker_ready (hrg_worker_t *self)
+{
+    return atomic_load (self->linked_workers) == self->worker_count;
 }
 
 void
@@ -249,6 +256,13 @@ s_timeout (hrg_worker_t *self, uint64_t now)
 static void
 s_turn (hrg_worker_t *self)
 {
+    bool linked = hrg_link_update (self->link);
+    if (linked != self->linked) {
+        self->linked = linked;
+        atomic_fetch_add (self->linked_workers, linked? 1: -1);
+        hr_log_info (linked? "connected to the broker": "lost the broker",
+                     "broker", self->config->broker_req);
+    }
     s_drain_sub (self);
     hrg_link_process (self->link);
     uint64_t now = hr_mono_ms ();
@@ -309,7 +323,8 @@ hrg_worker_run (void *arg)
             if (tag == &self->stop_fd)
                 self->stopping = true;
             else
-            if (tag != &self->daemon && tag != &self->sub && tag != &self->link)
+            if (tag != &self->daemon && tag != &self->sub && tag != &self->link
+            &&  tag != &self->linked)
                 hrg_sse_on_socket (tag, events [i].events);
         }
         if (count < 0 && errno != EINTR)

@@ -16,6 +16,7 @@
 #include <czmq.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -51,6 +52,9 @@ struct _hrg_worker_t {
     hrg_conn_t *dirty_conns;        //  connections with private frames to wake for
     hrg_conn_t *conns;              //  every SSE connection
     bool stopping;
+    bool linked;                    //  the DEALER is connected to the broker
+    _Atomic int *linked_workers;    //  the gateway's count, for /readyz
+    int worker_count;
     pthread_t thread;
     hr_buf_t scratch;               //  reusable render buffers
     hr_buf_t cursor;
@@ -62,6 +66,9 @@ struct _hrg_worker_t {
 hrg_worker_t *hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
                               hr_metrics_t *metrics, const hrg_metric_ids_t *ids,
                               const char *const *cors, int listen_fd, hr_buf_t *err);
+
+//  True when every worker of the gateway is connected to the broker.
+bool hrg_worker_ready (hrg_worker_t *self);
 
 //  Runs the loop until the stop eventfd is written, then closes every
 //  connection cleanly. Thread entry point.

@@ -202,17 +202,10 @@ def start_split(test, broker_args=(), gateway_args=()):
 
 
 def wait_broker_linked(gateway, timeout=10.0):
-    """A gateway logs ready before its workers' DEALERs have connected to the
-    broker (ZeroMQ connects in the background) and answers 503 until then.
-    Waits until 8 history requests in a row, each on a new connection (so on
-    any worker), succeed. History has no side effects."""
-    streak = [0]
-
-    def linked():
-        ok = http("GET", gateway.http + "/v1/history?channel=_probe").status == 200
-        streak[0] = streak[0] + 1 if ok else 0
-        return streak[0] >= 8
-    wait_until(linked, timeout, "the gateway to reach its broker")
+    """A gateway logs ready when it listens; its workers connect to the broker
+    in the background and answer 503 until then. /readyz says when all are."""
+    wait_until(lambda: http("GET", gateway.http + "/readyz").status == 200, timeout,
+               "the gateway to reach its broker (/readyz)")
 
 
 # ---------------------------------------------------------------- HTTP

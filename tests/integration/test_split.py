@@ -56,6 +56,19 @@ class Split(unittest.TestCase):
         for client in (a, b):
             self.assertEqual([e.json["data"] for e in client.wait_events(2)], [1, 2])
 
+    def test_readyz_follows_the_broker_connection(self):
+        xpub, router, pull = (H.free_tcp_endpoint() for _ in range(3))
+        gw = H.start(self, "gateway", "--broker", "%s,%s" % (xpub, router))
+        r = H.http("GET", gw.http + "/readyz")
+        self.assertEqual((r.status, r.json["error"]), (503, "broker_unavailable"))
+        self.assertEqual(H.http("GET", gw.http + "/healthz").status, 200)
+        broker = H.start(self, "broker", "--xpub", xpub, "--router", router, "--pull", pull)
+        H.wait_broker_linked(gw)
+        self.assertEqual(H.http("GET", gw.http + "/readyz").json, {"status": "ready"})
+        broker.stop()
+        H.wait_until(lambda: H.http("GET", gw.http + "/readyz").status == 503, 10,
+                     "readyz to notice the broker is gone")
+
     def test_gateway_metrics_count_events_from_the_broker(self):
         client = H.subscribed(self, self.gw.http, ["m"])
         push = H.pusher(self, self.broker.pull)
