@@ -120,8 +120,10 @@ hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_ms)
     size_t dropped = 0;
     while (self->least && self->least->last_ms + idle_ms < now_ms) {
         hrb_stream_t *stream = self->least;
+        //  Events outlive their stream's last publish only if the store's
+        //  age bound is longer than idle_ms; then wait for them to go.
         if (self->store->ops->first (self->store, stream->history))
-            break;              //  still has events: the store's age bound decides
+            break;
         s_unlink (self, stream);
         self->store->ops->close (self->store, stream->history);
         zhashx_delete (self->by_name, stream->name);

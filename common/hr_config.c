@@ -20,6 +20,8 @@ static int
 s_number (const char *text, const char *const *suffixes, const int64_t *factors,
           int64_t bare, int64_t *value)
 {
+    if (!isdigit ((unsigned char) *text))
+        return -1;              //  no sign, no leading space
     errno = 0;
     char *end;
     long long number = strtoll (text, &end, 10);
@@ -237,6 +239,8 @@ hr_config_host_port (const char *text, char *host, size_t host_size, int *port)
     host [len] = 0;
     char *end;
     errno = 0;
+    if (!isdigit ((unsigned char) colon [1]))
+        return -1;
     long value = strtol (colon + 1, &end, 10);
     if (end == colon + 1 || *end || errno || value < 0 || value > 65535)
         return -1;

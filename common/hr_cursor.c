@@ -103,6 +103,13 @@ hr_cursor_decode (const char *text, size_t len, const hr_chanset_t *set,
 {
     if (len == 0 || len > HR_CURSOR_TEXT_MAX)
         return HR_E_BAD_CURSOR;
+    //  libsodium 1.0.18 reads bytes over 0x7f as '_': check the alphabet first
+    for (size_t i = 0; i < len; i++) {
+        unsigned char c = (unsigned char) text [i];
+        if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
+           || c == '-' || c == '_'))
+            return HR_E_BAD_CURSOR;
+    }
     uint8_t bin [S_BIN_MAX + 3];
     size_t size;
     const char *end_text;

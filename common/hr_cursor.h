@@ -14,8 +14,9 @@
 
 #include <stdint.h>
 
-//  Longest encoded cursor: 1 + 4 + 1 + 64 * (1 + 32 + 10) + 4 bytes in base64.
-#define HR_CURSOR_TEXT_MAX 3684
+//  Longest encoded cursor: 1 + 4 + 1 + 64 * (1 + 32 + 10) + 4 bytes, in
+//  base64 without padding.
+#define HR_CURSOR_TEXT_MAX 3683
 
 //  One channel's position. An empty epoch (len 0) with seq 0 means "the
 //  channel did not exist when this position was taken".

@@ -142,6 +142,8 @@ s_value (hr_buf_t *out, hr_mp_reader_t *reader, int depth)
         case HR_MP_BIN:
         case HR_MP_EXT: s_base64 (out, item.str.ptr, item.str.len); return true;
         case HR_MP_ARRAY:
+            if (depth <= 0)
+                return false;           //  the bound hr_mp_skip applies
             hr_buf_putc (out, '[');
             for (uint32_t i = 0; i < item.count; i++) {
                 if (i)
@@ -152,6 +154,8 @@ s_value (hr_buf_t *out, hr_mp_reader_t *reader, int depth)
             hr_buf_putc (out, ']');
             return true;
         case HR_MP_MAP:
+            if (depth <= 0)
+                return false;
             hr_buf_putc (out, '{');
             for (uint32_t i = 0; i < item.count; i++) {
                 if (i)
@@ -199,7 +203,10 @@ hr_json_envelope (hr_buf_t *out, const hr_event_t *ev)
         hr_json_string (out, ev->type, ev->type_len);
     }
     hr_buf_puts (out, ",\"data\":");
-    hr_json_from_mpack (out, ev->data, ev->data_len);
+    if (ev->data)
+        hr_json_from_mpack (out, ev->data, ev->data_len);
+    else
+        hr_buf_puts (out, "null");      //  a head marker has none
     if (ev->id) {
         hr_buf_puts (out, ",\"id\":");
         hr_json_string (out, ev->id, ev->id_len);

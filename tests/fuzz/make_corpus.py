@@ -1,0 +1,110 @@
+#!/usr/bin/python3
+"""Writes the seed corpora of the fuzz targets into corpus/{event,request,cursor}/.
+
+Run from anywhere with Debian's python3 (python3-msgpack): /usr/bin/python3
+tests/fuzz/make_corpus.py. The seeds are committed; rerun only to change them."""
+import base64
+import os
+import struct
+
+import msgpack
+
+HERE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus")
+
+
+def write(target, name, data):
+    os.makedirs(os.path.join(HERE, target), exist_ok=True)
+    with open(os.path.join(HERE, target, name), "wb") as f:
+        f.write(data)
+
+
+def pack(value):
+    return msgpack.packb(value, use_bin_type=True)
+
+
+def raw_map(pairs):
+    """A map whose values are given already packed (or deliberately broken)."""
+    assert len(pairs) < 16
+    return bytes([0x80 | len(pairs)]) + b"".join(pack(k) + v for k, v in pairs)
+
+
+def fnv1a(data, h=2166136261):
+    for b in data:
+        h = ((h ^ b) * 16777619) & 0xFFFFFFFF
+    return h
+
+
+def varint(n):
+    out = bytearray()
+    while n >= 0x80:
+        out.append((n & 0x7F) | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
+
+
+# Events (the broker's envelope)
+event = {"ch": "orders", "seq": 42, "epoch": "9f1c2ab03e4d5f60", "ts": 1763900000000,
+         "type": "created", "data": {"id": 7, "total": 12.5, "tags": ["a", None, True]},
+         "id": "order-7-created"}
+write("event", "valid_full", pack(event))
+write("event", "valid_minimal", pack({"ch": "a", "seq": 1, "epoch": "e", "ts": 0, "data": None}))
+write("event", "valid_bin_ext", pack({"ch": "b", "seq": 2**64 - 1, "epoch": "e", "ts": 1,
+                                      "data": [b"\x00\xff", msgpack.ExtType(5, b"xy"), -2**63,
+                                               float("nan"), "caf\u00e9"]}))
+write("event", "valid_unknown_key", pack({"ch": "c", "seq": 3, "epoch": "e", "ts": 1,
+                                          "data": 1, "later": {"x": [1, 2]}}))
+write("event", "head_nil_epoch", pack({"ch": "seller:1", "epoch": None, "seq": 0, "head": True}))
+write("event", "head_epoch", pack({"ch": "seller:1", "epoch": "abc", "seq": 57, "head": True}))
+write("event", "bad_missing_data", pack({"ch": "a", "seq": 1, "epoch": "e", "ts": 0}))
+write("event", "bad_duplicate", b"\x86" + pack("ch") + pack("a") + pack(event)[1:])
+write("event", "bad_channel", pack({"ch": "a b", "seq": 1, "epoch": "e", "ts": 0, "data": 1}))
+write("event", "bad_huge_count", b"\xdf\xff\xff\xff\xff\xa2ch\xa1a")
+base = [("ch", pack("a")), ("seq", pack(1)), ("epoch", pack("e")), ("ts", pack(0))]
+write("event", "bad_deep", raw_map(base + [("data", b"\x91" * 33 + b"\x90")]))
+write("event", "valid_invalid_utf8_data", raw_map(base + [("data", b"\xa4\xff\xfe\xc0\xaf")]))
+
+# Requests and replies (the broker's ROUTER socket)
+write("request", "publish_push", pack({"ch": "orders", "type": "created", "data": {"id": 7}}))
+write("request", "publish_ack", pack({"op": "publish", "rid": 7, "ch": "orders",
+                                      "id": "k-1", "data": [1, 2.5, "x"]}))
+write("request", "history", pack({"op": "history", "rid": 3, "ch": "orders",
+                                  "epoch": "9f1c2ab03e4d5f60", "since": 40, "limit": 5000}))
+write("request", "history_defaults", pack({"op": "history", "ch": "orders"}))
+write("request", "bad_op", pack({"op": "subscribe", "ch": "orders"}))
+write("request", "bad_unknown_key", pack({"ch": "orders", "data": 1, "chan": "x"}))
+write("request", "bad_epoch_on_publish", pack({"ch": "orders", "data": 1, "epoch": "e"}))
+write("request", "bad_truncated", pack({"ch": "orders", "data": "abcdef"})[:-3])
+write("request", "bad_c1", raw_map([("ch", pack("orders")), ("data", b"\xc1")]))
+write("request", "reply_ack", pack({"rid": 7, "seq": 42, "epoch": "9f1c2ab03e4d5f60", "dup": False}))
+write("request", "reply_error", pack({"rid": 1, "error": "bad_channel", "message": "m"}))
+write("request", "reply_history", pack({"ch": "orders", "epoch": None, "first": 38, "head": 57,
+                                        "count": 0, "reset": "expired"}))
+
+# Cursors for the fuzz target's set {orders, seller:1, stats}
+names = sorted(["orders", "seller:1", "stats"])
+set_hash = fnv1a(b"".join(n.encode() + b"\n" for n in names))
+
+
+def cursor(entries, version=1, count=None, extra=b""):
+    body = bytes([version]) + struct.pack("<I", set_hash)
+    body += varint(len(entries) if count is None else count)
+    for epoch, seq in entries:
+        body += bytes([len(epoch)]) + epoch + varint(seq)
+    body += extra
+    body += struct.pack("<I", fnv1a(body))
+    return base64.urlsafe_b64encode(body).rstrip(b"=")
+
+
+write("cursor", "valid", cursor([(b"9f1c2ab03e4d5f60", 57), (b"e", 1), (b"f", 99999)]))
+write("cursor", "valid_empty_epochs", cursor([(b"", 0), (b"a", 2**64 - 1), (b"", 0)]))
+write("cursor", "valid_long_epochs", cursor([(b"x" * 32, 1), (b"y" * 32, 2), (b"z" * 32, 3)]))
+write("cursor", "bad_version", cursor([(b"e", 1)] * 3, version=2))
+write("cursor", "bad_count", cursor([(b"e", 1)] * 2, count=2))
+write("cursor", "bad_trailing", cursor([(b"e", 1)] * 3, extra=b"\x00"))
+write("cursor", "bad_padding", cursor([(b"e", 1)] * 3) + b"==")
+write("cursor", "bad_alphabet", cursor([(b"e", 1)] * 3).replace(b"A", b"+"))
+# A valid cursor with a '_' replaced by a byte >= 0x80 (not base64url)
+high = cursor([(b"e", 2**64 - 1), (b"f", 2**64 - 1), (b"g", 1)])
+assert b"_" in high
+write("cursor", "bad_non_ascii", high.replace(b"_", b"\x94", 1))

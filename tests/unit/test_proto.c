@@ -1,0 +1,784 @@
+/*  test_proto: broker request and reply codec (common/hr_proto).
+
+    hr_request_decode against every error code of docs/protocol.md §2.2 (and
+    bad_request of §3), each with a crafted frame; encoder/decoder round
+    trips for requests and replies; reset reason names.  */
+#include "hr_proto.h"
+#include "hr_pack.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#define S_MAX 65536
+
+static hr_buf_t s_frame;
+static msgpack_packer s_pk;
+
+static int
+s_setup (void **state)
+{
+    s_frame = (hr_buf_t) HR_BUF_INIT;
+    hr_pack_init (&s_pk, &s_frame);
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    hr_buf_free (&s_frame);
+    return 0;
+}
+
+static void
+s_map (size_t n)
+{
+    hr_buf_reset (&s_frame);
+    msgpack_pack_map (&s_pk, n);
+}
+
+static void
+s_key (const char *key)
+{
+    hr_pack_cstr (&s_pk, key);
+}
+
+static void
+s_kstr (const char *key, const char *value)
+{
+    s_key (key);
+    hr_pack_cstr (&s_pk, value);
+}
+
+static void
+s_kuint (const char *key, uint64_t value)
+{
+    s_key (key);
+    msgpack_pack_uint64 (&s_pk, value);
+}
+
+static void
+s_kraw (const char *key, const void *bytes, size_t size)
+{
+    s_key (key);
+    hr_buf_put (&s_frame, bytes, size);
+}
+
+static hr_error_t
+s_decode (hr_request_t *req)
+{
+    return hr_request_decode (s_frame.data, s_frame.size, S_MAX, req);
+}
+
+static hr_error_t
+s_rc (void)
+{
+    hr_request_t req;
+    return s_decode (&req);
+}
+
+static void
+s_assert_span (const char *ptr, size_t len, const char *want)
+{
+    assert_non_null (ptr);
+    assert_int_equal (len, strlen (want));
+    assert_memory_equal (ptr, want, len);
+}
+
+//  A minimal valid publish: {"ch": "orders", "data": 7}
+static void
+s_publish (size_t extra)
+{
+    s_map (2 + extra);
+    s_kstr ("ch", "orders");
+    s_kuint ("data", 7);
+}
+
+//  A minimal valid history request: {"op": "history", "ch": "orders"}
+static void
+s_history (size_t extra)
+{
+    s_map (2 + extra);
+    s_kstr ("op", "history");
+    s_kstr ("ch", "orders");
+}
+
+//  --------------------------------------------------------------------
+//  Accepted requests
+
+static void
+test_publish_without_op_or_rid (void **state)
+{
+    s_publish (0);
+    hr_request_t req;
+    assert_int_equal (s_decode (&req), HR_OK);
+    assert_int_equal (req.op, HR_OP_PUBLISH);
+    assert_false (req.has_rid);
+    s_assert_span (req.event.ch, req.event.ch_len, "orders");
+    assert_int_equal (req.event.data_len, 1);
+    assert_int_equal (req.event.data [0], 7);
+    assert_null (req.event.type);
+    assert_null (req.event.id);
+    assert_null (req.event.epoch);
+}
+
+static void
+test_publish_with_op_rid_type_id (void **state)
+{
+    s_map (6);
+    s_kuint ("rid", UINT64_MAX);
+    s_kstr ("type", "created");
+    s_kstr ("op", "publish");
+    s_kstr ("id", "order-7-created");
+    s_key ("data");
+    msgpack_pack_map (&s_pk, 1);
+    s_kuint ("id", 7);
+    s_kstr ("ch", "orders");
+    hr_request_t req;
+    assert_int_equal (s_decode (&req), HR_OK);
+    assert_int_equal (req.op, HR_OP_PUBLISH);
+    assert_true (req.has_rid);
+    assert_true (req.rid == UINT64_MAX);
+    s_assert_span (req.event.type, req.event.type_len, "created");
+    s_assert_span (req.event.id, req.event.id_len, "order-7-created");
+    assert_int_equal (req.event.data_len, 5);
+}
+
+static void
+test_rid_zero_is_present (void **state)
+{
+    s_publish (1);
+    s_kuint ("rid", 0);
+    hr_request_t req;
+    assert_int_equal (s_decode (&req), HR_OK);
+    assert_true (req.has_rid);
+    assert_int_equal (req.rid, 0);
+}
+
+static void
+test_history_defaults_since_0_limit_100 (void **state)
+{
+    s_history (0);
+    hr_request_t req;
+    assert_int_equal (s_decode (&req), HR_OK);
+    assert_int_equal (req.op, HR_OP_HISTORY);
+    assert_int_equal (req.since, 0);
+    assert_int_equal (req.limit, HR_HISTORY_LIMIT_DEFAULT);
+    assert_int_equal (req.limit, 100);
+    assert_null (req.event.epoch);
+    assert_false (req.has_rid);
+}
+
+static void
+test_history_with_epoch_since_limit_rid (void **state)
+{
+    s_history (4);
+    s_kstr ("epoch", "9f1c2ab03e4d5f60");
+    s_kuint ("since", 40);
+    s_kuint ("limit", 17);
+    s_kuint ("rid", 3);
+    hr_request_t req;
+    assert_int_equal (s_decode (&req), HR_OK);
+    s_assert_span (req.event.epoch, req.event.epoch_len, "9f1c2ab03e4d5f60");
+    assert_int_equal (req.since, 40);
+    assert_int_equal (req.limit, 17);
+    assert_int_equal (req.rid, 3);
+}
+
+static void
+test_history_limit_clamped_to_1000 (void **state)
+{
+    static const uint64_t asked [] = { 999, 1000, 1001, 5000, UINT64_MAX };
+    static const uint64_t got [] = { 999, 1000, 1000, 1000, 1000 };
+    for (int i = 0; i < 5; i++) {
+        s_history (1);
+        s_kuint ("limit", asked [i]);
+        hr_request_t req;
+        assert_int_equal (s_decode (&req), HR_OK);
+        assert_int_equal (req.limit, got [i]);
+    }
+}
+
+static void
+test_op_may_come_after_history_fields (void **state)
+{
+    s_map (3);
+    s_kstr ("ch", "c");
+    s_kuint ("since", 5);
+    s_kstr ("op", "history");
+    hr_request_t req;
+    assert_int_equal (s_decode (&req), HR_OK);
+    assert_int_equal (req.op, HR_OP_HISTORY);
+    assert_int_equal (req.since, 5);
+}
+
+//  --------------------------------------------------------------------
+//  §2.2 errors, one crafted frame each
+
+static void
+test_frame_over_max_is_frame_too_large (void **state)
+{
+    s_publish (0);
+    hr_request_t req;
+    assert_int_equal (hr_request_decode (s_frame.data, s_frame.size, s_frame.size, &req), HR_OK);
+    assert_int_equal (hr_request_decode (s_frame.data, s_frame.size, s_frame.size - 1, &req),
+                      HR_E_FRAME_TOO_LARGE);
+}
+
+static void
+test_frame_ending_mid_value_is_truncated (void **state)
+{
+    hr_request_t req;
+    assert_int_equal (hr_request_decode ("", 0, S_MAX, &req), HR_E_TRUNCATED);
+    s_publish (0);
+    //  {"ch": "orders", "data": <missing>}
+    assert_int_equal (hr_request_decode (s_frame.data, s_frame.size - 1, S_MAX, &req),
+                      HR_E_TRUNCATED);
+    s_map (2);
+    s_kstr ("ch", "orders");
+    s_kraw ("data", "\xcd\x01", 2);             //  uint16 missing a byte
+    assert_int_equal (s_rc (), HR_E_TRUNCATED);
+}
+
+static void
+test_declared_length_over_bytes_left_is_bad_length (void **state)
+{
+    s_map (2);
+    s_kraw ("ch", "\xd9\xc8" "orders", 8);       //  str8 of 200 bytes, 6 present
+    s_kuint ("data", 1);
+    assert_int_equal (s_rc (), HR_E_BAD_LENGTH);
+    s_map (2);
+    s_kstr ("ch", "orders");
+    s_kraw ("data", "\xdd\xff\xff\xff\xff\x01", 6);
+    assert_int_equal (s_rc (), HR_E_BAD_LENGTH);
+    hr_request_t req;
+    assert_int_equal (hr_request_decode ("\xdf\xff\xff\xff\xff\xa1x", 7, S_MAX, &req),
+                      HR_E_BAD_LENGTH);
+}
+
+static void
+test_0xc1_is_bad_msgpack (void **state)
+{
+    s_map (2);
+    s_kstr ("ch", "orders");
+    s_kraw ("data", "\x91\xc1", 2);
+    assert_int_equal (s_rc (), HR_E_BAD_MSGPACK);
+    hr_request_t req;
+    assert_int_equal (hr_request_decode ("\xc1", 1, S_MAX, &req), HR_E_BAD_MSGPACK);
+}
+
+static void
+test_data_deeper_than_32_is_too_deep (void **state)
+{
+    uint8_t nested [33];
+    for (int depth = 32; depth <= 33; depth++) {
+        memset (nested, 0x91, sizeof nested);
+        nested [depth - 1] = 0x90;
+        s_map (2);
+        s_kstr ("ch", "orders");
+        s_kraw ("data", nested, (size_t) depth);
+        assert_int_equal (s_rc (), depth == 32? HR_OK: HR_E_TOO_DEEP);
+    }
+}
+
+static void
+test_bytes_after_map_are_trailing_bytes (void **state)
+{
+    s_publish (0);
+    hr_buf_putc (&s_frame, 0);
+    assert_int_equal (s_rc (), HR_E_TRAILING_BYTES);
+}
+
+static void
+test_not_a_map_is_bad_type (void **state)
+{
+    hr_request_t req;
+    assert_int_equal (hr_request_decode ("\x92\x01\x02", 3, S_MAX, &req), HR_E_BAD_TYPE);
+    assert_int_equal (hr_request_decode ("\xa2op", 3, S_MAX, &req), HR_E_BAD_TYPE);
+}
+
+static void
+test_non_string_key_is_bad_type (void **state)
+{
+    s_publish (1);
+    msgpack_pack_int (&s_pk, 1);
+    msgpack_pack_int (&s_pk, 1);
+    assert_int_equal (s_rc (), HR_E_BAD_TYPE);
+}
+
+static void
+test_wrong_field_types_are_bad_type (void **state)
+{
+    static const struct { const char *key; const char *value; size_t size; } cases [] = {
+        { "rid", "\xa1" "1", 2 },
+        { "rid", "\xff", 1 },
+        { "type", "\x01", 1 },
+        { "id", "\xc0", 1 },
+        { "op", "\x01", 1 },
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        s_publish (1);
+        s_kraw (cases [i].key, cases [i].value, cases [i].size);
+        hr_error_t rc = s_rc ();
+        if (rc != HR_E_BAD_TYPE)
+            fail_msg ("%s of the wrong type: got %d", cases [i].key, rc);
+    }
+    s_map (2);
+    s_kraw ("ch", "\x07", 1);
+    s_kuint ("data", 1);
+    assert_int_equal (s_rc (), HR_E_BAD_TYPE);
+    s_history (1);
+    s_kraw ("since", "\xa2" "40", 3);
+    assert_int_equal (s_rc (), HR_E_BAD_TYPE);
+    s_history (1);
+    s_kraw ("limit", "\xff", 1);
+    assert_int_equal (s_rc (), HR_E_BAD_TYPE);
+    s_history (1);
+    s_kraw ("epoch", "\xc0", 1);
+    assert_int_equal (s_rc (), HR_E_BAD_TYPE);
+}
+
+static void
+test_missing_ch_or_data_is_missing_field (void **state)
+{
+    s_map (1);
+    s_kuint ("data", 1);
+    assert_int_equal (s_rc (), HR_E_MISSING_FIELD);
+    s_map (1);
+    s_kstr ("ch", "orders");
+    assert_int_equal (s_rc (), HR_E_MISSING_FIELD);
+    s_map (1);
+    s_kstr ("op", "history");
+    assert_int_equal (s_rc (), HR_E_MISSING_FIELD);
+    hr_request_t req;
+    assert_int_equal (hr_request_decode ("\x80", 1, S_MAX, &req), HR_E_MISSING_FIELD);
+}
+
+static void
+test_repeated_key_is_duplicate_field (void **state)
+{
+    static const char *const keys [] = { "ch", "data", "rid", "op", "type", "id" };
+    for (size_t k = 0; k < sizeof keys / sizeof keys [0]; k++) {
+        s_publish (2);
+        for (int twice = 0; twice < 2; twice++) {
+            if (!strcmp (keys [k], "ch") || !strcmp (keys [k], "type") || !strcmp (keys [k], "id"))
+                s_kstr (keys [k], "x");
+            else if (!strcmp (keys [k], "op"))
+                s_kstr (keys [k], "publish");
+            else
+                s_kuint (keys [k], 1);
+        }
+        hr_error_t rc = s_rc ();
+        if (rc != HR_E_DUPLICATE_FIELD)
+            fail_msg ("%s repeated: got %d", keys [k], rc);
+    }
+    s_history (2);
+    s_kuint ("since", 1);
+    s_kuint ("since", 2);
+    assert_int_equal (s_rc (), HR_E_DUPLICATE_FIELD);
+}
+
+static void
+test_unknown_key_is_bad_field (void **state)
+{
+    s_publish (1);
+    s_kstr ("chan", "orders");
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    s_publish (1);
+    s_kstr ("", "x");
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    s_publish (1);
+    s_kstr ("CH", "orders");
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+}
+
+static void
+test_type_out_of_format_is_bad_field (void **state)
+{
+    char type [66];
+    memset (type, 't', 65);
+    type [65] = 0;
+    s_publish (1);
+    s_kstr ("type", type);
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    type [64] = 0;
+    s_publish (1);
+    s_kstr ("type", type);
+    assert_int_equal (s_rc (), HR_OK);
+    static const char *const bad [] = { "", "a b", "a|b", "caf\xc3\xa9", "x!" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        s_publish (1);
+        s_kstr ("type", bad [i]);
+        assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    }
+}
+
+static void
+test_id_out_of_format_is_bad_field (void **state)
+{
+    char id [130];
+    memset (id, '~', 129);
+    id [129] = 0;
+    s_publish (1);
+    s_kstr ("id", id);
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    id [128] = 0;
+    s_publish (1);
+    s_kstr ("id", id);
+    assert_int_equal (s_rc (), HR_OK);
+    static const char *const bad [] = { "", "a b", "a\tb", "\x7f", "\xc3\xa9" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        s_publish (1);
+        s_kstr ("id", bad [i]);
+        assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    }
+}
+
+static void
+test_history_epoch_out_of_format_is_bad_field (void **state)
+{
+    static const char *const bad [] = { "", "a b", "123456789012345678901234567890123" };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        s_history (1);
+        s_kstr ("epoch", bad [i]);
+        assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    }
+}
+
+static void
+test_history_fields_on_publish_are_bad_field (void **state)
+{
+    s_publish (1);
+    s_kstr ("epoch", "e1");
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    s_publish (1);
+    s_kuint ("since", 1);
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    s_publish (1);
+    s_kuint ("limit", 1);
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+}
+
+static void
+test_publish_fields_on_history_are_bad_field (void **state)
+{
+    s_history (1);
+    s_kuint ("data", 1);
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    s_history (1);
+    s_kstr ("type", "t");
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+    s_history (1);
+    s_kstr ("id", "i");
+    assert_int_equal (s_rc (), HR_E_BAD_FIELD);
+}
+
+static void
+test_invalid_channel_is_bad_channel (void **state)
+{
+    static const char *const bad [] = { "", "a b", "seller|1", "caf\xc3\xa9",
+        ("123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
+         "123456789012345678901234567890123456789") };
+    for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
+        s_map (2);
+        s_kstr ("ch", bad [i]);
+        s_kuint ("data", 1);
+        assert_int_equal (s_rc (), HR_E_BAD_CHANNEL);
+        s_map (2);
+        s_kstr ("op", "history");
+        s_kstr ("ch", bad [i]);
+        assert_int_equal (s_rc (), HR_E_BAD_CHANNEL);
+    }
+}
+
+static void
+test_unknown_op_is_bad_request (void **state)
+{
+    static const char *const ops [] = { "subscribe", "", "PUBLISH", "history ", "hist" };
+    for (size_t i = 0; i < sizeof ops / sizeof ops [0]; i++) {
+        s_publish (1);
+        s_kstr ("op", ops [i]);
+        assert_int_equal (s_rc (), HR_E_BAD_REQUEST);
+    }
+}
+
+//  --------------------------------------------------------------------
+//  Request encoders
+
+static void
+test_encode_publish_round_trips (void **state)
+{
+    hr_event_t ev = { .ch = "orders", .ch_len = 6, .type = "created", .type_len = 7,
+                      .id = "k1", .id_len = 2, .data = (const uint8_t *) "\x92\x01\xc3",
+                      .data_len = 3 };
+    uint64_t rid = 99;
+    hr_buf_t buf = HR_BUF_INIT;
+    hr_request_encode_publish (&buf, &rid, &ev);
+    hr_request_t req;
+    assert_int_equal (hr_request_decode (buf.data, buf.size, S_MAX, &req), HR_OK);
+    assert_int_equal (req.op, HR_OP_PUBLISH);
+    assert_true (req.has_rid);
+    assert_int_equal (req.rid, 99);
+    s_assert_span (req.event.ch, req.event.ch_len, "orders");
+    s_assert_span (req.event.type, req.event.type_len, "created");
+    s_assert_span (req.event.id, req.event.id_len, "k1");
+    assert_int_equal (req.event.data_len, 3);
+    assert_memory_equal (req.event.data, "\x92\x01\xc3", 3);
+    //  and without rid, type, id
+    hr_buf_reset (&buf);
+    ev.type = ev.id = NULL;
+    hr_request_encode_publish (&buf, NULL, &ev);
+    assert_int_equal (hr_request_decode (buf.data, buf.size, S_MAX, &req), HR_OK);
+    assert_false (req.has_rid);
+    assert_null (req.event.type);
+    assert_null (req.event.id);
+    hr_buf_free (&buf);
+}
+
+static void
+test_encode_history_round_trips (void **state)
+{
+    uint64_t rid = 5;
+    hr_buf_t buf = HR_BUF_INIT;
+    hr_request_encode_history (&buf, &rid, "orders", "e-1", 40, 17);
+    hr_request_t req;
+    assert_int_equal (hr_request_decode (buf.data, buf.size, S_MAX, &req), HR_OK);
+    assert_int_equal (req.op, HR_OP_HISTORY);
+    assert_int_equal (req.rid, 5);
+    s_assert_span (req.event.ch, req.event.ch_len, "orders");
+    s_assert_span (req.event.epoch, req.event.epoch_len, "e-1");
+    assert_int_equal (req.since, 40);
+    assert_int_equal (req.limit, 17);
+    hr_buf_reset (&buf);
+    hr_request_encode_history (&buf, NULL, "c", NULL, 0, 100);
+    assert_int_equal (hr_request_decode (buf.data, buf.size, S_MAX, &req), HR_OK);
+    assert_false (req.has_rid);
+    assert_null (req.event.epoch);
+    assert_int_equal (req.limit, 100);
+    hr_buf_free (&buf);
+}
+
+//  --------------------------------------------------------------------
+//  Replies
+
+static void
+test_ack_round_trips (void **state)
+{
+    uint64_t rid = 12;
+    hr_buf_t buf = HR_BUF_INIT;
+    hr_reply_encode_ack (&buf, &rid, 42, "9f1c2ab03e4d5f60", true);
+    hr_reply_t reply;
+    assert_int_equal (hr_reply_decode (buf.data, buf.size, &reply), HR_OK);
+    assert_int_equal (reply.error, HR_OK);
+    assert_true (reply.has_rid);
+    assert_int_equal (reply.rid, 12);
+    assert_int_equal (reply.seq, 42);
+    assert_true (reply.dup);
+    s_assert_span (reply.epoch, reply.epoch_len, "9f1c2ab03e4d5f60");
+    hr_buf_reset (&buf);
+    hr_reply_encode_ack (&buf, NULL, 1, "e", false);
+    assert_int_equal (hr_reply_decode (buf.data, buf.size, &reply), HR_OK);
+    assert_false (reply.has_rid);
+    assert_false (reply.dup);
+    assert_int_equal (reply.seq, 1);
+    hr_buf_free (&buf);
+}
+
+static void
+test_error_reply_round_trips_every_code (void **state)
+{
+    for (int code = HR_E_FRAME_TOO_LARGE; code < HR_E_COUNT; code++) {
+        uint64_t rid = (uint64_t) code;
+        hr_buf_t buf = HR_BUF_INIT;
+        hr_reply_encode_error (&buf, &rid, (hr_error_t) code);
+        hr_reply_t reply;
+        assert_int_equal (hr_reply_decode (buf.data, buf.size, &reply), HR_OK);
+        assert_int_equal (reply.error, code);
+        assert_int_equal (reply.rid, rid);
+        s_assert_span (reply.message, reply.message_len, hr_error_message ((hr_error_t) code));
+        hr_buf_free (&buf);
+    }
+}
+
+static void
+test_error_reply_with_unknown_code_is_internal (void **state)
+{
+    s_map (2);
+    s_kstr ("error", "no_such_code");
+    s_kstr ("message", "m");
+    hr_reply_t reply;
+    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_OK);
+    assert_int_equal (reply.error, HR_E_INTERNAL);
+}
+
+static void
+test_history_header_round_trips_every_reset (void **state)
+{
+    for (int reset = HR_RESET_NONE; reset < HR_RESET_COUNT; reset++) {
+        uint64_t rid = 7;
+        hr_buf_t buf = HR_BUF_INIT;
+        hr_reply_encode_history (&buf, reset % 2? &rid: NULL, "orders", "e1",
+                                 38, 57, 17, (hr_reset_t) reset);
+        hr_reply_t reply;
+        assert_int_equal (hr_reply_decode (buf.data, buf.size, &reply), HR_OK);
+        assert_int_equal (reply.error, HR_OK);
+        assert_int_equal (reply.has_rid, reset % 2 != 0);
+        s_assert_span (reply.ch, reply.ch_len, "orders");
+        s_assert_span (reply.epoch, reply.epoch_len, "e1");
+        assert_int_equal (reply.first, 38);
+        assert_int_equal (reply.head, 57);
+        assert_int_equal (reply.count, 17);
+        assert_int_equal (reply.reset, reset);
+        hr_buf_free (&buf);
+    }
+}
+
+static void
+test_history_header_with_nil_epoch (void **state)
+{
+    hr_buf_t buf = HR_BUF_INIT;
+    hr_reply_encode_history (&buf, NULL, "gone", NULL, 1, 0, 0, HR_RESET_UNKNOWN_CHANNEL);
+    hr_reply_t reply;
+    assert_int_equal (hr_reply_decode (buf.data, buf.size, &reply), HR_OK);
+    assert_null (reply.epoch);
+    assert_int_equal (reply.head, 0);
+    assert_int_equal (reply.first, 1);
+    assert_int_equal (reply.reset, HR_RESET_UNKNOWN_CHANNEL);
+    hr_buf_free (&buf);
+}
+
+static void
+test_reply_unknown_reset_is_bad_field (void **state)
+{
+    s_map (1);
+    s_kstr ("reset", "none");
+    hr_reply_t reply;
+    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_FIELD);
+    s_map (1);
+    s_kstr ("reset", "exploded");
+    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_FIELD);
+}
+
+static void
+test_reply_decode_errors (void **state)
+{
+    hr_reply_t reply;
+    assert_int_equal (hr_reply_decode ("\x90", 1, &reply), HR_E_BAD_TYPE);
+    assert_int_equal (hr_reply_decode ("", 0, &reply), HR_E_TRUNCATED);
+    assert_int_equal (hr_reply_decode ("\x80\x00", 2, &reply), HR_E_TRAILING_BYTES);
+    s_map (1);
+    s_kraw ("seq", "\xa1" "1", 2);
+    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_TYPE);
+    s_map (1);
+    s_kraw ("dup", "\x01", 1);
+    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_TYPE);
+    s_map (1);
+    s_kstr ("epoch", "not valid");
+    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_FIELD);
+    s_map (1);
+    s_kraw ("epoch", "\x01", 1);
+    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_TYPE);
+    assert_int_equal (hr_reply_decode ("\xdf\xff\xff\xff\xff", 5, &reply), HR_E_BAD_LENGTH);
+}
+
+static void
+test_reply_unknown_keys_are_skipped (void **state)
+{
+    s_map (3);
+    s_kuint ("seq", 4);
+    s_key ("later");
+    msgpack_pack_array (&s_pk, 2);
+    msgpack_pack_nil (&s_pk);
+    msgpack_pack_map (&s_pk, 0);
+    s_kstr ("epoch", "e");
+    hr_reply_t reply;
+    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_OK);
+    assert_int_equal (reply.seq, 4);
+    s_assert_span (reply.epoch, reply.epoch_len, "e");
+}
+
+//  --------------------------------------------------------------------
+//  Reset names
+
+static void
+test_reset_names_are_the_protocol_names (void **state)
+{
+    assert_string_equal (hr_reset_name (HR_RESET_EPOCH_CHANGED), "epoch-changed");
+    assert_string_equal (hr_reset_name (HR_RESET_UNKNOWN_CHANNEL), "unknown-channel");
+    assert_string_equal (hr_reset_name (HR_RESET_EXPIRED), "expired");
+    assert_string_equal (hr_reset_name (HR_RESET_CURSOR_AHEAD), "cursor-ahead");
+    assert_string_equal (hr_reset_name (HR_RESET_UNAVAILABLE), "unavailable");
+    assert_string_equal (hr_reset_name (HR_RESET_NONE), "none");
+    assert_string_equal (hr_reset_name (HR_RESET_COUNT), "none");
+    assert_string_equal (hr_reset_name ((hr_reset_t) 1000), "none");
+}
+
+static void
+test_reset_parse_inverts_name (void **state)
+{
+    for (int reset = HR_RESET_EPOCH_CHANGED; reset < HR_RESET_COUNT; reset++) {
+        const char *name = hr_reset_name ((hr_reset_t) reset);
+        assert_int_equal (hr_reset_parse (name, strlen (name)), reset);
+    }
+}
+
+static void
+test_reset_parse_rejects_unknown_and_partial_names (void **state)
+{
+    assert_int_equal (hr_reset_parse ("none", 4), HR_RESET_NONE);
+    assert_int_equal (hr_reset_parse ("expire", 6), HR_RESET_NONE);
+    assert_int_equal (hr_reset_parse ("expiredx", 8), HR_RESET_NONE);
+    assert_int_equal (hr_reset_parse ("expired", 6), HR_RESET_NONE);
+    assert_int_equal (hr_reset_parse ("EXPIRED", 7), HR_RESET_NONE);
+    assert_int_equal (hr_reset_parse ("", 0), HR_RESET_NONE);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_publish_without_op_or_rid),
+        cmocka_unit_test (test_publish_with_op_rid_type_id),
+        cmocka_unit_test (test_rid_zero_is_present),
+        cmocka_unit_test (test_history_defaults_since_0_limit_100),
+        cmocka_unit_test (test_history_with_epoch_since_limit_rid),
+        cmocka_unit_test (test_history_limit_clamped_to_1000),
+        cmocka_unit_test (test_op_may_come_after_history_fields),
+        cmocka_unit_test (test_frame_over_max_is_frame_too_large),
+        cmocka_unit_test (test_frame_ending_mid_value_is_truncated),
+        cmocka_unit_test (test_declared_length_over_bytes_left_is_bad_length),
+        cmocka_unit_test (test_0xc1_is_bad_msgpack),
+        cmocka_unit_test (test_data_deeper_than_32_is_too_deep),
+        cmocka_unit_test (test_bytes_after_map_are_trailing_bytes),
+        cmocka_unit_test (test_not_a_map_is_bad_type),
+        cmocka_unit_test (test_non_string_key_is_bad_type),
+        cmocka_unit_test (test_wrong_field_types_are_bad_type),
+        cmocka_unit_test (test_missing_ch_or_data_is_missing_field),
+        cmocka_unit_test (test_repeated_key_is_duplicate_field),
+        cmocka_unit_test (test_unknown_key_is_bad_field),
+        cmocka_unit_test (test_type_out_of_format_is_bad_field),
+        cmocka_unit_test (test_id_out_of_format_is_bad_field),
+        cmocka_unit_test (test_history_epoch_out_of_format_is_bad_field),
+        cmocka_unit_test (test_history_fields_on_publish_are_bad_field),
+        cmocka_unit_test (test_publish_fields_on_history_are_bad_field),
+        cmocka_unit_test (test_invalid_channel_is_bad_channel),
+        cmocka_unit_test (test_unknown_op_is_bad_request),
+        cmocka_unit_test (test_encode_publish_round_trips),
+        cmocka_unit_test (test_encode_history_round_trips),
+        cmocka_unit_test (test_ack_round_trips),
+        cmocka_unit_test (test_error_reply_round_trips_every_code),
+        cmocka_unit_test (test_error_reply_with_unknown_code_is_internal),
+        cmocka_unit_test (test_history_header_round_trips_every_reset),
+        cmocka_unit_test (test_history_header_with_nil_epoch),
+        cmocka_unit_test (test_reply_unknown_reset_is_bad_field),
+        cmocka_unit_test (test_reply_decode_errors),
+        cmocka_unit_test (test_reply_unknown_keys_are_skipped),
+        cmocka_unit_test (test_reset_names_are_the_protocol_names),
+        cmocka_unit_test (test_reset_parse_inverts_name),
+        cmocka_unit_test (test_reset_parse_rejects_unknown_and_partial_names),
+    };
+    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+}
