@@ -94,6 +94,13 @@ class Resets(unittest.TestCase):
                           [ev.json for ev in c.wait_events(5)]], [3, 4, 5, 6, 7])
         self.assertFalse([e for e in c.events if e.type == "herald-reset"])
 
+    def test_resume_from_the_lasteventid_query_parameter(self):
+        cursor, _ = self.cursor_after("query", 1)
+        self.publish("query", 2)
+        h.wait_until(lambda: h.metric(self.herald.http, "herald_broker_events_total") >= 3)
+        c = h.sse(self, self.herald.http, ["query"], query={"lastEventId": cursor})
+        self.assertEqual([e.json["seq"] for e in c.wait_events(2)], [2, 3])
+
     def test_unknown_channel_cursor_resets(self):
         forged = encode_cursor(["ghost"], [("0123456789abcdef", 5)])
         c = h.sse(self, self.herald.http, ["ghost"], last_event_id=forged)
