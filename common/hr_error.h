@@ -30,6 +30,7 @@ typedef enum {
     HR_E_METHOD_NOT_ALLOWED,
     HR_E_BODY_TOO_LARGE,
     HR_E_BROKER_UNAVAILABLE,
+    HR_E_OVERLOADED,
     HR_E_INTERNAL,
     HR_E_COUNT
 } hr_error_t;

@@ -12,19 +12,27 @@
 extern const unsigned char hrg_demo_page [];
 extern const size_t hrg_demo_page_size;
 
+const char *
+hrg_http_cors_origin (hrg_worker_t *worker, struct MHD_Connection *mhd)
+{
+    const char *origin = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND, "Origin");
+    if (!origin || !worker->cors)
+        return NULL;
+    for (const char *const *allowed = worker->cors; *allowed; allowed++)
+        if (strcmp (*allowed, "*") == 0 || strcmp (*allowed, origin) == 0)
+            return origin;
+    return NULL;
+}
+
 void
 hrg_http_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
                struct MHD_Response *response)
 {
-    const char *origin = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND, "Origin");
-    if (!origin || !worker->cors)
-        return;
-    for (const char *const *allowed = worker->cors; *allowed; allowed++)
-        if (strcmp (*allowed, "*") == 0 || strcmp (*allowed, origin) == 0) {
-            MHD_add_response_header (response, "Access-Control-Allow-Origin", origin);
-            MHD_add_response_header (response, "Vary", "Origin");
-            return;
-        }
+    const char *origin = hrg_http_cors_origin (worker, mhd);
+    if (origin) {
+        MHD_add_response_header (response, "Access-Control-Allow-Origin", origin);
+        MHD_add_response_header (response, "Vary", "Origin");
+    }
 }
 
 static enum MHD_Result
@@ -107,26 +115,33 @@ s_metrics (hrg_worker_t *worker, struct MHD_Connection *mhd)
 }
 
 typedef enum MHD_Result (s_handler_fn) (hrg_worker_t *worker, struct MHD_Connection *mhd,
-                                        const char *upload_data, size_t *upload_data_size,
-                                        void **con_cls);
+                                        const char *version, const char *upload_data,
+                                        size_t *upload_data_size, void **con_cls);
 
 static enum MHD_Result
-s_sse (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
-       size_t *upload_data_size, void **con_cls)
+s_sse (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+       const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
-    return hrg_sse_handle (worker, mhd);
+    return hrg_sse_handle (worker, mhd, version);
 }
 
 static enum MHD_Result
-s_history (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
-           size_t *upload_data_size, void **con_cls)
+s_publish (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+           const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    return hrg_publish_handle (worker, mhd, upload_data, upload_data_size, con_cls);
+}
+
+static enum MHD_Result
+s_history (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+           const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     return hrg_history_handle (worker, mhd, con_cls);
 }
 
 static enum MHD_Result
-s_health (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
-          size_t *upload_data_size, void **con_cls)
+s_health (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+          const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     static const char ok [] = "{\"status\":\"ok\"}";
     return hrg_http_json (worker, mhd, MHD_HTTP_OK, ok, sizeof ok - 1);
@@ -134,8 +149,8 @@ s_health (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_d
 
 //  Ready once every worker is connected to the broker.
 static enum MHD_Result
-s_ready (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
-         size_t *upload_data_size, void **con_cls)
+s_ready (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+         const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     static const char ready [] = "{\"status\":\"ready\"}";
     if (!hrg_worker_ready (worker))
@@ -145,15 +160,15 @@ s_ready (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_da
 }
 
 static enum MHD_Result
-s_metrics_route (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
-                 size_t *upload_data_size, void **con_cls)
+s_metrics_route (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+                 const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     return s_metrics (worker, mhd);
 }
 
 static enum MHD_Result
-s_demo (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *upload_data,
-        size_t *upload_data_size, void **con_cls)
+s_demo (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+        const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     if (!worker->config->demo)
         return hrg_http_error (worker, mhd, HR_E_NOT_FOUND, NULL);
@@ -170,7 +185,7 @@ typedef struct {
 
 static const s_route_t s_routes [] = {
     { "/v1/sse", MHD_HTTP_METHOD_GET, s_sse, "GET, OPTIONS" },
-    { "/v1/publish", MHD_HTTP_METHOD_POST, hrg_publish_handle, "POST, OPTIONS" },
+    { "/v1/publish", MHD_HTTP_METHOD_POST, s_publish, "POST, OPTIONS" },
     { "/v1/history", MHD_HTTP_METHOD_GET, s_history, "GET, OPTIONS" },
     { "/healthz", MHD_HTTP_METHOD_GET, s_health, "GET" },
     { "/readyz", MHD_HTTP_METHOD_GET, s_ready, "GET" },
@@ -194,7 +209,7 @@ hrg_http_access (void *cls, struct MHD_Connection *mhd, const char *url,
             continue;
         if (strcmp (method, route->method) != 0)
             return s_error (worker, mhd, HR_E_METHOD_NOT_ALLOWED, NULL, route->allow);
-        return route->handler (worker, mhd, upload_data, upload_data_size, con_cls);
+        return route->handler (worker, mhd, version, upload_data, upload_data_size, con_cls);
     }
     return hrg_http_error (worker, mhd, HR_E_NOT_FOUND, NULL);
 }

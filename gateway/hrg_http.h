@@ -31,6 +31,9 @@ enum MHD_Result hrg_http_error (hrg_worker_t *worker, struct MHD_Connection *mhd
 enum MHD_Result hrg_http_json (hrg_worker_t *worker, struct MHD_Connection *mhd,
                                unsigned int status, const char *json, size_t size);
 
+//  The request's Origin when it is allowed cross-origin access, else NULL.
+const char *hrg_http_cors_origin (hrg_worker_t *worker, struct MHD_Connection *mhd);
+
 //  Adds CORS headers to response when the request's Origin is allowed.
 void hrg_http_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
                     struct MHD_Response *response);

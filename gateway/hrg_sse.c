@@ -1,5 +1,5 @@
-/*  hrg_sse: SSE connections: open, catch up (resume), go live, stream,
-    close. The resume algorithm of DESIGN.md §5: the channel is subscribed
+/*  hrg_sse: SSE connections: open, catch up (resume), go live, free.
+    Writing to the socket is hrg_sse_io.c. The resume algorithm of DESIGN.md §5: the channel is subscribed
     (live) first; the missed range comes from the channel's recent events
     or the broker's history, merged by seq; the connection joins its group
     when it is level with the live position.  */
@@ -13,17 +13,8 @@
 #include "hr_mpack.h"
 #include "hr_time.h"
 
-#include <errno.h>
-#include <netinet/in.h>
-#include <netinet/tcp.h>
+#include <fcntl.h>
 #include <string.h>
-#include <sys/epoll.h>
-#include <sys/socket.h>
-#include <sys/uio.h>
-
-//  libmicrohttpd allocates this per response; our reader writes into the
-//  connection's own buffer, so the response needs next to nothing.
-#define S_RESPONSE_BLOCK 64
 
 static void s_go_live (hrg_conn_t *self);
 
@@ -60,8 +51,8 @@ hrg_sse_format_reset (hr_buf_t *out, const char *cursor, size_t cursor_len,
     hr_buf_puts (out, "}\n\n");
 }
 
-static void
-s_mark_dirty (hrg_conn_t *self)
+void
+hrg_sse_mark_dirty (hrg_conn_t *self)
 {
     if (!self->dirty) {
         self->dirty = true;
@@ -75,7 +66,7 @@ static void
 s_own_append (hrg_conn_t *self, const hr_buf_t *frame)
 {
     hrg_chain_append_copy (&self->own, frame->data, frame->size);
-    s_mark_dirty (self);
+    hrg_sse_mark_dirty (self);
 }
 
 //  Renders this connection's own cursor into the worker's cursor buffer.
@@ -267,42 +258,6 @@ s_go_live (hrg_conn_t *self)
     hrg_group_join (worker, self);
 }
 
-//  libmicrohttpd's content reader. Its first call means the headers are on
-//  the wire: the worker adopts the socket and libmicrohttpd keeps the
-//  connection suspended until hrg_sse_close resumes it to end it.
-static ssize_t
-s_read (void *cls, uint64_t pos, char *buf, size_t max)
-{
-    hrg_conn_t *self = cls;
-    if (self->closing || self->fd >= 0)
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    const union MHD_ConnectionInfo *info =
-        MHD_get_connection_info (self->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
-    struct epoll_event event = {
-        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = self };
-    if (!info || epoll_ctl (self->worker->epoll_fd, EPOLL_CTL_ADD, info->connect_fd, &event))
-        return MHD_CONTENT_READER_END_WITH_ERROR;
-    self->fd = info->connect_fd;
-    //  libmicrohttpd may leave the socket corked after the headers
-    int on = 1, off = 0;
-    setsockopt (self->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
-    setsockopt (self->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
-    MHD_suspend_connection (self->mhd);
-    self->suspended = true;
-    s_mark_dirty (self);
-    return 0;
-}
-
-//  Stops watching the socket; libmicrohttpd will close it.
-static void
-s_release_socket (hrg_conn_t *self)
-{
-    if (self->fd >= 0) {
-        epoll_ctl (self->worker->epoll_fd, EPOLL_CTL_DEL, self->fd, NULL);
-        self->fd = -1;
-    }
-}
-
 static void
 s_unlink_dirty (hrg_conn_t *self)
 {
@@ -314,17 +269,13 @@ s_unlink_dirty (hrg_conn_t *self)
     self->dirty = false;
 }
 
-//  The response is freed: the connection is gone.
-static void
-s_free (void *cls)
+void
+hrg_sse_free (hrg_conn_t *self)
 {
-    hrg_conn_t *self = cls;
     hrg_worker_t *worker = self->worker;
-    size_t count = self->set? self->set->count: 0;
-    if (self->group) {
-        count = self->set->count;
+    size_t count = self->set->count;
+    if (self->group)
         hrg_group_leave (self);
-    }
     else {
         for (size_t i = 0; i < count; i++) {
             hr_vec_remove (&self->channels [i]->waiters, self);
@@ -337,7 +288,6 @@ s_free (void *cls)
         hrg_channel_release (self->channels [i]);
     if (self->dirty)
         s_unlink_dirty (self);
-    s_release_socket (self);
     hrg_reader_detach (&self->own_reader);
     hrg_chain_fini (&self->own);
     if (self->prev)
@@ -346,8 +296,10 @@ s_free (void *cls)
         worker->conns = self->next;
     if (self->next)
         self->next->prev = self->prev;
+    worker->conn_count--;
     hr_metrics_add_to (worker->shard, worker->m->connections, -1);
     hr_metrics_add_to (worker->shard, worker->m->subscriptions, -(int64_t) count);
+    free (self->head);
     free (self->channels);
     free (self->positions);
     free (self->fetches);
@@ -377,9 +329,10 @@ s_collect_channel (void *cls, enum MHD_ValueKind kind, const char *key, const ch
     return MHD_YES;
 }
 
-//  Builds the connection from the request, or fails with an error code.
-static hrg_conn_t *
-s_conn_new (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t *error)
+//  The channels and positions the request asks for, or an error code.
+static hr_chanset_t *
+s_parse_request (struct MHD_Connection *mhd, hr_position_t **positions, bool *fresh,
+                 hr_error_t *error)
 {
     s_channel_args_t args = { .count = 0 };
     MHD_get_connection_values (mhd, MHD_GET_ARGUMENT_KIND, s_collect_channel, &args);
@@ -389,26 +342,63 @@ s_conn_new (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t *error)
     if (*error)
         return NULL;
     hr_chanset_t *set = hr_chanset_new (args.names, args.count);
-    if (set->count > HR_CHANSET_MAX) {
-        *error = HR_E_TOO_MANY_CHANNELS;
-        hr_chanset_destroy (&set);
-        return NULL;
-    }
-    hr_position_t *positions = hr_calloc (set->count, sizeof *positions);
+    *positions = hr_calloc (set->count, sizeof **positions);
     const char *cursor = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND, "Last-Event-ID");
     if (!cursor || !*cursor)
         cursor = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "lastEventId");
-    bool fresh = !cursor || !*cursor;
-    if (!fresh && hr_cursor_decode (cursor, strlen (cursor), set, positions) != HR_OK) {
+    *fresh = !cursor || !*cursor;
+    if (!*fresh && hr_cursor_decode (cursor, strlen (cursor), set, *positions) != HR_OK) {
         *error = HR_E_BAD_CURSOR;
+        free (*positions);
+        hr_chanset_destroy (&set);
+    }
+    return set;
+}
+
+//  The response head the worker writes itself (HTTP/1.0 gets no chunking).
+static void
+s_build_head (hrg_conn_t *self, struct MHD_Connection *mhd, const char *version)
+{
+    hr_buf_t head = HR_BUF_INIT;
+    self->chunked = strcmp (version, MHD_HTTP_VERSION_1_0) != 0;
+    hr_buf_puts (&head, self->chunked? "HTTP/1.1 200 OK\r\n": "HTTP/1.0 200 OK\r\n");
+    hr_buf_puts (&head, "Content-Type: text/event-stream\r\n"
+                        "Cache-Control: no-cache\r\n"
+                        "X-Accel-Buffering: no\r\n");
+    hr_buf_puts (&head, self->chunked? "Transfer-Encoding: chunked\r\n"
+                                     : "Connection: close\r\n");
+    const char *origin = hrg_http_cors_origin (self->worker, mhd);
+    if (origin)
+        hr_buf_printf (&head, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", origin);
+    hr_buf_puts (&head, "\r\n");
+    self->head_len = (uint32_t) head.size;
+    self->head = hr_buf_detach (&head);
+}
+
+enum MHD_Result
+hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version)
+{
+    if (worker->conn_count >= worker->config->max_connections)
+        return hrg_http_error (worker, mhd, HR_E_OVERLOADED, NULL);
+    hr_error_t error;
+    hr_position_t *positions = NULL;
+    bool fresh;
+    hr_chanset_t *set = s_parse_request (mhd, &positions, &fresh, &error);
+    if (error)
+        return hrg_http_error (worker, mhd, error, NULL);
+    //  Take the socket: a duplicate stays ours when libmicrohttpd closes its
+    //  descriptor (with MHD_USE_TURBO it does not shut the socket down).
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info (mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
+    int fd = info? fcntl (info->connect_fd, F_DUPFD_CLOEXEC, 0): -1;
+    if (fd < 0) {
         free (positions);
         hr_chanset_destroy (&set);
-        return NULL;
+        return hrg_http_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
     }
     hrg_conn_t *self = hr_calloc (1, sizeof *self);
     self->worker = worker;
-    self->mhd = mhd;
-    self->fd = -1;
+    self->fd = fd;
     self->set = set;
     self->positions = positions;
     self->fresh = fresh;
@@ -425,186 +415,19 @@ s_conn_new (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t *error)
     if (worker->conns)
         worker->conns->prev = self;
     worker->conns = self;
+    worker->conn_count++;
     hr_metrics_add_to (worker->shard, worker->m->connections, 1);
     hr_metrics_add_to (worker->shard, worker->m->subscriptions, (int64_t) set->count);
     if (!fresh)
         hr_metrics_inc (worker->shard, worker->m->resumes);
-    return self;
-}
-
-enum MHD_Result
-hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd)
-{
-    hr_error_t error;
-    hrg_conn_t *self = s_conn_new (worker, mhd, &error);
-    if (!self)
-        return hrg_http_error (worker, mhd, error, NULL);
-    struct MHD_Response *response = MHD_create_response_from_callback (
-        MHD_SIZE_UNKNOWN, S_RESPONSE_BLOCK, s_read, self, s_free);
-    if (!response) {
-        s_free (self);
-        return hrg_http_error (worker, mhd, HR_E_INTERNAL, "cannot create response");
-    }
-    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "text/event-stream");
-    MHD_add_response_header (response, MHD_HTTP_HEADER_CACHE_CONTROL, "no-cache");
-    MHD_add_response_header (response, "X-Accel-Buffering", "no");
-    hrg_http_cors (worker, mhd, response);
+    s_build_head (self, mhd, version);
+    hrg_sse_adopt (self);
     hr_buf_t *scratch = &worker->scratch;
     hr_buf_reset (scratch);
     hr_buf_printf (scratch, "retry: %lld\n\n", (long long) worker->config->sse_retry);
     s_own_append (self, scratch);
     hrg_sse_catch_up (self);
-    //  If queueing fails, destroying the response frees the connection
-    enum MHD_Result ret = MHD_queue_response (mhd, MHD_HTTP_OK, response);
-    MHD_destroy_response (response);
-    return ret;
-}
-
-void
-hrg_sse_close (hrg_conn_t *self)
-{
-    if (self->closing)
-        return;
-    self->closing = true;
-    if (self->fd < 0) {
-        //  Headers still being sent: make libmicrohttpd notice at once
-        const union MHD_ConnectionInfo *info =
-            MHD_get_connection_info (self->mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
-        if (info)
-            shutdown (info->connect_fd, SHUT_RDWR);
-    }
-    s_release_socket (self);
-    if (self->suspended) {
-        self->suspended = false;
-        MHD_resume_connection (self->mhd);      //  its reader now ends it
-    }
-}
-
-//  Describes the next want bytes of the body: own frames first, then the
-//  group's once every own byte is included. Returns iovecs used.
-static size_t
-s_gather (hrg_conn_t *self, struct iovec *iov, size_t max_iov, size_t want, size_t *bytes)
-{
-    size_t used = hrg_reader_iov (&self->own_reader, iov, max_iov, want, bytes);
-    uint64_t own = hrg_chain_end (&self->own) - hrg_reader_position (&self->own_reader);
-    if (self->group && *bytes == own && *bytes < want && used < max_iov)
-        used += hrg_reader_iov (&self->live_reader, iov + used, max_iov - used,
-                                want - *bytes, bytes);
-    return used;
-}
-
-static void
-s_consume (hrg_conn_t *self, size_t size)
-{
-    size_t own = hrg_chain_end (&self->own) - hrg_reader_position (&self->own_reader);
-    size_t from_own = size < own? size: own;
-    hrg_reader_advance (&self->own_reader, from_own);
-    if (size > from_own)
-        hrg_reader_advance (&self->live_reader, size - from_own);
-}
-
-//  Bytes queued but not yet written, own and group frames.
-static uint64_t
-s_pending (hrg_conn_t *self)
-{
-    uint64_t pending = hrg_chain_end (&self->own) - hrg_reader_position (&self->own_reader);
-    if (self->group)
-        pending += hrg_chain_end (&self->group->chain)
-                 - hrg_reader_position (&self->live_reader);
-    return pending;
-}
-
-void
-hrg_sse_flush (hrg_conn_t *self)
-{
-    enum { S_IOV = 64, S_CHUNK_MAX = 256 * 1024 };
-    static const char crlf [] = "\r\n";
-    while (self->fd >= 0 && !self->closing) {
-        if (!self->in_chunk) {
-            uint64_t pending = s_pending (self);
-            if (pending == 0)
-                return;
-            self->chunk_left = (uint32_t) (pending < S_CHUNK_MAX? pending: S_CHUNK_MAX);
-            self->head_len = (uint8_t) snprintf (self->head, sizeof self->head, "%x\r\n",
-                                                 (unsigned) self->chunk_left);
-            self->head_sent = self->tail_sent = 0;
-            self->in_chunk = true;
-        }
-        struct iovec iov [S_IOV + 2];
-        size_t count = 0, body = 0, total = 0;
-        if (self->head_sent < self->head_len)
-            iov [count++] = (struct iovec) { self->head + self->head_sent,
-                                             (size_t) (self->head_len - self->head_sent) };
-        count += s_gather (self, iov + count, S_IOV, self->chunk_left, &body);
-        if (body == self->chunk_left)
-            iov [count++] = (struct iovec) { (char *) crlf + self->tail_sent,
-                                             (size_t) (2 - self->tail_sent) };
-        for (size_t i = 0; i < count; i++)
-            total += iov [i].iov_len;
-        ssize_t written = writev (self->fd, iov, (int) count);
-        if (written < 0) {
-            if (errno != EAGAIN && errno != EINTR)
-                hrg_sse_close (self);           //  the peer is gone
-            return;                             //  EPOLLOUT calls again
-        }
-        //  Account for the head, body and tail bytes the kernel took
-        size_t left = (size_t) written;
-        size_t head = (size_t) (self->head_len - self->head_sent);
-        if (head > left)
-            head = left;
-        self->head_sent += (uint8_t) head;
-        left -= head;
-        size_t data = left < self->chunk_left? left: self->chunk_left;
-        s_consume (self, data);
-        self->chunk_left -= (uint32_t) data;
-        self->tail_sent += (uint8_t) (left - data);
-        if (self->tail_sent == 2)
-            self->in_chunk = false;
-        if ((size_t) written < total)
-            return;                             //  the socket is full: wait for EPOLLOUT
-    }
-}
-
-void
-hrg_sse_on_socket (hrg_conn_t *self, uint32_t events)
-{
-    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
-        hrg_sse_close (self);   //  an SSE client sends nothing after its request
-    else
-    if (events & EPOLLOUT)
-        hrg_sse_flush (self);
-}
-
-void
-hrg_sse_flush_dirty (hrg_worker_t *worker)
-{
-    while (worker->dirty_conns) {
-        hrg_conn_t *self = worker->dirty_conns;
-        worker->dirty_conns = self->dirty_next;
-        self->dirty = false;
-        hrg_sse_flush (self);
-    }
-}
-
-void
-hrg_sse_sweep (hrg_worker_t *worker, uint64_t now_ms)
-{
-    static const hr_buf_t heartbeat = { ":\n\n", 3, 4 };
-    uint64_t limit = (uint64_t) worker->config->slow_consumer_bytes;
-    for (hrg_conn_t *self = worker->conns; self; self = self->next) {
-        if (self->closing)
-            continue;
-        if (s_pending (self) > limit) {
-            hr_metrics_inc (worker->shard, worker->m->slow_consumers);
-            hr_log_info ("slow consumer disconnected", "channels",
-                         self->set->count? self->set->names [0]: "");
-            hrg_sse_close (self);
-        }
-        else
-        if (!self->group
-        &&  self->last_frame_ms + (uint64_t) worker->config->heartbeat <= now_ms)
-            s_own_append (self, &heartbeat);
-    }
+    return MHD_NO;              //  libmicrohttpd closes its side, and frees its memory
 }
 
 void

@@ -4,11 +4,12 @@
     replays what its cursor missed (from a channel's recent events or the
     broker's history), and then joins its subscription group. Its private
     frames (retry, replays, resets, the first id) come before the group's.
-    libmicrohttpd parses the request and sends the response headers; then
-    the worker adopts the socket (the connection stays suspended in
-    libmicrohttpd until it closes) and writes the chunked body itself, one
+    libmicrohttpd parses and validates the request; then the worker takes
+    the socket over (libmicrohttpd lets go of it and frees its per-request
+    memory), writes the response head and the chunked body itself, one
     writev per connection per batch of events, straight from the shared
-    frames (DESIGN.md §7).  */
+    frames (DESIGN.md §7). An idle stream costs its small struct and the
+    kernel's socket, nothing more.  */
 #ifndef HRG_SSE_H
 #define HRG_SSE_H
 
@@ -19,7 +20,6 @@
 
 struct _hrg_conn_t {
     hrg_worker_t *worker;
-    struct MHD_Connection *mhd;
     hr_chanset_t *set;          //  owned until joining; then the group's
     hrg_channel_t **channels;   //  owned array, a reference on each channel
     //  Catching up only (NULL once live):
@@ -33,23 +33,27 @@ struct _hrg_conn_t {
     hrg_reader_t live_reader;
     hrg_conn_t *group_prev, *group_next;
     hrg_conn_t *prev, *next;    //  the worker's list of connections
-    hrg_conn_t *dirty_next;
+    hrg_conn_t *dirty_next;     //  the worker's list of connections to flush
     bool dirty;
-    bool suspended;             //  in libmicrohttpd (always, once adopted)
+    hrg_conn_t *reap_next;      //  the worker's list of closed connections
     bool closing;
     uint64_t last_frame_ms;     //  monotonic, for heartbeats while catching up
-    //  Once libmicrohttpd has sent the headers, the worker writes the body
-    //  itself, one chunked-encoding chunk per flush:
-    int fd;                     //  -1 until adopted
+    //  The socket, owned by the worker (hrg_sse_io.c):
+    int fd;
+    bool chunked;               //  HTTP/1.1: chunked body; 1.0: raw until close
+    char *head;                 //  the response head, until written
+    uint32_t head_len, head_sent;
     uint32_t chunk_left;        //  body bytes of the current chunk still to write
-    uint8_t head_len, head_sent;//  the chunk's "size\r\n" line
+    uint8_t size_len, size_sent;//  the chunk's "size\r\n" line
     uint8_t tail_sent;          //  bytes of its closing "\r\n" written
     bool in_chunk;
-    char head [12];
+    char size_line [12];
 };
 
-//  Handles GET /v1/sse: validates channels and cursor, queues the stream.
-enum MHD_Result hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd);
+//  Handles GET /v1/sse: validates channels and cursor; on success takes the
+//  socket from libmicrohttpd (returning MHD_NO so it lets go of it).
+enum MHD_Result hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                                const char *version);
 
 //  Re-examines a catching-up connection after one of its channels synced
 //  or advanced; joins its group once it is level.
@@ -61,8 +65,22 @@ void hrg_sse_flush (hrg_conn_t *self);
 //  Handles readiness of an adopted socket: writable, or the peer went away.
 void hrg_sse_on_socket (hrg_conn_t *self, uint32_t events);
 
-//  Closes the connection at the next opportunity (slow consumer, shutdown).
+//  Closes the socket now; the connection is freed by hrg_sse_reap, so it
+//  is safe to call while lists of connections are being walked.
 void hrg_sse_close (hrg_conn_t *self);
+
+//  Frees the connections closed during this turn of the loop.
+void hrg_sse_reap (hrg_worker_t *worker);
+
+//  Registers the connection's socket with the worker's epoll set and tunes
+//  it for small writes (internal to hrg_sse*.c).
+void hrg_sse_adopt (hrg_conn_t *self);
+
+//  Queues the connection for the next flush (internal to hrg_sse*.c).
+void hrg_sse_mark_dirty (hrg_conn_t *self);
+
+//  Detaches and frees a closed connection (internal to hrg_sse*.c).
+void hrg_sse_free (hrg_conn_t *self);
 
 //  Flushes connections with new private frames.
 void hrg_sse_flush_dirty (hrg_worker_t *worker);

@@ -100,7 +100,10 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
         return NULL;
     }
     self->daemon = MHD_start_daemon (
-        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+        //  TURBO: besides its optimistic I/O, libmicrohttpd then closes a
+        //  connection without shutdown(), which lets an SSE stream keep the
+        //  socket it took over (hrg_sse_handle)
+        MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
         0, NULL, NULL, hrg_http_access, self,
         MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config->max_connections,
@@ -276,6 +279,8 @@ s_turn (hrg_worker_t *self)
     hrg_group_flush_dirty (self);
     hrg_sse_flush_dirty (self);
     MHD_run (self->daemon);
+    hrg_sse_flush_dirty (self);         //  streams opened during MHD_run
+    hrg_sse_reap (self);
 }
 
 //  Stops accepting, closes every connection (resuming the suspended ones,
@@ -287,24 +292,18 @@ s_shutdown (hrg_worker_t *self)
     if (listen_fd != MHD_INVALID_SOCKET)
         close (listen_fd);
     hrg_sse_close_all (self);
+    hrg_sse_reap (self);
     hrg_link_destroy (&self->link);     //  pending publishes answer 503
+    //  Requests waiting on the broker are resumed by now; let them answer
     uint64_t deadline = hr_mono_ms () + S_SHUTDOWN_MS;
     struct epoll_event events [8];
     while (hr_mono_ms () < deadline) {
-        hrg_group_flush_dirty (self);
-        hrg_sse_flush_dirty (self);
         MHD_run (self->daemon);
-        const union MHD_DaemonInfo *info = MHD_get_daemon_info (
-            self->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
-        if (!self->conns && (!info || info->num_connections == 0))
+        MHD_UNSIGNED_LONG_LONG timeout;
+        if (MHD_get_timeout (self->daemon, &timeout) == MHD_NO || timeout > 0)
             break;
-        if (!self->conns)
-            break;              //  only idle keep-alive connections: stop closes them
         epoll_wait (self->epoll_fd, events, 8, 10);
     }
-    if (self->conns)
-        hr_log_warn ("connections still open at shutdown", "worker", "");
-    MHD_run (self->daemon);
 }
 
 void *

@@ -51,6 +51,8 @@ struct _hrg_worker_t {
     hrg_group_t *dirty_groups;      //  groups with frames not yet woken for
     hrg_conn_t *dirty_conns;        //  connections with private frames to wake for
     hrg_conn_t *conns;              //  every SSE connection
+    hrg_conn_t *reaped;             //  closed this turn, freed at its end
+    int64_t conn_count;
     bool stopping;
     bool linked;                    //  the DEALER is connected to the broker
     _Atomic int *linked_workers;    //  the gateway's count, for /readyz
