@@ -20,9 +20,11 @@
 #define S_BATCH 512
 //  Maintenance (expiry, gauges) period.
 #define S_TICK_MS 250
-//  Head markers for recently active channels, so that a subscriber that
-//  lost the last events of a channel (a ZeroMQ drop) learns of it even if
-//  the channel then goes quiet (the Clone pattern's heartbeat).
+//  A head marker for each channel that went quiet (no publish for a second
+//  after publishing in the second before), so that a subscriber that lost
+//  the last events of a channel (a ZeroMQ drop) learns of it even though no
+//  later event will show the gap (the Clone pattern's heartbeat). Active
+//  channels need none: their next event shows any gap.
 #define S_MARKER_MS 1000
 //  Ingest error lines logged per second at most; the rest are only counted.
 #define S_ERROR_LOGS_PER_S 10
@@ -423,10 +425,17 @@ s_send_marker (hrb_server_t *self, const char *ch, size_t ch_len, hrb_stream_t *
     s_stream_send (self, ch, ch_len, &self->frame);
 }
 
+typedef struct {
+    hrb_server_t *server;
+    uint64_t quiet_since;       //  streams last published before this are quiet
+} s_marker_round_t;
+
 static void
 s_marker_visit (void *arg, hrb_stream_t *stream)
 {
-    s_send_marker (arg, stream->name, strlen (stream->name), stream);
+    s_marker_round_t *round = arg;
+    if (stream->last_ms <= round->quiet_since)
+        s_send_marker (round->server, stream->name, strlen (stream->name), stream);
 }
 
 //  Takes one subscription message from XPUB; answers "channel|"
@@ -469,7 +478,11 @@ s_tick (hrb_server_t *self)
     hr_metrics_set (self->shard, self->m_evicted + 2, (int64_t) stats.evicted_memory);
     hr_metrics_set (self->shard, self->m_dedupe_keys, (int64_t) keys);
     if (now >= self->last_marker_ms + S_MARKER_MS) {
-        hrb_streams_recent (self->streams, self->last_marker_ms, s_marker_visit, self);
+        //  Published in the previous window, quiet since
+        s_marker_round_t round = { self, now - S_MARKER_MS };
+        if (self->last_marker_ms > S_MARKER_MS)
+            hrb_streams_recent (self->streams, self->last_marker_ms - S_MARKER_MS,
+                                s_marker_visit, &round);
         self->last_marker_ms = now;
     }
 }

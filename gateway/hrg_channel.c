@@ -27,8 +27,6 @@ hrg_channel_acquire (hrg_worker_t *worker, const char *name)
         snprintf (self->name, sizeof self->name, "%s", name);
         self->state = HRG_CHANNEL_SYNCING;
         self->sync_deadline = hr_mono_ms () + S_SYNC_TIMEOUT_MS;
-        self->recent = hr_calloc ((size_t) worker->config->recent_events + 1,
-                                  sizeof (hrg_event_t *));
         zhashx_insert (worker->channels, self->name, self);
         char topic [HR_CHANNEL_MAX + 2];
         size_t len = (size_t) snprintf (topic, sizeof topic, "%s|", name);
@@ -39,12 +37,25 @@ hrg_channel_acquire (hrg_worker_t *worker, const char *name)
     return self;
 }
 
+//  What an event in a recent ring counts against --recent-memory.
+static uint64_t
+s_event_bytes (const hrg_event_t *ev)
+{
+    return sizeof *ev + ev->json_len + 1 + sizeof ev;
+}
+
+static void
+s_forget (hrg_channel_t *self, hrg_event_t *ev)
+{
+    self->worker->recent_bytes -= s_event_bytes (ev);
+    hrg_event_release (ev);
+}
+
 static void
 s_clear_recent (hrg_channel_t *self)
 {
-    size_t cap = (size_t) self->worker->config->recent_events;
     for (size_t i = 0; i < self->recent_count; i++)
-        hrg_event_release (self->recent [(self->recent_start + i) % cap]);
+        s_forget (self, self->recent [(self->recent_start + i) % self->recent_cap]);
     self->recent_start = self->recent_count = 0;
 }
 
@@ -90,6 +101,47 @@ s_notify_waiters (hrg_channel_t *self)
             hrg_sse_catch_up (self->waiters.items [i - 1]);
 }
 
+//  Keeps ev in the recent ring, which starts small (most channels are
+//  quiet) and doubles up to --recent-events, then drops its oldest. Over
+//  the worker's --recent-memory, the channel sheds its oldest instead of
+//  growing (the broker's history remains the whole truth).
+static void
+s_remember (hrg_channel_t *self, hrg_event_t *ev)
+{
+    hrg_worker_t *worker = self->worker;
+    size_t max = (size_t) worker->config->recent_events;
+    if (max == 0)
+        return;
+    while (self->recent_count
+       &&  worker->recent_bytes + s_event_bytes (ev) > (uint64_t) worker->config->recent_memory) {
+        s_forget (self, self->recent [self->recent_start]);
+        self->recent_start = (self->recent_start + 1) % self->recent_cap;
+        self->recent_count--;
+    }
+    if (worker->recent_bytes + s_event_bytes (ev) > (uint64_t) worker->config->recent_memory)
+        return;
+    if (self->recent_count == self->recent_cap && self->recent_cap < max) {
+        size_t cap = self->recent_cap? self->recent_cap * 2: 4;
+        if (cap > max)
+            cap = max;
+        hrg_event_t **ring = hr_calloc (cap, sizeof *ring);
+        for (size_t i = 0; i < self->recent_count; i++)
+            ring [i] = self->recent [(self->recent_start + i) % self->recent_cap];
+        free (self->recent);
+        self->recent = ring;
+        self->recent_cap = cap;
+        self->recent_start = 0;
+    }
+    if (self->recent_count == self->recent_cap) {
+        s_forget (self, self->recent [self->recent_start]);
+        self->recent_start = (self->recent_start + 1) % self->recent_cap;
+        self->recent_count--;
+    }
+    self->recent [(self->recent_start + self->recent_count++) % self->recent_cap] =
+        hrg_event_ref (ev);
+    worker->recent_bytes += s_event_bytes (ev);
+}
+
 //  Delivers the next event in order: groups, the recent ring, waiters.
 static void
 s_deliver (hrg_channel_t *self, hrg_event_t *ev)
@@ -97,15 +149,7 @@ s_deliver (hrg_channel_t *self, hrg_event_t *ev)
     self->last = ev->seq;
     for (size_t i = 0; i < self->groups.count; i++)
         hrg_group_publish (self->groups.items [i], ev);
-    size_t cap = (size_t) self->worker->config->recent_events;
-    if (cap) {
-        if (self->recent_count == cap) {
-            hrg_event_release (self->recent [self->recent_start]);
-            self->recent_start = (self->recent_start + 1) % cap;
-            self->recent_count--;
-        }
-        self->recent [(self->recent_start + self->recent_count++) % cap] = hrg_event_ref (ev);
-    }
+    s_remember (self, ev);
     s_notify_waiters (self);
 }
 
@@ -365,13 +409,12 @@ hrg_channel_replay_recent (hrg_channel_t *self, uint64_t since,
 {
     if (since >= self->last)
         return true;
-    size_t cap = (size_t) self->worker->config->recent_events;
     if (self->recent_count == 0)
         return false;
     uint64_t first = self->recent [self->recent_start]->seq;
     if (since + 1 < first)
         return false;
     for (uint64_t i = since + 1 - first; i < self->recent_count; i++)
-        visit (arg, self->recent [(self->recent_start + i) % cap]);
+        visit (arg, self->recent [(self->recent_start + i) % self->recent_cap]);
     return true;
 }

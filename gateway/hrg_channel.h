@@ -29,8 +29,8 @@ struct _hrg_channel_t {
     uint64_t fill_rid;          //  FILLING: the history request in flight
     uint64_t sync_deadline;     //  SYNCING: monotonic ms to ask for the head
     uint64_t head_rid;          //  SYNCING: the head query in flight
-    hrg_event_t **recent;       //  ring of the last delivered events
-    size_t recent_start, recent_count;
+    hrg_event_t **recent;       //  ring of the last delivered events; grows
+    size_t recent_cap, recent_start, recent_count;  //  up to --recent-events
     hr_vec_t held;              //  hrg_event_t *, in arrival order
     hr_vec_t groups;            //  hrg_group_t * containing this channel
     hr_vec_t waiters;           //  hrg_conn_t * catching up on this channel

@@ -25,6 +25,9 @@
 #define S_SWEEP_MS 250
 //  Error lines logged per second per worker; the rest are only counted.
 #define S_ERROR_LOGS_PER_S 10
+//  The longest a busy worker defers writing (flush pacing), whatever the
+//  last round took: latency stays within a few milliseconds of the work.
+#define S_FLUSH_WAIT_MAX_US 10000
 //  How long shutdown waits for connections to close.
 #define S_SHUTDOWN_MS 2000
 
@@ -238,21 +241,46 @@ s_drain_sub (hrg_worker_t *self)
     }
 }
 
-//  Milliseconds epoll may sleep: 0 when work is already waiting.
-static int
-s_timeout (hrg_worker_t *self, uint64_t now)
+//  Microseconds epoll may sleep: 0 when work is already waiting.
+static uint64_t
+s_timeout (hrg_worker_t *self, uint64_t now_us)
 {
-    if (self->dirty_groups || self->dirty_conns || s_sub_readable (self)
-    ||  hrg_link_readable (self->link))
+    if (s_sub_readable (self) || hrg_link_readable (self->link))
         return 0;
-    uint64_t wake = self->next_sweep;
+    bool dirty = self->dirty_groups || self->dirty_conns;
+    if (dirty && now_us >= self->flush_due_us)
+        return 0;
+    uint64_t wake = self->next_sweep * 1000;
     uint64_t deadline = hrg_link_next_deadline (self->link);
-    if (deadline < wake)
-        wake = deadline;
+    if (deadline != UINT64_MAX && deadline * 1000 < wake)
+        wake = deadline * 1000;
+    if (dirty && self->flush_due_us < wake)
+        wake = self->flush_due_us;
     MHD_UNSIGNED_LONG_LONG mhd_timeout;
-    if (MHD_get_timeout (self->daemon, &mhd_timeout) == MHD_YES && now + mhd_timeout < wake)
-        wake = now + mhd_timeout;
-    return wake > now? (int) (wake - now): 0;
+    if (MHD_get_timeout (self->daemon, &mhd_timeout) == MHD_YES
+    &&  now_us + mhd_timeout * 1000 < wake)
+        wake = now_us + mhd_timeout * 1000;
+    return wake > now_us? wake - now_us: 0;
+}
+
+//  Writes to every connection with new frames, then paces the next round:
+//  when more events arrived while a round of duration d was writing, the
+//  next round waits d * pacing% (at most 10 ms), so that a saturated worker
+//  writes several events per syscall (a connection's syscall and TCP costs
+//  are per write) instead of falling behind; otherwise it writes at once.
+static void
+s_flush (hrg_worker_t *self)
+{
+    uint64_t start = hr_mono_us ();
+    if (start < self->flush_due_us || !(self->dirty_groups || self->dirty_conns))
+        return;
+    hrg_group_flush_dirty (self);
+    hrg_sse_flush_dirty (self);
+    //  Only a worker that events outran (more arrived while it wrote) waits
+    uint64_t end = hr_mono_us ();
+    uint64_t wait = s_sub_readable (self)
+                  ? (end - start) * (uint64_t) self->config->flush_pacing / 100: 0;
+    self->flush_due_us = end + (wait < S_FLUSH_WAIT_MAX_US? wait: S_FLUSH_WAIT_MAX_US);
 }
 
 //  One turn of the loop after epoll returns.
@@ -276,10 +304,9 @@ s_turn (hrg_worker_t *self)
         hrg_channel_sweep (self, now);
         self->next_sweep = now + S_SWEEP_MS;
     }
-    hrg_group_flush_dirty (self);
-    hrg_sse_flush_dirty (self);
+    s_flush (self);
     MHD_run (self->daemon);
-    hrg_sse_flush_dirty (self);         //  streams opened during MHD_run
+    s_flush (self);                     //  streams opened during MHD_run
     hrg_sse_reap (self);
 }
 
@@ -316,7 +343,10 @@ hrg_worker_run (void *arg)
     self->next_sweep = hr_mono_ms () + S_SWEEP_MS;
     struct epoll_event events [8];
     while (!self->stopping) {
-        int count = epoll_wait (self->epoll_fd, events, 8, s_timeout (self, hr_mono_ms ()));
+        uint64_t wait_us = s_timeout (self, hr_mono_us ());
+        struct timespec timeout = { (time_t) (wait_us / 1000000),
+                                    (long) (wait_us % 1000000) * 1000 };
+        int count = epoll_pwait2 (self->epoll_fd, events, 8, &timeout, NULL);
         for (int i = 0; i < count; i++) {
             void *tag = events [i].data.ptr;
             if (tag == &self->stop_fd)

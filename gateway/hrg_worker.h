@@ -62,6 +62,8 @@ struct _hrg_worker_t {
     hr_buf_t cursor;
     uint64_t next_heartbeat_check;
     uint64_t next_sweep;
+    uint64_t flush_due_us;
+    uint64_t recent_bytes;          //  events held in channels' recent rings          //  monotonic µs before which not to flush again
 };
 
 //  Creates a worker listening on listen_fd (taken over). NULL + err on failure.

@@ -78,5 +78,22 @@ class ResumeCost(unittest.TestCase):
         print("\nresume: 1,000 events replayed in %.1f ms" % (elapsed * 1000))
 
 
+class RecentRingBound(unittest.TestCase):
+    def test_resume_works_when_the_gateways_recent_events_are_capped(self):
+        """--recent-memory far below the missed range: the gateway keeps few
+        events and the rest comes from the broker, in order."""
+        herald = h.start(self, "run", "--recent-memory", "2K", "--workers", "1")
+        push = h.pusher(self, herald.pull)
+        keeper = h.subscribed(self, herald.http, ["ring"])      # keeps the channel alive
+        first = h.subscribed(self, herald.http, ["ring"])
+        cursor = first.last_id
+        first.close()
+        for i in range(300):
+            push.send({"ch": "ring", "data": {"i": i, "pad": "x" * 100}})
+        keeper.wait_events(300)
+        c = h.sse(self, herald.http, ["ring"], last_event_id=cursor)
+        self.assertEqual([e.json["seq"] for e in c.wait_events(300)], list(range(1, 301)))
+
+
 if __name__ == "__main__":
     unittest.main()
