@@ -1,6 +1,7 @@
 # Herald: the two commands a new user needs.
 #   make run    installs what is missing, builds, starts `herald run`
 #   make test   installs what is missing, builds with ASan+UBSan, runs every test
+#   make bench  installs nginx + nchan too, runs bench/compare.py (Herald vs nchan)
 # Everything else is CMake; this file only strings the steps together.
 
 BUILD      ?= build
@@ -37,7 +38,7 @@ test: test-build
 
 bench: build
 	@scripts/install-deps.sh bench
-	@bench/compare.sh
+	@/usr/bin/python3 bench/compare.py --herald $(BUILD)/herald $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD)

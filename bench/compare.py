@@ -312,7 +312,7 @@ def main():
                        scenario_idle(herald, servers, (1000, 5000, 10000)), LOWER)
     if "5" in only:
         log("scenario 5: highest rate")
-        rates = (200, 400, 800, 1600, 3200, 6400, 12800)
+        rates = (50, 100, 200, 400, 800, 1600, 2400, 3200, 4800, 6400)
         lines += table("5. Highest publish rate with no loss and p99 < 50 ms, 1,000 subscribers "
                        "(rates tried: %s)" % ", ".join(map(str, rates)),
                        scenario_max_rate(herald, servers, rates, min(args.duration, 5)))

@@ -30,7 +30,7 @@ typedef struct {
     int64_t sub_hwm;            //  SUB receive high-water mark (messages)
     int64_t recent_events;      //  events kept per channel per worker for fast resume
     int64_t recent_memory;      //  bytes of such events per worker, all channels
-    int64_t flush_pacing;       //  %: after a flush round of d µs, wait d * pacing / 100
+    int64_t write_interval;     //  ms: the least time between two writes to a stream
     bool demo;                  //  serve the demo page at /
 } hrg_config_t;
 
@@ -40,7 +40,7 @@ typedef struct {
     .max_connections = 10000, .conn_memory = 16 * 1024, .conn_timeout = 120000, \
     .heartbeat = 15000, .sse_retry = 2000, .slow_consumer_bytes = 1 << 20, \
     .max_body = 1 << 20, .broker_timeout = 5000, .sub_hwm = 100000, \
-    .recent_events = 256, .recent_memory = 64 << 20, .flush_pacing = 100, .demo = false }
+    .recent_events = 256, .recent_memory = 64 << 20, .write_interval = 20, .demo = false }
 
 typedef struct _hrg_gateway_t hrg_gateway_t;
 

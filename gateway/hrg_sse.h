@@ -47,6 +47,7 @@ struct _hrg_conn_t {
     uint8_t size_len, size_sent;//  the chunk's "size\r\n" line
     uint8_t tail_sent;          //  bytes of its closing "\r\n" written
     bool in_chunk;
+    bool blocked;               //  the socket refused bytes: waiting for EPOLLOUT
     char size_line [12];
 };
 

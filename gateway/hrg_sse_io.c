@@ -100,9 +100,14 @@ s_write (hrg_conn_t *self, struct iovec *iov, size_t count, size_t *written)
     if (rc < 0) {
         if (errno != EAGAIN && errno != EINTR)
             hrg_sse_close (self);               //  the peer is gone
+        self->blocked = true;
         return false;                           //  EPOLLOUT calls again
     }
     *written = (size_t) rc;
+    size_t total = 0;
+    for (size_t i = 0; i < count; i++)
+        total += iov [i].iov_len;
+    self->blocked = *written < total;
     return true;
 }
 
@@ -221,7 +226,9 @@ hrg_sse_sweep (hrg_worker_t *worker, uint64_t now_ms)
     for (hrg_conn_t *self = worker->conns; self; self = self->next) {
         if (self->closing)
             continue;
-        if (s_pending (self) > limit) {
+        //  Only bytes the socket refused count: events held back by the
+        //  write interval are not the consumer's fault
+        if (self->blocked && s_pending (self) > limit) {
             hr_metrics_inc (worker->shard, worker->m->slow_consumers);
             hr_log_info ("slow consumer disconnected", "channel", self->set->names [0]);
             hrg_sse_close (self);

@@ -25,9 +25,6 @@
 #define S_SWEEP_MS 250
 //  Error lines logged per second per worker; the rest are only counted.
 #define S_ERROR_LOGS_PER_S 10
-//  The longest a busy worker defers writing (flush pacing), whatever the
-//  last round took: latency stays within a few milliseconds of the work.
-#define S_FLUSH_WAIT_MAX_US 10000
 //  How long shutdown waits for connections to close.
 #define S_SHUTDOWN_MS 2000
 
@@ -263,24 +260,19 @@ s_timeout (hrg_worker_t *self, uint64_t now_us)
     return wake > now_us? wake - now_us: 0;
 }
 
-//  Writes to every connection with new frames, then paces the next round:
-//  when more events arrived while a round of duration d was writing, the
-//  next round waits d * pacing% (at most 10 ms), so that a saturated worker
-//  writes several events per syscall (a connection's syscall and TCP costs
-//  are per write) instead of falling behind; otherwise it writes at once.
+//  Writes to every connection with new frames, at most once per write
+//  interval: events spaced wider than the interval go out at once, and a
+//  busier stream has its events coalesced, several per write (a
+//  connection's syscall and TCP costs are per write, not per byte).
 static void
 s_flush (hrg_worker_t *self)
 {
-    uint64_t start = hr_mono_us ();
-    if (start < self->flush_due_us || !(self->dirty_groups || self->dirty_conns))
+    uint64_t now = hr_mono_us ();
+    if (now < self->flush_due_us || !(self->dirty_groups || self->dirty_conns))
         return;
     hrg_group_flush_dirty (self);
     hrg_sse_flush_dirty (self);
-    //  Only a worker that events outran (more arrived while it wrote) waits
-    uint64_t end = hr_mono_us ();
-    uint64_t wait = s_sub_readable (self)
-                  ? (end - start) * (uint64_t) self->config->flush_pacing / 100: 0;
-    self->flush_due_us = end + (wait < S_FLUSH_WAIT_MAX_US? wait: S_FLUSH_WAIT_MAX_US);
+    self->flush_due_us = now + (uint64_t) self->config->write_interval * 1000;
 }
 
 //  One turn of the loop after epoll returns.
