@@ -23,14 +23,42 @@ s_cursor (hrg_group_t *self, hr_buf_t *out)
 }
 
 static void
+s_push (hrg_group_t **list, hrg_group_t *self)
+{
+    self->dirty_next = *list;
+    *list = self;
+}
+
+static void
+s_unlink (hrg_group_t **list, hrg_group_t *self)
+{
+    while (*list != self)
+        list = &(*list)->dirty_next;
+    *list = self->dirty_next;
+}
+
+//  Queues the group for writing: now if its last write is an interval ago,
+//  else on the wheel slot of the moment it will be.
+static void
 s_mark_dirty (hrg_group_t *self)
 {
-    if (!self->dirty) {
-        self->dirty = true;
-        self->dirty_next = self->worker->dirty_groups;
-        self->worker->dirty_groups = self;
+    hrg_worker_t *worker = self->worker;
+    uint64_t now = hr_mono_ms ();
+    self->last_frame_ms = now;
+    if (self->dirty)
+        return;
+    self->dirty = true;
+    uint64_t due = self->last_write_ms + (uint64_t) worker->config->write_interval;
+    if (due <= now) {
+        s_push (&worker->dirty_groups, self);
+        return;
     }
-    self->last_frame_ms = hr_mono_ms ();
+    if (worker->wheel_count == 0)
+        worker->wheel_ms = now;
+    self->deferred = true;
+    self->due_ms = due;
+    s_push (&worker->wheel [due % HRG_WHEEL_SLOTS], self);
+    worker->wheel_count++;
 }
 
 //  Appends the worker's scratch buffer as one frame.
@@ -90,13 +118,13 @@ hrg_group_leave (hrg_conn_t *conn)
     hrg_worker_t *worker = self->worker;
     for (size_t i = 0; i < self->set->count; i++)
         hr_vec_remove (&self->channels [i]->groups, self);
-    if (self->dirty) {
-        //  Unlink from the dirty list before freeing
-        hrg_group_t **link = &worker->dirty_groups;
-        while (*link != self)
-            link = &(*link)->dirty_next;
-        *link = self->dirty_next;
+    if (self->deferred) {
+        s_unlink (&worker->wheel [self->due_ms % HRG_WHEEL_SLOTS], self);
+        worker->wheel_count--;
     }
+    else
+    if (self->dirty)
+        s_unlink (&worker->dirty_groups, self);
     zhashx_delete (worker->groups, self->set->key);
     hrg_chain_fini (&self->chain);
     hr_chanset_destroy (&self->set);
@@ -144,14 +172,46 @@ hrg_group_heartbeats (hrg_worker_t *worker, uint64_t now_ms)
         }
 }
 
-void
-hrg_group_flush_dirty (hrg_worker_t *worker)
+//  Moves the groups whose time has come from the wheel to the ready list.
+static void
+s_advance (hrg_worker_t *worker, uint64_t now_ms)
 {
+    uint64_t steps = now_ms > worker->wheel_ms? now_ms - worker->wheel_ms: 0;
+    if (steps > HRG_WHEEL_SLOTS)
+        steps = HRG_WHEEL_SLOTS;
+    for (uint64_t i = 1; i <= steps && worker->wheel_count; i++) {
+        hrg_group_t **slot = &worker->wheel [(worker->wheel_ms + i) % HRG_WHEEL_SLOTS];
+        while (*slot) {
+            hrg_group_t *self = *slot;
+            *slot = self->dirty_next;
+            self->deferred = false;
+            worker->wheel_count--;
+            s_push (&worker->dirty_groups, self);
+        }
+    }
+    worker->wheel_ms = now_ms;
+}
+
+void
+hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms)
+{
+    s_advance (worker, now_ms);
     while (worker->dirty_groups) {
         hrg_group_t *self = worker->dirty_groups;
         worker->dirty_groups = self->dirty_next;
         self->dirty = false;
+        self->last_write_ms = now_ms;
         for (hrg_conn_t *conn = self->members; conn; conn = conn->group_next)
             hrg_sse_flush (conn);
     }
+}
+
+uint64_t
+hrg_group_next_due (hrg_worker_t *worker)
+{
+    for (uint64_t ms = worker->wheel_ms + 1;
+         worker->wheel_count && ms <= worker->wheel_ms + HRG_WHEEL_SLOTS; ms++)
+        if (worker->wheel [ms % HRG_WHEEL_SLOTS])
+            return ms;
+    return UINT64_MAX;
 }

@@ -19,8 +19,11 @@ struct _hrg_group_t {
     hrg_chain_t chain;
     hrg_conn_t *members;        //  list through conn->group_next
     size_t member_count;
-    bool dirty;                 //  frames appended since the last wake
-    hrg_group_t *dirty_next;
+    bool dirty;                 //  frames appended since the last write
+    bool deferred;              //  dirty, waiting on the worker's wheel
+    hrg_group_t *dirty_next;    //  in the ready list or a wheel slot
+    uint64_t last_write_ms;     //  monotonic; --write-interval counts from it
+    uint64_t due_ms;            //  deferred: when it may be written
     uint64_t last_frame_ms;     //  monotonic; for heartbeats
 };
 
@@ -43,7 +46,12 @@ void hrg_group_reset (hrg_group_t *self, hrg_channel_t *channel, hr_reset_t reas
 //  Appends a heartbeat to every group idle for the heartbeat interval.
 void hrg_group_heartbeats (hrg_worker_t *worker, uint64_t now_ms);
 
-//  Flushes the members of every group with new frames.
-void hrg_group_flush_dirty (hrg_worker_t *worker);
+//  Writes to the members of every group whose new frames are due: now, or
+//  --write-interval after the group's last write (DESIGN.md §7's batching,
+//  per stream: a quiet stream is written at once, a busy one coalesced).
+void hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms);
+
+//  Monotonic ms when the next deferred group falls due, or UINT64_MAX.
+uint64_t hrg_group_next_due (hrg_worker_t *worker);
 
 #endif

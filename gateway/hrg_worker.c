@@ -244,15 +244,15 @@ s_timeout (hrg_worker_t *self, uint64_t now_us)
 {
     if (s_sub_readable (self) || hrg_link_readable (self->link))
         return 0;
-    bool dirty = self->dirty_groups || self->dirty_conns;
-    if (dirty && now_us >= self->flush_due_us)
+    if (self->dirty_groups || self->dirty_conns)
         return 0;
     uint64_t wake = self->next_sweep * 1000;
     uint64_t deadline = hrg_link_next_deadline (self->link);
     if (deadline != UINT64_MAX && deadline * 1000 < wake)
         wake = deadline * 1000;
-    if (dirty && self->flush_due_us < wake)
-        wake = self->flush_due_us;
+    uint64_t due = hrg_group_next_due (self);
+    if (due != UINT64_MAX && due * 1000 < wake)
+        wake = due * 1000;
     MHD_UNSIGNED_LONG_LONG mhd_timeout;
     if (MHD_get_timeout (self->daemon, &mhd_timeout) == MHD_YES
     &&  now_us + mhd_timeout * 1000 < wake)
@@ -260,19 +260,13 @@ s_timeout (hrg_worker_t *self, uint64_t now_us)
     return wake > now_us? wake - now_us: 0;
 }
 
-//  Writes to every connection with new frames, at most once per write
-//  interval: events spaced wider than the interval go out at once, and a
-//  busier stream has its events coalesced, several per write (a
-//  connection's syscall and TCP costs are per write, not per byte).
+//  Writes what is due: groups (each at most once per --write-interval, see
+//  hrg_group) and connections' own frames.
 static void
 s_flush (hrg_worker_t *self)
 {
-    uint64_t now = hr_mono_us ();
-    if (now < self->flush_due_us || !(self->dirty_groups || self->dirty_conns))
-        return;
-    hrg_group_flush_dirty (self);
+    hrg_group_flush_dirty (self, hr_mono_ms ());
     hrg_sse_flush_dirty (self);
-    self->flush_due_us = now + (uint64_t) self->config->write_interval * 1000;
 }
 
 //  One turn of the loop after epoll returns.

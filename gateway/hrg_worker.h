@@ -21,6 +21,10 @@
 #include <stdint.h>
 
 typedef struct _hrg_worker_t hrg_worker_t;
+
+//  Slots (one per ms) of the wheel of groups waiting out --write-interval;
+//  more than the interval's maximum, 1000 ms.
+#define HRG_WHEEL_SLOTS 1024
 typedef struct _hrg_channel_t hrg_channel_t;
 typedef struct _hrg_group_t hrg_group_t;
 typedef struct _hrg_conn_t hrg_conn_t;
@@ -48,7 +52,10 @@ struct _hrg_worker_t {
     hrg_link_t *link;               //  DEALER socket to the broker's ROUTER
     zhashx_t *channels;             //  name -> hrg_channel_t (not owning)
     zhashx_t *groups;               //  channel-set key -> hrg_group_t (not owning)
-    hrg_group_t *dirty_groups;      //  groups with frames not yet woken for
+    hrg_group_t *dirty_groups;      //  groups with frames to write now
+    hrg_group_t *wheel [HRG_WHEEL_SLOTS];   //  groups with frames, written recently
+    uint64_t wheel_ms;              //  the wheel has been advanced to this ms
+    size_t wheel_count;
     hrg_conn_t *dirty_conns;        //  connections with private frames to wake for
     hrg_conn_t *conns;              //  every SSE connection
     hrg_conn_t *reaped;             //  closed this turn, freed at its end
