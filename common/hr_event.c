@@ -47,16 +47,63 @@ hr_event_topic (const char *ch, size_t ch_len, hr_buf_t *out)
     hr_buf_putc (out, '|');
 }
 
+static hr_error_t
+s_read_checked (hr_mp_reader_t *reader, const char **ptr, size_t *len,
+                bool valid (const char *, size_t), hr_error_t invalid)
+{
+    hr_error_t rc = hr_mp_read_str (reader, ptr, len);
+    if (rc)
+        return rc;
+    return valid (*ptr, *len)? HR_OK: invalid;
+}
+
+static bool s_type_valid (const char *text, size_t len) { return hr_token_valid (text, len, HR_TYPE_MAX); }
+static bool s_epoch_valid (const char *text, size_t len) { return hr_token_valid (text, len, HR_EPOCH_MAX); }
+
+hr_error_t
+hr_event_read_ch (hr_mp_reader_t *reader, const char **ptr, size_t *len)
+{
+    return s_read_checked (reader, ptr, len, hr_channel_valid, HR_E_BAD_CHANNEL);
+}
+
+hr_error_t
+hr_event_read_type (hr_mp_reader_t *reader, const char **ptr, size_t *len)
+{
+    return s_read_checked (reader, ptr, len, s_type_valid, HR_E_BAD_FIELD);
+}
+
+hr_error_t
+hr_event_read_id (hr_mp_reader_t *reader, const char **ptr, size_t *len)
+{
+    return s_read_checked (reader, ptr, len, hr_id_valid, HR_E_BAD_FIELD);
+}
+
+hr_error_t
+hr_event_read_epoch (hr_mp_reader_t *reader, bool nil_ok, const char **ptr, size_t *len)
+{
+    if (nil_ok && hr_mp_left (reader) && *reader->pos == 0xc0) {
+        reader->pos++;
+        *ptr = NULL;
+        *len = 0;
+        return HR_OK;
+    }
+    return s_read_checked (reader, ptr, len, s_epoch_valid, HR_E_BAD_FIELD);
+}
+
 //  Bits for "seen" so a duplicate key is an error.
 enum { S_CH = 1, S_SEQ = 2, S_EPOCH = 4, S_TS = 8, S_TYPE = 16, S_DATA = 32,
        S_ID = 64, S_HEAD = 128 };
 
+typedef struct {
+    hr_event_t *ev;
+    unsigned seen;
+} s_decode_t;
+
 static hr_error_t
-s_field (hr_mp_reader_t *reader, const char *key, size_t key_len,
-         hr_event_t *ev, unsigned *seen)
+s_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
 {
-    hr_mp_item_t item;
-    hr_error_t rc;
+    s_decode_t *decode = arg;
+    hr_event_t *ev = decode->ev;
     unsigned bit;
     if (hr_mp_str_eq (key, key_len, "ch")) bit = S_CH;
     else if (hr_mp_str_eq (key, key_len, "seq")) bit = S_SEQ;
@@ -68,40 +115,19 @@ s_field (hr_mp_reader_t *reader, const char *key, size_t key_len,
     else if (hr_mp_str_eq (key, key_len, "head")) bit = S_HEAD;
     else
         return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, NULL, NULL);
-    if (*seen & bit)
+    if (decode->seen & bit)
         return HR_E_DUPLICATE_FIELD;
-    *seen |= bit;
+    decode->seen |= bit;
+    hr_mp_item_t item;
+    hr_error_t rc;
     switch (bit) {
-        case S_CH:
-            if ((rc = hr_mp_read_str (reader, &ev->ch, &ev->ch_len)))
-                return rc;
-            return hr_channel_valid (ev->ch, ev->ch_len)? HR_OK: HR_E_BAD_CHANNEL;
-        case S_SEQ:
-            return hr_mp_read_uint (reader, &ev->seq);
-        case S_TS:
-            return hr_mp_read_uint (reader, &ev->ts);
-        case S_EPOCH:
-            if ((rc = hr_mp_read (reader, &item)))
-                return rc;
-            if (item.kind == HR_MP_NIL)
-                return HR_OK;
-            if (item.kind != HR_MP_STR)
-                return HR_E_BAD_TYPE;
-            if (!hr_token_valid (item.str.ptr, item.str.len, HR_EPOCH_MAX))
-                return HR_E_BAD_FIELD;
-            ev->epoch = item.str.ptr;
-            ev->epoch_len = item.str.len;
-            return HR_OK;
-        case S_TYPE:
-            if ((rc = hr_mp_read_str (reader, &ev->type, &ev->type_len)))
-                return rc;
-            return hr_token_valid (ev->type, ev->type_len, HR_TYPE_MAX)? HR_OK: HR_E_BAD_FIELD;
-        case S_ID:
-            if ((rc = hr_mp_read_str (reader, &ev->id, &ev->id_len)))
-                return rc;
-            return hr_id_valid (ev->id, ev->id_len)? HR_OK: HR_E_BAD_FIELD;
-        case S_DATA:
-            return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, &ev->data, &ev->data_len);
+        case S_CH: return hr_event_read_ch (reader, &ev->ch, &ev->ch_len);
+        case S_SEQ: return hr_mp_read_uint (reader, &ev->seq);
+        case S_TS: return hr_mp_read_uint (reader, &ev->ts);
+        case S_EPOCH: return hr_event_read_epoch (reader, true, &ev->epoch, &ev->epoch_len);
+        case S_TYPE: return hr_event_read_type (reader, &ev->type, &ev->type_len);
+        case S_ID: return hr_event_read_id (reader, &ev->id, &ev->id_len);
+        case S_DATA: return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, &ev->data, &ev->data_len);
         default:
             if ((rc = hr_mp_read (reader, &item)))
                 return rc;
@@ -116,28 +142,13 @@ hr_error_t
 hr_event_decode (const void *frame, size_t size, hr_event_t *ev)
 {
     *ev = (hr_event_t) { 0 };
-    hr_mp_reader_t reader;
-    hr_mp_reader_init (&reader, frame, size);
-    hr_mp_item_t map;
-    hr_error_t rc = hr_mp_read (&reader, &map);
+    s_decode_t decode = { ev, 0 };
+    hr_error_t rc = hr_mp_read_map (frame, size, s_field, &decode);
     if (rc)
         return rc;
-    if (map.kind != HR_MP_MAP)
-        return HR_E_BAD_TYPE;
-    unsigned seen = 0;
-    for (uint32_t i = 0; i < map.count; i++) {
-        const char *key;
-        size_t key_len;
-        if ((rc = hr_mp_read_str (&reader, &key, &key_len)))
-            return rc;
-        if ((rc = s_field (&reader, key, key_len, ev, &seen)))
-            return rc;
-    }
-    if (hr_mp_left (&reader))
-        return HR_E_TRAILING_BYTES;
     unsigned required = ev->head? S_CH | S_SEQ | S_EPOCH
                                 : S_CH | S_SEQ | S_EPOCH | S_TS | S_DATA;
-    if ((seen & required) != required)
+    if ((decode.seen & required) != required)
         return HR_E_MISSING_FIELD;
     if (!ev->head && !ev->epoch)
         return HR_E_BAD_FIELD;          //  a real event always has an epoch

@@ -39,6 +39,17 @@ void hr_event_encode (const hr_event_t *ev, hr_buf_t *out);
 //  code of docs/protocol.md §2.2.
 hr_error_t hr_event_decode (const void *frame, size_t size, hr_event_t *ev);
 
+//  Field readers shared by every decoder of Herald's maps: each reads a
+//  string value and checks it (channel: HR_E_BAD_CHANNEL; type, id, epoch:
+//  HR_E_BAD_FIELD; not a string: HR_E_BAD_TYPE). hr_event_read_epoch also
+//  takes nil (no such channel) when nil_ok, leaving *ptr NULL.
+struct _hr_mp_reader_t;
+hr_error_t hr_event_read_ch (struct _hr_mp_reader_t *reader, const char **ptr, size_t *len);
+hr_error_t hr_event_read_type (struct _hr_mp_reader_t *reader, const char **ptr, size_t *len);
+hr_error_t hr_event_read_id (struct _hr_mp_reader_t *reader, const char **ptr, size_t *len);
+hr_error_t hr_event_read_epoch (struct _hr_mp_reader_t *reader, bool nil_ok,
+                                const char **ptr, size_t *len);
+
 //  Builds the XPUB topic "channel|" into out (replacing its contents).
 void hr_event_topic (const char *ch, size_t ch_len, hr_buf_t *out);
 

@@ -239,3 +239,24 @@ hr_mp_read_uint (hr_mp_reader_t *self, uint64_t *value)
     *value = item.u;
     return HR_OK;
 }
+
+hr_error_t
+hr_mp_read_map (const void *frame, size_t size, hr_mp_field_fn *field, void *arg)
+{
+    hr_mp_reader_t reader;
+    hr_mp_reader_init (&reader, frame, size);
+    hr_mp_item_t map;
+    hr_error_t rc = hr_mp_read (&reader, &map);
+    if (rc)
+        return rc;
+    if (map.kind != HR_MP_MAP)
+        return HR_E_BAD_TYPE;
+    for (uint32_t i = 0; i < map.count; i++) {
+        const char *key;
+        size_t key_len;
+        if ((rc = hr_mp_read_str (&reader, &key, &key_len))
+        ||  (rc = field (&reader, key, key_len, arg)))
+            return rc;
+    }
+    return hr_mp_left (&reader)? HR_E_TRAILING_BYTES: HR_OK;
+}

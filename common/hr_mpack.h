@@ -39,7 +39,7 @@ typedef struct {
     };
 } hr_mp_item_t;
 
-typedef struct {
+typedef struct _hr_mp_reader_t {
     const uint8_t *pos;
     const uint8_t *end;
 } hr_mp_reader_t;
@@ -73,6 +73,17 @@ hr_error_t hr_mp_read_str (hr_mp_reader_t *self, const char **ptr, size_t *len);
 
 //  Reads an unsigned integer; HR_E_BAD_TYPE for any other kind.
 hr_error_t hr_mp_read_uint (hr_mp_reader_t *self, uint64_t *value);
+
+//  Called for each key of a map read by hr_mp_read_map; reads (or skips)
+//  exactly the key's value.
+typedef hr_error_t (hr_mp_field_fn) (hr_mp_reader_t *reader, const char *key,
+                                     size_t key_len, void *arg);
+
+//  Reads a frame that must be exactly one map with string keys, calling
+//  field for each key. Errors: those of the reader and of field, plus
+//  HR_E_BAD_TYPE (not a map, a key not a string) and HR_E_TRAILING_BYTES.
+hr_error_t hr_mp_read_map (const void *frame, size_t size, hr_mp_field_fn *field,
+                           void *arg);
 
 //  True when the span equals the NUL-terminated literal.
 static inline bool

@@ -34,10 +34,26 @@ static const struct { const char *name; unsigned bit; } s_request_keys [] = {
     { "since", S_SINCE }, { "limit", S_LIMIT },
 };
 
+typedef struct {
+    hr_request_t *req;
+    unsigned seen;
+} s_request_decode_t;
+
 static hr_error_t
-s_request_field (hr_mp_reader_t *reader, unsigned bit, hr_request_t *req)
+s_request_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
 {
+    s_request_decode_t *decode = arg;
+    hr_request_t *req = decode->req;
     hr_event_t *ev = &req->event;
+    unsigned bit = 0;
+    for (size_t k = 0; k < sizeof s_request_keys / sizeof s_request_keys [0]; k++)
+        if (hr_mp_str_eq (key, key_len, s_request_keys [k].name))
+            bit = s_request_keys [k].bit;
+    if (!bit)
+        return HR_E_BAD_FIELD;
+    if (decode->seen & bit)
+        return HR_E_DUPLICATE_FIELD;
+    decode->seen |= bit;
     const char *text;
     size_t len;
     hr_error_t rc;
@@ -56,28 +72,13 @@ s_request_field (hr_mp_reader_t *reader, unsigned bit, hr_request_t *req)
         case S_RID:
             req->has_rid = true;
             return hr_mp_read_uint (reader, &req->rid);
-        case S_CH:
-            if ((rc = hr_mp_read_str (reader, &ev->ch, &ev->ch_len)))
-                return rc;
-            return hr_channel_valid (ev->ch, ev->ch_len)? HR_OK: HR_E_BAD_CHANNEL;
-        case S_TYPE:
-            if ((rc = hr_mp_read_str (reader, &ev->type, &ev->type_len)))
-                return rc;
-            return hr_token_valid (ev->type, ev->type_len, HR_TYPE_MAX)? HR_OK: HR_E_BAD_FIELD;
-        case S_ID:
-            if ((rc = hr_mp_read_str (reader, &ev->id, &ev->id_len)))
-                return rc;
-            return hr_id_valid (ev->id, ev->id_len)? HR_OK: HR_E_BAD_FIELD;
-        case S_EPOCH:
-            if ((rc = hr_mp_read_str (reader, &ev->epoch, &ev->epoch_len)))
-                return rc;
-            return hr_token_valid (ev->epoch, ev->epoch_len, HR_EPOCH_MAX)? HR_OK: HR_E_BAD_FIELD;
-        case S_DATA:
-            return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, &ev->data, &ev->data_len);
-        case S_SINCE:
-            return hr_mp_read_uint (reader, &req->since);
-        default:
-            return hr_mp_read_uint (reader, &req->limit);
+        case S_CH: return hr_event_read_ch (reader, &ev->ch, &ev->ch_len);
+        case S_TYPE: return hr_event_read_type (reader, &ev->type, &ev->type_len);
+        case S_ID: return hr_event_read_id (reader, &ev->id, &ev->id_len);
+        case S_EPOCH: return hr_event_read_epoch (reader, false, &ev->epoch, &ev->epoch_len);
+        case S_DATA: return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, &ev->data, &ev->data_len);
+        case S_SINCE: return hr_mp_read_uint (reader, &req->since);
+        default: return hr_mp_read_uint (reader, &req->limit);
     }
 }
 
@@ -87,34 +88,11 @@ hr_request_decode (const void *frame, size_t size, size_t max, hr_request_t *req
     *req = (hr_request_t) { .op = HR_OP_PUBLISH, .limit = HR_HISTORY_LIMIT_DEFAULT };
     if (size > max)
         return HR_E_FRAME_TOO_LARGE;
-    hr_mp_reader_t reader;
-    hr_mp_reader_init (&reader, frame, size);
-    hr_mp_item_t map;
-    hr_error_t rc = hr_mp_read (&reader, &map);
+    s_request_decode_t decode = { req, 0 };
+    hr_error_t rc = hr_mp_read_map (frame, size, s_request_field, &decode);
     if (rc)
         return rc;
-    if (map.kind != HR_MP_MAP)
-        return HR_E_BAD_TYPE;
-    unsigned seen = 0;
-    for (uint32_t i = 0; i < map.count; i++) {
-        const char *key;
-        size_t key_len;
-        if ((rc = hr_mp_read_str (&reader, &key, &key_len)))
-            return rc;
-        unsigned bit = 0;
-        for (size_t k = 0; k < sizeof s_request_keys / sizeof s_request_keys [0]; k++)
-            if (hr_mp_str_eq (key, key_len, s_request_keys [k].name))
-                bit = s_request_keys [k].bit;
-        if (!bit)
-            return HR_E_BAD_FIELD;
-        if (seen & bit)
-            return HR_E_DUPLICATE_FIELD;
-        seen |= bit;
-        if ((rc = s_request_field (&reader, bit, req)))
-            return rc;
-    }
-    if (hr_mp_left (&reader))
-        return HR_E_TRAILING_BYTES;
+    unsigned seen = decode.seen;
     if (!(seen & S_CH))
         return HR_E_MISSING_FIELD;
     if (req->op == HR_OP_PUBLISH) {
@@ -259,8 +237,9 @@ s_error_parse (const char *code, size_t len)
 }
 
 static hr_error_t
-s_reply_field (hr_mp_reader_t *reader, const char *key, size_t len, hr_reply_t *reply)
+s_reply_field (hr_mp_reader_t *reader, const char *key, size_t len, void *arg)
 {
+    hr_reply_t *reply = arg;
     const char *text;
     size_t text_len;
     hr_error_t rc;
@@ -301,19 +280,8 @@ s_reply_field (hr_mp_reader_t *reader, const char *key, size_t len, hr_reply_t *
         reply->dup = item.boolean;
         return HR_OK;
     }
-    if (hr_mp_str_eq (key, len, "epoch")) {
-        if ((rc = hr_mp_read (reader, &item)))
-            return rc;
-        if (item.kind == HR_MP_NIL)
-            return HR_OK;
-        if (item.kind != HR_MP_STR)
-            return HR_E_BAD_TYPE;
-        if (!hr_token_valid (item.str.ptr, item.str.len, HR_EPOCH_MAX))
-            return HR_E_BAD_FIELD;
-        reply->epoch = item.str.ptr;
-        reply->epoch_len = item.str.len;
-        return HR_OK;
-    }
+    if (hr_mp_str_eq (key, len, "epoch"))
+        return hr_event_read_epoch (reader, true, &reply->epoch, &reply->epoch_len);
     return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, NULL, NULL);
 }
 
@@ -321,21 +289,5 @@ hr_error_t
 hr_reply_decode (const void *frame, size_t size, hr_reply_t *reply)
 {
     *reply = (hr_reply_t) { 0 };
-    hr_mp_reader_t reader;
-    hr_mp_reader_init (&reader, frame, size);
-    hr_mp_item_t map;
-    hr_error_t rc = hr_mp_read (&reader, &map);
-    if (rc)
-        return rc;
-    if (map.kind != HR_MP_MAP)
-        return HR_E_BAD_TYPE;
-    for (uint32_t i = 0; i < map.count; i++) {
-        const char *key;
-        size_t key_len;
-        if ((rc = hr_mp_read_str (&reader, &key, &key_len)))
-            return rc;
-        if ((rc = s_reply_field (&reader, key, key_len, reply)))
-            return rc;
-    }
-    return hr_mp_left (&reader)? HR_E_TRAILING_BYTES: HR_OK;
+    return hr_mp_read_map (frame, size, s_reply_field, reply);
 }

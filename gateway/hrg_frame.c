@@ -68,31 +68,6 @@ hrg_reader_attach (hrg_reader_t *self, hrg_chain_t *chain)
 }
 
 size_t
-hrg_reader_copy (hrg_reader_t *self, char *buf, size_t max)
-{
-    size_t copied = 0;
-    while (self->frame && copied < max) {
-        hrg_frame_t *frame = self->frame;
-        if (self->offset == frame->size) {
-            if (!frame->next)
-                break;
-            self->frame = frame->next;
-            self->frame->refs++;
-            self->offset = 0;
-            hrg_frame_release (frame);
-            continue;
-        }
-        size_t chunk = frame->size - self->offset;
-        if (chunk > max - copied)
-            chunk = max - copied;
-        memcpy (buf + copied, frame->data + self->offset, chunk);
-        self->offset += (uint32_t) chunk;
-        copied += chunk;
-    }
-    return copied;
-}
-
-size_t
 hrg_reader_iov (const hrg_reader_t *self, struct iovec *iov, size_t max_iov,
                 size_t max_bytes, size_t *bytes)
 {
@@ -136,6 +111,25 @@ hrg_reader_advance (hrg_reader_t *self, size_t size)
         self->offset += (uint32_t) chunk;
         size -= chunk;
     }
+}
+
+size_t
+hrg_reader_copy (hrg_reader_t *self, char *buf, size_t max)
+{
+    size_t copied = 0;
+    while (copied < max) {
+        struct iovec iov [16];
+        size_t bytes = 0;
+        size_t count = hrg_reader_iov (self, iov, 16, max - copied, &bytes);
+        if (bytes == 0)
+            break;
+        for (size_t i = 0; i < count; i++) {
+            memcpy (buf + copied, iov [i].iov_base, iov [i].iov_len);
+            copied += iov [i].iov_len;
+        }
+        hrg_reader_advance (self, bytes);
+    }
+    return copied;
 }
 
 void

@@ -6,78 +6,21 @@
 #include "hr_mpack.h"
 #include "hr_pack.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#include <cmocka.h>
+#include "support.h"
 
-#if defined(__has_feature)
-#   if __has_feature(address_sanitizer)
-#       define S_HAVE_ASAN 1
-#   endif
-#endif
-#ifdef S_HAVE_ASAN
-#   include <sanitizer/allocator_interface.h>
-#endif
 
-//  A frame under construction with msgpack-c.
-static hr_buf_t s_frame;
-static msgpack_packer s_pk;
 
-static int
-s_setup (void **state)
-{
-    s_frame = (hr_buf_t) HR_BUF_INIT;
-    hr_pack_init (&s_pk, &s_frame);
-    return 0;
-}
 
-static int
-s_teardown (void **state)
-{
-    hr_buf_free (&s_frame);
-    return 0;
-}
 
-static void
-s_map (size_t n)
-{
-    hr_buf_reset (&s_frame);
-    msgpack_pack_map (&s_pk, n);
-}
 
-static void
-s_kstr (const char *key, const char *value)
-{
-    hr_pack_cstr (&s_pk, key);
-    hr_pack_cstr (&s_pk, value);
-}
 
-static void
-s_kuint (const char *key, uint64_t value)
-{
-    hr_pack_cstr (&s_pk, key);
-    msgpack_pack_uint64 (&s_pk, value);
-}
 
-static void
-s_key (const char *key)
-{
-    hr_pack_cstr (&s_pk, key);
-}
 
-static void
-s_raw (const void *bytes, size_t size)
-{
-    hr_buf_put (&s_frame, bytes, size);
-}
 
 static hr_error_t
 s_decode (hr_event_t *ev)
 {
-    return hr_event_decode (s_frame.data, s_frame.size, ev);
+    return hr_event_decode (tu_frame.data, tu_frame.size, ev);
 }
 
 static hr_error_t
@@ -95,22 +38,15 @@ static const uint8_t s_data [] = { 0x82, 0xa1, 'a', 0x92, 0x01, 0xa1, 'b',
 static void
 s_valid_event (void)
 {
-    s_map (5);
-    s_kstr ("ch", "orders");
-    s_kuint ("seq", 42);
-    s_kstr ("epoch", "9f1c2ab03e4d5f60");
-    s_kuint ("ts", 1763900000000ull);
-    s_key ("data");
-    s_raw (s_data, sizeof s_data);
+    tu_map (5);
+    tu_kstr ("ch", "orders");
+    tu_kuint ("seq", 42);
+    tu_kstr ("epoch", "9f1c2ab03e4d5f60");
+    tu_kuint ("ts", 1763900000000ull);
+    tu_key ("data");
+    tu_raw (s_data, sizeof s_data);
 }
 
-static void
-s_assert_span (const char *ptr, size_t len, const char *want)
-{
-    assert_non_null (ptr);
-    assert_int_equal (len, strlen (want));
-    assert_memory_equal (ptr, want, len);
-}
 
 //  --------------------------------------------------------------------
 //  Round trips
@@ -127,10 +63,10 @@ test_round_trip_with_type_and_id (void **state)
     hr_event_encode (&ev, &buf);
     hr_event_t out;
     assert_int_equal (hr_event_decode (buf.data, buf.size, &out), HR_OK);
-    s_assert_span (out.ch, out.ch_len, "orders");
-    s_assert_span (out.type, out.type_len, "created");
-    s_assert_span (out.id, out.id_len, "order-7");
-    s_assert_span (out.epoch, out.epoch_len, "9f1c2ab03e4d5f60");
+    tu_assert_span (out.ch, out.ch_len, "orders");
+    tu_assert_span (out.type, out.type_len, "created");
+    tu_assert_span (out.id, out.id_len, "order-7");
+    tu_assert_span (out.epoch, out.epoch_len, "9f1c2ab03e4d5f60");
     assert_int_equal (out.seq, 42);
     assert_true (out.ts == 1763900000000ull);
     assert_int_equal (out.data_len, sizeof s_data);
@@ -158,7 +94,7 @@ test_round_trip_without_type_and_id (void **state)
     assert_int_equal (out.type_len, 0);
     assert_null (out.id);
     assert_int_equal (out.id_len, 0);
-    s_assert_span (out.ch, out.ch_len, "a");
+    tu_assert_span (out.ch, out.ch_len, "a");
     assert_int_equal (out.data_len, 1);
     assert_int_equal (out.data [0], 0xc0);
     hr_buf_free (&buf);
@@ -192,7 +128,7 @@ test_round_trip_head_marker_with_nil_epoch (void **state)
     assert_null (out.epoch);
     assert_null (out.data);
     assert_int_equal (out.seq, 0);
-    s_assert_span (out.ch, out.ch_len, "seller:1");
+    tu_assert_span (out.ch, out.ch_len, "seller:1");
     hr_buf_free (&buf);
 }
 
@@ -206,7 +142,7 @@ test_round_trip_head_marker_with_epoch (void **state)
     hr_event_t out;
     assert_int_equal (hr_event_decode (buf.data, buf.size, &out), HR_OK);
     assert_true (out.head);
-    s_assert_span (out.epoch, out.epoch_len, "abc");
+    tu_assert_span (out.epoch, out.epoch_len, "abc");
     assert_int_equal (out.seq, 57);
     hr_buf_free (&buf);
 }
@@ -229,21 +165,21 @@ static void
 test_decodes_msgpack_c_frame_in_any_key_order (void **state)
 {
     //  another publisher's key order, with type and id, data a nested value
-    s_map (7);
-    s_kstr ("id", "k-1");
-    s_key ("data");
-    s_raw (s_data, sizeof s_data);
-    s_kstr ("type", "reservation-created");
-    s_kuint ("ts", 5);
-    s_kstr ("epoch", "EPOCH_1");
-    s_kuint ("seq", 300);
-    s_kstr ("ch", "a_b.c:d@e/f-g");
+    tu_map (7);
+    tu_kstr ("id", "k-1");
+    tu_key ("data");
+    tu_raw (s_data, sizeof s_data);
+    tu_kstr ("type", "reservation-created");
+    tu_kuint ("ts", 5);
+    tu_kstr ("epoch", "EPOCH_1");
+    tu_kuint ("seq", 300);
+    tu_kstr ("ch", "a_b.c:d@e/f-g");
     hr_event_t ev;
     assert_int_equal (s_decode (&ev), HR_OK);
-    s_assert_span (ev.ch, ev.ch_len, "a_b.c:d@e/f-g");
-    s_assert_span (ev.type, ev.type_len, "reservation-created");
-    s_assert_span (ev.id, ev.id_len, "k-1");
-    s_assert_span (ev.epoch, ev.epoch_len, "EPOCH_1");
+    tu_assert_span (ev.ch, ev.ch_len, "a_b.c:d@e/f-g");
+    tu_assert_span (ev.type, ev.type_len, "reservation-created");
+    tu_assert_span (ev.id, ev.id_len, "k-1");
+    tu_assert_span (ev.epoch, ev.epoch_len, "EPOCH_1");
     assert_int_equal (ev.seq, 300);
     assert_int_equal (ev.ts, 5);
     assert_int_equal (ev.data_len, sizeof s_data);
@@ -255,55 +191,55 @@ test_decodes_every_data_kind (void **state)
 {
     //  data packed by msgpack-c as each kind in turn
     for (int kind = 0; kind < 9; kind++) {
-        s_map (5);
-        s_kstr ("ch", "c");
-        s_kuint ("seq", 1);
-        s_kstr ("epoch", "e");
-        s_kuint ("ts", 1);
-        s_key ("data");
-        size_t mark = s_frame.size;
+        tu_map (5);
+        tu_kstr ("ch", "c");
+        tu_kuint ("seq", 1);
+        tu_kstr ("epoch", "e");
+        tu_kuint ("ts", 1);
+        tu_key ("data");
+        size_t mark = tu_frame.size;
         switch (kind) {
-            case 0: msgpack_pack_nil (&s_pk); break;
-            case 1: msgpack_pack_true (&s_pk); break;
-            case 2: msgpack_pack_int64 (&s_pk, INT64_MIN); break;
-            case 3: msgpack_pack_double (&s_pk, 2.5); break;
-            case 4: msgpack_pack_float (&s_pk, 2.5f); break;
-            case 5: hr_pack_cstr (&s_pk, "text"); break;
-            case 6: msgpack_pack_bin (&s_pk, 3); msgpack_pack_bin_body (&s_pk, "\0\1\2", 3); break;
-            case 7: msgpack_pack_ext (&s_pk, 2, 7); msgpack_pack_ext_body (&s_pk, "ab", 2); break;
-            default: msgpack_pack_array (&s_pk, 2); msgpack_pack_map (&s_pk, 0);
-                     msgpack_pack_array (&s_pk, 0); break;
+            case 0: msgpack_pack_nil (&tu_pk); break;
+            case 1: msgpack_pack_true (&tu_pk); break;
+            case 2: msgpack_pack_int64 (&tu_pk, INT64_MIN); break;
+            case 3: msgpack_pack_double (&tu_pk, 2.5); break;
+            case 4: msgpack_pack_float (&tu_pk, 2.5f); break;
+            case 5: hr_pack_cstr (&tu_pk, "text"); break;
+            case 6: msgpack_pack_bin (&tu_pk, 3); msgpack_pack_bin_body (&tu_pk, "\0\1\2", 3); break;
+            case 7: msgpack_pack_ext (&tu_pk, 2, 7); msgpack_pack_ext_body (&tu_pk, "ab", 2); break;
+            default: msgpack_pack_array (&tu_pk, 2); msgpack_pack_map (&tu_pk, 0);
+                     msgpack_pack_array (&tu_pk, 0); break;
         }
-        size_t data_len = s_frame.size - mark;
+        size_t data_len = tu_frame.size - mark;
         hr_event_t ev;
         assert_int_equal (s_decode (&ev), HR_OK);
         assert_int_equal (ev.data_len, data_len);
-        assert_memory_equal (ev.data, s_frame.data + mark, data_len);
+        assert_memory_equal (ev.data, tu_frame.data + mark, data_len);
     }
 }
 
 static void
 test_unknown_keys_are_skipped (void **state)
 {
-    s_map (8);
-    s_key ("future");
-    msgpack_pack_map (&s_pk, 1);
-    s_kuint ("deep", 1);
-    s_kstr ("ch", "orders");
-    s_key ("z");
-    msgpack_pack_array (&s_pk, 2);
-    msgpack_pack_nil (&s_pk);
-    msgpack_pack_double (&s_pk, 1.0);
-    s_kuint ("seq", 9);
-    s_kstr ("epoch", "e");
-    s_kuint ("ts", 10);
-    s_key ("data");
-    msgpack_pack_int (&s_pk, 3);
-    s_key ("");
-    msgpack_pack_bin (&s_pk, 0);
+    tu_map (8);
+    tu_key ("future");
+    msgpack_pack_map (&tu_pk, 1);
+    tu_kuint ("deep", 1);
+    tu_kstr ("ch", "orders");
+    tu_key ("z");
+    msgpack_pack_array (&tu_pk, 2);
+    msgpack_pack_nil (&tu_pk);
+    msgpack_pack_double (&tu_pk, 1.0);
+    tu_kuint ("seq", 9);
+    tu_kstr ("epoch", "e");
+    tu_kuint ("ts", 10);
+    tu_key ("data");
+    msgpack_pack_int (&tu_pk, 3);
+    tu_key ("");
+    msgpack_pack_bin (&tu_pk, 0);
     hr_event_t ev;
     assert_int_equal (s_decode (&ev), HR_OK);
-    s_assert_span (ev.ch, ev.ch_len, "orders");
+    tu_assert_span (ev.ch, ev.ch_len, "orders");
     assert_int_equal (ev.seq, 9);
     assert_int_equal (ev.ts, 10);
     assert_int_equal (ev.data_len, 1);
@@ -315,9 +251,9 @@ test_unknown_key_value_is_still_validated (void **state)
 {
     //  a skipped value must still be well formed: 0xc1 inside it fails
     s_valid_event ();
-    s_frame.data [0] = (char) 0x86;
-    s_key ("x");
-    s_raw ("\x91\xc1", 2);
+    tu_frame.data [0] = (char) 0x86;
+    tu_key ("x");
+    tu_raw ("\x91\xc1", 2);
     assert_int_equal (s_decode_rc (), HR_E_BAD_MSGPACK);
 }
 
@@ -359,12 +295,12 @@ test_valid_event_fixture_decodes (void **state)
 static void
 s_event_without (int skip)
 {
-    s_map (4);
-    if (skip != 0) s_kstr ("ch", "orders");
-    if (skip != 1) s_kuint ("seq", 42);
-    if (skip != 2) s_kstr ("epoch", "e");
-    if (skip != 3) s_kuint ("ts", 1);
-    if (skip != 4) { s_key ("data"); msgpack_pack_nil (&s_pk); }
+    tu_map (4);
+    if (skip != 0) tu_kstr ("ch", "orders");
+    if (skip != 1) tu_kuint ("seq", 42);
+    if (skip != 2) tu_kstr ("epoch", "e");
+    if (skip != 3) tu_kuint ("ts", 1);
+    if (skip != 4) { tu_key ("data"); msgpack_pack_nil (&tu_pk); }
 }
 
 static void
@@ -405,12 +341,12 @@ test_missing_data_is_missing_field (void **state)
 static void
 test_head_false_still_requires_ts_and_data (void **state)
 {
-    s_map (4);
-    s_kstr ("ch", "c");
-    s_kuint ("seq", 1);
-    s_kstr ("epoch", "e");
-    s_key ("head");
-    msgpack_pack_false (&s_pk);
+    tu_map (4);
+    tu_kstr ("ch", "c");
+    tu_kuint ("seq", 1);
+    tu_kstr ("epoch", "e");
+    tu_key ("head");
+    msgpack_pack_false (&tu_pk);
     assert_int_equal (s_decode_rc (), HR_E_MISSING_FIELD);
 }
 
@@ -418,12 +354,12 @@ static void
 test_head_marker_requires_ch_seq_epoch (void **state)
 {
     for (int skip = 0; skip < 3; skip++) {
-        s_map (3);
-        if (skip != 0) s_kstr ("ch", "c");
-        if (skip != 1) s_kuint ("seq", 1);
-        if (skip != 2) { s_key ("epoch"); msgpack_pack_nil (&s_pk); }
-        s_key ("head");
-        msgpack_pack_true (&s_pk);
+        tu_map (3);
+        if (skip != 0) tu_kstr ("ch", "c");
+        if (skip != 1) tu_kuint ("seq", 1);
+        if (skip != 2) { tu_key ("epoch"); msgpack_pack_nil (&tu_pk); }
+        tu_key ("head");
+        msgpack_pack_true (&tu_pk);
         assert_int_equal (s_decode_rc (), HR_E_MISSING_FIELD);
     }
 }
@@ -431,14 +367,14 @@ test_head_marker_requires_ch_seq_epoch (void **state)
 static void
 test_event_with_nil_epoch_is_bad_field (void **state)
 {
-    s_map (5);
-    s_kstr ("ch", "c");
-    s_kuint ("seq", 1);
-    s_key ("epoch");
-    msgpack_pack_nil (&s_pk);
-    s_kuint ("ts", 1);
-    s_key ("data");
-    msgpack_pack_nil (&s_pk);
+    tu_map (5);
+    tu_kstr ("ch", "c");
+    tu_kuint ("seq", 1);
+    tu_key ("epoch");
+    msgpack_pack_nil (&tu_pk);
+    tu_kuint ("ts", 1);
+    tu_key ("data");
+    msgpack_pack_nil (&tu_pk);
     assert_int_equal (s_decode_rc (), HR_E_BAD_FIELD);
 }
 
@@ -448,17 +384,17 @@ test_duplicate_key_is_duplicate_field (void **state)
     static const char *const keys [] = { "ch", "seq", "epoch", "ts", "data", "type", "id", "head" };
     for (size_t k = 0; k < sizeof keys / sizeof keys [0]; k++) {
         s_valid_event ();
-        s_frame.data [0] = (char) 0x87;        //  fixmap of 7
+        tu_frame.data [0] = (char) 0x87;        //  fixmap of 7
         for (int twice = 0; twice < 2; twice++) {
-            s_key (keys [k]);
+            tu_key (keys [k]);
             if (!strcmp (keys [k], "seq") || !strcmp (keys [k], "ts"))
-                msgpack_pack_uint64 (&s_pk, 1);
+                msgpack_pack_uint64 (&tu_pk, 1);
             else if (!strcmp (keys [k], "data"))
-                msgpack_pack_nil (&s_pk);
+                msgpack_pack_nil (&tu_pk);
             else if (!strcmp (keys [k], "head"))
-                msgpack_pack_false (&s_pk);
+                msgpack_pack_false (&tu_pk);
             else
-                hr_pack_cstr (&s_pk, "x");
+                hr_pack_cstr (&tu_pk, "x");
         }
         //  the first extra key of ch..data already repeats the fixture's
         hr_error_t rc = s_decode_rc ();
@@ -471,9 +407,9 @@ static void
 test_non_string_key_is_bad_type (void **state)
 {
     s_valid_event ();
-    s_frame.data [0] = (char) 0x86;
-    msgpack_pack_int (&s_pk, 1);
-    msgpack_pack_int (&s_pk, 2);
+    tu_frame.data [0] = (char) 0x86;
+    msgpack_pack_int (&tu_pk, 1);
+    msgpack_pack_int (&tu_pk, 2);
     assert_int_equal (s_decode_rc (), HR_E_BAD_TYPE);
 }
 
@@ -482,9 +418,9 @@ static hr_error_t
 s_with_extra (const char *key, const void *value, size_t size)
 {
     s_valid_event ();
-    s_frame.data [0] = (char) 0x86;
-    s_key (key);
-    s_raw (value, size);
+    tu_frame.data [0] = (char) 0x86;
+    tu_key (key);
+    tu_raw (value, size);
     return s_decode_rc ();
 }
 
@@ -492,20 +428,20 @@ s_with_extra (const char *key, const void *value, size_t size)
 static hr_error_t
 s_with_field (const char *key, const void *value, size_t size)
 {
-    s_map (5);
+    tu_map (5);
     static const char *const keys [] = { "ch", "seq", "epoch", "ts", "data" };
     for (int k = 0; k < 5; k++) {
-        s_key (keys [k]);
+        tu_key (keys [k]);
         if (!strcmp (keys [k], key))
-            s_raw (value, size);
+            tu_raw (value, size);
         else if (k == 0)
-            hr_pack_cstr (&s_pk, "orders");
+            hr_pack_cstr (&tu_pk, "orders");
         else if (k == 2)
-            hr_pack_cstr (&s_pk, "e");
+            hr_pack_cstr (&tu_pk, "e");
         else if (k == 4)
-            msgpack_pack_nil (&s_pk);
+            msgpack_pack_nil (&tu_pk);
         else
-            msgpack_pack_uint64 (&s_pk, 1);
+            msgpack_pack_uint64 (&tu_pk, 1);
     }
     return s_decode_rc ();
 }
@@ -572,7 +508,7 @@ static void
 test_trailing_bytes_are_trailing_bytes (void **state)
 {
     s_valid_event ();
-    s_raw ("\xc0", 1);
+    tu_raw ("\xc0", 1);
     assert_int_equal (s_decode_rc (), HR_E_TRAILING_BYTES);
 }
 
@@ -581,7 +517,7 @@ test_truncated_frame_never_decodes (void **state)
 {
     s_valid_event ();
     hr_buf_t full = HR_BUF_INIT;
-    hr_buf_put (&full, s_frame.data, s_frame.size);
+    hr_buf_put (&full, tu_frame.data, tu_frame.size);
     for (size_t cut = 0; cut < full.size; cut++) {
         hr_event_t ev;
         hr_error_t rc = hr_event_decode (full.data, cut, &ev);
@@ -616,7 +552,7 @@ test_huge_declared_data_count_is_bad_length (void **state)
     assert_int_equal (s_with_field ("data", "\xdb\xff\xff\xff\xff", 5), HR_E_BAD_LENGTH);
 }
 
-#ifdef S_HAVE_ASAN
+#ifdef TU_HAVE_ASAN
 static volatile int s_mallocs, s_counting;
 static void s_on_malloc (const volatile void *p, size_t n) { if (s_counting) s_mallocs++; }
 static void s_on_free (const volatile void *p) { }
@@ -625,7 +561,7 @@ static void s_on_free (const volatile void *p) { }
 static void
 test_decode_allocates_nothing (void **state)
 {
-#ifdef S_HAVE_ASAN
+#ifdef TU_HAVE_ASAN
     __sanitizer_install_malloc_and_free_hooks (s_on_malloc, s_on_free);
     static const uint8_t huge [] = { 0xdf, 0xff, 0xff, 0xff, 0xff, 0xa2, 'c', 'h', 0xa1, 'c' };
     s_valid_event ();
@@ -633,7 +569,7 @@ test_decode_allocates_nothing (void **state)
     s_mallocs = 0;
     s_counting = 1;
     hr_error_t bad = hr_event_decode (huge, sizeof huge, &ev);
-    hr_error_t good = hr_event_decode (s_frame.data, s_frame.size, &ev);
+    hr_error_t good = hr_event_decode (tu_frame.data, tu_frame.size, &ev);
     s_counting = 0;
     assert_int_equal (bad, HR_E_BAD_LENGTH);
     assert_int_equal (good, HR_OK);
@@ -723,5 +659,5 @@ main (void)
         cmocka_unit_test (test_0xc1_in_data_is_bad_msgpack),
         cmocka_unit_test (test_decode_resets_event_before_filling),
     };
-    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+    return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
 }

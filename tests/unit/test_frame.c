@@ -6,20 +6,10 @@
     chain and its readers are gone.  */
 #include "hrg_frame.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
-#include <string.h>
-#include <cmocka.h>
+#include "support.h"
 
-#if defined(__has_feature)
-#   if __has_feature(address_sanitizer)
-#       define S_HAVE_ASAN 1
-#   endif
-#endif
-#ifdef S_HAVE_ASAN
+#ifdef TU_HAVE_ASAN
 #   include <sanitizer/asan_interface.h>
 #   include <sanitizer/lsan_interface.h>
 #   define S_FREED(frame) __asan_address_is_poisoned (frame)
@@ -350,7 +340,7 @@ test_long_chain_released_without_deep_recursion (void **state)
 static void
 test_nothing_leaks (void **state)
 {
-#ifdef S_HAVE_ASAN
+#ifdef TU_HAVE_ASAN
     hrg_chain_t chain;
     hrg_chain_init (&chain);
     hrg_reader_t a, b;

@@ -6,19 +6,9 @@
 
 #include <float.h>
 #include <math.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#include <cmocka.h>
+#include "support.h"
 
-#if defined(__has_feature)
-#   if __has_feature(address_sanitizer)
-#       define S_HAVE_ASAN 1
-#   endif
-#endif
-#ifdef S_HAVE_ASAN
+#ifdef TU_HAVE_ASAN
 #   include <sanitizer/allocator_interface.h>
 #endif
 
@@ -480,7 +470,7 @@ test_container_counts_are_checked_against_bytes_left (void **state)
     assert_int_equal (s_rc (B (0xdf, 0x80, 0x00, 0x00, 0x00, 1, 2)), HR_E_BAD_LENGTH);
 }
 
-#ifdef S_HAVE_ASAN
+#ifdef TU_HAVE_ASAN
 static volatile int s_mallocs;
 static volatile int s_counting;
 
@@ -500,7 +490,7 @@ s_on_free (const volatile void *ptr)
 static void
 test_huge_declared_counts_allocate_nothing (void **state)
 {
-#ifdef S_HAVE_ASAN
+#ifdef TU_HAVE_ASAN
     static int installed;
     if (!installed++)
         __sanitizer_install_malloc_and_free_hooks (s_on_malloc, s_on_free);

@@ -6,71 +6,28 @@
 #include "hr_proto.h"
 #include "hr_pack.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
-#include <string.h>
-#include <cmocka.h>
+#include "support.h"
 
 #define S_MAX 65536
 
-static hr_buf_t s_frame;
-static msgpack_packer s_pk;
 
-static int
-s_setup (void **state)
-{
-    s_frame = (hr_buf_t) HR_BUF_INIT;
-    hr_pack_init (&s_pk, &s_frame);
-    return 0;
-}
 
-static int
-s_teardown (void **state)
-{
-    hr_buf_free (&s_frame);
-    return 0;
-}
 
-static void
-s_map (size_t n)
-{
-    hr_buf_reset (&s_frame);
-    msgpack_pack_map (&s_pk, n);
-}
 
-static void
-s_key (const char *key)
-{
-    hr_pack_cstr (&s_pk, key);
-}
 
-static void
-s_kstr (const char *key, const char *value)
-{
-    s_key (key);
-    hr_pack_cstr (&s_pk, value);
-}
 
-static void
-s_kuint (const char *key, uint64_t value)
-{
-    s_key (key);
-    msgpack_pack_uint64 (&s_pk, value);
-}
 
 static void
 s_kraw (const char *key, const void *bytes, size_t size)
 {
-    s_key (key);
-    hr_buf_put (&s_frame, bytes, size);
+    tu_key (key);
+    hr_buf_put (&tu_frame, bytes, size);
 }
 
 static hr_error_t
 s_decode (hr_request_t *req)
 {
-    return hr_request_decode (s_frame.data, s_frame.size, S_MAX, req);
+    return hr_request_decode (tu_frame.data, tu_frame.size, S_MAX, req);
 }
 
 static hr_error_t
@@ -80,30 +37,23 @@ s_rc (void)
     return s_decode (&req);
 }
 
-static void
-s_assert_span (const char *ptr, size_t len, const char *want)
-{
-    assert_non_null (ptr);
-    assert_int_equal (len, strlen (want));
-    assert_memory_equal (ptr, want, len);
-}
 
 //  A minimal valid publish: {"ch": "orders", "data": 7}
 static void
 s_publish (size_t extra)
 {
-    s_map (2 + extra);
-    s_kstr ("ch", "orders");
-    s_kuint ("data", 7);
+    tu_map (2 + extra);
+    tu_kstr ("ch", "orders");
+    tu_kuint ("data", 7);
 }
 
 //  A minimal valid history request: {"op": "history", "ch": "orders"}
 static void
 s_history (size_t extra)
 {
-    s_map (2 + extra);
-    s_kstr ("op", "history");
-    s_kstr ("ch", "orders");
+    tu_map (2 + extra);
+    tu_kstr ("op", "history");
+    tu_kstr ("ch", "orders");
 }
 
 //  --------------------------------------------------------------------
@@ -117,7 +67,7 @@ test_publish_without_op_or_rid (void **state)
     assert_int_equal (s_decode (&req), HR_OK);
     assert_int_equal (req.op, HR_OP_PUBLISH);
     assert_false (req.has_rid);
-    s_assert_span (req.event.ch, req.event.ch_len, "orders");
+    tu_assert_span (req.event.ch, req.event.ch_len, "orders");
     assert_int_equal (req.event.data_len, 1);
     assert_int_equal (req.event.data [0], 7);
     assert_null (req.event.type);
@@ -128,22 +78,22 @@ test_publish_without_op_or_rid (void **state)
 static void
 test_publish_with_op_rid_type_id (void **state)
 {
-    s_map (6);
-    s_kuint ("rid", UINT64_MAX);
-    s_kstr ("type", "created");
-    s_kstr ("op", "publish");
-    s_kstr ("id", "order-7-created");
-    s_key ("data");
-    msgpack_pack_map (&s_pk, 1);
-    s_kuint ("id", 7);
-    s_kstr ("ch", "orders");
+    tu_map (6);
+    tu_kuint ("rid", UINT64_MAX);
+    tu_kstr ("type", "created");
+    tu_kstr ("op", "publish");
+    tu_kstr ("id", "order-7-created");
+    tu_key ("data");
+    msgpack_pack_map (&tu_pk, 1);
+    tu_kuint ("id", 7);
+    tu_kstr ("ch", "orders");
     hr_request_t req;
     assert_int_equal (s_decode (&req), HR_OK);
     assert_int_equal (req.op, HR_OP_PUBLISH);
     assert_true (req.has_rid);
     assert_true (req.rid == UINT64_MAX);
-    s_assert_span (req.event.type, req.event.type_len, "created");
-    s_assert_span (req.event.id, req.event.id_len, "order-7-created");
+    tu_assert_span (req.event.type, req.event.type_len, "created");
+    tu_assert_span (req.event.id, req.event.id_len, "order-7-created");
     assert_int_equal (req.event.data_len, 5);
 }
 
@@ -151,7 +101,7 @@ static void
 test_rid_zero_is_present (void **state)
 {
     s_publish (1);
-    s_kuint ("rid", 0);
+    tu_kuint ("rid", 0);
     hr_request_t req;
     assert_int_equal (s_decode (&req), HR_OK);
     assert_true (req.has_rid);
@@ -176,13 +126,13 @@ static void
 test_history_with_epoch_since_limit_rid (void **state)
 {
     s_history (4);
-    s_kstr ("epoch", "9f1c2ab03e4d5f60");
-    s_kuint ("since", 40);
-    s_kuint ("limit", 17);
-    s_kuint ("rid", 3);
+    tu_kstr ("epoch", "9f1c2ab03e4d5f60");
+    tu_kuint ("since", 40);
+    tu_kuint ("limit", 17);
+    tu_kuint ("rid", 3);
     hr_request_t req;
     assert_int_equal (s_decode (&req), HR_OK);
-    s_assert_span (req.event.epoch, req.event.epoch_len, "9f1c2ab03e4d5f60");
+    tu_assert_span (req.event.epoch, req.event.epoch_len, "9f1c2ab03e4d5f60");
     assert_int_equal (req.since, 40);
     assert_int_equal (req.limit, 17);
     assert_int_equal (req.rid, 3);
@@ -195,7 +145,7 @@ test_history_limit_clamped_to_1000 (void **state)
     static const uint64_t got [] = { 999, 1000, 1000, 1000, 1000 };
     for (int i = 0; i < 5; i++) {
         s_history (1);
-        s_kuint ("limit", asked [i]);
+        tu_kuint ("limit", asked [i]);
         hr_request_t req;
         assert_int_equal (s_decode (&req), HR_OK);
         assert_int_equal (req.limit, got [i]);
@@ -205,10 +155,10 @@ test_history_limit_clamped_to_1000 (void **state)
 static void
 test_op_may_come_after_history_fields (void **state)
 {
-    s_map (3);
-    s_kstr ("ch", "c");
-    s_kuint ("since", 5);
-    s_kstr ("op", "history");
+    tu_map (3);
+    tu_kstr ("ch", "c");
+    tu_kuint ("since", 5);
+    tu_kstr ("op", "history");
     hr_request_t req;
     assert_int_equal (s_decode (&req), HR_OK);
     assert_int_equal (req.op, HR_OP_HISTORY);
@@ -223,8 +173,8 @@ test_frame_over_max_is_frame_too_large (void **state)
 {
     s_publish (0);
     hr_request_t req;
-    assert_int_equal (hr_request_decode (s_frame.data, s_frame.size, s_frame.size, &req), HR_OK);
-    assert_int_equal (hr_request_decode (s_frame.data, s_frame.size, s_frame.size - 1, &req),
+    assert_int_equal (hr_request_decode (tu_frame.data, tu_frame.size, tu_frame.size, &req), HR_OK);
+    assert_int_equal (hr_request_decode (tu_frame.data, tu_frame.size, tu_frame.size - 1, &req),
                       HR_E_FRAME_TOO_LARGE);
 }
 
@@ -235,10 +185,10 @@ test_frame_ending_mid_value_is_truncated (void **state)
     assert_int_equal (hr_request_decode ("", 0, S_MAX, &req), HR_E_TRUNCATED);
     s_publish (0);
     //  {"ch": "orders", "data": <missing>}
-    assert_int_equal (hr_request_decode (s_frame.data, s_frame.size - 1, S_MAX, &req),
+    assert_int_equal (hr_request_decode (tu_frame.data, tu_frame.size - 1, S_MAX, &req),
                       HR_E_TRUNCATED);
-    s_map (2);
-    s_kstr ("ch", "orders");
+    tu_map (2);
+    tu_kstr ("ch", "orders");
     s_kraw ("data", "\xcd\x01", 2);             //  uint16 missing a byte
     assert_int_equal (s_rc (), HR_E_TRUNCATED);
 }
@@ -246,12 +196,12 @@ test_frame_ending_mid_value_is_truncated (void **state)
 static void
 test_declared_length_over_bytes_left_is_bad_length (void **state)
 {
-    s_map (2);
+    tu_map (2);
     s_kraw ("ch", "\xd9\xc8" "orders", 8);       //  str8 of 200 bytes, 6 present
-    s_kuint ("data", 1);
+    tu_kuint ("data", 1);
     assert_int_equal (s_rc (), HR_E_BAD_LENGTH);
-    s_map (2);
-    s_kstr ("ch", "orders");
+    tu_map (2);
+    tu_kstr ("ch", "orders");
     s_kraw ("data", "\xdd\xff\xff\xff\xff\x01", 6);
     assert_int_equal (s_rc (), HR_E_BAD_LENGTH);
     hr_request_t req;
@@ -262,8 +212,8 @@ test_declared_length_over_bytes_left_is_bad_length (void **state)
 static void
 test_0xc1_is_bad_msgpack (void **state)
 {
-    s_map (2);
-    s_kstr ("ch", "orders");
+    tu_map (2);
+    tu_kstr ("ch", "orders");
     s_kraw ("data", "\x91\xc1", 2);
     assert_int_equal (s_rc (), HR_E_BAD_MSGPACK);
     hr_request_t req;
@@ -277,8 +227,8 @@ test_data_deeper_than_32_is_too_deep (void **state)
     for (int depth = 32; depth <= 33; depth++) {
         memset (nested, 0x91, sizeof nested);
         nested [depth - 1] = 0x90;
-        s_map (2);
-        s_kstr ("ch", "orders");
+        tu_map (2);
+        tu_kstr ("ch", "orders");
         s_kraw ("data", nested, (size_t) depth);
         assert_int_equal (s_rc (), depth == 32? HR_OK: HR_E_TOO_DEEP);
     }
@@ -288,7 +238,7 @@ static void
 test_bytes_after_map_are_trailing_bytes (void **state)
 {
     s_publish (0);
-    hr_buf_putc (&s_frame, 0);
+    hr_buf_putc (&tu_frame, 0);
     assert_int_equal (s_rc (), HR_E_TRAILING_BYTES);
 }
 
@@ -304,8 +254,8 @@ static void
 test_non_string_key_is_bad_type (void **state)
 {
     s_publish (1);
-    msgpack_pack_int (&s_pk, 1);
-    msgpack_pack_int (&s_pk, 1);
+    msgpack_pack_int (&tu_pk, 1);
+    msgpack_pack_int (&tu_pk, 1);
     assert_int_equal (s_rc (), HR_E_BAD_TYPE);
 }
 
@@ -326,9 +276,9 @@ test_wrong_field_types_are_bad_type (void **state)
         if (rc != HR_E_BAD_TYPE)
             fail_msg ("%s of the wrong type: got %d", cases [i].key, rc);
     }
-    s_map (2);
+    tu_map (2);
     s_kraw ("ch", "\x07", 1);
-    s_kuint ("data", 1);
+    tu_kuint ("data", 1);
     assert_int_equal (s_rc (), HR_E_BAD_TYPE);
     s_history (1);
     s_kraw ("since", "\xa2" "40", 3);
@@ -344,14 +294,14 @@ test_wrong_field_types_are_bad_type (void **state)
 static void
 test_missing_ch_or_data_is_missing_field (void **state)
 {
-    s_map (1);
-    s_kuint ("data", 1);
+    tu_map (1);
+    tu_kuint ("data", 1);
     assert_int_equal (s_rc (), HR_E_MISSING_FIELD);
-    s_map (1);
-    s_kstr ("ch", "orders");
+    tu_map (1);
+    tu_kstr ("ch", "orders");
     assert_int_equal (s_rc (), HR_E_MISSING_FIELD);
-    s_map (1);
-    s_kstr ("op", "history");
+    tu_map (1);
+    tu_kstr ("op", "history");
     assert_int_equal (s_rc (), HR_E_MISSING_FIELD);
     hr_request_t req;
     assert_int_equal (hr_request_decode ("\x80", 1, S_MAX, &req), HR_E_MISSING_FIELD);
@@ -365,19 +315,19 @@ test_repeated_key_is_duplicate_field (void **state)
         s_publish (2);
         for (int twice = 0; twice < 2; twice++) {
             if (!strcmp (keys [k], "ch") || !strcmp (keys [k], "type") || !strcmp (keys [k], "id"))
-                s_kstr (keys [k], "x");
+                tu_kstr (keys [k], "x");
             else if (!strcmp (keys [k], "op"))
-                s_kstr (keys [k], "publish");
+                tu_kstr (keys [k], "publish");
             else
-                s_kuint (keys [k], 1);
+                tu_kuint (keys [k], 1);
         }
         hr_error_t rc = s_rc ();
         if (rc != HR_E_DUPLICATE_FIELD)
             fail_msg ("%s repeated: got %d", keys [k], rc);
     }
     s_history (2);
-    s_kuint ("since", 1);
-    s_kuint ("since", 2);
+    tu_kuint ("since", 1);
+    tu_kuint ("since", 2);
     assert_int_equal (s_rc (), HR_E_DUPLICATE_FIELD);
 }
 
@@ -385,13 +335,13 @@ static void
 test_unknown_key_is_bad_field (void **state)
 {
     s_publish (1);
-    s_kstr ("chan", "orders");
+    tu_kstr ("chan", "orders");
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     s_publish (1);
-    s_kstr ("", "x");
+    tu_kstr ("", "x");
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     s_publish (1);
-    s_kstr ("CH", "orders");
+    tu_kstr ("CH", "orders");
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
 }
 
@@ -402,16 +352,16 @@ test_type_out_of_format_is_bad_field (void **state)
     memset (type, 't', 65);
     type [65] = 0;
     s_publish (1);
-    s_kstr ("type", type);
+    tu_kstr ("type", type);
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     type [64] = 0;
     s_publish (1);
-    s_kstr ("type", type);
+    tu_kstr ("type", type);
     assert_int_equal (s_rc (), HR_OK);
     static const char *const bad [] = { "", "a b", "a|b", "caf\xc3\xa9", "x!" };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         s_publish (1);
-        s_kstr ("type", bad [i]);
+        tu_kstr ("type", bad [i]);
         assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     }
 }
@@ -423,16 +373,16 @@ test_id_out_of_format_is_bad_field (void **state)
     memset (id, '~', 129);
     id [129] = 0;
     s_publish (1);
-    s_kstr ("id", id);
+    tu_kstr ("id", id);
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     id [128] = 0;
     s_publish (1);
-    s_kstr ("id", id);
+    tu_kstr ("id", id);
     assert_int_equal (s_rc (), HR_OK);
     static const char *const bad [] = { "", "a b", "a\tb", "\x7f", "\xc3\xa9" };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         s_publish (1);
-        s_kstr ("id", bad [i]);
+        tu_kstr ("id", bad [i]);
         assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     }
 }
@@ -443,7 +393,7 @@ test_history_epoch_out_of_format_is_bad_field (void **state)
     static const char *const bad [] = { "", "a b", "123456789012345678901234567890123" };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
         s_history (1);
-        s_kstr ("epoch", bad [i]);
+        tu_kstr ("epoch", bad [i]);
         assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     }
 }
@@ -452,13 +402,13 @@ static void
 test_history_fields_on_publish_are_bad_field (void **state)
 {
     s_publish (1);
-    s_kstr ("epoch", "e1");
+    tu_kstr ("epoch", "e1");
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     s_publish (1);
-    s_kuint ("since", 1);
+    tu_kuint ("since", 1);
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     s_publish (1);
-    s_kuint ("limit", 1);
+    tu_kuint ("limit", 1);
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
 }
 
@@ -466,13 +416,13 @@ static void
 test_publish_fields_on_history_are_bad_field (void **state)
 {
     s_history (1);
-    s_kuint ("data", 1);
+    tu_kuint ("data", 1);
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     s_history (1);
-    s_kstr ("type", "t");
+    tu_kstr ("type", "t");
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
     s_history (1);
-    s_kstr ("id", "i");
+    tu_kstr ("id", "i");
     assert_int_equal (s_rc (), HR_E_BAD_FIELD);
 }
 
@@ -483,13 +433,13 @@ test_invalid_channel_is_bad_channel (void **state)
         ("123456789012345678901234567890123456789012345678901234567890123456789012345678901234567890"
          "123456789012345678901234567890123456789") };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++) {
-        s_map (2);
-        s_kstr ("ch", bad [i]);
-        s_kuint ("data", 1);
+        tu_map (2);
+        tu_kstr ("ch", bad [i]);
+        tu_kuint ("data", 1);
         assert_int_equal (s_rc (), HR_E_BAD_CHANNEL);
-        s_map (2);
-        s_kstr ("op", "history");
-        s_kstr ("ch", bad [i]);
+        tu_map (2);
+        tu_kstr ("op", "history");
+        tu_kstr ("ch", bad [i]);
         assert_int_equal (s_rc (), HR_E_BAD_CHANNEL);
     }
 }
@@ -500,7 +450,7 @@ test_unknown_op_is_bad_request (void **state)
     static const char *const ops [] = { "subscribe", "", "PUBLISH", "history ", "hist" };
     for (size_t i = 0; i < sizeof ops / sizeof ops [0]; i++) {
         s_publish (1);
-        s_kstr ("op", ops [i]);
+        tu_kstr ("op", ops [i]);
         assert_int_equal (s_rc (), HR_E_BAD_REQUEST);
     }
 }
@@ -522,9 +472,9 @@ test_encode_publish_round_trips (void **state)
     assert_int_equal (req.op, HR_OP_PUBLISH);
     assert_true (req.has_rid);
     assert_int_equal (req.rid, 99);
-    s_assert_span (req.event.ch, req.event.ch_len, "orders");
-    s_assert_span (req.event.type, req.event.type_len, "created");
-    s_assert_span (req.event.id, req.event.id_len, "k1");
+    tu_assert_span (req.event.ch, req.event.ch_len, "orders");
+    tu_assert_span (req.event.type, req.event.type_len, "created");
+    tu_assert_span (req.event.id, req.event.id_len, "k1");
     assert_int_equal (req.event.data_len, 3);
     assert_memory_equal (req.event.data, "\x92\x01\xc3", 3);
     //  and without rid, type, id
@@ -548,8 +498,8 @@ test_encode_history_round_trips (void **state)
     assert_int_equal (hr_request_decode (buf.data, buf.size, S_MAX, &req), HR_OK);
     assert_int_equal (req.op, HR_OP_HISTORY);
     assert_int_equal (req.rid, 5);
-    s_assert_span (req.event.ch, req.event.ch_len, "orders");
-    s_assert_span (req.event.epoch, req.event.epoch_len, "e-1");
+    tu_assert_span (req.event.ch, req.event.ch_len, "orders");
+    tu_assert_span (req.event.epoch, req.event.epoch_len, "e-1");
     assert_int_equal (req.since, 40);
     assert_int_equal (req.limit, 17);
     hr_buf_reset (&buf);
@@ -577,7 +527,7 @@ test_ack_round_trips (void **state)
     assert_int_equal (reply.rid, 12);
     assert_int_equal (reply.seq, 42);
     assert_true (reply.dup);
-    s_assert_span (reply.epoch, reply.epoch_len, "9f1c2ab03e4d5f60");
+    tu_assert_span (reply.epoch, reply.epoch_len, "9f1c2ab03e4d5f60");
     hr_buf_reset (&buf);
     hr_reply_encode_ack (&buf, NULL, 1, "e", false);
     assert_int_equal (hr_reply_decode (buf.data, buf.size, &reply), HR_OK);
@@ -598,7 +548,7 @@ test_error_reply_round_trips_every_code (void **state)
         assert_int_equal (hr_reply_decode (buf.data, buf.size, &reply), HR_OK);
         assert_int_equal (reply.error, code);
         assert_int_equal (reply.rid, rid);
-        s_assert_span (reply.message, reply.message_len, hr_error_message ((hr_error_t) code));
+        tu_assert_span (reply.message, reply.message_len, hr_error_message ((hr_error_t) code));
         hr_buf_free (&buf);
     }
 }
@@ -606,11 +556,11 @@ test_error_reply_round_trips_every_code (void **state)
 static void
 test_error_reply_with_unknown_code_is_internal (void **state)
 {
-    s_map (2);
-    s_kstr ("error", "no_such_code");
-    s_kstr ("message", "m");
+    tu_map (2);
+    tu_kstr ("error", "no_such_code");
+    tu_kstr ("message", "m");
     hr_reply_t reply;
-    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_OK);
+    assert_int_equal (hr_reply_decode (tu_frame.data, tu_frame.size, &reply), HR_OK);
     assert_int_equal (reply.error, HR_E_INTERNAL);
 }
 
@@ -626,8 +576,8 @@ test_history_header_round_trips_every_reset (void **state)
         assert_int_equal (hr_reply_decode (buf.data, buf.size, &reply), HR_OK);
         assert_int_equal (reply.error, HR_OK);
         assert_int_equal (reply.has_rid, reset % 2 != 0);
-        s_assert_span (reply.ch, reply.ch_len, "orders");
-        s_assert_span (reply.epoch, reply.epoch_len, "e1");
+        tu_assert_span (reply.ch, reply.ch_len, "orders");
+        tu_assert_span (reply.epoch, reply.epoch_len, "e1");
         assert_int_equal (reply.first, 38);
         assert_int_equal (reply.head, 57);
         assert_int_equal (reply.count, 17);
@@ -653,13 +603,13 @@ test_history_header_with_nil_epoch (void **state)
 static void
 test_reply_unknown_reset_is_bad_field (void **state)
 {
-    s_map (1);
-    s_kstr ("reset", "none");
+    tu_map (1);
+    tu_kstr ("reset", "none");
     hr_reply_t reply;
-    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_FIELD);
-    s_map (1);
-    s_kstr ("reset", "exploded");
-    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_FIELD);
+    assert_int_equal (hr_reply_decode (tu_frame.data, tu_frame.size, &reply), HR_E_BAD_FIELD);
+    tu_map (1);
+    tu_kstr ("reset", "exploded");
+    assert_int_equal (hr_reply_decode (tu_frame.data, tu_frame.size, &reply), HR_E_BAD_FIELD);
 }
 
 static void
@@ -669,35 +619,35 @@ test_reply_decode_errors (void **state)
     assert_int_equal (hr_reply_decode ("\x90", 1, &reply), HR_E_BAD_TYPE);
     assert_int_equal (hr_reply_decode ("", 0, &reply), HR_E_TRUNCATED);
     assert_int_equal (hr_reply_decode ("\x80\x00", 2, &reply), HR_E_TRAILING_BYTES);
-    s_map (1);
+    tu_map (1);
     s_kraw ("seq", "\xa1" "1", 2);
-    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_TYPE);
-    s_map (1);
+    assert_int_equal (hr_reply_decode (tu_frame.data, tu_frame.size, &reply), HR_E_BAD_TYPE);
+    tu_map (1);
     s_kraw ("dup", "\x01", 1);
-    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_TYPE);
-    s_map (1);
-    s_kstr ("epoch", "not valid");
-    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_FIELD);
-    s_map (1);
+    assert_int_equal (hr_reply_decode (tu_frame.data, tu_frame.size, &reply), HR_E_BAD_TYPE);
+    tu_map (1);
+    tu_kstr ("epoch", "not valid");
+    assert_int_equal (hr_reply_decode (tu_frame.data, tu_frame.size, &reply), HR_E_BAD_FIELD);
+    tu_map (1);
     s_kraw ("epoch", "\x01", 1);
-    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_E_BAD_TYPE);
+    assert_int_equal (hr_reply_decode (tu_frame.data, tu_frame.size, &reply), HR_E_BAD_TYPE);
     assert_int_equal (hr_reply_decode ("\xdf\xff\xff\xff\xff", 5, &reply), HR_E_BAD_LENGTH);
 }
 
 static void
 test_reply_unknown_keys_are_skipped (void **state)
 {
-    s_map (3);
-    s_kuint ("seq", 4);
-    s_key ("later");
-    msgpack_pack_array (&s_pk, 2);
-    msgpack_pack_nil (&s_pk);
-    msgpack_pack_map (&s_pk, 0);
-    s_kstr ("epoch", "e");
+    tu_map (3);
+    tu_kuint ("seq", 4);
+    tu_key ("later");
+    msgpack_pack_array (&tu_pk, 2);
+    msgpack_pack_nil (&tu_pk);
+    msgpack_pack_map (&tu_pk, 0);
+    tu_kstr ("epoch", "e");
     hr_reply_t reply;
-    assert_int_equal (hr_reply_decode (s_frame.data, s_frame.size, &reply), HR_OK);
+    assert_int_equal (hr_reply_decode (tu_frame.data, tu_frame.size, &reply), HR_OK);
     assert_int_equal (reply.seq, 4);
-    s_assert_span (reply.epoch, reply.epoch_len, "e");
+    tu_assert_span (reply.epoch, reply.epoch_len, "e");
 }
 
 //  --------------------------------------------------------------------
@@ -780,5 +730,5 @@ main (void)
         cmocka_unit_test (test_reset_parse_inverts_name),
         cmocka_unit_test (test_reset_parse_rejects_unknown_and_partial_names),
     };
-    return cmocka_run_group_tests (tests, s_setup, s_teardown);
+    return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
 }

@@ -1,0 +1,92 @@
+/*  support: what several unit tests share: cmocka's includes, knowing
+    whether AddressSanitizer is there (to count allocations and check that
+    memory was freed), and a builder for MessagePack frames.  */
+#ifndef HERALD_TEST_SUPPORT_H
+#define HERALD_TEST_SUPPORT_H
+
+#include "hr_buf.h"
+#include "hr_pack.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+#include <cmocka.h>
+
+#if defined(__has_feature)
+#   if __has_feature(address_sanitizer)
+#       define TU_HAVE_ASAN 1
+#   endif
+#endif
+#ifdef TU_HAVE_ASAN
+#   include <sanitizer/allocator_interface.h>
+#   include <sanitizer/asan_interface.h>
+#   include <sanitizer/lsan_interface.h>
+#endif
+
+#define TU_UNUSED __attribute__ ((unused))
+
+//  The frame under construction, packed with msgpack-c.
+static hr_buf_t tu_frame;
+static msgpack_packer tu_pk;
+
+static TU_UNUSED int
+tu_setup (void **state)
+{
+    tu_frame = (hr_buf_t) HR_BUF_INIT;
+    hr_pack_init (&tu_pk, &tu_frame);
+    return 0;
+}
+
+static TU_UNUSED int
+tu_teardown (void **state)
+{
+    hr_buf_free (&tu_frame);
+    return 0;
+}
+
+//  Starts a new frame with a map of n pairs.
+static TU_UNUSED void
+tu_map (size_t n)
+{
+    hr_buf_reset (&tu_frame);
+    msgpack_pack_map (&tu_pk, n);
+}
+
+static TU_UNUSED void
+tu_key (const char *key)
+{
+    hr_pack_cstr (&tu_pk, key);
+}
+
+static TU_UNUSED void
+tu_kstr (const char *key, const char *value)
+{
+    tu_key (key);
+    hr_pack_cstr (&tu_pk, value);
+}
+
+static TU_UNUSED void
+tu_kuint (const char *key, uint64_t value)
+{
+    tu_key (key);
+    msgpack_pack_uint64 (&tu_pk, value);
+}
+
+//  Appends bytes as they are (a value already encoded, or garbage).
+static TU_UNUSED void
+tu_raw (const void *bytes, size_t size)
+{
+    hr_buf_put (&tu_frame, bytes, size);
+}
+
+static TU_UNUSED void
+tu_assert_span (const char *ptr, size_t len, const char *want)
+{
+    assert_non_null (ptr);
+    assert_int_equal (len, strlen (want));
+    assert_memory_equal (ptr, want, len);
+}
+
+#endif
