@@ -10,7 +10,7 @@ of that file. Standard library only; `make bench` runs it.
 Scenarios (numbers as in the issue):
   1. 1,000 SSE subscribers, one channel, 200 events/s, 100-byte payloads
   2. 5,000 SSE subscribers, one channel, 20 events/s
-  3. the same two over WebSocket (Herald has no WebSocket yet: skipped)
+  3. the same two over WebSocket (Herald has no WebSocket yet: nchan alone)
   4. idle memory per connection at 1k, 5k, 10k SSE connections (fresh process)
   5. highest publish rate with no loss and p99 < 50 ms, 1,000 subscribers
   6. broker ingest alone over PUSH, next to libzmq's own ceiling
@@ -149,14 +149,14 @@ def median_figures(runs):
     return {key: statistics.median(run[key] for run in runs) for key in runs[0]}
 
 
-def scenario_fanout(herald, servers, runs, subscribers, rate, duration):
+def scenario_fanout(herald, servers, runs, subscribers, rate, duration, proto="sse"):
     results = {name: [] for name in servers}
     for i in range(runs):
         for name, start in servers.items():     # alternate: herald, nchan, herald...
             server = start()
             try:
                 report = bench(herald, server, "-n", subscribers, "-r", rate, "-d", duration,
-                               "-s", 100)
+                               "-s", 100, "--proto", proto)
                 results[name].append(fanout_figures(report))
                 log("  run %d %s: %.0f deliveries/s, %.0f per CPU-s, p99 %.1f ms, lost %d"
                     % (i + 1, name, results[name][-1]["deliveries/s"],
@@ -256,15 +256,15 @@ def table(title, results, lower_is_better=()):
     lines = ["", "**%s**" % title, "", "| figure | Herald | nchan | Herald / nchan |",
              "|---|---:|---:|---:|"]
     herald, nchan = results.get("herald", {}), results.get("nchan", {})
-    for key in herald:
-        h, n = herald[key], nchan.get(key)
+    for key in herald or nchan:
+        h, n = herald.get(key), nchan.get(key)
         ratio = "n/a"
-        if isinstance(n, (int, float)) and n:
+        if isinstance(h, (int, float)) and isinstance(n, (int, float)) and n:
             ratio = "%.2f" % (h / n)
             if key in lower_is_better:
                 ratio += " (lower is better)"
-        lines.append("| %s | %s | %s | %s |" % (key, _fmt(h), "n/a" if n is None else _fmt(n),
-                                               ratio))
+        lines.append("| %s | %s | %s | %s |" % (key, "n/a" if h is None else _fmt(h),
+                                               "n/a" if n is None else _fmt(n), ratio))
     return lines
 
 
@@ -281,7 +281,7 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds of publishing")
     parser.add_argument("--quick", action="store_true",
                         help="one run, 5 s, scenario 7 at 20,000 channels")
-    parser.add_argument("--only", default="1,2,4,5,6,7", help="scenarios to run")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7", help="scenarios to run")
     parser.add_argument("--write", metavar="FILE", help="replace the results block in FILE")
     args = parser.parse_args()
     if args.quick:
@@ -305,7 +305,16 @@ def main():
         lines += table("2. 5,000 SSE subscribers, one channel, 20 events/s",
                        scenario_fanout(herald, servers, args.runs, 5000, 20, args.duration),
                        LOWER)
-    lines += ["", "**3. WebSocket**: not run; Herald has no WebSocket endpoint yet."]
+    if "3" in only:
+        nchan_only = {"nchan": servers["nchan"]}
+        for number, (subscribers, rate) in (("3a", (1000, 200)), ("3b", (5000, 20))):
+            log("scenario %s: WebSocket, %d subscribers, %d events/s (nchan only)"
+                % (number, subscribers, rate))
+            lines += table("%s. WebSocket: %s subscribers, one channel, %d events/s (Herald has "
+                           "no WebSocket endpoint yet: nchan alone, for the record)"
+                           % (number, "{:,}".format(subscribers), rate),
+                           scenario_fanout(herald, nchan_only, args.runs, subscribers, rate,
+                                           args.duration, proto="ws"), LOWER)
     if "4" in only:
         log("scenario 4: idle memory")
         lines += table("4. Idle memory per SSE connection (RSS growth / N, fresh process)",

@@ -13,6 +13,7 @@
 #include <string.h>
 
 #include "hr_bench.h"
+#include "hr_bench_ws.h"
 #include "hr_bench_fleet.h"
 #include "hr_bench_http.h"
 #include "hr_bench_payload.h"
@@ -246,7 +247,8 @@ hr_bench_main (int argc, char **argv)
     if (rc != 0)
         return rc > 0? 0: 2;
     if (opts.selftest) {
-        int failures = hr_bench_sse_test (!opts.quiet) + hr_bench_stats_test (!opts.quiet);
+        int failures = hr_bench_sse_test (!opts.quiet) + hr_bench_stats_test (!opts.quiet)
+                     + hr_bench_ws_test (!opts.quiet);
         printf ("hr-bench selftest: %s (%d failed checks)\n", failures? "FAILED": "ok", failures);
         return failures? 1: 0;
     }

@@ -75,7 +75,8 @@ hr_bench_opts_usage (FILE *out)
 "Target:\n"
 "  --target herald|nchan   presets for the URLs below (default herald)\n"
 "  --host H --port P       server for the preset URLs (127.0.0.1, 8080)\n"
-"  --proto sse             subscriber protocol (only sse for now)\n"
+"  --proto sse|ws          subscriber protocol: SSE, or WebSocket (text or\n"
+"                          binary messages, each carrying one payload)\n"
 "\n"
 "Subscribers:\n"
 "  -n, --subscribers N     connections to open (default 100)\n"
@@ -230,8 +231,8 @@ hr_bench_opts_parse (hr_bench_opts_t *self, int argc, char **argv)
                 else ok = false;
                 break;
             case O_PROTO:
-                //  The connection-type switch: "ws" joins here later.
                 if (streq_ (optarg, "sse")) self->proto = HR_BENCH_PROTO_SSE;
+                else if (streq_ (optarg, "ws")) self->proto = HR_BENCH_PROTO_WS;
                 else ok = false;
                 break;
             case O_HOST:         ok = s_copy (host, sizeof host, optarg); break;

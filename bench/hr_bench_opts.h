@@ -24,7 +24,7 @@ typedef enum {
 typedef enum { HR_BENCH_TARGET_HERALD, HR_BENCH_TARGET_NCHAN } hr_bench_target_t;
 
 //  Subscriber connection types; WebSocket comes in a later issue.
-typedef enum { HR_BENCH_PROTO_SSE } hr_bench_proto_t;
+typedef enum { HR_BENCH_PROTO_SSE, HR_BENCH_PROTO_WS } hr_bench_proto_t;
 
 typedef enum { HR_BENCH_PUB_ZMQ, HR_BENCH_PUB_HTTP } hr_bench_pub_kind_t;
 

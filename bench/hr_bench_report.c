@@ -93,7 +93,8 @@ s_text (const hr_bench_run_t *run, FILE *out)
     }
     const hr_bench_counts_t *c = &run->result->counts;
     fprintf (out, "%s, %s, %u subscribers on %u channel(s), %u process(es), %u source address(es)\n",
-             opts->target == HR_BENCH_TARGET_HERALD? "herald": "nchan", "sse",
+             opts->target == HR_BENCH_TARGET_HERALD? "herald": "nchan",
+             opts->proto == HR_BENCH_PROTO_WS? "ws": "sse",
              opts->subscribers, opts->channels, opts->procs, opts->src_addrs);
     s_text_connections (run, out);
     if (opts->mode == HR_BENCH_MODE_IDLE) {
@@ -202,9 +203,9 @@ s_json (const hr_bench_run_t *run, FILE *out)
         return;
     }
     const hr_bench_counts_t *c = &run->result->counts;
-    fprintf (out, ",\"proto\":\"sse\",\"url\":\"%s\",\"subscribers\":%u,\"channels\":%u"
-             ",\"procs\":%u,\"src_addrs\":%u", opts->url, opts->subscribers, opts->channels,
-             opts->procs, opts->src_addrs);
+    fprintf (out, ",\"proto\":\"%s\",\"url\":\"%s\",\"subscribers\":%u,\"channels\":%u"
+             ",\"procs\":%u,\"src_addrs\":%u", opts->proto == HR_BENCH_PROTO_WS? "ws": "sse",
+             opts->url, opts->subscribers, opts->channels, opts->procs, opts->src_addrs);
     s_json_connections (run, out);
     if (opts->mode == HR_BENCH_MODE_IDLE) {
         bool ok = run->before.ok && run->connected.ok && c->ready > 0

@@ -5,9 +5,9 @@
     flight, so the server's listen backlog never overflows and what we
     measure is the server, not SYN retries.
 
-    The connection type is a small table of functions (s_proto_t): SSE now,
-    WebSocket later, each writing its opening request and consuming the
-    bytes after the response head.
+    The connection type is a small table of functions (s_proto_t): SSE and
+    WebSocket, each writing its opening request and consuming the bytes
+    after the response head.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -24,6 +24,7 @@
 #include "hr_bench_sse.h"
 #include "hr_bench_stats.h"
 #include "hr_bench_sub.h"
+#include "hr_bench_ws.h"
 
 #define S_CTL_KEY       UINT64_MAX      //  epoll key of the command pipe
 #define S_BITMAP_BUDGET (256u << 20)    //  bytes for exact duplicate tracking
@@ -48,6 +49,7 @@ typedef struct {
     uint8_t *seen;              //  bitmap over (seq - 1) / K, or NULL
     hr_bench_chunked_t chunk;
     hr_bench_sse_t sse;
+    hr_bench_ws_t *ws;          //  WebSocket connections only
 } s_conn_t;
 
 typedef struct s_sub_t s_sub_t;
@@ -164,6 +166,11 @@ s_close (s_sub_t *self, s_conn_t *conn, uint64_t *reason)
     free (conn->head);
     conn->head = NULL;
     hr_bench_sse_reset (&conn->sse);
+    if (conn->ws) {
+        hr_bench_ws_reset (conn->ws);
+        free (conn->ws);
+        conn->ws = NULL;
+    }
 }
 
 static void
@@ -350,6 +357,59 @@ s_sse_request (s_sub_t *self, s_conn_t *conn, char *buf, size_t size)
 static const s_proto_t s_proto_sse = { "sse", 200, s_sse_request, s_sse_feed };
 
 //  --------------------------------------------------------------------------
+//  WebSocket: each message carries one payload
+
+static void
+s_ws_on_message (void *arg, const char *data, size_t len)
+{
+    s_sse_ctx_t *ctx = arg;
+    uint64_t seq, ts;
+    if (hr_bench_payload_scan (data, len, &seq, &ts) == 0)
+        s_deliver (ctx->self, ctx->conn, seq, ts);
+    else
+        ctx->self->result.counts.no_marker++;
+}
+
+static void
+s_ws_on_ping (void *arg, const char *data, size_t len)
+{
+    s_sse_ctx_t *ctx = arg;
+    char pong [140];
+    size_t size = hr_bench_ws_pong (pong, sizeof pong, data, len);
+    if (size)
+        (void) send (ctx->conn->fd, pong, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+static int
+s_ws_feed (s_sub_t *self, s_conn_t *conn, const char *data, size_t len)
+{
+    static const hr_bench_ws_sink_t sink = { s_ws_on_message, s_ws_on_ping };
+    if (!conn->ws && !(conn->ws = calloc (1, sizeof *conn->ws)))
+        return -1;
+    s_sse_ctx_t ctx = { self, conn };
+    return hr_bench_ws_feed (conn->ws, data, len, &sink, &ctx);
+}
+
+static size_t
+s_ws_request (s_sub_t *self, s_conn_t *conn, char *buf, size_t size)
+{
+    char channel [160], path [1200];
+    hr_bench_opts_channel (self->opts, conn->channel, channel, sizeof channel);
+    if (hr_bench_url_path (self->url, channel, path, sizeof path) == 0)
+        return 0;
+    //  The key is the RFC 6455 example: the generator does not check the
+    //  server's accept value, only its 101.
+    int len = snprintf (buf, size,
+                        "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
+                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                        "Sec-WebSocket-Version: 13\r\nUser-Agent: hr-bench\r\n\r\n",
+                        path, self->url->host);
+    return len > 0 && (size_t) len < size? (size_t) len: 0;
+}
+
+static const s_proto_t s_proto_ws = { "ws", 101, s_ws_request, s_ws_feed };
+
+//  --------------------------------------------------------------------------
 //  Talking to the parent
 
 static void
@@ -530,7 +590,7 @@ hr_bench_sub_run (const hr_bench_opts_t *opts, const hr_bench_url_t *url,
                   uint32_t proc, int ctl_fd, int out_fd)
 {
     s_sub_t self = {
-        .opts = opts, .url = url, .proto = &s_proto_sse, .proc = proc,
+        .opts = opts, .url = url, .proto = opts->proto == HR_BENCH_PROTO_WS? &s_proto_ws: &s_proto_sse, .proc = proc,
         .ctl_fd = ctl_fd, .out_fd = out_fd, .epoll_fd = -1
     };
     if (s_setup (&self) != 0) {
