@@ -7,8 +7,8 @@
     libmicrohttpd parses and validates the request; then the worker takes
     the socket over (libmicrohttpd lets go of it and frees its per-request
     memory), writes the response head and the chunked body itself, one
-    writev per connection per batch of events, straight from the shared
-    frames (DESIGN.md §7). An idle stream costs its small struct and the
+    writev per connection per write round (see hrg_group's write
+    interval), straight from the shared frames (DESIGN.md §7). An idle stream costs its small struct and the
     kernel's socket, nothing more.  */
 #ifndef HRG_SSE_H
 #define HRG_SSE_H

@@ -296,8 +296,8 @@ s_turn (hrg_worker_t *self)
     hrg_sse_reap (self);
 }
 
-//  Stops accepting, closes every connection (resuming the suspended ones,
-//  as MHD_stop_daemon requires), and fails requests waiting on the broker.
+//  Stops accepting, closes every SSE stream, and fails requests waiting on
+//  the broker, which resumes them (MHD_stop_daemon requires none suspended).
 static void
 s_shutdown (hrg_worker_t *self)
 {
@@ -307,7 +307,7 @@ s_shutdown (hrg_worker_t *self)
     hrg_sse_close_all (self);
     hrg_sse_reap (self);
     hrg_link_destroy (&self->link);     //  pending publishes answer 503
-    //  Requests waiting on the broker are resumed by now; let them answer
+    //  Let the resumed requests send their answers
     uint64_t deadline = hr_mono_ms () + S_SHUTDOWN_MS;
     struct epoll_event events [8];
     while (hr_mono_ms () < deadline) {
