@@ -340,18 +340,25 @@ s_sse_feed (s_sub_t *self, s_conn_t *conn, const char *data, size_t len)
     return rc == 0? 0: -1;
 }
 
+//  Writes "GET path HTTP/1.1" for the connection's channel, then extra
+//  header lines; returns the length, or 0 when it does not fit.
 static size_t
-s_sse_request (s_sub_t *self, s_conn_t *conn, char *buf, size_t size)
+s_request (s_sub_t *self, s_conn_t *conn, const char *extra, char *buf, size_t size)
 {
     char channel [160], path [1200];
     hr_bench_opts_channel (self->opts, conn->channel, channel, sizeof channel);
     if (hr_bench_url_path (self->url, channel, path, sizeof path) == 0)
         return 0;
-    int len = snprintf (buf, size,
-                        "GET %s HTTP/1.1\r\nHost: %s\r\nAccept: text/event-stream\r\n"
-                        "Cache-Control: no-cache\r\nUser-Agent: hr-bench\r\n\r\n",
-                        path, self->url->host);
+    int len = snprintf (buf, size, "GET %s HTTP/1.1\r\nHost: %s\r\n%s"
+                        "User-Agent: hr-bench\r\n\r\n", path, self->url->host, extra);
     return len > 0 && (size_t) len < size? (size_t) len: 0;
+}
+
+static size_t
+s_sse_request (s_sub_t *self, s_conn_t *conn, char *buf, size_t size)
+{
+    return s_request (self, conn, "Accept: text/event-stream\r\nCache-Control: no-cache\r\n",
+                      buf, size);
 }
 
 static const s_proto_t s_proto_sse = { "sse", 200, s_sse_request, s_sse_feed };
@@ -390,21 +397,14 @@ s_ws_feed (s_sub_t *self, s_conn_t *conn, const char *data, size_t len)
     return hr_bench_ws_feed (conn->ws, data, len, &sink, &ctx);
 }
 
+//  The key is the RFC 6455 example: the generator does not check the
+//  server's accept value, only its 101.
 static size_t
 s_ws_request (s_sub_t *self, s_conn_t *conn, char *buf, size_t size)
 {
-    char channel [160], path [1200];
-    hr_bench_opts_channel (self->opts, conn->channel, channel, sizeof channel);
-    if (hr_bench_url_path (self->url, channel, path, sizeof path) == 0)
-        return 0;
-    //  The key is the RFC 6455 example: the generator does not check the
-    //  server's accept value, only its 101.
-    int len = snprintf (buf, size,
-                        "GET %s HTTP/1.1\r\nHost: %s\r\nUpgrade: websocket\r\n"
-                        "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                        "Sec-WebSocket-Version: 13\r\nUser-Agent: hr-bench\r\n\r\n",
-                        path, self->url->host);
-    return len > 0 && (size_t) len < size? (size_t) len: 0;
+    return s_request (self, conn, "Upgrade: websocket\r\nConnection: Upgrade\r\n"
+                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                      "Sec-WebSocket-Version: 13\r\n", buf, size);
 }
 
 static const s_proto_t s_proto_ws = { "ws", 101, s_ws_request, s_ws_feed };

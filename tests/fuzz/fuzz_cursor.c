@@ -12,6 +12,8 @@
 #include "hr_hash.h"
 
 #include <sodium.h>
+#include "fuzz_support.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,14 +21,6 @@
 
 static hr_chanset_t *s_set;
 
-static void
-s_check (int ok, const char *what)
-{
-    if (!ok) {
-        fprintf (stderr, "fuzz_cursor: %s\n", what);
-        abort ();
-    }
-}
 
 static void
 s_decode (const char *text, size_t len)
@@ -35,13 +29,13 @@ s_decode (const char *text, size_t len)
     if (hr_cursor_decode (text, len, s_set, positions) != HR_OK)
         return;
     for (int i = 0; i < 3; i++) {
-        s_check (positions [i].epoch_len <= HR_EPOCH_MAX, "epoch too long");
-        s_check (strlen (positions [i].epoch) == positions [i].epoch_len, "epoch not terminated");
-        s_check (positions [i].epoch_len || positions [i].seq == 0, "empty epoch with a seq");
+        fz_check (positions [i].epoch_len <= HR_EPOCH_MAX, "epoch too long");
+        fz_check (strlen (positions [i].epoch) == positions [i].epoch_len, "epoch not terminated");
+        fz_check (positions [i].epoch_len || positions [i].seq == 0, "empty epoch with a seq");
     }
     hr_buf_t again = HR_BUF_INIT;
     hr_cursor_encode (&again, s_set, positions);
-    s_check (again.size == len && memcmp (again.data, text, len) == 0,
+    fz_check (again.size == len && memcmp (again.data, text, len) == 0,
              "decoded cursor does not encode back to the same text");
     hr_buf_free (&again);
 }

@@ -12,27 +12,14 @@
 #include "hr_event.h"
 #include "hr_json.h"
 
+#include "fuzz_support.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
-static void
-s_check (int ok, const char *what)
-{
-    if (!ok) {
-        fprintf (stderr, "fuzz_event: %s\n", what);
-        abort ();
-    }
-}
 
-static int
-s_span_eq (const char *a, size_t a_len, const char *b, size_t b_len)
-{
-    if (!a || !b)
-        return a == b && a_len == b_len;
-    return a_len == b_len && memcmp (a, b, a_len) == 0;
-}
 
 //  A strict JSON validator: returns the end of one value, or NULL.
 static const char *s_json_value (const char *p, const char *end, int depth);
@@ -198,25 +185,25 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     hr_buf_t frame = HR_BUF_INIT;
     hr_event_encode (&ev, &frame);
     hr_event_t again;
-    s_check (hr_event_decode (frame.data, frame.size, &again) == HR_OK,
+    fz_check (hr_event_decode (frame.data, frame.size, &again) == HR_OK,
              "re-encoded event does not decode");
-    s_check (again.head == ev.head, "head differs");
-    s_check (s_span_eq (again.ch, again.ch_len, ev.ch, ev.ch_len), "ch differs");
-    s_check (again.seq == ev.seq, "seq differs");
-    s_check (s_span_eq (again.epoch, again.epoch_len, ev.epoch, ev.epoch_len), "epoch differs");
+    fz_check (again.head == ev.head, "head differs");
+    fz_check (fz_span_eq (again.ch, again.ch_len, ev.ch, ev.ch_len), "ch differs");
+    fz_check (again.seq == ev.seq, "seq differs");
+    fz_check (fz_span_eq (again.epoch, again.epoch_len, ev.epoch, ev.epoch_len), "epoch differs");
     if (!ev.head) {
         //  head markers carry only ch, seq, epoch; events keep everything
-        s_check (again.ts == ev.ts, "ts differs");
-        s_check (s_span_eq (again.type, again.type_len, ev.type, ev.type_len), "type differs");
-        s_check (s_span_eq (again.id, again.id_len, ev.id, ev.id_len), "id differs");
-        s_check (again.data_len == ev.data_len
+        fz_check (again.ts == ev.ts, "ts differs");
+        fz_check (fz_span_eq (again.type, again.type_len, ev.type, ev.type_len), "type differs");
+        fz_check (fz_span_eq (again.id, again.id_len, ev.id, ev.id_len), "id differs");
+        fz_check (again.data_len == ev.data_len
                  && memcmp (again.data, ev.data, ev.data_len) == 0, "data differs");
         hr_buf_t json = HR_BUF_INIT;
         hr_json_envelope (&json, &ev);
         if (!s_json_valid (json.data, json.size))
             fprintf (stderr, "fuzz_event: invalid JSON: %s\n", json.data);
-        s_check (s_json_valid (json.data, json.size), "envelope JSON is not valid JSON");
-        s_check (json.data [0] == '{', "envelope JSON is not an object");
+        fz_check (s_json_valid (json.data, json.size), "envelope JSON is not valid JSON");
+        fz_check (json.data [0] == '{', "envelope JSON is not an object");
         hr_buf_free (&json);
     }
     hr_buf_free (&frame);

@@ -10,6 +10,8 @@
 #include "hr_channel.h"
 #include "hr_proto.h"
 
+#include "fuzz_support.h"
+
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -17,22 +19,7 @@
 
 #define S_MAX_EVENT 65536
 
-static void
-s_check (int ok, const char *what)
-{
-    if (!ok) {
-        fprintf (stderr, "fuzz_request: %s\n", what);
-        abort ();
-    }
-}
 
-static int
-s_span_eq (const char *a, size_t a_len, const char *b, size_t b_len)
-{
-    if (!a || !b)
-        return a == b && a_len == b_len;
-    return a_len == b_len && memcmp (a, b, a_len) == 0;
-}
 
 static void
 s_round_trip (const hr_request_t *req)
@@ -54,20 +41,20 @@ s_round_trip (const hr_request_t *req)
                                    ev->epoch? epoch: NULL, req->since, req->limit);
     }
     hr_request_t again;
-    s_check (hr_request_decode (frame.data, frame.size, frame.size, &again) == HR_OK,
+    fz_check (hr_request_decode (frame.data, frame.size, frame.size, &again) == HR_OK,
              "re-encoded request does not decode");
-    s_check (again.op == req->op, "op differs");
-    s_check (again.has_rid == req->has_rid && again.rid == req->rid, "rid differs");
-    s_check (s_span_eq (again.event.ch, again.event.ch_len, ev->ch, ev->ch_len), "ch differs");
-    s_check (s_span_eq (again.event.type, again.event.type_len, ev->type, ev->type_len), "type differs");
-    s_check (s_span_eq (again.event.id, again.event.id_len, ev->id, ev->id_len), "id differs");
-    s_check (s_span_eq (again.event.epoch, again.event.epoch_len, ev->epoch, ev->epoch_len),
+    fz_check (again.op == req->op, "op differs");
+    fz_check (again.has_rid == req->has_rid && again.rid == req->rid, "rid differs");
+    fz_check (fz_span_eq (again.event.ch, again.event.ch_len, ev->ch, ev->ch_len), "ch differs");
+    fz_check (fz_span_eq (again.event.type, again.event.type_len, ev->type, ev->type_len), "type differs");
+    fz_check (fz_span_eq (again.event.id, again.event.id_len, ev->id, ev->id_len), "id differs");
+    fz_check (fz_span_eq (again.event.epoch, again.event.epoch_len, ev->epoch, ev->epoch_len),
              "epoch differs");
-    s_check (again.event.data_len == ev->data_len
+    fz_check (again.event.data_len == ev->data_len
              && (!ev->data_len || memcmp (again.event.data, ev->data, ev->data_len) == 0),
              "data differs");
-    s_check (again.since == req->since && again.limit == req->limit, "since/limit differ");
-    s_check (again.limit <= HR_HISTORY_LIMIT_MAX, "limit not clamped");
+    fz_check (again.since == req->since && again.limit == req->limit, "since/limit differ");
+    fz_check (again.limit <= HR_HISTORY_LIMIT_MAX, "limit not clamped");
     hr_buf_free (&frame);
 }
 
@@ -78,14 +65,14 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
 {
     hr_request_t req;
     if (hr_request_decode (data, size, S_MAX_EVENT, &req) == HR_OK) {
-        s_check (req.event.ch && hr_channel_valid (req.event.ch, req.event.ch_len),
+        fz_check (req.event.ch && hr_channel_valid (req.event.ch, req.event.ch_len),
                  "accepted request without a valid channel");
         if (req.op == HR_OP_PUBLISH)
-            s_check (req.event.data != NULL, "accepted publish without data");
+            fz_check (req.event.data != NULL, "accepted publish without data");
         s_round_trip (&req);
     }
     hr_reply_t reply;
     if (hr_reply_decode (data, size, &reply) == HR_OK)
-        s_check (reply.error < HR_E_COUNT && reply.reset < HR_RESET_COUNT, "reply out of range");
+        fz_check (reply.error < HR_E_COUNT && reply.reset < HR_RESET_COUNT, "reply out of range");
     return 0;
 }

@@ -97,6 +97,19 @@ s_isolated (int (*fn) (void), const char *what)
                   what, WEXITSTATUS (status));
 }
 
+//  A set of 64 channels named by format (with %d for 0..63).
+static hr_chanset_t *
+s_set64 (const char *format)
+{
+    char storage [64][8];
+    const char *names [64];
+    for (int i = 0; i < 64; i++) {
+        snprintf (storage [i], sizeof storage [i], format, i);
+        names [i] = storage [i];
+    }
+    return hr_chanset_new (names, 64);
+}
+
 //  --------------------------------------------------------------------
 //  Round trips
 
@@ -119,13 +132,7 @@ test_round_trip_one_channel (void **state)
 static void
 test_round_trip_64_channels (void **state)
 {
-    char storage [64][8];
-    const char *names [64];
-    for (int i = 0; i < 64; i++) {
-        snprintf (storage [i], sizeof storage [i], "ch%02d", i);
-        names [i] = storage [i];
-    }
-    hr_chanset_t *set = hr_chanset_new (names, 64);
+    hr_chanset_t *set = s_set64 ("ch%02d");
     hr_position_t in [64], out [64];
     for (int i = 0; i < 64; i++) {
         char epoch [HR_EPOCH_MAX + 1];
@@ -168,13 +175,7 @@ test_round_trip_uint64_max_and_zero_seq (void **state)
 static void
 test_longest_cursor_fits_text_max (void **state)
 {
-    char storage [64][8];
-    const char *names [64];
-    for (int i = 0; i < 64; i++) {
-        snprintf (storage [i], sizeof storage [i], "c%d", i);
-        names [i] = storage [i];
-    }
-    hr_chanset_t *set = hr_chanset_new (names, 64);
+    hr_chanset_t *set = s_set64 ("c%d");
     hr_position_t in [64], out [64];
     for (int i = 0; i < 64; i++)
         in [i] = s_pos ("abcdefghijklmnopqrstuvwxyz012345", UINT64_MAX);
