@@ -33,7 +33,9 @@ int hrg_link_fd (hrg_link_t *self);
 int hrg_link_monitor_fd (hrg_link_t *self);
 
 //  Reads connection events; returns true when the link is connected to its
-//  broker (a publish would not fail with broker_unavailable at once).
+//  broker (a publish would not fail with broker_unavailable at once). An
+//  inproc:// link is always connected: libzmq reports no events for it, and
+//  its broker is in the same process (bound before the link connects).
 bool hrg_link_update (hrg_link_t *self);
 
 //  The send and cancel calls accept a NULL link (a stopping worker's) and

@@ -1,0 +1,401 @@
+/*  test_hrg_link: requests, replies and deadlines of the worker's DEALER
+    link (gateway/hrg_link), against a fake broker over inproc://.  */
+#include "hrg_link.h"
+#include "hrg_fake_broker.h"
+#include "support.h"
+
+#include <zmq.h>
+
+#define S_TIMEOUT_MS 5000
+
+//  What one request's callback saw.
+typedef struct {
+    int calls;
+    uint64_t rid;
+    bool null_reply;
+    bool has_rid;
+    uint64_t seq;
+    hr_error_t error;
+    size_t frames;
+    uint64_t frame_seqs [8];
+    hrg_link_t *resend;         //  the callback publishes again on it
+    uint64_t resent_rid;
+} s_result_t;
+
+static void
+s_on_reply (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames, size_t count)
+{
+    s_result_t *result = arg;
+    result->calls++;
+    result->rid = rid;
+    result->null_reply = reply == NULL;
+    if (reply) {
+        result->has_rid = reply->has_rid;
+        result->seq = reply->seq;
+        result->error = reply->error;
+    }
+    result->frames = count;
+    for (size_t i = 0; i < count && i < 8; i++) {
+        hr_event_t ev;
+        assert_int_equal (hr_event_decode (zmq_msg_data (&frames [i]),
+                                           zmq_msg_size (&frames [i]), &ev), HR_OK);
+        result->frame_seqs [i] = ev.seq;
+    }
+    if (result->resend) {
+        hr_event_t ev = tfb_event ("orders", NULL, 0);
+        result->resent_rid = hrg_link_publish (result->resend, &ev, s_on_reply, result);
+    }
+}
+
+typedef struct {
+    void *ctx;
+    tfb_broker_t broker;
+    hrg_link_t *link;
+} s_fixture_t;
+
+static int
+s_setup (void **state)
+{
+    s_fixture_t *fx = calloc (1, sizeof *fx);
+    fx->ctx = zmq_ctx_new ();
+    tfb_start (&fx->broker, fx->ctx);
+    hr_buf_t err = HR_BUF_INIT;
+    fx->link = hrg_link_new (fx->ctx, fx->broker.req_endpoint, 1000, 1, &err);
+    assert_non_null (fx->link);
+    hr_buf_free (&err);
+    *state = fx;
+    return 0;
+}
+
+static int
+s_teardown (void **state)
+{
+    s_fixture_t *fx = *state;
+    hrg_link_destroy (&fx->link);
+    tfb_stop (&fx->broker);
+    zmq_ctx_term (fx->ctx);
+    free (fx);
+    return 0;
+}
+
+static uint64_t
+s_publish (s_fixture_t *fx, s_result_t *result)
+{
+    hr_event_t ev = tfb_event ("orders", NULL, 0);
+    ev.epoch = NULL;
+    uint64_t rid = hrg_link_publish (fx->link, &ev, s_on_reply, result);
+    assert_true (rid != 0);
+    return rid;
+}
+
+static void
+s_take (s_fixture_t *fx, tfb_request_t *request)
+{
+    assert_true (tfb_recv (&fx->broker, request, S_TIMEOUT_MS));
+    assert_int_equal (request->error, HR_OK);
+}
+
+//  Processes replies until result was called (or the deadline passes).
+typedef struct {
+    hrg_link_t *link;
+    s_result_t *result;
+} s_wait_t;
+
+static bool
+s_step (void *arg)
+{
+    s_wait_t *wait = arg;
+    hrg_link_process (wait->link);
+    return wait->result->calls > 0;
+}
+
+static void
+s_wait_for (s_fixture_t *fx, s_result_t *result)
+{
+    s_wait_t wait = { fx->link, result };
+    assert_true (tfb_wait (s_step, &wait, S_TIMEOUT_MS));
+}
+
+//  Processes for a short while: for checking that nothing is called.
+static void
+s_settle (s_fixture_t *fx)
+{
+    s_result_t never = { 0 };
+    s_wait_t wait = { fx->link, &never };
+    tfb_wait (s_step, &wait, 50);
+}
+
+//  --------------------------------------------------------------------
+
+static void
+test_inproc_link_counts_as_connected (void **state)
+{
+    s_fixture_t *fx = *state;
+    assert_true (hrg_link_update (fx->link));
+}
+
+static void
+test_in_order_replies_reach_their_callbacks (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t a = { 0 }, b = { 0 };
+    uint64_t rid_a = s_publish (fx, &a);
+    uint64_t rid_b = s_publish (fx, &b);
+    assert_true (rid_a != rid_b);
+    tfb_request_t ra, rb;
+    s_take (fx, &ra);
+    s_take (fx, &rb);
+    assert_true (ra.req.has_rid);
+    assert_int_equal (ra.req.rid, rid_a);
+    assert_int_equal (rb.req.rid, rid_b);
+    tfb_reply_ack (&fx->broker, &ra, true, 7, "e1", false);
+    tfb_reply_ack (&fx->broker, &rb, true, 8, "e1", false);
+    s_wait_for (fx, &b);
+    assert_int_equal (a.calls, 1);
+    assert_int_equal (a.rid, rid_a);
+    assert_int_equal (a.seq, 7);
+    assert_int_equal (b.calls, 1);
+    assert_int_equal (b.seq, 8);
+    assert_int_equal (hrg_link_next_deadline (fx->link), UINT64_MAX);
+    tfb_request_free (&ra);
+    tfb_request_free (&rb);
+}
+
+static void
+test_out_of_order_replies_match_by_rid (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t results [3] = { { 0 } };
+    tfb_request_t requests [3];
+    for (int i = 0; i < 3; i++)
+        s_publish (fx, &results [i]);
+    for (int i = 0; i < 3; i++)
+        s_take (fx, &requests [i]);
+    //  Last first, then the first, then the middle one
+    tfb_reply_ack (&fx->broker, &requests [2], true, 30, "e1", false);
+    s_wait_for (fx, &results [2]);
+    assert_int_equal (results [0].calls, 0);
+    assert_int_equal (results [1].calls, 0);
+    assert_int_equal (results [2].seq, 30);
+    tfb_reply_ack (&fx->broker, &requests [0], true, 10, "e1", false);
+    s_wait_for (fx, &results [0]);
+    assert_int_equal (results [0].seq, 10);
+    assert_int_equal (results [1].calls, 0);
+    tfb_reply_ack (&fx->broker, &requests [1], true, 20, "e1", false);
+    s_wait_for (fx, &results [1]);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal (results [i].calls, 1);
+        assert_int_equal (results [i].rid, requests [i].req.rid);
+        assert_int_equal (results [i].seq, (uint64_t) (i + 1) * 10);
+        tfb_request_free (&requests [i]);
+    }
+    assert_int_equal (hrg_link_next_deadline (fx->link), UINT64_MAX);
+}
+
+static void
+test_reply_without_rid_calls_nobody (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t a = { 0 };
+    s_publish (fx, &a);
+    tfb_request_t ra;
+    s_take (fx, &ra);
+    tfb_reply_error (&fx->broker, &ra, false, HR_E_FRAME_TOO_LARGE);
+    s_settle (fx);
+    assert_int_equal (a.calls, 0);
+    //  The request still waits for its own reply
+    assert_true (hrg_link_next_deadline (fx->link) != UINT64_MAX);
+    tfb_reply_error (&fx->broker, &ra, true, HR_E_FRAME_TOO_LARGE);
+    s_wait_for (fx, &a);
+    assert_int_equal (a.calls, 1);
+    assert_false (a.null_reply);
+    assert_int_equal (a.error, HR_E_FRAME_TOO_LARGE);
+    tfb_request_free (&ra);
+}
+
+static void
+test_reply_to_unknown_rid_and_garbage_are_ignored (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t a = { 0 };
+    s_publish (fx, &a);
+    tfb_request_t ra;
+    s_take (fx, &ra);
+    tfb_request_t stranger = ra;
+    stranger.req.rid = ra.req.rid + 100;
+    tfb_reply_ack (&fx->broker, &stranger, true, 1, "e1", false);
+    const void *frames [1] = { "\xc1garbage" };
+    size_t sizes [1] = { 8 };
+    tfb_send_frames (&fx->broker, &ra, frames, sizes, 1);
+    s_settle (fx);
+    assert_int_equal (a.calls, 0);
+    tfb_reply_ack (&fx->broker, &ra, true, 2, "e1", false);
+    s_wait_for (fx, &a);
+    assert_int_equal (a.seq, 2);
+    tfb_request_free (&ra);
+}
+
+static void
+test_history_reply_carries_envelope_frames (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t a = { 0 };
+    uint64_t rid = hrg_link_history (fx->link, "orders", "e1", 4, 3, s_on_reply, &a);
+    assert_true (rid != 0);
+    tfb_request_t ra;
+    s_take (fx, &ra);
+    assert_int_equal (ra.req.op, HR_OP_HISTORY);
+    assert_int_equal (ra.req.since, 4);
+    assert_int_equal (ra.req.limit, 3);
+    hr_event_t events [3];
+    for (int i = 0; i < 3; i++)
+        events [i] = tfb_event ("orders", "e1", 5 + (uint64_t) i);
+    tfb_reply_history (&fx->broker, &ra, "e1", 1, 7, HR_RESET_NONE, events, 3);
+    s_wait_for (fx, &a);
+    assert_int_equal (a.calls, 1);
+    assert_int_equal (a.frames, 3);
+    assert_int_equal (a.frame_seqs [0], 5);
+    assert_int_equal (a.frame_seqs [2], 7);
+    tfb_request_free (&ra);
+}
+
+static void
+test_cancelled_request_is_never_called (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t a = { 0 }, b = { 0 };
+    uint64_t rid_a = s_publish (fx, &a);
+    s_publish (fx, &b);
+    hrg_link_cancel (fx->link, rid_a);
+    tfb_request_t ra, rb;
+    s_take (fx, &ra);
+    s_take (fx, &rb);
+    tfb_reply_ack (&fx->broker, &ra, true, 1, "e1", false);
+    tfb_reply_ack (&fx->broker, &rb, true, 2, "e1", false);
+    s_wait_for (fx, &b);
+    assert_int_equal (a.calls, 0);
+    assert_int_equal (b.calls, 1);
+    //  Nor on expiry or destroy
+    hrg_link_expire (fx->link, UINT64_MAX - 1);
+    hrg_link_destroy (&fx->link);
+    assert_int_equal (a.calls, 0);
+    assert_int_equal (b.calls, 1);
+    tfb_request_free (&ra);
+    tfb_request_free (&rb);
+}
+
+static void
+test_expired_request_is_called_once_with_null (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t a = { 0 }, b = { 0 };
+    uint64_t before = hr_mono_ms ();
+    s_publish (fx, &a);
+    s_publish (fx, &b);
+    uint64_t deadline = hrg_link_next_deadline (fx->link);
+    assert_true (deadline >= before + 1000);
+    assert_true (deadline <= hr_mono_ms () + 1000);
+    hrg_link_expire (fx->link, deadline - 1);
+    assert_int_equal (a.calls, 0);
+    hrg_link_expire (fx->link, UINT64_MAX - 1);
+    assert_int_equal (a.calls, 1);
+    assert_true (a.null_reply);
+    assert_int_equal (b.calls, 1);
+    assert_true (b.null_reply);
+    assert_int_equal (hrg_link_next_deadline (fx->link), UINT64_MAX);
+    //  A late reply finds nobody
+    tfb_request_t ra;
+    s_take (fx, &ra);
+    tfb_reply_ack (&fx->broker, &ra, true, 1, "e1", false);
+    s_settle (fx);
+    assert_int_equal (a.calls, 1);
+    tfb_request_free (&ra);
+}
+
+static void
+test_destroy_calls_each_pending_callback_once_with_null (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t results [3] = { { 0 } };
+    for (int i = 0; i < 3; i++)
+        s_publish (fx, &results [i]);
+    tfb_request_t r0;
+    s_take (fx, &r0);
+    tfb_reply_ack (&fx->broker, &r0, true, 1, "e1", false);
+    s_wait_for (fx, &results [0]);
+    //  A callback that sends again while the link is being destroyed: refused
+    results [1].resend = fx->link;
+    results [1].resent_rid = 99;
+    hrg_link_destroy (&fx->link);
+    assert_int_equal (results [1].resent_rid, 0);
+    assert_null (fx->link);
+    assert_int_equal (results [0].calls, 1);
+    assert_false (results [0].null_reply);
+    for (int i = 1; i < 3; i++) {
+        assert_int_equal (results [i].calls, 1);
+        assert_true (results [i].null_reply);
+    }
+    //  A stopped worker's link is NULL: sends do nothing
+    hr_event_t ev = tfb_event ("orders", NULL, 0);
+    assert_int_equal (hrg_link_publish (NULL, &ev, s_on_reply, &results [0]), 0);
+    hrg_link_cancel (NULL, 1);
+    tfb_request_free (&r0);
+}
+
+static void
+test_send_with_no_broker_fails_at_once (void **state)
+{
+    void *ctx = zmq_ctx_new ();
+    hr_buf_t err = HR_BUF_INIT;
+    //  Nobody listens on port 1
+    hrg_link_t *link = hrg_link_new (ctx, "tcp://127.0.0.1:1", 1000, 2, &err);
+    assert_non_null (link);
+    assert_false (hrg_link_update (link));
+    s_result_t a = { 0 };
+    hr_event_t ev = tfb_event ("orders", NULL, 0);
+    assert_int_equal (hrg_link_publish (link, &ev, s_on_reply, &a), 0);
+    assert_int_equal (hrg_link_history (link, "orders", NULL, 0, 10, s_on_reply, &a), 0);
+    assert_int_equal (hrg_link_next_deadline (link), UINT64_MAX);
+    hrg_link_destroy (&link);
+    assert_int_equal (a.calls, 0);
+    hr_buf_free (&err);
+    zmq_ctx_term (ctx);
+}
+
+static void
+test_bad_endpoint_is_an_error (void **state)
+{
+    void *ctx = zmq_ctx_new ();
+    hr_buf_t err = HR_BUF_INIT;
+    assert_null (hrg_link_new (ctx, "nonsense://x", 1000, 3, &err));
+    assert_non_null (err.data);
+    assert_non_null (strstr (err.data, "nonsense://x"));
+    hr_buf_free (&err);
+    zmq_ctx_term (ctx);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_inproc_link_counts_as_connected, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_in_order_replies_reach_their_callbacks,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_out_of_order_replies_match_by_rid,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reply_without_rid_calls_nobody, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_reply_to_unknown_rid_and_garbage_are_ignored,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_history_reply_carries_envelope_frames,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_cancelled_request_is_never_called,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_expired_request_is_called_once_with_null,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_destroy_calls_each_pending_callback_once_with_null,
+                                         s_setup, s_teardown),
+        cmocka_unit_test (test_send_with_no_broker_fails_at_once),
+        cmocka_unit_test (test_bad_endpoint_is_an_error),
+    };
+    return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
+}
