@@ -26,8 +26,6 @@
 //  later event will show the gap (the Clone pattern's heartbeat). Active
 //  channels need none: their next event shows any gap.
 #define S_MARKER_MS 1000
-//  Ingest error lines logged per second at most; the rest are only counted.
-#define S_ERROR_LOGS_PER_S 10
 
 struct _hrb_server_t {
     const hrb_config_t *config;
@@ -42,8 +40,6 @@ struct _hrb_server_t {
     hr_buf_t reply;
     uint64_t next_tick;
     uint64_t last_marker_ms;    //  wall clock of the last marker round
-    uint64_t log_second;        //  error-log rate limiting
-    int logs_this_second;
     hr_metrics_shard_t *shard;
     int m_published, m_duplicates, m_ingest_errors, m_history_requests,
         m_channels, m_history_events, m_history_bytes, m_evicted,
@@ -183,19 +179,13 @@ const char *hrb_server_pull_endpoints (hrb_server_t *self) { return self->pull_e
 const char *hrb_server_router_endpoints (hrb_server_t *self) { return self->router_endpoints; }
 const char *hrb_server_xpub_endpoints (hrb_server_t *self) { return self->xpub_endpoints; }
 
-//  Counts a rejected frame and logs it, at most S_ERROR_LOGS_PER_S a second.
+//  Counts a rejected frame and logs it (rate-limited).
 static void
 s_reject (hrb_server_t *self, const char *socket, hr_error_t error)
 {
     hr_metrics_inc (self->shard, self->m_ingest_errors + (int) error - 1);
-    uint64_t second = hr_mono_ms () / 1000;
-    if (second != self->log_second) {
-        self->log_second = second;
-        self->logs_this_second = 0;
-    }
-    if (self->logs_this_second++ < S_ERROR_LOGS_PER_S)
-        hr_log_info ("rejected frame", "socket", socket, "error", hr_error_code (error),
-                     "reason", hr_error_message (error));
+    hr_log_limited_info ("rejected frame", "socket", socket, "error", hr_error_code (error),
+                         "reason", hr_error_message (error));
 }
 
 //  Sends one message on XPUB: topic frame, then the envelope.

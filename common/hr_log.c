@@ -1,7 +1,10 @@
 /*  hr_log: leveled, plain or JSON log lines on stderr.  */
 #include "hr_log.h"
 
+#include "hr_time.h"
+
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -73,8 +76,59 @@ s_needs_quotes (const char *value)
     return *value == 0 || strpbrk (value, " =\"") != NULL;
 }
 
+static void s_vlog (hr_log_level_t level, const char *msg, va_list args);
+
 void
 hr_log (hr_log_level_t level, const char *msg, ...)
+{
+    va_list args;
+    va_start (args, msg);
+    s_vlog (level, msg, args);
+    va_end (args);
+}
+
+static atomic_ullong s_suppressed;
+
+unsigned long long
+hr_log_suppressed (void)
+{
+    return atomic_load (&s_suppressed);
+}
+
+void
+hr_log_limited (hr_log_level_t level, const char *msg, ...)
+{
+    if (level > s_level)
+        return;
+    //  Per thread, so the limiter itself takes no lock on a delivery path
+    static __thread uint64_t second;
+    static __thread unsigned lines;
+    static __thread unsigned long long dropped;
+    uint64_t now = hr_mono_ms () / 1000;
+    if (now != second) {
+        second = now;
+        lines = 0;
+    }
+    if (lines >= HR_LOG_LIMIT_PER_S) {
+        dropped++;
+        atomic_fetch_add (&s_suppressed, 1);
+        return;
+    }
+    lines++;
+    if (dropped) {
+        char count [32];
+        snprintf (count, sizeof count, "%llu", dropped);
+        dropped = 0;
+        hr_log (HR_LOG_WARN, "log lines suppressed by the rate limit", "count", count, NULL);
+    }
+    va_list args;
+    va_start (args, msg);
+    s_vlog (level, msg, args);
+    va_end (args);
+}
+
+static void
+s_vlog (hr_log_level_t level, const char *msg, va_list args)
 {
     if (level > s_level)
         return;
@@ -104,8 +158,6 @@ hr_log (hr_log_level_t level, const char *msg, ...)
         s_raw (buf, sizeof buf, &pos, " ");
         s_put (buf, sizeof buf, &pos, msg, false);
     }
-    va_list args;
-    va_start (args, msg);
     const char *key;
     while ((key = va_arg (args, const char *)) != NULL) {
         const char *value = va_arg (args, const char *);
@@ -128,7 +180,6 @@ hr_log (hr_log_level_t level, const char *msg, ...)
                 s_raw (buf, sizeof buf, &pos, "\"");
         }
     }
-    va_end (args);
     if (s_json)
         s_raw (buf, sizeof buf, &pos, "}");
     buf[pos++] = '\n';

@@ -27,6 +27,20 @@ void hr_log (hr_log_level_t level, const char *msg, ...);
 #define hr_log_error(...) hr_log (HR_LOG_ERROR, __VA_ARGS__, NULL)
 #define hr_log_warn(...)  hr_log (HR_LOG_WARN, __VA_ARGS__, NULL)
 #define hr_log_info(...)  hr_log (HR_LOG_INFO, __VA_ARGS__, NULL)
+//  Rate-limited logging for anything a peer can trigger per item (a bad
+//  frame, a reset per channel, a slow consumer): at most HR_LOG_LIMIT_PER_S
+//  lines a second per thread; the rest are dropped and counted, and the
+//  next line written after a suppressed stretch says how many were
+//  dropped. Never blocks a delivery loop for long.
+#define HR_LOG_LIMIT_PER_S 10
+void hr_log_limited (hr_log_level_t level, const char *msg, ...);
+
+//  Lines dropped by hr_log_limited since start, all threads (for /metrics).
+unsigned long long hr_log_suppressed (void);
+
+#define hr_log_limited_warn(...) hr_log_limited (HR_LOG_WARN, __VA_ARGS__, NULL)
+#define hr_log_limited_info(...) hr_log_limited (HR_LOG_INFO, __VA_ARGS__, NULL)
+
 #define hr_log_debug(...) \
     do { if (hr_log_enabled (HR_LOG_DEBUG)) hr_log (HR_LOG_DEBUG, __VA_ARGS__, NULL); } while (0)
 

@@ -23,8 +23,6 @@
 #define S_SUB_BATCH 4096
 //  Slow-consumer and heartbeat checks.
 #define S_SWEEP_MS 250
-//  Error lines logged per second per worker; the rest are only counted.
-#define S_ERROR_LOGS_PER_S 10
 //  How long shutdown waits for connections to close.
 #define S_SHUTDOWN_MS 2000
 
@@ -175,20 +173,11 @@ hrg_worker_ready (hrg_worker_t *self)
 void
 hrg_worker_count_error (hrg_worker_t *self, hr_error_t error, const char *detail)
 {
-    static __thread uint64_t second;
-    static __thread int lines;
     hr_metrics_inc (self->shard, self->m->errors + (int) error - 1);
-    uint64_t now = hr_mono_ms () / 1000;
-    if (now != second) {
-        second = now;
-        lines = 0;
-    }
-    if (lines++ >= S_ERROR_LOGS_PER_S)
-        return;
     if (hr_error_http_status (error) >= 500)
-        hr_log_warn ("request failed", "error", hr_error_code (error), "detail", detail);
+        hr_log_limited_warn ("request failed", "error", hr_error_code (error), "detail", detail);
     else
-        hr_log_info ("request rejected", "error", hr_error_code (error), "detail", detail);
+        hr_log_limited_info ("request rejected", "error", hr_error_code (error), "detail", detail);
 }
 
 static bool
