@@ -7,13 +7,16 @@ Standard library + zmq + msgpack only; run with /usr/bin/python3.
 
 Never sleep to synchronise: wait for a condition with wait_until().
 """
+import atexit
 import base64
 import codecs
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
+import tempfile
 import threading
 import time
 import urllib.error
@@ -50,11 +53,22 @@ def wait_until(predicate, timeout=5.0, message="condition", interval=0.01):
         time.sleep(interval)
 
 
-def free_tcp_endpoint():
-    """A loopback tcp:// endpoint nobody listens on (for 'no broker' cases)."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return "tcp://127.0.0.1:%d" % s.getsockname()[1]
+_ENDPOINTS = {"dir": None, "count": 0}
+
+
+def unused_endpoint():
+    """A ZeroMQ endpoint nobody listens on until this test binds it: an
+    ipc:// path in a private directory. Unlike a "free" tcp port found by
+    binding port 0 and closing, no concurrent test (ctest -j) can take it
+    between now and its bind (a broker started later, or restarted)."""
+    if _ENDPOINTS["dir"] is None:
+        _ENDPOINTS["dir"] = tempfile.mkdtemp(prefix="herald-ep-")
+        atexit.register(shutil.rmtree, _ENDPOINTS["dir"], True)
+    _ENDPOINTS["count"] += 1
+    return "ipc://%s/%d" % (_ENDPOINTS["dir"], _ENDPOINTS["count"])
+
+
+free_tcp_endpoint = unused_endpoint     # the old name; it raced under ctest -j
 
 
 def _tcp(endpoints):

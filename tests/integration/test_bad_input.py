@@ -252,7 +252,7 @@ class HttpErrors(unittest.TestCase):
 class BrokerUnavailable(unittest.TestCase):
     def test_publish_without_a_broker_is_503(self):
         gw = H.start(self, "gateway", "--broker-timeout", "500ms", "--broker",
-                     "%s,%s" % (H.free_tcp_endpoint(), H.free_tcp_endpoint()))
+                     "%s,%s" % (H.unused_endpoint(), H.unused_endpoint()))
         r = H.publish(gw.http, {"channel": "c", "data": 1})
         self.assertEqual((r.status, r.json["error"]), (503, "broker_unavailable"), r)
         self.assertEqual(H.http("GET", gw.http + "/healthz").status, 200)

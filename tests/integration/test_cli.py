@@ -148,7 +148,7 @@ class PubSub(unittest.TestCase):
         self.assertEqual(again, dict(reply, duplicate=True))
 
     def test_pub_without_broker_fails_within_its_timeout(self):
-        r = cli("pub", "x", "1", "--ack", "--timeout", "300ms", "--router", H.free_tcp_endpoint())
+        r = cli("pub", "x", "1", "--ack", "--timeout", "300ms", "--router", H.unused_endpoint())
         self.assertEqual(r.returncode, 1)
         self.assertIn("no broker", r.stderr)
 

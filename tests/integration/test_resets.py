@@ -2,7 +2,6 @@
 with the documented reason, and the stream goes on live from the position
 the reset names (docs/protocol.md §7). Garbled cursors are refused."""
 import base64
-import socket
 import unittest
 
 import harness as h
@@ -26,12 +25,7 @@ def encode_cursor(channels, positions):
 
 
 def free_endpoints(count):
-    ports = []
-    for _ in range(count):
-        with socket.socket() as s:
-            s.bind(("127.0.0.1", 0))
-            ports.append("tcp://127.0.0.1:%d" % s.getsockname()[1])
-    return ports
+    return [h.unused_endpoint() for _ in range(count)]
 
 
 class Resets(unittest.TestCase):

@@ -57,7 +57,7 @@ class Split(unittest.TestCase):
             self.assertEqual([e.json["data"] for e in client.wait_events(2)], [1, 2])
 
     def test_readyz_follows_the_broker_connection(self):
-        xpub, router, pull = (H.free_tcp_endpoint() for _ in range(3))
+        xpub, router, pull = (H.unused_endpoint() for _ in range(3))
         gw = H.start(self, "gateway", "--broker", "%s,%s" % (xpub, router))
         r = H.http("GET", gw.http + "/readyz")
         self.assertEqual((r.status, r.json["error"]), (503, "broker_unavailable"))
@@ -87,7 +87,7 @@ class Split(unittest.TestCase):
 
 class GatewayFirst(unittest.TestCase):
     def test_gateway_started_before_broker_delivers_once_broker_is_up(self):
-        pull, router, xpub = (H.free_tcp_endpoint() for _ in range(3))
+        pull, router, xpub = (H.unused_endpoint() for _ in range(3))
         gw = H.start(self, "gateway", "--broker", "%s,%s" % (xpub, router))
         client = H.sse(self, gw.http, ["early"])
         self.assertEqual(client.status, 200)
