@@ -54,6 +54,8 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
         "History requests made to repair a gap in the broker stream.");
     ids->slow_consumers = hr_metrics_add (metrics, "herald_slow_consumers_total",
         HR_METRIC_COUNTER, "Connections closed for exceeding the queued-bytes limit.");
+    ids->log_suppressed = hr_metrics_add (metrics, "herald_log_suppressed_total",
+        HR_METRIC_COUNTER, "Log lines dropped by the rate limit (whole process; a 250 ms lag).");
     ids->errors = hr_metrics_add_labeled (metrics, "herald_errors_total", HR_METRIC_COUNTER,
         "HTTP requests answered with an error, by code.", "code", codes + 1, HR_E_COUNT - 1);
     ids->resets = hr_metrics_add_labeled (metrics, "herald_resets_total", HR_METRIC_COUNTER,

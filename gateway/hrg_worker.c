@@ -277,6 +277,9 @@ s_turn (hrg_worker_t *self)
         hrg_sse_sweep (self, now);
         hrg_group_heartbeats (self, now);
         hrg_channel_sweep (self, now);
+        if (self->index == 0)           //  process-wide: one writer, else summed twice
+            hr_metrics_set (self->shard, self->m->log_suppressed,
+                            (int64_t) hr_log_suppressed ());
         self->next_sweep = now + S_SWEEP_MS;
     }
     s_flush (self);

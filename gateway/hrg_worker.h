@@ -34,7 +34,7 @@ typedef struct _hrg_link_t hrg_link_t;
 typedef struct {
     int connections, subscriptions, channels, groups, requests,
         events_received, events_delivered, replayed, resumes, gap_fills,
-        slow_consumers, errors, resets;
+        slow_consumers, errors, resets, log_suppressed;
 } hrg_metric_ids_t;
 
 struct _hrg_worker_t {

@@ -21,6 +21,21 @@ class Health(unittest.TestCase):
         self.assertTrue(r.headers["Content-Type"].startswith("application/json"))
         self.assertEqual(r.json, {"status": "ok"})
 
+    def test_readyz_is_200_in_run(self):
+        # One process: the workers reach the broker over inproc://, which
+        # has no connection events (it answered 503 forever)
+        r = H.wait_until(lambda: (lambda r: r.status == 200 and r)(
+            H.http("GET", self.h.http + "/readyz")), 5, "/readyz to answer 200")
+        self.assertEqual(r.json, {"status": "ready"})
+
+    def test_log_lines_dropped_by_the_rate_limit_are_counted(self):
+        self.assertIn("herald_log_suppressed_total", H.metrics(self.h.http))
+        # Each 404 logs a rate-limited line; 40 at once exceed its 10 a second
+        for _ in range(40):
+            self.assertEqual(H.http("GET", self.h.http + "/nope").status, 404)
+        H.wait_until(lambda: H.metric(self.h.http, "herald_log_suppressed_total") >= 1, 5,
+                     "herald_log_suppressed_total to count the dropped lines")
+
     def test_metrics_is_prometheus_text(self):
         r = H.http("GET", self.h.http + "/metrics")
         self.assertEqual(r.status, 200)
@@ -87,7 +102,7 @@ class Health(unittest.TestCase):
         self.assertIn("/v1/sse", r.body.decode("utf-8"))
 
     def test_gateway_serves_demo_page_only_with_demo_flag(self):
-        broker = H.free_tcp_endpoint() + "," + H.free_tcp_endpoint()
+        broker = H.unused_endpoint() + "," + H.unused_endpoint()
         plain = H.start(self, "gateway", "--broker", broker)
         demo = H.start(self, "gateway", "--broker", broker, "--demo")
         self.assertEqual(H.http("GET", plain.http + "/").status, 404)
