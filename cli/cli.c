@@ -20,6 +20,9 @@
 #define O_ROUTER { "router", HR_OPT_STRING, B (router), "ENDPOINTS", "acknowledged publishing and history queries (DEALER/REQ clients)", 0, 0 }
 #define O_XPUB { "xpub", HR_OPT_STRING, B (xpub), "ENDPOINTS", "the event stream gateways and `herald sub` subscribe to", 0, 0 }
 #define O_MAX_EVENT { "max-event", HR_OPT_BYTES, B (max_event), "BYTES", "largest publish frame accepted", 64, 64LL << 20 }
+//  The gateway's copy, so an oversize HTTP publish is refused at once (in
+//  `herald run` it is set from the broker's)
+#define O_GW_MAX_EVENT { "max-event", HR_OPT_BYTES, G (max_event), "BYTES", "largest publish frame the broker accepts (as its --max-event)", 64, 64LL << 20 }
 #define O_HISTORY_SIZE { "history-size", HR_OPT_INT, B (history_size), "N", "events kept per channel for resume", 0, 100000000 }
 #define O_HISTORY_AGE { "history-age", HR_OPT_MILLIS, B (history_age), "DURATION", "events older than this leave history; idle channels are dropped", 1000, 30 * DAY }
 #define O_HISTORY_MEMORY { "history-memory", HR_OPT_BYTES, B (history_memory), "BYTES", "history of all channels, oldest evicted first", 0, 1LL << 40 }
@@ -39,6 +42,7 @@
 #define O_SUB_HWM { "sub-hwm", HR_OPT_INT, G (sub_hwm), "N", "messages queued from the broker before ZeroMQ drops (gaps are repaired)", 1, 100000000 }
 #define O_RECENT { "recent-events", HR_OPT_INT, G (recent_events), "N", "events kept per channel per worker for resume without the broker", 0, 100000 }
 #define O_RECENT_MEMORY { "recent-memory", HR_OPT_BYTES, G (recent_memory), "BYTES", "memory per worker for those events, all channels (over it, channels keep fewer)", 0, 1LL << 40 }
+#define O_HELD_MEMORY { "held-memory", HR_OPT_BYTES, G (held_memory), "BYTES", "events one channel holds while it syncs or repairs a gap (over it, its clients get a reset)", 4096, 1LL << 40 }
 #define O_WRITE_INTERVAL { "write-interval", HR_OPT_MILLIS, G (write_interval), "DURATION", "least time between two writes to an SSE stream: quieter streams get each event at once, busier ones several events per write (0: every event at once)", 0, 1000 }
 #define O_CORS { "cors-origins", HR_OPT_STRING, G (cors_origins), "ORIGINS", "origins allowed cross-origin access: * or a comma-separated list", 0, 0 }
 #define O_DEMO { "demo", HR_OPT_BOOL, G (demo), NULL, "serve the demo page at /", 0, 0 }
@@ -47,7 +51,7 @@ const hr_option_t cli_run_options [] = {
     O_HTTP, O_PULL, O_ROUTER, O_XPUB, O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY,
     O_CONN_TIMEOUT, O_HEARTBEAT, O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_MAX_EVENT,
     O_HISTORY_SIZE, O_HISTORY_AGE, O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX,
-    O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_WRITE_INTERVAL, O_CORS, O_DEMO,
+    O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_WRITE_INTERVAL, O_CORS, O_DEMO,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
@@ -62,13 +66,13 @@ const hr_option_t cli_gateway_options [] = {
     { "broker", HR_OPT_STRING, C (broker_endpoints), "XPUB,ROUTER",
       "the broker's XPUB and ROUTER endpoints", 0, 0 },
     O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY, O_CONN_TIMEOUT, O_HEARTBEAT,
-    O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_WRITE_INTERVAL, O_CORS,
+    O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_GW_MAX_EVENT, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_WRITE_INTERVAL, O_CORS,
     O_DEMO, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_pub_options [] = {
     { "type", HR_OPT_STRING, C (type), "TYPE", "the event's type", 0, 0 },
-    { "id", HR_OPT_STRING, C (id), "ID", "idempotency key: a repeat within the dedupe window publishes nothing", 0, 0 },
+    { "id", HR_OPT_STRING, C (id), "ID", "idempotency key (default: a random one, printed when the ack times out): a repeat within the dedupe window publishes nothing", 0, 0 },
     { "ack", HR_OPT_BOOL, C (ack), NULL, "publish through ROUTER and print the broker's {seq, epoch}", 0, 0 },
     O_PULL, O_ROUTER,
     { "timeout", HR_OPT_MILLIS, C (timeout), "DURATION", "give up when the broker does not answer", 10, 600000 },

@@ -1,7 +1,10 @@
 /*  herald pub CHANNEL JSON: publish one event from the shell, fire-and-
-    forget over PUSH, or acknowledged over DEALER with --ack.  */
+    forget over PUSH, or acknowledged over DEALER with --ack. Every event
+    carries an idempotency key (--id, or a random one), so an
+    acknowledgement that timed out can be retried without a duplicate.  */
 #include "cli.h"
 #include "hr_channel.h"
+#include "hr_epoch.h"
 #include "hr_json.h"
 #include "hr_proto.h"
 
@@ -76,12 +79,22 @@ cmd_pub (int argc, char **argv)
         return 2;
     }
     hr_buf_t packed = HR_BUF_INIT, frame = HR_BUF_INIT;
-    hr_json_to_mpack (&packed, data);
+    hr_error_t packed_rc = hr_json_to_mpack (&packed, data);
     json_decref (data);
+    if (packed_rc) {
+        fprintf (stderr, "herald: %s\n", hr_error_message (packed_rc));
+        hr_buf_free (&packed);
+        return 2;
+    }
+    //  A key of our own when none is given: a retry after a timeout can
+    //  then reuse it (printed below) and never publish twice
+    char id [4 + HR_EPOCH_LEN + 1] = "pub-";
+    hr_epoch_new (id + 4);
+    const char *key = *config.id? config.id: id;
     hr_event_t ev = {
         .ch = args [0], .ch_len = strlen (args [0]),
         .type = *config.type? config.type: NULL, .type_len = strlen (config.type),
-        .id = *config.id? config.id: NULL, .id_len = strlen (config.id),
+        .id = key, .id_len = strlen (key),
         .data = (const uint8_t *) packed.data, .data_len = packed.size,
     };
     hr_request_encode_publish (&frame, NULL, &ev);
@@ -112,8 +125,9 @@ cmd_pub (int argc, char **argv)
         if (zmq_poll (&item, 1, (long) config.timeout) == 1 && zmq_msg_recv (&msg, sock, 0) >= 0)
             status = s_print_reply (&msg);
         else
-            fprintf (stderr, "herald: no reply from the broker within %lld ms\n",
-                     (long long) config.timeout);
+            fprintf (stderr, "herald: no reply from the broker within %lld ms; the event may "
+                     "still be published: retry with --id %s to publish it at most once\n",
+                     (long long) config.timeout, key);
         zmq_msg_close (&msg);
     }
     zmq_close (sock);

@@ -76,6 +76,7 @@ cmd_run (int argc, char **argv)
     config.broker.xpub = xpub;
     config.gateway.broker_sub = S_INPROC_XPUB;
     config.gateway.broker_req = S_INPROC_ROUTER;
+    config.gateway.max_event = config.broker.max_event;
 
     cli_block_signals ();
     void *ctx = zmq_ctx_new ();

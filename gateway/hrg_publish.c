@@ -1,10 +1,14 @@
 /*  hrg_publish: POST /v1/publish. The body (one event or an array) is read
-    whole, validated whole, then sent as acknowledged publishes; the
-    connection is suspended until the broker has answered every one.  */
+    whole, then every event is validated and encoded (fields, depth, frame
+    size) before any is sent, so a request the broker would refuse publishes
+    nothing. The events are then sent as acknowledged publishes and the
+    connection is suspended until the broker has answered every one; an
+    array the broker fails in part is answered 207, event by event.  */
 #include "hrg_publish.h"
 #include "hrg_link.h"
 #include "hr_channel.h"
 #include "hr_json.h"
+#include "hr_proto.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -30,6 +34,7 @@ typedef struct {
     bool sent;                  //  publishes are with the broker
     json_t *root;
     json_t *events [S_MAX_EVENTS];
+    hr_buf_t packed [S_MAX_EVENTS];     //  each event's data as MessagePack
     size_t count;
     size_t pending;
     s_result_t results [S_MAX_EVENTS];
@@ -42,6 +47,8 @@ s_destroy (hrg_request_t *base)
     for (size_t i = 0; i < self->count; i++)
         if (self->results [i].rid && !self->results [i].done)
             hrg_link_cancel (self->worker->link, self->results [i].rid);
+    for (size_t i = 0; i < self->count; i++)
+        hr_buf_free (&self->packed [i]);
     json_decref (self->root);
     hr_buf_free (&self->body);
     free (self);
@@ -89,7 +96,49 @@ s_validate (json_t *event, const char **detail)
     return HR_OK;
 }
 
-//  Parses and validates the whole body into self->events.
+//  The event as the broker will see it; its data must be packed.
+static hr_event_t
+s_event (s_publish_t *self, size_t i)
+{
+    json_t *event = self->events [i];
+    json_t *channel = json_object_get (event, "channel");
+    json_t *type = json_object_get (event, "type");
+    json_t *id = json_object_get (event, "id");
+    return (hr_event_t) {
+        .ch = json_string_value (channel), .ch_len = json_string_length (channel),
+        .type = type? json_string_value (type): NULL,
+        .type_len = type? json_string_length (type): 0,
+        .id = id? json_string_value (id): NULL, .id_len = id? json_string_length (id): 0,
+        .data = (const uint8_t *) self->packed [i].data, .data_len = self->packed [i].size,
+    };
+}
+
+//  Packs event i's data and checks the publish frame against the broker's
+//  --max-event, so the client hears 413 at once rather than the broker's
+//  refusal later. The frame is measured with the largest rid the link can
+//  add, so a frame that passes here passes the broker.
+static hr_error_t
+s_encode (s_publish_t *self, size_t i, const char **detail)
+{
+    hr_buf_t *packed = &self->packed [i];
+    if (hr_json_to_mpack (packed, json_object_get (self->events [i], "data")) != HR_OK) {
+        *detail = "data nests deeper than 32 levels";
+        return HR_E_TOO_DEEP;
+    }
+    hr_event_t ev = s_event (self, i);
+    hr_buf_t frame = HR_BUF_INIT;
+    uint64_t rid = UINT64_MAX;
+    hr_request_encode_publish (&frame, &rid, &ev);
+    size_t size = frame.size;
+    hr_buf_free (&frame);
+    if (size > (size_t) self->worker->config->max_event) {
+        *detail = "the event's publish frame is over the broker's --max-event";
+        return HR_E_FRAME_TOO_LARGE;
+    }
+    return HR_OK;
+}
+
+//  Parses, validates and encodes the whole body into self->events.
 static hr_error_t
 s_parse (s_publish_t *self, char *detail, size_t detail_size)
 {
@@ -115,6 +164,8 @@ s_parse (s_publish_t *self, char *detail, size_t detail_size)
     for (size_t i = 0; i < self->count; i++) {
         const char *why = NULL;
         hr_error_t rc = s_validate (self->events [i], &why);
+        if (!rc)
+            rc = s_encode (self, i, &why);
         if (rc) {
             snprintf (detail, detail_size, "event %zu: %s", i,
                       why? why: hr_error_message (rc));
@@ -149,35 +200,25 @@ s_on_reply (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
     }
 }
 
-//  Sends every event; false (nothing left pending) when no broker is there.
+//  Sends every event; false (nothing sent) when no broker is there. When the
+//  link refuses a later event, those before it are with the broker already:
+//  they are awaited, and the refused ones are answered as not published.
 static bool
 s_send (s_publish_t *self)
 {
-    hr_buf_t data = HR_BUF_INIT;
     for (size_t i = 0; i < self->count; i++) {
-        json_t *event = self->events [i];
-        json_t *channel = json_object_get (event, "channel");
-        json_t *type = json_object_get (event, "type");
-        json_t *id = json_object_get (event, "id");
-        hr_buf_reset (&data);
-        hr_json_to_mpack (&data, json_object_get (event, "data"));
-        hr_event_t ev = {
-            .ch = json_string_value (channel), .ch_len = json_string_length (channel),
-            .type = type? json_string_value (type): NULL,
-            .type_len = type? json_string_length (type): 0,
-            .id = id? json_string_value (id): NULL, .id_len = id? json_string_length (id): 0,
-            .data = (const uint8_t *) data.data, .data_len = data.size,
-        };
+        hr_event_t ev = s_event (self, i);
         self->results [i].rid = hrg_link_publish (self->worker->link, &ev, s_on_reply, self);
         if (!self->results [i].rid) {
-            for (size_t j = 0; j < i; j++)
-                hrg_link_cancel (self->worker->link, self->results [j].rid);
-            hr_buf_free (&data);
-            return false;
+            if (i == 0)
+                return false;
+            for (size_t j = i; j < self->count; j++)
+                self->results [j] = (s_result_t) {
+                    .done = true, .answered = true, .error = HR_E_BROKER_UNAVAILABLE };
+            return true;
         }
         self->pending++;
     }
-    hr_buf_free (&data);
     return true;
 }
 
@@ -189,9 +230,12 @@ s_render_result (hr_buf_t *out, json_t *event, const s_result_t *result)
     hr_json_string (out, json_string_value (channel), json_string_length (channel));
     if (!result->answered || result->error) {
         hr_error_t error = result->answered? result->error: HR_E_BROKER_UNAVAILABLE;
+        const char *message = hr_error_message (error);
         hr_buf_puts (out, ",\"error\":\"");
         hr_buf_puts (out, hr_error_code (error));
-        hr_buf_puts (out, "\"}");
+        hr_buf_puts (out, "\",\"message\":");
+        hr_json_string (out, message, strlen (message));
+        hr_buf_putc (out, '}');
         return;
     }
     hr_buf_puts (out, ",\"seq\":");
@@ -201,33 +245,39 @@ s_render_result (hr_buf_t *out, json_t *event, const s_result_t *result)
     hr_buf_puts (out, result->dup? ",\"duplicate\":true}": ",\"duplicate\":false}");
 }
 
-//  Every publish is answered (or timed out): send the response.
+static hr_error_t
+s_failure (const s_result_t *result)
+{
+    return result->answered? result->error: HR_E_BROKER_UNAVAILABLE;
+}
+
+//  Every publish is answered (or timed out): send the response. One event:
+//  its result or its error. An array: 200 when every event was published,
+//  else 207 with each event's result or error, so the client retries
+//  exactly the failed ones.
 static enum MHD_Result
 s_respond (s_publish_t *self)
 {
-    hr_error_t failure = HR_OK;
-    for (size_t i = 0; i < self->count && !failure; i++)
-        if (!self->results [i].answered)
-            failure = HR_E_BROKER_UNAVAILABLE;
-        else
-        if (self->results [i].error)
-            failure = self->results [i].error;
-    if (failure && !json_is_array (self->root))
-        return hrg_http_error (self->worker, self->mhd, failure, NULL);
-    if (failure)
-        hrg_worker_count_error (self->worker, failure, "publish failed");
-    hr_buf_t body = HR_BUF_INIT;
     bool array = json_is_array (self->root);
+    if (!array && s_failure (&self->results [0]))
+        return hrg_http_error (self->worker, self->mhd, s_failure (&self->results [0]), NULL);
+    hr_buf_t body = HR_BUF_INIT;
+    bool failed = false;
     if (array)
         hr_buf_putc (&body, '[');
     for (size_t i = 0; i < self->count; i++) {
+        hr_error_t failure = s_failure (&self->results [i]);
+        if (failure) {
+            failed = true;
+            hrg_worker_count_error (self->worker, failure, "publish failed (array)");
+        }
         if (i)
             hr_buf_putc (&body, ',');
         s_render_result (&body, self->events [i], &self->results [i]);
     }
     if (array)
         hr_buf_putc (&body, ']');
-    unsigned status = failure? (unsigned) hr_error_http_status (failure): MHD_HTTP_OK;
+    unsigned status = failed? MHD_HTTP_MULTI_STATUS: MHD_HTTP_OK;
     enum MHD_Result ret = hrg_http_json (self->worker, self->mhd, status, body.data, body.size);
     hr_buf_free (&body);
     return ret;

@@ -2,7 +2,12 @@
 (docs/protocol.md §3.1, §8)."""
 import http.client
 import json
+import subprocess
+import time
 import unittest
+
+import msgpack
+import zmq
 
 import harness as H
 
@@ -165,6 +170,131 @@ class HttpPublish(unittest.TestCase):
         r = H.publish(self.h.http, {"channel": "edge", "data": 2 ** 64 - 1})
         self.assertEqual((r.status, r.json["error"]), (400, "bad_json"))
         self.assertIn("too big integer", r.json["message"])
+
+
+
+def nested(depth):
+    """A JSON value nesting depth arrays: nested(1) == [0]."""
+    value = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
+class HttpPublishTruth(unittest.TestCase):
+    """issue 7 §2: every refusal is decided before anything is sent, with the
+    exact code; an array the broker fails in part says what was published."""
+
+    def head(self, base, channel):
+        r = H.http("GET", base + "/v1/history?channel=" + channel)
+        self.assertEqual(r.status, 200, r)
+        return r.json["head"]
+
+    def check_error(self, r, status, code):
+        self.assertEqual((r.status, r.json.get("error")), (status, code), r)
+        self.assertEqual(set(r.json), {"error", "message"}, r.json)
+
+    def test_event_over_max_event_is_413_at_once(self):
+        h = H.start(self, "run", "--max-event", "1K", "--broker-timeout", "10s")
+        started = time.monotonic()
+        r = H.publish(h.http, {"channel": "big", "data": "x" * 1100})
+        self.check_error(r, 413, "frame_too_large")
+        self.assertLess(time.monotonic() - started, 2.0, "answered by the gateway, not a timeout")
+        # the precheck counts the frame as sent: just under the limit passes
+        self.assertEqual(H.publish(h.http, {"channel": "big", "data": "x" * 900}).status, 200)
+        self.assertEqual(self.head(h.http, "big"), 1)
+        self.assertEqual(H.metric(h.http, 'herald_errors_total{code="frame_too_large"}'), 1)
+
+    def test_gateway_max_event_flag_refuses_in_split_mode(self):
+        _, gw = H.start_split(self, ("--max-event", "1K"),
+                              ("--max-event", "1K", "--broker-timeout", "10s"))
+        self.check_error(H.publish(gw.http, {"channel": "big", "data": "x" * 1100}),
+                         413, "frame_too_large")
+
+    def test_data_deeper_than_32_is_400_too_deep(self):
+        h = H.start(self, "run")
+        self.assertEqual(H.publish(h.http, {"channel": "deep", "data": nested(32)}).status, 200)
+        self.check_error(H.publish(h.http, {"channel": "deep", "data": nested(33)}),
+                         400, "too_deep")
+        self.check_error(H.publish(h.http, {"channel": "deep", "data": {"a": nested(40)}}),
+                         400, "too_deep")
+        self.assertEqual(self.head(h.http, "deep"), 1)
+        self.assertEqual(H.metric(h.http, 'herald_errors_total{code="too_deep"}'), 2)
+
+    def test_array_is_all_or_nothing_before_sending(self):
+        h = H.start(self, "run", "--max-event", "1K")
+        ok = {"channel": "aon", "data": 1}
+        for bad, status, code in (({"channel": "aon", "data": "x" * 1100}, 413, "frame_too_large"),
+                                  ({"channel": "aon", "data": nested(33)}, 400, "too_deep"),
+                                  ({"channel": "a\u0000b", "data": 1}, 400, "bad_channel"),
+                                  ({"channel": "aon", "data": 1, "type": ""}, 400, "bad_field")):
+            with self.subTest(code=code):
+                r = H.publish(h.http, [ok, ok, bad])
+                self.check_error(r, status, code)
+                self.assertIn("event 2", r.json["message"])
+        self.assertEqual(self.head(h.http, "aon"), 0, "nothing was published")
+
+    def test_array_failed_in_part_by_the_broker_is_207_per_event(self):
+        # a gateway that believes in a larger --max-event than its broker's:
+        # the broker refuses the middle event after the others were sent
+        _, gw = H.start_split(self, ("--max-event", "1K"),
+                              ("--max-event", "64K", "--broker-timeout", "2s"))
+        r = H.publish(gw.http, [{"channel": "part", "data": 1},
+                                {"channel": "part", "data": "x" * 2000},
+                                {"channel": "part", "data": 3}])
+        self.assertEqual(r.status, 207, r)
+        first, middle, last = r.json
+        self.assertEqual(set(first), {"channel", "seq", "epoch", "duplicate"})
+        self.assertEqual((first["channel"], first["seq"], last["seq"]), ("part", 1, 2))
+        self.assertEqual(first["epoch"], last["epoch"])
+        self.assertEqual(set(middle), {"channel", "error", "message"})
+        self.assertEqual((middle["channel"], middle["error"]), ("part", "frame_too_large"))
+        self.assertEqual(self.head(gw.http, "part"), 2)
+        # one event is never 207: its own error
+        r = H.publish(gw.http, {"channel": "part", "data": "x" * 2000})
+        self.check_error(r, 413, "frame_too_large")
+        r = H.publish(gw.http, [{"channel": "part", "data": 4}])
+        self.assertEqual((r.status, r.json[0]["seq"]), (200, 3))
+
+class CliPublish(unittest.TestCase):
+    """`herald pub`: the depth bound, and an idempotency key by default."""
+
+    def pub(self, *args):
+        return subprocess.run([H.herald_binary(), "pub"] + list(args), capture_output=True,
+                              text=True, timeout=20, stdin=subprocess.DEVNULL)
+
+    def test_too_deep_data_is_refused_before_sending(self):
+        h = H.start(self, "run")
+        r = self.pub("deep", json.dumps(nested(33)), "--ack", "--router", h.router)
+        self.assertEqual(r.returncode, 2, r)
+        self.assertIn("deeper than 32", r.stderr)
+        self.assertEqual(self.pub("deep", json.dumps(nested(32)), "--ack", "--router",
+                                  h.router).returncode, 0)
+        self.assertEqual(H.http("GET", h.http + "/v1/history?channel=deep").json["head"], 1)
+
+    def test_every_event_carries_an_idempotency_key(self):
+        h = H.start(self, "run")
+        client = H.subscribed(self, h.http, ["keyed"])
+        self.assertEqual(self.pub("keyed", "1", "--pull", h.pull).returncode, 0)
+        self.assertEqual(self.pub("keyed", "2", "--ack", "--router", h.router).returncode, 0)
+        ids = [e.json.get("id", "") for e in client.wait_events(2)]
+        self.assertRegex(ids[0], r"^pub-[0-9a-f]{16}$")
+        self.assertRegex(ids[1], r"^pub-[0-9a-f]{16}$")
+        self.assertNotEqual(ids[0], ids[1])
+
+    def test_ack_timeout_names_the_key_to_retry_with(self):
+        router = H.ZMQ.socket(zmq.ROUTER)         # takes the publish, never answers
+        self.addCleanup(router.close, 0)
+        port = router.bind_to_random_port("tcp://127.0.0.1")
+        r = self.pub("slow", "1", "--ack", "--timeout", "300ms",
+                     "--router", "tcp://127.0.0.1:%d" % port)
+        self.assertEqual(r.returncode, 1, r)
+        self.assertTrue(router.poll(5000), "the publish reached the broker")
+        sent = msgpack.unpackb(router.recv_multipart()[-1], raw=False)
+        self.assertRegex(sent["id"], r"^pub-[0-9a-f]{16}$")
+        self.assertIn("may still be published", r.stderr)
+        self.assertIn("--id " + sent["id"], r.stderr)
+
 
 if __name__ == "__main__":
     unittest.main()
