@@ -27,6 +27,7 @@ static const s_error_info_t s_errors [HR_E_COUNT] = {
     [HR_E_NOT_FOUND] = { "not_found", 404, "no such route" },
     [HR_E_METHOD_NOT_ALLOWED] = { "method_not_allowed", 405, "method not allowed on this route" },
     [HR_E_BODY_TOO_LARGE] = { "body_too_large", 413, "request body is too large" },
+    [HR_E_HEADERS_TOO_LARGE] = { "headers_too_large", 431, "request line and headers are too large" },
     [HR_E_BROKER_UNAVAILABLE] = { "broker_unavailable", 503, "broker unavailable" },
     [HR_E_OVERLOADED] = { "overloaded", 503, "connection limit reached; retry later" },
     [HR_E_INTERNAL] = { "internal", 500, "internal error" },

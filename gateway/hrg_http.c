@@ -1,22 +1,78 @@
-/*  hrg_http: the route table, error bodies, CORS, and the small routes
-    (health, metrics, demo page).  */
+/*  hrg_http: the route table, error bodies, CORS, the checks every request
+    passes before any route sees it (framing, arguments, head size), and the
+    small routes (health, metrics, demo page).  */
 #include "hrg_http.h"
 #include "hrg_history.h"
 #include "hrg_publish.h"
 #include "hrg_sse.h"
+#include "hr_channel.h"
 #include "hr_json.h"
+#include "hr_log.h"
 
+#include <stdio.h>
 #include <string.h>
+#include <strings.h>
+
+//  The longest Origin reflected: scheme, a DNS name of 253, a port.
+#define S_ORIGIN_MAX 300
 
 //  The demo page, embedded at build time from gateway/demo.html.
 extern const unsigned char hrg_demo_page [];
 extern const size_t hrg_demo_page_size;
 
+static bool
+s_alpha (char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool
+s_digit (char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+bool
+hrg_http_origin_valid (const char *origin)
+{
+    if (!origin || strnlen (origin, S_ORIGIN_MAX + 1) > S_ORIGIN_MAX || !s_alpha (*origin))
+        return false;
+    const char *p = origin;
+    while (s_alpha (*p) || s_digit (*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (strncmp (p, "://", 3) != 0)
+        return false;
+    p += 3;
+    const char *host = p;
+    if (*p == '[') {                    //  an IPv6 literal
+        while (s_digit (*++p) || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')
+           ||  *p == ':' || *p == '.')
+            ;
+        if (*p++ != ']' || p - host < 3)
+            return false;
+    }
+    else {
+        while (s_alpha (*p) || s_digit (*p) || *p == '-' || *p == '.')
+            p++;
+        if (p == host)
+            return false;
+    }
+    if (*p == ':') {
+        unsigned port = 0, digits = 0;
+        while (s_digit (*++p) && digits++ < 5)
+            port = port * 10 + (unsigned) (*p - '0');
+        if (digits == 0 || digits > 5 || port > 65535)
+            return false;
+    }
+    return *p == 0;
+}
+
 const char *
 hrg_http_cors_origin (hrg_worker_t *worker, struct MHD_Connection *mhd)
 {
     const char *origin = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND, "Origin");
-    if (!origin || !worker->cors)
+    //  Reflected into response heads: only a well-formed origin, never raw bytes
+    if (!origin || !worker->cors || !hrg_http_origin_valid (origin))
         return NULL;
     for (const char *const *allowed = worker->cors; *allowed; allowed++)
         if (strcmp (*allowed, "*") == 0 || strcmp (*allowed, origin) == 0)
@@ -183,6 +239,79 @@ typedef struct {
     const char *allow;
 } s_route_t;
 
+//  What hrg_http_check_request learns while looking at the head.
+typedef struct {
+    hrg_worker_t *worker;
+    size_t head_bytes;          //  decoded request line and headers
+    int content_lengths;
+    bool chunked;               //  any Transfer-Encoding
+    bool body;                  //  a body is declared
+    hr_error_t error;
+    const char *detail;
+} s_check_t;
+
+static enum MHD_Result
+s_check_header (void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                const char *value, size_t value_size)
+{
+    s_check_t *check = cls;
+    check->head_bytes += key_size + value_size + 4;
+    if (strcasecmp (key, MHD_HTTP_HEADER_CONTENT_LENGTH) == 0) {
+        check->content_lengths++;
+        check->body |= !(value_size == 1 && value [0] == '0');
+    }
+    else
+    if (strcasecmp (key, MHD_HTTP_HEADER_TRANSFER_ENCODING) == 0)
+        check->chunked = check->body = true;
+    return MHD_YES;
+}
+
+static enum MHD_Result
+s_check_argument (void *cls, enum MHD_ValueKind kind, const char *key, size_t key_size,
+                  const char *value, size_t value_size)
+{
+    s_check_t *check = cls;
+    check->head_bytes += key_size + value_size + 2;
+    if (check->error)
+        return MHD_YES;
+    //  Percent-decoding may have produced a NUL, which C strings would cut
+    //  short: "channel=abc%00x" must not read as "abc"
+    if (strcmp (key, "channel") == 0) {
+        if (!value || !hr_channel_valid (value, value_size))
+            check->error = HR_E_BAD_CHANNEL;
+    }
+    else
+    if (strlen (key) != key_size || (value && strlen (value) != value_size)) {
+        check->error = HR_E_BAD_REQUEST;
+        check->detail = "a query argument holds a NUL byte";
+    }
+    return MHD_YES;
+}
+
+//  Refuses what no route may see: ambiguous framing (two Content-Lengths, or
+//  one with Transfer-Encoding: a proxy in front may frame the body
+//  differently), arguments with a NUL or channels outside the alphabet
+//  after percent-decoding, and heads over the documented bound (¾ of
+//  --conn-memory; libmicrohttpd needs the rest for its own bookkeeping).
+static void
+s_check_request (s_check_t *check, struct MHD_Connection *mhd, const char *url,
+                 const char *method)
+{
+    MHD_get_connection_values_n (mhd, MHD_HEADER_KIND, s_check_header, check);
+    MHD_get_connection_values_n (mhd, MHD_GET_ARGUMENT_KIND, s_check_argument, check);
+    check->head_bytes += strlen (method) + strlen (url) + 14;
+    if (check->content_lengths > 1 || (check->content_lengths && check->chunked)) {
+        check->error = HR_E_BAD_REQUEST;
+        check->detail = "ambiguous framing: several Content-Length headers, "
+                        "or Content-Length with Transfer-Encoding";
+    }
+    else
+    if (check->head_bytes > (size_t) check->worker->config->conn_memory / 4 * 3) {
+        check->error = HR_E_HEADERS_TOO_LARGE;
+        check->detail = NULL;
+    }
+}
+
 static const s_route_t s_routes [] = {
     { "/v1/sse", MHD_HTTP_METHOD_GET, s_sse, "GET, OPTIONS" },
     { "/v1/publish", MHD_HTTP_METHOD_POST, s_publish, "POST, OPTIONS" },
@@ -193,25 +322,103 @@ static const s_route_t s_routes [] = {
     { "/", MHD_HTTP_METHOD_GET, s_demo, "GET" },
 };
 
+static void
+s_deferred_destroy (hrg_request_t *self)
+{
+}
+
+//  con_cls of a request whose answer waits for libmicrohttpd's second call:
+//  a response queued on the first call closes the connection.
+static hrg_request_t s_deferred = { s_deferred_destroy };
+
 enum MHD_Result
 hrg_http_access (void *cls, struct MHD_Connection *mhd, const char *url,
                  const char *method, const char *version, const char *upload_data,
                  size_t *upload_data_size, void **con_cls)
 {
     hrg_worker_t *worker = cls;
-    if (!*con_cls)
+    const s_route_t *route = NULL;
+    for (size_t i = 0; i < sizeof s_routes / sizeof s_routes [0] && !route; i++)
+        if (strcmp (url, s_routes [i].path) == 0)
+            route = &s_routes [i];
+    if (!*con_cls) {
         hr_metrics_inc (worker->shard, worker->m->requests);
+        s_check_t check = { .worker = worker };
+        s_check_request (&check, mhd, url, method);
+        if (check.error)
+            return hrg_http_error (worker, mhd, check.error, check.detail);
+        //  Keep-alive: a request without a body is answered on the next
+        //  call. SSE takes its socket over at once; bodies are read first.
+        if (!check.body && !(route && route->handler == s_sse
+                             && strcmp (method, route->method) == 0)) {
+            *con_cls = &s_deferred;
+            return MHD_YES;
+        }
+    }
+    else
+    if (*con_cls == &s_deferred)
+        *con_cls = NULL;
     if (strcmp (method, MHD_HTTP_METHOD_OPTIONS) == 0)
         return s_preflight (worker, mhd);
-    for (size_t i = 0; i < sizeof s_routes / sizeof s_routes [0]; i++) {
-        const s_route_t *route = &s_routes [i];
-        if (strcmp (url, route->path) != 0)
-            continue;
-        if (strcmp (method, route->method) != 0)
-            return s_error (worker, mhd, HR_E_METHOD_NOT_ALLOWED, NULL, route->allow);
-        return route->handler (worker, mhd, version, upload_data, upload_data_size, con_cls);
+    if (!route)
+        return hrg_http_error (worker, mhd, HR_E_NOT_FOUND, NULL);
+    if (strcmp (method, route->method) != 0)
+        return s_error (worker, mhd, HR_E_METHOD_NOT_ALLOWED, NULL, route->allow);
+    return route->handler (worker, mhd, version, upload_data, upload_data_size, con_cls);
+}
+
+enum MHD_Result
+hrg_http_accept (void *cls, const struct sockaddr *addr, socklen_t addrlen)
+{
+    hrg_worker_t *worker = cls;
+    const union MHD_DaemonInfo *info =
+        MHD_get_daemon_info (worker->daemon, MHD_DAEMON_INFO_CURRENT_CONNECTIONS);
+    int64_t held = worker->conn_count + (info? (int64_t) info->num_connections: 0);
+    if (held < worker->config->max_connections)
+        return MHD_YES;
+    hrg_worker_count_error (worker, HR_E_OVERLOADED, "connection limit: closed at accept");
+    return MHD_NO;
+}
+
+//  libmicrohttpd's status for a request it refused itself, as our code.
+static hr_error_t
+s_mhd_error (unsigned status)
+{
+    switch (status) {
+        case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
+        case MHD_HTTP_URI_TOO_LONG: return HR_E_HEADERS_TOO_LARGE;
+        case MHD_HTTP_CONTENT_TOO_LARGE: return HR_E_BODY_TOO_LARGE;
+        case MHD_HTTP_INTERNAL_SERVER_ERROR: return HR_E_INTERNAL;
+        default: return HR_E_BAD_REQUEST;
     }
-    return hrg_http_error (worker, mhd, HR_E_NOT_FOUND, NULL);
+}
+
+void
+hrg_http_mhd_log (void *cls, const char *format, va_list args)
+{
+    hrg_worker_t *worker = cls;
+    static const char mark [] = "HTTP response code is %u";
+    const char *status_at = strstr (format, mark);
+    unsigned status = 0;
+    //  The status is the line's first argument only if no % comes before
+    if (status_at && strchr (format, '%') == status_at + sizeof mark - 3) {
+        va_list copy;
+        va_copy (copy, args);
+        status = va_arg (copy, unsigned);
+        va_end (copy);
+    }
+    char line [512];
+    vsnprintf (line, sizeof line, format, args);
+    size_t len = strlen (line);
+    while (len && line [len - 1] == '\n')
+        line [--len] = 0;
+    //  libmicrohttpd answers a request it cannot parse or hold with its own
+    //  HTML page (0.9.75 offers no hook to replace it); this line is the one
+    //  place that names the status, so it is counted like our own errors
+    if (status >= 400)
+        hrg_worker_count_error (worker, s_mhd_error (status), line);
+    else
+        hr_log_debug ("libmicrohttpd", "detail", line);
 }
 
 void

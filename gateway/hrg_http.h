@@ -18,6 +18,15 @@ enum MHD_Result hrg_http_access (void *cls, struct MHD_Connection *mhd, const ch
                                  const char *upload_data, size_t *upload_data_size,
                                  void **con_cls);
 
+//  libmicrohttpd's accept policy; cls is the worker. Admits a connection
+//  while the worker's SSE streams plus libmicrohttpd's connections are
+//  under --max-connections; counts the others (overloaded) and closes them.
+enum MHD_Result hrg_http_accept (void *cls, const struct sockaddr *addr, socklen_t addrlen);
+
+//  libmicrohttpd's logger; cls is the worker. Counts the requests
+//  libmicrohttpd refuses itself (herald_errors_total), logs the rest.
+void hrg_http_mhd_log (void *cls, const char *format, va_list args);
+
 //  libmicrohttpd's completion callback: frees the route's request state.
 void hrg_http_completed (void *cls, struct MHD_Connection *mhd, void **con_cls,
                          enum MHD_RequestTerminationCode code);
@@ -31,7 +40,12 @@ enum MHD_Result hrg_http_error (hrg_worker_t *worker, struct MHD_Connection *mhd
 enum MHD_Result hrg_http_json (hrg_worker_t *worker, struct MHD_Connection *mhd,
                                unsigned int status, const char *json, size_t size);
 
-//  The request's Origin when it is allowed cross-origin access, else NULL.
+//  True when origin is scheme://host[:port] and nothing else (at most 300
+//  bytes, printable): the only Origin ever copied into a response head.
+bool hrg_http_origin_valid (const char *origin);
+
+//  The request's Origin when it is valid and allowed cross-origin access,
+//  else NULL. Borrowed from libmicrohttpd: valid until the request ends.
 const char *hrg_http_cors_origin (hrg_worker_t *worker, struct MHD_Connection *mhd);
 
 //  Adds CORS headers to response when the request's Origin is allowed.

@@ -26,17 +26,6 @@
 //  How long shutdown waits for connections to close.
 #define S_SHUTDOWN_MS 2000
 
-static void
-s_mhd_log (void *cls, const char *format, va_list args)
-{
-    char line [512];
-    vsnprintf (line, sizeof line, format, args);
-    size_t len = strlen (line);
-    while (len && line [len - 1] == '\n')
-        line [--len] = 0;
-    hr_log_debug ("libmicrohttpd", "detail", line);
-}
-
 //  Registers fd with tag as its epoll data; connections use their own
 //  address, so the loop tells them apart from the worker's fds by tag.
 static int
@@ -102,13 +91,13 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
         //  connection without shutdown(), which lets an SSE stream keep the
         //  socket it took over (hrg_sse_handle)
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
-        0, NULL, NULL, hrg_http_access, self,
+        0, hrg_http_accept, self, hrg_http_access, self,
         MHD_OPTION_LISTEN_SOCKET, listen_fd,
         MHD_OPTION_CONNECTION_LIMIT, (unsigned int) config->max_connections,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) config->conn_memory,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) (config->conn_timeout / 1000),
         MHD_OPTION_NOTIFY_COMPLETED, hrg_http_completed, self,
-        MHD_OPTION_EXTERNAL_LOGGER, s_mhd_log, self,
+        MHD_OPTION_EXTERNAL_LOGGER, hrg_http_mhd_log, self,
         MHD_OPTION_END);
     if (!self->daemon) {
         hr_buf_printf (err, "cannot start the HTTP server (worker %d)", index);
