@@ -155,6 +155,27 @@ class Edge(unittest.TestCase):
         self.assertEqual([s[1] for s in seen], [200, 200, 200, 200, 404], seen)
         self.assertEqual([s[2] for s in seen[:-1]], [None] * 4, seen)
 
+    # ------------------------------------------------------------ HTTP/1.0
+
+    def test_http_1_0_stream_is_unchunked_and_ends_with_the_connection(self):
+        with socket.create_connection(host_port(self.url), timeout=10) as s:
+            s.sendall(b"GET /v1/sse?channel=old HTTP/1.0\r\n\r\n")
+            out = b""
+            while b"\nid: " not in out:            # the subscription is in place
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, out)
+                out += chunk
+            status, headers, body, head = parse(out)
+            self.assertTrue(head.startswith(b"HTTP/1.0 200 "), head)
+            self.assertNotIn("transfer-encoding", headers)
+            self.assertEqual(headers.get("connection", "").lower(), "close")
+            self.assertTrue(body.startswith(b"retry: 2000\n\n"), body)   # no chunk sizes
+            H.publish(self.url, {"channel": "old", "data": "plain"})
+            while b'"data":"plain"}\n\n' not in out:
+                chunk = s.recv(65536)
+                self.assertTrue(chunk, out)
+                out += chunk
+
     # ------------------------------------------------------------ head size
 
     def largest_documented_request(self):
