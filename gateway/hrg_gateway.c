@@ -17,7 +17,7 @@ struct _hrg_gateway_t {
     const hrg_config_t *config;
     hrg_worker_t **workers;
     int worker_count;
-    bool started;
+    int started;                //  workers [0, started) have a running thread
     hrg_metric_ids_t ids;
     _Atomic int linked_workers;     //  workers connected to the broker
     char **cors;                //  NULL-terminated; shared by the workers
@@ -169,24 +169,25 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
 int
 hrg_gateway_start (hrg_gateway_t *self)
 {
-    for (int i = 0; i < self->worker_count; i++)
-        if (pthread_create (&self->workers [i]->thread, NULL, hrg_worker_run,
-                            self->workers [i]) != 0)
+    //  Counted one by one: if worker k cannot start, destroy still stops and
+    //  joins 0..k-1 before it frees them
+    while (self->started < self->worker_count) {
+        hrg_worker_t *worker = self->workers [self->started];
+        if (hrg_worker_thread_create (&worker->thread, NULL, hrg_worker_run, worker) != 0)
             return -1;
-    self->started = true;
+        self->started++;
+    }
     return 0;
 }
 
 void
 hrg_gateway_stop (hrg_gateway_t *self)
 {
-    if (!self->started)
-        return;
-    for (int i = 0; i < self->worker_count; i++)
+    for (int i = 0; i < self->started; i++)
         hrg_worker_stop (self->workers [i]);
-    for (int i = 0; i < self->worker_count; i++)
+    for (int i = 0; i < self->started; i++)
         pthread_join (self->workers [i]->thread, NULL);
-    self->started = false;
+    self->started = 0;
 }
 
 const char *

@@ -53,7 +53,8 @@ typedef struct _hrg_gateway_t hrg_gateway_t;
 hrg_gateway_t *hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config,
                                 hr_metrics_t *metrics, hr_buf_t *err);
 
-//  Starts one thread per worker.
+//  Starts one thread per worker. Returns -1 if one cannot start; the ones
+//  that did run until hrg_gateway_stop or hrg_gateway_destroy.
 int hrg_gateway_start (hrg_gateway_t *self);
 
 //  Closes every connection cleanly and joins the workers.

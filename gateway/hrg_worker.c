@@ -12,6 +12,7 @@
 #include "hr_time.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -25,6 +26,8 @@
 #define S_SWEEP_MS 250
 //  How long shutdown waits for connections to close.
 #define S_SHUTDOWN_MS 2000
+//  epoll events taken per turn of the loop.
+#define S_MAX_EVENTS 256
 
 //  Registers fd with tag as its epoll data; connections use their own
 //  address, so the loop tells them apart from the worker's fds by tag.
@@ -300,6 +303,28 @@ s_shutdown (hrg_worker_t *self)
     }
 }
 
+hrg_epoll_pwait2_fn *hrg_worker_epoll_pwait2 = epoll_pwait2;
+hrg_thread_create_fn *hrg_worker_thread_create = pthread_create;
+
+//  Waits up to wait_us for events. epoll_pwait2 (µs timeouts) needs Linux
+//  5.11: on ENOSYS the worker falls back to epoll_wait for good, rounding
+//  the timeout up to a whole ms (rounding down would spin on 0 ms waits).
+static int
+s_wait (hrg_worker_t *self, struct epoll_event *events, int max, uint64_t wait_us)
+{
+    if (!self->no_pwait2) {
+        struct timespec timeout = { (time_t) (wait_us / 1000000),
+                                    (long) (wait_us % 1000000) * 1000 };
+        int count = hrg_worker_epoll_pwait2 (self->epoll_fd, events, max, &timeout, NULL);
+        if (count >= 0 || errno != ENOSYS)
+            return count;
+        self->no_pwait2 = true;
+        hr_log_info ("epoll_pwait2 is not available (Linux before 5.11): using epoll_wait");
+    }
+    uint64_t ms = (wait_us + 999) / 1000;
+    return epoll_wait (self->epoll_fd, events, max, ms > INT_MAX? INT_MAX: (int) ms);
+}
+
 void *
 hrg_worker_run (void *arg)
 {
@@ -308,12 +333,11 @@ hrg_worker_run (void *arg)
     snprintf (name, sizeof name, "herald-gw-%d", self->index);
     pthread_setname_np (pthread_self (), name);
     self->next_sweep = hr_mono_ms () + S_SWEEP_MS;
-    struct epoll_event events [8];
+    //  Ready sockets handled per turn: enough that a busy worker with many
+    //  connections does not need a turn (and an MHD_run) per eight of them
+    struct epoll_event events [S_MAX_EVENTS];
     while (!self->stopping) {
-        uint64_t wait_us = s_timeout (self, hr_mono_us ());
-        struct timespec timeout = { (time_t) (wait_us / 1000000),
-                                    (long) (wait_us % 1000000) * 1000 };
-        int count = epoll_pwait2 (self->epoll_fd, events, 8, &timeout, NULL);
+        int count = s_wait (self, events, S_MAX_EVENTS, s_timeout (self, hr_mono_us ()));
         for (int i = 0; i < count; i++) {
             void *tag = events [i].data.ptr;
             if (tag == &self->stop_fd)

@@ -16,9 +16,11 @@
 #include <czmq.h>
 #include <microhttpd.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/epoll.h>
 
 typedef struct _hrg_worker_t hrg_worker_t;
 
@@ -62,6 +64,7 @@ struct _hrg_worker_t {
     int64_t conn_count;
     bool stopping;
     bool linked;                    //  the DEALER is connected to the broker
+    bool no_pwait2;                 //  epoll_pwait2 said ENOSYS: use epoll_wait
     _Atomic int *linked_workers;    //  the gateway's count, for /readyz
     int worker_count;
     pthread_t thread;
@@ -87,6 +90,16 @@ void *hrg_worker_run (void *self);
 
 void hrg_worker_stop (hrg_worker_t *self);
 void hrg_worker_destroy (hrg_worker_t **self_p);
+
+//  Test seams: the calls the loop waits with and the gateway starts worker
+//  threads with, so a unit test can play a kernel without epoll_pwait2
+//  (ENOSYS) or a thread that cannot start. Only tests change them.
+typedef int (hrg_epoll_pwait2_fn) (int epfd, struct epoll_event *events, int maxevents,
+                                   const struct timespec *timeout, const sigset_t *sigmask);
+typedef int (hrg_thread_create_fn) (pthread_t *thread, const pthread_attr_t *attr,
+                                    void *(*start) (void *), void *arg);
+extern hrg_epoll_pwait2_fn *hrg_worker_epoll_pwait2;
+extern hrg_thread_create_fn *hrg_worker_thread_create;
 
 //  Counts an error by code (and logs it at info or warn).
 void hrg_worker_count_error (hrg_worker_t *self, hr_error_t error, const char *detail);

@@ -14,13 +14,27 @@
 #include <string.h>
 #include <cmocka.h>
 
-#if defined(__has_feature)
+//  GCC says __SANITIZE_ADDRESS__; clang says __has_feature (and, since
+//  clang 11, __SANITIZE_ADDRESS__ too).
+#if defined(__SANITIZE_ADDRESS__)
+#   define TU_HAVE_ASAN 1
+#elif defined(__has_feature)
 #   if __has_feature(address_sanitizer)
 #       define TU_HAVE_ASAN 1
 #   endif
 #endif
+#if defined(HERALD_TEST_ASAN) && !defined(TU_HAVE_ASAN)
+#   error "built with ASan, but TU_HAVE_ASAN is unset: the allocation and leak tests would skip"
+#endif
 #ifdef TU_HAVE_ASAN
-#   include <sanitizer/allocator_interface.h>
+#   if __has_include(<sanitizer/allocator_interface.h>)
+#       include <sanitizer/allocator_interface.h>
+#   else
+//  GCC ships no allocator_interface.h, but its libasan has the hooks
+int __sanitizer_install_malloc_and_free_hooks (
+    void (*malloc_hook) (const volatile void *ptr, size_t size),
+    void (*free_hook) (const volatile void *ptr));
+#   endif
 #   include <sanitizer/asan_interface.h>
 #   include <sanitizer/lsan_interface.h>
 #endif

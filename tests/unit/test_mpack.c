@@ -8,10 +8,6 @@
 #include <math.h>
 #include "support.h"
 
-#ifdef TU_HAVE_ASAN
-#   include <sanitizer/allocator_interface.h>
-#endif
-
 //  A byte array literal and its size, as two arguments.
 #define B(...) (const uint8_t []) { __VA_ARGS__ }, sizeof ((const uint8_t []) { __VA_ARGS__ })
 
