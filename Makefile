@@ -1,6 +1,9 @@
 # Herald: the two commands a new user needs.
 #   make run    installs what is missing, builds, starts `herald run`
 #   make test   installs what is missing, builds with ASan+UBSan, runs every test
+#               but the mutation check (ctest -LE mutation)
+#   make mutation  the mutation check: each tests/mutation/*.patch must make
+#               the tests it names fail (tests/mutation/run; minutes)
 #   make bench  installs nginx + nchan too, runs bench/compare.py (Herald vs nchan)
 # Everything else is CMake; this file only strings the steps together.
 
@@ -9,7 +12,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 
-.PHONY: all run test deps test-deps build test-build bench clean
+.PHONY: all run test deps test-deps build test-build bench clean mutation
 
 all: build
 
@@ -34,11 +37,14 @@ test-build: test-deps
 	@cmake --build $(TEST_BUILD) -j $(JOBS)
 
 test: test-build
-	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS)
+	@cd $(TEST_BUILD) && ctest --output-on-failure -j $(JOBS) -LE mutation
+
+mutation: test-deps
+	@/usr/bin/python3 tests/mutation/run -j $(JOBS)
 
 bench: build
 	@scripts/install-deps.sh bench
 	@/usr/bin/python3 bench/compare.py --herald $(BUILD)/herald $(BENCH_ARGS)
 
 clean:
-	rm -rf $(BUILD) $(TEST_BUILD)
+	rm -rf $(BUILD) $(TEST_BUILD) build-mutation
