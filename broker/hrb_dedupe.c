@@ -10,6 +10,7 @@
 typedef struct _s_entry_t s_entry_t;
 struct _s_entry_t {
     s_entry_t *next;            //  FIFO, oldest first
+    size_t bytes;               //  counted against max_bytes
     uint64_t seq;
     uint64_t born_ms;
     char epoch [HR_EPOCH_LEN + 1];
@@ -21,15 +22,19 @@ struct _hrb_dedupe_t {
     s_entry_t *oldest, *newest;
     uint64_t window_ms;
     size_t max_keys;
+    size_t max_bytes;
+    size_t bytes;
+    uint64_t dropped;
 };
 
 hrb_dedupe_t *
-hrb_dedupe_new (uint64_t window_ms, size_t max_keys)
+hrb_dedupe_new (uint64_t window_ms, size_t max_keys, size_t max_bytes)
 {
     hrb_dedupe_t *self = hr_calloc (1, sizeof *self);
     self->by_key = zhashx_new ();
     self->window_ms = window_ms;
     self->max_keys = max_keys;
+    self->max_bytes = max_bytes;
     return self;
 }
 
@@ -43,6 +48,7 @@ s_forget_oldest (hrb_dedupe_t *self)
     //  A key re-inserted after expiry maps to a newer entry: keep that one
     if (zhashx_lookup (self->by_key, entry->key) == entry)
         zhashx_delete (self->by_key, entry->key);
+    self->bytes -= entry->bytes;
     free (entry);
 }
 
@@ -91,11 +97,15 @@ hrb_dedupe_insert (hrb_dedupe_t *self, const char *ch, size_t ch_len,
                    const char *id, size_t id_len, uint64_t now_ms,
                    uint64_t seq, const char *epoch)
 {
-    if (self->max_keys == 0 || ch_len > HR_CHANNEL_MAX || id_len > HR_ID_MAX)
+    size_t bytes = HRB_DEDUPE_KEY_OVERHEAD + ch_len + id_len;
+    if (self->max_keys == 0 || bytes > self->max_bytes
+    ||  ch_len > HR_CHANNEL_MAX || id_len > HR_ID_MAX)
         return;
     s_entry_t *entry = hr_malloc (sizeof *entry + ch_len + id_len + 2);
     s_key (entry->key, ch, ch_len, id, id_len);
     entry->next = NULL;
+    entry->bytes = bytes;
+    self->bytes += bytes;
     entry->seq = seq;
     entry->born_ms = now_ms;
     snprintf (entry->epoch, sizeof entry->epoch, "%s", epoch);
@@ -105,14 +115,42 @@ hrb_dedupe_insert (hrb_dedupe_t *self, const char *ch, size_t ch_len,
         self->oldest = entry;
     self->newest = entry;
     zhashx_update (self->by_key, entry->key, entry);
-    while (zhashx_size (self->by_key) > self->max_keys && self->oldest)
+    //  Entries, not table keys: a key re-inserted after its window leaves
+    //  its old entry in the FIFO until that one's turn, and it is counted
+    while ((zhashx_size (self->by_key) > self->max_keys || self->bytes > self->max_bytes)
+    &&     self->oldest) {
+        if (self->oldest->born_ms + self->window_ms >= now_ms)
+            self->dropped++;
         s_forget_oldest (self);
+    }
 }
 
 size_t
-hrb_dedupe_expire (hrb_dedupe_t *self, uint64_t now_ms)
+hrb_dedupe_expire (hrb_dedupe_t *self, uint64_t now_ms, size_t budget)
 {
-    while (self->oldest && self->oldest->born_ms + self->window_ms < now_ms)
+    size_t forgotten = 0;
+    while (forgotten < budget && self->oldest
+    &&     self->oldest->born_ms + self->window_ms < now_ms) {
         s_forget_oldest (self);
+        forgotten++;
+    }
+    return forgotten;
+}
+
+size_t
+hrb_dedupe_keys (hrb_dedupe_t *self)
+{
     return zhashx_size (self->by_key);
+}
+
+size_t
+hrb_dedupe_bytes (hrb_dedupe_t *self)
+{
+    return self->bytes;
+}
+
+uint64_t
+hrb_dedupe_dropped (hrb_dedupe_t *self)
+{
+    return self->dropped;
 }

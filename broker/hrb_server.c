@@ -2,6 +2,7 @@
     history queries, publishes envelopes and head markers on XPUB.  */
 #include "hrb_server.h"
 #include "hrb_dedupe.h"
+#include "hrb_peers.h"
 #include "hrb_store.h"
 #include "hrb_stream.h"
 #include "hr_log.h"
@@ -16,10 +17,22 @@
 #include <unistd.h>
 #include <zmq.h>
 
-//  Messages taken from one socket before looking at the others again.
+//  Messages taken from one socket before looking at the others again: no
+//  socket, XPUB's subscriptions included, can hold up the others' replies.
 #define S_BATCH 512
 //  Maintenance (expiry, gauges) period.
 #define S_TICK_MS 250
+//  Items (events, streams, keys, peers) each structure may expire in one
+//  tick; when one has more, the next tick comes at the next loop turn.
+#define S_EXPIRE_BUDGET 4096
+//  Subscription messages the XPUB queues per tcp:// client before ZeroMQ
+//  stops reading that connection (TCP pushes back: nothing is dropped).
+//  inproc:// pipes take the client's SUB hwm plus this, and a full inproc
+//  pipe drops subscriptions: for those (the in-process gateway) no bound.
+#define S_XPUB_RCVHWM 100
+//  The messages of the broker's own overloaded errors.
+#define S_CHANNELS_FULL "the broker keeps --max-channels channels, all with history"
+#define S_REPLY_FULL "this client has --reply-memory of replies unread; read them, then retry"
 //  A head marker for each channel that went quiet (no publish for a second
 //  after publishing in the second before), so that a subscriber that lost
 //  the last events of a channel (a ZeroMQ drop) learns of it even though no
@@ -35,6 +48,7 @@ struct _hrb_server_t {
     hrb_store_t *store;
     hrb_streams_t *streams;
     hrb_dedupe_t *dedupe;
+    hrb_peers_t *peers;         //  bytes queued per ROUTER client
     hr_buf_t frame;             //  reusable encode buffers
     hr_buf_t topic;
     hr_buf_t reply;
@@ -43,7 +57,9 @@ struct _hrb_server_t {
     hr_metrics_shard_t *shard;
     int m_published, m_duplicates, m_ingest_errors, m_history_requests,
         m_channels, m_history_events, m_history_bytes, m_evicted,
-        m_dedupe_keys, m_subscriptions;
+        m_dedupe_keys, m_subscriptions, m_channel_bytes, m_channels_refused,
+        m_channels_replaced, m_dedupe_bytes, m_dedupe_dropped, m_reply_bytes,
+        m_replies_cut;
 };
 
 static const char *s_evict_reasons [] = { "count", "age", "memory" };
@@ -71,22 +87,48 @@ s_register_metrics (hrb_server_t *self, hr_metrics_t *metrics)
     self->m_history_events = hr_metrics_add (metrics, "herald_history_events",
         HR_METRIC_GAUGE, "Events kept in history, all channels.");
     self->m_history_bytes = hr_metrics_add (metrics, "herald_history_bytes",
-        HR_METRIC_GAUGE, "Bytes of history kept, including per-event overhead.");
+        HR_METRIC_GAUGE, "Bytes of history kept, including per-event overhead and "
+        "each channel's index.");
     self->m_evicted = hr_metrics_add_labeled (metrics, "herald_history_evicted_total",
         HR_METRIC_COUNTER, "Events evicted from history, by bound.", "reason",
         s_evict_reasons, 3);
     self->m_dedupe_keys = hr_metrics_add (metrics, "herald_dedupe_keys",
         HR_METRIC_GAUGE, "Idempotency keys remembered.");
+    self->m_dedupe_bytes = hr_metrics_add (metrics, "herald_dedupe_bytes",
+        HR_METRIC_GAUGE, "Bytes the idempotency keys take (bounded by --dedupe-memory).");
+    self->m_dedupe_dropped = hr_metrics_add (metrics, "herald_dedupe_dropped_total",
+        HR_METRIC_COUNTER, "Idempotency keys forgotten before their window ended "
+        "(over --dedupe-max or --dedupe-memory).");
+    self->m_channel_bytes = hr_metrics_add (metrics, "herald_broker_channel_bytes",
+        HR_METRIC_GAUGE, "Bytes the broker's channel records take besides their history.");
+    self->m_channels_refused = hr_metrics_add (metrics, "herald_broker_channels_refused_total",
+        HR_METRIC_COUNTER, "Publishes to a new channel refused at --max-channels.");
+    self->m_channels_replaced = hr_metrics_add (metrics, "herald_broker_channels_replaced_total",
+        HR_METRIC_COUNTER, "Channels without history dropped early to make room at --max-channels.");
+    self->m_reply_bytes = hr_metrics_add (metrics, "herald_broker_reply_bytes",
+        HR_METRIC_GAUGE, "Bytes of ROUTER replies queued for clients, all clients.");
+    self->m_replies_cut = hr_metrics_add (metrics, "herald_broker_replies_cut_total",
+        HR_METRIC_COUNTER, "History replies shortened or refused because the client "
+        "had --reply-memory queued.");
 }
 
 //  Binds sock to each comma-separated endpoint; returns the bound list.
+//  An XPUB's subscriptions are bounded per transport (S_XPUB_RCVHWM):
+//  ZeroMQ takes the option's value at each bind.
 static char *
 s_bind (void *sock, const char *what, const char *endpoints, hr_buf_t *err)
 {
+    int type = 0;
+    size_t type_size = sizeof type;
+    zmq_getsockopt (sock, ZMQ_TYPE, &type, &type_size);
     hr_buf_t bound = HR_BUF_INIT;
     char *list = hr_strdup (endpoints);
     char *save = NULL;
     for (char *ep = strtok_r (list, ",", &save); ep; ep = strtok_r (NULL, ",", &save)) {
+        if (type == ZMQ_XPUB) {
+            int rcvhwm = strncmp (ep, "inproc://", 9) == 0? 0: S_XPUB_RCVHWM;
+            zmq_setsockopt (sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
+        }
         if (zmq_bind (sock, ep) != 0) {
             hr_buf_printf (err, "cannot bind %s to %s: %s", what, ep, zmq_strerror (errno));
             free (list);
@@ -135,9 +177,11 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
     self->store = hrb_store_mem_new ((size_t) config->history_size,
                                      (uint64_t) config->history_age,
                                      (uint64_t) config->history_memory);
-    self->streams = hrb_streams_new (self->store);
+    self->streams = hrb_streams_new (self->store, (size_t) config->max_channels);
     self->dedupe = hrb_dedupe_new ((uint64_t) config->dedupe_window,
-                                   (size_t) config->dedupe_max);
+                                   (size_t) config->dedupe_max,
+                                   (size_t) config->dedupe_memory);
+    self->peers = hrb_peers_new ();
     s_register_metrics (self, metrics);
     return self;
 }
@@ -152,6 +196,7 @@ hrb_server_destroy (hrb_server_t **self_p)
     if (self->store)
         self->store->ops->destroy (&self->store);
     hrb_dedupe_destroy (&self->dedupe);
+    hrb_peers_destroy (&self->peers);
     zmq_close (self->pull);
     zmq_close (self->router);
     zmq_close (self->xpub);
@@ -179,13 +224,21 @@ const char *hrb_server_pull_endpoints (hrb_server_t *self) { return self->pull_e
 const char *hrb_server_router_endpoints (hrb_server_t *self) { return self->router_endpoints; }
 const char *hrb_server_xpub_endpoints (hrb_server_t *self) { return self->xpub_endpoints; }
 
+//  The message of a rejected frame's error (the broker's only overloaded
+//  rejection is the channel cap).
+static const char *
+s_message (hr_error_t error)
+{
+    return error == HR_E_OVERLOADED? S_CHANNELS_FULL: hr_error_message (error);
+}
+
 //  Counts a rejected frame and logs it (rate-limited).
 static void
 s_reject (hrb_server_t *self, const char *socket, hr_error_t error)
 {
     hr_metrics_inc (self->shard, self->m_ingest_errors + (int) error - 1);
     hr_log_limited_info ("rejected frame", "socket", socket, "error", hr_error_code (error),
-                         "reason", hr_error_message (error));
+                         "reason", s_message (error));
 }
 
 //  Sends one message on XPUB: topic frame, then the envelope.
@@ -199,7 +252,8 @@ s_stream_send (hrb_server_t *self, const char *ch, size_t ch_len, const hr_buf_t
 
 //  Sequences, stores and publishes a decoded publish request. On success
 //  fills seq and epoch (pointing into the stream or dedupe copy) and dup.
-static void
+//  Fails with HR_E_OVERLOADED for a new channel at --max-channels.
+static hr_error_t
 s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
            char epoch [HR_EPOCH_LEN + 1], bool *dup)
 {
@@ -209,9 +263,11 @@ s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
                                       in->id_len, now, seq, epoch);
     if (*dup) {
         hr_metrics_inc (self->shard, self->m_duplicates);
-        return;
+        return HR_OK;
     }
     hrb_stream_t *stream = hrb_streams_ensure (self->streams, in->ch, in->ch_len, now);
+    if (!stream)
+        return HR_E_OVERLOADED;
     hr_event_t ev = *in;
     ev.seq = ++stream->seq;
     ev.ts = now;
@@ -228,6 +284,7 @@ s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
     hr_metrics_inc (self->shard, self->m_published);
     *seq = ev.seq;
     memcpy (epoch, stream->epoch, HR_EPOCH_LEN + 1);
+    return HR_OK;
 }
 
 //  Drains the rest of a multi-frame message.
@@ -254,6 +311,8 @@ s_has_more (void *sock)
 }
 
 //  Takes one fire-and-forget publish from PULL. Returns false when none.
+//  PULL accepts op and rid as ROUTER does (docs/protocol.md §2.1); rid is
+//  ignored and any op but publish is refused.
 static bool
 s_handle_pull (hrb_server_t *self)
 {
@@ -278,30 +337,55 @@ s_handle_pull (hrb_server_t *self)
         uint64_t seq;
         char epoch [HR_EPOCH_LEN + 1];
         bool dup;
-        s_publish (self, &req, &seq, epoch, &dup);
+        rc = s_publish (self, &req, &seq, epoch, &dup);
     }
-    else
+    if (rc != HR_OK)
         s_reject (self, "pull", rc);
     zmq_msg_close (&msg);
     return true;
 }
 
+//  A reply being sent on ROUTER: its peer and the frames still to come.
 typedef struct {
     void *router;
+    hrb_peer_t *peer;
     uint64_t left;              //  frames still to send after this one
-} s_history_sender_t;
+} s_reply_t;
 
 static void
 s_send_history_event (void *arg, uint64_t seq, const void *bytes, size_t size)
 {
-    s_history_sender_t *sender = arg;
-    sender->left--;
-    zmq_send (sender->router, bytes, size, sender->left? ZMQ_SNDMORE: 0);
+    s_reply_t *reply = arg;
+    reply->left--;
+    hrb_peer_send (reply->peer, reply->router, bytes, size, reply->left? ZMQ_SNDMORE: 0);
 }
 
-//  Answers a history query; the routing envelope is already sent.
+//  Sizes a history reply: events are taken while the bytes so far are
+//  under room, so a reply holds at least one event and ends at most one
+//  event past room.
+typedef struct {
+    size_t room;
+    size_t bytes;
+    uint64_t count;
+} s_plan_t;
+
 static void
-s_history (hrb_server_t *self, const hr_request_t *req, const uint64_t *rid)
+s_plan_visit (void *arg, uint64_t seq, const void *bytes, size_t size)
+{
+    s_plan_t *plan = arg;
+    if (plan->bytes < plan->room) {
+        plan->bytes += size;
+        plan->count++;
+    }
+}
+
+//  Answers a history query; the routing envelope is already sent. The
+//  client's queued bytes are bounded by --reply-memory: a reply is cut to
+//  what fits (the client asks again from its last seq), and a client with
+//  nothing left gets overloaded until it reads.
+static void
+s_history (hrb_server_t *self, hrb_peer_t *peer, const hr_request_t *req,
+           const uint64_t *rid)
 {
     const hr_event_t *in = &req->event;
     char ch [HR_CHANNEL_MAX + 1];
@@ -329,11 +413,28 @@ s_history (hrb_server_t *self, const hr_request_t *req, const uint64_t *rid)
             count = req->limit;
     }
     hr_buf_reset (&self->reply);
+    if (count) {
+        size_t queued = hrb_peer_queued (peer);
+        size_t budget = (size_t) self->config->reply_memory;
+        s_plan_t plan = { queued < budget? budget - queued: 0, 0, 0 };
+        if (plan.room)
+            self->store->ops->read (self->store, stream->history, req->since, count,
+                                    s_plan_visit, &plan);
+        if (plan.count < count)
+            hr_metrics_inc (self->shard, self->m_replies_cut);
+        if (plan.count == 0) {
+            hr_reply_encode_error_message (&self->reply, rid, HR_E_OVERLOADED, S_REPLY_FULL);
+            hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
+            return;
+        }
+        count = plan.count;
+    }
     hr_reply_encode_history (&self->reply, rid, ch, stream? stream->epoch: NULL,
                              first, head, count, reset);
-    zmq_send (self->router, self->reply.data, self->reply.size, count? ZMQ_SNDMORE: 0);
+    hrb_peer_send (peer, self->router, self->reply.data, self->reply.size,
+                   count? ZMQ_SNDMORE: 0);
     if (count) {
-        s_history_sender_t sender = { self->router, count };
+        s_reply_t sender = { self->router, peer, count };
         self->store->ops->read (self->store, stream->history, req->since, count,
                                 s_send_history_event, &sender);
     }
@@ -372,27 +473,33 @@ s_handle_router (hrb_server_t *self)
     if (rc == HR_OK)
         rc = hr_request_decode (zmq_msg_data (&body), zmq_msg_size (&body),
                                 (size_t) self->config->max_event, &req);
+    else
+        req.has_rid = hr_request_find_rid (zmq_msg_data (&body), zmq_msg_size (&body),
+                                           &req.rid);
     const uint64_t *rid = req.has_rid? &req.rid: NULL;
-    zmq_send (self->router, zmq_msg_data (&identity), zmq_msg_size (&identity), ZMQ_SNDMORE);
+    uint64_t seq = 0;
+    char epoch [HR_EPOCH_LEN + 1];
+    bool dup = false;
+    if (rc == HR_OK && req.op == HR_OP_PUBLISH)
+        rc = s_publish (self, &req, &seq, epoch, &dup);
+    hrb_peer_t *peer = hrb_peers_get (self->peers, zmq_msg_data (&identity),
+                                      zmq_msg_size (&identity));
+    hrb_peer_send (peer, self->router, zmq_msg_data (&identity), zmq_msg_size (&identity),
+                   ZMQ_SNDMORE);
     if (req_socket)
-        zmq_send (self->router, "", 0, ZMQ_SNDMORE);
+        hrb_peer_send (peer, self->router, "", 0, ZMQ_SNDMORE);
+    hr_buf_reset (&self->reply);
     if (rc != HR_OK) {
         s_reject (self, "router", rc);
-        hr_buf_reset (&self->reply);
-        hr_reply_encode_error (&self->reply, rid, rc);
-        zmq_send (self->router, self->reply.data, self->reply.size, 0);
+        hr_reply_encode_error_message (&self->reply, rid, rc, s_message (rc));
+        hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
     }
     else
     if (req.op == HR_OP_HISTORY)
-        s_history (self, &req, rid);
+        s_history (self, peer, &req, rid);
     else {
-        uint64_t seq;
-        char epoch [HR_EPOCH_LEN + 1];
-        bool dup;
-        s_publish (self, &req, &seq, epoch, &dup);
-        hr_buf_reset (&self->reply);
         hr_reply_encode_ack (&self->reply, rid, seq, epoch, dup);
-        zmq_send (self->router, self->reply.data, self->reply.size, 0);
+        hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
     }
     zmq_msg_close (&identity);
     zmq_msg_close (&delimiter);
@@ -451,22 +558,35 @@ s_handle_xpub (hrb_server_t *self)
     return true;
 }
 
-static void
+//  Expiry and gauges. Returns true when some expiry is left for the next
+//  tick (a budget ran out).
+static bool
 s_tick (hrb_server_t *self)
 {
     uint64_t now = hr_wall_ms ();
-    self->store->ops->expire (self->store, now);
-    hrb_streams_expire (self->streams, now, (uint64_t) self->config->history_age);
-    size_t keys = hrb_dedupe_expire (self->dedupe, now);
+    bool more = self->store->ops->expire (self->store, now, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
+    more |= hrb_streams_expire (self->streams, now, (uint64_t) self->config->history_age,
+                                S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
+    more |= hrb_dedupe_expire (self->dedupe, now, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
+    more |= hrb_peers_sweep (self->peers, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
     hrb_store_stats_t stats;
     self->store->ops->stats (self->store, &stats);
     hr_metrics_set (self->shard, self->m_channels, (int64_t) hrb_streams_count (self->streams));
+    hr_metrics_set (self->shard, self->m_channel_bytes, (int64_t) hrb_streams_bytes (self->streams));
+    hr_metrics_set (self->shard, self->m_channels_refused,
+                    (int64_t) hrb_streams_refused (self->streams));
+    hr_metrics_set (self->shard, self->m_channels_replaced,
+                    (int64_t) hrb_streams_replaced (self->streams));
     hr_metrics_set (self->shard, self->m_history_events, (int64_t) stats.events);
     hr_metrics_set (self->shard, self->m_history_bytes, (int64_t) stats.bytes);
     hr_metrics_set (self->shard, self->m_evicted + 0, (int64_t) stats.evicted_count);
     hr_metrics_set (self->shard, self->m_evicted + 1, (int64_t) stats.evicted_age);
     hr_metrics_set (self->shard, self->m_evicted + 2, (int64_t) stats.evicted_memory);
-    hr_metrics_set (self->shard, self->m_dedupe_keys, (int64_t) keys);
+    hr_metrics_set (self->shard, self->m_dedupe_keys, (int64_t) hrb_dedupe_keys (self->dedupe));
+    hr_metrics_set (self->shard, self->m_dedupe_bytes, (int64_t) hrb_dedupe_bytes (self->dedupe));
+    hr_metrics_set (self->shard, self->m_dedupe_dropped,
+                    (int64_t) hrb_dedupe_dropped (self->dedupe));
+    hr_metrics_set (self->shard, self->m_reply_bytes, (int64_t) hrb_peers_queued (self->peers));
     if (now >= self->last_marker_ms + S_MARKER_MS) {
         //  Published in the previous window, quiet since
         s_marker_round_t round = { self, now - S_MARKER_MS };
@@ -475,9 +595,10 @@ s_tick (hrb_server_t *self)
                                 s_marker_visit, &round);
         self->last_marker_ms = now;
     }
+    return more;
 }
 
-void
+int
 hrb_server_run (hrb_server_t *self)
 {
     zmq_pollitem_t items [] = {
@@ -490,20 +611,25 @@ hrb_server_run (hrb_server_t *self)
     while (true) {
         uint64_t now = hr_mono_ms ();
         long timeout = self->next_tick > now? (long) (self->next_tick - now): 0;
-        if (zmq_poll (items, 4, timeout) < 0 && errno != EINTR)
-            break;
+        if (zmq_poll (items, 4, timeout) < 0 && errno != EINTR) {
+            hr_log_error ("broker loop failed", "call", "zmq_poll",
+                          "reason", zmq_strerror (errno));
+            return -1;
+        }
         if (items [3].revents & ZMQ_POLLIN)
-            break;
-        //  Subscriptions first: a head marker must precede newer events
-        while (s_handle_xpub (self))
+            return 0;
+        //  Subscriptions first, so that a head marker precedes the events
+        //  published after it in this turn. (ZeroMQ matches a subscription
+        //  as soon as it reads it, before the broker does: a subscriber may
+        //  still get an event before its marker; the marker's head covers
+        //  it, docs/protocol.md §4.)
+        for (int i = 0; i < S_BATCH && s_handle_xpub (self); i++)
             ;
         for (int i = 0; i < S_BATCH && s_handle_router (self); i++)
             ;
         for (int i = 0; i < S_BATCH && s_handle_pull (self); i++)
             ;
-        if (hr_mono_ms () >= self->next_tick) {
-            s_tick (self);
-            self->next_tick = hr_mono_ms () + S_TICK_MS;
-        }
+        if (hr_mono_ms () >= self->next_tick)
+            self->next_tick = s_tick (self)? hr_mono_ms (): hr_mono_ms () + S_TICK_MS;
     }
 }

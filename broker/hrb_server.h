@@ -24,6 +24,9 @@ typedef struct {
     int64_t history_memory;     //  bytes, all channels
     int64_t dedupe_window;      //  ms
     int64_t dedupe_max;         //  keys
+    int64_t dedupe_memory;      //  bytes of those keys
+    int64_t max_channels;       //  streams the broker keeps
+    int64_t reply_memory;       //  bytes queued per ROUTER client
     int64_t xpub_hwm;           //  messages queued per subscriber before drops
 } hrb_config_t;
 
@@ -33,7 +36,8 @@ typedef struct {
     .xpub = "tcp://127.0.0.1:5557", .max_event = 64 * 1024, \
     .history_size = 1000, .history_age = 3600 * 1000, \
     .history_memory = 256 << 20, .dedupe_window = 300 * 1000, \
-    .dedupe_max = 1000000, .xpub_hwm = 100000 }
+    .dedupe_max = 1000000, .dedupe_memory = 64 << 20, \
+    .max_channels = 100000, .reply_memory = 16 << 20, .xpub_hwm = 100000 }
 
 typedef struct _hrb_server_t hrb_server_t;
 
@@ -43,8 +47,11 @@ typedef struct _hrb_server_t hrb_server_t;
 hrb_server_t *hrb_server_new (void *zmq_ctx, const hrb_config_t *config,
                               hr_metrics_t *metrics, hr_buf_t *err);
 
-//  Runs the loop in the calling thread until hrb_server_stop.
-void hrb_server_run (hrb_server_t *self);
+//  Runs the loop in the calling thread until hrb_server_stop; returns 0.
+//  Returns -1, after logging why, when ZeroMQ fails the loop (zmq_poll
+//  errs, e.g. its context was terminated): the broker cannot go on and its
+//  owner must end the process with a failure status.
+int hrb_server_run (hrb_server_t *self);
 
 //  Asks the loop to return. Safe from any thread and from signal handlers.
 void hrb_server_stop (hrb_server_t *self);

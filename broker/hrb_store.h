@@ -20,7 +20,8 @@ typedef void (hrb_store_visit_fn) (void *arg, uint64_t seq, const void *bytes, s
 
 typedef struct {
     uint64_t events;            //  events kept, all channels
-    uint64_t bytes;             //  bytes kept, including per-event overhead
+    uint64_t bytes;             //  bytes kept, including per-event overhead and
+                                //  each channel's index of its events
     uint64_t evicted_count;     //  evicted because a channel was over its count
     uint64_t evicted_age;       //  evicted because older than the age bound
     uint64_t evicted_memory;    //  evicted because the store was over its memory cap
@@ -41,8 +42,10 @@ typedef struct {
     //  Visits up to limit events with seq > since; returns how many.
     size_t (*read) (hrb_store_t *self, hrb_history_t *history, uint64_t since,
                     size_t limit, hrb_store_visit_fn *visit, void *arg);
-    //  Evicts events older than the age bound, given the wall clock in ms.
-    void (*expire) (hrb_store_t *self, uint64_t now_ms);
+    //  Evicts events older than the age bound, given the wall clock in ms,
+    //  at most budget of them (the rest wait for the next call). Returns
+    //  how many were evicted.
+    size_t (*expire) (hrb_store_t *self, uint64_t now_ms, size_t budget);
     void (*stats) (hrb_store_t *self, hrb_store_stats_t *stats);
     void (*destroy) (hrb_store_t **self_p);
 } hrb_store_ops_t;

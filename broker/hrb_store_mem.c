@@ -4,7 +4,10 @@
     events sit in a ring of pointers (O(1) lookup by seq, since seqs are
     contiguous); all events also sit on one global list in arrival order,
     which is both age order and the memory cap's eviction order. Evicting
-    the global oldest event always removes the oldest of its channel.  */
+    the global oldest event always removes the oldest of its channel.
+    Rings double as they fill and halve when a quarter full, and count
+    against the memory cap, so a channel that once held many events does
+    not keep its large ring.  */
 #include "hrb_store.h"
 #include "hr_buf.h"
 
@@ -61,6 +64,24 @@ s_unlink (s_store_t *self, s_node_t *node)
     self->stats.bytes -= node->size + S_OVERHEAD;
 }
 
+//  Smallest ring: a channel with events holds at least this many slots.
+#define S_RING_MIN 8
+
+//  Moves a history's events to a ring of capacity slots (0: none).
+static void
+s_resize (s_store_t *self, hrb_history_t *history, size_t capacity)
+{
+    s_node_t **ring = capacity? hr_calloc (capacity, sizeof *ring): NULL;
+    for (size_t i = 0; i < history->count; i++)
+        ring [i] = history->ring [(history->start + i) & (history->capacity - 1)];
+    free (history->ring);
+    self->stats.bytes -= history->capacity * sizeof *ring;
+    self->stats.bytes += capacity * sizeof *ring;
+    history->ring = ring;
+    history->capacity = capacity;
+    history->start = 0;
+}
+
 //  Removes and frees the oldest event of a history.
 static void
 s_pop (s_store_t *self, hrb_history_t *history)
@@ -71,6 +92,11 @@ s_pop (s_store_t *self, hrb_history_t *history)
     history->count--;
     s_unlink (self, node);
     free (node);
+    if (history->count == 0)
+        s_resize (self, history, 0);
+    else
+    if (history->capacity > S_RING_MIN && history->count <= history->capacity / 4)
+        s_resize (self, history, history->capacity / 2);
 }
 
 static void
@@ -79,21 +105,7 @@ s_close (hrb_store_t *base, hrb_history_t *history)
     s_store_t *self = (s_store_t *) base;
     while (history->count)
         s_pop (self, history);
-    free (history->ring);
     free (history);
-}
-
-static void
-s_grow (hrb_history_t *history)
-{
-    size_t capacity = history->capacity? history->capacity * 2: 8;
-    s_node_t **ring = hr_calloc (capacity, sizeof *ring);
-    for (size_t i = 0; i < history->count; i++)
-        ring [i] = history->ring [(history->start + i) & (history->capacity - 1)];
-    free (history->ring);
-    history->ring = ring;
-    history->capacity = capacity;
-    history->start = 0;
 }
 
 static void
@@ -108,7 +120,7 @@ s_append (hrb_store_t *base, hrb_history_t *history, uint64_t seq, uint64_t ts,
         self->stats.evicted_count++;
     }
     if (history->count == history->capacity)
-        s_grow (history);
+        s_resize (self, history, history->capacity? history->capacity * 2: S_RING_MIN);
     s_node_t *node = hr_malloc (sizeof *node + size);
     node->owner = history;
     node->seq = seq;
@@ -154,14 +166,18 @@ s_read (hrb_store_t *base, hrb_history_t *history, uint64_t since, size_t limit,
     return visited;
 }
 
-static void
-s_expire (hrb_store_t *base, uint64_t now_ms)
+static size_t
+s_expire (hrb_store_t *base, uint64_t now_ms, size_t budget)
 {
     s_store_t *self = (s_store_t *) base;
-    while (self->oldest && self->oldest->ts + self->max_age_ms < now_ms) {
+    size_t evicted = 0;
+    while (evicted < budget && self->oldest
+    &&     self->oldest->ts + self->max_age_ms < now_ms) {
         s_pop (self, self->oldest->owner);
         self->stats.evicted_age++;
+        evicted++;
     }
+    return evicted;
 }
 
 static void

@@ -7,6 +7,8 @@
 
 struct _hrb_streams_t {
     hrb_store_t *store;
+    size_t max_streams;
+    uint64_t refused, replaced;
     zhashx_t *by_name;          //  name -> stream (the table owns streams)
     hrb_stream_t *least, *most; //  recency list
 };
@@ -19,10 +21,11 @@ s_stream_free (void **item_p)
 }
 
 hrb_streams_t *
-hrb_streams_new (hrb_store_t *store)
+hrb_streams_new (hrb_store_t *store, size_t max_streams)
 {
     hrb_streams_t *self = hr_calloc (1, sizeof *self);
     self->store = store;
+    self->max_streams = max_streams;
     self->by_name = zhashx_new ();
     zhashx_set_destructor (self->by_name, s_stream_free);
     return self;
@@ -77,12 +80,32 @@ s_push_most (hrb_streams_t *self, hrb_stream_t *stream)
     self->most = stream;
 }
 
+//  Drops a stream and its history.
+static void
+s_drop (hrb_streams_t *self, hrb_stream_t *stream)
+{
+    s_unlink (self, stream);
+    self->store->ops->close (self->store, stream->history);
+    zhashx_delete (self->by_name, stream->name);
+}
+
 hrb_stream_t *
 hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t now_ms)
 {
     hrb_stream_t *stream = hrb_streams_find (self, name, len);
     if (stream)
         return stream;
+    if (zhashx_size (self->by_name) >= self->max_streams) {
+        //  Only a stream with no history can go early: its subscribers see
+        //  a new epoch, as after expiry, but no client loses an event
+        hrb_stream_t *least = self->least;
+        if (!least || self->store->ops->first (self->store, least->history)) {
+            self->refused++;
+            return NULL;
+        }
+        s_drop (self, least);
+        self->replaced++;
+    }
     stream = hr_calloc (1, sizeof *stream);
     memcpy (stream->name, name, len);
     stream->name [len] = 0;
@@ -115,18 +138,16 @@ hrb_streams_first (hrb_streams_t *self, hrb_stream_t *stream)
 }
 
 size_t
-hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_ms)
+hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_ms, size_t budget)
 {
     size_t dropped = 0;
-    while (self->least && self->least->last_ms + idle_ms < now_ms) {
+    while (dropped < budget && self->least && self->least->last_ms + idle_ms < now_ms) {
         hrb_stream_t *stream = self->least;
         //  Events outlive their stream's last publish only if the store's
         //  age bound is longer than idle_ms; then wait for them to go.
         if (self->store->ops->first (self->store, stream->history))
             break;
-        s_unlink (self, stream);
-        self->store->ops->close (self->store, stream->history);
-        zhashx_delete (self->by_name, stream->name);
+        s_drop (self, stream);
         dropped++;
     }
     return dropped;
@@ -136,6 +157,24 @@ size_t
 hrb_streams_count (hrb_streams_t *self)
 {
     return zhashx_size (self->by_name);
+}
+
+size_t
+hrb_streams_bytes (hrb_streams_t *self)
+{
+    return zhashx_size (self->by_name) * HRB_STREAM_BYTES;
+}
+
+uint64_t
+hrb_streams_refused (hrb_streams_t *self)
+{
+    return self->refused;
+}
+
+uint64_t
+hrb_streams_replaced (hrb_streams_t *self)
+{
+    return self->replaced;
 }
 
 void

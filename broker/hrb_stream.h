@@ -4,7 +4,12 @@
     stream holds the channel's epoch, its last seq and its history handle in
     the store. Streams are kept in publish-recency order so channels idle
     longer than the history age can be dropped cheaply; a dropped channel
-    that is published to again starts a new epoch at seq 1.  */
+    that is published to again starts a new epoch at seq 1.
+
+    Any publish can name a new channel, so the set is capped: at the cap a
+    new channel takes the place of the least recently published stream if
+    that one keeps no history (as if it had expired), and is refused
+    otherwise (docs/operations.md, --max-channels).  */
 #ifndef HRB_STREAM_H
 #define HRB_STREAM_H
 
@@ -27,8 +32,13 @@ struct _hrb_stream_t {
 
 typedef struct _hrb_streams_t hrb_streams_t;
 
-//  Creates an empty set of streams over store (not owned). Caller owns it.
-hrb_streams_t *hrb_streams_new (hrb_store_t *store);
+//  Memory counted per stream: the record, its table entry and its empty
+//  history record in the store.
+#define HRB_STREAM_BYTES (sizeof (hrb_stream_t) + 96)
+
+//  Creates an empty set of at most max_streams streams over store (not
+//  owned). Caller owns it.
+hrb_streams_t *hrb_streams_new (hrb_store_t *store, size_t max_streams);
 
 //  Destroys every stream (closing their histories) and the set.
 void hrb_streams_destroy (hrb_streams_t **self_p);
@@ -36,7 +46,10 @@ void hrb_streams_destroy (hrb_streams_t **self_p);
 //  The stream of a channel, or NULL. name need not be NUL-terminated.
 hrb_stream_t *hrb_streams_find (hrb_streams_t *self, const char *name, size_t len);
 
-//  The stream of a channel, created with a fresh epoch if absent.
+//  The stream of a channel, created with a fresh epoch if absent. NULL
+//  when absent and the set is full of streams that keep history (the cap
+//  above). Borrowed: valid until the stream is dropped (expire, or ensure
+//  of a new channel at the cap).
 hrb_stream_t *hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len,
                                   uint64_t now_ms);
 
@@ -49,11 +62,21 @@ void hrb_streams_append (hrb_streams_t *self, hrb_stream_t *stream, uint64_t ts,
 //  Oldest seq the stream still keeps (seq + 1 when it keeps none).
 uint64_t hrb_streams_first (hrb_streams_t *self, hrb_stream_t *stream);
 
-//  Drops streams not published to for idle_ms whose history is empty.
-//  Returns how many were dropped.
-size_t hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_ms);
+//  Drops streams not published to for idle_ms whose history is empty, at
+//  most budget of them (the rest wait for the next call). Returns how many
+//  were dropped.
+size_t hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_ms,
+                           size_t budget);
 
 size_t hrb_streams_count (hrb_streams_t *self);
+
+//  Memory the streams take besides their events (HRB_STREAM_BYTES each).
+size_t hrb_streams_bytes (hrb_streams_t *self);
+
+//  New channels refused at the cap, and streams dropped to make room for
+//  one, since the set was created.
+uint64_t hrb_streams_refused (hrb_streams_t *self);
+uint64_t hrb_streams_replaced (hrb_streams_t *self);
 
 //  Visits the streams published to after since_ms, most recent first.
 void hrb_streams_recent (hrb_streams_t *self, uint64_t since_ms,

@@ -28,6 +28,9 @@
 #define O_HISTORY_MEMORY { "history-memory", HR_OPT_BYTES, B (history_memory), "BYTES", "history of all channels, oldest evicted first", 0, 1LL << 40 }
 #define O_DEDUPE_WINDOW { "dedupe-window", HR_OPT_MILLIS, B (dedupe_window), "DURATION", "how long a publish id is remembered", 0, 30 * DAY }
 #define O_DEDUPE_MAX { "dedupe-max", HR_OPT_INT, B (dedupe_max), "N", "most publish ids remembered", 0, 1000000000 }
+#define O_DEDUPE_MEMORY { "dedupe-memory", HR_OPT_BYTES, B (dedupe_memory), "BYTES", "memory for publish ids, oldest forgotten first", 0, 1LL << 40 }
+#define O_MAX_CHANNELS { "max-channels", HR_OPT_INT, B (max_channels), "N", "channels the broker keeps; past it a new channel replaces the least recent one without history, or is refused", 1, 100000000 }
+#define O_REPLY_MEMORY { "reply-memory", HR_OPT_BYTES, B (reply_memory), "BYTES", "reply bytes queued per ROUTER client; history replies are cut to fit", 64 << 10, 1LL << 40 }
 #define O_XPUB_HWM { "xpub-hwm", HR_OPT_INT, B (xpub_hwm), "N", "messages queued per subscriber before the broker drops (gateways repair gaps)", 1, 100000000 }
 #define O_HTTP { "http", HR_OPT_STRING, G (http), "HOST:PORT", "HTTP address (port 0 picks a free port)", 0, 0 }
 #define O_WORKERS { "workers", HR_OPT_INT, G (workers), "N", "gateway worker threads (0 = one per core)", 0, 256 }
@@ -51,14 +54,14 @@ const hr_option_t cli_run_options [] = {
     O_HTTP, O_PULL, O_ROUTER, O_XPUB, O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY,
     O_CONN_TIMEOUT, O_HEARTBEAT, O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_MAX_EVENT,
     O_HISTORY_SIZE, O_HISTORY_AGE, O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX,
-    O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_WRITE_INTERVAL, O_CORS, O_DEMO,
+    O_DEDUPE_MEMORY, O_MAX_CHANNELS, O_REPLY_MEMORY, O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_WRITE_INTERVAL, O_CORS, O_DEMO,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_broker_options [] = {
     O_PULL, O_ROUTER, O_XPUB, O_MAX_EVENT, O_HISTORY_SIZE, O_HISTORY_AGE,
-    O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX, O_XPUB_HWM,
-    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+    O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX, O_DEDUPE_MEMORY, O_MAX_CHANNELS,
+    O_REPLY_MEMORY, O_XPUB_HWM, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_gateway_options [] = {

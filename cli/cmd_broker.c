@@ -3,14 +3,20 @@
 #include "hr_log.h"
 
 #include <pthread.h>
+#include <signal.h>
+#include <unistd.h>
 #include <zmq.h>
 
+//  Returns non-NULL when the broker loop failed (it has logged why); then
+//  wakes the main thread, which waits for a signal, so the process exits 1.
 static void *
 s_run (void *server)
 {
     pthread_setname_np (pthread_self (), "herald-broker");
-    hrb_server_run (server);
-    return NULL;
+    if (hrb_server_run (server) == 0)
+        return NULL;
+    kill (getpid (), SIGTERM);
+    return server;
 }
 
 int
@@ -38,8 +44,9 @@ cmd_broker (int argc, char **argv)
         cli_wait_for_signal ();
         hr_log_info ("stopping");
         hrb_server_stop (broker);
-        pthread_join (thread, NULL);
-        status = 0;
+        void *failed = NULL;
+        pthread_join (thread, &failed);
+        status = failed? 1: 0;
     }
     else
         hr_log_error ("cannot start", "reason", err.data? err.data: "unknown");

@@ -3,20 +3,26 @@
 #include "hr_log.h"
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_INPROC_XPUB "inproc://herald-xpub"
 #define S_INPROC_ROUTER "inproc://herald-router"
 
+//  Returns non-NULL when the broker loop failed (it has logged why); then
+//  wakes the main thread, which waits for a signal, so the process exits 1.
 static void *
 s_broker_thread (void *server)
 {
     pthread_setname_np (pthread_self (), "herald-broker");
-    hrb_server_run (server);
-    return NULL;
+    if (hrb_server_run (server) == 0)
+        return NULL;
+    kill (getpid (), SIGTERM);
+    return server;
 }
 
 //  "user,inproc://x", or just the inproc endpoint when user is empty.
@@ -83,6 +89,7 @@ cmd_run (int argc, char **argv)
     hr_metrics_t *metrics = hr_metrics_new ();
     hr_buf_t err = HR_BUF_INIT;
     int status = 1;
+    void *failed = NULL;            //  the broker loop failed (and logged why)
     hrg_gateway_t *gateway = NULL;
     pthread_t broker_thread;
     hrb_server_t *broker = hrb_server_new (ctx, &config.broker, metrics, &err);
@@ -104,9 +111,11 @@ cmd_run (int argc, char **argv)
         }
         hrg_gateway_destroy (&gateway);
         hrb_server_stop (broker);
-        pthread_join (broker_thread, NULL);
+        pthread_join (broker_thread, &failed);
+        if (failed)
+            status = 1;
     }
-    if (status)
+    if (status && !failed)
         hr_log_error ("cannot start", "reason", err.data? err.data: "unknown");
     hrb_server_destroy (&broker);
     zmq_ctx_term (ctx);

@@ -70,8 +70,10 @@ s_request_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *
                 return HR_E_BAD_REQUEST;
             return HR_OK;
         case S_RID:
+            if ((rc = hr_mp_read_uint (reader, &req->rid)))
+                return rc;
             req->has_rid = true;
-            return hr_mp_read_uint (reader, &req->rid);
+            return HR_OK;
         case S_CH: return hr_event_read_ch (reader, &ev->ch, &ev->ch_len);
         case S_TYPE: return hr_event_read_type (reader, &ev->type, &ev->type_len);
         case S_ID: return hr_event_read_id (reader, &ev->id, &ev->id_len);
@@ -82,10 +84,31 @@ s_request_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *
     }
 }
 
-hr_error_t
-hr_request_decode (const void *frame, size_t size, size_t max, hr_request_t *req)
+//  Stops the scan of hr_request_find_rid once rid is read.
+#define S_FOUND HR_E_COUNT
+
+static hr_error_t
+s_rid_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
 {
-    *req = (hr_request_t) { .op = HR_OP_PUBLISH, .limit = HR_HISTORY_LIMIT_DEFAULT };
+    if (!hr_mp_str_eq (key, key_len, "rid"))
+        return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, NULL, NULL);
+    hr_error_t rc = hr_mp_read_uint (reader, arg);
+    return rc? rc: S_FOUND;
+}
+
+bool
+hr_request_find_rid (const void *frame, size_t size, uint64_t *rid)
+{
+    uint64_t value = 0;
+    if (hr_mp_read_map (frame, size, s_rid_field, &value) != S_FOUND)
+        return false;
+    *rid = value;
+    return true;
+}
+
+static hr_error_t
+s_request_decode (const void *frame, size_t size, size_t max, hr_request_t *req)
+{
     if (size > max)
         return HR_E_FRAME_TOO_LARGE;
     s_request_decode_t decode = { req, 0 };
@@ -108,6 +131,18 @@ hr_request_decode (const void *frame, size_t size, size_t max, hr_request_t *req
             req->limit = HR_HISTORY_LIMIT_MAX;
     }
     return HR_OK;
+}
+
+hr_error_t
+hr_request_decode (const void *frame, size_t size, size_t max, hr_request_t *req)
+{
+    *req = (hr_request_t) { .op = HR_OP_PUBLISH, .limit = HR_HISTORY_LIMIT_DEFAULT };
+    hr_error_t rc = s_request_decode (frame, size, max, req);
+    //  The error reply must reach its caller: look for rid past the fault
+    //  (an oversized frame is not decoded at all, a bad field may precede it)
+    if (rc && !req->has_rid)
+        req->has_rid = hr_request_find_rid (frame, size, &req->rid);
+    return rc;
 }
 
 static void
@@ -193,6 +228,13 @@ hr_reply_encode_ack (hr_buf_t *out, const uint64_t *rid, uint64_t seq,
 void
 hr_reply_encode_error (hr_buf_t *out, const uint64_t *rid, hr_error_t error)
 {
+    hr_reply_encode_error_message (out, rid, error, hr_error_message (error));
+}
+
+void
+hr_reply_encode_error_message (hr_buf_t *out, const uint64_t *rid, hr_error_t error,
+                               const char *message)
+{
     msgpack_packer pk;
     hr_pack_init (&pk, out);
     msgpack_pack_map (&pk, 2 + (rid != NULL));
@@ -200,7 +242,7 @@ hr_reply_encode_error (hr_buf_t *out, const uint64_t *rid, hr_error_t error)
     hr_pack_cstr (&pk, "error");
     hr_pack_cstr (&pk, hr_error_code (error));
     hr_pack_cstr (&pk, "message");
-    hr_pack_cstr (&pk, hr_error_message (error));
+    hr_pack_cstr (&pk, message);
 }
 
 void

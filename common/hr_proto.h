@@ -41,9 +41,18 @@ typedef struct {
 
 //  Decodes a request frame no larger than max bytes. Publishes without op
 //  are accepted (the PULL socket's frames). Errors as docs/protocol.md §2.2,
-//  plus HR_E_BAD_REQUEST for an unknown op.
+//  plus HR_E_BAD_REQUEST for an unknown op. On an error, req->has_rid and
+//  req->rid still say whether the frame had a readable rid (as with
+//  hr_request_find_rid), so that the error reply can carry it; the other
+//  fields of req are then unspecified.
 hr_error_t hr_request_decode (const void *frame, size_t size, size_t max,
                               hr_request_t *req);
+
+//  Looks for an unsigned integer `rid` among the top-level keys of a frame
+//  that is a map, of any size. Finds it when every key and value before it
+//  is well-formed MessagePack (what follows it is not read). Returns true
+//  and sets rid when found.
+bool hr_request_find_rid (const void *frame, size_t size, uint64_t *rid);
 
 //  Appends a publish request for ev (ch, type, id, data) to out.
 void hr_request_encode_publish (hr_buf_t *out, const uint64_t *rid,
@@ -81,6 +90,11 @@ void hr_reply_encode_ack (hr_buf_t *out, const uint64_t *rid, uint64_t seq,
 
 //  Appends an error reply with the code's default message.
 void hr_reply_encode_error (hr_buf_t *out, const uint64_t *rid, hr_error_t error);
+
+//  Appends an error reply with a message of the caller's (a static or
+//  caller-owned string, copied).
+void hr_reply_encode_error_message (hr_buf_t *out, const uint64_t *rid, hr_error_t error,
+                                    const char *message);
 
 //  Appends a history header. epoch may be NULL (no such channel).
 void hr_reply_encode_history (hr_buf_t *out, const uint64_t *rid,

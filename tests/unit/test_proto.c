@@ -686,6 +686,101 @@ test_reset_parse_rejects_unknown_and_partial_names (void **state)
     assert_int_equal (hr_reset_parse ("", 0), HR_RESET_NONE);
 }
 
+//  --------------------------------------------------------------------
+//  rid on errors: the error reply must reach its caller (issue 7 §2)
+
+static void
+test_oversized_frame_keeps_its_rid (void **state)
+{
+    tu_map (3);
+    tu_kuint ("rid", 41);
+    tu_kstr ("ch", "orders");
+    tu_kstr ("data", "0123456789");
+    hr_request_t req;
+    assert_int_equal (hr_request_decode (tu_frame.data, tu_frame.size, tu_frame.size - 1, &req),
+                      HR_E_FRAME_TOO_LARGE);
+    assert_true (req.has_rid);
+    assert_int_equal (req.rid, 41);
+}
+
+static void
+test_rid_after_a_bad_field_is_found (void **state)
+{
+    tu_map (3);
+    tu_kstr ("ch", "bad channel");
+    tu_kuint ("data", 1);
+    tu_kuint ("rid", 42);
+    hr_request_t req;
+    assert_int_equal (s_decode (&req), HR_E_BAD_CHANNEL);
+    assert_true (req.has_rid);
+    assert_int_equal (req.rid, 42);
+    //  and after an unknown key, and in a frame that ends early
+    tu_map (3);
+    tu_kuint ("nope", 1);
+    tu_kuint ("rid", 43);
+    tu_kstr ("ch", "a");
+    assert_int_equal (s_decode (&req), HR_E_BAD_FIELD);
+    assert_int_equal (req.rid, 43);
+    tu_map (3);
+    tu_kuint ("rid", 44);
+    tu_kstr ("ch", "a");
+    tu_key ("data");
+    assert_int_equal (s_decode (&req), HR_E_TRUNCATED);
+    assert_true (req.has_rid);
+    assert_int_equal (req.rid, 44);
+}
+
+static void
+test_rid_that_cannot_be_read_is_absent (void **state)
+{
+    //  Not an unsigned integer
+    tu_map (3);
+    tu_kstr ("ch", "a");
+    tu_kuint ("data", 1);
+    tu_kstr ("rid", "seven");
+    hr_request_t req;
+    assert_int_equal (s_decode (&req), HR_E_BAD_TYPE);
+    assert_false (req.has_rid);
+    //  After bytes that are not MessagePack
+    tu_map (2);
+    tu_key ("data");
+    tu_raw ("\xc1", 1);
+    tu_kuint ("rid", 5);
+    assert_int_equal (s_decode (&req), HR_E_BAD_MSGPACK);
+    assert_false (req.has_rid);
+    //  Not a map
+    uint64_t rid = 0;
+    assert_false (hr_request_find_rid ("\x93\x01\x02\x03", 4, &rid));
+    assert_false (hr_request_find_rid ("", 0, &rid));
+}
+
+static void
+test_find_rid_stops_at_rid (void **state)
+{
+    tu_map (3);
+    tu_kuint ("rid", 7);
+    tu_kstr ("ch", "a");
+    tu_raw ("\xc1", 1);                       //  never read
+    uint64_t rid = 0;
+    assert_true (hr_request_find_rid (tu_frame.data, tu_frame.size, &rid));
+    assert_int_equal (rid, 7);
+}
+
+static void
+test_error_reply_with_message_round_trips (void **state)
+{
+    hr_buf_t out = HR_BUF_INIT;
+    uint64_t rid = 9;
+    hr_reply_encode_error_message (&out, &rid, HR_E_OVERLOADED, "too many");
+    hr_reply_t reply;
+    assert_int_equal (hr_reply_decode (out.data, out.size, &reply), HR_OK);
+    assert_int_equal (reply.error, HR_E_OVERLOADED);
+    assert_true (reply.has_rid);
+    assert_int_equal (reply.rid, 9);
+    tu_assert_span (reply.message, reply.message_len, "too many");
+    hr_buf_free (&out);
+}
+
 int
 main (void)
 {
@@ -729,6 +824,11 @@ main (void)
         cmocka_unit_test (test_reset_names_are_the_protocol_names),
         cmocka_unit_test (test_reset_parse_inverts_name),
         cmocka_unit_test (test_reset_parse_rejects_unknown_and_partial_names),
+        cmocka_unit_test (test_oversized_frame_keeps_its_rid),
+        cmocka_unit_test (test_rid_after_a_bad_field_is_found),
+        cmocka_unit_test (test_rid_that_cannot_be_read_is_absent),
+        cmocka_unit_test (test_find_rid_stops_at_rid),
+        cmocka_unit_test (test_error_reply_with_message_round_trips),
     };
     return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
 }

@@ -17,6 +17,17 @@
 //  Per-event bookkeeping the memory store counts (hrb_store_mem.c).
 #define S_OVERHEAD 64
 
+//  A ring of 8 pointers: what a channel with 1-8 events adds to the bytes.
+#define S_RING (8 * sizeof (void *))
+
+//  Expires without a budget; returns the keys left.
+static size_t
+s_expire_keys (hrb_dedupe_t *dedupe, uint64_t now_ms)
+{
+    hrb_dedupe_expire (dedupe, now_ms, SIZE_MAX);
+    return hrb_dedupe_keys (dedupe);
+}
+
 //  --------------------------------------------------------------------
 //  Store helpers
 
@@ -171,7 +182,7 @@ test_store_count_eviction_keeps_newest (void **state)
     assert_int_equal (stats.evicted_count, 2);
     assert_int_equal (stats.evicted_age, 0);
     assert_int_equal (stats.evicted_memory, 0);
-    assert_int_equal (stats.bytes, 3 * (10 + S_OVERHEAD));
+    assert_int_equal (stats.bytes, 3 * (10 + S_OVERHEAD) + S_RING);
     s_seen_t seen;
     assert_int_equal (s_read (store, h, 0, 100, &seen), 3);
     assert_int_equal (seen.seqs [0], 3);
@@ -237,14 +248,14 @@ test_store_age_eviction_by_expire (void **state)
     s_append (store, h, 1, 1000);
     s_append (store, h, 2, 1500);
     s_append (store, h, 3, 2000);
-    store->ops->expire (store, 2000);           //  1000 + 1000 is not older than 2000
+    store->ops->expire (store, 2000, SIZE_MAX);           //  1000 + 1000 is not older than 2000
     assert_int_equal (store->ops->first (store, h), 1);
-    store->ops->expire (store, 2001);
+    store->ops->expire (store, 2001, SIZE_MAX);
     assert_int_equal (store->ops->first (store, h), 2);
     assert_int_equal (s_stats (store).evicted_age, 1);
-    store->ops->expire (store, 2501);
+    store->ops->expire (store, 2501, SIZE_MAX);
     assert_int_equal (store->ops->first (store, h), 3);
-    store->ops->expire (store, 3001);
+    store->ops->expire (store, 3001, SIZE_MAX);
     assert_int_equal (store->ops->first (store, h), 0);
     hrb_store_stats_t stats = s_stats (store);
     assert_int_equal (stats.evicted_age, 3);
@@ -263,7 +274,7 @@ test_store_age_eviction_spans_channels (void **state)
     s_append (store, b, 1, 20);
     s_append (store, a, 2, 30);
     s_append (store, b, 2, 40);
-    store->ops->expire (store, 125);            //  drops ts 10 and 20
+    store->ops->expire (store, 125, SIZE_MAX);            //  drops ts 10 and 20
     assert_int_equal (store->ops->first (store, a), 2);
     assert_int_equal (store->ops->first (store, b), 2);
     assert_int_equal (s_stats (store).evicted_age, 2);
@@ -275,8 +286,8 @@ test_store_age_eviction_spans_channels (void **state)
 static void
 test_store_memory_cap_evicts_oldest_across_channels (void **state)
 {
-    //  room for exactly three 10-byte events
-    hrb_store_t *store = hrb_store_mem_new (100, 3600000, 3 * (10 + S_OVERHEAD));
+    //  room for exactly three 10-byte events in two channels (two rings)
+    hrb_store_t *store = hrb_store_mem_new (100, 3600000, 3 * (10 + S_OVERHEAD) + 2 * S_RING);
     hrb_history_t *a = store->ops->open (store), *b = store->ops->open (store);
     s_append (store, a, 1, 1);
     s_append (store, a, 2, 2);
@@ -294,7 +305,7 @@ test_store_memory_cap_evicts_oldest_across_channels (void **state)
     hrb_store_stats_t stats = s_stats (store);
     assert_int_equal (stats.evicted_memory, 3);
     assert_int_equal (stats.events, 3);
-    assert_true (stats.bytes <= 3 * (10 + S_OVERHEAD));
+    assert_true (stats.bytes <= 3 * (10 + S_OVERHEAD) + 2 * S_RING);
     store->ops->close (store, a);
     store->ops->close (store, b);
     store->ops->destroy (&store);
@@ -309,7 +320,7 @@ test_store_stats_count_bytes_with_overhead (void **state)
     store->ops->append (store, h, 2, 1, "defghij", 7);
     hrb_store_stats_t stats = s_stats (store);
     assert_int_equal (stats.events, 2);
-    assert_int_equal (stats.bytes, 3 + 7 + 2 * S_OVERHEAD);
+    assert_int_equal (stats.bytes, 3 + 7 + 2 * S_OVERHEAD + S_RING);
     store->ops->close (store, h);
     stats = s_stats (store);
     assert_int_equal (stats.events, 0);
@@ -327,9 +338,9 @@ test_store_close_drops_only_that_channel (void **state)
     s_append (store, a, 2, 3);
     store->ops->close (store, a);
     assert_int_equal (s_stats (store).events, 1);
-    store->ops->expire (store, 1002);           //  the global list is still sound
+    store->ops->expire (store, 1002, SIZE_MAX);           //  the global list is still sound
     assert_int_equal (store->ops->first (store, b), 1);
-    store->ops->expire (store, 1003);
+    store->ops->expire (store, 1003, SIZE_MAX);
     assert_int_equal (store->ops->first (store, b), 0);
     store->ops->close (store, b);
     store->ops->destroy (&store);
@@ -343,7 +354,7 @@ test_store_close_drops_only_that_channel (void **state)
 static void
 test_dedupe_find_misses_then_hits_after_insert (void **state)
 {
-    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 100);
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 100, SIZE_MAX);
     uint64_t seq = 0;
     char epoch [HR_EPOCH_LEN + 1] = "";
     assert_false (hrb_dedupe_find (dedupe, K ("orders"), K ("k1"), 1000, &seq, epoch));
@@ -358,7 +369,7 @@ test_dedupe_find_misses_then_hits_after_insert (void **state)
 static void
 test_dedupe_keys_are_per_channel_and_id (void **state)
 {
-    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 100);
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 100, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
     hrb_dedupe_insert (dedupe, K ("a:b"), K ("c"), 0, 1, "0000000000000001");
@@ -376,14 +387,14 @@ test_dedupe_keys_are_per_channel_and_id (void **state)
 static void
 test_dedupe_window_is_measured_from_first_publish (void **state)
 {
-    hrb_dedupe_t *dedupe = hrb_dedupe_new (500, 100);
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (500, 100, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
     hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 1000, 7, "0000000000000007");
     assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 1500, &seq, epoch));
     assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 1501, &seq, epoch));
-    assert_int_equal (hrb_dedupe_expire (dedupe, 1500), 1);
-    assert_int_equal (hrb_dedupe_expire (dedupe, 1501), 0);
+    assert_int_equal (s_expire_keys (dedupe, 1500), 1);
+    assert_int_equal (s_expire_keys (dedupe, 1501), 0);
     assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 1000, &seq, epoch));
     hrb_dedupe_destroy (&dedupe);
 }
@@ -391,12 +402,12 @@ test_dedupe_window_is_measured_from_first_publish (void **state)
 static void
 test_dedupe_expire_forgets_oldest_first (void **state)
 {
-    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100);
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100, SIZE_MAX);
     hrb_dedupe_insert (dedupe, K ("c"), K ("k1"), 0, 1, "0000000000000001");
     hrb_dedupe_insert (dedupe, K ("c"), K ("k2"), 50, 2, "0000000000000001");
     hrb_dedupe_insert (dedupe, K ("c"), K ("k3"), 100, 3, "0000000000000001");
-    assert_int_equal (hrb_dedupe_expire (dedupe, 120), 2);
-    assert_int_equal (hrb_dedupe_expire (dedupe, 180), 1);
+    assert_int_equal (s_expire_keys (dedupe, 120), 2);
+    assert_int_equal (s_expire_keys (dedupe, 180), 1);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
     assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k3"), 180, &seq, epoch));
@@ -407,7 +418,7 @@ test_dedupe_expire_forgets_oldest_first (void **state)
 static void
 test_dedupe_max_keys_forgets_oldest (void **state)
 {
-    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 2);
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 2, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
     hrb_dedupe_insert (dedupe, K ("c"), K ("k1"), 0, 1, "0000000000000001");
@@ -416,33 +427,33 @@ test_dedupe_max_keys_forgets_oldest (void **state)
     assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k1"), 3, &seq, epoch));
     assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k2"), 3, &seq, epoch));
     assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k3"), 3, &seq, epoch));
-    assert_int_equal (hrb_dedupe_expire (dedupe, 3), 2);
+    assert_int_equal (s_expire_keys (dedupe, 3), 2);
     hrb_dedupe_destroy (&dedupe);
 }
 
 static void
 test_dedupe_max_keys_zero_remembers_nothing (void **state)
 {
-    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 0);
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 0, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
     hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 0, 1, "0000000000000001");
     assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 0, &seq, epoch));
-    assert_int_equal (hrb_dedupe_expire (dedupe, 0), 0);
+    assert_int_equal (s_expire_keys (dedupe, 0), 0);
     hrb_dedupe_destroy (&dedupe);
 }
 
 static void
 test_dedupe_reinsert_after_expiry_survives_old_entry (void **state)
 {
-    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100);
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
     hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 0, 1, "000000000000000a");
     assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 200, &seq, epoch));
     hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 200, 9, "000000000000000b");
     //  forgetting the first entry must not drop the second one's key
-    assert_int_equal (hrb_dedupe_expire (dedupe, 250), 1);
+    assert_int_equal (s_expire_keys (dedupe, 250), 1);
     assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 250, &seq, epoch));
     assert_int_equal (seq, 9);
     assert_string_equal (epoch, "000000000000000b");
@@ -452,7 +463,7 @@ test_dedupe_reinsert_after_expiry_survives_old_entry (void **state)
 static void
 test_dedupe_ignores_oversized_keys (void **state)
 {
-    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100);
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100, SIZE_MAX);
     char big [200];
     memset (big, 'x', sizeof big);
     uint64_t seq;
@@ -461,7 +472,7 @@ test_dedupe_ignores_oversized_keys (void **state)
     hrb_dedupe_insert (dedupe, K ("c"), big, 129, 0, 1, "0000000000000001");
     assert_false (hrb_dedupe_find (dedupe, big, 129, K ("k"), 0, &seq, epoch));
     assert_false (hrb_dedupe_find (dedupe, K ("c"), big, 129, 0, &seq, epoch));
-    assert_int_equal (hrb_dedupe_expire (dedupe, 0), 0);
+    assert_int_equal (s_expire_keys (dedupe, 0), 0);
     hrb_dedupe_insert (dedupe, big, 128, big, 128, 0, 5, "0000000000000001");
     assert_true (hrb_dedupe_find (dedupe, big, 128, big, 128, 0, &seq, epoch));
     assert_int_equal (seq, 5);
@@ -495,7 +506,7 @@ static void
 test_streams_ensure_creates_with_fresh_epoch (void **state)
 {
     hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
-    hrb_streams_t *streams = hrb_streams_new (store);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *a = hrb_streams_ensure (streams, K ("orders"), 10);
     assert_non_null (a);
     assert_string_equal (a->name, "orders");
@@ -517,14 +528,14 @@ static void
 test_streams_first_is_seq_plus_one_when_empty (void **state)
 {
     hrb_store_t *store = hrb_store_mem_new (2, 1000, 1 << 20);
-    hrb_streams_t *streams = hrb_streams_new (store);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *s = hrb_streams_ensure (streams, K ("c"), 0);
     assert_int_equal (hrb_streams_first (streams, s), 1);
     s_publish (streams, s, 1);
     s_publish (streams, s, 2);
     s_publish (streams, s, 3);
     assert_int_equal (hrb_streams_first (streams, s), 2);     //  count bound 2
-    store->ops->expire (store, 5000);
+    store->ops->expire (store, 5000, SIZE_MAX);
     assert_int_equal (hrb_streams_first (streams, s), 4);     //  none kept: head + 1
     hrb_streams_destroy (&streams);
     store->ops->destroy (&store);
@@ -534,10 +545,10 @@ static void
 test_streams_expire_drops_idle_empty_streams (void **state)
 {
     hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
-    hrb_streams_t *streams = hrb_streams_new (store);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_streams_ensure (streams, K ("idle"), 0);
-    assert_int_equal (hrb_streams_expire (streams, 1000, 1000), 0);   //  not past idle
-    assert_int_equal (hrb_streams_expire (streams, 1001, 1000), 1);
+    assert_int_equal (hrb_streams_expire (streams, 1000, 1000, SIZE_MAX), 0);   //  not past idle
+    assert_int_equal (hrb_streams_expire (streams, 1001, 1000, SIZE_MAX), 1);
     assert_null (hrb_streams_find (streams, K ("idle")));
     assert_int_equal (hrb_streams_count (streams), 0);
     hrb_streams_destroy (&streams);
@@ -548,14 +559,14 @@ static void
 test_streams_expire_keeps_streams_with_events (void **state)
 {
     hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
-    hrb_streams_t *streams = hrb_streams_new (store);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *s = hrb_streams_ensure (streams, K ("busy"), 0);
     s_publish (streams, s, 0);
-    assert_int_equal (hrb_streams_expire (streams, 5000, 1000), 0);
+    assert_int_equal (hrb_streams_expire (streams, 5000, 1000, SIZE_MAX), 0);
     assert_ptr_equal (hrb_streams_find (streams, K ("busy")), s);
     //  once the store's age bound drops its events, it goes
-    store->ops->expire (store, 5000);
-    assert_int_equal (hrb_streams_expire (streams, 5000, 1000), 1);
+    store->ops->expire (store, 5000, SIZE_MAX);
+    assert_int_equal (hrb_streams_expire (streams, 5000, 1000, SIZE_MAX), 1);
     assert_int_equal (hrb_streams_count (streams), 0);
     hrb_streams_destroy (&streams);
     store->ops->destroy (&store);
@@ -565,13 +576,13 @@ static void
 test_streams_expire_keeps_recently_published (void **state)
 {
     hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
-    hrb_streams_t *streams = hrb_streams_new (store);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *old = hrb_streams_ensure (streams, K ("old"), 0);
     hrb_stream_t *fresh = hrb_streams_ensure (streams, K ("fresh"), 0);
     s_publish (streams, old, 100);              //  published, but long ago
     s_publish (streams, fresh, 1500);           //  recently
-    store->ops->expire (store, 2000);           //  drops old's event only
-    assert_int_equal (hrb_streams_expire (streams, 2000, 1000), 1);
+    store->ops->expire (store, 2000, SIZE_MAX);           //  drops old's event only
+    assert_int_equal (hrb_streams_expire (streams, 2000, 1000, SIZE_MAX), 1);
     assert_null (hrb_streams_find (streams, K ("old")));
     assert_ptr_equal (hrb_streams_find (streams, K ("fresh")), fresh);
     hrb_streams_destroy (&streams);
@@ -582,14 +593,14 @@ static void
 test_streams_recreated_channel_gets_new_epoch_and_seq (void **state)
 {
     hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
-    hrb_streams_t *streams = hrb_streams_new (store);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *s = hrb_streams_ensure (streams, K ("c"), 0);
     s_publish (streams, s, 0);
     s_publish (streams, s, 0);
     char old_epoch [HR_EPOCH_LEN + 1];
     memcpy (old_epoch, s->epoch, sizeof old_epoch);
-    store->ops->expire (store, 2000);
-    assert_int_equal (hrb_streams_expire (streams, 2000, 1000), 1);
+    store->ops->expire (store, 2000, SIZE_MAX);
+    assert_int_equal (hrb_streams_expire (streams, 2000, 1000, SIZE_MAX), 1);
     s = hrb_streams_ensure (streams, K ("c"), 2000);
     assert_int_equal (s->seq, 0);
     assert_string_not_equal (s->epoch, old_epoch);
@@ -602,7 +613,7 @@ static void
 test_streams_destroy_closes_histories (void **state)
 {
     hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
-    hrb_streams_t *streams = hrb_streams_new (store);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     for (int i = 0; i < 10; i++) {
         char name [8];
         snprintf (name, sizeof name, "c%d", i);
