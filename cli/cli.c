@@ -46,6 +46,7 @@
 #define O_RECENT { "recent-events", HR_OPT_INT, G (recent_events), "N", "events kept per channel per worker for resume without the broker", 0, 100000 }
 #define O_RECENT_MEMORY { "recent-memory", HR_OPT_BYTES, G (recent_memory), "BYTES", "memory per worker for those events, all channels (over it, channels keep fewer)", 0, 1LL << 40 }
 #define O_HELD_MEMORY { "held-memory", HR_OPT_BYTES, G (held_memory), "BYTES", "events one channel holds while it syncs or repairs a gap (over it, its clients get a reset)", 4096, 1LL << 40 }
+#define O_CATCHUP_MEMORY { "catchup-memory", HR_OPT_BYTES, G (catchup_memory), "BYTES", "memory per worker held for catch-up (resume replays, history responses); over it new catch-ups wait", 64 * 1024, 1LL << 40 }
 #define O_WRITE_INTERVAL { "write-interval", HR_OPT_MILLIS, G (write_interval), "DURATION", "least time between two writes to an SSE stream: quieter streams get each event at once, busier ones several events per write (0: every event at once)", 0, 1000 }
 #define O_CORS { "cors-origins", HR_OPT_STRING, G (cors_origins), "ORIGINS", "origins allowed cross-origin access: * or a comma-separated list", 0, 0 }
 #define O_DEMO { "demo", HR_OPT_BOOL, G (demo), NULL, "serve the demo page at /", 0, 0 }
@@ -54,7 +55,7 @@ const hr_option_t cli_run_options [] = {
     O_HTTP, O_PULL, O_ROUTER, O_XPUB, O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY,
     O_CONN_TIMEOUT, O_HEARTBEAT, O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_MAX_EVENT,
     O_HISTORY_SIZE, O_HISTORY_AGE, O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX,
-    O_DEDUPE_MEMORY, O_MAX_CHANNELS, O_REPLY_MEMORY, O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_WRITE_INTERVAL, O_CORS, O_DEMO,
+    O_DEDUPE_MEMORY, O_MAX_CHANNELS, O_REPLY_MEMORY, O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_CATCHUP_MEMORY, O_WRITE_INTERVAL, O_CORS, O_DEMO,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
@@ -69,7 +70,7 @@ const hr_option_t cli_gateway_options [] = {
     { "broker", HR_OPT_STRING, C (broker_endpoints), "XPUB,ROUTER",
       "the broker's XPUB and ROUTER endpoints", 0, 0 },
     O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY, O_CONN_TIMEOUT, O_HEARTBEAT,
-    O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_GW_MAX_EVENT, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_WRITE_INTERVAL, O_CORS,
+    O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_GW_MAX_EVENT, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_CATCHUP_MEMORY, O_WRITE_INTERVAL, O_CORS,
     O_DEMO, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 

@@ -54,6 +54,14 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
         "History requests made to repair a gap in the broker stream.");
     ids->slow_consumers = hr_metrics_add (metrics, "herald_slow_consumers_total",
         HR_METRIC_COUNTER, "Connections closed for exceeding the queued-bytes limit.");
+    ids->catchup_bytes = hr_metrics_add (metrics, "herald_catchup_bytes", HR_METRIC_GAUGE,
+        "Bytes held for catch-up (history pages, queued replays, history bodies).");
+    ids->catchup_waiting = hr_metrics_add (metrics, "herald_catchup_waiting", HR_METRIC_GAUGE,
+        "Catch-ups (resumes, history requests) waiting for --catchup-memory.");
+    ids->catchup_fetches = hr_metrics_add (metrics, "herald_catchup_fetches_total",
+        HR_METRIC_COUNTER, "History pages requested from the broker for catch-up.");
+    ids->catchup_shared = hr_metrics_add (metrics, "herald_catchup_shared_total",
+        HR_METRIC_COUNTER, "Catch-up page requests served by a page already fetched or in flight.");
     ids->log_suppressed = hr_metrics_add (metrics, "herald_log_suppressed_total",
         HR_METRIC_COUNTER, "Log lines dropped by the rate limit (whole process; a 250 ms lag).");
     ids->errors = hr_metrics_add_labeled (metrics, "herald_errors_total", HR_METRIC_COUNTER,

@@ -32,6 +32,7 @@ typedef struct {
     int64_t recent_events;      //  events kept per channel per worker for fast resume
     int64_t recent_memory;      //  bytes of such events per worker, all channels
     int64_t held_memory;        //  bytes a channel holds while syncing or filling a gap
+    int64_t catchup_memory;     //  bytes per worker held for catch-up before resumes wait
     int64_t write_interval;     //  ms: the least time between two writes to a stream
     bool demo;                  //  serve the demo page at /
 } hrg_config_t;
@@ -43,7 +44,8 @@ typedef struct {
     .heartbeat = 15000, .sse_retry = 2000, .slow_consumer_bytes = 1 << 20, \
     .max_body = 1 << 20, .max_event = 64 * 1024, .broker_timeout = 5000, .sub_hwm = 100000, \
     .recent_events = 256, .recent_memory = 64 << 20, \
-    .held_memory = 16 << 20, .write_interval = 20, .demo = false }
+    .held_memory = 16 << 20, .catchup_memory = 64 << 20, \
+    .write_interval = 20, .demo = false }
 
 typedef struct _hrg_gateway_t hrg_gateway_t;
 

@@ -1,22 +1,15 @@
-/*  hrg_sse: SSE connections: open, catch up (resume), go live, free.
-    Writing to the socket is hrg_sse_io.c. The resume algorithm of DESIGN.md §5: the channel is subscribed
-    (live) first; the missed range comes from the channel's recent events
-    or the broker's history, merged by seq; the connection joins its group
-    when it is level with the live position.  */
+/*  hrg_sse: SSE connections: open, go live, free. Catching up (resume) is
+    hrg_catchup.c; writing to the socket is hrg_sse_io.c.  */
 #include "hrg_sse.h"
 #include "hrg_channel.h"
 #include "hrg_group.h"
 #include "hrg_http.h"
-#include "hrg_link.h"
 #include "hr_json.h"
 #include "hr_log.h"
-#include "hr_mpack.h"
 #include "hr_time.h"
 
 #include <fcntl.h>
 #include <string.h>
-
-static void s_go_live (hrg_conn_t *self);
 
 void
 hrg_sse_format_event (hr_buf_t *out, const char *cursor, size_t cursor_len,
@@ -62,200 +55,14 @@ hrg_sse_mark_dirty (hrg_conn_t *self)
     self->last_frame_ms = hr_mono_ms ();
 }
 
-static void
-s_own_append (hrg_conn_t *self, const hr_buf_t *frame)
-{
-    hrg_chain_append_copy (&self->own, frame->data, frame->size);
-    hrg_sse_mark_dirty (self);
-}
-
-//  Renders this connection's own cursor into the worker's cursor buffer.
-static hr_buf_t *
-s_own_cursor (hrg_conn_t *self)
-{
-    hr_buf_t *cursor = &self->worker->cursor;
-    hr_buf_reset (cursor);
-    hr_cursor_encode (cursor, self->set, self->positions);
-    return cursor;
-}
-
-static void
-s_set_position (hr_position_t *pos, const char *epoch, uint64_t seq)
-{
-    pos->epoch_len = strlen (epoch);
-    memcpy (pos->epoch, epoch, pos->epoch_len + 1);
-    pos->seq = seq;
-}
-
-//  Moves channel i of the connection to the channel's live position, with
-//  a reset event saying why.
-static void
-s_own_reset (hrg_conn_t *self, size_t i, hr_reset_t reason)
-{
-    hrg_worker_t *worker = self->worker;
-    hrg_channel_t *channel = self->channels [i];
-    s_set_position (&self->positions [i], channel->epoch, channel->last);
-    hr_buf_t *cursor = s_own_cursor (self);
-    hr_buf_reset (&worker->scratch);
-    hrg_sse_format_reset (&worker->scratch, cursor->data, cursor->size, channel->name,
-                          reason, channel->epoch [0]? channel->epoch: NULL, channel->last);
-    s_own_append (self, &worker->scratch);
-    hr_metrics_inc (worker->shard, worker->m->resets + (int) reason - 1);
-}
-
-//  Sends one missed event of channel i to this connection alone.
-static void
-s_own_event (hrg_conn_t *self, size_t i, const hrg_event_t *ev)
-{
-    hrg_worker_t *worker = self->worker;
-    self->positions [i].seq = ev->seq;
-    hr_buf_t *cursor = s_own_cursor (self);
-    hr_buf_reset (&worker->scratch);
-    hrg_sse_format_event (&worker->scratch, cursor->data, cursor->size, ev);
-    s_own_append (self, &worker->scratch);
-    hr_metrics_inc (worker->shard, worker->m->replayed);
-    hr_metrics_inc (worker->shard, worker->m->events_delivered);
-}
-
-typedef struct {
-    hrg_conn_t *conn;
-    size_t index;
-} s_replay_t;
-
-static void
-s_replay_visit (void *arg, hrg_event_t *ev)
-{
-    s_replay_t *replay = arg;
-    s_own_event (replay->conn, replay->index, ev);
-}
-
-static void
-s_on_fetch (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
-            size_t count)
-{
-    hrg_conn_t *self = arg;
-    size_t i = 0;
-    while (i < self->set->count && self->fetches [i] != rid)
-        i++;
-    if (i == self->set->count)
-        return;
-    self->fetches [i] = 0;
-    hr_position_t *pos = &self->positions [i];
-    if (!reply || reply->error)
-        s_own_reset (self, i, HR_RESET_UNAVAILABLE);
-    else
-    if (reply->reset)
-        s_own_reset (self, i, reply->reset);
-    else {
-        uint64_t before = pos->seq;
-        for (size_t f = 0; f < count; f++) {
-            hr_error_t error;
-            hrg_event_t *ev = hrg_event_decode (zmq_msg_data (&frames [f]),
-                                                zmq_msg_size (&frames [f]), &error);
-            if (ev && !ev->head && ev->seq == pos->seq + 1
-            &&  strcmp (ev->epoch, pos->epoch) == 0)
-                s_own_event (self, i, ev);
-            hrg_event_release (ev);
-        }
-        if (pos->seq > before || count == 0)
-            self->checked [i] = 1;      //  the broker vouched for the position
-        else
-            s_own_reset (self, i, HR_RESET_EXPIRED);
-    }
-    hrg_sse_catch_up (self);
-}
-
-//  Brings channel i of a catching-up connection level with the channel.
-//  Returns true when level; false while waiting for the broker or for live
-//  events to reach a position the client is already at.
-static bool
-s_align (hrg_conn_t *self, size_t i)
-{
-    hrg_channel_t *channel = self->channels [i];
-    hr_position_t *pos = &self->positions [i];
-    if (self->fetches [i])
-        return false;
-    if (pos->epoch_len == 0) {
-        //  The client saw no such channel: it continues from its start
-        if (!channel->epoch [0])
-            return true;
-        s_set_position (pos, channel->epoch, 0);
-    }
-    else
-    if (!channel->epoch [0]) {
-        s_own_reset (self, i, HR_RESET_UNKNOWN_CHANNEL);
-        return true;
-    }
-    else
-    if (strcmp (pos->epoch, channel->epoch) != 0) {
-        s_own_reset (self, i, HR_RESET_EPOCH_CHANGED);
-        return true;
-    }
-    if (pos->seq == channel->last)
-        return true;
-    if (pos->seq < channel->last) {
-        s_replay_t replay = { self, i };
-        if (hrg_channel_replay_recent (channel, pos->seq, s_replay_visit, &replay))
-            return true;
-    }
-    else
-    if (self->checked [i])
-        return false;           //  ahead, but real: wait for live to catch up
-    uint64_t missing = pos->seq < channel->last? channel->last - pos->seq: 0;
-    self->fetches [i] = hrg_link_history (self->worker->link, channel->name, pos->epoch,
-                                          pos->seq,
-                                          missing < HR_HISTORY_LIMIT_MAX? missing: HR_HISTORY_LIMIT_MAX,
-                                          s_on_fetch, self);
-    if (!self->fetches [i]) {
-        s_own_reset (self, i, HR_RESET_UNAVAILABLE);
-        return true;
-    }
-    return false;
-}
-
 void
-hrg_sse_catch_up (hrg_conn_t *self)
+hrg_sse_own_append (hrg_conn_t *self, const void *data, size_t size)
 {
-    if (self->group || self->closing)
-        return;
-    for (size_t i = 0; i < self->set->count; i++)
-        if (self->channels [i]->state == HRG_CHANNEL_SYNCING)
-            return;
-    bool level = true;
-    if (self->fresh) {
-        //  All channels at once, so none moves while another syncs
-        for (size_t i = 0; i < self->set->count; i++)
-            s_set_position (&self->positions [i], self->channels [i]->epoch,
-                            self->channels [i]->last);
-        self->fresh = false;
-    }
-    else
-        for (size_t i = 0; i < self->set->count; i++)
-            level &= s_align (self, i);
-    if (level)
-        s_go_live (self);
-}
-
-//  Level with every channel: tell the client its position, join the group.
-static void
-s_go_live (hrg_conn_t *self)
-{
-    hrg_worker_t *worker = self->worker;
-    hr_buf_t *cursor = s_own_cursor (self);
-    hr_buf_reset (&worker->scratch);
-    hr_buf_puts (&worker->scratch, "id: ");
-    hr_buf_put (&worker->scratch, cursor->data, cursor->size);
-    hr_buf_puts (&worker->scratch, "\n\n");
-    s_own_append (self, &worker->scratch);
-    for (size_t i = 0; i < self->set->count; i++)
-        hr_vec_remove (&self->channels [i]->waiters, self);
-    free (self->positions);
-    free (self->fetches);
-    free (self->checked);
-    self->positions = NULL;
-    self->fetches = NULL;
-    self->checked = NULL;
-    hrg_group_join (worker, self);
+    hrg_chain_append_copy (&self->own, data, size);
+    hrg_sse_mark_dirty (self);
+    if (!self->group)
+        hrg_sse_catchup_account (self);
+    hrg_sse_check_slow (self);                  //  at enqueue time, not only in the sweep
 }
 
 static void
@@ -277,11 +84,9 @@ hrg_sse_free (hrg_conn_t *self)
     if (self->group)
         hrg_group_leave (self);
     else {
-        for (size_t i = 0; i < count; i++) {
+        for (size_t i = 0; i < count; i++)
             hr_vec_remove (&self->channels [i]->waiters, self);
-            if (self->fetches [i])
-                hrg_link_cancel (worker->link, self->fetches [i]);
-        }
+        hrg_sse_catchup_free (self);
         hr_chanset_destroy (&self->set);
     }
     for (size_t i = 0; i < count; i++)
@@ -302,8 +107,6 @@ hrg_sse_free (hrg_conn_t *self)
     free (self->head);
     free (self->channels);
     free (self->positions);
-    free (self->fetches);
-    free (self->checked);
     free (self);
 }
 
@@ -375,6 +178,48 @@ s_build_head (hrg_conn_t *self, struct MHD_Connection *mhd, const char *version)
     self->head = hr_buf_detach (&head);
 }
 
+hrg_conn_t *
+hrg_sse_open (hrg_worker_t *worker, int fd, hr_chanset_t *set, hr_position_t *positions,
+              bool fresh)
+{
+    hrg_conn_t *self = hr_calloc (1, sizeof *self);
+    self->worker = worker;
+    self->fd = fd;
+    self->set = set;
+    self->positions = positions;
+    self->fresh = fresh;
+    self->catchup = hr_calloc (set->count, sizeof *self->catchup);
+    self->channels = hr_calloc (set->count, sizeof *self->channels);
+    for (size_t i = 0; i < set->count; i++) {
+        self->channels [i] = hrg_channel_acquire (worker, set->names [i]);
+        hr_vec_push (&self->channels [i]->waiters, self);
+    }
+    hrg_chain_init (&self->own);
+    hrg_reader_attach (&self->own_reader, &self->own);
+    self->next = worker->conns;
+    if (worker->conns)
+        worker->conns->prev = self;
+    worker->conns = self;
+    worker->conn_count++;
+    hr_metrics_add_to (worker->shard, worker->m->connections, 1);
+    hr_metrics_add_to (worker->shard, worker->m->subscriptions, (int64_t) set->count);
+    if (!fresh)
+        hr_metrics_inc (worker->shard, worker->m->resumes);
+    return self;
+}
+
+void
+hrg_sse_start (hrg_conn_t *self)
+{
+    hrg_worker_t *worker = self->worker;
+    hrg_sse_adopt (self);
+    hr_buf_t *scratch = &worker->scratch;
+    hr_buf_reset (scratch);
+    hr_buf_printf (scratch, "retry: %lld\n\n", (long long) worker->config->sse_retry);
+    hrg_sse_own_append (self, scratch->data, scratch->size);
+    hrg_sse_catch_up (self);
+}
+
 enum MHD_Result
 hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version)
 {
@@ -396,37 +241,9 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *ve
         hr_chanset_destroy (&set);
         return hrg_http_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
     }
-    hrg_conn_t *self = hr_calloc (1, sizeof *self);
-    self->worker = worker;
-    self->fd = fd;
-    self->set = set;
-    self->positions = positions;
-    self->fresh = fresh;
-    self->fetches = hr_calloc (set->count, sizeof *self->fetches);
-    self->checked = hr_calloc (set->count, 1);
-    self->channels = hr_calloc (set->count, sizeof *self->channels);
-    for (size_t i = 0; i < set->count; i++) {
-        self->channels [i] = hrg_channel_acquire (worker, set->names [i]);
-        hr_vec_push (&self->channels [i]->waiters, self);
-    }
-    hrg_chain_init (&self->own);
-    hrg_reader_attach (&self->own_reader, &self->own);
-    self->next = worker->conns;
-    if (worker->conns)
-        worker->conns->prev = self;
-    worker->conns = self;
-    worker->conn_count++;
-    hr_metrics_add_to (worker->shard, worker->m->connections, 1);
-    hr_metrics_add_to (worker->shard, worker->m->subscriptions, (int64_t) set->count);
-    if (!fresh)
-        hr_metrics_inc (worker->shard, worker->m->resumes);
+    hrg_conn_t *self = hrg_sse_open (worker, fd, set, positions, fresh);
     s_build_head (self, mhd, version);
-    hrg_sse_adopt (self);
-    hr_buf_t *scratch = &worker->scratch;
-    hr_buf_reset (scratch);
-    hr_buf_printf (scratch, "retry: %lld\n\n", (long long) worker->config->sse_retry);
-    s_own_append (self, scratch);
-    hrg_sse_catch_up (self);
+    hrg_sse_start (self);
     return MHD_NO;              //  libmicrohttpd closes its side, and frees its memory
 }
 
@@ -435,4 +252,6 @@ hrg_sse_close_all (hrg_worker_t *worker)
 {
     for (hrg_conn_t *self = worker->conns; self; self = self->next)
         hrg_sse_close (self);
+    //  History requests waiting for memory go ahead, to fail with the link
+    hrg_fetch_admit_all (worker);
 }

@@ -14,9 +14,18 @@
 #define HRG_SSE_H
 
 #include "hrg_event.h"
+#include "hrg_fetch.h"
 #include "hrg_frame.h"
 #include "hrg_worker.h"
 #include "hr_cursor.h"
+
+//  Per channel of a catching-up connection (hrg_catchup.c).
+typedef struct {
+    hrg_page_t *page;           //  the history page being replayed, or NULL
+    size_t next;                //  the page's next event to look at
+    bool checked;               //  the broker vouched for the position
+    uint64_t avg;               //  bytes per event seen, to size pages (0: unknown)
+} hrg_catchup_t;
 
 struct _hrg_conn_t {
     hrg_worker_t *worker;
@@ -24,9 +33,10 @@ struct _hrg_conn_t {
     hrg_channel_t **channels;   //  owned array, a reference on each channel
     //  Catching up only (NULL once live):
     hr_position_t *positions;   //  where the client is, per channel
-    uint64_t *fetches;          //  history request in flight per channel, 0 if none
-    uint8_t *checked;           //  per channel: broker confirmed the position exists
+    hrg_catchup_t *catchup;     //  per channel: the replay in progress
     bool fresh;                 //  no cursor: start at the live position
+    hrg_waiter_t waiter;        //  waiting for the worker's --catchup-memory
+    uint64_t held;              //  own bytes counted in the worker's catch-up bytes
     hrg_chain_t own;            //  private frames
     hrg_reader_t own_reader;
     hrg_group_t *group;         //  NULL while catching up
@@ -56,9 +66,42 @@ struct _hrg_conn_t {
 enum MHD_Result hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
                                 const char *version);
 
+//  A new connection on fd (taken over, like set and positions: one per
+//  channel of set, as the cursor gave them), catching up, with a reference
+//  on each of its channels. The caller sets the head (NULL: none) and
+//  chunked, then calls hrg_sse_start. The seam unit tests open
+//  connections through, on a socketpair.
+hrg_conn_t *hrg_sse_open (hrg_worker_t *worker, int fd, hr_chanset_t *set,
+                          hr_position_t *positions, bool fresh);
+
+//  Watches the socket, queues the retry: field and starts catching up.
+void hrg_sse_start (hrg_conn_t *self);
+
 //  Re-examines a catching-up connection after one of its channels synced
-//  or advanced; joins its group once it is level.
+//  or advanced, or its socket drained; replays what it missed a page at a
+//  time, queuing at most hrg_fetch_budget bytes (more only for a
+//  single larger event); joins its group once it is level (hrg_catchup.c).
 void hrg_sse_catch_up (hrg_conn_t *self);
+
+//  Counts the connection's queued own bytes in the worker's catch-up bytes
+//  while it catches up (none once live or closing). Internal to hrg_sse*.c.
+void hrg_sse_catchup_account (hrg_conn_t *self);
+
+//  Releases what catching up holds (pages, its place in the wait queue,
+//  counted bytes). Internal to hrg_sse*.c.
+void hrg_sse_catchup_free (hrg_conn_t *self);
+
+//  Queues a private frame (copied) and checks the slow-consumer rule.
+//  Internal to hrg_sse*.c.
+void hrg_sse_own_append (hrg_conn_t *self, const void *data, size_t size);
+
+//  Private bytes queued but not yet written. Internal to hrg_sse*.c.
+uint64_t hrg_sse_own_pending (const hrg_conn_t *self);
+
+//  Applies the slow-consumer rule now: closes the connection (and counts
+//  it) when its socket refused bytes and more than --slow-consumer-bytes
+//  are queued. Returns true when it closed it. Internal to hrg_sse*.c.
+bool hrg_sse_check_slow (hrg_conn_t *self);
 
 //  Writes what is queued for the connection, as far as the socket takes it.
 void hrg_sse_flush (hrg_conn_t *self);

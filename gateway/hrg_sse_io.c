@@ -39,6 +39,7 @@ hrg_sse_close (hrg_conn_t *self)
     if (self->closing)
         return;
     self->closing = true;
+    hrg_fetch_unwait (self->worker, &self->waiter);
     if (self->fd >= 0) {
         epoll_ctl (self->worker->epoll_fd, EPOLL_CTL_DEL, self->fd, NULL);
         close (self->fd);
@@ -58,11 +59,17 @@ hrg_sse_reap (hrg_worker_t *worker)
     }
 }
 
+uint64_t
+hrg_sse_own_pending (const hrg_conn_t *self)
+{
+    return hrg_chain_end (&self->own) - hrg_reader_position (&self->own_reader);
+}
+
 //  Bytes queued but not yet written, own and group frames.
 static uint64_t
 s_pending (hrg_conn_t *self)
 {
-    uint64_t pending = hrg_chain_end (&self->own) - hrg_reader_position (&self->own_reader);
+    uint64_t pending = hrg_sse_own_pending (self);
     if (self->group)
         pending += hrg_chain_end (&self->group->chain)
                  - hrg_reader_position (&self->live_reader);
@@ -144,17 +151,12 @@ s_flush_raw (hrg_conn_t *self)
     }
 }
 
-void
-hrg_sse_flush (hrg_conn_t *self)
+//  The chunked body: size line, data, CRLF, as far as the socket takes it.
+static void
+s_flush_chunked (hrg_conn_t *self)
 {
     enum { S_IOV = 64, S_CHUNK_MAX = 256 * 1024 };
     static const char crlf [] = "\r\n";
-    if (self->fd < 0 || (self->head && !s_flush_head (self)))
-        return;
-    if (!self->chunked) {
-        s_flush_raw (self);
-        return;
-    }
     while (self->fd >= 0) {
         if (!self->in_chunk) {
             uint64_t pending = s_pending (self);
@@ -198,6 +200,40 @@ hrg_sse_flush (hrg_conn_t *self)
 }
 
 void
+hrg_sse_flush (hrg_conn_t *self)
+{
+    if (self->fd < 0 || (self->head && !s_flush_head (self)))
+        return;
+    if (self->chunked)
+        s_flush_chunked (self);
+    else
+        s_flush_raw (self);
+    if (self->blocked && hrg_sse_check_slow (self))
+        return;
+    if (!self->group && !self->closing) {
+        //  Catching up: what drained makes room for the next part of the replay
+        hrg_sse_catchup_account (self);
+        if (hrg_sse_own_pending (self) < hrg_fetch_budget (self->worker))
+            hrg_sse_catch_up (self);
+    }
+}
+
+bool
+hrg_sse_check_slow (hrg_conn_t *self)
+{
+    //  Only bytes the socket refused count: events held back by the write
+    //  interval are not the consumer's fault
+    hrg_worker_t *worker = self->worker;
+    if (self->closing || !self->blocked
+    ||  s_pending (self) <= (uint64_t) worker->config->slow_consumer_bytes)
+        return false;
+    hr_metrics_inc (worker->shard, worker->m->slow_consumers);
+    hr_log_limited_info ("slow consumer disconnected", "channel", self->set->names [0]);
+    hrg_sse_close (self);
+    return true;
+}
+
+void
 hrg_sse_on_socket (hrg_conn_t *self, uint32_t events)
 {
     if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
@@ -216,28 +252,17 @@ hrg_sse_flush_dirty (hrg_worker_t *worker)
         self->dirty = false;
         hrg_sse_flush (self);
     }
+    hrg_fetch_admit (worker);
 }
 
 void
 hrg_sse_sweep (hrg_worker_t *worker, uint64_t now_ms)
 {
-    static const hr_buf_t heartbeat = { ":\n\n", 3, 4 };
-    uint64_t limit = (uint64_t) worker->config->slow_consumer_bytes;
     for (hrg_conn_t *self = worker->conns; self; self = self->next) {
-        if (self->closing)
+        if (self->closing || hrg_sse_check_slow (self))
             continue;
-        //  Only bytes the socket refused count: events held back by the
-        //  write interval are not the consumer's fault
-        if (self->blocked && s_pending (self) > limit) {
-            hr_metrics_inc (worker->shard, worker->m->slow_consumers);
-            hr_log_info ("slow consumer disconnected", "channel", self->set->names [0]);
-            hrg_sse_close (self);
-        }
-        else
         if (!self->group
-        &&  self->last_frame_ms + (uint64_t) worker->config->heartbeat <= now_ms) {
-            hrg_chain_append_copy (&self->own, heartbeat.data, heartbeat.size);
-            hrg_sse_mark_dirty (self);
-        }
+        &&  self->last_frame_ms + (uint64_t) worker->config->heartbeat <= now_ms)
+            hrg_sse_own_append (self, ":\n\n", 3);
     }
 }

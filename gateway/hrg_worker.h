@@ -36,7 +36,8 @@ typedef struct _hrg_link_t hrg_link_t;
 typedef struct {
     int connections, subscriptions, channels, groups, requests,
         events_received, events_delivered, replayed, resumes, gap_fills,
-        slow_consumers, errors, resets, log_suppressed;
+        slow_consumers, errors, resets, log_suppressed,
+        catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared;
 } hrg_metric_ids_t;
 
 struct _hrg_worker_t {
@@ -74,6 +75,9 @@ struct _hrg_worker_t {
     uint64_t next_sweep;
     uint64_t flush_due_us;
     uint64_t recent_bytes;          //  events held in channels' recent rings          //  monotonic µs before which not to flush again
+    zhashx_t *pages;                //  hrg_fetch: history pages in flight or held
+    uint64_t catchup_bytes;         //  hrg_fetch: memory held for catch-up
+    struct _hrg_waiter_t *waiting_head, *waiting_tail;  //  hrg_fetch: over the cap
 };
 
 //  Creates a worker listening on listen_fd (taken over). NULL + err on failure.

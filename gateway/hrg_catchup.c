@@ -1,0 +1,298 @@
+/*  hrg_catchup: a resuming SSE connection's replay, the resume algorithm
+    of DESIGN.md §5. The channel is subscribed (live) first; the missed
+    range comes from the channel's recent events or the broker's history
+    (shared pages, hrg_fetch), merged by seq; the connection joins its
+    group when it is level with the live position.
+
+    Replay is paced by the socket: at most hrg_fetch_budget bytes are
+    queued (one larger event at a time), and the rest waits until a flush
+    drains them (hrg_sse_flush calls back here). A client that never reads
+    holds one page and its budget, nothing more.  */
+#include "hrg_sse.h"
+#include "hrg_channel.h"
+#include "hrg_group.h"
+
+#include <assert.h>
+#include <string.h>
+
+static void s_go_live (hrg_conn_t *self);
+
+//  True when the connection has its budget of replay queued (or is gone).
+static bool
+s_full (hrg_conn_t *self)
+{
+    return self->closing
+        || hrg_sse_own_pending (self) >= hrg_fetch_budget (self->worker);
+}
+
+void
+hrg_sse_catchup_account (hrg_conn_t *self)
+{
+    uint64_t pending = self->group || self->closing? 0: hrg_sse_own_pending (self);
+    hrg_fetch_hold (self->worker, (int64_t) pending - (int64_t) self->held);
+    self->held = pending;
+}
+
+void
+hrg_sse_catchup_free (hrg_conn_t *self)
+{
+    if (self->catchup)
+        for (size_t i = 0; i < self->set->count; i++)
+            hrg_page_release (&self->catchup [i].page, self);
+    hrg_fetch_unwait (self->worker, &self->waiter);
+    hrg_fetch_hold (self->worker, -(int64_t) self->held);
+    self->held = 0;
+    free (self->catchup);
+    self->catchup = NULL;
+}
+
+//  Renders this connection's own cursor into the worker's cursor buffer.
+static hr_buf_t *
+s_own_cursor (hrg_conn_t *self)
+{
+    hr_buf_t *cursor = &self->worker->cursor;
+    hr_buf_reset (cursor);
+    hr_cursor_encode (cursor, self->set, self->positions);
+    return cursor;
+}
+
+static void
+s_set_position (hr_position_t *pos, const char *epoch, uint64_t seq)
+{
+    pos->epoch_len = strlen (epoch);
+    memcpy (pos->epoch, epoch, pos->epoch_len + 1);
+    pos->seq = seq;
+}
+
+//  Moves channel i of the connection to the channel's live position, with
+//  a reset event saying why.
+static void
+s_own_reset (hrg_conn_t *self, size_t i, hr_reset_t reason)
+{
+    hrg_worker_t *worker = self->worker;
+    hrg_channel_t *channel = self->channels [i];
+    s_set_position (&self->positions [i], channel->epoch, channel->last);
+    hr_buf_t *cursor = s_own_cursor (self);
+    hr_buf_reset (&worker->scratch);
+    hrg_sse_format_reset (&worker->scratch, cursor->data, cursor->size, channel->name,
+                          reason, channel->epoch [0]? channel->epoch: NULL, channel->last);
+    hrg_sse_own_append (self, worker->scratch.data, worker->scratch.size);
+    hr_metrics_inc (worker->shard, worker->m->resets + (int) reason - 1);
+}
+
+//  Sends one missed event of channel i to this connection alone.
+static void
+s_own_event (hrg_conn_t *self, size_t i, const hrg_event_t *ev)
+{
+    hrg_worker_t *worker = self->worker;
+    self->positions [i].seq = ev->seq;
+    hr_buf_t *cursor = s_own_cursor (self);
+    hr_buf_reset (&worker->scratch);
+    hrg_sse_format_event (&worker->scratch, cursor->data, cursor->size, ev);
+    hrg_sse_own_append (self, worker->scratch.data, worker->scratch.size);
+    hr_metrics_inc (worker->shard, worker->m->replayed);
+    hr_metrics_inc (worker->shard, worker->m->events_delivered);
+}
+
+typedef struct {
+    hrg_conn_t *conn;
+    size_t index;
+} s_replay_t;
+
+//  Replays one event of the recent ring, unless the budget is spent (the
+//  ring is visited to its end; later visits add nothing).
+static void
+s_replay_visit (void *arg, hrg_event_t *ev)
+{
+    s_replay_t *replay = arg;
+    hr_position_t *pos = &replay->conn->positions [replay->index];
+    if (ev->seq == pos->seq + 1 && !s_full (replay->conn))
+        s_own_event (replay->conn, replay->index, ev);
+}
+
+//  A page the connection waits for is ready.
+static void
+s_on_page (void *arg, hrg_page_t *page)
+{
+    hrg_sse_catch_up (arg);
+}
+
+//  Memory for catch-up was released: try again from the next flush.
+static void
+s_on_admit (void *arg)
+{
+    hrg_sse_mark_dirty (arg);
+}
+
+//  Replays channel i's page. False while the budget is spent (the page is
+//  kept, to go on after the socket drains); true once the page is done
+//  with and released (the position advanced, or the channel was reset).
+static bool
+s_replay_page (hrg_conn_t *self, size_t i)
+{
+    hrg_catchup_t *c = &self->catchup [i];
+    hr_position_t *pos = &self->positions [i];
+    hrg_page_t *page = c->page;
+    hr_reset_t reset = hrg_page_reset (page);
+    if (!reset && strcmp (hrg_page_epoch (page), pos->epoch) != 0)
+        reset = HR_RESET_EPOCH_CHANGED;         //  that history is not the client's
+    if (reset) {
+        hrg_page_release (&c->page, self);
+        s_own_reset (self, i, reset);
+        return true;
+    }
+    size_t count = hrg_page_count (page);
+    for (; c->next < count; c->next++) {
+        hrg_event_t *ev = hrg_page_event (page, c->next);
+        if (ev->seq <= pos->seq)
+            continue;
+        if (ev->seq != pos->seq + 1)
+            break;                              //  a hole: expired below
+        if (s_full (self))
+            return false;
+        s_own_event (self, i, ev);
+    }
+    uint64_t since = hrg_page_since (page);
+    if (count)
+        c->avg = hrg_page_bytes (page) / count;
+    hrg_page_release (&c->page, self);
+    c->next = 0;
+    if (pos->seq > since || count == 0)
+        c->checked = true;                      //  the broker vouched for the position
+    else
+        s_own_reset (self, i, HR_RESET_EXPIRED);
+    return true;
+}
+
+//  Asks for the page after channel i's position, or queues the connection
+//  while the worker is over --catchup-memory (sharing a page costs
+//  nothing, so that never waits). False when no broker is connected: the
+//  channel was reset (unavailable).
+static bool
+s_fetch (hrg_conn_t *self, size_t i)
+{
+    hrg_worker_t *worker = self->worker;
+    hrg_channel_t *channel = self->channels [i];
+    hr_position_t *pos = &self->positions [i];
+    hrg_catchup_t *c = &self->catchup [i];
+    if (hrg_fetch_over_cap (worker)
+    &&  !hrg_page_exists (worker, channel->name, pos->epoch, pos->seq)) {
+        self->waiter.fn = s_on_admit;
+        self->waiter.arg = self;
+        hrg_fetch_wait (worker, &self->waiter);
+        return true;
+    }
+    hrg_fetch_unwait (worker, &self->waiter);
+    uint64_t budget = hrg_fetch_budget (worker);
+    //  Ahead of the channel: only ask whether the position exists
+    uint64_t limit = pos->seq < channel->last
+                   ? hrg_fetch_limit (budget, c->avg, channel->last - pos->seq): 0;
+    c->page = hrg_page_get (worker, channel->name, pos->epoch, pos->seq, limit, budget,
+                            s_on_page, self);
+    c->next = 0;
+    if (!c->page) {
+        s_own_reset (self, i, HR_RESET_UNAVAILABLE);
+        return false;
+    }
+    return true;
+}
+
+//  Brings channel i of a catching-up connection level with the channel.
+//  Returns true when level; false while waiting for the broker, for memory,
+//  for the socket to drain, or for live events to reach a position the
+//  client is already at.
+static bool
+s_align (hrg_conn_t *self, size_t i)
+{
+    hrg_channel_t *channel = self->channels [i];
+    hr_position_t *pos = &self->positions [i];
+    hrg_catchup_t *c = &self->catchup [i];
+    while (true) {
+        if (c->page) {
+            if (!hrg_page_ready (c->page))
+                return false;
+            bool empty = !hrg_page_reset (c->page) && hrg_page_count (c->page) == 0;
+            if (!s_replay_page (self, i))
+                return false;
+            //  Nothing after the position yet: look again on the next event
+            if (empty && pos->seq != channel->last)
+                return false;
+        }
+        if (pos->epoch_len == 0) {
+            //  The client saw no such channel: it continues from its start
+            if (!channel->epoch [0])
+                return true;
+            s_set_position (pos, channel->epoch, 0);
+        }
+        else
+        if (!channel->epoch [0]) {
+            s_own_reset (self, i, HR_RESET_UNKNOWN_CHANNEL);
+            return true;
+        }
+        else
+        if (strcmp (pos->epoch, channel->epoch) != 0) {
+            s_own_reset (self, i, HR_RESET_EPOCH_CHANGED);
+            return true;
+        }
+        if (pos->seq == channel->last)
+            return true;
+        if (s_full (self))
+            return false;
+        if (pos->seq < channel->last) {
+            s_replay_t replay = { self, i };
+            if (hrg_channel_replay_recent (channel, pos->seq, s_replay_visit, &replay))
+                return pos->seq == channel->last;
+        }
+        else
+        if (c->checked)
+            return false;       //  ahead, but real: wait for live to catch up
+        if (!s_fetch (self, i))
+            return true;
+        if (!c->page)
+            return false;       //  waiting for memory
+    }
+}
+
+void
+hrg_sse_catch_up (hrg_conn_t *self)
+{
+    if (self->group || self->closing)
+        return;
+    for (size_t i = 0; i < self->set->count; i++)
+        if (self->channels [i]->state == HRG_CHANNEL_SYNCING)
+            return;
+    bool level = true;
+    if (self->fresh) {
+        //  All channels at once, so none moves while another syncs
+        for (size_t i = 0; i < self->set->count; i++)
+            s_set_position (&self->positions [i], self->channels [i]->epoch,
+                            self->channels [i]->last);
+        self->fresh = false;
+    }
+    else
+        for (size_t i = 0; i < self->set->count; i++)
+            level &= s_align (self, i);
+    if (level && !self->closing)
+        s_go_live (self);
+}
+
+//  Level with every channel: tell the client its position, join the group.
+static void
+s_go_live (hrg_conn_t *self)
+{
+    hrg_worker_t *worker = self->worker;
+    hr_buf_t *cursor = s_own_cursor (self);
+    hr_buf_reset (&worker->scratch);
+    hr_buf_puts (&worker->scratch, "id: ");
+    hr_buf_put (&worker->scratch, cursor->data, cursor->size);
+    hr_buf_puts (&worker->scratch, "\n\n");
+    hrg_sse_own_append (self, worker->scratch.data, worker->scratch.size);
+    for (size_t i = 0; i < self->set->count; i++) {
+        assert (!self->catchup [i].page);       //  level means nothing left to replay
+        hr_vec_remove (&self->channels [i]->waiters, self);
+    }
+    hrg_sse_catchup_free (self);
+    free (self->positions);
+    self->positions = NULL;
+    hrg_group_join (worker, self);
+}

@@ -1,0 +1,194 @@
+"""Resume and history are not memory amplifiers (issue 7 §1).
+
+A client that resumes from seq 0 of a channel with a large history and
+never reads holds at most one page of catch-up plus what the kernel takes;
+20 of them must not grow the gateway by gigabytes (before the fix: about
+60 MB each). An unread GET /v1/history holds a bounded body. A reading
+client still gets every event, in order, once, while the fetches of clients
+resuming from the same position are shared."""
+import os
+import socket
+import threading
+import time
+import unittest
+import urllib.parse
+
+import harness as h
+from test_resets import encode_cursor
+
+EVENTS = 1000
+EVENT_BYTES = 60000
+CLIENTS = 20
+# Growth of the gateway's RSS the 20 non-reading clients may cause. With the
+# bound: one page (~half of --slow-consumer-bytes) queued and one shared page
+# of fetched events per client, well under 1 MB each, so 120 MB is generous
+# for ASan's shadow and allocator caches; without it: 1.2 GB and more.
+RSS_GROWTH_MAX = 120 << 20
+# ASan's quarantine would keep freed blocks resident and hide what is held.
+ENV = {"ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:quarantine_size_mb=4"}
+
+
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS for %d" % pid)
+
+
+def raw_request(base, target, headers=()):
+    """Sends one GET and never reads: the socket's receive window fills."""
+    u = urllib.parse.urlsplit(base)
+    s = socket.socket()
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384)
+    s.connect((u.hostname, u.port))
+    lines = ["GET %s HTTP/1.1" % target, "Host: %s" % u.netloc] + list(headers)
+    s.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+    return s
+
+
+class ResumeBounds(unittest.TestCase):
+    def setUp(self):
+        self.broker = h.start(self, "broker", "--history-size", str(EVENTS))
+        self.gateway = h.start(self, "gateway", "--broker",
+                               "%s,%s" % (self.broker.xpub, self.broker.router),
+                               "--workers", "1", env=ENV)
+        h.wait_broker_linked(self.gateway)
+        push = h.pusher(self, self.broker.pull)
+        pad = "x" * EVENT_BYTES
+        for i in range(EVENTS):
+            push.send({"ch": "big", "data": {"i": i, "pad": pad}})
+        self.epoch = h.wait_until(lambda: self.head("big") == EVENTS and
+                                  self.history(channel="big", limit=0)["epoch"],
+                                  60, "the history to fill")
+        self.sockets = []
+        self.addCleanup(self.close_sockets)
+
+    def history(self, **params):
+        r = h.http("GET", self.gateway.http + "/v1/history?" + urllib.parse.urlencode(params))
+        self.assertEqual(r.status, 200, r)
+        return r.json
+
+    def head(self, channel):
+        return self.history(channel=channel, limit=0)["head"]
+
+    def close_sockets(self):
+        for s in self.sockets:
+            s.close()
+        self.sockets = []
+
+    def watch_growth(self, settled):
+        """Peak RSS growth while the attack runs, failing as soon as it passes
+        the bound; returns once settled() has held for a second."""
+        base = rss(self.gateway.pid)
+        peak, since = base, None
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            peak = max(peak, rss(self.gateway.pid))
+            if peak - base > RSS_GROWTH_MAX:
+                self.close_sockets()
+                self.fail("gateway RSS grew by %d MB (bound %d MB)"
+                          % ((peak - base) >> 20, RSS_GROWTH_MAX >> 20))
+            try:
+                steady = settled()
+            except OSError:                 # a busy gateway: not settled yet
+                steady = False
+            if steady:
+                since = since or time.monotonic()
+                if time.monotonic() - since >= 1.0:
+                    break
+            else:
+                since = None
+            time.sleep(0.05)
+        print("\n%s: gateway RSS %d MB -> peak %d MB (+%d MB)"
+              % (self.id().rsplit(".", 1)[-1], base >> 20, peak >> 20, (peak - base) >> 20))
+        return peak - base
+
+    def test_unread_resumes_from_seq_0_stay_bounded(self):
+        cursor = encode_cursor(["big"], [(self.epoch, 0)])
+        last = {"replayed": -1}
+
+        def settled():
+            m = h.metrics(self.gateway.http)
+            replayed = m.get("herald_events_replayed_total", 0)
+            steady = replayed == last["replayed"]
+            last["replayed"] = replayed
+            return steady and m.get("herald_resumes_total", 0) >= CLIENTS
+        for i in range(CLIENTS):
+            header = "Last-Event-ID: %s" % cursor
+            target = "/v1/sse?channel=big"
+            if i % 2:                       # both ways of presenting a cursor
+                header, target = "X-Unused: 1", target + "&lastEventId=" + cursor
+            self.sockets.append(raw_request(self.gateway.http, target, [header]))
+        self.watch_growth(settled)
+        m = h.metrics(self.gateway.http)
+        self.assertEqual(m.get("herald_connections"), CLIENTS, "clients were cut off")
+        self.assertGreater(m.get("herald_catchup_bytes"), 0)
+        self.close_sockets()
+        h.wait_until(lambda: h.metric(self.gateway.http, "herald_connections") == 0, 10,
+                     "the gateway to notice the closed clients")
+        self.assertEqual(h.metric(self.gateway.http, "herald_catchup_bytes"), 0)
+        self.assertEqual(h.metric(self.gateway.http, "herald_catchup_waiting"), 0)
+
+    def test_unread_history_responses_stay_bounded(self):
+        last = {"requests": -1}
+
+        def settled():
+            n = h.metric(self.gateway.http, "herald_http_requests_total")
+            steady = n == last["requests"]
+            last["requests"] = n + 1            # counting this very request
+            return steady and n >= CLIENTS
+        for _ in range(CLIENTS):
+            self.sockets.append(raw_request(
+                self.gateway.http, "/v1/history?channel=big&limit=1000"))
+        self.watch_growth(settled)
+        self.close_sockets()
+        h.wait_until(lambda: h.metric(self.gateway.http, "herald_catchup_bytes") == 0, 10,
+                     "the history bodies to be released")
+
+
+class ReadingResume(unittest.TestCase):
+    def test_resumes_get_everything_once_with_shared_fetches(self):
+        """Small events here: the point is order and completeness across many
+        pages, and that clients at the same position share broker fetches."""
+        herald = h.start(self, "run", "--workers", "1", "--recent-events", "0",
+                         "--slow-consumer-bytes", "64K")
+        push = h.pusher(self, herald.pull)
+        for i in range(EVENTS):
+            push.send({"ch": "small", "data": {"i": i, "pad": "y" * 500}})
+        h.wait_until(lambda: h.metric(herald.http, "herald_broker_events_total") >= EVENTS,
+                     30, "the history")
+        epoch = h.http("GET", herald.http + "/v1/history?channel=small&limit=0").json["epoch"]
+        cursor = encode_cursor(["small"], [(epoch, 0)])
+
+        def resume(count):
+            before = h.metric(herald.http, "herald_catchup_fetches_total")
+            # Connect at once, as clients do after a restart (SSEClient reads
+            # the response head before returning)
+            clients = [None] * count
+
+            def connect(i):
+                clients[i] = h.sse(self, herald.http, ["small"], last_event_id=cursor)
+            threads = [threading.Thread(target=connect, args=(i,)) for i in range(count)]
+            for t in threads:
+                t.start()
+            for t in threads:
+                t.join(30)
+            for c in clients:
+                c.wait_events(EVENTS, timeout=60)
+                c.wait_subscribed()
+                self.assertEqual([e["seq"] for e in c.envelopes()],
+                                 list(range(1, EVENTS + 1)))
+                self.assertEqual([e["data"]["i"] for e in c.envelopes()], list(range(EVENTS)))
+                c.close()
+            return h.metric(herald.http, "herald_catchup_fetches_total") - before
+        alone = resume(1)
+        together = resume(5)
+        print("\n1,000 events: broker fetches for 1 client %d, for 5 at once %d"
+              % (alone, together))
+        self.assertGreater(alone, 1, "the resume was not paged")
+        self.assertLess(together, 3 * alone, "fetches were not shared")
+
+
+if __name__ == "__main__":
+    unittest.main()
