@@ -42,6 +42,8 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
         "Subscription groups (connections sharing a channel set) over workers.");
     ids->requests = hr_metrics_add (metrics, "herald_http_requests_total", HR_METRIC_COUNTER,
         "HTTP requests received.");
+    ids->http_connections = hr_metrics_add (metrics, "herald_http_connections", HR_METRIC_GAUGE,
+        "HTTP connections libmicrohttpd holds (requests, idle keep-alive), each up to --conn-memory.");
     ids->events_received = hr_metrics_add (metrics, "herald_events_received_total",
         HR_METRIC_COUNTER, "Events received from the broker, per worker.");
     ids->events_delivered = hr_metrics_add (metrics, "herald_events_delivered_total",

@@ -380,6 +380,15 @@ hrg_http_accept (void *cls, const struct sockaddr *addr, socklen_t addrlen)
     return MHD_NO;
 }
 
+void
+hrg_http_notify_connection (void *cls, struct MHD_Connection *mhd, void **socket_context,
+                            enum MHD_ConnectionNotificationCode code)
+{
+    hrg_worker_t *worker = cls;
+    hr_metrics_add_to (worker->shard, worker->m->http_connections,
+                       code == MHD_CONNECTION_NOTIFY_STARTED? 1: -1);
+}
+
 //  libmicrohttpd's status for a request it refused itself, as our code.
 static hr_error_t
 s_mhd_error (unsigned status)

@@ -23,6 +23,11 @@ enum MHD_Result hrg_http_access (void *cls, struct MHD_Connection *mhd, const ch
 //  under --max-connections; counts the others (overloaded) and closes them.
 enum MHD_Result hrg_http_accept (void *cls, const struct sockaddr *addr, socklen_t addrlen);
 
+//  libmicrohttpd's connection start and close; cls is the worker. Keeps
+//  herald_http_connections (each such connection holds up to --conn-memory).
+void hrg_http_notify_connection (void *cls, struct MHD_Connection *mhd, void **socket_context,
+                                 enum MHD_ConnectionNotificationCode code);
+
 //  libmicrohttpd's logger; cls is the worker. Counts the requests
 //  libmicrohttpd refuses itself (herald_errors_total), logs the rest.
 void hrg_http_mhd_log (void *cls, const char *format, va_list args);

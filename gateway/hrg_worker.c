@@ -100,6 +100,7 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t) config->conn_memory,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int) (config->conn_timeout / 1000),
         MHD_OPTION_NOTIFY_COMPLETED, hrg_http_completed, self,
+        MHD_OPTION_NOTIFY_CONNECTION, hrg_http_notify_connection, self,
         MHD_OPTION_EXTERNAL_LOGGER, hrg_http_mhd_log, self,
         MHD_OPTION_END);
     if (!self->daemon) {

@@ -34,6 +34,7 @@ typedef struct _hrg_link_t hrg_link_t;
 
 //  Metric ids, registered once per gateway; each worker has its own shard.
 typedef struct {
+    int http_connections;           //  hrg_http: connections libmicrohttpd holds
     int connections, subscriptions, channels, groups, requests,
         events_received, events_delivered, replayed, resumes, gap_fills,
         slow_consumers, errors, resets, log_suppressed,

@@ -154,6 +154,11 @@ class Edge(unittest.TestCase):
             self.assertIs(conn.sock, sock, "the same connection serves %s" % target)
         self.assertEqual([s[1] for s in seen], [200, 200, 200, 200, 404], seen)
         self.assertEqual([s[2] for s in seen[:-1]], [None] * 4, seen)
+        # the idle connection is held, and counted (so is the one asking)
+        self.assertEqual(H.metric(self.url, "herald_http_connections"), 2)
+        conn.close()
+        H.wait_until(lambda: H.metric(self.url, "herald_http_connections") == 1, 5,
+                     "the closed keep-alive connection to be released")
 
     # ------------------------------------------------------------ HTTP/1.0
 
