@@ -10,12 +10,54 @@
 
 #include <string.h>
 
-//  Events held while a fill is in flight before the fill is abandoned.
+//  Events held while a fill is in flight before the fill is abandoned
+//  (besides --held-memory, which bounds their bytes).
 #define S_HELD_MAX 100000
 //  How long a new channel waits for its head marker before asking.
 #define S_SYNC_TIMEOUT_MS 1000
+//  How long a subscription waits for its confirmation before it is sent
+//  again; doubles with each retry, up to 8 times this.
+#define S_CONFIRM_RETRY_MS 1000
+//  Unconfirmed this long after being sent: the clients get a reset.
+#define S_CONFIRM_DEADLINE_MS 5000
+//  Head queries and re-subscriptions one sweep (every 250 ms) may send,
+//  per worker: 5,000 channels after a broker restart do not burst.
+#define S_SWEEP_SENDS 500
 
 static void s_accept (hrg_channel_t *self, hrg_event_t *ev);
+
+//  (Un)subscribes the worker's SUB socket to "name|".
+static void
+s_subscription (hrg_channel_t *self, int option)
+{
+    char topic [HR_CHANNEL_MAX + 2];
+    size_t len = (size_t) snprintf (topic, sizeof topic, "%s|", self->name);
+    zmq_setsockopt (self->worker->sub, option, topic, len);
+}
+
+//  Starts waiting for the broker to confirm the subscription (just sent,
+//  or re-sent by ZeroMQ on reconnect).
+static void
+s_unconfirm (hrg_channel_t *self, uint64_t now_ms)
+{
+    hrg_worker_t *worker = self->worker;
+    if (self->confirmed)
+        hr_metrics_add_to (worker->shard, worker->m->channels_unconfirmed, 1);
+    self->confirmed = false;
+    self->timed_out = false;
+    self->retries = 0;
+    self->confirm_due = now_ms + S_CONFIRM_RETRY_MS;
+    self->confirm_deadline = now_ms + S_CONFIRM_DEADLINE_MS;
+}
+
+static void
+s_confirm (hrg_channel_t *self)
+{
+    if (self->confirmed)
+        return;
+    self->confirmed = true;
+    hr_metrics_add_to (self->worker->shard, self->worker->m->channels_unconfirmed, -1);
+}
 
 hrg_channel_t *
 hrg_channel_acquire (hrg_worker_t *worker, const char *name)
@@ -26,11 +68,12 @@ hrg_channel_acquire (hrg_worker_t *worker, const char *name)
         self->worker = worker;
         snprintf (self->name, sizeof self->name, "%s", name);
         self->state = HRG_CHANNEL_SYNCING;
-        self->sync_deadline = hr_mono_ms () + S_SYNC_TIMEOUT_MS;
+        uint64_t now = hr_mono_ms ();
+        self->sync_deadline = now + S_SYNC_TIMEOUT_MS;
         zhashx_insert (worker->channels, self->name, self);
-        char topic [HR_CHANNEL_MAX + 2];
-        size_t len = (size_t) snprintf (topic, sizeof topic, "%s|", name);
-        zmq_setsockopt (worker->sub, ZMQ_SUBSCRIBE, topic, len);
+        s_subscription (self, ZMQ_SUBSCRIBE);
+        self->confirmed = true;         //  so that s_unconfirm counts it
+        s_unconfirm (self, now);
         hr_metrics_add_to (worker->shard, worker->m->channels, 1);
     }
     self->refs++;
@@ -51,6 +94,36 @@ s_forget (hrg_channel_t *self, hrg_event_t *ev)
     hrg_event_release (ev);
 }
 
+//  Moves the held events out of the channel (and out of the worker's
+//  count); the caller owns the vector and its references.
+static hr_vec_t
+s_take_held (hrg_channel_t *self)
+{
+    hrg_worker_t *worker = self->worker;
+    hr_vec_t held = self->held;
+    self->held = (hr_vec_t) { 0 };
+    worker->held_bytes -= self->held_bytes;
+    hr_metrics_add_to (worker->shard, worker->m->held_bytes, -(int64_t) self->held_bytes);
+    self->held_bytes = 0;
+    return held;
+}
+
+//  Holds ev (taking over the caller's reference) until the channel knows
+//  its position. Returns false when the channel now holds more than its
+//  bounds allow.
+static bool
+s_hold (hrg_channel_t *self, hrg_event_t *ev)
+{
+    hrg_worker_t *worker = self->worker;
+    uint64_t bytes = s_event_bytes (ev);
+    hr_vec_push (&self->held, ev);
+    self->held_bytes += bytes;
+    worker->held_bytes += bytes;
+    hr_metrics_add_to (worker->shard, worker->m->held_bytes, (int64_t) bytes);
+    return self->held.count <= S_HELD_MAX
+        && self->held_bytes <= (uint64_t) worker->config->held_memory;
+}
+
 static void
 s_clear_recent (hrg_channel_t *self)
 {
@@ -62,9 +135,10 @@ s_clear_recent (hrg_channel_t *self)
 static void
 s_clear_held (hrg_channel_t *self)
 {
-    for (size_t i = 0; i < self->held.count; i++)
-        hrg_event_release (self->held.items [i]);
-    self->held.count = 0;
+    hr_vec_t held = s_take_held (self);
+    for (size_t i = 0; i < held.count; i++)
+        hrg_event_release (held.items [i]);
+    hr_vec_free (&held);
 }
 
 void
@@ -73,16 +147,14 @@ hrg_channel_release (hrg_channel_t *self)
     if (--self->refs)
         return;
     hrg_worker_t *worker = self->worker;
-    char topic [HR_CHANNEL_MAX + 2];
-    size_t len = (size_t) snprintf (topic, sizeof topic, "%s|", self->name);
-    zmq_setsockopt (worker->sub, ZMQ_UNSUBSCRIBE, topic, len);
+    s_subscription (self, ZMQ_UNSUBSCRIBE);
+    s_confirm (self);                   //  no longer counted as unconfirmed
     if (self->fill_rid)
         hrg_link_cancel (worker->link, self->fill_rid);
     if (self->head_rid)
         hrg_link_cancel (worker->link, self->head_rid);
     s_clear_recent (self);
     s_clear_held (self);
-    hr_vec_free (&self->held);
     hr_vec_free (&self->groups);
     hr_vec_free (&self->waiters);
     free (self->recent);
@@ -101,6 +173,16 @@ s_notify_waiters (hrg_channel_t *self)
             hrg_sse_catch_up (self->waiters.items [i - 1]);
 }
 
+//  True when the worker's recent rings may take `bytes` more: held events
+//  count against --recent-memory too (they are memory the rings cannot
+//  have), but are bounded on their own (--held-memory).
+static bool
+s_recent_fits (hrg_worker_t *worker, uint64_t bytes)
+{
+    return worker->recent_bytes + worker->held_bytes + bytes
+        <= (uint64_t) worker->config->recent_memory;
+}
+
 //  Keeps ev in the recent ring, which starts small (most channels are
 //  quiet) and doubles up to --recent-events, then drops its oldest. Over
 //  the worker's --recent-memory, the channel sheds its oldest instead of
@@ -112,13 +194,12 @@ s_remember (hrg_channel_t *self, hrg_event_t *ev)
     size_t max = (size_t) worker->config->recent_events;
     if (max == 0)
         return;
-    while (self->recent_count
-       &&  worker->recent_bytes + s_event_bytes (ev) > (uint64_t) worker->config->recent_memory) {
+    while (self->recent_count && !s_recent_fits (worker, s_event_bytes (ev))) {
         s_forget (self, self->recent [self->recent_start]);
         self->recent_start = (self->recent_start + 1) % self->recent_cap;
         self->recent_count--;
     }
-    if (worker->recent_bytes + s_event_bytes (ev) > (uint64_t) worker->config->recent_memory)
+    if (!s_recent_fits (worker, s_event_bytes (ev)))
         return;
     if (self->recent_count == self->recent_cap && self->recent_cap < max) {
         size_t cap = self->recent_cap? self->recent_cap * 2: 4;
@@ -205,8 +286,7 @@ s_finish_fill (hrg_channel_t *self)
 {
     self->state = HRG_CHANNEL_LIVE;
     self->fill_rid = 0;
-    hr_vec_t held = self->held;
-    self->held = (hr_vec_t) { 0 };
+    hr_vec_t held = s_take_held (self);
     for (size_t i = 0; i < held.count; i++)
         s_accept (self, held.items [i]);
     hr_vec_free (&held);
@@ -263,8 +343,7 @@ s_sync (hrg_channel_t *self, const char *epoch, uint64_t head)
     snprintf (self->epoch, sizeof self->epoch, "%s", epoch);
     self->last = head;
     self->state = HRG_CHANNEL_LIVE;
-    hr_vec_t held = self->held;
-    self->held = (hr_vec_t) { 0 };
+    hr_vec_t held = s_take_held (self);
     for (size_t i = 0; i < held.count; i++) {
         hrg_event_t *ev = held.items [i];
         if (strcmp (ev->epoch, self->epoch) == 0 && ev->seq <= self->last)
@@ -313,10 +392,24 @@ s_accept_live (hrg_channel_t *self, hrg_event_t *ev)
         //  A gap: events up to `known` exist that this worker never saw
         self->target = known;
         if (!ev->head)
-            hr_vec_push (&self->held, hrg_event_ref (ev));
+            (void) s_hold (self, hrg_event_ref (ev));   //  FILLING checks the bounds
         s_start_fill (self);
     }
     hrg_event_release (ev);
+}
+
+//  FILLING: the last seq the channel will have once the fill is done,
+//  counting the held events (they follow the target without a gap).
+static uint64_t
+s_filled_end (const hrg_channel_t *self)
+{
+    uint64_t end = self->target;
+    if (self->held.count) {
+        const hrg_event_t *last = self->held.items [self->held.count - 1];
+        if (last->seq > end)
+            end = last->seq;
+    }
+    return end;
 }
 
 static void
@@ -329,7 +422,14 @@ s_accept (hrg_channel_t *self, hrg_event_t *ev)
                 hrg_event_release (ev);
             }
             else
-                hr_vec_push (&self->held, ev);
+            if (!s_hold (self, ev)) {
+                //  No client has a position here yet, so nothing is
+                //  skipped: after the sync, the next event or head marker
+                //  shows the gap and it is filled from history.
+                hr_log_limited_warn ("events held while syncing over the limit: dropped",
+                                     "channel", self->name);
+                s_clear_held (self);
+            }
             return;
         case HRG_CHANNEL_FILLING:
             if (ev->epoch [0] && strcmp (ev->epoch, self->epoch) != 0) {
@@ -342,16 +442,19 @@ s_accept (hrg_channel_t *self, hrg_event_t *ev)
                 return;
             }
             if (!ev->head && ev->epoch [0]) {
-                if (ev->seq - 1 > self->target)
+                //  A new gap after the held events: fill it too
+                if (ev->seq - 1 > s_filled_end (self))
                     self->target = ev->seq - 1;
-                hr_vec_push (&self->held, ev);
-                if (self->held.count > S_HELD_MAX) {
+                if (!s_hold (self, ev)) {
+                    hr_log_limited_warn ("events held while filling over the limit: reset",
+                                         "channel", self->name);
                     hrg_link_cancel (self->worker->link, self->fill_rid);
+                    self->fill_rid = 0;
                     s_fill_failed (self, HR_RESET_UNAVAILABLE);
                 }
                 return;
             }
-            if (ev->head && ev->seq > self->target)
+            if (ev->head && ev->seq > s_filled_end (self))
                 self->target = ev->seq;
             hrg_event_release (ev);
             return;
@@ -365,8 +468,10 @@ void
 hrg_channel_on_stream (hrg_worker_t *worker, hrg_event_t *ev)
 {
     hrg_channel_t *self = zhashx_lookup (worker->channels, ev->channel);
-    if (self)
+    if (self) {
+        s_confirm (self);               //  the broker has our subscription
         s_accept (self, ev);
+    }
     else
         hrg_event_release (ev);
 }
@@ -389,18 +494,65 @@ s_on_head (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
     s_sync (self, epoch, reply->head);
 }
 
+//  An unconfirmed subscription: past the deadline its clients learn that
+//  events may be missing (once per episode); when due, it is sent again.
+//  Returns the messages sent.
+static int
+s_check_confirmation (hrg_channel_t *self, uint64_t now_ms, int budget)
+{
+    hrg_worker_t *worker = self->worker;
+    if (now_ms >= self->confirm_deadline && !self->timed_out) {
+        self->timed_out = true;
+        hr_metrics_inc (worker->shard, worker->m->subscription_timeouts);
+        hr_log_limited_warn ("subscription not confirmed by the broker: reset",
+                             "channel", self->name);
+        //  A SYNCING channel has no client position to reset yet: its
+        //  connections wait for the head query
+        if (self->state != HRG_CHANNEL_SYNCING) {
+            char epoch [HR_EPOCH_MAX + 1];
+            snprintf (epoch, sizeof epoch, "%s", self->epoch);
+            s_reset (self, HR_RESET_UNAVAILABLE, epoch, self->last);
+        }
+    }
+    if (now_ms < self->confirm_due || budget <= 0)
+        return 0;
+    //  SUBSCRIBE on a topic ZeroMQ already has sends nothing: drop it first
+    s_subscription (self, ZMQ_UNSUBSCRIBE);
+    s_subscription (self, ZMQ_SUBSCRIBE);
+    self->retries++;
+    uint32_t shift = self->retries < 3? self->retries: 3;
+    self->confirm_due = now_ms + ((uint64_t) S_CONFIRM_RETRY_MS << shift);
+    hr_metrics_inc (worker->shard, worker->m->subscription_retries);
+    return 2;
+}
+
 void
 hrg_channel_sweep (hrg_worker_t *worker, uint64_t now_ms)
 {
+    int budget = S_SWEEP_SENDS;
     for (hrg_channel_t *self = zhashx_first (worker->channels); self;
-         self = zhashx_next (worker->channels))
+         self = zhashx_next (worker->channels)) {
         if (self->state == HRG_CHANNEL_SYNCING && !self->head_rid
-        &&  now_ms >= self->sync_deadline) {
+        &&  now_ms >= self->sync_deadline && budget > 0) {
             hr_log_debug ("head marker overdue: asking", "channel", self->name);
             self->sync_deadline = now_ms + S_SYNC_TIMEOUT_MS;
             self->head_rid = hrg_link_history (worker->link, self->name, NULL, 0, 0,
                                                s_on_head, self);
+            budget--;
         }
+        //  While the broker is away, nothing can confirm: the clocks
+        //  restart when it is back (hrg_channel_reconfirm_all)
+        if (!self->confirmed && worker->linked)
+            budget -= s_check_confirmation (self, now_ms, budget);
+    }
+}
+
+void
+hrg_channel_reconfirm_all (hrg_worker_t *worker, uint64_t now_ms)
+{
+    for (hrg_channel_t *self = zhashx_first (worker->channels); self;
+         self = zhashx_next (worker->channels))
+        s_unconfirm (self, now_ms);
 }
 
 bool

@@ -9,7 +9,17 @@
     reconnecting client can often resume without asking the broker.
 
     States: SYNCING (waiting for the head marker; events are held),
-    LIVE, FILLING (a history request is in flight; later events are held).  */
+    LIVE, FILLING (a history request is in flight; later events are held).
+    Held events are bounded per channel (--held-memory, and a count): over
+    either, a fill is abandoned with an `unavailable` reset.
+
+    Independently of the state, a subscription is confirmed or not: ZeroMQ
+    gives no acknowledgement, so the channel counts it confirmed once a
+    message for it (the broker answers every subscription with a head
+    marker, or an event) arrives on the SUB socket. An unconfirmed one is
+    sent again (unsubscribe + subscribe, paced per worker); past a deadline
+    its clients get an `unavailable` reset and the channel is counted. After
+    the broker connection comes back, every channel is unconfirmed again.  */
 #ifndef HRG_CHANNEL_H
 #define HRG_CHANNEL_H
 
@@ -29,6 +39,12 @@ struct _hrg_channel_t {
     uint64_t fill_rid;          //  FILLING: the history request in flight
     uint64_t sync_deadline;     //  SYNCING: monotonic ms to ask for the head
     uint64_t head_rid;          //  SYNCING: the head query in flight
+    bool confirmed;             //  a message arrived on SUB since it was (re)sent
+    bool timed_out;             //  unconfirmed past the deadline: clients were reset
+    uint32_t retries;           //  re-sends since it was last unconfirmed
+    uint64_t confirm_due;       //  unconfirmed: monotonic ms to send it again
+    uint64_t confirm_deadline;  //  unconfirmed: monotonic ms to reset its clients
+    uint64_t held_bytes;        //  of the events in held
     hrg_event_t **recent;       //  ring of the last delivered events; grows
     size_t recent_cap, recent_start, recent_count;  //  up to --recent-events
     hr_vec_t held;              //  hrg_event_t *, in arrival order
@@ -49,8 +65,17 @@ void hrg_channel_release (hrg_channel_t *self);
 void hrg_channel_on_stream (hrg_worker_t *worker, hrg_event_t *ev);
 
 //  Asks the broker for the head of channels whose head marker is overdue
-//  (a marker, like any message, can be dropped at a high-water mark).
+//  (a marker, like any message, can be dropped at a high-water mark),
+//  re-sends unconfirmed subscriptions that are due and resets the clients
+//  of those past the deadline. At most a fixed number of requests and
+//  re-sends per call, so thousands of channels do not burst. Does nothing
+//  for confirmation while the worker is not linked to the broker.
 void hrg_channel_sweep (hrg_worker_t *worker, uint64_t now_ms);
+
+//  The worker's link to the broker came (back) up: the broker may be a new
+//  process, so every subscription must be confirmed again. ZeroMQ re-sends
+//  them itself on reconnect; the sweep re-sends those still unconfirmed.
+void hrg_channel_reconfirm_all (hrg_worker_t *worker, uint64_t now_ms);
 
 //  Visits the events after seq `since` up to `last` from the recent ring,
 //  oldest first, and returns true; returns false (visiting nothing) when

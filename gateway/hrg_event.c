@@ -14,6 +14,14 @@ hrg_event_decode (const void *frame, size_t size, hr_error_t *error)
     *error = hr_event_decode (frame, size, &ev);
     if (*error)
         return NULL;
+    //  Events start at seq 1: for an event at 0 the position before it
+    //  (seq - 1) wraps around, and its channel would wait for a fill that
+    //  never ends, dropping every later event. Only a head marker may say
+    //  0 (a channel with nothing yet).
+    if (!ev.head && ev.seq == 0) {
+        *error = HR_E_BAD_FIELD;
+        return NULL;
+    }
     hr_buf_t json = HR_BUF_INIT;
     if (!ev.head)
         hr_json_envelope (&json, &ev);

@@ -24,7 +24,8 @@ typedef struct {
 } hrg_event_t;
 
 //  Decodes an envelope frame and renders its JSON. Returns NULL and sets
-//  *error when the frame is invalid. Caller owns one reference.
+//  *error when the frame is invalid, including an event (not a head
+//  marker) with seq 0 (bad_field). Caller owns one reference.
 hrg_event_t *hrg_event_decode (const void *frame, size_t size, hr_error_t *error);
 
 static inline hrg_event_t *

@@ -56,6 +56,14 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
         "History requests made to repair a gap in the broker stream.");
     ids->slow_consumers = hr_metrics_add (metrics, "herald_slow_consumers_total",
         HR_METRIC_COUNTER, "Connections closed for exceeding the queued-bytes limit.");
+    ids->channels_unconfirmed = hr_metrics_add (metrics, "herald_gateway_channels_unconfirmed",
+        HR_METRIC_GAUGE, "Channels whose subscription the broker has not confirmed yet.");
+    ids->subscription_retries = hr_metrics_add (metrics, "herald_subscription_retries_total",
+        HR_METRIC_COUNTER, "Subscriptions sent again because the broker did not confirm them.");
+    ids->subscription_timeouts = hr_metrics_add (metrics, "herald_subscription_timeouts_total",
+        HR_METRIC_COUNTER, "Channels reset (unavailable) for staying unconfirmed past the deadline.");
+    ids->held_bytes = hr_metrics_add (metrics, "herald_gateway_held_bytes", HR_METRIC_GAUGE,
+        "Bytes of events channels hold while syncing or filling a gap.");
     ids->catchup_bytes = hr_metrics_add (metrics, "herald_catchup_bytes", HR_METRIC_GAUGE,
         "Bytes held for catch-up (history pages, queued replays, history bodies).");
     ids->catchup_waiting = hr_metrics_add (metrics, "herald_catchup_waiting", HR_METRIC_GAUGE,

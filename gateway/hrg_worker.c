@@ -81,6 +81,12 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
     self->sub = zmq_socket (zmq_ctx, ZMQ_SUB);
     int hwm = (int) config->sub_hwm, linger = 0;
     zmq_setsockopt (self->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
+    //  A SUB sends its subscriptions through its send pipe and libzmq drops
+    //  those over ZMQ_SNDHWM (1,000 by default) without a word, also when
+    //  it re-sends them all on reconnect. Unlimited: the pipe holds at most
+    //  one message per channel, and channels are bounded by connections.
+    int unlimited = 0;
+    zmq_setsockopt (self->sub, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
     zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger);
     if (self->epoll_fd < 0 || self->stop_fd < 0
     ||  s_connect (self->sub, config->broker_sub, err) != 0
@@ -182,9 +188,8 @@ s_sub_readable (hrg_worker_t *self)
     return (events & ZMQ_POLLIN) != 0;
 }
 
-//  Takes up to one batch of messages from the broker stream.
-static void
-s_drain_sub (hrg_worker_t *self)
+void
+hrg_worker_drain_sub (hrg_worker_t *self)
 {
     zmq_msg_t topic, body;
     for (int i = 0; i < S_SUB_BATCH; i++) {
@@ -210,8 +215,8 @@ s_drain_sub (hrg_worker_t *self)
                                                     zmq_msg_size (&body), &error): NULL;
         zmq_msg_close (&body);
         if (!ev) {
-            hr_log_warn ("undecodable message on the broker stream",
-                         "error", hr_error_code (error));
+            hr_log_limited_warn ("undecodable message on the broker stream",
+                                 "error", hr_error_code (error));
             continue;
         }
         if (!ev->head)
@@ -261,8 +266,10 @@ s_turn (hrg_worker_t *self)
         atomic_fetch_add (self->linked_workers, linked? 1: -1);
         hr_log_info (linked? "connected to the broker": "lost the broker",
                      "broker", self->config->broker_req);
+        if (linked)                     //  perhaps a new broker process
+            hrg_channel_reconfirm_all (self, hr_mono_ms ());
     }
-    s_drain_sub (self);
+    hrg_worker_drain_sub (self);
     hrg_link_process (self->link);
     uint64_t now = hr_mono_ms ();
     hrg_link_expire (self->link, now);

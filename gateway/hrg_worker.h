@@ -38,6 +38,7 @@ typedef struct {
     int connections, subscriptions, channels, groups, requests,
         events_received, events_delivered, replayed, resumes, gap_fills,
         slow_consumers, errors, resets, log_suppressed,
+        channels_unconfirmed, subscription_retries, subscription_timeouts, held_bytes,
         catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared;
 } hrg_metric_ids_t;
 
@@ -74,11 +75,12 @@ struct _hrg_worker_t {
     hr_buf_t cursor;
     uint64_t next_heartbeat_check;
     uint64_t next_sweep;
-    uint64_t flush_due_us;
-    uint64_t recent_bytes;          //  events held in channels' recent rings          //  monotonic µs before which not to flush again
+    uint64_t flush_due_us;          //  monotonic µs before which not to flush again
+    uint64_t recent_bytes;          //  events held in channels' recent rings
     zhashx_t *pages;                //  hrg_fetch: history pages in flight or held
     uint64_t catchup_bytes;         //  hrg_fetch: memory held for catch-up
     struct _hrg_waiter_t *waiting_head, *waiting_tail;  //  hrg_fetch: over the cap
+    uint64_t held_bytes;            //  events channels hold while syncing or filling
 };
 
 //  Creates a worker listening on listen_fd (taken over). NULL + err on failure.
@@ -95,6 +97,10 @@ void *hrg_worker_run (void *self);
 
 void hrg_worker_stop (hrg_worker_t *self);
 void hrg_worker_destroy (hrg_worker_t **self_p);
+
+//  Takes up to one batch of messages from the broker stream (SUB) and
+//  feeds them to their channels; undecodable ones are logged and dropped.
+void hrg_worker_drain_sub (hrg_worker_t *self);
 
 //  Test seams: the calls the loop waits with and the gateway starts worker
 //  threads with, so a unit test can play a kernel without epoll_pwait2

@@ -1,0 +1,135 @@
+"""Subscriptions are never lost silently (docs/protocol.md §7, "Subscription
+confirmation"): every channel a gateway serves is confirmed by the broker,
+after a burst of new channels and after a broker restart. Each channel then
+delivers its next event, or its clients get a herald-reset."""
+import concurrent.futures
+import signal
+import time
+import unittest
+
+import harness as H
+
+PER_CONN = 64           # channels per SSE connection (the documented maximum)
+
+
+def names(prefix, conns, total):
+    """`total` channel names split into sets of at most PER_CONN."""
+    out, n = [], 0
+    for c in range(conns):
+        take = min(PER_CONN, total - n)
+        out.append(["%s%d-%d" % (prefix, c, i) for i in range(take)])
+        n += take
+    return [s for s in out if s]
+
+
+def open_all(test, base, sets, timeout=60.0):
+    """Opens one SSE client per channel set, all at once (one thread each),
+    then waits until each is subscribed."""
+    with concurrent.futures.ThreadPoolExecutor(len(sets)) as pool:
+        clients = list(pool.map(lambda s: H.SSEClient(base, s, timeout=timeout), sets))
+    for c in clients:
+        test.addCleanup(c.close)
+    for c in clients:
+        test.assertEqual(c.status, 200, c.body)
+    for c in clients:
+        c.wait_subscribed(timeout)
+    return clients
+
+
+def publish_one_each(router, sets, timeout=30.0, window=500):
+    """Publishes one event per channel through the broker's ROUTER and waits
+    for every acknowledgement, at most `window` unacknowledged at a time
+    (a ROUTER drops replies over its high-water mark)."""
+    dealer = H.Zmq(H.zmq.DEALER, router, linger=0)
+    try:
+        channels = [ch for s in sets for ch in s]
+        deadline = time.monotonic() + timeout
+        sent = acked = 0
+        while acked < len(channels):
+            while sent < len(channels) and sent - acked < window:
+                dealer.send({"op": "publish", "rid": sent + 1, "ch": channels[sent],
+                             "data": channels[sent]})
+                sent += 1
+            reply = dealer.recv(max(0.1, deadline - time.monotonic()))[0]
+            assert "seq" in reply, reply
+            acked += 1
+    finally:
+        dealer.close()
+
+
+def covered(client, want_reset):
+    """Channels that got an event (or, when allowed, a reset)."""
+    with client.cond:
+        out = set()
+        for e in client.events:
+            if e.type == "message" or (want_reset and e.type == "herald-reset"):
+                out.add(e.json["channel"])
+        return out
+
+
+def wait_covered(clients, sets, timeout, allow_reset):
+    """Waits until every channel of every client is covered; returns the
+    number of channels missing at the deadline (0 on success)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        missing = sum(len(set(s) - covered(c, allow_reset)) for c, s in zip(clients, sets))
+        if missing == 0 or time.monotonic() >= deadline:
+            return missing
+        time.sleep(0.05)
+
+
+def gateway_figures(gw):
+    """The gateway's subscription and repair metrics, for failure messages."""
+    m = H.metrics(gw.http)
+    return {k: v for k, v in m.items() if "subscription" in k or "unconfirmed" in k
+            or "gap_fills" in k or "resets_total" in k or "received" in k}
+
+
+class BurstOfNewChannels(unittest.TestCase):
+    def test_100_clients_opening_64_new_channels_each_all_deliver(self):
+        run = H.start(self, "run", "--workers", "1")
+        sets = names("burst", 100, 100 * PER_CONN)
+        clients = open_all(self, run.http, sets)
+        publish_one_each(run.router, sets)
+        missing = wait_covered(clients, sets, 20, allow_reset=False)
+        self.assertEqual(missing, 0, "%d of %d channels delivered nothing"
+                         % (missing, 100 * PER_CONN))
+        m = H.metrics(run.http)
+        self.assertEqual(m.get("herald_gateway_channels_unconfirmed", 0), 0)
+        self.assertEqual(m.get("herald_subscription_timeouts_total", 0), 0)
+
+
+class BrokerRestart(unittest.TestCase):
+    CHANNELS = 5000
+
+    def test_5000_channels_each_get_their_next_event_or_a_reset(self):
+        pull, router, xpub = (H.free_tcp_endpoint() for _ in range(3))
+        args = ["--pull", pull, "--router", router, "--xpub", xpub]
+        brokers = [H.Herald("broker", args)]
+        self.addCleanup(lambda: [b.kill() for b in brokers])
+        gw = H.start(self, "gateway", "--broker", "%s,%s" % (xpub, router))
+        H.wait_broker_linked(gw)
+        sets = names("rs", (self.CHANNELS + PER_CONN - 1) // PER_CONN, self.CHANNELS)
+        clients = open_all(self, gw.http, sets)
+        H.wait_until(lambda: H.metric(gw.http, "herald_gateway_channels") == self.CHANNELS, 20,
+                     "the gateway to hold every channel")
+
+        brokers[0].send_signal(signal.SIGKILL)
+        brokers[0].kill()
+        H.wait_until(lambda: H.http("GET", gw.http + "/readyz").status == 503, 10,
+                     "the gateway to notice the broker is gone")
+        brokers.append(H.Herald("broker", args))
+        H.wait_broker_linked(gw, 20)
+        publish_one_each(router, sets)
+        missing = wait_covered(clients, sets, 15, allow_reset=True)
+        self.assertEqual(missing, 0, "%d of %d channels got neither their event nor a reset; %s"
+                         % (missing, self.CHANNELS, gateway_figures(gw)))
+        H.wait_until(lambda: H.metric(gw.http, "herald_gateway_channels_unconfirmed") == 0, 15,
+                     "every channel to be confirmed again")
+        for c in clients:
+            self.assertFalse(c.ended, "a stream ended")
+        brokers[-1].stop()
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,397 @@
+/*  hrg_channel_fixture: the driver of test_hrg_channel.c.
+
+    A hand-built worker (only what channels and groups touch) whose real SUB
+    socket and hrg_link talk to a fake broker over inproc://
+    (hrg_fake_broker.h), a one-member group per observed channel whose
+    reader sees exactly the SSE frames a client would, and helpers that
+    play the broker's side: markers, events, history replies. Single
+    threaded: every wait drives the worker and the fake in turn.  */
+#ifndef HRG_CHANNEL_FIXTURE_H
+#define HRG_CHANNEL_FIXTURE_H
+
+#include "hrg_channel.h"
+#include "hrg_event.h"
+#include "hrg_group.h"
+#include "hrg_link.h"
+#include "hrg_worker.h"
+#include "hrg_fake_broker.h"
+#include "hr_log.h"
+#include "support.h"
+
+#include <zmq.h>
+
+#define E1 "aaaaaaaaaaaaaaaa"
+#define E2 "bbbbbbbbbbbbbbbb"
+#define S_WAIT_MS 2000
+//  Far enough ahead for every deadline and retry of hrg_channel.c.
+#define S_LATER_MS 60000
+
+typedef struct {
+    hrg_group_t *group;
+    hrg_reader_t reader;
+} s_observer_t;
+
+typedef struct {
+    void *ctx;
+    tfb_broker_t broker;
+    hrg_config_t config;
+    hr_metrics_t *metrics;
+    hrg_metric_ids_t ids;
+    hrg_worker_t worker;
+    hrg_channel_t *ch;          //  "orders", acquired by most tests
+    s_observer_t obs;
+    char seen [4096];           //  what the observer read, summarised
+} s_fx_t;
+
+static int s_link_ids;
+
+static void
+s_register (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
+{
+    const char *reasons [HR_RESET_COUNT];
+    for (int i = 0; i < HR_RESET_COUNT; i++)
+        reasons [i] = hr_reset_name ((hr_reset_t) i);
+    int *all = (int *) ids;             //  every id unregistered (-1) at first
+    for (size_t i = 0; i < sizeof *ids / sizeof (int); i++)
+        all [i] = -1;
+    ids->channels = hr_metrics_add (metrics, "channels", HR_METRIC_GAUGE, "");
+    ids->gap_fills = hr_metrics_add (metrics, "gap_fills", HR_METRIC_COUNTER, "");
+    ids->resets = hr_metrics_add_labeled (metrics, "resets", HR_METRIC_COUNTER, "", "reason",
+                                          reasons + 1, HR_RESET_COUNT - 1);
+    ids->channels_unconfirmed = hr_metrics_add (metrics, "unconfirmed", HR_METRIC_GAUGE, "");
+    ids->subscription_retries = hr_metrics_add (metrics, "retries", HR_METRIC_COUNTER, "");
+    ids->subscription_timeouts = hr_metrics_add (metrics, "timeouts", HR_METRIC_COUNTER, "");
+    ids->held_bytes = hr_metrics_add (metrics, "held", HR_METRIC_GAUGE, "");
+}
+
+static int64_t
+s_metric (s_fx_t *fx, int id)
+{
+    return hr_metrics_value (fx->metrics, id);
+}
+
+static int64_t
+s_resets (s_fx_t *fx, hr_reset_t reason)
+{
+    return s_metric (fx, fx->ids.resets + (int) reason - 1);
+}
+
+//  --------------------------------------------------------------------
+//  The fixture: a worker with SUB + link on the fake broker
+
+static int
+s_setup (void **state)
+{
+    s_fx_t *fx = calloc (1, sizeof *fx);
+    fx->ctx = zmq_ctx_new ();
+    tfb_start (&fx->broker, fx->ctx);
+    fx->config = (hrg_config_t) HRG_CONFIG_DEFAULTS;
+    fx->config.broker_timeout = 1000;
+    fx->metrics = hr_metrics_new ();
+    s_register (&fx->ids, fx->metrics);
+    hrg_worker_t *w = &fx->worker;
+    w->config = &fx->config;
+    w->metrics = fx->metrics;
+    w->m = &fx->ids;
+    w->shard = hr_metrics_shard (fx->metrics);
+    w->channels = zhashx_new ();
+    w->groups = zhashx_new ();
+    w->sub = zmq_socket (fx->ctx, ZMQ_SUB);
+    int zero = 0;
+    zmq_setsockopt (w->sub, ZMQ_SNDHWM, &zero, sizeof zero);
+    zmq_setsockopt (w->sub, ZMQ_LINGER, &zero, sizeof zero);
+    assert_int_equal (zmq_connect (w->sub, fx->broker.sub_endpoint), 0);
+    hr_buf_t err = HR_BUF_INIT;
+    w->link = hrg_link_new (fx->ctx, fx->broker.req_endpoint,
+                            (uint64_t) fx->config.broker_timeout, 9000 + ++s_link_ids, &err);
+    assert_non_null (w->link);
+    hr_buf_free (&err);
+    w->linked = true;
+    *state = fx;
+    return 0;
+}
+
+static void s_unobserve (s_fx_t *fx);
+
+static int
+s_teardown (void **state)
+{
+    s_fx_t *fx = *state;
+    hrg_worker_t *w = &fx->worker;
+    s_unobserve (fx);
+    if (fx->ch)
+        hrg_channel_release (fx->ch);
+    assert_int_equal (zhashx_size (w->channels), 0);
+    assert_int_equal (w->recent_bytes, 0);
+    assert_int_equal (w->held_bytes, 0);
+    assert_int_equal (s_metric (fx, fx->ids.held_bytes), 0);
+    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 0);
+    hrg_link_destroy (&w->link);
+    zmq_close (w->sub);
+    zhashx_destroy (&w->channels);
+    zhashx_destroy (&w->groups);
+    hr_buf_free (&w->scratch);
+    hr_buf_free (&w->cursor);
+    tfb_stop (&fx->broker);
+    zmq_ctx_term (fx->ctx);
+    hr_metrics_destroy (&fx->metrics);
+    free (fx);
+    return 0;
+}
+
+//  A one-channel group with one reader: what a client of ch would read.
+static void
+s_observe (s_fx_t *fx, hrg_channel_t *ch)
+{
+    hrg_group_t *group = calloc (1, sizeof *group);
+    group->worker = &fx->worker;
+    const char *name = ch->name;
+    group->set = hr_chanset_new (&name, 1);
+    group->channels = calloc (1, sizeof (hrg_channel_t *));
+    group->channels [0] = ch;
+    hrg_chain_init (&group->chain);
+    hr_vec_push (&ch->groups, group);
+    hrg_reader_attach (&fx->obs.reader, &group->chain);
+    fx->obs.group = group;
+}
+
+static void
+s_unobserve (s_fx_t *fx)
+{
+    hrg_group_t *group = fx->obs.group;
+    if (!group)
+        return;
+    hrg_reader_detach (&fx->obs.reader);
+    hr_vec_remove (&group->channels [0]->groups, group);
+    hrg_chain_fini (&group->chain);
+    hr_chanset_destroy (&group->set);
+    free (group->channels);
+    free (group);
+    fx->obs.group = NULL;
+    fx->worker.dirty_groups = NULL;     //  the hand-built group was queued there
+}
+
+//  Appends to fx->seen what the observer's client read since the last
+//  call, summarised as "e<seq>" per event and "R:<reason>@<seq>" per
+//  reset, space-separated.
+static void
+s_read_more (s_fx_t *fx)
+{
+    static char text [1 << 20];
+    size_t size = hrg_reader_copy (&fx->obs.reader, text, sizeof text - 1);
+    text [size] = 0;
+    size_t used = strlen (fx->seen);
+    char *save = NULL;
+    for (char *block = strtok_r (text, "\n", &save); block; block = strtok_r (NULL, "\n", &save)) {
+        //  Lines: "event: herald-reset" precedes a reset's "data: "
+        static bool reset;
+        if (strcmp (block, "event: herald-reset") == 0) {
+            reset = true;
+            continue;
+        }
+        if (strncmp (block, "data: ", 6) != 0)
+            continue;
+        char *seq = strstr (block, "\"seq\":");
+        assert_non_null (seq);
+        unsigned long long value = strtoull (seq + 6, NULL, 10);
+        if (reset) {
+            char *reason = strstr (block, "\"reason\":\"");
+            assert_non_null (reason);
+            reason += 10;
+            int len = (int) (strchr (reason, '"') - reason);
+            used += (size_t) snprintf (fx->seen + used, sizeof fx->seen - used, "%sR:%.*s@%llu",
+                                       used? " ": "", len, reason, value);
+        }
+        else
+            used += (size_t) snprintf (fx->seen + used, sizeof fx->seen - used, "%se%llu",
+                                       used? " ": "", value);
+        reset = false;
+    }
+}
+
+//  What the client read since the last call (see s_read_more).
+static const char *
+s_take (s_fx_t *fx)
+{
+    fx->seen [0] = 0;
+    s_read_more (fx);
+    return fx->seen;
+}
+
+//  --------------------------------------------------------------------
+//  Driving the broker side
+
+typedef struct {
+    s_fx_t *fx;
+    hrg_channel_t *ch;
+    hrg_channel_state_t state;
+} s_until_t;
+
+//  Step: drain the SUB and the link; done when ch is in the state.
+static bool
+s_step_state (void *arg)
+{
+    s_until_t *until = arg;
+    hrg_worker_drain_sub (&until->fx->worker);
+    hrg_link_process (until->fx->worker.link);
+    return until->ch->state == until->state;
+}
+
+static void
+s_wait_state (s_fx_t *fx, hrg_channel_t *ch, hrg_channel_state_t state)
+{
+    s_until_t until = { fx, ch, state };
+    assert_true (tfb_wait (s_step_state, &until, S_WAIT_MS));
+}
+
+typedef struct {
+    s_fx_t *fx;
+    hrg_channel_t *ch;
+} s_confirm_t;
+
+static bool
+s_step_confirmed (void *arg)
+{
+    s_confirm_t *c = arg;
+    hrg_worker_drain_sub (&c->fx->worker);
+    return c->ch->confirmed;
+}
+
+//  Drains the SUB for a moment (what the broker sent has arrived).
+static void
+s_settle (s_fx_t *fx)
+{
+    uint64_t deadline = hr_mono_ms () + 30;
+    while (hr_mono_ms () < deadline) {
+        hrg_worker_drain_sub (&fx->worker);
+        hrg_link_process (fx->worker.link);
+        zmq_poll (NULL, 0, 1);
+    }
+}
+
+//  Waits for the fake broker to see a subscription message for topic.
+static int
+s_expect_subscription (s_fx_t *fx, const char *channel)
+{
+    char topic [HR_CHANNEL_MAX + 8], want [HR_CHANNEL_MAX + 8];
+    snprintf (want, sizeof want, "%s|", channel);
+    int kind = tfb_subscription (&fx->broker, topic, sizeof topic, S_WAIT_MS);
+    assert_int_not_equal (kind, -1);
+    assert_string_equal (topic, want);
+    return kind;
+}
+
+static void
+s_marker (s_fx_t *fx, const char *ch, const char *epoch, uint64_t seq)
+{
+    hr_event_t ev = tfb_head_marker (ch, epoch, seq);
+    tfb_publish (&fx->broker, &ev);
+}
+
+static void
+s_event (s_fx_t *fx, const char *ch, const char *epoch, uint64_t seq)
+{
+    hr_event_t ev = tfb_event (ch, epoch, seq);
+    tfb_publish (&fx->broker, &ev);
+}
+
+//  An event whose data is a string of `size` bytes.
+static void
+s_big_event (s_fx_t *fx, const char *ch, const char *epoch, uint64_t seq, size_t size)
+{
+    uint8_t *data = malloc (size + 3);
+    data [0] = 0xda;
+    data [1] = (uint8_t) (size >> 8);
+    data [2] = (uint8_t) size;
+    memset (data + 3, 'x', size);
+    hr_event_t ev = tfb_event (ch, epoch, seq);
+    ev.data = data;
+    ev.data_len = size + 3;
+    tfb_publish (&fx->broker, &ev);
+    free (data);
+}
+
+static bool
+s_step_request (void *arg)
+{
+    s_fx_t *fx = arg;
+    hrg_worker_drain_sub (&fx->worker);
+    hrg_link_process (fx->worker.link);
+    return tfb_pending (&fx->broker);
+}
+
+//  Drives the worker until it sends a request, takes it and checks it is
+//  a history query for ch.
+static void
+s_expect_history (s_fx_t *fx, tfb_request_t *r, const char *ch, uint64_t since,
+                  uint64_t limit)
+{
+    assert_true (tfb_wait (s_step_request, fx, S_WAIT_MS));
+    assert_true (tfb_recv (&fx->broker, r, S_WAIT_MS));
+    assert_int_equal (r->error, HR_OK);
+    assert_int_equal (r->req.op, HR_OP_HISTORY);
+    assert_int_equal (r->req.event.ch_len, strlen (ch));
+    assert_memory_equal (r->req.event.ch, ch, strlen (ch));
+    assert_int_equal (r->req.since, since);
+    assert_int_equal (r->req.limit, limit);
+}
+
+//  Answers a history query with events first..last of epoch (head `head`).
+static void
+s_reply_events (s_fx_t *fx, tfb_request_t *r, const char *epoch, uint64_t first,
+                uint64_t last, uint64_t head)
+{
+    hr_event_t events [64];
+    size_t count = 0;
+    char ch [HR_CHANNEL_MAX + 1];
+    snprintf (ch, sizeof ch, "%.*s", (int) r->req.event.ch_len, r->req.event.ch);
+    for (uint64_t seq = first; seq <= last && count < 64; seq++)
+        events [count++] = tfb_event (ch, epoch, seq);
+    //  tfb_event keeps pointers to ch: encoded before ch leaves scope
+    tfb_reply_history (&fx->broker, r, epoch, first, head, HR_RESET_NONE, events, count);
+    tfb_request_free (r);
+}
+
+//  Acquires "orders", observes it and brings it LIVE at (epoch, head) by
+//  the subscription's head marker (which also confirms it).
+static hrg_channel_t *
+s_live (s_fx_t *fx, const char *epoch, uint64_t head)
+{
+    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    s_observe (fx, fx->ch);
+    assert_int_equal (s_expect_subscription (fx, "orders"), 1);
+    s_marker (fx, "orders", epoch, head);
+    s_wait_state (fx, fx->ch, HRG_CHANNEL_LIVE);
+    assert_true (fx->ch->confirmed);
+    return fx->ch;
+}
+
+typedef struct {
+    s_fx_t *fx;
+    const char *want;
+} s_seen_t;
+
+static bool
+s_step_seen (void *arg)
+{
+    s_seen_t *seen = arg;
+    hrg_worker_drain_sub (&seen->fx->worker);
+    hrg_link_process (seen->fx->worker.link);
+    s_read_more (seen->fx);
+    return strlen (seen->fx->seen) >= strlen (seen->want);
+}
+
+//  Drives the worker until the client has read as much as `want` (a
+//  summary as s_read_more writes it), then checks it is exactly that.
+static void
+s_expect_seen (s_fx_t *fx, const char *want)
+{
+    fx->seen [0] = 0;
+    s_seen_t seen = { fx, want };
+    tfb_wait (s_step_seen, &seen, S_WAIT_MS);
+    s_settle (fx);
+    s_read_more (fx);
+    assert_string_equal (fx->seen, want);
+}
+
+#endif
