@@ -104,18 +104,22 @@ static bool
 s_write (hrg_conn_t *self, struct iovec *iov, size_t count, size_t *written)
 {
     ssize_t rc = writev (self->fd, iov, (int) count);
+    bool was_blocked = self->blocked;
     if (rc < 0) {
         if (errno != EAGAIN && errno != EINTR)
             hrg_sse_close (self);               //  the peer is gone
         self->blocked = true;
-        return false;                           //  EPOLLOUT calls again
     }
-    *written = (size_t) rc;
-    size_t total = 0;
-    for (size_t i = 0; i < count; i++)
-        total += iov [i].iov_len;
-    self->blocked = *written < total;
-    return true;
+    else {
+        *written = (size_t) rc;
+        size_t total = 0;
+        for (size_t i = 0; i < count; i++)
+            total += iov [i].iov_len;
+        self->blocked = *written < total;
+    }
+    if (self->blocked && !was_blocked)
+        self->blocked_ms = hr_mono_ms ();
+    return rc >= 0;                             //  else EPOLLOUT calls again
 }
 
 //  Writes what is left of the response head. True when all of it is out.
@@ -261,6 +265,16 @@ hrg_sse_sweep (hrg_worker_t *worker, uint64_t now_ms)
     for (hrg_conn_t *self = worker->conns; self; self = self->next) {
         if (self->closing || hrg_sse_check_slow (self))
             continue;
+        //  A resume whose client takes nothing for --conn-timeout would keep
+        //  its catch-up memory (and make others wait) for ever
+        if (!self->group && self->blocked
+        &&  self->blocked_ms + (uint64_t) worker->config->conn_timeout <= now_ms) {
+            hr_metrics_inc (worker->shard, worker->m->slow_consumers);
+            hr_log_limited_info ("stalled resume disconnected",
+                                 "channel", self->set->names [0]);
+            hrg_sse_close (self);
+            continue;
+        }
         if (!self->group
         &&  self->last_frame_ms + (uint64_t) worker->config->heartbeat <= now_ms)
             hrg_sse_own_append (self, ":\n\n", 3);

@@ -456,6 +456,21 @@ test_a_broker_error_during_resume_is_an_unavailable_reset (void **state)
 //  --------------------------------------------------------------------
 //  Bounds
 
+//  Serves pages to a client that does not read until the gateway stops
+//  asking (its budget is queued and its socket full).
+static void
+s_fill_until_blocked (s_fx_t *fx, s_client_t *client, uint64_t head)
+{
+    size_t pages = 0;
+    while (tfb_wait (s_step_pending, fx, 200)) {
+        tfb_request_t request;
+        s_take (fx, &request);
+        s_answer (fx, &request, E1, head);
+        assert_true (++pages < 50);
+    }
+    assert_true (client->conn->blocked);
+}
+
 static void
 test_replay_is_paged_under_the_budget (void **state)
 {
@@ -466,15 +481,7 @@ test_replay_is_paged_under_the_budget (void **state)
     s_open (fx, &client, E1, 0);
     s_live_at (fx, E1, head);
     //  The client does not read: the gateway must stop asking for pages
-    size_t pages = 0;
-    while (tfb_wait (s_step_pending, fx, 200)) {
-        tfb_request_t request;
-        s_take (fx, &request);
-        assert_true (request.req.limit >= 1);
-        s_answer (fx, &request, E1, head);
-        pages++;
-        assert_true (pages < 50);
-    }
+    s_fill_until_blocked (fx, &client, head);
     uint64_t pending = hrg_sse_own_pending (client.conn);
     assert_true (pending > 0);
     assert_true (pending < budget + 512);       //  the budget and at most one more event
@@ -501,6 +508,26 @@ test_replay_is_paged_under_the_budget (void **state)
     s_parse (&client, &seen);
     s_assert_range (&seen, 1, head);
     s_close (fx, &client);
+}
+
+static void
+test_a_stalled_resume_is_closed_after_conn_timeout (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.slow_consumer_bytes = 8192;
+    fx->config.conn_timeout = 5000;
+    s_client_t client;
+    s_open (fx, &client, E1, 0);
+    s_live_at (fx, E1, 600);
+    s_fill_until_blocked (fx, &client, 600);
+    hrg_sse_sweep (&fx->worker, hr_mono_ms ());
+    assert_false (client.conn->closing);        //  not yet
+    hrg_sse_sweep (&fx->worker, hr_mono_ms () + 5000);
+    assert_true (client.conn->closing);
+    assert_int_equal (s_metric (fx, fx->ids.slow_consumers), 1);
+    client.conn = NULL;
+    s_close (fx, &client);
+    assert_int_equal (fx->worker.catchup_bytes, 0);
 }
 
 static void
@@ -632,6 +659,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_a_broker_error_during_resume_is_an_unavailable_reset,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_replay_is_paged_under_the_budget,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_a_stalled_resume_is_closed_after_conn_timeout,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_two_resumes_from_one_position_share_one_fetch,
                                          s_setup, s_teardown),
