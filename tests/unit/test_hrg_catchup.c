@@ -531,6 +531,27 @@ test_a_stalled_resume_is_closed_after_conn_timeout (void **state)
 }
 
 static void
+test_a_client_that_stops_reading_is_closed_at_the_refused_write (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.slow_consumer_bytes = 4096;
+    fx->config.write_interval = 0;
+    s_client_t client;
+    s_open (fx, &client, E1, 0);
+    s_live_at (fx, E1, 0);
+    s_turn (fx);
+    assert_non_null (client.conn->group);
+    for (uint64_t seq = 1; seq <= 1000 && !client.conn->closing; seq++) {
+        s_feed (fx, tfb_event ("orders", E1, seq));
+        hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
+    }
+    assert_true (client.conn->closing);         //  without waiting for the sweep
+    assert_int_equal (s_metric (fx, fx->ids.slow_consumers), 1);
+    client.conn = NULL;
+    s_close (fx, &client);
+}
+
+static void
 test_two_resumes_from_one_position_share_one_fetch (void **state)
 {
     s_fx_t *fx = *state;
@@ -661,6 +682,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_replay_is_paged_under_the_budget,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_stalled_resume_is_closed_after_conn_timeout,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_a_client_that_stops_reading_is_closed_at_the_refused_write,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_two_resumes_from_one_position_share_one_fetch,
                                          s_setup, s_teardown),
