@@ -27,7 +27,8 @@ typedef struct {
     pthread_t thread;
     bool running;
     int rc;                     //  hrb_server_run's result
-    hr_buf_t out;
+    void *clients [8];          //  closed by teardown, even after a failed assert
+    int client_count;
 } s_fixture_t;
 
 static int s_instance;
@@ -75,11 +76,12 @@ s_setup (void **state)
     return 0;
 }
 
-//  Every client socket must be closed by the test before teardown.
 static int
 s_teardown (void **state)
 {
     s_fixture_t *f = *state;
+    for (int i = 0; i < f->client_count; i++)
+        zmq_close (f->clients [i]);
     if (f->running) {
         hrb_server_stop (f->server);
         pthread_join (f->thread, NULL);
@@ -87,7 +89,6 @@ s_teardown (void **state)
     hrb_server_destroy (&f->server);
     zmq_ctx_term (f->ctx);
     hr_metrics_destroy (&f->metrics);
-    hr_buf_free (&f->out);
     free (f);
     return 0;
 }
@@ -99,6 +100,8 @@ s_client (s_fixture_t *f, int type, const char *endpoint)
     int linger = 0;
     zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
     assert_int_equal (zmq_connect (sock, endpoint), 0);
+    assert_true (f->client_count < 8);
+    f->clients [f->client_count++] = sock;
     return sock;
 }
 
@@ -265,7 +268,6 @@ test_history_first_head_count (void **state)
     s_history (dealer, "orders", epoch, 4, 100, &h);
     assert_int_equal (h.head.reset, HR_RESET_NONE);
     assert_int_equal (h.count, 1);
-    zmq_close (dealer);
 }
 
 //  --------------------------------------------------------------------
@@ -290,7 +292,6 @@ test_req_client_gets_delimited_reply_dealer_does_not (void **state)
     assert_int_equal (reply.rid, 9);
     assert_false (s_more (req));
     zmq_msg_close (&msg);
-    zmq_close (req);
     //  A DEALER that sends the delimiter itself gets it back
     void *dealer = s_client (f, ZMQ_DEALER, f->router);
     zmq_send (dealer, "", 0, ZMQ_SNDMORE);
@@ -309,7 +310,6 @@ test_req_client_gets_delimited_reply_dealer_does_not (void **state)
     assert_int_equal (reply.seq, 3);
     assert_false (s_more (dealer));
     zmq_msg_close (&msg);
-    zmq_close (dealer);
 }
 
 //  --------------------------------------------------------------------
@@ -327,7 +327,6 @@ test_repeat_id_is_acknowledged_once (void **state)
     assert_int_equal (s_publish (dealer, "d", 3, "k1"), 1);
     assert_int_equal (s_publish (dealer, "e", 4, "k1"), 1);    //  keys are per channel
     assert_int_equal (s_publish (dealer, "d", 5, NULL), 3);
-    zmq_close (dealer);
 }
 
 //  --------------------------------------------------------------------
@@ -381,7 +380,6 @@ test_every_error_reply_carries_rid (void **state)
     tu_kstr ("ch", "a");
     s_send_frame (dealer);
     s_expect_error (dealer, HR_E_MISSING_FIELD, false, 0);
-    zmq_close (dealer);
 }
 
 //  --------------------------------------------------------------------
@@ -432,9 +430,6 @@ test_subscribe_gets_head_marker (void **state)
     assert_true (ev.head);
     assert_int_equal (ev.seq, 1);
     zmq_msg_close (&msg);
-    zmq_close (sub2);
-    zmq_close (sub);
-    zmq_close (dealer);
 }
 
 static void
@@ -466,8 +461,6 @@ test_quiet_channel_gets_marker_round (void **state)
     zmq_msg_close (&msg);
     zmq_pollitem_t item = { sub, 0, ZMQ_POLLIN, 0 };
     assert_int_equal (zmq_poll (&item, 1, 2500), 0);
-    zmq_close (sub);
-    zmq_close (dealer);
 }
 
 //  --------------------------------------------------------------------
@@ -490,7 +483,6 @@ test_channel_cap_refuses_new_channels_with_history (void **state)
     s_send_frame (dealer);
     s_expect_error (dealer, HR_E_OVERLOADED, true, 3);
     assert_int_equal (s_publish (dealer, "a", 4, NULL), 2);   //  known channels go on
-    zmq_close (dealer);
 }
 
 static void
@@ -507,7 +499,6 @@ test_channel_cap_replaces_channels_without_history (void **state)
     assert_int_equal (s_publish (dealer, "c", 3, NULL), 1);
     //  "a" went (least recent): it starts again at 1, in a new epoch
     assert_int_equal (s_publish (dealer, "a", 4, NULL), 1);
-    zmq_close (dealer);
 }
 
 //  --------------------------------------------------------------------
@@ -565,8 +556,6 @@ test_unread_replies_are_bounded_per_client (void **state)
     s_history (reader, "h", NULL, (uint64_t) count, 20, &h);
     assert_true (h.count >= 1);
     assert_int_equal (h.seqs [0], count + 1);
-    zmq_close (reader);
-    zmq_close (dealer);
 }
 
 //  --------------------------------------------------------------------
@@ -609,8 +598,6 @@ test_subscription_flood_does_not_hold_up_replies (void **state)
     s_reply (dealer, &msg, &reply);
     assert_int_equal (reply.seq, 1);
     zmq_msg_close (&msg);
-    zmq_close (dealer);
-    zmq_close (xsub);
 }
 
 //  --------------------------------------------------------------------

@@ -329,6 +329,47 @@ test_store_stats_count_bytes_with_overhead (void **state)
 }
 
 static void
+test_store_ring_shrinks_as_it_empties (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (1000, 1000, 1 << 20);
+    hrb_history_t *h = store->ops->open (store);
+    for (uint64_t seq = 1; seq <= 100; seq++)
+        s_append (store, h, seq, seq);
+    //  128 slots for 100 events
+    assert_int_equal (s_stats (store).bytes, 100 * (10 + S_OVERHEAD) + 16 * S_RING);
+    store->ops->expire (store, 1090, SIZE_MAX);     //  leaves seqs 90..100
+    assert_int_equal (s_stats (store).events, 11);
+    assert_true (s_stats (store).bytes <= 11 * (10 + S_OVERHEAD) + 8 * S_RING);
+    s_seen_t seen;
+    assert_int_equal (s_read (store, h, 0, 100, &seen), 11);
+    assert_int_equal (seen.seqs [0], 90);
+    assert_int_equal (seen.seqs [10], 100);
+    store->ops->expire (store, 5000, SIZE_MAX);     //  empty: no ring at all
+    assert_int_equal (s_stats (store).bytes, 0);
+    s_append (store, h, 101, 5000);
+    assert_int_equal (s_stats (store).bytes, 10 + S_OVERHEAD + S_RING);
+    store->ops->close (store, h);
+    store->ops->destroy (&store);
+}
+
+static void
+test_store_expire_stops_at_its_budget (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_history_t *h = store->ops->open (store);
+    for (uint64_t seq = 1; seq <= 10; seq++)
+        s_append (store, h, seq, 1);
+    assert_int_equal (store->ops->expire (store, 5000, 4), 4);
+    assert_int_equal (store->ops->first (store, h), 5);
+    assert_int_equal (store->ops->expire (store, 5000, 4), 4);
+    assert_int_equal (store->ops->expire (store, 5000, 4), 2);
+    assert_int_equal (store->ops->expire (store, 5000, 4), 0);
+    assert_int_equal (s_stats (store).evicted_age, 10);
+    store->ops->close (store, h);
+    store->ops->destroy (&store);
+}
+
+static void
 test_store_close_drops_only_that_channel (void **state)
 {
     hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
@@ -644,6 +685,8 @@ main (void)
         cmocka_unit_test (test_store_memory_cap_evicts_oldest_across_channels),
         cmocka_unit_test (test_store_stats_count_bytes_with_overhead),
         cmocka_unit_test (test_store_close_drops_only_that_channel),
+        cmocka_unit_test (test_store_ring_shrinks_as_it_empties),
+        cmocka_unit_test (test_store_expire_stops_at_its_budget),
         cmocka_unit_test (test_dedupe_find_misses_then_hits_after_insert),
         cmocka_unit_test (test_dedupe_keys_are_per_channel_and_id),
         cmocka_unit_test (test_dedupe_window_is_measured_from_first_publish),
