@@ -222,5 +222,35 @@ class ErrorRid(unittest.TestCase):
         self.assertEqual((reply["rid"], reply["error"]), (12, "bad_type"))
 
 
+class ProtocolTruths(unittest.TestCase):
+    """§6: what docs/protocol.md §2 says about PULL and oversized frames."""
+
+    def setUp(self):
+        self.broker = H.start(self, "broker", "--max-event", "1K")
+        self.dealer = H.dealer(self, self.broker.router)
+
+    def head(self, channel):
+        return self.dealer.request({"op": "history", "ch": channel, "limit": 0})["head"]
+
+    def test_pull_accepts_op_publish_and_rid_and_refuses_history(self):
+        push = H.pusher(self, self.broker.pull)
+        push.send({"op": "publish", "rid": 5, "ch": "p", "data": 1})
+        push.send({"op": "history", "ch": "p"})
+        push.send({"rid": 6, "ch": "p", "data": 2})
+        H.wait_until(lambda: self.head("p") == 2, 5, "two publishes on PULL")
+        push.send({"ch": "p", "data": 3})      # after the refused one, in order
+        H.wait_until(lambda: self.head("p") == 3, 5, "the third")
+
+    def test_frame_far_over_max_event_closes_the_connection(self):
+        # Over 4 x 1 KiB + 1 KiB: ZeroMQ drops the connection unread, so
+        # there is no reply; the DEALER reconnects and is answered again.
+        self.dealer.send({"rid": 1, "ch": "big", "data": "x" * 6000})
+        self.assertFalse(self.dealer.sock.poll(1000, zmq.POLLIN))
+        self.assertEqual(self.dealer.request({"rid": 2, "ch": "ok", "data": 1}, timeout=10)["rid"], 2)
+        # Just over --max-event: read, and answered with the rid
+        self.dealer.send({"rid": 3, "ch": "big", "data": "x" * 2000})
+        self.assertEqual(self.dealer.recv()[0]["error"], "frame_too_large")
+
+
 if __name__ == "__main__":
     unittest.main()

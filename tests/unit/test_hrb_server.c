@@ -600,6 +600,33 @@ test_subscription_flood_does_not_hold_up_replies (void **state)
     zmq_msg_close (&msg);
 }
 
+static void
+test_inproc_subscriptions_are_never_dropped (void **state)
+{
+    s_fixture_t *f = *state;
+    s_create (f);
+    //  A SUB-side hwm of ZeroMQ's default (1,000) and 3,000 subscriptions
+    //  queued before the loop reads any: an inproc pipe is bounded by the
+    //  sum of both sides' hwms unless one is 0, and drops what is over
+    void *xsub = s_client (f, ZMQ_XSUB, f->xpub);
+    int unlimited = 0;
+    zmq_setsockopt (xsub, ZMQ_RCVHWM, &unlimited, sizeof unlimited);
+    const int subs = 3000;
+    char topic [16];
+    for (int i = 0; i < subs; i++) {
+        int size = snprintf (topic, sizeof topic, "\001s%d|", i);
+        assert_int_equal (zmq_send (xsub, topic, (size_t) size, 0), size);
+    }
+    s_start (f);
+    for (int i = 0; i < subs; i++) {
+        zmq_msg_t msg;
+        hr_event_t ev;
+        s_stream_recv (xsub, &msg, &ev);
+        assert_true (ev.head);
+        zmq_msg_close (&msg);
+    }
+}
+
 //  --------------------------------------------------------------------
 //  Loop failure
 
@@ -646,6 +673,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_unread_replies_are_bounded_per_client,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_subscription_flood_does_not_hold_up_replies,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_inproc_subscriptions_are_never_dropped,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_zmq_failure_ends_the_loop_with_minus_one,
                                          s_setup, s_teardown),
