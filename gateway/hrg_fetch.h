@@ -73,7 +73,7 @@ uint64_t hrg_fetch_limit (uint64_t budget, uint64_t avg, uint64_t remaining);
 uint64_t hrg_fetch_budget (hrg_worker_t *worker);
 
 //  Adds delta (may be negative) to the worker's bytes held for catch-up:
-//  what a catch-up keeps besides pages (queued replays, history bodies).
+//  what a catch-up keeps besides pages (queued replays, rendered history).
 void hrg_fetch_hold (hrg_worker_t *worker, int64_t delta);
 
 //  True when the worker holds --catchup-memory or more for catch-up.

@@ -65,7 +65,7 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
     ids->held_bytes = hr_metrics_add (metrics, "herald_gateway_held_bytes", HR_METRIC_GAUGE,
         "Bytes of events channels hold while syncing or filling a gap.");
     ids->catchup_bytes = hr_metrics_add (metrics, "herald_catchup_bytes", HR_METRIC_GAUGE,
-        "Bytes held for catch-up (history pages, queued replays, history bodies).");
+        "Bytes held for catch-up (history pages, queued replays, rendered history).");
     ids->catchup_waiting = hr_metrics_add (metrics, "herald_catchup_waiting", HR_METRIC_GAUGE,
         "Catch-ups (resumes, history requests) waiting for --catchup-memory.");
     ids->catchup_fetches = hr_metrics_add (metrics, "herald_catchup_fetches_total",

@@ -1,11 +1,12 @@
 /*  hrg_history: GET /v1/history?channel=C&since=N&epoch=E&limit=L, answered
     from the broker's history with the same reset semantics as resume.
 
-    The body is built from shared history pages (hrg_fetch), a page at a
-    time, and holds about one catch-up budget of events (at least one):
-    a client asking for more pages on with since. The body is counted in
-    herald_catchup_bytes until the request completes, and over
-    --catchup-memory a new request waits for memory like a resume.  */
+    The response is streamed: libmicrohttpd asks for body bytes as the
+    socket drains, and they are rendered from shared history pages
+    (hrg_fetch) an event at a time, fetching the next page when one is
+    used up. A client that does not read holds one page and one rendered
+    event. The first page decides the status and the header (epoch, first,
+    head, reset); a new request waits for --catchup-memory like a resume.  */
 #include "hrg_history.h"
 #include "hrg_fetch.h"
 #include "hr_json.h"
@@ -13,6 +14,9 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+
+//  libmicrohttpd's buffer for the body between reads of ours.
+#define S_BLOCK_SIZE (16 * 1024)
 
 typedef struct {
     hrg_request_t base;
@@ -25,13 +29,16 @@ typedef struct {
     uint64_t limit, written;
     uint64_t avg;               //  bytes per event seen, to size pages
     hr_reset_t reset;
-    hrg_page_t *page;           //  the page in flight, or NULL
+    hrg_page_t *page;           //  the page being rendered or in flight
+    size_t next;                //  the page's next event to look at
     hrg_waiter_t waiter;        //  waiting for --catchup-memory
-    bool started;               //  the first page (the header) is in the body
+    bool started;               //  the first page is in: the header is known
+    bool events_done;           //  no more events: the tail comes next
+    bool ended;                 //  the tail is rendered
     bool suspended;
-    bool done;
-    hr_buf_t body;
-    uint64_t held;              //  body bytes counted in herald_catchup_bytes
+    hr_buf_t out;               //  rendered, not yet given to libmicrohttpd
+    size_t out_sent;
+    uint64_t held;              //  out's bytes counted in herald_catchup_bytes
     hr_error_t error;
 } s_history_t;
 
@@ -42,32 +49,66 @@ s_destroy (hrg_request_t *base)
     hrg_page_release (&self->page, self);
     hrg_fetch_unwait (self->worker, &self->waiter);
     hrg_fetch_hold (self->worker, -(int64_t) self->held);
-    hr_buf_free (&self->body);
+    hr_buf_free (&self->out);
     free (self);
 }
 
-//  Counts what the body holds now.
+//  Counts what the render buffer holds now.
 static void
 s_account (s_history_t *self)
 {
-    hrg_fetch_hold (self->worker, (int64_t) self->body.size - (int64_t) self->held);
-    self->held = self->body.size;
+    hrg_fetch_hold (self->worker, (int64_t) self->out.size - (int64_t) self->held);
+    self->held = self->out.size;
 }
 
-//  The first page: the response's header, or its error.
-static void
-s_start_body (s_history_t *self, hrg_page_t *page)
+static void s_on_page (void *arg, hrg_page_t *page);
+static void s_on_admit (void *arg);
+
+//  Asks for the page after the body's last seq. False while waiting for
+//  memory (only the first page waits: a response under way holds its
+//  share already); a broker that cannot be asked ends the events (or,
+//  for the first page, is the answer).
+static bool
+s_fetch (s_history_t *self)
 {
+    hrg_worker_t *worker = self->worker;
+    const char *epoch = self->epoch [0]? self->epoch: NULL;
+    if (!self->started && hrg_fetch_over_cap (worker)
+    &&  !hrg_page_exists (worker, self->channel, epoch, self->last)) {
+        self->waiter.fn = s_on_admit;
+        self->waiter.arg = self;
+        hrg_fetch_wait (worker, &self->waiter);
+        return false;
+    }
+    uint64_t budget = hrg_fetch_budget (worker);
+    uint64_t limit = self->limit == 0? 0
+                   : hrg_fetch_limit (budget, self->avg, self->limit - self->written);
+    self->page = hrg_page_get (worker, self->channel, epoch, self->last, limit, budget,
+                               s_on_page, self);
+    self->next = 0;
+    if (!self->page) {
+        if (!self->started)
+            self->error = HR_E_BROKER_UNAVAILABLE;
+        self->events_done = true;
+    }
+    return true;
+}
+
+//  The first page: the status and the header.
+static void
+s_start (s_history_t *self)
+{
+    hrg_page_t *page = self->page;
     self->started = true;
     self->reset = hrg_page_reset (page);
     if (self->reset == HR_RESET_UNAVAILABLE) {
         self->error = HR_E_BROKER_UNAVAILABLE;
-        self->done = true;
+        self->events_done = true;
         return;
     }
     snprintf (self->epoch, sizeof self->epoch, "%s", hrg_page_epoch (page));
     self->head = hrg_page_head (page);
-    hr_buf_t *out = &self->body;
+    hr_buf_t *out = &self->out;
     hr_buf_puts (out, "{\"channel\":");
     hr_json_string (out, self->channel, strlen (self->channel));
     hr_buf_puts (out, ",\"epoch\":");
@@ -79,101 +120,111 @@ s_start_body (s_history_t *self, hrg_page_t *page)
                    (unsigned long long) hrg_page_first (page),
                    (unsigned long long) self->head);
     if (self->reset)
-        self->done = true;
+        self->events_done = true;
 }
 
-//  Adds the ready page's events to the body; done once the limit, the
-//  first page's head or the budget is reached, or the history ends.
+//  Renders the next event of the ready page into out, or finishes with the
+//  page: done when the limit, the first page's head or the end of the
+//  history is reached, or the history changed since the first page.
 static void
-s_take_page (s_history_t *self)
+s_render_next (s_history_t *self)
 {
     hrg_page_t *page = self->page;
-    if (!self->started)
-        s_start_body (self, page);
-    else
-    if (hrg_page_reset (page) || strcmp (hrg_page_epoch (page), self->epoch) != 0)
-        self->done = true;              //  changed since the first page: stop here
-    uint64_t budget = hrg_fetch_budget (self->worker), before = self->last;
     size_t count = hrg_page_count (page);
-    for (size_t i = 0; i < count && !self->done; i++) {
-        hrg_event_t *ev = hrg_page_event (page, i);
+    if (self->started
+    &&  (hrg_page_reset (page) || strcmp (hrg_page_epoch (page), self->epoch) != 0))
+        self->next = count;             //  changed since the first page: stop here
+    while (self->next < count) {
+        hrg_event_t *ev = hrg_page_event (page, self->next++);
         if (ev->seq <= self->last)
             continue;
-        if (self->written == self->limit || ev->seq > self->head
-        ||  (self->written && self->body.size >= budget)) {
-            self->done = true;
+        if (ev->seq != self->last + 1 || ev->seq > self->head
+        ||  self->written == self->limit)
             break;
-        }
         if (self->written++)
-            hr_buf_putc (&self->body, ',');
-        hr_buf_put (&self->body, ev->json, ev->json_len);
+            hr_buf_putc (&self->out, ',');
+        hr_buf_put (&self->out, ev->json, ev->json_len);
         self->last = ev->seq;
+        return;
     }
     if (count)
         self->avg = hrg_page_bytes (page) / count;
-    if (self->last == before || self->last >= self->head || self->written == self->limit
-    ||  self->body.size >= budget)
-        self->done = true;
+    bool progress = self->last > hrg_page_since (page);
     hrg_page_release (&self->page, self);
-    s_account (self);
+    if (!progress || self->last >= self->head || self->written == self->limit)
+        self->events_done = true;
 }
 
-static void s_on_page (void *arg, hrg_page_t *page);
-static void s_on_admit (void *arg);
-
-//  Moves the response on as far as it can without waiting. True when the
-//  body (or the error) is complete.
+//  Fills out with what comes next. False while waiting for a page or for
+//  memory; true when out has bytes or the body is complete.
 static bool
-s_advance (s_history_t *self)
+s_produce (s_history_t *self)
 {
-    hrg_worker_t *worker = self->worker;
-    const char *epoch = self->epoch [0]? self->epoch: NULL;
-    while (!self->done) {
-        if (self->page) {
-            if (!hrg_page_ready (self->page))
-                return false;
-            s_take_page (self);
-            continue;
-        }
-        //  Only a new request waits: one under way holds its budget already
-        if (!self->started && hrg_fetch_over_cap (worker)
-        &&  !hrg_page_exists (worker, self->channel, epoch, self->last)) {
-            self->waiter.fn = s_on_admit;
-            self->waiter.arg = self;
-            hrg_fetch_wait (worker, &self->waiter);
-            return false;
-        }
-        uint64_t remaining = self->limit - self->written;
-        uint64_t limit = !self->started && self->limit == 0
-                       ? 0: hrg_fetch_limit (hrg_fetch_budget (worker), self->avg, remaining);
-        self->page = hrg_page_get (worker, self->channel, epoch, self->last, limit,
-                                   hrg_fetch_budget (worker), s_on_page, self);
-        if (!self->page) {
-            self->error = HR_E_BROKER_UNAVAILABLE;
-            self->done = true;
-        }
-    }
-    if (!self->error) {
-        hr_buf_t *out = &self->body;
-        hr_buf_puts (out, "],\"reset\":");
-        if (self->reset) {
-            hr_buf_putc (out, '"');
-            hr_buf_puts (out, hr_reset_name (self->reset));
-            hr_buf_putc (out, '"');
+    while (self->out.size == self->out_sent && !self->ended) {
+        hr_buf_reset (&self->out);
+        self->out_sent = 0;
+        if (self->events_done) {
+            hr_buf_puts (&self->out, "],\"reset\":");
+            if (self->reset) {
+                hr_buf_putc (&self->out, '"');
+                hr_buf_puts (&self->out, hr_reset_name (self->reset));
+                hr_buf_putc (&self->out, '"');
+            }
+            else
+                hr_buf_puts (&self->out, "null");
+            hr_buf_putc (&self->out, '}');
+            self->ended = true;
         }
         else
-            hr_buf_puts (out, "null");
-        hr_buf_putc (out, '}');
-        s_account (self);
+        if (!self->page) {
+            if (!s_fetch (self))
+                return false;
+        }
+        else
+        if (!hrg_page_ready (self->page))
+            return false;
+        else
+        if (!self->started)
+            s_start (self);
+        else
+            s_render_next (self);
     }
+    s_account (self);
     return true;
 }
 
-//  The request is suspended while it waits; complete, it answers.
+//  libmicrohttpd wants body bytes: give what is rendered, or suspend the
+//  connection until the page it waits for comes in.
+static ssize_t
+s_read (void *cls, uint64_t pos, char *buf, size_t max)
+{
+    s_history_t *self = cls;
+    size_t filled = 0;
+    while (filled < max) {
+        if (!s_produce (self)) {
+            if (filled)
+                break;
+            self->suspended = true;
+            MHD_suspend_connection (self->mhd);
+            return 0;
+        }
+        size_t left = self->out.size - self->out_sent;
+        if (left == 0)
+            break;                      //  ended and all given
+        size_t take = left < max - filled? left: max - filled;
+        memcpy (buf + filled, self->out.data + self->out_sent, take);
+        self->out_sent += take;
+        filled += take;
+    }
+    if (filled == 0)
+        return MHD_CONTENT_READER_END_OF_STREAM;
+    return (ssize_t) filled;
+}
+
 static void
 s_continue (s_history_t *self)
 {
-    if (s_advance (self) && self->suspended) {
+    if (self->suspended) {
         self->suspended = false;
         MHD_resume_connection (self->mhd);
     }
@@ -209,16 +260,20 @@ s_uint_arg (struct MHD_Connection *mhd, const char *name, uint64_t fallback,
     return true;
 }
 
-//  Queues the finished answer. MHD copies the body: ours is freed at once,
-//  and its size stays counted until the request completes.
+//  The first page is in: the error, or the streamed 200.
 static enum MHD_Result
 s_answer (s_history_t *self)
 {
     if (self->error)
         return hrg_http_error (self->worker, self->mhd, self->error, NULL);
-    enum MHD_Result rc = hrg_http_json (self->worker, self->mhd, MHD_HTTP_OK,
-                                        self->body.data, self->body.size);
-    hr_buf_free (&self->body);
+    struct MHD_Response *response = MHD_create_response_from_callback (
+        MHD_SIZE_UNKNOWN, S_BLOCK_SIZE, s_read, self, NULL);
+    if (!response)
+        return MHD_NO;
+    MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
+    hrg_http_cors (self->worker, self->mhd, response);
+    enum MHD_Result rc = MHD_queue_response (self->mhd, MHD_HTTP_OK, response);
+    MHD_destroy_response (response);
     return rc;
 }
 
@@ -226,8 +281,15 @@ enum MHD_Result
 hrg_history_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, void **con_cls)
 {
     s_history_t *self = *con_cls;
-    if (self)
-        return s_answer (self);         //  resumed: the answer is ready
+    if (self) {
+        //  Resumed before answering (later resumes go to s_read): the first
+        //  page is in, or memory was admitted and the page is now asked for
+        if (s_produce (self))
+            return s_answer (self);
+        self->suspended = true;
+        MHD_suspend_connection (mhd);
+        return MHD_YES;
+    }
     const char *channel = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "channel");
     if (!channel || !hr_channel_valid (channel, strlen (channel)))
         return hrg_http_error (worker, mhd, HR_E_BAD_CHANNEL, NULL);
@@ -253,7 +315,8 @@ hrg_history_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, void **con
     self->head = UINT64_MAX;
     self->limit = limit;
     *con_cls = self;
-    if (s_advance (self))
+    //  Wait for the first page before answering: it decides the status
+    if (s_produce (self))
         return s_answer (self);
     self->suspended = true;
     MHD_suspend_connection (mhd);

@@ -3,7 +3,8 @@
 A client that resumes from seq 0 of a channel with a large history and
 never reads holds at most one page of catch-up plus what the kernel takes;
 20 of them must not grow the gateway by gigabytes (before the fix: about
-60 MB each). An unread GET /v1/history holds a bounded body. A reading
+60 MB each). An unread GET /v1/history holds one page, as the response is
+streamed. A reading
 client still gets every event, in order, once, while the fetches of clients
 resuming from the same position are shared."""
 import os
@@ -145,6 +146,14 @@ class ResumeBounds(unittest.TestCase):
         self.close_sockets()
         h.wait_until(lambda: h.metric(self.gateway.http, "herald_catchup_bytes") == 0, 10,
                      "the history bodies to be released")
+
+    def test_history_streams_every_event_asked_for(self):
+        """Bounded memory does not cut the response: limit=1000 of 60 KB
+        events (60 MB) arrive whole, in order."""
+        body = self.history(channel="big", limit=1000, since=0)
+        self.assertEqual([e["seq"] for e in body["events"]], list(range(1, EVENTS + 1)))
+        self.assertEqual((body["head"], body["reset"]), (EVENTS, None))
+        self.assertEqual(h.metric(self.gateway.http, "herald_catchup_bytes"), 0)
 
 
 class ReadingResume(unittest.TestCase):
