@@ -2,14 +2,15 @@
 
     A connection starts CATCHING_UP: it waits for its channels to sync,
     replays what its cursor missed (from a channel's recent events or the
-    broker's history), and then joins its subscription group. Its private
-    frames (retry, replays, resets, the first id) come before the group's.
-    libmicrohttpd parses and validates the request; then the worker takes
-    the socket over (libmicrohttpd lets go of it and frees its per-request
-    memory), writes the response head and the chunked body itself, one
-    writev per connection per write round (see hrg_group's write
-    interval), straight from the shared frames (DESIGN.md §7). An idle stream costs its small struct and the
-    kernel's socket, nothing more.  */
+    broker's history, a page at a time as its socket drains: hrg_catchup.c),
+    and then joins its subscription group. Its private frames (retry,
+    replays, resets, the first id) come before the group's. libmicrohttpd
+    parses and validates the request; then the worker takes the socket over
+    (libmicrohttpd lets go of it and frees its per-request memory), writes
+    the response head and the chunked body itself, one writev per
+    connection per write round (see hrg_group's write interval), straight
+    from the shared frames (DESIGN.md §7). An idle stream costs its small
+    struct and the kernel's socket, nothing more.  */
 #ifndef HRG_SSE_H
 #define HRG_SSE_H
 
