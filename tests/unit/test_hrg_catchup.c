@@ -6,7 +6,7 @@
     that disconnects, and resumes waiting for --catchup-memory.
 
     A hand-built worker's hrg_link talks to a fake broker over inproc://
-    (hrg_fake_broker.h); each client is a socketpair whose far end the test
+    (hrg_test_worker.h); each client is a socketpair whose far end the test
     reads (or does not), opened through hrg_sse_open with no HTTP head, so
     the test reads the raw event stream.  */
 #include "hrg_channel.h"
@@ -15,29 +15,18 @@
 #include "hrg_link.h"
 #include "hrg_sse.h"
 #include "hrg_worker.h"
-#include "hrg_fake_broker.h"
+#include "hrg_test_worker.h"
 #include "hr_mpack.h"
-#include "support.h"
 
 #include <errno.h>
-#include <sys/epoll.h>
 #include <sys/socket.h>
-#include <unistd.h>
-#include <zmq.h>
 
 #define E1 "aaaaaaaaaaaaaaaa"
 #define E2 "bbbbbbbbbbbbbbbb"
 #define S_WAIT_MS 2000
 #define S_EVENTS_MAX 2048
 
-typedef struct {
-    void *ctx;
-    tfb_broker_t broker;
-    hrg_config_t config;
-    hr_metrics_t *metrics;
-    hrg_metric_ids_t ids;
-    hrg_worker_t worker;
-} s_fx_t;
+typedef tw_t s_fx_t;
 
 //  One SSE client: the connection and the far end of its socket.
 typedef struct {
@@ -51,63 +40,11 @@ static int s_link_ids;
 //  --------------------------------------------------------------------
 //  Fixture
 
-static void
-s_register (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
-{
-    static char names [64][16];
-    const char *reasons [HR_RESET_COUNT], *codes [HR_E_COUNT];
-    for (int i = 0; i < HR_RESET_COUNT; i++)
-        reasons [i] = hr_reset_name ((hr_reset_t) i);
-    for (int i = 0; i < HR_E_COUNT; i++)
-        codes [i] = hr_error_code ((hr_error_t) i);
-    int *all = (int *) ids;
-    size_t count = sizeof *ids / sizeof (int);
-    assert_true (count <= 64);
-    for (size_t i = 0; i < count; i++) {
-        snprintf (names [i], sizeof names [i], "m%zu", i);
-        all [i] = hr_metrics_add (metrics, names [i], HR_METRIC_GAUGE, "");
-    }
-    ids->resets = hr_metrics_add_labeled (metrics, "resets", HR_METRIC_COUNTER, "", "reason",
-                                          reasons + 1, HR_RESET_COUNT - 1);
-    ids->errors = hr_metrics_add_labeled (metrics, "errors", HR_METRIC_COUNTER, "", "code",
-                                          codes + 1, HR_E_COUNT - 1);
-}
-
-static int64_t
-s_metric (s_fx_t *fx, int id)
-{
-    return hr_metrics_value (fx->metrics, id);
-}
-
 static int
 s_setup (void **state)
 {
-    s_fx_t *fx = calloc (1, sizeof *fx);
-    fx->ctx = zmq_ctx_new ();
-    tfb_start (&fx->broker, fx->ctx);
-    fx->config = (hrg_config_t) HRG_CONFIG_DEFAULTS;
-    fx->config.broker_timeout = 1000;
+    s_fx_t *fx = tw_new (9500 + ++s_link_ids);
     fx->config.recent_events = 0;       //  most tests need the broker path
-    fx->metrics = hr_metrics_new ();
-    s_register (&fx->ids, fx->metrics);
-    hrg_worker_t *w = &fx->worker;
-    w->config = &fx->config;
-    w->metrics = fx->metrics;
-    w->m = &fx->ids;
-    w->shard = hr_metrics_shard (fx->metrics);
-    w->channels = zhashx_new ();
-    w->groups = zhashx_new ();
-    w->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
-    w->sub = zmq_socket (fx->ctx, ZMQ_SUB);
-    int zero = 0;
-    zmq_setsockopt (w->sub, ZMQ_LINGER, &zero, sizeof zero);
-    assert_int_equal (zmq_connect (w->sub, fx->broker.sub_endpoint), 0);
-    hr_buf_t err = HR_BUF_INIT;
-    w->link = hrg_link_new (fx->ctx, fx->broker.req_endpoint,
-                            (uint64_t) fx->config.broker_timeout, 9500 + ++s_link_ids, &err);
-    assert_non_null (w->link);
-    hr_buf_free (&err);
-    w->linked = true;
     *state = fx;
     return 0;
 }
@@ -124,19 +61,9 @@ s_teardown (void **state)
     assert_null (w->pages);
     assert_null (w->waiting_head);
     assert_int_equal (w->catchup_bytes, 0);
-    assert_int_equal (s_metric (fx, fx->ids.catchup_bytes), 0);
-    assert_int_equal (s_metric (fx, fx->ids.catchup_waiting), 0);
-    hrg_link_destroy (&w->link);
-    zmq_close (w->sub);
-    close (w->epoll_fd);
-    zhashx_destroy (&w->channels);
-    zhashx_destroy (&w->groups);
-    hr_buf_free (&w->scratch);
-    hr_buf_free (&w->cursor);
-    tfb_stop (&fx->broker);
-    zmq_ctx_term (fx->ctx);
-    hr_metrics_destroy (&fx->metrics);
-    free (fx);
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_bytes), 0);
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_waiting), 0);
+    tw_destroy (&fx);
     return 0;
 }
 
@@ -335,7 +262,7 @@ test_replay_from_the_recent_ring (void **state)
     s_assert_range (&seen, 3, 5);
     assert_non_null (client.conn->group);   //  level: live
     assert_false (tfb_pending (&fx->broker));
-    assert_int_equal (s_metric (fx, fx->ids.catchup_fetches), 0);
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_fetches), 0);
     s_close (fx, &client);
     s_close (fx, &keeper);
 }
@@ -358,7 +285,7 @@ test_replay_from_a_broker_fetch (void **state)
     s_assert_range (&seen, 1, 5);
     assert_int_equal (seen.resets, 0);
     assert_non_null (client.conn->group);
-    assert_int_equal (s_metric (fx, fx->ids.replayed), 5);
+    assert_int_equal (tw_metric (fx, fx->ids.replayed), 5);
     s_close (fx, &client);
 }
 
@@ -485,7 +412,7 @@ test_replay_is_paged_under_the_budget (void **state)
     uint64_t pending = hrg_sse_own_pending (client.conn);
     assert_true (pending > 0);
     assert_true (pending < budget + 512);       //  the budget and at most one more event
-    assert_int_equal (fx->worker.catchup_bytes, s_metric (fx, fx->ids.catchup_bytes));
+    assert_int_equal (fx->worker.catchup_bytes, tw_metric (fx, fx->ids.catchup_bytes));
     assert_true (fx->worker.catchup_bytes < 2 * budget + 4096);
     s_read (&client);
     s_seen_t seen;
@@ -524,7 +451,7 @@ test_a_stalled_resume_is_closed_after_conn_timeout (void **state)
     assert_false (client.conn->closing);        //  not yet
     hrg_sse_sweep (&fx->worker, hr_mono_ms () + 5000);
     assert_true (client.conn->closing);
-    assert_int_equal (s_metric (fx, fx->ids.slow_consumers), 1);
+    assert_int_equal (tw_metric (fx, fx->ids.slow_consumers), 1);
     client.conn = NULL;
     s_close (fx, &client);
     assert_int_equal (fx->worker.catchup_bytes, 0);
@@ -546,9 +473,45 @@ test_a_client_that_stops_reading_is_closed_at_the_refused_write (void **state)
         hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
     }
     assert_true (client.conn->closing);         //  without waiting for the sweep
-    assert_int_equal (s_metric (fx, fx->ids.slow_consumers), 1);
+    assert_int_equal (tw_metric (fx, fx->ids.slow_consumers), 1);
     client.conn = NULL;
     s_close (fx, &client);
+}
+
+//  Waits until the client has seen seqs first..last, in order, once.
+static void
+s_expect_range (s_fx_t *fx, s_client_t *client, uint64_t first, uint64_t last)
+{
+    s_wait_seen (fx, client, last - first + 1);
+    s_seen_t seen;
+    s_parse (client, &seen);
+    s_assert_range (&seen, first, last);
+}
+
+//  Two clients resuming "orders" from (E1, 0) of a channel at (E1, 5):
+//  takes their fetch.
+static void
+s_open_two_at_zero (s_fx_t *fx, s_client_t *a, s_client_t *b, tfb_request_t *request)
+{
+    s_open (fx, a, E1, 0);
+    s_open (fx, b, E1, 0);
+    s_live_at (fx, E1, 5);
+    s_take (fx, request);
+}
+
+//  Over a tiny --catchup-memory: a fetches from (E1, 0), then b, resuming
+//  from (E1, 2) (nothing to share), waits for memory.
+static void
+s_open_second_waiting (s_fx_t *fx, s_client_t *a, s_client_t *b, tfb_request_t *request)
+{
+    fx->config.catchup_memory = 1024;       //  one page reservation is over it
+    s_open (fx, a, E1, 0);
+    s_live_at (fx, E1, 5);
+    s_take (fx, request);
+    assert_int_equal (request->req.since, 0);
+    s_open (fx, b, E1, 2);
+    assert_false (tfb_wait (s_step_pending, fx, 100));     //  b asks nothing
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_waiting), 1);
 }
 
 static void
@@ -556,22 +519,14 @@ test_two_resumes_from_one_position_share_one_fetch (void **state)
 {
     s_fx_t *fx = *state;
     s_client_t a, b;
-    s_open (fx, &a, E1, 0);
-    s_open (fx, &b, E1, 0);
-    s_live_at (fx, E1, 5);
     tfb_request_t request;
-    s_take (fx, &request);
+    s_open_two_at_zero (fx, &a, &b, &request);
     assert_false (tfb_wait (s_step_pending, fx, 100));     //  one request for both
-    assert_int_equal (s_metric (fx, fx->ids.catchup_fetches), 1);
-    assert_int_equal (s_metric (fx, fx->ids.catchup_shared), 1);
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_fetches), 1);
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_shared), 1);
     s_answer (fx, &request, E1, 5);
-    s_wait_seen (fx, &a, 5);
-    s_wait_seen (fx, &b, 5);
-    s_seen_t seen;
-    s_parse (&a, &seen);
-    s_assert_range (&seen, 1, 5);
-    s_parse (&b, &seen);
-    s_assert_range (&seen, 1, 5);
+    s_expect_range (fx, &a, 1, 5);
+    s_expect_range (fx, &b, 1, 5);
     s_close (fx, &a);
     s_close (fx, &b);
 }
@@ -581,17 +536,11 @@ test_a_waiter_that_disconnects_leaves_the_fetch_to_the_other (void **state)
 {
     s_fx_t *fx = *state;
     s_client_t a, b;
-    s_open (fx, &a, E1, 0);
-    s_open (fx, &b, E1, 0);
-    s_live_at (fx, E1, 5);
     tfb_request_t request;
-    s_take (fx, &request);
+    s_open_two_at_zero (fx, &a, &b, &request);
     s_close (fx, &a);
     s_answer (fx, &request, E1, 5);
-    s_wait_seen (fx, &b, 5);
-    s_seen_t seen;
-    s_parse (&b, &seen);
-    s_assert_range (&seen, 1, 5);
+    s_expect_range (fx, &b, 1, 5);
     s_close (fx, &b);
 }
 
@@ -610,35 +559,25 @@ test_the_last_waiter_gone_cancels_the_fetch (void **state)
     assert_int_equal (fx->worker.catchup_bytes, 0);
     s_answer (fx, &request, E1, 5);         //  a late reply finds nobody
     s_turn (fx);
-    assert_int_equal (s_metric (fx, fx->ids.replayed), 0);
+    assert_int_equal (tw_metric (fx, fx->ids.replayed), 0);
 }
 
 static void
 test_over_the_cap_a_new_resume_waits_then_goes_on (void **state)
 {
     s_fx_t *fx = *state;
-    fx->config.catchup_memory = 1024;       //  one page reservation is over it
     s_client_t a, b;
-    s_open (fx, &a, E1, 0);
-    s_live_at (fx, E1, 5);
     tfb_request_t request;
-    s_take (fx, &request);
-    assert_int_equal (request.req.since, 0);
-    s_open (fx, &b, E1, 2);                 //  another position: nothing to share
-    assert_false (tfb_wait (s_step_pending, fx, 100));     //  b waits
-    assert_int_equal (s_metric (fx, fx->ids.catchup_waiting), 1);
+    s_open_second_waiting (fx, &a, &b, &request);
     s_answer (fx, &request, E1, 5);
-    s_wait_seen (fx, &a, 5);
+    s_expect_range (fx, &a, 1, 5);
     //  a is live and its memory released: b is admitted and fetches
     assert_true (tfb_wait (s_step_pending, fx, S_WAIT_MS));
     s_take (fx, &request);
     assert_int_equal (request.req.since, 2);
-    assert_int_equal (s_metric (fx, fx->ids.catchup_waiting), 0);
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_waiting), 0);
     s_answer (fx, &request, E1, 5);
-    s_wait_seen (fx, &b, 3);
-    s_seen_t seen;
-    s_parse (&b, &seen);
-    s_assert_range (&seen, 3, 5);
+    s_expect_range (fx, &b, 3, 5);
     s_close (fx, &a);
     s_close (fx, &b);
 }
@@ -647,20 +586,14 @@ static void
 test_a_waiting_resume_that_disconnects_leaves_the_queue (void **state)
 {
     s_fx_t *fx = *state;
-    fx->config.catchup_memory = 1024;
     s_client_t a, b;
-    s_open (fx, &a, E1, 0);
-    s_live_at (fx, E1, 5);
     tfb_request_t request;
-    s_take (fx, &request);
-    s_open (fx, &b, E1, 2);
-    assert_false (tfb_wait (s_step_pending, fx, 100));
-    assert_int_equal (s_metric (fx, fx->ids.catchup_waiting), 1);
+    s_open_second_waiting (fx, &a, &b, &request);
     s_close (fx, &b);
-    assert_int_equal (s_metric (fx, fx->ids.catchup_waiting), 0);
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_waiting), 0);
     assert_null (fx->worker.waiting_head);
     s_answer (fx, &request, E1, 5);
-    s_wait_seen (fx, &a, 5);
+    s_expect_range (fx, &a, 1, 5);
     s_close (fx, &a);
 }
 
