@@ -4,7 +4,9 @@
     a ROUTER socket (acknowledged publishes and history queries), an XPUB
     socket (the event stream, and the subscriptions that trigger head
     markers), and the streams with their history. Nothing here is shared
-    with other threads except the stop signal and the metrics shard.  */
+    with other threads except the stop signal, the metrics shard, and the
+    per-client reply counters that ZeroMQ's threads decrement as they let
+    go of reply frames (hrb_peers).  */
 #ifndef HRB_SERVER_H
 #define HRB_SERVER_H
 
