@@ -8,6 +8,7 @@
     no frame in flight and none can appear: it may be forgotten.  */
 #include "hrb_peers.h"
 #include "hr_buf.h"
+#include "hr_list.h"
 
 #include <czmq.h>
 #include <stdatomic.h>
@@ -28,13 +29,13 @@ struct _hrb_peer_t {
     atomic_size_t queued;
     atomic_uint refs;           //  the table, plus one per frame in flight
     s_totals_t *totals;
-    hrb_peer_t *prev, *next;    //  sweep order, least recently used first
+    hr_list_t order;            //  in the set's sweep order, least recently used first
     char key [];                //  the routing id in hex
 };
 
 struct _hrb_peers_t {
     zhashx_t *by_key;           //  key -> record (not owning: refs do)
-    hrb_peer_t *least, *most;
+    hr_list_t order;            //  peers, least recently used first
     s_totals_t *totals;
 };
 
@@ -79,38 +80,22 @@ hrb_peers_new (void)
     self->by_key = zhashx_new ();
     self->totals = hr_calloc (1, sizeof *self->totals);
     atomic_init (&self->totals->refs, 1);
+    hr_list_init (&self->order);
     return self;
 }
 
-static void
-s_unlink (hrb_peers_t *self, hrb_peer_t *peer)
+//  The least recently used peer, or NULL.
+static hrb_peer_t *
+s_least (hrb_peers_t *self)
 {
-    if (peer->prev)
-        peer->prev->next = peer->next;
-    else
-        self->least = peer->next;
-    if (peer->next)
-        peer->next->prev = peer->prev;
-    else
-        self->most = peer->prev;
-}
-
-static void
-s_push_most (hrb_peers_t *self, hrb_peer_t *peer)
-{
-    peer->next = NULL;
-    peer->prev = self->most;
-    if (self->most)
-        self->most->next = peer;
-    else
-        self->least = peer;
-    self->most = peer;
+    hr_list_t *node = hr_list_first (&self->order);
+    return node? hr_list_entry (node, hrb_peer_t, order): NULL;
 }
 
 static void
 s_forget (hrb_peers_t *self, hrb_peer_t *peer)
 {
-    s_unlink (self, peer);
+    hr_list_remove (&peer->order);
     zhashx_delete (self->by_key, peer->key);
     s_peer_unref (peer);
 }
@@ -121,8 +106,9 @@ hrb_peers_destroy (hrb_peers_t **self_p)
     hrb_peers_t *self = *self_p;
     if (!self)
         return;
-    while (self->least)
-        s_forget (self, self->least);
+    hrb_peer_t *peer;
+    while ((peer = s_least (self)))
+        s_forget (self, peer);
     zhashx_destroy (&self->by_key);
     s_totals_unref (self->totals);
     free (self);
@@ -144,7 +130,7 @@ hrb_peers_get (hrb_peers_t *self, const void *id, size_t id_len)
     key [2 * id_len] = 0;
     hrb_peer_t *peer = zhashx_lookup (self->by_key, key);
     if (peer)
-        s_unlink (self, peer);
+        hr_list_remove (&peer->order);
     else {
         peer = hr_calloc (1, sizeof *peer + 2 * id_len + 1);
         memcpy (peer->key, key, 2 * id_len + 1);
@@ -154,7 +140,7 @@ hrb_peers_get (hrb_peers_t *self, const void *id, size_t id_len)
         atomic_fetch_add (&self->totals->refs, 1);
         zhashx_insert (self->by_key, peer->key, peer);
     }
-    s_push_most (self, peer);
+    hr_list_push_back (&self->order, &peer->order);
     return peer;
 }
 
@@ -201,17 +187,14 @@ hrb_peers_sweep (hrb_peers_t *self, size_t budget)
     size_t count = zhashx_size (self->by_key);
     if (budget > count)
         budget = count;         //  each peer at most once per sweep
-    for (size_t visited = 0; visited < budget && self->least; visited++) {
-        hrb_peer_t *peer = self->least;
+    hrb_peer_t *peer;
+    for (size_t visited = 0; visited < budget && (peer = s_least (self)); visited++) {
         if (atomic_load (&peer->refs) == 1) {
             s_forget (self, peer);
             forgotten++;
         }
-        else {
-            //  Frames in flight: look at it again after the others
-            s_unlink (self, peer);
-            s_push_most (self, peer);
-        }
+        else                    //  frames in flight: look again after the others
+            hr_list_move_back (&self->order, &peer->order);
     }
     return forgotten;
 }

@@ -10,7 +10,7 @@ struct _hrb_streams_t {
     size_t max_streams;
     uint64_t refused, replaced;
     zhashx_t *by_name;          //  name -> stream (the table owns streams)
-    hrb_stream_t *least, *most; //  recency list
+    hr_list_t recency;          //  streams, least recently published first
 };
 
 static void
@@ -28,6 +28,7 @@ hrb_streams_new (hrb_store_t *store, size_t max_streams)
     self->max_streams = max_streams;
     self->by_name = zhashx_new ();
     zhashx_set_destructor (self->by_name, s_stream_free);
+    hr_list_init (&self->recency);
     return self;
 }
 
@@ -37,8 +38,9 @@ hrb_streams_destroy (hrb_streams_t **self_p)
     hrb_streams_t *self = *self_p;
     if (!self)
         return;
-    for (hrb_stream_t *stream = self->least; stream; stream = stream->next)
-        self->store->ops->close (self->store, stream->history);
+    for (hr_list_t *node = hr_list_first (&self->recency); node;
+         node = hr_list_next (&self->recency, node))
+        self->store->ops->close (self->store, hr_list_entry (node, hrb_stream_t, recency)->history);
     zhashx_destroy (&self->by_name);
     free (self);
     *self_p = NULL;
@@ -55,36 +57,19 @@ hrb_streams_find (hrb_streams_t *self, const char *name, size_t len)
     return zhashx_lookup (self->by_name, key);
 }
 
-static void
-s_unlink (hrb_streams_t *self, hrb_stream_t *stream)
+//  The least recently published stream, or NULL.
+static hrb_stream_t *
+s_least (hrb_streams_t *self)
 {
-    if (stream->prev)
-        stream->prev->next = stream->next;
-    else
-        self->least = stream->next;
-    if (stream->next)
-        stream->next->prev = stream->prev;
-    else
-        self->most = stream->prev;
-}
-
-static void
-s_push_most (hrb_streams_t *self, hrb_stream_t *stream)
-{
-    stream->next = NULL;
-    stream->prev = self->most;
-    if (self->most)
-        self->most->next = stream;
-    else
-        self->least = stream;
-    self->most = stream;
+    hr_list_t *node = hr_list_first (&self->recency);
+    return node? hr_list_entry (node, hrb_stream_t, recency): NULL;
 }
 
 //  Drops a stream and its history.
 static void
 s_drop (hrb_streams_t *self, hrb_stream_t *stream)
 {
-    s_unlink (self, stream);
+    hr_list_remove (&stream->recency);
     self->store->ops->close (self->store, stream->history);
     zhashx_delete (self->by_name, stream->name);
 }
@@ -98,7 +83,7 @@ hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t 
     if (zhashx_size (self->by_name) >= self->max_streams) {
         //  Only a stream with no history can go early: its subscribers see
         //  a new epoch, as after expiry, but no client loses an event
-        hrb_stream_t *least = self->least;
+        hrb_stream_t *least = s_least (self);
         if (!least || self->store->ops->first (self->store, least->history)) {
             self->refused++;
             return NULL;
@@ -113,7 +98,7 @@ hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t 
     stream->last_ms = now_ms;
     stream->history = self->store->ops->open (self->store);
     zhashx_insert (self->by_name, stream->name, stream);
-    s_push_most (self, stream);
+    hr_list_push_back (&self->recency, &stream->recency);
     return stream;
 }
 
@@ -124,10 +109,7 @@ hrb_streams_append (hrb_streams_t *self, hrb_stream_t *stream, uint64_t ts,
     self->store->ops->append (self->store, stream->history, stream->seq, ts,
                               envelope, size);
     stream->last_ms = ts;
-    if (self->most != stream) {
-        s_unlink (self, stream);
-        s_push_most (self, stream);
-    }
+    hr_list_move_back (&self->recency, &stream->recency);
 }
 
 uint64_t
@@ -141,8 +123,8 @@ size_t
 hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_ms, size_t budget)
 {
     size_t dropped = 0;
-    while (dropped < budget && self->least && self->least->last_ms + idle_ms < now_ms) {
-        hrb_stream_t *stream = self->least;
+    hrb_stream_t *stream;
+    while (dropped < budget && (stream = s_least (self)) && stream->last_ms + idle_ms < now_ms) {
         //  Events outlive their stream's last publish only if the store's
         //  age bound is longer than idle_ms; then wait for them to go.
         if (self->store->ops->first (self->store, stream->history))
@@ -181,7 +163,11 @@ void
 hrb_streams_recent (hrb_streams_t *self, uint64_t since_ms,
                     void (*visit) (void *arg, hrb_stream_t *stream), void *arg)
 {
-    for (hrb_stream_t *stream = self->most; stream && stream->last_ms > since_ms;
-         stream = stream->prev)
+    for (hr_list_t *node = hr_list_last (&self->recency); node;
+         node = hr_list_prev (&self->recency, node)) {
+        hrb_stream_t *stream = hr_list_entry (node, hrb_stream_t, recency);
+        if (stream->last_ms <= since_ms)
+            break;
         visit (arg, stream);
+    }
 }

@@ -15,6 +15,7 @@
 
 #include "hr_channel.h"
 #include "hr_epoch.h"
+#include "hr_list.h"
 #include "hrb_store.h"
 
 #include <stddef.h>
@@ -27,7 +28,7 @@ struct _hrb_stream_t {
     uint64_t seq;               //  last seq assigned; 0 before the first event
     uint64_t last_ms;           //  wall clock of the last publish (or creation)
     hrb_history_t *history;     //  owned by the store
-    hrb_stream_t *prev, *next;  //  recency list, least recent first
+    hr_list_t recency;          //  in the set's recency list, least recent first
 };
 
 typedef struct _hrb_streams_t hrb_streams_t;
