@@ -18,11 +18,15 @@
 static void s_go_live (hrg_conn_t *self);
 
 //  True when the connection has its budget of replay queued (or is gone).
+//  Over --catchup-memory the budget is one event: connections sharing a
+//  page still move on, but do not each queue their budget of it.
 static bool
 s_full (hrg_conn_t *self)
 {
+    uint64_t pending = hrg_sse_own_pending (self);
     return self->closing
-        || hrg_sse_own_pending (self) >= hrg_fetch_budget (self->worker);
+        || pending >= hrg_fetch_budget (self->worker)
+        || (pending && hrg_fetch_over_cap (self->worker));
 }
 
 void

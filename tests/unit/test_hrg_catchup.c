@@ -583,6 +583,27 @@ test_over_the_cap_a_new_resume_waits_then_goes_on (void **state)
 }
 
 static void
+test_over_the_cap_resumes_sharing_a_page_queue_an_event_at_a_time (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.catchup_memory = 1024;
+    s_client_t a, b;
+    tfb_request_t request;
+    s_open_two_at_zero (fx, &a, &b, &request);
+    s_turn (fx);                            //  their retry: fields are written
+    s_answer (fx, &request, E1, 5);
+    hrg_link_process (fx->worker.link);     //  the page comes in; nothing written yet
+    for (s_client_t *c = &a; c; c = c == &a? &b: NULL) {
+        uint64_t pending = hrg_sse_own_pending (c->conn);
+        assert_true (pending > 0 && pending < 250);     //  one event's frame
+    }
+    s_expect_range (fx, &a, 1, 5);          //  and on, as the sockets drain
+    s_expect_range (fx, &b, 1, 5);
+    s_close (fx, &a);
+    s_close (fx, &b);
+}
+
+static void
 test_a_waiting_resume_that_disconnects_leaves_the_queue (void **state)
 {
     s_fx_t *fx = *state;
@@ -625,6 +646,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_the_last_waiter_gone_cancels_the_fetch,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_over_the_cap_a_new_resume_waits_then_goes_on,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_over_the_cap_resumes_sharing_a_page_queue_an_event_at_a_time,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_waiting_resume_that_disconnects_leaves_the_queue,
                                          s_setup, s_teardown),
