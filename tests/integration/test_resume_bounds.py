@@ -4,10 +4,8 @@ A client that resumes from seq 0 of a channel with a large history and
 never reads holds at most one page of catch-up plus what the kernel takes;
 20 of them must not grow the gateway by gigabytes (before the fix: about
 60 MB each). An unread GET /v1/history holds one page, as the response is
-streamed. A reading
-client still gets every event, in order, once, while the fetches of clients
-resuming from the same position are shared."""
-import os
+streamed. A reading client still gets every event, in order, once, while the
+fetches of clients resuming from the same position are shared."""
 import socket
 import threading
 import time
@@ -82,28 +80,27 @@ class ResumeBounds(unittest.TestCase):
         """Peak RSS growth while the attack runs, failing as soon as it passes
         the bound; returns once settled() has held for a second."""
         base = rss(self.gateway.pid)
-        peak, since = base, None
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
-            peak = max(peak, rss(self.gateway.pid))
-            if peak - base > RSS_GROWTH_MAX:
+        state = {"peak": base, "since": None}
+
+        def done():
+            state["peak"] = max(state["peak"], rss(self.gateway.pid))
+            if state["peak"] - base > RSS_GROWTH_MAX:
                 self.close_sockets()
                 self.fail("gateway RSS grew by %d MB (bound %d MB)"
-                          % ((peak - base) >> 20, RSS_GROWTH_MAX >> 20))
+                          % ((state["peak"] - base) >> 20, RSS_GROWTH_MAX >> 20))
             try:
                 steady = settled()
             except OSError:                 # a busy gateway: not settled yet
                 steady = False
-            if steady:
-                since = since or time.monotonic()
-                if time.monotonic() - since >= 1.0:
-                    break
-            else:
-                since = None
-            time.sleep(0.05)
+            if not steady:
+                state["since"] = None
+                return False
+            state["since"] = state["since"] or time.monotonic()
+            return time.monotonic() - state["since"] >= 1.0
+        h.wait_until(done, 60, "the attack to settle", interval=0.05)
         print("\n%s: gateway RSS %d MB -> peak %d MB (+%d MB)"
-              % (self.id().rsplit(".", 1)[-1], base >> 20, peak >> 20, (peak - base) >> 20))
-        return peak - base
+              % (self.id().rsplit(".", 1)[-1], base >> 20, state["peak"] >> 20,
+                 (state["peak"] - base) >> 20))
 
     def test_unread_resumes_from_seq_0_stay_bounded(self):
         cursor = encode_cursor(["big"], [(self.epoch, 0)])
@@ -143,9 +140,11 @@ class ResumeBounds(unittest.TestCase):
             self.sockets.append(raw_request(
                 self.gateway.http, "/v1/history?channel=big&limit=1000"))
         self.watch_growth(settled)
+        self.assertGreater(h.metric(self.gateway.http, "herald_catchup_bytes"), 0,
+                           "the responses are not under way")
         self.close_sockets()
         h.wait_until(lambda: h.metric(self.gateway.http, "herald_catchup_bytes") == 0, 10,
-                     "the history bodies to be released")
+                     "the history pages to be released")
 
     def test_history_streams_every_event_asked_for(self):
         """Bounded memory does not cut the response: limit=1000 of 60 KB
