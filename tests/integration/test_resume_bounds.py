@@ -191,11 +191,16 @@ class ReadingResume(unittest.TestCase):
                 c.close()
             return h.metric(herald.http, "herald_catchup_fetches_total") - before
         alone = resume(1)
+        shared = h.metric(herald.http, "herald_catchup_shared_total")
         together = resume(5)
-        print("\n1,000 events: broker fetches for 1 client %d, for 5 at once %d"
-              % (alone, together))
+        shared = h.metric(herald.http, "herald_catchup_shared_total") - shared
+        print("\n1,000 events: broker fetches for 1 client %d, for 5 at once %d (%d shared)"
+              % (alone, together, shared))
         self.assertGreater(alone, 1, "the resume was not paged")
-        self.assertLess(together, 3 * alone, "fetches were not shared")
+        # Pages are sized alike, so 5 unshared resumes make exactly 5 x alone
+        # fetches; how many are shared depends on how the clients keep pace
+        self.assertGreater(shared, 0, "no fetch was shared")
+        self.assertLess(together, 5 * alone, "fetches were not shared")
 
 
 if __name__ == "__main__":
