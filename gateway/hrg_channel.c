@@ -540,19 +540,25 @@ hrg_channel_sweep (hrg_worker_t *worker, uint64_t now_ms)
                                                s_on_head, self);
             budget--;
         }
-        //  While the broker is away, nothing can confirm: the clocks
-        //  restart when it is back (hrg_channel_reconfirm_all)
-        if (!self->confirmed && worker->linked)
+        //  While the broker is away nothing can confirm: the clocks wait
+        if (!self->confirmed && !worker->linked) {
+            self->confirm_due = now_ms + S_CONFIRM_RETRY_MS;
+            self->confirm_deadline = now_ms + S_CONFIRM_DEADLINE_MS;
+        }
+        else
+        if (!self->confirmed)
             budget -= s_check_confirmation (self, now_ms, budget);
     }
 }
 
-void
+size_t
 hrg_channel_reconfirm_all (hrg_worker_t *worker, uint64_t now_ms)
 {
+    size_t count = 0;
     for (hrg_channel_t *self = zhashx_first (worker->channels); self;
-         self = zhashx_next (worker->channels))
+         self = zhashx_next (worker->channels), count++)
         s_unconfirm (self, now_ms);
+    return count;
 }
 
 bool

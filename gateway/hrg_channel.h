@@ -18,8 +18,8 @@
     message for it (the broker answers every subscription with a head
     marker, or an event) arrives on the SUB socket. An unconfirmed one is
     sent again (unsubscribe + subscribe, paced per worker); past a deadline
-    its clients get an `unavailable` reset and the channel is counted. After
-    the broker connection comes back, every channel is unconfirmed again.  */
+    its clients get an `unavailable` reset and the channel is counted. When
+    the SUB reconnects, every channel is unconfirmed again.  */
 #ifndef HRG_CHANNEL_H
 #define HRG_CHANNEL_H
 
@@ -68,14 +68,15 @@ void hrg_channel_on_stream (hrg_worker_t *worker, hrg_event_t *ev);
 //  (a marker, like any message, can be dropped at a high-water mark),
 //  re-sends unconfirmed subscriptions that are due and resets the clients
 //  of those past the deadline. At most a fixed number of requests and
-//  re-sends per call, so thousands of channels do not burst. Does nothing
-//  for confirmation while the worker is not linked to the broker.
+//  re-sends per call, so thousands of channels do not burst. While the
+//  worker is not linked to the broker, the confirmation clocks wait.
 void hrg_channel_sweep (hrg_worker_t *worker, uint64_t now_ms);
 
-//  The worker's link to the broker came (back) up: the broker may be a new
-//  process, so every subscription must be confirmed again. ZeroMQ re-sends
-//  them itself on reconnect; the sweep re-sends those still unconfirmed.
-void hrg_channel_reconfirm_all (hrg_worker_t *worker, uint64_t now_ms);
+//  The worker's SUB made a new connection (a broker restart): the broker
+//  may be a new process, so every subscription must be confirmed again.
+//  ZeroMQ re-sends them itself on reconnect; the sweep re-sends those
+//  still unconfirmed. Returns the number of channels now unconfirmed.
+size_t hrg_channel_reconfirm_all (hrg_worker_t *worker, uint64_t now_ms);
 
 //  Visits the events after seq `since` up to `last` from the recent ring,
 //  oldest first, and returns true; returns false (visiting nothing) when

@@ -88,6 +88,14 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
     int unlimited = 0;
     zmq_setsockopt (self->sub, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
     zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger);
+    //  Each new connection of the SUB (a broker restart) makes every
+    //  channel confirm its subscription again (hrg_channel_reconfirm_all)
+    char monitor [64];
+    snprintf (monitor, sizeof monitor, "inproc://herald-sub-%d", index);
+    zmq_socket_monitor (self->sub, monitor, ZMQ_EVENT_CONNECTED);
+    self->sub_monitor = zmq_socket (zmq_ctx, ZMQ_PAIR);
+    zmq_setsockopt (self->sub_monitor, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect (self->sub_monitor, monitor);
     if (self->epoll_fd < 0 || self->stop_fd < 0
     ||  s_connect (self->sub, config->broker_sub, err) != 0
     ||  !(self->link = hrg_link_new (zmq_ctx, config->broker_req,
@@ -121,6 +129,7 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
     ||  s_epoll_add (self->epoll_fd, info->epoll_fd, &self->daemon) != 0
     ||  s_epoll_add (self->epoll_fd, self->stop_fd, &self->stop_fd) != 0
     ||  s_epoll_add (self->epoll_fd, s_zmq_fd (self->sub), &self->sub) != 0
+    ||  s_epoll_add (self->epoll_fd, s_zmq_fd (self->sub_monitor), &self->sub) != 0
     ||  s_epoll_add (self->epoll_fd, hrg_link_fd (self->link), &self->link) != 0
     ||  s_epoll_add (self->epoll_fd, hrg_link_monitor_fd (self->link), &self->linked) != 0) {
         hr_buf_printf (err, "cannot set up the event loop (worker %d)", index);
@@ -139,8 +148,11 @@ hrg_worker_destroy (hrg_worker_t **self_p)
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
     hrg_link_destroy (&self->link);
-    if (self->sub)
+    if (self->sub) {
+        zmq_socket_monitor (self->sub, NULL, 0);
+        zmq_close (self->sub_monitor);
         zmq_close (self->sub);
+    }
     zhashx_destroy (&self->channels);
     zhashx_destroy (&self->groups);
     if (self->listen_fd >= 0)
@@ -186,6 +198,28 @@ s_sub_readable (hrg_worker_t *self)
     size_t size = sizeof events;
     zmq_getsockopt (self->sub, ZMQ_EVENTS, &events, &size);
     return (events & ZMQ_POLLIN) != 0;
+}
+
+//  True when the SUB made a new connection since the last call: libzmq
+//  has then re-sent every subscription on it, perhaps to a new broker.
+//  (None for inproc://, which never reconnects.)
+static bool
+s_sub_reconnected (hrg_worker_t *self)
+{
+    bool connected = false;
+    zmq_msg_t event;
+    zmq_msg_init (&event);
+    //  Each event is two frames: 16-bit id + 32-bit value, then the endpoint
+    while (zmq_msg_recv (&event, self->sub_monitor, ZMQ_DONTWAIT) >= 0) {
+        uint16_t id = 0;
+        if (zmq_msg_size (&event) >= sizeof id)
+            memcpy (&id, zmq_msg_data (&event), sizeof id);
+        connected |= id == ZMQ_EVENT_CONNECTED && zmq_msg_more (&event);
+        while (zmq_msg_more (&event))
+            zmq_msg_recv (&event, self->sub_monitor, 0);
+    }
+    zmq_msg_close (&event);
+    return connected;
 }
 
 void
@@ -266,8 +300,13 @@ s_turn (hrg_worker_t *self)
         atomic_fetch_add (self->linked_workers, linked? 1: -1);
         hr_log_info (linked? "connected to the broker": "lost the broker",
                      "broker", self->config->broker_req);
-        if (linked)                     //  perhaps a new broker process
-            hrg_channel_reconfirm_all (self, hr_mono_ms ());
+    }
+    //  Before draining: the markers that confirm come after the event
+    if (s_sub_reconnected (self)) {
+        char count [24];
+        snprintf (count, sizeof count, "%zu", hrg_channel_reconfirm_all (self, hr_mono_ms ()));
+        hr_log_info ("connected to the broker stream: confirming every channel",
+                     "broker", self->config->broker_sub, "channels", count);
     }
     hrg_worker_drain_sub (self);
     hrg_link_process (self->link);

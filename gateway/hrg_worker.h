@@ -54,6 +54,7 @@ struct _hrg_worker_t {
     int epoll_fd;
     int stop_fd;                    //  eventfd: the gateway asks the loop to stop
     void *sub;                      //  SUB socket to the broker's XPUB
+    void *sub_monitor;              //  PAIR: the SUB's connection events
     hrg_link_t *link;               //  DEALER socket to the broker's ROUTER
     zhashx_t *channels;             //  name -> hrg_channel_t (not owning)
     zhashx_t *groups;               //  channel-set key -> hrg_group_t (not owning)

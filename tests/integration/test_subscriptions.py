@@ -158,6 +158,12 @@ class BrokerRestart(unittest.TestCase):
                          % (missing, self.CHANNELS, gateway_figures(gw)))
         H.wait_until(lambda: H.metric(gw.http, "herald_gateway_channels_unconfirmed") == 0, 15,
                      "every channel to be confirmed again")
+        # Each worker saw its SUB reconnect and made its channels confirm again
+        confirming = [e for e in gw.logs()
+                      if e.get("msg") == "connected to the broker stream: confirming every channel"]
+        self.assertEqual(sum(int(e["channels"]) for e in confirming[-2:]), self.CHANNELS,
+                         confirming)
+        print("\nafter the broker restart: %s" % gateway_figures(gw))
         for c in clients:
             self.assertFalse(c.ended, "a stream ended")
         brokers[-1].stop()
