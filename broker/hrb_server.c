@@ -35,6 +35,8 @@
 //  pipes take the client's SUB hwm plus this, and a full inproc pipe drops
 //  subscriptions: for those (the in-process gateway) no bound.
 #define S_XPUB_RCVHWM 16
+//  ROUTER messages (replies) queued per client; docs/protocol.md §3.2.
+#define S_ROUTER_SNDHWM 1000
 //  The messages of the broker's own overloaded errors.
 #define S_CHANNELS_FULL "the broker keeps --max-channels channels, all with history"
 #define S_REPLY_FULL "this client has --reply-memory of replies unread; read them, then retry"
@@ -169,6 +171,10 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
     zmq_setsockopt (self->router, ZMQ_MAXMSGSIZE, &hard_max, sizeof hard_max);
     zmq_setsockopt (self->xpub, ZMQ_XPUB_VERBOSE, &verbose, sizeof verbose);
     zmq_setsockopt (self->xpub, ZMQ_SNDHWM, &hwm, sizeof hwm);
+    //  Replies unread per ROUTER client, in messages: past it ZeroMQ drops
+    //  them. Bytes are bounded by --reply-memory (hrb_peers).
+    int router_hwm = S_ROUTER_SNDHWM;
+    zmq_setsockopt (self->router, ZMQ_SNDHWM, &router_hwm, sizeof router_hwm);
     zmq_setsockopt (self->pull, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (self->xpub, ZMQ_LINGER, &linger, sizeof linger);
