@@ -1,6 +1,6 @@
-/*  test_hrb_dedupe: the idempotency window (broker/hrb_dedupe): the memory
-    bound, keys forgotten early being counted, and the expiry budget. (The
-    window itself and --dedupe-max are in test_store.c.)  */
+/*  test_hrb_dedupe: the idempotency window (broker/hrb_dedupe): lookups,
+    the window, --dedupe-max, the memory bound, keys forgotten early being
+    counted, and the expiry budget.  */
 #include "hrb_dedupe.h"
 
 #include "support.h"
@@ -19,6 +19,144 @@ s_known (hrb_dedupe_t *dedupe, const char *id, uint64_t now)
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
     return hrb_dedupe_find (dedupe, "ch", 2, id, strlen (id), now, &seq, epoch);
+}
+
+//  Expires without a budget; returns the keys left.
+static size_t
+s_expire_keys (hrb_dedupe_t *dedupe, uint64_t now_ms)
+{
+    hrb_dedupe_expire (dedupe, now_ms, SIZE_MAX);
+    return hrb_dedupe_keys (dedupe);
+}
+
+#define K(text) text, strlen (text)
+
+static void
+test_dedupe_find_misses_then_hits_after_insert (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 100, SIZE_MAX);
+    uint64_t seq = 0;
+    char epoch [HR_EPOCH_LEN + 1] = "";
+    assert_false (hrb_dedupe_find (dedupe, K ("orders"), K ("k1"), 1000, &seq, epoch));
+    hrb_dedupe_insert (dedupe, K ("orders"), K ("k1"), 1000, 42, "0123456789abcdef");
+    assert_true (hrb_dedupe_find (dedupe, K ("orders"), K ("k1"), 1000, &seq, epoch));
+    assert_int_equal (seq, 42);
+    assert_string_equal (epoch, "0123456789abcdef");
+    hrb_dedupe_destroy (&dedupe);
+    assert_null (dedupe);
+}
+
+static void
+test_dedupe_keys_are_per_channel_and_id (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 100, SIZE_MAX);
+    uint64_t seq;
+    char epoch [HR_EPOCH_LEN + 1];
+    hrb_dedupe_insert (dedupe, K ("a:b"), K ("c"), 0, 1, "0000000000000001");
+    assert_false (hrb_dedupe_find (dedupe, K ("a"), K ("b:c"), 0, &seq, epoch));
+    assert_false (hrb_dedupe_find (dedupe, K ("a:b"), K ("C"), 0, &seq, epoch));
+    assert_false (hrb_dedupe_find (dedupe, K ("other"), K ("c"), 0, &seq, epoch));
+    hrb_dedupe_insert (dedupe, K ("other"), K ("c"), 0, 2, "0000000000000002");
+    assert_true (hrb_dedupe_find (dedupe, K ("a:b"), K ("c"), 0, &seq, epoch));
+    assert_int_equal (seq, 1);
+    assert_true (hrb_dedupe_find (dedupe, K ("other"), K ("c"), 0, &seq, epoch));
+    assert_int_equal (seq, 2);
+    hrb_dedupe_destroy (&dedupe);
+}
+
+static void
+test_dedupe_window_is_measured_from_first_publish (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (500, 100, SIZE_MAX);
+    uint64_t seq;
+    char epoch [HR_EPOCH_LEN + 1];
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 1000, 7, "0000000000000007");
+    assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 1500, &seq, epoch));
+    assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 1501, &seq, epoch));
+    assert_int_equal (s_expire_keys (dedupe, 1500), 1);
+    assert_int_equal (s_expire_keys (dedupe, 1501), 0);
+    assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 1000, &seq, epoch));
+    hrb_dedupe_destroy (&dedupe);
+}
+
+static void
+test_dedupe_expire_forgets_oldest_first (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100, SIZE_MAX);
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k1"), 0, 1, "0000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k2"), 50, 2, "0000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k3"), 100, 3, "0000000000000001");
+    assert_int_equal (s_expire_keys (dedupe, 120), 2);
+    assert_int_equal (s_expire_keys (dedupe, 180), 1);
+    uint64_t seq;
+    char epoch [HR_EPOCH_LEN + 1];
+    assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k3"), 180, &seq, epoch));
+    assert_int_equal (seq, 3);
+    hrb_dedupe_destroy (&dedupe);
+}
+
+static void
+test_dedupe_max_keys_forgets_oldest (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 2, SIZE_MAX);
+    uint64_t seq;
+    char epoch [HR_EPOCH_LEN + 1];
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k1"), 0, 1, "0000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k2"), 1, 2, "0000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k3"), 2, 3, "0000000000000001");
+    assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k1"), 3, &seq, epoch));
+    assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k2"), 3, &seq, epoch));
+    assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k3"), 3, &seq, epoch));
+    assert_int_equal (s_expire_keys (dedupe, 3), 2);
+    hrb_dedupe_destroy (&dedupe);
+}
+
+static void
+test_dedupe_max_keys_zero_remembers_nothing (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 0, SIZE_MAX);
+    uint64_t seq;
+    char epoch [HR_EPOCH_LEN + 1];
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 0, 1, "0000000000000001");
+    assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 0, &seq, epoch));
+    assert_int_equal (s_expire_keys (dedupe, 0), 0);
+    hrb_dedupe_destroy (&dedupe);
+}
+
+static void
+test_dedupe_reinsert_after_expiry_survives_old_entry (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100, SIZE_MAX);
+    uint64_t seq;
+    char epoch [HR_EPOCH_LEN + 1];
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 0, 1, "000000000000000a");
+    assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 200, &seq, epoch));
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 200, 9, "000000000000000b");
+    //  forgetting the first entry must not drop the second one's key
+    assert_int_equal (s_expire_keys (dedupe, 250), 1);
+    assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 250, &seq, epoch));
+    assert_int_equal (seq, 9);
+    assert_string_equal (epoch, "000000000000000b");
+    hrb_dedupe_destroy (&dedupe);
+}
+
+static void
+test_dedupe_ignores_oversized_keys (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100, SIZE_MAX);
+    char big [200];
+    memset (big, 'x', sizeof big);
+    uint64_t seq;
+    char epoch [HR_EPOCH_LEN + 1];
+    hrb_dedupe_insert (dedupe, big, 129, K ("k"), 0, 1, "0000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), big, 129, 0, 1, "0000000000000001");
+    assert_false (hrb_dedupe_find (dedupe, big, 129, K ("k"), 0, &seq, epoch));
+    assert_false (hrb_dedupe_find (dedupe, K ("c"), big, 129, 0, &seq, epoch));
+    assert_int_equal (s_expire_keys (dedupe, 0), 0);
+    hrb_dedupe_insert (dedupe, big, 128, big, 128, 0, 5, "0000000000000001");
+    assert_true (hrb_dedupe_find (dedupe, big, 128, big, 128, 0, &seq, epoch));
+    assert_int_equal (seq, 5);
+    hrb_dedupe_destroy (&dedupe);
 }
 
 static void
@@ -97,6 +235,14 @@ int
 main (void)
 {
     const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_dedupe_find_misses_then_hits_after_insert),
+        cmocka_unit_test (test_dedupe_keys_are_per_channel_and_id),
+        cmocka_unit_test (test_dedupe_window_is_measured_from_first_publish),
+        cmocka_unit_test (test_dedupe_expire_forgets_oldest_first),
+        cmocka_unit_test (test_dedupe_max_keys_forgets_oldest),
+        cmocka_unit_test (test_dedupe_max_keys_zero_remembers_nothing),
+        cmocka_unit_test (test_dedupe_reinsert_after_expiry_survives_old_entry),
+        cmocka_unit_test (test_dedupe_ignores_oversized_keys),
         cmocka_unit_test (test_bytes_count_overhead_channel_and_id),
         cmocka_unit_test (test_memory_bound_forgets_oldest_and_counts_it),
         cmocka_unit_test (test_key_over_the_memory_bound_is_not_kept),

@@ -658,6 +658,7 @@ int
 main (void)
 {
     hr_log_configure (HR_LOG_WARN, false);
+    assert_int_equal (hr_epoch_init (), 0);
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_history_first_head_count, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_req_client_gets_delimited_reply_dealer_does_not,

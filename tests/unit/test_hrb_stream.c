@@ -1,10 +1,164 @@
-/*  test_hrb_stream: the broker's channel streams (broker/hrb_stream): the
-    --max-channels cap (replace a stream without history, refuse
-    otherwise), the memory they count, and the expiry budget. (Creation,
-    epochs and idle expiry are in test_store.c.)  */
+/*  test_hrb_stream: the broker's channel streams (broker/hrb_stream):
+    creation and epochs, idle expiry, the --max-channels cap (replace a
+    stream without history, refuse otherwise), the memory they count, and
+    the expiry budget.  */
 #include "hrb_stream.h"
 
 #include "support.h"
+
+#define K(text) text, strlen (text)
+
+static hrb_store_stats_t
+s_stats (hrb_store_t *store)
+{
+    hrb_store_stats_t stats;
+    store->ops->stats (store, &stats);
+    return stats;
+}
+
+static int
+s_epoch_setup (void **state)
+{
+    return hr_epoch_init ();
+}
+
+static bool
+s_is_hex16 (const char *epoch)
+{
+    return strlen (epoch) == HR_EPOCH_LEN && strspn (epoch, "0123456789abcdef") == HR_EPOCH_LEN;
+}
+
+//  Sequences one event on a stream as the broker does.
+static void
+s_sequence (hrb_streams_t *streams, hrb_stream_t *stream, uint64_t ts)
+{
+    stream->seq++;
+    hrb_streams_append (streams, stream, ts, "x", 1);
+}
+
+static void
+test_streams_ensure_creates_with_fresh_epoch (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
+    hrb_stream_t *a = hrb_streams_ensure (streams, K ("orders"), 10);
+    assert_non_null (a);
+    assert_string_equal (a->name, "orders");
+    assert_int_equal (a->seq, 0);
+    assert_true (s_is_hex16 (a->epoch));
+    assert_ptr_equal (hrb_streams_ensure (streams, K ("orders"), 20), a);
+    assert_ptr_equal (hrb_streams_find (streams, "orders:ignored", 6), a);
+    hrb_stream_t *b = hrb_streams_ensure (streams, K ("stats"), 10);
+    assert_ptr_not_equal (a, b);
+    assert_string_not_equal (a->epoch, b->epoch);
+    assert_int_equal (hrb_streams_count (streams), 2);
+    assert_null (hrb_streams_find (streams, K ("nope")));
+    hrb_streams_destroy (&streams);
+    assert_null (streams);
+    store->ops->destroy (&store);
+}
+
+static void
+test_streams_first_is_seq_plus_one_when_empty (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (2, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
+    hrb_stream_t *s = hrb_streams_ensure (streams, K ("c"), 0);
+    assert_int_equal (hrb_streams_first (streams, s), 1);
+    s_sequence (streams, s, 1);
+    s_sequence (streams, s, 2);
+    s_sequence (streams, s, 3);
+    assert_int_equal (hrb_streams_first (streams, s), 2);     //  count bound 2
+    store->ops->expire (store, 5000, SIZE_MAX);
+    assert_int_equal (hrb_streams_first (streams, s), 4);     //  none kept: head + 1
+    hrb_streams_destroy (&streams);
+    store->ops->destroy (&store);
+}
+
+static void
+test_streams_expire_drops_idle_empty_streams (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
+    hrb_streams_ensure (streams, K ("idle"), 0);
+    assert_int_equal (hrb_streams_expire (streams, 1000, 1000, SIZE_MAX), 0);   //  not past idle
+    assert_int_equal (hrb_streams_expire (streams, 1001, 1000, SIZE_MAX), 1);
+    assert_null (hrb_streams_find (streams, K ("idle")));
+    assert_int_equal (hrb_streams_count (streams), 0);
+    hrb_streams_destroy (&streams);
+    store->ops->destroy (&store);
+}
+
+static void
+test_streams_expire_keeps_streams_with_events (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
+    hrb_stream_t *s = hrb_streams_ensure (streams, K ("busy"), 0);
+    s_sequence (streams, s, 0);
+    assert_int_equal (hrb_streams_expire (streams, 5000, 1000, SIZE_MAX), 0);
+    assert_ptr_equal (hrb_streams_find (streams, K ("busy")), s);
+    //  once the store's age bound drops its events, it goes
+    store->ops->expire (store, 5000, SIZE_MAX);
+    assert_int_equal (hrb_streams_expire (streams, 5000, 1000, SIZE_MAX), 1);
+    assert_int_equal (hrb_streams_count (streams), 0);
+    hrb_streams_destroy (&streams);
+    store->ops->destroy (&store);
+}
+
+static void
+test_streams_expire_keeps_recently_published (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
+    hrb_stream_t *old = hrb_streams_ensure (streams, K ("old"), 0);
+    hrb_stream_t *fresh = hrb_streams_ensure (streams, K ("fresh"), 0);
+    s_sequence (streams, old, 100);              //  published, but long ago
+    s_sequence (streams, fresh, 1500);           //  recently
+    store->ops->expire (store, 2000, SIZE_MAX);           //  drops old's event only
+    assert_int_equal (hrb_streams_expire (streams, 2000, 1000, SIZE_MAX), 1);
+    assert_null (hrb_streams_find (streams, K ("old")));
+    assert_ptr_equal (hrb_streams_find (streams, K ("fresh")), fresh);
+    hrb_streams_destroy (&streams);
+    store->ops->destroy (&store);
+}
+
+static void
+test_streams_recreated_channel_gets_new_epoch_and_seq (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
+    hrb_stream_t *s = hrb_streams_ensure (streams, K ("c"), 0);
+    s_sequence (streams, s, 0);
+    s_sequence (streams, s, 0);
+    char old_epoch [HR_EPOCH_LEN + 1];
+    memcpy (old_epoch, s->epoch, sizeof old_epoch);
+    store->ops->expire (store, 2000, SIZE_MAX);
+    assert_int_equal (hrb_streams_expire (streams, 2000, 1000, SIZE_MAX), 1);
+    s = hrb_streams_ensure (streams, K ("c"), 2000);
+    assert_int_equal (s->seq, 0);
+    assert_string_not_equal (s->epoch, old_epoch);
+    assert_true (s_is_hex16 (s->epoch));
+    hrb_streams_destroy (&streams);
+    store->ops->destroy (&store);
+}
+
+static void
+test_streams_destroy_closes_histories (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
+    for (int i = 0; i < 10; i++) {
+        char name [8];
+        snprintf (name, sizeof name, "c%d", i);
+        hrb_stream_t *s = hrb_streams_ensure (streams, name, strlen (name), 0);
+        s_sequence (streams, s, 0);
+    }
+    assert_int_equal (s_stats (store).events, 10);
+    hrb_streams_destroy (&streams);
+    assert_int_equal (s_stats (store).events, 0);
+    store->ops->destroy (&store);
+}
 
 static hrb_store_t *
 s_store (void)
@@ -115,11 +269,21 @@ int
 main (void)
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_cap_refuses_a_new_channel_when_all_keep_history),
-        cmocka_unit_test (test_cap_replaces_the_least_recent_stream_without_history),
-        cmocka_unit_test (test_cap_replaces_only_when_the_least_recent_is_empty),
-        cmocka_unit_test (test_bytes_count_every_stream),
-        cmocka_unit_test (test_expire_stops_at_its_budget),
+        cmocka_unit_test_setup (test_streams_ensure_creates_with_fresh_epoch, s_epoch_setup),
+        cmocka_unit_test_setup (test_streams_first_is_seq_plus_one_when_empty, s_epoch_setup),
+        cmocka_unit_test_setup (test_streams_expire_drops_idle_empty_streams, s_epoch_setup),
+        cmocka_unit_test_setup (test_streams_expire_keeps_streams_with_events, s_epoch_setup),
+        cmocka_unit_test_setup (test_streams_expire_keeps_recently_published, s_epoch_setup),
+        cmocka_unit_test_setup (test_streams_recreated_channel_gets_new_epoch_and_seq, s_epoch_setup),
+        cmocka_unit_test_setup (test_streams_destroy_closes_histories, s_epoch_setup),
+        cmocka_unit_test_setup (test_cap_refuses_a_new_channel_when_all_keep_history,
+                                s_epoch_setup),
+        cmocka_unit_test_setup (test_cap_replaces_the_least_recent_stream_without_history,
+                                s_epoch_setup),
+        cmocka_unit_test_setup (test_cap_replaces_only_when_the_least_recent_is_empty,
+                                s_epoch_setup),
+        cmocka_unit_test_setup (test_bytes_count_every_stream, s_epoch_setup),
+        cmocka_unit_test_setup (test_expire_stops_at_its_budget, s_epoch_setup),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
