@@ -3,8 +3,11 @@ does not stall acknowledgements, a ROUTER client that never reads its history
 replies cannot grow the broker, every error reply carries the request's rid,
 and the channel cap holds."""
 import os
+import shutil
 import socket
 import struct
+import subprocess
+import tempfile
 import threading
 import time
 import unittest
@@ -255,6 +258,57 @@ class ProtocolTruths(unittest.TestCase):
         # Just over --max-event: read, and answered with the rid
         self.dealer.send({"rid": 3, "ch": "big", "data": "x" * 2000})
         self.assertEqual(self.dealer.recv()[0]["error"], "frame_too_large")
+
+
+POLL_FAILS_SHIM = r"""
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <errno.h>
+#include <stdlib.h>
+#include <zmq.h>
+/* zmq_poll fails with EFAULT from the HERALD_POLL_FAIL_AFTER-th call on. */
+int zmq_poll (zmq_pollitem_t *items, int n, long timeout)
+{
+    static int calls;
+    static int (*real) (zmq_pollitem_t *, int, long);
+    const char *after = getenv ("HERALD_POLL_FAIL_AFTER");
+    if (after && ++calls >= atoi (after)) {
+        errno = EFAULT;
+        return -1;
+    }
+    if (!real)
+        real = (int (*) (zmq_pollitem_t *, int, long)) dlsym (RTLD_NEXT, "zmq_poll");
+    return real (items, n, timeout);
+}
+"""
+
+
+class LoopFailure(unittest.TestCase):
+    """§5: a failed zmq_poll in the broker loop is logged and ends the
+    process with status 1 (zmq_poll made to fail by an LD_PRELOAD shim)."""
+
+    def shim(self):
+        cc = shutil.which("cc") or shutil.which("clang") or shutil.which("gcc")
+        if not cc:
+            self.skipTest("no C compiler to build the zmq_poll shim")
+        tmp = tempfile.mkdtemp(prefix="herald-shim-")
+        self.addCleanup(shutil.rmtree, tmp, True)
+        source, library = os.path.join(tmp, "shim.c"), os.path.join(tmp, "shim.so")
+        with open(source, "w") as f:
+            f.write(POLL_FAILS_SHIM)
+        subprocess.run([cc, "-shared", "-fPIC", "-o", library, source, "-ldl"], check=True)
+        return library
+
+    def test_broker_exits_1_when_its_poll_fails(self):
+        env = {"LD_PRELOAD": self.shim(), "HERALD_POLL_FAIL_AFTER": "4",
+               "ASAN_OPTIONS": "detect_leaks=1:abort_on_error=0:verify_asan_link_order=0"}
+        broker = H.start(self, "broker", env=env)
+        H.wait_until(lambda: not broker.running(), 20, "the broker to exit")
+        self.assertEqual(broker.stop(expect_code=1), 1)
+        failed = [e for e in broker.logs() if e.get("msg") == "broker loop failed"]
+        self.assertEqual(len(failed), 1, broker.stderr())
+        self.assertEqual(failed[0]["level"], "error")
+        self.assertEqual(failed[0]["call"], "zmq_poll")
 
 
 if __name__ == "__main__":
