@@ -239,7 +239,8 @@ static void
 s_reset (hrg_channel_t *self, hr_reset_t reason, const char *epoch, uint64_t last)
 {
     hrg_worker_t *worker = self->worker;
-    hr_log_info ("channel reset", "channel", self->name, "reason", hr_reset_name (reason));
+    hr_log_limited_info ("channel reset", "channel", self->name,
+                         "reason", hr_reset_name (reason));
     snprintf (self->epoch, sizeof self->epoch, "%s", epoch);
     self->last = last;
     s_clear_recent (self);
