@@ -16,10 +16,6 @@
 #include <string.h>
 #include <zmq.h>
 
-//  Charged per frame on top of its bytes: ZeroMQ's message and content
-//  records (and it makes every frame count, even an empty one).
-#define S_FRAME_CHARGE 64
-
 typedef struct {
     atomic_size_t queued;
     atomic_uint refs;           //  the set, plus one per live record
@@ -156,7 +152,7 @@ hrb_peer_send (hrb_peer_t *peer, void *sock, const void *data, size_t size, int 
     s_frame_t *frame = hr_malloc (sizeof *frame + size);
     memcpy (frame->data, data, size);
     frame->peer = peer;
-    frame->charge = size + S_FRAME_CHARGE;
+    frame->charge = size + HRB_PEER_FRAME_CHARGE;
     atomic_fetch_add (&peer->refs, 1);
     atomic_fetch_add (&peer->queued, frame->charge);
     atomic_fetch_add (&peer->totals->queued, frame->charge);

@@ -33,8 +33,12 @@ void hrb_peers_destroy (hrb_peers_t **self_p);
 //  Borrowed: valid until the next hrb_peers_sweep.
 hrb_peer_t *hrb_peers_get (hrb_peers_t *self, const void *id, size_t id_len);
 
-//  Bytes sent to the peer that ZeroMQ still holds (frame sizes plus a
-//  small per-frame charge).
+//  Charged per frame on top of its bytes: ZeroMQ's message and content
+//  records (and it makes every frame count, even an empty one).
+#define HRB_PEER_FRAME_CHARGE 64
+
+//  Bytes sent to the peer that ZeroMQ still holds (frame sizes plus
+//  HRB_PEER_FRAME_CHARGE each).
 size_t hrb_peer_queued (const hrb_peer_t *peer);
 
 //  Sends one frame to sock (the ROUTER, its routing frame already sent, or

@@ -371,9 +371,9 @@ s_send_history_event (void *arg, uint64_t seq, const void *bytes, size_t size)
     hrb_peer_send (reply->peer, reply->router, bytes, size, reply->left? ZMQ_SNDMORE: 0);
 }
 
-//  Sizes a history reply: events are taken while the bytes so far are
-//  under room, so a reply holds at least one event and ends at most one
-//  event past room.
+//  Sizes a history reply: events are taken while the bytes so far (as
+//  hrb_peers counts them) are under room, so a reply holds at least one
+//  event and ends at most one event past room.
 typedef struct {
     size_t room;
     size_t bytes;
@@ -385,7 +385,7 @@ s_plan_visit (void *arg, uint64_t seq, const void *bytes, size_t size)
 {
     s_plan_t *plan = arg;
     if (plan->bytes < plan->room) {
-        plan->bytes += size;
+        plan->bytes += size + HRB_PEER_FRAME_CHARGE;
         plan->count++;
     }
 }
