@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_WAIT_MS 5000
@@ -659,6 +660,7 @@ main (void)
 {
     hr_log_configure (HR_LOG_WARN, false);
     assert_int_equal (hr_epoch_init (), 0);
+    alarm (60);                 //  a hung loop fails the test at once, not at ctest's timeout
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup_teardown (test_history_first_head_count, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_req_client_gets_delimited_reply_dealer_does_not,
