@@ -179,7 +179,7 @@ s_fetch (hrg_conn_t *self, size_t i)
     hrg_channel_t *channel = self->channels [i];
     hr_position_t *pos = &self->positions [i];
     hrg_catchup_t *c = &self->catchup [i];
-    if (hrg_fetch_over_cap (worker)
+    if (hrg_fetch_over_cap (worker) && !self->waiter.admitted
     &&  !hrg_page_exists (worker, channel->name, pos->epoch, pos->seq)) {
         self->waiter.fn = s_on_admit;
         self->waiter.arg = self;
@@ -187,6 +187,7 @@ s_fetch (hrg_conn_t *self, size_t i)
         return true;
     }
     hrg_fetch_unwait (worker, &self->waiter);
+    self->waiter.admitted = false;
     uint64_t budget = hrg_fetch_budget (worker);
     //  Ahead of the channel: only ask whether the position exists
     uint64_t limit = pos->seq < channel->last

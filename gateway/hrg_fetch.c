@@ -338,6 +338,7 @@ hrg_fetch_admit (hrg_worker_t *worker)
     hrg_waiter_t *first = worker->waiting_head;
     if (first && !hrg_fetch_over_cap (worker)) {
         hrg_fetch_unwait (worker, first);
+        first->admitted = true;
         first->fn (first->arg);
     }
 }
@@ -348,6 +349,7 @@ hrg_fetch_admit_all (hrg_worker_t *worker)
     while (worker->waiting_head) {
         hrg_waiter_t *first = worker->waiting_head;
         hrg_fetch_unwait (worker, first);
+        first->admitted = true;
         first->fn (first->arg);
     }
 }

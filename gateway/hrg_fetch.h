@@ -79,11 +79,14 @@ void hrg_fetch_hold (hrg_worker_t *worker, int64_t delta);
 //  True when the worker holds --catchup-memory or more for catch-up.
 bool hrg_fetch_over_cap (hrg_worker_t *worker);
 
-//  A catch-up waiting for memory. fn (arg) is called once when admitted.
+//  A catch-up waiting for memory. fn (arg) is called once when admitted;
+//  admitted stays true until the owner clears it, so its next page goes
+//  ahead even if memory is over the cap again by then.
 typedef struct _hrg_waiter_t hrg_waiter_t;
 struct _hrg_waiter_t {
     hrg_waiter_t *prev, *next;
     bool queued;
+    bool admitted;
     void (*fn) (void *arg);
     void *arg;
 };

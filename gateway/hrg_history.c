@@ -73,7 +73,7 @@ s_fetch (s_history_t *self)
 {
     hrg_worker_t *worker = self->worker;
     const char *epoch = self->epoch [0]? self->epoch: NULL;
-    if (!self->started && hrg_fetch_over_cap (worker)
+    if (!self->started && hrg_fetch_over_cap (worker) && !self->waiter.admitted
     &&  !hrg_page_exists (worker, self->channel, epoch, self->last)) {
         self->waiter.fn = s_on_admit;
         self->waiter.arg = self;

@@ -154,6 +154,42 @@ class ResumeBounds(unittest.TestCase):
         self.assertEqual((body["head"], body["reset"]), (EVENTS, None))
         self.assertEqual(h.metric(self.gateway.http, "herald_catchup_bytes"), 0)
 
+    def small_cap_gateway(self):
+        """A second gateway on the same broker whose --catchup-memory (64K)
+        one history page is already over."""
+        gateway = h.start(self, "gateway", "--broker",
+                          "%s,%s" % (self.broker.xpub, self.broker.router),
+                          "--workers", "1", "--catchup-memory", "64K", env=ENV)
+        h.wait_broker_linked(gateway)
+        return gateway
+
+    def test_over_the_cap_history_waits_then_is_answered(self):
+        gateway = self.small_cap_gateway()
+        self.sockets.append(raw_request(gateway.http, "/v1/history?channel=big&limit=1000"))
+        h.wait_until(lambda: h.metric(gateway.http, "herald_catchup_bytes") > 0, 10,
+                     "the unread response to hold its page")
+        answer = {}
+        waiter = threading.Thread(target=lambda: answer.update(r=h.http(
+            "GET", gateway.http + "/v1/history?channel=big&since=990", timeout=30)))
+        waiter.start()
+        h.wait_until(lambda: h.metric(gateway.http, "herald_catchup_waiting") == 1, 10,
+                     "the second request to wait for memory")
+        self.close_sockets()                # the first response's page is released
+        waiter.join(30)
+        self.assertEqual(answer["r"].status, 200, answer["r"])
+        self.assertEqual([e["seq"] for e in answer["r"].json["events"]],
+                         list(range(991, EVENTS + 1)))
+        self.assertEqual(h.metric(gateway.http, "herald_catchup_waiting"), 0)
+
+    def test_history_waiting_for_memory_at_shutdown_is_answered(self):
+        gateway = self.small_cap_gateway()
+        for since in (0, 10, 20):           # apart: nothing to share
+            self.sockets.append(raw_request(
+                gateway.http, "/v1/history?channel=big&since=%d" % since))
+        h.wait_until(lambda: h.metric(gateway.http, "herald_catchup_waiting") == 2, 10,
+                     "two requests to wait for memory")
+        self.assertEqual(gateway.stop(), 0)         # no request left suspended
+
 
 class ReadingResume(unittest.TestCase):
     def test_resumes_get_everything_once_with_shared_fetches(self):

@@ -604,6 +604,32 @@ test_over_the_cap_resumes_sharing_a_page_queue_an_event_at_a_time (void **state)
 }
 
 static void
+test_an_admitted_resume_takes_its_page_even_over_the_cap_again (void **state)
+{
+    s_fx_t *fx = *state;
+    s_client_t a, b, c;
+    tfb_request_t request;
+    s_open_second_waiting (fx, &a, &b, &request);
+    s_answer (fx, &request, E1, 5);
+    s_expect_range (fx, &a, 1, 5);          //  a is done: b is admitted
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_waiting), 0);
+    s_open (fx, &c, E1, 3);                 //  takes the memory before b moves
+    s_take (fx, &request);
+    assert_int_equal (request.req.since, 3);
+    tfb_request_t second;
+    assert_true (tfb_wait (s_step_pending, fx, S_WAIT_MS));
+    s_take (fx, &second);
+    assert_int_equal (second.req.since, 2);  //  b, not queued again
+    s_answer (fx, &request, E1, 5);
+    s_answer (fx, &second, E1, 5);
+    s_expect_range (fx, &b, 3, 5);
+    s_expect_range (fx, &c, 4, 5);
+    s_close (fx, &a);
+    s_close (fx, &b);
+    s_close (fx, &c);
+}
+
+static void
 test_a_waiting_resume_that_disconnects_leaves_the_queue (void **state)
 {
     s_fx_t *fx = *state;
@@ -648,6 +674,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_over_the_cap_a_new_resume_waits_then_goes_on,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_over_the_cap_resumes_sharing_a_page_queue_an_event_at_a_time,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_an_admitted_resume_takes_its_page_even_over_the_cap_again,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_waiting_resume_that_disconnects_leaves_the_queue,
                                          s_setup, s_teardown),
