@@ -61,6 +61,9 @@ struct _hrb_server_t {
     hr_buf_t reply;
     uint64_t next_tick;
     uint64_t last_marker_ms;    //  wall clock of the last marker round
+    uint64_t marker_upper;      //  streams published up to here had their round
+    bool marker_carry;          //  a round ran out of budget: (floor, hi] is left
+    uint64_t carry_floor, carry_hi;
     hr_metrics_shard_t *shard;
     int m_published, m_duplicates, m_ingest_errors, m_history_requests,
         m_channels, m_history_events, m_history_bytes, m_evicted,
@@ -535,15 +538,57 @@ s_send_marker (hrb_server_t *self, const char *ch, size_t ch_len, hrb_stream_t *
 
 typedef struct {
     hrb_server_t *server;
-    uint64_t quiet_since;       //  streams last published before this are quiet
+    uint64_t upper;             //  streams published up to here are quiet now
+    size_t sent;
+    bool stopped;               //  the budget ran out at a stream published at
+    uint64_t stopped_ms;
 } s_marker_round_t;
 
-static void
+static bool
 s_marker_visit (void *arg, hrb_stream_t *stream)
 {
     s_marker_round_t *round = arg;
-    if (stream->last_ms <= round->quiet_since)
-        s_send_marker (round->server, stream->name, strlen (stream->name), stream);
+    hrb_server_t *self = round->server;
+    bool in_new = stream->last_ms > self->marker_upper && stream->last_ms <= round->upper;
+    bool in_carry = self->marker_carry && stream->last_ms > self->carry_floor
+                 && stream->last_ms <= self->carry_hi;
+    if (!in_new && !in_carry)
+        return true;
+    if (round->sent == S_EXPIRE_BUDGET) {
+        round->stopped = true;
+        round->stopped_ms = stream->last_ms;
+        return false;
+    }
+    s_send_marker (self, stream->name, strlen (stream->name), stream);
+    round->sent++;
+    return true;
+}
+
+//  A head marker for each stream that went quiet since the last round
+//  (published in (marker_upper, now - S_MARKER_MS]), at most S_EXPIRE_BUDGET
+//  a round. What a round leaves, older than where it stopped, is carried to
+//  the next, which then comes at the next tick; a carried range may repeat
+//  a marker already sent, which costs a subscriber nothing. Returns true
+//  while something is carried.
+static bool
+s_marker_round (hrb_server_t *self, uint64_t now)
+{
+    if (now < self->last_marker_ms + S_MARKER_MS && !self->marker_carry)
+        return false;
+    s_marker_round_t round = { self, now > S_MARKER_MS? now - S_MARKER_MS: 0, 0, false, 0 };
+    if (round.upper < self->marker_upper)
+        round.upper = self->marker_upper;           //  the wall clock went back
+    uint64_t floor = self->marker_carry && self->carry_floor < self->marker_upper
+                   ? self->carry_floor: self->marker_upper;
+    hrb_streams_recent (self->streams, floor, s_marker_visit, &round);
+    if (round.stopped) {
+        self->carry_floor = floor;
+        self->carry_hi = round.stopped_ms;
+    }
+    self->marker_carry = round.stopped;
+    self->marker_upper = round.upper;
+    self->last_marker_ms = now;
+    return self->marker_carry;
 }
 
 //  Takes one subscription message from XPUB; answers "channel|"
@@ -598,14 +643,7 @@ s_tick (hrb_server_t *self)
     hr_metrics_set (self->shard, self->m_dedupe_dropped,
                     (int64_t) hrb_dedupe_dropped (self->dedupe));
     hr_metrics_set (self->shard, self->m_reply_bytes, (int64_t) hrb_peers_queued (self->peers));
-    if (now >= self->last_marker_ms + S_MARKER_MS) {
-        //  Published in the previous window, quiet since
-        s_marker_round_t round = { self, now - S_MARKER_MS };
-        if (self->last_marker_ms > S_MARKER_MS)
-            hrb_streams_recent (self->streams, self->last_marker_ms - S_MARKER_MS,
-                                s_marker_visit, &round);
-        self->last_marker_ms = now;
-    }
+    more |= s_marker_round (self, now);
     return more;
 }
 

@@ -161,13 +161,12 @@ hrb_streams_replaced (hrb_streams_t *self)
 
 void
 hrb_streams_recent (hrb_streams_t *self, uint64_t since_ms,
-                    void (*visit) (void *arg, hrb_stream_t *stream), void *arg)
+                    bool (*visit) (void *arg, hrb_stream_t *stream), void *arg)
 {
     for (hr_list_t *node = hr_list_last (&self->recency); node;
          node = hr_list_prev (&self->recency, node)) {
         hrb_stream_t *stream = hr_list_entry (node, hrb_stream_t, recency);
-        if (stream->last_ms <= since_ms)
+        if (stream->last_ms <= since_ms || !visit (arg, stream))
             break;
-        visit (arg, stream);
     }
 }

@@ -18,6 +18,7 @@
 #include "hr_list.h"
 #include "hrb_store.h"
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -79,8 +80,9 @@ size_t hrb_streams_bytes (hrb_streams_t *self);
 uint64_t hrb_streams_refused (hrb_streams_t *self);
 uint64_t hrb_streams_replaced (hrb_streams_t *self);
 
-//  Visits the streams published to after since_ms, most recent first.
+//  Visits the streams published to after since_ms, most recent first,
+//  until visit returns false.
 void hrb_streams_recent (hrb_streams_t *self, uint64_t since_ms,
-                         void (*visit) (void *arg, hrb_stream_t *stream), void *arg);
+                         bool (*visit) (void *arg, hrb_stream_t *stream), void *arg);
 
 #endif

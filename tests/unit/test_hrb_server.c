@@ -14,6 +14,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -464,6 +465,56 @@ test_quiet_channel_gets_marker_round (void **state)
     assert_int_equal (zmq_poll (&item, 1, 2500), 0);
 }
 
+static void
+test_marker_rounds_past_their_budget_carry_on (void **state)
+{
+    s_fixture_t *f = *state;
+    s_create (f);
+    s_start (f);
+    void *sub = s_client (f, ZMQ_SUB, f->xpub);
+    int unlimited = 0;
+    zmq_setsockopt (sub, ZMQ_RCVHWM, &unlimited, sizeof unlimited);
+    zmq_setsockopt (sub, ZMQ_SUBSCRIBE, "", 0);         //  every topic, no marker
+    void *dealer = s_client (f, ZMQ_DEALER, f->router);
+    s_publish (dealer, "first", 1, NULL);               //  the SUB is connected
+    zmq_msg_t msg;
+    hr_event_t ev;
+    s_stream_recv (sub, &msg, &ev);
+    zmq_msg_close (&msg);
+    //  More quiet channels than one round may mark (S_EXPIRE_BUDGET, 4096)
+    void *push = s_client (f, ZMQ_PUSH, f->pull);
+    enum { CHANNELS = 5000 };
+    char name [16];
+    for (int i = 0; i < CHANNELS; i++) {
+        tu_map (2);
+        snprintf (name, sizeof name, "m%d", i);
+        tu_kstr ("ch", name);
+        tu_kuint ("data", 1);
+        s_send_frame (push);
+    }
+    static bool marked [CHANNELS];
+    int events = 0, markers = 0, channels_marked = 0;
+    while (channels_marked < CHANNELS) {
+        s_stream_recv (sub, &msg, &ev);
+        if (ev.ch_len > 1 && ev.ch [0] == 'm') {
+            int i = atoi (ev.ch + 1);
+            if (!ev.head)
+                events++;
+            else {
+                markers++;
+                assert_int_equal (ev.seq, 1);
+                if (!marked [i]) {
+                    marked [i] = true;
+                    channels_marked++;
+                }
+            }
+        }
+        zmq_msg_close (&msg);
+    }
+    assert_int_equal (events, CHANNELS);
+    assert_true (markers < 2 * CHANNELS);
+}
+
 //  --------------------------------------------------------------------
 //  The channel cap
 
@@ -669,6 +720,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_every_error_reply_carries_rid, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_subscribe_gets_head_marker, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_quiet_channel_gets_marker_round, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_marker_rounds_past_their_budget_carry_on,
+                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_channel_cap_refuses_new_channels_with_history,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_channel_cap_replaces_channels_without_history,
