@@ -163,7 +163,11 @@ class BrokerRestart(unittest.TestCase):
                       if e.get("msg") == "connected to the broker stream: confirming every channel"]
         self.assertEqual(sum(int(e["channels"]) for e in confirming[-2:]), self.CHANNELS,
                          confirming)
-        print("\nafter the broker restart: %s" % gateway_figures(gw))
+        # ZeroMQ's own re-send on reconnect lost none: few needed sending again
+        # (a SUB with the default send hwm drops 1,500 of each worker's 2,500)
+        figures = gateway_figures(gw)
+        self.assertLess(figures["herald_subscription_retries_total"], self.CHANNELS / 4, figures)
+        print("\nafter the broker restart: %s" % figures)
         for c in clients:
             self.assertFalse(c.ended, "a stream ended")
         brokers[-1].stop()
