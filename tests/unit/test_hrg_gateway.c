@@ -66,7 +66,7 @@ test_workers_that_started_are_joined_when_a_later_one_fails (void **state)
 int
 main (void)
 {
-    alarm (30);                 //  a destroy that hangs fails the test, soon
+    alarm (10);                 //  a destroy that hangs fails the test, soon
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_workers_that_started_are_joined_when_a_later_one_fails),
     };

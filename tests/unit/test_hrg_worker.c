@@ -84,7 +84,7 @@ test_enosys_from_epoll_pwait2_falls_back_to_epoll_wait_once (void **state)
 int
 main (void)
 {
-    alarm (30);                 //  a loop that hangs fails the test, soon
+    alarm (10);                 //  a loop that hangs fails the test, soon
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_enosys_from_epoll_pwait2_falls_back_to_epoll_wait_once),
     };
