@@ -258,7 +258,7 @@ hrg_link_process (hrg_link_t *self)
             pending->fn (pending->arg, pending->rid, &reply, self->frames + 1, count - 1);
         else
         if (rc != HR_OK)
-            hr_log_warn ("undecodable broker reply", "error", hr_error_code (rc));
+            hr_log_limited_warn ("undecodable broker reply", "error", hr_error_code (rc));
         free (pending);
         for (size_t i = 0; i < count; i++)
             zmq_msg_close (&self->frames [i]);

@@ -2,6 +2,7 @@
     link (gateway/hrg_link), against a fake broker over inproc://.  */
 #include "hrg_link.h"
 #include "hrg_fake_broker.h"
+#include "hr_log.h"
 #include "support.h"
 
 #include <zmq.h>
@@ -236,6 +237,25 @@ test_reply_to_unknown_rid_and_garbage_are_ignored (void **state)
 }
 
 static void
+test_undecodable_replies_are_logged_through_the_rate_limit (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t a = { 0 };
+    s_publish (fx, &a);
+    tfb_request_t ra;
+    s_take (fx, &ra);
+    unsigned long long before = hr_log_suppressed ();
+    const void *frames [1] = { "\xc1" };
+    size_t sizes [1] = { 1 };
+    for (int i = 0; i < 3 * HR_LOG_LIMIT_PER_S; i++)
+        tfb_send_frames (&fx->broker, &ra, frames, sizes, 1);
+    tfb_reply_ack (&fx->broker, &ra, true, 1, "e1", false);
+    s_wait_for (fx, &a);
+    assert_true (hr_log_suppressed () - before >= HR_LOG_LIMIT_PER_S);
+    tfb_request_free (&ra);
+}
+
+static void
 test_history_reply_carries_envelope_frames (void **state)
 {
     s_fixture_t *fx = *state;
@@ -385,6 +405,8 @@ main (void)
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reply_without_rid_calls_nobody, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_reply_to_unknown_rid_and_garbage_are_ignored,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_undecodable_replies_are_logged_through_the_rate_limit,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_history_reply_carries_envelope_frames,
                                          s_setup, s_teardown),
