@@ -394,8 +394,8 @@ hrg_worker_run (void *arg)
             &&  tag != &self->linked)
                 hrg_sse_on_socket (tag, events [i].events);
         }
-        if (count < 0 && errno != EINTR)
-            hr_log_error ("epoll_wait failed", "error", strerror (errno));
+        if (count < 0 && errno != EINTR)        //  each turn while it lasts: limited
+            hr_log_limited (HR_LOG_ERROR, "epoll_wait failed", "error", strerror (errno), NULL);
         s_turn (self);
     }
     s_shutdown (self);

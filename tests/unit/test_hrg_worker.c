@@ -5,6 +5,7 @@
 #include "hrg_worker.h"
 #include "hrg_fake_broker.h"
 #include "support.h"
+#include "hr_log.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -81,12 +82,60 @@ test_enosys_from_epoll_pwait2_falls_back_to_epoll_wait_once (void **state)
     zmq_ctx_term (ctx);
 }
 
+//  An epoll that fails (not ENOSYS) for a while, then works again
+static int
+s_failing_pwait2 (int epfd, struct epoll_event *events, int maxevents,
+                  const struct timespec *timeout, const sigset_t *sigmask)
+{
+    if (atomic_fetch_add (&s_calls, 1) >= 5 * HR_LOG_LIMIT_PER_S)
+        return epoll_pwait2 (epfd, events, maxevents, timeout, sigmask);
+    errno = EINVAL;
+    return -1;
+}
+
+static bool
+s_failed_enough (void *arg)
+{
+    return atomic_load (&s_calls) > 5 * HR_LOG_LIMIT_PER_S;
+}
+
+static void
+test_a_failing_epoll_is_logged_through_the_rate_limit (void **state)
+{
+    void *ctx = zmq_ctx_new ();
+    tfb_broker_t broker;
+    tfb_start (&broker, ctx);
+    hrg_config_t config = HRG_CONFIG_DEFAULTS;
+    config.http = "127.0.0.1:0";
+    config.workers = 1;
+    config.broker_sub = broker.sub_endpoint;
+    config.broker_req = broker.req_endpoint;
+    hr_metrics_t *metrics = hr_metrics_new ();
+    hr_buf_t err = HR_BUF_INIT;
+    hrg_gateway_t *gateway = hrg_gateway_new (ctx, &config, metrics, &err);
+    assert_non_null (gateway);
+    atomic_store (&s_calls, 0);
+    unsigned long long before = hr_log_suppressed ();
+    hrg_worker_epoll_pwait2 = s_failing_pwait2;
+    assert_int_equal (hrg_gateway_start (gateway), 0);
+    assert_true (tfb_wait (s_failed_enough, NULL, 5000));
+    assert_int_equal (s_get_status (hrg_gateway_url (gateway), "/healthz"), 200);
+    hrg_gateway_destroy (&gateway);
+    hrg_worker_epoll_pwait2 = epoll_pwait2;
+    assert_true (hr_log_suppressed () - before >= HR_LOG_LIMIT_PER_S);
+    hr_metrics_destroy (&metrics);
+    hr_buf_free (&err);
+    tfb_stop (&broker);
+    zmq_ctx_term (ctx);
+}
+
 int
 main (void)
 {
     alarm (10);                 //  a loop that hangs fails the test, soon
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_enosys_from_epoll_pwait2_falls_back_to_epoll_wait_once),
+        cmocka_unit_test (test_a_failing_epoll_is_logged_through_the_rate_limit),
     };
     return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
 }
