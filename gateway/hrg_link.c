@@ -3,11 +3,18 @@
     Pending requests sit in a FIFO in send order. Because the broker answers
     in order, a reply normally matches the head; lookup scans from the head
     and skips cancelled entries. Deadlines are monotonic in FIFO order too,
-    since the timeout is the same for every request.  */
+    since the timeout is the same for every request.
+
+    A history request made while the DEALER has no connection yet (a
+    gateway just started: its SUB can deliver head markers before the
+    DEALER connects) is held in the FIFO, unsent, and goes out once the
+    broker is connected; it still fails at its deadline. Publishes are
+    never held: their HTTP client gets a 503 at once.  */
 #include "hrg_link.h"
 #include "hr_log.h"
 #include "hr_time.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -15,6 +22,9 @@
 
 //  Envelope frames a history reply may carry, plus the header.
 #define S_MAX_FRAMES (HR_HISTORY_LIMIT_MAX + 1)
+//  History requests held unsent while no broker is connected (each is a
+//  few hundred bytes); past it, a request fails at once.
+#define S_HELD_MAX 4096
 
 typedef struct _s_pending_t s_pending_t;
 struct _s_pending_t {
@@ -23,6 +33,7 @@ struct _s_pending_t {
     uint64_t deadline;
     hrg_link_fn *fn;            //  NULL once cancelled
     void *arg;
+    hr_buf_t unsent;            //  the request, while held for a connection
 };
 
 struct _hrg_link_t {
@@ -33,6 +44,7 @@ struct _hrg_link_t {
     uint64_t timeout_ms;
     uint64_t next_rid;
     bool closing;               //  destroying: refuse new requests
+    size_t held;                //  requests in the FIFO not sent yet
     s_pending_t *head, *tail;
     zmq_msg_t *frames;          //  S_MAX_FRAMES receive slots
     hr_buf_t frame;
@@ -82,6 +94,17 @@ s_pop (hrg_link_t *self)
     return pending;
 }
 
+static void
+s_free (hrg_link_t *self, s_pending_t *pending)
+{
+    if (pending->unsent.data) {
+        assert (self->held > 0);
+        self->held--;
+        hr_buf_free (&pending->unsent);
+    }
+    free (pending);
+}
+
 void
 hrg_link_destroy (hrg_link_t **self_p)
 {
@@ -93,7 +116,7 @@ hrg_link_destroy (hrg_link_t **self_p)
         s_pending_t *pending = s_pop (self);
         if (pending->fn)
             pending->fn (pending->arg, pending->rid, NULL, NULL, 0);
-        free (pending);
+        s_free (self, pending);
     }
     zmq_socket_monitor (self->dealer, NULL, 0);
     zmq_close (self->monitor);
@@ -122,6 +145,22 @@ hrg_link_monitor_fd (hrg_link_t *self)
     return fd;
 }
 
+//  Sends the held requests, in order, once a broker is connected.
+static void
+s_send_held (hrg_link_t *self)
+{
+    for (s_pending_t *pending = self->head; pending && self->held; pending = pending->next) {
+        if (!pending->unsent.data)
+            continue;
+        if (pending->fn
+        &&  zmq_send (self->dealer, pending->unsent.data, pending->unsent.size,
+                      ZMQ_DONTWAIT) < 0)
+            return;                     //  not connected after all: next turn
+        self->held--;
+        hr_buf_free (&pending->unsent);
+    }
+}
+
 bool
 hrg_link_update (hrg_link_t *self)
 {
@@ -146,7 +185,10 @@ hrg_link_update (hrg_link_t *self)
         zmq_msg_init (&event);
     }
     zmq_msg_close (&event);
-    return self->inproc || self->peers > 0;
+    bool connected = self->inproc || self->peers > 0;
+    if (connected && self->held)
+        s_send_held (self);
+    return connected;
 }
 
 bool
@@ -158,13 +200,22 @@ hrg_link_readable (hrg_link_t *self)
     return (events & ZMQ_POLLIN) != 0;
 }
 
+//  Sends self->frame as request rid; a holdable request that cannot be
+//  sent yet (no connection) waits in the FIFO behind the others held.
 static uint64_t
-s_send (hrg_link_t *self, uint64_t rid, hrg_link_fn *fn, void *arg)
+s_send (hrg_link_t *self, uint64_t rid, bool holdable, hrg_link_fn *fn, void *arg)
 {
-    if (self->closing
-    ||  zmq_send (self->dealer, self->frame.data, self->frame.size, ZMQ_DONTWAIT) < 0)
+    if (self->closing)
+        return 0;
+    bool sent = !(holdable && self->held)
+             && zmq_send (self->dealer, self->frame.data, self->frame.size, ZMQ_DONTWAIT) >= 0;
+    if (!sent && (!holdable || self->held >= S_HELD_MAX))
         return 0;
     s_pending_t *pending = hr_calloc (1, sizeof *pending);
+    if (!sent) {
+        hr_buf_put (&pending->unsent, self->frame.data, self->frame.size);
+        self->held++;
+    }
     pending->rid = rid;
     pending->deadline = hr_mono_ms () + self->timeout_ms;
     pending->fn = fn;
@@ -185,7 +236,7 @@ hrg_link_publish (hrg_link_t *self, const hr_event_t *ev, hrg_link_fn *fn, void 
     uint64_t rid = self->next_rid++;
     hr_buf_reset (&self->frame);
     hr_request_encode_publish (&self->frame, &rid, ev);
-    return s_send (self, rid, fn, arg);
+    return s_send (self, rid, false, fn, arg);
 }
 
 uint64_t
@@ -197,7 +248,7 @@ hrg_link_history (hrg_link_t *self, const char *ch, const char *epoch, uint64_t 
     uint64_t rid = self->next_rid++;
     hr_buf_reset (&self->frame);
     hr_request_encode_history (&self->frame, &rid, ch, epoch, since, limit);
-    return s_send (self, rid, fn, arg);
+    return s_send (self, rid, true, fn, arg);
 }
 
 void
@@ -217,7 +268,7 @@ static s_pending_t *
 s_take (hrg_link_t *self, uint64_t rid)
 {
     while (self->head && !self->head->fn)
-        free (s_pop (self));
+        s_free (self, s_pop (self));
     if (self->head && self->head->rid == rid)
         return s_pop (self);
     //  Out of order (a timed-out request's late reply, or a stranger): scan
@@ -259,7 +310,8 @@ hrg_link_process (hrg_link_t *self)
         else
         if (rc != HR_OK)
             hr_log_limited_warn ("undecodable broker reply", "error", hr_error_code (rc));
-        free (pending);
+        if (pending)
+            s_free (self, pending);
         for (size_t i = 0; i < count; i++)
             zmq_msg_close (&self->frames [i]);
     }
@@ -272,7 +324,7 @@ hrg_link_expire (hrg_link_t *self, uint64_t now_ms)
         s_pending_t *pending = s_pop (self);
         if (pending->fn)
             pending->fn (pending->arg, pending->rid, NULL, NULL, 0);
-        free (pending);
+        s_free (self, pending);
     }
 }
 

@@ -374,10 +374,123 @@ test_send_with_no_broker_fails_at_once (void **state)
     s_result_t a = { 0 };
     hr_event_t ev = tfb_event ("orders", NULL, 0);
     assert_int_equal (hrg_link_publish (link, &ev, s_on_reply, &a), 0);
-    assert_int_equal (hrg_link_history (link, "orders", NULL, 0, 10, s_on_reply, &a), 0);
     assert_int_equal (hrg_link_next_deadline (link), UINT64_MAX);
     hrg_link_destroy (&link);
     assert_int_equal (a.calls, 0);
+    hr_buf_free (&err);
+    zmq_ctx_term (ctx);
+}
+
+typedef struct {
+    hrg_link_t *link;
+    tfb_broker_t *broker;
+} s_connect_t;
+
+typedef struct {
+    void *socket;
+    const char *endpoint;
+} s_bind_t;
+
+static bool
+s_bound (void *arg)
+{
+    s_bind_t *bind = arg;
+    return zmq_bind (bind->socket, bind->endpoint) == 0;
+}
+
+//  Runs the link's connection handling until a request reaches the broker.
+static bool
+s_connected_and_sent (void *arg)
+{
+    s_connect_t *connect = arg;
+    hrg_link_update (connect->link);
+    return tfb_pending (connect->broker);
+}
+
+//  A gateway that has just started can get head markers on its SUB before
+//  its DEALER connects: a history request then must wait for the broker,
+//  not fail (which would reset a resuming client for nothing).
+static void
+test_history_waits_for_the_broker_to_connect (void **state)
+{
+    void *ctx = zmq_ctx_new ();
+    //  An endpoint nobody listens on yet: bind, read the port, unbind
+    void *router = zmq_socket (ctx, ZMQ_ROUTER);
+    int linger = 0;
+    zmq_setsockopt (router, ZMQ_LINGER, &linger, sizeof linger);
+    assert_int_equal (zmq_bind (router, "tcp://127.0.0.1:*"), 0);
+    char endpoint [64];
+    size_t size = sizeof endpoint;
+    zmq_getsockopt (router, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    assert_int_equal (zmq_unbind (router, endpoint), 0);
+    hr_buf_t err = HR_BUF_INIT;
+    hrg_link_t *link = hrg_link_new (ctx, endpoint, S_TIMEOUT_MS, 4, &err);
+    assert_non_null (link);
+    assert_false (hrg_link_update (link));
+    s_result_t a = { 0 }, b = { 0 }, p = { 0 };
+    uint64_t rid_a = hrg_link_history (link, "orders", "e1", 4, 3, s_on_reply, &a);
+    uint64_t rid_b = hrg_link_history (link, "stock", NULL, 0, 0, s_on_reply, &b);
+    assert_true (rid_a && rid_b);
+    assert_true (hrg_link_next_deadline (link) != UINT64_MAX);
+    //  Publishes still fail at once (their HTTP client gets a 503)
+    hr_event_t ev = tfb_event ("orders", NULL, 0);
+    assert_int_equal (hrg_link_publish (link, &ev, s_on_reply, &p), 0);
+    //  The broker comes up (unbind completes in libzmq's I/O thread, so the
+    //  port may take a moment to be free again): both requests arrive, in order
+    s_bind_t bind = { router, endpoint };
+    assert_true (tfb_wait (s_bound, &bind, S_TIMEOUT_MS));
+    tfb_broker_t fb = { 0 };
+    fb.router = router;
+    s_connect_t connect = { link, &fb };
+    assert_true (tfb_wait (s_connected_and_sent, &connect, S_TIMEOUT_MS));
+    tfb_request_t r1, r2;
+    assert_true (tfb_recv (&fb, &r1, S_TIMEOUT_MS));
+    assert_true (tfb_recv (&fb, &r2, S_TIMEOUT_MS));
+    assert_int_equal (r1.req.rid, rid_a);
+    assert_int_equal (r2.req.rid, rid_b);
+    tfb_reply_history (&fb, &r1, "e1", 1, 7, HR_RESET_NONE, NULL, 0);
+    s_wait_t wait = { link, &a };
+    assert_true (tfb_wait (s_step, &wait, S_TIMEOUT_MS));
+    assert_int_equal (a.calls, 1);
+    assert_false (a.null_reply);
+    assert_int_equal (a.rid, rid_a);
+    //  The unanswered one is failed once, on destroy
+    hrg_link_destroy (&link);
+    assert_int_equal (b.calls, 1);
+    assert_true (b.null_reply);
+    assert_int_equal (p.calls, 0);
+    tfb_request_free (&r1);
+    tfb_request_free (&r2);
+    tfb_stop (&fb);
+    hr_buf_free (&err);
+    zmq_ctx_term (ctx);
+}
+
+//  Held requests keep their deadline, and their number is bounded.
+static void
+test_held_history_expires_and_is_bounded (void **state)
+{
+    void *ctx = zmq_ctx_new ();
+    hr_buf_t err = HR_BUF_INIT;
+    hrg_link_t *link = hrg_link_new (ctx, "tcp://127.0.0.1:1", 1000, 5, &err);
+    assert_non_null (link);
+    s_result_t a = { 0 };
+    assert_true (hrg_link_history (link, "orders", NULL, 0, 10, s_on_reply, &a) != 0);
+    uint64_t deadline = hrg_link_next_deadline (link);
+    assert_true (deadline != UINT64_MAX);
+    hrg_link_expire (link, deadline - 1);
+    assert_int_equal (a.calls, 0);
+    hrg_link_expire (link, deadline);
+    assert_int_equal (a.calls, 1);
+    assert_true (a.null_reply);
+    //  Fill the hold to its bound: the next request fails at once
+    s_result_t many = { 0 };
+    size_t held = 0;
+    while (held < 100000 && hrg_link_history (link, "orders", NULL, 0, 10, s_on_reply, &many))
+        held++;
+    assert_true (held > 0 && held < 100000);
+    hrg_link_destroy (&link);
+    assert_int_equal (many.calls, (int) held);
     hr_buf_free (&err);
     zmq_ctx_term (ctx);
 }
@@ -417,6 +530,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_destroy_calls_each_pending_callback_once_with_null,
                                          s_setup, s_teardown),
         cmocka_unit_test (test_send_with_no_broker_fails_at_once),
+        cmocka_unit_test (test_history_waits_for_the_broker_to_connect),
+        cmocka_unit_test (test_held_history_expires_and_is_bounded),
         cmocka_unit_test (test_bad_endpoint_is_an_error),
     };
     return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
