@@ -95,6 +95,14 @@ tu_raw (const void *bytes, size_t size)
     hr_buf_put (&tu_frame, bytes, size);
 }
 
+//  A key, then its value's bytes as they are.
+static TU_UNUSED void
+tu_kraw (const char *key, const void *bytes, size_t size)
+{
+    tu_key (key);
+    tu_raw (bytes, size);
+}
+
 static TU_UNUSED void
 tu_assert_span (const char *ptr, size_t len, const char *want)
 {
