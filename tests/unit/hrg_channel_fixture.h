@@ -1,8 +1,7 @@
 /*  hrg_channel_fixture: the driver of test_hrg_channel.c.
 
-    A hand-built worker (only what channels and groups touch) whose real SUB
-    socket and hrg_link talk to a fake broker over inproc://
-    (hrg_fake_broker.h), a one-member group per observed channel whose
+    The hand-built worker of hrg_test_worker.h, whose real SUB socket and
+    hrg_link talk to a fake broker over inproc://, a one-member group per observed channel whose
     reader sees exactly the SSE frames a client would, and helpers that
     play the broker's side: markers, events, history replies. Single
     threaded: every wait drives the worker and the fake in turn.  */
@@ -12,11 +11,8 @@
 #include "hrg_channel.h"
 #include "hrg_event.h"
 #include "hrg_group.h"
-#include "hrg_link.h"
-#include "hrg_worker.h"
-#include "hrg_fake_broker.h"
+#include "hrg_test_worker.h"
 #include "hr_log.h"
-#include "support.h"
 
 #include <zmq.h>
 
@@ -32,12 +28,7 @@ typedef struct {
 } s_observer_t;
 
 typedef struct {
-    void *ctx;
-    tfb_broker_t broker;
-    hrg_config_t config;
-    hr_metrics_t *metrics;
-    hrg_metric_ids_t ids;
-    hrg_worker_t worker;
+    tw_t tw;                    //  the worker, its metrics, the fake broker
     hrg_channel_t *ch;          //  "orders", acquired by most tests
     s_observer_t obs;
     char seen [4096];           //  what the observer read, summarised
@@ -45,35 +36,16 @@ typedef struct {
 
 static int s_link_ids;
 
-static void
-s_register (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
-{
-    const char *reasons [HR_RESET_COUNT];
-    for (int i = 0; i < HR_RESET_COUNT; i++)
-        reasons [i] = hr_reset_name ((hr_reset_t) i);
-    int *all = (int *) ids;             //  every id unregistered (-1) at first
-    for (size_t i = 0; i < sizeof *ids / sizeof (int); i++)
-        all [i] = -1;
-    ids->channels = hr_metrics_add (metrics, "channels", HR_METRIC_GAUGE, "");
-    ids->gap_fills = hr_metrics_add (metrics, "gap_fills", HR_METRIC_COUNTER, "");
-    ids->resets = hr_metrics_add_labeled (metrics, "resets", HR_METRIC_COUNTER, "", "reason",
-                                          reasons + 1, HR_RESET_COUNT - 1);
-    ids->channels_unconfirmed = hr_metrics_add (metrics, "unconfirmed", HR_METRIC_GAUGE, "");
-    ids->subscription_retries = hr_metrics_add (metrics, "retries", HR_METRIC_COUNTER, "");
-    ids->subscription_timeouts = hr_metrics_add (metrics, "timeouts", HR_METRIC_COUNTER, "");
-    ids->held_bytes = hr_metrics_add (metrics, "held", HR_METRIC_GAUGE, "");
-}
-
 static int64_t
 s_metric (s_fx_t *fx, int id)
 {
-    return hr_metrics_value (fx->metrics, id);
+    return tw_metric (&fx->tw, id);
 }
 
 static int64_t
 s_resets (s_fx_t *fx, hr_reset_t reason)
 {
-    return s_metric (fx, fx->ids.resets + (int) reason - 1);
+    return s_metric (fx, fx->tw.ids.resets + (int) reason - 1);
 }
 
 //  --------------------------------------------------------------------
@@ -83,30 +55,7 @@ static int
 s_setup (void **state)
 {
     s_fx_t *fx = calloc (1, sizeof *fx);
-    fx->ctx = zmq_ctx_new ();
-    tfb_start (&fx->broker, fx->ctx);
-    fx->config = (hrg_config_t) HRG_CONFIG_DEFAULTS;
-    fx->config.broker_timeout = 1000;
-    fx->metrics = hr_metrics_new ();
-    s_register (&fx->ids, fx->metrics);
-    hrg_worker_t *w = &fx->worker;
-    w->config = &fx->config;
-    w->metrics = fx->metrics;
-    w->m = &fx->ids;
-    w->shard = hr_metrics_shard (fx->metrics);
-    w->channels = zhashx_new ();
-    w->groups = zhashx_new ();
-    w->sub = zmq_socket (fx->ctx, ZMQ_SUB);
-    int zero = 0;
-    zmq_setsockopt (w->sub, ZMQ_SNDHWM, &zero, sizeof zero);
-    zmq_setsockopt (w->sub, ZMQ_LINGER, &zero, sizeof zero);
-    assert_int_equal (zmq_connect (w->sub, fx->broker.sub_endpoint), 0);
-    hr_buf_t err = HR_BUF_INIT;
-    w->link = hrg_link_new (fx->ctx, fx->broker.req_endpoint,
-                            (uint64_t) fx->config.broker_timeout, 9000 + ++s_link_ids, &err);
-    assert_non_null (w->link);
-    hr_buf_free (&err);
-    w->linked = true;
+    tw_init (&fx->tw, 9000 + ++s_link_ids);
     *state = fx;
     return 0;
 }
@@ -117,24 +66,16 @@ static int
 s_teardown (void **state)
 {
     s_fx_t *fx = *state;
-    hrg_worker_t *w = &fx->worker;
+    hrg_worker_t *w = &fx->tw.worker;
     s_unobserve (fx);
     if (fx->ch)
         hrg_channel_release (fx->ch);
     assert_int_equal (zhashx_size (w->channels), 0);
     assert_int_equal (w->recent_bytes, 0);
     assert_int_equal (w->held_bytes, 0);
-    assert_int_equal (s_metric (fx, fx->ids.held_bytes), 0);
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 0);
-    hrg_link_destroy (&w->link);
-    zmq_close (w->sub);
-    zhashx_destroy (&w->channels);
-    zhashx_destroy (&w->groups);
-    hr_buf_free (&w->scratch);
-    hr_buf_free (&w->cursor);
-    tfb_stop (&fx->broker);
-    zmq_ctx_term (fx->ctx);
-    hr_metrics_destroy (&fx->metrics);
+    assert_int_equal (s_metric (fx, fx->tw.ids.held_bytes), 0);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), 0);
+    tw_fini (&fx->tw);
     free (fx);
     return 0;
 }
@@ -144,7 +85,7 @@ static void
 s_observe (s_fx_t *fx, hrg_channel_t *ch)
 {
     hrg_group_t *group = calloc (1, sizeof *group);
-    group->worker = &fx->worker;
+    group->worker = &fx->tw.worker;
     const char *name = ch->name;
     group->set = hr_chanset_new (&name, 1);
     group->channels = calloc (1, sizeof (hrg_channel_t *));
@@ -168,7 +109,7 @@ s_unobserve (s_fx_t *fx)
     free (group->channels);
     free (group);
     fx->obs.group = NULL;
-    fx->worker.dirty_groups = NULL;     //  the hand-built group was queued there
+    fx->tw.worker.dirty_groups = NULL;  //  the hand-built group was queued there
 }
 
 //  Appends to fx->seen what the observer's client read since the last
@@ -232,8 +173,8 @@ static bool
 s_step_state (void *arg)
 {
     s_until_t *until = arg;
-    hrg_worker_drain_sub (&until->fx->worker);
-    hrg_link_process (until->fx->worker.link);
+    hrg_worker_drain_sub (&until->fx->tw.worker);
+    hrg_link_process (until->fx->tw.worker.link);
     return until->ch->state == until->state;
 }
 
@@ -253,7 +194,7 @@ static bool
 s_step_confirmed (void *arg)
 {
     s_confirm_t *c = arg;
-    hrg_worker_drain_sub (&c->fx->worker);
+    hrg_worker_drain_sub (&c->fx->tw.worker);
     return c->ch->confirmed;
 }
 
@@ -263,8 +204,8 @@ s_settle (s_fx_t *fx)
 {
     uint64_t deadline = hr_mono_ms () + 30;
     while (hr_mono_ms () < deadline) {
-        hrg_worker_drain_sub (&fx->worker);
-        hrg_link_process (fx->worker.link);
+        hrg_worker_drain_sub (&fx->tw.worker);
+        hrg_link_process (fx->tw.worker.link);
         zmq_poll (NULL, 0, 1);
     }
 }
@@ -275,7 +216,7 @@ s_expect_subscription (s_fx_t *fx, const char *channel)
 {
     char topic [HR_CHANNEL_MAX + 8], want [HR_CHANNEL_MAX + 8];
     snprintf (want, sizeof want, "%s|", channel);
-    int kind = tfb_subscription (&fx->broker, topic, sizeof topic, S_WAIT_MS);
+    int kind = tfb_subscription (&fx->tw.broker, topic, sizeof topic, S_WAIT_MS);
     assert_int_not_equal (kind, -1);
     assert_string_equal (topic, want);
     return kind;
@@ -285,14 +226,14 @@ static void
 s_marker (s_fx_t *fx, const char *ch, const char *epoch, uint64_t seq)
 {
     hr_event_t ev = tfb_head_marker (ch, epoch, seq);
-    tfb_publish (&fx->broker, &ev);
+    tfb_publish (&fx->tw.broker, &ev);
 }
 
 static void
 s_event (s_fx_t *fx, const char *ch, const char *epoch, uint64_t seq)
 {
     hr_event_t ev = tfb_event (ch, epoch, seq);
-    tfb_publish (&fx->broker, &ev);
+    tfb_publish (&fx->tw.broker, &ev);
 }
 
 //  An event whose data is a string of `size` bytes.
@@ -307,7 +248,7 @@ s_big_event (s_fx_t *fx, const char *ch, const char *epoch, uint64_t seq, size_t
     hr_event_t ev = tfb_event (ch, epoch, seq);
     ev.data = data;
     ev.data_len = size + 3;
-    tfb_publish (&fx->broker, &ev);
+    tfb_publish (&fx->tw.broker, &ev);
     free (data);
 }
 
@@ -315,9 +256,9 @@ static bool
 s_step_request (void *arg)
 {
     s_fx_t *fx = arg;
-    hrg_worker_drain_sub (&fx->worker);
-    hrg_link_process (fx->worker.link);
-    return tfb_pending (&fx->broker);
+    hrg_worker_drain_sub (&fx->tw.worker);
+    hrg_link_process (fx->tw.worker.link);
+    return tfb_pending (&fx->tw.broker);
 }
 
 //  Drives the worker until it sends a request, takes it and checks it is
@@ -327,7 +268,7 @@ s_expect_history (s_fx_t *fx, tfb_request_t *r, const char *ch, uint64_t since,
                   uint64_t limit)
 {
     assert_true (tfb_wait (s_step_request, fx, S_WAIT_MS));
-    assert_true (tfb_recv (&fx->broker, r, S_WAIT_MS));
+    assert_true (tfb_recv (&fx->tw.broker, r, S_WAIT_MS));
     assert_int_equal (r->error, HR_OK);
     assert_int_equal (r->req.op, HR_OP_HISTORY);
     assert_int_equal (r->req.event.ch_len, strlen (ch));
@@ -348,7 +289,7 @@ s_reply_events (s_fx_t *fx, tfb_request_t *r, const char *epoch, uint64_t first,
     for (uint64_t seq = first; seq <= last && count < 64; seq++)
         events [count++] = tfb_event (ch, epoch, seq);
     //  tfb_event keeps pointers to ch: encoded before ch leaves scope
-    tfb_reply_history (&fx->broker, r, epoch, first, head, HR_RESET_NONE, events, count);
+    tfb_reply_history (&fx->tw.broker, r, epoch, first, head, HR_RESET_NONE, events, count);
     tfb_request_free (r);
 }
 
@@ -357,7 +298,7 @@ s_reply_events (s_fx_t *fx, tfb_request_t *r, const char *epoch, uint64_t first,
 static hrg_channel_t *
 s_live (s_fx_t *fx, const char *epoch, uint64_t head)
 {
-    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     s_observe (fx, fx->ch);
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
     s_marker (fx, "orders", epoch, head);
@@ -375,8 +316,8 @@ static bool
 s_step_seen (void *arg)
 {
     s_seen_t *seen = arg;
-    hrg_worker_drain_sub (&seen->fx->worker);
-    hrg_link_process (seen->fx->worker.link);
+    hrg_worker_drain_sub (&seen->fx->tw.worker);
+    hrg_link_process (seen->fx->tw.worker.link);
     s_read_more (seen->fx);
     return strlen (seen->fx->seen) >= strlen (seen->want);
 }

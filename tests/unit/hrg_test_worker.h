@@ -57,13 +57,12 @@ tw_metric (tw_t *self, int id)
     return hr_metrics_value (self->metrics, id);
 }
 
-//  A new worker on a new fake broker; link_id must be unique in the
-//  process (it names the link's monitor endpoint). Caller frees with
-//  tw_destroy.
-static TU_UNUSED tw_t *
-tw_new (int link_id)
+//  Makes self (zeroed, e.g. embedded in a test's fixture) a worker on a
+//  new fake broker; link_id must be unique in the process (it names the
+//  link's monitor endpoint). Undo with tw_fini.
+static TU_UNUSED void
+tw_init (tw_t *self, int link_id)
 {
-    tw_t *self = calloc (1, sizeof *self);
     self->ctx = zmq_ctx_new ();
     tfb_start (&self->broker, self->ctx);
     self->config = (hrg_config_t) HRG_CONFIG_DEFAULTS;
@@ -80,6 +79,7 @@ tw_new (int link_id)
     w->epoll_fd = epoll_create1 (EPOLL_CLOEXEC);
     w->sub = zmq_socket (self->ctx, ZMQ_SUB);
     int zero = 0;
+    zmq_setsockopt (w->sub, ZMQ_SNDHWM, &zero, sizeof zero);     //  as hrg_worker.c
     zmq_setsockopt (w->sub, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal (zmq_connect (w->sub, self->broker.sub_endpoint), 0);
     hr_buf_t err = HR_BUF_INIT;
@@ -88,15 +88,13 @@ tw_new (int link_id)
     assert_non_null (w->link);
     hr_buf_free (&err);
     w->linked = true;
-    return self;
 }
 
-//  Frees what tw_new made; the test has released every channel and
+//  Frees what tw_init made; the test has released every channel and
 //  connection first.
 static TU_UNUSED void
-tw_destroy (tw_t **self_p)
+tw_fini (tw_t *self)
 {
-    tw_t *self = *self_p;
     hrg_worker_t *w = &self->worker;
     hrg_link_destroy (&w->link);
     zmq_close (w->sub);
@@ -108,7 +106,23 @@ tw_destroy (tw_t **self_p)
     tfb_stop (&self->broker);
     zmq_ctx_term (self->ctx);
     hr_metrics_destroy (&self->metrics);
-    free (self);
+}
+
+//  A new worker on a new fake broker (see tw_init). Caller frees with
+//  tw_destroy.
+static TU_UNUSED tw_t *
+tw_new (int link_id)
+{
+    tw_t *self = calloc (1, sizeof *self);
+    tw_init (self, link_id);
+    return self;
+}
+
+static TU_UNUSED void
+tw_destroy (tw_t **self_p)
+{
+    tw_fini (*self_p);
+    free (*self_p);
     *self_p = NULL;
 }
 

@@ -18,29 +18,29 @@ static void
 test_marker_syncs_and_confirms (void **state)
 {
     s_fx_t *fx = *state;
-    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     assert_int_equal (fx->ch->state, HRG_CHANNEL_SYNCING);
     assert_false (fx->ch->confirmed);
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 1);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), 1);
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
     s_marker (fx, "orders", E1, 5);
     s_wait_state (fx, fx->ch, HRG_CHANNEL_LIVE);
     assert_string_equal (fx->ch->epoch, E1);
     assert_int_equal (fx->ch->last, 5);
     assert_true (fx->ch->confirmed);
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 0);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), 0);
     //  A second acquire shares the channel and subscribes nothing more
-    assert_ptr_equal (hrg_channel_acquire (&fx->worker, "orders"), fx->ch);
+    assert_ptr_equal (hrg_channel_acquire (&fx->tw.worker, "orders"), fx->ch);
     hrg_channel_release (fx->ch);
     char topic [64];
-    assert_int_equal (tfb_subscription (&fx->broker, topic, sizeof topic, 50), -1);
+    assert_int_equal (tfb_subscription (&fx->tw.broker, topic, sizeof topic, 50), -1);
 }
 
 static void
 test_head_reply_syncs_and_releases_held_events (void **state)
 {
     s_fx_t *fx = *state;
-    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     s_observe (fx, fx->ch);
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
     //  The marker was lost; events 7 and 8 arrive and are held
@@ -49,29 +49,29 @@ test_head_reply_syncs_and_releases_held_events (void **state)
     s_settle (fx);
     assert_int_equal (fx->ch->state, HRG_CHANNEL_SYNCING);
     assert_int_equal (fx->ch->held.count, 2);
-    assert_true (fx->worker.held_bytes > 0);
-    assert_int_equal (s_metric (fx, fx->ids.held_bytes), (int64_t) fx->worker.held_bytes);
+    assert_true (fx->tw.worker.held_bytes > 0);
+    assert_int_equal (s_metric (fx, fx->tw.ids.held_bytes), (int64_t) fx->tw.worker.held_bytes);
     //  Not before the sync timeout...
-    hrg_channel_sweep (&fx->worker, hr_mono_ms ());
-    assert_false (tfb_pending (&fx->broker));
+    hrg_channel_sweep (&fx->tw.worker, hr_mono_ms ());
+    assert_false (tfb_pending (&fx->tw.broker));
     //  ...then the head is asked
-    hrg_channel_sweep (&fx->worker, hr_mono_ms () + 1500);
+    hrg_channel_sweep (&fx->tw.worker, hr_mono_ms () + 1500);
     tfb_request_t r;
     s_expect_history (fx, &r, "orders", 0, 0);
-    tfb_reply_history (&fx->broker, &r, E1, 1, 7, HR_RESET_NONE, NULL, 0);
+    tfb_reply_history (&fx->tw.broker, &r, E1, 1, 7, HR_RESET_NONE, NULL, 0);
     tfb_request_free (&r);
     s_wait_state (fx, fx->ch, HRG_CHANNEL_LIVE);
     //  7 is already history at head 7; 8 goes out
     assert_int_equal (fx->ch->last, 8);
     assert_string_equal (s_take (fx), "e8");
-    assert_int_equal (fx->worker.held_bytes, 0);
+    assert_int_equal (fx->tw.worker.held_bytes, 0);
 }
 
 static void
 test_marker_releases_held_events_up_to_head (void **state)
 {
     s_fx_t *fx = *state;
-    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     s_observe (fx, fx->ch);
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
     s_event (fx, "orders", E1, 4);
@@ -87,19 +87,19 @@ static void
 test_head_reply_error_asks_again_later (void **state)
 {
     s_fx_t *fx = *state;
-    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
-    hrg_channel_sweep (&fx->worker, hr_mono_ms () + 1500);
+    hrg_channel_sweep (&fx->tw.worker, hr_mono_ms () + 1500);
     tfb_request_t r;
     s_expect_history (fx, &r, "orders", 0, 0);
-    tfb_reply_error (&fx->broker, &r, true, HR_E_INTERNAL);
+    tfb_reply_error (&fx->tw.broker, &r, true, HR_E_INTERNAL);
     tfb_request_free (&r);
     s_settle (fx);
     assert_int_equal (fx->ch->state, HRG_CHANNEL_SYNCING);
     assert_int_equal (fx->ch->head_rid, 0);
-    hrg_channel_sweep (&fx->worker, hr_mono_ms () + 3000);
+    hrg_channel_sweep (&fx->tw.worker, hr_mono_ms () + 3000);
     s_expect_history (fx, &r, "orders", 0, 0);
-    tfb_reply_history (&fx->broker, &r, NULL, 0, 0, HR_RESET_NONE, NULL, 0);
+    tfb_reply_history (&fx->tw.broker, &r, NULL, 0, 0, HR_RESET_NONE, NULL, 0);
     tfb_request_free (&r);
     s_wait_state (fx, fx->ch, HRG_CHANNEL_LIVE);
     assert_string_equal (fx->ch->epoch, "");
@@ -220,7 +220,7 @@ test_gap_fill_delivers_missing_then_held (void **state)
     s_wait_state (fx, fx->ch, HRG_CHANNEL_LIVE);
     s_expect_seen (fx, "e6 e7 e8 e9");
     assert_int_equal (fx->ch->held.count, 0);
-    assert_int_equal (s_metric (fx, fx->ids.gap_fills), 1);
+    assert_int_equal (s_metric (fx, fx->tw.ids.gap_fills), 1);
 }
 
 static void
@@ -238,7 +238,7 @@ test_partial_fill_asks_for_the_rest (void **state)
     s_reply_events (fx, &r, E1, 8, 9, 10);
     s_wait_state (fx, fx->ch, HRG_CHANNEL_LIVE);
     s_expect_seen (fx, "e6 e7 e8 e9 e10");
-    assert_int_equal (s_metric (fx, fx->ids.gap_fills), 2);
+    assert_int_equal (s_metric (fx, fx->tw.ids.gap_fills), 2);
 }
 
 static void
@@ -248,7 +248,7 @@ test_unfillable_gap_is_an_expired_reset (void **state)
     tfb_request_t r;
     s_open_gap (fx, &r);
     //  History no longer has 6..7: no events in the reply
-    tfb_reply_history (&fx->broker, &r, E1, 8, 8, HR_RESET_NONE, NULL, 0);
+    tfb_reply_history (&fx->tw.broker, &r, E1, 8, 8, HR_RESET_NONE, NULL, 0);
     tfb_request_free (&r);
     s_wait_state (fx, fx->ch, HRG_CHANNEL_LIVE);
     s_expect_seen (fx, "R:expired@7 e8");
@@ -261,7 +261,7 @@ test_fill_reset_by_the_broker_is_passed_on (void **state)
     s_fx_t *fx = *state;
     tfb_request_t r;
     s_open_gap (fx, &r);
-    tfb_reply_history (&fx->broker, &r, E1, 8, 8, HR_RESET_EXPIRED, NULL, 0);
+    tfb_reply_history (&fx->tw.broker, &r, E1, 8, 8, HR_RESET_EXPIRED, NULL, 0);
     tfb_request_free (&r);
     s_expect_seen (fx, "R:expired@7 e8");
 }
@@ -273,7 +273,7 @@ test_fill_timeout_is_an_unavailable_reset (void **state)
     tfb_request_t r;
     s_open_gap (fx, &r);
     tfb_request_free (&r);
-    hrg_link_expire (fx->worker.link, hr_mono_ms () + S_LATER_MS);
+    hrg_link_expire (fx->tw.worker.link, hr_mono_ms () + S_LATER_MS);
     assert_int_equal (fx->ch->state, HRG_CHANNEL_LIVE);
     s_expect_seen (fx, "R:unavailable@7 e8");
     assert_int_equal (s_resets (fx, HR_RESET_UNAVAILABLE), 1);
@@ -285,7 +285,7 @@ test_fill_error_is_an_unavailable_reset (void **state)
     s_fx_t *fx = *state;
     tfb_request_t r;
     s_open_gap (fx, &r);
-    tfb_reply_error (&fx->broker, &r, true, HR_E_INTERNAL);
+    tfb_reply_error (&fx->tw.broker, &r, true, HR_E_INTERNAL);
     tfb_request_free (&r);
     s_expect_seen (fx, "R:unavailable@7 e8");
 }
@@ -312,7 +312,7 @@ test_epoch_change_while_filling_abandons_the_fill (void **state)
     assert_int_equal (fx->ch->state, HRG_CHANNEL_LIVE);
     assert_string_equal (fx->ch->epoch, E2);
     assert_int_equal (fx->ch->held.count, 0);
-    assert_int_equal (fx->worker.held_bytes, 0);
+    assert_int_equal (fx->tw.worker.held_bytes, 0);
     //  The abandoned fill's late answer changes nothing
     s_reply_events (fx, &r, E1, 6, 7, 9);
     s_event (fx, "orders", E2, 2);
@@ -341,7 +341,7 @@ static void
 test_held_bytes_over_the_cap_while_filling_reset (void **state)
 {
     s_fx_t *fx = *state;
-    fx->config.held_memory = 8192;
+    fx->tw.config.held_memory = 8192;
     tfb_request_t r;
     s_open_gap (fx, &r);
     for (uint64_t seq = 9; seq <= 14; seq++)
@@ -349,8 +349,8 @@ test_held_bytes_over_the_cap_while_filling_reset (void **state)
     //  Only the unfillable 6..7 are skipped; what was held goes out
     s_expect_seen (fx, "R:unavailable@7 e8 e9 e10 e11 e12 e13 e14");
     assert_int_equal (fx->ch->state, HRG_CHANNEL_LIVE);
-    assert_int_equal (fx->worker.held_bytes, 0);
-    assert_int_equal (s_metric (fx, fx->ids.held_bytes), 0);
+    assert_int_equal (fx->tw.worker.held_bytes, 0);
+    assert_int_equal (s_metric (fx, fx->tw.ids.held_bytes), 0);
     tfb_request_free (&r);
 }
 
@@ -365,8 +365,8 @@ test_held_bytes_under_the_cap_are_kept (void **state)
     s_settle (fx);
     assert_int_equal (fx->ch->state, HRG_CHANNEL_FILLING);
     assert_int_equal (fx->ch->held.count, 7);
-    assert_true (fx->worker.held_bytes > 6 * 2000);
-    assert_int_equal (s_metric (fx, fx->ids.held_bytes), (int64_t) fx->worker.held_bytes);
+    assert_true (fx->tw.worker.held_bytes > 6 * 2000);
+    assert_int_equal (s_metric (fx, fx->tw.ids.held_bytes), (int64_t) fx->tw.worker.held_bytes);
     s_reply_events (fx, &r, E1, 6, 7, 14);
     s_expect_seen (fx, "e6 e7 e8 e9 e10 e11 e12 e13 e14");
 }
@@ -375,20 +375,20 @@ static void
 test_held_bytes_over_the_cap_while_syncing_drop_then_fill (void **state)
 {
     s_fx_t *fx = *state;
-    fx->config.held_memory = 8192;
-    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    fx->tw.config.held_memory = 8192;
+    fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     s_observe (fx, fx->ch);
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
     for (uint64_t seq = 6; seq <= 11; seq++)
         s_big_event (fx, "orders", E1, seq, 2000);
     s_settle (fx);
     assert_true (fx->ch->held_bytes <= 8192);
-    assert_int_equal (fx->worker.held_bytes, fx->ch->held_bytes);
+    assert_int_equal (fx->tw.worker.held_bytes, fx->ch->held_bytes);
     //  Synced at 5, the held events that survived show the gap to fill
     s_marker (fx, "orders", E1, 5);
     s_wait_state (fx, fx->ch, HRG_CHANNEL_FILLING);
     tfb_request_t r;
-    assert_true (tfb_recv (&fx->broker, &r, S_WAIT_MS));
+    assert_true (tfb_recv (&fx->tw.broker, &r, S_WAIT_MS));
     assert_int_equal (r.req.since, 5);
     s_reply_events (fx, &r, E1, 6, 5 + r.req.limit, 11);
     s_wait_state (fx, fx->ch, HRG_CHANNEL_LIVE);
@@ -414,7 +414,7 @@ static void
 test_recent_ring_replays_what_it_holds (void **state)
 {
     s_fx_t *fx = *state;
-    fx->config.recent_events = 4;
+    fx->tw.config.recent_events = 4;
     s_live (fx, E1, 0);
     for (uint64_t seq = 1; seq <= 6; seq++)
         s_event (fx, "orders", E1, seq);
@@ -435,13 +435,13 @@ static void
 test_recent_memory_is_enforced (void **state)
 {
     s_fx_t *fx = *state;
-    fx->config.recent_memory = 10000;
+    fx->tw.config.recent_memory = 10000;
     s_live (fx, E1, 0);
     for (uint64_t seq = 1; seq <= 20; seq++)
         s_big_event (fx, "orders", E1, seq, 2000);
     s_expect_seen (fx, "e1 e2 e3 e4 e5 e6 e7 e8 e9 e10 e11 e12 e13 e14 e15 e16 e17 e18 e19 e20");
-    assert_true (fx->worker.recent_bytes > 0);
-    assert_true (fx->worker.recent_bytes <= 10000);
+    assert_true (fx->tw.worker.recent_bytes > 0);
+    assert_true (fx->tw.worker.recent_bytes <= 10000);
     s_visit_t visit = { .count = 0 };
     assert_false (hrg_channel_replay_recent (fx->ch, 10, s_visit, &visit));
     assert_true (hrg_channel_replay_recent (fx->ch, 18, s_visit, &visit));
@@ -452,15 +452,15 @@ static void
 test_held_events_count_against_recent_memory (void **state)
 {
     s_fx_t *fx = *state;
-    fx->config.recent_memory = 20000;
+    fx->tw.config.recent_memory = 20000;
     tfb_request_t r;
     s_open_gap (fx, &r);
     for (uint64_t seq = 9; seq <= 14; seq++)
         s_big_event (fx, "orders", E1, seq, 2000);
     s_settle (fx);
-    assert_true (fx->worker.held_bytes > 12000);
+    assert_true (fx->tw.worker.held_bytes > 12000);
     //  Another channel's ring gets only what the held events leave
-    hrg_channel_t *other = hrg_channel_acquire (&fx->worker, "other");
+    hrg_channel_t *other = hrg_channel_acquire (&fx->tw.worker, "other");
     assert_int_equal (s_expect_subscription (fx, "other"), 1);
     s_marker (fx, "other", E2, 0);
     s_wait_state (fx, other, HRG_CHANNEL_LIVE);
@@ -468,7 +468,7 @@ test_held_events_count_against_recent_memory (void **state)
         s_event (fx, "other", E2, seq);
     s_settle (fx);
     assert_int_equal (other->last, 40);
-    assert_true (fx->worker.recent_bytes + fx->worker.held_bytes <= 20000);
+    assert_true (fx->tw.worker.recent_bytes + fx->tw.worker.held_bytes <= 20000);
     s_visit_t visit = { .count = 0 };
     assert_false (hrg_channel_replay_recent (other, 10, s_visit, &visit));
     assert_true (hrg_channel_replay_recent (other, 39, s_visit, &visit));
@@ -483,60 +483,60 @@ static void
 test_unconfirmed_subscription_is_sent_again (void **state)
 {
     s_fx_t *fx = *state;
-    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
     uint64_t now = hr_mono_ms ();
-    hrg_channel_sweep (&fx->worker, now + 500);
+    hrg_channel_sweep (&fx->tw.worker, now + 500);
     char topic [64];
-    assert_int_equal (tfb_subscription (&fx->broker, topic, sizeof topic, 50), -1);
-    hrg_channel_sweep (&fx->worker, now + 1100);
+    assert_int_equal (tfb_subscription (&fx->tw.broker, topic, sizeof topic, 50), -1);
+    hrg_channel_sweep (&fx->tw.worker, now + 1100);
     assert_int_equal (s_expect_subscription (fx, "orders"), 0);
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
-    assert_int_equal (s_metric (fx, fx->ids.subscription_retries), 1);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_retries), 1);
     //  Backs off: not again a second later
-    hrg_channel_sweep (&fx->worker, now + 2200);
-    assert_int_equal (tfb_subscription (&fx->broker, topic, sizeof topic, 50), -1);
+    hrg_channel_sweep (&fx->tw.worker, now + 2200);
+    assert_int_equal (tfb_subscription (&fx->tw.broker, topic, sizeof topic, 50), -1);
     s_marker (fx, "orders", E1, 2);
     s_confirm_t c = { fx, fx->ch };
     assert_true (tfb_wait (s_step_confirmed, &c, S_WAIT_MS));
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 0);
-    hrg_channel_sweep (&fx->worker, now + S_LATER_MS);
-    assert_int_equal (tfb_subscription (&fx->broker, topic, sizeof topic, 50), -1);
-    assert_int_equal (s_metric (fx, fx->ids.subscription_timeouts), 0);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), 0);
+    hrg_channel_sweep (&fx->tw.worker, now + S_LATER_MS);
+    assert_int_equal (tfb_subscription (&fx->tw.broker, topic, sizeof topic, 50), -1);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_timeouts), 0);
 }
 
 static void
 test_unconfirmed_past_the_deadline_resets_once (void **state)
 {
     s_fx_t *fx = *state;
-    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     s_observe (fx, fx->ch);
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
     uint64_t now = hr_mono_ms ();
     //  Synced by a head query, but no marker ever comes on the stream
-    hrg_channel_sweep (&fx->worker, now + 1500);
+    hrg_channel_sweep (&fx->tw.worker, now + 1500);
     tfb_request_t r;
-    while (tfb_recv (&fx->broker, &r, 100)) {
+    while (tfb_recv (&fx->tw.broker, &r, 100)) {
         if (r.req.op == HR_OP_HISTORY)
-            tfb_reply_history (&fx->broker, &r, E1, 1, 4, HR_RESET_NONE, NULL, 0);
+            tfb_reply_history (&fx->tw.broker, &r, E1, 1, 4, HR_RESET_NONE, NULL, 0);
         tfb_request_free (&r);
     }
     s_wait_state (fx, fx->ch, HRG_CHANNEL_LIVE);
     assert_false (fx->ch->confirmed);
-    hrg_channel_sweep (&fx->worker, now + 4000);
+    hrg_channel_sweep (&fx->tw.worker, now + 4000);
     assert_string_equal (s_take (fx), "");
-    hrg_channel_sweep (&fx->worker, now + 5500);
+    hrg_channel_sweep (&fx->tw.worker, now + 5500);
     assert_string_equal (s_take (fx), "R:unavailable@4");
-    assert_int_equal (s_metric (fx, fx->ids.subscription_timeouts), 1);
-    hrg_channel_sweep (&fx->worker, now + S_LATER_MS);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_timeouts), 1);
+    hrg_channel_sweep (&fx->tw.worker, now + S_LATER_MS);
     assert_string_equal (s_take (fx), "");
-    assert_int_equal (s_metric (fx, fx->ids.subscription_timeouts), 1);
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 1);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_timeouts), 1);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), 1);
     //  Confirmed late: the marker's head shows what was missed
     s_marker (fx, "orders", E1, 6);
     s_wait_state (fx, fx->ch, HRG_CHANNEL_FILLING);
     assert_true (fx->ch->confirmed);
-    assert_true (tfb_recv (&fx->broker, &r, S_WAIT_MS));
+    assert_true (tfb_recv (&fx->tw.broker, &r, S_WAIT_MS));
     s_reply_events (fx, &r, E1, 5, 6, 6);
     s_expect_seen (fx, "e5 e6");
 }
@@ -545,20 +545,20 @@ static void
 test_no_deadline_while_the_broker_is_away (void **state)
 {
     s_fx_t *fx = *state;
-    fx->ch = hrg_channel_acquire (&fx->worker, "orders");
+    fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
     uint64_t now = hr_mono_ms ();
-    fx->worker.linked = false;
-    hrg_channel_sweep (&fx->worker, now + S_LATER_MS);
-    assert_int_equal (s_metric (fx, fx->ids.subscription_timeouts), 0);
-    assert_int_equal (s_metric (fx, fx->ids.subscription_retries), 0);
+    fx->tw.worker.linked = false;
+    hrg_channel_sweep (&fx->tw.worker, now + S_LATER_MS);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_timeouts), 0);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_retries), 0);
     //  Back: the clocks go on from the last sweep while away
-    fx->worker.linked = true;
-    hrg_channel_sweep (&fx->worker, now + S_LATER_MS + 1500);
-    assert_int_equal (s_metric (fx, fx->ids.subscription_retries), 1);
-    assert_int_equal (s_metric (fx, fx->ids.subscription_timeouts), 0);
-    hrg_channel_sweep (&fx->worker, now + S_LATER_MS + 5000);
-    assert_int_equal (s_metric (fx, fx->ids.subscription_timeouts), 1);
+    fx->tw.worker.linked = true;
+    hrg_channel_sweep (&fx->tw.worker, now + S_LATER_MS + 1500);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_retries), 1);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_timeouts), 0);
+    hrg_channel_sweep (&fx->tw.worker, now + S_LATER_MS + 5000);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_timeouts), 1);
 }
 
 static void
@@ -566,31 +566,31 @@ test_reconnect_makes_every_channel_confirm_again (void **state)
 {
     s_fx_t *fx = *state;
     s_live (fx, E1, 3);
-    hrg_channel_t *other = hrg_channel_acquire (&fx->worker, "other");
+    hrg_channel_t *other = hrg_channel_acquire (&fx->tw.worker, "other");
     assert_int_equal (s_expect_subscription (fx, "other"), 1);
     s_marker (fx, "other", NULL, 0);
     s_confirm_t c = { fx, other };
     assert_true (tfb_wait (s_step_confirmed, &c, S_WAIT_MS));
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 0);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), 0);
     uint64_t now = hr_mono_ms ();
-    hrg_channel_reconfirm_all (&fx->worker, now);
+    hrg_channel_reconfirm_all (&fx->tw.worker, now);
     assert_false (fx->ch->confirmed);
     assert_false (other->confirmed);
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 2);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), 2);
     //  The new broker's marker confirms and shows the new history
     s_marker (fx, "orders", E2, 1);
     c.ch = fx->ch;
     assert_true (tfb_wait (s_step_confirmed, &c, S_WAIT_MS));
     s_expect_seen (fx, "R:epoch-changed@1");
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 1);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), 1);
     //  The other one is asked again, then reset at the deadline
-    hrg_channel_sweep (&fx->worker, now + 1100);
+    hrg_channel_sweep (&fx->tw.worker, now + 1100);
     assert_int_equal (s_expect_subscription (fx, "other"), 0);
     assert_int_equal (s_expect_subscription (fx, "other"), 1);
-    hrg_channel_sweep (&fx->worker, now + 5100);
-    assert_int_equal (s_metric (fx, fx->ids.subscription_timeouts), 1);
+    hrg_channel_sweep (&fx->tw.worker, now + 5100);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_timeouts), 1);
     hrg_channel_release (other);
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), 0);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), 0);
 }
 
 static void
@@ -602,20 +602,20 @@ test_resubscriptions_are_paced (void **state)
     for (int i = 0; i < COUNT; i++) {
         char name [32];
         snprintf (name, sizeof name, "c%d", i);
-        channels [i] = hrg_channel_acquire (&fx->worker, name);
+        channels [i] = hrg_channel_acquire (&fx->tw.worker, name);
     }
-    assert_int_equal (s_metric (fx, fx->ids.channels_unconfirmed), COUNT);
+    assert_int_equal (s_metric (fx, fx->tw.ids.channels_unconfirmed), COUNT);
     uint64_t now = hr_mono_ms ();
-    hrg_channel_reconfirm_all (&fx->worker, now);
-    hrg_channel_sweep (&fx->worker, now + 1100);
-    int64_t first = s_metric (fx, fx->ids.subscription_retries);
+    hrg_channel_reconfirm_all (&fx->tw.worker, now);
+    hrg_channel_sweep (&fx->tw.worker, now + 1100);
+    int64_t first = s_metric (fx, fx->tw.ids.subscription_retries);
     assert_true (first > 0);
     assert_true (first < COUNT);
     //  One sweep every 250 ms: each channel is re-sent once before its
     //  first back-off (2 s) is over
     for (uint64_t at = now + 1350; at < now + 3000; at += 250)
-        hrg_channel_sweep (&fx->worker, at);
-    assert_int_equal (s_metric (fx, fx->ids.subscription_retries), COUNT);
+        hrg_channel_sweep (&fx->tw.worker, at);
+    assert_int_equal (s_metric (fx, fx->tw.ids.subscription_retries), COUNT);
     for (int i = 0; i < COUNT; i++)
         hrg_channel_release (channels [i]);
 }

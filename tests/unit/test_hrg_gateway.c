@@ -1,9 +1,7 @@
 /*  test_hrg_gateway: starting and stopping the workers (gateway/hrg_gateway),
     against a fake broker over inproc://.  */
-#include "hrg_gateway.h"
+#include "hrg_test_gateway.h"
 #include "hrg_worker.h"
-#include "hrg_fake_broker.h"
-#include "support.h"
 
 #include <stdatomic.h>
 #include <unistd.h>
@@ -35,32 +33,18 @@ s_create_failing_third (pthread_t *thread, const pthread_attr_t *attr,
 static void
 test_workers_that_started_are_joined_when_a_later_one_fails (void **state)
 {
-    void *ctx = zmq_ctx_new ();
-    tfb_broker_t broker;
-    tfb_start (&broker, ctx);
-    hrg_config_t config = HRG_CONFIG_DEFAULTS;
-    config.http = "127.0.0.1:0";
-    config.workers = 4;
-    config.broker_sub = broker.sub_endpoint;
-    config.broker_req = broker.req_endpoint;
-    hr_metrics_t *metrics = hr_metrics_new ();
-    hr_buf_t err = HR_BUF_INIT;
-    hrg_gateway_t *gateway = hrg_gateway_new (ctx, &config, metrics, &err);
-    assert_non_null (gateway);
+    tg_t *tg = tg_new (4);
 
     hrg_worker_thread_create = s_create_failing_third;
-    assert_int_equal (hrg_gateway_start (gateway), -1);
+    assert_int_equal (hrg_gateway_start (tg->gateway), -1);
     hrg_worker_thread_create = pthread_create;
     assert_int_equal (s_creates, 3);
     assert_int_equal (atomic_load (&s_exited), 0);
     //  Destroy stops and joins the two that run before freeing them
-    hrg_gateway_destroy (&gateway);
+    hrg_gateway_destroy (&tg->gateway);
     assert_int_equal (atomic_load (&s_exited), 2);
 
-    hr_metrics_destroy (&metrics);
-    hr_buf_free (&err);
-    tfb_stop (&broker);
-    zmq_ctx_term (ctx);
+    tg_destroy (&tg);
 }
 
 int

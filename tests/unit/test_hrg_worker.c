@@ -1,10 +1,8 @@
 /*  test_hrg_worker: the worker's event loop (gateway/hrg_worker), against a
     fake broker over inproc://: on a kernel without epoll_pwait2 (ENOSYS)
     it falls back to epoll_wait once and for all, and still serves.  */
-#include "hrg_gateway.h"
+#include "hrg_test_gateway.h"
 #include "hrg_worker.h"
-#include "hrg_fake_broker.h"
-#include "support.h"
 #include "hr_log.h"
 
 #include <arpa/inet.h>
@@ -55,31 +53,17 @@ s_get_status (const char *url, const char *path)
 static void
 test_enosys_from_epoll_pwait2_falls_back_to_epoll_wait_once (void **state)
 {
-    void *ctx = zmq_ctx_new ();
-    tfb_broker_t broker;
-    tfb_start (&broker, ctx);
-    hrg_config_t config = HRG_CONFIG_DEFAULTS;
-    config.http = "127.0.0.1:0";
-    config.workers = 1;
-    config.broker_sub = broker.sub_endpoint;
-    config.broker_req = broker.req_endpoint;
-    hr_metrics_t *metrics = hr_metrics_new ();
-    hr_buf_t err = HR_BUF_INIT;
-    hrg_gateway_t *gateway = hrg_gateway_new (ctx, &config, metrics, &err);
-    assert_non_null (gateway);
+    tg_t *tg = tg_new (1);
     hrg_worker_epoll_pwait2 = s_no_pwait2;
-    assert_int_equal (hrg_gateway_start (gateway), 0);
+    assert_int_equal (hrg_gateway_start (tg->gateway), 0);
     //  Served through epoll_wait, several turns of the loop
     for (int i = 0; i < 3; i++)
-        assert_int_equal (s_get_status (hrg_gateway_url (gateway), "/healthz"), 200);
-    hrg_gateway_destroy (&gateway);
+        assert_int_equal (s_get_status (hrg_gateway_url (tg->gateway), "/healthz"), 200);
+    hrg_gateway_destroy (&tg->gateway);
     hrg_worker_epoll_pwait2 = epoll_pwait2;
     //  Asked once, then remembered (before: every turn, a spinning loop)
     assert_int_equal (atomic_load (&s_calls), 1);
-    hr_metrics_destroy (&metrics);
-    hr_buf_free (&err);
-    tfb_stop (&broker);
-    zmq_ctx_term (ctx);
+    tg_destroy (&tg);
 }
 
 //  An epoll that fails (not ENOSYS) for a while, then works again
@@ -102,31 +86,17 @@ s_failed_enough (void *arg)
 static void
 test_a_failing_epoll_is_logged_through_the_rate_limit (void **state)
 {
-    void *ctx = zmq_ctx_new ();
-    tfb_broker_t broker;
-    tfb_start (&broker, ctx);
-    hrg_config_t config = HRG_CONFIG_DEFAULTS;
-    config.http = "127.0.0.1:0";
-    config.workers = 1;
-    config.broker_sub = broker.sub_endpoint;
-    config.broker_req = broker.req_endpoint;
-    hr_metrics_t *metrics = hr_metrics_new ();
-    hr_buf_t err = HR_BUF_INIT;
-    hrg_gateway_t *gateway = hrg_gateway_new (ctx, &config, metrics, &err);
-    assert_non_null (gateway);
+    tg_t *tg = tg_new (1);
     atomic_store (&s_calls, 0);
     unsigned long long before = hr_log_suppressed ();
     hrg_worker_epoll_pwait2 = s_failing_pwait2;
-    assert_int_equal (hrg_gateway_start (gateway), 0);
+    assert_int_equal (hrg_gateway_start (tg->gateway), 0);
     assert_true (tfb_wait (s_failed_enough, NULL, 5000));
-    assert_int_equal (s_get_status (hrg_gateway_url (gateway), "/healthz"), 200);
-    hrg_gateway_destroy (&gateway);
+    assert_int_equal (s_get_status (hrg_gateway_url (tg->gateway), "/healthz"), 200);
+    hrg_gateway_destroy (&tg->gateway);
     hrg_worker_epoll_pwait2 = epoll_pwait2;
     assert_true (hr_log_suppressed () - before >= HR_LOG_LIMIT_PER_S);
-    hr_metrics_destroy (&metrics);
-    hr_buf_free (&err);
-    tfb_stop (&broker);
-    zmq_ctx_term (ctx);
+    tg_destroy (&tg);
 }
 
 int
