@@ -135,6 +135,32 @@ s_reply (void *sock, zmq_msg_t *msg, hr_reply_t *reply)
     assert_int_equal (hr_reply_decode (zmq_msg_data (msg), zmq_msg_size (msg), reply), HR_OK);
 }
 
+//  The value of a series without labels, from the Prometheus rendering.
+static int64_t
+s_metric (s_fixture_t *f, const char *name)
+{
+    hr_buf_t text = HR_BUF_INIT;
+    hr_metrics_render (f->metrics, &text);
+    hr_buf_putc (&text, 0);
+    char needle [128];
+    snprintf (needle, sizeof needle, "\n%s ", name);
+    const char *line = strstr (text.data, needle);
+    int64_t value = line? strtoll (line + strlen (needle), NULL, 10): -1;
+    hr_buf_free (&text);
+    return value;
+}
+
+//  Waits up to S_WAIT_MS for a series to reach value (the broker runs in
+//  its own thread).
+static void
+s_wait_metric (s_fixture_t *f, const char *name, int64_t value)
+{
+    for (int waited = 0; s_metric (f, name) < value; waited++) {
+        assert_true (waited < S_WAIT_MS);
+        zmq_poll (NULL, 0, 1);
+    }
+}
+
 //  Sends the request tu_frame holds.
 static void
 s_send_frame (void *sock)
@@ -591,6 +617,9 @@ test_unread_replies_are_bounded_per_client (void **state)
     hr_buf_reset (&tu_frame);
     hr_request_encode_history (&tu_frame, &rid, "h", NULL, 0, 20);
     s_send_frame (reader);
+    //  Reading the first reply frees its bytes: wait until the broker has
+    //  sized both replies (cut, then refused) before reading anything
+    s_wait_metric (f, "herald_broker_replies_cut_total", 2);
     zmq_msg_t msg;
     hr_reply_t reply;
     s_reply (reader, &msg, &reply);
