@@ -304,13 +304,7 @@ hrg_fetch_wait (hrg_worker_t *worker, hrg_waiter_t *self)
     if (self->queued)
         return;
     self->queued = true;
-    self->next = NULL;
-    self->prev = worker->waiting_tail;
-    if (worker->waiting_tail)
-        worker->waiting_tail->next = self;
-    else
-        worker->waiting_head = self;
-    worker->waiting_tail = self;
+    hr_list_push_back (&worker->waiting, &self->node);
     hr_metrics_add_to (worker->shard, worker->m->catchup_waiting, 1);
 }
 
@@ -319,15 +313,7 @@ hrg_fetch_unwait (hrg_worker_t *worker, hrg_waiter_t *self)
 {
     if (!self->queued)
         return;
-    if (self->prev)
-        self->prev->next = self->next;
-    else
-        worker->waiting_head = self->next;
-    if (self->next)
-        self->next->prev = self->prev;
-    else
-        worker->waiting_tail = self->prev;
-    self->prev = self->next = NULL;
+    hr_list_remove (&self->node);
     self->queued = false;
     hr_metrics_add_to (worker->shard, worker->m->catchup_waiting, -1);
 }
@@ -335,8 +321,9 @@ hrg_fetch_unwait (hrg_worker_t *worker, hrg_waiter_t *self)
 void
 hrg_fetch_admit (hrg_worker_t *worker)
 {
-    hrg_waiter_t *first = worker->waiting_head;
-    if (first && !hrg_fetch_over_cap (worker)) {
+    hr_list_t *node = hr_list_first (&worker->waiting);
+    if (node && !hrg_fetch_over_cap (worker)) {
+        hrg_waiter_t *first = hr_list_entry (node, hrg_waiter_t, node);
         hrg_fetch_unwait (worker, first);
         first->admitted = true;
         first->fn (first->arg);
@@ -346,8 +333,8 @@ hrg_fetch_admit (hrg_worker_t *worker)
 void
 hrg_fetch_admit_all (hrg_worker_t *worker)
 {
-    while (worker->waiting_head) {
-        hrg_waiter_t *first = worker->waiting_head;
+    for (hr_list_t *node; (node = hr_list_first (&worker->waiting)); ) {
+        hrg_waiter_t *first = hr_list_entry (node, hrg_waiter_t, node);
         hrg_fetch_unwait (worker, first);
         first->admitted = true;
         first->fn (first->arg);

@@ -84,7 +84,7 @@ bool hrg_fetch_over_cap (hrg_worker_t *worker);
 //  ahead even if memory is over the cap again by then.
 typedef struct _hrg_waiter_t hrg_waiter_t;
 struct _hrg_waiter_t {
-    hrg_waiter_t *prev, *next;
+    hr_list_t node;             //  in the worker's waiting, while queued
     bool queued;
     bool admitted;
     void (*fn) (void *arg);

@@ -22,21 +22,6 @@ s_cursor (hrg_group_t *self, hr_buf_t *out)
     hr_cursor_encode_parts (out, self->set, epochs, seqs);
 }
 
-static void
-s_push (hrg_group_t **list, hrg_group_t *self)
-{
-    self->dirty_next = *list;
-    *list = self;
-}
-
-static void
-s_unlink (hrg_group_t **list, hrg_group_t *self)
-{
-    while (*list != self)
-        list = &(*list)->dirty_next;
-    *list = self->dirty_next;
-}
-
 //  Queues the group for writing: now if its last write is an interval ago,
 //  else on the wheel slot of the moment it will be.
 static void
@@ -50,14 +35,14 @@ s_mark_dirty (hrg_group_t *self)
     self->dirty = true;
     uint64_t due = self->last_write_ms + (uint64_t) worker->config->write_interval;
     if (due <= now) {
-        s_push (&worker->dirty_groups, self);
+        hr_list_push_back (&worker->dirty_groups, &self->dirty_node);
         return;
     }
     if (worker->wheel_count == 0)
         worker->wheel_ms = now;
     self->deferred = true;
     self->due_ms = due;
-    s_push (&worker->wheel [due % HRG_WHEEL_SLOTS], self);
+    hr_list_push_back (&worker->wheel [due % HRG_WHEEL_SLOTS], &self->dirty_node);
     worker->wheel_count++;
 }
 
@@ -81,6 +66,7 @@ hrg_group_join (hrg_worker_t *worker, hrg_conn_t *conn)
         self->channels = hr_calloc (conn->set->count, sizeof (hrg_channel_t *));
         memcpy (self->channels, conn->channels, conn->set->count * sizeof (hrg_channel_t *));
         hrg_chain_init (&self->chain);
+        hr_list_init (&self->members);
         self->last_frame_ms = hr_mono_ms ();
         zhashx_insert (worker->groups, self->set->key, self);
         for (size_t i = 0; i < self->set->count; i++)
@@ -91,11 +77,7 @@ hrg_group_join (hrg_worker_t *worker, hrg_conn_t *conn)
         hr_chanset_destroy (&conn->set);
     conn->set = self->set;
     conn->group = self;
-    conn->group_prev = NULL;
-    conn->group_next = self->members;
-    if (self->members)
-        self->members->group_prev = conn;
-    self->members = conn;
+    hr_list_push_back (&self->members, &conn->group_node);
     self->member_count++;
     hrg_reader_attach (&conn->live_reader, &self->chain);
 }
@@ -105,12 +87,7 @@ hrg_group_leave (hrg_conn_t *conn)
 {
     hrg_group_t *self = conn->group;
     hrg_reader_detach (&conn->live_reader);
-    if (conn->group_prev)
-        conn->group_prev->group_next = conn->group_next;
-    else
-        self->members = conn->group_next;
-    if (conn->group_next)
-        conn->group_next->group_prev = conn->group_prev;
+    hr_list_remove (&conn->group_node);
     conn->group = NULL;
     conn->set = NULL;           //  it was the group's
     if (--self->member_count)
@@ -118,13 +95,10 @@ hrg_group_leave (hrg_conn_t *conn)
     hrg_worker_t *worker = self->worker;
     for (size_t i = 0; i < self->set->count; i++)
         hr_vec_remove (&self->channels [i]->groups, self);
-    if (self->deferred) {
-        s_unlink (&worker->wheel [self->due_ms % HRG_WHEEL_SLOTS], self);
+    if (self->dirty)            //  on the ready list, or on the wheel if deferred
+        hr_list_remove (&self->dirty_node);
+    if (self->deferred)
         worker->wheel_count--;
-    }
-    else
-    if (self->dirty)
-        s_unlink (&worker->dirty_groups, self);
     zhashx_delete (worker->groups, self->set->key);
     hrg_chain_fini (&self->chain);
     hr_chanset_destroy (&self->set);
@@ -180,13 +154,11 @@ s_advance (hrg_worker_t *worker, uint64_t now_ms)
     if (steps > HRG_WHEEL_SLOTS)
         steps = HRG_WHEEL_SLOTS;
     for (uint64_t i = 1; i <= steps && worker->wheel_count; i++) {
-        hrg_group_t **slot = &worker->wheel [(worker->wheel_ms + i) % HRG_WHEEL_SLOTS];
-        while (*slot) {
-            hrg_group_t *self = *slot;
-            *slot = self->dirty_next;
-            self->deferred = false;
+        hr_list_t *slot = &worker->wheel [(worker->wheel_ms + i) % HRG_WHEEL_SLOTS];
+        for (hr_list_t *node; (node = hr_list_first (slot)); ) {
+            hr_list_move_back (&worker->dirty_groups, node);
+            hr_list_entry (node, hrg_group_t, dirty_node)->deferred = false;
             worker->wheel_count--;
-            s_push (&worker->dirty_groups, self);
         }
     }
     worker->wheel_ms = now_ms;
@@ -196,13 +168,16 @@ void
 hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms)
 {
     s_advance (worker, now_ms);
-    while (worker->dirty_groups) {
-        hrg_group_t *self = worker->dirty_groups;
-        worker->dirty_groups = self->dirty_next;
+    //  In the order the groups became due. A member that fails is only
+    //  closed (freed by hrg_sse_reap), so the members stay put meanwhile.
+    for (hr_list_t *node; (node = hr_list_first (&worker->dirty_groups)); ) {
+        hr_list_remove (node);
+        hrg_group_t *self = hr_list_entry (node, hrg_group_t, dirty_node);
         self->dirty = false;
         self->last_write_ms = now_ms;
-        for (hrg_conn_t *conn = self->members; conn; conn = conn->group_next)
-            hrg_sse_flush (conn);
+        for (hr_list_t *member = hr_list_first (&self->members); member;
+             member = hr_list_next (&self->members, member))
+            hrg_sse_flush (hr_list_entry (member, hrg_conn_t, group_node));
     }
 }
 
@@ -211,7 +186,7 @@ hrg_group_next_due (hrg_worker_t *worker)
 {
     for (uint64_t ms = worker->wheel_ms + 1;
          worker->wheel_count && ms <= worker->wheel_ms + HRG_WHEEL_SLOTS; ms++)
-        if (worker->wheel [ms % HRG_WHEEL_SLOTS])
+        if (!hr_list_empty (&worker->wheel [ms % HRG_WHEEL_SLOTS]))
             return ms;
     return UINT64_MAX;
 }

@@ -17,11 +17,11 @@ struct _hrg_group_t {
     hr_chanset_t *set;          //  owned
     hrg_channel_t **channels;   //  per set index; members hold the references
     hrg_chain_t chain;
-    hrg_conn_t *members;        //  list through conn->group_next
+    hr_list_t members;          //  hrg_conn_t, through conn->group_node
     size_t member_count;
     bool dirty;                 //  frames appended since the last write
     bool deferred;              //  dirty, waiting on the worker's wheel
-    hrg_group_t *dirty_next;    //  in the ready list or a wheel slot
+    hr_list_t dirty_node;       //  while dirty: in the ready list or a wheel slot
     uint64_t last_write_ms;     //  monotonic; --write-interval counts from it
     uint64_t due_ms;            //  deferred: when it may be written
     uint64_t last_frame_ms;     //  monotonic; for heartbeats

@@ -49,8 +49,7 @@ hrg_sse_mark_dirty (hrg_conn_t *self)
 {
     if (!self->dirty) {
         self->dirty = true;
-        self->dirty_next = self->worker->dirty_conns;
-        self->worker->dirty_conns = self;
+        hr_list_push_back (&self->worker->dirty_conns, &self->dirty_node);
     }
     self->last_frame_ms = hr_mono_ms ();
 }
@@ -63,17 +62,6 @@ hrg_sse_own_append (hrg_conn_t *self, const void *data, size_t size)
     if (!self->group)
         hrg_sse_catchup_account (self);
     hrg_sse_check_slow (self);                  //  at enqueue time, not only in the sweep
-}
-
-static void
-s_unlink_dirty (hrg_conn_t *self)
-{
-    hrg_conn_t **link = &self->worker->dirty_conns;
-    while (*link && *link != self)
-        link = &(*link)->dirty_next;
-    if (*link)
-        *link = self->dirty_next;
-    self->dirty = false;
 }
 
 void
@@ -92,15 +80,10 @@ hrg_sse_free (hrg_conn_t *self)
     for (size_t i = 0; i < count; i++)
         hrg_channel_release (self->channels [i]);
     if (self->dirty)
-        s_unlink_dirty (self);
+        hr_list_remove (&self->dirty_node);
     hrg_reader_detach (&self->own_reader);
     hrg_chain_fini (&self->own);
-    if (self->prev)
-        self->prev->next = self->next;
-    else
-        worker->conns = self->next;
-    if (self->next)
-        self->next->prev = self->prev;
+    hr_list_remove (&self->node);          //  from conns, or reaped once closed
     worker->conn_count--;
     hr_metrics_add_to (worker->shard, worker->m->connections, -1);
     hr_metrics_add_to (worker->shard, worker->m->subscriptions, -(int64_t) count);
@@ -196,10 +179,7 @@ hrg_sse_open (hrg_worker_t *worker, int fd, hr_chanset_t *set, hr_position_t *po
     }
     hrg_chain_init (&self->own);
     hrg_reader_attach (&self->own_reader, &self->own);
-    self->next = worker->conns;
-    if (worker->conns)
-        worker->conns->prev = self;
-    worker->conns = self;
+    hr_list_push_back (&worker->conns, &self->node);
     worker->conn_count++;
     hr_metrics_add_to (worker->shard, worker->m->connections, 1);
     hr_metrics_add_to (worker->shard, worker->m->subscriptions, (int64_t) set->count);
@@ -250,8 +230,9 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *ve
 void
 hrg_sse_close_all (hrg_worker_t *worker)
 {
-    for (hrg_conn_t *self = worker->conns; self; self = self->next)
-        hrg_sse_close (self);
+    //  Each one closed leaves conns for reaped
+    for (hr_list_t *node; (node = hr_list_first (&worker->conns)); )
+        hrg_sse_close (hr_list_entry (node, hrg_conn_t, node));
     //  History requests waiting for memory go ahead, to fail with the link
     hrg_fetch_admit_all (worker);
 }

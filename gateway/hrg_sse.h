@@ -42,11 +42,10 @@ struct _hrg_conn_t {
     hrg_reader_t own_reader;
     hrg_group_t *group;         //  NULL while catching up
     hrg_reader_t live_reader;
-    hrg_conn_t *group_prev, *group_next;
-    hrg_conn_t *prev, *next;    //  the worker's list of connections
-    hrg_conn_t *dirty_next;     //  the worker's list of connections to flush
+    hr_list_t group_node;       //  in its group's members, once live
+    hr_list_t node;             //  in the worker's conns; once closing, its reaped
+    hr_list_t dirty_node;       //  in the worker's dirty_conns, while dirty
     bool dirty;
-    hrg_conn_t *reap_next;      //  the worker's list of closed connections
     bool closing;
     uint64_t last_frame_ms;     //  monotonic, for heartbeats while catching up
     //  The socket, owned by the worker (hrg_sse_io.c):
@@ -111,8 +110,10 @@ void hrg_sse_flush (hrg_conn_t *self);
 //  Handles readiness of an adopted socket: writable, or the peer went away.
 void hrg_sse_on_socket (hrg_conn_t *self, uint32_t events);
 
-//  Closes the socket now; the connection is freed by hrg_sse_reap, so it
-//  is safe to call while lists of connections are being walked.
+//  Closes the socket now and moves the connection from the worker's conns
+//  to its reaped; it is freed by hrg_sse_reap, so it is safe to call while
+//  lists of connections are being walked (a walk of conns takes the next
+//  one first).
 void hrg_sse_close (hrg_conn_t *self);
 
 //  Frees the connections closed during this turn of the loop.

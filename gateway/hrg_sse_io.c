@@ -45,18 +45,15 @@ hrg_sse_close (hrg_conn_t *self)
         close (self->fd);
         self->fd = -1;
     }
-    self->reap_next = self->worker->reaped;
-    self->worker->reaped = self;
+    hr_list_move_back (&self->worker->reaped, &self->node);
 }
 
 void
 hrg_sse_reap (hrg_worker_t *worker)
 {
-    while (worker->reaped) {
-        hrg_conn_t *self = worker->reaped;
-        worker->reaped = self->reap_next;
-        hrg_sse_free (self);
-    }
+    //  In the order they were closed; each leaves the list as it is freed
+    for (hr_list_t *node; (node = hr_list_first (&worker->reaped)); )
+        hrg_sse_free (hr_list_entry (node, hrg_conn_t, node));
 }
 
 uint64_t
@@ -250,9 +247,9 @@ hrg_sse_on_socket (hrg_conn_t *self, uint32_t events)
 void
 hrg_sse_flush_dirty (hrg_worker_t *worker)
 {
-    while (worker->dirty_conns) {
-        hrg_conn_t *self = worker->dirty_conns;
-        worker->dirty_conns = self->dirty_next;
+    for (hr_list_t *node; (node = hr_list_first (&worker->dirty_conns)); ) {
+        hr_list_remove (node);
+        hrg_conn_t *self = hr_list_entry (node, hrg_conn_t, dirty_node);
         self->dirty = false;
         hrg_sse_flush (self);
     }
@@ -262,8 +259,12 @@ hrg_sse_flush_dirty (hrg_worker_t *worker)
 void
 hrg_sse_sweep (hrg_worker_t *worker, uint64_t now_ms)
 {
-    for (hrg_conn_t *self = worker->conns; self; self = self->next) {
-        if (self->closing || hrg_sse_check_slow (self))
+    //  The next one is taken first: closing moves a connection to reaped
+    hr_list_t *next;
+    for (hr_list_t *node = hr_list_first (&worker->conns); node; node = next) {
+        next = hr_list_next (&worker->conns, node);
+        hrg_conn_t *self = hr_list_entry (node, hrg_conn_t, node);
+        if (hrg_sse_check_slow (self))
             continue;
         //  A resume whose client takes nothing for --conn-timeout would keep
         //  its catch-up memory (and make others wait) for ever

@@ -67,6 +67,7 @@ hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
                 const char *const *cors, int listen_fd, hr_buf_t *err)
 {
     hrg_worker_t *self = hr_calloc (1, sizeof *self);
+    hrg_worker_lists_init (self);
     self->index = index;
     self->config = config;
     self->metrics = metrics;
@@ -265,7 +266,7 @@ s_timeout (hrg_worker_t *self, uint64_t now_us)
 {
     if (s_sub_readable (self) || hrg_link_readable (self->link))
         return 0;
-    if (self->dirty_groups || self->dirty_conns)
+    if (!hr_list_empty (&self->dirty_groups) || !hr_list_empty (&self->dirty_conns))
         return 0;
     uint64_t wake = self->next_sweep * 1000;
     uint64_t deadline = hrg_link_next_deadline (self->link);

@@ -10,6 +10,7 @@
 #include "hrg_gateway.h"
 #include "hr_buf.h"
 #include "hr_error.h"
+#include "hr_list.h"
 #include "hr_metrics.h"
 #include "hr_proto.h"
 
@@ -58,13 +59,14 @@ struct _hrg_worker_t {
     hrg_link_t *link;               //  DEALER socket to the broker's ROUTER
     zhashx_t *channels;             //  name -> hrg_channel_t (not owning)
     zhashx_t *groups;               //  channel-set key -> hrg_group_t (not owning)
-    hrg_group_t *dirty_groups;      //  groups with frames to write now
-    hrg_group_t *wheel [HRG_WHEEL_SLOTS];   //  groups with frames, written recently
+    hr_list_t dirty_groups;         //  hrg_group: groups with frames to write now,
+                                    //  in the order they became due
+    hr_list_t wheel [HRG_WHEEL_SLOTS];      //  groups with frames, written recently
     uint64_t wheel_ms;              //  the wheel has been advanced to this ms
     size_t wheel_count;
-    hrg_conn_t *dirty_conns;        //  connections with private frames to wake for
-    hrg_conn_t *conns;              //  every SSE connection
-    hrg_conn_t *reaped;             //  closed this turn, freed at its end
+    hr_list_t dirty_conns;          //  hrg_sse: connections with private frames to wake for
+    hr_list_t conns;                //  hrg_sse: every open SSE connection
+    hr_list_t reaped;               //  hrg_sse: closed this turn, freed at its end
     int64_t conn_count;
     bool stopping;
     bool linked;                    //  the DEALER is connected to the broker
@@ -80,9 +82,23 @@ struct _hrg_worker_t {
     uint64_t recent_bytes;          //  events held in channels' recent rings
     zhashx_t *pages;                //  hrg_fetch: history pages in flight or held
     uint64_t catchup_bytes;         //  hrg_fetch: memory held for catch-up
-    struct _hrg_waiter_t *waiting_head, *waiting_tail;  //  hrg_fetch: over the cap
+    hr_list_t waiting;              //  hrg_fetch: catch-ups waiting for memory, FIFO
     uint64_t held_bytes;            //  events channels hold while syncing or filling
 };
+
+//  Makes the worker's lists empty: hrg_worker_new, and a worker a unit test
+//  builds by hand.
+static inline void
+hrg_worker_lists_init (hrg_worker_t *self)
+{
+    hr_list_init (&self->dirty_groups);
+    for (size_t i = 0; i < HRG_WHEEL_SLOTS; i++)
+        hr_list_init (&self->wheel [i]);
+    hr_list_init (&self->dirty_conns);
+    hr_list_init (&self->conns);
+    hr_list_init (&self->reaped);
+    hr_list_init (&self->waiting);
+}
 
 //  Creates a worker listening on listen_fd (taken over). NULL + err on failure.
 hrg_worker_t *hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,

@@ -91,6 +91,7 @@ s_observe (s_fx_t *fx, hrg_channel_t *ch)
     group->channels = calloc (1, sizeof (hrg_channel_t *));
     group->channels [0] = ch;
     hrg_chain_init (&group->chain);
+    hr_list_init (&group->members);
     hr_vec_push (&ch->groups, group);
     hrg_reader_attach (&fx->obs.reader, &group->chain);
     fx->obs.group = group;
@@ -102,6 +103,10 @@ s_unobserve (s_fx_t *fx)
     hrg_group_t *group = fx->obs.group;
     if (!group)
         return;
+    if (group->dirty)           //  queued, never flushed: nothing may point at it
+        hr_list_remove (&group->dirty_node);
+    if (group->deferred)
+        fx->tw.worker.wheel_count--;
     hrg_reader_detach (&fx->obs.reader);
     hr_vec_remove (&group->channels [0]->groups, group);
     hrg_chain_fini (&group->chain);
@@ -109,7 +114,6 @@ s_unobserve (s_fx_t *fx)
     free (group->channels);
     free (group);
     fx->obs.group = NULL;
-    fx->tw.worker.dirty_groups = NULL;  //  the hand-built group was queued there
 }
 
 //  Appends to fx->seen what the observer's client read since the last

@@ -70,6 +70,7 @@ tw_init (tw_t *self, int link_id)
     self->metrics = hr_metrics_new ();
     tw_register (&self->ids, self->metrics);
     hrg_worker_t *w = &self->worker;
+    hrg_worker_lists_init (w);
     w->config = &self->config;
     w->metrics = self->metrics;
     w->m = &self->ids;

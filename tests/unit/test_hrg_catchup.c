@@ -56,10 +56,11 @@ s_teardown (void **state)
     hrg_worker_t *w = &fx->worker;
     hrg_sse_close_all (w);
     hrg_sse_reap (w);
-    assert_null (w->conns);
+    assert_true (hr_list_empty (&w->conns));
+    assert_true (hr_list_empty (&w->reaped));
     assert_int_equal (zhashx_size (w->channels), 0);
     assert_null (w->pages);
-    assert_null (w->waiting_head);
+    assert_true (hr_list_empty (&w->waiting));
     assert_int_equal (w->catchup_bytes, 0);
     assert_int_equal (tw_metric (fx, fx->ids.catchup_bytes), 0);
     assert_int_equal (tw_metric (fx, fx->ids.catchup_waiting), 0);
@@ -638,7 +639,7 @@ test_a_waiting_resume_that_disconnects_leaves_the_queue (void **state)
     s_open_second_waiting (fx, &a, &b, &request);
     s_close (fx, &b);
     assert_int_equal (tw_metric (fx, fx->ids.catchup_waiting), 0);
-    assert_null (fx->worker.waiting_head);
+    assert_true (hr_list_empty (&fx->worker.waiting));
     s_answer (fx, &request, E1, 5);
     s_expect_range (fx, &a, 1, 5);
     s_close (fx, &a);

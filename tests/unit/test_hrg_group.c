@@ -63,6 +63,7 @@ s_setup (void **state)
     fx->config.write_interval = S_INTERVAL_MS;
     fx->config.heartbeat = 1000;
     memset (&fx->ids, 0xff, sizeof fx->ids);        //  every metric id -1: not counted
+    hrg_worker_lists_init (&fx->worker);
     fx->worker.config = &fx->config;
     fx->worker.m = &fx->ids;
     fx->worker.epoll_fd = -1;
@@ -212,9 +213,9 @@ test_leaving_while_deferred_unlinks_the_group_from_the_wheel (void **state)
     assert_int_equal (fx->worker.wheel_count, 0);
     assert_int_equal (hrg_group_next_due (&fx->worker), UINT64_MAX);
     for (size_t i = 0; i < HRG_WHEEL_SLOTS; i++)
-        assert_null (fx->worker.wheel [i]);
+        assert_true (hr_list_empty (&fx->worker.wheel [i]));
     hrg_group_flush_dirty (&fx->worker, first + S_INTERVAL_MS);
-    assert_null (fx->worker.dirty_groups);
+    assert_true (hr_list_empty (&fx->worker.dirty_groups));
 }
 
 static void
@@ -223,11 +224,11 @@ test_leaving_while_ready_unlinks_the_group_from_the_ready_list (void **state)
     s_fixture_t *fx = *state;
     hrg_group_t *group = s_join_all (fx);
     s_publish (fx, group, 1);
-    assert_ptr_equal (fx->worker.dirty_groups, group);
+    assert_ptr_equal (hr_list_first (&fx->worker.dirty_groups), &group->dirty_node);
     s_conn_free (fx->conns [0]);
     s_conn_free (fx->conns [1]);
     fx->conns [0] = fx->conns [1] = NULL;
-    assert_null (fx->worker.dirty_groups);
+    assert_true (hr_list_empty (&fx->worker.dirty_groups));
     hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
 }
 
