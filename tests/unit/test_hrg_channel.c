@@ -5,10 +5,10 @@
     events, and subscription confirmation (retry, deadline, reconnect).
 
     A real worker's SUB socket and hrg_link talk to a fake broker over
-    inproc:// (hrg_fake_broker.h); the worker itself is built by hand with
-    only what channels and groups touch. Each channel under test has a
-    hand-built group with one reader, so the test reads exactly the SSE
-    frames its clients would get.  */
+    inproc:// (hrg_fake_broker.h); the worker itself is built by hand
+    (hrg_test_worker.h). Each channel under test has a hand-built group
+    with one reader, so the test reads exactly the SSE frames its clients
+    would get.  */
 #include "hrg_channel_fixture.h"
 
 //  --------------------------------------------------------------------
