@@ -72,6 +72,8 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
         HR_METRIC_COUNTER, "History pages requested from the broker for catch-up.");
     ids->catchup_shared = hr_metrics_add (metrics, "herald_catchup_shared_total",
         HR_METRIC_COUNTER, "Catch-up page requests served by a page already fetched or in flight.");
+    ids->history_retries = hr_metrics_add (metrics, "herald_history_retries_total",
+        HR_METRIC_COUNTER, "History requests asked again because the broker answered overloaded.");
     ids->log_suppressed = hr_metrics_add (metrics, "herald_log_suppressed_total",
         HR_METRIC_COUNTER, "Log lines dropped by the rate limit (whole process; a 250 ms lag).");
     ids->errors = hr_metrics_add_labeled (metrics, "herald_errors_total", HR_METRIC_COUNTER,

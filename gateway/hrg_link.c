@@ -9,7 +9,12 @@
     gateway just started: its SUB can deliver head markers before the
     DEALER connects) is held in the FIFO, unsent, and goes out once the
     broker is connected; it still fails at its deadline. Publishes are
-    never held: their HTTP client gets a 503 at once.  */
+    never held: their HTTP client gets a 503 at once.
+
+    A history request the broker answers `overloaded` (its replies to this
+    worker fill --reply-memory: they are still being written) is asked
+    again S_RETRY_MS later, within its deadline: that is back-pressure,
+    not a failure to reset clients for.  */
 #include "hrg_link.h"
 #include "hr_log.h"
 #include "hr_time.h"
@@ -25,6 +30,8 @@
 //  History requests held unsent while no broker is connected (each is a
 //  few hundred bytes); past it, a request fails at once.
 #define S_HELD_MAX 4096
+//  Pause before asking again after the broker answered `overloaded`.
+#define S_RETRY_MS 10
 
 typedef struct _s_pending_t s_pending_t;
 struct _s_pending_t {
@@ -33,7 +40,9 @@ struct _s_pending_t {
     uint64_t deadline;
     hrg_link_fn *fn;            //  NULL once cancelled
     void *arg;
-    hr_buf_t unsent;            //  the request, while held for a connection
+    hr_buf_t request;           //  history requests: kept to send again
+    bool unsent;                //  held: to send once connected and due
+    uint64_t send_at;           //  held: monotonic ms to send at
 };
 
 struct _hrg_link_t {
@@ -45,6 +54,8 @@ struct _hrg_link_t {
     uint64_t next_rid;
     bool closing;               //  destroying: refuse new requests
     size_t held;                //  requests in the FIFO not sent yet
+    bool connected;             //  as of the last hrg_link_update
+    uint64_t retries;           //  history requests asked again (overloaded)
     s_pending_t *head, *tail;
     zmq_msg_t *frames;          //  S_MAX_FRAMES receive slots
     hr_buf_t frame;
@@ -97,12 +108,25 @@ s_pop (hrg_link_t *self)
 static void
 s_free (hrg_link_t *self, s_pending_t *pending)
 {
-    if (pending->unsent.data) {
+    if (pending->unsent) {
         assert (self->held > 0);
         self->held--;
-        hr_buf_free (&pending->unsent);
     }
+    hr_buf_free (&pending->request);
     free (pending);
+}
+
+//  Puts pending back into the FIFO where its deadline belongs.
+static void
+s_insert (hrg_link_t *self, s_pending_t *pending)
+{
+    s_pending_t **link = &self->head;
+    while (*link && (*link)->deadline <= pending->deadline)
+        link = &(*link)->next;
+    pending->next = *link;
+    *link = pending;
+    if (!pending->next)
+        self->tail = pending;
 }
 
 void
@@ -145,19 +169,20 @@ hrg_link_monitor_fd (hrg_link_t *self)
     return fd;
 }
 
-//  Sends the held requests, in order, once a broker is connected.
+//  Sends the held requests that are due, in order (a cancelled one is
+//  simply not sent).
 static void
-s_send_held (hrg_link_t *self)
+s_send_held (hrg_link_t *self, uint64_t now_ms)
 {
     for (s_pending_t *pending = self->head; pending && self->held; pending = pending->next) {
-        if (!pending->unsent.data)
+        if (!pending->unsent || (pending->fn && pending->send_at > now_ms))
             continue;
         if (pending->fn
-        &&  zmq_send (self->dealer, pending->unsent.data, pending->unsent.size,
+        &&  zmq_send (self->dealer, pending->request.data, pending->request.size,
                       ZMQ_DONTWAIT) < 0)
             return;                     //  not connected after all: next turn
         self->held--;
-        hr_buf_free (&pending->unsent);
+        pending->unsent = false;
     }
 }
 
@@ -185,10 +210,10 @@ hrg_link_update (hrg_link_t *self)
         zmq_msg_init (&event);
     }
     zmq_msg_close (&event);
-    bool connected = self->inproc || self->peers > 0;
-    if (connected && self->held)
-        s_send_held (self);
-    return connected;
+    self->connected = self->inproc || self->peers > 0;
+    if (self->connected && self->held)
+        s_send_held (self, hr_mono_ms ());
+    return self->connected;
 }
 
 bool
@@ -212,8 +237,10 @@ s_send (hrg_link_t *self, uint64_t rid, bool holdable, hrg_link_fn *fn, void *ar
     if (!sent && (!holdable || self->held >= S_HELD_MAX))
         return 0;
     s_pending_t *pending = hr_calloc (1, sizeof *pending);
+    if (holdable)
+        hr_buf_put (&pending->request, self->frame.data, self->frame.size);
     if (!sent) {
-        hr_buf_put (&pending->unsent, self->frame.data, self->frame.size);
+        pending->unsent = true;
         self->held++;
     }
     pending->rid = rid;
@@ -283,6 +310,23 @@ s_take (hrg_link_t *self, uint64_t rid)
     return NULL;
 }
 
+//  A history request answered `overloaded` with time left goes back into
+//  the FIFO, held for S_RETRY_MS. True when it did.
+static bool
+s_retry (hrg_link_t *self, s_pending_t *pending, const hr_reply_t *reply)
+{
+    uint64_t now = hr_mono_ms ();
+    if (reply->error != HR_E_OVERLOADED || !pending->request.data
+    ||  now + S_RETRY_MS >= pending->deadline || self->held >= S_HELD_MAX)
+        return false;
+    pending->unsent = true;
+    pending->send_at = now + S_RETRY_MS;
+    self->held++;
+    self->retries++;
+    s_insert (self, pending);
+    return true;
+}
+
 void
 hrg_link_process (hrg_link_t *self)
 {
@@ -305,6 +349,9 @@ hrg_link_process (hrg_link_t *self)
         hr_error_t rc = hr_reply_decode (zmq_msg_data (&self->frames [0]),
                                          zmq_msg_size (&self->frames [0]), &reply);
         s_pending_t *pending = rc == HR_OK && reply.has_rid? s_take (self, reply.rid): NULL;
+        if (pending && pending->fn && s_retry (self, pending, &reply))
+            pending = NULL;             //  back in the FIFO, to ask again
+        else
         if (pending && pending->fn)
             pending->fn (pending->arg, pending->rid, &reply, self->frames + 1, count - 1);
         else
@@ -320,6 +367,8 @@ hrg_link_process (hrg_link_t *self)
 void
 hrg_link_expire (hrg_link_t *self, uint64_t now_ms)
 {
+    if (self->held && self->connected)
+        s_send_held (self, now_ms);
     while (self->head && (!self->head->fn || self->head->deadline <= now_ms)) {
         s_pending_t *pending = s_pop (self);
         if (pending->fn)
@@ -331,8 +380,22 @@ hrg_link_expire (hrg_link_t *self, uint64_t now_ms)
 uint64_t
 hrg_link_next_deadline (hrg_link_t *self)
 {
+    uint64_t next = UINT64_MAX;
     for (s_pending_t *pending = self->head; pending; pending = pending->next)
-        if (pending->fn)
-            return pending->deadline;
-    return UINT64_MAX;
+        if (pending->fn) {
+            next = pending->deadline;
+            break;
+        }
+    //  Held retries are due earlier than any deadline
+    if (self->held && self->connected)
+        for (s_pending_t *pending = self->head; pending; pending = pending->next)
+            if (pending->unsent && pending->fn && pending->send_at < next)
+                next = pending->send_at;
+    return next;
+}
+
+uint64_t
+hrg_link_retries (hrg_link_t *self)
+{
+    return self->retries;
 }

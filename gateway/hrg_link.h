@@ -62,6 +62,10 @@ void hrg_link_expire (hrg_link_t *self, uint64_t now_ms);
 //  Monotonic ms of the earliest deadline, or UINT64_MAX.
 uint64_t hrg_link_next_deadline (hrg_link_t *self);
 
+//  History requests asked again because the broker answered `overloaded`
+//  (its replies to this worker were over --reply-memory), since start.
+uint64_t hrg_link_retries (hrg_link_t *self);
+
 //  True when the DEALER has input waiting (ZMQ_FD is edge-triggered).
 bool hrg_link_readable (hrg_link_t *self);
 

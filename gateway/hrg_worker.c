@@ -311,6 +311,10 @@ s_turn (hrg_worker_t *self)
     }
     hrg_worker_drain_sub (self);
     hrg_link_process (self->link);
+    uint64_t retries = hrg_link_retries (self->link);
+    hr_metrics_add_to (self->shard, self->m->history_retries,
+                       (int64_t) (retries - self->link_retries));
+    self->link_retries = retries;
     uint64_t now = hr_mono_ms ();
     hrg_link_expire (self->link, now);
     if (now >= self->next_sweep) {

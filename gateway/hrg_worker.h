@@ -40,7 +40,7 @@ typedef struct {
         events_received, events_delivered, replayed, resumes, gap_fills,
         slow_consumers, errors, resets, log_suppressed,
         channels_unconfirmed, subscription_retries, subscription_timeouts, held_bytes,
-        catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared;
+        catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared, history_retries;
 } hrg_metric_ids_t;
 
 struct _hrg_worker_t {
@@ -84,6 +84,7 @@ struct _hrg_worker_t {
     uint64_t catchup_bytes;         //  hrg_fetch: memory held for catch-up
     hr_list_t waiting;              //  hrg_fetch: catch-ups waiting for memory, FIFO
     uint64_t held_bytes;            //  events channels hold while syncing or filling
+    uint64_t link_retries;          //  hrg_link_retries already counted
 };
 
 //  Makes the worker's lists empty: hrg_worker_new, and a worker a unit test

@@ -495,6 +495,80 @@ test_held_history_expires_and_is_bounded (void **state)
     zmq_ctx_term (ctx);
 }
 
+//  Runs the link (replies, held sends) until the broker has a request.
+static bool
+s_until_requested (void *arg)
+{
+    s_connect_t *connect = arg;
+    hrg_link_update (connect->link);
+    hrg_link_process (connect->link);
+    hrg_link_expire (connect->link, hr_mono_ms ());
+    return tfb_pending (connect->broker);
+}
+
+//  `overloaded` on a history request is back-pressure (the broker's replies
+//  to this worker are over --reply-memory): the request is asked again
+//  after a pause, and its callback sees only the final answer.
+static void
+test_overloaded_history_is_asked_again (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t a = { 0 };
+    uint64_t rid = hrg_link_history (fx->link, "orders", "e1", 4, 3, s_on_reply, &a);
+    assert_true (rid != 0);
+    tfb_request_t r1, r2;
+    s_take (fx, &r1);
+    uint64_t asked = hr_mono_ms ();
+    tfb_reply_error (&fx->broker, &r1, true, HR_E_OVERLOADED);
+    s_connect_t connect = { fx->link, &fx->broker };
+    assert_true (tfb_wait (s_until_requested, &connect, S_TIMEOUT_MS));
+    assert_true (hr_mono_ms () - asked >= 10);       //  paced, not spun
+    assert_int_equal (a.calls, 0);
+    s_take (fx, &r2);
+    assert_int_equal (r2.req.rid, rid);
+    assert_int_equal (r2.req.op, HR_OP_HISTORY);
+    assert_int_equal (r2.req.since, 4);
+    assert_int_equal (hrg_link_retries (fx->link), 1);
+    tfb_reply_history (&fx->broker, &r2, "e1", 1, 7, HR_RESET_NONE, NULL, 0);
+    s_wait_for (fx, &a);
+    assert_int_equal (a.calls, 1);
+    assert_false (a.null_reply);
+    assert_int_equal (a.error, HR_OK);
+    tfb_request_free (&r1);
+    tfb_request_free (&r2);
+}
+
+//  A publish is not asked again (its client decides), and neither is a
+//  history request whose deadline leaves no time for it.
+static void
+test_overloaded_publish_and_late_history_fail (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t a = { 0 }, b = { 0 };
+    s_publish (fx, &a);
+    tfb_request_t ra, rb;
+    s_take (fx, &ra);
+    tfb_reply_error (&fx->broker, &ra, true, HR_E_OVERLOADED);
+    s_wait_for (fx, &a);
+    assert_int_equal (a.error, HR_E_OVERLOADED);
+    hr_buf_t err = HR_BUF_INIT;
+    hrg_link_t *hasty = hrg_link_new (fx->ctx, fx->broker.req_endpoint, 5, 6, &err);
+    assert_non_null (hasty);
+    assert_true (hrg_link_history (hasty, "orders", NULL, 0, 1, s_on_reply, &b) != 0);
+    s_take (fx, &rb);
+    tfb_reply_error (&fx->broker, &rb, true, HR_E_OVERLOADED);
+    s_wait_t wait = { hasty, &b };
+    assert_true (tfb_wait (s_step, &wait, S_TIMEOUT_MS));
+    assert_int_equal (b.calls, 1);
+    assert_int_equal (b.error, HR_E_OVERLOADED);
+    assert_int_equal (hrg_link_retries (hasty), 0);
+    hrg_link_destroy (&hasty);
+    assert_int_equal (b.calls, 1);
+    hr_buf_free (&err);
+    tfb_request_free (&ra);
+    tfb_request_free (&rb);
+}
+
 static void
 test_bad_endpoint_is_an_error (void **state)
 {
@@ -532,6 +606,10 @@ main (void)
         cmocka_unit_test (test_send_with_no_broker_fails_at_once),
         cmocka_unit_test (test_history_waits_for_the_broker_to_connect),
         cmocka_unit_test (test_held_history_expires_and_is_bounded),
+        cmocka_unit_test_setup_teardown (test_overloaded_history_is_asked_again,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_overloaded_publish_and_late_history_fail,
+                                         s_setup, s_teardown),
         cmocka_unit_test (test_bad_endpoint_is_an_error),
     };
     return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
