@@ -23,7 +23,7 @@ hrg_sse_adopt (hrg_conn_t *self)
     struct epoll_event event = {
         .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = self };
     if (epoll_ctl (self->worker->epoll_fd, EPOLL_CTL_ADD, self->fd, &event) != 0) {
-        hr_log_warn ("cannot watch an SSE socket", "error", strerror (errno));
+        hr_log_limited_warn ("cannot watch an SSE socket", "error", strerror (errno));
         hrg_sse_close (self);
         return;
     }
