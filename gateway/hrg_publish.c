@@ -23,6 +23,7 @@ typedef struct {
     uint64_t seq;
     bool dup;
     char epoch [HR_EPOCH_MAX + 1];
+    char message [128];         //  the broker's, for an error: says which limit
 } s_result_t;
 
 typedef struct {
@@ -193,6 +194,8 @@ s_on_reply (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
             size_t len = reply->epoch_len < HR_EPOCH_MAX? reply->epoch_len: HR_EPOCH_MAX;
             memcpy (result->epoch, reply->epoch? reply->epoch: "", len);
             result->epoch [len] = 0;
+            snprintf (result->message, sizeof result->message, "%.*s",
+                      (int) reply->message_len, reply->message? reply->message: "");
         }
         if (--self->pending == 0)
             MHD_resume_connection (self->mhd);
@@ -230,7 +233,7 @@ s_render_result (hr_buf_t *out, json_t *event, const s_result_t *result)
     hr_json_string (out, json_string_value (channel), json_string_length (channel));
     if (!result->answered || result->error) {
         hr_error_t error = result->answered? result->error: HR_E_BROKER_UNAVAILABLE;
-        const char *message = hr_error_message (error);
+        const char *message = *result->message? result->message: hr_error_message (error);
         hr_buf_puts (out, ",\"error\":\"");
         hr_buf_puts (out, hr_error_code (error));
         hr_buf_puts (out, "\",\"message\":");
@@ -260,7 +263,8 @@ s_respond (s_publish_t *self)
 {
     bool array = json_is_array (self->root);
     if (!array && s_failure (&self->results [0]))
-        return hrg_http_error (self->worker, self->mhd, s_failure (&self->results [0]), NULL);
+        return hrg_http_error (self->worker, self->mhd, s_failure (&self->results [0]),
+                               *self->results [0].message? self->results [0].message: NULL);
     hr_buf_t body = HR_BUF_INIT;
     bool failed = false;
     if (array)

@@ -256,6 +256,20 @@ class HttpPublishTruth(unittest.TestCase):
         r = H.publish(gw.http, [{"channel": "part", "data": 4}])
         self.assertEqual((r.status, r.json[0]["seq"]), (200, 3))
 
+    def test_channel_limit_refusal_carries_the_brokers_reason(self):
+        # `overloaded` alone reads as the gateway's connection limit (§9): the
+        # client must hear that it is the broker's --max-channels
+        h = H.start(self, "run", "--max-channels", "1")
+        self.assertEqual(H.publish(h.http, {"channel": "kept", "data": 1}).status, 200)
+        r = H.publish(h.http, {"channel": "new", "data": 2})
+        self.check_error(r, 503, "overloaded")
+        self.assertIn("--max-channels", r.json["message"])
+        r = H.publish(h.http, [{"channel": "kept", "data": 3}, {"channel": "new", "data": 4}])
+        self.assertEqual(r.status, 207, r)
+        self.assertEqual(r.json[1]["error"], "overloaded")
+        self.assertIn("--max-channels", r.json[1]["message"])
+
+
 class CliPublish(unittest.TestCase):
     """`herald pub`: the depth bound, and an idempotency key by default."""
 
