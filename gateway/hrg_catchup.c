@@ -275,8 +275,10 @@ hrg_sse_catch_up (hrg_conn_t *self)
         self->fresh = false;
     }
     else
-        for (size_t i = 0; i < self->set->count; i++)
-            level &= s_align (self, i);
+        //  One channel at a time: a client that does not read holds one
+        //  page, however many channels it has
+        for (size_t i = 0; i < self->set->count && level; i++)
+            level = s_align (self, i);
     if (level && !self->closing)
         s_go_live (self);
 }

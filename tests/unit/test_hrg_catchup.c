@@ -438,6 +438,73 @@ test_replay_is_paged_under_the_budget (void **state)
     s_close (fx, &client);
 }
 
+//  Answers a history request of any channel from a history 1..head of E1.
+static void
+s_answer_channel (s_fx_t *fx, tfb_request_t *request, uint64_t head)
+{
+    static hr_event_t events [HR_HISTORY_LIMIT_MAX];
+    char ch [HR_CHANNEL_MAX + 1];
+    snprintf (ch, sizeof ch, "%.*s", (int) request->req.event.ch_len, request->req.event.ch);
+    uint64_t since = request->req.since, count = 0;
+    for (uint64_t seq = since + 1; seq <= head && count < request->req.limit; seq++)
+        events [count++] = tfb_event (ch, E1, seq);
+    tfb_reply_history (&fx->broker, request, E1, 1, head, HR_RESET_NONE, events, count);
+    tfb_request_free (request);
+}
+
+static void
+test_a_multi_channel_resume_that_does_not_read_holds_one_page (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.slow_consumer_bytes = 8192;
+    uint64_t budget = hrg_fetch_budget (&fx->worker), head = 300;
+    const char *names [] = { "c1", "c2", "c3", "c4" };
+    int sv [2];
+    assert_int_equal (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
+    int small = 4096;
+    setsockopt (sv [0], SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+    hr_position_t *positions = hr_calloc (4, sizeof *positions);
+    for (size_t i = 0; i < 4; i++) {
+        positions [i].epoch_len = strlen (E1);
+        memcpy (positions [i].epoch, E1, positions [i].epoch_len + 1);
+    }
+    s_client_t client = { .peer = sv [1] };
+    client.conn = hrg_sse_open (&fx->worker, sv [0], hr_chanset_new (names, 4), positions, false);
+    hrg_sse_start (client.conn);
+    for (size_t i = 0; i < 4; i++)
+        s_feed (fx, tfb_head_marker (names [i], E1, head));
+    //  The client does not read: one page at a time, whatever its channels
+    size_t pages = 0;
+    while (tfb_wait (s_step_pending, fx, 200)) {
+        tfb_request_t request;
+        s_take (fx, &request);
+        s_answer_channel (fx, &request, head);
+        assert_true (++pages < 50);
+    }
+    assert_true (client.conn->blocked);
+    assert_true (fx->worker.pages == NULL || zhashx_size (fx->worker.pages) <= 1);
+    assert_true (fx->worker.catchup_bytes < 2 * budget + 4096);
+    //  Now it reads: every channel's events come, once
+    uint64_t deadline = hr_mono_ms () + 10 * S_WAIT_MS;
+    while (!client.conn->group) {
+        assert_true (hr_mono_ms () < deadline);
+        s_read (&client);
+        hrg_sse_on_socket (client.conn, EPOLLOUT);
+        s_turn (fx);
+        tfb_request_t request;
+        if (tfb_recv (&fx->broker, &request, 1))
+            s_answer_channel (fx, &request, head);
+    }
+    s_read (&client);
+    hrg_sse_flush (client.conn);
+    s_read (&client);
+    s_seen_t seen;
+    s_parse (&client, &seen);
+    assert_int_equal (seen.count, 4 * head);
+    assert_int_equal (seen.resets, 0);
+    s_close (fx, &client);
+}
+
 static void
 test_a_stalled_resume_is_closed_after_conn_timeout (void **state)
 {
@@ -661,6 +728,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_a_broker_error_during_resume_is_an_unavailable_reset,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_replay_is_paged_under_the_budget,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_a_multi_channel_resume_that_does_not_read_holds_one_page,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_stalled_resume_is_closed_after_conn_timeout,
                                          s_setup, s_teardown),
