@@ -58,7 +58,7 @@ struct _hrg_conn_t {
     uint8_t tail_sent;          //  bytes of its closing "\r\n" written
     bool in_chunk;
     bool blocked;               //  the socket refused bytes: waiting for EPOLLOUT
-    uint64_t blocked_ms;        //  monotonic: when it started refusing
+    uint64_t blocked_ms;        //  monotonic: when it started refusing, or last took bytes since
     char size_line [12];
 };
 

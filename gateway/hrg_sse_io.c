@@ -114,7 +114,8 @@ s_write (hrg_conn_t *self, struct iovec *iov, size_t count, size_t *written)
             total += iov [i].iov_len;
         self->blocked = *written < total;
     }
-    if (self->blocked && !was_blocked)
+    //  A client that takes some bytes is slow, not stalled: its clock restarts
+    if (self->blocked && (!was_blocked || rc > 0))
         self->blocked_ms = hr_mono_ms ();
     return rc >= 0;                             //  else EPOLLOUT calls again
 }

@@ -526,6 +526,31 @@ test_a_stalled_resume_is_closed_after_conn_timeout (void **state)
 }
 
 static void
+test_a_slow_resume_that_keeps_reading_is_not_closed_as_stalled (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.slow_consumer_bytes = 8192;
+    fx->config.conn_timeout = 5000;
+    s_client_t client;
+    s_open (fx, &client, E1, 0);
+    s_live_at (fx, E1, 600);
+    s_fill_until_blocked (fx, &client, 600);
+    //  At least 200 ms after the socket first refused bytes, the client
+    //  reads a little: the socket takes bytes again, though not all of them
+    uint64_t progress_ms = hr_mono_ms ();
+    uint64_t taken = hrg_reader_position (&client.conn->own_reader);
+    while (hrg_reader_position (&client.conn->own_reader) == taken) {
+        char buffer [256];
+        assert_true (read (client.peer, buffer, sizeof buffer) > 0);
+        hrg_sse_on_socket (client.conn, EPOLLOUT);
+    }
+    assert_true (client.conn->blocked);
+    hrg_sse_sweep (&fx->worker, progress_ms + 4999);
+    assert_false (client.conn->closing);        //  it took bytes within --conn-timeout
+    s_close (fx, &client);
+}
+
+static void
 test_a_client_that_stops_reading_is_closed_at_the_refused_write (void **state)
 {
     s_fx_t *fx = *state;
@@ -732,6 +757,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_a_multi_channel_resume_that_does_not_read_holds_one_page,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_stalled_resume_is_closed_after_conn_timeout,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_a_slow_resume_that_keeps_reading_is_not_closed_as_stalled,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_client_that_stops_reading_is_closed_at_the_refused_write,
                                          s_setup, s_teardown),
