@@ -56,6 +56,7 @@ struct _hrg_link_t {
     size_t held;                //  requests in the FIFO not sent yet
     bool connected;             //  as of the last hrg_link_update
     uint64_t retries;           //  history requests asked again (overloaded)
+    uint64_t send_again;        //  the DEALER refused a held request: none sent before
     s_pending_t *head, *tail;
     zmq_msg_t *frames;          //  S_MAX_FRAMES receive slots
     hr_buf_t frame;
@@ -179,8 +180,11 @@ s_send_held (hrg_link_t *self, uint64_t now_ms)
             continue;
         if (pending->fn
         &&  zmq_send (self->dealer, pending->request.data, pending->request.size,
-                      ZMQ_DONTWAIT) < 0)
-            return;                     //  not connected after all: next turn
+                      ZMQ_DONTWAIT) < 0) {
+            //  Not connected after all, or its queue is full: pause, not spin
+            self->send_again = now_ms + S_RETRY_MS;
+            return;
+        }
         self->held--;
         pending->unsent = false;
     }
@@ -389,8 +393,12 @@ hrg_link_next_deadline (hrg_link_t *self)
     //  Held retries are due earlier than any deadline
     if (self->held && self->connected)
         for (s_pending_t *pending = self->head; pending; pending = pending->next)
-            if (pending->unsent && pending->fn && pending->send_at < next)
-                next = pending->send_at;
+            if (pending->unsent && pending->fn) {
+                uint64_t at = pending->send_at > self->send_again? pending->send_at
+                                                                 : self->send_again;
+                if (at < next)
+                    next = at;
+            }
     return next;
 }
 

@@ -569,6 +569,30 @@ test_overloaded_publish_and_late_history_fail (void **state)
     tfb_request_free (&rb);
 }
 
+//  A held history request the DEALER cannot take (its queue to a broker
+//  that does not read is full) is tried again after a pause: the worker
+//  sleeps until hrg_link_next_deadline, which must not stay in the past.
+static void
+test_unsendable_held_history_does_not_spin (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t many = { 0 }, a = { 0 };
+    hr_event_t ev = tfb_event ("orders", NULL, 0);
+    size_t sent = 0;
+    while (sent < 100000 && hrg_link_publish (fx->link, &ev, s_on_reply, &many))
+        sent++;
+    assert_true (sent > 0 && sent < 100000);
+    assert_true (hrg_link_update (fx->link));
+    assert_true (hrg_link_history (fx->link, "orders", NULL, 0, 10, s_on_reply, &a) != 0);
+    uint64_t now = hr_mono_ms ();
+    hrg_link_expire (fx->link, now);            //  tries to send it, cannot
+    uint64_t next = hrg_link_next_deadline (fx->link);
+    assert_int_equal (a.calls, 0);
+    hrg_link_destroy (&fx->link);               //  the callbacks' results live here
+    assert_int_equal (a.calls, 1);
+    assert_true (next > now);
+}
+
 static void
 test_bad_endpoint_is_an_error (void **state)
 {
@@ -609,6 +633,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_overloaded_history_is_asked_again,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_overloaded_publish_and_late_history_fail,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_unsendable_held_history_does_not_spin,
                                          s_setup, s_teardown),
         cmocka_unit_test (test_bad_endpoint_is_an_error),
     };
