@@ -179,8 +179,12 @@ s_fetch (hrg_conn_t *self, size_t i)
     hrg_channel_t *channel = self->channels [i];
     hr_position_t *pos = &self->positions [i];
     hrg_catchup_t *c = &self->catchup [i];
+    uint64_t budget = hrg_fetch_budget (worker);
+    //  Ahead of the channel: only ask whether the position exists
+    uint64_t limit = pos->seq < channel->last
+                   ? hrg_fetch_limit (budget, c->avg, channel->last - pos->seq): 0;
     if (hrg_fetch_over_cap (worker) && !self->waiter.admitted
-    &&  !hrg_page_exists (worker, channel->name, pos->epoch, pos->seq)) {
+    &&  !hrg_page_exists (worker, channel->name, pos->epoch, pos->seq, limit)) {
         self->waiter.fn = s_on_admit;
         self->waiter.arg = self;
         hrg_fetch_wait (worker, &self->waiter);
@@ -188,10 +192,6 @@ s_fetch (hrg_conn_t *self, size_t i)
     }
     hrg_fetch_unwait (worker, &self->waiter);
     self->waiter.admitted = false;
-    uint64_t budget = hrg_fetch_budget (worker);
-    //  Ahead of the channel: only ask whether the position exists
-    uint64_t limit = pos->seq < channel->last
-                   ? hrg_fetch_limit (budget, c->avg, channel->last - pos->seq): 0;
     c->page = hrg_page_get (worker, channel->name, pos->epoch, pos->seq, limit, budget,
                             s_on_page, self);
     c->next = 0;

@@ -183,10 +183,11 @@ s_on_reply (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
 }
 
 bool
-hrg_page_exists (hrg_worker_t *worker, const char *ch, const char *epoch, uint64_t since)
+hrg_page_exists (hrg_worker_t *worker, const char *ch, const char *epoch, uint64_t since,
+                 uint64_t limit)
 {
     char key [HR_CHANNEL_MAX + HR_EPOCH_MAX + 32];
-    s_key (key, sizeof key, ch, epoch, since, false);
+    s_key (key, sizeof key, ch, epoch, since, limit == 0);
     return worker->pages && zhashx_lookup (worker->pages, key);
 }
 

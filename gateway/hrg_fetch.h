@@ -39,9 +39,10 @@ hrg_page_t *hrg_page_get (hrg_worker_t *worker, const char *ch, const char *epoc
 //  arg must be the one given to hrg_page_get. Accepts *page_p NULL.
 void hrg_page_release (hrg_page_t **page_p, void *arg);
 
-//  True when hrg_page_get would share a page already in flight or held.
+//  True when hrg_page_get (with this limit: 0 is a probe) would share a
+//  page already in flight or held.
 bool hrg_page_exists (hrg_worker_t *worker, const char *ch, const char *epoch,
-                      uint64_t since);
+                      uint64_t since, uint64_t limit);
 
 bool hrg_page_ready (const hrg_page_t *self);
 

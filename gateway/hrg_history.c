@@ -73,16 +73,16 @@ s_fetch (s_history_t *self)
 {
     hrg_worker_t *worker = self->worker;
     const char *epoch = self->epoch [0]? self->epoch: NULL;
+    uint64_t budget = hrg_fetch_budget (worker);
+    uint64_t limit = self->limit == 0? 0
+                   : hrg_fetch_limit (budget, self->avg, self->limit - self->written);
     if (!self->started && hrg_fetch_over_cap (worker) && !self->waiter.admitted
-    &&  !hrg_page_exists (worker, self->channel, epoch, self->last)) {
+    &&  !hrg_page_exists (worker, self->channel, epoch, self->last, limit)) {
         self->waiter.fn = s_on_admit;
         self->waiter.arg = self;
         hrg_fetch_wait (worker, &self->waiter);
         return false;
     }
-    uint64_t budget = hrg_fetch_budget (worker);
-    uint64_t limit = self->limit == 0? 0
-                   : hrg_fetch_limit (budget, self->avg, self->limit - self->written);
     self->page = hrg_page_get (worker, self->channel, epoch, self->last, limit, budget,
                                s_on_page, self);
     self->next = 0;

@@ -723,6 +723,35 @@ test_an_admitted_resume_takes_its_page_even_over_the_cap_again (void **state)
 }
 
 static void
+test_over_the_cap_resumes_ahead_of_the_channel_share_one_probe (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.catchup_memory = 1024;       //  one page reservation is over it
+    s_client_t a, b;
+    s_open (fx, &a, E1, 10);
+    s_live_at (fx, E1, 5);                  //  a is ahead: the broker is asked if 10 exists
+    tfb_request_t request;
+    s_take (fx, &request);
+    assert_int_equal (request.req.limit, 0);
+    s_open (fx, &b, E1, 10);                //  the same question: shared, not queued
+    s_turn (fx);                            //  its retry: field is written
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_waiting), 0);
+    assert_int_equal (tw_metric (fx, fx->ids.catchup_shared), 1);
+    assert_false (tfb_wait (s_step_pending, fx, 100));
+    tfb_reply_history (&fx->broker, &request, E1, 1, 10, HR_RESET_NONE, NULL, 0);
+    tfb_request_free (&request);
+    for (uint64_t seq = 6; seq <= 10; seq++)
+        s_feed (fx, tfb_event ("orders", E1, seq));
+    uint64_t deadline = hr_mono_ms () + S_WAIT_MS;
+    while (!a.conn->group || !b.conn->group) {
+        assert_true (hr_mono_ms () < deadline);
+        s_turn (fx);
+    }
+    s_close (fx, &a);
+    s_close (fx, &b);
+}
+
+static void
 test_a_waiting_resume_that_disconnects_leaves_the_queue (void **state)
 {
     s_fx_t *fx = *state;
@@ -773,6 +802,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_over_the_cap_resumes_sharing_a_page_queue_an_event_at_a_time,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_an_admitted_resume_takes_its_page_even_over_the_cap_again,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_over_the_cap_resumes_ahead_of_the_channel_share_one_probe,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_waiting_resume_that_disconnects_leaves_the_queue,
                                          s_setup, s_teardown),
