@@ -319,6 +319,12 @@ hrg_fetch_unwait (hrg_worker_t *worker, hrg_waiter_t *self)
     hr_metrics_add_to (worker->shard, worker->m->catchup_waiting, -1);
 }
 
+bool
+hrg_fetch_admittable (hrg_worker_t *worker)
+{
+    return !hr_list_empty (&worker->waiting) && !hrg_fetch_over_cap (worker);
+}
+
 void
 hrg_fetch_admit (hrg_worker_t *worker)
 {

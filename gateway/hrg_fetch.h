@@ -103,6 +103,10 @@ void hrg_fetch_unwait (hrg_worker_t *worker, hrg_waiter_t *self);
 //  admitted catch-up can take its page before the next is let in).
 void hrg_fetch_admit (hrg_worker_t *worker);
 
+//  True when a catch-up waits and memory is under the cap: the worker's
+//  loop must not sleep before hrg_fetch_admit runs.
+bool hrg_fetch_admittable (hrg_worker_t *worker);
+
 //  Admits every waiter whatever the cap (the worker is stopping).
 void hrg_fetch_admit_all (hrg_worker_t *worker);
 

@@ -4,6 +4,7 @@
     connections that got frames, and runs libmicrohttpd once.  */
 #include "hrg_worker.h"
 #include "hrg_channel.h"
+#include "hrg_fetch.h"
 #include "hrg_group.h"
 #include "hrg_http.h"
 #include "hrg_link.h"
@@ -267,6 +268,10 @@ s_timeout (hrg_worker_t *self, uint64_t now_us)
     if (s_sub_readable (self) || hrg_link_readable (self->link))
         return 0;
     if (!hr_list_empty (&self->dirty_groups) || !hr_list_empty (&self->dirty_conns))
+        return 0;
+    //  Memory freed at the end of the last turn (a reaped resume): let the
+    //  next waiting catch-up in now, not at the next sweep
+    if (hrg_fetch_admittable (self))
         return 0;
     uint64_t wake = self->next_sweep * 1000;
     uint64_t deadline = hrg_link_next_deadline (self->link);
