@@ -32,6 +32,9 @@ hrb_dedupe_new (uint64_t window_ms, size_t max_keys, size_t max_bytes)
 {
     hrb_dedupe_t *self = hr_calloc (1, sizeof *self);
     self->by_key = zhashx_new ();
+    //  The table keys on each entry's own copy (counted once, in its bytes)
+    zhashx_set_key_duplicator (self->by_key, NULL);
+    zhashx_set_key_destructor (self->by_key, NULL);
     self->window_ms = window_ms;
     self->max_keys = max_keys;
     self->max_bytes = max_bytes;
@@ -114,7 +117,10 @@ hrb_dedupe_insert (hrb_dedupe_t *self, const char *ch, size_t ch_len,
     else
         self->oldest = entry;
     self->newest = entry;
-    zhashx_update (self->by_key, entry->key, entry);
+    //  An older entry of the key (past its window) keeps its FIFO place but
+    //  not the table's: the table's key is the newest entry's copy
+    zhashx_delete (self->by_key, entry->key);
+    zhashx_insert (self->by_key, entry->key, entry);
     //  Entries, not table keys: a key re-inserted after its window leaves
     //  its old entry in the FIFO until that one's turn, and it is counted
     while ((zhashx_size (self->by_key) > self->max_keys || self->bytes > self->max_bytes)

@@ -2,6 +2,7 @@
     the window, --dedupe-max, the memory bound, keys forgotten early being
     counted, and the expiry budget.  */
 #include "hrb_dedupe.h"
+#include "hr_channel.h"
 
 #include "support.h"
 
@@ -231,6 +232,37 @@ test_expire_stops_at_its_budget (void **state)
     hrb_dedupe_destroy (&dedupe);
 }
 
+#if defined (__has_feature)
+#   if __has_feature (address_sanitizer)
+#       define S_ASAN 1
+#   endif
+#endif
+#ifdef S_ASAN
+#include <sanitizer/allocator_interface.h>
+
+//  herald_dedupe_bytes is what --dedupe-memory bounds, so it must not count
+//  less than the keys take (as the allocator counts, under ASan)
+static void
+test_counted_bytes_cover_what_the_keys_take (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (1000, 100000, SIZE_MAX);
+    char ch [HR_CHANNEL_MAX + 1], id [HR_ID_MAX + 1];
+    memset (ch, 'c', HR_CHANNEL_MAX);
+    memset (id, 'i', HR_ID_MAX);
+    size_t before = __sanitizer_get_current_allocated_bytes ();
+    for (int i = 0; i < 10000; i++) {
+        snprintf (id, sizeof id, "%08d", i);
+        id [8] = 'i';
+        hrb_dedupe_insert (dedupe, ch, HR_CHANNEL_MAX, id, HR_ID_MAX, 1, (uint64_t) i, S_EPOCH);
+    }
+    size_t taken = __sanitizer_get_current_allocated_bytes () - before;
+    assert_int_equal (hrb_dedupe_keys (dedupe), 10000);
+    printf ("taken %zu, counted %zu\n", taken, hrb_dedupe_bytes (dedupe));
+    assert_true (taken <= hrb_dedupe_bytes (dedupe));
+    hrb_dedupe_destroy (&dedupe);
+}
+#endif
+
 int
 main (void)
 {
@@ -248,6 +280,9 @@ main (void)
         cmocka_unit_test (test_key_over_the_memory_bound_is_not_kept),
         cmocka_unit_test (test_keys_forgotten_after_their_window_are_not_dropped),
         cmocka_unit_test (test_expire_stops_at_its_budget),
+#ifdef S_ASAN
+        cmocka_unit_test (test_counted_bytes_cover_what_the_keys_take),
+#endif
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
