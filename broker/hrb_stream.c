@@ -28,6 +28,9 @@ hrb_streams_new (hrb_store_t *store, size_t max_streams)
     self->max_streams = max_streams;
     self->by_name = zhashx_new ();
     zhashx_set_destructor (self->by_name, s_stream_free);
+    //  The table keys on each stream's own name (counted in HRB_STREAM_BYTES)
+    zhashx_set_key_duplicator (self->by_name, NULL);
+    zhashx_set_key_destructor (self->by_name, NULL);
     hr_list_init (&self->recency);
     return self;
 }

@@ -257,7 +257,6 @@ test_counted_bytes_cover_what_the_keys_take (void **state)
     }
     size_t taken = __sanitizer_get_current_allocated_bytes () - before;
     assert_int_equal (hrb_dedupe_keys (dedupe), 10000);
-    printf ("taken %zu, counted %zu\n", taken, hrb_dedupe_bytes (dedupe));
     assert_true (taken <= hrb_dedupe_bytes (dedupe));
     hrb_dedupe_destroy (&dedupe);
 }

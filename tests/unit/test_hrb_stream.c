@@ -246,6 +246,38 @@ test_bytes_count_every_stream (void **state)
     store->ops->destroy (&store);
 }
 
+#if defined (__has_feature)
+#   if __has_feature (address_sanitizer)
+#       define S_ASAN 1
+#   endif
+#endif
+#ifdef S_ASAN
+#include <sanitizer/allocator_interface.h>
+
+//  herald_broker_channel_bytes must not count less than the streams take
+//  (as the allocator counts, under ASan), names of the longest kind
+static void
+test_counted_bytes_cover_what_the_streams_take (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (0, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, 100000);
+    char name [HR_CHANNEL_MAX + 1];
+    memset (name, 'c', HR_CHANNEL_MAX);
+    name [HR_CHANNEL_MAX] = 0;
+    size_t before = __sanitizer_get_current_allocated_bytes ();
+    for (int i = 0; i < 10000; i++) {
+        snprintf (name, sizeof name, "%08d", i);
+        name [8] = 'c';
+        assert_non_null (hrb_streams_ensure (streams, name, HR_CHANNEL_MAX, 1));
+    }
+    size_t taken = __sanitizer_get_current_allocated_bytes () - before;
+    assert_int_equal (hrb_streams_count (streams), 10000);
+    assert_true (taken <= hrb_streams_bytes (streams));
+    hrb_streams_destroy (&streams);
+    store->ops->destroy (&store);
+}
+#endif
+
 static void
 test_expire_stops_at_its_budget (void **state)
 {
@@ -284,6 +316,9 @@ main (void)
                                 s_epoch_setup),
         cmocka_unit_test_setup (test_bytes_count_every_stream, s_epoch_setup),
         cmocka_unit_test_setup (test_expire_stops_at_its_budget, s_epoch_setup),
+#ifdef S_ASAN
+        cmocka_unit_test_setup (test_counted_bytes_cover_what_the_streams_take, s_epoch_setup),
+#endif
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
