@@ -84,11 +84,13 @@ void
 hrg_http_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
                struct MHD_Response *response)
 {
-    const char *origin = hrg_http_cors_origin (worker, mhd);
-    if (origin) {
-        MHD_add_response_header (response, "Access-Control-Allow-Origin", origin);
+    //  With CORS on, every response depends on Origin (allowed or not): a
+    //  shared cache must not give one origin's answer to another
+    if (worker->cors)
         MHD_add_response_header (response, "Vary", "Origin");
-    }
+    const char *origin = hrg_http_cors_origin (worker, mhd);
+    if (origin)
+        MHD_add_response_header (response, "Access-Control-Allow-Origin", origin);
 }
 
 static enum MHD_Result

@@ -155,7 +155,9 @@ s_build_head (hrg_conn_t *self, struct MHD_Connection *mhd, const char *version)
                                      : "Connection: close\r\n");
     const char *origin = hrg_http_cors_origin (self->worker, mhd);
     if (origin)
-        hr_buf_printf (&head, "Access-Control-Allow-Origin: %s\r\nVary: Origin\r\n", origin);
+        hr_buf_printf (&head, "Access-Control-Allow-Origin: %s\r\n", origin);
+    if (self->worker->cors)
+        hr_buf_puts (&head, "Vary: Origin\r\n");   //  allowed or not: see hrg_http_cors
     hr_buf_puts (&head, "\r\n");
     self->head_len = (uint32_t) head.size;
     self->head = hr_buf_detach (&head);

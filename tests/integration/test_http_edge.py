@@ -88,6 +88,7 @@ class Edge(unittest.TestCase):
                     "GET", "/v1/sse?channel=c", ["Origin: " + origin]), head_only=True)
                 self.assertEqual(status, 200)
                 self.assertEqual(headers.get("access-control-allow-origin"), origin)
+                self.assertEqual(headers.get("vary"), "Origin")
         for origin in bad:
             for target in ("/v1/sse?channel=c", "/healthz"):
                 with self.subTest(origin=origin, target=target):
@@ -95,6 +96,8 @@ class Edge(unittest.TestCase):
                         "GET", target, ["Origin: " + origin]), head_only=True)
                     self.assertEqual(status, 200)
                     self.assertNotIn("access-control-allow-origin", headers)
+                    # Not allowed is an answer that depends on Origin too
+                    self.assertEqual(headers.get("vary"), "Origin")
                     self.assertNotIn(b"X-Injected", head)
                     self.assertNotIn(b"\r", head.replace(b"\r\n", b""))
 
