@@ -34,6 +34,7 @@
 int __sanitizer_install_malloc_and_free_hooks (
     void (*malloc_hook) (const volatile void *ptr, size_t size),
     void (*free_hook) (const volatile void *ptr));
+size_t __sanitizer_get_current_allocated_bytes (void);
 #   endif
 #   include <sanitizer/asan_interface.h>
 #   include <sanitizer/lsan_interface.h>

@@ -232,13 +232,7 @@ test_expire_stops_at_its_budget (void **state)
     hrb_dedupe_destroy (&dedupe);
 }
 
-#if defined (__has_feature)
-#   if __has_feature (address_sanitizer)
-#       define S_ASAN 1
-#   endif
-#endif
-#ifdef S_ASAN
-#include <sanitizer/allocator_interface.h>
+#ifdef TU_HAVE_ASAN                //  support.h: clang or GCC
 
 //  herald_dedupe_bytes is what --dedupe-memory bounds, so it must not count
 //  less than the keys take (as the allocator counts, under ASan)
@@ -279,7 +273,7 @@ main (void)
         cmocka_unit_test (test_key_over_the_memory_bound_is_not_kept),
         cmocka_unit_test (test_keys_forgotten_after_their_window_are_not_dropped),
         cmocka_unit_test (test_expire_stops_at_its_budget),
-#ifdef S_ASAN
+#ifdef TU_HAVE_ASAN
         cmocka_unit_test (test_counted_bytes_cover_what_the_keys_take),
 #endif
     };

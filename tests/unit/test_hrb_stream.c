@@ -246,13 +246,7 @@ test_bytes_count_every_stream (void **state)
     store->ops->destroy (&store);
 }
 
-#if defined (__has_feature)
-#   if __has_feature (address_sanitizer)
-#       define S_ASAN 1
-#   endif
-#endif
-#ifdef S_ASAN
-#include <sanitizer/allocator_interface.h>
+#ifdef TU_HAVE_ASAN                //  support.h: clang or GCC
 
 //  herald_broker_channel_bytes must not count less than the streams take
 //  (as the allocator counts, under ASan), names of the longest kind
@@ -316,7 +310,7 @@ main (void)
                                 s_epoch_setup),
         cmocka_unit_test_setup (test_bytes_count_every_stream, s_epoch_setup),
         cmocka_unit_test_setup (test_expire_stops_at_its_budget, s_epoch_setup),
-#ifdef S_ASAN
+#ifdef TU_HAVE_ASAN
         cmocka_unit_test_setup (test_counted_bytes_cover_what_the_streams_take, s_epoch_setup),
 #endif
     };
