@@ -6,6 +6,8 @@ moments and reconnect with their last cursor. Afterwards every client's
 whole history, across all its connections, must be each of its channels'
 events exactly once, in order, except where a reset said otherwise, and
 every reset must be justified. Seeded (HERALD_TEST_SEED) and bounded.
+With transports, WebSocket clients (herald.v1 JSON or MessagePack) join:
+they resume each channel with sub{e, s} and are checked the same way.
 """
 import os
 import random
@@ -16,6 +18,7 @@ import msgpack
 import zmq
 
 import harness as h
+import wsclient
 
 SEED = int(os.environ.get("HERALD_TEST_SEED", "20261123"))
 
@@ -141,6 +144,129 @@ class Client(threading.Thread):
         return all(seq == self.final_heads[ch] for ch, (_, seq) in zip(self.channels, positions))
 
 
+class WSClient(threading.Thread):
+    """Client's WebSocket twin: each connection subscribes to every channel
+    (one batch frame or one frame each, at random) with the last position
+    it saw, {e, s}, or none the first time; then drops the connection, with
+    a close frame or not. Records every message of every connection."""
+
+    def __init__(self, base, channels, seed, stop, long_absence, protocol):
+        super().__init__(daemon=True)
+        self.base, self.channels, self.protocol = base, sorted(channels), protocol
+        self.rng, self.stop, self.long_absence = random.Random(seed), stop, long_absence
+        self.connections = []           # per connection: [(message, t)]
+        self.positions = {}             # channel -> (e, s) after the last connection
+        self.refused = 0
+        self.error = None
+        self.done = threading.Event()
+        self.final_heads = None
+
+    def base_url(self):
+        return self.base() if callable(self.base) else self.base
+
+    def _connect(self):
+        while True:
+            try:
+                return wsclient.RawWS(self.base_url(), protocols=[self.protocol])
+            except (ConnectionError, EOFError, OSError):
+                self.refused += 1               # gateway restarting: try again
+                if self.refused > 2000:
+                    raise
+                time.sleep(0.02)
+
+    def _advance(self, messages):
+        """Positions after these messages (verify_ws checks them)."""
+        position = dict(self.positions)
+        for m in messages:
+            if m.get("t") in ("ev", "reset") or (m.get("t") == "ok" and "ch" in m
+                                                 and m["ch"] not in position):
+                position[m["ch"]] = (m["e"], m["s"])
+        return position
+
+    def _session(self, until):
+        client = self._connect()
+        if client.status != 101:
+            raise AssertionError("status %d: %r" % (client.status, client.body))
+        try:
+            subs = [dict({"t": "sub", "id": i + 1, "ch": ch},
+                         **({"e": self.positions[ch][0], "s": self.positions[ch][1]}
+                            if ch in self.positions else {}))
+                    for i, ch in enumerate(self.channels)]
+            if self.rng.random() < 0.5:
+                client.send(subs)
+            else:
+                for sub in subs:
+                    client.send(sub)
+            until(client)
+        finally:
+            client.close(abrupt=self.rng.random() < 0.5)
+            with client.cond:
+                items = list(zip(client.messages, client.times))
+            self.connections.append(items)
+            self.positions = self._advance([m for m, _ in items])
+
+    def run(self):
+        try:
+            while not self.stop.is_set():
+                duration = self.rng.uniform(0.05, 0.6)
+                self._session(lambda c: time.sleep(duration))     # online a while
+                away = 2.5 if self.rng.random() < self.long_absence else self.rng.uniform(0, 0.3)
+                time.sleep(away)                                  # then offline
+            self.done.wait(60)
+            self._session(lambda c: c.wait_for(self._caught_up, 60, "the final heads"))
+        except BaseException as error:
+            self.error = error
+
+    def _caught_up(self, client):
+        position = self._advance(client.messages)
+        return all(position.get(ch, (None, -1))[1] == self.final_heads[ch]
+                   for ch in self.channels)
+
+
+def verify_ws(test, client, publisher, history_size):
+    """verify() for a WSClient: per channel, ok before anything else, then
+    events contiguous from the position the sub named (replay, then live),
+    or one justified reset and events contiguous from its position."""
+    position = {}                           # channel -> (epoch, seq)
+    received = resets = 0
+    for items in client.connections:
+        confirmed = set()
+        for msg, moment in items:
+            t, channel = msg.get("t"), msg.get("ch")
+            if t in ("welcome", "ping"):
+                continue
+            test.assertIn(t, ("ok", "ev", "reset"), "unexpected message %r" % msg)
+            test.assertIn(channel, client.channels, "foreign channel: %r" % msg)
+            if t == "ok":
+                test.assertNotIn(channel, confirmed, "second ok: %r" % msg)
+                confirmed.add(channel)
+                if channel not in position:
+                    position[channel] = (msg["e"], msg["s"])     # live from the head
+                elif msg["e"] == position[channel][0] or position[channel][1] == 0:
+                    test.assertGreaterEqual(msg["s"], position[channel][1],
+                                            "ok behind the client: %r" % msg)
+                continue
+            test.assertIn(channel, confirmed, "%s before its ok" % t)
+            epoch, seq = position[channel]
+            if t == "ev":
+                test.assertEqual((msg["e"] if epoch is None else epoch, seq + 1),
+                                 (msg["e"], msg["s"]),
+                                 "channel %s: after %s came %r" % (channel, seq, msg))
+                received += 1
+            else:
+                test.assertEqual(msg["why"], "expired", msg)
+                sent = publisher.sent_before(channel, moment)
+                test.assertGreater(sent, seq + history_size,
+                                   "unjustified reset at %s/%d: %r" % (channel, seq, msg))
+                test.assertGreaterEqual(msg["s"], seq)
+                resets += 1
+            position[channel] = (msg["e"], msg["s"])
+    for channel in client.channels:
+        test.assertEqual(position[channel][1], client.final_heads[channel],
+                         "%s did not reach the end of %s" % (client.name, channel))
+    return received, resets
+
+
 def final_heads(router, channels, expected=None, timeout=10.0):
     """The broker's head of each channel. With expected ({channel: count}),
     asks again until they match or timeout passes: the workload ends with an
@@ -213,15 +339,24 @@ def verify(test, client, publisher, history_size):
     return received, resets
 
 
+def _client(base, names, rng, seed, stop, transport):
+    channels = rng.sample(names, rng.randint(1, 4))
+    if transport == "sse":
+        return Client(base, channels, seed, stop, 0.05)
+    return WSClient(base, channels, seed, stop, 0.05, transport)
+
+
 def run_workload(test, base, pull, router, events=10000, clients=50, channels=8,
-                 rate=2500.0, history_size=400, during=None, seed=SEED):
+                 rate=2500.0, history_size=400, during=None, seed=SEED, transports=("sse",)):
     """Runs the workload; `during(publisher)` runs alongside (e.g. restarts).
-    Returns a summary dict for the test's output."""
+    Client i speaks transports[i % len]: "sse", or a WebSocket subprotocol
+    (wsclient.JSON, wsclient.MSGPACK). Returns a summary dict for the
+    test's output."""
     rng = random.Random(seed)
     names = ["noloss-%d" % i for i in range(channels)]
     stop = threading.Event()
     publisher = Publisher(pull, router, names, events, rate, seed)
-    crowd = [Client(base, rng.sample(names, rng.randint(1, 4)), seed + 1 + i, stop, 0.05)
+    crowd = [_client(base, names, rng, seed + 1 + i, stop, transports[i % len(transports)])
              for i in range(clients)]
     for client in crowd:
         client.start()
@@ -248,7 +383,8 @@ def run_workload(test, base, pull, router, events=10000, clients=50, channels=8,
     totals = {"events": events, "clients": clients, "connections": 0, "delivered": 0,
               "resets": 0}
     for client in crowd:
-        received, resets = verify(test, client, publisher, history_size)
+        check = verify_ws if isinstance(client, WSClient) else verify
+        received, resets = check(test, client, publisher, history_size)
         totals["connections"] += len(client.connections)
         totals["delivered"] += received
         totals["resets"] += resets

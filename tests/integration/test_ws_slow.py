@@ -1,0 +1,78 @@
+"""A WebSocket client that stops reading is closed with 4001 (bye first if
+it fits) once its queued bytes pass --slow-consumer-bytes; clients that
+read keep receiving every event, in order, with bounded latency; the slow
+one resumes with e/s and loses nothing (docs/protocol.md, WebSocket)."""
+import time
+import unittest
+
+import harness as h
+import wsclient as w
+
+PAD = "x" * 4000
+
+
+class SlowConsumer(unittest.TestCase):
+    def test_a_client_that_stops_reading_is_closed_4001_and_others_keep_up(self):
+        herald = h.start(self, "run", "--slow-consumer-bytes", "64K", "--workers", "1",
+                         "--history-size", "100000")
+        base = herald.http
+        readers = [w.welcomed(self, base), w.welcomed(self, base, [w.MSGPACK])]
+        for c in readers:
+            c.subscribe("firehose")
+        slow = w.raw(self, base, rcvbuf=4096)
+        slow.welcome()
+        slow.subscribe("firehose")
+        slow.stall()
+        push = h.pusher(self, herald.pull)
+        sent_at = [None]
+
+        def cut_off():
+            """Publishes while the readers keep up (at most 300 behind), until
+            the server gives up on the stalled client."""
+            if h.metric(base, "herald_slow_consumers_total") >= 1:
+                return True
+            behind = min(len(c.events("firehose")) for c in readers)
+            for _ in range(max(0, min(50, behind + 300 - (len(sent_at) - 1)))):
+                n = len(sent_at)
+                sent_at.append(time.monotonic())
+                push.send({"ch": "firehose", "data": {"n": n, "pad": PAD}})
+            self.assertLess(len(sent_at), 40000, "never cut off")
+            return False
+        # the kernel's socket buffers fill first
+        h.wait_until(cut_off, 60, "the stalled client to be cut off")
+        sent = len(sent_at) - 1
+        for c in readers:
+            evs = c.wait_events("firehose", sent, 30)
+            self.assertEqual([e["data"]["n"] for e in evs], list(range(1, sent + 1)))
+            self.assertEqual([e["s"] for e in evs], list(range(1, sent + 1)))
+            index = {id(m): i for i, m in enumerate(c.messages)}
+            lag = sorted(c.times[index[id(e)]] - sent_at[e["data"]["n"]] for e in evs)
+            print("\n%s: %d events, latency p50 %.1f ms, p99 %.1f ms, max %.1f ms" % (
+                c.subprotocol or "json", sent, 1000 * lag[len(lag) // 2],
+                1000 * lag[int(len(lag) * 0.99)], 1000 * lag[-1]))
+            self.assertLess(lag[int(len(lag) * 0.99)], 1.0)
+            self.assertLess(lag[-1], 3.0)
+            self.assertFalse(c.ended)
+        self.assertEqual(h.metric(base, "herald_slow_consumers_total"), 1)
+
+        slow.resume()                                   # read what the kernel kept
+        self.assertEqual(slow.wait_end(30), 4001, "close frames: %s" % slow.control[-2:])
+        got = slow.events("firehose")
+        self.assertLess(len(got), sent, "the stalled client was not behind")
+        self.assertEqual([e["s"] for e in got], list(range(1, len(got) + 1)))
+        bye = slow.bye()
+        if bye is not None:
+            self.assertEqual(bye["code"], 4001)
+            self.assertIs(slow.messages[-1], bye)
+        again = w.welcomed(self, base)
+        last = got[-1] if got else {"e": None, "s": 0}
+        again.subscribe("firehose", e=last["e"], s=last["s"])
+        rest = again.wait_events("firehose", sent - len(got), 30)
+        self.assertEqual([e["s"] for e in got + rest], list(range(1, sent + 1)))
+        self.assertEqual(again.of_type("reset"), [])
+        for c in readers:
+            self.assertEqual(c.request({"t": "ping"})["t"], "pong")
+
+
+if __name__ == "__main__":
+    unittest.main()
