@@ -10,7 +10,9 @@ of that file. Standard library only; `make bench` runs it.
 Scenarios (numbers as in the issue):
   1. 1,000 SSE subscribers, one channel, 200 events/s, 100-byte payloads
   2. 5,000 SSE subscribers, one channel, 20 events/s
-  3. the same two over WebSocket (Herald has no WebSocket yet: nchan alone)
+  3. the same two over WebSocket (3a, 3b), and idle memory per WebSocket
+     connection at 1k, 5k, 10k (3c); nchan alone when the Herald binary has
+     no WebSocket endpoint
   4. idle memory per connection at 1k, 5k, 10k SSE connections (fresh process)
   5. highest publish rate with no loss and p99 < 50 ms, 1,000 subscribers
   6. broker ingest alone over PUSH, next to libzmq's own ceiling
@@ -158,25 +160,46 @@ def scenario_fanout(herald, servers, runs, subscribers, rate, duration, proto="s
                 report = bench(herald, server, "-n", subscribers, "-r", rate, "-d", duration,
                                "-s", 100, "--proto", proto)
                 results[name].append(fanout_figures(report))
-                log("  run %d %s: %.0f deliveries/s, %.0f per CPU-s, p99 %.1f ms, lost %d"
+                log("  run %d %s: %.0f deliveries/s, %.0f per CPU-s, p99 %.1f ms, lost %d, "
+                    "%d of %d ready, %d dropped"
                     % (i + 1, name, results[name][-1]["deliveries/s"],
                        results[name][-1]["deliveries per server CPU-s"],
-                       results[name][-1]["latency p99 ms"], results[name][-1]["lost"]))
+                       results[name][-1]["latency p99 ms"], results[name][-1]["lost"],
+                       report["connections"]["ok"], subscribers,
+                       report["connections"]["dropped"]))
             finally:
                 server.stop()
     return {name: median_figures(r) for name, r in results.items()}
 
 
-def scenario_idle(herald, servers, counts):
+def herald_has_ws(herald):
+    """True when `herald run` answers GET /v1/ws with 101 Switching Protocols."""
+    server = start_herald(herald)
+    try:
+        with socket.create_connection(("127.0.0.1", server.port), timeout=5) as sock:
+            sock.sendall(b"GET /v1/ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                         b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                         b"Sec-WebSocket-Version: 13\r\n"
+                         b"Sec-WebSocket-Protocol: herald.v1.json\r\n\r\n")
+            return sock.recv(64).startswith(b"HTTP/1.1 101")
+    except OSError:
+        return False
+    finally:
+        server.stop()
+
+
+def scenario_idle(herald, servers, counts, proto="sse"):
     out = {name: {} for name in servers}
     for n in counts:
         for name, start in servers.items():
             server = start()                     # fresh: RSS growth is the connections'
             try:
-                report = bench(herald, server, "--mode", "idle", "-n", n)
+                report = bench(herald, server, "--mode", "idle", "-n", n, "--proto", proto)
                 out[name]["bytes per idle connection, %dk" % (n // 1000)] = \
                     report["rss_bytes_per_conn"]
-                log("  idle %d %s: %d bytes/connection" % (n, name, report["rss_bytes_per_conn"]))
+                log("  idle %d %s %s: %d bytes/connection (%d ready)"
+                    % (n, name, proto, report["rss_bytes_per_conn"],
+                       report["connections"]["ok"]))
             finally:
                 server.stop()
     return out
@@ -281,7 +304,8 @@ def main():
     parser.add_argument("--duration", type=int, default=10, help="seconds of publishing")
     parser.add_argument("--quick", action="store_true",
                         help="one run, 5 s, scenario 7 at 20,000 channels")
-    parser.add_argument("--only", default="1,2,3,4,5,6,7", help="scenarios to run")
+    parser.add_argument("--only", default="1,2,3,4,5,6,7",
+                        help="scenarios to run, comma-separated (3 is 3a,3b,3c)")
     parser.add_argument("--write", metavar="FILE", help="replace the results block in FILE")
     args = parser.parse_args()
     if args.quick:
@@ -305,16 +329,25 @@ def main():
         lines += table("2. 5,000 SSE subscribers, one channel, 20 events/s",
                        scenario_fanout(herald, servers, args.runs, 5000, 20, args.duration),
                        LOWER)
-    if "3" in only:
-        nchan_only = {"nchan": servers["nchan"]}
+    if only & {"3", "3a", "3b", "3c"}:
+        ws = herald_has_ws(herald)
+        ws_servers = servers if ws else {"nchan": servers["nchan"]}
+        note = "" if ws else " (this Herald has no WebSocket endpoint: nchan alone)"
         for number, (subscribers, rate) in (("3a", (1000, 200)), ("3b", (5000, 20))):
-            log("scenario %s: WebSocket, %d subscribers, %d events/s (nchan only)"
-                % (number, subscribers, rate))
-            lines += table("%s. WebSocket: %s subscribers, one channel, %d events/s (Herald has "
-                           "no WebSocket endpoint yet: nchan alone, for the record)"
-                           % (number, "{:,}".format(subscribers), rate),
-                           scenario_fanout(herald, nchan_only, args.runs, subscribers, rate,
+            if not only & {"3", number}:
+                continue
+            log("scenario %s: WebSocket, %d subscribers, %d events/s%s"
+                % (number, subscribers, rate, note))
+            lines += table("%s. WebSocket: %s subscribers, one channel, %d events/s, 100-byte "
+                           "payloads%s" % (number, "{:,}".format(subscribers), rate, note),
+                           scenario_fanout(herald, ws_servers, args.runs, subscribers, rate,
                                            args.duration, proto="ws"), LOWER)
+        if only & {"3", "3c"}:
+            log("scenario 3c: idle memory per WebSocket connection%s" % note)
+            lines += table("3c. Idle memory per WebSocket connection (RSS growth / N, fresh "
+                           "process; Herald's connections subscribed to one channel)%s" % note,
+                           scenario_idle(herald, ws_servers, (1000, 5000, 10000), proto="ws"),
+                           LOWER)
     if "4" in only:
         log("scenario 4: idle memory")
         lines += table("4. Idle memory per SSE connection (RSS growth / N, fresh process)",

@@ -75,13 +75,14 @@ hr_bench_opts_usage (FILE *out)
 "Target:\n"
 "  --target herald|nchan   presets for the URLs below (default herald)\n"
 "  --host H --port P       server for the preset URLs (127.0.0.1, 8080)\n"
-"  --proto sse|ws          subscriber protocol: SSE, or WebSocket (text or\n"
-"                          binary messages, each carrying one payload)\n"
+"  --proto sse|ws          subscriber protocol: SSE, or WebSocket (nchan: each\n"
+"                          message is a payload; herald: herald.v1.json, a\n"
+"                          sub message after the welcome, events in ev)\n"
 "\n"
 "Subscribers:\n"
 "  -n, --subscribers N     connections to open (default 100)\n"
 "  --url URL               subscriber URL, {ch} = channel name\n"
-"                          herald: http://H:P/v1/sse?channel={ch}\n"
+"                          herald: http://H:P/v1/sse?channel={ch}, ws: /v1/ws\n"
 "                          nchan:  http://H:P/sub?id={ch}\n"
 "  --channel NAME          channel (or prefix of K channels) (default bench)\n"
 "  --channels K            connection i subscribes to NAME-(i%K) (default 1)\n"
@@ -91,7 +92,8 @@ hr_bench_opts_usage (FILE *out)
 "  --conn-rate R           new connections per second (default 2000)\n"
 "  --max-pending N         connection attempts in flight (default 256)\n"
 "  --connect-timeout S     seconds for a connection to get ready (default 10)\n"
-"  --ready headers|id      ready at the 200 head, or at the first id: line\n"
+"  --ready headers|id      ready at the 200/101 head, or once subscribed: the\n"
+"                          first id: line (SSE), the sub's ok (WebSocket)\n"
 "                          (default: herald id, nchan headers)\n"
 "  --settle S              wait between all-ready and publishing (default 0.5)\n"
 "\n"
@@ -160,10 +162,12 @@ s_apply_target (hr_bench_opts_t *self, const char *host, uint32_t port,
                 bool ready_set, bool zmq_set)
 {
     bool herald = self->target == HR_BENCH_TARGET_HERALD;
+    //  Herald's WebSocket names the channel in its `sub` message, not the URL.
+    const char *url = !herald? "http://%s:%u/sub?id={ch}"
+                    : self->proto == HR_BENCH_PROTO_WS? "http://%s:%u/v1/ws"
+                    : "http://%s:%u/v1/sse?channel={ch}";
     if (!url_set)
-        snprintf (self->url, sizeof self->url,
-                  herald? "http://%s:%u/v1/sse?channel={ch}": "http://%s:%u/sub?id={ch}",
-                  host, port);
+        snprintf (self->url, sizeof self->url, url, host, port);
     if (!pub_url_set)
         snprintf (self->pub_url, sizeof self->pub_url,
                   herald? "http://%s:%u/v1/publish": "http://%s:%u/pub?id={ch}",

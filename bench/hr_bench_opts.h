@@ -23,7 +23,7 @@ typedef enum {
 
 typedef enum { HR_BENCH_TARGET_HERALD, HR_BENCH_TARGET_NCHAN } hr_bench_target_t;
 
-//  Subscriber connection types; WebSocket comes in a later issue.
+//  Subscriber connection types.
 typedef enum { HR_BENCH_PROTO_SSE, HR_BENCH_PROTO_WS } hr_bench_proto_t;
 
 typedef enum { HR_BENCH_PUB_ZMQ, HR_BENCH_PUB_HTTP } hr_bench_pub_kind_t;
@@ -32,8 +32,9 @@ typedef enum { HR_BENCH_PUB_ZMQ, HR_BENCH_PUB_HTTP } hr_bench_pub_kind_t;
 //  {"channel":..,"data":payload} event object.
 typedef enum { HR_BENCH_BODY_RAW, HR_BENCH_BODY_HERALD } hr_bench_body_t;
 
-//  When a subscriber counts as ready: at the 200 response head (nchan),
-//  or at its first `id:` line (Herald sends one once it is subscribed).
+//  When a subscriber counts as ready: at the 200 (101) response head
+//  (nchan), or once subscribed: its first `id:` line on SSE, the `ok`
+//  answering its `sub` on Herald's WebSocket.
 typedef enum { HR_BENCH_READY_HEADERS, HR_BENCH_READY_ID } hr_bench_ready_t;
 
 typedef struct {

@@ -364,50 +364,134 @@ s_sse_request (s_sub_t *self, s_conn_t *conn, char *buf, size_t size)
 static const s_proto_t s_proto_sse = { "sse", 200, s_sse_request, s_sse_feed };
 
 //  --------------------------------------------------------------------------
-//  WebSocket: each message carries one payload
+//  WebSocket: nchan sends each payload as a message; Herald (herald.v1.json)
+//  greets, is sent a `sub`, confirms it with `ok`, then sends `ev` messages
+
+typedef struct {
+    s_sub_t *self;
+    s_conn_t *conn;
+    bool failed;                //  the connection must close
+} s_ws_ctx_t;
+
+//  Delivers every payload marker in a message (Herald may batch events).
+static void
+s_ws_deliver_all (s_ws_ctx_t *ctx, const char *data, size_t len)
+{
+    bool any = false;
+    const char *at;
+    while (len && (at = memmem (data, len, "hb_seq", 6))) {
+        len -= (size_t) (at - data);
+        data = at;
+        uint64_t seq, ts;
+        if (hr_bench_payload_scan (data, len, &seq, &ts) == 0) {
+            s_deliver (ctx->self, ctx->conn, seq, ts);
+            any = true;
+        }
+        data += 6;
+        len -= 6;
+    }
+    if (!any)
+        ctx->self->result.counts.no_marker++;
+}
 
 static void
 s_ws_on_message (void *arg, const char *data, size_t len)
 {
-    s_sse_ctx_t *ctx = arg;
-    uint64_t seq, ts;
-    if (hr_bench_payload_scan (data, len, &seq, &ts) == 0)
-        s_deliver (ctx->self, ctx->conn, seq, ts);
-    else
-        ctx->self->result.counts.no_marker++;
+    s_ws_deliver_all (arg, data, len);
+}
+
+//  Sends a small masked frame whole, or marks the connection failed: a
+//  frame cut short would corrupt the stream.
+static void
+s_ws_send (s_ws_ctx_t *ctx, int opcode, const char *payload, size_t len)
+{
+    char frame [400];
+    size_t size = hr_bench_ws_frame (frame, sizeof frame, opcode, payload, len);
+    if (size == 0
+    ||  send (ctx->conn->fd, frame, size, MSG_NOSIGNAL | MSG_DONTWAIT) != (ssize_t) size)
+        ctx->failed = true;
 }
 
 static void
 s_ws_on_ping (void *arg, const char *data, size_t len)
 {
-    s_sse_ctx_t *ctx = arg;
-    char pong [140];
-    size_t size = hr_bench_ws_pong (pong, sizeof pong, data, len);
-    if (size)
-        (void) send (ctx->conn->fd, pong, size, MSG_NOSIGNAL | MSG_DONTWAIT);
+    s_ws_send (arg, HR_BENCH_WS_OP_PONG, data, len);
+}
+
+static void
+s_herald_ws_on_message (void *arg, const char *data, size_t len)
+{
+    s_ws_ctx_t *ctx = arg;
+    s_sub_t *self = ctx->self;
+    unsigned types = hr_bench_ws_herald_types (data, len);
+    if (types & HR_BENCH_WS_WELCOME) {
+        //  Channel names are the generator's own (--channel, "-N"), JSON-safe.
+        char channel [160], sub [300];
+        hr_bench_opts_channel (self->opts, ctx->conn->channel, channel, sizeof channel);
+        int sub_len = snprintf (sub, sizeof sub, "{\"t\":\"sub\",\"id\":1,\"ch\":\"%s\"}",
+                                channel);
+        s_ws_send (ctx, HR_BENCH_WS_OP_TEXT, sub, (size_t) sub_len);
+    }
+    if ((types & HR_BENCH_WS_OK) && self->opts->ready == HR_BENCH_READY_ID) {
+        self->result.counts.ids++;
+        s_ready (self, ctx->conn);
+    }
+    if (types & HR_BENCH_WS_PING)
+        s_ws_send (ctx, HR_BENCH_WS_OP_TEXT, "{\"t\":\"pong\"}", 12);
+    if (types & (HR_BENCH_WS_EV | HR_BENCH_WS_RESET))
+        s_ws_deliver_all (ctx, data, len);
+    //  A refused sub, or the server saying goodbye, before we were ready.
+    if ((types & (HR_BENCH_WS_ERR | HR_BENCH_WS_BYE)) && !ctx->conn->ready)
+        ctx->failed = true;
+}
+
+static int
+s_ws_feed_with (s_sub_t *self, s_conn_t *conn, const char *data, size_t len,
+                const hr_bench_ws_sink_t *sink)
+{
+    if (!conn->ws && !(conn->ws = calloc (1, sizeof *conn->ws)))
+        return -1;
+    s_ws_ctx_t ctx = { self, conn, false };
+    int rc = hr_bench_ws_feed (conn->ws, data, len, sink, &ctx);
+    return rc == 0 && !ctx.failed? 0: -1;
 }
 
 static int
 s_ws_feed (s_sub_t *self, s_conn_t *conn, const char *data, size_t len)
 {
     static const hr_bench_ws_sink_t sink = { s_ws_on_message, s_ws_on_ping };
-    if (!conn->ws && !(conn->ws = calloc (1, sizeof *conn->ws)))
-        return -1;
-    s_sse_ctx_t ctx = { self, conn };
-    return hr_bench_ws_feed (conn->ws, data, len, &sink, &ctx);
+    return s_ws_feed_with (self, conn, data, len, &sink);
+}
+
+static int
+s_herald_ws_feed (s_sub_t *self, s_conn_t *conn, const char *data, size_t len)
+{
+    static const hr_bench_ws_sink_t sink = { s_herald_ws_on_message, s_ws_on_ping };
+    return s_ws_feed_with (self, conn, data, len, &sink);
 }
 
 //  The key is the RFC 6455 example: the generator does not check the
 //  server's accept value, only its 101.
+#define S_WS_HEADERS "Upgrade: websocket\r\nConnection: Upgrade\r\n" \
+                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n" \
+                     "Sec-WebSocket-Version: 13\r\n"
+
 static size_t
 s_ws_request (s_sub_t *self, s_conn_t *conn, char *buf, size_t size)
 {
-    return s_request (self, conn, "Upgrade: websocket\r\nConnection: Upgrade\r\n"
-                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
-                      "Sec-WebSocket-Version: 13\r\n", buf, size);
+    return s_request (self, conn, S_WS_HEADERS, buf, size);
+}
+
+static size_t
+s_herald_ws_request (s_sub_t *self, s_conn_t *conn, char *buf, size_t size)
+{
+    return s_request (self, conn, S_WS_HEADERS "Sec-WebSocket-Protocol: herald.v1.json\r\n",
+                      buf, size);
 }
 
 static const s_proto_t s_proto_ws = { "ws", 101, s_ws_request, s_ws_feed };
+static const s_proto_t s_proto_herald_ws = { "herald-ws", 101, s_herald_ws_request,
+                                             s_herald_ws_feed };
 
 //  --------------------------------------------------------------------------
 //  Talking to the parent
@@ -585,12 +669,20 @@ s_ramp (s_sub_t *self, uint64_t now)
         s_start (self, &self->conns [self->next++]);
 }
 
+static const s_proto_t *
+s_proto_for (const hr_bench_opts_t *opts)
+{
+    if (opts->proto == HR_BENCH_PROTO_SSE)
+        return &s_proto_sse;
+    return opts->target == HR_BENCH_TARGET_HERALD? &s_proto_herald_ws: &s_proto_ws;
+}
+
 int
 hr_bench_sub_run (const hr_bench_opts_t *opts, const hr_bench_url_t *url,
                   uint32_t proc, int ctl_fd, int out_fd)
 {
     s_sub_t self = {
-        .opts = opts, .url = url, .proto = opts->proto == HR_BENCH_PROTO_WS? &s_proto_ws: &s_proto_sse, .proc = proc,
+        .opts = opts, .url = url, .proto = s_proto_for (opts), .proc = proc,
         .ctl_fd = ctl_fd, .out_fd = out_fd, .epoll_fd = -1
     };
     if (s_setup (&self) != 0) {

@@ -123,15 +123,61 @@ hr_bench_ws_reset (hr_bench_ws_t *self)
 }
 
 size_t
-hr_bench_ws_pong (char *buf, size_t size, const char *payload, size_t len)
+hr_bench_ws_frame (char *buf, size_t size, int opcode, const char *payload, size_t len)
 {
-    if (len > 125 || size < len + 6)
+    //  Any key will do: the server only has to see the mask bit and undo it.
+    static const uint8_t key [4] = { 0x5a, 0x17, 0xc3, 0x81 };
+    size_t head = len < 126? 6: 8;
+    if (len > 0xffff || (opcode >= 8 && len > 125) || size < head + len)
         return 0;
-    buf [0] = (char) (0x80 | S_PONG);
-    buf [1] = (char) (0x80 | len);          //  masked, with a zero key
-    memset (buf + 2, 0, 4);
-    memcpy (buf + 6, payload, len);
-    return len + 6;
+    buf [0] = (char) (0x80 | opcode);
+    if (len < 126)
+        buf [1] = (char) (0x80 | len);
+    else {
+        buf [1] = (char) (0x80 | 126);
+        buf [2] = (char) (len >> 8);
+        buf [3] = (char) (len & 0xff);
+    }
+    memcpy (buf + head - 4, key, 4);
+    for (size_t at = 0; at < len; at++)
+        buf [head + at] = (char) (payload [at] ^ key [at % 4]);
+    return head + len;
+}
+
+//  Herald's messages are JSON objects whose "t" names the type; a frame
+//  may hold one or an array of them. The generator's payload never holds
+//  a "t" key, so a search over the frame is enough: each "t", then spaces,
+//  a colon, spaces and the quoted type.
+unsigned
+hr_bench_ws_herald_types (const char *msg, size_t len)
+{
+    static const struct { const char *name; unsigned type; } types [] = {
+        { "welcome", HR_BENCH_WS_WELCOME }, { "ok", HR_BENCH_WS_OK }, { "ev", HR_BENCH_WS_EV },
+        { "ping", HR_BENCH_WS_PING }, { "err", HR_BENCH_WS_ERR }, { "bye", HR_BENCH_WS_BYE },
+        { "reset", HR_BENCH_WS_RESET }
+    };
+    unsigned seen = 0;
+    const char *end = msg + len, *at;
+    while (msg < end && (at = memmem (msg, (size_t) (end - msg), "\"t\"", 3))) {
+        const char *cursor = at + 3;
+        while (cursor < end && *cursor == ' ')
+            cursor++;
+        if (cursor < end && *cursor == ':')
+            cursor++;
+        while (cursor < end && *cursor == ' ')
+            cursor++;
+        if (cursor < end && *cursor == '"') {
+            cursor++;
+            for (size_t type = 0; type < sizeof types / sizeof types [0]; type++) {
+                size_t name_len = strlen (types [type].name);
+                if ((size_t) (end - cursor) > name_len && cursor [name_len] == '"'
+                &&  memcmp (cursor, types [type].name, name_len) == 0)
+                    seen |= types [type].type;
+            }
+        }
+        msg = at + 3;
+    }
+    return seen;
 }
 
 //  --------------------------------------------------------------------------
@@ -199,8 +245,32 @@ hr_bench_ws_test (bool verbose)
                        "a close frame ends the stream", verbose);
     hr_bench_ws_reset (&ws);
     char pong [16];
-    failed += s_check (hr_bench_ws_pong (pong, sizeof pong, "p", 1) == 7
-                       && (uint8_t) pong [0] == 0x8a && (uint8_t) pong [1] == 0x81,
+    failed += s_check (hr_bench_ws_frame (pong, sizeof pong, HR_BENCH_WS_OP_PONG, "p", 1) == 7
+                       && (uint8_t) pong [0] == 0x8a && (uint8_t) pong [1] == 0x81
+                       && (pong [6] ^ pong [2]) == 'p',
                        "pong is masked", verbose);
+    //  A 200-byte text frame: 16-bit length, and the mask undoes to the text.
+    char text [200], frame [256];
+    memset (text, 'a', sizeof text);
+    size_t frame_len = hr_bench_ws_frame (frame, sizeof frame, HR_BENCH_WS_OP_TEXT, text,
+                                          sizeof text);
+    bool unmasks = frame_len == 208 && (uint8_t) frame [0] == 0x81
+                && (uint8_t) frame [1] == (0x80 | 126) && frame [2] == 0 && (uint8_t) frame [3] == 200;
+    for (size_t at = 0; unmasks && at < sizeof text; at++)
+        unmasks = (frame [8 + at] ^ frame [4 + at % 4]) == 'a';
+    failed += s_check (unmasks, "text frame with a 16-bit length, masked", verbose);
+    failed += s_check (hr_bench_ws_frame (frame, 100, HR_BENCH_WS_OP_TEXT, text, sizeof text) == 0
+                       && hr_bench_ws_frame (frame, sizeof frame, 9, text, 126) == 0,
+                       "frame refused when too long for buf or control", verbose);
+    const char batch [] = "[{\"t\":\"ok\",\"id\":1,\"ch\":\"b\",\"e\":null,\"s\":0},"
+                          "{\"ch\":\"b\",\"t\":\"ev\",\"data\":{\"hb_seq\":1}}]";
+    const char *welcome = "{\"t\": \"welcome\", \"v\": 1, \"hb\": 25, \"sid\": \"t\"}";
+    failed += s_check (hr_bench_ws_herald_types (batch, strlen (batch))
+                       == (HR_BENCH_WS_OK | HR_BENCH_WS_EV)
+                       && hr_bench_ws_herald_types (welcome, strlen (welcome))
+                       == HR_BENCH_WS_WELCOME
+                       && hr_bench_ws_herald_types ("{\"t\":\"evil\"}", 12) == 0
+                       && hr_bench_ws_herald_types ("{\"t\":\"ev", 9) == 0,
+                       "Herald message types, one or a batch, any key order", verbose);
     return failed;
 }

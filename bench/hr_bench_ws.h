@@ -2,8 +2,10 @@
 
     Decodes the frames a server sends (RFC 6455 §5: unmasked, possibly
     fragmented, control frames interleaved) from pieces of any size, and
-    reports each complete data message. Builds the masked pong a client
-    owes a ping. Only as much as a subscriber needs: no extensions.
+    reports each complete data message. Builds the masked frames a client
+    sends (a pong, Herald's sub and pong messages) and tells which of
+    Herald's herald.v1.json messages a text frame holds. Only as much as a
+    subscriber needs: no extensions.
 */
 #ifndef HR_BENCH_WS_H_INCLUDED
 #define HR_BENCH_WS_H_INCLUDED
@@ -40,10 +42,26 @@ int
 void
     hr_bench_ws_reset (hr_bench_ws_t *self);
 
-//  Writes a masked pong carrying payload (at most 125 bytes) into buf;
-//  returns its length, or 0 when buf is too small.
+//  Opcodes of the frames a client sends.
+enum { HR_BENCH_WS_OP_TEXT = 1, HR_BENCH_WS_OP_PONG = 10 };
+
+//  Writes a masked client frame (FIN set) with the given opcode into buf;
+//  returns its length, or 0 when buf is too small, the payload is over
+//  65535 bytes, or a control frame's payload is over 125.
 size_t
-    hr_bench_ws_pong (char *buf, size_t size, const char *payload, size_t len);
+    hr_bench_ws_frame (char *buf, size_t size, int opcode, const char *payload,
+                       size_t len);
+
+//  Herald message types (herald.v1.json), as bits.
+enum {
+    HR_BENCH_WS_WELCOME = 1, HR_BENCH_WS_OK = 2, HR_BENCH_WS_EV = 4, HR_BENCH_WS_PING = 8,
+    HR_BENCH_WS_ERR = 16, HR_BENCH_WS_BYE = 32, HR_BENCH_WS_RESET = 64
+};
+
+//  Returns the set of Herald message types in a text message (one message
+//  or an array of them), found by their "t":"..." member.
+unsigned
+    hr_bench_ws_herald_types (const char *msg, size_t len);
 
 //  Self-test of the decoder; returns the number of failed checks.
 int
