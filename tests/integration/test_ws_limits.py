@@ -31,6 +31,8 @@ class Limits(unittest.TestCase):
         self.assertIsNotNone(bye, "no bye before close %d" % code)
         self.assertEqual(bye["code"], code, bye)
         self.assertIsInstance(bye["why"], str)
+        self.assertEqual(c.close_reason, bye["why"])
+        self.assertNotIn("retry_after", bye)             # only on 1001
         self.assertIs(c.messages[-1], bye, "messages after the bye")
 
     def test_subscriptions_over_the_limit_are_err_limit(self):
@@ -66,9 +68,9 @@ class Limits(unittest.TestCase):
         calm.reply(10)
         # every message of a batch counts
         batched = w.welcomed(self, herald.http)
-        batched.send([{"t": "ping", "id": i} for i in range(1, 101)])
+        batched.send([{"t": "ping", "id": i} for i in range(1, 61)])    # at most 64 a batch
         self.assert_bye_then_close(batched, 4004)
-        self.assertLess(len(batched.of_type("pong")), 100)
+        self.assertLessEqual(len(batched.of_type("pong")), 20)
         # and so do separate frames
         framed = w.welcomed(self, herald.http, [w.MSGPACK])
         try:
@@ -89,18 +91,28 @@ class Limits(unittest.TestCase):
         c.send_raw(exact + " " * (1024 - len(exact)))             # at the limit: fine
         self.assertEqual(c.reply(1), {"t": "pong", "id": 1})
         c.send_raw(exact + " " * (1025 - len(exact)))
-        self.assertEqual(c.wait_end(5), 1009)
+        self.assert_bye_then_close(c, 1009)
         # fragments each under the limit, together over it
         f = w.welcomed(self, herald.http)
         f.send_raw(['{"t":"ping","id":2}' + " " * 300, " " * 400, " " * 400])
-        self.assertEqual(f.wait_end(5), 1009)
+        self.assert_bye_then_close(f, 1009)
         self.assertEqual(f.of_type("pong"), [])
         m = w.welcomed(self, herald.http, [w.MSGPACK])
         m.send({"t": "pub", "id": 3, "ch": "watch", "data": "x" * 1100})
-        self.assertEqual(m.wait_end(5), 1009)
+        self.assert_bye_then_close(m, 1009)
         self.assertEqual(m.of_type("ok"), [])
         self.assert_untouched(herald, watch)
         self.assertEqual([e["data"] for e in watch.events("watch")], [1])
+
+    def test_pub_over_max_event_is_err_too_big_and_the_connection_stays(self):
+        herald = h.start(self, "run", "--max-event", "1K")
+        c = w.welcomed(self, herald.http)
+        c.subscribe("big")
+        err = c.request({"t": "pub", "ch": "big", "data": "x" * 2000})
+        self.assertEqual((err["t"], err["code"], err["retry"]), ("err", "too_big", False), err)
+        ok = c.request({"t": "pub", "ch": "big", "data": "x" * 500})
+        self.assertEqual((ok["t"], ok["s"]), ("ok", 1))
+        self.assertEqual([e["s"] for e in c.wait_events("big", 1)], [1])
 
     def test_heartbeat_pings_and_a_client_that_sends_nothing_is_closed_4002(self):
         herald = h.start(self, "run", "--ws-heartbeat", "100ms")
@@ -134,6 +146,7 @@ class Limits(unittest.TestCase):
         self.assertGreaterEqual(elapsed, 9.9, "closed before heartbeat + 10 s")
         self.assertIsNotNone(silent.bye())
         self.assertEqual(silent.bye()["code"], 4002)
+        self.assertEqual(silent.close_reason, silent.bye()["why"])
         # the one that answers stays
         seen = len(answering.of_type("ping"))
         answering.wait_for(lambda c: len(c.of_type("ping")) >= seen + 2, 3.0, "more pings")
@@ -161,6 +174,7 @@ class Limits(unittest.TestCase):
             self.assertIsNotNone(bye, "no bye before close 1001")
             self.assertIs(c.messages[-1], bye)
             self.assertEqual(bye["code"], 1001)
+            self.assertEqual(c.close_reason, bye["why"])
             self.assertIsInstance(bye["retry_after"], int)
             self.assertTrue(1000 <= bye["retry_after"] <= 5000, bye)
             retry.append(bye["retry_after"])

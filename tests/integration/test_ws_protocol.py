@@ -56,32 +56,48 @@ class Handshake(unittest.TestCase):
         self.assertEqual(w.welcomed(self, self.base, [w.JSON]).subprotocol, w.JSON)
         self.assertIsNone(w.welcomed(self, self.base).subprotocol)
 
+    def assert_refused(self, answer, status, code):
+        self.assertEqual(answer.status, status, answer)
+        self.assertIn("application/json", answer.headers.get("content-type", ""))
+        self.assertEqual(answer.json["error"], code, answer)
+        self.assertIsInstance(answer.json["message"], str)
+        self.assertNotIn("sec-websocket-accept", answer.headers)
+
     def test_only_unknown_subprotocols_is_400_with_a_json_body(self):
         a = w.handshake(self.base, protocols=["chat.example", "herald.v2.json"])
-        self.assertEqual(a.status, 400, a)
-        self.assertIn("application/json", a.headers.get("content-type", ""))
-        self.assertIn("error", a.json)
+        self.assert_refused(a, 400, "bad_request")
 
     def test_missing_or_malformed_key_is_400_json(self):
         import base64
         for key in (None, "", "c2hvcnQ=", base64.b64encode(b"x" * 15).decode(),
                     base64.b64encode(b"x" * 17).decode(), "not base64 at all!!!!!=="):
             with self.subTest(key=key):
-                a = w.handshake(self.base, key=key)
-                self.assertEqual(a.status, 400, a)
-                self.assertIn("error", a.json)
+                self.assert_refused(w.handshake(self.base, key=key), 400, "bad_request")
 
     def test_version_8_is_426_naming_version_13(self):
         a = w.handshake(self.base, version="8")
-        self.assertEqual(a.status, 426, a)
+        self.assert_refused(a, 426, "upgrade_required")
         self.assertEqual(a.headers.get("sec-websocket-version"), "13")
+        self.assert_refused(w.handshake(self.base, version=None), 400, "bad_request")
 
     def test_a_plain_get_or_another_method_is_refused(self):
-        a = w.handshake(self.base, upgrade=False, key=None, version=None)
-        self.assertEqual(a.status, 400, a)
-        self.assertIn("error", a.json)
-        a = w.handshake(self.base, method="POST", headers={"Content-Length": "0"})
-        self.assertTrue(400 <= a.status < 500, a)
+        self.assert_refused(w.handshake(self.base, upgrade=False, key=None, version=None),
+                            400, "bad_request")
+        self.assert_refused(w.handshake(self.base, upgrade=False), 400, "bad_request")
+        self.assert_refused(w.handshake(self.base, upgrade=False, headers={
+            "Upgrade": "websocket", "Connection": "keep-alive"}), 400, "bad_request")
+        self.assert_refused(w.handshake(self.base, method="POST",
+                                        headers={"Content-Length": "0"}),
+                            405, "method_not_allowed")
+
+    def test_the_query_string_is_ignored_and_header_tokens_are_case_blind(self):
+        c = w.raw(self, self.base, path="/v1/ws?channel=x&lastEventId=y")
+        self.assertEqual(c.status, 101, c.answer)
+        c.welcome()
+        c = w.raw(self, self.base, upgrade=False, headers={
+            "Upgrade": "WebSocket", "Connection": "keep-alive, UPGRADE"})
+        self.assertEqual(c.status, 101, c.answer)
+        c.welcome()
 
     def test_origin_default_allows_no_origin_and_the_gateways_own(self):
         own = "http://" + w.host_of(self.base)
@@ -90,7 +106,10 @@ class Handshake(unittest.TestCase):
                                ("http://127.0.0.1:%d" % (port + 1 if port < 65535 else 1), 403),
                                ("https://evil.example", 403), ("null", 403)):
             with self.subTest(origin=origin):
-                self.assertEqual(w.handshake(self.base, origin=origin).status, status)
+                a = w.handshake(self.base, origin=origin)
+                if status == 403:
+                    self.assert_refused(a, 403, "forbidden")
+                self.assertEqual(a.status, status, a)
         # the browser-like client too
         self.assertEqual(w.welcomed(self, self.base, origin=own).welcome()["t"], "welcome")
 
@@ -209,6 +228,24 @@ class Session(unittest.TestCase):
         self.assertEqual(again["s"], 2)
         self.push.send({"ch": "gone", "data": 3})
         self.assertEqual([e["s"] for e in c.wait_events("gone", 2)], [1, 3])
+
+    def test_sub_twice_changes_nothing_and_unsub_of_an_unknown_channel_is_ok(self):
+        c = w.welcomed(self, self.base)
+        c.subscribe("twice")
+        self.push.send({"ch": "twice", "data": 1})
+        c.wait_events("twice", 1)
+        again = c.subscribe("twice")
+        self.assertEqual(again["s"], 1)
+        self.push.send({"ch": "twice", "data": 2})
+        self.push.send({"ch": "marker", "data": 0})
+        c.subscribe("marker")
+        self.push.send({"ch": "marker", "data": 1})
+        c.wait_events("marker", 1)
+        self.assertEqual([e["s"] for e in c.wait_events("twice", 2)], [1, 2])
+        self.assertEqual(len(c.events("twice")), 2)
+        rid = c.new_id()
+        self.assertEqual(c.request({"t": "unsub", "id": rid, "ch": "never"}),
+                         {"t": "ok", "id": rid})
 
     def test_json_and_msgpack_clients_receive_the_same_events(self):
         j = w.welcomed(self, self.base, [w.JSON])
@@ -348,6 +385,25 @@ class Session(unittest.TestCase):
             self.assertEqual((replies[4]["s"], replies[5]["s"]), (1, 2))
             evs = c.wait_events("b1" + suffix, 2)
             self.assertEqual([e["data"] for e in evs], ["one", "two"])
+
+    def test_an_empty_batch_is_bad_request_and_over_64_is_limit_with_none_handled(self):
+        herald = h.start(self, "run", "--ws-max-rate", "1000")    # 130 messages a second
+        for protocols in (None, [w.MSGPACK]):
+            c = w.welcomed(self, herald.http, protocols)
+            start = len(c.messages)
+            c.send([])
+            err = c.wait_message(lambda m: m.get("t") == "err", start=start)
+            self.assertEqual((err["code"], err["retry"]), ("bad_request", False))
+            start = len(c.messages)
+            c.send([{"t": "pub", "id": i, "ch": "over", "data": i} for i in range(65)])
+            err = c.wait_message(lambda m: m.get("t") == "err", start=start)
+            self.assertEqual((err["code"], err["retry"]), ("limit", False))
+            self.assertNotIn("id", err)
+            c.send([{"t": "ping", "id": i} for i in range(64)])       # 64 is fine
+            c.reply(63)
+            self.assertEqual(c.of_type("ok"), [])
+            self.assertFalse(c.ended)
+        self.assertEqual(h.metric(herald.http, "herald_broker_events_total"), 0)
 
     # ---- resume
 
@@ -508,11 +564,31 @@ class Session(unittest.TestCase):
             for msg in ({"t": "nope", "id": 9}, {"id": 10}, {"t": 5, "id": 11},
                         {"t": "sub", "id": 12}, {"t": "sub", "id": 13, "ch": "bad name!"},
                         {"t": "sub", "id": 14, "ch": "ok", "s": "x"},
-                        {"t": "unsub", "id": 15}, {"t": "pub", "id": 16, "ch": "ok"}):
+                        {"t": "sub", "id": 15, "ch": "ok", "e": "feedfacefeedface"},
+                        {"t": "sub", "id": 16, "ch": "ok", "s": 3},
+                        {"t": "sub", "id": 17, "ch": "ok", "e": "", "s": 3},
+                        {"t": "sub", "id": 18, "ch": "ok", "e": "x" * 33, "s": 3},
+                        {"t": "sub", "id": 19, "ch": "ok", "e": "feedfacefeedface", "s": -1},
+                        {"t": "unsub", "id": 20}, {"t": "pub", "id": 21, "ch": "ok"},
+                        {"t": "pub", "id": 22, "ch": "ok", "data": 1, "type": ""},
+                        {"t": "pub", "id": 23, "ch": "ok", "data": 1, "key": ""},
+                        {"t": "pub", "id": 24, "ch": "ok", "data": 1, "key": "k" * 129},
+                        {"t": "sub", "ch": "no-id"}, {"t": "sub", "id": -1, "ch": "ok"},
+                        {"t": "sub", "id": 2 ** 32, "ch": "ok"}, {"t": "sub", "id": "1", "ch": "ok"},
+                        42, "just a string", None, [5]):
                 with self.subTest(protocols=protocols, msg=msg):
-                    err = c.request(msg)
+                    start = len(c.messages)
+                    c.send(msg)
+                    err = c.wait_message(lambda m: m.get("t") in ("ok", "err", "pong"),
+                                         start=start, message="the err")
                     self.assertEqual((err["t"], err["code"], err["retry"]),
                                      ("err", "bad_request", False), err)
+                    valid_id = isinstance(msg, dict) and type(msg.get("id")) is int \
+                        and 0 <= msg["id"] < 2 ** 32
+                    if valid_id:
+                        self.assertEqual(err["id"], msg["id"])
+                    elif not isinstance(msg, list):
+                        self.assertNotIn("id", err)
             c.subscribe("after-errors")
             self.push.send({"ch": "after-errors", "data": 1})
             c.wait_events("after-errors", 1)

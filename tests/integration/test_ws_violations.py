@@ -39,6 +39,10 @@ class Violations(unittest.TestCase):
         watcher still receives the next event."""
         self.assertEqual(c.wait_end(5), code, "close frames: %s" % c.control)
         self.assertFalse(c.server_masked, "the server masked a frame")
+        bye = c.bye()               # the socket takes it: bye, then the close frame
+        self.assertIsNotNone(bye, "no bye before close %d" % code)
+        self.assertEqual((bye["code"], c.close_reason), (code, bye["why"]), bye)
+        self.assertIs(c.messages[-1], bye)
         self.assertEqual(c.of_type("pong"), [], "a violating message was acted upon")
         self.sent += 1
         self.push.send({"ch": "watch", "data": self.sent})
@@ -95,9 +99,21 @@ class Violations(unittest.TestCase):
                 self.assert_violation(1007, (TEXT, bad, {}))
 
     def test_bad_json_is_1007(self):
-        for bad in ('{"t":', "not json", '{"t":"ping","id":1}}', '{"t":"ping","id":1,}', ""):
-            with self.subTest(bad=bad):
+        for bad in ('{"t":', "not json", '{"t":"ping","id":1}}', '{"t":"ping","id":1,}', "",
+                    '{"t":"ping","id":1} {"t":"ping","id":2}', '{"t":"ping","t":"ping","id":1}',
+                    '{"t":"ping","id":9223372036854775808}', "[" * 70 + "]" * 70,
+                    '{"t":"ping","id":1,"x":' + "[" * 70 + "]" * 70 + "}"):
+            with self.subTest(bad=bad[:40]):
                 self.assert_violation(1007, (TEXT, bad, {}))
+
+    def test_bad_msgpack_is_1007(self):
+        ping = msgpack.packb({"t": "ping", "id": 1})
+        twice = b"\x83" + msgpack.packb("t") + msgpack.packb("ping") + msgpack.packb("id") + \
+            msgpack.packb(1) + msgpack.packb("t") + msgpack.packb("ping")
+        for bad in (ping[:-1], ping + b"\x00", ping + ping, b"\xc1", b"", twice,
+                    b"\x91" * 70 + b"\xc0"):
+            with self.subTest(bad=bad[:20]):
+                self.assert_violation(1007, (BINARY, bad, {}), protocols=[w.MSGPACK])
 
     def test_binary_frame_on_the_json_protocol_is_1003(self):
         self.assert_violation(1003, (BINARY, msgpack.packb({"t": "ping", "id": 1}), {}))
@@ -139,6 +155,11 @@ class Violations(unittest.TestCase):
         c.send_frame(TEXT, '{"t":"nope","id":4}')
         err = c.reply(4)
         self.assertEqual((err["t"], err["code"], err["retry"]), ("err", "bad_request", False))
+        for value in ("42", '"text"', "null", "{}", '{"t":"ping","id":1,"extra":[1,{"a":2}]}'):
+            start = len(c.messages)
+            c.send_frame(TEXT, value)
+            reply = c.wait_message(lambda m: m.get("t") in ("err", "pong"), start=start)
+            self.assertEqual(reply["t"], "pong" if "extra" in value else "err", (value, reply))
         self.assertEqual(c.request({"t": "ping", "id": 6}), {"t": "pong", "id": 6})
         c.subscribe("watch")
         self.push.send({"ch": "watch", "data": "both"})
