@@ -1,9 +1,10 @@
 #!/usr/bin/python3
-"""Writes the seed corpora of the fuzz targets into corpus/{event,request,cursor}/.
+"""Writes the seed corpora of the fuzz targets into corpus/{event,request,cursor,ws_msg}/.
 
 Run from anywhere with Debian's python3 (python3-msgpack): /usr/bin/python3
 tests/fuzz/make_corpus.py. The seeds are committed; rerun only to change them."""
 import base64
+import json
 import os
 import struct
 
@@ -108,3 +109,46 @@ write("cursor", "bad_alphabet", cursor([(b"e", 1)] * 3).replace(b"A", b"+"))
 high = cursor([(b"e", 2**64 - 1), (b"f", 2**64 - 1), (b"g", 1)])
 assert b"_" in high
 write("cursor", "bad_non_ascii", high.replace(b"_", b"\x94", 1))
+
+# WebSocket client messages (herald.v1): the first byte picks the encoding
+# (b"j": JSON, b"m": MessagePack, by its low bit), the rest is the message.
+def ws_json(name, text):
+    write("ws_msg", "json_" + name, b"j" + text.encode())
+
+
+def ws_mpack(name, value=None, raw=None):
+    write("ws_msg", "mpack_" + name, b"m" + (raw if raw is not None else pack(value)))
+
+
+ws_messages = {
+    "sub": {"t": "sub", "id": 1, "ch": "orders"},
+    "sub_resume": {"t": "sub", "id": 2, "ch": "seller:1", "e": "9f1c2ab03e4d5f60", "s": 57},
+    "sub_resume_null": {"t": "sub", "id": 3, "ch": "a", "e": None, "s": 0},
+    "unsub": {"t": "unsub", "id": 4, "ch": "orders"},
+    "pub": {"t": "pub", "id": 5, "ch": "orders", "type": "created", "key": "k-1",
+            "data": {"id": 7, "total": 12.5, "tags": ["a", None, True], "s": "caf\u00e9"}},
+    "auth": {"t": "auth", "id": 6, "token": "eyJ.x.y"},
+    "refresh": {"t": "refresh", "id": 7, "token": "t"},
+    "ping": {"t": "ping", "id": 8},
+    "pong": {"t": "pong"},
+    "bad_unknown_t": {"t": "subscribe", "id": 9},
+    "bad_e_without_s": {"t": "sub", "id": 10, "ch": "a", "e": "x"},
+    "bad_id": {"t": "ping", "id": 4294967296},
+}
+for name, value in ws_messages.items():
+    ws_json(name, json.dumps(value, separators=(",", ":")))
+    ws_mpack(name, value)
+batch = [ws_messages["sub"], ws_messages["pub"], 5, ws_messages["bad_unknown_t"], ws_messages["ping"]]
+ws_json("batch", json.dumps(batch))
+ws_mpack("batch", batch)
+ws_json("bad_duplicate", '{"t":"ping","t":"pong"}')
+write("ws_msg", "json_bad_utf8", b'j{"t":"ping","x":"\xff\xfe"}')
+ws_json("bad_deep_data", '{"t":"pub","id":1,"ch":"a","data":' + "[" * 33 + "]" * 33 + "}")
+ws_json("bad_deep_frame", "[" * 65 + "]" * 65)
+ws_json("bad_truncated", '[{"t":"sub","id":1,"ch":"a"},{"t":"pu')
+ws_mpack("pub_bin_ext_float32", raw=raw_map([("t", pack("pub")), ("id", pack(1)), ("ch", pack("a")),
+                                             ("data", b"\x93\xca\x3f\xc0\x00\x00\xc4\x02\x00\xff\xd4\x05\x01")]))
+ws_mpack("bad_duplicate", raw=raw_map([("t", pack("ping")), ("t", pack("pong"))]))
+ws_mpack("bad_truncated", raw=pack(ws_messages["pub"])[:-4])
+ws_mpack("bad_huge_count", raw=b"\xdd\xff\xff\xff\xff\x80")
+ws_mpack("nonstring_key", raw=b"\x82" + pack("t") + pack("ping") + b"\x91\x01\xc0")
