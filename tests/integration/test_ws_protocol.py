@@ -595,5 +595,45 @@ class Session(unittest.TestCase):
             self.assertFalse(c.ended)
 
 
+class SplitMode(unittest.TestCase):
+    def test_a_broker_restart_resets_a_live_subscription_before_the_new_epoch(self):
+        pull, router, xpub = (h.unused_endpoint() for _ in range(3))
+        args = ["--pull", pull, "--router", router, "--xpub", xpub]
+        broker = h.Herald("broker", args)
+        self.addCleanup(broker.kill)
+        gateway = h.start(self, "gateway", "--broker", "%s,%s" % (xpub, router))
+        h.wait_broker_linked(gateway)
+        push = h.pusher(self, pull)
+        live = w.welcomed(self, gateway.http, [w.MSGPACK])
+        live.subscribe("restart")
+        push.send({"ch": "restart", "data": 1})
+        first = live.wait_events("restart", 1)[0]
+        broker.stop()
+        broker = h.Herald("broker", args)          # history is gone: a new epoch
+        self.addCleanup(broker.kill)
+        self.addCleanup(broker.stop)
+        push.send({"ch": "restart", "data": 2})
+        reset = live.wait_message(lambda m: m.get("t") == "reset", 10, message="the reset")
+        self.assertEqual((reset["ch"], reset["why"]), ("restart", "epoch-changed"))
+        push.send({"ch": "restart", "data": 3})
+        live.wait_for(lambda c: any(e["data"] == 3 for e in c.events("restart")), 10,
+                      "the event after the reset")
+        after = live.events("restart")[1:]
+        self.assertLess(live.index_of(reset), live.index_of(after[0]))
+        self.assertEqual([e["s"] for e in after],
+                         list(range(reset["s"] + 1, reset["s"] + 1 + len(after))))
+        self.assertTrue(all(e["e"] != first["e"] for e in after), after)
+        if reset["e"]:
+            self.assertEqual({e["e"] for e in after}, {reset["e"]})
+        self.assertEqual(len(live.of_type("reset")), 1)
+        # a client resuming from the old epoch is told so
+        c = w.welcomed(self, gateway.http)
+        ok = c.subscribe("restart", e=first["e"], s=1)
+        reset = c.wait_message(lambda m: m.get("t") == "reset", message="the resume's reset")
+        self.assertEqual((reset["why"], reset["e"], reset["s"]),
+                         ("epoch-changed", after[-1]["e"], after[-1]["s"]))
+        self.assertEqual((ok["e"], ok["s"]), (after[-1]["e"], after[-1]["s"]))
+
+
 if __name__ == "__main__":
     unittest.main()
