@@ -25,6 +25,7 @@
 #include "hr_buf.h"
 #include "hr_log.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 #include <wslay/wslay.h>
@@ -67,6 +68,7 @@ struct _hrg_ws_sock_t {
     uint8_t hdr [14];           //  its header, while incomplete
     uint8_t hdr_have;
     bool in_message;            //  a fragmented data message is in progress
+    bool feeding;               //  inside hrg_ws_sock_feed
     uint16_t code;              //  non-zero once the connection must end
 };
 
@@ -233,7 +235,8 @@ s_on_message (wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_
         return;
     }
     self->live->msg_bytes = 0;
-    self->ops->on_message (self->arg, arg->opcode, arg->msg, arg->msg_length);
+    const uint8_t *msg = arg->msg? arg->msg: (const uint8_t *) "";
+    self->ops->on_message (self->arg, arg->opcode, msg, arg->msg_length);
 }
 
 static const struct wslay_event_callbacks s_callbacks = {
@@ -315,6 +318,9 @@ s_hand (hrg_ws_sock_t *self, const uint8_t *data, size_t size)
         if (rc || live->in_left == before)
             break;
     }
+    if (self->code)
+        ;               //  stopped by our owner (hrg_ws_sock_stop)
+    else
     if (rc == WSLAY_ERR_NOMEM)
         s_fail (self, WSLAY_CODE_INTERNAL_SERVER_ERROR);
     else
@@ -386,6 +392,7 @@ hrg_ws_sock_destroy (hrg_ws_sock_t **self_p)
 int
 hrg_ws_sock_feed (hrg_ws_sock_t *self, const uint8_t *data, size_t size)
 {
+    self->feeding = true;
     while (size && !self->code) {
         size_t used = 0;
         if (!self->live || !self->live->close_len)
@@ -399,7 +406,23 @@ hrg_ws_sock_feed (hrg_ws_sock_t *self, const uint8_t *data, size_t size)
     }
     if (self->code || s_idle (self))
         s_live_free (self);
+    self->feeding = false;
     return self->code;
+}
+
+void
+hrg_ws_sock_stop (hrg_ws_sock_t *self, int code)
+{
+    assert (code > 0);
+    if (self->code)
+        return;
+    self->code = (uint16_t) code;
+    //  Inside on_message, wslay stops after the current message; feed
+    //  frees its context on the way out
+    if (self->feeding)
+        wslay_event_shutdown_read (self->live->ctx);
+    else
+        s_live_free (self);
 }
 
 bool

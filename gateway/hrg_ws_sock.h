@@ -26,10 +26,12 @@
 typedef struct _hrg_ws_sock_t hrg_ws_sock_t;
 
 //  Both callbacks are called only from inside hrg_ws_sock_feed, and must not
-//  call hrg_ws_sock_feed or hrg_ws_sock_destroy on the same socket.
+//  call hrg_ws_sock_feed or hrg_ws_sock_destroy on the same socket (they may
+//  call hrg_ws_sock_stop).
 typedef struct {
     //  A complete data message (fragments reassembled): opcode 1 text (UTF-8
-    //  already validated) or 2 binary. data is valid only during the call.
+    //  already validated) or 2 binary. data is valid only during the call
+    //  (never NULL, even when size is 0).
     void (*on_message) (void *arg, int opcode, const uint8_t *data, size_t size);
     //  Bytes that must go to the peer (a pong answering a ping, the close
     //  frame): whole unmasked frames, one or more per call. The caller
@@ -58,6 +60,12 @@ void hrg_ws_sock_destroy (hrg_ws_sock_t **self_p);
 //  closes. After a non-zero return, further feeds do nothing and return the
 //  same code.
 int hrg_ws_sock_feed (hrg_ws_sock_t *self, const uint8_t *data, size_t size);
+
+//  Ends the connection for a reason of the caller's (a bad message, a
+//  rate limit), also from inside on_message: from then on no on_message or
+//  send call comes, not even for the rest of the bytes being fed, and feed
+//  returns code (non-zero). The caller sends its own close frame.
+void hrg_ws_sock_stop (hrg_ws_sock_t *self, int code);
 
 //  True while a frame or a fragmented message is partly received (wslay's
 //  context is alive).
