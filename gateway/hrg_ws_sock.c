@@ -134,7 +134,7 @@ s_close_size (const uint8_t *frame, size_t have)
     if (have < 2)
         return 2;
     uint8_t len7 = frame [1] & 0x7f;
-    return len7 > 125? have: 2 + (frame [1] & 0x80? 4: 0) + len7;
+    return len7 > 125? have: (size_t) (2 + (frame [1] & 0x80? 4: 0) + len7);
 }
 
 //  --------------------------------------------------------------------
