@@ -1,63 +1,75 @@
-/*  hrg_catchup: a resuming SSE connection's replay, the resume algorithm
-    of DESIGN.md §5. The channel is subscribed (live) first; the missed
-    range comes from the channel's recent events or the broker's history
-    (shared pages, hrg_fetch), merged by seq; the connection joins its
-    group when it is level with the live position.
+/*  hrg_catchup: a resuming stream's replay, the resume algorithm of
+    DESIGN.md §5. The channel is subscribed (live) first; the missed range
+    comes from the channel's recent events or the broker's history (shared
+    pages, hrg_fetch), merged by seq; the stream joins its group when it is
+    level with the live position.
 
     Replay is paced by the socket: at most hrg_fetch_budget bytes are
-    queued (one larger event at a time), and the rest waits until a flush
-    drains them (hrg_sse_flush calls back here). A client that never reads
-    holds one page and its budget, nothing more.  */
-#include "hrg_sse.h"
-#include "hrg_channel.h"
-#include "hrg_group.h"
+    queued on the connection (one larger event at a time), and the rest
+    waits until a flush drains them (the transport's drained op calls back
+    here). A client that never reads holds one page and its budget.  */
+#include "hrg_stream.h"
 
 #include <assert.h>
 #include <string.h>
 
-static void s_go_live (hrg_conn_t *self);
+static void s_go_live (hrg_stream_t *self);
 
 //  True when the connection has its budget of replay queued (or is gone).
-//  Over --catchup-memory the budget is one event: connections sharing a
-//  page still move on, but do not each queue their budget of it.
+//  Over --catchup-memory the budget is one event: streams sharing a page
+//  still move on, but do not each queue their budget of it.
 static bool
-s_full (hrg_conn_t *self)
+s_full (hrg_stream_t *self)
 {
-    uint64_t pending = hrg_sse_own_pending (self);
-    return self->closing
-        || pending >= hrg_fetch_budget (self->worker)
-        || (pending && hrg_fetch_over_cap (self->worker));
+    hrg_conn_t *conn = self->conn;
+    uint64_t pending = hrg_conn_pending (conn);
+    return conn->closing
+        || pending >= hrg_fetch_budget (conn->worker)
+        || (pending && hrg_fetch_over_cap (conn->worker));
 }
 
 void
-hrg_sse_catchup_account (hrg_conn_t *self)
+hrg_stream_account (hrg_stream_t *self)
 {
-    uint64_t pending = self->group || self->closing? 0: hrg_sse_own_pending (self);
-    hrg_fetch_hold (self->worker, (int64_t) pending - (int64_t) self->held);
-    self->held = pending;
+    hrg_conn_t *conn = self->conn;
+    uint64_t pending = conn->catching && !conn->closing? hrg_conn_pending (conn): 0;
+    hrg_fetch_hold (conn->worker, (int64_t) pending - (int64_t) conn->held);
+    conn->held = pending;
 }
 
 void
-hrg_sse_catchup_free (hrg_conn_t *self)
+hrg_stream_catchup_free (hrg_stream_t *self)
 {
-    if (self->catchup)
-        for (size_t i = 0; i < self->set->count; i++)
-            hrg_page_release (&self->catchup [i].page, self);
-    hrg_fetch_unwait (self->worker, &self->waiter);
-    hrg_fetch_hold (self->worker, -(int64_t) self->held);
-    self->held = 0;
+    hrg_worker_t *worker = self->conn->worker;
+    if (!self->catchup)
+        return;
+    for (size_t i = 0; i < self->set->count; i++)
+        hrg_page_release (&self->catchup [i].page, self);
+    hrg_fetch_unwait (worker, &self->waiter);
     free (self->catchup);
     self->catchup = NULL;
+    self->conn->catching--;
+    hrg_stream_account (self);
 }
 
-//  Renders this connection's own cursor into the worker's cursor buffer.
-static hr_buf_t *
-s_own_cursor (hrg_conn_t *self)
+//  Renders a reset or event of channel i at the stream's own position and
+//  queues it on the connection alone.
+static void
+s_own_send (hrg_stream_t *self, size_t i, const hrg_event_t *ev, hr_reset_t reason)
 {
-    hr_buf_t *cursor = &self->worker->cursor;
-    hr_buf_reset (cursor);
-    hr_cursor_encode (cursor, self->set, self->positions);
-    return cursor;
+    hrg_conn_t *conn = self->conn;
+    hr_buf_t *scratch = &conn->worker->scratch;
+    const char *epochs [HR_CHANSET_MAX];
+    uint64_t seqs [HR_CHANSET_MAX];
+    hrg_view_t view;
+    hrg_stream_view (self, &view, epochs, seqs, i);
+    hr_buf_reset (scratch);
+    if (ev)
+        conn->transport->render_event (conn->worker, scratch, &view, ev);
+    else
+        conn->transport->render_reset (conn->worker, scratch, &view, reason);
+    hrg_conn_send (conn, scratch->data, scratch->size);
+    hrg_stream_account (self);
 }
 
 static void
@@ -71,35 +83,28 @@ s_set_position (hr_position_t *pos, const char *epoch, uint64_t seq)
 //  Moves channel i of the connection to the channel's live position, with
 //  a reset event saying why.
 static void
-s_own_reset (hrg_conn_t *self, size_t i, hr_reset_t reason)
+s_own_reset (hrg_stream_t *self, size_t i, hr_reset_t reason)
 {
-    hrg_worker_t *worker = self->worker;
+    hrg_worker_t *worker = self->conn->worker;
     hrg_channel_t *channel = self->channels [i];
     s_set_position (&self->positions [i], channel->epoch, channel->last);
-    hr_buf_t *cursor = s_own_cursor (self);
-    hr_buf_reset (&worker->scratch);
-    hrg_sse_format_reset (&worker->scratch, cursor->data, cursor->size, channel->name,
-                          reason, channel->epoch [0]? channel->epoch: NULL, channel->last);
-    hrg_sse_own_append (self, worker->scratch.data, worker->scratch.size);
+    s_own_send (self, i, NULL, reason);
     hr_metrics_inc (worker->shard, worker->m->resets + (int) reason - 1);
 }
 
-//  Sends one missed event of channel i to this connection alone.
+//  Sends one missed event of channel i to this stream alone.
 static void
-s_own_event (hrg_conn_t *self, size_t i, const hrg_event_t *ev)
+s_own_event (hrg_stream_t *self, size_t i, const hrg_event_t *ev)
 {
-    hrg_worker_t *worker = self->worker;
+    hrg_worker_t *worker = self->conn->worker;
     self->positions [i].seq = ev->seq;
-    hr_buf_t *cursor = s_own_cursor (self);
-    hr_buf_reset (&worker->scratch);
-    hrg_sse_format_event (&worker->scratch, cursor->data, cursor->size, ev);
-    hrg_sse_own_append (self, worker->scratch.data, worker->scratch.size);
+    s_own_send (self, i, ev, HR_RESET_NONE);
     hr_metrics_inc (worker->shard, worker->m->replayed);
     hr_metrics_inc (worker->shard, worker->m->events_delivered);
 }
 
 typedef struct {
-    hrg_conn_t *conn;
+    hrg_stream_t *stream;
     size_t index;
 } s_replay_t;
 
@@ -109,30 +114,31 @@ static void
 s_replay_visit (void *arg, hrg_event_t *ev)
 {
     s_replay_t *replay = arg;
-    hr_position_t *pos = &replay->conn->positions [replay->index];
-    if (ev->seq == pos->seq + 1 && !s_full (replay->conn))
-        s_own_event (replay->conn, replay->index, ev);
+    hr_position_t *pos = &replay->stream->positions [replay->index];
+    if (ev->seq == pos->seq + 1 && !s_full (replay->stream))
+        s_own_event (replay->stream, replay->index, ev);
 }
 
 //  A page the connection waits for is ready.
 static void
 s_on_page (void *arg, hrg_page_t *page)
 {
-    hrg_sse_catch_up (arg);
+    hrg_stream_catch_up (arg);
 }
 
 //  Memory for catch-up was released: try again from the next flush.
 static void
 s_on_admit (void *arg)
 {
-    hrg_sse_mark_dirty (arg);
+    hrg_stream_t *self = arg;
+    hrg_conn_mark_dirty (self->conn);
 }
 
 //  Replays channel i's page. False while the budget is spent (the page is
 //  kept, to go on after the socket drains); true once the page is done
 //  with and released (the position advanced, or the channel was reset).
 static bool
-s_replay_page (hrg_conn_t *self, size_t i)
+s_replay_page (hrg_stream_t *self, size_t i)
 {
     hrg_catchup_t *c = &self->catchup [i];
     hr_position_t *pos = &self->positions [i];
@@ -173,9 +179,9 @@ s_replay_page (hrg_conn_t *self, size_t i)
 //  nothing, so that never waits). False when no broker is connected: the
 //  channel was reset (unavailable).
 static bool
-s_fetch (hrg_conn_t *self, size_t i)
+s_fetch (hrg_stream_t *self, size_t i)
 {
-    hrg_worker_t *worker = self->worker;
+    hrg_worker_t *worker = self->conn->worker;
     hrg_channel_t *channel = self->channels [i];
     hr_position_t *pos = &self->positions [i];
     hrg_catchup_t *c = &self->catchup [i];
@@ -207,7 +213,7 @@ s_fetch (hrg_conn_t *self, size_t i)
 //  for the socket to drain, or for live events to reach a position the
 //  client is already at.
 static bool
-s_align (hrg_conn_t *self, size_t i)
+s_align (hrg_stream_t *self, size_t i)
 {
     hrg_channel_t *channel = self->channels [i];
     hr_position_t *pos = &self->positions [i];
@@ -259,13 +265,21 @@ s_align (hrg_conn_t *self, size_t i)
 }
 
 void
-hrg_sse_catch_up (hrg_conn_t *self)
+hrg_stream_catch_up (hrg_stream_t *self)
 {
-    if (self->group || self->closing)
+    hrg_conn_t *conn = self->conn;
+    if (self->member.group || conn->closing)
         return;
     for (size_t i = 0; i < self->set->count; i++)
         if (self->channels [i]->state == HRG_CHANNEL_SYNCING)
             return;
+    if (!self->ready) {
+        self->ready = true;
+        if (conn->transport->stream_ready)
+            conn->transport->stream_ready (self);
+        if (conn->closing)
+            return;
+    }
     bool level = true;
     if (self->fresh) {
         //  All channels at once, so none moves while another syncs
@@ -279,27 +293,23 @@ hrg_sse_catch_up (hrg_conn_t *self)
         //  page, however many channels it has
         for (size_t i = 0; i < self->set->count && level; i++)
             level = s_align (self, i);
-    if (level && !self->closing)
+    if (level && !conn->closing)
         s_go_live (self);
 }
 
-//  Level with every channel: tell the client its position, join the group.
+//  Level with every channel: tell the transport, join the group.
 static void
-s_go_live (hrg_conn_t *self)
+s_go_live (hrg_stream_t *self)
 {
-    hrg_worker_t *worker = self->worker;
-    hr_buf_t *cursor = s_own_cursor (self);
-    hr_buf_reset (&worker->scratch);
-    hr_buf_puts (&worker->scratch, "id: ");
-    hr_buf_put (&worker->scratch, cursor->data, cursor->size);
-    hr_buf_puts (&worker->scratch, "\n\n");
-    hrg_sse_own_append (self, worker->scratch.data, worker->scratch.size);
+    hrg_conn_t *conn = self->conn;
+    if (conn->transport->stream_live)
+        conn->transport->stream_live (self);
     for (size_t i = 0; i < self->set->count; i++) {
         assert (!self->catchup [i].page);       //  level means nothing left to replay
-        hr_vec_remove (&self->channels [i]->waiters, self);
+        hr_vec_remove (&self->channels [i]->waiters, &self->listener);
     }
-    hrg_sse_catchup_free (self);
+    hrg_stream_catchup_free (self);
     free (self->positions);
     self->positions = NULL;
-    hrg_group_join (worker, self);
+    hrg_group_join (conn->worker, &self->member, conn, &self->set, self->channels);
 }

@@ -1,9 +1,7 @@
 /*  hrg_channel: sync from the head marker, in-order delivery, gap repair,
     resets, and the recent-events ring.  */
 #include "hrg_channel.h"
-#include "hrg_group.h"
 #include "hrg_link.h"
-#include "hrg_sse.h"
 #include "hr_log.h"
 #include "hr_mpack.h"
 #include "hr_time.h"
@@ -169,8 +167,10 @@ static void
 s_notify_waiters (hrg_channel_t *self)
 {
     for (size_t i = self->waiters.count; i > 0; i--)
-        if (i <= self->waiters.count)
-            hrg_sse_catch_up (self->waiters.items [i - 1]);
+        if (i <= self->waiters.count) {
+            hrg_listener_t *listener = self->waiters.items [i - 1];
+            listener->on_change (listener);
+        }
 }
 
 //  True when the worker's recent rings may take `bytes` more: held events
@@ -228,8 +228,10 @@ static void
 s_deliver (hrg_channel_t *self, hrg_event_t *ev)
 {
     self->last = ev->seq;
-    for (size_t i = 0; i < self->groups.count; i++)
-        hrg_group_publish (self->groups.items [i], ev);
+    for (size_t i = 0; i < self->groups.count; i++) {
+        hrg_listener_t *listener = self->groups.items [i];
+        listener->on_event (listener, self, ev);
+    }
     s_remember (self, ev);
     s_notify_waiters (self);
 }
@@ -245,8 +247,10 @@ s_reset (hrg_channel_t *self, hr_reset_t reason, const char *epoch, uint64_t las
     self->last = last;
     s_clear_recent (self);
     hr_metrics_inc (worker->shard, worker->m->resets + (int) reason - 1);
-    for (size_t i = 0; i < self->groups.count; i++)
-        hrg_group_reset (self->groups.items [i], self, reason);
+    for (size_t i = 0; i < self->groups.count; i++) {
+        hrg_listener_t *listener = self->groups.items [i];
+        listener->on_reset (listener, self, reason);
+    }
     s_notify_waiters (self);
 }
 

@@ -29,6 +29,19 @@
 
 typedef enum { HRG_CHANNEL_SYNCING, HRG_CHANNEL_LIVE, HRG_CHANNEL_FILLING } hrg_channel_state_t;
 
+//  Who hears a channel, so the channel knows nothing of them: subscription
+//  groups (on_event, on_reset: every delivery) and streams catching up
+//  (on_change: look again). Unused callbacks may be NULL.
+typedef struct _hrg_listener_t hrg_listener_t;
+struct _hrg_listener_t {
+    //  The next event in order, already counted in the channel's position.
+    void (*on_event) (hrg_listener_t *self, hrg_channel_t *channel, const hrg_event_t *ev);
+    //  A discontinuity; the channel already holds its new position.
+    void (*on_reset) (hrg_listener_t *self, hrg_channel_t *channel, hr_reset_t reason);
+    //  The channel synced, advanced or reset.
+    void (*on_change) (hrg_listener_t *self);
+};
+
 struct _hrg_channel_t {
     hrg_worker_t *worker;
     char name [HR_CHANNEL_MAX + 1];
@@ -48,8 +61,8 @@ struct _hrg_channel_t {
     hrg_event_t **recent;       //  ring of the last delivered events; grows
     size_t recent_cap, recent_start, recent_count;  //  up to --recent-events
     hr_vec_t held;              //  hrg_event_t *, in arrival order
-    hr_vec_t groups;            //  hrg_group_t * containing this channel
-    hr_vec_t waiters;           //  hrg_conn_t * catching up on this channel
+    hr_vec_t groups;            //  hrg_listener_t *: groups containing this channel
+    hr_vec_t waiters;           //  hrg_listener_t *: streams catching up on it
     uint32_t refs;              //  connections using the channel
 };
 

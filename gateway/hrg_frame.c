@@ -1,141 +1,155 @@
-/*  hrg_frame: reference-counted frames, chains and readers.  */
+/*  hrg_frame: reference-counted frames and the queues that write them.  */
 #include "hrg_frame.h"
 #include "hr_buf.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
 hrg_frame_t *
 hrg_frame_new (size_t size)
 {
+    assert (size <= UINT32_MAX);
     hrg_frame_t *self = hr_malloc (sizeof *self + size);
-    self->next = NULL;
     self->refs = 1;
     self->size = (uint32_t) size;
-    self->end = 0;
+    return self;
+}
+
+hrg_frame_t *
+hrg_frame_copy (const void *data, size_t size)
+{
+    hrg_frame_t *self = hrg_frame_new (size);
+    if (size)
+        memcpy (self->data, data, size);
     return self;
 }
 
 void
 hrg_frame_release (hrg_frame_t *self)
 {
-    //  Iterative, so freeing a long chain cannot overflow the stack
-    while (self && --self->refs == 0) {
-        hrg_frame_t *next = self->next;
+    if (self && --self->refs == 0)
         free (self);
-        self = next;
+}
+
+void
+hrg_queue_init (hrg_queue_t *self)
+{
+    memset (self, 0, sizeof *self);
+    self->ring = self->inline_ring;
+    self->cap = HRG_QUEUE_INLINE;
+}
+
+static hrg_frame_t *
+s_at (const hrg_queue_t *self, uint32_t i)
+{
+    return self->ring [(self->start + i) % self->cap];
+}
+
+void
+hrg_queue_push (hrg_queue_t *self, hrg_frame_t *frame)
+{
+    if (self->count == self->cap) {
+        //  Behind: double, unrolled from start so the ring stays in order
+        uint32_t cap = self->cap * 2;
+        hrg_frame_t **ring = hr_malloc (cap * sizeof *ring);
+        for (uint32_t i = 0; i < self->count; i++)
+            ring [i] = s_at (self, i);
+        if (self->ring != self->inline_ring)
+            free (self->ring);
+        self->ring = ring;
+        self->cap = cap;
+        self->start = 0;
     }
-}
-
-void
-hrg_chain_init (hrg_chain_t *self)
-{
-    self->tail = hrg_frame_new (0);
-}
-
-void
-hrg_chain_append (hrg_chain_t *self, hrg_frame_t *frame)
-{
-    hrg_frame_t *old = self->tail;
-    frame->end = old->end + frame->size;
-    old->next = frame;          //  the link takes the caller's reference
-    frame->refs++;              //  and the chain takes one as its tail
-    self->tail = frame;
-    hrg_frame_release (old);
-}
-
-void
-hrg_chain_append_copy (hrg_chain_t *self, const void *data, size_t size)
-{
-    hrg_frame_t *frame = hrg_frame_new (size);
-    memcpy (frame->data, data, size);
-    hrg_chain_append (self, frame);
-}
-
-void
-hrg_chain_fini (hrg_chain_t *self)
-{
-    hrg_frame_release (self->tail);
-    self->tail = NULL;
-}
-
-void
-hrg_reader_attach (hrg_reader_t *self, hrg_chain_t *chain)
-{
-    self->frame = chain->tail;
-    self->frame->refs++;
-    self->offset = self->frame->size;
+    frame->refs++;
+    self->ring [(self->start + self->count++) % self->cap] = frame;
+    self->bytes += frame->size;
 }
 
 size_t
-hrg_reader_iov (const hrg_reader_t *self, struct iovec *iov, size_t max_iov,
-                size_t max_bytes, size_t *bytes)
+hrg_queue_iov (const hrg_queue_t *self, struct iovec *iov, size_t max_iov,
+               size_t max_bytes, size_t *bytes)
 {
-    size_t used = 0, total = 0;
-    const hrg_frame_t *frame = self->frame;
-    size_t offset = self->offset;
-    while (frame && used < max_iov && total < max_bytes) {
-        if (offset < frame->size) {
-            size_t chunk = frame->size - offset;
-            if (chunk > max_bytes - total)
-                chunk = max_bytes - total;
-            iov [used].iov_base = (char *) frame->data + offset;
-            iov [used].iov_len = chunk;
-            used++;
-            total += chunk;
+    size_t used = 0, taken = 0;
+    uint32_t offset = self->offset;
+    for (uint32_t i = 0; i < self->count && used < max_iov && taken < max_bytes; i++) {
+        hrg_frame_t *frame = s_at (self, i);
+        size_t len = frame->size - offset;
+        if (len > max_bytes - taken)
+            len = max_bytes - taken;
+        if (len) {
+            iov [used++] = (struct iovec) { frame->data + offset, len };
+            taken += len;
         }
-        frame = frame->next;
         offset = 0;
     }
-    *bytes += total;
+    *bytes += taken;
     return used;
 }
 
-void
-hrg_reader_advance (hrg_reader_t *self, size_t size)
+//  Back to the inline slots once empty, so a connection that caught up
+//  holds no heap.
+static void
+s_shrink (hrg_queue_t *self)
 {
-    while (self->frame && size) {
-        hrg_frame_t *frame = self->frame;
-        if (self->offset == frame->size) {
-            if (!frame->next)
-                return;
-            self->frame = frame->next;
-            self->frame->refs++;
-            self->offset = 0;
-            hrg_frame_release (frame);
-            continue;
-        }
-        size_t chunk = frame->size - self->offset;
-        if (chunk > size)
-            chunk = size;
-        self->offset += (uint32_t) chunk;
-        size -= chunk;
+    if (self->count == 0 && self->ring != self->inline_ring) {
+        free (self->ring);
+        self->ring = self->inline_ring;
+        self->cap = HRG_QUEUE_INLINE;
     }
+    if (self->count == 0)
+        self->start = 0;
 }
 
-size_t
-hrg_reader_copy (hrg_reader_t *self, char *buf, size_t max)
+void
+hrg_queue_advance (hrg_queue_t *self, size_t size)
 {
-    size_t copied = 0;
-    while (copied < max) {
-        struct iovec iov [16];
-        size_t bytes = 0;
-        size_t count = hrg_reader_iov (self, iov, 16, max - copied, &bytes);
-        if (bytes == 0)
+    if (size > self->bytes)
+        size = self->bytes;
+    self->bytes -= size;
+    while (size) {
+        hrg_frame_t *frame = s_at (self, 0);
+        size_t left = frame->size - self->offset;
+        if (size < left) {
+            self->offset += (uint32_t) size;
             break;
-        for (size_t i = 0; i < count; i++) {
-            memcpy (buf + copied, iov [i].iov_base, iov [i].iov_len);
-            copied += iov [i].iov_len;
         }
-        hrg_reader_advance (self, bytes);
+        size -= left;
+        self->offset = 0;
+        self->start = (self->start + 1) % self->cap;
+        self->count--;
+        hrg_frame_release (frame);
     }
-    return copied;
+    //  Empty frames at the head are done too
+    while (self->count && s_at (self, 0)->size == 0) {
+        hrg_frame_release (s_at (self, 0));
+        self->start = (self->start + 1) % self->cap;
+        self->count--;
+    }
+    s_shrink (self);
 }
 
 void
-hrg_reader_detach (hrg_reader_t *self)
+hrg_queue_truncate (hrg_queue_t *self)
 {
-    hrg_frame_release (self->frame);
-    self->frame = NULL;
+    uint32_t keep = self->offset? 1: 0;
+    for (uint32_t i = keep; i < self->count; i++) {
+        hrg_frame_t *frame = s_at (self, i);
+        self->bytes -= frame->size;
+        hrg_frame_release (frame);
+    }
+    if (self->count > keep)
+        self->count = keep;
+    s_shrink (self);
+}
+
+void
+hrg_queue_clear (hrg_queue_t *self)
+{
+    for (uint32_t i = 0; i < self->count; i++)
+        hrg_frame_release (s_at (self, i));
+    self->count = 0;
     self->offset = 0;
+    self->bytes = 0;
+    s_shrink (self);
 }

@@ -1,15 +1,13 @@
-/*  hrg_frame: rendered bytes shared by many connections, and the chains
-    they are queued on.
+/*  hrg_frame: rendered bytes shared by many connections, and the queue of
+    them each connection writes from.
 
-    A frame is immutable, reference-counted bytes. Frames are linked into a
-    chain (one per subscription group, one per connection for its private
-    frames); the writer appends at the tail and each reader walks the chain
-    at its own pace, holding a reference on the frame it is reading. A
-    frame is freed when the slowest reader has passed it, so a broadcast
-    costs one allocation per group, none per subscriber (DESIGN.md §7).
-
-    Reference rule: a frame is referenced by its predecessor's `next` link,
-    by each reader positioned on it, and by the chain if it is the tail.  */
+    A frame is immutable, reference-counted bytes: an event is rendered once
+    (per subscription group and transport, DESIGN.md §7) into one frame, and
+    every connection that must send it queues a reference. A queue is a ring
+    of such references with the offset already written of the first; it
+    starts inline (a few slots in the connection itself) and grows only
+    while its connection falls behind, so delivering to a subscriber
+    allocates nothing.  */
 #ifndef HRG_FRAME_H
 #define HRG_FRAME_H
 
@@ -17,80 +15,74 @@
 #include <stdint.h>
 #include <sys/uio.h>
 
-typedef struct _hrg_frame_t hrg_frame_t;
-struct _hrg_frame_t {
-    hrg_frame_t *next;
+typedef struct {
     uint32_t refs;
     uint32_t size;
-    uint64_t end;               //  chain offset just after this frame
     char data [];
-};
+} hrg_frame_t;
 
 //  Allocates a frame of size bytes for the caller to fill; one reference,
-//  owned by the caller until appended.
+//  owned by the caller.
 hrg_frame_t *hrg_frame_new (size_t size);
 
-//  Drops one reference; frees the frame, and any successors it held the
-//  last reference to, when none remain.
+//  A new frame holding a copy of data; one reference, owned by the caller.
+hrg_frame_t *hrg_frame_copy (const void *data, size_t size);
+
+//  Drops one reference; frees the frame with the last one. Accepts NULL.
 void hrg_frame_release (hrg_frame_t *self);
 
-typedef struct {
-    hrg_frame_t *tail;          //  the newest frame; an empty sentinel at first
-} hrg_chain_t;
-
-void hrg_chain_init (hrg_chain_t *self);
-
-//  Appends frame, taking over the caller's reference.
-void hrg_chain_append (hrg_chain_t *self, hrg_frame_t *frame);
-
-//  Copies data into a new frame and appends it.
-void hrg_chain_append_copy (hrg_chain_t *self, const void *data, size_t size);
-
-//  Drops the chain's reference; readers may still drain what they hold.
-void hrg_chain_fini (hrg_chain_t *self);
-
-//  Bytes appended so far (the chain offset of its end).
-static inline uint64_t
-hrg_chain_end (const hrg_chain_t *self)
-{
-    return self->tail->end;
-}
+//  Slots a queue holds without allocating.
+#define HRG_QUEUE_INLINE 4
 
 typedef struct {
-    hrg_frame_t *frame;         //  NULL when detached
-    uint32_t offset;            //  bytes of frame already read
-} hrg_reader_t;
+    hrg_frame_t **ring;         //  inline, or allocated while behind
+    uint32_t cap, start, count;
+    uint32_t offset;            //  bytes of the first frame already taken
+    uint64_t bytes;             //  unread bytes, all frames
+    hrg_frame_t *inline_ring [HRG_QUEUE_INLINE];
+} hrg_queue_t;
 
-//  Positions reader at the chain's end: it will read only later frames.
-void hrg_reader_attach (hrg_reader_t *self, hrg_chain_t *chain);
+void hrg_queue_init (hrg_queue_t *self);
 
-//  Copies up to max unread bytes into buf and advances; returns the count.
-size_t hrg_reader_copy (hrg_reader_t *self, char *buf, size_t max);
+//  Queues frame, taking a new reference on it (the caller keeps its own).
+void hrg_queue_push (hrg_queue_t *self, hrg_frame_t *frame);
 
 //  Describes up to max_bytes of unread data as at most max_iov iovecs
 //  (pointing into the frames, nothing copied); returns how many iovecs were
-//  used and adds the bytes described to *bytes. The reader does not move.
-size_t hrg_reader_iov (const hrg_reader_t *self, struct iovec *iov, size_t max_iov,
-                       size_t max_bytes, size_t *bytes);
+//  used and adds the bytes described to *bytes. The queue does not move.
+size_t hrg_queue_iov (const hrg_queue_t *self, struct iovec *iov, size_t max_iov,
+                      size_t max_bytes, size_t *bytes);
 
-//  Consumes size unread bytes (at most what is unread).
-void hrg_reader_advance (hrg_reader_t *self, size_t size);
+//  Consumes size unread bytes (at most what is unread), releasing the
+//  frames passed; back to the inline ring once empty.
+void hrg_queue_advance (hrg_queue_t *self, size_t size);
 
-//  Chain offset of the reader (bytes of the chain already read).
-static inline uint64_t
-hrg_reader_position (const hrg_reader_t *self)
-{
-    return self->frame? self->frame->end - self->frame->size + self->offset: 0;
-}
+//  Releases every frame not yet begun (a partly written first frame stays,
+//  to be finished): room for last words at the head of the line.
+void hrg_queue_truncate (hrg_queue_t *self);
 
-//  True when unread bytes remain.
+//  Releases every frame; the queue is empty and inline again.
+void hrg_queue_clear (hrg_queue_t *self);
+
+//  True when the first frame is partly written: the next bytes written
+//  must be the rest of it (frames are whole messages on the wire).
 static inline int
-hrg_reader_pending (const hrg_reader_t *self)
+hrg_queue_mid_frame (const hrg_queue_t *self)
 {
-    return self->frame
-        && (self->offset < self->frame->size || self->frame->next != NULL);
+    return self->offset != 0;
 }
 
-void hrg_reader_detach (hrg_reader_t *self);
+static inline uint64_t
+hrg_queue_bytes (const hrg_queue_t *self)
+{
+    return self->bytes;
+}
+
+//  Heap bytes the queue holds beyond its inline slots (for accounting).
+static inline size_t
+hrg_queue_heap (const hrg_queue_t *self)
+{
+    return self->ring == self->inline_ring? 0: self->cap * sizeof (hrg_frame_t *);
+}
 
 #endif

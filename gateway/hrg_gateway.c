@@ -1,6 +1,6 @@
 /*  hrg_gateway: listen sockets, metrics registration, worker threads.  */
 #include "hrg_gateway.h"
-#include "hrg_worker.h"
+#include "hrg_loop.h"
 #include "hr_config.h"
 #include "hr_log.h"
 
@@ -172,7 +172,7 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
         }
         if (port == 0)
             port = s_bound_port (fd);       //  the other workers share it
-        self->workers [i] = hrg_worker_new (i, zmq_ctx, config, metrics, &self->ids,
+        self->workers [i] = hrg_loop_new (i, zmq_ctx, config, metrics, &self->ids,
                                             (const char *const *) self->cors, fd, err);
         if (!self->workers [i]) {
             hrg_gateway_destroy (&self);
@@ -193,7 +193,7 @@ hrg_gateway_start (hrg_gateway_t *self)
     //  joins 0..k-1 before it frees them
     while (self->started < self->worker_count) {
         hrg_worker_t *worker = self->workers [self->started];
-        if (hrg_worker_thread_create (&worker->thread, NULL, hrg_worker_run, worker) != 0)
+        if (hrg_loop_thread_create (&worker->thread, NULL, hrg_loop_run, worker) != 0)
             return -1;
         self->started++;
     }
@@ -204,7 +204,7 @@ void
 hrg_gateway_stop (hrg_gateway_t *self)
 {
     for (int i = 0; i < self->started; i++)
-        hrg_worker_stop (self->workers [i]);
+        hrg_loop_stop (self->workers [i]);
     for (int i = 0; i < self->started; i++)
         pthread_join (self->workers [i]->thread, NULL);
     self->started = 0;
@@ -230,7 +230,7 @@ hrg_gateway_destroy (hrg_gateway_t **self_p)
         return;
     hrg_gateway_stop (self);
     for (int i = 0; i < self->worker_count; i++)
-        hrg_worker_destroy (&self->workers [i]);
+        hrg_loop_destroy (&self->workers [i]);
     free (self->workers);
     if (self->cors)
         for (char **origin = self->cors; *origin; origin++)

@@ -1,26 +1,9 @@
-/*  hrg_group: shared rendering for connections with the same channel set.  */
+/*  hrg_group: shared rendering for streams with the same channel set and
+    transport.  */
 #include "hrg_group.h"
-#include "hrg_channel.h"
-#include "hrg_sse.h"
-#include "hr_cursor.h"
 #include "hr_time.h"
 
 #include <string.h>
-
-static const char s_heartbeat [] = ":\n\n";
-
-//  The group's cursor: each channel's live position.
-static void
-s_cursor (hrg_group_t *self, hr_buf_t *out)
-{
-    const char *epochs [HR_CHANSET_MAX];
-    uint64_t seqs [HR_CHANSET_MAX];
-    for (size_t i = 0; i < self->set->count; i++) {
-        epochs [i] = self->channels [i]->epoch [0]? self->channels [i]->epoch: NULL;
-        seqs [i] = self->channels [i]->last;
-    }
-    hr_cursor_encode_parts (out, self->set, epochs, seqs);
-}
 
 //  Queues the group for writing: now if its last write is an interval ago,
 //  else on the wheel slot of the moment it will be.
@@ -28,11 +11,10 @@ static void
 s_mark_dirty (hrg_group_t *self)
 {
     hrg_worker_t *worker = self->worker;
-    uint64_t now = hr_mono_ms ();
-    self->last_frame_ms = now;
     if (self->dirty)
         return;
     self->dirty = true;
+    uint64_t now = hr_mono_ms ();
     uint64_t due = self->last_write_ms + (uint64_t) worker->config->write_interval;
     if (due <= now) {
         hr_list_push_back (&worker->dirty_groups, &self->dirty_node);
@@ -46,104 +28,108 @@ s_mark_dirty (hrg_group_t *self)
     worker->wheel_count++;
 }
 
-//  Appends the worker's scratch buffer as one frame.
+//  Renders through the transport at the channels' live position, and
+//  queues the one frame on every member's connection.
 static void
-s_append_scratch (hrg_group_t *self)
+s_broadcast (hrg_group_t *self, hrg_channel_t *channel, const hrg_event_t *ev,
+             hr_reset_t reason)
 {
+    const char *epochs [HR_CHANSET_MAX];
+    uint64_t seqs [HR_CHANSET_MAX];
+    size_t index = 0;
+    for (size_t i = 0; i < self->set->count; i++) {
+        epochs [i] = self->channels [i]->epoch [0]? self->channels [i]->epoch: NULL;
+        seqs [i] = self->channels [i]->last;
+        if (self->channels [i] == channel)
+            index = i;
+    }
+    hrg_view_t view = { self->set, epochs, seqs, index };
     hr_buf_t *scratch = &self->worker->scratch;
-    hrg_chain_append_copy (&self->chain, scratch->data, scratch->size);
+    hr_buf_reset (scratch);
+    if (ev)
+        self->transport->render_event (self->worker, scratch, &view, ev);
+    else
+        self->transport->render_reset (self->worker, scratch, &view, reason);
+    hrg_frame_t *frame = hrg_frame_copy (scratch->data, scratch->size);
+    //  A member closed meanwhile stays listed until the reap: its
+    //  connection ignores the frame
+    for (hr_list_t *node = hr_list_first (&self->members); node;
+         node = hr_list_next (&self->members, node))
+        hrg_conn_queue (hr_list_entry (node, hrg_member_t, node)->conn, frame);
+    hrg_frame_release (frame);
     s_mark_dirty (self);
 }
 
-void
-hrg_group_join (hrg_worker_t *worker, hrg_conn_t *conn)
+static void
+s_on_event (hrg_listener_t *listener, hrg_channel_t *channel, const hrg_event_t *ev)
 {
-    hrg_group_t *self = zhashx_lookup (worker->groups, conn->set->key);
-    if (!self) {
-        self = hr_calloc (1, sizeof *self);
-        self->worker = worker;
-        self->set = conn->set;
-        self->channels = hr_calloc (conn->set->count, sizeof (hrg_channel_t *));
-        memcpy (self->channels, conn->channels, conn->set->count * sizeof (hrg_channel_t *));
-        hrg_chain_init (&self->chain);
-        hr_list_init (&self->members);
-        self->last_frame_ms = hr_mono_ms ();
-        zhashx_insert (worker->groups, self->set->key, self);
-        for (size_t i = 0; i < self->set->count; i++)
-            hr_vec_push (&self->channels [i]->groups, self);
-        hr_metrics_add_to (worker->shard, worker->m->groups, 1);
-    }
-    else
-        hr_chanset_destroy (&conn->set);
-    conn->set = self->set;
-    conn->group = self;
-    hr_list_push_back (&self->members, &conn->group_node);
-    self->member_count++;
-    hrg_reader_attach (&conn->live_reader, &self->chain);
-}
-
-void
-hrg_group_leave (hrg_conn_t *conn)
-{
-    hrg_group_t *self = conn->group;
-    hrg_reader_detach (&conn->live_reader);
-    hr_list_remove (&conn->group_node);
-    conn->group = NULL;
-    conn->set = NULL;           //  it was the group's
-    if (--self->member_count)
-        return;
-    hrg_worker_t *worker = self->worker;
-    for (size_t i = 0; i < self->set->count; i++)
-        hr_vec_remove (&self->channels [i]->groups, self);
-    if (self->dirty)            //  on the ready list, or on the wheel if deferred
-        hr_list_remove (&self->dirty_node);
-    if (self->deferred)
-        worker->wheel_count--;
-    zhashx_delete (worker->groups, self->set->key);
-    hrg_chain_fini (&self->chain);
-    hr_chanset_destroy (&self->set);
-    free (self->channels);
-    free (self);
-    hr_metrics_add_to (worker->shard, worker->m->groups, -1);
-}
-
-void
-hrg_group_publish (hrg_group_t *self, const hrg_event_t *ev)
-{
-    hr_buf_t *scratch = &self->worker->scratch;
-    hr_buf_t *cursor = &self->worker->cursor;
-    hr_buf_reset (cursor);
-    s_cursor (self, cursor);
-    hr_buf_reset (scratch);
-    hrg_sse_format_event (scratch, cursor->data, cursor->size, ev);
-    s_append_scratch (self);
+    hrg_group_t *self = hr_list_entry (listener, hrg_group_t, listener);
+    s_broadcast (self, channel, ev, HR_RESET_NONE);
     hr_metrics_add_to (self->worker->shard, self->worker->m->events_delivered,
                        (int64_t) self->member_count);
 }
 
-void
-hrg_group_reset (hrg_group_t *self, hrg_channel_t *channel, hr_reset_t reason)
+static void
+s_on_reset (hrg_listener_t *listener, hrg_channel_t *channel, hr_reset_t reason)
 {
-    hr_buf_t *scratch = &self->worker->scratch;
-    hr_buf_t *cursor = &self->worker->cursor;
-    hr_buf_reset (cursor);
-    s_cursor (self, cursor);
-    hr_buf_reset (scratch);
-    hrg_sse_format_reset (scratch, cursor->data, cursor->size, channel->name, reason,
-                          channel->epoch [0]? channel->epoch: NULL, channel->last);
-    s_append_scratch (self);
+    s_broadcast (hr_list_entry (listener, hrg_group_t, listener), channel, NULL, reason);
 }
 
 void
-hrg_group_heartbeats (hrg_worker_t *worker, uint64_t now_ms)
+hrg_group_join (hrg_worker_t *worker, hrg_member_t *member, hrg_conn_t *conn,
+                hr_chanset_t **set_p, hrg_channel_t **channels)
 {
-    uint64_t interval = (uint64_t) worker->config->heartbeat;
-    for (hrg_group_t *self = zhashx_first (worker->groups); self;
-         self = zhashx_next (worker->groups))
-        if (self->last_frame_ms + interval <= now_ms) {
-            hrg_chain_append_copy (&self->chain, s_heartbeat, sizeof s_heartbeat - 1);
-            s_mark_dirty (self);
-        }
+    const hrg_transport_t *transport = conn->transport;
+    hr_buf_t *key = &worker->cursor;
+    hr_buf_reset (key);
+    hr_buf_printf (key, "%s %s", transport->name, (*set_p)->key);
+    hrg_group_t *self = zhashx_lookup (worker->groups, key->data);
+    if (!self) {
+        self = hr_calloc (1, sizeof *self);
+        self->worker = worker;
+        self->transport = transport;
+        self->key = hr_buf_detach (key);
+        self->set = *set_p;
+        self->channels = hr_calloc (self->set->count, sizeof (hrg_channel_t *));
+        memcpy (self->channels, channels, self->set->count * sizeof (hrg_channel_t *));
+        self->listener.on_event = s_on_event;
+        self->listener.on_reset = s_on_reset;
+        hr_list_init (&self->members);
+        zhashx_insert (worker->groups, self->key, self);
+        for (size_t i = 0; i < self->set->count; i++)
+            hr_vec_push (&self->channels [i]->groups, &self->listener);
+        hr_metrics_add_to (worker->shard, worker->m->groups, 1);
+    }
+    else
+        hr_chanset_destroy (set_p);
+    *set_p = self->set;
+    member->conn = conn;
+    member->group = self;
+    hr_list_push_back (&self->members, &member->node);
+    self->member_count++;
+}
+
+void
+hrg_group_leave (hrg_member_t *member)
+{
+    hrg_group_t *self = member->group;
+    hr_list_remove (&member->node);
+    member->group = NULL;
+    if (--self->member_count)
+        return;
+    hrg_worker_t *worker = self->worker;
+    for (size_t i = 0; i < self->set->count; i++)
+        hr_vec_remove (&self->channels [i]->groups, &self->listener);
+    if (self->dirty)            //  on the ready list, or on the wheel if deferred
+        hr_list_remove (&self->dirty_node);
+    if (self->deferred)
+        worker->wheel_count--;
+    zhashx_delete (worker->groups, self->key);
+    hr_chanset_destroy (&self->set);
+    free (self->channels);
+    free (self->key);
+    free (self);
+    hr_metrics_add_to (worker->shard, worker->m->groups, -1);
 }
 
 //  Moves the groups whose time has come from the wheel to the ready list.
@@ -169,7 +155,7 @@ hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms)
 {
     s_advance (worker, now_ms);
     //  In the order the groups became due. A member that fails is only
-    //  closed (freed by hrg_sse_reap), so the members stay put meanwhile.
+    //  closed (freed by the reap), so the members stay put meanwhile.
     for (hr_list_t *node; (node = hr_list_first (&worker->dirty_groups)); ) {
         hr_list_remove (node);
         hrg_group_t *self = hr_list_entry (node, hrg_group_t, dirty_node);
@@ -177,7 +163,7 @@ hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms)
         self->last_write_ms = now_ms;
         for (hr_list_t *member = hr_list_first (&self->members); member;
              member = hr_list_next (&self->members, member))
-            hrg_sse_flush (hr_list_entry (member, hrg_conn_t, group_node));
+            hrg_conn_flush (hr_list_entry (member, hrg_member_t, node)->conn);
     }
 }
 

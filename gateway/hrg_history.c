@@ -8,6 +8,7 @@
     event. The first page decides the status and the header (epoch, first,
     head, reset); a new request waits for --catchup-memory like a resume.  */
 #include "hrg_history.h"
+#include "hrg_respond.h"
 #include "hrg_fetch.h"
 #include "hr_json.h"
 
@@ -265,13 +266,13 @@ static enum MHD_Result
 s_answer (s_history_t *self)
 {
     if (self->error)
-        return hrg_http_error (self->worker, self->mhd, self->error, NULL);
+        return hrg_respond_error (self->worker, self->mhd, self->error, NULL);
     struct MHD_Response *response = MHD_create_response_from_callback (
         MHD_SIZE_UNKNOWN, S_BLOCK_SIZE, s_read, self, NULL);
     if (!response)
         return MHD_NO;
     MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, "application/json");
-    hrg_http_cors (self->worker, self->mhd, response);
+    hrg_respond_cors (self->worker, self->mhd, response);
     enum MHD_Result rc = MHD_queue_response (self->mhd, MHD_HTTP_OK, response);
     MHD_destroy_response (response);
     return rc;
@@ -292,17 +293,17 @@ hrg_history_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, void **con
     }
     const char *channel = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "channel");
     if (!channel || !hr_channel_valid (channel, strlen (channel)))
-        return hrg_http_error (worker, mhd, HR_E_BAD_CHANNEL, NULL);
+        return hrg_respond_error (worker, mhd, HR_E_BAD_CHANNEL, NULL);
     const char *epoch = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "epoch");
     if (epoch && !*epoch)
         epoch = NULL;
     if (epoch && !hr_token_valid (epoch, strlen (epoch), HR_EPOCH_MAX))
-        return hrg_http_error (worker, mhd, HR_E_BAD_REQUEST, "epoch is not a valid epoch");
+        return hrg_respond_error (worker, mhd, HR_E_BAD_REQUEST, "epoch is not a valid epoch");
     uint64_t since, limit;
     if (!s_uint_arg (mhd, "since", 0, &since))
-        return hrg_http_error (worker, mhd, HR_E_BAD_REQUEST, "since must be an unsigned integer");
+        return hrg_respond_error (worker, mhd, HR_E_BAD_REQUEST, "since must be an unsigned integer");
     if (!s_uint_arg (mhd, "limit", HR_HISTORY_LIMIT_DEFAULT, &limit))
-        return hrg_http_error (worker, mhd, HR_E_BAD_REQUEST, "limit must be an unsigned integer");
+        return hrg_respond_error (worker, mhd, HR_E_BAD_REQUEST, "limit must be an unsigned integer");
     if (limit > HR_HISTORY_LIMIT_MAX)
         limit = HR_HISTORY_LIMIT_MAX;
     self = hr_calloc (1, sizeof *self);

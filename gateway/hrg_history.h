@@ -3,7 +3,7 @@
 #ifndef HRG_HISTORY_H
 #define HRG_HISTORY_H
 
-#include "hrg_http.h"
+#include "hrg_respond.h"
 
 enum MHD_Result hrg_history_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
                                     void **con_cls);

@@ -1,9 +1,10 @@
-/*  hrg_http: the route table, error bodies, CORS, the checks every request
-    passes before any route sees it (framing, arguments, head size), and the
-    small routes (health, metrics, demo page).  */
+/*  hrg_http: the route table, the checks every request passes before any
+    route sees it (framing, arguments, head size), and the small routes
+    (health, metrics, demo page). Answers are hrg_respond's.  */
 #include "hrg_http.h"
 #include "hrg_history.h"
 #include "hrg_publish.h"
+#include "hrg_respond.h"
 #include "hrg_sse.h"
 #include "hr_channel.h"
 #include "hr_json.h"
@@ -13,135 +14,9 @@
 #include <string.h>
 #include <strings.h>
 
-//  The longest Origin reflected: scheme, a DNS name of 253, a port.
-#define S_ORIGIN_MAX 300
-
 //  The demo page, embedded at build time from gateway/demo.html.
 extern const unsigned char hrg_demo_page [];
 extern const size_t hrg_demo_page_size;
-
-static bool
-s_alpha (char c)
-{
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
-}
-
-static bool
-s_digit (char c)
-{
-    return c >= '0' && c <= '9';
-}
-
-bool
-hrg_http_origin_valid (const char *origin)
-{
-    if (!origin || strnlen (origin, S_ORIGIN_MAX + 1) > S_ORIGIN_MAX || !s_alpha (*origin))
-        return false;
-    const char *p = origin;
-    while (s_alpha (*p) || s_digit (*p) || *p == '+' || *p == '-' || *p == '.')
-        p++;
-    if (strncmp (p, "://", 3) != 0)
-        return false;
-    p += 3;
-    const char *host = p;
-    if (*p == '[') {                    //  an IPv6 literal
-        while (s_digit (*++p) || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')
-           ||  *p == ':' || *p == '.')
-            ;
-        if (*p++ != ']' || p - host < 3)
-            return false;
-    }
-    else {
-        while (s_alpha (*p) || s_digit (*p) || *p == '-' || *p == '.')
-            p++;
-        if (p == host)
-            return false;
-    }
-    if (*p == ':') {
-        unsigned port = 0, digits = 0;
-        while (s_digit (*++p) && digits++ < 5)
-            port = port * 10 + (unsigned) (*p - '0');
-        if (digits == 0 || digits > 5 || port > 65535)
-            return false;
-    }
-    return *p == 0;
-}
-
-const char *
-hrg_http_cors_origin (hrg_worker_t *worker, struct MHD_Connection *mhd)
-{
-    const char *origin = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND, "Origin");
-    //  Reflected into response heads: only a well-formed origin, never raw bytes
-    if (!origin || !worker->cors || !hrg_http_origin_valid (origin))
-        return NULL;
-    for (const char *const *allowed = worker->cors; *allowed; allowed++)
-        if (strcmp (*allowed, "*") == 0 || strcmp (*allowed, origin) == 0)
-            return origin;
-    return NULL;
-}
-
-void
-hrg_http_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
-               struct MHD_Response *response)
-{
-    //  With CORS on, every response depends on Origin (allowed or not): a
-    //  shared cache must not give one origin's answer to another
-    if (worker->cors)
-        MHD_add_response_header (response, "Vary", "Origin");
-    const char *origin = hrg_http_cors_origin (worker, mhd);
-    if (origin)
-        MHD_add_response_header (response, "Access-Control-Allow-Origin", origin);
-}
-
-static enum MHD_Result
-s_queue (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned int status,
-         const char *content_type, const void *body, size_t size, const char *allow)
-{
-    struct MHD_Response *response = MHD_create_response_from_buffer (
-        size, (void *) body, MHD_RESPMEM_MUST_COPY);
-    if (!response)
-        return MHD_NO;
-    if (content_type)
-        MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
-    if (allow)
-        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, allow);
-    hrg_http_cors (worker, mhd, response);
-    enum MHD_Result ret = MHD_queue_response (mhd, status, response);
-    MHD_destroy_response (response);
-    return ret;
-}
-
-enum MHD_Result
-hrg_http_json (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned int status,
-               const char *json, size_t size)
-{
-    return s_queue (worker, mhd, status, "application/json", json, size, NULL);
-}
-
-static enum MHD_Result
-s_error (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t error,
-         const char *detail, const char *allow)
-{
-    const char *message = detail? detail: hr_error_message (error);
-    hrg_worker_count_error (worker, error, message);
-    hr_buf_t body = HR_BUF_INIT;
-    hr_buf_puts (&body, "{\"error\":\"");
-    hr_buf_puts (&body, hr_error_code (error));
-    hr_buf_puts (&body, "\",\"message\":");
-    hr_json_string (&body, message, strlen (message));
-    hr_buf_puts (&body, "}");
-    enum MHD_Result ret = s_queue (worker, mhd, (unsigned) hr_error_http_status (error),
-                                   "application/json", body.data, body.size, allow);
-    hr_buf_free (&body);
-    return ret;
-}
-
-enum MHD_Result
-hrg_http_error (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t error,
-                const char *detail)
-{
-    return s_error (worker, mhd, error, detail, NULL);
-}
 
 static enum MHD_Result
 s_preflight (hrg_worker_t *worker, struct MHD_Connection *mhd)
@@ -150,7 +25,7 @@ s_preflight (hrg_worker_t *worker, struct MHD_Connection *mhd)
         0, NULL, MHD_RESPMEM_PERSISTENT);
     if (!response)
         return MHD_NO;
-    hrg_http_cors (worker, mhd, response);
+    hrg_respond_cors (worker, mhd, response);
     MHD_add_response_header (response, "Access-Control-Allow-Methods", "GET, POST, OPTIONS");
     MHD_add_response_header (response, "Access-Control-Allow-Headers",
                              "Content-Type, Authorization, Last-Event-ID");
@@ -165,7 +40,7 @@ s_metrics (hrg_worker_t *worker, struct MHD_Connection *mhd)
 {
     hr_buf_t body = HR_BUF_INIT;
     hr_metrics_render (worker->metrics, &body);
-    enum MHD_Result ret = s_queue (worker, mhd, MHD_HTTP_OK,
+    enum MHD_Result ret = hrg_respond_queue (worker, mhd, MHD_HTTP_OK,
                                    "text/plain; version=0.0.4; charset=utf-8",
                                    body.data? body.data: "", body.size, NULL);
     hr_buf_free (&body);
@@ -202,7 +77,7 @@ s_health (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
           const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     static const char ok [] = "{\"status\":\"ok\"}";
-    return hrg_http_json (worker, mhd, MHD_HTTP_OK, ok, sizeof ok - 1);
+    return hrg_respond_json (worker, mhd, MHD_HTTP_OK, ok, sizeof ok - 1);
 }
 
 //  Ready once every worker is connected to the broker.
@@ -212,9 +87,9 @@ s_ready (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
 {
     static const char ready [] = "{\"status\":\"ready\"}";
     if (!hrg_worker_ready (worker))
-        return hrg_http_error (worker, mhd, HR_E_BROKER_UNAVAILABLE,
+        return hrg_respond_error (worker, mhd, HR_E_BROKER_UNAVAILABLE,
                                "not connected to the broker yet");
-    return hrg_http_json (worker, mhd, MHD_HTTP_OK, ready, sizeof ready - 1);
+    return hrg_respond_json (worker, mhd, MHD_HTTP_OK, ready, sizeof ready - 1);
 }
 
 static enum MHD_Result
@@ -229,8 +104,8 @@ s_demo (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
         const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     if (!worker->config->demo)
-        return hrg_http_error (worker, mhd, HR_E_NOT_FOUND, NULL);
-    return s_queue (worker, mhd, MHD_HTTP_OK, "text/html; charset=utf-8",
+        return hrg_respond_error (worker, mhd, HR_E_NOT_FOUND, NULL);
+    return hrg_respond_queue (worker, mhd, MHD_HTTP_OK, "text/html; charset=utf-8",
                     hrg_demo_page, hrg_demo_page_size, NULL);
 }
 
@@ -348,7 +223,7 @@ hrg_http_access (void *cls, struct MHD_Connection *mhd, const char *url,
         s_check_t check = { .worker = worker };
         s_check_request (&check, mhd, url, method);
         if (check.error)
-            return hrg_http_error (worker, mhd, check.error, check.detail);
+            return hrg_respond_error (worker, mhd, check.error, check.detail);
         //  Keep-alive: a request without a body is answered on the next
         //  call. SSE takes its socket over at once; bodies are read first.
         if (!check.body && !(route && route->handler == s_sse
@@ -363,9 +238,9 @@ hrg_http_access (void *cls, struct MHD_Connection *mhd, const char *url,
     if (strcmp (method, MHD_HTTP_METHOD_OPTIONS) == 0)
         return s_preflight (worker, mhd);
     if (!route)
-        return hrg_http_error (worker, mhd, HR_E_NOT_FOUND, NULL);
+        return hrg_respond_error (worker, mhd, HR_E_NOT_FOUND, NULL);
     if (strcmp (method, route->method) != 0)
-        return s_error (worker, mhd, HR_E_METHOD_NOT_ALLOWED, NULL, route->allow);
+        return hrg_respond_error_allow (worker, mhd, HR_E_METHOD_NOT_ALLOWED, NULL, route->allow);
     return route->handler (worker, mhd, version, upload_data, upload_data_size, con_cls);
 }
 

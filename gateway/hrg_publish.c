@@ -5,6 +5,7 @@
     connection is suspended until the broker has answered every one; an
     array the broker fails in part is answered 207, event by event.  */
 #include "hrg_publish.h"
+#include "hrg_respond.h"
 #include "hrg_link.h"
 #include "hr_channel.h"
 #include "hr_json.h"
@@ -263,7 +264,7 @@ s_respond (s_publish_t *self)
 {
     bool array = json_is_array (self->root);
     if (!array && s_failure (&self->results [0]))
-        return hrg_http_error (self->worker, self->mhd, s_failure (&self->results [0]),
+        return hrg_respond_error (self->worker, self->mhd, s_failure (&self->results [0]),
                                *self->results [0].message? self->results [0].message: NULL);
     hr_buf_t body = HR_BUF_INIT;
     bool failed = false;
@@ -282,7 +283,7 @@ s_respond (s_publish_t *self)
     if (array)
         hr_buf_putc (&body, ']');
     unsigned status = failed? MHD_HTTP_MULTI_STATUS: MHD_HTTP_OK;
-    enum MHD_Result ret = hrg_http_json (self->worker, self->mhd, status, body.data, body.size);
+    enum MHD_Result ret = hrg_respond_json (self->worker, self->mhd, status, body.data, body.size);
     hr_buf_free (&body);
     return ret;
 }
@@ -302,7 +303,7 @@ hrg_publish_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
         const char *length = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND,
                                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
         if (length && strtoull (length, NULL, 10) > (unsigned long long) worker->config->max_body)
-            return hrg_http_error (worker, mhd, HR_E_BODY_TOO_LARGE, NULL);
+            return hrg_respond_error (worker, mhd, HR_E_BODY_TOO_LARGE, NULL);
         return MHD_YES;
     }
     if (*upload_data_size) {
@@ -316,13 +317,13 @@ hrg_publish_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
     if (self->sent)
         return s_respond (self);
     if (self->too_large)
-        return hrg_http_error (worker, mhd, HR_E_BODY_TOO_LARGE, NULL);
+        return hrg_respond_error (worker, mhd, HR_E_BODY_TOO_LARGE, NULL);
     char detail [256];
     hr_error_t rc = s_parse (self, detail, sizeof detail);
     if (rc)
-        return hrg_http_error (worker, mhd, rc, detail);
+        return hrg_respond_error (worker, mhd, rc, detail);
     if (!s_send (self))
-        return hrg_http_error (worker, mhd, HR_E_BROKER_UNAVAILABLE, "no broker connected");
+        return hrg_respond_error (worker, mhd, HR_E_BROKER_UNAVAILABLE, "no broker connected");
     self->sent = true;
     MHD_suspend_connection (mhd);
     return MHD_YES;

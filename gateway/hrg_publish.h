@@ -3,7 +3,7 @@
 #ifndef HRG_PUBLISH_H
 #define HRG_PUBLISH_H
 
-#include "hrg_http.h"
+#include "hrg_respond.h"
 
 //  Called for every invocation of the access handler for this route.
 enum MHD_Result hrg_publish_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,

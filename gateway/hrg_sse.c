@@ -1,15 +1,18 @@
-/*  hrg_sse: SSE connections: open, go live, free. Catching up (resume) is
-    hrg_catchup.c; writing to the socket is hrg_sse_io.c.  */
+/*  hrg_sse: the SSE transport: the request, rendering, the ops table.
+    Writing the body is hrg_sse_io.c.  */
 #include "hrg_sse.h"
-#include "hrg_channel.h"
-#include "hrg_group.h"
-#include "hrg_http.h"
+#include "hrg_respond.h"
 #include "hr_json.h"
 #include "hr_log.h"
-#include "hr_time.h"
 
 #include <fcntl.h>
 #include <string.h>
+
+typedef struct {
+    hrg_conn_t conn;            //  first: the core's part
+    hrg_stream_t *stream;       //  its one stream
+    hrg_sse_body_t body;
+} s_sse_t;
 
 void
 hrg_sse_format_event (hr_buf_t *out, const char *cursor, size_t cursor_len,
@@ -42,55 +45,6 @@ hrg_sse_format_reset (hr_buf_t *out, const char *cursor, size_t cursor_len,
     hr_buf_puts (out, ",\"seq\":");
     hr_buf_put_u64 (out, seq);
     hr_buf_puts (out, "}\n\n");
-}
-
-void
-hrg_sse_mark_dirty (hrg_conn_t *self)
-{
-    if (!self->dirty) {
-        self->dirty = true;
-        hr_list_push_back (&self->worker->dirty_conns, &self->dirty_node);
-    }
-    self->last_frame_ms = hr_mono_ms ();
-}
-
-void
-hrg_sse_own_append (hrg_conn_t *self, const void *data, size_t size)
-{
-    hrg_chain_append_copy (&self->own, data, size);
-    hrg_sse_mark_dirty (self);
-    if (!self->group)
-        hrg_sse_catchup_account (self);
-    hrg_sse_check_slow (self);                  //  at enqueue time, not only in the sweep
-}
-
-void
-hrg_sse_free (hrg_conn_t *self)
-{
-    hrg_worker_t *worker = self->worker;
-    size_t count = self->set->count;
-    if (self->group)
-        hrg_group_leave (self);
-    else {
-        for (size_t i = 0; i < count; i++)
-            hr_vec_remove (&self->channels [i]->waiters, self);
-        hrg_sse_catchup_free (self);
-        hr_chanset_destroy (&self->set);
-    }
-    for (size_t i = 0; i < count; i++)
-        hrg_channel_release (self->channels [i]);
-    if (self->dirty)
-        hr_list_remove (&self->dirty_node);
-    hrg_reader_detach (&self->own_reader);
-    hrg_chain_fini (&self->own);
-    hr_list_remove (&self->node);          //  from conns, or reaped once closed
-    worker->conn_count--;
-    hr_metrics_add_to (worker->shard, worker->m->connections, -1);
-    hr_metrics_add_to (worker->shard, worker->m->subscriptions, -(int64_t) count);
-    free (self->head);
-    free (self->channels);
-    free (self->positions);
-    free (self);
 }
 
 typedef struct {
@@ -143,76 +97,177 @@ s_parse_request (struct MHD_Connection *mhd, hr_position_t **positions, bool *fr
 
 //  The response head the worker writes itself (HTTP/1.0 gets no chunking).
 static void
-s_build_head (hrg_conn_t *self, struct MHD_Connection *mhd, const char *version)
+s_build_head (s_sse_t *self, struct MHD_Connection *mhd, const char *version)
 {
     hr_buf_t head = HR_BUF_INIT;
-    self->chunked = strcmp (version, MHD_HTTP_VERSION_1_0) != 0;
-    hr_buf_puts (&head, self->chunked? "HTTP/1.1 200 OK\r\n": "HTTP/1.0 200 OK\r\n");
+    hrg_sse_body_t *body = &self->body;
+    hrg_worker_t *worker = self->conn.worker;
+    body->chunked = strcmp (version, MHD_HTTP_VERSION_1_0) != 0;
+    hr_buf_puts (&head, body->chunked? "HTTP/1.1 200 OK\r\n": "HTTP/1.0 200 OK\r\n");
     hr_buf_puts (&head, "Content-Type: text/event-stream\r\n"
                         "Cache-Control: no-cache\r\n"
                         "X-Accel-Buffering: no\r\n");
-    hr_buf_puts (&head, self->chunked? "Transfer-Encoding: chunked\r\n"
+    hr_buf_puts (&head, body->chunked? "Transfer-Encoding: chunked\r\n"
                                      : "Connection: close\r\n");
-    const char *origin = hrg_http_cors_origin (self->worker, mhd);
+    const char *origin = hrg_respond_cors_origin (worker, mhd);
     if (origin)
         hr_buf_printf (&head, "Access-Control-Allow-Origin: %s\r\n", origin);
-    if (self->worker->cors)
-        hr_buf_puts (&head, "Vary: Origin\r\n");   //  allowed or not: see hrg_http_cors
+    if (worker->cors)
+        hr_buf_puts (&head, "Vary: Origin\r\n");   //  allowed or not: see hrg_respond_cors
     hr_buf_puts (&head, "\r\n");
-    self->head_len = (uint32_t) head.size;
-    self->head = hr_buf_detach (&head);
+    body->head_len = (uint32_t) head.size;
+    body->head = hr_buf_detach (&head);
 }
+
+//  The cursor of view's positions, in the worker's cursor buffer.
+static hr_buf_t *
+s_cursor (hrg_worker_t *worker, const hrg_view_t *view)
+{
+    hr_buf_t *cursor = &worker->cursor;
+    hr_buf_reset (cursor);
+    hr_cursor_encode_parts (cursor, view->set, view->epochs, view->seqs);
+    return cursor;
+}
+
+static void
+s_render_event (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
+                const hrg_event_t *ev)
+{
+    hr_buf_t *cursor = s_cursor (worker, view);
+    hrg_sse_format_event (out, cursor->data, cursor->size, ev);
+}
+
+static void
+s_render_reset (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
+                hr_reset_t reason)
+{
+    hr_buf_t *cursor = s_cursor (worker, view);
+    hrg_sse_format_reset (out, cursor->data, cursor->size, view->set->names [view->index],
+                          reason, view->epochs [view->index], view->seqs [view->index]);
+}
+
+//  Caught up: the client learns its position before the live events.
+static void
+s_stream_live (hrg_stream_t *stream)
+{
+    hrg_conn_t *conn = stream->conn;
+    hr_buf_t *scratch = &conn->worker->scratch;
+    const char *epochs [HR_CHANSET_MAX];
+    uint64_t seqs [HR_CHANSET_MAX];
+    hrg_view_t view;
+    hrg_stream_view (stream, &view, epochs, seqs, 0);
+    hr_buf_t *cursor = s_cursor (conn->worker, &view);
+    hr_buf_reset (scratch);
+    hr_buf_puts (scratch, "id: ");
+    hr_buf_put (scratch, cursor->data, cursor->size);
+    hr_buf_puts (scratch, "\n\n");
+    hrg_conn_send (conn, scratch->data, scratch->size);
+}
+
+static void
+s_flush (hrg_conn_t *conn)
+{
+    hrg_sse_body_flush (&((s_sse_t *) conn)->body, conn);
+}
+
+static void
+s_on_socket (hrg_conn_t *conn, uint32_t events)
+{
+    if (events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR))
+        hrg_conn_close (conn, HRG_CLOSE_PEER);  //  an SSE client sends nothing after its request
+    else
+    if (events & EPOLLOUT)
+        hrg_conn_flush (conn);
+}
+
+static void
+s_sweep (hrg_conn_t *conn, uint64_t now_ms)
+{
+    hrg_worker_t *worker = conn->worker;
+    s_sse_t *self = (s_sse_t *) conn;
+    //  A resume whose client takes nothing for --conn-timeout would keep
+    //  its catch-up memory (and make others wait) for ever
+    if (conn->catching && conn->blocked
+    &&  conn->blocked_ms + (uint64_t) worker->config->conn_timeout <= now_ms) {
+        hr_metrics_inc (worker->shard, worker->m->slow_consumers);
+        hr_log_limited_info ("stalled resume disconnected",
+                             "channel", self->stream->set->names [0]);
+        hrg_conn_close (conn, HRG_CLOSE_STALLED);
+        return;
+    }
+    if (conn->last_frame_ms + (uint64_t) worker->config->heartbeat <= now_ms)
+        hrg_conn_send (conn, ":\n\n", 3);
+}
+
+//  Catching up: what drained makes room for the next part of the replay.
+static void
+s_drained (hrg_conn_t *conn)
+{
+    s_sse_t *self = (s_sse_t *) conn;
+    if (!conn->catching)
+        return;
+    hrg_stream_account (self->stream);
+    if (hrg_conn_pending (conn) < hrg_fetch_budget (conn->worker))
+        hrg_stream_catch_up (self->stream);
+}
+
+static void
+s_destroy (hrg_conn_t *conn)
+{
+    s_sse_t *self = (s_sse_t *) conn;
+    hrg_stream_destroy (&self->stream);
+    hrg_conn_fini (conn);
+    free (self->body.head);
+    free (self);
+}
+
+static const hrg_transport_t s_transport = {
+    .name = "sse",
+    .render_event = s_render_event,
+    .render_reset = s_render_reset,
+    .stream_live = s_stream_live,
+    .flush = s_flush,
+    .on_socket = s_on_socket,
+    .sweep = s_sweep,
+    .drained = s_drained,
+    .destroy = s_destroy,
+};
 
 hrg_conn_t *
 hrg_sse_open (hrg_worker_t *worker, int fd, hr_chanset_t *set, hr_position_t *positions,
               bool fresh)
 {
-    hrg_conn_t *self = hr_calloc (1, sizeof *self);
-    self->worker = worker;
-    self->fd = fd;
-    self->set = set;
-    self->positions = positions;
-    self->fresh = fresh;
-    self->catchup = hr_calloc (set->count, sizeof *self->catchup);
-    self->channels = hr_calloc (set->count, sizeof *self->channels);
-    for (size_t i = 0; i < set->count; i++) {
-        self->channels [i] = hrg_channel_acquire (worker, set->names [i]);
-        hr_vec_push (&self->channels [i]->waiters, self);
-    }
-    hrg_chain_init (&self->own);
-    hrg_reader_attach (&self->own_reader, &self->own);
-    hr_list_push_back (&worker->conns, &self->node);
-    worker->conn_count++;
-    hr_metrics_add_to (worker->shard, worker->m->connections, 1);
-    hr_metrics_add_to (worker->shard, worker->m->subscriptions, (int64_t) set->count);
-    if (!fresh)
-        hr_metrics_inc (worker->shard, worker->m->resumes);
-    return self;
+    s_sse_t *self = hr_calloc (1, sizeof *self);
+    hrg_conn_init (&self->conn, worker, &s_transport, fd);
+    self->stream = hrg_stream_new (&self->conn, set, positions, fresh);
+    return &self->conn;
 }
 
 void
-hrg_sse_start (hrg_conn_t *self)
+hrg_sse_start (hrg_conn_t *conn)
 {
-    hrg_worker_t *worker = self->worker;
-    hrg_sse_adopt (self);
+    s_sse_t *self = (s_sse_t *) conn;
+    hrg_worker_t *worker = conn->worker;
+    hrg_conn_adopt (conn);
     hr_buf_t *scratch = &worker->scratch;
     hr_buf_reset (scratch);
     hr_buf_printf (scratch, "retry: %lld\n\n", (long long) worker->config->sse_retry);
-    hrg_sse_own_append (self, scratch->data, scratch->size);
-    hrg_sse_catch_up (self);
+    hrg_conn_send (conn, scratch->data, scratch->size);
+    hrg_stream_account (self->stream);
+    hrg_stream_catch_up (self->stream);
 }
 
 enum MHD_Result
 hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version)
 {
     if (worker->conn_count >= worker->config->max_connections)
-        return hrg_http_error (worker, mhd, HR_E_OVERLOADED, NULL);
+        return hrg_respond_error (worker, mhd, HR_E_OVERLOADED, NULL);
     hr_error_t error;
     hr_position_t *positions = NULL;
     bool fresh;
     hr_chanset_t *set = s_parse_request (mhd, &positions, &fresh, &error);
     if (error)
-        return hrg_http_error (worker, mhd, error, NULL);
+        return hrg_respond_error (worker, mhd, error, NULL);
     //  Take the socket: a duplicate stays ours when libmicrohttpd closes its
     //  descriptor (with MHD_USE_TURBO it does not shut the socket down).
     const union MHD_ConnectionInfo *info =
@@ -221,20 +276,11 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *ve
     if (fd < 0) {
         free (positions);
         hr_chanset_destroy (&set);
-        return hrg_http_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
+        return hrg_respond_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
     }
-    hrg_conn_t *self = hrg_sse_open (worker, fd, set, positions, fresh);
-    s_build_head (self, mhd, version);
-    hrg_sse_start (self);
+    hrg_conn_t *conn = hrg_sse_open (worker, fd, set, positions, fresh);
+    s_build_head ((s_sse_t *) conn, mhd, version);
+    hrg_sse_start (conn);
     return MHD_NO;              //  libmicrohttpd closes its side, and frees its memory
 }
 
-void
-hrg_sse_close_all (hrg_worker_t *worker)
-{
-    //  Each one closed leaves conns for reaped
-    for (hr_list_t *node; (node = hr_list_first (&worker->conns)); )
-        hrg_sse_close (hr_list_entry (node, hrg_conn_t, node));
-    //  History requests waiting for memory go ahead, to fail with the link
-    hrg_fetch_admit_all (worker);
-}

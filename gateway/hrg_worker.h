@@ -3,11 +3,12 @@
     A worker is shared-nothing: its daemon, sockets, channels, groups and
     connections are touched only by its own thread, so the delivery path
     takes no lock. This header is internal to gateway/: the sibling modules
-    (channel, group, sse, link, http, publish, history) work on a worker.  */
+    (channel, group, stream, conn, transports, link, http, publish, history)
+    work on a worker; its loop is hrg_loop.  */
 #ifndef HRG_WORKER_H
 #define HRG_WORKER_H
 
-#include "hrg_gateway.h"
+#include "hrg_config.h"
 #include "hr_buf.h"
 #include "hr_error.h"
 #include "hr_list.h"
@@ -87,7 +88,7 @@ struct _hrg_worker_t {
     uint64_t link_retries;          //  hrg_link_retries already counted
 };
 
-//  Makes the worker's lists empty: hrg_worker_new, and a worker a unit test
+//  Makes the worker's lists empty: hrg_loop_new, and a worker a unit test
 //  builds by hand.
 static inline void
 hrg_worker_lists_init (hrg_worker_t *self)
@@ -101,34 +102,8 @@ hrg_worker_lists_init (hrg_worker_t *self)
     hr_list_init (&self->waiting);
 }
 
-//  Creates a worker listening on listen_fd (taken over). NULL + err on failure.
-hrg_worker_t *hrg_worker_new (int index, void *zmq_ctx, const hrg_config_t *config,
-                              hr_metrics_t *metrics, const hrg_metric_ids_t *ids,
-                              const char *const *cors, int listen_fd, hr_buf_t *err);
-
 //  True when every worker of the gateway is connected to the broker.
 bool hrg_worker_ready (hrg_worker_t *self);
-
-//  Runs the loop until the stop eventfd is written, then closes every
-//  connection cleanly. Thread entry point.
-void *hrg_worker_run (void *self);
-
-void hrg_worker_stop (hrg_worker_t *self);
-void hrg_worker_destroy (hrg_worker_t **self_p);
-
-//  Takes up to one batch of messages from the broker stream (SUB) and
-//  feeds them to their channels; undecodable ones are logged and dropped.
-void hrg_worker_drain_sub (hrg_worker_t *self);
-
-//  Test seams: the calls the loop waits with and the gateway starts worker
-//  threads with, so a unit test can play a kernel without epoll_pwait2
-//  (ENOSYS) or a thread that cannot start. Only tests change them.
-typedef int (hrg_epoll_pwait2_fn) (int epfd, struct epoll_event *events, int maxevents,
-                                   const struct timespec *timeout, const sigset_t *sigmask);
-typedef int (hrg_thread_create_fn) (pthread_t *thread, const pthread_attr_t *attr,
-                                    void *(*start) (void *), void *arg);
-extern hrg_epoll_pwait2_fn *hrg_worker_epoll_pwait2;
-extern hrg_thread_create_fn *hrg_worker_thread_create;
 
 //  Counts an error by code (and logs it at info or warn).
 void hrg_worker_count_error (hrg_worker_t *self, hr_error_t error, const char *detail);

@@ -10,6 +10,7 @@
 #include "hrg_channel.h"
 #include "hrg_fetch.h"
 #include "hrg_group.h"
+#include "hrg_loop.h"
 #include "hrg_link.h"
 #include "hrg_sse.h"
 #include "hrg_worker.h"
@@ -52,8 +53,8 @@ s_teardown (void **state)
 {
     s_fx_t *fx = *state;
     hrg_worker_t *w = &fx->worker;
-    hrg_sse_close_all (w);
-    hrg_sse_reap (w);
+    hrg_conn_close_all (w, HRG_CLOSE_SHUTDOWN);
+    hrg_conn_reap (w);
     assert_true (hr_list_empty (&w->conns));
     assert_true (hr_list_empty (&w->reaped));
     assert_int_equal (zhashx_size (w->channels), 0);
@@ -120,8 +121,8 @@ static TU_UNUSED void
 s_close (s_fx_t *fx, s_client_t *client)
 {
     if (client->conn)
-        hrg_sse_close (client->conn);
-    hrg_sse_reap (&fx->worker);
+        hrg_conn_close (client->conn, HRG_CLOSE_PEER);
+    hrg_conn_reap (&fx->worker);
     close (client->peer);
     hr_buf_free (&client->got);
     client->conn = NULL;
@@ -172,8 +173,9 @@ static TU_UNUSED void
 s_turn (s_fx_t *fx)
 {
     hrg_link_process (fx->worker.link);
-    hrg_sse_flush_dirty (&fx->worker);
-    hrg_sse_reap (&fx->worker);
+    hrg_conn_flush_dirty (&fx->worker);
+    hrg_fetch_admit (&fx->worker);
+    hrg_conn_reap (&fx->worker);
 }
 
 //  Takes one history request for "orders" (failing the test without one).

@@ -1,8 +1,9 @@
 /*  hrg_channel_fixture: the driver of test_hrg_channel.c.
 
     The hand-built worker of hrg_test_worker.h, whose real SUB socket and
-    hrg_link talk to a fake broker over inproc://, a one-member group per observed channel whose
-    reader sees exactly the SSE frames a client would, and helpers that
+    hrg_link talk to a fake broker over inproc://, an observer listening
+    to the channel as a group does, which renders exactly the SSE frames a
+    client would read, and helpers that
     play the broker's side: markers, events, history replies. Single
     threaded: every wait drives the worker and the fake in turn.  */
 #ifndef HRG_CHANNEL_FIXTURE_H
@@ -10,7 +11,8 @@
 
 #include "hrg_channel.h"
 #include "hrg_event.h"
-#include "hrg_group.h"
+#include "hrg_loop.h"
+#include "hrg_sse.h"
 #include "hrg_test_worker.h"
 #include "hr_log.h"
 
@@ -23,8 +25,9 @@
 #define S_LATER_MS 60000
 
 typedef struct {
-    hrg_group_t *group;
-    hrg_reader_t reader;
+    hrg_listener_t listener;    //  in the channel's groups, like a group
+    hrg_channel_t *channel;     //  NULL when not observing
+    hr_buf_t text;              //  rendered, not yet read
 } s_observer_t;
 
 typedef struct {
@@ -80,40 +83,39 @@ s_teardown (void **state)
     return 0;
 }
 
-//  A one-channel group with one reader: what a client of ch would read.
+static void
+s_observer_event (hrg_listener_t *listener, hrg_channel_t *channel, const hrg_event_t *ev)
+{
+    s_observer_t *obs = (s_observer_t *) listener;
+    hrg_sse_format_event (&obs->text, "", 0, ev);
+}
+
+static void
+s_observer_reset (hrg_listener_t *listener, hrg_channel_t *channel, hr_reset_t reason)
+{
+    s_observer_t *obs = (s_observer_t *) listener;
+    hrg_sse_format_reset (&obs->text, "", 0, channel->name, reason,
+                          channel->epoch [0]? channel->epoch: NULL, channel->last);
+}
+
+//  Listens to ch as a group does: what a client of ch would read.
 static void
 s_observe (s_fx_t *fx, hrg_channel_t *ch)
 {
-    hrg_group_t *group = calloc (1, sizeof *group);
-    group->worker = &fx->tw.worker;
-    const char *name = ch->name;
-    group->set = hr_chanset_new (&name, 1);
-    group->channels = calloc (1, sizeof (hrg_channel_t *));
-    group->channels [0] = ch;
-    hrg_chain_init (&group->chain);
-    hr_list_init (&group->members);
-    hr_vec_push (&ch->groups, group);
-    hrg_reader_attach (&fx->obs.reader, &group->chain);
-    fx->obs.group = group;
+    fx->obs.listener.on_event = s_observer_event;
+    fx->obs.listener.on_reset = s_observer_reset;
+    fx->obs.channel = ch;
+    hr_vec_push (&ch->groups, &fx->obs.listener);
 }
 
 static void
 s_unobserve (s_fx_t *fx)
 {
-    hrg_group_t *group = fx->obs.group;
-    if (!group)
+    if (!fx->obs.channel)
         return;
-    if (group->dirty)           //  queued, never flushed: nothing may point at it
-        hr_list_remove (&group->dirty_node);
-    if (group->deferred)
-        fx->tw.worker.wheel_count--;
-    hrg_reader_detach (&fx->obs.reader);
-    hr_vec_remove (&group->channels [0]->groups, group);
-    hrg_chain_fini (&group->chain);
-    hr_chanset_destroy (&group->set);
-    free (group->channels);
-    free (group);
-    fx->obs.group = NULL;
+    hr_vec_remove (&fx->obs.channel->groups, &fx->obs.listener);
+    hr_buf_free (&fx->obs.text);
+    fx->obs.channel = NULL;
 }
 
 //  Appends to fx->seen what the observer's client read since the last
@@ -123,8 +125,10 @@ static void
 s_read_more (s_fx_t *fx)
 {
     static char text [1 << 20];
-    size_t size = hrg_reader_copy (&fx->obs.reader, text, sizeof text - 1);
+    size_t size = fx->obs.text.size < sizeof text - 1? fx->obs.text.size: sizeof text - 1;
+    memcpy (text, fx->obs.text.data? fx->obs.text.data: "", size);
     text [size] = 0;
+    hr_buf_reset (&fx->obs.text);
     size_t used = strlen (fx->seen);
     char *save = NULL;
     for (char *block = strtok_r (text, "\n", &save); block; block = strtok_r (NULL, "\n", &save)) {
@@ -177,7 +181,7 @@ static bool
 s_step_state (void *arg)
 {
     s_until_t *until = arg;
-    hrg_worker_drain_sub (&until->fx->tw.worker);
+    hrg_loop_drain_sub (&until->fx->tw.worker);
     hrg_link_process (until->fx->tw.worker.link);
     return until->ch->state == until->state;
 }
@@ -198,7 +202,7 @@ static bool
 s_step_confirmed (void *arg)
 {
     s_confirm_t *c = arg;
-    hrg_worker_drain_sub (&c->fx->tw.worker);
+    hrg_loop_drain_sub (&c->fx->tw.worker);
     return c->ch->confirmed;
 }
 
@@ -208,7 +212,7 @@ s_settle (s_fx_t *fx)
 {
     uint64_t deadline = hr_mono_ms () + 30;
     while (hr_mono_ms () < deadline) {
-        hrg_worker_drain_sub (&fx->tw.worker);
+        hrg_loop_drain_sub (&fx->tw.worker);
         hrg_link_process (fx->tw.worker.link);
         zmq_poll (NULL, 0, 1);
     }
@@ -260,7 +264,7 @@ static bool
 s_step_request (void *arg)
 {
     s_fx_t *fx = arg;
-    hrg_worker_drain_sub (&fx->tw.worker);
+    hrg_loop_drain_sub (&fx->tw.worker);
     hrg_link_process (fx->tw.worker.link);
     return tfb_pending (&fx->tw.broker);
 }
@@ -320,7 +324,7 @@ static bool
 s_step_seen (void *arg)
 {
     s_seen_t *seen = arg;
-    hrg_worker_drain_sub (&seen->fx->tw.worker);
+    hrg_loop_drain_sub (&seen->fx->tw.worker);
     hrg_link_process (seen->fx->tw.worker.link);
     s_read_more (seen->fx);
     return strlen (seen->fx->seen) >= strlen (seen->want);

@@ -1,12 +1,13 @@
-/*  test_frame: reference-counted frames, chains and readers
-    (gateway/hrg_frame).
+/*  test_frame: reference-counted frames and the queues connections write
+    from (gateway/hrg_frame).
 
     Under AddressSanitizer, "freed" is checked directly: a freed frame's
     memory is poisoned, and LeakSanitizer confirms nothing is left once the
-    chain and its readers are gone.  */
+    queues are gone.  */
 #include "hrg_frame.h"
 
 #include <stdio.h>
+#include <string.h>
 #include "support.h"
 
 #ifdef TU_HAVE_ASAN
@@ -17,345 +18,237 @@
 #   define S_FREED(frame) ((void) (frame), skip (), 0)
 #endif
 
-static void
-s_append (hrg_chain_t *chain, const char *text)
+//  Queues a copy of text, dropping the caller's reference.
+static hrg_frame_t *
+s_push (hrg_queue_t *queue, const char *text)
 {
-    hrg_chain_append_copy (chain, text, strlen (text));
+    hrg_frame_t *frame = hrg_frame_copy (text, strlen (text));
+    hrg_queue_push (queue, frame);
+    hrg_frame_release (frame);
+    return frame;
 }
 
-//  Reads everything available in steps of at most max bytes.
+//  Takes up to max bytes off the queue into out (NUL-terminated), in
+//  writes of at most `step` bytes and `iovs` iovecs; returns the count.
 static size_t
-s_drain (hrg_reader_t *reader, char *out, size_t size, size_t max)
+s_drain (hrg_queue_t *queue, char *out, size_t max, size_t step, size_t iovs)
 {
     size_t total = 0;
-    for (;;) {
-        size_t want = max < size - total? max: size - total;
-        size_t got = hrg_reader_copy (reader, out + total, want);
-        assert_true (got <= want);
-        if (!got)
-            break;
-        total += got;
+    while (total < max && hrg_queue_bytes (queue)) {
+        struct iovec iov [64];
+        size_t bytes = 0;
+        size_t count = hrg_queue_iov (queue, iov, iovs, step, &bytes);
+        assert_true (count > 0 && count <= iovs);
+        assert_true (bytes <= step);
+        size_t taken = 0;
+        for (size_t i = 0; i < count; i++) {
+            memcpy (out + total + taken, iov [i].iov_base, iov [i].iov_len);
+            taken += iov [i].iov_len;
+        }
+        assert_int_equal (taken, bytes);
+        hrg_queue_advance (queue, taken);
+        total += taken;
     }
     out [total] = 0;
     return total;
 }
 
-static uint64_t
-s_backlog (const hrg_chain_t *chain, const hrg_reader_t *reader)
-{
-    return hrg_chain_end (chain) - hrg_reader_position (reader);
-}
-
-//  --------------------------------------------------------------------
-
 static void
-test_new_chain_is_empty (void **state)
+test_new_queue_is_empty_and_inline (void **state)
 {
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    assert_int_equal (hrg_chain_end (&chain), 0);
-    hrg_reader_t reader;
-    hrg_reader_attach (&reader, &chain);
-    assert_int_equal (hrg_reader_position (&reader), 0);
-    assert_false (hrg_reader_pending (&reader));
-    char buf [8];
-    assert_int_equal (hrg_reader_copy (&reader, buf, sizeof buf), 0);
-    hrg_reader_detach (&reader);
-    hrg_chain_fini (&chain);
+    hrg_queue_t queue;
+    hrg_queue_init (&queue);
+    assert_int_equal (hrg_queue_bytes (&queue), 0);
+    assert_int_equal (hrg_queue_heap (&queue), 0);
+    assert_false (hrg_queue_mid_frame (&queue));
+    struct iovec iov [4];
+    size_t bytes = 0;
+    assert_int_equal (hrg_queue_iov (&queue, iov, 4, 1000, &bytes), 0);
+    assert_int_equal (bytes, 0);
+    hrg_queue_clear (&queue);
 }
 
 static void
-test_chain_end_counts_appended_bytes (void **state)
+test_frames_come_out_in_order_at_any_write_size (void **state)
 {
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    s_append (&chain, "hello");
-    assert_int_equal (hrg_chain_end (&chain), 5);
-    s_append (&chain, "");
-    assert_int_equal (hrg_chain_end (&chain), 5);
-    s_append (&chain, " world!");
-    assert_int_equal (hrg_chain_end (&chain), 12);
-    hrg_chain_fini (&chain);
+    const char *parts [] = { "alpha\n", "b\n", "", "charlie-charlie\n", "d\n", "echo\n",
+                             "f\n", "golf-golf-golf\n", "h\n", "india\n" };
+    char expected [256] = "";
+    for (size_t i = 0; i < sizeof parts / sizeof parts [0]; i++)
+        strcat (expected, parts [i]);
+    for (size_t step = 1; step <= strlen (expected) + 1; step++)
+        for (size_t iovs = 1; iovs <= 5; iovs += 2) {
+            hrg_queue_t queue;
+            hrg_queue_init (&queue);
+            for (size_t i = 0; i < sizeof parts / sizeof parts [0]; i++)
+                s_push (&queue, parts [i]);
+            assert_int_equal (hrg_queue_bytes (&queue), strlen (expected));
+            char out [256];
+            assert_int_equal (s_drain (&queue, out, sizeof out - 1, step, iovs),
+                              strlen (expected));
+            assert_string_equal (out, expected);
+            assert_int_equal (hrg_queue_bytes (&queue), 0);
+            hrg_queue_clear (&queue);
+        }
 }
 
 static void
-test_reader_copies_across_frames_with_small_max (void **state)
+test_partial_write_is_mid_frame_until_the_frame_is_done (void **state)
 {
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_reader_t reader;
-    hrg_reader_attach (&reader, &chain);
-    s_append (&chain, "data: one\n\n");
-    s_append (&chain, "");
-    s_append (&chain, "x");
-    s_append (&chain, "data: three\n\n");
-    const char *want = "data: one\n\nxdata: three\n\n";
-    char out [64];
-    assert_int_equal (s_drain (&reader, out, sizeof out - 1, 3), strlen (want));
-    assert_string_equal (out, want);
-    assert_false (hrg_reader_pending (&reader));
-    assert_int_equal (hrg_reader_position (&reader), hrg_chain_end (&chain));
-    hrg_reader_detach (&reader);
-    hrg_chain_fini (&chain);
+    hrg_queue_t queue;
+    hrg_queue_init (&queue);
+    s_push (&queue, "0123456789");
+    s_push (&queue, "abc");
+    hrg_queue_advance (&queue, 4);
+    assert_true (hrg_queue_mid_frame (&queue));
+    assert_int_equal (hrg_queue_bytes (&queue), 9);
+    struct iovec iov [4];
+    size_t bytes = 0;
+    assert_int_equal (hrg_queue_iov (&queue, iov, 4, 100, &bytes), 2);
+    assert_int_equal (iov [0].iov_len, 6);
+    assert_memory_equal (iov [0].iov_base, "456789", 6);
+    hrg_queue_advance (&queue, 6);
+    assert_false (hrg_queue_mid_frame (&queue));
+    hrg_queue_clear (&queue);
 }
 
 static void
-test_every_max_yields_the_same_bytes (void **state)
+test_queue_grows_while_behind_and_returns_inline (void **state)
 {
-    const char *parts [] = { "a", "bc", "def", "ghij", "", "klmnopqrstu", "v" };
-    char want [64] = "";
-    for (int i = 0; i < 7; i++)
-        strcat (want, parts [i]);
-    for (size_t max = 1; max <= strlen (want) + 1; max++) {
-        hrg_chain_t chain;
-        hrg_chain_init (&chain);
-        hrg_reader_t reader;
-        hrg_reader_attach (&reader, &chain);
-        for (int i = 0; i < 7; i++)
-            s_append (&chain, parts [i]);
-        char out [64];
-        s_drain (&reader, out, sizeof out - 1, max);
-        assert_string_equal (out, want);
-        hrg_reader_detach (&reader);
-        hrg_chain_fini (&chain);
+    hrg_queue_t queue;
+    hrg_queue_init (&queue);
+    char text [16];
+    for (int i = 0; i < 100; i++) {
+        snprintf (text, sizeof text, "%02d,", i);
+        s_push (&queue, text);
     }
+    assert_true (hrg_queue_heap (&queue) >= 100 * sizeof (hrg_frame_t *));
+    char out [400];
+    assert_int_equal (s_drain (&queue, out, sizeof out - 1, 7, 3), 300);
+    assert_memory_equal (out, "00,01,02,", 9);
+    assert_memory_equal (out + 297, "99,", 3);
+    //  Caught up: no heap left, and the next frames go inline again
+    assert_int_equal (hrg_queue_heap (&queue), 0);
+    s_push (&queue, "x");
+    assert_int_equal (hrg_queue_heap (&queue), 0);
+    hrg_queue_clear (&queue);
 }
 
 static void
-test_copy_with_zero_max_reads_nothing (void **state)
+test_ring_wraps_inline_without_growing (void **state)
 {
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_reader_t reader;
-    hrg_reader_attach (&reader, &chain);
-    s_append (&chain, "abc");
-    char buf [4];
-    assert_int_equal (hrg_reader_copy (&reader, buf, 0), 0);
-    assert_int_equal (hrg_reader_position (&reader), 0);
-    assert_true (hrg_reader_pending (&reader));
-    hrg_reader_detach (&reader);
-    hrg_chain_fini (&chain);
-}
-
-static void
-test_late_reader_reads_only_later_frames (void **state)
-{
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    s_append (&chain, "before");
-    s_append (&chain, "-also-before");
-    hrg_reader_t reader;
-    hrg_reader_attach (&reader, &chain);
-    assert_int_equal (hrg_reader_position (&reader), hrg_chain_end (&chain));
-    assert_int_equal (s_backlog (&chain, &reader), 0);
-    assert_false (hrg_reader_pending (&reader));
-    s_append (&chain, "after");
-    assert_true (hrg_reader_pending (&reader));
-    char out [32];
-    s_drain (&reader, out, sizeof out - 1, 100);
-    assert_string_equal (out, "after");
-    hrg_reader_detach (&reader);
-    hrg_chain_fini (&chain);
-}
-
-static void
-test_two_readers_at_different_speeds (void **state)
-{
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_reader_t fast, slow;
-    hrg_reader_attach (&fast, &chain);
-    hrg_reader_attach (&slow, &chain);
-    char fast_out [512] = "", slow_out [512] = "", want [512] = "";
-    size_t fast_len = 0, slow_len = 0;
-    for (int i = 0; i < 20; i++) {
-        char event [32];
-        snprintf (event, sizeof event, "id: %d\ndata: %d\n\n", i, i * i);
-        s_append (&chain, event);
-        strcat (want, event);
-        fast_len += hrg_reader_copy (&fast, fast_out + fast_len, 1000);
-        slow_len += hrg_reader_copy (&slow, slow_out + slow_len, 5);
-        assert_int_equal (s_backlog (&chain, &fast), 0);
-        assert_int_equal (s_backlog (&chain, &slow), strlen (want) - slow_len);
+    //  Push and drain one at a time across many wraps of the inline ring
+    hrg_queue_t queue;
+    hrg_queue_init (&queue);
+    for (int i = 0; i < 50; i++) {
+        s_push (&queue, "ab");
+        s_push (&queue, "cd");
+        char out [8];
+        assert_int_equal (s_drain (&queue, out, sizeof out - 1, 3, 2), 4);
+        assert_string_equal (out, "abcd");
     }
-    assert_int_equal (fast_len, strlen (want));
-    assert_memory_equal (fast_out, want, fast_len);
-    slow_len += s_drain (&slow, slow_out + slow_len, sizeof slow_out - 1 - slow_len, 7);
-    assert_int_equal (slow_len, strlen (want));
-    assert_memory_equal (slow_out, want, slow_len);
-    assert_int_equal (s_backlog (&chain, &slow), 0);
-    hrg_reader_detach (&fast);
-    hrg_reader_detach (&slow);
-    hrg_chain_fini (&chain);
+    assert_int_equal (hrg_queue_heap (&queue), 0);
+    hrg_queue_clear (&queue);
 }
 
 static void
-test_backlog_is_end_minus_position (void **state)
+test_iov_respects_max_iov_and_max_bytes (void **state)
 {
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_reader_t reader;
-    hrg_reader_attach (&reader, &chain);
-    s_append (&chain, "0123456789");
-    s_append (&chain, "abcde");
-    assert_int_equal (s_backlog (&chain, &reader), 15);
-    char buf [16];
-    assert_int_equal (hrg_reader_copy (&reader, buf, 4), 4);
-    assert_int_equal (hrg_reader_position (&reader), 4);
-    assert_int_equal (s_backlog (&chain, &reader), 11);
-    assert_int_equal (hrg_reader_copy (&reader, buf, 8), 8);
-    assert_int_equal (hrg_reader_position (&reader), 12);
-    assert_int_equal (s_backlog (&chain, &reader), 3);
-    s_append (&chain, "XYZ");
-    assert_int_equal (s_backlog (&chain, &reader), 6);
-    assert_int_equal (hrg_reader_copy (&reader, buf, 16), 6);
-    assert_int_equal (s_backlog (&chain, &reader), 0);
-    hrg_reader_detach (&reader);
-    hrg_chain_fini (&chain);
+    hrg_queue_t queue;
+    hrg_queue_init (&queue);
+    for (int i = 0; i < 10; i++)
+        s_push (&queue, "12345");
+    struct iovec iov [8];
+    size_t bytes = 0;
+    assert_int_equal (hrg_queue_iov (&queue, iov, 3, 1000, &bytes), 3);
+    assert_int_equal (bytes, 15);
+    bytes = 0;
+    assert_int_equal (hrg_queue_iov (&queue, iov, 8, 12, &bytes), 3);
+    assert_int_equal (bytes, 12);
+    assert_int_equal (iov [2].iov_len, 2);
+    //  The iov adds to what the caller already counted
+    bytes = 100;
+    hrg_queue_iov (&queue, iov, 1, 1000, &bytes);
+    assert_int_equal (bytes, 105);
+    hrg_queue_clear (&queue);
 }
 
 static void
-test_detached_reader_reads_nothing (void **state)
+test_one_frame_shared_by_many_queues_is_freed_by_the_last (void **state)
 {
-    hrg_reader_t reader = { NULL, 0 };
-    char buf [4];
-    assert_int_equal (hrg_reader_copy (&reader, buf, sizeof buf), 0);
-    assert_int_equal (hrg_reader_position (&reader), 0);
-    assert_false (hrg_reader_pending (&reader));
-    hrg_reader_detach (&reader);
-    assert_null (reader.frame);
-}
-
-static void
-test_append_takes_over_a_filled_frame (void **state)
-{
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_reader_t reader;
-    hrg_reader_attach (&reader, &chain);
-    hrg_frame_t *frame = hrg_frame_new (3);
-    memcpy (frame->data, "abc", 3);
+    hrg_queue_t queues [3];
+    for (int i = 0; i < 3; i++)
+        hrg_queue_init (&queues [i]);
+    hrg_frame_t *frame = hrg_frame_copy ("shared", 6);
+    for (int i = 0; i < 3; i++)
+        hrg_queue_push (&queues [i], frame);
+    assert_int_equal (frame->refs, 4);
+    hrg_frame_release (frame);                  //  the renderer lets go
+    hrg_queue_advance (&queues [0], 6);
+    hrg_queue_advance (&queues [1], 3);         //  partly written: still held
+    hrg_queue_clear (&queues [2]);
     assert_int_equal (frame->refs, 1);
-    hrg_chain_append (&chain, frame);
-    assert_int_equal (frame->end, 3);
-    char out [8];
-    s_drain (&reader, out, sizeof out - 1, 8);
-    assert_string_equal (out, "abc");
-    hrg_reader_detach (&reader);
-    hrg_chain_fini (&chain);
+    assert_false (S_FREED (frame));
+    hrg_queue_advance (&queues [1], 3);
+    assert_true (S_FREED (frame));
+    for (int i = 0; i < 3; i++)
+        hrg_queue_clear (&queues [i]);
 }
 
 static void
-test_reference_counts_follow_the_rule (void **state)
+test_truncate_keeps_only_a_partly_written_frame (void **state)
 {
-    //  refs = link from predecessor + readers on it + 1 if it is the tail
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_frame_t *sentinel = chain.tail;
-    assert_int_equal (sentinel->refs, 1);
-    hrg_reader_t reader;
-    hrg_reader_attach (&reader, &chain);
-    assert_int_equal (sentinel->refs, 2);
-    s_append (&chain, "one");
-    hrg_frame_t *one = chain.tail;
-    assert_int_equal (sentinel->refs, 1);       //  the reader
-    assert_int_equal (one->refs, 2);            //  link + tail
-    s_append (&chain, "two");
-    hrg_frame_t *two = chain.tail;
-    assert_int_equal (one->refs, 1);            //  link
-    assert_int_equal (two->refs, 2);            //  link + tail
-    char buf [4];
-    assert_int_equal (hrg_reader_copy (&reader, buf, 1), 1);   //  now on "one"
-    assert_ptr_equal (reader.frame, one);
-    assert_int_equal (one->refs, 1);            //  the reader; the sentinel is gone
-    hrg_reader_detach (&reader);
-    assert_int_equal (two->refs, 1);            //  "one" freed, its link with it
-    hrg_chain_fini (&chain);
+    hrg_queue_t queue;
+    hrg_queue_init (&queue);
+    s_push (&queue, "first");
+    s_push (&queue, "second");
+    s_push (&queue, "third");
+    hrg_queue_advance (&queue, 2);
+    hrg_queue_truncate (&queue);
+    assert_int_equal (hrg_queue_bytes (&queue), 3);
+    s_push (&queue, "BYE");
+    char out [16];
+    s_drain (&queue, out, sizeof out - 1, 100, 8);
+    assert_string_equal (out, "rstBYE");
+    //  Nothing begun: everything goes
+    s_push (&queue, "a");
+    s_push (&queue, "b");
+    hrg_queue_truncate (&queue);
+    assert_int_equal (hrg_queue_bytes (&queue), 0);
+    assert_int_equal (hrg_queue_heap (&queue), 0);
+    hrg_queue_clear (&queue);
 }
 
 static void
-test_frame_freed_only_when_slowest_reader_passes (void **state)
+test_advance_past_the_end_stops_at_the_end (void **state)
 {
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_frame_t *sentinel = chain.tail;
-    hrg_reader_t fast, slow;
-    hrg_reader_attach (&fast, &chain);
-    hrg_reader_attach (&slow, &chain);
-    s_append (&chain, "aaaa");
-    hrg_frame_t *a = chain.tail;
-    s_append (&chain, "bbbb");
-    hrg_frame_t *b = chain.tail;
-    char buf [16];
-    assert_int_equal (hrg_reader_copy (&fast, buf, 16), 8);
-    assert_int_equal (hrg_reader_copy (&slow, buf, 2), 2);
-    //  slow still holds "aaaa"; the sentinel has been passed by both
-    assert_true (S_FREED (sentinel));
-    assert_false (S_FREED (a));
-    assert_int_equal (a->refs, 1);
-    assert_int_equal (hrg_reader_copy (&slow, buf, 16), 6);
-    assert_true (S_FREED (a));
-    assert_false (S_FREED (b));
-    hrg_reader_detach (&fast);
-    hrg_reader_detach (&slow);
-    assert_false (S_FREED (b));                 //  still the tail
-    hrg_chain_fini (&chain);
-    assert_true (S_FREED (b));
-}
-
-static void
-test_fini_leaves_unread_frames_to_readers (void **state)
-{
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_reader_t reader;
-    hrg_reader_attach (&reader, &chain);
-    s_append (&chain, "still ");
-    s_append (&chain, "readable");
-    hrg_frame_t *last = chain.tail;
-    hrg_chain_fini (&chain);
-    assert_null (chain.tail);
-    assert_false (S_FREED (last));
-    char out [32];
-    s_drain (&reader, out, sizeof out - 1, 4);
-    assert_string_equal (out, "still readable");
-    hrg_reader_detach (&reader);
-    assert_true (S_FREED (last));
-}
-
-static void
-test_long_chain_released_without_deep_recursion (void **state)
-{
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_reader_t reader;
-    hrg_reader_attach (&reader, &chain);
-    for (int i = 0; i < 200000; i++)
-        s_append (&chain, "x");
-    assert_int_equal (hrg_chain_end (&chain), 200000);
-    hrg_chain_fini (&chain);
-    hrg_reader_detach (&reader);                //  frees 200,001 frames in one call
+    hrg_queue_t queue;
+    hrg_queue_init (&queue);
+    s_push (&queue, "abc");
+    hrg_queue_advance (&queue, 100);
+    assert_int_equal (hrg_queue_bytes (&queue), 0);
+    assert_false (hrg_queue_mid_frame (&queue));
+    hrg_queue_clear (&queue);
 }
 
 static void
 test_nothing_leaks (void **state)
 {
 #ifdef TU_HAVE_ASAN
-    hrg_chain_t chain;
-    hrg_chain_init (&chain);
-    hrg_reader_t a, b;
-    hrg_reader_attach (&a, &chain);
-    hrg_reader_attach (&b, &chain);
-    char buf [64];
+    hrg_queue_t a, b;
+    hrg_queue_init (&a);
+    hrg_queue_init (&b);
     for (int i = 0; i < 100; i++) {
-        s_append (&chain, "event\n");
-        hrg_reader_copy (&a, buf, sizeof buf);
+        hrg_frame_t *frame = hrg_frame_copy ("event\n", 6);
+        hrg_queue_push (&a, frame);
+        hrg_queue_push (&b, frame);
+        hrg_frame_release (frame);
+        hrg_queue_advance (&a, 6);
         if (i % 10 == 0)
-            hrg_reader_copy (&b, buf, 3);
+            hrg_queue_advance (&b, 3);
     }
-    hrg_reader_detach (&a);
-    hrg_chain_fini (&chain);
-    hrg_reader_detach (&b);
+    hrg_queue_clear (&a);
+    hrg_queue_clear (&b);
     assert_int_equal (__lsan_do_recoverable_leak_check (), 0);
 #else
     skip ();
@@ -366,20 +259,15 @@ int
 main (void)
 {
     const struct CMUnitTest tests [] = {
-        cmocka_unit_test (test_new_chain_is_empty),
-        cmocka_unit_test (test_chain_end_counts_appended_bytes),
-        cmocka_unit_test (test_reader_copies_across_frames_with_small_max),
-        cmocka_unit_test (test_every_max_yields_the_same_bytes),
-        cmocka_unit_test (test_copy_with_zero_max_reads_nothing),
-        cmocka_unit_test (test_late_reader_reads_only_later_frames),
-        cmocka_unit_test (test_two_readers_at_different_speeds),
-        cmocka_unit_test (test_backlog_is_end_minus_position),
-        cmocka_unit_test (test_detached_reader_reads_nothing),
-        cmocka_unit_test (test_append_takes_over_a_filled_frame),
-        cmocka_unit_test (test_reference_counts_follow_the_rule),
-        cmocka_unit_test (test_frame_freed_only_when_slowest_reader_passes),
-        cmocka_unit_test (test_fini_leaves_unread_frames_to_readers),
-        cmocka_unit_test (test_long_chain_released_without_deep_recursion),
+        cmocka_unit_test (test_new_queue_is_empty_and_inline),
+        cmocka_unit_test (test_frames_come_out_in_order_at_any_write_size),
+        cmocka_unit_test (test_partial_write_is_mid_frame_until_the_frame_is_done),
+        cmocka_unit_test (test_queue_grows_while_behind_and_returns_inline),
+        cmocka_unit_test (test_ring_wraps_inline_without_growing),
+        cmocka_unit_test (test_iov_respects_max_iov_and_max_bytes),
+        cmocka_unit_test (test_one_frame_shared_by_many_queues_is_freed_by_the_last),
+        cmocka_unit_test (test_truncate_keeps_only_a_partly_written_frame),
+        cmocka_unit_test (test_advance_past_the_end_stops_at_the_end),
         cmocka_unit_test (test_nothing_leaks),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -25,7 +25,7 @@ test_replay_from_the_recent_ring (void **state)
     s_seen_t seen;
     s_parse (&client, &seen);
     s_assert_range (&seen, 3, 5);
-    assert_non_null (client.conn->group);   //  level: live
+    assert_int_equal (client.conn->catching, 0);      //  live   //  level: live
     assert_false (tfb_pending (&fx->broker));
     assert_int_equal (tw_metric (fx, fx->ids.catchup_fetches), 0);
     s_close (fx, &client);
@@ -49,7 +49,7 @@ test_replay_from_a_broker_fetch (void **state)
     s_parse (&client, &seen);
     s_assert_range (&seen, 1, 5);
     assert_int_equal (seen.resets, 0);
-    assert_non_null (client.conn->group);
+    assert_int_equal (client.conn->catching, 0);      //  live
     assert_int_equal (tw_metric (fx, fx->ids.replayed), 5);
     s_close (fx, &client);
 }
@@ -75,7 +75,7 @@ s_fetch_then_reset (s_fx_t *fx, void (*answer) (s_fx_t *fx, tfb_request_t *reque
     assert_int_equal (seen.count, 0);
     assert_int_equal (seen.resets, 1);
     assert_string_equal (seen.reason, reason);
-    assert_non_null (client.conn->group);   //  live from the channel's position
+    assert_int_equal (client.conn->catching, 0);      //  live   //  live from the channel's position
     s_close (fx, &client);
 }
 
@@ -174,7 +174,7 @@ test_replay_is_paged_under_the_budget (void **state)
     s_live_at (fx, E1, head);
     //  The client does not read: the gateway must stop asking for pages
     s_fill_until_blocked (fx, &client, head);
-    uint64_t pending = hrg_sse_own_pending (client.conn);
+    uint64_t pending = hrg_conn_pending (client.conn);
     assert_true (pending > 0);
     assert_true (pending < budget + 512);       //  the budget and at most one more event
     assert_int_equal (fx->worker.catchup_bytes, tw_metric (fx, fx->ids.catchup_bytes));
@@ -185,17 +185,17 @@ test_replay_is_paged_under_the_budget (void **state)
     assert_true (seen.count < head / 2);
     //  Now it reads: the rest comes, in order, once
     uint64_t deadline = hr_mono_ms () + 10 * S_WAIT_MS;
-    while (!client.conn->group) {
+    while (client.conn->catching) {
         assert_true (hr_mono_ms () < deadline);
         s_read (&client);
-        hrg_sse_on_socket (client.conn, EPOLLOUT);
+        hrg_conn_on_socket (client.conn, EPOLLOUT);
         s_turn (fx);
         tfb_request_t request;
         if (tfb_recv (&fx->broker, &request, 1))
             s_answer (fx, &request, E1, head);
     }
     s_read (&client);
-    hrg_sse_flush (client.conn);
+    hrg_conn_flush (client.conn);
     s_read (&client);
     s_parse (&client, &seen);
     s_assert_range (&seen, 1, head);
@@ -250,17 +250,17 @@ test_a_multi_channel_resume_that_does_not_read_holds_one_page (void **state)
     assert_true (fx->worker.catchup_bytes < 2 * budget + 4096);
     //  Now it reads: every channel's events come, once
     uint64_t deadline = hr_mono_ms () + 10 * S_WAIT_MS;
-    while (!client.conn->group) {
+    while (client.conn->catching) {
         assert_true (hr_mono_ms () < deadline);
         s_read (&client);
-        hrg_sse_on_socket (client.conn, EPOLLOUT);
+        hrg_conn_on_socket (client.conn, EPOLLOUT);
         s_turn (fx);
         tfb_request_t request;
         if (tfb_recv (&fx->broker, &request, 1))
             s_answer_channel (fx, &request, head);
     }
     s_read (&client);
-    hrg_sse_flush (client.conn);
+    hrg_conn_flush (client.conn);
     s_read (&client);
     s_seen_t seen;
     s_parse (&client, &seen);
@@ -279,9 +279,9 @@ test_a_stalled_resume_is_closed_after_conn_timeout (void **state)
     s_open (fx, &client, E1, 0);
     s_live_at (fx, E1, 600);
     s_fill_until_blocked (fx, &client, 600);
-    hrg_sse_sweep (&fx->worker, hr_mono_ms ());
+    hrg_conn_sweep (&fx->worker, hr_mono_ms ());
     assert_false (client.conn->closing);        //  not yet
-    hrg_sse_sweep (&fx->worker, hr_mono_ms () + 5000);
+    hrg_conn_sweep (&fx->worker, hr_mono_ms () + 5000);
     assert_true (client.conn->closing);
     assert_int_equal (tw_metric (fx, fx->ids.slow_consumers), 1);
     client.conn = NULL;
@@ -302,14 +302,14 @@ test_a_slow_resume_that_keeps_reading_is_not_closed_as_stalled (void **state)
     //  At least 200 ms after the socket first refused bytes, the client
     //  reads a little: the socket takes bytes again, though not all of them
     uint64_t progress_ms = hr_mono_ms ();
-    uint64_t taken = hrg_reader_position (&client.conn->own_reader);
-    while (hrg_reader_position (&client.conn->own_reader) == taken) {
+    uint64_t taken = client.conn->written;
+    while (client.conn->written == taken) {
         char buffer [256];
         assert_true (read (client.peer, buffer, sizeof buffer) > 0);
-        hrg_sse_on_socket (client.conn, EPOLLOUT);
+        hrg_conn_on_socket (client.conn, EPOLLOUT);
     }
     assert_true (client.conn->blocked);
-    hrg_sse_sweep (&fx->worker, progress_ms + 4999);
+    hrg_conn_sweep (&fx->worker, progress_ms + 4999);
     assert_false (client.conn->closing);        //  it took bytes within --conn-timeout
     s_close (fx, &client);
 }
@@ -324,7 +324,7 @@ test_a_client_that_stops_reading_is_closed_at_the_refused_write (void **state)
     s_open (fx, &client, E1, 0);
     s_live_at (fx, E1, 0);
     s_turn (fx);
-    assert_non_null (client.conn->group);
+    assert_int_equal (client.conn->catching, 0);      //  live
     for (uint64_t seq = 1; seq <= 1000 && !client.conn->closing; seq++) {
         s_feed (fx, tfb_event ("orders", E1, seq));
         hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
@@ -332,6 +332,31 @@ test_a_client_that_stops_reading_is_closed_at_the_refused_write (void **state)
     assert_true (client.conn->closing);         //  without waiting for the sweep
     assert_int_equal (tw_metric (fx, fx->ids.slow_consumers), 1);
     client.conn = NULL;
+    s_close (fx, &client);
+}
+
+static void
+test_an_idle_live_stream_gets_a_heartbeat_after_the_interval (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.heartbeat = 1000;
+    s_client_t client;
+    s_open (fx, &client, E1, 0);
+    s_live_at (fx, E1, 0);
+    s_turn (fx);
+    assert_int_equal (client.conn->catching, 0);
+    s_read (&client);
+    size_t before = client.got.size;
+    uint64_t last = client.conn->last_frame_ms;
+    hrg_conn_sweep (&fx->worker, last + 999);
+    s_turn (fx);
+    s_read (&client);
+    assert_int_equal (client.got.size, before);
+    hrg_conn_sweep (&fx->worker, last + 1000);
+    s_turn (fx);
+    s_read (&client);
+    assert_int_equal (client.got.size, before + 3);
+    assert_memory_equal (client.got.data + before, ":\n\n", 3);
     s_close (fx, &client);
 }
 
@@ -362,6 +387,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_a_slow_resume_that_keeps_reading_is_not_closed_as_stalled,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_client_that_stops_reading_is_closed_at_the_refused_write,
+                                         s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_an_idle_live_stream_gets_a_heartbeat_after_the_interval,
                                          s_setup, s_teardown),
     };
     return cmocka_run_group_tests (tests, tu_setup, tu_teardown);

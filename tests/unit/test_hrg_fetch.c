@@ -120,7 +120,7 @@ test_over_the_cap_resumes_sharing_a_page_queue_an_event_at_a_time (void **state)
     s_answer (fx, &request, E1, 5);
     hrg_link_process (fx->worker.link);     //  the page comes in; nothing written yet
     for (s_client_t *c = &a; c; c = c == &a? &b: NULL) {
-        uint64_t pending = hrg_sse_own_pending (c->conn);
+        uint64_t pending = hrg_conn_pending (c->conn);
         assert_true (pending > 0 && pending < 250);     //  one event's frame
     }
     s_expect_range (fx, &a, 1, 5);          //  and on, as the sockets drain
@@ -176,7 +176,7 @@ test_over_the_cap_resumes_ahead_of_the_channel_share_one_probe (void **state)
     for (uint64_t seq = 6; seq <= 10; seq++)
         s_feed (fx, tfb_event ("orders", E1, seq));
     uint64_t deadline = hr_mono_ms () + S_WAIT_MS;
-    while (!a.conn->group || !b.conn->group) {
+    while (a.conn->catching || b.conn->catching) {
         assert_true (hr_mono_ms () < deadline);
         s_turn (fx);
     }

@@ -1,7 +1,7 @@
 /*  test_hrg_gateway: starting and stopping the workers (gateway/hrg_gateway),
     against a fake broker over inproc://.  */
 #include "hrg_test_gateway.h"
-#include "hrg_worker.h"
+#include "hrg_loop.h"
 
 #include <stdatomic.h>
 #include <unistd.h>
@@ -35,9 +35,9 @@ test_workers_that_started_are_joined_when_a_later_one_fails (void **state)
 {
     tg_t *tg = tg_new (4);
 
-    hrg_worker_thread_create = s_create_failing_third;
+    hrg_loop_thread_create = s_create_failing_third;
     assert_int_equal (hrg_gateway_start (tg->gateway), -1);
-    hrg_worker_thread_create = pthread_create;
+    hrg_loop_thread_create = pthread_create;
     assert_int_equal (s_creates, 3);
     assert_int_equal (atomic_load (&s_exited), 0);
     //  Destroy stops and joins the two that run before freeing them

@@ -1,11 +1,11 @@
 /*  test_hrg_group: subscription groups (gateway/hrg_group): one rendering
-    per group, the --write-interval wheel, leaving while a write is
-    deferred, resets and heartbeats. The worker, channels and connections
-    are built by hand around a socketpair per connection; nothing runs on
-    a thread, and time is passed in explicitly wherever the API takes it.  */
+    per group and transport, the --write-interval wheel, leaving while a
+    write is deferred, resets. The worker, channel and connections are
+    built by hand around a socketpair per connection, with a transport of
+    the test's own; nothing runs on a thread, and time is passed in
+    explicitly wherever the API takes it.  */
 #include "hrg_group.h"
 #include "hrg_channel.h"
-#include "hrg_sse.h"
 #include "hrg_fake_broker.h"
 #include "support.h"
 
@@ -15,44 +15,89 @@
 
 #define S_INTERVAL_MS 500         //  long: a loaded machine must not make a test thread miss it
 
+//  A transport of the test's own: "ev <seq>\n" per event, written raw,
+//  counting its renderings (one per group per event is the promise).
+static int s_renders;
+
+static void
+s_render_event (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
+                const hrg_event_t *ev)
+{
+    s_renders++;
+    hr_buf_printf (out, "ev %s %llu\n", view->set->names [view->index],
+                   (unsigned long long) ev->seq);
+}
+
+static void
+s_render_reset (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
+                hr_reset_t reason)
+{
+    s_renders++;
+    hr_buf_printf (out, "reset %s %s %s %llu\n", view->set->names [view->index],
+                   hr_reset_name (reason), view->epochs [view->index],
+                   (unsigned long long) view->seqs [view->index]);
+}
+
+static void
+s_noop (hrg_conn_t *conn)
+{
+}
+
+static const hrg_transport_t s_test_transport = {
+    .name = "test", .render_event = s_render_event, .render_reset = s_render_reset,
+    .flush = hrg_conn_write_queue, .destroy = s_noop,
+};
+//  Same rendering, another transport: its streams get groups of their own.
+static const hrg_transport_t s_other_transport = {
+    .name = "other", .render_event = s_render_event, .render_reset = s_render_reset,
+    .flush = hrg_conn_write_queue, .destroy = s_noop,
+};
+
+typedef struct {
+    hrg_conn_t conn;
+    hrg_member_t member;
+    hr_chanset_t *set;          //  owned until joined; then the group's
+} s_client_t;
+
 typedef struct {
     hrg_config_t config;
     hrg_metric_ids_t ids;
     hrg_worker_t worker;
     hrg_channel_t channel;
-    hrg_conn_t *conns [2];
+    s_client_t *clients [2];
     int peers [2];              //  the client ends of the socketpairs
 } s_fixture_t;
 
-static hrg_conn_t *
-s_conn_new (s_fixture_t *fx, int *peer)
+static s_client_t *
+s_client_new (s_fixture_t *fx, int *peer, const hrg_transport_t *transport)
 {
     int fds [2];
     assert_int_equal (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK, 0, fds), 0);
-    hrg_conn_t *conn = calloc (1, sizeof *conn);
-    conn->worker = &fx->worker;
+    s_client_t *client = calloc (1, sizeof *client);
+    hrg_conn_init (&client->conn, &fx->worker, transport, fds [0]);
     const char *names [] = { fx->channel.name };
-    conn->set = hr_chanset_new (names, 1);
-    conn->channels = calloc (1, sizeof (hrg_channel_t *));
-    conn->channels [0] = &fx->channel;
-    hrg_chain_init (&conn->own);
-    hrg_reader_attach (&conn->own_reader, &conn->own);
-    conn->fd = fds [0];
-    conn->chunked = false;      //  the raw body: what is read is what was queued
+    client->set = hr_chanset_new (names, 1);
     *peer = fds [1];
-    return conn;
+    return client;
 }
 
 static void
-s_conn_free (hrg_conn_t *conn)
+s_join (s_fixture_t *fx, s_client_t *client)
 {
-    if (conn->group)
-        hrg_group_leave (conn);
-    hrg_reader_detach (&conn->own_reader);
-    hrg_chain_fini (&conn->own);
-    close (conn->fd);
-    free (conn->channels);
-    free (conn);
+    hrg_channel_t *channels [] = { &fx->channel };
+    hrg_group_join (&fx->worker, &client->member, &client->conn, &client->set, channels);
+}
+
+static void
+s_client_free (s_client_t *client)
+{
+    if (client->member.group)
+        hrg_group_leave (&client->member);
+    else
+        hr_chanset_destroy (&client->set);
+    close (client->conn.fd);
+    hrg_conn_fini (&client->conn);
+    free (client);
 }
 
 static int
@@ -68,12 +113,14 @@ s_setup (void **state)
     fx->worker.m = &fx->ids;
     fx->worker.epoll_fd = -1;
     fx->worker.groups = zhashx_new ();
+    fx->worker.shard = NULL;
     strcpy (fx->channel.name, "orders");
     strcpy (fx->channel.epoch, "e1");
     fx->channel.state = HRG_CHANNEL_LIVE;
     fx->channel.worker = &fx->worker;
     for (int i = 0; i < 2; i++)
-        fx->conns [i] = s_conn_new (fx, &fx->peers [i]);
+        fx->clients [i] = s_client_new (fx, &fx->peers [i], &s_test_transport);
+    s_renders = 0;
     *state = fx;
     return 0;
 }
@@ -83,8 +130,8 @@ s_teardown (void **state)
 {
     s_fixture_t *fx = *state;
     for (int i = 0; i < 2; i++) {
-        if (fx->conns [i])
-            s_conn_free (fx->conns [i]);
+        if (fx->clients [i])
+            s_client_free (fx->clients [i]);
         close (fx->peers [i]);
     }
     assert_int_equal (zhashx_size (fx->worker.groups), 0);
@@ -116,11 +163,12 @@ s_count (const char *text, const char *what)
     return count;
 }
 
-//  Publishes seq on the channel to the group (as hrg_channel does: the
+//  Publishes seq on the channel to its groups (as hrg_channel does: the
 //  channel's position first).
 static void
 s_publish (s_fixture_t *fx, hrg_group_t *group, uint64_t seq)
 {
+    (void) group;
     hr_event_t ev = tfb_event ("orders", "e1", seq);
     hr_buf_t frame = HR_BUF_INIT;
     hr_event_encode (&ev, &frame);
@@ -128,7 +176,10 @@ s_publish (s_fixture_t *fx, hrg_group_t *group, uint64_t seq)
     hrg_event_t *event = hrg_event_decode (frame.data, frame.size, &error);
     assert_non_null (event);
     fx->channel.last = seq;
-    hrg_group_publish (group, event);
+    for (size_t i = 0; i < fx->channel.groups.count; i++) {
+        hrg_listener_t *listener = fx->channel.groups.items [i];
+        listener->on_event (listener, &fx->channel, event);
+    }
     hrg_event_release (event);
     hr_buf_free (&frame);
 }
@@ -137,10 +188,10 @@ static hrg_group_t *
 s_join_all (s_fixture_t *fx)
 {
     for (int i = 0; i < 2; i++)
-        hrg_group_join (&fx->worker, fx->conns [i]);
-    assert_ptr_equal (fx->conns [0]->group, fx->conns [1]->group);
+        s_join (fx, fx->clients [i]);
+    assert_ptr_equal (fx->clients [0]->member.group, fx->clients [1]->member.group);
     assert_int_equal (zhashx_size (fx->worker.groups), 1);
-    return fx->conns [0]->group;
+    return fx->clients [0]->member.group;
 }
 
 //  --------------------------------------------------------------------
@@ -152,12 +203,29 @@ test_one_rendering_reaches_every_member (void **state)
     hrg_group_t *group = s_join_all (fx);
     assert_int_equal (group->member_count, 2);
     s_publish (fx, group, 1);
+    assert_int_equal (s_renders, 1);
     hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
-    for (int i = 0; i < 2; i++) {
-        const char *text = s_read (fx->peers [i]);
-        assert_int_equal (s_count (text, "\"seq\":1"), 1);
-        assert_non_null (strstr (text, "id: "));
-    }
+    for (int i = 0; i < 2; i++)
+        assert_string_equal (s_read (fx->peers [i]), "ev orders 1\n");
+}
+
+static void
+test_each_transport_has_its_own_group (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_client_free (fx->clients [1]);
+    close (fx->peers [1]);
+    fx->clients [1] = s_client_new (fx, &fx->peers [1], &s_other_transport);
+    s_join (fx, fx->clients [0]);
+    s_join (fx, fx->clients [1]);
+    assert_ptr_not_equal (fx->clients [0]->member.group, fx->clients [1]->member.group);
+    assert_int_equal (zhashx_size (fx->worker.groups), 2);
+    assert_int_equal (fx->channel.groups.count, 2);
+    s_publish (fx, NULL, 1);
+    assert_int_equal (s_renders, 2);            //  once per transport
+    hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
+    for (int i = 0; i < 2; i++)
+        assert_string_equal (s_read (fx->peers [i]), "ev orders 1\n");
 }
 
 static void
@@ -170,7 +238,7 @@ test_a_quiet_group_is_written_at_once_a_busy_one_after_the_interval (void **stat
     assert_false (group->deferred);             //  no write yet: due now
     uint64_t first = hr_mono_ms ();
     hrg_group_flush_dirty (&fx->worker, first);
-    assert_int_equal (s_count (s_read (fx->peers [0]), "\"seq\":1"), 1);
+    assert_int_equal (s_count (s_read (fx->peers [0]), "ev orders 1"), 1);
 
     //  Within the interval: deferred to last write + interval on the wheel
     s_publish (fx, group, 2);
@@ -183,8 +251,8 @@ test_a_quiet_group_is_written_at_once_a_busy_one_after_the_interval (void **stat
     assert_true (group->deferred);
     hrg_group_flush_dirty (&fx->worker, first + S_INTERVAL_MS);
     const char *text = s_read (fx->peers [0]);
-    assert_int_equal (s_count (text, "\"seq\":2"), 1);   //  both in one write
-    assert_int_equal (s_count (text, "\"seq\":3"), 1);
+    assert_int_equal (s_count (text, "ev orders 2"), 1);   //  both in one write
+    assert_int_equal (s_count (text, "ev orders 3"), 1);
     assert_false (group->deferred);
     assert_false (group->dirty);
     assert_int_equal (fx->worker.wheel_count, 0);
@@ -203,12 +271,12 @@ test_leaving_while_deferred_unlinks_the_group_from_the_wheel (void **state)
     assert_true (group->deferred);
     assert_int_equal (fx->worker.wheel_count, 1);
     //  The first member leaving keeps the group on the wheel
-    s_conn_free (fx->conns [0]);
-    fx->conns [0] = NULL;
+    s_client_free (fx->clients [0]);
+    fx->clients [0] = NULL;
     assert_int_equal (fx->worker.wheel_count, 1);
     //  The last one frees it: nothing may point at it any more
-    s_conn_free (fx->conns [1]);
-    fx->conns [1] = NULL;
+    s_client_free (fx->clients [1]);
+    fx->clients [1] = NULL;
     assert_int_equal (zhashx_size (fx->worker.groups), 0);
     assert_int_equal (fx->worker.wheel_count, 0);
     assert_int_equal (hrg_group_next_due (&fx->worker), UINT64_MAX);
@@ -225,9 +293,9 @@ test_leaving_while_ready_unlinks_the_group_from_the_ready_list (void **state)
     hrg_group_t *group = s_join_all (fx);
     s_publish (fx, group, 1);
     assert_ptr_equal (hr_list_first (&fx->worker.dirty_groups), &group->dirty_node);
-    s_conn_free (fx->conns [0]);
-    s_conn_free (fx->conns [1]);
-    fx->conns [0] = fx->conns [1] = NULL;
+    s_client_free (fx->clients [0]);
+    s_client_free (fx->clients [1]);
+    fx->clients [0] = fx->clients [1] = NULL;
     assert_true (hr_list_empty (&fx->worker.dirty_groups));
     hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
 }
@@ -236,48 +304,31 @@ static void
 test_a_reset_reaches_every_member_with_its_reason (void **state)
 {
     s_fixture_t *fx = *state;
-    hrg_group_t *group = s_join_all (fx);
+    s_join_all (fx);
     fx->channel.last = 9;
     strcpy (fx->channel.epoch, "e2");
-    hrg_group_reset (group, &fx->channel, HR_RESET_EPOCH_CHANGED);
+    hrg_listener_t *listener = fx->channel.groups.items [0];
+    listener->on_reset (listener, &fx->channel, HR_RESET_EPOCH_CHANGED);
+    assert_int_equal (s_renders, 1);
     hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
-    for (int i = 0; i < 2; i++) {
-        const char *text = s_read (fx->peers [i]);
-        assert_non_null (strstr (text, "event: herald-reset\nid: "));
-        assert_non_null (strstr (text, "\"channel\":\"orders\""));
-        assert_non_null (strstr (text, "\"reason\":\"epoch-changed\""));
-        assert_non_null (strstr (text, "\"epoch\":\"e2\",\"seq\":9"));
-    }
-}
-
-static void
-test_a_group_idle_for_the_heartbeat_interval_gets_a_heartbeat (void **state)
-{
-    s_fixture_t *fx = *state;
-    hrg_group_t *group = s_join_all (fx);
-    uint64_t start = group->last_frame_ms;
-    hrg_group_heartbeats (&fx->worker, start + 999);
-    assert_false (group->dirty);
-    hrg_group_heartbeats (&fx->worker, start + 1000);
-    assert_true (group->dirty);
-    hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
-    assert_string_equal (s_read (fx->peers [1]), ":\n\n");
+    for (int i = 0; i < 2; i++)
+        assert_string_equal (s_read (fx->peers [i]), "reset orders epoch-changed e2 9\n");
 }
 
 static void
 test_a_new_member_reads_only_later_frames (void **state)
 {
     s_fixture_t *fx = *state;
-    hrg_group_join (&fx->worker, fx->conns [0]);
-    hrg_group_t *group = fx->conns [0]->group;
+    s_join (fx, fx->clients [0]);
+    hrg_group_t *group = fx->clients [0]->member.group;
     s_publish (fx, group, 1);
-    hrg_group_join (&fx->worker, fx->conns [1]);
+    s_join (fx, fx->clients [1]);
     s_publish (fx, group, 2);
     hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
     hrg_group_flush_dirty (&fx->worker, hr_mono_ms () + S_INTERVAL_MS);
     const char *text = s_read (fx->peers [1]);
-    assert_int_equal (s_count (text, "\"seq\":1"), 0);
-    assert_int_equal (s_count (text, "\"seq\":2"), 1);
+    assert_int_equal (s_count (text, "ev orders 1"), 0);
+    assert_int_equal (s_count (text, "ev orders 2"), 1);
 }
 
 int
@@ -290,7 +341,7 @@ main (void)
         S_TEST (test_leaving_while_deferred_unlinks_the_group_from_the_wheel),
         S_TEST (test_leaving_while_ready_unlinks_the_group_from_the_ready_list),
         S_TEST (test_a_reset_reaches_every_member_with_its_reason),
-        S_TEST (test_a_group_idle_for_the_heartbeat_interval_gets_a_heartbeat),
+        S_TEST (test_each_transport_has_its_own_group),
         S_TEST (test_a_new_member_reads_only_later_frames),
     };
     return cmocka_run_group_tests (tests, tu_setup, tu_teardown);

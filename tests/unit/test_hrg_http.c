@@ -1,6 +1,6 @@
 /*  test_hrg_http: the checks of gateway/hrg_http that need no connection:
     which Origin values may be reflected into a response head.  */
-#include "hrg_http.h"
+#include "hrg_respond.h"
 #include "support.h"
 
 static void
@@ -12,7 +12,7 @@ test_well_formed_origins_are_valid (void **state)
         "chrome-extension://abcdefghijklmnop", "git+ssh://host",
     };
     for (size_t i = 0; i < sizeof good / sizeof good [0]; i++)
-        assert_true (hrg_http_origin_valid (good [i]));
+        assert_true (hrg_respond_origin_valid (good [i]));
 }
 
 static void
@@ -26,8 +26,8 @@ test_anything_else_is_refused (void **state)
         "http://user@a", "HTTP://a:80:80",
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad [0]; i++)
-        assert_false (hrg_http_origin_valid (bad [i]));
-    assert_false (hrg_http_origin_valid (NULL));
+        assert_false (hrg_respond_origin_valid (bad [i]));
+    assert_false (hrg_respond_origin_valid (NULL));
 }
 
 static void
@@ -36,10 +36,10 @@ test_length_is_bounded_at_300 (void **state)
     char origin [400] = "http://";
     memset (origin + 7, 'a', 293);                  //  300 bytes in all
     origin [300] = 0;
-    assert_true (hrg_http_origin_valid (origin));
+    assert_true (hrg_respond_origin_valid (origin));
     memset (origin + 7, 'a', 294);
     origin [301] = 0;
-    assert_false (hrg_http_origin_valid (origin));
+    assert_false (hrg_respond_origin_valid (origin));
 }
 
 int

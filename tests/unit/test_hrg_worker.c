@@ -2,7 +2,7 @@
     fake broker over inproc://: on a kernel without epoll_pwait2 (ENOSYS)
     it falls back to epoll_wait once and for all, and still serves.  */
 #include "hrg_test_gateway.h"
-#include "hrg_worker.h"
+#include "hrg_loop.h"
 #include "hr_log.h"
 
 #include <arpa/inet.h>
@@ -54,13 +54,13 @@ static void
 test_enosys_from_epoll_pwait2_falls_back_to_epoll_wait_once (void **state)
 {
     tg_t *tg = tg_new (1);
-    hrg_worker_epoll_pwait2 = s_no_pwait2;
+    hrg_loop_epoll_pwait2 = s_no_pwait2;
     assert_int_equal (hrg_gateway_start (tg->gateway), 0);
     //  Served through epoll_wait, several turns of the loop
     for (int i = 0; i < 3; i++)
         assert_int_equal (s_get_status (hrg_gateway_url (tg->gateway), "/healthz"), 200);
     hrg_gateway_destroy (&tg->gateway);
-    hrg_worker_epoll_pwait2 = epoll_pwait2;
+    hrg_loop_epoll_pwait2 = epoll_pwait2;
     //  Asked once, then remembered (before: every turn, a spinning loop)
     assert_int_equal (atomic_load (&s_calls), 1);
     tg_destroy (&tg);
@@ -89,12 +89,12 @@ test_a_failing_epoll_is_logged_through_the_rate_limit (void **state)
     tg_t *tg = tg_new (1);
     atomic_store (&s_calls, 0);
     unsigned long long before = hr_log_suppressed ();
-    hrg_worker_epoll_pwait2 = s_failing_pwait2;
+    hrg_loop_epoll_pwait2 = s_failing_pwait2;
     assert_int_equal (hrg_gateway_start (tg->gateway), 0);
     assert_true (tfb_wait (s_failed_enough, NULL, 5000));
     assert_int_equal (s_get_status (hrg_gateway_url (tg->gateway), "/healthz"), 200);
     hrg_gateway_destroy (&tg->gateway);
-    hrg_worker_epoll_pwait2 = epoll_pwait2;
+    hrg_loop_epoll_pwait2 = epoll_pwait2;
     assert_true (hr_log_suppressed () - before >= HR_LOG_LIMIT_PER_S);
     tg_destroy (&tg);
 }

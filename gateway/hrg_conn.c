@@ -1,0 +1,218 @@
+/*  hrg_conn: the transport-neutral connection: its queue, writing it,
+    the slow-consumer rule, closing and reaping.  */
+#include "hrg_conn.h"
+#include "hr_log.h"
+#include "hr_time.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+void
+hrg_conn_init (hrg_conn_t *self, hrg_worker_t *worker, const hrg_transport_t *transport,
+               int fd)
+{
+    self->transport = transport;
+    self->worker = worker;
+    self->fd = fd;
+    hrg_queue_init (&self->queue);
+    self->last_frame_ms = hr_mono_ms ();
+    hr_list_push_back (&worker->conns, &self->node);
+    worker->conn_count++;
+    hr_metrics_add_to (worker->shard, worker->m->connections, 1);
+}
+
+void
+hrg_conn_adopt (hrg_conn_t *self)
+{
+    struct epoll_event event = {
+        .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP | EPOLLET, .data.ptr = self };
+    if (epoll_ctl (self->worker->epoll_fd, EPOLL_CTL_ADD, self->fd, &event) != 0) {
+        hr_log_limited_warn ("cannot watch a client socket", "error", strerror (errno));
+        hrg_conn_close (self, HRG_CLOSE_PEER);
+        return;
+    }
+    //  Events are small and must go out at once
+    int on = 1, off = 0;
+    setsockopt (self->fd, IPPROTO_TCP, TCP_CORK, &off, sizeof off);
+    setsockopt (self->fd, IPPROTO_TCP, TCP_NODELAY, &on, sizeof on);
+}
+
+void
+hrg_conn_mark_dirty (hrg_conn_t *self)
+{
+    if (!self->dirty) {
+        self->dirty = true;
+        hr_list_push_back (&self->worker->dirty_conns, &self->dirty_node);
+    }
+}
+
+void
+hrg_conn_queue (hrg_conn_t *self, hrg_frame_t *frame)
+{
+    if (self->closing)
+        return;
+    hrg_queue_push (&self->queue, frame);
+    self->last_frame_ms = hr_mono_ms ();
+    hrg_conn_check_slow (self);         //  at enqueue time, not only in the sweep
+}
+
+void
+hrg_conn_send (hrg_conn_t *self, const void *data, size_t size)
+{
+    hrg_frame_t *frame = hrg_frame_copy (data, size);
+    hrg_conn_queue (self, frame);
+    hrg_frame_release (frame);
+    hrg_conn_mark_dirty (self);
+}
+
+bool
+hrg_conn_writev (hrg_conn_t *self, struct iovec *iov, size_t count, size_t *written)
+{
+    ssize_t rc = writev (self->fd, iov, (int) count);
+    bool was_blocked = self->blocked;
+    if (rc < 0) {
+        self->blocked = true;
+        if (errno != EAGAIN && errno != EINTR)
+            hrg_conn_close (self, HRG_CLOSE_PEER);      //  the peer is gone
+    }
+    else {
+        *written += (size_t) rc;
+        self->written += (uint64_t) rc;
+        size_t total = 0;
+        for (size_t i = 0; i < count; i++)
+            total += iov [i].iov_len;
+        self->blocked = (size_t) rc < total;
+    }
+    //  A client that takes some bytes is slow, not stalled: its clock restarts
+    if (self->blocked && (!was_blocked || rc > 0))
+        self->blocked_ms = hr_mono_ms ();
+    return rc >= 0 && !self->blocked;
+}
+
+void
+hrg_conn_write_queue (hrg_conn_t *self)
+{
+    enum { S_IOV = 64, S_MAX = 256 * 1024 };
+    while (self->fd >= 0 && hrg_conn_pending (self)) {
+        struct iovec iov [S_IOV];
+        size_t bytes = 0, written = 0;
+        size_t count = hrg_queue_iov (&self->queue, iov, S_IOV, S_MAX, &bytes);
+        bool more = hrg_conn_writev (self, iov, count, &written);
+        hrg_queue_advance (&self->queue, written);
+        if (!more)
+            return;
+    }
+}
+
+bool
+hrg_conn_check_slow (hrg_conn_t *self)
+{
+    //  Only bytes the socket refused count: events held back by the write
+    //  interval are not the consumer's fault
+    hrg_worker_t *worker = self->worker;
+    if (self->closing || !self->blocked
+    ||  hrg_conn_pending (self) <= (uint64_t) worker->config->slow_consumer_bytes)
+        return false;
+    hr_metrics_inc (worker->shard, worker->m->slow_consumers);
+    hr_log_limited_info ("slow consumer disconnected", "transport", self->transport->name);
+    hrg_conn_close (self, HRG_CLOSE_SLOW);
+    return true;
+}
+
+void
+hrg_conn_flush (hrg_conn_t *self)
+{
+    if (self->fd < 0)
+        return;
+    self->transport->flush (self);
+    if (self->blocked && hrg_conn_check_slow (self))
+        return;
+    if (!self->closing && self->transport->drained)
+        self->transport->drained (self);
+}
+
+void
+hrg_conn_close (hrg_conn_t *self, hrg_close_t reason)
+{
+    if (self->closing)
+        return;
+    if (reason != HRG_CLOSE_PEER && reason != HRG_CLOSE_TRANSPORT
+    &&  self->transport->closing && self->fd >= 0) {
+        //  Last words go out only if the socket takes them now; the queue
+        //  is dropped unless nothing is half written before them
+        self->transport->closing (self, reason);
+    }
+    self->closing = true;
+    if (self->fd >= 0) {
+        epoll_ctl (self->worker->epoll_fd, EPOLL_CTL_DEL, self->fd, NULL);
+        close (self->fd);
+        self->fd = -1;
+    }
+    hr_list_move_back (&self->worker->reaped, &self->node);
+}
+
+void
+hrg_conn_fini (hrg_conn_t *self)
+{
+    hrg_worker_t *worker = self->worker;
+    if (self->dirty)
+        hr_list_remove (&self->dirty_node);
+    hrg_queue_clear (&self->queue);
+    hr_list_remove (&self->node);          //  from conns, or reaped once closed
+    worker->conn_count--;
+    hr_metrics_add_to (worker->shard, worker->m->connections, -1);
+}
+
+void
+hrg_conn_flush_dirty (hrg_worker_t *worker)
+{
+    for (hr_list_t *node; (node = hr_list_first (&worker->dirty_conns)); ) {
+        hr_list_remove (node);
+        hrg_conn_t *self = hr_list_entry (node, hrg_conn_t, dirty_node);
+        self->dirty = false;
+        hrg_conn_flush (self);
+    }
+}
+
+void
+hrg_conn_sweep (hrg_worker_t *worker, uint64_t now_ms)
+{
+    //  The next one is taken first: closing moves a connection to reaped
+    hr_list_t *next;
+    for (hr_list_t *node = hr_list_first (&worker->conns); node; node = next) {
+        next = hr_list_next (&worker->conns, node);
+        hrg_conn_t *self = hr_list_entry (node, hrg_conn_t, node);
+        if (!hrg_conn_check_slow (self))
+            self->transport->sweep (self, now_ms);
+    }
+}
+
+void
+hrg_conn_reap (hrg_worker_t *worker)
+{
+    //  In the order they were closed; each leaves the list as it is freed
+    for (hr_list_t *node; (node = hr_list_first (&worker->reaped)); ) {
+        hrg_conn_t *self = hr_list_entry (node, hrg_conn_t, node);
+        self->transport->destroy (self);
+    }
+}
+
+void
+hrg_conn_close_all (hrg_worker_t *worker, hrg_close_t reason)
+{
+    //  Each one closed leaves conns for reaped
+    for (hr_list_t *node; (node = hr_list_first (&worker->conns)); )
+        hrg_conn_close (hr_list_entry (node, hrg_conn_t, node), reason);
+}
+
+void
+hrg_conn_on_socket (hrg_conn_t *self, uint32_t events)
+{
+    if (!self->closing)
+        self->transport->on_socket (self, events);
+}

@@ -1,0 +1,151 @@
+/*  hrg_conn: a client connection whose socket the worker owns, whatever
+    its transport (SSE, WebSocket).
+
+    The fan-out core only queues frames on a connection and asks it to
+    flush; everything that depends on the wire (rendering events and
+    resets, framing the bytes, reading the socket, last words before a
+    close) is the transport's, through its ops table (hrg_transport_t),
+    the way nchan's subscribers are. A transport embeds hrg_conn_t as the
+    first member of its own connection struct.
+
+    The core's rules live here: frames go out in the order queued, whole;
+    a connection whose socket refuses bytes while more than
+    --slow-consumer-bytes are queued is closed (it resumes on reconnect);
+    a closed connection is freed at the end of the loop's turn, so closing
+    is safe while lists of connections are being walked.  */
+#ifndef HRG_CONN_H
+#define HRG_CONN_H
+
+#include "hrg_event.h"
+#include "hrg_frame.h"
+#include "hrg_worker.h"
+#include "hr_cursor.h"
+
+typedef struct _hrg_stream_t hrg_stream_t;
+
+//  Why the core closes a connection (the transport may say so on the wire).
+typedef enum {
+    HRG_CLOSE_PEER,             //  the peer went away or the socket failed
+    HRG_CLOSE_SLOW,             //  slow consumer
+    HRG_CLOSE_STALLED,          //  a resume whose client took nothing for --conn-timeout
+    HRG_CLOSE_SHUTDOWN,         //  the gateway is stopping
+    HRG_CLOSE_TRANSPORT         //  the transport's own reason (already said)
+} hrg_close_t;
+
+//  What a channel looks like to a renderer: every channel of the stream's
+//  set with its position after the event or reset being rendered (an SSE
+//  cursor depends on all of them; a WebSocket frame on one).
+typedef struct {
+    const hr_chanset_t *set;
+    const char *const *epochs;  //  per set index; NULL: no such channel yet
+    const uint64_t *seqs;
+    size_t index;               //  the channel the event or reset is about
+} hrg_view_t;
+
+typedef struct {
+    const char *name;           //  for logs and group keys
+    //  Render into out (appending) the bytes of one frame; out is the
+    //  worker's scratch buffer, and its cursor buffer is free to use.
+    void (*render_event) (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
+                          const hrg_event_t *ev);
+    void (*render_reset) (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
+                          hr_reset_t reason);
+    //  A stream's channels are synced: before any replay or reset. May be NULL.
+    void (*stream_ready) (hrg_stream_t *stream);
+    //  A stream caught up and joins its group. May be NULL.
+    void (*stream_live) (hrg_stream_t *stream);
+    //  Writes what is queued, as far as the socket takes it.
+    void (*flush) (hrg_conn_t *conn);
+    //  Epoll readiness of the socket.
+    void (*on_socket) (hrg_conn_t *conn, uint32_t events);
+    //  The core is about to close it for reason: last words, queued. May be NULL.
+    void (*closing) (hrg_conn_t *conn, hrg_close_t reason);
+    //  Periodic (every sweep): heartbeats, timeouts.
+    void (*sweep) (hrg_conn_t *conn, uint64_t now_ms);
+    //  After a flush of a connection still open: catch-ups may go on.
+    void (*drained) (hrg_conn_t *conn);
+    //  Frees the connection (closed; its socket is gone).
+    void (*destroy) (hrg_conn_t *conn);
+} hrg_transport_t;
+
+struct _hrg_conn_t {
+    const hrg_transport_t *transport;
+    hrg_worker_t *worker;
+    int fd;                     //  -1 once closed
+    hrg_queue_t queue;          //  frames to write, in order
+    hr_list_t node;             //  in the worker's conns; once closing, its reaped
+    hr_list_t dirty_node;       //  in the worker's dirty_conns, while dirty
+    bool dirty;
+    bool closing;
+    bool blocked;               //  the socket refused bytes: waiting for EPOLLOUT
+    uint64_t blocked_ms;        //  monotonic: when it started refusing, or last took bytes since
+    uint64_t last_frame_ms;     //  monotonic: the last frame queued (heartbeats)
+    uint64_t written;           //  bytes the socket took, since it opened
+    uint32_t catching;          //  streams catching up (hrg_stream)
+    uint64_t held;              //  queued bytes counted in the worker's catch-up bytes
+};
+
+//  Sets up conn (allocated by the transport) on fd, taken over, and adds
+//  it to the worker's connections.
+void hrg_conn_init (hrg_conn_t *self, hrg_worker_t *worker,
+                    const hrg_transport_t *transport, int fd);
+
+//  Registers the socket with the worker's epoll set (edge-triggered, in
+//  and out) and tunes it for small writes. Closes the connection on failure.
+void hrg_conn_adopt (hrg_conn_t *self);
+
+//  Queues frame (a new reference; the caller keeps its own) and checks the
+//  slow-consumer rule. Does not flush: the caller marks it dirty, or a
+//  group flush writes it.
+void hrg_conn_queue (hrg_conn_t *self, hrg_frame_t *frame);
+
+//  Queues a copy of data as one frame and marks the connection dirty.
+void hrg_conn_send (hrg_conn_t *self, const void *data, size_t size);
+
+//  Queues the connection for the next hrg_conn_flush_dirty.
+void hrg_conn_mark_dirty (hrg_conn_t *self);
+
+//  Bytes queued but not yet written.
+static inline uint64_t
+hrg_conn_pending (const hrg_conn_t *self)
+{
+    return hrg_queue_bytes (&self->queue);
+}
+
+//  One writev of iov; adds what the kernel took to *written. False when
+//  the socket is full (blocked: EPOLLOUT will flush again) or gone (the
+//  connection is closed).
+bool hrg_conn_writev (hrg_conn_t *self, struct iovec *iov, size_t count, size_t *written);
+
+//  Writes queued frames as they are (no framing of its own), as far as the
+//  socket takes them: the flush of transports whose frames are wire-ready.
+void hrg_conn_write_queue (hrg_conn_t *self);
+
+//  Flushes through the transport, applies the slow-consumer rule, and
+//  tells the transport it drained.
+void hrg_conn_flush (hrg_conn_t *self);
+
+//  Applies the slow-consumer rule now: closes the connection (and counts
+//  it) when its socket refused bytes and more than --slow-consumer-bytes
+//  are queued. Returns true when it closed it.
+bool hrg_conn_check_slow (hrg_conn_t *self);
+
+//  Closes the connection: the transport's last words (for a reason other
+//  than PEER or TRANSPORT) are written if the socket takes them, then the
+//  socket is closed and the connection moves to the worker's reaped.
+void hrg_conn_close (hrg_conn_t *self, hrg_close_t reason);
+
+//  Undoes hrg_conn_init: releases queued frames, leaves the worker's lists
+//  (for the transport's destroy).
+void hrg_conn_fini (hrg_conn_t *self);
+
+//  Worker-wide: flushes dirty connections; sweeps every connection (slow
+//  consumers, then the transport's sweep); frees those closed this turn;
+//  closes all (shutdown); dispatches epoll readiness to the transport.
+void hrg_conn_flush_dirty (hrg_worker_t *worker);
+void hrg_conn_sweep (hrg_worker_t *worker, uint64_t now_ms);
+void hrg_conn_reap (hrg_worker_t *worker);
+void hrg_conn_close_all (hrg_worker_t *worker, hrg_close_t reason);
+void hrg_conn_on_socket (hrg_conn_t *self, uint32_t events);
+
+#endif

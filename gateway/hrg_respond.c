@@ -1,0 +1,138 @@
+/*  hrg_respond: the small HTTP answers every route shares: JSON error
+    bodies with stable codes, JSON responses, CORS.  */
+#include "hrg_respond.h"
+#include "hr_json.h"
+#include "hr_log.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+//  The longest Origin reflected: scheme, a DNS name of 253, a port.
+#define S_ORIGIN_MAX 300
+
+static bool
+s_alpha (char c)
+{
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
+}
+
+static bool
+s_digit (char c)
+{
+    return c >= '0' && c <= '9';
+}
+
+bool
+hrg_respond_origin_valid (const char *origin)
+{
+    if (!origin || strnlen (origin, S_ORIGIN_MAX + 1) > S_ORIGIN_MAX || !s_alpha (*origin))
+        return false;
+    const char *p = origin;
+    while (s_alpha (*p) || s_digit (*p) || *p == '+' || *p == '-' || *p == '.')
+        p++;
+    if (strncmp (p, "://", 3) != 0)
+        return false;
+    p += 3;
+    const char *host = p;
+    if (*p == '[') {                    //  an IPv6 literal
+        while (s_digit (*++p) || (*p >= 'a' && *p <= 'f') || (*p >= 'A' && *p <= 'F')
+           ||  *p == ':' || *p == '.')
+            ;
+        if (*p++ != ']' || p - host < 3)
+            return false;
+    }
+    else {
+        while (s_alpha (*p) || s_digit (*p) || *p == '-' || *p == '.')
+            p++;
+        if (p == host)
+            return false;
+    }
+    if (*p == ':') {
+        unsigned port = 0, digits = 0;
+        while (s_digit (*++p) && digits++ < 5)
+            port = port * 10 + (unsigned) (*p - '0');
+        if (digits == 0 || digits > 5 || port > 65535)
+            return false;
+    }
+    return *p == 0;
+}
+
+const char *
+hrg_respond_cors_origin (hrg_worker_t *worker, struct MHD_Connection *mhd)
+{
+    const char *origin = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND, "Origin");
+    //  Reflected into response heads: only a well-formed origin, never raw bytes
+    if (!origin || !worker->cors || !hrg_respond_origin_valid (origin))
+        return NULL;
+    for (const char *const *allowed = worker->cors; *allowed; allowed++)
+        if (strcmp (*allowed, "*") == 0 || strcmp (*allowed, origin) == 0)
+            return origin;
+    return NULL;
+}
+
+void
+hrg_respond_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
+               struct MHD_Response *response)
+{
+    //  With CORS on, every response depends on Origin (allowed or not): a
+    //  shared cache must not give one origin's answer to another
+    if (worker->cors)
+        MHD_add_response_header (response, "Vary", "Origin");
+    const char *origin = hrg_respond_cors_origin (worker, mhd);
+    if (origin)
+        MHD_add_response_header (response, "Access-Control-Allow-Origin", origin);
+}
+
+enum MHD_Result
+hrg_respond_queue (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned int status,
+                   const char *content_type, const void *body, size_t size,
+                   const char *allow)
+{
+    struct MHD_Response *response = MHD_create_response_from_buffer (
+        size, (void *) body, MHD_RESPMEM_MUST_COPY);
+    if (!response)
+        return MHD_NO;
+    if (content_type)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (allow)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, allow);
+    hrg_respond_cors (worker, mhd, response);
+    enum MHD_Result ret = MHD_queue_response (mhd, status, response);
+    MHD_destroy_response (response);
+    return ret;
+}
+
+enum MHD_Result
+hrg_respond_json (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned int status,
+                  const char *json, size_t size)
+{
+    return hrg_respond_queue (worker, mhd, status, "application/json", json, size, NULL);
+}
+
+enum MHD_Result
+hrg_respond_error_allow (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t error,
+                         const char *detail, const char *allow)
+{
+    const char *message = detail? detail: hr_error_message (error);
+    hrg_worker_count_error (worker, error, message);
+    hr_buf_t body = HR_BUF_INIT;
+    hr_buf_puts (&body, "{\"error\":\"");
+    hr_buf_puts (&body, hr_error_code (error));
+    hr_buf_puts (&body, "\",\"message\":");
+    hr_json_string (&body, message, strlen (message));
+    hr_buf_puts (&body, "}");
+    enum MHD_Result ret = hrg_respond_queue (worker, mhd,
+                                             (unsigned) hr_error_http_status (error),
+                                             "application/json", body.data, body.size, allow);
+    hr_buf_free (&body);
+    return ret;
+}
+
+enum MHD_Result
+hrg_respond_error (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t error,
+                   const char *detail)
+{
+    return hrg_respond_error_allow (worker, mhd, error, detail, NULL);
+}
+

@@ -1,0 +1,47 @@
+/*  hrg_respond: the small HTTP answers every route shares: JSON error
+    bodies with stable codes, JSON responses, CORS.  */
+#ifndef HRG_RESPOND_H
+#define HRG_RESPOND_H
+
+#include "hrg_worker.h"
+
+//  Per-request state a route keeps in libmicrohttpd's con_cls; destroy is
+//  called when the request completes.
+typedef struct _hrg_request_t hrg_request_t;
+struct _hrg_request_t {
+    void (*destroy) (hrg_request_t *self);
+};
+
+//  Queues {"error": code, "message": ...} with the code's status; detail
+//  replaces the default message when given. Counts and logs the error.
+enum MHD_Result hrg_respond_error (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                                   hr_error_t error, const char *detail);
+
+//  Queues body (copied) with status and, when given, a Content-Type and
+//  an Allow header; CORS headers when the Origin is allowed.
+enum MHD_Result hrg_respond_queue (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                                   unsigned int status, const char *content_type,
+                                   const void *body, size_t size, const char *allow);
+
+//  hrg_respond_error with an Allow header (405).
+enum MHD_Result hrg_respond_error_allow (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                                         hr_error_t error, const char *detail,
+                                         const char *allow);
+
+//  Queues a JSON body (copied) with status.
+enum MHD_Result hrg_respond_json (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                                  unsigned int status, const char *json, size_t size);
+
+//  True when origin is scheme://host[:port] and nothing else (at most 300
+//  bytes, printable): the only Origin ever copied into a response head.
+bool hrg_respond_origin_valid (const char *origin);
+
+//  The request's Origin when it is valid and allowed cross-origin access,
+//  else NULL. Borrowed from libmicrohttpd: valid until the request ends.
+const char *hrg_respond_cors_origin (hrg_worker_t *worker, struct MHD_Connection *mhd);
+
+//  Adds CORS headers to response when the request's Origin is allowed.
+void hrg_respond_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                       struct MHD_Response *response);
+
+#endif
