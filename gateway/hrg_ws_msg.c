@@ -707,7 +707,7 @@ hrg_ws_render_bye (hr_buf_t *out, hrg_ws_format_t f, int code, const char *why,
 void
 hrg_ws_render_close (hr_buf_t *out, uint16_t code, const char *reason)
 {
-    size_t len = strlen (reason);
+    size_t len = reason? strlen (reason): 0;
     if (len > 123) {
         len = 123;
         //  Back off to the start of the character that would be cut
@@ -718,6 +718,7 @@ hrg_ws_render_close (hr_buf_t *out, uint16_t code, const char *reason)
     hr_buf_put (out, "\0\0\0\0\0\0\0\0\0\0", S_HEAD_MAX);
     uint8_t code_be [2] = { (uint8_t) (code >> 8), (uint8_t) code };
     hr_buf_put (out, code_be, 2);
-    hr_buf_put (out, reason, len);
+    if (len)
+        hr_buf_put (out, reason, len);
     s_frame (out, mark, 0x8);
 }

@@ -133,8 +133,8 @@ void hrg_ws_render_pong (hr_buf_t *out, hrg_ws_format_t f, bool has_id, uint32_t
 //  bye{code, why, retry_after?}: retry_after in ms, absent when negative.
 void hrg_ws_render_bye (hr_buf_t *out, hrg_ws_format_t f, int code, const char *why,
                         int64_t retry_after_ms);
-//  A close control frame: code, then reason cut to 123 bytes at a UTF-8
-//  boundary (control frames carry at most 125 bytes).
+//  A close control frame: code, then reason (NULL: none) cut to 123 bytes
+//  at a UTF-8 boundary (control frames carry at most 125 bytes).
 void hrg_ws_render_close (hr_buf_t *out, uint16_t code, const char *reason);
 
 #endif

@@ -262,7 +262,9 @@ test_render_close_cuts_reason_at_a_character (void **state)
     assert_int_equal (out.size, 127);
     hr_buf_reset (&out);
     hrg_ws_render_close (&out, 1000, "");
-    assert_memory_equal (out.data, "\x88\x02\x03\xe8", 4);
+    hrg_ws_render_close (&out, 1000, NULL);
+    assert_int_equal (out.size, 8);
+    assert_memory_equal (out.data, "\x88\x02\x03\xe8\x88\x02\x03\xe8", 8);
     hr_buf_free (&out);
 }
 
