@@ -276,6 +276,102 @@ test_long_message_byte_by_byte (void **state)
     free (payload);
 }
 
+//  Random streams of frames, valid and broken, fed whole and in random
+//  pieces: the same messages, replies, close code and busy state, however
+//  the bytes are split.
+static uint64_t s_rand_state = 0x9e3779b97f4a7c15;
+
+static uint32_t
+s_rand (uint32_t below)
+{
+    s_rand_state ^= s_rand_state << 13;
+    s_rand_state ^= s_rand_state >> 7;
+    s_rand_state ^= s_rand_state << 17;
+    return (uint32_t) (s_rand_state % below);
+}
+
+//  Mostly frames in a valid order, with now and then a broken one.
+static void
+s_random_stream (hr_buf_t *out)
+{
+    static const uint8_t any [] = { OP_TEXT, OP_BIN, OP_CONT, OP_PING, OP_CLOSE, 3, 0xb };
+    static const char *texts [] = {
+        "hello", "", "\xc3\xa9t\xc3\xa9", "\xe2\x82\xac", "\xf0\x9f\x98", "\x80"
+    };
+    static const size_t sizes [] = { 0, 1, 2, 7, 125, 126, 200, 300 };
+    bool in_message = false;
+    size_t frames = 1 + s_rand (12);
+    for (size_t f = 0; f < frames; f++) {
+        uint8_t opcode;
+        if (s_rand (20) == 0)
+            opcode = any [s_rand (sizeof any)];
+        else
+        if (s_rand (4) == 0)
+            opcode = s_rand (2)? OP_PING: OP_PONG;
+        else
+            opcode = in_message? OP_CONT: s_rand (2)? OP_TEXT: OP_BIN;
+        if (s_rand (30) == 0)
+            opcode = OP_CLOSE;
+        bool fin = (opcode & 0x08) || s_rand (3);
+        if (!(opcode & 0x08))
+            in_message = !fin;
+        uint8_t first = opcode | (fin? FIN: 0) | (s_rand (60)? 0: 0x40);
+        hr_buf_t payload = HR_BUF_INIT;
+        if (opcode == OP_CLOSE && s_rand (4)) {
+            static const uint16_t codes [] = { 1000, 4000, 999, 1005 };
+            s_close_payload (&payload, codes [s_rand (4)], texts [s_rand (4)]);
+        }
+        else
+        if (s_rand (2))     //  a sequence may be cut between fragments
+            hr_buf_puts (&payload, texts [s_rand (s_rand (8)? 4: 6)]);
+        else {
+            size_t size = sizes [s_rand (sizeof sizes / sizeof sizes [0])];
+            for (size_t i = 0; i < size; i++)
+                hr_buf_putc (&payload, (char) (s_rand (50)? 'a' + s_rand (26): s_rand (256)));
+        }
+        s_frame_raw (out, first, s_rand (60) != 0, payload.data, payload.size);
+        hr_buf_free (&payload);
+    }
+}
+
+static void
+s_feed_in_pieces (hrg_ws_sock_t *sock, const hr_buf_t *bytes, bool one_by_one, int *code)
+{
+    size_t at = 0;
+    while (at < bytes->size) {
+        size_t piece = one_by_one? 1: 1 + s_rand (bytes->size - at);
+        *code = hrg_ws_sock_feed (sock, (const uint8_t *) bytes->data + at, piece);
+        at += piece;
+    }
+}
+
+static void
+test_random_streams_split_anywhere (void **state)
+{
+    for (int round = 0; round < 3000; round++) {
+        hr_buf_t bytes = HR_BUF_INIT;
+        s_random_stream (&bytes);
+        s_peer_t whole = S_PEER_INIT, split = S_PEER_INIT;
+        hrg_ws_sock_t *a = hrg_ws_sock_new (256, &s_ops, &whole);
+        hrg_ws_sock_t *b = hrg_ws_sock_new (256, &s_ops, &split);
+        int code_a = s_feed (a, &bytes), code_b = 0;
+        s_feed_in_pieces (b, &bytes, round % 10 == 0, &code_b);
+        assert_int_equal (code_a, code_b);
+        assert_int_equal (whole.messages, split.messages);
+        s_assert_same (&split.log, &whole.log);
+        s_assert_same (&split.sent, &whole.sent);
+        assert_int_equal (hrg_ws_sock_busy (a), hrg_ws_sock_busy (b));
+        assert_int_equal (hrg_ws_sock_memory (a), hrg_ws_sock_memory (b));
+        if (code_a)
+            assert_false (hrg_ws_sock_busy (a));
+        hrg_ws_sock_destroy (&a);
+        hrg_ws_sock_destroy (&b);
+        s_peer_reset (&whole);
+        s_peer_reset (&split);
+        hr_buf_free (&bytes);
+    }
+}
+
 //  The owner ends the connection from on_message: nothing more is
 //  delivered or sent, not even from the rest of the same read.
 static void
@@ -417,6 +513,7 @@ main (void)
         cmocka_unit_test (test_control_frames_inside_a_fragmented_message),
         cmocka_unit_test (test_every_split_point),
         cmocka_unit_test (test_long_message_byte_by_byte),
+        cmocka_unit_test (test_random_streams_split_anywhere),
         cmocka_unit_test (test_stop_from_on_message),
         cmocka_unit_test (test_memory_while_idle_and_busy),
         cmocka_unit_test (test_partial_close_frame_is_held),
