@@ -49,13 +49,18 @@
 #define O_CATCHUP_MEMORY { "catchup-memory", HR_OPT_BYTES, G (catchup_memory), "BYTES", "memory per worker held for catch-up (resume replays, history responses); over it new catch-ups wait", 64 * 1024, 1LL << 40 }
 #define O_WRITE_INTERVAL { "write-interval", HR_OPT_MILLIS, G (write_interval), "DURATION", "least time between two writes to an SSE stream: quieter streams get each event at once, busier ones several events per write (0: every event at once)", 0, 1000 }
 #define O_CORS { "cors-origins", HR_OPT_STRING, G (cors_origins), "ORIGINS", "origins allowed cross-origin access: * or a comma-separated list", 0, 0 }
+#define O_WS_ORIGINS { "ws-origins", HR_OPT_STRING, G (ws_origins), "ORIGINS", "browser origins allowed to open a WebSocket besides the gateway's own: * or a comma-separated list", 0, 0 }
+#define O_WS_HEARTBEAT { "ws-heartbeat", HR_OPT_MILLIS, G (ws_heartbeat), "DURATION", "WebSocket ping after this long without outbound traffic; no answer within it plus 10 s closes (4002)", 100, DAY }
+#define O_WS_MAX_MESSAGE { "ws-max-message", HR_OPT_BYTES, G (ws_max_message), "BYTES", "largest inbound WebSocket message, reassembled (over it: close 1009)", 256, 16LL << 20 }
+#define O_WS_MAX_RATE { "ws-max-rate", HR_OPT_INT, G (ws_max_rate), "N", "inbound WebSocket messages per second per connection (over it: close 4004)", 1, 1000000 }
+#define O_WS_MAX_SUBS { "ws-max-subscriptions", HR_OPT_INT, G (ws_max_subscriptions), "N", "channels one WebSocket connection may subscribe to (over it: err limit)", 1, 100000 }
 #define O_DEMO { "demo", HR_OPT_BOOL, G (demo), NULL, "serve the demo page at /", 0, 0 }
 
 const hr_option_t cli_run_options [] = {
     O_HTTP, O_PULL, O_ROUTER, O_XPUB, O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY,
     O_CONN_TIMEOUT, O_HEARTBEAT, O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_MAX_EVENT,
     O_HISTORY_SIZE, O_HISTORY_AGE, O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX,
-    O_DEDUPE_MEMORY, O_MAX_CHANNELS, O_REPLY_MEMORY, O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_CATCHUP_MEMORY, O_WRITE_INTERVAL, O_CORS, O_DEMO,
+    O_DEDUPE_MEMORY, O_MAX_CHANNELS, O_REPLY_MEMORY, O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_CATCHUP_MEMORY, O_WRITE_INTERVAL, O_CORS, O_WS_ORIGINS, O_WS_HEARTBEAT, O_WS_MAX_MESSAGE, O_WS_MAX_RATE, O_WS_MAX_SUBS, O_DEMO,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
@@ -71,7 +76,7 @@ const hr_option_t cli_gateway_options [] = {
       "the broker's XPUB and ROUTER endpoints", 0, 0 },
     O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY, O_CONN_TIMEOUT, O_HEARTBEAT,
     O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_GW_MAX_EVENT, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_CATCHUP_MEMORY, O_WRITE_INTERVAL, O_CORS,
-    O_DEMO, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+    O_WS_ORIGINS, O_WS_HEARTBEAT, O_WS_MAX_MESSAGE, O_WS_MAX_RATE, O_WS_MAX_SUBS, O_DEMO, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_pub_options [] = {

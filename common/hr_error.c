@@ -31,6 +31,8 @@ static const s_error_info_t s_errors [HR_E_COUNT] = {
     [HR_E_BROKER_UNAVAILABLE] = { "broker_unavailable", 503, "broker unavailable" },
     [HR_E_OVERLOADED] = { "overloaded", 503, "connection limit reached; retry later" },
     [HR_E_INTERNAL] = { "internal", 500, "internal error" },
+    [HR_E_FORBIDDEN] = { "forbidden", 403, "this origin may not open a WebSocket here" },
+    [HR_E_UPGRADE_REQUIRED] = { "upgrade_required", 426, "WebSocket version 13 is required" },
 };
 
 const char *

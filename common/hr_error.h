@@ -33,6 +33,8 @@ typedef enum {
     HR_E_BROKER_UNAVAILABLE,
     HR_E_OVERLOADED,
     HR_E_INTERNAL,
+    HR_E_FORBIDDEN,
+    HR_E_UPGRADE_REQUIRED,
     HR_E_COUNT
 } hr_error_t;
 

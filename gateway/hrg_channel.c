@@ -82,7 +82,7 @@ hrg_channel_acquire (hrg_worker_t *worker, const char *name)
 static uint64_t
 s_event_bytes (const hrg_event_t *ev)
 {
-    return sizeof *ev + ev->json_len + 1 + sizeof ev;
+    return hrg_event_bytes (ev) + sizeof ev;
 }
 
 static void

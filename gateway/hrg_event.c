@@ -4,6 +4,7 @@
 #include "hr_event.h"
 #include "hr_json.h"
 
+#include <assert.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -25,7 +26,9 @@ hrg_event_decode (const void *frame, size_t size, hr_error_t *error)
     hr_buf_t json = HR_BUF_INIT;
     if (!ev.head)
         hr_json_envelope (&json, &ev);
-    hrg_event_t *self = hr_malloc (sizeof *self + json.size + 1);
+    //  A head marker's envelope is not needed: it is never sent
+    size_t envelope_len = ev.head? 0: size;
+    hrg_event_t *self = hr_malloc (sizeof *self + json.size + 1 + envelope_len);
     self->refs = 1;
     self->head = ev.head;
     self->seq = ev.seq;
@@ -36,8 +39,21 @@ hrg_event_decode (const void *frame, size_t size, hr_error_t *error)
     self->json_len = json.size;
     memcpy (self->json, json.data? json.data: "", json.size);
     self->json [json.size] = 0;
+    self->envelope = (const uint8_t *) self->json + json.size + 1;
+    self->envelope_len = envelope_len;
+    if (envelope_len)
+        memcpy ((uint8_t *) self->envelope, frame, envelope_len);
     hr_buf_free (&json);
     return self;
+}
+
+void
+hrg_event_view (const hrg_event_t *self, hr_event_t *view)
+{
+    //  Decoded once already: this cannot fail
+    hr_error_t error = hr_event_decode (self->envelope, self->envelope_len, view);
+    assert (error == HR_OK);
+    (void) error;
 }
 
 void

@@ -2,11 +2,14 @@
 
     Decoded once per worker from the broker's envelope and rendered once to
     its JSON envelope; shared by reference between the channel's recent
-    ring, held lists and replays. Groups render SSE frames from the JSON.  */
+    ring, held lists and replays. It keeps the broker's MessagePack
+    envelope too, so a transport that speaks MessagePack sends the
+    publisher's bytes without re-encoding them (hrg_event_view).  */
 #ifndef HRG_EVENT_H
 #define HRG_EVENT_H
 
 #include "hr_channel.h"
+#include "hr_event.h"
 #include "hr_error.h"
 
 #include <stdbool.h>
@@ -20,13 +23,26 @@ typedef struct {
     char epoch [HR_EPOCH_MAX + 1];      //  empty when nil
     char channel [HR_CHANNEL_MAX + 1];
     size_t json_len;
-    char json [];               //  the JSON envelope, NUL-terminated
+    const uint8_t *envelope;    //  the broker's MessagePack envelope (in json's block)
+    size_t envelope_len;
+    char json [];               //  the JSON envelope, NUL-terminated, then the envelope
 } hrg_event_t;
 
 //  Decodes an envelope frame and renders its JSON. Returns NULL and sets
 //  *error when the frame is invalid, including an event (not a head
 //  marker) with seq 0 (bad_field). Caller owns one reference.
 hrg_event_t *hrg_event_decode (const void *frame, size_t size, hr_error_t *error);
+
+//  The event as a view of its envelope (strings and data point into self,
+//  valid while the caller holds its reference).
+void hrg_event_view (const hrg_event_t *self, hr_event_t *view);
+
+//  Bytes the event holds, for the memory bounds of rings and held lists.
+static inline size_t
+hrg_event_bytes (const hrg_event_t *self)
+{
+    return sizeof *self + self->json_len + 1 + self->envelope_len;
+}
 
 static inline hrg_event_t *
 hrg_event_ref (hrg_event_t *self)

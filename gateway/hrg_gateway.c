@@ -1,6 +1,7 @@
 /*  hrg_gateway: listen sockets, metrics registration, worker threads.  */
 #include "hrg_gateway.h"
 #include "hrg_loop.h"
+#include "hrg_ws.h"
 #include "hr_config.h"
 #include "hr_log.h"
 
@@ -21,6 +22,7 @@ struct _hrg_gateway_t {
     hrg_metric_ids_t ids;
     _Atomic int linked_workers;     //  workers connected to the broker
     char **cors;                //  NULL-terminated; shared by the workers
+    char **ws_origins;          //  likewise, --ws-origins
     char url [128];
 };
 
@@ -76,6 +78,18 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
         HR_METRIC_COUNTER, "History requests asked again because the broker answered overloaded.");
     ids->log_suppressed = hr_metrics_add (metrics, "herald_log_suppressed_total",
         HR_METRIC_COUNTER, "Log lines dropped by the rate limit (whole process; a 250 ms lag).");
+    ids->ws_connections = hr_metrics_add (metrics, "herald_ws_connections", HR_METRIC_GAUGE,
+        "Open WebSocket connections (also counted in herald_connections).");
+    ids->ws_messages = hr_metrics_add (metrics, "herald_ws_messages_total", HR_METRIC_COUNTER,
+        "Messages received from WebSocket clients (each message of a batch).");
+    ids->ws_inbound_bytes = hr_metrics_add (metrics, "herald_ws_inbound_bytes", HR_METRIC_GAUGE,
+        "Bytes held for WebSocket messages being received (each up to --ws-max-message).");
+    ids->ws_closes = hr_metrics_add_labeled (metrics, "herald_ws_closed_total",
+        HR_METRIC_COUNTER, "WebSocket connections the server closed for a reason, by close code.",
+        "code", hrg_ws_close_labels, HRG_WS_CLOSE_LABELS);
+    ids->ws_errors = hr_metrics_add_labeled (metrics, "herald_ws_errors_total",
+        HR_METRIC_COUNTER, "WebSocket requests answered err, by code.", "code",
+        hrg_ws_error_labels, HRG_WS_ERROR_LABELS);
     ids->errors = hr_metrics_add_labeled (metrics, "herald_errors_total", HR_METRIC_COUNTER,
         "HTTP requests answered with an error, by code.", "code", codes + 1, HR_E_COUNT - 1);
     ids->resets = hr_metrics_add_labeled (metrics, "herald_resets_total", HR_METRIC_COUNTER,
@@ -100,6 +114,15 @@ s_parse_cors (const char *list)
         origins [n++] = hr_strdup (item);
     free (copy);
     return origins;
+}
+
+static void
+s_free_origins (char **origins)
+{
+    if (origins)
+        for (char **origin = origins; *origin; origin++)
+            free (*origin);
+    free (origins);
 }
 
 //  A listening socket on host:port with SO_REUSEPORT, so every worker can
@@ -163,6 +186,7 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
         self->worker_count = 1;
     self->workers = hr_calloc ((size_t) self->worker_count, sizeof (hrg_worker_t *));
     self->cors = s_parse_cors (config->cors_origins);
+    self->ws_origins = s_parse_cors (config->ws_origins);
     s_register_metrics (&self->ids, metrics);
     for (int i = 0; i < self->worker_count; i++) {
         int fd = s_listen (host, port, err);
@@ -179,6 +203,7 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
             return NULL;
         }
         self->workers [i]->linked_workers = &self->linked_workers;
+        self->workers [i]->ws_origins = (const char *const *) self->ws_origins;
         self->workers [i]->worker_count = self->worker_count;
     }
     snprintf (self->url, sizeof self->url, strchr (host, ':')? "http://[%s]:%d": "http://%s:%d",
@@ -232,10 +257,8 @@ hrg_gateway_destroy (hrg_gateway_t **self_p)
     for (int i = 0; i < self->worker_count; i++)
         hrg_loop_destroy (&self->workers [i]);
     free (self->workers);
-    if (self->cors)
-        for (char **origin = self->cors; *origin; origin++)
-            free (*origin);
-    free (self->cors);
+    s_free_origins (self->cors);
+    s_free_origins (self->ws_origins);
     free (self);
     *self_p = NULL;
 }

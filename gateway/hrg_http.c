@@ -6,6 +6,7 @@
 #include "hrg_publish.h"
 #include "hrg_respond.h"
 #include "hrg_sse.h"
+#include "hrg_ws.h"
 #include "hr_channel.h"
 #include "hr_json.h"
 #include "hr_log.h"
@@ -56,6 +57,13 @@ s_sse (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
        const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     return hrg_sse_handle (worker, mhd, version);
+}
+
+static enum MHD_Result
+s_ws (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+      const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    return hrg_ws_handle (worker, mhd);
 }
 
 static enum MHD_Result
@@ -191,6 +199,7 @@ s_check_request (s_check_t *check, struct MHD_Connection *mhd, const char *url,
 
 static const s_route_t s_routes [] = {
     { "/v1/sse", MHD_HTTP_METHOD_GET, s_sse, "GET, OPTIONS" },
+    { "/v1/ws", MHD_HTTP_METHOD_GET, s_ws, "GET" },
     { "/v1/publish", MHD_HTTP_METHOD_POST, s_publish, "POST, OPTIONS" },
     { "/v1/history", MHD_HTTP_METHOD_GET, s_history, "GET, OPTIONS" },
     { "/healthz", MHD_HTTP_METHOD_GET, s_health, "GET" },

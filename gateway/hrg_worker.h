@@ -41,7 +41,8 @@ typedef struct {
         events_received, events_delivered, replayed, resumes, gap_fills,
         slow_consumers, errors, resets, log_suppressed,
         channels_unconfirmed, subscription_retries, subscription_timeouts, held_bytes,
-        catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared, history_retries;
+        catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared, history_retries,
+        ws_connections, ws_messages, ws_closes, ws_errors, ws_inbound_bytes;
 } hrg_metric_ids_t;
 
 struct _hrg_worker_t {
@@ -51,6 +52,8 @@ struct _hrg_worker_t {
     const hrg_metric_ids_t *m;
     hr_metrics_shard_t *shard;
     const char *const *cors;        //  allowed origins (NULL-terminated), gateway's
+    const char *const *ws_origins;  //  --ws-origins (NULL-terminated or NULL), gateway's
+    uint64_t ws_sessions;           //  WebSocket sessions opened, for their ids
     struct MHD_Daemon *daemon;
     int listen_fd;
     int epoll_fd;

@@ -1,0 +1,46 @@
+/*  hrg_ws_conn: a WebSocket connection's state, shared by the two halves
+    of the transport: hrg_ws.c (the socket, heartbeats, closing) and
+    hrg_ws_session.c (the messages: subscribe, publish, ping). Internal to
+    hrg_ws*.c.  */
+#ifndef HRG_WS_CONN_H
+#define HRG_WS_CONN_H
+
+#include "hrg_stream.h"
+#include "hrg_ws_msg.h"
+#include "hrg_ws_sock.h"
+
+typedef struct {
+    hrg_conn_t conn;            //  first: the core's part
+    hrg_ws_format_t format;
+    hrg_ws_sock_t *sock;        //  inbound framing (wslay), owned
+    hr_vec_t streams;           //  hrg_stream_t *, one per subscribed channel, owned
+    hr_vec_t pubs;              //  publishes awaiting the broker, owned (hrg_ws_session.c)
+    uint64_t last_in_ms;        //  monotonic: the last bytes read
+    uint64_t rate_start_ms;     //  the current second of --ws-max-rate
+    uint32_t rate_count;        //  messages in it
+    bool said_bye;
+} hrg_ws_conn_t;
+
+//  Queues frame (rendered whole, copied) and marks the connection dirty.
+void hrg_ws_conn_send (hrg_ws_conn_t *self, hr_buf_t *frame);
+
+//  Ends the connection for a reason of the server's: bye{code, why} and a
+//  close frame (if the socket takes them now), then closes it.
+void hrg_ws_conn_end (hrg_ws_conn_t *self, int code, const char *why);
+
+//  Counts an err reply in herald_ws_errors_total.
+void hrg_ws_conn_count_error (hrg_ws_conn_t *self, const char *code);
+
+//  hrg_ws_session.c: a complete inbound data message of the right kind.
+void hrg_ws_session_message (hrg_ws_conn_t *self, const uint8_t *data, size_t size);
+
+//  A stream's channel synced: answer its sub with ok{id, ch, e, s}.
+void hrg_ws_session_ready (hrg_stream_t *stream);
+
+//  The connection drained: catching-up streams go on.
+void hrg_ws_session_drained (hrg_ws_conn_t *self);
+
+//  Frees the streams and forgets the publishes in flight.
+void hrg_ws_session_fini (hrg_ws_conn_t *self);
+
+#endif

@@ -1,0 +1,271 @@
+/*  hrg_ws_session: the herald.v1 messages of one WebSocket connection
+    (docs/protocol.md §11.3): sub and unsub as streams of the fan-out core,
+    pub through the worker's broker link, ping, and the answers to what
+    does not exist yet (auth, refresh) or cannot be read.  */
+#include "hrg_ws_conn.h"
+#include "hrg_link.h"
+#include "hr_log.h"
+#include "hr_proto.h"
+#include "hr_time.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+//  Publishes one connection may have waiting for the broker.
+#define S_PUBS_MAX 256
+
+//  A publish waiting for the broker's answer.
+typedef struct {
+    hrg_ws_conn_t *conn;
+    uint64_t rid;
+    uint32_t id;
+} s_pub_t;
+
+static void
+s_err (hrg_ws_conn_t *self, bool has_id, uint32_t id, const char *code, const char *msg)
+{
+    hr_buf_t *scratch = &self->conn.worker->scratch;
+    hr_buf_reset (scratch);
+    hrg_ws_render_err (scratch, self->format, has_id, id, code, msg);
+    hrg_ws_conn_send (self, scratch);
+    hrg_ws_conn_count_error (self, code);
+}
+
+//  The stream of channel ch, or NULL; *index its place in streams.
+static hrg_stream_t *
+s_find (hrg_ws_conn_t *self, const char *ch, size_t ch_len, size_t *index)
+{
+    for (size_t i = 0; i < self->streams.count; i++) {
+        hrg_stream_t *stream = self->streams.items [i];
+        const char *name = stream->set->names [0];
+        if (strlen (name) == ch_len && memcmp (name, ch, ch_len) == 0) {
+            *index = i;
+            return stream;
+        }
+    }
+    return NULL;
+}
+
+void
+hrg_ws_session_ready (hrg_stream_t *stream)
+{
+    hrg_ws_conn_t *self = (hrg_ws_conn_t *) stream->conn;
+    hrg_channel_t *channel = stream->channels [0];
+    hr_buf_t *scratch = &self->conn.worker->scratch;
+    hr_buf_reset (scratch);
+    hrg_ws_render_ok_sub (scratch, self->format, stream->id, channel->name,
+                          channel->epoch [0]? channel->epoch: NULL, channel->last);
+    hrg_ws_conn_send (self, scratch);
+}
+
+static void
+s_sub (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
+{
+    size_t index;
+    hrg_stream_t *stream = s_find (self, msg->ch, msg->ch_len, &index);
+    if (stream) {
+        //  Already subscribed: its position now, nothing changes
+        stream->id = msg->id;
+        if (stream->ready)
+            hrg_ws_session_ready (stream);
+        return;
+    }
+    if (self->streams.count >= (size_t) self->conn.worker->config->ws_max_subscriptions) {
+        s_err (self, true, msg->id, "limit", "over --ws-max-subscriptions on this connection");
+        return;
+    }
+    char name [HR_CHANNEL_MAX + 1];
+    snprintf (name, sizeof name, "%.*s", (int) msg->ch_len, msg->ch);
+    const char *names [] = { name };
+    hr_position_t *position = hr_calloc (1, sizeof *position);
+    if (msg->resume) {
+        position->epoch_len = msg->e_len < HR_EPOCH_MAX? msg->e_len: HR_EPOCH_MAX;
+        memcpy (position->epoch, msg->e? msg->e: "", position->epoch_len);
+        position->epoch [position->epoch_len] = 0;
+        position->seq = msg->s;
+    }
+    stream = hrg_stream_new (&self->conn, hr_chanset_new (names, 1), position, !msg->resume);
+    stream->id = msg->id;
+    hr_vec_push (&self->streams, stream);
+    hrg_stream_account (stream);
+    hrg_stream_catch_up (stream);       //  ok once its channel synced (hrg_ws_session_ready)
+}
+
+static void
+s_unsub (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
+{
+    size_t index;
+    hrg_stream_t *stream = s_find (self, msg->ch, msg->ch_len, &index);
+    if (stream) {
+        hr_vec_remove (&self->streams, stream);
+        hrg_stream_destroy (&stream);
+    }
+    hr_buf_t *scratch = &self->conn.worker->scratch;
+    hr_buf_reset (scratch);
+    hrg_ws_render_ok (scratch, self->format, msg->id);
+    hrg_ws_conn_send (self, scratch);
+}
+
+//  The broker's answer to a publish (NULL: no answer in time, or stopping).
+static void
+s_on_pub (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames, size_t count)
+{
+    s_pub_t *pub = arg;
+    hrg_ws_conn_t *self = pub->conn;
+    hr_vec_remove (&self->pubs, pub);
+    uint32_t id = pub->id;
+    free (pub);
+    if (self->conn.closing)
+        return;
+    if (!reply) {
+        s_err (self, true, id, "unavailable", "the broker did not answer in time; "
+               "retry with the same key");
+        return;
+    }
+    if (reply->error) {
+        char msg [160];
+        snprintf (msg, sizeof msg, "%.*s", (int) reply->message_len,
+                  reply->message? reply->message: hr_error_message (reply->error));
+        const char *code = reply->error == HR_E_OVERLOADED? "rate_limited"
+                         : reply->error == HR_E_FRAME_TOO_LARGE? "too_big"
+                         : reply->error == HR_E_INTERNAL? "internal"
+                         : reply->error == HR_E_BROKER_UNAVAILABLE? "unavailable"
+                         : "bad_request";
+        s_err (self, true, id, code, msg);
+        return;
+    }
+    hr_buf_t *scratch = &self->conn.worker->scratch;
+    hr_buf_reset (scratch);
+    hrg_ws_render_ok_pub (scratch, self->format, id, reply->epoch? reply->epoch: "",
+                          reply->epoch_len, reply->seq, reply->dup);
+    hrg_ws_conn_send (self, scratch);
+}
+
+static void
+s_pub (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
+{
+    hrg_worker_t *worker = self->conn.worker;
+    if (self->pubs.count >= S_PUBS_MAX) {
+        s_err (self, true, msg->id, "rate_limited", "too many publishes waiting for the broker");
+        return;
+    }
+    hr_event_t ev = {
+        .ch = msg->ch, .ch_len = msg->ch_len, .type = msg->ptype, .type_len = msg->ptype_len,
+        .id = msg->key, .id_len = msg->key_len, .data = msg->data, .data_len = msg->data_len };
+    //  Measured with the largest rid the link can add, as HTTP publish does
+    hr_buf_t *scratch = &worker->scratch;
+    hr_buf_reset (scratch);
+    uint64_t rid = UINT64_MAX;
+    hr_request_encode_publish (scratch, &rid, &ev);
+    if (scratch->size > (size_t) worker->config->max_event) {
+        s_err (self, true, msg->id, "too_big", "the event's publish frame is over --max-event");
+        return;
+    }
+    s_pub_t *pub = hr_calloc (1, sizeof *pub);
+    pub->conn = self;
+    pub->id = msg->id;
+    pub->rid = hrg_link_publish (worker->link, &ev, s_on_pub, pub);
+    if (!pub->rid) {
+        free (pub);
+        s_err (self, true, msg->id, "unavailable", "no broker connected; retry with the same key");
+        return;
+    }
+    hr_vec_push (&self->pubs, pub);
+}
+
+static void
+s_reply_pong (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
+{
+    hr_buf_t *scratch = &self->conn.worker->scratch;
+    hr_buf_reset (scratch);
+    hrg_ws_render_pong (scratch, self->format, msg->has_id, msg->id);
+    hrg_ws_conn_send (self, scratch);
+}
+
+static void
+s_handle (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
+{
+    if (msg->error) {
+        s_err (self, msg->has_id, msg->id, msg->code? msg->code: "bad_request", msg->error);
+        return;
+    }
+    switch (msg->type) {
+        case HRG_WS_T_SUB:     s_sub (self, msg); break;
+        case HRG_WS_T_UNSUB:   s_unsub (self, msg); break;
+        case HRG_WS_T_PUB:     s_pub (self, msg); break;
+        case HRG_WS_T_PING:    s_reply_pong (self, msg); break;
+        case HRG_WS_T_PONG:    break;
+        case HRG_WS_T_AUTH:
+        case HRG_WS_T_REFRESH:
+            s_err (self, msg->has_id, msg->id, "bad_request",
+                   "token authentication is not enabled on this gateway");
+            break;
+        default:
+            s_err (self, msg->has_id, msg->id, "bad_request", "unknown t");
+    }
+}
+
+//  Counts count messages against --ws-max-rate; false when over it.
+static bool
+s_within_rate (hrg_ws_conn_t *self, size_t count)
+{
+    hrg_worker_t *worker = self->conn.worker;
+    uint64_t now = hr_mono_ms ();
+    if (now >= self->rate_start_ms + 1000) {
+        self->rate_start_ms = now;
+        self->rate_count = 0;
+    }
+    self->rate_count += (uint32_t) count;
+    hr_metrics_add_to (worker->shard, worker->m->ws_messages, (int64_t) count);
+    return self->rate_count <= (uint64_t) worker->config->ws_max_rate;
+}
+
+void
+hrg_ws_session_message (hrg_ws_conn_t *self, const uint8_t *data, size_t size)
+{
+    hrg_ws_batch_t *batch = hr_malloc (sizeof *batch);  //  10 KB: not on the stack
+    int code = hrg_ws_batch_decode (batch, self->format, data, size);
+    if (code)
+        hrg_ws_conn_end (self, code, self->format == HRG_WS_JSON
+                         ? "not one JSON value (or invalid)": "not one MessagePack value");
+    else
+    if (!s_within_rate (self, hrg_ws_batch_count (batch)))
+        hrg_ws_conn_end (self, 4004, "over --ws-max-rate messages per second");
+    else
+        for (size_t i = 0; i < hrg_ws_batch_count (batch) && !self->conn.closing; i++)
+            s_handle (self, hrg_ws_batch_msg (batch, i));
+    hrg_ws_batch_free (batch);
+    free (batch);
+}
+
+void
+hrg_ws_session_drained (hrg_ws_conn_t *self)
+{
+    hrg_conn_t *conn = &self->conn;
+    for (size_t i = 0; i < self->streams.count && !conn->closing; i++) {
+        hrg_stream_t *stream = self->streams.items [i];
+        if (stream->member.group)
+            continue;
+        hrg_stream_account (stream);
+        if (hrg_conn_pending (conn) < hrg_fetch_budget (conn->worker))
+            hrg_stream_catch_up (stream);
+    }
+}
+
+void
+hrg_ws_session_fini (hrg_ws_conn_t *self)
+{
+    hrg_worker_t *worker = self->conn.worker;
+    for (size_t i = 0; i < self->pubs.count; i++) {
+        s_pub_t *pub = self->pubs.items [i];
+        hrg_link_cancel (worker->link, pub->rid);
+        free (pub);
+    }
+    hr_vec_free (&self->pubs);
+    for (size_t i = 0; i < self->streams.count; i++) {
+        hrg_stream_t *stream = self->streams.items [i];
+        hrg_stream_destroy (&stream);
+    }
+    hr_vec_free (&self->streams);
+}
