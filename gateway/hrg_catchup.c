@@ -274,9 +274,9 @@ hrg_stream_catch_up (hrg_stream_t *self)
         if (self->channels [i]->state == HRG_CHANNEL_SYNCING)
             return;
     if (!self->ready) {
+        if (conn->transport->stream_ready && !conn->transport->stream_ready (self))
+            return;
         self->ready = true;
-        if (conn->transport->stream_ready)
-            conn->transport->stream_ready (self);
         if (conn->closing)
             return;
     }

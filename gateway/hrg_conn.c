@@ -12,6 +12,11 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+//  How long a closing connection may wait to write its last words.
+#define S_LINGER_MS 2000
+
+static void s_finish (hrg_conn_t *self);
+
 void
 hrg_conn_init (hrg_conn_t *self, hrg_worker_t *worker, const hrg_transport_t *transport,
                int fd)
@@ -77,8 +82,12 @@ hrg_conn_writev (hrg_conn_t *self, struct iovec *iov, size_t count, size_t *writ
     bool was_blocked = self->blocked;
     if (rc < 0) {
         self->blocked = true;
-        if (errno != EAGAIN && errno != EINTR)
-            hrg_conn_close (self, HRG_CLOSE_PEER);      //  the peer is gone
+        if (errno != EAGAIN && errno != EINTR) {
+            if (self->closing)
+                s_finish (self);                        //  lingering: no one to tell
+            else
+                hrg_conn_close (self, HRG_CLOSE_PEER);  //  the peer is gone
+        }
     }
     else {
         *written += (size_t) rc;
@@ -136,24 +145,48 @@ hrg_conn_flush (hrg_conn_t *self)
         self->transport->drained (self);
 }
 
-void
-hrg_conn_close (hrg_conn_t *self, hrg_close_t reason)
+//  The socket goes; the connection is freed at the end of the turn.
+static void
+s_finish (hrg_conn_t *self)
 {
-    if (self->closing)
-        return;
-    if (reason != HRG_CLOSE_PEER && reason != HRG_CLOSE_TRANSPORT
-    &&  self->transport->closing && self->fd >= 0) {
-        //  Last words go out only if the socket takes them now; the queue
-        //  is dropped unless nothing is half written before them
-        self->transport->closing (self, reason);
-    }
     self->closing = true;
+    self->linger_until = 0;
     if (self->fd >= 0) {
         epoll_ctl (self->worker->epoll_fd, EPOLL_CTL_DEL, self->fd, NULL);
         close (self->fd);
         self->fd = -1;
     }
     hr_list_move_back (&self->worker->reaped, &self->node);
+}
+
+void
+hrg_conn_linger (hrg_conn_t *self)
+{
+    if (self->closing)
+        return;
+    self->closing = true;
+    hrg_conn_write_queue (self);
+    if (self->fd < 0 || !hrg_conn_pending (self) || self->worker->stopping)
+        s_finish (self);
+    else
+        self->linger_until = hr_mono_ms () + S_LINGER_MS;
+}
+
+void
+hrg_conn_close (hrg_conn_t *self, hrg_close_t reason)
+{
+    if (self->closing)
+        return;
+    bool linger = false;
+    if (reason != HRG_CLOSE_PEER && reason != HRG_CLOSE_TRANSPORT
+    &&  self->transport->closing && self->fd >= 0)
+        linger = self->transport->closing (self, reason);
+    if (self->closing)
+        return;                 //  its socket failed while it spoke
+    if (linger)
+        hrg_conn_linger (self);
+    else
+        s_finish (self);
 }
 
 void
@@ -187,6 +220,11 @@ hrg_conn_sweep (hrg_worker_t *worker, uint64_t now_ms)
     for (hr_list_t *node = hr_list_first (&worker->conns); node; node = next) {
         next = hr_list_next (&worker->conns, node);
         hrg_conn_t *self = hr_list_entry (node, hrg_conn_t, node);
+        if (self->closing) {
+            if (self->linger_until <= now_ms)
+                s_finish (self);        //  its last words did not go out in time
+        }
+        else
         if (!hrg_conn_check_slow (self))
             self->transport->sweep (self, now_ms);
     }
@@ -205,9 +243,13 @@ hrg_conn_reap (hrg_worker_t *worker)
 void
 hrg_conn_close_all (hrg_worker_t *worker, hrg_close_t reason)
 {
-    //  Each one closed leaves conns for reaped
-    for (hr_list_t *node; (node = hr_list_first (&worker->conns)); )
-        hrg_conn_close (hr_list_entry (node, hrg_conn_t, node), reason);
+    //  Each one closed leaves conns for reaped; those lingering go now
+    for (hr_list_t *node; (node = hr_list_first (&worker->conns)); ) {
+        hrg_conn_t *self = hr_list_entry (node, hrg_conn_t, node);
+        hrg_conn_close (self, reason);
+        if (hr_list_first (&worker->conns) == node)
+            s_finish (self);
+    }
 }
 
 void
@@ -215,4 +257,16 @@ hrg_conn_on_socket (hrg_conn_t *self, uint32_t events)
 {
     if (!self->closing)
         self->transport->on_socket (self, events);
+    else
+    if (self->fd >= 0) {
+        //  Lingering: only its last words matter
+        if (events & (EPOLLHUP | EPOLLERR))
+            s_finish (self);
+        else
+        if (events & EPOLLOUT) {
+            hrg_conn_write_queue (self);
+            if (self->fd >= 0 && !hrg_conn_pending (self))
+                s_finish (self);
+        }
+    }
 }

@@ -50,16 +50,19 @@ typedef struct {
                           const hrg_event_t *ev);
     void (*render_reset) (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
                           hr_reset_t reason);
-    //  A stream's channels are synced: before any replay or reset. May be NULL.
-    void (*stream_ready) (hrg_stream_t *stream);
+    //  A stream's channels are synced: before any replay or reset. False
+    //  when the transport is not ready for it yet: the stream waits, and
+    //  the transport calls hrg_stream_catch_up when it is. May be NULL.
+    bool (*stream_ready) (hrg_stream_t *stream);
     //  A stream caught up and joins its group. May be NULL.
     void (*stream_live) (hrg_stream_t *stream);
     //  Writes what is queued, as far as the socket takes it.
     void (*flush) (hrg_conn_t *conn);
     //  Epoll readiness of the socket.
     void (*on_socket) (hrg_conn_t *conn, uint32_t events);
-    //  The core is about to close it for reason: last words, queued. May be NULL.
-    void (*closing) (hrg_conn_t *conn, hrg_close_t reason);
+    //  The core is about to close it for reason: last words, queued. True
+    //  to keep the socket until they are written (hrg_conn_linger). May be NULL.
+    bool (*closing) (hrg_conn_t *conn, hrg_close_t reason);
     //  Periodic (every sweep): heartbeats, timeouts.
     void (*sweep) (hrg_conn_t *conn, uint64_t now_ms);
     //  After a flush of a connection still open: catch-ups may go on.
@@ -80,6 +83,7 @@ struct _hrg_conn_t {
     bool blocked;               //  the socket refused bytes: waiting for EPOLLOUT
     uint64_t blocked_ms;        //  monotonic: when it started refusing, or last took bytes since
     uint64_t last_frame_ms;     //  monotonic: the last frame queued (heartbeats)
+    uint64_t linger_until;      //  closing, last words still queued: monotonic ms to give up
     uint64_t written;           //  bytes the socket took, since it opened
     uint32_t catching;          //  streams catching up (hrg_stream)
     uint64_t held;              //  queued bytes counted in the worker's catch-up bytes
@@ -131,9 +135,15 @@ void hrg_conn_flush (hrg_conn_t *self);
 bool hrg_conn_check_slow (hrg_conn_t *self);
 
 //  Closes the connection: the transport's last words (for a reason other
-//  than PEER or TRANSPORT) are written if the socket takes them, then the
-//  socket is closed and the connection moves to the worker's reaped.
+//  than PEER or TRANSPORT) are queued, and the socket lingers until they
+//  are written (hrg_conn_linger) if the transport asks; else it is closed
+//  at once and the connection moves to the worker's reaped.
 void hrg_conn_close (hrg_conn_t *self, hrg_close_t reason);
+
+//  Closes the connection once what is queued is written, or after a
+//  bounded wait (while the worker stops: what the socket takes now).
+//  Nothing more is queued meanwhile, and nothing is read.
+void hrg_conn_linger (hrg_conn_t *self);
 
 //  Undoes hrg_conn_init: releases queued frames, leaves the worker's lists
 //  (for the transport's destroy).

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <sys/random.h>
 #include <unistd.h>
 #include <zmq.h>
 
@@ -70,6 +71,9 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     hrg_worker_t *self = hr_calloc (1, sizeof *self);
     hrg_worker_lists_init (self);
     self->index = index;
+    //  Distinct in every process and worker (session ids)
+    if (getrandom (&self->rng, sizeof self->rng, 0) != sizeof self->rng)
+        self->rng = (uint64_t) hr_mono_us () ^ ((uint64_t) getpid () << 32) ^ (uint64_t) index;
     self->config = config;
     self->metrics = metrics;
     self->m = ids;

@@ -34,11 +34,12 @@ struct _hrg_stream_t {
     hr_position_t *positions;   //  where the client is, per channel
     hrg_catchup_t *catchup;     //  per channel: the replay in progress
     bool fresh;                 //  no position: start at the live position
-    bool ready;                 //  the transport was told its channels synced
+    bool ready;                 //  the transport took the news that its channels synced
     hrg_waiter_t waiter;        //  waiting for the worker's --catchup-memory
     hrg_listener_t listener;    //  in its channels' waiters, while catching up
     hrg_member_t member;        //  in its group, once live (member.group set)
-    uint32_t id;                //  the transport's (a WebSocket request id)
+    uint32_t id;                //  the transport's: a WebSocket request id
+    uint32_t order;             //  and the place of its answer among the others
 };
 
 //  A new stream of conn on set (taken over) from positions (taken over:

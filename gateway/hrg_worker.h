@@ -54,6 +54,7 @@ struct _hrg_worker_t {
     const char *const *cors;        //  allowed origins (NULL-terminated), gateway's
     const char *const *ws_origins;  //  --ws-origins (NULL-terminated or NULL), gateway's
     uint64_t ws_sessions;           //  WebSocket sessions opened, for their ids
+    uint64_t rng;                   //  hrg_worker_random's state, seeded at start
     struct MHD_Daemon *daemon;
     int listen_fd;
     int epoll_fd;
@@ -103,6 +104,17 @@ hrg_worker_lists_init (hrg_worker_t *self)
     hr_list_init (&self->conns);
     hr_list_init (&self->reaped);
     hr_list_init (&self->waiting);
+}
+
+//  A pseudo-random number (splitmix64): session ids, reconnect delays.
+//  Not for secrets.
+static inline uint64_t
+hrg_worker_random (hrg_worker_t *self)
+{
+    uint64_t z = (self->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
 }
 
 //  True when every worker of the gateway is connected to the broker.

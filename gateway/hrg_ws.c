@@ -92,7 +92,7 @@ hrg_ws_conn_end (hrg_ws_conn_t *self, int code, const char *why)
     snprintf (code_text, sizeof code_text, "%d", code);
     hr_log_limited_info ("WebSocket closed", "code", code_text, "why", why);
     s_say_bye (self, code, why, -1);
-    hrg_conn_close (conn, HRG_CLOSE_TRANSPORT);
+    hrg_conn_linger (conn);
 }
 
 //  What the close codes wslay sends mean, for the bye before them.
@@ -167,8 +167,7 @@ s_read (hrg_ws_conn_t *self)
                            (int64_t) hrg_ws_sock_memory (self->sock) - (int64_t) before);
         if (code && !conn->closing) {
             //  The close frame (and our bye) is queued: write it, then close
-            hrg_conn_write_queue (conn);
-            hrg_conn_close (conn, HRG_CLOSE_TRANSPORT);
+            hrg_conn_linger (conn);
             return;
         }
     }
@@ -192,16 +191,18 @@ s_flush (hrg_conn_t *conn)
 }
 
 //  The core closes it (slow consumer, stalled resume, shutdown): last words.
-static void
+static bool
 s_closing (hrg_conn_t *conn, hrg_close_t reason)
 {
     hrg_ws_conn_t *self = (hrg_ws_conn_t *) conn;
     hrg_ws_sock_stop (self->sock, 1001);
     if (reason == HRG_CLOSE_SHUTDOWN)
         //  Spread over 1-5 s, so that thousands do not come back at once
-        s_say_bye (self, 1001, "shutting down", 1000 + random () % 4001);
+        s_say_bye (self, 1001, "shutting down",
+                   1000 + (int64_t) (hrg_worker_random (conn->worker) % 4001));
     else
         s_say_bye (self, 4001, reason == HRG_CLOSE_SLOW? "slow consumer": "stalled resume", -1);
+    return true;
 }
 
 static void
@@ -359,9 +360,10 @@ s_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format, const char *key,
     hr_buf_t *scratch = &worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_handshake_response (scratch, key, format, protocol_offered);
-    char sid [40];
-    snprintf (sid, sizeof sid, "%d-%llx-%llx", worker->index,
-              (unsigned long long) ++worker->ws_sessions, (unsigned long long) random ());
+    char sid [48];
+    snprintf (sid, sizeof sid, "%d-%llx-%016llx", worker->index,
+              (unsigned long long) ++worker->ws_sessions,
+              (unsigned long long) hrg_worker_random (worker));
     hrg_ws_render_welcome (scratch, format, sid,
                            ((uint64_t) worker->config->ws_heartbeat + 999) / 1000,
                            (uint64_t) worker->config->ws_max_message, "none");

@@ -15,6 +15,9 @@ typedef struct {
     hrg_ws_sock_t *sock;        //  inbound framing (wslay), owned
     hr_vec_t streams;           //  hrg_stream_t *, one per subscribed channel, owned
     hr_vec_t pubs;              //  publishes awaiting the broker, owned (hrg_ws_session.c)
+    hr_vec_t held;              //  answers waiting for an earlier one, owned (hrg_ws_session.c)
+    uint32_t order_next;        //  the place the next request's answer takes
+    uint32_t order_head;        //  the place of the next answer to send
     uint64_t last_in_ms;        //  monotonic: the last bytes read
     uint64_t rate_start_ms;     //  the current second of --ws-max-rate
     uint32_t rate_count;        //  messages in it
@@ -34,8 +37,9 @@ void hrg_ws_conn_count_error (hrg_ws_conn_t *self, const char *code);
 //  hrg_ws_session.c: a complete inbound data message of the right kind.
 void hrg_ws_session_message (hrg_ws_conn_t *self, const uint8_t *data, size_t size);
 
-//  A stream's channel synced: answer its sub with ok{id, ch, e, s}.
-void hrg_ws_session_ready (hrg_stream_t *stream);
+//  A stream's channel synced: answer its sub with ok{id, ch, e, s} when
+//  every earlier request has its answer; false until then.
+bool hrg_ws_session_ready (hrg_stream_t *stream);
 
 //  The connection drained: catching-up streams go on.
 void hrg_ws_session_drained (hrg_ws_conn_t *self);

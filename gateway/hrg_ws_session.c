@@ -1,7 +1,12 @@
 /*  hrg_ws_session: the herald.v1 messages of one WebSocket connection
     (docs/protocol.md §11.3): sub and unsub as streams of the fan-out core,
     pub through the worker's broker link, ping, and the answers to what
-    does not exist yet (auth, refresh) or cannot be read.  */
+    does not exist yet (auth, refresh) or cannot be read.
+
+    Answers go out in the order of the requests, though some wait (a sub
+    for its channel to sync, a pub for the broker): each request takes a
+    place, and an answer ready before its turn is held. A sub's stream does
+    not start before its ok is sent, so its replay follows its ok.  */
 #include "hrg_ws_conn.h"
 #include "hrg_link.h"
 #include "hr_log.h"
@@ -20,16 +25,84 @@ typedef struct {
     hrg_ws_conn_t *conn;
     uint64_t rid;
     uint32_t id;
+    uint32_t order;
 } s_pub_t;
 
+//  An answer rendered before its turn.
+typedef struct {
+    uint32_t order;
+    hrg_frame_t *frame;
+} s_held_t;
+
+static void s_drain (hrg_ws_conn_t *self);
+
+//  Sends the answer in scratch now if it is its turn, else holds it.
 static void
-s_err (hrg_ws_conn_t *self, bool has_id, uint32_t id, const char *code, const char *msg)
+s_answer (hrg_ws_conn_t *self, uint32_t order, hr_buf_t *scratch)
+{
+    if (order == self->order_head) {
+        hrg_ws_conn_send (self, scratch);
+        self->order_head++;
+        s_drain (self);
+        return;
+    }
+    s_held_t *held = hr_calloc (1, sizeof *held);
+    held->order = order;
+    held->frame = hrg_frame_copy (scratch->data, scratch->size);
+    hr_vec_push (&self->held, held);
+}
+
+//  Sends what waited for the answers before it: held answers, and the ok
+//  of a sub whose channel synced.
+static void
+s_drain (hrg_ws_conn_t *self)
+{
+    bool moved = true;
+    while (moved && !self->conn.closing) {
+        moved = false;
+        for (size_t i = 0; i < self->held.count && !moved; i++) {
+            s_held_t *held = self->held.items [i];
+            if (held->order != self->order_head)
+                continue;
+            hr_vec_remove (&self->held, held);
+            hrg_conn_queue (&self->conn, held->frame);
+            hrg_conn_mark_dirty (&self->conn);
+            hrg_frame_release (held->frame);
+            free (held);
+            self->order_head++;
+            moved = true;
+        }
+        for (size_t i = 0; i < self->streams.count && !moved; i++) {
+            hrg_stream_t *stream = self->streams.items [i];
+            if (!stream->ready && stream->order == self->order_head) {
+                hrg_stream_catch_up (stream);   //  sends its ok if its channel synced
+                moved = self->order_head != stream->order;
+            }
+        }
+    }
+}
+
+static void
+s_err (hrg_ws_conn_t *self, uint32_t order, bool has_id, uint32_t id, const char *code,
+       const char *msg)
 {
     hr_buf_t *scratch = &self->conn.worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_err (scratch, self->format, has_id, id, code, msg);
-    hrg_ws_conn_send (self, scratch);
     hrg_ws_conn_count_error (self, code);
+    s_answer (self, order, scratch);
+}
+
+//  ok{id, ch, e, s} at the channel's position now, into scratch.
+static hr_buf_t *
+s_render_ok_sub (hrg_ws_conn_t *self, hrg_stream_t *stream)
+{
+    hrg_channel_t *channel = stream->channels [0];
+    hr_buf_t *scratch = &self->conn.worker->scratch;
+    hr_buf_reset (scratch);
+    hrg_ws_render_ok_sub (scratch, self->format, stream->id, channel->name,
+                          channel->epoch [0]? channel->epoch: NULL, channel->last);
+    return scratch;
 }
 
 //  The stream of channel ch, or NULL; *index its place in streams.
@@ -47,32 +120,34 @@ s_find (hrg_ws_conn_t *self, const char *ch, size_t ch_len, size_t *index)
     return NULL;
 }
 
-void
+bool
 hrg_ws_session_ready (hrg_stream_t *stream)
 {
     hrg_ws_conn_t *self = (hrg_ws_conn_t *) stream->conn;
-    hrg_channel_t *channel = stream->channels [0];
-    hr_buf_t *scratch = &self->conn.worker->scratch;
-    hr_buf_reset (scratch);
-    hrg_ws_render_ok_sub (scratch, self->format, stream->id, channel->name,
-                          channel->epoch [0]? channel->epoch: NULL, channel->last);
-    hrg_ws_conn_send (self, scratch);
+    if (stream->order != self->order_head)
+        return false;                   //  s_drain calls again in its turn
+    hrg_ws_conn_send (self, s_render_ok_sub (self, stream));
+    self->order_head++;
+    s_drain (self);
+    return true;
 }
 
 static void
-s_sub (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
+s_sub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
 {
     size_t index;
     hrg_stream_t *stream = s_find (self, msg->ch, msg->ch_len, &index);
     if (stream) {
         //  Already subscribed: its position now, nothing changes
+        uint32_t id = stream->id;
         stream->id = msg->id;
-        if (stream->ready)
-            hrg_ws_session_ready (stream);
+        s_answer (self, order, s_render_ok_sub (self, stream));
+        stream->id = id;
         return;
     }
     if (self->streams.count >= (size_t) self->conn.worker->config->ws_max_subscriptions) {
-        s_err (self, true, msg->id, "limit", "over --ws-max-subscriptions on this connection");
+        s_err (self, order, true, msg->id, "limit",
+               "over --ws-max-subscriptions on this connection");
         return;
     }
     char name [HR_CHANNEL_MAX + 1];
@@ -87,24 +162,28 @@ s_sub (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
     }
     stream = hrg_stream_new (&self->conn, hr_chanset_new (names, 1), position, !msg->resume);
     stream->id = msg->id;
+    stream->order = order;
     hr_vec_push (&self->streams, stream);
     hrg_stream_account (stream);
     hrg_stream_catch_up (stream);       //  ok once its channel synced (hrg_ws_session_ready)
 }
 
 static void
-s_unsub (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
+s_unsub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
 {
     size_t index;
     hrg_stream_t *stream = s_find (self, msg->ch, msg->ch_len, &index);
     if (stream) {
+        //  A sub not answered yet is answered now, in its turn
+        if (!stream->ready)
+            s_answer (self, stream->order, s_render_ok_sub (self, stream));
         hr_vec_remove (&self->streams, stream);
         hrg_stream_destroy (&stream);
     }
     hr_buf_t *scratch = &self->conn.worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_ok (scratch, self->format, msg->id);
-    hrg_ws_conn_send (self, scratch);
+    s_answer (self, order, scratch);
 }
 
 //  The broker's answer to a publish (NULL: no answer in time, or stopping).
@@ -114,12 +193,12 @@ s_on_pub (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames, s
     s_pub_t *pub = arg;
     hrg_ws_conn_t *self = pub->conn;
     hr_vec_remove (&self->pubs, pub);
-    uint32_t id = pub->id;
+    uint32_t id = pub->id, order = pub->order;
     free (pub);
     if (self->conn.closing)
         return;
     if (!reply) {
-        s_err (self, true, id, "unavailable", "the broker did not answer in time; "
+        s_err (self, order, true, id, "unavailable", "the broker did not answer in time; "
                "retry with the same key");
         return;
     }
@@ -132,22 +211,23 @@ s_on_pub (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames, s
                          : reply->error == HR_E_INTERNAL? "internal"
                          : reply->error == HR_E_BROKER_UNAVAILABLE? "unavailable"
                          : "bad_request";
-        s_err (self, true, id, code, msg);
+        s_err (self, order, true, id, code, msg);
         return;
     }
     hr_buf_t *scratch = &self->conn.worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_ok_pub (scratch, self->format, id, reply->epoch? reply->epoch: "",
                           reply->epoch_len, reply->seq, reply->dup);
-    hrg_ws_conn_send (self, scratch);
+    s_answer (self, order, scratch);
 }
 
 static void
-s_pub (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
+s_pub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
 {
     hrg_worker_t *worker = self->conn.worker;
     if (self->pubs.count >= S_PUBS_MAX) {
-        s_err (self, true, msg->id, "rate_limited", "too many publishes waiting for the broker");
+        s_err (self, order, true, msg->id, "rate_limited",
+               "too many publishes waiting for the broker");
         return;
     }
     hr_event_t ev = {
@@ -159,50 +239,56 @@ s_pub (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
     uint64_t rid = UINT64_MAX;
     hr_request_encode_publish (scratch, &rid, &ev);
     if (scratch->size > (size_t) worker->config->max_event) {
-        s_err (self, true, msg->id, "too_big", "the event's publish frame is over --max-event");
+        s_err (self, order, true, msg->id, "too_big",
+               "the event's publish frame is over --max-event");
         return;
     }
     s_pub_t *pub = hr_calloc (1, sizeof *pub);
     pub->conn = self;
     pub->id = msg->id;
+    pub->order = order;
     pub->rid = hrg_link_publish (worker->link, &ev, s_on_pub, pub);
     if (!pub->rid) {
         free (pub);
-        s_err (self, true, msg->id, "unavailable", "no broker connected; retry with the same key");
+        s_err (self, order, true, msg->id, "unavailable",
+               "no broker connected; retry with the same key");
         return;
     }
     hr_vec_push (&self->pubs, pub);
 }
 
 static void
-s_reply_pong (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
+s_reply_pong (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
 {
     hr_buf_t *scratch = &self->conn.worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_pong (scratch, self->format, msg->has_id, msg->id);
-    hrg_ws_conn_send (self, scratch);
+    s_answer (self, order, scratch);
 }
 
 static void
 s_handle (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
 {
+    if (!msg->error && msg->type == HRG_WS_T_PONG)
+        return;                         //  the one message with no answer
+    uint32_t order = self->order_next++;
     if (msg->error) {
-        s_err (self, msg->has_id, msg->id, msg->code? msg->code: "bad_request", msg->error);
+        s_err (self, order, msg->has_id, msg->id, msg->code? msg->code: "bad_request",
+               msg->error);
         return;
     }
     switch (msg->type) {
-        case HRG_WS_T_SUB:     s_sub (self, msg); break;
-        case HRG_WS_T_UNSUB:   s_unsub (self, msg); break;
-        case HRG_WS_T_PUB:     s_pub (self, msg); break;
-        case HRG_WS_T_PING:    s_reply_pong (self, msg); break;
-        case HRG_WS_T_PONG:    break;
+        case HRG_WS_T_SUB:     s_sub (self, order, msg); break;
+        case HRG_WS_T_UNSUB:   s_unsub (self, order, msg); break;
+        case HRG_WS_T_PUB:     s_pub (self, order, msg); break;
+        case HRG_WS_T_PING:    s_reply_pong (self, order, msg); break;
         case HRG_WS_T_AUTH:
         case HRG_WS_T_REFRESH:
-            s_err (self, msg->has_id, msg->id, "bad_request",
+            s_err (self, order, msg->has_id, msg->id, "bad_request",
                    "token authentication is not enabled on this gateway");
             break;
         default:
-            s_err (self, msg->has_id, msg->id, "bad_request", "unknown t");
+            s_err (self, order, msg->has_id, msg->id, "bad_request", "unknown t");
     }
 }
 
@@ -263,6 +349,12 @@ hrg_ws_session_fini (hrg_ws_conn_t *self)
         free (pub);
     }
     hr_vec_free (&self->pubs);
+    for (size_t i = 0; i < self->held.count; i++) {
+        s_held_t *held = self->held.items [i];
+        hrg_frame_release (held->frame);
+        free (held);
+    }
+    hr_vec_free (&self->held);
     for (size_t i = 0; i < self->streams.count; i++) {
         hrg_stream_t *stream = self->streams.items [i];
         hrg_stream_destroy (&stream);

@@ -65,6 +65,8 @@ struct _hrg_ws_sock_t {
     size_t max_message;
     s_live_t *live;             //  NULL while idle
     uint64_t payload_left;      //  of the frame being fed
+    uint64_t announced;         //  payload bytes the current data message's headers announced
+    bool too_big;               //  announced is over max_message: 1009 once wslay has the rest
     uint8_t hdr [14];           //  its header, while incomplete
     uint8_t hdr_have;
     bool in_message;            //  a fragmented data message is in progress
@@ -94,9 +96,20 @@ s_header_done (hrg_ws_sock_t *self)
     }
     self->payload_left = length;
     uint8_t opcode = self->hdr [0] & 0x0f;     //  wslay's macro wants a plain name
-    if (!wslay_is_ctrl_frame (opcode))
-        self->in_message = !(self->hdr [0] & 0x80);
     self->hdr_have = 0;
+    if (wslay_is_ctrl_frame (opcode))
+        return;
+    self->in_message = !(self->hdr [0] & 0x80);
+    //  Over the limit as soon as a valid header says so: a client announcing
+    //  a huge frame is not kept waiting for its first payload byte (wslay's
+    //  own check, which comes then, stays for what this does not see). An
+    //  invalid length (not in its shortest form, top bit set) is wslay's 1002.
+    uint8_t len7 = self->hdr [1] & 0x7f;
+    bool shortest = len7 < 126 || (len7 == 126 && length >= 126)
+                 || (len7 == 127 && length > 0xffff && length >> 63 == 0);
+    self->announced = (opcode == WSLAY_CONTINUATION_FRAME? self->announced: 0) + length;
+    if (shortest && self->announced > self->max_message)
+        self->too_big = true;
 }
 
 //  Follows frames over data; returns how many bytes can go to wslay now:
@@ -120,6 +133,8 @@ s_scan (hrg_ws_sock_t *self, const uint8_t *data, size_t size)
             self->hdr [self->hdr_have++] = data [used++];
             if (self->hdr_have >= 2 && self->hdr_have == s_header_size (self->hdr))
                 s_header_done (self);
+            if (self->too_big)
+                break;          //  what came before goes to wslay first
         }
     }
     return used;
@@ -401,6 +416,8 @@ hrg_ws_sock_feed (hrg_ws_sock_t *self, const uint8_t *data, size_t size)
             s_hand (self, data, used);
         else
             used = s_hold_close (self, data, size);
+        if (self->too_big && !self->code)
+            s_fail (self, WSLAY_CODE_MESSAGE_TOO_BIG);
         data += used;
         size -= used;
     }

@@ -155,7 +155,7 @@ class Violations(unittest.TestCase):
         c.send_frame(TEXT, '{"t":"nope","id":4}')
         err = c.reply(4)
         self.assertEqual((err["t"], err["code"], err["retry"]), ("err", "bad_request", False))
-        for value in ("42", '"text"', "null", "{}", '{"t":"ping","id":1,"extra":[1,{"a":2}]}'):
+        for value in ("42", '"text"', "null", "{}", '{"t":"ping","id":901,"extra":[1,{"a":2}]}'):
             start = len(c.messages)
             c.send_frame(TEXT, value)
             reply = c.wait_message(lambda m: m.get("t") in ("err", "pong"), start=start)
