@@ -375,14 +375,15 @@ static void
 test_held_bytes_over_the_cap_while_syncing_drop_then_fill (void **state)
 {
     s_fx_t *fx = *state;
-    fx->tw.config.held_memory = 8192;
+    //  An event of 2,000 data bytes holds about 4 KB (JSON and envelope)
+    fx->tw.config.held_memory = 16384;
     fx->ch = hrg_channel_acquire (&fx->tw.worker, "orders");
     s_observe (fx, fx->ch);
     assert_int_equal (s_expect_subscription (fx, "orders"), 1);
     for (uint64_t seq = 6; seq <= 11; seq++)
         s_big_event (fx, "orders", E1, seq, 2000);
     s_settle (fx);
-    assert_true (fx->ch->held_bytes <= 8192);
+    assert_true (fx->ch->held_bytes <= 16384);
     assert_int_equal (fx->tw.worker.held_bytes, fx->ch->held_bytes);
     //  Synced at 5, the held events that survived show the gap to fill
     s_marker (fx, "orders", E1, 5);
@@ -455,7 +456,7 @@ test_held_events_count_against_recent_memory (void **state)
     fx->tw.config.recent_memory = 20000;
     tfb_request_t r;
     s_open_gap (fx, &r);
-    for (uint64_t seq = 9; seq <= 14; seq++)
+    for (uint64_t seq = 9; seq <= 11; seq++)       //  about 4 KB each
         s_big_event (fx, "orders", E1, seq, 2000);
     s_settle (fx);
     assert_true (fx->tw.worker.held_bytes > 12000);
