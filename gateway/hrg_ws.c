@@ -346,10 +346,9 @@ s_header (struct MHD_Connection *mhd, const char *name)
     return MHD_lookup_connection_value (mhd, MHD_HEADER_KIND, name);
 }
 
-//  A new connection on fd (taken over): the 101 head and welcome queued.
-static hrg_ws_conn_t *
-s_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format, const char *key,
-        bool protocol_offered)
+hrg_conn_t *
+hrg_ws_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format, const char *key,
+             bool protocol_offered)
 {
     hrg_ws_conn_t *self = hr_calloc (1, sizeof *self);
     self->format = format;
@@ -369,7 +368,7 @@ s_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format, const char *key,
                            (uint64_t) worker->config->ws_max_message, "none");
     hrg_ws_conn_send (self, scratch);
     hrg_conn_adopt (&self->conn);
-    return self;
+    return &self->conn;
 }
 
 enum MHD_Result
@@ -400,6 +399,6 @@ hrg_ws_handle (hrg_worker_t *worker, struct MHD_Connection *mhd)
     int fd = info? fcntl (info->connect_fd, F_DUPFD_CLOEXEC, 0): -1;
     if (fd < 0)
         return hrg_respond_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
-    s_open (worker, fd, format, request.key, offered);
+    hrg_ws_open (worker, fd, format, request.key, offered);
     return MHD_NO;              //  libmicrohttpd closes its side, and frees its memory
 }
