@@ -82,6 +82,33 @@ class Limits(unittest.TestCase):
         self.assertEqual(calm.request({"t": "ping"})["t"], "pong")
         self.assert_untouched(herald, watch)
 
+    def test_bye_and_close_reach_a_client_still_sending_and_not_reading_yet(self):
+        """The server's last words sit in its socket buffer while the client
+        is busy; the client's frames that arrive after the server's decision
+        must not turn the close into a reset that discards them (RFC 6455
+        §7.1.1: the server closes, and lingers for the client's end)."""
+        herald = h.start(self, "run", "--ws-max-rate", "20")
+        watch = self.watcher(herald)
+        c = w.raw(self, herald.http, rcvbuf=4096, read=False)
+        c.send({"t": "sub", "id": 1, "ch": "watch"})
+        push = h.pusher(self, herald.pull)
+        h.wait_until(lambda: h.metric(herald.http, "herald_subscriptions") >= 2, 5,
+                     "both subscriptions")
+        for i in range(20):                         # more than the client's window
+            push.send({"ch": "watch", "data": "x" * 2000})
+        watch.wait_events("watch", 20)
+        closed = 'herald_ws_closed_total{code="4004"}'
+        c.send([{"t": "ping", "id": i} for i in range(30)])
+        h.wait_until(lambda: h.metric(herald.http, closed) >= 1, 5, "the 4004 decision")
+        for i in range(20):                         # the client has not noticed yet
+            c.send_frame(w.TEXT, '{"t":"ping"}', quiet=True)
+        c.resume()
+        self.assertEqual(c.wait_end(10), 4004, "no close frame after %s" % [
+            (m.get("t"), m.get("s")) for m in c.messages])
+        self.assertEqual([e["s"] for e in c.events("watch")], list(range(1, 21)))
+        self.assertEqual(c.bye()["code"], 4004)
+        self.assert_untouched(herald, watch)
+
     def test_message_over_the_limit_closes_1009_counting_the_reassembled_message(self):
         herald = h.start(self, "run", "--ws-max-message", "1024")
         watch = self.watcher(herald)

@@ -151,10 +151,11 @@ class _Recorder:
         with self.cond:
             return next(i for i, m in enumerate(self.messages) if m is msg)
 
-    def reply(self, rid, timeout=5.0):
-        """The reply (ok, err or pong) carrying id `rid`."""
+    def reply(self, rid, timeout=5.0, start=0):
+        """The first reply (ok, err or pong) carrying id `rid` from index start."""
         return self.wait_message(lambda m: m.get("t") in ("ok", "err", "pong")
-                                 and m.get("id") == rid, timeout, message="reply to id %d" % rid)
+                                 and m.get("id") == rid, timeout, start,
+                                 message="reply to id %d" % rid)
 
     def of_type(self, t, ch=None):
         with self.cond:
@@ -181,8 +182,10 @@ class _Recorder:
         """Sends a message (an id is added when missing) and returns its reply."""
         if "id" not in obj:
             obj = dict(obj, id=self.new_id())
+        with self.cond:
+            start = len(self.messages)
         self.send(obj)
-        return self.reply(obj["id"], timeout)
+        return self.reply(obj["id"], timeout, start)
 
     def subscribe(self, ch, timeout=10.0, **resume):
         """sub (resume: e=, s=); returns the ok, failing on anything else."""
@@ -331,13 +334,14 @@ class RawWS(_Recorder):
     """A WebSocket over a raw socket. After a 101 a thread reads and parses
     frames (answering pings unless auto_pong is False); any other answer is
     read whole (status, headers, body) and the socket closed.
-    rcvbuf: SO_RECEIVE buffer set before connecting (a small one makes the
-    server's writes back up). Attributes besides _Recorder's: status,
+    rcvbuf: SO_RCVBUF set before connecting (a small one makes the server's
+    writes back up); read=False: nothing is read after the HTTP head until
+    resume(). Attributes besides _Recorder's: status,
     headers, body, key, control [(opcode, payload, time)], server_masked."""
 
     def __init__(self, base, protocols=None, origin=None, headers=None, key="generate",
                  version="13", path="/v1/ws", method="GET", upgrade=True, rcvbuf=None,
-                 auto_pong=True, timeout=10.0):
+                 auto_pong=True, read=True, timeout=10.0):
         self._init_recorder()
         self.key = new_key() if key == "generate" else key
         self.auto_pong, self.control, self.server_masked = auto_pong, [], False
@@ -364,7 +368,8 @@ class RawWS(_Recorder):
             return
         self.sock.settimeout(None)
         self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
+        if read:
+            self._thread.start()
 
     @property
     def answer(self):
@@ -379,7 +384,10 @@ class RawWS(_Recorder):
 
     def _read_head(self):
         while b"\r\n\r\n" not in self._buf:
-            self._fill()
+            chunk = self.sock.recv(1)      # the head only: frames stay in the socket
+            if not chunk:
+                raise EOFError
+            self._buf += chunk
         head, _, rest = bytes(self._buf).partition(b"\r\n\r\n")
         self._buf = bytearray(rest)
         lines = head.decode("latin-1").split("\r\n")
@@ -486,11 +494,14 @@ class RawWS(_Recorder):
         self.send_frame(TEXT if isinstance(payload, str) else BINARY, payload)
 
     def stall(self):
-        """Stops reading: the socket's buffers fill and the server's writes back up."""
+        """Stops reading after the read under way: the socket's buffers fill
+        and the server's writes back up."""
         self.gate.clear()
 
     def resume(self):
         self.gate.set()
+        if self.status == 101 and self._thread.ident is None:
+            self._thread.start()
 
     def close(self, abrupt=False):
         """Sends a close frame (unless abrupt) and drops the socket."""
@@ -502,7 +513,7 @@ class RawWS(_Recorder):
         except OSError:
             pass
         self.sock.close()
-        if self.status == 101:
+        if self.status == 101 and self._thread.ident is not None:
             self._thread.join(5)
 
 
