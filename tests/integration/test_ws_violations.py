@@ -29,6 +29,7 @@ class Violations(unittest.TestCase):
         self.assertFalse(self.watch.ended, "the watching client was closed")
 
     def client(self, **kw):
+        self.closed_before = h.metrics(self.base)
         c = w.raw(self, self.base, **kw)
         self.assertEqual(c.status, 101, c.answer)
         c.welcome()
@@ -43,6 +44,10 @@ class Violations(unittest.TestCase):
         self.assertIsNotNone(bye, "no bye before close %d" % code)
         self.assertEqual((bye["code"], c.close_reason), (code, bye["why"]), bye)
         self.assertIs(c.messages[-1], bye)
+        key = 'herald_ws_closed_total{code="%d"}' % code
+        if code != 1000:            # counted: closed for a reason of the server's
+            h.wait_until(lambda: h.metric(self.base, key) == self.closed_before.get(key, 0) + 1,
+                         5, "%s to count it" % key)
         self.assertEqual(c.of_type("pong"), [], "a violating message was acted upon")
         self.sent += 1
         self.push.send({"ch": "watch", "data": self.sent})
@@ -165,6 +170,27 @@ class Violations(unittest.TestCase):
         self.push.send({"ch": "watch", "data": "both"})
         c.wait_events("watch", 1)
         self.assertFalse(c.ended)
+
+    def test_every_close_gives_back_its_connection_and_inbound_memory(self):
+        gauges = ("herald_ws_connections", "herald_ws_inbound_bytes", "herald_connections")
+        before = {g: h.metric(self.base, g) for g in gauges}      # the watcher alone
+        self.assertEqual(before["herald_ws_connections"], 1)
+        c = self.client()
+        c.close()                                                   # a close frame
+        c = self.client()
+        c.send_frame(TEXT, '{"t":"ping","id":1,"pad":"' + "x" * 900, fin=False)
+        h.wait_until(lambda: h.metric(self.base, "herald_ws_inbound_bytes")
+                     >= before["herald_ws_inbound_bytes"] + 900, 5, "the fragment held")
+        c.close(abrupt=True)                                        # dropped mid-message
+        for opcode, payload, code in ((TEXT, b"\xff", 1007), (BINARY, b"\x80", 1003),
+                                      (TEXT, PING_MSG * 60, 1009), (3, b"", 1002)):
+            c = self.client()
+            c.send_frame(opcode, payload)
+            self.assertEqual(c.wait_end(5), code)
+        w.welcomed(self, self.base).close()                         # websockets' close
+        h.wait_until(lambda: h.metric(self.base, "herald_ws_connections") == 1, 5,
+                     "the connections to be gone")
+        self.assertEqual({g: h.metric(self.base, g) for g in gauges}, before)
 
     def test_client_close_is_echoed(self):
         c = self.client()
