@@ -383,8 +383,11 @@ def run_workload(test, base, pull, router, events=10000, clients=50, channels=8,
     totals = {"events": events, "clients": clients, "connections": 0, "delivered": 0,
               "resets": 0}
     for client in crowd:
-        check = verify_ws if isinstance(client, WSClient) else verify
-        received, resets = check(test, client, publisher, history_size)
+        ws = isinstance(client, WSClient)
+        received, resets = (verify_ws if ws else verify)(test, client, publisher, history_size)
+        if len(transports) > 1:
+            kind = "delivered %s" % (client.protocol if ws else "sse")
+            totals[kind] = totals.get(kind, 0) + received
         totals["connections"] += len(client.connections)
         totals["delivered"] += received
         totals["resets"] += resets
