@@ -386,6 +386,38 @@ class Session(unittest.TestCase):
             evs = c.wait_events("b1" + suffix, 2)
             self.assertEqual([e["data"] for e in evs], ["one", "two"])
 
+    def test_replies_keep_request_order_when_the_first_waits_on_the_broker(self):
+        first = self.first_session("backlog", 30)
+        for protocols in (None, [w.MSGPACK]):
+            c = w.welcomed(self, self.base, protocols)
+            start = len(c.messages)
+            c.send([{"t": "pub", "id": 1, "ch": "order", "data": 1},
+                    {"t": "ping", "id": 2},
+                    {"t": "sub", "id": 3, "ch": "backlog", "e": first, "s": 0},
+                    {"t": "pub", "id": 4, "ch": "order", "data": 2, "key": "k"},
+                    {"t": "unsub", "id": 5, "ch": "backlog"},
+                    {"t": "ping", "id": 6}])
+            c.reply(6, start=start)
+            replies = [m for m in c.messages[start:] if m.get("t") in ("ok", "err", "pong")]
+            self.assertEqual([(m["id"], m["t"]) for m in replies],
+                             [(1, "ok"), (2, "pong"), (3, "ok"), (4, "ok"), (5, "ok"),
+                              (6, "pong")])
+            # the replay follows its ok, and nothing of the channel follows the unsub
+            evs = [i for i in range(start, len(c.messages)) if c.messages[i].get("t") == "ev"
+                   and c.messages[i]["ch"] == "backlog"]
+            sub_ok, unsub_ok = c.index_of(replies[2]), c.index_of(replies[4])
+            self.assertTrue(all(sub_ok < i < unsub_ok for i in evs), (sub_ok, evs, unsub_ok))
+            self.assertEqual([c.messages[i]["s"] for i in evs], list(range(1, len(evs) + 1)))
+            c.request({"t": "ping"})
+            self.push.send({"ch": "backlog", "data": "later"})
+            self.push.send({"ch": "order", "data": "marker"})
+            c.subscribe("order")
+            self.push.send({"ch": "order", "data": "after"})
+            c.wait_message(lambda m: m.get("t") == "ev" and m["data"] == "after",
+                           message="the marker event")
+            self.assertEqual(c.find(lambda m: m.get("t") == "ev" and m["ch"] == "backlog",
+                                    unsub_ok + 1), None)
+
     def test_an_empty_batch_is_bad_request_and_over_64_is_limit_with_none_handled(self):
         herald = h.start(self, "run", "--ws-max-rate", "1000")    # 130 messages a second
         for protocols in (None, [w.MSGPACK]):
@@ -633,6 +665,21 @@ class SplitMode(unittest.TestCase):
         self.assertEqual((reset["why"], reset["e"], reset["s"]),
                          ("epoch-changed", after[-1]["e"], after[-1]["s"]))
         self.assertEqual((ok["e"], ok["s"]), (after[-1]["e"], after[-1]["s"]))
+
+
+    def test_pub_without_a_broker_is_err_unavailable_with_retry(self):
+        pull, router, xpub = (h.unused_endpoint() for _ in range(3))
+        broker = h.start(self, "broker", "--pull", pull, "--router", router, "--xpub", xpub)
+        gateway = h.start(self, "gateway", "--broker", "%s,%s" % (xpub, router),
+                          "--broker-timeout", "500ms")
+        h.wait_broker_linked(gateway)
+        c = w.welcomed(self, gateway.http)
+        self.assertEqual(c.request({"t": "pub", "ch": "u", "data": 1, "key": "k"})["s"], 1)
+        broker.stop()
+        err = c.request({"t": "pub", "ch": "u", "data": 2, "key": "k2"}, timeout=10)
+        self.assertEqual((err["t"], err["code"], err["retry"]), ("err", "unavailable", True), err)
+        self.assertFalse(c.ended)
+        self.assertEqual(c.request({"t": "ping"})["t"], "pong")
 
 
 if __name__ == "__main__":
