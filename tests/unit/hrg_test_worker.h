@@ -12,6 +12,7 @@
 #include "hrg_fake_broker.h"
 #include "hrg_link.h"
 #include "hrg_worker.h"
+#include "hrg_ws.h"
 #include "support.h"
 
 #include <sys/epoll.h>
@@ -27,8 +28,9 @@ typedef struct {
     hrg_worker_t worker;
 } tw_t;
 
-//  Registers every metric id: plain ones as gauges named m<i>, then resets
-//  and errors labeled (their ids are consecutive per label).
+//  Registers every metric id: plain ones as gauges named m<i>, then resets,
+//  errors and the WebSocket closes and errors labeled (their ids are
+//  consecutive per label).
 static TU_UNUSED void
 tw_register (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
 {
@@ -49,6 +51,13 @@ tw_register (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
                                           reasons + 1, HR_RESET_COUNT - 1);
     ids->errors = hr_metrics_add_labeled (metrics, "errors", HR_METRIC_COUNTER, "", "code",
                                           codes + 1, HR_E_COUNT - 1);
+    //  Counted per label too (base + label index): one gauge would spill
+    ids->ws_closes = hr_metrics_add_labeled (metrics, "ws_closes", HR_METRIC_COUNTER, "",
+                                             "code", hrg_ws_close_labels,
+                                             HRG_WS_CLOSE_LABELS);
+    ids->ws_errors = hr_metrics_add_labeled (metrics, "ws_errors", HR_METRIC_COUNTER, "",
+                                             "code", hrg_ws_error_labels,
+                                             HRG_WS_ERROR_LABELS);
 }
 
 static TU_UNUSED int64_t

@@ -1,0 +1,576 @@
+/*  test_hrg_ws_session: a WebSocket session's messages, from the client's
+    end of a socketpair (gateway/hrg_ws.c, hrg_ws_session.c): the 101 head
+    and welcome, sub on a syncing channel, resume (history, recent ring,
+    another epoch), answers in request order, a second sub, unsub, pub
+    through the broker and its errors, limits, and the publisher's bytes
+    in a MessagePack ev. How sessions end is test_hrg_ws_session_close.c.
+    Each runs in both encodings where they differ.  */
+#include "hrg_ws_session_fixture.h"
+
+//  --------------------------------------------------------------------
+//  Opening
+
+static void
+test_open_sends_the_101_head_then_welcome (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.ws_heartbeat = 1500;             //  hb is whole seconds, rounded up
+    char sids [2][64];
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        const char *head = ws.got.data;
+        assert_memory_equal (head, "HTTP/1.1 101 Switching Protocols\r\n", 34);
+        assert_non_null (strstr (head, "\r\nSec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n"));
+        assert_non_null (strstr (head, f? "\r\nSec-WebSocket-Protocol: herald.v1.msgpack\r\n"
+                                        : "\r\nSec-WebSocket-Protocol: herald.v1.json\r\n"));
+        json_t *welcome = s_ws_expect_has (fx, &ws, "{\"t\":\"welcome\",\"v\":1,\"hb\":2,"
+                                                    "\"max\":65536,\"auth\":\"none\"}");
+        assert_int_equal (json_object_size (welcome), 6);
+        const char *sid = json_string_value (json_object_get (welcome, "sid"));
+        assert_non_null (sid);
+        assert_true (strlen (sid) > 0 && strlen (sid) < sizeof sids [f]);
+        strcpy (sids [f], sid);
+        //  t comes first on the wire
+        size_t len;
+        const uint8_t *payload = s_ws_payload (&ws, &ws.msgs [0], &len);
+        if (f == 0)
+            assert_memory_equal (payload, "{\"t\":", 5);
+        else
+            assert_memory_equal (payload + 1, "\xa1t", 2);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+    assert_string_not_equal (sids [0], sids [1]);
+}
+
+//  --------------------------------------------------------------------
+//  Subscribing
+
+static void
+test_sub_waits_for_the_channels_head_then_goes_live (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);                    //  welcome
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
+        s_ws_quiet (fx, &ws);                   //  syncing: no ok yet
+        s_ws_live (fx, "orders", E1, 5);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":1,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":5}");
+        s_ws_events (fx, "orders", E1, 6, 8);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 6, 8);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_sub_of_a_channel_with_no_history_is_ok_null_0_then_s_1 (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":4,\"ch\":\"orders\"}");
+        s_ws_live (fx, "orders", NULL, 0);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":4,\"ch\":\"orders\",\"e\":null,\"s\":0}");
+        s_ws_events (fx, "orders", E1, 1, 2);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 1, 2);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_sub_resuming_gets_ok_then_the_brokers_history_then_live (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":2,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":2}");
+        s_ws_quiet (fx, &ws);
+        s_ws_live (fx, "orders", E1, 5);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":2,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":5}");
+        tfb_request_t request;
+        s_take (fx, &request);
+        assert_int_equal (request.req.since, 2);
+        assert_true (hr_mp_str_eq (request.req.event.epoch, request.req.event.epoch_len, E1));
+        s_answer (fx, &request, E1, 5);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 3, 5);
+        s_ws_events (fx, "orders", E1, 6, 7);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 6, 7);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_sub_resuming_from_the_recent_ring_asks_no_broker (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.recent_events = 256;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t keeper, ws;
+        s_ws_open (fx, &keeper, s_formats [f]);
+        s_ws_take (fx, &keeper);
+        s_ws_send (fx, &keeper, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
+        s_ws_live (fx, "orders", E1, 0);
+        s_ws_take (fx, &keeper);
+        s_ws_events (fx, "orders", E1, 1, 5);
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "[{\"t\":\"sub\",\"id\":9,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":2},"
+                            "{\"t\":\"ping\",\"id\":10}]");
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":9,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":5}");
+        //  The replay follows its ok, in order; the pong anywhere (matched by id)
+        uint64_t next = 3;
+        size_t pongs = 0;
+        for (int i = 0; i < 4; i++) {
+            json_t *m = s_ws_take (fx, &ws)->value;
+            if (strcmp (json_string_value (json_object_get (m, "t")), "pong") == 0) {
+                assert_int_equal (json_integer_value (json_object_get (m, "id")), 10);
+                pongs++;
+            }
+            else
+                assert_int_equal (json_integer_value (json_object_get (m, "s")), next++);
+        }
+        assert_int_equal (pongs, 1);
+        assert_false (tfb_pending (&fx->broker));
+        s_ws_events (fx, "orders", E1, 6, 6);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 6, 6);
+        s_ws_expect_evs (fx, &keeper, "orders", E1, 1, 6);
+        s_ws_quiet (fx, &ws);
+        s_ws_quiet (fx, &keeper);
+        s_ws_close (fx, &ws);
+        s_ws_close (fx, &keeper);
+    }
+}
+
+static void
+test_sub_resuming_another_epoch_is_ok_then_one_reset (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":3,\"ch\":\"orders\",\"e\":\"" E2 "\",\"s\":4}");
+        s_ws_live (fx, "orders", E1, 5);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":3,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":5}");
+        s_ws_expect (fx, &ws, "{\"t\":\"reset\",\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":5,"
+                              "\"why\":\"epoch-changed\"}");
+        s_ws_events (fx, "orders", E1, 6, 6);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 6, 6);
+        s_ws_quiet (fx, &ws);
+        assert_false (tfb_pending (&fx->broker));
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_a_second_sub_is_answered_again_and_keeps_one_stream (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
+        s_ws_live (fx, "orders", E1, 5);
+        s_ws_take (fx, &ws);
+        s_ws_events (fx, "orders", E1, 6, 6);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 6, 6);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":2,\"ch\":\"orders\"}");
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":2,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":6}");
+        assert_int_equal (((hrg_ws_conn_t *) ws.conn)->streams.count, 1);
+        s_ws_events (fx, "orders", E1, 7, 8);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 7, 8);    //  once each
+        s_ws_quiet (fx, &ws);
+        //  unsub of a channel it does not have: ok all the same
+        s_ws_send (fx, &ws, "{\"t\":\"unsub\",\"id\":3,\"ch\":\"other\"}");
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":3}");
+        s_ws_close (fx, &ws);
+    }
+}
+
+//  --------------------------------------------------------------------
+//  Answers in request order
+
+static void
+test_a_pong_waits_for_the_ok_of_a_syncing_sub (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "[{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"},{\"t\":\"ping\",\"id\":2}]");
+        s_ws_quiet (fx, &ws);
+        s_ws_live (fx, "orders", E1, 5);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":1,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":5}");
+        s_ws_expect (fx, &ws, "{\"t\":\"pong\",\"id\":2}");
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_a_pong_waits_for_the_brokers_answer_to_a_pub (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "[{\"t\":\"pub\",\"id\":3,\"ch\":\"orders\",\"data\":1},"
+                            "{\"t\":\"ping\",\"id\":4},{\"t\":\"ping\"}]");
+        tfb_request_t request;
+        s_ws_take_pub (fx, &request);
+        s_ws_quiet (fx, &ws);
+        tfb_reply_ack (&fx->broker, &request, true, 6, E1, false);
+        tfb_request_free (&request);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":3,\"e\":\"" E1 "\",\"s\":6,\"dup\":false}");
+        s_ws_expect (fx, &ws, "{\"t\":\"pong\",\"id\":4}");
+        s_ws_expect (fx, &ws, "{\"t\":\"pong\"}");
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_unsub_before_the_channel_synced_answers_both_and_no_ev_follows (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":5,\"ch\":\"orders\"}");
+        s_ws_send (fx, &ws, "{\"t\":\"unsub\",\"id\":6,\"ch\":\"orders\"}");
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":5,\"ch\":\"orders\",\"e\":null,\"s\":0}");
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":6}");
+        assert_int_equal (((hrg_ws_conn_t *) ws.conn)->streams.count, 0);
+        assert_int_equal (zhashx_size (fx->worker.channels), 0);      //  released
+        s_ws_live (fx, "orders", E1, 5);
+        s_ws_events (fx, "orders", E1, 6, 7);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_unsub_of_a_live_channel_stops_its_events (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
+        s_ws_live (fx, "orders", E1, 0);
+        s_ws_take (fx, &ws);
+        s_ws_events (fx, "orders", E1, 1, 1);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 1, 1);
+        s_ws_send (fx, &ws, "{\"t\":\"unsub\",\"id\":2,\"ch\":\"orders\"}");
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":2}");
+        assert_int_equal (zhashx_size (fx->worker.groups), 0);
+        assert_int_equal (zhashx_size (fx->worker.channels), 0);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+//  --------------------------------------------------------------------
+//  Publishing
+
+static void
+test_pub_reaches_the_broker_and_is_acknowledged (void **state)
+{
+    s_fx_t *fx = *state;
+    static const uint8_t data [] = { 0x81, 0xa1, 'n', 0x01 };
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        for (int dup = 0; dup < 2; dup++) {
+            s_ws_send (fx, &ws, "{\"t\":\"pub\",\"id\":7,\"ch\":\"orders\",\"type\":\"created\","
+                                "\"key\":\"order-7\",\"data\":{\"n\":1}}");
+            tfb_request_t request;
+            s_ws_take_pub (fx, &request);
+            const hr_event_t *ev = &request.req.event;
+            tu_assert_span (ev->ch, ev->ch_len, "orders");
+            tu_assert_span (ev->type, ev->type_len, "created");
+            tu_assert_span (ev->id, ev->id_len, "order-7");
+            assert_int_equal (ev->data_len, sizeof data);
+            assert_memory_equal (ev->data, data, sizeof data);
+            tfb_reply_ack (&fx->broker, &request, true, 9, E1, dup);
+            tfb_request_free (&request);
+            s_ws_expect (fx, &ws, dup? "{\"t\":\"ok\",\"id\":7,\"e\":\"" E1 "\",\"s\":9,\"dup\":true}"
+                                     : "{\"t\":\"ok\",\"id\":7,\"e\":\"" E1 "\",\"s\":9,\"dup\":false}");
+        }
+        //  No type, no key, data null
+        s_ws_send (fx, &ws, "{\"t\":\"pub\",\"id\":8,\"ch\":\"orders\",\"data\":null}");
+        tfb_request_t request;
+        s_ws_take_pub (fx, &request);
+        assert_int_equal (request.req.event.type_len, 0);
+        assert_int_equal (request.req.event.id_len, 0);
+        assert_int_equal (request.req.event.data_len, 1);
+        assert_int_equal (request.req.event.data [0], 0xc0);
+        tfb_reply_ack (&fx->broker, &request, true, 10, E1, false);
+        tfb_request_free (&request);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":8,\"e\":\"" E1 "\",\"s\":10,\"dup\":false}");
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+//  The broker refuses a pub with error: the answer is err{id, code, retry}.
+static void
+s_pub_refused (s_fx_t *fx, s_ws_t *ws, hr_error_t error, const char *code, bool retry)
+{
+    s_ws_send (fx, ws, "{\"t\":\"pub\",\"id\":11,\"ch\":\"orders\",\"data\":1}");
+    tfb_request_t request;
+    s_ws_take_pub (fx, &request);
+    tfb_reply_error (&fx->broker, &request, true, error);
+    tfb_request_free (&request);
+    char want [128];
+    snprintf (want, sizeof want, "{\"t\":\"err\",\"id\":11,\"code\":\"%s\",\"retry\":%s}", code,
+              retry? "true": "false");
+    json_t *err = s_ws_expect_has (fx, ws, want);
+    assert_int_equal (json_object_size (err), 5);
+    assert_true (json_string_length (json_object_get (err, "msg")) > 0);
+}
+
+static void
+test_pub_refused_by_the_broker_is_err_with_its_code (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_pub_refused (fx, &ws, HR_E_OVERLOADED, "rate_limited", true);
+        s_pub_refused (fx, &ws, HR_E_FRAME_TOO_LARGE, "too_big", false);
+        s_pub_refused (fx, &ws, HR_E_INTERNAL, "internal", true);
+        s_pub_refused (fx, &ws, HR_E_BROKER_UNAVAILABLE, "unavailable", true);
+        s_pub_refused (fx, &ws, HR_E_BAD_CHANNEL, "bad_request", false);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+    assert_int_equal (tw_metric (fx, fx->ids.ws_errors + 3), 2);       //  rate_limited
+    assert_int_equal (tw_metric (fx, fx->ids.ws_errors + 2), 2);       //  too_big
+}
+
+static void
+test_pub_without_an_answer_in_time_is_unavailable (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"pub\",\"id\":12,\"ch\":\"orders\",\"key\":\"k1\",\"data\":1}");
+        tfb_request_t request;
+        s_ws_take_pub (fx, &request);
+        s_ws_quiet (fx, &ws);
+        hrg_link_expire (fx->worker.link, hr_mono_ms () + fx->config.broker_timeout + 1);
+        s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"id\":12,\"code\":\"unavailable\","
+                                  "\"retry\":true}");
+        //  The late answer is dropped: one answer per request
+        tfb_reply_ack (&fx->broker, &request, true, 1, E1, false);
+        tfb_request_free (&request);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_pub_over_max_event_is_too_big_without_the_broker (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.max_event = 256;
+    char big [512];
+    snprintf (big, sizeof big, "{\"t\":\"pub\",\"id\":13,\"ch\":\"orders\",\"data\":\"%0300d\"}", 0);
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, big);
+        s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"id\":13,\"code\":\"too_big\",\"retry\":false}");
+        assert_false (tfb_pending (&fx->broker));
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_msgpack_ev_data_is_the_publishers_bytes (void **state)
+{
+    s_fx_t *fx = *state;
+    //  {"f": float32 1.5, "b": bin 00 01 02}: a float32 and a bin JSON has not
+    static const uint8_t data [] = { 0x82, 0xa1, 'f', 0xca, 0x3f, 0xc0, 0x00, 0x00,
+                                     0xa1, 'b', 0xc4, 0x03, 0x00, 0x01, 0x02 };
+    s_ws_t mp, js;
+    s_ws_open (fx, &mp, HRG_WS_MSGPACK);
+    s_ws_open (fx, &js, HRG_WS_JSON);
+    s_ws_take (fx, &mp);
+    s_ws_take (fx, &js);
+    s_ws_send (fx, &mp, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
+    s_ws_send (fx, &js, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
+    s_ws_live (fx, "orders", E1, 0);
+    s_ws_take (fx, &mp);
+    s_ws_take (fx, &js);
+    tu_map (4);
+    tu_kstr ("t", "pub");
+    tu_kuint ("id", 2);
+    tu_kstr ("ch", "orders");
+    tu_kraw ("data", data, sizeof data);
+    s_ws_send_raw (fx, &mp, tu_frame.data, tu_frame.size);
+    tfb_request_t request;
+    s_ws_take_pub (fx, &request);
+    assert_int_equal (request.req.event.data_len, sizeof data);
+    assert_memory_equal (request.req.event.data, data, sizeof data);
+    tfb_reply_ack (&fx->broker, &request, true, 1, E1, false);
+    tfb_request_free (&request);
+    s_ws_expect (fx, &mp, "{\"t\":\"ok\",\"id\":2,\"e\":\"" E1 "\",\"s\":1,\"dup\":false}");
+    //  The broker streams the event as published
+    hr_event_t ev = tfb_event ("orders", E1, 1);
+    ev.data = data;
+    ev.data_len = sizeof data;
+    s_feed (fx, ev);
+    s_ws_turn (fx);
+    s_msg_t *m = s_ws_take (fx, &mp);
+    assert_string_equal (json_string_value (json_object_get (m->value, "t")), "ev");
+    assert_int_equal (json_integer_value (json_object_get (m->value, "s")), 1);
+    size_t len;
+    const uint8_t *payload = s_ws_payload (&mp, m, &len);
+    const uint8_t *start = NULL;
+    size_t size = 0;
+    hr_mp_reader_t reader;
+    hr_mp_reader_init (&reader, payload, len);
+    hr_mp_item_t item;
+    assert_int_equal (hr_mp_read (&reader, &item), HR_OK);
+    assert_int_equal (item.kind, HR_MP_MAP);
+    for (uint32_t i = 0; i < item.count; i++) {
+        const char *key;
+        size_t key_len;
+        assert_int_equal (hr_mp_read_str (&reader, &key, &key_len), HR_OK);
+        const uint8_t *value;
+        size_t value_len;
+        assert_int_equal (hr_mp_skip (&reader, 64, &value, &value_len), HR_OK);
+        if (hr_mp_str_eq (key, key_len, "data")) {
+            start = value;
+            size = value_len;
+        }
+    }
+    assert_int_equal (size, sizeof data);
+    assert_memory_equal (start, data, sizeof data);
+    //  JSON renders it: the float, the bin as base64
+    s_ws_expect (fx, &js, "{\"t\":\"ev\",\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":1,\"ts\":1,"
+                          "\"data\":{\"f\":1.5,\"b\":\"AAEC\"}}");
+    s_ws_quiet (fx, &mp);
+    s_ws_quiet (fx, &js);
+    s_ws_close (fx, &mp);
+    s_ws_close (fx, &js);
+}
+
+//  --------------------------------------------------------------------
+//  Refusals that keep the connection
+
+static void
+test_refused_requests_are_err_and_the_connection_stays (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.ws_max_subscriptions = 2;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "[{\"t\":\"sub\",\"id\":1,\"ch\":\"a\"},{\"t\":\"sub\",\"id\":2,\"ch\":\"b\"},"
+                            "{\"t\":\"sub\",\"id\":3,\"ch\":\"c\"}]");
+        s_ws_quiet (fx, &ws);                   //  the err waits for the oks before it
+        s_ws_live (fx, "a", E1, 1);
+        s_ws_live (fx, "b", E1, 2);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":1,\"ch\":\"a\",\"e\":\"" E1 "\",\"s\":1}");
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":2,\"ch\":\"b\",\"e\":\"" E1 "\",\"s\":2}");
+        s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"id\":3,\"code\":\"limit\",\"retry\":false}");
+        assert_null (zhashx_lookup (fx->worker.channels, "c"));
+        s_ws_send (fx, &ws, "[{\"t\":\"auth\",\"id\":4,\"token\":\"x\"},"
+                            "{\"t\":\"refresh\",\"id\":5,\"token\":\"x\"},"
+                            "{\"t\":\"nope\",\"id\":6},{\"t\":\"sub\",\"id\":7},"
+                            "{\"t\":\"pub\",\"id\":8,\"ch\":\"a b\",\"data\":1},"
+                            "7,{\"t\":\"ping\",\"id\":9}]");
+        for (int id = 4; id <= 8; id++) {
+            char want [96];
+            snprintf (want, sizeof want, "{\"t\":\"err\",\"id\":%d,\"code\":\"bad_request\","
+                                         "\"retry\":false}", id);
+            s_ws_expect_has (fx, &ws, want);
+        }
+        json_t *err = s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"code\":\"bad_request\"}");
+        assert_null (json_object_get (err, "id"));
+        s_ws_expect (fx, &ws, "{\"t\":\"pong\",\"id\":9}");
+        //  An empty batch, and a batch of 65
+        s_ws_send (fx, &ws, "[]");
+        s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"code\":\"bad_request\"}");
+        hr_buf_t batch = HR_BUF_INIT;
+        hr_buf_puts (&batch, "[");
+        for (int i = 0; i < 65; i++)
+            hr_buf_puts (&batch, i? ",{\"t\":\"ping\"}": "{\"t\":\"ping\"}");
+        hr_buf_puts (&batch, "]");
+        hr_buf_putc (&batch, 0);
+        s_ws_send (fx, &ws, batch.data);
+        hr_buf_free (&batch);
+        s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"code\":\"limit\"}");
+        s_ws_quiet (fx, &ws);
+        assert_non_null (ws.conn);
+        assert_false (ws.conn->closing);
+        s_ws_close (fx, &ws);
+    }
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test_setup_teardown (test_open_sends_the_101_head_then_welcome,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_sub_waits_for_the_channels_head_then_goes_live,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_sub_of_a_channel_with_no_history_is_ok_null_0_then_s_1,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_sub_resuming_gets_ok_then_the_brokers_history_then_live,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_sub_resuming_from_the_recent_ring_asks_no_broker,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_sub_resuming_another_epoch_is_ok_then_one_reset,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_a_second_sub_is_answered_again_and_keeps_one_stream,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_a_pong_waits_for_the_ok_of_a_syncing_sub,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_a_pong_waits_for_the_brokers_answer_to_a_pub,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_unsub_before_the_channel_synced_answers_both_and_no_ev_follows,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_unsub_of_a_live_channel_stops_its_events,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_pub_reaches_the_broker_and_is_acknowledged,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_pub_refused_by_the_broker_is_err_with_its_code,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_pub_without_an_answer_in_time_is_unavailable,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_pub_over_max_event_is_too_big_without_the_broker,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_msgpack_ev_data_is_the_publishers_bytes,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_refused_requests_are_err_and_the_connection_stays,
+                                         s_ws_setup, s_ws_teardown),
+    };
+    return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
+}
