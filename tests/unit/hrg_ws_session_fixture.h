@@ -41,6 +41,7 @@ typedef struct {
     bool head;                  //  the 101 head was read
     bool eof;                   //  the server closed the socket
     int close_code;             //  of the close frame read, or 0
+    hr_buf_t pongs;             //  the payloads of the pong frames read, in order
     s_msg_t *msgs;              //  S_MSGS_MAX, in the order sent
     size_t count, taken;
 } s_ws_t;
@@ -158,6 +159,10 @@ s_ws_parse (s_ws_t *ws)
     while (s_ws_unframe (&ws->got, &ws->pos, &opcode, &off, &len)) {
         assert_int_equal (ws->close_code, 0);
         const char *payload = ws->got.data + off;
+        if (opcode == OP_PONG) {
+            hr_buf_put (&ws->pongs, payload, len);
+            continue;
+        }
         if (opcode == OP_CLOSE) {
             assert_true (len >= 2);
             ws->close_code = (uint8_t) payload [0] << 8 | (uint8_t) payload [1];
@@ -232,6 +237,7 @@ s_ws_close (s_fx_t *fx, s_ws_t *ws)
         json_decref (ws->msgs [i].value);
     free (ws->msgs);
     hr_buf_free (&ws->got);
+    hr_buf_free (&ws->pongs);
     memset (ws, 0, sizeof *ws);
 }
 
@@ -448,6 +454,7 @@ s_ws_teardown (void **state)
     assert_int_equal (zhashx_size (w->groups), 0);
     assert_int_equal (w->conn_count, 0);
     assert_int_equal (tw_metric (fx, fx->ids.ws_connections), 0);
+    assert_int_equal (tw_metric (fx, fx->ids.ws_inbound_bytes), 0);
     assert_int_equal (tw_metric (fx, fx->ids.connections), 0);
     return s_teardown (state);
 }
