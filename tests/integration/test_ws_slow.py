@@ -1,7 +1,8 @@
-"""A WebSocket client that stops reading is closed with 4001 (bye first,
-delivered when it reads again within the server's linger) once its queued bytes pass --slow-consumer-bytes; clients that
-read keep receiving every event, in order, with bounded latency; the slow
-one resumes with e/s and loses nothing (docs/protocol.md, WebSocket)."""
+"""A WebSocket client that stops reading is closed with 4001 once its
+queued bytes pass --slow-consumer-bytes (bye first, delivered when it reads
+again within the server's linger); clients that read keep receiving every
+event, in order, with bounded latency; the slow one resumes with e/s and
+loses nothing (docs/protocol.md, WebSocket)."""
 import time
 import unittest
 
