@@ -15,7 +15,11 @@
 //  How long a closing connection may wait to write its last words.
 #define S_LINGER_MS 2000
 
+//  Bytes a lingering connection reads and drops per readiness.
+#define S_LINGER_READ (256 * 1024)
+
 static void s_finish (hrg_conn_t *self);
+static void s_linger_step (hrg_conn_t *self);
 
 void
 hrg_conn_init (hrg_conn_t *self, hrg_worker_t *worker, const hrg_transport_t *transport,
@@ -139,6 +143,10 @@ hrg_conn_flush (hrg_conn_t *self)
     if (self->fd < 0)
         return;
     self->transport->flush (self);
+    if (self->closing) {
+        s_linger_step (self);           //  lingering: its last words may be out
+        return;
+    }
     if (self->blocked && hrg_conn_check_slow (self))
         return;
     if (!self->closing && self->transport->drained)
@@ -159,6 +167,34 @@ s_finish (hrg_conn_t *self)
     hr_list_move_back (&self->worker->reaped, &self->node);
 }
 
+//  Lingering: once the last words are out, shut our side down and read
+//  (and drop) what the peer sends until it closes.
+static void
+s_linger_step (hrg_conn_t *self)
+{
+    if (self->fd < 0 || hrg_conn_pending (self))
+        return;
+    if (!self->shut) {
+        self->shut = true;
+        shutdown (self->fd, SHUT_WR);
+        self->linger_until = hr_mono_ms () + S_LINGER_MS;
+    }
+    char buffer [4096];
+    for (size_t taken = 0; taken < S_LINGER_READ; ) {
+        ssize_t size = read (self->fd, buffer, sizeof buffer);
+        if (size > 0)
+            taken += (size_t) size;
+        else
+        if (size < 0 && errno == EINTR)
+            continue;
+        else {
+            if (size == 0 || errno != EAGAIN)
+                s_finish (self);        //  the peer closed too (or is gone)
+            return;
+        }
+    }
+}
+
 void
 hrg_conn_linger (hrg_conn_t *self)
 {
@@ -166,10 +202,14 @@ hrg_conn_linger (hrg_conn_t *self)
         return;
     self->closing = true;
     hrg_conn_write_queue (self);
-    if (self->fd < 0 || !hrg_conn_pending (self) || self->worker->stopping)
+    if (self->fd < 0)
+        return;                         //  the socket failed: finished
+    if (self->worker->stopping)
         s_finish (self);
-    else
+    else {
         self->linger_until = hr_mono_ms () + S_LINGER_MS;
+        s_linger_step (self);
+    }
 }
 
 void
@@ -259,14 +299,13 @@ hrg_conn_on_socket (hrg_conn_t *self, uint32_t events)
         self->transport->on_socket (self, events);
     else
     if (self->fd >= 0) {
-        //  Lingering: only its last words matter
+        //  Lingering: its last words out, then the peer's end
         if (events & (EPOLLHUP | EPOLLERR))
             s_finish (self);
-        else
-        if (events & EPOLLOUT) {
-            hrg_conn_write_queue (self);
-            if (self->fd >= 0 && !hrg_conn_pending (self))
-                s_finish (self);
+        else {
+            if (events & EPOLLOUT)
+                hrg_conn_write_queue (self);
+            s_linger_step (self);
         }
     }
 }

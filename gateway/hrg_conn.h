@@ -83,7 +83,8 @@ struct _hrg_conn_t {
     bool blocked;               //  the socket refused bytes: waiting for EPOLLOUT
     uint64_t blocked_ms;        //  monotonic: when it started refusing, or last took bytes since
     uint64_t last_frame_ms;     //  monotonic: the last frame queued (heartbeats)
-    uint64_t linger_until;      //  closing, last words still queued: monotonic ms to give up
+    uint64_t linger_until;      //  lingering: monotonic ms to give up on the peer
+    bool shut;                  //  lingering, last words out: our side shut down
     uint64_t written;           //  bytes the socket took, since it opened
     uint32_t catching;          //  streams catching up (hrg_stream)
     uint64_t held;              //  queued bytes counted in the worker's catch-up bytes
@@ -140,9 +141,12 @@ bool hrg_conn_check_slow (hrg_conn_t *self);
 //  at once and the connection moves to the worker's reaped.
 void hrg_conn_close (hrg_conn_t *self, hrg_close_t reason);
 
-//  Closes the connection once what is queued is written, or after a
-//  bounded wait (while the worker stops: what the socket takes now).
-//  Nothing more is queued meanwhile, and nothing is read.
+//  Closes the connection gracefully: what is queued is written, then our
+//  side is shut down and what the peer still sends is read and dropped
+//  until it closes too (closing a socket with unread input would reset
+//  it, and the peer would lose our last words); each phase bounded in
+//  time. While the worker stops: what the socket takes now. Nothing more
+//  is queued meanwhile.
 void hrg_conn_linger (hrg_conn_t *self);
 
 //  Undoes hrg_conn_init: releases queued frames, leaves the worker's lists

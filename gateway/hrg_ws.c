@@ -44,6 +44,17 @@ hrg_ws_conn_count_error (hrg_ws_conn_t *self, const char *code)
                    code);
 }
 
+//  Brings herald_ws_inbound_bytes up to date with what the framing holds.
+static void
+s_count_inbound (hrg_ws_conn_t *self)
+{
+    hrg_worker_t *worker = self->conn.worker;
+    size_t now = self->sock? hrg_ws_sock_memory (self->sock): 0;
+    hr_metrics_add_to (worker->shard, worker->m->ws_inbound_bytes,
+                       (int64_t) now - (int64_t) self->inbound_counted);
+    self->inbound_counted = now;
+}
+
 static void
 s_count_close (hrg_worker_t *worker, int code)
 {
@@ -88,6 +99,7 @@ hrg_ws_conn_end (hrg_ws_conn_t *self, int code, const char *why)
     if (conn->closing)
         return;
     hrg_ws_sock_stop (self->sock, code);
+    s_count_inbound (self);
     char code_text [8];
     snprintf (code_text, sizeof code_text, "%d", code);
     hr_log_limited_info ("WebSocket closed", "code", code_text, "why", why);
@@ -147,7 +159,6 @@ static void
 s_read (hrg_ws_conn_t *self)
 {
     hrg_conn_t *conn = &self->conn;
-    hrg_worker_t *worker = conn->worker;
     uint8_t buffer [S_READ_CHUNK];
     while (conn->fd >= 0 && !conn->closing) {
         ssize_t size = read (conn->fd, buffer, sizeof buffer);
@@ -161,10 +172,8 @@ s_read (hrg_ws_conn_t *self)
             continue;
         }
         self->last_in_ms = hr_mono_ms ();
-        size_t before = hrg_ws_sock_memory (self->sock);
         int code = hrg_ws_sock_feed (self->sock, buffer, (size_t) size);
-        hr_metrics_add_to (worker->shard, worker->m->ws_inbound_bytes,
-                           (int64_t) hrg_ws_sock_memory (self->sock) - (int64_t) before);
+        s_count_inbound (self);
         if (code && !conn->closing) {
             //  The close frame (and our bye) is queued: write it, then close
             hrg_conn_linger (conn);
@@ -196,6 +205,7 @@ s_closing (hrg_conn_t *conn, hrg_close_t reason)
 {
     hrg_ws_conn_t *self = (hrg_ws_conn_t *) conn;
     hrg_ws_sock_stop (self->sock, 1001);
+    s_count_inbound (self);
     if (reason == HRG_CLOSE_SHUTDOWN)
         //  Spread over 1-5 s, so that thousands do not come back at once
         s_say_bye (self, 1001, "shutting down",
@@ -245,9 +255,8 @@ s_destroy (hrg_conn_t *conn)
     hrg_ws_conn_t *self = (hrg_ws_conn_t *) conn;
     hrg_worker_t *worker = conn->worker;
     hrg_ws_session_fini (self);
-    hr_metrics_add_to (worker->shard, worker->m->ws_inbound_bytes,
-                       -(int64_t) hrg_ws_sock_memory (self->sock));
     hrg_ws_sock_destroy (&self->sock);
+    s_count_inbound (self);
     hr_metrics_add_to (worker->shard, worker->m->ws_connections, -1);
     hrg_conn_fini (conn);
     free (self);
@@ -355,6 +364,7 @@ hrg_ws_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format, const char *k
     hrg_conn_init (&self->conn, worker, &s_transports [format], fd);
     hr_metrics_add_to (worker->shard, worker->m->ws_connections, 1);
     self->sock = hrg_ws_sock_new ((size_t) worker->config->ws_max_message, &s_sock_ops, self);
+    s_count_inbound (self);
     self->last_in_ms = hr_mono_ms ();
     hr_buf_t *scratch = &worker->scratch;
     hr_buf_reset (scratch);
