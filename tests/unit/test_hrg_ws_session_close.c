@@ -2,7 +2,7 @@
     client's end of a socketpair (gateway/hrg_ws.c, hrg_conn.c): bye then a
     close frame with the same code for --ws-max-rate (4004), silence (4002),
     a slow consumer (4001, after the partly written frame, or after the
-    linger bound when it never reads), shutdown (1001 with a random
+    linger bound when it never reads; a stalled resume), shutdown (1001 with a random
     retry_after), a frame of the wrong kind (1003), one that cannot be read
     (1007), a message over --ws-max-message (1009); the client's own close
     echoed; heartbeats and protocol-level pings. Its messages are
@@ -186,8 +186,9 @@ test_silence_out_is_a_ping_and_silence_in_is_4002 (void **state)
 //  Slow consumers
 
 //  Subscribes the client, shrinks the server's send buffer, and feeds
-//  events without reading until the connection is closed as slow.
-static void
+//  events without reading until the connection is closed as slow; returns
+//  the last seq fed.
+static uint64_t
 s_fill_until_slow (s_fx_t *fx, s_ws_t *ws)
 {
     fx->config.slow_consumer_bytes = 8192;
@@ -197,13 +198,15 @@ s_fill_until_slow (s_fx_t *fx, s_ws_t *ws)
     s_ws_send (fx, ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
     s_ws_live (fx, "orders", E1, 0);
     s_ws_take (fx, ws);
-    for (uint64_t seq = 1; seq <= 20000 && !ws->conn->closing; seq++) {
-        s_feed (fx, tfb_event ("orders", E1, seq));
+    uint64_t seq = 0;
+    while (seq < 20000 && !ws->conn->closing) {
+        s_feed (fx, tfb_event ("orders", E1, ++seq));
         s_ws_turn (fx);                         //  the client does not read
     }
     assert_true (ws->conn->closing);
     assert_true (s_alive (fx, ws->conn));       //  it lingers, socket open
     assert_true (ws->conn->fd >= 0);
+    return seq;
 }
 
 static void
@@ -213,7 +216,7 @@ test_a_slow_consumer_that_reads_again_gets_whole_frames_then_bye_4001 (void **st
     for (int f = 0; f < 2; f++) {
         s_ws_t ws;
         s_ws_open (fx, &ws, s_formats [f]);
-        s_fill_until_slow (fx, &ws);
+        uint64_t fed = s_fill_until_slow (fx, &ws);
         s_ws_turn (fx);
         hrg_conn_sweep (&fx->worker, hr_mono_ms ());
         assert_true (s_alive (fx, ws.conn));
@@ -225,6 +228,9 @@ test_a_slow_consumer_that_reads_again_gets_whole_frames_then_bye_4001 (void **st
                    m = s_ws_take (fx, &ws)->value, "t")), "ev") == 0)
             assert_int_equal (json_integer_value (json_object_get (m, "s")), next++);
         assert_true (next > 10);
+        //  What was queued behind the partly written frame was dropped, so
+        //  that bye comes next: over --slow-consumer-bytes of events
+        assert_true (fed - (next - 1) >= 8192 / 128);     //  ev frames are < 128 bytes
         ws.taken--;
         json_t *bye = s_ws_expect_bye (fx, &ws, 4001);
         assert_string_equal (json_string_value (json_object_get (bye, "why")), "slow consumer");
@@ -263,6 +269,51 @@ test_a_slow_consumer_that_never_reads_is_closed_after_the_linger_bound (void **s
         s_ws_close (fx, &ws);
     }
     assert_int_equal (tw_metric (fx, fx->ids.slow_consumers), 2);
+}
+
+static void
+test_a_stalled_resume_is_bye_4001_after_conn_timeout (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.conn_timeout = 5000;
+    fx->config.slow_consumer_bytes = 8192;      //  a replay budget of 4 KB
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        int small = 4096;
+        setsockopt (ws.conn->fd, SOL_SOCKET, SO_SNDBUF, &small, sizeof small);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":0}");
+        s_ws_live (fx, "orders", E1, 600);
+        //  The client does not read: the replay stops at its budget
+        size_t pages = 0;
+        while (tfb_wait (s_step_pending, fx, 200)) {
+            tfb_request_t request;
+            s_take (fx, &request);
+            s_answer (fx, &request, E1, 600);
+            assert_true (++pages < 50);
+        }
+        assert_true (ws.conn->blocked && ws.conn->catching);
+        hrg_conn_sweep (&fx->worker, ws.conn->blocked_ms + 4999);
+        assert_false (ws.conn->closing);
+        hrg_conn_sweep (&fx->worker, ws.conn->blocked_ms + 5000);
+        assert_true (ws.conn->closing);
+        //  Once it reads: the ok, whole events in order, then bye 4001
+        s_ws_expect_has (fx, &ws, "{\"t\":\"ok\",\"id\":1}");
+        uint64_t next = 1;
+        json_t *m;
+        while (strcmp (json_string_value (json_object_get (
+                   m = s_ws_take (fx, &ws)->value, "t")), "ev") == 0)
+            assert_int_equal (json_integer_value (json_object_get (m, "s")), next++);
+        ws.taken--;
+        json_t *bye = s_ws_expect_bye (fx, &ws, 4001);
+        assert_string_equal (json_string_value (json_object_get (bye, "why")), "stalled resume");
+        s_ws_close (fx, &ws);
+        hrg_conn_sweep (&fx->worker, hr_mono_ms () + 2001);
+        s_ws_turn (fx);
+        assert_int_equal (fx->worker.catchup_bytes, 0);
+    }
+    assert_int_equal (s_closes (fx, S_4001), 2);
 }
 
 //  --------------------------------------------------------------------
@@ -335,6 +386,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_a_slow_consumer_that_reads_again_gets_whole_frames_then_bye_4001,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_a_slow_consumer_that_never_reads_is_closed_after_the_linger_bound,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_a_stalled_resume_is_bye_4001_after_conn_timeout,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_shutdown_is_bye_1001_with_a_random_retry_after,
                                          s_ws_setup, s_ws_teardown),
