@@ -38,6 +38,17 @@ hrg_stream_account (hrg_stream_t *self)
 }
 
 void
+hrg_stream_drained (hrg_stream_t *self)
+{
+    hrg_conn_t *conn = self->conn;
+    if (self->member.group || conn->closing)
+        return;
+    hrg_stream_account (self);
+    if (hrg_conn_pending (conn) < hrg_fetch_budget (conn->worker))
+        hrg_stream_catch_up (self);
+}
+
+void
 hrg_stream_catchup_free (hrg_stream_t *self)
 {
     hrg_worker_t *worker = self->conn->worker;

@@ -203,12 +203,7 @@ s_sweep (hrg_conn_t *conn, uint64_t now_ms)
 static void
 s_drained (hrg_conn_t *conn)
 {
-    s_sse_t *self = (s_sse_t *) conn;
-    if (!conn->catching)
-        return;
-    hrg_stream_account (self->stream);
-    if (hrg_conn_pending (conn) < hrg_fetch_budget (conn->worker))
-        hrg_stream_catch_up (self->stream);
+    hrg_stream_drained (((s_sse_t *) conn)->stream);
 }
 
 static void

@@ -58,6 +58,10 @@ void hrg_stream_destroy (hrg_stream_t **self_p);
 //  larger event); joins its group once it is level (hrg_catchup.c).
 void hrg_stream_catch_up (hrg_stream_t *self);
 
+//  Its connection drained: a stream still catching up queues the next part
+//  of its replay if the connection is under hrg_fetch_budget.
+void hrg_stream_drained (hrg_stream_t *self);
+
 //  Fills view's arrays with the stream's own position (catching up) for
 //  rendering. epochs and seqs have room for HR_CHANSET_MAX.
 void hrg_stream_view (const hrg_stream_t *self, hrg_view_t *view,

@@ -329,14 +329,8 @@ void
 hrg_ws_session_drained (hrg_ws_conn_t *self)
 {
     hrg_conn_t *conn = &self->conn;
-    for (size_t i = 0; i < self->streams.count && !conn->closing; i++) {
-        hrg_stream_t *stream = self->streams.items [i];
-        if (stream->member.group)
-            continue;
-        hrg_stream_account (stream);
-        if (hrg_conn_pending (conn) < hrg_fetch_budget (conn->worker))
-            hrg_stream_catch_up (stream);
-    }
+    for (size_t i = 0; i < self->streams.count && !conn->closing; i++)
+        hrg_stream_drained (self->streams.items [i]);
 }
 
 void
