@@ -172,6 +172,86 @@ test_sub_resuming_another_epoch_is_ok_then_one_reset (void **state)
     }
 }
 
+//  How the broker answers a resume's history request (NONE: it does not).
+static const struct {
+    hr_reset_t reset;
+    const char *why;
+} s_resume_resets [] = {
+    { HR_RESET_CURSOR_AHEAD, "cursor-ahead" }, { HR_RESET_EXPIRED, "expired" },
+    { HR_RESET_NONE, "unavailable" } };
+
+static void
+test_a_resume_that_cannot_be_served_is_ok_then_one_reset_saying_why (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++)
+        for (size_t r = 0; r < sizeof s_resume_resets / sizeof s_resume_resets [0]; r++) {
+            s_ws_t ws;
+            s_ws_open (fx, &ws, s_formats [f]);
+            s_ws_take (fx, &ws);
+            s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":3,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":2}");
+            s_ws_live (fx, "orders", E1, 5);
+            s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":3,\"ch\":\"orders\",\"e\":\"" E1 "\","
+                                  "\"s\":5}");
+            tfb_request_t request;
+            s_take (fx, &request);
+            if (s_resume_resets [r].reset)
+                tfb_reply_history (&fx->broker, &request, E1, 3, 5, s_resume_resets [r].reset,
+                                   NULL, 0);
+            else
+                hrg_link_expire (fx->worker.link, hr_mono_ms () + 60000);
+            tfb_request_free (&request);
+            char want [128];
+            snprintf (want, sizeof want, "{\"t\":\"reset\",\"ch\":\"orders\",\"e\":\"" E1 "\","
+                      "\"s\":5,\"why\":\"%s\"}", s_resume_resets [r].why);
+            s_ws_expect (fx, &ws, want);
+            s_ws_events (fx, "orders", E1, 6, 6);
+            s_ws_expect_evs (fx, &ws, "orders", E1, 6, 6);
+            s_ws_quiet (fx, &ws);
+            s_ws_close (fx, &ws);
+        }
+}
+
+static void
+test_a_resume_of_a_channel_the_broker_does_not_have_is_unknown_channel (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":3,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":2}");
+        s_ws_live (fx, "orders", NULL, 0);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":3,\"ch\":\"orders\",\"e\":null,\"s\":0}");
+        s_ws_expect (fx, &ws, "{\"t\":\"reset\",\"ch\":\"orders\",\"e\":null,\"s\":0,"
+                              "\"why\":\"unknown-channel\"}");
+        s_ws_events (fx, "orders", E1, 1, 1);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 1, 1);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
+test_a_new_epoch_on_a_live_sub_is_a_reset_before_its_first_event (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
+        s_ws_live (fx, "orders", E1, 5);
+        s_ws_take (fx, &ws);
+        s_ws_events (fx, "orders", E2, 1, 2);       //  the broker restarted
+        s_ws_expect (fx, &ws, "{\"t\":\"reset\",\"ch\":\"orders\",\"e\":\"" E2 "\",\"s\":0,"
+                              "\"why\":\"epoch-changed\"}");
+        s_ws_expect_evs (fx, &ws, "orders", E2, 1, 2);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
 static void
 test_a_second_sub_is_answered_again_and_keeps_one_stream (void **state)
 {
@@ -611,6 +691,12 @@ main (void)
         cmocka_unit_test_setup_teardown (test_sub_resuming_from_the_recent_ring_asks_no_broker,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_sub_resuming_another_epoch_is_ok_then_one_reset,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_a_resume_that_cannot_be_served_is_ok_then_one_reset_saying_why,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_a_resume_of_a_channel_the_broker_does_not_have_is_unknown_channel,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_a_new_epoch_on_a_live_sub_is_a_reset_before_its_first_event,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_a_second_sub_is_answered_again_and_keeps_one_stream,
                                          s_ws_setup, s_ws_teardown),
