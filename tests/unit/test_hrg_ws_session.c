@@ -110,6 +110,28 @@ test_sub_resuming_gets_ok_then_the_brokers_history_then_live (void **state)
 }
 
 static void
+test_sub_resuming_from_null_0_gets_every_event (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        //  What ok said of a channel with no history, kept across a reconnect
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":2,\"ch\":\"orders\",\"e\":null,\"s\":0}");
+        s_ws_live (fx, "orders", E1, 3);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":2,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":3}");
+        tfb_request_t request;
+        s_take (fx, &request);
+        assert_int_equal (request.req.since, 0);
+        s_answer (fx, &request, E1, 3);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 1, 3);
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
+static void
 test_sub_resuming_from_the_recent_ring_asks_no_broker (void **state)
 {
     s_fx_t *fx = *state;
@@ -687,6 +709,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_sub_of_a_channel_with_no_history_is_ok_null_0_then_s_1,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_sub_resuming_gets_ok_then_the_brokers_history_then_live,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_sub_resuming_from_null_0_gets_every_event,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_sub_resuming_from_the_recent_ring_asks_no_broker,
                                          s_ws_setup, s_ws_teardown),
