@@ -1,9 +1,11 @@
 /*  test_hrg_group: subscription groups (gateway/hrg_group): one rendering
     per group and transport, the --write-interval wheel, leaving while a
-    write is deferred, resets. The worker, channel and connections are
-    built by hand around a socketpair per connection, with a transport of
-    the test's own; nothing runs on a thread, and time is passed in
-    explicitly wherever the API takes it.  */
+    write is deferred, resets, and a member that does not read closed as
+    a slow consumer as soon as its queue is over the limit (at the refused
+    write, and at enqueue while the group waits). The worker, channel and
+    connections are built by hand around a socketpair per connection, with
+    a transport of the test's own; nothing runs on a thread, and time is
+    passed in explicitly wherever the API takes it.  */
 #include "hrg_group.h"
 #include "hrg_channel.h"
 #include "hrg_fake_broker.h"
@@ -331,6 +333,58 @@ test_a_new_member_reads_only_later_frames (void **state)
     assert_int_equal (s_count (text, "ev orders 2"), 1);
 }
 
+//  Fills the kernel's buffers towards a peer that does not read, so that
+//  the connection's next write is refused.
+static void
+s_fill_socket (s_client_t *client)
+{
+    char junk [4096] = { 0 };
+    while (write (client->conn.fd, junk, sizeof junk) > 0)
+        ;
+    while (write (client->conn.fd, junk, 1) > 0)
+        ;
+}
+
+static void
+test_a_refused_write_leaving_too_much_queued_closes_the_consumer_at_once (void **state)
+{
+    //  Frames queued before a write (nothing refused yet: not the
+    //  consumer's fault); the write the socket refuses leaves them over
+    //  --slow-consumer-bytes: that flush closes it, not the next sweep
+    s_fixture_t *fx = *state;
+    fx->config.slow_consumer_bytes = 64;
+    hrg_group_t *group = s_join_all (fx);
+    s_fill_socket (fx->clients [0]);
+    for (uint64_t seq = 1; seq <= 10; seq++)
+        s_publish (fx, group, seq);
+    assert_false (fx->clients [0]->conn.closing);
+    hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
+    assert_true (fx->clients [0]->conn.closing);
+    assert_false (fx->clients [1]->conn.closing);
+    assert_int_equal (s_count (s_read (fx->peers [1]), "ev orders"), 10);
+}
+
+static void
+test_frames_queued_behind_a_refused_write_close_the_consumer_at_once (void **state)
+{
+    //  The socket refused the last write and frames pile up while the
+    //  group waits out --write-interval: the frame that takes the queue
+    //  over --slow-consumer-bytes closes it, not the deferred write
+    s_fixture_t *fx = *state;
+    fx->config.slow_consumer_bytes = 64;
+    hrg_group_t *group = s_join_all (fx);
+    s_fill_socket (fx->clients [0]);
+    s_publish (fx, group, 1);
+    hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
+    assert_true (fx->clients [0]->conn.blocked);
+    assert_false (fx->clients [0]->conn.closing);     //  under the limit
+    for (uint64_t seq = 2; seq <= 10; seq++)
+        s_publish (fx, group, seq);
+    assert_true (fx->clients [0]->conn.closing);
+    assert_false (fx->clients [1]->conn.closing);
+    assert_int_equal (s_renders, 10);
+}
+
 int
 main (void)
 {
@@ -343,6 +397,8 @@ main (void)
         S_TEST (test_a_reset_reaches_every_member_with_its_reason),
         S_TEST (test_each_transport_has_its_own_group),
         S_TEST (test_a_new_member_reads_only_later_frames),
+        S_TEST (test_a_refused_write_leaving_too_much_queued_closes_the_consumer_at_once),
+        S_TEST (test_frames_queued_behind_a_refused_write_close_the_consumer_at_once),
     };
     return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
 }
