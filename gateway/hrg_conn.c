@@ -61,12 +61,12 @@ hrg_conn_mark_dirty (hrg_conn_t *self)
 }
 
 void
-hrg_conn_queue (hrg_conn_t *self, hrg_frame_t *frame)
+hrg_conn_queue (hrg_conn_t *self, hrg_frame_t *frame, uint64_t now_ms)
 {
     if (self->closing)
         return;
     hrg_queue_push (&self->queue, frame);
-    self->last_frame_ms = hr_mono_ms ();
+    self->last_frame_ms = now_ms;
     hrg_conn_check_slow (self);         //  at enqueue time, not only in the sweep
 }
 
@@ -74,7 +74,7 @@ void
 hrg_conn_send (hrg_conn_t *self, const void *data, size_t size)
 {
     hrg_frame_t *frame = hrg_frame_copy (data, size);
-    hrg_conn_queue (self, frame);
+    hrg_conn_queue (self, frame, hr_mono_ms ());
     hrg_frame_release (frame);
     hrg_conn_mark_dirty (self);
 }

@@ -99,10 +99,11 @@ void hrg_conn_init (hrg_conn_t *self, hrg_worker_t *worker,
 //  and out) and tunes it for small writes. Closes the connection on failure.
 void hrg_conn_adopt (hrg_conn_t *self);
 
-//  Queues frame (a new reference; the caller keeps its own) and checks the
-//  slow-consumer rule. Does not flush: the caller marks it dirty, or a
+//  Queues frame (a new reference; the caller keeps its own) at now_ms
+//  (monotonic: one clock read per broadcast, not per member) and checks
+//  the slow-consumer rule. Does not flush: the caller marks it dirty, or a
 //  group flush writes it.
-void hrg_conn_queue (hrg_conn_t *self, hrg_frame_t *frame);
+void hrg_conn_queue (hrg_conn_t *self, hrg_frame_t *frame, uint64_t now_ms);
 
 //  Queues a copy of data as one frame and marks the connection dirty.
 void hrg_conn_send (hrg_conn_t *self, const void *data, size_t size);

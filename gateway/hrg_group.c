@@ -8,13 +8,12 @@
 //  Queues the group for writing: now if its last write is an interval ago,
 //  else on the wheel slot of the moment it will be.
 static void
-s_mark_dirty (hrg_group_t *self)
+s_mark_dirty (hrg_group_t *self, uint64_t now)
 {
     hrg_worker_t *worker = self->worker;
     if (self->dirty)
         return;
     self->dirty = true;
-    uint64_t now = hr_mono_ms ();
     uint64_t due = self->last_write_ms + (uint64_t) worker->config->write_interval;
     if (due <= now) {
         hr_list_push_back (&worker->dirty_groups, &self->dirty_node);
@@ -51,13 +50,14 @@ s_broadcast (hrg_group_t *self, hrg_channel_t *channel, const hrg_event_t *ev,
     else
         self->transport->render_reset (self->worker, scratch, &view, reason);
     hrg_frame_t *frame = hrg_frame_copy (scratch->data, scratch->size);
+    uint64_t now = hr_mono_ms ();
     //  A member closed meanwhile stays listed until the reap: its
     //  connection ignores the frame
     for (hr_list_t *node = hr_list_first (&self->members); node;
          node = hr_list_next (&self->members, node))
-        hrg_conn_queue (hr_list_entry (node, hrg_member_t, node)->conn, frame);
+        hrg_conn_queue (hr_list_entry (node, hrg_member_t, node)->conn, frame, now);
     hrg_frame_release (frame);
-    s_mark_dirty (self);
+    s_mark_dirty (self, now);
 }
 
 static void

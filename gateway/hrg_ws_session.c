@@ -65,7 +65,7 @@ s_drain (hrg_ws_conn_t *self)
             if (held->order != self->order_head)
                 continue;
             hr_vec_remove (&self->held, held);
-            hrg_conn_queue (&self->conn, held->frame);
+            hrg_conn_queue (&self->conn, held->frame, hr_mono_ms ());
             hrg_conn_mark_dirty (&self->conn);
             hrg_frame_release (held->frame);
             free (held);
