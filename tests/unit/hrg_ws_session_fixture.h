@@ -193,16 +193,25 @@ s_ws_read (s_ws_t *ws)
     s_ws_parse (ws);
 }
 
-//  One step: the client reads, the server writes what the socket now
-//  takes (as on EPOLLOUT), the worker turns, the client reads again.
+//  Dispatches the readiness the worker's epoll set reports, as its loop
+//  does (only client sockets are in it here).
+static TU_UNUSED void
+s_ws_poll (s_fx_t *fx)
+{
+    struct epoll_event events [16];
+    int count = epoll_wait (fx->worker.epoll_fd, events, 16, 0);
+    for (int i = 0; i < count; i++)
+        hrg_conn_on_socket (events [i].data.ptr, events [i].events);
+}
+
+//  One step: the client reads, the server handles its sockets' readiness
+//  (what the client wrote, room to write), the worker turns, the client
+//  reads again.
 static TU_UNUSED void
 s_ws_step (s_fx_t *fx, s_ws_t *ws)
 {
     s_ws_read (ws);
-    if (ws->conn && !s_alive (fx, ws->conn))
-        ws->conn = NULL;
-    if (ws->conn && ws->conn->blocked)
-        hrg_conn_on_socket (ws->conn, EPOLLOUT);
+    s_ws_poll (fx);
     s_ws_turn (fx);
     if (ws->conn && !s_alive (fx, ws->conn))
         ws->conn = NULL;
@@ -225,14 +234,30 @@ s_ws_open (s_fx_t *fx, s_ws_t *ws, hrg_ws_format_t format)
     assert_true (ws->head);
 }
 
-//  The client closes its socket (the server sees EOF) and frees its state.
+typedef struct {
+    s_fx_t *fx;
+    hrg_conn_t *conn;
+} s_ws_gone_t;
+
+static TU_UNUSED bool
+s_ws_step_until_gone (void *arg)
+{
+    s_ws_gone_t *gone = arg;
+    s_ws_poll (gone->fx);
+    s_ws_turn (gone->fx);
+    return !s_alive (gone->fx, gone->conn);
+}
+
+//  The client closes its socket and frees its state; the server lets the
+//  connection go (open, or lingering after its last words) at once.
 static TU_UNUSED void
 s_ws_close (s_fx_t *fx, s_ws_t *ws)
 {
-    if (ws->conn && s_alive (fx, ws->conn))
-        hrg_conn_close (ws->conn, HRG_CLOSE_PEER);
-    hrg_conn_reap (&fx->worker);
     close (ws->peer);
+    if (ws->conn && s_alive (fx, ws->conn)) {
+        s_ws_gone_t gone = { fx, ws->conn };
+        assert_true (tfb_wait (s_ws_step_until_gone, &gone, S_WAIT_MS));
+    }
     for (size_t i = 0; i < ws->count; i++)
         json_decref (ws->msgs [i].value);
     free (ws->msgs);
@@ -241,13 +266,12 @@ s_ws_close (s_fx_t *fx, s_ws_t *ws)
     memset (ws, 0, sizeof *ws);
 }
 
-//  Writes bytes to the server and tells it its socket is readable.
+//  Writes bytes to the server, which reads them on the step's readiness.
 static TU_UNUSED void
 s_ws_write (s_fx_t *fx, s_ws_t *ws, const hr_buf_t *bytes)
 {
     assert_non_null (ws->conn);
     assert_int_equal (write (ws->peer, bytes->data, bytes->size), (ssize_t) bytes->size);
-    hrg_conn_on_socket (ws->conn, EPOLLIN);
     s_ws_step (fx, ws);
 }
 
