@@ -40,10 +40,11 @@ hrg_queue_init (hrg_queue_t *self)
     self->cap = HRG_QUEUE_INLINE;
 }
 
+//  The ring's capacity is a power of two: an index is a mask, not a division.
 static hrg_frame_t *
 s_at (const hrg_queue_t *self, uint32_t i)
 {
-    return self->ring [(self->start + i) % self->cap];
+    return self->ring [(self->start + i) & (self->cap - 1)];
 }
 
 void
@@ -62,7 +63,7 @@ hrg_queue_push (hrg_queue_t *self, hrg_frame_t *frame)
         self->start = 0;
     }
     frame->refs++;
-    self->ring [(self->start + self->count++) % self->cap] = frame;
+    self->ring [(self->start + self->count++) & (self->cap - 1)] = frame;
     self->bytes += frame->size;
 }
 
@@ -116,14 +117,14 @@ hrg_queue_advance (hrg_queue_t *self, size_t size)
         }
         size -= left;
         self->offset = 0;
-        self->start = (self->start + 1) % self->cap;
+        self->start = (self->start + 1) & (self->cap - 1);
         self->count--;
         hrg_frame_release (frame);
     }
     //  Empty frames at the head are done too
     while (self->count && s_at (self, 0)->size == 0) {
         hrg_frame_release (s_at (self, 0));
-        self->start = (self->start + 1) % self->cap;
+        self->start = (self->start + 1) & (self->cap - 1);
         self->count--;
     }
     s_shrink (self);

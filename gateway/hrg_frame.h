@@ -31,7 +31,8 @@ hrg_frame_t *hrg_frame_copy (const void *data, size_t size);
 //  Drops one reference; frees the frame with the last one. Accepts NULL.
 void hrg_frame_release (hrg_frame_t *self);
 
-//  Slots a queue holds without allocating.
+//  Slots a queue holds without allocating (a power of two, as every
+//  capacity of the ring is).
 #define HRG_QUEUE_INLINE 4
 
 typedef struct {
