@@ -28,13 +28,17 @@ typedef struct {
     uint32_t order;
 } s_pub_t;
 
-//  An answer rendered before its turn.
+//  An answer waiting for its turn: rendered, or (a repeated sub while its
+//  channel syncs) an ok to render at the channel's position in its turn.
 typedef struct {
     uint32_t order;
-    hrg_frame_t *frame;
+    hrg_frame_t *frame;         //  NULL: an ok of channel, rendered in turn
+    char *channel;
+    uint32_t id;
 } s_held_t;
 
 static void s_drain (hrg_ws_conn_t *self);
+static hr_buf_t *s_render_ok_channel (hrg_ws_conn_t *self, uint32_t id, const char *name);
 
 //  Sends the answer in scratch now if it is its turn, else holds it.
 static void
@@ -65,9 +69,14 @@ s_drain (hrg_ws_conn_t *self)
             if (held->order != self->order_head)
                 continue;
             hr_vec_remove (&self->held, held);
-            hrg_conn_queue (&self->conn, held->frame, hr_mono_ms ());
-            hrg_conn_mark_dirty (&self->conn);
-            hrg_frame_release (held->frame);
+            if (held->frame) {
+                hrg_conn_queue (&self->conn, held->frame, hr_mono_ms ());
+                hrg_conn_mark_dirty (&self->conn);
+                hrg_frame_release (held->frame);
+            }
+            else
+                hrg_ws_conn_send (self, s_render_ok_channel (self, held->id, held->channel));
+            free (held->channel);
             free (held);
             self->order_head++;
             moved = true;
@@ -93,16 +102,25 @@ s_err (hrg_ws_conn_t *self, uint32_t order, bool has_id, uint32_t id, const char
     s_answer (self, order, scratch);
 }
 
-//  ok{id, ch, e, s} at the channel's position now, into scratch.
+//  ok{id, ch, e, s} at the channel's position now, into scratch (e null
+//  and s 0 for a channel the worker no longer has).
+static hr_buf_t *
+s_render_ok_channel (hrg_ws_conn_t *self, uint32_t id, const char *name)
+{
+    hrg_worker_t *worker = self->conn.worker;
+    hrg_channel_t *channel = zhashx_lookup (worker->channels, name);
+    hr_buf_t *scratch = &worker->scratch;
+    hr_buf_reset (scratch);
+    hrg_ws_render_ok_sub (scratch, self->format, id, name,
+                          channel && channel->epoch [0]? channel->epoch: NULL,
+                          channel? channel->last: 0);
+    return scratch;
+}
+
 static hr_buf_t *
 s_render_ok_sub (hrg_ws_conn_t *self, hrg_stream_t *stream)
 {
-    hrg_channel_t *channel = stream->channels [0];
-    hr_buf_t *scratch = &self->conn.worker->scratch;
-    hr_buf_reset (scratch);
-    hrg_ws_render_ok_sub (scratch, self->format, stream->id, channel->name,
-                          channel->epoch [0]? channel->epoch: NULL, channel->last);
-    return scratch;
+    return s_render_ok_channel (self, stream->id, stream->channels [0]->name);
 }
 
 //  The stream of channel ch, or NULL; *index its place in streams.
@@ -137,12 +155,19 @@ s_sub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
 {
     size_t index;
     hrg_stream_t *stream = s_find (self, msg->ch, msg->ch_len, &index);
-    if (stream) {
+    if (stream && stream->ready) {
         //  Already subscribed: its position now, nothing changes
-        uint32_t id = stream->id;
-        stream->id = msg->id;
-        s_answer (self, order, s_render_ok_sub (self, stream));
-        stream->id = id;
+        s_answer (self, order, s_render_ok_channel (self, msg->id, stream->channels [0]->name));
+        return;
+    }
+    if (stream) {
+        //  Its first ok waits for the channel to sync, and this one comes
+        //  after it: rendered then, at the position the channel has then
+        s_held_t *held = hr_calloc (1, sizeof *held);
+        held->order = order;
+        held->id = msg->id;
+        held->channel = hr_strdup (stream->channels [0]->name);
+        hr_vec_push (&self->held, held);
         return;
     }
     if (self->streams.count >= (size_t) self->conn.worker->config->ws_max_subscriptions) {
@@ -346,6 +371,7 @@ hrg_ws_session_fini (hrg_ws_conn_t *self)
     for (size_t i = 0; i < self->held.count; i++) {
         s_held_t *held = self->held.items [i];
         hrg_frame_release (held->frame);
+        free (held->channel);
         free (held);
     }
     hr_vec_free (&self->held);

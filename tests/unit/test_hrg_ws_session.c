@@ -387,15 +387,11 @@ test_unsub_of_a_live_channel_stops_its_events (void **state)
     }
 }
 
-//  KNOWN DEFECT (skipped until fixed, so that it does not stop the mutation
-//  check's baseline): s_sub renders a repeat sub's ok when the request
-//  arrives, from a channel still syncing (e null, s 0), and holds it until
-//  the first ok has gone out with the real position. Remove the skip with
-//  the fix.
+//  A repeat sub while the channel syncs is answered after the first ok,
+//  at the position the channel has then (not the unknown one it had).
 static void
 test_a_second_sub_while_syncing_is_answered_with_the_synced_position (void **state)
 {
-    skip ();
     s_fx_t *fx = *state;
     for (int f = 0; f < 2; f++) {
         s_ws_t ws;
