@@ -35,8 +35,27 @@ test_over_max_rate_is_bye_then_close_4004 (void **state)
                             "{\"t\":\"ping\",\"id\":3}]");
         for (int id = 1; id <= 3; id++)
             s_ws_take (fx, &ws);
-        s_ws_send (fx, &ws, "{\"t\":\"ping\",\"id\":4}");
+        //  The fourth, and a pub in the same write: neither is handled
+        hr_buf_t bytes = HR_BUF_INIT;
+        const char *ping = "{\"t\":\"ping\",\"id\":4}";
+        const char *pub = "{\"t\":\"pub\",\"id\":5,\"ch\":\"orders\",\"data\":1}";
+        if (f == 0) {
+            s_frame_str (&bytes, FIN | OP_TEXT, ping);
+            s_frame_str (&bytes, FIN | OP_TEXT, pub);
+        }
+        else {
+            static const uint8_t mp_ping [] = { 0x82, 0xa1, 't', 0xa4, 'p', 'i', 'n', 'g',
+                                                0xa2, 'i', 'd', 0x04 };
+            static const uint8_t mp_pub [] = { 0x84, 0xa1, 't', 0xa3, 'p', 'u', 'b', 0xa2, 'i',
+                                               'd', 0x05, 0xa2, 'c', 'h', 0xa6, 'o', 'r', 'd',
+                                               'e', 'r', 's', 0xa4, 'd', 'a', 't', 'a', 0x01 };
+            s_frame (&bytes, FIN | OP_BIN, mp_ping, sizeof mp_ping);
+            s_frame (&bytes, FIN | OP_BIN, mp_pub, sizeof mp_pub);
+        }
+        s_ws_write (fx, &ws, &bytes);
+        hr_buf_free (&bytes);
         s_ws_expect_bye (fx, &ws, 4004);        //  and no pong
+        assert_false (tfb_pending (&fx->broker));
         s_ws_close (fx, &ws);
     }
     assert_int_equal (s_closes (fx, S_4004), 2);
