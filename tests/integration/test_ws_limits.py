@@ -131,6 +131,32 @@ class Limits(unittest.TestCase):
         self.assert_untouched(herald, watch)
         self.assertEqual([e["data"] for e in watch.events("watch")], [1])
 
+    def test_websockets_count_against_max_connections(self):
+        herald = h.start(self, "run", "--max-connections", "2", "--workers", "1")
+        first, second = (w.raw(self, herald.http) for _ in range(2))
+        for c in (first, second):
+            c.welcome()
+
+        def refused():
+            try:
+                c = w.RawWS(herald.http)
+            except (OSError, EOFError):
+                return True                         # closed at accept
+            c.close()
+            return c.status == 503
+        self.assertTrue(refused(), "a third connection was let in")
+        first.close()
+
+        def admitted():
+            try:
+                c = w.raw(self, herald.http)
+            except (OSError, EOFError):
+                return None
+            return c if c.status == 101 else None
+        third = h.wait_until(admitted, 5, "the freed place")
+        third.subscribe("room")
+        self.assertEqual(second.request({"t": "ping"})["t"], "pong")
+
     def test_pub_over_max_event_is_err_too_big_and_the_connection_stays(self):
         herald = h.start(self, "run", "--max-event", "1K")
         c = w.welcomed(self, herald.http)

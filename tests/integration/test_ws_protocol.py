@@ -3,6 +3,7 @@ sub/unsub, events from PUSH, DEALER and HTTP, pub with its idempotency key,
 MessagePack data passed through byte for byte, ping/pong, batches, resume
 with e/s, resets, and the errors that keep the connection
 (docs/protocol.md, WebSocket)."""
+import base64
 import threading
 import time
 import unittest
@@ -68,7 +69,6 @@ class Handshake(unittest.TestCase):
         self.assert_refused(a, 400, "bad_request")
 
     def test_missing_or_malformed_key_is_400_json(self):
-        import base64
         for key in (None, "", "c2hvcnQ=", base64.b64encode(b"x" * 15).decode(),
                     base64.b64encode(b"x" * 17).decode(), "not base64 at all!!!!!=="):
             with self.subTest(key=key):
@@ -318,12 +318,19 @@ class Session(unittest.TestCase):
             msgpack.packb("type") + msgpack.packb("typed") + msgpack.packb("data")
         self.push.send_raw(head + data)
         self.push.send_raw(head + binary)
-        m.wait_events("raw", 2)
-        frames = m.frames_of("ev")
+        r = h.publish(self.base, {"channel": "raw", "data": {"a": [1, -2.5, "x", None]}})
+        self.assertEqual(r.status, 200, r)
+        m.wait_events("raw", 3)
+        frames = m.frames_of("ev")[:2]
         self.assertEqual([w.msgpack_field(f, "data") for f in frames], [data, binary])
         self.assertEqual(w.msgpack_field(frames[0], "t"), msgpack.packb("ev"))
         first = m.events("raw")[0]
         self.assertEqual(first["type"], "typed")
+        # over HTTP: the MessagePack the gateway made of the JSON
+        self.assertEqual(m.events("raw")[2]["data"], {"a": [1, -2.5, "x", None]})
+        # the JSON encoding renders bin and ext as base64 (protocol.md §5)
+        self.assertEqual(j.wait_events("raw", 2)[1]["data"],
+                         [base64.b64encode(b"\x00\xffbin").decode(), "YWJj"])
         self.assertEqual(j.wait_events("raw", 1)[0]["data"],
                          {"i8": 5, "u16": 7, "f32": 1.5, "f64": 0.1, "neg": -3,
                           "nested": {"list": [1, 2.5, None, True, "é"], "big": 2 ** 64 - 1}})
