@@ -193,9 +193,24 @@ class Violations(unittest.TestCase):
         self.assertEqual({g: h.metric(self.base, g) for g in gauges}, before)
 
     def test_client_close_is_echoed(self):
+        for code in (1000, 1001, 3000, 4000, 4999):
+            c = self.client()
+            c.send_frame(CLOSE, struct.pack(">H", code) + "done é".encode())
+            self.assertEqual(c.wait_end(5), code)
+            self.assertIsNone(c.bye())
         c = self.client()
-        c.send_frame(CLOSE, struct.pack(">H", 1000) + b"done")
-        self.assertEqual(c.wait_end(5), 1000)
+        c.send_frame(CLOSE, b"")                    # no code: an empty close back
+        self.assertEqual(c.wait_end(5), 1005)
+
+    def test_close_frames_with_a_bad_code_or_reason_are_refused(self):
+        # RFC 6455 §7.4: 1005, 1006 and 1015 are never sent; 0-999 and
+        # 1016-2999 are not defined; a 1-byte payload has half a code
+        for payload in (struct.pack(">H", 1005), struct.pack(">H", 1006),
+                        struct.pack(">H", 1015), struct.pack(">H", 999),
+                        struct.pack(">H", 2999), b"\x03"):
+            with self.subTest(payload=payload):
+                self.assert_violation(1002, (CLOSE, payload, {}))
+        self.assert_violation(1007, (CLOSE, struct.pack(">H", 1000) + b"\xff", {}))
 
 
 if __name__ == "__main__":
