@@ -187,8 +187,14 @@ class Limits(unittest.TestCase):
                 for _ in range(len(answering.of_type("ping")) - answered):
                     answering.send({"t": "pong"})
                     answered += 1
+        pinger = w.raw(self, herald.http)           # protocol-level pings count too
+
+        def ping_frames():
+            while not stop.wait(0.5) and not pinger.ended:
+                pinger.send_frame(w.PING, b"alive", quiet=True)
         thread = threading.Thread(target=answer, daemon=True)
         thread.start()
+        threading.Thread(target=ping_frames, daemon=True).start()
         silent.wait_for(lambda c: len(c.of_type("ping")) >= 3, 3.0, "3 server pings")
         self.assertEqual(silent.of_type("ping")[0], {"t": "ping"})
         silent.wait_for(lambda c: len(c.of_type("ping")) >= 6, 3.0, "6 server pings")
@@ -205,6 +211,9 @@ class Limits(unittest.TestCase):
         answering.wait_for(lambda c: len(c.of_type("ping")) >= seen + 2, 3.0, "more pings")
         self.assertFalse(answering.ended)
         self.assertEqual(answering.request({"t": "ping", "id": 99}), {"t": "pong", "id": 99})
+        self.assertFalse(pinger.ended, "closed %s though it sent ping frames" % pinger.close_code)
+        self.assertGreaterEqual(len([1 for op, p, _ in pinger.control
+                                     if op == w.PONG and p == b"alive"]), 15)
         stop.set()
         thread.join(5)
 

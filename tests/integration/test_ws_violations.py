@@ -155,6 +155,17 @@ class Violations(unittest.TestCase):
                    "the pong frame")
         self.assertFalse(c.ended)
 
+    def test_a_message_in_many_small_fragments_is_reassembled(self):
+        c = self.client()
+        text = ('{"t":"ping","id":9,"x":"' + "é" * 400 + '"}').encode()
+        self.assertLessEqual(len(text), 1024)
+        parts = [text[i:i + 7] for i in range(0, len(text), 7)]   # splits UTF-8 too
+        c.send_frame(TEXT, parts[0], fin=False)
+        for part in parts[1:-1]:
+            c.send_frame(CONT, part, fin=False)
+        c.send_frame(CONT, parts[-1])
+        self.assertEqual(c.reply(9), {"t": "pong", "id": 9})
+
     def test_unknown_type_is_err_and_the_connection_stays(self):
         c = self.client()
         c.send_frame(TEXT, '{"t":"nope","id":4}')
