@@ -81,5 +81,36 @@ class SlowConsumer(unittest.TestCase):
             self.assertEqual(c.request({"t": "ping"})["t"], "pong")
 
 
+    def test_a_resume_whose_client_takes_nothing_is_closed_4001_after_conn_timeout(self):
+        herald = h.start(self, "run", "--conn-timeout", "1s", "--slow-consumer-bytes", "64K",
+                         "--history-size", "100000", "--recent-events", "0")
+        base = herald.http
+        push = h.pusher(self, herald.pull)
+        total = 3000                    # 12 MB: more than the kernel's buffers hold
+        for i in range(total):
+            push.send({"ch": "backlog", "data": {"n": i + 1, "pad": PAD}})
+        h.wait_until(lambda: h.metric(base, "herald_broker_events_total") >= total, 20,
+                     "the backlog sequenced")
+        stalled = w.raw(self, base, rcvbuf=4096, read=False)
+        stalled.send({"t": "sub", "id": 1, "ch": "backlog", "e": None, "s": 0})
+        closed = 'herald_ws_closed_total{code="4001"}'
+        started = time.monotonic()
+        h.wait_until(lambda: h.metric(base, closed) >= 1, 10, "the stalled resume to be closed")
+        self.assertGreaterEqual(time.monotonic() - started, 0.9, "closed before --conn-timeout")
+        stalled.resume()
+        self.assertEqual(stalled.wait_end(10), 4001)
+        self.assertEqual(stalled.bye()["code"], 4001)
+        self.assertEqual(h.metric(base, "herald_slow_consumers_total"), 1)
+        got = stalled.events("backlog")
+        self.assertLess(len(got), total)
+        self.assertEqual([e["s"] for e in got], list(range(1, len(got) + 1)))
+        # and it resumes from there, losing nothing
+        again = w.welcomed(self, base)
+        last = got[-1] if got else {"e": None, "s": 0}
+        again.subscribe("backlog", e=last["e"], s=last["s"])
+        rest = again.wait_events("backlog", total - len(got), 30)
+        self.assertEqual([e["s"] for e in got + rest], list(range(1, total + 1)))
+
+
 if __name__ == "__main__":
     unittest.main()
