@@ -300,6 +300,18 @@ class Session(unittest.TestCase):
                 self.assertIsInstance(err["msg"], str)
         self.assertEqual(c.request({"t": "ping"})["t"], "pong")
 
+    def test_pub_data_nests_at_most_32_levels(self):
+        for protocols in (None, [w.MSGPACK]):
+            c = w.welcomed(self, self.base, protocols)
+            for depth, ok in ((32, True), (33, False)):
+                data = 1
+                for _ in range(depth):
+                    data = [data] if depth % 2 else {"k": data}
+                reply = c.request({"t": "pub", "ch": "deep", "data": data})
+                self.assertEqual(reply["t"], "ok" if ok else "err", reply)
+                if not ok:
+                    self.assertEqual((reply["code"], reply["retry"]), ("bad_request", False))
+
     # ---- MessagePack
 
     def test_msgpack_ev_data_is_the_publishers_bytes(self):
