@@ -330,6 +330,7 @@ class Session(unittest.TestCase):
             msgpack.packb("type") + msgpack.packb("typed") + msgpack.packb("data")
         self.push.send_raw(head + data)
         self.push.send_raw(head + binary)
+        m.wait_events("raw", 2)             # before the HTTP one, which takes another path
         r = h.publish(self.base, {"channel": "raw", "data": {"a": [1, -2.5, "x", None]}})
         self.assertEqual(r.status, 200, r)
         m.wait_events("raw", 3)
