@@ -2,7 +2,8 @@
 queued bytes pass --slow-consumer-bytes (bye first, delivered when it reads
 again within the server's linger); clients that read keep receiving every
 event, in order, with bounded latency; the slow one resumes with e/s and
-loses nothing (docs/protocol.md, WebSocket)."""
+loses nothing. A resume whose client takes nothing is closed 4001 after
+--conn-timeout (docs/protocol.md, WebSocket)."""
 import time
 import unittest
 
