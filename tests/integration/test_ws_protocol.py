@@ -621,6 +621,7 @@ class Session(unittest.TestCase):
                         {"t": "sub", "id": 17, "ch": "ok", "e": "", "s": 3},
                         {"t": "sub", "id": 18, "ch": "ok", "e": "x" * 33, "s": 3},
                         {"t": "sub", "id": 19, "ch": "ok", "e": "feedfacefeedface", "s": -1},
+                        {"t": "sub", "id": 25, "ch": "ok", "e": None, "s": 10},   # no epoch, seq 10?
                         {"t": "unsub", "id": 20}, {"t": "pub", "id": 21, "ch": "ok"},
                         {"t": "pub", "id": 22, "ch": "ok", "data": 1, "type": ""},
                         {"t": "pub", "id": 23, "ch": "ok", "data": 1, "key": ""},
@@ -633,6 +634,7 @@ class Session(unittest.TestCase):
                     c.send(msg)
                     err = c.wait_message(lambda m: m.get("t") in ("ok", "err", "pong"),
                                          start=start, message="the err")
+                    self.assertEqual(err["t"], "err", err)
                     self.assertEqual((err["t"], err["code"], err["retry"]),
                                      ("err", "bad_request", False), err)
                     valid_id = isinstance(msg, dict) and type(msg.get("id")) is int \
