@@ -3,7 +3,8 @@ queued bytes pass --slow-consumer-bytes (bye first, delivered when it reads
 again within the server's linger); clients that read keep receiving every
 event, in order, with bounded latency; the slow one resumes with e/s and
 loses nothing. A resume whose client takes nothing is closed 4001 after
---conn-timeout (docs/protocol.md, WebSocket)."""
+--conn-timeout; many resumes under a small --catchup-memory wait their
+turn and all complete (docs/protocol.md, WebSocket)."""
 import time
 import unittest
 
@@ -111,6 +112,33 @@ class SlowConsumer(unittest.TestCase):
         again.subscribe("backlog", e=last["e"], s=last["s"])
         rest = again.wait_events("backlog", total - len(got), 30)
         self.assertEqual([e["s"] for e in got + rest], list(range(1, total + 1)))
+
+
+    def test_many_resumes_under_a_small_catchup_memory_all_complete_in_order(self):
+        herald = h.start(self, "run", "--catchup-memory", "64K", "--recent-events", "0",
+                         "--history-size", "100000", "--workers", "1")
+        base = herald.http
+        push = h.pusher(self, herald.pull)
+        n = 500                                     # 1 KB each: 1 MB over two channels
+        for ch in ("c1", "c2"):
+            for i in range(n):
+                push.send({"ch": ch, "data": {"n": i + 1, "pad": PAD[:1000]}})
+        h.wait_until(lambda: h.metric(base, "herald_broker_events_total") >= 2 * n, 20,
+                     "the backlog sequenced")
+        epoch = w.welcomed(self, base).subscribe("c1")["e"]
+        clients = []
+        for i in range(12):
+            c = w.welcomed(self, base, [w.MSGPACK] if i % 2 else None)
+            c.send([{"t": "sub", "id": 1, "ch": "c1", "e": epoch, "s": i * 10},
+                    {"t": "sub", "id": 2, "ch": "c2", "e": None, "s": 0}])
+            clients.append(c)
+        for i, c in enumerate(clients):
+            c.wait_for(lambda cl: len(cl.events("c1")) >= n - i * 10
+                       and len(cl.events("c2")) >= n, 60, "client %d's replay" % i)
+            self.assertEqual([e["s"] for e in c.events("c1")], list(range(i * 10 + 1, n + 1)))
+            self.assertEqual([e["s"] for e in c.events("c2")], list(range(1, n + 1)))
+            self.assertEqual(c.of_type("reset"), [])
+        self.assertEqual(h.metric(base, "herald_catchup_bytes"), 0)
 
 
 if __name__ == "__main__":
