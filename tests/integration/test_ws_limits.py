@@ -157,6 +157,37 @@ class Limits(unittest.TestCase):
         third.subscribe("room")
         self.assertEqual(second.request({"t": "ping"})["t"], "pong")
 
+    def test_a_client_flooding_frames_does_not_starve_its_worker(self):
+        """Ping frames are not messages (no --ws-max-rate), and a client can
+        send them faster than a worker reads: the worker must still serve
+        its other connections, and stop on SIGTERM."""
+        herald = h.start(self, "run", "--workers", "1")
+        watch = self.watcher(herald)
+        flood = w.raw(self, herald.http)
+        flood.welcome()
+        blob = (bytes([0x89, 0x80]) + b"mask") * 20000          # empty masked pings
+        stop, sent = threading.Event(), [0]
+        self.addCleanup(stop.set)
+
+        def send():
+            while not stop.is_set():
+                try:
+                    flood.sock.sendall(blob)
+                except OSError:
+                    return
+                sent[0] += 1
+        threading.Thread(target=send, daemon=True).start()
+        h.wait_until(lambda: sent[0] >= 10, 10, "the flood under way (1.2 MB of pings)")
+        push = h.pusher(self, herald.pull)
+        for n in range(1, 4):
+            started = time.monotonic()
+            self.assertEqual(watch.request({"t": "ping", "id": 100 + n}, timeout=5)["t"], "pong")
+            push.send({"ch": "watch", "data": n})
+            watch.wait_events("watch", n, timeout=5)
+            self.assertLess(time.monotonic() - started, 2.0, "starved by the flood")
+        self.assertEqual(herald.stop(timeout=10), 0)        # while the flood goes on
+        self.assertEqual(watch.wait_end(5), 1001)
+
     def test_pub_over_max_event_is_err_too_big_and_the_connection_stays(self):
         herald = h.start(self, "run", "--max-event", "1K")
         c = w.welcomed(self, herald.http)
