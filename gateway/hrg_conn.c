@@ -52,6 +52,37 @@ hrg_conn_adopt (hrg_conn_t *self)
 }
 
 void
+hrg_conn_read_later (hrg_conn_t *self)
+{
+    if (!self->again) {
+        self->again = true;
+        hr_list_push_back (&self->worker->again_conns, &self->again_node);
+    }
+}
+
+void
+hrg_conn_read_again (hrg_worker_t *worker)
+{
+    //  Those read later again during this walk wait for the next turn
+    hr_list_t list;
+    hr_list_init (&list);
+    for (hr_list_t *node; (node = hr_list_first (&worker->again_conns)); )
+        hr_list_move_back (&list, node);
+    for (hr_list_t *node; (node = hr_list_first (&list)); ) {
+        hr_list_remove (node);
+        hrg_conn_t *self = hr_list_entry (node, hrg_conn_t, again_node);
+        self->again = false;
+        hrg_conn_on_socket (self, EPOLLIN);
+    }
+}
+
+bool
+hrg_conn_readable_later (hrg_worker_t *worker)
+{
+    return !hr_list_empty (&worker->again_conns);
+}
+
+void
 hrg_conn_mark_dirty (hrg_conn_t *self)
 {
     if (!self->dirty) {
@@ -235,6 +266,8 @@ hrg_conn_fini (hrg_conn_t *self)
     hrg_worker_t *worker = self->worker;
     if (self->dirty)
         hr_list_remove (&self->dirty_node);
+    if (self->again)
+        hr_list_remove (&self->again_node);
     hrg_queue_clear (&self->queue);
     hr_list_remove (&self->node);          //  from conns, or reaped once closed
     worker->conn_count--;

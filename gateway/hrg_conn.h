@@ -78,7 +78,9 @@ struct _hrg_conn_t {
     hrg_queue_t queue;          //  frames to write, in order
     hr_list_t node;             //  in the worker's conns; once closing, its reaped
     hr_list_t dirty_node;       //  in the worker's dirty_conns, while dirty
+    hr_list_t again_node;       //  in the worker's again_conns, while again
     bool dirty;
+    bool again;                 //  input left unread: read again next turn
     bool closing;
     bool blocked;               //  the socket refused bytes: waiting for EPOLLOUT
     uint64_t blocked_ms;        //  monotonic: when it started refusing, or last took bytes since
@@ -110,6 +112,17 @@ void hrg_conn_send (hrg_conn_t *self, const void *data, size_t size);
 
 //  Queues the connection for the next hrg_conn_flush_dirty.
 void hrg_conn_mark_dirty (hrg_conn_t *self);
+
+//  The transport stopped reading before the socket was empty (a bound per
+//  turn, so one client cannot starve the others): the loop hands it
+//  EPOLLIN again next turn (the socket is edge-triggered: no new edge
+//  comes for input already there).
+void hrg_conn_read_later (hrg_conn_t *self);
+
+//  Worker-wide: hands EPOLLIN to the connections read later last turn.
+//  hrg_conn_readable_later: whether any is waiting (the loop must not sleep).
+void hrg_conn_read_again (hrg_worker_t *worker);
+bool hrg_conn_readable_later (hrg_worker_t *worker);
 
 //  Bytes queued but not yet written.
 static inline uint64_t

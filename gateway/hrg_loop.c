@@ -255,7 +255,8 @@ s_timeout (hrg_worker_t *self, uint64_t now_us)
 {
     if (s_sub_readable (self) || hrg_link_readable (self->link))
         return 0;
-    if (!hr_list_empty (&self->dirty_groups) || !hr_list_empty (&self->dirty_conns))
+    if (!hr_list_empty (&self->dirty_groups) || !hr_list_empty (&self->dirty_conns)
+    ||  hrg_conn_readable_later (self))
         return 0;
     //  Memory freed at the end of the last turn (a reaped resume): let the
     //  next waiting catch-up in now, not at the next sweep
@@ -304,6 +305,7 @@ s_turn (hrg_worker_t *self)
                      "broker", self->config->broker_sub, "channels", count);
     }
     hrg_loop_drain_sub (self);
+    hrg_conn_read_again (self);         //  input a client left for this turn
     hrg_link_process (self->link);
     uint64_t retries = hrg_link_retries (self->link);
     hr_metrics_add_to (self->shard, self->m->history_retries,

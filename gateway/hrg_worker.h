@@ -72,6 +72,7 @@ struct _hrg_worker_t {
     hr_list_t dirty_conns;          //  hrg_sse: connections with private frames to wake for
     hr_list_t conns;                //  hrg_sse: every open SSE connection
     hr_list_t reaped;               //  hrg_sse: closed this turn, freed at its end
+    hr_list_t again_conns;          //  hrg_conn: input left unread last turn
     int64_t conn_count;
     bool stopping;
     bool linked;                    //  the DEALER is connected to the broker
@@ -103,6 +104,7 @@ hrg_worker_lists_init (hrg_worker_t *self)
     hr_list_init (&self->dirty_conns);
     hr_list_init (&self->conns);
     hr_list_init (&self->reaped);
+    hr_list_init (&self->again_conns);
     hr_list_init (&self->waiting);
 }
 

@@ -17,8 +17,10 @@
 
 //  Inbound silence tolerated beyond the heartbeat before closing (4002).
 #define S_SILENCE_GRACE_MS 10000
-//  Bytes read from a socket per read call.
+//  Bytes read from a socket per read call, and per turn of the loop (the
+//  rest waits for the next turn: one client cannot starve the others).
 #define S_READ_CHUNK 16384
+#define S_READ_TURN (4 * S_READ_CHUNK)
 
 const char *const hrg_ws_close_labels [HRG_WS_CLOSE_LABELS] = {
     "1001", "1002", "1003", "1007", "1009", "1011", "4001", "4002", "4004" };
@@ -160,7 +162,11 @@ s_read (hrg_ws_conn_t *self)
 {
     hrg_conn_t *conn = &self->conn;
     uint8_t buffer [S_READ_CHUNK];
-    while (conn->fd >= 0 && !conn->closing) {
+    for (size_t taken = 0; conn->fd >= 0 && !conn->closing; ) {
+        if (taken >= S_READ_TURN) {
+            hrg_conn_read_later (conn);
+            break;
+        }
         ssize_t size = read (conn->fd, buffer, sizeof buffer);
         if (size == 0 || (size < 0 && errno != EAGAIN && errno != EINTR)) {
             hrg_conn_close (conn, HRG_CLOSE_PEER);
@@ -171,6 +177,7 @@ s_read (hrg_ws_conn_t *self)
                 break;
             continue;
         }
+        taken += (size_t) size;
         self->last_in_ms = hr_mono_ms ();
         int code = hrg_ws_sock_feed (self->sock, buffer, (size_t) size);
         s_count_inbound (self);

@@ -170,6 +170,12 @@ s_sub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
         hr_vec_push (&self->held, held);
         return;
     }
+    if (msg->resume && !msg->e && msg->s != 0) {
+        //  No epoch means no history: there is no seq s to have seen
+        s_err (self, order, true, msg->id, "bad_request",
+               "a position with e null must have s 0");
+        return;
+    }
     if (self->streams.count >= (size_t) self->conn.worker->config->ws_max_subscriptions) {
         s_err (self, order, true, msg->id, "limit",
                "over --ws-max-subscriptions on this connection");
