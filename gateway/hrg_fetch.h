@@ -1,5 +1,5 @@
 /*  hrg_fetch: pages of a channel's history fetched from the broker for
-    catch-up (SSE resume, GET /v1/history), shared and bounded.
+    catch-up (resumes, GET /v1/history), shared and bounded.
 
     A page is the broker's answer to "events of channel ch after seq since
     in epoch": everyone on the worker who asks for the same (ch, epoch,

@@ -111,8 +111,8 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     }
     self->daemon = MHD_start_daemon (
         //  TURBO: besides its optimistic I/O, libmicrohttpd then closes a
-        //  connection without shutdown(), which lets an SSE stream keep the
-        //  socket it took over (hrg_sse_handle)
+        //  connection without shutdown(), which lets an SSE stream or a
+        //  WebSocket keep the socket it took over (hrg_sse_handle, hrg_ws_handle)
         MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_TURBO | MHD_USE_ERROR_LOG,
         0, hrg_http_accept, self, hrg_http_access, self,
         MHD_OPTION_LISTEN_SOCKET, listen_fd,
@@ -327,8 +327,9 @@ s_turn (hrg_worker_t *self)
     hrg_conn_reap (self);
 }
 
-//  Stops accepting, closes every SSE stream, and fails requests waiting on
-//  the broker, which resumes them (MHD_stop_daemon requires none suspended).
+//  Stops accepting, closes every stream (a WebSocket gets bye 1001), and
+//  fails requests waiting on the broker, which resumes them
+//  (MHD_stop_daemon requires none suspended).
 static void
 s_shutdown (hrg_worker_t *self)
 {

@@ -69,9 +69,9 @@ struct _hrg_worker_t {
     hr_list_t wheel [HRG_WHEEL_SLOTS];      //  groups with frames, written recently
     uint64_t wheel_ms;              //  the wheel has been advanced to this ms
     size_t wheel_count;
-    hr_list_t dirty_conns;          //  hrg_sse: connections with private frames to wake for
-    hr_list_t conns;                //  hrg_sse: every open SSE connection
-    hr_list_t reaped;               //  hrg_sse: closed this turn, freed at its end
+    hr_list_t dirty_conns;          //  hrg_conn: connections with frames of their own to write
+    hr_list_t conns;                //  hrg_conn: every open connection (SSE, WebSocket)
+    hr_list_t reaped;               //  hrg_conn: closed this turn, freed at its end
     hr_list_t again_conns;          //  hrg_conn: input left unread last turn
     int64_t conn_count;
     bool stopping;
