@@ -52,7 +52,7 @@
 #define O_WS_ORIGINS { "ws-origins", HR_OPT_STRING, G (ws_origins), "ORIGINS", "browser origins allowed to open a WebSocket besides the gateway's own: * or a comma-separated list", 0, 0 }
 #define O_WS_HEARTBEAT { "ws-heartbeat", HR_OPT_MILLIS, G (ws_heartbeat), "DURATION", "WebSocket ping after this long without outbound traffic; no answer within it plus 10 s closes (4002)", 100, DAY }
 #define O_WS_MAX_MESSAGE { "ws-max-message", HR_OPT_BYTES, G (ws_max_message), "BYTES", "largest inbound WebSocket message, reassembled (over it: close 1009)", 256, 16LL << 20 }
-#define O_WS_MAX_RATE { "ws-max-rate", HR_OPT_INT, G (ws_max_rate), "N", "inbound WebSocket messages per second per connection (over it: close 4004)", 1, 1000000 }
+#define O_WS_MAX_RATE { "ws-max-rate", HR_OPT_INT, G (ws_max_rate), "N", "inbound WebSocket messages (and control frames) per second per connection (over it: close 4004)", 1, 1000000 }
 #define O_WS_MAX_SUBS { "ws-max-subscriptions", HR_OPT_INT, G (ws_max_subscriptions), "N", "channels one WebSocket connection may subscribe to (over it: err limit)", 1, 100000 }
 #define O_DEMO { "demo", HR_OPT_BOOL, G (demo), NULL, "serve the demo page at /", 0, 0 }
 

@@ -181,6 +181,14 @@ s_read (hrg_ws_conn_t *self)
         self->last_in_ms = hr_mono_ms ();
         int code = hrg_ws_sock_feed (self->sock, buffer, (size_t) size);
         s_count_inbound (self);
+        //  Control frames count against --ws-max-rate too: a ping flood
+        //  costs a pong each
+        uint64_t controls = hrg_ws_sock_controls (self->sock);
+        bool within = hrg_ws_session_within_rate (
+            self, (size_t) (controls - self->controls_counted));
+        self->controls_counted = controls;
+        if (!code && !conn->closing && !within)
+            hrg_ws_conn_end (self, 4004, "over --ws-max-rate messages per second");
         if (code && !conn->closing) {
             //  The close frame (and our bye) is queued: write it, then close
             hrg_conn_linger (conn);

@@ -21,7 +21,8 @@ typedef struct {
     uint64_t last_in_ms;        //  monotonic: the last bytes read
     size_t inbound_counted;     //  sock memory counted in herald_ws_inbound_bytes
     uint64_t rate_start_ms;     //  the current second of --ws-max-rate
-    uint32_t rate_count;        //  messages in it
+    uint32_t rate_count;        //  messages and control frames in it
+    uint64_t controls_counted;  //  control frames already counted
     bool said_bye;
 } hrg_ws_conn_t;
 
@@ -34,6 +35,10 @@ void hrg_ws_conn_end (hrg_ws_conn_t *self, int code, const char *why);
 
 //  Counts an err reply in herald_ws_errors_total.
 void hrg_ws_conn_count_error (hrg_ws_conn_t *self, const char *code);
+
+//  hrg_ws_session.c: counts count inbound messages or control frames
+//  against --ws-max-rate; false when over it.
+bool hrg_ws_session_within_rate (hrg_ws_conn_t *self, size_t count);
 
 //  hrg_ws_session.c: a complete inbound data message of the right kind.
 void hrg_ws_session_message (hrg_ws_conn_t *self, const uint8_t *data, size_t size);

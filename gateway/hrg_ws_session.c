@@ -323,9 +323,8 @@ s_handle (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
     }
 }
 
-//  Counts count messages against --ws-max-rate; false when over it.
-static bool
-s_within_rate (hrg_ws_conn_t *self, size_t count)
+bool
+hrg_ws_session_within_rate (hrg_ws_conn_t *self, size_t count)
 {
     hrg_worker_t *worker = self->conn.worker;
     uint64_t now = hr_mono_ms ();
@@ -334,7 +333,6 @@ s_within_rate (hrg_ws_conn_t *self, size_t count)
         self->rate_count = 0;
     }
     self->rate_count += (uint32_t) count;
-    hr_metrics_add_to (worker->shard, worker->m->ws_messages, (int64_t) count);
     return self->rate_count <= (uint64_t) worker->config->ws_max_rate;
 }
 
@@ -343,11 +341,14 @@ hrg_ws_session_message (hrg_ws_conn_t *self, const uint8_t *data, size_t size)
 {
     hrg_ws_batch_t *batch = hr_malloc (sizeof *batch);  //  10 KB: not on the stack
     int code = hrg_ws_batch_decode (batch, self->format, data, size);
+    hrg_worker_t *worker = self->conn.worker;
+    hr_metrics_add_to (worker->shard, worker->m->ws_messages,
+                       (int64_t) hrg_ws_batch_count (batch));
     if (code)
         hrg_ws_conn_end (self, code, self->format == HRG_WS_JSON
                          ? "not one JSON value (or invalid)": "not one MessagePack value");
     else
-    if (!s_within_rate (self, hrg_ws_batch_count (batch)))
+    if (!hrg_ws_session_within_rate (self, hrg_ws_batch_count (batch)))
         hrg_ws_conn_end (self, 4004, "over --ws-max-rate messages per second");
     else
         for (size_t i = 0; i < hrg_ws_batch_count (batch) && !self->conn.closing; i++)

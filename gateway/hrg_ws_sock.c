@@ -67,6 +67,7 @@ struct _hrg_ws_sock_t {
     uint64_t payload_left;      //  of the frame being fed
     uint64_t announced;         //  payload bytes the current data message's headers announced
     bool too_big;               //  announced is over max_message: 1009 once wslay has the rest
+    uint64_t controls;          //  control frames whose header was read, since start
     uint8_t hdr [14];           //  its header, while incomplete
     uint8_t hdr_have;
     bool in_message;            //  a fragmented data message is in progress
@@ -97,8 +98,10 @@ s_header_done (hrg_ws_sock_t *self)
     self->payload_left = length;
     uint8_t opcode = self->hdr [0] & 0x0f;     //  wslay's macro wants a plain name
     self->hdr_have = 0;
-    if (wslay_is_ctrl_frame (opcode))
+    if (wslay_is_ctrl_frame (opcode)) {
+        self->controls++;
         return;
+    }
     self->in_message = !(self->hdr [0] & 0x80);
     //  Over the limit as soon as a valid header says so: a client announcing
     //  a huge frame is not kept waiting for its first payload byte (wslay's
@@ -440,6 +443,12 @@ hrg_ws_sock_stop (hrg_ws_sock_t *self, int code)
         wslay_event_shutdown_read (self->live->ctx);
     else
         s_live_free (self);
+}
+
+uint64_t
+hrg_ws_sock_controls (const hrg_ws_sock_t *self)
+{
+    return self->controls;
 }
 
 bool

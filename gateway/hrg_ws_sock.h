@@ -67,6 +67,10 @@ int hrg_ws_sock_feed (hrg_ws_sock_t *self, const uint8_t *data, size_t size);
 //  returns code (non-zero). The caller sends its own close frame.
 void hrg_ws_sock_stop (hrg_ws_sock_t *self, int code);
 
+//  Control frames (ping, pong, close) received since the socket was made:
+//  a rate limit counts them with the messages.
+uint64_t hrg_ws_sock_controls (const hrg_ws_sock_t *self);
+
 //  True while a frame or a fragmented message is partly received (wslay's
 //  context is alive).
 bool hrg_ws_sock_busy (const hrg_ws_sock_t *self);
