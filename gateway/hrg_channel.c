@@ -169,7 +169,7 @@ s_notify_waiters (hrg_channel_t *self)
     for (size_t i = self->waiters.count; i > 0; i--)
         if (i <= self->waiters.count) {
             hrg_listener_t *listener = self->waiters.items [i - 1];
-            listener->on_change (listener);
+            listener->ops->on_change (listener);
         }
 }
 
@@ -230,7 +230,7 @@ s_deliver (hrg_channel_t *self, hrg_event_t *ev)
     self->last = ev->seq;
     for (size_t i = 0; i < self->groups.count; i++) {
         hrg_listener_t *listener = self->groups.items [i];
-        listener->on_event (listener, self, ev);
+        listener->ops->on_event (listener, self, ev);
     }
     s_remember (self, ev);
     s_notify_waiters (self);
@@ -249,7 +249,7 @@ s_reset (hrg_channel_t *self, hr_reset_t reason, const char *epoch, uint64_t las
     hr_metrics_inc (worker->shard, worker->m->resets + (int) reason - 1);
     for (size_t i = 0; i < self->groups.count; i++) {
         hrg_listener_t *listener = self->groups.items [i];
-        listener->on_reset (listener, self, reason);
+        listener->ops->on_reset (listener, self, reason);
     }
     s_notify_waiters (self);
 }

@@ -33,13 +33,18 @@ typedef enum { HRG_CHANNEL_SYNCING, HRG_CHANNEL_LIVE, HRG_CHANNEL_FILLING } hrg_
 //  groups (on_event, on_reset: every delivery) and streams catching up
 //  (on_change: look again). Unused callbacks may be NULL.
 typedef struct _hrg_listener_t hrg_listener_t;
-struct _hrg_listener_t {
+typedef struct {
     //  The next event in order, already counted in the channel's position.
     void (*on_event) (hrg_listener_t *self, hrg_channel_t *channel, const hrg_event_t *ev);
     //  A discontinuity; the channel already holds its new position.
     void (*on_reset) (hrg_listener_t *self, hrg_channel_t *channel, hr_reset_t reason);
     //  The channel synced, advanced or reset.
     void (*on_change) (hrg_listener_t *self);
+} hrg_listener_ops_t;
+
+//  Embedded in the listener (a static ops table: a pointer per listener).
+struct _hrg_listener_t {
+    const hrg_listener_ops_t *ops;
 };
 
 struct _hrg_channel_t {

@@ -75,6 +75,7 @@ struct _hrg_conn_t {
     const hrg_transport_t *transport;
     hrg_worker_t *worker;
     int fd;                     //  -1 once closed
+    uint32_t catching;          //  streams catching up (hrg_stream)
     hrg_queue_t queue;          //  frames to write, in order
     hr_list_t node;             //  in the worker's conns; once closing, its reaped
     hr_list_t dirty_node;       //  in the worker's dirty_conns, while dirty
@@ -83,12 +84,11 @@ struct _hrg_conn_t {
     bool again;                 //  input left unread: read again next turn
     bool closing;
     bool blocked;               //  the socket refused bytes: waiting for EPOLLOUT
+    bool shut;                  //  lingering, last words out: our side shut down
     uint64_t blocked_ms;        //  monotonic: when it started refusing, or last took bytes since
     uint64_t last_frame_ms;     //  monotonic: the last frame queued (heartbeats)
     uint64_t linger_until;      //  lingering: monotonic ms to give up on the peer
-    bool shut;                  //  lingering, last words out: our side shut down
     uint64_t written;           //  bytes the socket took, since it opened
-    uint32_t catching;          //  streams catching up (hrg_stream)
     uint64_t held;              //  queued bytes counted in the worker's catch-up bytes
 };
 

@@ -88,12 +88,14 @@ hrg_queue_iov (const hrg_queue_t *self, struct iovec *iov, size_t max_iov,
     return used;
 }
 
-//  Back to the inline slots once empty, so a connection that caught up
-//  holds no heap.
+//  Back to the inline slots once empty, if the ring grew large: a
+//  connection that caught up after a real backlog holds no heap, while
+//  one that takes a few frames per write (coalescing under load) keeps
+//  its small ring instead of allocating it at every write.
 static void
 s_shrink (hrg_queue_t *self)
 {
-    if (self->count == 0 && self->ring != self->inline_ring) {
+    if (self->count == 0 && self->cap > HRG_QUEUE_KEEP) {
         free (self->ring);
         self->ring = self->inline_ring;
         self->cap = HRG_QUEUE_INLINE;
@@ -149,8 +151,10 @@ hrg_queue_clear (hrg_queue_t *self)
 {
     for (uint32_t i = 0; i < self->count; i++)
         hrg_frame_release (s_at (self, i));
-    self->count = 0;
-    self->offset = 0;
+    if (self->ring != self->inline_ring)
+        free (self->ring);
+    self->ring = self->inline_ring;
+    self->cap = HRG_QUEUE_INLINE;
+    self->start = self->count = self->offset = 0;
     self->bytes = 0;
-    s_shrink (self);
 }

@@ -34,6 +34,8 @@ void hrg_frame_release (hrg_frame_t *self);
 //  Slots a queue holds without allocating (a power of two, as every
 //  capacity of the ring is).
 #define HRG_QUEUE_INLINE 4
+//  A ring up to this many slots is kept once grown (see hrg_queue_advance).
+#define HRG_QUEUE_KEEP 64
 
 typedef struct {
     hrg_frame_t **ring;         //  inline, or allocated while behind
@@ -55,7 +57,8 @@ size_t hrg_queue_iov (const hrg_queue_t *self, struct iovec *iov, size_t max_iov
                       size_t max_bytes, size_t *bytes);
 
 //  Consumes size unread bytes (at most what is unread), releasing the
-//  frames passed; back to the inline ring once empty.
+//  frames passed; back to the inline ring once empty if the ring had grown
+//  over HRG_QUEUE_KEEP slots.
 void hrg_queue_advance (hrg_queue_t *self, size_t size);
 
 //  Releases every frame not yet begun (a partly written first frame stays,

@@ -75,6 +75,9 @@ s_on_reset (hrg_listener_t *listener, hrg_channel_t *channel, hr_reset_t reason)
     s_broadcast (hr_list_entry (listener, hrg_group_t, listener), channel, NULL, reason);
 }
 
+static const hrg_listener_ops_t s_listener_ops = { .on_event = s_on_event,
+                                                   .on_reset = s_on_reset };
+
 void
 hrg_group_join (hrg_worker_t *worker, hrg_member_t *member, hrg_conn_t *conn,
                 hr_chanset_t **set_p, hrg_channel_t **channels)
@@ -92,8 +95,7 @@ hrg_group_join (hrg_worker_t *worker, hrg_member_t *member, hrg_conn_t *conn,
         self->set = *set_p;
         self->channels = hr_calloc (self->set->count, sizeof (hrg_channel_t *));
         memcpy (self->channels, channels, self->set->count * sizeof (hrg_channel_t *));
-        self->listener.on_event = s_on_event;
-        self->listener.on_reset = s_on_reset;
+        self->listener.ops = &s_listener_ops;
         hr_list_init (&self->members);
         zhashx_insert (worker->groups, self->key, self);
         for (size_t i = 0; i < self->set->count; i++)

@@ -10,7 +10,7 @@
 
 typedef struct {
     hrg_conn_t conn;            //  first: the core's part
-    hrg_stream_t *stream;       //  its one stream
+    hrg_stream_t stream;        //  its one stream
     hrg_sse_body_t body;
 } s_sse_t;
 
@@ -191,7 +191,7 @@ s_sweep (hrg_conn_t *conn, uint64_t now_ms)
     &&  conn->blocked_ms + (uint64_t) worker->config->conn_timeout <= now_ms) {
         hr_metrics_inc (worker->shard, worker->m->slow_consumers);
         hr_log_limited_info ("stalled resume disconnected",
-                             "channel", self->stream->set->names [0]);
+                             "channel", self->stream.set->names [0]);
         hrg_conn_close (conn, HRG_CLOSE_STALLED);
         return;
     }
@@ -203,14 +203,14 @@ s_sweep (hrg_conn_t *conn, uint64_t now_ms)
 static void
 s_drained (hrg_conn_t *conn)
 {
-    hrg_stream_drained (((s_sse_t *) conn)->stream);
+    hrg_stream_drained (&((s_sse_t *) conn)->stream);
 }
 
 static void
 s_destroy (hrg_conn_t *conn)
 {
     s_sse_t *self = (s_sse_t *) conn;
-    hrg_stream_destroy (&self->stream);
+    hrg_stream_fini (&self->stream);
     hrg_conn_fini (conn);
     free (self->body.head);
     free (self);
@@ -234,7 +234,7 @@ hrg_sse_open (hrg_worker_t *worker, int fd, hr_chanset_t *set, hr_position_t *po
 {
     s_sse_t *self = hr_calloc (1, sizeof *self);
     hrg_conn_init (&self->conn, worker, &s_transport, fd);
-    self->stream = hrg_stream_new (&self->conn, set, positions, fresh);
+    hrg_stream_init (&self->stream, &self->conn, set, positions, fresh);
     return &self->conn;
 }
 
@@ -248,8 +248,8 @@ hrg_sse_start (hrg_conn_t *conn)
     hr_buf_reset (scratch);
     hr_buf_printf (scratch, "retry: %lld\n\n", (long long) worker->config->sse_retry);
     hrg_conn_send (conn, scratch->data, scratch->size);
-    hrg_stream_account (self->stream);
-    hrg_stream_catch_up (self->stream);
+    hrg_stream_account (&self->stream);
+    hrg_stream_catch_up (&self->stream);
 }
 
 enum MHD_Result

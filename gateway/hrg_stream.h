@@ -52,6 +52,12 @@ hrg_stream_t *hrg_stream_new (hrg_conn_t *conn, hr_chanset_t *set,
 //  frees the stream. Frames already queued on the connection stay.
 void hrg_stream_destroy (hrg_stream_t **self_p);
 
+//  hrg_stream_new and hrg_stream_destroy for a stream embedded in its
+//  connection (an SSE connection's one stream: no allocation of its own).
+void hrg_stream_init (hrg_stream_t *self, hrg_conn_t *conn, hr_chanset_t *set,
+                      hr_position_t *positions, bool fresh);
+void hrg_stream_fini (hrg_stream_t *self);
+
 //  Re-examines a catching-up stream after one of its channels synced or
 //  advanced, or its connection drained; replays what it missed a page at
 //  a time, queuing at most hrg_fetch_budget bytes (more only for a single

@@ -102,8 +102,9 @@ s_observer_reset (hrg_listener_t *listener, hrg_channel_t *channel, hr_reset_t r
 static void
 s_observe (s_fx_t *fx, hrg_channel_t *ch)
 {
-    fx->obs.listener.on_event = s_observer_event;
-    fx->obs.listener.on_reset = s_observer_reset;
+    static const hrg_listener_ops_t ops = { .on_event = s_observer_event,
+                                            .on_reset = s_observer_reset };
+    fx->obs.listener.ops = &ops;
     fx->obs.channel = ch;
     hr_vec_push (&ch->groups, &fx->obs.listener);
 }

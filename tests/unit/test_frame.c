@@ -135,6 +135,22 @@ test_queue_grows_while_behind_and_returns_inline (void **state)
 }
 
 static void
+test_a_small_ring_is_kept_so_coalesced_writes_allocate_nothing (void **state)
+{
+    hrg_queue_t queue;
+    hrg_queue_init (&queue);
+    for (int round = 0; round < 3; round++) {
+        for (int i = 0; i < 6; i++)         //  more than inline: the ring grows once
+            s_push (&queue, "ev;");
+        char out [32];
+        assert_int_equal (s_drain (&queue, out, sizeof out - 1, 100, 8), 18);
+        assert_int_equal (hrg_queue_heap (&queue), 8 * sizeof (hrg_frame_t *));
+    }
+    hrg_queue_clear (&queue);
+    assert_int_equal (hrg_queue_heap (&queue), 0);
+}
+
+static void
 test_ring_wraps_inline_without_growing (void **state)
 {
     //  Push and drain one at a time across many wraps of the inline ring
@@ -263,6 +279,7 @@ main (void)
         cmocka_unit_test (test_frames_come_out_in_order_at_any_write_size),
         cmocka_unit_test (test_partial_write_is_mid_frame_until_the_frame_is_done),
         cmocka_unit_test (test_queue_grows_while_behind_and_returns_inline),
+        cmocka_unit_test (test_a_small_ring_is_kept_so_coalesced_writes_allocate_nothing),
         cmocka_unit_test (test_ring_wraps_inline_without_growing),
         cmocka_unit_test (test_iov_respects_max_iov_and_max_bytes),
         cmocka_unit_test (test_one_frame_shared_by_many_queues_is_freed_by_the_last),

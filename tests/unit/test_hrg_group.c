@@ -180,7 +180,7 @@ s_publish (s_fixture_t *fx, hrg_group_t *group, uint64_t seq)
     fx->channel.last = seq;
     for (size_t i = 0; i < fx->channel.groups.count; i++) {
         hrg_listener_t *listener = fx->channel.groups.items [i];
-        listener->on_event (listener, &fx->channel, event);
+        listener->ops->on_event (listener, &fx->channel, event);
     }
     hrg_event_release (event);
     hr_buf_free (&frame);
@@ -310,7 +310,7 @@ test_a_reset_reaches_every_member_with_its_reason (void **state)
     fx->channel.last = 9;
     strcpy (fx->channel.epoch, "e2");
     hrg_listener_t *listener = fx->channel.groups.items [0];
-    listener->on_reset (listener, &fx->channel, HR_RESET_EPOCH_CHANGED);
+    listener->ops->on_reset (listener, &fx->channel, HR_RESET_EPOCH_CHANGED);
     assert_int_equal (s_renders, 1);
     hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
     for (int i = 0; i < 2; i++)
