@@ -248,11 +248,18 @@ s_sweep (hrg_conn_t *conn, uint64_t now_ms)
         hrg_conn_close (conn, HRG_CLOSE_STALLED);
         return;
     }
-    if (conn->last_frame_ms + heartbeat <= now_ms) {
+    //  A ping when nothing went out for a heartbeat (the client knows the
+    //  link is alive), or nothing came in (a client that only receives
+    //  must be asked for the pong whose absence closes it), once a beat
+    bool quiet_out = conn->last_frame_ms + heartbeat <= now_ms;
+    bool quiet_in = self->last_in_ms + heartbeat <= now_ms
+                 && self->last_ping_ms + heartbeat <= now_ms;
+    if (quiet_out || quiet_in) {
         hr_buf_t *scratch = &worker->scratch;
         hr_buf_reset (scratch);
         hrg_ws_render_ping (scratch, self->format);
         hrg_ws_conn_send (self, scratch);
+        self->last_ping_ms = now_ms;
     }
 }
 

@@ -19,6 +19,7 @@ typedef struct {
     uint32_t order_next;        //  the place the next request's answer takes
     uint32_t order_head;        //  the place of the next answer to send
     uint64_t last_in_ms;        //  monotonic: the last bytes read
+    uint64_t last_ping_ms;      //  monotonic: the last ping sent
     size_t inbound_counted;     //  sock memory counted in herald_ws_inbound_bytes
     uint64_t rate_start_ms;     //  the current second of --ws-max-rate
     uint32_t rate_count;        //  messages and control frames in it

@@ -201,6 +201,38 @@ test_silence_out_is_a_ping_and_silence_in_is_4002 (void **state)
     assert_int_equal (s_closes (fx, S_4002), 2);
 }
 
+static void
+test_a_client_that_only_receives_is_pinged_for_its_silence (void **state)
+{
+    s_fx_t *fx = *state;
+    fx->config.ws_heartbeat = 1000;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        hrg_ws_conn_t *conn = (hrg_ws_conn_t *) ws.conn;
+        uint64_t in = conn->last_in_ms;
+        //  Outbound traffic all along (a busy channel), nothing inbound
+        ws.conn->last_frame_ms = in + 999;
+        hrg_conn_sweep (&fx->worker, in + 999);
+        s_ws_quiet (fx, &ws);
+        hrg_conn_sweep (&fx->worker, in + 1000);
+        s_ws_expect (fx, &ws, "{\"t\":\"ping\"}");
+        ws.conn->last_frame_ms = in + 1999;
+        hrg_conn_sweep (&fx->worker, in + 1999);    //  one ping a beat
+        s_ws_quiet (fx, &ws);
+        //  It answers: no 4002 where a silent one would get it
+        s_ws_send (fx, &ws, "{\"t\":\"pong\"}");
+        s_ws_quiet (fx, &ws);
+        ws.conn->last_frame_ms = in + 11000;
+        hrg_conn_sweep (&fx->worker, conn->last_in_ms + 10999);
+        s_ws_expect (fx, &ws, "{\"t\":\"ping\"}");
+        assert_false (ws.conn->closing);
+        s_ws_close (fx, &ws);
+    }
+    assert_int_equal (s_closes (fx, S_4002), 0);
+}
+
 //  --------------------------------------------------------------------
 //  Slow consumers
 
@@ -397,6 +429,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_a_ping_frame_is_answered_with_a_pong_frame,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_silence_out_is_a_ping_and_silence_in_is_4002,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_a_client_that_only_receives_is_pinged_for_its_silence,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_a_slow_consumer_that_reads_again_gets_whole_frames_then_bye_4001,
                                          s_ws_setup, s_ws_teardown),
