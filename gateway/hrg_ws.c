@@ -83,6 +83,9 @@ s_say_bye (hrg_ws_conn_t *self, int code, const char *why, int64_t retry_after_m
         return;
     self->said_bye = true;
     s_count_close (conn->worker, code);
+    char code_text [8];
+    snprintf (code_text, sizeof code_text, "%d", code);
+    hr_log_limited_info ("WebSocket closed", "code", code_text, "why", why);
     hr_buf_t *scratch = &conn->worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_bye (scratch, self->format, code, why, retry_after_ms);
@@ -102,9 +105,6 @@ hrg_ws_conn_end (hrg_ws_conn_t *self, int code, const char *why)
         return;
     hrg_ws_sock_stop (self->sock, code);
     s_count_inbound (self);
-    char code_text [8];
-    snprintf (code_text, sizeof code_text, "%d", code);
-    hr_log_limited_info ("WebSocket closed", "code", code_text, "why", why);
     s_say_bye (self, code, why, -1);
     hrg_conn_linger (conn);
 }
