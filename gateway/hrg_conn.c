@@ -1,9 +1,11 @@
 /*  hrg_conn: the transport-neutral connection: its queue, writing it,
     the slow-consumer rule, closing and reaping.  */
 #include "hrg_conn.h"
+#include "hrg_slab.h"
 #include "hr_log.h"
 #include "hr_time.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -20,6 +22,46 @@
 
 static void s_finish (hrg_conn_t *self);
 static void s_linger_step (hrg_conn_t *self);
+
+//  The worker's slab for objects of size bytes, made on first use.
+static hrg_slab_t *
+s_slab (hrg_worker_t *worker, size_t size)
+{
+    size_t count = sizeof worker->conn_slabs / sizeof worker->conn_slabs [0];
+    for (size_t i = 0; i < count; i++) {
+        if (!worker->conn_slabs [i])
+            worker->conn_slabs [i] = hrg_slab_new (size);
+        if (hrg_slab_size (worker->conn_slabs [i]) == ((size + 15) & ~(size_t) 15))
+            return worker->conn_slabs [i];
+    }
+    return NULL;                        //  more struct sizes than slabs: the heap
+}
+
+void *
+hrg_conn_alloc_memory (hrg_worker_t *worker, size_t size)
+{
+    assert (size <= HRG_CONN_SLOT);
+    hrg_slab_t *slab = worker->conn_slabs_on? s_slab (worker, size): NULL;
+    return slab? hrg_slab_alloc (slab): hr_calloc (1, size);
+}
+
+void
+hrg_conn_free_memory (hrg_worker_t *worker, void *memory, size_t size)
+{
+    hrg_slab_t *slab = worker->conn_slabs_on? s_slab (worker, size): NULL;
+    if (slab)
+        hrg_slab_free (slab, memory);
+    else
+        free (memory);
+}
+
+void
+hrg_conn_free_slabs (hrg_worker_t *worker)
+{
+    size_t count = sizeof worker->conn_slabs / sizeof worker->conn_slabs [0];
+    for (size_t i = 0; i < count; i++)
+        hrg_slab_destroy (&worker->conn_slabs [i]);
+}
 
 void
 hrg_conn_init (hrg_conn_t *self, hrg_worker_t *worker, const hrg_transport_t *transport,

@@ -92,6 +92,18 @@ struct _hrg_conn_t {
     uint64_t held;              //  queued bytes counted in the worker's catch-up bytes
 };
 
+//  A transport's connection struct fits in this, to come from the worker's
+//  slab (hrg_slab: idle connections cost their structs and nothing more).
+#define HRG_CONN_SLOT 384
+
+//  Memory for a transport's connection struct of size bytes (at most
+//  HRG_CONN_SLOT), zeroed: from the worker's slab for that size, or the
+//  heap when the worker has none (a unit test's). Given back, with the
+//  same size, by hrg_conn_free_memory. hrg_conn_free_slabs frees the slabs.
+void *hrg_conn_alloc_memory (hrg_worker_t *worker, size_t size);
+void hrg_conn_free_memory (hrg_worker_t *worker, void *memory, size_t size);
+void hrg_conn_free_slabs (hrg_worker_t *worker);
+
 //  Sets up conn (allocated by the transport) on fd, taken over, and adds
 //  it to the worker's connections.
 void hrg_conn_init (hrg_conn_t *self, hrg_worker_t *worker,

@@ -84,6 +84,7 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     self->stop_fd = eventfd (0, EFD_NONBLOCK | EFD_CLOEXEC);
     self->channels = zhashx_new ();
     self->groups = zhashx_new ();
+    self->conn_slabs_on = true;
     self->sub = zmq_socket (zmq_ctx, ZMQ_SUB);
     int hwm = (int) config->sub_hwm, linger = 0;
     zmq_setsockopt (self->sub, ZMQ_RCVHWM, &hwm, sizeof hwm);
@@ -161,6 +162,7 @@ hrg_loop_destroy (hrg_worker_t **self_p)
     }
     zhashx_destroy (&self->channels);
     zhashx_destroy (&self->groups);
+    hrg_conn_free_slabs (self);
     if (self->listen_fd >= 0)
         close (self->listen_fd);
     if (self->epoll_fd >= 0)

@@ -213,8 +213,10 @@ s_destroy (hrg_conn_t *conn)
     hrg_stream_fini (&self->stream);
     hrg_conn_fini (conn);
     free (self->body.head);
-    free (self);
+    hrg_conn_free_memory (conn->worker, self, sizeof *self);
 }
+
+_Static_assert (sizeof (s_sse_t) <= HRG_CONN_SLOT, "an SSE connection fits a slot");
 
 static const hrg_transport_t s_transport = {
     .name = "sse",
@@ -232,7 +234,7 @@ hrg_conn_t *
 hrg_sse_open (hrg_worker_t *worker, int fd, hr_chanset_t *set, hr_position_t *positions,
               bool fresh)
 {
-    s_sse_t *self = hr_calloc (1, sizeof *self);
+    s_sse_t *self = hrg_conn_alloc_memory (worker, sizeof *self);
     hrg_conn_init (&self->conn, worker, &s_transport, fd);
     hrg_stream_init (&self->stream, &self->conn, set, positions, fresh);
     return &self->conn;

@@ -33,6 +33,7 @@ typedef struct _hrg_channel_t hrg_channel_t;
 typedef struct _hrg_group_t hrg_group_t;
 typedef struct _hrg_conn_t hrg_conn_t;
 typedef struct _hrg_link_t hrg_link_t;
+typedef struct _hrg_slab_t hrg_slab_t;
 
 //  Metric ids, registered once per gateway; each worker has its own shard.
 typedef struct {
@@ -73,6 +74,8 @@ struct _hrg_worker_t {
     hr_list_t conns;                //  hrg_conn: every open connection (SSE, WebSocket)
     hr_list_t reaped;               //  hrg_conn: closed this turn, freed at its end
     hr_list_t again_conns;          //  hrg_conn: input left unread last turn
+    hrg_slab_t *conn_slabs [4];     //  hrg_conn: connection structs, one slab per size
+    bool conn_slabs_on;             //  else (a unit test's worker) the heap
     int64_t conn_count;
     bool stopping;
     bool linked;                    //  the DEALER is connected to the broker

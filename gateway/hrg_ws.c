@@ -281,7 +281,7 @@ s_destroy (hrg_conn_t *conn)
     s_count_inbound (self);
     hr_metrics_add_to (worker->shard, worker->m->ws_connections, -1);
     hrg_conn_fini (conn);
-    free (self);
+    hrg_conn_free_memory (worker, self, sizeof *self);
 }
 
 //  The event as the encoding renders it: the MessagePack transport sends
@@ -381,7 +381,8 @@ hrg_conn_t *
 hrg_ws_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format, const char *key,
              bool protocol_offered)
 {
-    hrg_ws_conn_t *self = hr_calloc (1, sizeof *self);
+    _Static_assert (sizeof (hrg_ws_conn_t) <= HRG_CONN_SLOT, "a WebSocket fits a slot");
+    hrg_ws_conn_t *self = hrg_conn_alloc_memory (worker, sizeof *self);
     self->format = format;
     hrg_conn_init (&self->conn, worker, &s_transports [format], fd);
     hr_metrics_add_to (worker->shard, worker->m->ws_connections, 1);
