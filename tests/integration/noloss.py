@@ -11,6 +11,7 @@ they resume each channel with sub{e, s} and are checked the same way.
 """
 import os
 import random
+import signal
 import threading
 import time
 
@@ -392,3 +393,32 @@ def run_workload(test, base, pull, router, events=10000, clients=50, channels=8,
         totals["delivered"] += received
         totals["resets"] += resets
     return totals
+
+
+def run_across_gateway_restarts(test, history_size, **workload):
+    """The workload in split mode while the gateway is killed (SIGKILL) at
+    30 % and 60 % of the publishing and restarted on the same port; returns
+    (totals, restarts). Clients resume from the broker's history."""
+    broker = h.start(test, "broker", "--history-size", str(history_size))
+    broker_arg = ["--broker", "%s,%s" % (broker.xpub, broker.router)]
+    # The first gateway binds port 0 (no race with concurrent tests);
+    # its restarts take the port it got back
+    gateways = [h.Herald("gateway", broker_arg)]
+    test.addCleanup(lambda: [g.kill() for g in gateways])
+    port = int(gateways[0].http.rsplit(":", 1)[1])
+    args = ["--http", "127.0.0.1:%d" % port] + broker_arg
+    restarts = []
+
+    def crash_and_restart(publisher):
+        for fraction in (0.3, 0.6):
+            h.wait_until(lambda: sum(map(len, publisher.sends.values()))
+                         >= fraction * publisher.total, 60, "publishing progress")
+            gateways[-1].send_signal(signal.SIGKILL)
+            gateways[-1].kill()
+            gateways.append(h.Herald("gateway", args))
+            restarts.append(fraction)
+
+    totals = run_workload(test, "http://127.0.0.1:%d" % port, broker.pull, broker.router,
+                          history_size=history_size, during=crash_and_restart, **workload)
+    gateways[-1].stop()
+    return totals, restarts

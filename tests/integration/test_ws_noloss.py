@@ -4,7 +4,6 @@ channels) with a third of the clients on SSE, a third on WebSocket JSON and
 a third on WebSocket MessagePack, all dropping and resuming at random (the
 WebSocket ones with sub{e, s}), in run mode and across gateway SIGKILL
 restarts. Resets only where history really expired."""
-import signal
 import unittest
 
 import harness as h
@@ -24,32 +23,12 @@ class NoLossMixed(unittest.TestCase):
         self.assertGreater(totals["connections"], 3 * totals["clients"])
 
     def test_gateway_sigkill_and_restart_lose_nothing(self):
-        broker = h.start(self, "broker", "--history-size", str(HISTORY))
-        broker_arg = ["--broker", "%s,%s" % (broker.xpub, broker.router)]
-        gateways = [h.Herald("gateway", broker_arg)]
-        self.addCleanup(lambda: [g.kill() for g in gateways])
-        port = int(gateways[0].http.rsplit(":", 1)[1])
-        args = ["--http", "127.0.0.1:%d" % port] + broker_arg
-        restarts = []
-
-        def crash_and_restart(publisher):
-            for fraction in (0.3, 0.6):
-                h.wait_until(lambda: sum(map(len, publisher.sends.values()))
-                             >= fraction * publisher.total, 60, "publishing progress")
-                gateways[-1].send_signal(signal.SIGKILL)
-                gateways[-1].kill()
-                gateways.append(h.Herald("gateway", args))
-                restarts.append(fraction)
-
-        totals = noloss.run_workload(self, "http://127.0.0.1:%d" % port, broker.pull,
-                                     broker.router, events=6000, clients=36,
-                                     history_size=HISTORY, during=crash_and_restart,
-                                     transports=("sse", wsclient.JSON, wsclient.MSGPACK))
+        totals, restarts = noloss.run_across_gateway_restarts(
+            self, HISTORY, events=6000, clients=36,
+            transports=("sse", wsclient.JSON, wsclient.MSGPACK))
         print("\nmixed no-loss across %d gateway restarts (seed %d): %s"
               % (len(restarts), noloss.SEED, totals))
         self.assertEqual(len(restarts), 2)
-        gateways[-1].stop()
-
 
 if __name__ == "__main__":
     unittest.main()
