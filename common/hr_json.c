@@ -106,6 +106,8 @@ s_number (hr_buf_t *out, double value)
 static bool s_value (hr_buf_t *out, hr_mp_reader_t *reader, int depth);
 
 //  Renders a map key: strings as is, anything else as its JSON text quoted.
+//  That text is bounded: each level of keys inside keys escapes the level
+//  below again, so unbounded nesting would grow the output exponentially.
 static bool
 s_key (hr_buf_t *out, hr_mp_reader_t *reader, int depth)
 {
@@ -117,8 +119,9 @@ s_key (hr_buf_t *out, hr_mp_reader_t *reader, int depth)
         return true;
     }
     hr_buf_t text = HR_BUF_INIT;
-    bool ok = s_value (&text, reader, depth);
-    hr_json_string (out, text.data? text.data: "", text.size);
+    bool ok = s_value (&text, reader, depth) && text.size <= HR_JSON_MAX_KEY_TEXT;
+    if (ok)
+        hr_json_string (out, text.data? text.data: "", text.size);
     hr_buf_free (&text);
     return ok;
 }

@@ -15,6 +15,10 @@
 //  Appends text as a JSON string literal; invalid UTF-8 becomes U+FFFD.
 void hr_json_string (hr_buf_t *out, const char *text, size_t size);
 
+//  A map key that is not a string is rendered as its JSON text, quoted; a
+//  text longer than this makes the whole value unrenderable.
+#define HR_JSON_MAX_KEY_TEXT 256
+
 //  Appends the JSON form of one MessagePack value (docs/protocol.md §5).
 //  The value must already be validated (hr_mp_skip); anything unreadable is
 //  rendered as null rather than failing.

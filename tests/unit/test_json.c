@@ -234,6 +234,39 @@ test_non_string_map_keys_render_as_their_json_text (void **state)
     s_expect (B (0x81, 0xc4, 0x01, 'a', 0x01), "{\"\\\"YQ==\\\"\":1}");
 }
 
+//  Keys inside keys are escaped once per level: the bound on a key's text
+//  keeps 30 levels from growing the output to gigabytes (a fuzzer timeout)
+static void
+test_non_string_key_text_is_bounded (void **state)
+{
+    //  {"[1,...,1,10]":0} with a 256-byte key text renders; 257 bytes do not
+    uint8_t packed [140] = { 0x81, 0xdc, 0, 127 };
+    size_t size = 4;
+    for (int i = 0; i < 126; i++)
+        packed [size++] = 0x01;
+    packed [size++] = 10;
+    packed [size++] = 0x00;
+    char *text = s_render (packed, size);
+    assert_int_equal (strlen (text), 256 + 6);
+    free (text);
+    packed [size - 2] = 100;
+    text = s_render (packed, size);
+    assert_string_equal (text, "null");
+    free (text);
+    //  30 maps nested as keys: {{{...{"k":1}...}:1}:1}
+    uint8_t nested [200];
+    size = 0;
+    for (int i = 0; i < 30; i++)
+        nested [size++] = 0x81;
+    nested [size++] = 0xa1;
+    nested [size++] = 'k';
+    for (int i = 0; i < 31; i++)
+        nested [size++] = 0x01;
+    text = s_render (nested, size);
+    assert_string_equal (text, "null");
+    free (text);
+}
+
 static void
 test_string_keys_are_escaped (void **state)
 {
@@ -455,6 +488,7 @@ main (void)
         cmocka_unit_test (test_bin_and_ext_render_as_standard_base64),
         cmocka_unit_test (test_arrays_and_maps),
         cmocka_unit_test (test_non_string_map_keys_render_as_their_json_text),
+        cmocka_unit_test (test_non_string_key_text_is_bounded),
         cmocka_unit_test (test_string_keys_are_escaped),
         cmocka_unit_test (test_unreadable_value_renders_null_in_place),
         cmocka_unit_test (test_nesting_32_renders_fully),
