@@ -30,6 +30,10 @@ typedef struct {
     int64_t max_channels;       //  streams the broker keeps
     int64_t reply_memory;       //  bytes queued per ROUTER client
     int64_t xpub_hwm;           //  messages queued per subscriber before drops
+    const char *curve_secret;   //  the broker's CURVE certificate (secret file); "" = plain
+    const char *curve_clients;  //  allowed client public certificates: a directory or one file
+    int64_t revoke_max;         //  revocation entries kept (docs/security.md)
+    bool insecure;              //  allow non-loopback tcp:// binds without CURVE
 } hrb_config_t;
 
 //  Defaults of docs/protocol.md §10 and docs/operations.md.
@@ -39,7 +43,8 @@ typedef struct {
     .history_size = 1000, .history_age = 3600 * 1000, \
     .history_memory = 256 << 20, .dedupe_window = 300 * 1000, \
     .dedupe_max = 1000000, .dedupe_memory = 64 << 20, \
-    .max_channels = 100000, .reply_memory = 16 << 20, .xpub_hwm = 100000 }
+    .max_channels = 100000, .reply_memory = 16 << 20, .xpub_hwm = 100000, \
+    .curve_secret = "", .curve_clients = "", .revoke_max = 100000, .insecure = false }
 
 typedef struct _hrb_server_t hrb_server_t;
 

@@ -55,19 +55,44 @@
 #define O_WS_MAX_RATE { "ws-max-rate", HR_OPT_INT, G (ws_max_rate), "N", "inbound WebSocket messages (and control frames) per second per connection (over it: close 4004)", 1, 1000000 }
 #define O_WS_MAX_SUBS { "ws-max-subscriptions", HR_OPT_INT, G (ws_max_subscriptions), "N", "channels one WebSocket connection may subscribe to (over it: err limit)", 1, 100000 }
 #define O_DEMO { "demo", HR_OPT_BOOL, G (demo), NULL, "serve the demo page at /", 0, 0 }
+#define O_TOKEN_KEYS { "token-keys", HR_OPT_STRING, G (token_keys), "PATH", "JWKS file of the keys that verify tokens (reloaded on SIGHUP); none: no token checks", 0, 0 }
+#define O_TOKEN_AUDIENCE { "token-audience", HR_OPT_STRING, G (token_audience), "AUD", "the aud every token must carry", 0, 0 }
+#define O_TOKEN_ISSUER { "token-issuer", HR_OPT_STRING, G (token_issuer), "ISS", "the iss every token must carry (empty: any)", 0, 0 }
+#define O_TOKEN_LEEWAY { "token-leeway", HR_OPT_MILLIS, G (token_leeway), "DURATION", "clock skew allowed on exp, nbf and iat", 0, 3600 * 1000 }
+#define O_TOKEN_MAX_TTL { "token-max-ttl", HR_OPT_MILLIS, G (token_max_ttl), "DURATION", "longest token lifetime accepted (exp - iat)", 1000, 365 * DAY }
+#define O_TOKEN_GRACE { "token-grace", HR_OPT_MILLIS, G (token_grace), "DURATION", "how long a WebSocket may stay open past its token's exp waiting for a refresh (then close 4003)", 0, 3600 * 1000 }
+#define O_TOKEN_COOKIE { "token-cookie", HR_OPT_STRING, G (token_cookie), "NAME", "cookie a token may come in", 0, 0 }
+#define O_PUBLIC_CHANNELS { "public-channels", HR_OPT_STRING, G (public_channels), "GRANTS", "channels anyone may read without a token: comma-separated grants (news, public:*)", 0, 0 }
+#define O_WS_AUTH_TIMEOUT { "ws-auth-timeout", HR_OPT_MILLIS, G (ws_auth_timeout), "DURATION", "how long a WebSocket without a token may wait before its auth message (then close 4005)", 100, 600000 }
+#define O_MAX_CONN_PER_IP { "max-connections-per-ip", HR_OPT_INT, G (max_connections_per_ip), "N", "open HTTP connections per client address (over it: 429); 0: no limit", 0, 100000000 }
+#define O_PUBLISH_RATE { "publish-rate", HR_OPT_INT, G (publish_rate), "N", "publishes per second per token (per address without one) over HTTP and WebSocket (over it: 429); 0: no limit", 0, 100000000 }
+#define O_GW_CURVE_SERVER_KEY { "curve-server-key", HR_OPT_STRING, G (curve_server_key), "FILE", "the broker's public CURVE certificate: connect to it with CURVE", 0, 0 }
+#define O_GW_CURVE_SECRET { "curve-secret", HR_OPT_STRING, G (curve_secret), "FILE", "this gateway's CURVE certificate (secret file; its public key is in the broker's --curve-clients)", 0, 0 }
+#define O_GW_INSECURE { "insecure", HR_OPT_BOOL, G (insecure), NULL, "allow listening on a non-loopback address without --token-keys", 0, 0 }
+#define O_CURVE_SECRET { "curve-secret", HR_OPT_STRING, B (curve_secret), "FILE", "the broker's CURVE certificate (secret file): its ZeroMQ sockets accept only CURVE clients", 0, 0 }
+#define O_CURVE_CLIENTS { "curve-clients", HR_OPT_STRING, B (curve_clients), "DIR|FILE", "public certificates of the clients allowed (a directory of them, or one file)", 0, 0 }
+#define O_REVOKE_MAX { "revoke-max", HR_OPT_INT, B (revoke_max), "N", "revocations kept (each until it expires); over it the request is refused", 1, 10000000 }
+#define O_INSECURE { "insecure", HR_OPT_BOOL, B (insecure), NULL, "allow non-loopback ZeroMQ binds without CURVE", 0, 0 }
+#define O_CLI_CURVE_SERVER_KEY { "curve-server-key", HR_OPT_STRING, C (curve_server_key), "FILE", "the broker's public CURVE certificate: connect with CURVE", 0, 0 }
+#define O_CLI_CURVE_SECRET { "curve-secret", HR_OPT_STRING, C (curve_secret), "FILE", "this client's CURVE certificate (secret file)", 0, 0 }
+#define O_GW_SECURITY O_TOKEN_KEYS, O_TOKEN_AUDIENCE, O_TOKEN_ISSUER, O_TOKEN_LEEWAY, \
+    O_TOKEN_MAX_TTL, O_TOKEN_GRACE, O_TOKEN_COOKIE, O_PUBLIC_CHANNELS, O_WS_AUTH_TIMEOUT, \
+    O_MAX_CONN_PER_IP, O_PUBLISH_RATE
 
 const hr_option_t cli_run_options [] = {
     O_HTTP, O_PULL, O_ROUTER, O_XPUB, O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY,
     O_CONN_TIMEOUT, O_HEARTBEAT, O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_MAX_EVENT,
     O_HISTORY_SIZE, O_HISTORY_AGE, O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX,
     O_DEDUPE_MEMORY, O_MAX_CHANNELS, O_REPLY_MEMORY, O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_CATCHUP_MEMORY, O_WRITE_INTERVAL, O_CORS, O_WS_ORIGINS, O_WS_HEARTBEAT, O_WS_MAX_MESSAGE, O_WS_MAX_RATE, O_WS_MAX_SUBS, O_DEMO,
+    O_GW_SECURITY, O_CURVE_SECRET, O_CURVE_CLIENTS, O_REVOKE_MAX, O_GW_INSECURE,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_broker_options [] = {
     O_PULL, O_ROUTER, O_XPUB, O_MAX_EVENT, O_HISTORY_SIZE, O_HISTORY_AGE,
     O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX, O_DEDUPE_MEMORY, O_MAX_CHANNELS,
-    O_REPLY_MEMORY, O_XPUB_HWM, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+    O_REPLY_MEMORY, O_XPUB_HWM, O_CURVE_SECRET, O_CURVE_CLIENTS, O_REVOKE_MAX, O_INSECURE,
+    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_gateway_options [] = {
@@ -76,7 +101,9 @@ const hr_option_t cli_gateway_options [] = {
       "the broker's XPUB and ROUTER endpoints", 0, 0 },
     O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY, O_CONN_TIMEOUT, O_HEARTBEAT,
     O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_GW_MAX_EVENT, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_CATCHUP_MEMORY, O_WRITE_INTERVAL, O_CORS,
-    O_WS_ORIGINS, O_WS_HEARTBEAT, O_WS_MAX_MESSAGE, O_WS_MAX_RATE, O_WS_MAX_SUBS, O_DEMO, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+    O_WS_ORIGINS, O_WS_HEARTBEAT, O_WS_MAX_MESSAGE, O_WS_MAX_RATE, O_WS_MAX_SUBS, O_DEMO,
+    O_GW_SECURITY, O_GW_CURVE_SERVER_KEY, O_GW_CURVE_SECRET, O_GW_INSECURE,
+    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_pub_options [] = {
@@ -85,12 +112,14 @@ const hr_option_t cli_pub_options [] = {
     { "ack", HR_OPT_BOOL, C (ack), NULL, "publish through ROUTER and print the broker's {seq, epoch}", 0, 0 },
     O_PULL, O_ROUTER,
     { "timeout", HR_OPT_MILLIS, C (timeout), "DURATION", "give up when the broker does not answer", 10, 600000 },
+    O_CLI_CURVE_SERVER_KEY, O_CLI_CURVE_SECRET,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_sub_options [] = {
     O_XPUB,
     { "markers", HR_OPT_BOOL, C (markers), NULL, "also print head markers", 0, 0 },
+    O_CLI_CURVE_SERVER_KEY, O_CLI_CURVE_SECRET,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
@@ -106,6 +135,8 @@ cli_config_defaults (cli_config_t *config)
         .type = "",
         .id = "",
         .timeout = 5000,
+        .curve_server_key = "",
+        .curve_secret = "",
     };
 }
 

@@ -20,6 +20,9 @@ typedef struct {
     bool ack;
     bool markers;
     int64_t timeout;
+    //  CURVE as a client: pub, sub, revoke (the gateway's are in gateway)
+    const char *curve_server_key;
+    const char *curve_secret;
 } cli_config_t;
 
 //  Defaults for every command.

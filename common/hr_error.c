@@ -31,8 +31,16 @@ static const s_error_info_t s_errors [HR_E_COUNT] = {
     [HR_E_BROKER_UNAVAILABLE] = { "broker_unavailable", 503, "broker unavailable" },
     [HR_E_OVERLOADED] = { "overloaded", 503, "connection limit reached; retry later" },
     [HR_E_INTERNAL] = { "internal", 500, "internal error" },
-    [HR_E_FORBIDDEN] = { "forbidden", 403, "this origin may not open a WebSocket here" },
+    [HR_E_FORBIDDEN] = { "forbidden", 403, "not allowed" },
     [HR_E_UPGRADE_REQUIRED] = { "upgrade_required", 426, "WebSocket version 13 is required" },
+    [HR_E_TOKEN_MISSING] = { "token_missing", 401, "a token is required" },
+    [HR_E_TOKEN_EXPIRED] = { "token_expired", 401, "the token has expired" },
+    [HR_E_TOKEN_NOT_YET_VALID] = { "token_not_yet_valid", 401, "the token is not valid yet (nbf or iat in the future)" },
+    [HR_E_TOKEN_REVOKED] = { "token_revoked", 401, "the token has been revoked" },
+    [HR_E_TOKEN_INVALID] = { "token_invalid", 401, "the token is invalid" },
+    [HR_E_UNSUPPORTED_MEDIA_TYPE] = { "unsupported_media_type", 415, "Content-Type must be application/json" },
+    [HR_E_RATE_LIMITED] = { "rate_limited", 429, "too many publishes; retry later" },
+    [HR_E_TOO_MANY_CONNECTIONS] = { "too_many_connections", 429, "too many connections from this address" },
 };
 
 const char *

@@ -35,6 +35,15 @@ typedef enum {
     HR_E_INTERNAL,
     HR_E_FORBIDDEN,
     HR_E_UPGRADE_REQUIRED,
+    //  Tokens and limits (docs/security.md)
+    HR_E_TOKEN_MISSING,
+    HR_E_TOKEN_EXPIRED,
+    HR_E_TOKEN_NOT_YET_VALID,
+    HR_E_TOKEN_REVOKED,
+    HR_E_TOKEN_INVALID,
+    HR_E_UNSUPPORTED_MEDIA_TYPE,
+    HR_E_RATE_LIMITED,
+    HR_E_TOO_MANY_CONNECTIONS,
     HR_E_COUNT
 } hr_error_t;
 

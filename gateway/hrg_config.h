@@ -33,6 +33,21 @@ typedef struct {
     int64_t ws_max_rate;        //  inbound WebSocket messages per second per connection
     int64_t ws_max_subscriptions;   //  channels one WebSocket connection may subscribe to
     bool demo;                  //  serve the demo page at /
+    //  Tokens and limits (docs/security.md)
+    const char *token_keys;     //  JWKS file; "" = no token checks (open gateway)
+    const char *token_audience; //  required aud
+    const char *token_issuer;   //  required iss; "" = any
+    int64_t token_leeway;       //  ms of clock skew allowed on exp, nbf, iat
+    int64_t token_max_ttl;      //  ms: the longest token lifetime accepted
+    int64_t token_grace;        //  ms a WebSocket may stay past exp waiting for refresh
+    const char *token_cookie;   //  cookie a token may come in
+    const char *public_channels;    //  grant patterns readable without a token
+    int64_t ws_auth_timeout;    //  ms a WebSocket may wait before auth (4005)
+    int64_t max_connections_per_ip; //  0 = no limit
+    int64_t publish_rate;       //  publishes per token (or address) per second; 0 = no limit
+    const char *curve_server_key;   //  broker's public CURVE certificate; "" = plain
+    const char *curve_secret;   //  this gateway's CURVE certificate (secret file)
+    bool insecure;              //  allow a non-loopback bind without token keys
 } hrg_config_t;
 
 #define HRG_CONFIG_DEFAULTS { \
@@ -45,6 +60,10 @@ typedef struct {
     .held_memory = 16 << 20, .catchup_memory = 64 << 20, \
     .write_interval = 20, .ws_origins = "", .ws_heartbeat = 25000, \
     .ws_max_message = 64 * 1024, .ws_max_rate = 100, .ws_max_subscriptions = 100, \
-    .demo = false }
+    .demo = false, .token_keys = "", .token_audience = "herald", .token_issuer = "", \
+    .token_leeway = 30000, .token_max_ttl = 24 * 3600 * 1000LL, .token_grace = 25000, \
+    .token_cookie = "herald_token", .public_channels = "", .ws_auth_timeout = 10000, \
+    .max_connections_per_ip = 1000, .publish_rate = 1000, .curve_server_key = "", \
+    .curve_secret = "", .insecure = false }
 
 #endif
