@@ -40,4 +40,13 @@ uint64_t hr_revoke_generation (hr_revoke_t *self);
 size_t hr_revoke_count (hr_revoke_t *self, int64_t now_s);
 size_t hr_revoke_bytes (hr_revoke_t *self);
 
+//  Copies the first entry live at now_s at or after position *at into
+//  kind, value (HR_REVOKE_VALUE_MAX bytes), len and until_s, and moves *at
+//  past it; false when there is none. Start with *at = 0. Positions are
+//  stable: an entry added during a walk may be missed (the broker sends
+//  it on its own), never one that stays in the list (the broker's replay).
+bool hr_revoke_next (hr_revoke_t *self, size_t *at, int64_t now_s,
+                     hr_revoke_kind_t *kind, char *value, size_t *len,
+                     int64_t *until_s);
+
 #endif
