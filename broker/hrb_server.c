@@ -3,6 +3,7 @@
 #include "hrb_server.h"
 #include "hrb_dedupe.h"
 #include "hrb_peers.h"
+#include "hrb_revoke.h"
 #include "hrb_store.h"
 #include "hrb_stream.h"
 #include "hr_log.h"
@@ -56,6 +57,7 @@ struct _hrb_server_t {
     hrb_streams_t *streams;
     hrb_dedupe_t *dedupe;
     hrb_peers_t *peers;         //  bytes queued per ROUTER client
+    hrb_revokes_t *revokes;     //  revoked subjects and token ids (--revoke-max)
     hr_buf_t frame;             //  reusable encode buffers
     hr_buf_t topic;
     hr_buf_t reply;
@@ -69,7 +71,7 @@ struct _hrb_server_t {
         m_channels, m_history_events, m_history_bytes, m_evicted,
         m_dedupe_keys, m_subscriptions, m_channel_bytes, m_channels_refused,
         m_channels_replaced, m_dedupe_bytes, m_dedupe_dropped, m_reply_bytes,
-        m_replies_cut;
+        m_replies_cut, m_revocations, m_revocation_bytes;
 };
 
 static const char *s_evict_reasons [] = { "count", "age", "memory" };
@@ -120,6 +122,10 @@ s_register_metrics (hrb_server_t *self, hr_metrics_t *metrics)
     self->m_replies_cut = hr_metrics_add (metrics, "herald_broker_replies_cut_total",
         HR_METRIC_COUNTER, "History replies shortened or refused because the client "
         "had --reply-memory queued.");
+    self->m_revocations = hr_metrics_add (metrics, "herald_revocations",
+        HR_METRIC_GAUGE, "Live revocations the broker keeps and sends to gateways.");
+    self->m_revocation_bytes = hr_metrics_add (metrics, "herald_revocation_bytes",
+        HR_METRIC_GAUGE, "Bytes the revocation list takes (bounded by --revoke-max entries).");
 }
 
 //  Binds sock to each comma-separated endpoint; returns the bound list.
@@ -196,6 +202,7 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
                                    (size_t) config->dedupe_max,
                                    (size_t) config->dedupe_memory);
     self->peers = hrb_peers_new ();
+    self->revokes = hrb_revokes_new ((size_t) config->revoke_max);
     s_register_metrics (self, metrics);
     return self;
 }
@@ -211,6 +218,7 @@ hrb_server_destroy (hrb_server_t **self_p)
         self->store->ops->destroy (&self->store);
     hrb_dedupe_destroy (&self->dedupe);
     hrb_peers_destroy (&self->peers);
+    hrb_revokes_destroy (&self->revokes);
     zmq_close (self->pull);
     zmq_close (self->router);
     zmq_close (self->xpub);
@@ -299,6 +307,15 @@ s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
     *seq = ev.seq;
     memcpy (epoch, stream->epoch, HR_EPOCH_LEN + 1);
     return HR_OK;
+}
+
+//  Sends a revocation stream message (hrb_revokes_send_fn).
+static void
+s_revoke_send (void *arg, const hr_buf_t *body)
+{
+    hrb_server_t *self = arg;
+    zmq_send (self->xpub, HR_REVOKE_TOPIC, strlen (HR_REVOKE_TOPIC), ZMQ_SNDMORE);
+    zmq_send (self->xpub, body->data, body->size, 0);
 }
 
 //  Drains the rest of a multi-frame message.
@@ -494,8 +511,13 @@ s_handle_router (hrb_server_t *self)
     uint64_t seq = 0;
     char epoch [HR_EPOCH_LEN + 1];
     bool dup = false;
+    const char *message = NULL;         //  the error's, when not s_message's
     if (rc == HR_OK && req.op == HR_OP_PUBLISH)
         rc = s_publish (self, &req, &seq, epoch, &dup);
+    else
+    if (rc == HR_OK && req.op == HR_OP_REVOKE)
+        rc = hrb_revokes_add (self->revokes, &req, (int64_t) (hr_wall_ms () / 1000),
+                              s_revoke_send, self, &message);
     hrb_peer_t *peer = hrb_peers_get (self->peers, zmq_msg_data (&identity),
                                       zmq_msg_size (&identity));
     hrb_peer_send (peer, self->router, zmq_msg_data (&identity), zmq_msg_size (&identity),
@@ -505,12 +527,17 @@ s_handle_router (hrb_server_t *self)
     hr_buf_reset (&self->reply);
     if (rc != HR_OK) {
         s_reject (self, "router", rc);
-        hr_reply_encode_error_message (&self->reply, rid, rc, s_message (rc));
+        hr_reply_encode_error_message (&self->reply, rid, rc, message? message: s_message (rc));
         hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
     }
     else
     if (req.op == HR_OP_HISTORY)
         s_history (self, peer, &req, rid);
+    else
+    if (req.op == HR_OP_REVOKE) {
+        hr_reply_encode_revoked (&self->reply, rid, req.kind, req.until);
+        hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
+    }
     else {
         hr_reply_encode_ack (&self->reply, rid, seq, epoch, dup);
         hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
@@ -610,6 +637,12 @@ s_handle_xpub (hrb_server_t *self)
         s_send_marker (self, data + 1, size - 2,
                        hrb_streams_find (self->streams, data + 1, size - 2));
     }
+    else
+    if (size == 1 + strlen (HR_REVOKE_TOPIC) && data [0] == 1
+    &&  memcmp (data + 1, HR_REVOKE_TOPIC, size - 1) == 0) {
+        hrb_revokes_subscribed (self->revokes);
+        self->next_tick = 0;            //  replay at this turn's tick
+    }
     zmq_msg_close (&msg);
     return true;
 }
@@ -644,6 +677,12 @@ s_tick (hrb_server_t *self)
                     (int64_t) hrb_dedupe_dropped (self->dedupe));
     hr_metrics_set (self->shard, self->m_reply_bytes, (int64_t) hrb_peers_queued (self->peers));
     more |= s_marker_round (self, now);
+    hr_revoke_t *revoked = hrb_revokes_list (self->revokes);
+    more |= hrb_revokes_replay (self->revokes, (int64_t) (now / 1000), now, S_EXPIRE_BUDGET,
+                                s_revoke_send, self);
+    hr_metrics_set (self->shard, self->m_revocations,
+                    (int64_t) hr_revoke_count (revoked, (int64_t) (now / 1000)));
+    hr_metrics_set (self->shard, self->m_revocation_bytes, (int64_t) hr_revoke_bytes (revoked));
     return more;
 }
 

@@ -4,6 +4,7 @@
 #include "hr_mpack.h"
 #include "hr_pack.h"
 
+#include <assert.h>
 #include <string.h>
 
 static const char *s_reset_names [HR_RESET_COUNT] = {
@@ -26,13 +27,65 @@ hr_reset_parse (const char *name, size_t len)
 }
 
 enum { S_OP = 1, S_RID = 2, S_CH = 4, S_TYPE = 8, S_DATA = 16, S_ID = 32,
-       S_EPOCH = 64, S_SINCE = 128, S_LIMIT = 256 };
+       S_EPOCH = 64, S_SINCE = 128, S_LIMIT = 256, S_KIND = 512, S_VALUE = 1024,
+       S_UNTIL = 2048 };
+#define S_REVOKE_KEYS (S_KIND | S_VALUE | S_UNTIL)
 
 static const struct { const char *name; unsigned bit; } s_request_keys [] = {
     { "op", S_OP }, { "rid", S_RID }, { "ch", S_CH }, { "type", S_TYPE },
     { "data", S_DATA }, { "id", S_ID }, { "epoch", S_EPOCH },
-    { "since", S_SINCE }, { "limit", S_LIMIT },
+    { "since", S_SINCE }, { "limit", S_LIMIT }, { "kind", S_KIND },
+    { "value", S_VALUE }, { "until", S_UNTIL },
 };
+
+const char *
+hr_revoke_kind_name (hr_revoke_kind_t kind)
+{
+    return kind == HR_REVOKE_JTI? "jti": "sub";
+}
+
+//  Reads "sub" or "jti".
+static hr_error_t
+s_read_kind (hr_mp_reader_t *reader, hr_revoke_kind_t *kind)
+{
+    const char *text;
+    size_t len;
+    hr_error_t rc = hr_mp_read_str (reader, &text, &len);
+    if (rc)
+        return rc;
+    if (hr_mp_str_eq (text, len, "sub"))
+        *kind = HR_REVOKE_SUB;
+    else
+    if (hr_mp_str_eq (text, len, "jti"))
+        *kind = HR_REVOKE_JTI;
+    else
+        return HR_E_BAD_FIELD;
+    return HR_OK;
+}
+
+//  Reads a revoked value: 1 to HR_REVOKE_VALUE_MAX bytes.
+static hr_error_t
+s_read_value (hr_mp_reader_t *reader, const char **value, size_t *len)
+{
+    hr_error_t rc = hr_mp_read_str (reader, value, len);
+    if (rc)
+        return rc;
+    return *len == 0 || *len > HR_REVOKE_VALUE_MAX? HR_E_BAD_FIELD: HR_OK;
+}
+
+//  Reads an until: Unix seconds, as a signed 64-bit number can hold.
+static hr_error_t
+s_read_until (hr_mp_reader_t *reader, int64_t *until)
+{
+    uint64_t value;
+    hr_error_t rc = hr_mp_read_uint (reader, &value);
+    if (rc)
+        return rc;
+    if (value > INT64_MAX)
+        return HR_E_BAD_FIELD;
+    *until = (int64_t) value;
+    return HR_OK;
+}
 
 typedef struct {
     hr_request_t *req;
@@ -67,6 +120,9 @@ s_request_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *
             if (hr_mp_str_eq (text, len, "history"))
                 req->op = HR_OP_HISTORY;
             else
+            if (hr_mp_str_eq (text, len, "revoke"))
+                req->op = HR_OP_REVOKE;
+            else
                 return HR_E_BAD_REQUEST;
             return HR_OK;
         case S_RID:
@@ -80,6 +136,9 @@ s_request_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *
         case S_EPOCH: return hr_event_read_epoch (reader, false, &ev->epoch, &ev->epoch_len);
         case S_DATA: return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, &ev->data, &ev->data_len);
         case S_SINCE: return hr_mp_read_uint (reader, &req->since);
+        case S_KIND: return s_read_kind (reader, &req->kind);
+        case S_VALUE: return s_read_value (reader, &req->value, &req->value_len);
+        case S_UNTIL: return s_read_until (reader, &req->until);
         default: return hr_mp_read_uint (reader, &req->limit);
     }
 }
@@ -116,8 +175,15 @@ s_request_decode (const void *frame, size_t size, size_t max, hr_request_t *req)
     if (rc)
         return rc;
     unsigned seen = decode.seen;
+    if (req->op == HR_OP_REVOKE) {
+        if (seen & ~(S_OP | S_RID | S_REVOKE_KEYS))
+            return HR_E_BAD_FIELD;
+        return (seen & S_REVOKE_KEYS) == S_REVOKE_KEYS? HR_OK: HR_E_MISSING_FIELD;
+    }
     if (!(seen & S_CH))
         return HR_E_MISSING_FIELD;
+    if (seen & S_REVOKE_KEYS)
+        return HR_E_BAD_FIELD;
     if (req->op == HR_OP_PUBLISH) {
         if (!(seen & S_DATA))
             return HR_E_MISSING_FIELD;
@@ -197,6 +263,24 @@ hr_request_encode_history (hr_buf_t *out, const uint64_t *rid, const char *ch,
     msgpack_pack_uint64 (&pk, limit);
 }
 
+void
+hr_request_encode_revoke (hr_buf_t *out, const uint64_t *rid, hr_revoke_kind_t kind,
+                          const char *value, size_t len, int64_t until_s)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    msgpack_pack_map (&pk, 4 + (rid != NULL));
+    hr_pack_cstr (&pk, "op");
+    hr_pack_cstr (&pk, "revoke");
+    s_pack_rid (&pk, rid);
+    hr_pack_cstr (&pk, "kind");
+    hr_pack_cstr (&pk, hr_revoke_kind_name (kind));
+    hr_pack_cstr (&pk, "value");
+    hr_pack_str (&pk, value, len);
+    hr_pack_cstr (&pk, "until");
+    msgpack_pack_uint64 (&pk, (uint64_t) until_s);
+}
+
 static void
 s_pack_epoch (msgpack_packer *pk, const char *epoch)
 {
@@ -269,6 +353,20 @@ hr_reply_encode_history (hr_buf_t *out, const uint64_t *rid, const char *ch,
     }
 }
 
+void
+hr_reply_encode_revoked (hr_buf_t *out, const uint64_t *rid, hr_revoke_kind_t kind,
+                         int64_t until_s)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    msgpack_pack_map (&pk, 2 + (rid != NULL));
+    s_pack_rid (&pk, rid);
+    hr_pack_cstr (&pk, "revoked");
+    hr_pack_cstr (&pk, hr_revoke_kind_name (kind));
+    hr_pack_cstr (&pk, "until");
+    msgpack_pack_uint64 (&pk, (uint64_t) until_s);
+}
+
 static hr_error_t
 s_error_parse (const char *code, size_t len)
 {
@@ -324,6 +422,10 @@ s_reply_field (hr_mp_reader_t *reader, const char *key, size_t len, void *arg)
     }
     if (hr_mp_str_eq (key, len, "epoch"))
         return hr_event_read_epoch (reader, true, &reply->epoch, &reply->epoch_len);
+    if (hr_mp_str_eq (key, len, "revoked"))
+        return s_read_kind (reader, &reply->revoked);
+    if (hr_mp_str_eq (key, len, "until"))
+        return s_read_until (reader, &reply->until);
     return hr_mp_skip (reader, HR_MPACK_MAX_DEPTH, NULL, NULL);
 }
 
@@ -332,4 +434,76 @@ hr_reply_decode (const void *frame, size_t size, hr_reply_t *reply)
 {
     *reply = (hr_reply_t) { 0 };
     return hr_mp_read_map (frame, size, s_reply_field, reply);
+}
+
+void
+hr_revocations_encode (hr_buf_t *out, const hr_revocation_t *entries, size_t count)
+{
+    assert (count > 0 && count <= HR_REVOKE_BATCH);
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    msgpack_pack_map (&pk, 1);
+    hr_pack_cstr (&pk, "revoked");
+    msgpack_pack_array (&pk, count);
+    for (size_t i = 0; i < count; i++) {
+        msgpack_pack_array (&pk, 3);
+        hr_pack_cstr (&pk, hr_revoke_kind_name (entries [i].kind));
+        hr_pack_str (&pk, entries [i].value, entries [i].len);
+        msgpack_pack_uint64 (&pk, (uint64_t) entries [i].until);
+    }
+}
+
+typedef struct {
+    hr_revocation_t *entries;
+    size_t count;
+    bool seen;
+} s_revocations_t;
+
+//  The one key, "revoked": an array of 1 to HR_REVOKE_BATCH entries, each
+//  [kind, value, until].
+static hr_error_t
+s_revocations_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
+{
+    s_revocations_t *decode = arg;
+    if (!hr_mp_str_eq (key, key_len, "revoked"))
+        return HR_E_BAD_FIELD;
+    if (decode->seen)
+        return HR_E_DUPLICATE_FIELD;
+    decode->seen = true;
+    hr_mp_item_t list;
+    hr_error_t rc = hr_mp_read (reader, &list);
+    if (rc)
+        return rc;
+    if (list.kind != HR_MP_ARRAY)
+        return HR_E_BAD_TYPE;
+    if (list.count == 0 || list.count > HR_REVOKE_BATCH)
+        return HR_E_BAD_FIELD;
+    for (uint32_t i = 0; i < list.count; i++) {
+        hr_revocation_t *entry = &decode->entries [i];
+        hr_mp_item_t triple;
+        if ((rc = hr_mp_read (reader, &triple)))
+            return rc;
+        if (triple.kind != HR_MP_ARRAY || triple.count != 3)
+            return HR_E_BAD_TYPE;
+        if ((rc = s_read_kind (reader, &entry->kind))
+        ||  (rc = s_read_value (reader, &entry->value, &entry->len))
+        ||  (rc = s_read_until (reader, &entry->until)))
+            return rc;
+    }
+    decode->count = list.count;
+    return HR_OK;
+}
+
+hr_error_t
+hr_revocations_decode (const void *frame, size_t size, hr_revocation_t *entries,
+                       size_t *count)
+{
+    s_revocations_t decode = { entries, 0, false };
+    *count = 0;
+    hr_error_t rc = hr_mp_read_map (frame, size, s_revocations_field, &decode);
+    if (rc == HR_OK && !decode.seen)
+        rc = HR_E_MISSING_FIELD;
+    if (rc == HR_OK)
+        *count = decode.count;
+    return rc;
 }
