@@ -18,7 +18,8 @@
 
 //  Expands "{sub}" in pattern with sub into out (appended) and checks the
 //  result. Returns true when it is a valid grant; false with a short
-//  static reason in *why ("a '*' must follow a separator (: / . -)").
+//  static reason in *why ("grant with a '*' not after a separator (: / .
+//  -)"), and out as it was.
 bool hr_grant_expand (hr_buf_t *out, const char *pattern, size_t len,
                       const char *sub, size_t sub_len, const char **why);
 
@@ -40,6 +41,11 @@ bool hr_grants_match (const hr_grants_t *self, const char *channel, size_t chann
 //  Parses a comma-separated list of patterns without {sub} (the
 //  --public-channels option) into self. Returns false with a reason in err.
 bool hr_grants_parse_list (hr_grants_t *self, const char *list, hr_buf_t *err);
+
+//  Fills self from count expanded grants in text[0..size), each followed
+//  by a NUL (as hr_grant_expand + hr_buf_putc (buf, 0) leave them). Copies
+//  them into one allocation that self owns.
+void hr_grants_from_buf (hr_grants_t *self, const char *text, size_t size, size_t count);
 
 //  Frees what self holds and zeroes it.
 void hr_grants_free (hr_grants_t *self);

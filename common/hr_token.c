@@ -1,0 +1,378 @@
+/*  hr_token: compact JWS (RFC 7515) / JWT (RFC 7519) verification and
+    signing with the EdDSA (RFC 8037) and HS256 (RFC 7518) algorithms.
+
+    Order of checks: sizes and shape, header (cheap, bounded), the key and
+    its pinned algorithm, the signature, and only then the claims: nothing
+    an unauthenticated sender wrote in the payload is parsed.  */
+#include "hr_token.h"
+#include "hr_b64url.h"
+#include "hr_json.h"
+
+#include <jansson.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define S_BIN_MAX HR_B64URL_DECODED_MAX (HR_TOKEN_MAX)
+#define S_SIG_MAX 64
+
+//  Headers that would make us fetch keys or honour extensions: refused.
+static const char *s_refused_headers [] = { "crit", "jku", "jwk", "x5u", "x5c", NULL };
+
+//  The header's alg names the key's pinned algorithm ("Ed25519" is the
+//  fully-specified name for EdDSA with Ed25519, RFC 9864).
+static bool
+s_alg_fits (const char *alg, hr_alg_t pinned)
+{
+    if (pinned == HR_ALG_EDDSA)
+        return !strcmp (alg, "EdDSA") || !strcmp (alg, "Ed25519");
+    return !strcmp (alg, "HS256");
+}
+
+//  Checks the header; on success returns the key that must verify the token.
+static const hr_key_t *
+s_header_key (const hr_keyset_t *keys, const uint8_t *text, size_t size, const char **why)
+{
+    json_t *header = json_loadb ((const char *) text, size, JSON_REJECT_DUPLICATES, NULL);
+    const hr_key_t *key = NULL;
+    if (!json_is_object (header)) {
+        *why = "header is not a JSON object";
+        goto done;
+    }
+    const char *alg = json_string_value (json_object_get (header, "alg"));
+    json_t *kid = json_object_get (header, "kid");
+    json_t *typ = json_object_get (header, "typ");
+    if (!alg) {
+        *why = "header alg is missing or not a string";
+        goto done;
+    }
+    if (!strcmp (alg, "none")) {
+        *why = "alg none is refused";
+        goto done;
+    }
+    for (const char **name = s_refused_headers; *name; name++)
+        if (json_object_get (header, *name)) {
+            *why = "header crit, jku, jwk, x5u or x5c is refused";
+            goto done;
+        }
+    if ((kid && !json_is_string (kid)) || (typ && !json_is_string (typ))) {
+        *why = "header kid or typ is not a string";
+        goto done;
+    }
+    if (kid) {
+        key = hr_keyset_find (keys, json_string_value (kid), json_string_length (kid));
+        //  A lone key without a kid verifies tokens that name one
+        if (!key && hr_keyset_size (keys) == 1 && hr_keyset_key (keys, 0)->kid_len == 0)
+            key = hr_keyset_key (keys, 0);
+        if (!key)
+            *why = "unknown kid";
+    }
+    else {
+        key = hr_keyset_find (keys, NULL, 0);
+        if (!key)
+            *why = "kid is required when there are several keys";
+    }
+    if (key && !s_alg_fits (alg, key->alg)) {
+        *why = "alg is not the key's algorithm";
+        key = NULL;
+    }
+done:
+    json_decref (header);
+    return key;
+}
+
+//  True when the signature sig over signed_text verifies with key.
+static bool
+s_signature_ok (const hr_key_t *key, const char *signed_text, size_t signed_len,
+                const uint8_t *sig, size_t sig_len)
+{
+    if (key->alg == HR_ALG_EDDSA)
+        return sig_len == crypto_sign_BYTES
+            && crypto_sign_verify_detached (sig, (const unsigned char *) signed_text,
+                                            signed_len, key->public_key) == 0;
+    if (sig_len != crypto_auth_hmacsha256_BYTES)
+        return false;
+    //  init/update/final: RFC 2104 HMAC takes keys of any length
+    crypto_auth_hmacsha256_state state;
+    uint8_t mac [crypto_auth_hmacsha256_BYTES];
+    crypto_auth_hmacsha256_init (&state, key->hmac_key, key->hmac_key_len);
+    crypto_auth_hmacsha256_update (&state, (const unsigned char *) signed_text, signed_len);
+    crypto_auth_hmacsha256_final (&state, mac);
+    return sodium_memcmp (mac, sig, sizeof mac) == 0;
+}
+
+//  An optional integer claim: true when absent (*present false) or an
+//  integer; false for any other type (a real number included).
+static bool
+s_opt_int (json_t *claims, const char *name, int64_t *value, bool *present)
+{
+    json_t *item = json_object_get (claims, name);
+    *present = item != NULL;
+    if (item && !json_is_integer (item))
+        return false;
+    *value = item? (int64_t) json_integer_value (item): 0;
+    return true;
+}
+
+//  True when aud is the audience, or an array of strings holding it.
+static bool
+s_aud_ok (json_t *aud, const char *audience)
+{
+    if (json_is_string (aud))
+        return !strcmp (json_string_value (aud), audience);
+    if (!json_is_array (aud))
+        return false;
+    bool found = false;
+    size_t i;
+    json_t *item;
+    json_array_foreach (aud, i, item) {
+        if (!json_is_string (item))
+            return false;
+        if (!strcmp (json_string_value (item), audience))
+            found = true;
+    }
+    return found;
+}
+
+//  Expands one grant list ("subscribe" or "publish") of the herald claim.
+static bool
+s_grants (hr_grants_t *grants, json_t *herald, const char *name, const hr_claims_t *claims,
+          hr_buf_t *text, const char **why)
+{
+    json_t *list = json_object_get (herald, name);
+    if (!list)
+        return true;
+    if (!json_is_array (list) || json_array_size (list) > HR_GRANT_MAX) {
+        *why = "herald.subscribe or herald.publish is not an array of at most 64 strings";
+        return false;
+    }
+    hr_buf_reset (text);
+    size_t i;
+    json_t *item;
+    json_array_foreach (list, i, item) {
+        if (!json_is_string (item)) {
+            *why = "herald.subscribe or herald.publish is not an array of at most 64 strings";
+            return false;
+        }
+        if (!hr_grant_expand (text, json_string_value (item), json_string_length (item),
+                              claims->sub, claims->sub_len, why))
+            return false;
+        hr_buf_putc (text, 0);
+    }
+    hr_grants_from_buf (grants, text->data, text->size, json_array_size (list));
+    return true;
+}
+
+//  Reads the "herald" claim into claims; false with *why on a bad one.
+static bool
+s_herald (hr_claims_t *claims, json_t *herald, const char **why)
+{
+    if (!herald)
+        return true;
+    json_t *admin = json_object_get (herald, "admin");
+    if (!json_is_object (herald) || (admin && !json_is_boolean (admin))) {
+        *why = "herald is not an object, or herald.admin is not a boolean";
+        return false;
+    }
+    claims->admin = json_is_true (admin);
+    hr_buf_t text = HR_BUF_INIT;
+    bool ok = s_grants (&claims->subscribe, herald, "subscribe", claims, &text, why)
+           && s_grants (&claims->publish, herald, "publish", claims, &text, why);
+    hr_buf_free (&text);
+    return ok;
+}
+
+//  Checks the claims of a token whose signature verified.
+static hr_error_t
+s_claims (const hr_token_policy_t *policy, json_t *root, int64_t now_s,
+          hr_claims_t *claims, const char **why)
+{
+    if (!json_is_object (root)) {
+        *why = "claims are not a JSON object";
+        return HR_E_TOKEN_INVALID;
+    }
+    json_t *sub = json_object_get (root, "sub");
+    if (!json_is_string (sub) || json_string_length (sub) == 0
+    ||  json_string_length (sub) > HR_TOKEN_SUB_MAX) {
+        *why = "sub is missing or not a string of 1..256 bytes";
+        return HR_E_TOKEN_INVALID;
+    }
+    memcpy (claims->sub, json_string_value (sub), json_string_length (sub));
+    claims->sub_len = json_string_length (sub);
+    int64_t exp, nbf, iat;
+    bool has_exp, has_nbf, has_iat;
+    if (!s_opt_int (root, "exp", &exp, &has_exp) || !has_exp) {
+        *why = "exp is missing or not an integer";
+        return HR_E_TOKEN_INVALID;
+    }
+    if (!s_opt_int (root, "nbf", &nbf, &has_nbf) || !s_opt_int (root, "iat", &iat, &has_iat)) {
+        *why = "nbf or iat is not an integer";
+        return HR_E_TOKEN_INVALID;
+    }
+    if (!s_aud_ok (json_object_get (root, "aud"), policy->audience? policy->audience: "")) {
+        *why = "aud is not the gateway's audience";
+        return HR_E_TOKEN_INVALID;
+    }
+    json_t *iss = json_object_get (root, "iss");
+    if ((iss && !json_is_string (iss))
+    ||  (policy->issuer && *policy->issuer
+         && (!iss || strcmp (json_string_value (iss), policy->issuer)))) {
+        *why = "iss is not the gateway's issuer";
+        return HR_E_TOKEN_INVALID;
+    }
+    json_t *jti = json_object_get (root, "jti");
+    if (jti && (!json_is_string (jti) || json_string_length (jti) == 0
+                || json_string_length (jti) > HR_TOKEN_JTI_MAX)) {
+        *why = "jti is not a string of 1..128 bytes";
+        return HR_E_TOKEN_INVALID;
+    }
+    if (jti) {
+        memcpy (claims->jti, json_string_value (jti), json_string_length (jti));
+        claims->jti_len = json_string_length (jti);
+    }
+    claims->exp = exp;
+    claims->iat = has_iat? iat: 0;
+    if (!s_herald (claims, json_object_get (root, "herald"), why))
+        return HR_E_TOKEN_INVALID;
+    //  Times in wide arithmetic: claims may be any int64
+    __int128 now = now_s, leeway = policy->leeway_s;
+    if ((__int128) exp + leeway <= now) {
+        *why = "exp has passed";
+        return HR_E_TOKEN_EXPIRED;
+    }
+    if ((has_nbf && (__int128) nbf - leeway > now) || (has_iat && (__int128) iat - leeway > now)) {
+        *why = "nbf or iat is in the future";
+        return HR_E_TOKEN_NOT_YET_VALID;
+    }
+    if ((__int128) exp - (has_iat? iat: now) > policy->max_ttl_s) {
+        *why = "lifetime exceeds the maximum";
+        return HR_E_TOKEN_INVALID;
+    }
+    return HR_OK;
+}
+
+hr_error_t
+hr_token_verify (const hr_keyset_t *keys, const hr_token_policy_t *policy,
+                 const char *token, size_t size, int64_t now_s,
+                 hr_claims_t **claims_p, const char **why)
+{
+    *claims_p = NULL;
+    *why = "malformed token";
+    if (!keys || !token || size == 0) {
+        *why = "empty token";
+        return HR_E_TOKEN_INVALID;
+    }
+    if (size > HR_TOKEN_MAX) {
+        *why = "token longer than 8192 bytes";
+        return HR_E_TOKEN_INVALID;
+    }
+    const char *end = token + size;
+    const char *dot1 = memchr (token, '.', size);
+    const char *dot2 = dot1? memchr (dot1 + 1, '.', (size_t) (end - dot1 - 1)): NULL;
+    if (!dot2 || memchr (dot2 + 1, '.', (size_t) (end - dot2 - 1))) {
+        *why = "not three parts separated by '.'";
+        return HR_E_TOKEN_INVALID;
+    }
+    uint8_t bin [S_BIN_MAX];
+    size_t bin_len;
+    if (!hr_b64url_decode (bin, sizeof bin, token, (size_t) (dot1 - token), &bin_len)) {
+        *why = "header is not base64url";
+        return HR_E_TOKEN_INVALID;
+    }
+    const hr_key_t *key = s_header_key (keys, bin, bin_len, why);
+    if (!key)
+        return HR_E_TOKEN_INVALID;
+    uint8_t sig [S_SIG_MAX];
+    size_t sig_len;
+    if (!hr_b64url_decode (sig, sizeof sig, dot2 + 1, (size_t) (end - dot2 - 1), &sig_len)
+    ||  !s_signature_ok (key, token, (size_t) (dot2 - token), sig, sig_len)) {
+        *why = "signature does not verify";
+        return HR_E_TOKEN_INVALID;
+    }
+    if (!hr_b64url_decode (bin, sizeof bin, dot1 + 1, (size_t) (dot2 - dot1 - 1), &bin_len)) {
+        *why = "payload is not base64url";
+        return HR_E_TOKEN_INVALID;
+    }
+    json_t *root = json_loadb ((const char *) bin, bin_len, JSON_REJECT_DUPLICATES, NULL);
+    if (!root) {
+        *why = "claims are not JSON (or repeat a key)";
+        return HR_E_TOKEN_INVALID;
+    }
+    hr_claims_t *claims = hr_calloc (1, sizeof *claims);
+    hr_error_t rc = s_claims (policy, root, now_s, claims, why);
+    json_decref (root);
+    if (rc != HR_OK)
+        hr_claims_destroy (&claims);
+    *claims_p = claims;
+    return rc;
+}
+
+void
+hr_claims_destroy (hr_claims_t **claims_p)
+{
+    hr_claims_t *claims = *claims_p;
+    if (!claims)
+        return;
+    hr_grants_free (&claims->subscribe);
+    hr_grants_free (&claims->publish);
+    free (claims);
+    *claims_p = NULL;
+}
+
+//  Appends the base64url text of data to out.
+static void
+s_put_b64 (hr_buf_t *out, const void *data, size_t size)
+{
+    size_t text_len = sodium_base64_ENCODED_LEN (size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    hr_buf_reserve (out, text_len);
+    sodium_bin2base64 (out->data + out->size, text_len, data, size,
+                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    out->size += text_len - 1;
+}
+
+bool
+hr_token_sign (hr_buf_t *out, const hr_key_t *key, const char *claims_json, hr_buf_t *err)
+{
+    if (!key->has_secret) {
+        hr_buf_puts (err, "the key has no secret part (an Ed25519 key needs \"d\")");
+        return false;
+    }
+    json_t *claims = json_loads (claims_json, JSON_REJECT_DUPLICATES, NULL);
+    bool object = json_is_object (claims);
+    json_decref (claims);
+    if (!object) {
+        hr_buf_puts (err, "the claims are not a JSON object (without repeated keys)");
+        return false;
+    }
+    hr_buf_t header = HR_BUF_INIT;
+    hr_buf_puts (&header, key->alg == HR_ALG_EDDSA? "{\"alg\":\"EdDSA\"": "{\"alg\":\"HS256\"");
+    hr_buf_puts (&header, ",\"typ\":\"JWT\"");
+    if (key->kid_len) {
+        hr_buf_puts (&header, ",\"kid\":");
+        hr_json_string (&header, key->kid, key->kid_len);
+    }
+    hr_buf_putc (&header, '}');
+    size_t start = out->size;
+    s_put_b64 (out, header.data, header.size);
+    hr_buf_putc (out, '.');
+    s_put_b64 (out, claims_json, strlen (claims_json));
+    const unsigned char *signed_text = (const unsigned char *) out->data + start;
+    size_t signed_len = out->size - start;
+    uint8_t sig [S_SIG_MAX];
+    size_t sig_len;
+    if (key->alg == HR_ALG_EDDSA) {
+        crypto_sign_detached (sig, NULL, signed_text, signed_len, key->secret_key);
+        sig_len = crypto_sign_BYTES;
+    }
+    else {
+        crypto_auth_hmacsha256_state state;
+        crypto_auth_hmacsha256_init (&state, key->hmac_key, key->hmac_key_len);
+        crypto_auth_hmacsha256_update (&state, signed_text, signed_len);
+        crypto_auth_hmacsha256_final (&state, sig);
+        sig_len = crypto_auth_hmacsha256_BYTES;
+    }
+    hr_buf_putc (out, '.');
+    s_put_b64 (out, sig, sig_len);
+    hr_buf_free (&header);
+    return true;
+}
