@@ -276,7 +276,7 @@ def assert_error(test, response, status, code, token=None):
     test.assertIn("application/json", headers.get("content-type", ""))
     test.assertIsInstance(body.get("message"), str, body)
     test.assertTrue(body["message"], body)
-    if token:
+    if token and len(token.split(".")[-1]) >= 16:
         test.assertNotIn(token.split(".")[-1], body["message"])
     if status == 401:
         test.assertTrue(headers.get("www-authenticate", "").startswith("Bearer"),
