@@ -123,6 +123,30 @@ const hr_option_t cli_sub_options [] = {
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
+//  herald keygen and herald token
+#define T(field) offsetof (cli_config_t, token.field)
+const hr_option_t cli_keygen_options [] = {
+    { "out", HR_OPT_STRING, T (out), "NAME", "where to write: NAME.private.jwk and NAME.jwks, or NAME and NAME_secret with --curve (default: herald, herald-curve)", 0, 0 },
+    { "kid", HR_OPT_STRING, T (kid), "KID", "the key's id in tokens and the JWKS (default: a short random one)", 0, 0 },
+    { "alg", HR_OPT_STRING, T (alg), "ALG", "EdDSA (a key pair; default) or HS256 (one shared secret)", 0, 0 },
+    { "curve", HR_OPT_BOOL, T (curve), NULL, "make a CURVE certificate pair for the ZeroMQ sockets instead", 0, 0 },
+    HR_OPTIONS_END
+};
+
+const hr_option_t cli_token_options [] = {
+    { "key", HR_OPT_STRING, T (key), "FILE", "a private JWK (herald keygen's NAME.private.jwk) or a JWKS with a key that can sign", 0, 0 },
+    { "kid", HR_OPT_STRING, T (kid), "KID", "the key to sign with when FILE holds several", 0, 0 },
+    { "sub", HR_OPT_STRING, T (sub), "SUBJECT", "the token's subject (sub claim)", 0, 0 },
+    { "subscribe", HR_OPT_STRING, T (subscribe), "GRANTS", "channels it may read: comma-separated names, *, prefixes like seller:*; {sub} is the subject", 0, 0 },
+    { "publish", HR_OPT_STRING, T (publish), "GRANTS", "channels it may publish to, in the same form", 0, 0 },
+    { "ttl", HR_OPT_MILLIS, T (ttl), "DURATION", "lifetime: exp = now + this", 1000, 365 * DAY },
+    { "admin", HR_OPT_BOOL, T (admin), NULL, "may revoke tokens (POST /v1/admin/revoke)", 0, 0 },
+    { "aud", HR_OPT_STRING, T (aud), "AUD", "audience: the gateway's --token-audience", 0, 0 },
+    { "iss", HR_OPT_STRING, T (iss), "ISS", "issuer (iss claim; none when empty)", 0, 0 },
+    { "jti", HR_OPT_STRING, T (jti), "JTI", "token id for revocation (default: a random one)", 0, 0 },
+    HR_OPTIONS_END
+};
+
 void
 cli_config_defaults (cli_config_t *config)
 {
@@ -137,6 +161,8 @@ cli_config_defaults (cli_config_t *config)
         .timeout = 5000,
         .curve_server_key = "",
         .curve_secret = "",
+        .token = { .out = "", .kid = "", .alg = "", .key = "", .sub = "", .subscribe = "",
+                   .publish = "", .ttl = 3600 * 1000, .aud = "herald", .iss = "", .jti = "" },
     };
 }
 

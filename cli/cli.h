@@ -8,6 +8,23 @@
 #include "hrb_server.h"
 #include "hrg_gateway.h"
 
+//  herald keygen and herald token
+typedef struct {
+    const char *out;                //  keygen: file name stem
+    const char *kid;
+    const char *alg;                //  keygen: EdDSA or HS256
+    bool curve;                     //  keygen: a CURVE certificate pair
+    const char *key;                //  token: private JWK or JWKS file
+    const char *sub;
+    const char *subscribe;          //  comma-separated grants
+    const char *publish;
+    int64_t ttl;                    //  ms
+    bool admin;
+    const char *aud;
+    const char *iss;
+    const char *jti;
+} cli_token_t;
+
 typedef struct {
     hrb_config_t broker;
     hrg_config_t gateway;
@@ -23,6 +40,7 @@ typedef struct {
     //  CURVE as a client: pub, sub, revoke (the gateway's are in gateway)
     const char *curve_server_key;
     const char *curve_secret;
+    cli_token_t token;
 } cli_config_t;
 
 //  Defaults for every command.
@@ -34,6 +52,8 @@ extern const hr_option_t cli_broker_options [];
 extern const hr_option_t cli_gateway_options [];
 extern const hr_option_t cli_pub_options [];
 extern const hr_option_t cli_sub_options [];
+extern const hr_option_t cli_keygen_options [];
+extern const hr_option_t cli_token_options [];
 
 //  Parses argv with options into config, prints --help or errors, sets up
 //  logging. Returns -1 to exit with status 2, 1 to exit 0 (help), 0 to run.
@@ -53,5 +73,7 @@ int cmd_broker (int argc, char **argv);
 int cmd_gateway (int argc, char **argv);
 int cmd_pub (int argc, char **argv);
 int cmd_sub (int argc, char **argv);
+int cmd_keygen (int argc, char **argv);
+int cmd_token (int argc, char **argv);
 
 #endif
