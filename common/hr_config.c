@@ -33,13 +33,23 @@ s_number (const char *text, const char *const *suffixes, const int64_t *factors,
         for (int i = 0; suffixes [i]; i++)
             if (strcmp (end, suffixes [i]) == 0)
                 factor = factors [i];
-        if (!factor)
-            return -1;
     }
+    if (!factor)
+        return -1;              //  an unknown unit, or none where one is needed
     if (number > INT64_MAX / factor)
         return -1;
     *value = number * factor;
     return 0;
+}
+
+static const char *const s_duration_units [] = { "ms", "s", "m", "h", NULL };
+static const int64_t s_duration_factors [] = { 1, 1000, 60000, 3600000 };
+
+int
+hr_config_duration (const char *text, int64_t *ms)
+{
+    //  A bare number is taken at factor 0 by s_number: refused
+    return s_number (text, s_duration_units, s_duration_factors, 0, ms);
 }
 
 static int
@@ -73,12 +83,9 @@ s_set (const hr_option_t *opt, void *config, const char *value, hr_buf_t *err,
             rc = s_number (value, units, factors, 1, &number);
             break;
         }
-        case HR_OPT_MILLIS: {
-            static const char *const units [] = { "ms", "s", "m", "h", NULL };
-            static const int64_t factors [] = { 1, 1000, 60000, 3600000 };
-            rc = s_number (value, units, factors, 1000, &number);
+        case HR_OPT_MILLIS:
+            rc = s_number (value, s_duration_units, s_duration_factors, 1000, &number);
             break;
-        }
     }
     if (rc == 0 && opt->type != HR_OPT_BOOL) {
         if ((opt->min || opt->max) && (number < opt->min || number > opt->max)) {

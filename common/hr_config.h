@@ -55,4 +55,9 @@ void hr_config_help (FILE *out, const char *usage, const char *summary,
 //  when malformed. host receives at most host_size bytes.
 int hr_config_host_port (const char *text, char *host, size_t host_size, int *port);
 
+//  Parses a duration as HR_OPT_MILLIS does ("500ms", "15s", "5m", "1h"),
+//  but only with a unit: a bare number is refused (-1), so a caller may
+//  take it for something else (`herald revoke --until`: Unix seconds).
+int hr_config_duration (const char *text, int64_t *ms);
+
 #endif

@@ -282,6 +282,18 @@ hrg_link_history (hrg_link_t *self, const char *ch, const char *epoch, uint64_t 
     return s_send (self, rid, true, fn, arg);
 }
 
+uint64_t
+hrg_link_revoke (hrg_link_t *self, hr_revoke_kind_t kind, const char *value, size_t len,
+                 int64_t until_s, hrg_link_fn *fn, void *arg)
+{
+    if (!self)
+        return 0;
+    uint64_t rid = self->next_rid++;
+    hr_buf_reset (&self->frame);
+    hr_request_encode_revoke (&self->frame, &rid, kind, value, len, until_s);
+    return s_send (self, rid, false, fn, arg);
+}
+
 void
 hrg_link_cancel (hrg_link_t *self, uint64_t rid)
 {

@@ -50,6 +50,11 @@ uint64_t hrg_link_publish (hrg_link_t *self, const hr_event_t *ev,
 uint64_t hrg_link_history (hrg_link_t *self, const char *ch, const char *epoch,
                            uint64_t since, uint64_t limit, hrg_link_fn *fn, void *arg);
 
+//  Sends a revoke request (docs/protocol.md §3.3). Returns the rid, or 0
+//  when no broker is connected (the callback is then not called).
+uint64_t hrg_link_revoke (hrg_link_t *self, hr_revoke_kind_t kind, const char *value,
+                          size_t len, int64_t until_s, hrg_link_fn *fn, void *arg);
+
 //  Forgets a pending request; its callback will not be called.
 void hrg_link_cancel (hrg_link_t *self, uint64_t rid);
 

@@ -267,6 +267,23 @@ test_durations_reject_unknown_units (void **state)
 }
 
 static void
+test_duration_needs_a_unit (void **state)
+{
+    int64_t ms = -1;
+    assert_int_equal (hr_config_duration ("1h", &ms), 0);
+    assert_int_equal (ms, 3600 * 1000);
+    assert_int_equal (hr_config_duration ("90s", &ms), 0);
+    assert_int_equal (ms, 90000);
+    assert_int_equal (hr_config_duration ("250ms", &ms), 0);
+    assert_int_equal (ms, 250);
+    //  A bare number is not a duration here (`herald revoke --until`: a time)
+    assert_int_equal (hr_config_duration ("1764000000", &ms), -1);
+    assert_int_equal (hr_config_duration ("1d", &ms), -1);
+    assert_int_equal (hr_config_duration ("", &ms), -1);
+    assert_int_equal (hr_config_duration ("-5s", &ms), -1);
+}
+
+static void
 test_int_rejects_suffixes (void **state)
 {
     assert_int_equal (PARSE ("--workers=10K"), HR_CONFIG_ERROR);
@@ -448,6 +465,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_too_many_positionals_is_an_error, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_help_flags, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_help_text_shows_defaults_and_env_names, s_setup, s_teardown),
+        cmocka_unit_test (test_duration_needs_a_unit),
         cmocka_unit_test (test_host_port_forms),
         cmocka_unit_test (test_host_port_rejects_malformed),
         cmocka_unit_test (test_host_port_rejects_host_longer_than_buffer),
