@@ -74,6 +74,7 @@
 #define O_REVOKE_MAX { "revoke-max", HR_OPT_INT, B (revoke_max), "N", "revocations kept (each until it expires); over it the request is refused", 1, 10000000 }
 #define O_INSECURE { "insecure", HR_OPT_BOOL, B (insecure), NULL, "allow non-loopback ZeroMQ binds without CURVE", 0, 0 }
 #define O_CLI_CURVE_SERVER_KEY { "curve-server-key", HR_OPT_STRING, C (curve_server_key), "FILE", "the broker's public CURVE certificate: connect with CURVE", 0, 0 }
+#define O_CLI_TIMEOUT { "timeout", HR_OPT_MILLIS, C (timeout), "DURATION", "give up when the broker does not answer", 10, 600000 }
 #define O_CLI_CURVE_SECRET { "curve-secret", HR_OPT_STRING, C (curve_secret), "FILE", "this client's CURVE certificate (secret file)", 0, 0 }
 #define O_GW_SECURITY O_TOKEN_KEYS, O_TOKEN_AUDIENCE, O_TOKEN_ISSUER, O_TOKEN_LEEWAY, \
     O_TOKEN_MAX_TTL, O_TOKEN_GRACE, O_TOKEN_COOKIE, O_PUBLIC_CHANNELS, O_WS_AUTH_TIMEOUT, \
@@ -110,8 +111,7 @@ const hr_option_t cli_pub_options [] = {
     { "type", HR_OPT_STRING, C (type), "TYPE", "the event's type", 0, 0 },
     { "id", HR_OPT_STRING, C (id), "ID", "idempotency key (default: a random one, printed when the ack times out): a repeat within the dedupe window publishes nothing", 0, 0 },
     { "ack", HR_OPT_BOOL, C (ack), NULL, "publish through ROUTER and print the broker's {seq, epoch}", 0, 0 },
-    O_PULL, O_ROUTER,
-    { "timeout", HR_OPT_MILLIS, C (timeout), "DURATION", "give up when the broker does not answer", 10, 600000 },
+    O_PULL, O_ROUTER, O_CLI_TIMEOUT,
     O_CLI_CURVE_SERVER_KEY, O_CLI_CURVE_SECRET,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
@@ -147,6 +147,14 @@ const hr_option_t cli_token_options [] = {
     HR_OPTIONS_END
 };
 
+const hr_option_t cli_revoke_options [] = {
+    { "sub", HR_OPT_STRING, C (revoke_sub), "SUB", "revoke every token of this subject", 0, 0 },
+    { "jti", HR_OPT_STRING, C (revoke_jti), "JTI", "revoke the token with this id", 0, 0 },
+    { "until", HR_OPT_STRING, C (revoke_until), "TIME", "until when: Unix seconds, or a duration from now (30m, 1h); as long as the longest token lives", 0, 0 },
+    O_ROUTER, O_CLI_TIMEOUT, O_CLI_CURVE_SERVER_KEY, O_CLI_CURVE_SECRET,
+    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+};
+
 void
 cli_config_defaults (cli_config_t *config)
 {
@@ -159,6 +167,9 @@ cli_config_defaults (cli_config_t *config)
         .type = "",
         .id = "",
         .timeout = 5000,
+        .revoke_sub = "",
+        .revoke_jti = "",
+        .revoke_until = "24h",
         .curve_server_key = "",
         .curve_secret = "",
         .token = { .out = "", .kid = "", .alg = "", .key = "", .sub = "", .subscribe = "",

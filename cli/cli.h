@@ -37,6 +37,10 @@ typedef struct {
     bool ack;
     bool markers;
     int64_t timeout;
+    //  revoke: one of sub and jti; until: Unix seconds or a duration from now
+    const char *revoke_sub;
+    const char *revoke_jti;
+    const char *revoke_until;
     //  CURVE as a client: pub, sub, revoke (the gateway's are in gateway)
     const char *curve_server_key;
     const char *curve_secret;
@@ -52,6 +56,7 @@ extern const hr_option_t cli_broker_options [];
 extern const hr_option_t cli_gateway_options [];
 extern const hr_option_t cli_pub_options [];
 extern const hr_option_t cli_sub_options [];
+extern const hr_option_t cli_revoke_options [];
 extern const hr_option_t cli_keygen_options [];
 extern const hr_option_t cli_token_options [];
 
@@ -73,6 +78,7 @@ int cmd_broker (int argc, char **argv);
 int cmd_gateway (int argc, char **argv);
 int cmd_pub (int argc, char **argv);
 int cmd_sub (int argc, char **argv);
+int cmd_revoke (int argc, char **argv);
 int cmd_keygen (int argc, char **argv);
 int cmd_token (int argc, char **argv);
 

@@ -17,6 +17,7 @@ static const s_command_t s_commands [] = {
     { "gateway", cmd_gateway, "the HTTP edge alone (SSE, publish, history), fed by a broker" },
     { "pub", cmd_pub, "publish one event from the shell" },
     { "sub", cmd_sub, "print a broker's events as JSON lines" },
+    { "revoke", cmd_revoke, "revoke a subject's or a token's tokens at every gateway" },
     { "keygen", cmd_keygen, "make a key: token signing (JWK/JWKS) or CURVE certificates" },
     { "token", cmd_token, "mint a token for development and tests" },
     { "bench", hr_bench_main, "load generator: subscribers, publish rate, latency, loss" },
