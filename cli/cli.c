@@ -1,5 +1,6 @@
 /*  cli: shared configuration, option tables and start-up for `herald`.  */
 #include "cli.h"
+#include "hr_config.h"
 #include "hr_epoch.h"
 #include "hr_log.h"
 
@@ -217,19 +218,76 @@ cli_block_signals (void)
     sigemptyset (&set);
     sigaddset (&set, SIGINT);
     sigaddset (&set, SIGTERM);
+    sigaddset (&set, SIGHUP);
     pthread_sigmask (SIG_BLOCK, &set, NULL);
     signal (SIGPIPE, SIG_IGN);
 }
 
 int
-cli_wait_for_signal (void)
+cli_wait_for_signal (void (*on_hup) (void *arg), void *arg)
 {
     sigset_t set;
     sigemptyset (&set);
     sigaddset (&set, SIGINT);
     sigaddset (&set, SIGTERM);
-    int signo = 0;
-    while (sigwait (&set, &signo) != 0)
-        ;
-    return signo;
+    sigaddset (&set, SIGHUP);
+    while (true) {
+        int signo = 0;
+        if (sigwait (&set, &signo) != 0)
+            continue;
+        if (signo != SIGHUP)
+            return signo;
+        if (on_hup)
+            on_hup (arg);
+        else
+            hr_log_info ("SIGHUP: nothing to reload");
+    }
+}
+
+void
+cli_reload_gateway (void *gateway)
+{
+    hr_buf_t err = HR_BUF_INIT;
+    if (hrg_gateway_reload (gateway, &err) == 0)
+        hr_log_info ("SIGHUP: token keys reloaded");
+    else
+        hr_log_error ("SIGHUP: token keys not reloaded, the old ones stay",
+                      "reason", err.data? err.data: "unknown");
+    hr_buf_free (&err);
+}
+
+bool
+cli_http_loopback (const hrg_config_t *gateway)
+{
+    char host [256];
+    int port;
+    return hr_config_host_port (gateway->http, host, sizeof host, &port) == 0
+        && hr_host_loopback (host);
+}
+
+bool
+cli_http_exposure_ok (const hrg_config_t *gateway)
+{
+    char host [256];
+    int port;
+    if (*gateway->token_keys || gateway->insecure
+    ||  hr_config_host_port (gateway->http, host, sizeof host, &port) != 0
+    ||  hr_host_loopback (host))
+        return true;
+    fprintf (stderr,
+             "herald: --http %s is not a loopback address and no --token-keys is given:\n"
+             "anyone who can reach it could subscribe to and publish on every channel.\n"
+             "Give --token-keys FILE (see docs/security.md), or --insecure to run open.\n",
+             gateway->http);
+    return false;
+}
+
+void
+cli_warn_open (const hrg_config_t *gateway)
+{
+    if (!*gateway->token_keys)
+        hr_log_warn ("security is off: no --token-keys, anyone who can reach this gateway "
+                     "can publish and subscribe",
+                     "exposure", cli_http_loopback (gateway)? "loopback only"
+                                                            : "NOT LOOPBACK (--insecure)");
 }

@@ -66,12 +66,29 @@ int cli_setup (const char *usage, const char *summary, const hr_option_t *option
                cli_config_t *config, int argc, char **argv,
                const char **positional, int max_positional, int *positional_count);
 
-//  Blocks SIGINT and SIGTERM in this thread and every thread started after,
+//  Blocks SIGINT, SIGTERM and SIGHUP in this thread and every thread started after,
 //  and ignores SIGPIPE. Call before starting threads.
 void cli_block_signals (void);
 
 //  Waits for SIGINT or SIGTERM (blocked by cli_block_signals); returns it.
-int cli_wait_for_signal (void);
+//  Each SIGHUP meanwhile calls on_hup (arg) (NULL: logged and ignored).
+int cli_wait_for_signal (void (*on_hup) (void *arg), void *arg);
+
+//  An on_hup for gateways: reloads the token keys (hrg_gateway_t *gateway),
+//  logging the outcome; a bad file keeps the old keys.
+void cli_reload_gateway (void *gateway);
+
+//  True when the gateway's --http address is loopback (hr_host_loopback;
+//  an empty host or 0.0.0.0 is not).
+bool cli_http_loopback (const hrg_config_t *gateway);
+
+//  herald run and gateway: false, with what to do on stderr (the command
+//  then exits 2), when --http is not loopback and no --token-keys is given,
+//  unless --insecure. Also true for an --http the gateway will refuse.
+bool cli_http_exposure_ok (const hrg_config_t *gateway);
+
+//  The start-up warning when no --token-keys is given (nothing otherwise).
+void cli_warn_open (const hrg_config_t *gateway);
 
 int cmd_run (int argc, char **argv);
 int cmd_broker (int argc, char **argv);

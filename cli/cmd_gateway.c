@@ -17,6 +17,8 @@ cmd_gateway (int argc, char **argv)
                         cli_gateway_options, &config, argc, argv, NULL, 0, NULL);
     if (rc)
         return rc < 0? 2: 0;
+    if (!cli_http_exposure_ok (&config.gateway))
+        return 2;
     char *endpoints = hr_strdup (config.broker_endpoints);
     char *comma = strchr (endpoints, ',');
     if (!comma || !comma [1] || strchr (comma + 1, ',')) {
@@ -37,8 +39,8 @@ cmd_gateway (int argc, char **argv)
     if (gateway && hrg_gateway_start (gateway) == 0) {
         hr_log_info ("ready", "http", hrg_gateway_url (gateway),
                      "broker", config.broker_endpoints);
-        hr_log_warn ("security is off: no authentication yet");
-        cli_wait_for_signal ();
+        cli_warn_open (&config.gateway);
+        cli_wait_for_signal (cli_reload_gateway, gateway);
         hr_log_info ("stopping");
         status = 0;
     }

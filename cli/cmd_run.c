@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "hr_log.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
@@ -36,16 +37,27 @@ s_with_inproc (const char *user, const char *inproc)
     return hr_buf_detach (&list);
 }
 
-//  True when host:port names a loopback address.
-static bool
-s_loopback (const char *http)
+//  How to get a token for the demo page: the commands, with this binary's
+//  path as it was invoked (./build/herald under make run).
+static void
+s_banner_tokens (const char *token_keys)
 {
-    return !strncmp (http, "127.", 4) || !strncmp (http, "localhost:", 10)
-        || !strncmp (http, "[::1]:", 6);
+    const char *self = program_invocation_name;
+    if (*token_keys)
+        printf ("Tokens are required (keys: %s). A development token for the demo page:\n"
+                "  %s token --key PRIVATE.jwk --sub me --subscribe demo --publish demo\n",
+                token_keys, self);
+    else
+        printf ("Tokens are off: anyone who reaches these ports may subscribe and publish.\n"
+                "To try tokens (docs/security.md):\n"
+                "  %s keygen --out dev\n"
+                "  %s run --token-keys dev.jwks\n"
+                "  %s token --key dev.private.jwk --sub me --subscribe demo --publish demo\n"
+                "and paste the token into the demo page.\n", self, self, self);
 }
 
 static void
-s_banner (const char *url, hrb_server_t *broker, int workers)
+s_banner (const char *url, hrb_server_t *broker, int workers, const char *token_keys)
 {
     printf ("Herald %s is running (%d gateway worker%s)\n"
             "  demo page     %s/\n"
@@ -55,11 +67,12 @@ s_banner (const char *url, hrb_server_t *broker, int workers)
             "  metrics       %s/metrics\n"
             "  ZeroMQ PUSH   %s\n"
             "  ZeroMQ ROUTER %s\n"
-            "  ZeroMQ XPUB   %s\n"
-            "Ctrl-C stops it.\n",
+            "  ZeroMQ XPUB   %s\n",
             HERALD_VERSION, workers, workers == 1? "": "s", url, url, url, url, url,
             hrb_server_pull_endpoints (broker), hrb_server_router_endpoints (broker),
             hrb_server_xpub_endpoints (broker));
+    s_banner_tokens (token_keys);
+    printf ("Ctrl-C stops it.\n");
     fflush (stdout);
 }
 
@@ -76,6 +89,8 @@ cmd_run (int argc, char **argv)
                         cli_run_options, &config, argc, argv, NULL, 0, NULL);
     if (rc)
         return rc < 0? 2: 0;
+    if (!cli_http_exposure_ok (&config.gateway))
+        return 2;
     char *router = s_with_inproc (config.broker.router, S_INPROC_ROUTER);
     char *xpub = s_with_inproc (config.broker.xpub, S_INPROC_XPUB);
     config.broker.router = router;
@@ -83,6 +98,8 @@ cmd_run (int argc, char **argv)
     config.gateway.broker_sub = S_INPROC_XPUB;
     config.gateway.broker_req = S_INPROC_ROUTER;
     config.gateway.max_event = config.broker.max_event;
+    //  One --insecure for both: the gateway's HTTP and the broker's ZeroMQ
+    config.broker.insecure = config.gateway.insecure;
 
     cli_block_signals ();
     void *ctx = zmq_ctx_new ();
@@ -100,12 +117,10 @@ cmd_run (int argc, char **argv)
                          "pull", hrb_server_pull_endpoints (broker),
                          "router", hrb_server_router_endpoints (broker),
                          "xpub", hrb_server_xpub_endpoints (broker));
-            hr_log_warn ("security is off: no authentication yet, anyone who can reach "
-                         "these ports can publish and subscribe",
-                         "exposure", s_loopback (config.gateway.http)? "loopback only"
-                                                                     : "NOT LOOPBACK");
-            s_banner (hrg_gateway_url (gateway), broker, hrg_gateway_workers (gateway));
-            int signo = cli_wait_for_signal ();
+            cli_warn_open (&config.gateway);
+            s_banner (hrg_gateway_url (gateway), broker, hrg_gateway_workers (gateway),
+                      config.gateway.token_keys);
+            int signo = cli_wait_for_signal (cli_reload_gateway, gateway);
             hr_log_info ("stopping", "signal", signo == 2? "SIGINT": "SIGTERM");
             status = 0;
         }

@@ -3,7 +3,8 @@
     One per gateway, shared by its workers (thread-safe): the keyset from
     --token-keys (swapped whole on SIGHUP), the token policy, the public
     channels, and the revocation list the broker sends. With no keys it is
-    disabled and allows everything, as before tokens existed.  */
+    disabled and allows everything, as before tokens existed. Every
+    function takes self NULL as disabled (a unit test's worker).  */
 #ifndef HRG_AUTH_H
 #define HRG_AUTH_H
 
@@ -42,6 +43,15 @@ hr_error_t hrg_auth_verify (hrg_auth_t *self, const char *token, size_t size,
 hr_error_t hrg_auth_request (hrg_auth_t *self, struct MHD_Connection *mhd,
                              hr_claims_t **claims, const char **why);
 
+//  The read decision for a request on channels (SSE, history): HR_OK
+//  when every channel may be read, with the request's claims in *claims
+//  (NULL when disabled or anonymous; caller owns). Else a token error,
+//  HR_E_TOKEN_MISSING (a channel that is not public, no token) or
+//  HR_E_FORBIDDEN (the token does not grant one), *why a static reason.
+hr_error_t hrg_auth_request_read (hrg_auth_t *self, struct MHD_Connection *mhd,
+                                  const char *const *channels, size_t count,
+                                  hr_claims_t **claims, const char **why);
+
 //  May claims (NULL: no token) read / publish on channel? Disabled: yes.
 bool hrg_auth_may_subscribe (hrg_auth_t *self, const hr_claims_t *claims,
                              const char *channel, size_t len);
@@ -51,6 +61,9 @@ bool hrg_auth_may_publish (hrg_auth_t *self, const hr_claims_t *claims,
 //  The revocation list (owned by self): the link adds what the broker
 //  sends; workers check their connections when its generation moves.
 hr_revoke_t *hrg_auth_revocations (hrg_auth_t *self);
+
+//  True when --public-channels names any channel.
+bool hrg_auth_public (hrg_auth_t *self);
 
 //  True when claims are revoked now.
 bool hrg_auth_revoked (hrg_auth_t *self, const hr_claims_t *claims);

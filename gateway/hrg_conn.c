@@ -1,6 +1,7 @@
 /*  hrg_conn: the transport-neutral connection: its queue, writing it,
     the slow-consumer rule, closing and reaping.  */
 #include "hrg_conn.h"
+#include "hrg_auth.h"
 #include "hrg_slab.h"
 #include "hr_log.h"
 #include "hr_time.h"
@@ -75,6 +76,14 @@ hrg_conn_init (hrg_conn_t *self, hrg_worker_t *worker, const hrg_transport_t *tr
     hr_list_push_back (&worker->conns, &self->node);
     worker->conn_count++;
     hr_metrics_add_to (worker->shard, worker->m->connections, 1);
+}
+
+void
+hrg_conn_set_claims (hrg_conn_t *self, hr_claims_t *claims)
+{
+    hr_claims_destroy (&self->claims);
+    self->claims = claims;
+    self->token_warned = false;
 }
 
 void
@@ -311,6 +320,7 @@ hrg_conn_fini (hrg_conn_t *self)
     if (self->again)
         hr_list_remove (&self->again_node);
     hrg_queue_clear (&self->queue);
+    hr_claims_destroy (&self->claims);
     hr_list_remove (&self->node);          //  from conns, or reaped once closed
     worker->conn_count--;
     hr_metrics_add_to (worker->shard, worker->m->connections, -1);
@@ -327,9 +337,39 @@ hrg_conn_flush_dirty (hrg_worker_t *worker)
     }
 }
 
+//  Its token: revoked (checked when the list changed), expiring, expired.
+//  Returns false when it closed the connection.
+static bool
+s_sweep_token (hrg_conn_t *self, bool recheck, int64_t now_s)
+{
+    if (recheck && hrg_auth_revoked (self->worker->auth, self->claims)) {
+        hrg_conn_close (self, HRG_CLOSE_REVOKED);
+        return false;
+    }
+    if (!self->token_warned && now_s >= self->claims->exp - HRG_TOKEN_WARNING_S) {
+        self->token_warned = true;
+        if (self->transport->token_expiring)
+            self->transport->token_expiring (self, self->claims->exp - now_s);
+    }
+    int64_t close_at = self->claims->exp;
+    if (self->transport->token_grace)
+        close_at += self->worker->config->token_grace / 1000;
+    if (now_s >= close_at) {
+        hrg_conn_close (self, HRG_CLOSE_EXPIRED);
+        return false;
+    }
+    return true;
+}
+
 void
 hrg_conn_sweep (hrg_worker_t *worker, uint64_t now_ms)
 {
+    //  A revocation arrived since the last sweep: look at every token
+    hr_revoke_t *revoked = worker->auth? hrg_auth_revocations (worker->auth): NULL;
+    uint64_t generation = revoked? hr_revoke_generation (revoked): 0;
+    bool recheck = generation != worker->revoke_seen;
+    worker->revoke_seen = generation;
+    int64_t now_s = (int64_t) (hr_wall_ms () / 1000);
     //  The next one is taken first: closing moves a connection to reaped
     hr_list_t *next;
     for (hr_list_t *node = hr_list_first (&worker->conns); node; node = next) {
@@ -340,7 +380,8 @@ hrg_conn_sweep (hrg_worker_t *worker, uint64_t now_ms)
                 s_finish (self);        //  its last words did not go out in time
         }
         else
-        if (!hrg_conn_check_slow (self))
+        if (!hrg_conn_check_slow (self)
+        &&  (!self->claims || s_sweep_token (self, recheck, now_s)))
             self->transport->sweep (self, now_ms);
     }
 }

@@ -20,6 +20,7 @@
 #include "hrg_frame.h"
 #include "hrg_worker.h"
 #include "hr_cursor.h"
+#include "hr_token.h"
 
 typedef struct _hrg_stream_t hrg_stream_t;
 
@@ -29,6 +30,8 @@ typedef enum {
     HRG_CLOSE_SLOW,             //  slow consumer
     HRG_CLOSE_STALLED,          //  a resume whose client took nothing for --conn-timeout
     HRG_CLOSE_SHUTDOWN,         //  the gateway is stopping
+    HRG_CLOSE_EXPIRED,          //  its token expired (and, WebSocket, was not refreshed)
+    HRG_CLOSE_REVOKED,          //  its token was revoked
     HRG_CLOSE_TRANSPORT         //  the transport's own reason (already said)
 } hrg_close_t;
 
@@ -65,6 +68,11 @@ typedef struct {
     bool (*closing) (hrg_conn_t *conn, hrg_close_t reason);
     //  Periodic (every sweep): heartbeats, timeouts.
     void (*sweep) (hrg_conn_t *conn, uint64_t now_ms);
+    //  Its token expires in left_s seconds (once, 30 s before exp): tell
+    //  the client. May be NULL.
+    void (*token_expiring) (hrg_conn_t *conn, int64_t left_s);
+    //  The client can refresh its token: it is closed --token-grace after exp.
+    bool token_grace;
     //  After a flush of a connection still open: catch-ups may go on.
     void (*drained) (hrg_conn_t *conn);
     //  Frees the connection (closed; its socket is gone).
@@ -85,12 +93,22 @@ struct _hrg_conn_t {
     bool closing;
     bool blocked;               //  the socket refused bytes: waiting for EPOLLOUT
     bool shut;                  //  lingering, last words out: our side shut down
+    bool token_warned;          //  token_expiring was called for its claims
     uint64_t blocked_ms;        //  monotonic: when it started refusing, or last took bytes since
     uint64_t last_frame_ms;     //  monotonic: the last frame queued (heartbeats)
     uint64_t linger_until;      //  lingering: monotonic ms to give up on the peer
     uint64_t written;           //  bytes the socket took, since it opened
     uint64_t held;              //  queued bytes counted in the worker's catch-up bytes
+    hr_claims_t *claims;        //  its token's, owned; NULL without one
 };
+
+//  Seconds before exp a client is told its token expires.
+#define HRG_TOKEN_WARNING_S 30
+
+//  Gives the connection claims (taken over; the previous ones are freed).
+//  It is closed as expired at exp, or exp + --token-grace when its
+//  transport waits for a refresh (token_grace in its ops).
+void hrg_conn_set_claims (hrg_conn_t *self, hr_claims_t *claims);
 
 //  A transport's connection struct fits in this, to come from the worker's
 //  slab (hrg_slab: idle connections cost their structs and nothing more).

@@ -1,5 +1,7 @@
 /*  hrg_gateway: listen sockets, metrics registration, worker threads.  */
 #include "hrg_gateway.h"
+#include "hrg_auth.h"
+#include "hrg_limit.h"
 #include "hrg_loop.h"
 #include "hrg_ws.h"
 #include "hr_config.h"
@@ -23,6 +25,8 @@ struct _hrg_gateway_t {
     _Atomic int linked_workers;     //  workers connected to the broker
     char **cors;                //  NULL-terminated; shared by the workers
     char **ws_origins;          //  likewise, --ws-origins
+    hrg_auth_t *auth;           //  token decisions, shared by the workers
+    hrg_limit_t *limit;         //  limits per client, shared by the workers
     char url [128];
 };
 
@@ -178,8 +182,12 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
         hr_buf_printf (err, "--http must be HOST:PORT, not '%s'", config->http);
         return NULL;
     }
+    hrg_auth_t *auth = hrg_auth_new (config, err);
+    if (!auth)
+        return NULL;
     hrg_gateway_t *self = hr_calloc (1, sizeof *self);
     self->config = config;
+    self->auth = auth;
     self->worker_count = config->workers > 0? (int) config->workers
                                             : (int) sysconf (_SC_NPROCESSORS_ONLN);
     if (self->worker_count < 1)
@@ -188,6 +196,7 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
     self->cors = s_parse_cors (config->cors_origins);
     self->ws_origins = s_parse_cors (config->ws_origins);
     s_register_metrics (&self->ids, metrics);
+    self->limit = hrg_limit_new (config, metrics);
     for (int i = 0; i < self->worker_count; i++) {
         int fd = s_listen (host, port, err);
         if (fd < 0) {
@@ -204,6 +213,8 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
         }
         self->workers [i]->linked_workers = &self->linked_workers;
         self->workers [i]->ws_origins = (const char *const *) self->ws_origins;
+        self->workers [i]->auth = self->auth;
+        self->workers [i]->limit = self->limit;
         self->workers [i]->worker_count = self->worker_count;
     }
     snprintf (self->url, sizeof self->url, strchr (host, ':')? "http://[%s]:%d": "http://%s:%d",
@@ -242,6 +253,18 @@ hrg_gateway_url (hrg_gateway_t *self)
 }
 
 int
+hrg_gateway_reload (hrg_gateway_t *self, hr_buf_t *err)
+{
+    return hrg_auth_reload (self->auth, err);
+}
+
+bool
+hrg_gateway_open (hrg_gateway_t *self)
+{
+    return !hrg_auth_enabled (self->auth);
+}
+
+int
 hrg_gateway_workers (hrg_gateway_t *self)
 {
     return self->worker_count;
@@ -259,6 +282,8 @@ hrg_gateway_destroy (hrg_gateway_t **self_p)
     free (self->workers);
     s_free_origins (self->cors);
     s_free_origins (self->ws_origins);
+    hrg_auth_destroy (&self->auth);
+    hrg_limit_destroy (&self->limit);   //  after the workers: they held addresses
     free (self);
     *self_p = NULL;
 }

@@ -34,6 +34,13 @@ const char *hrg_gateway_url (hrg_gateway_t *self);
 
 int hrg_gateway_workers (hrg_gateway_t *self);
 
+//  Reloads what SIGHUP reloads (the token keys). On failure the old keys
+//  stay and err says why; returns -1.
+int hrg_gateway_reload (hrg_gateway_t *self, hr_buf_t *err);
+
+//  True when no token keys are configured: anyone may read and publish.
+bool hrg_gateway_open (hrg_gateway_t *self);
+
 void hrg_gateway_destroy (hrg_gateway_t **self_p);
 
 #endif

@@ -8,6 +8,7 @@
     event. The first page decides the status and the header (epoch, first,
     head, reset); a new request waits for --catchup-memory like a resume.  */
 #include "hrg_history.h"
+#include "hrg_auth.h"
 #include "hrg_respond.h"
 #include "hrg_fetch.h"
 #include "hr_json.h"
@@ -294,6 +295,12 @@ hrg_history_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, void **con
     const char *channel = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "channel");
     if (!channel || !hr_channel_valid (channel, strlen (channel)))
         return hrg_respond_error (worker, mhd, HR_E_BAD_CHANNEL, NULL);
+    hr_claims_t *claims = NULL;
+    const char *why = NULL;
+    hr_error_t error = hrg_auth_request_read (worker->auth, mhd, &channel, 1, &claims, &why);
+    hr_claims_destroy (&claims);
+    if (error)
+        return hrg_respond_error (worker, mhd, error, why);
     const char *epoch = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "epoch");
     if (epoch && !*epoch)
         epoch = NULL;

@@ -5,6 +5,8 @@
     connection is suspended until the broker has answered every one; an
     array the broker fails in part is answered 207, event by event.  */
 #include "hrg_publish.h"
+#include "hrg_auth.h"
+#include "hrg_limit.h"
 #include "hrg_respond.h"
 #include "hrg_link.h"
 #include "hr_channel.h"
@@ -34,6 +36,7 @@ typedef struct {
     hr_buf_t body;
     bool too_large;
     bool sent;                  //  publishes are with the broker
+    hr_claims_t *claims;        //  the request's token's, owned; NULL without one
     json_t *root;
     json_t *events [S_MAX_EVENTS];
     hr_buf_t packed [S_MAX_EVENTS];     //  each event's data as MessagePack
@@ -53,6 +56,7 @@ s_destroy (hrg_request_t *base)
         hr_buf_free (&self->packed [i]);
     json_decref (self->root);
     hr_buf_free (&self->body);
+    hr_claims_destroy (&self->claims);
     free (self);
 }
 
@@ -288,6 +292,17 @@ s_respond (s_publish_t *self)
     return ret;
 }
 
+//  429 over --publish-rate, with Retry-After in whole seconds (rounded up).
+static enum MHD_Result
+s_rate_limited (hrg_worker_t *worker, struct MHD_Connection *mhd, uint64_t retry_ms)
+{
+    char seconds [24];
+    snprintf (seconds, sizeof seconds, "%llu", (unsigned long long) (retry_ms + 999) / 1000);
+    const char *const headers [] = { MHD_HTTP_HEADER_RETRY_AFTER, seconds, NULL };
+    return hrg_respond_error_headers (worker, mhd, HR_E_RATE_LIMITED,
+                                      "over --publish-rate publishes a second", headers);
+}
+
 enum MHD_Result
 hrg_publish_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
                     const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -299,6 +314,18 @@ hrg_publish_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
         self->worker = worker;
         self->mhd = mhd;
         *con_cls = self;
+        //  Who asks is known before any of the body is read
+        if (hrg_auth_enabled (worker->auth)) {
+            const char *why = NULL;
+            hr_error_t error = hrg_auth_request (worker->auth, mhd, &self->claims, &why);
+            if (error)
+                return hrg_respond_error (worker, mhd, error, why);
+        }
+        //  A form or text/plain body is what a page may send cross-origin
+        //  without a preflight: only JSON publishes
+        if (!hrg_respond_is_json (MHD_lookup_connection_value (mhd, MHD_HEADER_KIND,
+                                                               MHD_HTTP_HEADER_CONTENT_TYPE)))
+            return hrg_respond_error (worker, mhd, HR_E_UNSUPPORTED_MEDIA_TYPE, NULL);
         //  Refuse a declared oversize body before reading any of it
         const char *length = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND,
                                                           MHD_HTTP_HEADER_CONTENT_LENGTH);
@@ -322,6 +349,18 @@ hrg_publish_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
     hr_error_t rc = s_parse (self, detail, sizeof detail);
     if (rc)
         return hrg_respond_error (worker, mhd, rc, detail);
+    for (size_t i = 0; i < self->count; i++) {
+        json_t *channel = json_object_get (self->events [i], "channel");
+        if (!hrg_auth_may_publish (worker->auth, self->claims, json_string_value (channel),
+                                   json_string_length (channel))) {
+            snprintf (detail, sizeof detail,
+                      "event %zu: the token does not grant publishing on this channel", i);
+            return hrg_respond_error (worker, mhd, HR_E_FORBIDDEN, detail);
+        }
+    }
+    uint64_t retry_ms;
+    if (!hrg_limit_publish_mhd (worker->limit, mhd, self->claims, self->count, &retry_ms))
+        return s_rate_limited (worker, mhd, retry_ms);
     if (!s_send (self))
         return hrg_respond_error (worker, mhd, HR_E_BROKER_UNAVAILABLE, "no broker connected");
     self->sent = true;

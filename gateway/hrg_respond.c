@@ -71,6 +71,17 @@ hrg_respond_cors_origin (hrg_worker_t *worker, struct MHD_Connection *mhd)
     return NULL;
 }
 
+bool
+hrg_respond_cors_credentials (hrg_worker_t *worker, const char *origin)
+{
+    if (!origin || !worker->cors)
+        return false;
+    for (const char *const *allowed = worker->cors; *allowed; allowed++)
+        if (strcmp (*allowed, origin) == 0)
+            return true;
+    return false;
+}
+
 void
 hrg_respond_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
                struct MHD_Response *response)
@@ -82,12 +93,43 @@ hrg_respond_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
     const char *origin = hrg_respond_cors_origin (worker, mhd);
     if (origin)
         MHD_add_response_header (response, "Access-Control-Allow-Origin", origin);
+    if (hrg_respond_cors_credentials (worker, origin))
+        MHD_add_response_header (response, "Access-Control-Allow-Credentials", "true");
 }
 
-enum MHD_Result
-hrg_respond_queue (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned int status,
-                   const char *content_type, const void *body, size_t size,
-                   const char *allow)
+void
+hrg_respond_cors_head (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_buf_t *head)
+{
+    if (worker->cors)
+        hr_buf_puts (head, "Vary: Origin\r\n");
+    const char *origin = hrg_respond_cors_origin (worker, mhd);
+    if (origin)
+        hr_buf_printf (head, "Access-Control-Allow-Origin: %s\r\n", origin);
+    if (hrg_respond_cors_credentials (worker, origin))
+        hr_buf_puts (head, "Access-Control-Allow-Credentials: true\r\n");
+}
+
+bool
+hrg_respond_is_json (const char *content_type)
+{
+    static const char json [] = "application/json";
+    if (!content_type)
+        return false;
+    while (*content_type == ' ' || *content_type == '\t')
+        content_type++;
+    if (strncasecmp (content_type, json, sizeof json - 1) != 0)
+        return false;
+    const char *rest = content_type + sizeof json - 1;
+    while (*rest == ' ' || *rest == '\t')
+        rest++;
+    return *rest == 0 || *rest == ';';
+}
+
+//  hrg_respond_queue with headers: NULL, or name, value, ..., NULL.
+static enum MHD_Result
+s_queue (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned int status,
+         const char *content_type, const void *body, size_t size, const char *allow,
+         const char *const *headers)
 {
     struct MHD_Response *response = MHD_create_response_from_buffer (
         size, (void *) body, MHD_RESPMEM_MUST_COPY);
@@ -97,10 +139,23 @@ hrg_respond_queue (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned in
         MHD_add_response_header (response, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
     if (allow)
         MHD_add_response_header (response, MHD_HTTP_HEADER_ALLOW, allow);
+    for (const char *const *header = headers; header && *header; header += 2)
+        MHD_add_response_header (response, header [0], header [1]);
+    if (status == MHD_HTTP_UNAUTHORIZED)
+        MHD_add_response_header (response, MHD_HTTP_HEADER_WWW_AUTHENTICATE,
+                                 "Bearer realm=\"herald\"");
     hrg_respond_cors (worker, mhd, response);
     enum MHD_Result ret = MHD_queue_response (mhd, status, response);
     MHD_destroy_response (response);
     return ret;
+}
+
+enum MHD_Result
+hrg_respond_queue (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned int status,
+                   const char *content_type, const void *body, size_t size,
+                   const char *allow)
+{
+    return s_queue (worker, mhd, status, content_type, body, size, allow, NULL);
 }
 
 enum MHD_Result
@@ -110,9 +165,9 @@ hrg_respond_json (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned int
     return hrg_respond_queue (worker, mhd, status, "application/json", json, size, NULL);
 }
 
-enum MHD_Result
-hrg_respond_error_allow (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t error,
-                         const char *detail, const char *allow)
+static enum MHD_Result
+s_error (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t error,
+         const char *detail, const char *allow, const char *const *headers)
 {
     const char *message = detail? detail: hr_error_message (error);
     hrg_worker_count_error (worker, error, message);
@@ -122,11 +177,24 @@ hrg_respond_error_allow (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_er
     hr_buf_puts (&body, "\",\"message\":");
     hr_json_string (&body, message, strlen (message));
     hr_buf_puts (&body, "}");
-    enum MHD_Result ret = hrg_respond_queue (worker, mhd,
-                                             (unsigned) hr_error_http_status (error),
-                                             "application/json", body.data, body.size, allow);
+    enum MHD_Result ret = s_queue (worker, mhd, (unsigned) hr_error_http_status (error),
+                                   "application/json", body.data, body.size, allow, headers);
     hr_buf_free (&body);
     return ret;
+}
+
+enum MHD_Result
+hrg_respond_error_allow (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t error,
+                         const char *detail, const char *allow)
+{
+    return s_error (worker, mhd, error, detail, allow, NULL);
+}
+
+enum MHD_Result
+hrg_respond_error_headers (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                           hr_error_t error, const char *detail, const char *const *headers)
+{
+    return s_error (worker, mhd, error, detail, NULL, headers);
 }
 
 enum MHD_Result

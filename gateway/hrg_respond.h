@@ -28,6 +28,17 @@ enum MHD_Result hrg_respond_error_allow (hrg_worker_t *worker, struct MHD_Connec
                                          hr_error_t error, const char *detail,
                                          const char *allow);
 
+//  hrg_respond_error with more headers: headers is NULL or name, value,
+//  name, value..., NULL (e.g. Retry-After; "Connection: close" closes the
+//  connection after the answer).
+enum MHD_Result hrg_respond_error_headers (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                                           hr_error_t error, const char *detail,
+                                           const char *const *headers);
+
+//  True when content_type is application/json, in any case, alone or with
+//  parameters ("application/json; charset=utf-8"). NULL: false.
+bool hrg_respond_is_json (const char *content_type);
+
 //  Queues a JSON body (copied) with status.
 enum MHD_Result hrg_respond_json (hrg_worker_t *worker, struct MHD_Connection *mhd,
                                   unsigned int status, const char *json, size_t size);
@@ -40,8 +51,19 @@ bool hrg_respond_origin_valid (const char *origin);
 //  else NULL. Borrowed from libmicrohttpd: valid until the request ends.
 const char *hrg_respond_cors_origin (hrg_worker_t *worker, struct MHD_Connection *mhd);
 
-//  Adds CORS headers to response when the request's Origin is allowed.
+//  True when origin is listed by name in --cors-origins: only such an
+//  origin may send the user's cookies (a "*" entry lets every origin read,
+//  never with credentials: any page could then read a user's events).
+bool hrg_respond_cors_credentials (hrg_worker_t *worker, const char *origin);
+
+//  Adds CORS headers to response: Vary: Origin whenever CORS is on, and
+//  for an allowed Origin, Access-Control-Allow-Origin (the origin itself,
+//  never "*") and, for one listed by name, Access-Control-Allow-Credentials.
 void hrg_respond_cors (hrg_worker_t *worker, struct MHD_Connection *mhd,
                        struct MHD_Response *response);
+
+//  The same headers as lines ("Name: value\r\n") appended to head, for a
+//  response head the worker writes itself (SSE).
+void hrg_respond_cors_head (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_buf_t *head);
 
 #endif

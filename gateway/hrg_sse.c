@@ -1,6 +1,7 @@
 /*  hrg_sse: the SSE transport: the request, rendering, the ops table.
     Writing the body is hrg_sse_io.c.  */
 #include "hrg_sse.h"
+#include "hrg_auth.h"
 #include "hrg_respond.h"
 #include "hr_json.h"
 #include "hr_log.h"
@@ -180,6 +181,61 @@ s_on_socket (hrg_conn_t *conn, uint32_t events)
         hrg_conn_flush (conn);
 }
 
+//  A token event ("herald-token-expiring" ...) with data {"exp": N[, "in": N]}.
+static void
+s_token_event (hr_buf_t *out, const char *name, const hr_claims_t *claims, int64_t left_s)
+{
+    hr_buf_printf (out, "event: %s\ndata: {", name);
+    if (claims)
+        hr_buf_printf (out, "\"exp\":%lld", (long long) claims->exp);
+    if (left_s >= 0)
+        hr_buf_printf (out, ",\"in\":%lld", (long long) left_s);
+    hr_buf_puts (out, "}\n\n");
+}
+
+static void
+s_token_expiring (hrg_conn_t *conn, int64_t left_s)
+{
+    hr_buf_t *scratch = &conn->worker->scratch;
+    hr_buf_reset (scratch);
+    s_token_event (scratch, "herald-token-expiring", conn->claims, left_s < 0? 0: left_s);
+    hrg_conn_send (conn, scratch->data, scratch->size);
+}
+
+//  The token expired or was revoked: one last event, then the body's end.
+//  A stream with bytes still waiting (or half a chunk out) cannot say it
+//  cleanly and is closed at once; its client learns why on reconnecting.
+static bool
+s_closing (hrg_conn_t *conn, hrg_close_t reason)
+{
+    s_sse_t *self = (s_sse_t *) conn;
+    hrg_sse_body_t *body = &self->body;
+    if (reason != HRG_CLOSE_EXPIRED && reason != HRG_CLOSE_REVOKED)
+        return false;
+    hrg_sse_body_flush (body, conn);          //  what is queued goes first
+    if (conn->fd < 0 || body->head || body->in_chunk || hrg_conn_pending (conn))
+        return false;
+    hr_buf_t text = HR_BUF_INIT;
+    s_token_event (&text, reason == HRG_CLOSE_EXPIRED? "herald-token-expired"
+                                                     : "herald-token-revoked",
+                   reason == HRG_CLOSE_EXPIRED? conn->claims: NULL, -1);
+    hr_buf_t *scratch = &conn->worker->scratch;
+    hr_buf_reset (scratch);
+    if (body->chunked) {
+        //  The last chunk and the terminating one, framed here: from now on
+        //  the queue is written as it is
+        hr_buf_printf (scratch, "%zx\r\n", text.size);
+        hr_buf_put (scratch, text.data, text.size);
+        hr_buf_puts (scratch, "\r\n0\r\n\r\n");
+        body->chunked = false;
+    }
+    else
+        hr_buf_put (scratch, text.data, text.size);
+    hr_buf_free (&text);
+    hrg_conn_send (conn, scratch->data, scratch->size);
+    return true;
+}
+
 static void
 s_sweep (hrg_conn_t *conn, uint64_t now_ms)
 {
@@ -226,6 +282,8 @@ static const hrg_transport_t s_transport = {
     .flush = s_flush,
     .on_socket = s_on_socket,
     .sweep = s_sweep,
+    .closing = s_closing,
+    .token_expiring = s_token_expiring,
     .drained = s_drained,
     .destroy = s_destroy,
 };
@@ -265,6 +323,16 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *ve
     hr_chanset_t *set = s_parse_request (mhd, &positions, &fresh, &error);
     if (error)
         return hrg_respond_error (worker, mhd, error, NULL);
+    //  Every channel is checked before the stream starts
+    hr_claims_t *claims = NULL;
+    const char *why = NULL;
+    error = hrg_auth_request_read (worker->auth, mhd, (const char *const *) set->names,
+                                   set->count, &claims, &why);
+    if (error) {
+        free (positions);
+        hr_chanset_destroy (&set);
+        return hrg_respond_error (worker, mhd, error, why);
+    }
     //  Take the socket: a duplicate stays ours when libmicrohttpd closes its
     //  descriptor (with MHD_USE_TURBO it does not shut the socket down).
     const union MHD_ConnectionInfo *info =
@@ -273,9 +341,12 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *ve
     if (fd < 0) {
         free (positions);
         hr_chanset_destroy (&set);
+        hr_claims_destroy (&claims);
         return hrg_respond_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
     }
     hrg_conn_t *conn = hrg_sse_open (worker, fd, set, positions, fresh);
+    if (claims)
+        hrg_conn_set_claims (conn, claims);
     s_build_head ((s_sse_t *) conn, mhd, version);
     hrg_sse_start (conn);
     return MHD_NO;              //  libmicrohttpd closes its side, and frees its memory

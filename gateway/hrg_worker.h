@@ -34,6 +34,8 @@ typedef struct _hrg_group_t hrg_group_t;
 typedef struct _hrg_conn_t hrg_conn_t;
 typedef struct _hrg_link_t hrg_link_t;
 typedef struct _hrg_slab_t hrg_slab_t;
+typedef struct _hrg_auth_t hrg_auth_t;
+typedef struct _hrg_limit_t hrg_limit_t;
 
 //  Metric ids, registered once per gateway; each worker has its own shard.
 typedef struct {
@@ -54,6 +56,9 @@ struct _hrg_worker_t {
     hr_metrics_shard_t *shard;
     const char *const *cors;        //  allowed origins (NULL-terminated), gateway's
     const char *const *ws_origins;  //  --ws-origins (NULL-terminated or NULL), gateway's
+    hrg_auth_t *auth;               //  token decisions, the gateway's (thread-safe)
+    hrg_limit_t *limit;             //  limits per client, the gateway's (thread-safe)
+    uint64_t revoke_seen;           //  the revocation generation last acted on
     uint64_t ws_sessions;           //  WebSocket sessions opened, for their ids
     uint64_t rng;                   //  hrg_worker_random's state, seeded at start
     struct MHD_Daemon *daemon;

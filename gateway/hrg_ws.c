@@ -4,6 +4,7 @@
 #include "hrg_ws.h"
 #include "hrg_ws_conn.h"
 #include "hrg_ws_handshake.h"
+#include "hrg_auth.h"
 #include "hrg_respond.h"
 #include "hr_log.h"
 #include "hr_time.h"
@@ -226,6 +227,12 @@ s_closing (hrg_conn_t *conn, hrg_close_t reason)
         s_say_bye (self, 1001, "shutting down",
                    1000 + (int64_t) (hrg_worker_random (conn->worker) % 4001));
     else
+    if (reason == HRG_CLOSE_EXPIRED)
+        s_say_bye (self, 4003, "token expired; fetch a new one and reconnect", -1);
+    else
+    if (reason == HRG_CLOSE_REVOKED)
+        s_say_bye (self, 4503, "token revoked", -1);
+    else
         s_say_bye (self, 4001, reason == HRG_CLOSE_SLOW? "slow consumer": "stalled resume", -1);
     return true;
 }
@@ -238,6 +245,10 @@ s_sweep (hrg_conn_t *conn, uint64_t now_ms)
     uint64_t heartbeat = (uint64_t) worker->config->ws_heartbeat;
     if (self->last_in_ms + heartbeat + S_SILENCE_GRACE_MS <= now_ms) {
         hrg_ws_conn_end (self, 4002, "no pong");
+        return;
+    }
+    if (hrg_ws_auth_overdue (self, now_ms)) {
+        hrg_ws_conn_end (self, 4005, "no auth within --ws-auth-timeout");
         return;
     }
     //  A resume whose client takes nothing for --conn-timeout would keep
@@ -261,6 +272,16 @@ s_sweep (hrg_conn_t *conn, uint64_t now_ms)
         hrg_ws_conn_send (self, scratch);
         self->last_ping_ms = now_ms;
     }
+}
+
+static void
+s_token_expiring (hrg_conn_t *conn, int64_t left_s)
+{
+    hrg_ws_conn_t *self = (hrg_ws_conn_t *) conn;
+    hr_buf_t *scratch = &conn->worker->scratch;
+    hr_buf_reset (scratch);
+    hrg_ws_render_refresh (scratch, self->format, left_s < 0? 0: left_s);
+    hrg_ws_conn_send (self, scratch);
 }
 
 static void
@@ -337,12 +358,13 @@ static const hrg_transport_t s_transports [2] = {
     [HRG_WS_JSON] = {
         .name = "ws-json", .render_event = s_render_json, .render_reset = s_reset_json,
         .stream_ready = hrg_ws_session_ready, .flush = s_flush, .on_socket = s_on_socket,
-        .closing = s_closing, .sweep = s_sweep, .drained = s_drained, .destroy = s_destroy },
+        .closing = s_closing, .sweep = s_sweep, .token_expiring = s_token_expiring, .token_grace = true,
+        .drained = s_drained, .destroy = s_destroy },
     [HRG_WS_MSGPACK] = {
         .name = "ws-msgpack", .render_event = s_render_msgpack,
         .render_reset = s_reset_msgpack, .stream_ready = hrg_ws_session_ready,
         .flush = s_flush, .on_socket = s_on_socket, .closing = s_closing, .sweep = s_sweep,
-        .drained = s_drained, .destroy = s_destroy },
+        .token_expiring = s_token_expiring, .token_grace = true, .drained = s_drained, .destroy = s_destroy },
 };
 
 //  Answers a refused upgrade: 426 carries the version the server speaks.
@@ -379,7 +401,7 @@ s_header (struct MHD_Connection *mhd, const char *name)
 
 hrg_conn_t *
 hrg_ws_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format, const char *key,
-             bool protocol_offered)
+             bool protocol_offered, hr_claims_t *claims)
 {
     _Static_assert (sizeof (hrg_ws_conn_t) <= HRG_CONN_SLOT, "a WebSocket fits a slot");
     hrg_ws_conn_t *self = hrg_conn_alloc_memory (worker, sizeof *self);
@@ -388,7 +410,9 @@ hrg_ws_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format, const char *k
     hr_metrics_add_to (worker->shard, worker->m->ws_connections, 1);
     self->sock = hrg_ws_sock_new ((size_t) worker->config->ws_max_message, &s_sock_ops, self);
     s_count_inbound (self);
-    self->last_in_ms = hr_mono_ms ();
+    self->last_in_ms = self->opened_ms = hr_mono_ms ();
+    if (claims)
+        hrg_conn_set_claims (&self->conn, claims);
     hr_buf_t *scratch = &worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_handshake_response (scratch, key, format, protocol_offered);
@@ -398,7 +422,8 @@ hrg_ws_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format, const char *k
               (unsigned long long) hrg_worker_random (worker));
     hrg_ws_render_welcome (scratch, format, sid,
                            ((uint64_t) worker->config->ws_heartbeat + 999) / 1000,
-                           (uint64_t) worker->config->ws_max_message, "none");
+                           (uint64_t) worker->config->ws_max_message,
+                           hrg_ws_auth_state (self));
     hrg_ws_conn_send (self, scratch);
     hrg_conn_adopt (&self->conn);
     return &self->conn;
@@ -426,12 +451,22 @@ hrg_ws_handle (hrg_worker_t *worker, struct MHD_Connection *mhd)
                                                         &format, &offered, &why);
     if (result != HRG_WS_HS_OK)
         return s_refuse (worker, mhd, result, why);
+    //  A token in the upgrade request authenticates it now; without one,
+    //  the auth message may (welcome says "required")
+    hr_claims_t *claims = NULL;
+    if (hrg_auth_enabled (worker->auth)) {
+        hr_error_t error = hrg_auth_request (worker->auth, mhd, &claims, &why);
+        if (error != HR_OK && error != HR_E_TOKEN_MISSING)
+            return hrg_respond_error (worker, mhd, error, why);
+    }
     //  Take the socket, as SSE does (hrg_sse_handle)
     const union MHD_ConnectionInfo *info =
         MHD_get_connection_info (mhd, MHD_CONNECTION_INFO_CONNECTION_FD);
     int fd = info? fcntl (info->connect_fd, F_DUPFD_CLOEXEC, 0): -1;
-    if (fd < 0)
+    if (fd < 0) {
+        hr_claims_destroy (&claims);
         return hrg_respond_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
-    hrg_ws_open (worker, fd, format, request.key, offered);
+    }
+    hrg_ws_open (worker, fd, format, request.key, offered, claims);
     return MHD_NO;              //  libmicrohttpd closes its side, and frees its memory
 }

@@ -26,10 +26,11 @@ enum MHD_Result hrg_ws_handle (hrg_worker_t *worker, struct MHD_Connection *mhd)
 
 //  A new connection on fd (taken over) whose upgrade with key was
 //  accepted: the 101 head and welcome are queued and the socket watched.
-//  Owned by the worker (freed once closed, by hrg_conn_reap). The seam
+//  claims (taken over; NULL: none yet) are its token's from the upgrade
+//  request. Owned by the worker (freed once closed, by hrg_conn_reap). The seam
 //  unit tests open connections through, on a socketpair.
 hrg_conn_t *hrg_ws_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format,
-                         const char *key, bool protocol_offered);
+                         const char *key, bool protocol_offered, hr_claims_t *claims);
 
 //  The close codes the server closes with for a reason of its own, as the
 //  labels of herald_ws_closed_total.

@@ -24,6 +24,7 @@ typedef struct {
     uint64_t rate_start_ms;     //  the current second of --ws-max-rate
     uint32_t rate_count;        //  messages and control frames in it
     uint64_t controls_counted;  //  control frames already counted
+    uint64_t opened_ms;         //  monotonic: the upgrade (for --ws-auth-timeout)
     bool said_bye;
 } hrg_ws_conn_t;
 
@@ -53,5 +54,29 @@ void hrg_ws_session_drained (hrg_ws_conn_t *self);
 
 //  Frees the streams and forgets the publishes in flight.
 void hrg_ws_session_fini (hrg_ws_conn_t *self);
+
+//  hrg_ws_session.c: the answer in scratch (a rendered frame), sent now if
+//  it is the turn of order, else held until it is.
+void hrg_ws_session_answer (hrg_ws_conn_t *self, uint32_t order, hr_buf_t *scratch);
+
+//  hrg_ws_session.c: err{id?, code, msg, retry} as the answer of order.
+void hrg_ws_session_err (hrg_ws_conn_t *self, uint32_t order, bool has_id, uint32_t id,
+                         const char *code, const char *msg);
+
+//  hrg_ws_session.c: ends the subscription to channel (if any) without an
+//  answer of its own (a grant withdrawn). True when there was one.
+bool hrg_ws_session_drop (hrg_ws_conn_t *self, const char *channel);
+
+//  hrg_ws_auth.c: auth and refresh messages.
+void hrg_ws_auth_message (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg);
+
+//  hrg_ws_auth.c: may msg (a sub or a pub) go on? Else answers err
+//  (unauthorized before auth, forbidden without the grant) and false.
+bool hrg_ws_auth_may (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg);
+
+//  hrg_ws_auth.c: the auth state welcome announces ("none", "required",
+//  "done") and whether the connection must send auth in time (4005).
+const char *hrg_ws_auth_state (hrg_ws_conn_t *self);
+bool hrg_ws_auth_overdue (hrg_ws_conn_t *self, uint64_t now_ms);
 
 #endif

@@ -133,6 +133,16 @@ void hrg_ws_render_pong (hr_buf_t *out, hrg_ws_format_t f, bool has_id, uint32_t
 //  bye{code, why, retry_after?}: retry_after in ms, absent when negative.
 void hrg_ws_render_bye (hr_buf_t *out, hrg_ws_format_t f, int code, const char *why,
                         int64_t retry_after_ms);
+//  ok{id, sub?, exp}: the answer to auth (with sub) and refresh (without).
+void hrg_ws_render_ok_auth (hr_buf_t *out, hrg_ws_format_t f, uint32_t id, const char *sub,
+                            size_t sub_len, int64_t exp);
+//  refresh{in}: the token expires in in_s seconds.
+void hrg_ws_render_refresh (hr_buf_t *out, hrg_ws_format_t f, int64_t in_s);
+//  unsub{ch, why}: the server ended a subscription (why "forbidden").
+void hrg_ws_render_unsub (hr_buf_t *out, hrg_ws_format_t f, const char *ch, const char *why);
+//  err{id, code, msg, retry: true, retry_after}: retry_after in ms.
+void hrg_ws_render_err_retry (hr_buf_t *out, hrg_ws_format_t f, uint32_t id, const char *code,
+                              const char *msg, uint64_t retry_after_ms);
 //  A close control frame: code, then reason (NULL: none) cut to 123 bytes
 //  at a UTF-8 boundary (control frames carry at most 125 bytes).
 void hrg_ws_render_close (hr_buf_t *out, uint16_t code, const char *reason);

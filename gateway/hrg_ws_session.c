@@ -1,7 +1,7 @@
 /*  hrg_ws_session: the herald.v1 messages of one WebSocket connection
     (docs/protocol.md §11.3): sub and unsub as streams of the fan-out core,
     pub through the worker's broker link, ping, and the answers to what
-    does not exist yet (auth, refresh) or cannot be read.
+    cannot be read. Tokens (auth, refresh, grants) are hrg_ws_auth.c's.
 
     Answers go out in the order of the requests, though some wait (a sub
     for its channel to sync, a pub for the broker): each request takes a
@@ -40,9 +40,8 @@ typedef struct {
 static void s_drain (hrg_ws_conn_t *self);
 static hr_buf_t *s_render_ok_channel (hrg_ws_conn_t *self, uint32_t id, const char *name);
 
-//  Sends the answer in scratch now if it is its turn, else holds it.
-static void
-s_answer (hrg_ws_conn_t *self, uint32_t order, hr_buf_t *scratch)
+void
+hrg_ws_session_answer (hrg_ws_conn_t *self, uint32_t order, hr_buf_t *scratch)
 {
     if (order == self->order_head) {
         hrg_ws_conn_send (self, scratch);
@@ -91,15 +90,15 @@ s_drain (hrg_ws_conn_t *self)
     }
 }
 
-static void
-s_err (hrg_ws_conn_t *self, uint32_t order, bool has_id, uint32_t id, const char *code,
+void
+hrg_ws_session_err (hrg_ws_conn_t *self, uint32_t order, bool has_id, uint32_t id, const char *code,
        const char *msg)
 {
     hr_buf_t *scratch = &self->conn.worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_err (scratch, self->format, has_id, id, code, msg);
     hrg_ws_conn_count_error (self, code);
-    s_answer (self, order, scratch);
+    hrg_ws_session_answer (self, order, scratch);
 }
 
 //  ok{id, ch, e, s} at the channel's position now, into scratch (e null
@@ -157,7 +156,7 @@ s_sub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
     hrg_stream_t *stream = s_find (self, msg->ch, msg->ch_len, &index);
     if (stream && stream->ready) {
         //  Already subscribed: its position now, nothing changes
-        s_answer (self, order, s_render_ok_channel (self, msg->id, stream->channels [0]->name));
+        hrg_ws_session_answer (self, order, s_render_ok_channel (self, msg->id, stream->channels [0]->name));
         return;
     }
     if (stream) {
@@ -172,15 +171,17 @@ s_sub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
     }
     if (msg->resume && !msg->e && msg->s != 0) {
         //  No epoch means no history: there is no seq s to have seen
-        s_err (self, order, true, msg->id, "bad_request",
+        hrg_ws_session_err (self, order, true, msg->id, "bad_request",
                "a position with e null must have s 0");
         return;
     }
     if (self->streams.count >= (size_t) self->conn.worker->config->ws_max_subscriptions) {
-        s_err (self, order, true, msg->id, "limit",
+        hrg_ws_session_err (self, order, true, msg->id, "limit",
                "over --ws-max-subscriptions on this connection");
         return;
     }
+    if (!hrg_ws_auth_may (self, order, msg))
+        return;
     char name [HR_CHANNEL_MAX + 1];
     snprintf (name, sizeof name, "%.*s", (int) msg->ch_len, msg->ch);
     const char *names [] = { name };
@@ -199,22 +200,31 @@ s_sub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
     hrg_stream_catch_up (stream);       //  ok once its channel synced (hrg_ws_session_ready)
 }
 
+bool
+hrg_ws_session_drop (hrg_ws_conn_t *self, const char *channel)
+{
+    size_t index;
+    hrg_stream_t *stream = s_find (self, channel, strlen (channel), &index);
+    if (!stream)
+        return false;
+    //  A sub not answered yet is answered now, in its turn
+    if (!stream->ready)
+        hrg_ws_session_answer (self, stream->order, s_render_ok_sub (self, stream));
+    hr_vec_remove (&self->streams, stream);
+    hrg_stream_destroy (&stream);
+    return true;
+}
+
 static void
 s_unsub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
 {
-    size_t index;
-    hrg_stream_t *stream = s_find (self, msg->ch, msg->ch_len, &index);
-    if (stream) {
-        //  A sub not answered yet is answered now, in its turn
-        if (!stream->ready)
-            s_answer (self, stream->order, s_render_ok_sub (self, stream));
-        hr_vec_remove (&self->streams, stream);
-        hrg_stream_destroy (&stream);
-    }
+    char name [HR_CHANNEL_MAX + 1];
+    snprintf (name, sizeof name, "%.*s", (int) msg->ch_len, msg->ch);
+    hrg_ws_session_drop (self, name);
     hr_buf_t *scratch = &self->conn.worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_ok (scratch, self->format, msg->id);
-    s_answer (self, order, scratch);
+    hrg_ws_session_answer (self, order, scratch);
 }
 
 //  The broker's answer to a publish (NULL: no answer in time, or stopping).
@@ -229,7 +239,7 @@ s_on_pub (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames, s
     if (self->conn.closing)
         return;
     if (!reply) {
-        s_err (self, order, true, id, "unavailable", "the broker did not answer in time; "
+        hrg_ws_session_err (self, order, true, id, "unavailable", "the broker did not answer in time; "
                "retry with the same key");
         return;
     }
@@ -242,22 +252,24 @@ s_on_pub (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames, s
                          : reply->error == HR_E_INTERNAL? "internal"
                          : reply->error == HR_E_BROKER_UNAVAILABLE? "unavailable"
                          : "bad_request";
-        s_err (self, order, true, id, code, msg);
+        hrg_ws_session_err (self, order, true, id, code, msg);
         return;
     }
     hr_buf_t *scratch = &self->conn.worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_ok_pub (scratch, self->format, id, reply->epoch? reply->epoch: "",
                           reply->epoch_len, reply->seq, reply->dup);
-    s_answer (self, order, scratch);
+    hrg_ws_session_answer (self, order, scratch);
 }
 
 static void
 s_pub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
 {
     hrg_worker_t *worker = self->conn.worker;
+    if (!hrg_ws_auth_may (self, order, msg))
+        return;
     if (self->pubs.count >= S_PUBS_MAX) {
-        s_err (self, order, true, msg->id, "rate_limited",
+        hrg_ws_session_err (self, order, true, msg->id, "rate_limited",
                "too many publishes waiting for the broker");
         return;
     }
@@ -270,7 +282,7 @@ s_pub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
     uint64_t rid = UINT64_MAX;
     hr_request_encode_publish (scratch, &rid, &ev);
     if (scratch->size > (size_t) worker->config->max_event) {
-        s_err (self, order, true, msg->id, "too_big",
+        hrg_ws_session_err (self, order, true, msg->id, "too_big",
                "the event's publish frame is over --max-event");
         return;
     }
@@ -281,7 +293,7 @@ s_pub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
     pub->rid = hrg_link_publish (worker->link, &ev, s_on_pub, pub);
     if (!pub->rid) {
         free (pub);
-        s_err (self, order, true, msg->id, "unavailable",
+        hrg_ws_session_err (self, order, true, msg->id, "unavailable",
                "no broker connected; retry with the same key");
         return;
     }
@@ -294,7 +306,7 @@ s_reply_pong (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
     hr_buf_t *scratch = &self->conn.worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_pong (scratch, self->format, msg->has_id, msg->id);
-    s_answer (self, order, scratch);
+    hrg_ws_session_answer (self, order, scratch);
 }
 
 static void
@@ -304,7 +316,7 @@ s_handle (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
         return;                         //  the one message with no answer
     uint32_t order = self->order_next++;
     if (msg->error) {
-        s_err (self, order, msg->has_id, msg->id, msg->code? msg->code: "bad_request",
+        hrg_ws_session_err (self, order, msg->has_id, msg->id, msg->code? msg->code: "bad_request",
                msg->error);
         return;
     }
@@ -315,11 +327,10 @@ s_handle (hrg_ws_conn_t *self, const hrg_ws_msg_t *msg)
         case HRG_WS_T_PING:    s_reply_pong (self, order, msg); break;
         case HRG_WS_T_AUTH:
         case HRG_WS_T_REFRESH:
-            s_err (self, order, msg->has_id, msg->id, "bad_request",
-                   "token authentication is not enabled on this gateway");
+            hrg_ws_auth_message (self, order, msg);
             break;
         default:
-            s_err (self, order, msg->has_id, msg->id, "bad_request", "unknown t");
+            hrg_ws_session_err (self, order, msg->has_id, msg->id, "bad_request", "unknown t");
     }
 }
 

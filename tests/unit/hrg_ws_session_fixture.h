@@ -228,7 +228,8 @@ s_ws_open (s_fx_t *fx, s_ws_t *ws, hrg_ws_format_t format)
     ws->format = format;
     ws->peer = sv [1];
     ws->msgs = calloc (S_MSGS_MAX, sizeof *ws->msgs);
-    ws->conn = hrg_ws_open (&fx->worker, sv [0], format, "dGhlIHNhbXBsZSBub25jZQ==", true);
+    ws->conn = hrg_ws_open (&fx->worker, sv [0], format, "dGhlIHNhbXBsZSBub25jZQ==", true,
+                            NULL);
     assert_non_null (ws->conn);
     s_ws_step (fx, ws);
     assert_true (ws->head);
