@@ -24,8 +24,9 @@ class Decisions(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.k1, cls.k2, cls.h1 = T.EdKey("k1"), T.EdKey("k2"), T.HSKey("h1")
+        # debug: every log line there is, so the query token's redaction is tested
         cls.herald = T.start_class_gateway(cls, T.jwks_file([cls.k1, cls.k2, cls.h1]),
-                                           "--token-issuer", ISSUER)
+                                           "--token-issuer", ISSUER, "--log-level", "debug")
         cls.base = cls.herald.http
         cls.push = h.Zmq(h.zmq.PUSH, cls.herald.pull)
         cls.addClassCleanup(cls.push.close)
@@ -323,12 +324,14 @@ class Decisions(unittest.TestCase):
 
     def test_token_of_100_kb_in_the_query_is_refused_whole(self):
         before = self.too_large_count()
+        token = self.big_token()
         status, answer = T.raw_get(self.base, T.with_query("/v1/sse?channel=watch",
-                                                           token=self.big_token()))
+                                                           token=token))
         self.assertIn(status, (414, 431, None), answer[:300])
         h.wait_until(lambda: self.too_large_count() == before + 1, 5,
                      "the refusal to be counted as headers_too_large")
         self.assert_serving()
+        self.assertNotIn(token.split(".")[2], self.herald.stderr())
 
 
 class BigTokens(unittest.TestCase):
