@@ -8,6 +8,7 @@
     place, and an answer ready before its turn is held. A sub's stream does
     not start before its ok is sent, so its replay follows its ok.  */
 #include "hrg_ws_conn.h"
+#include "hrg_limit.h"
 #include "hrg_link.h"
 #include "hr_log.h"
 #include "hr_proto.h"
@@ -268,6 +269,17 @@ s_pub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
     hrg_worker_t *worker = self->conn.worker;
     if (!hrg_ws_auth_may (self, order, msg))
         return;
+    uint64_t retry_ms;
+    if (worker->limit
+    &&  !hrg_limit_publish_fd (worker->limit, self->conn.fd, self->conn.claims, 1, &retry_ms)) {
+        hr_buf_t *scratch = &worker->scratch;
+        hr_buf_reset (scratch);
+        hrg_ws_render_err_retry (scratch, self->format, msg->id, "rate_limited",
+                                 "over --publish-rate publishes a second", retry_ms);
+        hrg_ws_conn_count_error (self, "rate_limited");
+        hrg_ws_session_answer (self, order, scratch);
+        return;
+    }
     if (self->pubs.count >= S_PUBS_MAX) {
         hrg_ws_session_err (self, order, true, msg->id, "rate_limited",
                "too many publishes waiting for the broker");
