@@ -6,6 +6,7 @@ the gateway goes on serving a valid client meanwhile; the WebSocket
 auth flow (welcome.auth, auth, 4501, 4005, the token in the upgrade)."""
 import base64
 import json
+import os
 import time
 import unittest
 
@@ -382,6 +383,89 @@ class Rotation(unittest.TestCase):
         herald = T.start_gateway(self, T.jwks_file([key], without_kid=[key]))
         r = T.history(herald.http, "c", token=T.mint(key, T.claims(subscribe=["c"]), kid=False))
         self.assertEqual(r.status, 200, r)
+
+
+class Keys(unittest.TestCase):
+    """The JWKS file: the forms it accepts, what it refuses at start-up, and
+    its reload on SIGHUP (rotation step by step; a bad file keeps the old)."""
+
+    def status_with(self, herald, key, kid=True):
+        token = T.mint(key, T.claims(subscribe=["c"]), kid=kid)
+        return T.history(herald.http, "c", token=token).status
+
+    def test_sighup_reload_rotates_keys(self):
+        k1, k2 = T.EdKey("k1"), T.EdKey("k2")
+        path = T.jwks_file([k1])
+        herald = T.start_gateway(self, path)
+        self.assertEqual((self.status_with(herald, k1), self.status_with(herald, k2)), (200, 401))
+        # step 1: publish the new key next to the old one
+        T.rewrite_jwks(path, [k1, k2])
+        herald.send_signal(h.signal.SIGHUP)
+        h.wait_until(lambda: self.status_with(herald, k2) == 200, 5, "k2 accepted after SIGHUP")
+        self.assertEqual(self.status_with(herald, k1), 200)
+        # step 2: retire the old key
+        T.rewrite_jwks(path, [k2])
+        herald.send_signal(h.signal.SIGHUP)
+        h.wait_until(lambda: self.status_with(herald, k1) == 401, 5, "k1 refused after SIGHUP")
+        self.assertEqual(self.status_with(herald, k2), 200)
+
+    def test_a_bad_file_on_sighup_keeps_the_old_keys_and_says_why(self):
+        k1 = T.EdKey("k1")
+        path = T.jwks_file([k1])
+        herald = T.start_gateway(self, path)
+        for text in ('{"keys": [', '{"keys": [{"kty":"oct","k":"c2hvcnQ","kid":"h"}]}', ""):
+            with self.subTest(text=text):
+                before = len(herald.logs())
+                T.rewrite_jwks(path, None, text=text)
+                herald.send_signal(h.signal.SIGHUP)
+                h.wait_until(lambda: [e for e in herald.logs()[before:]
+                                      if e.get("level") in ("warn", "error")], 5,
+                             "a warning or error saying why the keys were not reloaded")
+                self.assertEqual(self.status_with(herald, k1), 200)
+                self.assertTrue(herald.running())
+
+    def refuses_to_start(self, path, *words):
+        """herald run --token-keys path exits before ready, saying why."""
+        with self.assertRaises(AssertionError) as caught:
+            h.Herald("run", ["--token-keys", path])
+        text = str(caught.exception)
+        self.assertIn("exited", text)                   # not a timeout
+        for word in ("--token-keys",) + words:
+            self.assertIn(word, text)
+
+    def test_hs256_secret_under_32_bytes_refuses_to_start(self):
+        self.refuses_to_start(T.jwks_file([T.HSKey("h1", secret=b"x" * 31)]), "32")
+
+    def test_hs256_secret_of_32_bytes_or_more_is_accepted(self):
+        short, long_ = T.HSKey("h1", secret=b"s" * 32), T.HSKey("h2", secret=os.urandom(100))
+        herald = T.start_gateway(self, T.jwks_file([short, long_]))
+        self.assertEqual((self.status_with(herald, short), self.status_with(herald, long_)),
+                         (200, 200))
+
+    def test_alg_ed25519_and_keys_without_alg_are_accepted(self):
+        k1, k2, k3 = T.EdKey("k1"), T.EdKey("k2"), T.HSKey("h3")
+        path = T.jwks_file([])
+        T.rewrite_jwks(path, None, text=json.dumps({"keys": [
+            k1.jwk(alg="Ed25519"), k2.jwk(alg=None), k3.jwk(alg=None)]}))
+        herald = T.start_gateway(self, path)
+        self.assertEqual([self.status_with(herald, k) for k in (k1, k2, k3)], [200, 200, 200])
+        # alg is pinned from the type: k2's kid with HS256 (its x as secret) fails
+        forger = T.HSKey("k2", secret=k2.public_bytes)
+        token = T.build(T.header_for(forger), T.claims(subscribe=["c"]), key=forger)
+        T.assert_error(self, T.history(herald.http, "c", token=token), 401, "token_invalid")
+
+    def test_a_keys_file_that_is_missing_or_not_jwks_refuses_to_start(self):
+        bad = T.jwks_file([])
+        self.refuses_to_start(bad)                      # {"keys": []}
+        for text in ("not json", '{"keys": {}}', '{"keys": [{"kty":"RSA","n":"x","e":"AQAB"}]}'):
+            with self.subTest(text=text):
+                T.rewrite_jwks(bad, None, text=text)
+                self.refuses_to_start(bad)
+        self.refuses_to_start(bad + ".missing")
+
+    def test_two_keys_without_kid_refuse_to_start(self):
+        k1, k2 = T.EdKey("k1"), T.EdKey("k2")
+        self.refuses_to_start(T.jwks_file([k1, k2], without_kid=[k1, k2]), "kid")
 
 
 class WebSocketAuth(unittest.TestCase):

@@ -94,10 +94,18 @@ def jwks_file(keys, without_kid=()):
         atexit.register(shutil.rmtree, _DIRS["dir"], True)
     _DIRS["count"] += 1
     path = os.path.join(_DIRS["dir"], "jwks-%d.json" % _DIRS["count"])
-    doc = {"keys": [k.jwk(with_kid=k not in without_kid) for k in keys]}
-    with open(path, "w") as f:
-        json.dump(doc, f)
+    rewrite_jwks(path, keys, without_kid)
     return path
+
+
+def rewrite_jwks(path, keys, without_kid=(), text=None):
+    """Replaces the file at path atomically (rename) with keys' JWKS, or
+    with text as given (to write a bad file)."""
+    if text is None:
+        text = json.dumps({"keys": [k.jwk(with_kid=k not in without_kid) for k in keys]})
+    with open(path + ".new", "w") as f:
+        f.write(text)
+    os.replace(path + ".new", path)
 
 
 # ---------------------------------------------------------------- tokens
