@@ -83,6 +83,11 @@ def _herald_process(herald, args):
     return proc, ready
 
 
+# Every client of a benchmark comes from 127.0.0.1: the limits per client
+# address (1,000 connections, 1,000 publishes a second by default) are off.
+LIMITS_OFF = ["--max-connections-per-ip", "0", "--publish-rate", "0"]
+
+
 def start_herald(herald, gateways=0):
     """`herald run` with one worker, or a broker and `gateways` gateway
     processes sharing one port (SO_REUSEPORT), for more connections than
@@ -93,7 +98,7 @@ def start_herald(herald, gateways=0):
         proc, _ = _herald_process(herald, ["run", "--http", "127.0.0.1:%d" % port,
                                            "--pull", pull, "--router", "tcp://127.0.0.1:*",
                                            "--xpub", "tcp://127.0.0.1:*", "--workers", "1",
-                                           "--max-connections", "19000"] + common)
+                                           "--max-connections", "19000"] + LIMITS_OFF + common)
         return Server("herald", port, [proc], [proc.pid], pull)
     xpub, router = "tcp://127.0.0.1:%d" % free_port(), "tcp://127.0.0.1:%d" % free_port()
     broker, _ = _herald_process(herald, ["broker", "--pull", pull, "--router", router,
@@ -103,7 +108,7 @@ def start_herald(herald, gateways=0):
         proc, _ = _herald_process(herald, ["gateway", "--http", "127.0.0.1:%d" % port,
                                            "--broker", "%s,%s" % (xpub, router),
                                            "--workers", "1", "--max-connections", "19000"]
-                                  + common)
+                                  + LIMITS_OFF + common)
         procs.append(proc)
     return Server("herald", port, procs, [p.pid for p in procs], pull)
 

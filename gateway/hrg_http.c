@@ -3,6 +3,7 @@
     (health, metrics, demo page). Answers are hrg_respond's.  */
 #include "hrg_http.h"
 #include "hrg_history.h"
+#include "hrg_limit.h"
 #include "hrg_publish.h"
 #include "hrg_respond.h"
 #include "hrg_sse.h"
@@ -229,6 +230,13 @@ hrg_http_access (void *cls, struct MHD_Connection *mhd, const char *url,
             route = &s_routes [i];
     if (!*con_cls) {
         hr_metrics_inc (worker->shard, worker->m->requests);
+        if (hrg_limit_mhd_refused (mhd)) {
+            //  Over --max-connections-per-ip when it opened: never counted,
+            //  and closed once told, so it holds nothing for long
+            static const char *const close [] = { "Connection", "close", NULL };
+            return hrg_respond_error_headers (worker, mhd, HR_E_TOO_MANY_CONNECTIONS,
+                                              NULL, close);
+        }
         s_check_t check = { .worker = worker };
         s_check_request (&check, mhd, url, method);
         if (check.error)
@@ -271,8 +279,14 @@ hrg_http_notify_connection (void *cls, struct MHD_Connection *mhd, void **socket
                             enum MHD_ConnectionNotificationCode code)
 {
     hrg_worker_t *worker = cls;
-    hr_metrics_add_to (worker->shard, worker->m->http_connections,
-                       code == MHD_CONNECTION_NOTIFY_STARTED? 1: -1);
+    bool started = code == MHD_CONNECTION_NOTIFY_STARTED;
+    hr_metrics_add_to (worker->shard, worker->m->http_connections, started? 1: -1);
+    //  Counted under its client address while libmicrohttpd holds it (a
+    //  stream taking the socket over holds the address itself)
+    if (started)
+        hrg_limit_mhd_opened (worker->limit, mhd, socket_context);
+    else
+        hrg_limit_mhd_closed (worker->limit, socket_context);
 }
 
 //  libmicrohttpd's status for a request it refused itself, as our code.
