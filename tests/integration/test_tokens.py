@@ -212,6 +212,19 @@ class Decisions(unittest.TestCase):
 
     def test_lifetime_over_token_max_ttl_is_refused(self):
         self.refused(self.mint_for(self.k1, ttl=25 * 3600))
+        # without iat, exp - now counts
+        self.refused(self.mint_for(self.k1, ttl=25 * 3600, iat=None))
+        self.accepted(self.mint_for(self.k1, ttl=23 * 3600, iat=None))
+
+    def test_leeway_of_30_s_allows_a_small_clock_skew(self):
+        now = int(time.time())
+        for kw in ({"now": now - 310, "ttl": 300},             # expired 10 s ago
+                   {"nbf": now + 10}, {"now": now + 10, "ttl": 300}):
+            with self.subTest(**kw):
+                r = T.history(self.base, "skew", token=self.mint_for(self.k1, **kw))
+                self.assertEqual(r.status, 200, r)
+        r = T.history(self.base, "skew", token=self.mint_for(self.k1, now=now - 340, ttl=300))
+        T.assert_error(self, r, 401, "token_expired")
 
     def test_unknown_kid_is_refused(self):
         self.refused(self.mint_for(self.k1, kid="k9"))
@@ -466,6 +479,25 @@ class Keys(unittest.TestCase):
     def test_two_keys_without_kid_refuse_to_start(self):
         k1, k2 = T.EdKey("k1"), T.EdKey("k2")
         self.refuses_to_start(T.jwks_file([k1, k2], without_kid=[k1, k2]), "kid")
+
+
+class Policy(unittest.TestCase):
+    """--token-audience, --token-max-ttl and --token-cookie."""
+
+    def test_audience_max_ttl_and_cookie_name_follow_the_options(self):
+        key = T.EdKey("k1")
+        herald = T.start_gateway(self, T.jwks_file([key]), "--token-audience", "shop",
+                                 "--token-max-ttl", "1h", "--token-cookie", "sess")
+        mint = lambda **kw: T.mint(key, T.claims(subscribe=["c"], **kw))
+        status = lambda token, **kw: T.history(herald.http, "c", token=token, **kw).status
+        self.assertEqual(status(mint(aud="shop")), 200)
+        T.assert_error(self, T.history(herald.http, "c", token=mint()), 401, "token_invalid")
+        self.assertEqual(status(mint(aud="shop", ttl=3500)), 200)
+        T.assert_error(self, T.history(herald.http, "c", token=mint(aud="shop", ttl=3700)),
+                       401, "token_invalid")
+        self.assertEqual(status(None, headers=T.cookie(mint(aud="shop"), "sess")), 200)
+        T.assert_error(self, T.history(herald.http, "c", headers=T.cookie(mint(aud="shop"))),
+                       401, "token_missing")
 
 
 class WebSocketAuth(unittest.TestCase):

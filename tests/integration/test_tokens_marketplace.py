@@ -114,6 +114,16 @@ class Marketplace(unittest.TestCase):
         self.assertEqual(r.json["channel"], "seller:123")
         self.assertEqual(c.wait_events(1, 10)[0].json["data"], "from backend")
 
+    def test_http_publish_token_in_cookie_or_query(self):
+        r = T.publish(self.base, {"channel": "news", "data": "c"}, headers=T.cookie(self.publisher))
+        self.assertEqual(r.status, 200, r)
+        r = h.http("POST", T.with_query(self.base + "/v1/publish", token=self.publisher),
+                   {"channel": "news", "data": "q"})
+        self.assertEqual(r.status, 200, r)
+        r = h.http("POST", T.with_query(self.base + "/v1/publish", token=self.seller),
+                   {"channel": "news", "data": "q"})
+        T.assert_error(self, r, 403, "forbidden")
+
     def test_http_publish_sub_grant_publishes_own_channel_only(self):
         r = T.publish(self.base, {"channel": "seller:123", "data": 1}, token=self.seller_pub)
         self.assertEqual(r.status, 200, r)
