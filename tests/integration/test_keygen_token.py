@@ -7,6 +7,7 @@ tokens from `herald token`, from PyJWT and from Node's built-in crypto
 import base64
 import json
 import os
+import re
 import shutil
 import stat
 import subprocess
@@ -328,6 +329,45 @@ class EndToEnd(unittest.TestCase):
         self.assert_receives(g, mint(self, "--key", path, "--sub", "cli",
                                      "--subscribe", "demo:*"), "demo:cli")
         self.assert_receives(g, mint_node(self, path, self.claims("node")), "demo:node")
+
+
+
+def doc_snippets():
+    """The code blocks of docs/security.md §8 (minting tokens), in order."""
+    with open(os.path.join(HERE, "..", "..", "docs", "security.md")) as f:
+        text = f.read()
+    section = text[text.index("## 8. Minting tokens"):text.index("## 9. Key rotation")]
+    return re.findall(r"```(\w+)\n(.*?)```", section, re.S)
+
+
+class DocSnippets(unittest.TestCase):
+    """The minting code docs/security.md shows mints tokens Herald accepts
+    (with a private.jwk from herald keygen); Go only where go is installed."""
+
+    def test_the_documented_minting_code_works(self):
+        directory = tmpdir(self)
+        keygen(self, directory, "dev", "--kid", "2026-12")
+        os.rename(os.path.join(directory, "dev.private.jwk"),
+                  os.path.join(directory, "private.jwk"))
+        g = t.start_gateway(self, os.path.join(directory, "dev.jwks"))
+        snippets = doc_snippets()
+        self.assertEqual([lang for lang, _ in snippets], ["js", "js", "go", "python"])
+        runs = [("mint.mjs", snippets[1][1], [node(), "mint.mjs"]),
+                ("mint.py", snippets[3][1], ["/usr/bin/python3", "mint.py"])]
+        if shutil.which("go"):
+            runs.append(("main.go", snippets[2][1], [shutil.which("go"), "run", "main.go"]))
+        for name, code, argv in runs:
+            with self.subTest(snippet=name):
+                with open(os.path.join(directory, name), "w") as f:
+                    f.write(code)
+                env = dict(os.environ, GOCACHE=os.path.join(directory, ".gocache"),
+                           GOPATH=os.path.join(directory, ".gopath"), GO111MODULE="off")
+                r = subprocess.run(argv, cwd=directory, capture_output=True, text=True,
+                                   timeout=120, env=env)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                c = t.sse(self, g.http, ["seller:123"], token=r.stdout.strip())
+                self.assertEqual(c.status, 200, c.body)
+                c.wait_subscribed()
 
 
 if __name__ == "__main__":
