@@ -24,9 +24,11 @@
 #define S_READ_TURN (4 * S_READ_CHUNK)
 
 const char *const hrg_ws_close_labels [HRG_WS_CLOSE_LABELS] = {
-    "1001", "1002", "1003", "1007", "1009", "1011", "4001", "4002", "4004" };
+    "1001", "1002", "1003", "1007", "1009", "1011", "4001", "4002", "4003", "4004", "4005",
+    "4501", "4503" };
 const char *const hrg_ws_error_labels [HRG_WS_ERROR_LABELS] = {
-    "bad_request", "limit", "too_big", "rate_limited", "unavailable", "internal" };
+    "bad_request", "limit", "too_big", "rate_limited", "unavailable", "internal",
+    "unauthorized", "forbidden", "token_expired" };
 
 static void
 s_count_label (hrg_worker_t *worker, int base, const char *const *labels, int count,
