@@ -64,7 +64,7 @@ class Expiry(unittest.TestCase):
         self.assertLess(c.events.index(expiring), c.events.index(expired))
 
     def test_sse_expiring_comes_30_s_before_exp_not_at_once(self):
-        token, exp = self.token(33)
+        token, exp = self.token(34)
         c = T.sse(self, self.base, ["exp-2"], token=token)
         self.assertEqual(c.status, 200, c.body)
         c.wait_subscribed()
