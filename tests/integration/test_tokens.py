@@ -210,6 +210,23 @@ class Decisions(unittest.TestCase):
         self.refused(self.mint_for(self.k1, sub=None))
         self.refused(self.mint_for(self.k1, exp=None))
 
+    def test_claims_of_the_wrong_type_or_size_are_refused(self):
+        for kw in ({"sub": ""}, {"sub": "s" * 257}, {"sub": 123}, {"sub": ["a"]},
+                   {"exp": "9999999999"}, {"exp": 1.5e10}, {"nbf": "0"}, {"iat": "0"},
+                   {"jti": ""}, {"jti": "j" * 129}, {"jti": 7}, {"aud": 5},
+                   {"herald": ["watch"]}, {"herald": {"subscribe": "watch"}},
+                   {"herald": {"subscribe": [1]}},
+                   {"subscribe": ["c%d" % i for i in range(65)]}):
+            with self.subTest(**{k: str(v)[:30] for k, v in kw.items()}):
+                self.refused(self.mint_for(self.k1, **kw))
+
+    def test_claims_at_their_bounds_are_accepted(self):
+        self.accepted(self.mint_for(self.k1, sub="s" * 256, jti="j" * 128,
+                                    subscribe=["acc"] + ["c%d" % i for i in range(63)]))
+
+    def test_typ_other_than_a_string_is_refused(self):
+        self.refused(T.build(T.header_for(self.k1, typ=5), self.claims(), key=self.k1))
+
     def test_lifetime_over_token_max_ttl_is_refused(self):
         self.refused(self.mint_for(self.k1, ttl=25 * 3600))
         # without iat, exp - now counts
@@ -416,11 +433,17 @@ class Keys(unittest.TestCase):
         herald.send_signal(h.signal.SIGHUP)
         h.wait_until(lambda: self.status_with(herald, k2) == 200, 5, "k2 accepted after SIGHUP")
         self.assertEqual(self.status_with(herald, k1), 200)
+        stream = T.sse(self, herald.http, ["c"], token=T.mint(k1, T.claims(subscribe=["c"])))
+        self.assertEqual(stream.status, 200, stream.body)
+        stream.wait_subscribed()
         # step 2: retire the old key
         T.rewrite_jwks(path, [k2])
         herald.send_signal(h.signal.SIGHUP)
         h.wait_until(lambda: self.status_with(herald, k1) == 401, 5, "k1 refused after SIGHUP")
         self.assertEqual(self.status_with(herald, k2), 200)
+        # a stream opened with k1 keeps running on the token it was accepted with
+        h.pusher(self, herald.pull).send({"ch": "c", "data": "after rotation"})
+        self.assertEqual(stream.wait_events(1, 10)[0].json["data"], "after rotation")
 
     def test_a_bad_file_on_sighup_keeps_the_old_keys_and_says_why(self):
         k1 = T.EdKey("k1")
@@ -475,6 +498,21 @@ class Keys(unittest.TestCase):
                 T.rewrite_jwks(bad, None, text=text)
                 self.refuses_to_start(bad)
         self.refuses_to_start(bad + ".missing")
+
+    def test_two_keys_with_the_same_kid_refuse_to_start(self):
+        self.refuses_to_start(T.jwks_file([T.EdKey("same"), T.HSKey("same")]), "kid")
+
+    def test_a_key_with_use_other_than_sig_or_a_padded_x_refuses_to_start(self):
+        key = T.EdKey("k1")
+        path = T.jwks_file([])
+        for jwk in (dict(key.jwk(), use="enc"), dict(key.jwk(), x=key.jwk()["x"] + "="),
+                    dict(key.jwk(), x=key.jwk()["x"][:-2]), dict(key.jwk(), crv="X25519")):
+            with self.subTest(jwk=jwk):
+                T.rewrite_jwks(path, None, text=json.dumps({"keys": [jwk]}))
+                self.refuses_to_start(path)
+        T.rewrite_jwks(path, None, text=json.dumps({"keys": [dict(key.jwk(), use="sig")]}))
+        herald = T.start_gateway(self, path)
+        self.assertEqual(self.status_with(herald, key), 200)
 
     def test_two_keys_without_kid_refuse_to_start(self):
         k1, k2 = T.EdKey("k1"), T.EdKey("k2")

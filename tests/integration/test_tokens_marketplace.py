@@ -90,6 +90,20 @@ class Marketplace(unittest.TestCase):
         T.assert_error(self, T.sse(self, self.base, ["seller:1"]), 401, "token_missing")
         T.assert_error(self, T.sse(self, self.base, ["news", "seller:1"]), 401, "token_missing")
 
+    def test_sse_public_channel_with_a_bad_token_is_refused(self):
+        bad = T.mint(T.EdKey("k1"), T.claims(subscribe=["news"]))
+        T.assert_error(self, T.sse(self, self.base, ["news"], token=bad), 401, "token_invalid")
+        T.assert_error(self, T.history(self.base, "news", token=bad), 401, "token_invalid")
+
+    def test_sse_prefix_grant_matches_below_the_separator_only(self):
+        c = self.stream(self.business, ["business:1:orders"])
+        self.deliver("business:1:orders", "deep")
+        self.assertEqual(c.wait_events(1, 10)[0].json["data"], "deep")
+        for ch in ("businessX", "business", "business-1"):
+            with self.subTest(ch=ch):
+                T.assert_error(self, T.sse(self, self.base, [ch], token=self.business),
+                               403, "forbidden")
+
     def test_sse_public_channel_with_a_token_lacking_it_is_allowed(self):
         c = T.sse(self, self.base, ["news", "seller:123"], token=self.seller)
         self.assertEqual(c.status, 200, c.body)
