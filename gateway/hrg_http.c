@@ -2,6 +2,7 @@
     route sees it (framing, arguments, head size), and the small routes
     (health, metrics, demo page). Answers are hrg_respond's.  */
 #include "hrg_http.h"
+#include "hrg_admin.h"
 #include "hrg_history.h"
 #include "hrg_limit.h"
 #include "hrg_publish.h"
@@ -72,6 +73,13 @@ s_publish (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version
            const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     return hrg_publish_handle (worker, mhd, upload_data, upload_data_size, con_cls);
+}
+
+static enum MHD_Result
+s_admin_revoke (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+                const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    return hrg_admin_revoke_handle (worker, mhd, upload_data, upload_data_size, con_cls);
 }
 
 static enum MHD_Result
@@ -203,6 +211,7 @@ static const s_route_t s_routes [] = {
     { "/v1/ws", MHD_HTTP_METHOD_GET, s_ws, "GET" },
     { "/v1/publish", MHD_HTTP_METHOD_POST, s_publish, "POST, OPTIONS" },
     { "/v1/history", MHD_HTTP_METHOD_GET, s_history, "GET, OPTIONS" },
+    { "/v1/admin/revoke", MHD_HTTP_METHOD_POST, s_admin_revoke, "POST, OPTIONS" },
     { "/healthz", MHD_HTTP_METHOD_GET, s_health, "GET" },
     { "/readyz", MHD_HTTP_METHOD_GET, s_ready, "GET" },
     { "/metrics", MHD_HTTP_METHOD_GET, s_metrics_route, "GET" },

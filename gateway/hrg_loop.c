@@ -9,6 +9,7 @@
 #include "hrg_group.h"
 #include "hrg_http.h"
 #include "hrg_link.h"
+#include "hrg_revoke.h"
 #include "hr_log.h"
 #include "hr_time.h"
 
@@ -95,6 +96,7 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     int unlimited = 0;
     zmq_setsockopt (self->sub, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
     zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger);
+    hrg_revoke_subscribe (self);        //  the broker replays its list to it
     //  Each new connection of the SUB (a broker restart) makes every
     //  channel confirm its subscription again (hrg_channel_reconfirm_all)
     char monitor [64];
@@ -225,6 +227,7 @@ hrg_loop_drain_sub (hrg_worker_t *self)
             return;
         }
         bool framed = zmq_msg_more (&topic);
+        bool revocation = hrg_revoke_topic (zmq_msg_data (&topic), zmq_msg_size (&topic));
         zmq_msg_close (&topic);
         if (!framed)
             continue;
@@ -235,6 +238,11 @@ hrg_loop_drain_sub (hrg_worker_t *self)
             zmq_msg_init (&body);
             zmq_msg_recv (&body, self->sub, 0);
             framed = false;
+        }
+        if (framed && revocation) {
+            hrg_revoke_on_stream (self, zmq_msg_data (&body), zmq_msg_size (&body));
+            zmq_msg_close (&body);
+            continue;
         }
         hr_error_t error = HR_OK;
         hrg_event_t *ev = framed? hrg_event_decode (zmq_msg_data (&body),
