@@ -311,6 +311,21 @@ s_mhd_error (unsigned status)
     }
 }
 
+//  A token in a query string (?token=...) is a credential: cut from a log
+//  line whatever follows "token=" up to the next '&', space or quote.
+static void
+s_redact_tokens (char *line)
+{
+    for (char *at = strstr (line, "token="); at; at = strstr (at, "token=")) {
+        at += 6;
+        size_t len = strcspn (at, "& \"'");
+        if (len > 3) {
+            memcpy (at, "***", 3);
+            memmove (at + 3, at + len, strlen (at + len) + 1);
+        }
+    }
+}
+
 void
 hrg_http_mhd_log (void *cls, const char *format, va_list args)
 {
@@ -330,6 +345,7 @@ hrg_http_mhd_log (void *cls, const char *format, va_list args)
     size_t len = strlen (line);
     while (len && line [len - 1] == '\n')
         line [--len] = 0;
+    s_redact_tokens (line);
     //  libmicrohttpd answers a request it cannot parse or hold with its own
     //  HTML page (0.9.75 offers no hook to replace it); this line is the one
     //  place that names the status, so it is counted like our own errors
