@@ -186,6 +186,17 @@ class Expiry(unittest.TestCase):
         reply = c.request({"t": "sub", "ch": "drop"})
         self.assertEqual((reply["t"], reply.get("code")), ("err", "forbidden"), reply)
 
+    def test_ws_refresh_that_widens_the_grants_allows_the_new_channel(self):
+        token, _ = self.token(120, sub="hal", subscribe=["a"])
+        c = self.ws(token)
+        reply = c.request({"t": "sub", "ch": "b"})
+        self.assertEqual((reply["t"], reply.get("code")), ("err", "forbidden"), reply)
+        wider, _ = self.token(120, sub="hal", subscribe=["a", "b"])
+        self.assertEqual(c.request({"t": "refresh", "token": wider})["t"], "ok")
+        c.subscribe("b")
+        self.push.send({"ch": "b", "data": "b"})
+        self.assertEqual(c.wait_events("b", 1)[0]["data"], "b")
+
     def test_ws_refresh_with_a_token_for_another_sub_is_forbidden(self):
         token, _ = self.token(120, sub="frank")
         c = self.ws(token)
@@ -202,6 +213,28 @@ class Expiry(unittest.TestCase):
             self.assertEqual((reply["t"], reply.get("code")), ("err", "unauthorized"), reply)
         self.assertEqual(c.request({"t": "ping"})["t"], "pong")
         self.assertFalse(c.ended)
+
+
+class ExpiryWithLeeway(unittest.TestCase):
+    """--token-leeway widens what is accepted, not a live token's life: an
+    SSE stream ends at exp, a WebSocket closes at exp + --token-grace."""
+
+    def test_sse_ends_and_websocket_closes_at_exp_not_exp_plus_leeway(self):
+        key = T.EdKey("k1")
+        herald = T.start_gateway(self, T.jwks_file([key]), "--token-leeway", "30s",
+                                 "--token-grace", "1s")
+        now = int(time.time())
+        exp = now + 3
+        token = T.mint(key, T.claims(subscribe=["*"], now=now, ttl=3))
+        c = T.sse(self, herald.http, ["lw"], token=token)
+        self.assertEqual(c.status, 200, c.body)
+        s = w.connect(self, herald.http, [w.JSON], headers=T.bearer(token))
+        self.assertEqual(s.welcome()["auth"], "done")
+        expired = c.wait_events(1, exp - time.time() + LATE, type="herald-token-expired")[0]
+        self.assertLessEqual(wall(expired.t), exp + LATE)
+        c.wait_end(5)
+        self.assertEqual(s.wait_end(exp + GRACE - time.time() + LATE + 3), 4003)
+        self.assertLessEqual(wall(s.times[s.index_of(s.bye())]), exp + GRACE + LATE)
 
 
 if __name__ == "__main__":
