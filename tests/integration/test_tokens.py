@@ -599,6 +599,22 @@ class WebSocketAuth(unittest.TestCase):
         c.send({"t": "auth", "id": 1, "token": T.mint(T.EdKey("k1"), T.claims())})
         self.assertEqual(c.wait_end(10), 4501)
 
+    def test_auth_with_a_token_over_8192_bytes_closes_4501(self):
+        big = T.mint(self.key, T.claims(subscribe=["room:*"], pad="x" * 9000))
+        self.assertGreater(len(big), 8192)
+        c = w.connect(self, self.base, [w.JSON])
+        c.welcome()
+        c.send({"t": "auth", "id": 1, "token": big})
+        self.assertEqual(c.wait_end(10), 4501)
+
+    def test_auth_message_of_100_kb_closes_1009(self):
+        big = T.mint(self.key, T.claims(subscribe=["room:*"], pad="x" * 100 * 1024))
+        c = w.raw(self, self.base, protocols=[w.JSON])
+        c.welcome()
+        c.send({"t": "auth", "id": 1, "token": big})
+        self.assertEqual(c.wait_end(10), 1009)
+        self.assertTrue(self.herald.running())
+
     def test_auth_with_an_expired_token_is_err_token_expired_and_stays_open(self):
         c = w.connect(self, self.base, [w.JSON])
         c.welcome()
