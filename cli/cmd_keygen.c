@@ -163,11 +163,9 @@ s_curve (const char *name)
         return 1;
     }
     zcert_set_meta (cert, "created-by", "herald keygen");
-    //  zcert_save creates with the process umask: the secret must never
-    //  exist readable by others, not even for a moment
-    mode_t old = umask (077);
+    //  czmq writes the secret file under umask 077 itself (0600 from the
+    //  start); the public one gets the process umask, so it is set here
     int rc = zcert_save (cert, name);
-    umask (old);
     zcert_destroy (&cert);
     if (rc != 0 || chmod (name, 0644) != 0) {
         fprintf (stderr, "herald: cannot write %s and %s: %s\n", name, secret_path,
