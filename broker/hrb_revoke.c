@@ -1,7 +1,9 @@
 /*  hrb_revoke: revocations on the broker: the list, the live broadcast
     and the replay that brings a gateway that (re)connects up to date.  */
 #include "hrb_revoke.h"
+#include "hr_log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -50,6 +52,9 @@ hrb_revokes_add (hrb_revokes_t *self, const hr_request_t *req, int64_t now_s,
                    "wait for some to expire or raise --revoke-max";
         return HR_E_OVERLOADED;
     }
+    char until [24];
+    snprintf (until, sizeof until, "%lld", (long long) req->until);
+    hr_log_limited_info ("revocation", "kind", hr_revoke_kind_name (req->kind), "until", until);
     hr_revocation_t entry = { req->kind, req->value, req->value_len, req->until };
     hr_buf_reset (&self->body);
     hr_revocations_encode (&self->body, &entry, 1);
