@@ -6,12 +6,15 @@
 #include "hrb_revoke.h"
 #include "hrb_store.h"
 #include "hrb_stream.h"
+#include "hrb_zap.h"
+#include "hr_curve.h"
 #include "hr_log.h"
 #include "hr_mpack.h"
 #include "hr_proto.h"
 #include "hr_time.h"
 
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
@@ -58,6 +61,7 @@ struct _hrb_server_t {
     hrb_dedupe_t *dedupe;
     hrb_peers_t *peers;         //  bytes queued per ROUTER client
     hrb_revokes_t *revokes;     //  revoked subjects and token ids (--revoke-max)
+    hrb_zap_t *zap;             //  with CURVE: the allow-list's ZAP handler
     hr_buf_t frame;             //  reusable encode buffers
     hr_buf_t topic;
     hr_buf_t reply;
@@ -71,7 +75,7 @@ struct _hrb_server_t {
         m_channels, m_history_events, m_history_bytes, m_evicted,
         m_dedupe_keys, m_subscriptions, m_channel_bytes, m_channels_refused,
         m_channels_replaced, m_dedupe_bytes, m_dedupe_dropped, m_reply_bytes,
-        m_replies_cut, m_revocations, m_revocation_bytes;
+        m_replies_cut, m_revocations, m_revocation_bytes, m_curve_refused;
 };
 
 static const char *s_evict_reasons [] = { "count", "age", "memory" };
@@ -126,6 +130,8 @@ s_register_metrics (hrb_server_t *self, hr_metrics_t *metrics)
         HR_METRIC_GAUGE, "Live revocations the broker keeps and sends to gateways.");
     self->m_revocation_bytes = hr_metrics_add (metrics, "herald_revocation_bytes",
         HR_METRIC_GAUGE, "Bytes the revocation list takes (bounded by --revoke-max entries).");
+    self->m_curve_refused = hr_metrics_add (metrics, "herald_curve_refused_total",
+        HR_METRIC_COUNTER, "ZeroMQ clients refused by CURVE: their key is not in --curve-clients.");
 }
 
 //  Binds sock to each comma-separated endpoint; returns the bound list.
@@ -162,6 +168,54 @@ s_bind (void *sock, const char *what, const char *endpoints, hr_buf_t *err)
     return hr_buf_detach (&bound);
 }
 
+//  CURVE on the three sockets, before they bind: the ZAP handler first, as
+//  libzmq admits every client while none is bound. Also refuses a plain
+//  broker reachable from other machines (docs/security.md).
+int
+hrb_server_check (const hrb_config_t *config, hr_buf_t *err)
+{
+    bool curve = *config->curve_secret != 0;
+    if (curve != (*config->curve_clients != 0)) {
+        hr_buf_printf (err, "--curve-secret and --curve-clients go together: the broker's "
+                       "certificate and the public certificates of the clients it allows");
+        return -1;
+    }
+    if (hr_curve_check_exposure ("--pull", config->pull, curve, config->insecure, err)
+    ||  hr_curve_check_exposure ("--router", config->router, curve, config->insecure, err)
+    ||  hr_curve_check_exposure ("--xpub", config->xpub, curve, config->insecure, err))
+        return -1;
+    return 0;
+}
+
+static int
+s_secure (hrb_server_t *self, void *zmq_ctx, hr_buf_t *err)
+{
+    const hrb_config_t *config = self->config;
+    bool curve = *config->curve_secret != 0;
+    if (hrb_server_check (config, err) != 0)
+        return -1;
+    if (!curve) {
+        hr_buf_t exposed = HR_BUF_INIT;
+        if (hr_curve_check_exposure ("--pull", config->pull, false, false, &exposed)
+        ||  hr_curve_check_exposure ("--router", config->router, false, false, &exposed)
+        ||  hr_curve_check_exposure ("--xpub", config->xpub, false, false, &exposed))
+            hr_log_warn ("--insecure: ZeroMQ endpoints reachable from other machines "
+                         "without CURVE", "detail", exposed.data);
+        hr_buf_free (&exposed);
+        return 0;
+    }
+    if (!(self->zap = hrb_zap_new (zmq_ctx, config->curve_clients, err))
+    ||  hr_curve_server (self->pull, config->curve_secret, err)
+    ||  hr_curve_server (self->router, config->curve_secret, err)
+    ||  hr_curve_server (self->xpub, config->curve_secret, err))
+        return -1;
+    char allowed [32];
+    snprintf (allowed, sizeof allowed, "%zu", hrb_zap_allowed (self->zap));
+    hr_log_info ("CURVE on: tcp:// and ipc:// clients need a key in --curve-clients",
+                 "allowed", allowed);
+    return 0;
+}
+
 hrb_server_t *
 hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics,
                 hr_buf_t *err)
@@ -188,6 +242,7 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
     zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
     zmq_setsockopt (self->xpub, ZMQ_LINGER, &linger, sizeof linger);
     if (self->stop_fd < 0
+    ||  s_secure (self, zmq_ctx, err) != 0
     || !(self->pull_endpoints = s_bind (self->pull, "PULL", config->pull, err))
     || !(self->router_endpoints = s_bind (self->router, "ROUTER", config->router, err))
     || !(self->xpub_endpoints = s_bind (self->xpub, "XPUB", config->xpub, err))) {
@@ -222,6 +277,7 @@ hrb_server_destroy (hrb_server_t **self_p)
     zmq_close (self->pull);
     zmq_close (self->router);
     zmq_close (self->xpub);
+    hrb_zap_destroy (&self->zap);       //  after the sockets it guards
     if (self->stop_fd >= 0)
         close (self->stop_fd);
     free (self->pull_endpoints);
@@ -694,18 +750,23 @@ hrb_server_run (hrb_server_t *self)
         { self->router, 0, ZMQ_POLLIN, 0 },
         { self->xpub, 0, ZMQ_POLLIN, 0 },
         { NULL, self->stop_fd, ZMQ_POLLIN, 0 },
+        { self->zap? hrb_zap_socket (self->zap): NULL, 0, ZMQ_POLLIN, 0 },
     };
+    int polled = self->zap? 5: 4;
     self->next_tick = hr_mono_ms () + S_TICK_MS;
     while (true) {
         uint64_t now = hr_mono_ms ();
         long timeout = self->next_tick > now? (long) (self->next_tick - now): 0;
-        if (zmq_poll (items, 4, timeout) < 0 && errno != EINTR) {
+        if (zmq_poll (items, polled, timeout) < 0 && errno != EINTR) {
             hr_log_error ("broker loop failed", "call", "zmq_poll",
                           "reason", zmq_strerror (errno));
             return -1;
         }
         if (items [3].revents & ZMQ_POLLIN)
             return 0;
+        if (self->zap && hrb_zap_serve (self->zap, S_BATCH))
+            hr_metrics_set (self->shard, self->m_curve_refused,
+                            (int64_t) hrb_zap_refused (self->zap));
         //  Subscriptions first, so that a head marker precedes the events
         //  published after it in this turn. (ZeroMQ matches a subscription
         //  as soon as it reads it, before the broker does: a subscriber may

@@ -48,6 +48,12 @@ typedef struct {
 
 typedef struct _hrb_server_t hrb_server_t;
 
+//  Checks what needs no file: --curve-secret and --curve-clients given
+//  together, and no endpoint reachable from other machines without CURVE
+//  unless insecure (hr_curve_check_exposure). Returns -1 with what to do
+//  in err. hrb_server_new checks it too; commands call it first to exit 2.
+int hrb_server_check (const hrb_config_t *config, hr_buf_t *err);
+
 //  Creates the broker and binds its sockets in zmq_ctx (not owned). Returns
 //  NULL with a reason in err when a socket cannot be bound. config and its
 //  strings must outlive the server. Caller owns the server.

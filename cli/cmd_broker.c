@@ -3,6 +3,7 @@
 #include "hr_log.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <signal.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -30,10 +31,15 @@ cmd_broker (int argc, char **argv)
                         cli_broker_options, &config, argc, argv, NULL, 0, NULL);
     if (rc)
         return rc < 0? 2: 0;
+    hr_buf_t err = HR_BUF_INIT;
+    if (hrb_server_check (&config.broker, &err) != 0) {
+        fprintf (stderr, "herald: %s\n", err.data);
+        hr_buf_free (&err);
+        return 2;
+    }
     cli_block_signals ();
     void *ctx = zmq_ctx_new ();
     hr_metrics_t *metrics = hr_metrics_new ();
-    hr_buf_t err = HR_BUF_INIT;
     int status = 1;
     hrb_server_t *broker = hrb_server_new (ctx, &config.broker, metrics, &err);
     pthread_t thread;

@@ -4,6 +4,7 @@
     acknowledgement that timed out can be retried without a duplicate.  */
 #include "cli.h"
 #include "hr_channel.h"
+#include "hr_curve.h"
 #include "hr_epoch.h"
 #include "hr_json.h"
 #include "hr_proto.h"
@@ -107,11 +108,20 @@ cmd_pub (int argc, char **argv)
     zmq_setsockopt (sock, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     zmq_setsockopt (sock, ZMQ_LINGER, &linger, sizeof linger);
     int status = 1;
+    hr_buf_t err = HR_BUF_INIT;
+    bool curve = *config.curve_server_key != 0;
+    if (hr_curve_client (sock, config.curve_server_key, config.curve_secret, &err) != 0) {
+        fprintf (stderr, "herald: %s\n", err.data);
+        status = 2;
+    }
+    else
     if (zmq_connect (sock, endpoint) != 0)
         fprintf (stderr, "herald: cannot connect to %s: %s\n", endpoint, zmq_strerror (zmq_errno ()));
     else
     if (!s_wait_writable (sock, (long) config.timeout))
-        fprintf (stderr, "herald: no broker answered at %s\n", endpoint);
+        fprintf (stderr, "herald: no broker answered at %s%s\n", endpoint,
+                 curve? " (or it refused this CURVE key: check --curve-server-key, and that "
+                        "the key of --curve-secret is in the broker's --curve-clients)": "");
     else
     if (zmq_send (sock, frame.data, frame.size, 0) < 0)
         fprintf (stderr, "herald: send failed: %s\n", zmq_strerror (zmq_errno ()));
@@ -132,6 +142,7 @@ cmd_pub (int argc, char **argv)
     }
     zmq_close (sock);
     zmq_ctx_term (ctx);
+    hr_buf_free (&err);
     hr_buf_free (&packed);
     hr_buf_free (&frame);
     return status;

@@ -100,6 +100,14 @@ cmd_run (int argc, char **argv)
     config.gateway.max_event = config.broker.max_event;
     //  One --insecure for both: the gateway's HTTP and the broker's ZeroMQ
     config.broker.insecure = config.gateway.insecure;
+    hr_buf_t check = HR_BUF_INIT;
+    if (hrb_server_check (&config.broker, &check) != 0) {
+        fprintf (stderr, "herald: %s\n", check.data);
+        hr_buf_free (&check);
+        free (router);
+        free (xpub);
+        return 2;
+    }
 
     cli_block_signals ();
     void *ctx = zmq_ctx_new ();

@@ -1,6 +1,7 @@
 /*  herald sub CHANNEL...: print a broker's events as JSON lines.  */
 #include "cli.h"
 #include "hr_channel.h"
+#include "hr_curve.h"
 #include "hr_json.h"
 
 #include <errno.h>
@@ -82,6 +83,12 @@ cmd_sub (int argc, char **argv)
     size_t len = strcspn (config.broker.xpub, ",");
     snprintf (endpoint, sizeof endpoint, "%.*s", (int) len, config.broker.xpub);
     int status = 0;
+    hr_buf_t err = HR_BUF_INIT;
+    if (hr_curve_client (sub, config.curve_server_key, config.curve_secret, &err) != 0) {
+        fprintf (stderr, "herald: %s\n", err.data);
+        status = 2;
+    }
+    else
     if (zmq_connect (sub, endpoint) != 0) {
         fprintf (stderr, "herald: cannot connect to %s: %s\n", endpoint, zmq_strerror (errno));
         status = 1;
@@ -111,5 +118,6 @@ cmd_sub (int argc, char **argv)
     }
     zmq_close (sub);
     zmq_ctx_term (ctx);
+    hr_buf_free (&err);
     return status;
 }

@@ -1,10 +1,12 @@
 /*  hr_config: option tables, environment and flag parsing, --help.  */
 #include "hr_config.h"
 
+#include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 static void
 s_env_name (const char *name, char *out, size_t size)
@@ -253,4 +255,47 @@ hr_config_host_port (const char *text, char *host, size_t host_size, int *port)
         return -1;
     *port = (int) value;
     return 0;
+}
+
+bool
+hr_host_loopback (const char *host)
+{
+    char text [INET6_ADDRSTRLEN + 2];
+    size_t len = strlen (host);
+    if (len >= 2 && host [0] == '[' && host [len - 1] == ']') {
+        host++;
+        len -= 2;
+    }
+    if (len == 0 || len >= sizeof text)
+        return false;
+    memcpy (text, host, len);
+    text [len] = 0;
+    if (strcasecmp (text, "localhost") == 0)
+        return true;
+    struct in_addr v4;
+    struct in6_addr v6;
+    if (inet_pton (AF_INET, text, &v4) == 1)
+        return (ntohl (v4.s_addr) >> 24) == 127;
+    if (inet_pton (AF_INET6, text, &v6) == 1)
+        return IN6_IS_ADDR_LOOPBACK (&v6)
+            || (IN6_IS_ADDR_V4MAPPED (&v6) && v6.s6_addr [12] == 127);
+    return false;
+}
+
+bool
+hr_endpoint_loopback (const char *endpoint)
+{
+    if (!strncmp (endpoint, "inproc://", 9) || !strncmp (endpoint, "ipc://", 6))
+        return true;
+    if (strncmp (endpoint, "tcp://", 6) != 0)
+        return false;
+    char host [256];
+    //  The port may be "*" or "!" (ZeroMQ's wildcards): only the host matters
+    const char *colon = strrchr (endpoint + 6, ':');
+    size_t len = colon? (size_t) (colon - (endpoint + 6)): 0;
+    if (!colon || len >= sizeof host)
+        return false;
+    memcpy (host, endpoint + 6, len);
+    host [len] = 0;
+    return hr_host_loopback (host);
 }

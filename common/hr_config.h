@@ -60,4 +60,14 @@ int hr_config_host_port (const char *text, char *host, size_t host_size, int *po
 //  take it for something else (`herald revoke --until`: Unix seconds).
 int hr_config_duration (const char *text, int64_t *ms);
 
+//  True when host (no port; an IPv6 address with or without brackets) is a
+//  loopback address: 127.0.0.0/8, ::1 (or ::ffff:127.x.y.z), or "localhost".
+//  Anything else, "*", "" and interface names included, is not.
+bool hr_host_loopback (const char *host);
+
+//  True when a ZeroMQ endpoint cannot be reached from another machine:
+//  inproc://, ipc://, or tcp:// whose host is loopback (hr_host_loopback).
+//  Every other transport, and tcp://*:PORT or an interface name, is not.
+bool hr_endpoint_loopback (const char *endpoint);
+
 #endif

@@ -16,6 +16,7 @@
     again S_RETRY_MS later, within its deadline: that is back-pressure,
     not a failure to reset clients for.  */
 #include "hrg_link.h"
+#include "hr_curve.h"
 #include "hr_log.h"
 #include "hr_time.h"
 
@@ -32,6 +33,9 @@
 #define S_HELD_MAX 4096
 //  Pause before asking again after the broker answered `overloaded`.
 #define S_RETRY_MS 10
+//  Monitor events of a failed handshake (wrong CURVE keys, refused by ZAP).
+#define S_HANDSHAKE_FAILED (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL \
+    | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
 typedef struct _s_pending_t s_pending_t;
 struct _s_pending_t {
@@ -55,6 +59,7 @@ struct _hrg_link_t {
     bool closing;               //  destroying: refuse new requests
     size_t held;                //  requests in the FIFO not sent yet
     bool connected;             //  as of the last hrg_link_update
+    bool refusal_logged;        //  a failed handshake was logged since the last success
     uint64_t retries;           //  history requests asked again (overloaded)
     uint64_t send_again;        //  the DEALER refused a held request: none sent before
     s_pending_t *head, *tail;
@@ -63,14 +68,17 @@ struct _hrg_link_t {
 };
 
 hrg_link_t *
-hrg_link_new (void *zmq_ctx, const char *endpoint, uint64_t timeout_ms, int id,
-              hr_buf_t *err)
+hrg_link_new (void *zmq_ctx, const char *endpoint, const char *curve_server_key,
+              const char *curve_secret, uint64_t timeout_ms, int id, hr_buf_t *err)
 {
     hrg_link_t *self = hr_calloc (1, sizeof *self);
     self->dealer = zmq_socket (zmq_ctx, ZMQ_DEALER);
     char monitor [64];
     snprintf (monitor, sizeof monitor, "inproc://herald-link-%d", id);
-    zmq_socket_monitor (self->dealer, monitor, ZMQ_EVENT_CONNECTED | ZMQ_EVENT_DISCONNECTED);
+    //  Connected once the handshake succeeds, not at TCP connect: a CURVE
+    //  handshake the broker refuses (wrong keys) is no connection
+    zmq_socket_monitor (self->dealer, monitor, ZMQ_EVENT_HANDSHAKE_SUCCEEDED
+                        | ZMQ_EVENT_DISCONNECTED | S_HANDSHAKE_FAILED);
     self->monitor = zmq_socket (zmq_ctx, ZMQ_PAIR);
     zmq_connect (self->monitor, monitor);
     //  Refuse to queue requests while no broker is connected: the HTTP
@@ -78,8 +86,10 @@ hrg_link_new (void *zmq_ctx, const char *endpoint, uint64_t timeout_ms, int id,
     int immediate = 1, linger = 0;
     zmq_setsockopt (self->dealer, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     zmq_setsockopt (self->dealer, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect (self->dealer, endpoint) != 0) {
+    int rc = hr_curve_client (self->dealer, curve_server_key, curve_secret, err);
+    if (rc == 0 && (rc = zmq_connect (self->dealer, endpoint)) != 0)
         hr_buf_printf (err, "cannot connect to broker %s: %s", endpoint, zmq_strerror (errno));
+    if (rc != 0) {
         zmq_socket_monitor (self->dealer, NULL, 0);
         zmq_close (self->monitor);
         zmq_close (self->dealer);
@@ -205,8 +215,19 @@ hrg_link_update (hrg_link_t *self)
             zmq_msg_recv (&address, self->monitor, 0);
             zmq_msg_close (&address);
         }
-        if (id == ZMQ_EVENT_CONNECTED)
+        if (id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED) {
             self->peers++;
+            self->refusal_logged = false;
+        }
+        else
+        if (id & S_HANDSHAKE_FAILED) {
+            //  libzmq retries every 100 ms: one line until a handshake succeeds
+            if (!self->refusal_logged)
+                hr_log_limited_warn ("handshake with the broker failed; retrying (with CURVE: "
+                                     "check --curve-server-key, and that this gateway's key "
+                                     "is in the broker's --curve-clients)");
+            self->refusal_logged = true;
+        }
         else
         if (id == ZMQ_EVENT_DISCONNECTED && self->peers > 0)
             self->peers--;

@@ -19,9 +19,13 @@ typedef void (hrg_link_fn) (void *arg, uint64_t rid, const hr_reply_t *reply,
                             zmq_msg_t *frames, size_t count);
 
 //  Connects a DEALER to endpoint in zmq_ctx, watching its connection state
-//  through a socket monitor on inproc://herald-link-<id>. Caller owns it.
-hrg_link_t *hrg_link_new (void *zmq_ctx, const char *endpoint, uint64_t timeout_ms,
-                          int id, hr_buf_t *err);
+//  through a socket monitor on inproc://herald-link-<id>; with CURVE when
+//  curve_server_key is not "" (hr_curve_client: the broker's public
+//  certificate and this gateway's secret one). NULL with a reason in err
+//  when it cannot connect or a certificate cannot be read. Caller owns it.
+hrg_link_t *hrg_link_new (void *zmq_ctx, const char *endpoint, const char *curve_server_key,
+                          const char *curve_secret, uint64_t timeout_ms, int id,
+                          hr_buf_t *err);
 
 //  Calls every pending callback with NULL, then destroys the link.
 void hrg_link_destroy (hrg_link_t **self_p);

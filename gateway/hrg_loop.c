@@ -10,6 +10,7 @@
 #include "hrg_http.h"
 #include "hrg_link.h"
 #include "hrg_revoke.h"
+#include "hr_curve.h"
 #include "hr_log.h"
 #include "hr_time.h"
 
@@ -106,9 +107,11 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     zmq_setsockopt (self->sub_monitor, ZMQ_LINGER, &linger, sizeof linger);
     zmq_connect (self->sub_monitor, monitor);
     if (self->epoll_fd < 0 || self->stop_fd < 0
+    ||  hr_curve_client (self->sub, config->curve_server_key, config->curve_secret, err) != 0
     ||  s_connect (self->sub, config->broker_sub, err) != 0
-    ||  !(self->link = hrg_link_new (zmq_ctx, config->broker_req,
-                                     (uint64_t) config->broker_timeout, index, err))) {
+    ||  !(self->link = hrg_link_new (zmq_ctx, config->broker_req, config->curve_server_key,
+                                     config->curve_secret, (uint64_t) config->broker_timeout,
+                                     index, err))) {
         hrg_loop_destroy (&self);
         return NULL;
     }

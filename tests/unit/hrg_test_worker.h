@@ -93,7 +93,7 @@ tw_init (tw_t *self, int link_id)
     zmq_setsockopt (w->sub, ZMQ_LINGER, &zero, sizeof zero);
     assert_int_equal (zmq_connect (w->sub, self->broker.sub_endpoint), 0);
     hr_buf_t err = HR_BUF_INIT;
-    w->link = hrg_link_new (self->ctx, self->broker.req_endpoint,
+    w->link = hrg_link_new (self->ctx, self->broker.req_endpoint, "", "",
                             (uint64_t) self->config.broker_timeout, link_id, &err);
     assert_non_null (w->link);
     hr_buf_free (&err);

@@ -61,7 +61,7 @@ s_setup (void **state)
     fx->ctx = zmq_ctx_new ();
     tfb_start (&fx->broker, fx->ctx);
     hr_buf_t err = HR_BUF_INIT;
-    fx->link = hrg_link_new (fx->ctx, fx->broker.req_endpoint, 1000, 1, &err);
+    fx->link = hrg_link_new (fx->ctx, fx->broker.req_endpoint, "", "", 1000, 1, &err);
     assert_non_null (fx->link);
     hr_buf_free (&err);
     *state = fx;
@@ -368,7 +368,7 @@ test_send_with_no_broker_fails_at_once (void **state)
     void *ctx = zmq_ctx_new ();
     hr_buf_t err = HR_BUF_INIT;
     //  Nobody listens on port 1
-    hrg_link_t *link = hrg_link_new (ctx, "tcp://127.0.0.1:1", 1000, 2, &err);
+    hrg_link_t *link = hrg_link_new (ctx, "tcp://127.0.0.1:1", "", "", 1000, 2, &err);
     assert_non_null (link);
     assert_false (hrg_link_update (link));
     s_result_t a = { 0 };
@@ -424,7 +424,7 @@ test_history_waits_for_the_broker_to_connect (void **state)
     zmq_getsockopt (router, ZMQ_LAST_ENDPOINT, endpoint, &size);
     assert_int_equal (zmq_unbind (router, endpoint), 0);
     hr_buf_t err = HR_BUF_INIT;
-    hrg_link_t *link = hrg_link_new (ctx, endpoint, S_TIMEOUT_MS, 4, &err);
+    hrg_link_t *link = hrg_link_new (ctx, endpoint, "", "", S_TIMEOUT_MS, 4, &err);
     assert_non_null (link);
     assert_false (hrg_link_update (link));
     s_result_t a = { 0 }, b = { 0 }, p = { 0 };
@@ -472,7 +472,7 @@ test_held_history_expires_and_is_bounded (void **state)
 {
     void *ctx = zmq_ctx_new ();
     hr_buf_t err = HR_BUF_INIT;
-    hrg_link_t *link = hrg_link_new (ctx, "tcp://127.0.0.1:1", 1000, 5, &err);
+    hrg_link_t *link = hrg_link_new (ctx, "tcp://127.0.0.1:1", "", "", 1000, 5, &err);
     assert_non_null (link);
     s_result_t a = { 0 };
     assert_true (hrg_link_history (link, "orders", NULL, 0, 10, s_on_reply, &a) != 0);
@@ -552,7 +552,7 @@ test_overloaded_publish_and_late_history_fail (void **state)
     s_wait_for (fx, &a);
     assert_int_equal (a.error, HR_E_OVERLOADED);
     hr_buf_t err = HR_BUF_INIT;
-    hrg_link_t *hasty = hrg_link_new (fx->ctx, fx->broker.req_endpoint, 5, 6, &err);
+    hrg_link_t *hasty = hrg_link_new (fx->ctx, fx->broker.req_endpoint, "", "", 5, 6, &err);
     assert_non_null (hasty);
     assert_true (hrg_link_history (hasty, "orders", NULL, 0, 1, s_on_reply, &b) != 0);
     s_take (fx, &rb);
@@ -598,7 +598,7 @@ test_bad_endpoint_is_an_error (void **state)
 {
     void *ctx = zmq_ctx_new ();
     hr_buf_t err = HR_BUF_INIT;
-    assert_null (hrg_link_new (ctx, "nonsense://x", 1000, 3, &err));
+    assert_null (hrg_link_new (ctx, "nonsense://x", "", "", 1000, 3, &err));
     assert_non_null (err.data);
     assert_non_null (strstr (err.data, "nonsense://x"));
     hr_buf_free (&err);
