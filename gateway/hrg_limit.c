@@ -55,7 +55,8 @@ struct _hrg_limit_t {
     pthread_mutex_t addr_mutex;
     s_table_t addrs;            //  of s_addr_t, owned
     //  Holds are 32-bit handles (they fit a connection struct's padding):
-    //  handle h is handles [h]; freed handles are reused first
+    //  handle h is handles [h]; freed handles are reused first, so the
+    //  array follows the most addresses open at once (it never shrinks)
     s_addr_t **handles;
     uint32_t handles_size;      //  allocated; [0] is never used
     uint32_t handles_used;      //  handed out at least once: [1, used)
@@ -234,6 +235,9 @@ hrg_limit_destroy (hrg_limit_t **self_p)
     hrg_limit_t *self = *self_p;
     if (!self)
         return;
+    pthread_mutex_lock (&self->shard_mutex);
+    hr_metrics_set (self->shard, self->bytes, 0);      //  the shard outlives it
+    pthread_mutex_unlock (&self->shard_mutex);
     //  Holders are gone (the workers stopped): what they did not give back goes
     for (size_t i = 0; i < self->addrs.size; i++)
         free (self->addrs.slots [i]);
