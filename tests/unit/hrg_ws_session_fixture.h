@@ -218,9 +218,10 @@ s_ws_step (s_fx_t *fx, s_ws_t *ws)
     s_ws_read (ws);
 }
 
-//  Opens a client speaking format, and reads the 101 head.
+//  Opens a client speaking format whose upgrade request carried a token
+//  with claims (taken over; NULL: none), and reads the 101 head.
 static TU_UNUSED void
-s_ws_open (s_fx_t *fx, s_ws_t *ws, hrg_ws_format_t format)
+s_ws_open_claims (s_fx_t *fx, s_ws_t *ws, hrg_ws_format_t format, hr_claims_t *claims)
 {
     int sv [2];
     assert_int_equal (socketpair (AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0, sv), 0);
@@ -229,10 +230,17 @@ s_ws_open (s_fx_t *fx, s_ws_t *ws, hrg_ws_format_t format)
     ws->peer = sv [1];
     ws->msgs = calloc (S_MSGS_MAX, sizeof *ws->msgs);
     ws->conn = hrg_ws_open (&fx->worker, sv [0], format, "dGhlIHNhbXBsZSBub25jZQ==", true,
-                            NULL);
+                            claims);
     assert_non_null (ws->conn);
     s_ws_step (fx, ws);
     assert_true (ws->head);
+}
+
+//  Opens a client speaking format, and reads the 101 head.
+static TU_UNUSED void
+s_ws_open (s_fx_t *fx, s_ws_t *ws, hrg_ws_format_t format)
+{
+    s_ws_open_claims (fx, ws, format, NULL);
 }
 
 typedef struct {
