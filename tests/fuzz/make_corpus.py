@@ -77,6 +77,13 @@ write("request", "bad_unknown_key", pack({"ch": "orders", "data": 1, "chan": "x"
 write("request", "bad_epoch_on_publish", pack({"ch": "orders", "data": 1, "epoch": "e"}))
 write("request", "bad_truncated", pack({"ch": "orders", "data": "abcdef"})[:-3])
 write("request", "bad_c1", raw_map([("ch", pack("orders")), ("data", b"\xc1")]))
+write("request", "revoke", pack({"op": "revoke", "rid": 4, "kind": "sub", "value": "u1",
+                                 "until": 1796236400}))
+write("request", "bad_revoke_kind", pack({"op": "revoke", "kind": "role", "value": "x",
+                                          "until": 1}))
+write("request", "revocations", pack({"revoked": [["sub", "u1", 1796236400],
+                                                  ["jti", "tok-9", 1796150000]]}))
+write("request", "bad_revocations_empty", pack({"revoked": []}))
 write("request", "reply_ack", pack({"rid": 7, "seq": 42, "epoch": "9f1c2ab03e4d5f60", "dup": False}))
 write("request", "reply_error", pack({"rid": 1, "error": "bad_channel", "message": "m"}))
 write("request", "reply_history", pack({"ch": "orders", "epoch": None, "first": 38, "head": 57,
