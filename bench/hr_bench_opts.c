@@ -16,6 +16,7 @@
 enum {
     O_MODE = 256, O_TARGET, O_PROTO, O_URL, O_CHANNEL, O_CHANNELS, O_SRC_ADDRS,
     O_PROCS, O_CONN_RATE, O_MAX_PENDING, O_CONNECT_TIMEOUT, O_READY, O_SETTLE,
+    O_CURVE_SERVER_KEY, O_CURVE_SECRET,
     O_PUB, O_PUB_URL, O_BODY, O_ZMQ, O_PUB_CONNS, O_PUB_WINDOW, O_DRAIN,
     O_TIMEOUT, O_SERVER_PID, O_JSON, O_SELFTEST, O_HOST, O_PORT
 };
@@ -41,6 +42,8 @@ static const struct option s_options [] = {
     { "pub-url",         required_argument, NULL, O_PUB_URL },
     { "pub-body",        required_argument, NULL, O_BODY },
     { "zmq-endpoint",    required_argument, NULL, O_ZMQ },
+    { "curve-server-key", required_argument, NULL, O_CURVE_SERVER_KEY },
+    { "curve-secret",    required_argument, NULL, O_CURVE_SECRET },
     { "pub-conns",       required_argument, NULL, O_PUB_CONNS },
     { "pub-window",      required_argument, NULL, O_PUB_WINDOW },
     { "events",          required_argument, NULL, 'm' },
@@ -100,6 +103,8 @@ hr_bench_opts_usage (FILE *out)
 "Publisher:\n"
 "  --pub zmq|http          PUSH/MessagePack or HTTP POST (herald zmq, nchan http)\n"
 "  --zmq-endpoint EP       (default tcp://H:5555)\n"
+"  --curve-server-key F    the broker's public CURVE certificate: PUSH with CURVE\n"
+"  --curve-secret F        the publisher's CURVE certificate (its secret file)\n"
 "  --pub-url URL           POST URL, {ch} = channel (herald: /v1/publish,\n"
 "                          nchan: /pub?id={ch})\n"
 "  --pub-body raw|herald   POST the payload, or {\"channel\":..,\"data\":payload}\n"
@@ -271,6 +276,8 @@ hr_bench_opts_parse (hr_bench_opts_t *self, int argc, char **argv)
                 else ok = false;
                 break;
             case O_ZMQ:          ok = s_copy (self->zmq_endpoint, sizeof self->zmq_endpoint, optarg); zmq_set = true; break;
+            case O_CURVE_SERVER_KEY: ok = s_copy (self->curve_server_key, sizeof self->curve_server_key, optarg); break;
+            case O_CURVE_SECRET: ok = s_copy (self->curve_secret, sizeof self->curve_secret, optarg); break;
             case O_PUB_CONNS:    ok = s_parse_u32 (optarg, &self->pub_conns, 1, 1000); break;
             case O_PUB_WINDOW:   ok = s_parse_u32 (optarg, &self->pub_window, 1, 100000); break;
             case 'm': {

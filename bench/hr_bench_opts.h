@@ -58,6 +58,8 @@ typedef struct {
     char pub_url [1024];        //  HTTP publisher URL; {ch} is the channel
     hr_bench_body_t body;
     char zmq_endpoint [256];
+    char curve_server_key [256];    //  the broker's public CURVE certificate; "" = plain
+    char curve_secret [256];        //  this publisher's CURVE certificate (secret file)
     uint32_t pub_conns;         //  HTTP keep-alive connections
     uint32_t pub_window;        //  requests in flight per HTTP connection
     uint64_t events;            //  M, events to publish

@@ -20,6 +20,7 @@
 #include "hr_bench_http.h"
 #include "hr_bench_payload.h"
 #include "hr_bench_pub.h"
+#include "hr_bench_zmq.h"
 
 #define S_IN_SIZE 16384
 
@@ -281,18 +282,11 @@ hr_bench_pub_new (const hr_bench_opts_t *opts)
     if (opts->pub == HR_BENCH_PUB_ZMQ) {
         //  ZMQ_IMMEDIATE: with no broker, sends time out and count as
         //  errors instead of queueing silently.
-        int timeout = 2000, linger = 2000, immediate = 1;
         self->ctx = zmq_ctx_new ();
-        self->push = self->ctx? zmq_socket (self->ctx, ZMQ_PUSH): NULL;
-        if (!self->push
-        ||  zmq_setsockopt (self->push, ZMQ_IMMEDIATE, &immediate, sizeof immediate) != 0
-        ||  zmq_setsockopt (self->push, ZMQ_SNDTIMEO, &timeout, sizeof timeout) != 0
-        ||  zmq_setsockopt (self->push, ZMQ_LINGER, &linger, sizeof linger) != 0
-        ||  zmq_connect (self->push, opts->zmq_endpoint) != 0) {
-            fprintf (stderr, "hr-bench: cannot connect PUSH to %s: %s\n",
-                     opts->zmq_endpoint, zmq_strerror (zmq_errno ()));
+        self->push = self->ctx? hr_bench_zmq_push (self->ctx, opts->zmq_endpoint, opts, 2000)
+                              : NULL;
+        if (!self->push)
             hr_bench_pub_destroy (&self);
-        }
         return self;
     }
     self->window = opts->rate > 0? opts->pub_window: 1;

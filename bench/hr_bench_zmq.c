@@ -17,6 +17,7 @@
 
 #include "hr_bench_payload.h"
 #include "hr_bench_zmq.h"
+#include "hr_curve.h"
 
 //  The sink's report to the parent.
 typedef struct {
@@ -25,10 +26,11 @@ typedef struct {
     uint64_t last_ns;
 } s_sink_report_t;
 
-static void *
-s_push_new (void *ctx, const char *endpoint)
+void *
+hr_bench_zmq_push (void *ctx, const char *endpoint, const hr_bench_opts_t *opts,
+                   int linger_ms)
 {
-    int timeout = 2000, linger = 5000, immediate = 1;
+    int timeout = 2000, immediate = 1;
     void *push = zmq_socket (ctx, ZMQ_PUSH);
     if (!push)
         return NULL;
@@ -36,12 +38,21 @@ s_push_new (void *ctx, const char *endpoint)
     //  high-water mark of messages with nobody listening.
     zmq_setsockopt (push, ZMQ_IMMEDIATE, &immediate, sizeof immediate);
     zmq_setsockopt (push, ZMQ_SNDTIMEO, &timeout, sizeof timeout);
-    zmq_setsockopt (push, ZMQ_LINGER, &linger, sizeof linger);
-    if (zmq_connect (push, endpoint) != 0) {
-        zmq_close (push);
-        return NULL;
+    zmq_setsockopt (push, ZMQ_LINGER, &linger_ms, sizeof linger_ms);
+    hr_buf_t err = HR_BUF_INIT;
+    if (opts && hr_curve_client (push, opts->curve_server_key, opts->curve_secret, &err) != 0)
+        fprintf (stderr, "hr-bench: %s\n", err.data);
+    else
+    if (zmq_connect (push, endpoint) != 0)
+        fprintf (stderr, "hr-bench: cannot connect PUSH to %s: %s\n", endpoint,
+                 zmq_strerror (zmq_errno ()));
+    else {
+        hr_buf_free (&err);
+        return push;
     }
-    return push;
+    hr_buf_free (&err);
+    zmq_close (push);
+    return NULL;
 }
 
 int
@@ -49,9 +60,8 @@ hr_bench_zmq_ingest (const hr_bench_opts_t *opts, hr_bench_zmq_result_t *result)
 {
     memset (result, 0, sizeof *result);
     void *ctx = zmq_ctx_new ();
-    void *push = ctx? s_push_new (ctx, opts->zmq_endpoint): NULL;
+    void *push = ctx? hr_bench_zmq_push (ctx, opts->zmq_endpoint, opts, 5000): NULL;
     if (!push) {
-        fprintf (stderr, "hr-bench: cannot connect PUSH to %s\n", opts->zmq_endpoint);
         if (ctx)
             zmq_ctx_term (ctx);
         return -1;
@@ -77,7 +87,8 @@ hr_bench_zmq_ingest (const hr_bench_opts_t *opts, hr_bench_zmq_result_t *result)
             result->send_timeouts++;
             if (seq == 1 || ++consecutive_timeouts == 3) {
                 if (seq == 1) {
-                    fprintf (stderr, "hr-bench: %s takes no messages (is the broker running?)\n",
+                    fprintf (stderr, "hr-bench: %s takes no messages (is the broker "
+                             "running? with CURVE: are the keys right?)\n",
                              opts->zmq_endpoint);
                     rc = -1;
                 }
@@ -185,8 +196,8 @@ hr_bench_zmq_ceiling (const hr_bench_opts_t *opts, hr_bench_zmq_result_t *result
     if (s_read_timed (pipe_fds [0], endpoint, sizeof endpoint, 5000) != 0 || !endpoint [0])
         fprintf (stderr, "hr-bench: the PULL sink did not start\n");
     else
-    if (!(ctx = zmq_ctx_new ()) || !(push = s_push_new (ctx, endpoint)))
-        fprintf (stderr, "hr-bench: cannot connect PUSH to %s\n", endpoint);
+    if (!(ctx = zmq_ctx_new ()) || !(push = hr_bench_zmq_push (ctx, endpoint, NULL, 5000)))
+        fprintf (stderr, "hr-bench: no PUSH to the sink at %s\n", endpoint);
     else {
         //  One message, sent again and again: this measures libzmq, not us.
         char message [opts->size + 128];

@@ -24,6 +24,13 @@ typedef struct {
     double recv_s;              //  zmq-ceiling: sink's first to last message
 } hr_bench_zmq_result_t;
 
+//  A PUSH to a broker's endpoint, connected: ZMQ_IMMEDIATE, 2 s send
+//  timeout, linger_ms; a CURVE client when opts has --curve-server-key
+//  (opts NULL: plain). NULL when it cannot be set up (message on stderr).
+void *
+    hr_bench_zmq_push (void *ctx, const char *endpoint, const hr_bench_opts_t *opts,
+                       int linger_ms);
+
 //  Returns 0, or -1 when the broker cannot be reached (message on stderr).
 int
     hr_bench_zmq_ingest (const hr_bench_opts_t *opts, hr_bench_zmq_result_t *result);

@@ -1,7 +1,7 @@
 """CURVE on the broker's ZeroMQ sockets (docs/security.md, CURVE): allowed
-publishers (herald pub, a pyzmq PUSH) deliver to SSE and `herald sub`; an
-unknown key or a plain client delivers nothing, and each refusal is logged
-and counted; a gateway with the wrong server key never becomes ready; a
+publishers (herald pub, a pyzmq PUSH, herald bench) deliver to SSE and
+`herald sub`; an unknown key or a plain client delivers nothing, and each
+refusal is logged and counted; a gateway with the wrong server key never becomes ready; a
 broker reachable from other machines without CURVE refuses to start unless
 --insecure. Certificates are written by pyzmq (zmq.auth), as an operator
 without `herald keygen` would make them."""
@@ -149,6 +149,17 @@ class Curve(unittest.TestCase):
         self.assertTrue(allowed.poll(5000), "the allowed SUB gets the head marker")
         self.assertEqual([sub.poll(0) for sub in refused_subs], [0, 0])
         self.assertEqual(H.metric(h.http, "herald_broker_events_total"), 1)
+
+    def test_bench_publishes_with_curve(self):
+        h = self.start_run()
+        bench = ["bench", "--mode", "ingest", "--zmq-endpoint", h.pull, "--duration", "0.3"]
+        r = herald(*bench, *self.certs.client_args("alice"), timeout=60)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        H.wait_until(lambda: H.metric(h.http, "herald_broker_events_total") > 0, 10,
+                     "the bench's events to be sequenced")
+        r = herald(*bench, *self.certs.client_args("mallory"), timeout=60)
+        self.assertEqual(r.returncode, 1, r.stdout + r.stderr)
+        self.assertIn("takes no messages", r.stderr)
 
     def test_gateway_with_the_wrong_server_key_never_becomes_ready(self):
         broker = H.start(self, "broker", *self.certs.broker_args())

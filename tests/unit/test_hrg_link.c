@@ -5,6 +5,11 @@
 #include "hr_log.h"
 #include "support.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <zmq.h>
 
 #define S_TIMEOUT_MS 5000
@@ -381,6 +386,43 @@ test_send_with_no_broker_fails_at_once (void **state)
     zmq_ctx_term (ctx);
 }
 
+//  A peer that accepts the TCP connection but never completes a ZeroMQ
+//  handshake (as with CURVE keys the broker refuses) is no broker: the link
+//  counts a connection at handshake success, not at TCP connect.
+static void
+test_tcp_connection_without_handshake_is_not_linked (void **state)
+{
+    int fd = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    struct sockaddr_in addr = { .sin_family = AF_INET,
+                                .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+    socklen_t len = sizeof addr;
+    assert_int_equal (bind (fd, (struct sockaddr *) &addr, sizeof addr), 0);
+    assert_int_equal (listen (fd, 4), 0);
+    assert_int_equal (getsockname (fd, (struct sockaddr *) &addr, &len), 0);
+    char endpoint [64];
+    snprintf (endpoint, sizeof endpoint, "tcp://127.0.0.1:%d", ntohs (addr.sin_port));
+    void *ctx = zmq_ctx_new ();
+    hr_buf_t err = HR_BUF_INIT;
+    hrg_link_t *link = hrg_link_new (ctx, endpoint, "", "", 1000, 7, &err);
+    assert_non_null (link);
+    struct pollfd pfd = { .fd = fd, .events = POLLIN };
+    assert_int_equal (poll (&pfd, 1, 5000), 1);
+    int peer = accept (fd, NULL, NULL);
+    assert_true (peer >= 0);
+    //  libzmq reports the TCP connection at once and waits 30 s for the
+    //  greeting: for a bounded while, the link must stay unconnected
+    uint64_t until = hr_mono_ms () + 300;
+    while (hr_mono_ms () < until) {
+        assert_false (hrg_link_update (link));
+        zmq_poll (NULL, 0, 10);
+    }
+    hrg_link_destroy (&link);
+    close (peer);
+    close (fd);
+    hr_buf_free (&err);
+    zmq_ctx_term (ctx);
+}
+
 typedef struct {
     hrg_link_t *link;
     tfb_broker_t *broker;
@@ -637,6 +679,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_unsendable_held_history_does_not_spin,
                                          s_setup, s_teardown),
         cmocka_unit_test (test_bad_endpoint_is_an_error),
+        cmocka_unit_test (test_tcp_connection_without_handshake_is_not_linked),
     };
     return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
 }
