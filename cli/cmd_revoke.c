@@ -3,6 +3,7 @@
     it to every gateway, which closes matching connections and refuses the
     tokens (docs/security.md, Revocation; docs/protocol.md §3.3).  */
 #include "cli.h"
+#include "hr_curve.h"
 #include "hr_proto.h"
 #include "hr_time.h"
 
@@ -72,6 +73,11 @@ s_request (const cli_config_t *config, const hr_buf_t *frame)
     zmq_pollitem_t item = { sock, 0, ZMQ_POLLIN, 0 };
     zmq_msg_t msg;
     zmq_msg_init (&msg);
+    if (hr_curve_client (sock, config->curve_server_key, config->curve_secret, &err) != 0) {
+        fprintf (stderr, "herald: %s\n", err.data);
+        status = 2;
+    }
+    else
     if (zmq_connect (sock, endpoint) != 0)
         fprintf (stderr, "herald: cannot connect to %s: %s\n", endpoint,
                  zmq_strerror (zmq_errno ()));

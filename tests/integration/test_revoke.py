@@ -188,6 +188,25 @@ class RevocationTest(unittest.TestCase):
         h.wait_until(lambda: sse_status(run.http, self.token("u1")) == (401, "token_revoked"),
                      DEADLINE, "the token refused by herald run")
 
+    def test_cli_with_curve(self):
+        from test_curve import Certs
+        certs = Certs()
+        self.addCleanup(certs.remove)
+        run = h.start(self, "run", "--token-keys", self.keys, *certs.broker_args())
+        status, out, err = revoke_cli(run, "--sub", "u1", "--timeout", "2s",
+                                      *certs.client_args("alice"))
+        self.assertEqual((status, json.loads(out or "{}").get("revoked")), (0, "sub"), err)
+        h.wait_until(lambda: sse_status(run.http, self.token("u1")) == (401, "token_revoked"),
+                     DEADLINE, "the token refused after a revocation over CURVE")
+        # A key not on the broker's list revokes nothing
+        status, _, err = revoke_cli(run, "--sub", "u2", "--timeout", "500ms",
+                                    *certs.client_args("mallory"))
+        self.assertEqual(status, 1, err)
+        # Without CURVE, nothing either
+        status, _, err = revoke_cli(run, "--sub", "u2", "--timeout", "500ms")
+        self.assertEqual(status, 1, err)
+        self.assertEqual(sse_status(run.http, self.token("u2")), (200, None))
+
     def test_broker_without_answer_is_503(self):
         # The gateway's broker never answers: the route gives up at --broker-timeout
         g = h.start(self, "gateway", "--broker", "%s,%s" % (self.broker.xpub, self.broker.router),
