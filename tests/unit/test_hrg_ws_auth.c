@@ -178,6 +178,138 @@ test_welcome_says_none_required_or_done (void **state)
 }
 
 //  --------------------------------------------------------------------
+//  The upgrade request's token (through libmicrohttpd and hrg_ws_handle)
+
+typedef struct {
+    s_fx_t *fx;
+    bool done;
+} s_http_t;
+
+static enum MHD_Result
+s_on_upgrade (void *cls, struct MHD_Connection *mhd, const char *url, const char *method,
+              const char *version, const char *upload_data, size_t *upload_data_size,
+              void **con_cls)
+{
+    s_http_t *http = cls;
+    http->done = true;
+    return hrg_ws_handle (&http->fx->worker, mhd);
+}
+
+//  Sends an upgrade to /v1/ws?query with headers (lines ending in \r\n).
+//  Upgraded: ws is the client (101 head read), returns 101. Refused: the
+//  status, the response in *refusal (head and body), ws untouched.
+static int
+s_ws_upgrade (s_fx_t *fx, s_ws_t *ws, const char *query, const char *headers,
+              hr_buf_t *refusal)
+{
+    s_http_t http = { fx, false };
+    tm_server_t server;
+    tm_start (&server, s_on_upgrade, &http);
+    hr_buf_t request = HR_BUF_INIT;
+    hr_buf_printf (&request, "GET /v1/ws?%s HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                   "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                   "Sec-WebSocket-Protocol: herald.v1.json\r\n%s\r\n", query, headers);
+    hr_buf_putc (&request, 0);
+    int64_t conns = fx->worker.conn_count;
+    int fd = tm_send (&server, request.data);
+    hr_buf_free (&request);
+    assert_true (tm_run_until (&server, &http.done));
+    if (fx->worker.conn_count == conns) {
+        //  Refused: libmicrohttpd writes the response
+        uint64_t deadline = hr_mono_ms () + TM_WAIT_MS;
+        while (!tm_read (fd, refusal) && hr_mono_ms () < deadline) {
+            MHD_run (server.daemon);
+            hr_buf_putc (refusal, 0);
+            refusal->size--;
+            const char *end = strstr (refusal->data, "\r\n\r\n");
+            if (end && strstr (end, "}"))
+                break;
+        }
+        close (fd);
+        tm_stop (&server);
+        hr_buf_putc (refusal, 0);
+        refusal->size--;
+        assert_memory_equal (refusal->data, "HTTP/1.1 ", 9);
+        return atoi (refusal->data + 9);
+    }
+    tm_stop (&server);
+    if (!ws) {
+        close (fd);
+        fail_msg ("upgraded; want a refusal");
+    }
+    memset (ws, 0, sizeof *ws);
+    ws->format = HRG_WS_JSON;
+    ws->peer = fd;
+    ws->msgs = calloc (S_MSGS_MAX, sizeof *ws->msgs);
+    ws->conn = hr_list_entry (hr_list_last (&fx->worker.conns), hrg_conn_t, node);
+    s_ws_step (fx, ws);
+    assert_true (ws->head);
+    assert_memory_equal (ws->got.data, "HTTP/1.1 101 ", 13);
+    return 101;
+}
+
+static void
+test_upgrade_with_a_token_is_done_without_required (void **state)
+{
+    s_fx_t *fx = *state;
+    s_ws_t ws;
+    hr_buf_t token = HR_BUF_INIT, text = HR_BUF_INIT;
+    assert_int_equal (s_ws_upgrade (fx, &ws, "", "", NULL), 101);
+    s_ws_expect_has (fx, &ws, "{\"t\":\"welcome\",\"auth\":\"required\"}");
+    assert_null (ws.conn->claims);
+    s_ws_close (fx, &ws);
+    //  In the Authorization header, then in the query
+    ta_mint (&s_keys, &token, "u", ta_now () + 600, "", "[\"orders\"]", NULL);
+    hr_buf_printf (&text, "Authorization: Bearer %s\r\n", token.data);
+    hr_buf_putc (&text, 0);
+    assert_int_equal (s_ws_upgrade (fx, &ws, "", text.data, NULL), 101);
+    s_ws_expect_has (fx, &ws, "{\"t\":\"welcome\",\"auth\":\"done\"}");
+    assert_non_null (ws.conn->claims);
+    assert_string_equal (ws.conn->claims->sub, "u");
+    s_sub_live (fx, &ws, 1, "orders");
+    s_ws_close (fx, &ws);
+    hr_buf_reset (&text);
+    hr_buf_printf (&text, "token=%s", token.data);
+    hr_buf_putc (&text, 0);
+    assert_int_equal (s_ws_upgrade (fx, &ws, text.data, "", NULL), 101);
+    s_ws_expect_has (fx, &ws, "{\"t\":\"welcome\",\"auth\":\"done\"}");
+    s_ws_close (fx, &ws);
+    hr_buf_free (&token);
+    hr_buf_free (&text);
+}
+
+static void
+test_upgrade_with_a_bad_token_is_401 (void **state)
+{
+    s_fx_t *fx = *state;
+    hr_buf_t token = HR_BUF_INIT, text = HR_BUF_INIT, got = HR_BUF_INIT;
+    const struct { int64_t exp; const char *sub, *code; } cases [] = {
+        { -600, "u", "token_expired" }, { 600, "r", "token_revoked" }, { 0, NULL, "token_invalid" },
+    };
+    ta_revoke (fx->worker.auth, HR_REVOKE_SUB, "r");
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        if (cases [i].sub)
+            ta_mint (&s_keys, &token, cases [i].sub, ta_now () + cases [i].exp, "", NULL, NULL);
+        hr_buf_reset (&text);
+        hr_buf_printf (&text, "Authorization: Bearer %s\r\n",
+                       cases [i].sub? token.data: "not.a-token.at-all");
+        hr_buf_putc (&text, 0);
+        hr_buf_reset (&got);
+        assert_int_equal (s_ws_upgrade (fx, NULL, "", text.data, &got), 401);
+        assert_non_null (strstr (got.data, "WWW-Authenticate: Bearer"));
+        char want [64];
+        snprintf (want, sizeof want, "\"error\":\"%s\"", cases [i].code);
+        if (!strstr (got.data, want))
+            fail_msg ("want %s in %s", want, got.data);
+    }
+    assert_int_equal (fx->worker.conn_count, 0);
+    hr_buf_free (&token);
+    hr_buf_free (&text);
+    hr_buf_free (&got);
+}
+
+//  --------------------------------------------------------------------
 //  Before auth
 
 static void
@@ -616,6 +748,8 @@ main (void)
 #define P(name) cmocka_unit_test_setup_teardown (name, s_public_setup, s_auth_teardown)
     const struct CMUnitTest tests [] = {
         T (test_welcome_says_none_required_or_done),
+        T (test_upgrade_with_a_token_is_done_without_required),
+        T (test_upgrade_with_a_bad_token_is_401),
         T (test_sub_and_pub_before_auth_are_unauthorized),
         P (test_sub_of_a_public_channel_needs_no_auth),
         T (test_auth_with_a_valid_token_is_ok_sub_exp),
