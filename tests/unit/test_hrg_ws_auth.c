@@ -660,7 +660,7 @@ test_refresh_moves_the_deadline (void **state)
     //  And the new token is warned in its turn
     ws.conn->claims->exp = ta_now () + 10;
     s_sweep_at (fx, &ws, hr_mono_ms ());
-    s_expect_refresh (fx, &ws, 9, 10);
+    s_expect_refresh (fx, &ws, 8, 10);
     s_ws_close (fx, &ws);
 }
 
@@ -694,7 +694,7 @@ static void
 test_no_auth_in_time_closes_4005 (void **state)
 {
     s_fx_t *fx = *state;
-    fx->config.ws_auth_timeout = 50;
+    fx->config.ws_auth_timeout = 5000;
     s_ws_t ws, authed, late;
     s_ws_open (fx, &ws, HRG_WS_JSON);
     s_ws_open_claims (fx, &authed, HRG_WS_JSON, s_claims (fx, "u", ta_now () + 600));
@@ -709,7 +709,7 @@ test_no_auth_in_time_closes_4005 (void **state)
     int64_t exp = ta_now () + 600;
     s_send_token (fx, &late, "auth", 1, "u", exp, "[\"orders\"]", NULL);
     s_expect_int (fx, &late, "{\"t\":\"ok\",\"id\":1,\"sub\":\"u\",\"exp\":%lld}", exp);
-    s_sweep_at (fx, &ws, hr_mono_ms () + 100);
+    s_sweep_at (fx, &ws, hr_mono_ms () + 6000);
     s_ws_expect_bye (fx, &ws, 4005);
     assert_int_equal (s_closes (fx, "4005"), 1);
     s_ws_quiet (fx, &authed);
@@ -723,11 +723,11 @@ static void
 test_no_4005_with_public_channels_or_without_keys (void **state)
 {
     s_fx_t *fx = *state;
-    fx->config.ws_auth_timeout = 50;
+    fx->config.ws_auth_timeout = 5000;
     s_ws_t ws;
     s_ws_open (fx, &ws, HRG_WS_JSON);
     s_ws_take (fx, &ws);
-    s_sweep_at (fx, &ws, hr_mono_ms () + 100);
+    s_sweep_at (fx, &ws, hr_mono_ms () + 6000);
     s_ws_quiet (fx, &ws);
     s_ws_close (fx, &ws);
     //  Nor on an open gateway
@@ -735,7 +735,7 @@ test_no_4005_with_public_channels_or_without_keys (void **state)
     fx->worker.auth = NULL;
     s_ws_open (fx, &ws, HRG_WS_JSON);
     s_ws_take (fx, &ws);
-    s_sweep_at (fx, &ws, hr_mono_ms () + 100);
+    s_sweep_at (fx, &ws, hr_mono_ms () + 6000);
     s_ws_quiet (fx, &ws);
     s_ws_close (fx, &ws);
     fx->worker.auth = auth;
