@@ -1,5 +1,7 @@
 # Herald: the two commands a new user needs.
-#   make run    installs what is missing, builds, starts `herald run`
+#   make run    installs what is missing, builds, starts `herald run` (open, on
+#               loopback; its banner says how to get a token; with tokens:
+#               make run ARGS='--token-keys dev.jwks', docs/security.md)
 #   make test   installs what is missing, builds with ASan+UBSan, runs every test
 #               but the mutation check (ctest -LE mutation)
 #   make mutation  the mutation check: each tests/mutation/*.patch must make

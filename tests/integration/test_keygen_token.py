@@ -268,6 +268,30 @@ class Token(unittest.TestCase):
             self.assertEqual(r.stdout, "")
 
 
+class Banner(unittest.TestCase):
+    """herald run's banner says how to get a development token."""
+
+    def banner(self, herald_run):
+        h.wait_until(lambda: any("Ctrl-C" in l for l in herald_run.stdout_lines), 10,
+                     "the banner")
+        return "\n".join(herald_run.stdout_lines)
+
+    def test_open_it_shows_keygen_run_and_token(self):
+        text = self.banner(h.start(self, "run"))
+        self.assertIn("Tokens are off", text)
+        for command in ("keygen --out dev", "run --token-keys dev.jwks",
+                        "token --key dev.private.jwk --sub me --subscribe demo"):
+            self.assertIn(h.herald_binary() + " " + command, text)
+
+    def test_with_keys_it_shows_token(self):
+        directory = tmpdir(self)
+        keygen(self, directory, "dev")
+        text = self.banner(t.start_gateway(self, os.path.join(directory, "dev.jwks")))
+        self.assertIn("Tokens are required", text)
+        self.assertIn(h.herald_binary() + " token --key PRIVATE.jwk --sub me", text)
+        self.assertNotIn("Tokens are off", text)
+
+
 def node():
     path = shutil.which("node")
     assert path, "node is required (scripts/install-deps.sh test installs nodejs)"
