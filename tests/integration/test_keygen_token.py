@@ -366,7 +366,22 @@ def doc_snippets():
 
 class DocSnippets(unittest.TestCase):
     """The minting code docs/security.md shows mints tokens Herald accepts
-    (with a private.jwk from herald keygen); Go only where go is installed."""
+    (with a private.jwk from herald keygen); Go only where go is installed.
+    Its worked example token verifies with its example public key and
+    decodes to the header and claims it shows."""
+
+    def test_the_worked_example_verifies_and_decodes_as_shown(self):
+        with open(os.path.join(HERE, "..", "..", "docs", "security.md")) as f:
+            text = f.read()
+        jwk = json.loads(re.search(r'(\{"kty": "OKP", "crv": "Ed25519", "x": "[^"]+",\s*'
+                                   r'"kid": "2026-12", "alg": "EdDSA"\})', text).group(1))
+        example = text[text.index("### 4.1") - 3000:text.index("### 4.1")]
+        token = re.search(r"\n(eyJ[A-Za-z0-9_.-]+)\n", example).group(1)
+        claims = jwt.decode(token, jwt.PyJWK(jwk).key, algorithms=["EdDSA"], audience="herald",
+                            options={"verify_exp": False})
+        blocks = [json.loads(b) for b in re.findall(r"```json\n(.*?)```", example, re.S)]
+        self.assertEqual(blocks[-2], jwt.get_unverified_header(token))
+        self.assertEqual(blocks[-1], claims)
 
     def test_the_documented_minting_code_works(self):
         directory = tmpdir(self)
