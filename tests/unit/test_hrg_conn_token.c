@@ -341,16 +341,17 @@ s_on_request (void *cls, struct MHD_Connection *mhd, const char *url, const char
 }
 
 //  Opens an SSE request for "orders" with token in the Authorization
-//  header through libmicrohttpd and hrg_sse_handle; reads the head.
+//  header through libmicrohttpd and hrg_sse_handle, in HTTP/1.1 (chunked)
+//  or 1.0 (raw); reads the head and the first event (retry:).
 static void
-s_open_http (s_fx_t *fx, s_client_t *client, const char *token)
+s_open_http_version (s_fx_t *fx, s_client_t *client, const char *token, bool http10)
 {
     s_http_t http = { fx, false };
     tm_server_t server;
     tm_start (&server, s_on_request, &http);
     hr_buf_t request = HR_BUF_INIT;
-    hr_buf_printf (&request, "GET /v1/sse?channel=orders HTTP/1.1\r\nHost: localhost\r\n"
-                   "Authorization: Bearer %s\r\n\r\n", token);
+    hr_buf_printf (&request, "GET /v1/sse?channel=orders HTTP/1.%d\r\nHost: localhost\r\n"
+                   "Authorization: Bearer %s\r\n\r\n", http10? 0: 1, token);
     hr_buf_putc (&request, 0);
     memset (client, 0, sizeof *client);
     client->peer = tm_send (&server, request.data);
@@ -362,13 +363,23 @@ s_open_http (s_fx_t *fx, s_client_t *client, const char *token)
     s_turn (fx);
     tm_read (client->peer, &client->got);
     const char *text = s_text (client);
-    assert_memory_equal (text, "HTTP/1.1 200 OK\r\n", 17);
-    assert_non_null (strstr (text, "\r\nTransfer-Encoding: chunked\r\n"));
+    assert_memory_equal (text, http10? "HTTP/1.0 200 OK\r\n": "HTTP/1.1 200 OK\r\n", 17);
+    assert_non_null (strstr (text, http10? "\r\nConnection: close\r\n"
+                                         : "\r\nTransfer-Encoding: chunked\r\n"));
     const char *body = strstr (text, "\r\n\r\n");
     assert_non_null (body);
-    //  The first chunk: retry:
-    assert_non_null (strstr (body, "\r\nretry: "));
+    //  The first event: retry:, in a chunk or as it is
+    if (http10)
+        assert_memory_equal (body + 4, "retry: ", 7);
+    else
+        assert_non_null (strstr (body, "\r\nretry: "));
     hr_buf_reset (&client->got);
+}
+
+static void
+s_open_http (s_fx_t *fx, s_client_t *client, const char *token)
+{
+    s_open_http_version (fx, client, token, false);
 }
 
 //  The chunks of text, joined into body; fails unless text is whole
@@ -440,6 +451,26 @@ test_http_stream_ends_with_revoked_then_the_terminating_chunk (void **state)
     s_gone (fx, &client);
 }
 
+static void
+test_http10_stream_ends_with_expired_then_eof (void **state)
+{
+    s_fx_t *fx = *state;
+    s_client_t client;
+    hr_buf_t token = HR_BUF_INIT;
+    int64_t exp = ta_now () - 5;
+    ta_mint (&s_keys, &token, "u", exp, "", "[\"orders\"]", NULL);
+    s_open_http_version (fx, &client, token.data, true);
+    assert_true (s_sweep (fx, &client));
+    char want [256];
+    snprintf (want, sizeof want,
+              "event: herald-token-expiring\ndata: {\"exp\":%lld,\"in\":0}\n\n"
+              "event: herald-token-expired\ndata: {\"exp\":%lld}\n\n",
+              (long long) exp, (long long) exp);
+    assert_string_equal (s_text (&client), want);
+    hr_buf_free (&token);
+    s_gone (fx, &client);
+}
+
 int
 main (void)
 {
@@ -455,6 +486,7 @@ main (void)
         T (test_a_connection_without_claims_is_untouched),
         T (test_http_stream_ends_with_expired_then_the_terminating_chunk),
         T (test_http_stream_ends_with_revoked_then_the_terminating_chunk),
+        T (test_http10_stream_ends_with_expired_then_eof),
     };
     return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
 }

@@ -117,6 +117,17 @@ s_closes (s_fx_t *fx, const char *code)
     return -1;
 }
 
+//  How many err{code} the server answered (herald_ws_errors_total).
+static int64_t
+s_errors (s_fx_t *fx, const char *code)
+{
+    for (int i = 0; i < HRG_WS_ERROR_LABELS; i++)
+        if (strcmp (hrg_ws_error_labels [i], code) == 0)
+            return tw_metric (fx, fx->ids.ws_errors + i);
+    fail_msg ("no error label %s", code);
+    return -1;
+}
+
 //  The next message is exactly text with %lld replaced by value.
 static void
 s_expect_int (s_fx_t *fx, s_ws_t *ws, const char *format, long long value)
@@ -324,6 +335,7 @@ test_sub_and_pub_before_auth_are_unauthorized (void **state)
     s_ws_send (fx, &ws, "{\"t\":\"pub\",\"id\":2,\"ch\":\"mine\",\"data\":1}");
     s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"id\":2,\"code\":\"unauthorized\"}");
     assert_false (tfb_pending (&fx->broker));
+    assert_int_equal (s_errors (fx, "unauthorized"), 2);
     s_ws_quiet (fx, &ws);
     s_ws_close (fx, &ws);
 }
@@ -396,6 +408,7 @@ test_auth_with_an_expired_token_is_token_expired (void **state)
     s_send_token (fx, &ws, "auth", 1, "u", ta_now () - 120, "[\"orders\"]", NULL);
     s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"id\":1,\"code\":\"token_expired\","
                               "\"retry\":false}");
+    assert_int_equal (s_errors (fx, "token_expired"), 1);
     //  Still open, still without a token: a good one is welcome
     assert_null (ws.conn->claims);
     int64_t exp = ta_now () + 600;
@@ -432,6 +445,7 @@ test_pub_without_the_grant_is_forbidden (void **state)
     s_ws_send (fx, &ws, "{\"t\":\"pub\",\"id\":1,\"ch\":\"orders\",\"data\":1}");
     s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"id\":1,\"code\":\"forbidden\"}");
     assert_false (tfb_pending (&fx->broker));
+    assert_int_equal (s_errors (fx, "forbidden"), 1);
     //  With the grant it goes to the broker
     s_ws_send (fx, &ws, "{\"t\":\"pub\",\"id\":2,\"ch\":\"mine\",\"data\":1}");
     tfb_request_t request;
