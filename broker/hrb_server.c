@@ -290,6 +290,12 @@ hrb_server_destroy (hrb_server_t **self_p)
     *self_p = NULL;
 }
 
+int
+hrb_server_reload (hrb_server_t *self, hr_buf_t *err)
+{
+    return self->zap? hrb_zap_reload (self->zap, self->config->curve_clients, err): 0;
+}
+
 void
 hrb_server_stop (hrb_server_t *self)
 {

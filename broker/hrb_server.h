@@ -66,6 +66,11 @@ hrb_server_t *hrb_server_new (void *zmq_ctx, const hrb_config_t *config,
 //  owner must end the process with a failure status.
 int hrb_server_run (hrb_server_t *self);
 
+//  Reloads the CURVE allow-list (--curve-clients) for the handshakes to
+//  come (hrb_zap_reload). Safe from any thread. Returns the number of keys,
+//  0 without CURVE, or -1 with a reason in err (the old list stays).
+int hrb_server_reload (hrb_server_t *self, hr_buf_t *err);
+
 //  Asks the loop to return. Safe from any thread and from signal handlers.
 void hrb_server_stop (hrb_server_t *self);
 

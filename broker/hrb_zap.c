@@ -4,13 +4,15 @@
 #include "hr_log.h"
 
 #include <errno.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
 
 struct _hrb_zap_t {
     void *rep;
-    hr_curve_keys_t *keys;
+    hr_curve_keys_t *keys;      //  the handler's thread only
+    _Atomic (hr_curve_keys_t *) reloaded;   //  handed over by hrb_zap_reload
     uint64_t refused;
 };
 
@@ -157,9 +159,27 @@ s_serve_one (hrb_zap_t *self)
     return true;
 }
 
+int
+hrb_zap_reload (hrb_zap_t *self, const char *clients, hr_buf_t *err)
+{
+    hr_curve_keys_t *keys = hr_curve_keys_load (clients, err);
+    if (!keys)
+        return -1;
+    int count = (int) hr_curve_keys_count (keys);
+    //  A list reloaded twice before the handler took the first: the first goes
+    hr_curve_keys_t *unused = atomic_exchange (&self->reloaded, keys);
+    hr_curve_keys_destroy (&unused);
+    return count;
+}
+
 size_t
 hrb_zap_serve (hrb_zap_t *self, size_t budget)
 {
+    hr_curve_keys_t *keys = atomic_exchange (&self->reloaded, NULL);
+    if (keys) {
+        hr_curve_keys_destroy (&self->keys);
+        self->keys = keys;
+    }
     size_t served = 0;
     while (served < budget && s_serve_one (self))
         served++;
@@ -175,6 +195,8 @@ hrb_zap_destroy (hrb_zap_t **self_p)
     if (self->rep)
         zmq_close (self->rep);
     hr_curve_keys_destroy (&self->keys);
+    hr_curve_keys_t *reloaded = atomic_exchange (&self->reloaded, NULL);
+    hr_curve_keys_destroy (&reloaded);
     free (self);
     *self_p = NULL;
 }

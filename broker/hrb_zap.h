@@ -12,7 +12,7 @@
     thread, and the allow-list and counter belong to that loop alone. A
     handshake waits at most one turn of the loop for its answer. inproc://
     connections (the gateway of `herald run`) make no handshake and no ZAP
-    request.  */
+    request. The list is reloaded on SIGHUP (hrb_zap_reload).  */
 #ifndef HRB_ZAP_H
 #define HRB_ZAP_H
 
@@ -62,10 +62,17 @@ void *hrb_zap_socket (hrb_zap_t *self);
 //  Answers the requests waiting, at most budget. Returns how many.
 size_t hrb_zap_serve (hrb_zap_t *self, size_t budget);
 
+//  Loads the allow-list again from clients (SIGHUP), in the calling thread,
+//  safe from any thread; the handler answers with it from its next request
+//  on (connections already admitted stay: ZAP is asked only at handshake).
+//  Returns the number of keys, or -1 with a reason in err and the old list
+//  kept.
+int hrb_zap_reload (hrb_zap_t *self, const char *clients, hr_buf_t *err);
+
 //  Clients refused since start.
 uint64_t hrb_zap_refused (hrb_zap_t *self);
 
-//  Client keys allowed.
+//  Client keys allowed. From the handler's thread.
 size_t hrb_zap_allowed (hrb_zap_t *self);
 
 void hrb_zap_destroy (hrb_zap_t **self_p);

@@ -256,6 +256,24 @@ cli_reload_gateway (void *gateway)
     hr_buf_free (&err);
 }
 
+void
+cli_reload_broker (void *broker)
+{
+    hr_buf_t err = HR_BUF_INIT;
+    int count = hrb_server_reload (broker, &err);
+    char allowed [32];
+    snprintf (allowed, sizeof allowed, "%d", count);
+    if (count > 0)
+        hr_log_info ("SIGHUP: CURVE clients reloaded", "allowed", allowed);
+    else
+    if (count == 0)
+        hr_log_info ("SIGHUP: no CURVE clients to reload (no --curve-clients)");
+    else
+        hr_log_error ("SIGHUP: CURVE clients not reloaded, the old ones stay",
+                      "reason", err.data? err.data: "unknown");
+    hr_buf_free (&err);
+}
+
 bool
 cli_http_loopback (const hrg_config_t *gateway)
 {

@@ -78,6 +78,10 @@ int cli_wait_for_signal (void (*on_hup) (void *arg), void *arg);
 //  logging the outcome; a bad file keeps the old keys.
 void cli_reload_gateway (void *gateway);
 
+//  An on_hup for brokers: reloads the CURVE allow-list (hrb_server_t
+//  *broker), logging the outcome; a bad file keeps the old list.
+void cli_reload_broker (void *broker);
+
 //  True when the gateway's --http address is loopback (hr_host_loopback;
 //  an empty host or 0.0.0.0 is not).
 bool cli_http_loopback (const hrg_config_t *gateway);

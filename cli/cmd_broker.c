@@ -47,7 +47,7 @@ cmd_broker (int argc, char **argv)
         hr_log_info ("ready", "pull", hrb_server_pull_endpoints (broker),
                      "router", hrb_server_router_endpoints (broker),
                      "xpub", hrb_server_xpub_endpoints (broker));
-        cli_wait_for_signal (NULL, NULL);
+        cli_wait_for_signal (cli_reload_broker, broker);
         hr_log_info ("stopping");
         hrb_server_stop (broker);
         void *failed = NULL;

@@ -26,6 +26,20 @@ s_broker_thread (void *server)
     return server;
 }
 
+//  What SIGHUP reloads: the broker's CURVE clients and the gateway's keys.
+typedef struct {
+    hrb_server_t *broker;
+    hrg_gateway_t *gateway;
+} s_parts_t;
+
+static void
+s_reload (void *arg)
+{
+    s_parts_t *parts = arg;
+    cli_reload_broker (parts->broker);
+    cli_reload_gateway (parts->gateway);
+}
+
 //  "user,inproc://x", or just the inproc endpoint when user is empty.
 static char *
 s_with_inproc (const char *user, const char *inproc)
@@ -128,7 +142,8 @@ cmd_run (int argc, char **argv)
             cli_warn_open (&config.gateway);
             s_banner (hrg_gateway_url (gateway), broker, hrg_gateway_workers (gateway),
                       config.gateway.token_keys);
-            int signo = cli_wait_for_signal (cli_reload_gateway, gateway);
+            s_parts_t parts = { broker, gateway };
+            int signo = cli_wait_for_signal (s_reload, &parts);
             hr_log_info ("stopping", "signal", signo == 2? "SIGINT": "SIGTERM");
             status = 0;
         }

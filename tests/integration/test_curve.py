@@ -150,6 +150,35 @@ class Curve(unittest.TestCase):
         self.assertEqual([sub.poll(0) for sub in refused_subs], [0, 0])
         self.assertEqual(H.metric(h.http, "herald_broker_events_total"), 1)
 
+    def test_sighup_reloads_the_allow_list(self):
+        clients = os.path.join(self.certs.dir, "reloaded")
+        shutil.copytree(self.certs.clients, clients)
+        self.addCleanup(shutil.rmtree, clients, True)
+        h = H.start(self, "run", "--curve-secret", self.certs.secret("broker"),
+                    "--curve-clients", clients)
+        stream = H.subscribed(self, h.http, ["c4"])
+        self.certs.socket(self, zmq.PUSH, h.pull, "mallory").send(envelope("c4", "refused"))
+        H.wait_until(lambda: H.metric(h.http, "herald_curve_refused_total") >= 1, 10,
+                     "mallory refused")
+        shutil.copy(self.certs.public("mallory"), clients)
+        h.send_signal(signal.SIGHUP)
+        reloaded = H.wait_until(lambda: [e for e in h.logs()
+                                         if e.get("msg") == "SIGHUP: CURVE clients reloaded"],
+                                10, "the reload logged")
+        self.assertEqual(reloaded[0]["allowed"], "3")
+        # A new connection with mallory's key is admitted now
+        self.certs.socket(self, zmq.PUSH, h.pull, "mallory").send(envelope("c4", "admitted"))
+        self.assertEqual(stream.wait_events(1)[0].json["data"], "admitted")
+        # A list that does not load keeps the old one
+        with open(os.path.join(clients, "notes.txt"), "w") as f:
+            f.write("not a certificate\n")
+        h.send_signal(signal.SIGHUP)
+        H.wait_until(lambda: [e for e in h.logs() if e.get("msg") ==
+                              "SIGHUP: CURVE clients not reloaded, the old ones stay"],
+                     10, "the failed reload logged")
+        self.certs.socket(self, zmq.PUSH, h.pull, "mallory").send(envelope("c4", "still"))
+        self.assertEqual(stream.wait_events(2)[1].json["data"], "still")
+
     def test_bench_publishes_with_curve(self):
         h = self.start_run()
         bench = ["bench", "--mode", "ingest", "--zmq-endpoint", h.pull, "--duration", "0.3"]

@@ -214,6 +214,39 @@ test_handler_admits_only_allowed_keys (void **state)
 }
 
 static void
+test_reload_takes_effect_at_the_next_handshake (void **state)
+{
+    s_fixture_t *f = *state;
+    hrb_zap_t *zap = hrb_zap_new (f->ctx, f->clients, &f->err);
+    assert_non_null (zap);
+    void *pull = s_socket (f, ZMQ_PULL, NULL);
+    assert_int_equal (hr_curve_server (pull, f->server_secret, &f->err), 0);
+    assert_int_equal (zmq_bind (pull, "tcp://127.0.0.1:*"), 0);
+    char endpoint [128];
+    size_t size = sizeof endpoint;
+    zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    assert_int_equal (s_handshake (f, s_socket (f, ZMQ_PUSH, f->bob_secret), endpoint, zap), 0);
+    //  A certificate of bob's added to the directory: two keys, bob admitted
+    char bob [300];
+    tu_certs_path (&f->certs, "allowed/bob.key", bob, sizeof bob);
+    tu_certs_make (&f->certs, "allowed/bob.key", f->bob);
+    snprintf (f->bob_secret, sizeof f->bob_secret, "%s_secret", bob);
+    assert_int_equal (hrb_zap_reload (zap, f->clients, &f->err), 2);
+    assert_int_equal (s_handshake (f, s_socket (f, ZMQ_PUSH, f->bob_secret), endpoint, zap), 1);
+    //  A list that does not load: the old one stays
+    assert_int_equal (hrb_zap_reload (zap, "/nonexistent/clients", &f->err), -1);
+    assert_int_equal (s_handshake (f, s_socket (f, ZMQ_PUSH, f->bob_secret), endpoint, zap), 1);
+    //  Reloaded twice before a request: the later list wins
+    assert_int_equal (hrb_zap_reload (zap, f->clients, &f->err), 2);
+    char alice_only [300];
+    assert_int_equal (hrb_zap_reload (zap, tu_certs_path (&f->certs, "allowed/alice.key",
+                                                          alice_only, sizeof alice_only),
+                                      &f->err), 1);
+    assert_int_equal (s_handshake (f, s_socket (f, ZMQ_PUSH, f->bob_secret), endpoint, zap), 0);
+    hrb_zap_destroy (&zap);
+}
+
+static void
 test_handler_load_error (void **state)
 {
     s_fixture_t *f = *state;
@@ -377,6 +410,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_answers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_handler_admits_only_allowed_keys, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_reload_takes_effect_at_the_next_handshake,
+                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_handler_load_error, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_broker_sockets_refuse_plain_and_unknown_clients,
                                          s_setup, s_teardown),
