@@ -192,8 +192,12 @@ hrb_zap_destroy (hrb_zap_t **self_p)
     hrb_zap_t *self = *self_p;
     if (!self)
         return;
-    if (self->rep)
+    if (self->rep) {
+        //  Now, not when libzmq's reaper gets to the socket: a broker made
+        //  again in this context binds the endpoint at once
+        zmq_unbind (self->rep, HRB_ZAP_ENDPOINT);
         zmq_close (self->rep);
+    }
     hr_curve_keys_destroy (&self->keys);
     hr_curve_keys_t *reloaded = atomic_exchange (&self->reloaded, NULL);
     hr_curve_keys_destroy (&reloaded);

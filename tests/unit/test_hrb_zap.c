@@ -172,6 +172,17 @@ test_answers (void **state)
 
 //  ------------------------------------------------------------- handler
 
+//  A CURVE server PULL on a loopback port (its endpoint into endpoint).
+static void *
+s_curve_pull (s_fixture_t *f, char *endpoint, size_t size)
+{
+    void *pull = s_socket (f, ZMQ_PULL, NULL);
+    assert_int_equal (hr_curve_server (pull, f->server_secret, &f->err), 0);
+    assert_int_equal (zmq_bind (pull, "tcp://127.0.0.1:*"), 0);
+    zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    return pull;
+}
+
 static void
 test_handler_admits_only_allowed_keys (void **state)
 {
@@ -179,12 +190,8 @@ test_handler_admits_only_allowed_keys (void **state)
     hrb_zap_t *zap = hrb_zap_new (f->ctx, f->clients, &f->err);
     assert_non_null (zap);
     assert_int_equal (hrb_zap_allowed (zap), 1);
-    void *pull = s_socket (f, ZMQ_PULL, NULL);
-    assert_int_equal (hr_curve_server (pull, f->server_secret, &f->err), 0);
-    assert_int_equal (zmq_bind (pull, "tcp://127.0.0.1:*"), 0);
     char endpoint [128];
-    size_t size = sizeof endpoint;
-    zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    void *pull = s_curve_pull (f, endpoint, sizeof endpoint);
 
     void *bob = s_socket (f, ZMQ_PUSH, f->bob_secret);
     assert_int_equal (s_handshake (f, bob, endpoint, zap), 0);
@@ -219,12 +226,8 @@ test_reload_takes_effect_at_the_next_handshake (void **state)
     s_fixture_t *f = *state;
     hrb_zap_t *zap = hrb_zap_new (f->ctx, f->clients, &f->err);
     assert_non_null (zap);
-    void *pull = s_socket (f, ZMQ_PULL, NULL);
-    assert_int_equal (hr_curve_server (pull, f->server_secret, &f->err), 0);
-    assert_int_equal (zmq_bind (pull, "tcp://127.0.0.1:*"), 0);
     char endpoint [128];
-    size_t size = sizeof endpoint;
-    zmq_getsockopt (pull, ZMQ_LAST_ENDPOINT, endpoint, &size);
+    s_curve_pull (f, endpoint, sizeof endpoint);
     assert_int_equal (s_handshake (f, s_socket (f, ZMQ_PUSH, f->bob_secret), endpoint, zap), 0);
     //  A certificate of bob's added to the directory: two keys, bob admitted
     char bob [300];
