@@ -276,13 +276,13 @@ hr_keyset_load (const char *path, hr_buf_t *err)
     }
     //  One byte more than allowed tells an oversized file apart
     char *text = hr_malloc (HR_KEYSET_MAX_FILE + 1);
+    errno = 0;
     size_t size = fread (text, 1, HR_KEYSET_MAX_FILE + 1, file);
-    bool failed = ferror (file);
+    int failed = ferror (file)? (errno? errno: EIO): 0;
     fclose (file);
     hr_keyset_t *self = NULL;
-    if (failed) {
-        hr_buf_printf (err, "%s: read error", path);
-    }
+    if (failed)
+        hr_buf_printf (err, "%s: %s", path, strerror (failed));
     else {
         hr_buf_t reason = HR_BUF_INIT;
         self = hr_keyset_parse (text, size, &reason);

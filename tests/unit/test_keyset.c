@@ -133,6 +133,9 @@ test_kid_rules (void **state)
                "key 2 (kid \"a\"): duplicate kid (key 1 has it too)");
     s_refused ("{\"keys\":[" ED (",\"kid\":\"\"") "]}", "kid must be 1..128 bytes");
     s_refused ("{\"keys\":[" ED (",\"kid\":5") "]}", "must be strings");
+    //  A kid that is not printable is left out of the message
+    s_refused ("{\"keys\":[" ED (",\"kid\":\"a\\u001b[31m\"") "," HS (",\"kid\":\"a\\u001b[31m\"")
+               "]}", "key 2: duplicate kid (key 1 has it too)");
 }
 
 static void
@@ -226,6 +229,9 @@ test_load_reads_a_file_and_names_it_in_errors (void **state)
     unlink (path);
     assert_null (hr_keyset_load (path, &err));
     assert_non_null (strstr (err.data, "No such file"));
+    hr_buf_reset (&err);
+    assert_null (hr_keyset_load ("/tmp", &err));
+    assert_non_null (strstr (err.data, "/tmp: Is a directory"));
     hr_buf_free (&err);
 }
 
