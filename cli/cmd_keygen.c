@@ -27,6 +27,9 @@
 
 #define S_USAGE "herald keygen [--out NAME] [--kid K] [--alg EdDSA|HS256] [--curve]"
 #define S_PATH_MAX 4096
+//  This binary as it was invoked (./build/herald under make run), so the
+//  commands printed can be pasted as they are
+#define S_SELF program_invocation_name
 
 //  base64url without padding of size bytes, into out (size it with
 //  sodium_base64_ENCODED_LEN).
@@ -114,9 +117,9 @@ s_eddsa (const char *name, const char *kid)
     printf ("wrote %s  (Ed25519 private key, kid \"%s\", mode 0600: it mints tokens; keep it secret)\n"
             "wrote %s  (the public key set: gateways verify tokens with it)\n\n"
             "next:\n"
-            "  herald run --token-keys %s\n"
-            "  herald token --key %s --sub alice --subscribe demo --publish demo\n",
-            private_path, kid, public_path, public_path, private_path);
+            "  %s run --token-keys %s\n"
+            "  %s token --key %s --sub alice --subscribe demo --publish demo\n",
+            private_path, kid, public_path, S_SELF, public_path, S_SELF, private_path);
     return 0;
 }
 
@@ -143,9 +146,9 @@ s_hs256 (const char *name, const char *kid)
     printf ("wrote %s  (HS256 shared secret, kid \"%s\", mode 0600: it mints AND verifies "
             "tokens; keep it secret)\n\n"
             "next:\n"
-            "  herald run --token-keys %s\n"
-            "  herald token --key %s --sub alice --subscribe demo --publish demo\n",
-            path, kid, path, path);
+            "  %s run --token-keys %s\n"
+            "  %s token --key %s --sub alice --subscribe demo --publish demo\n",
+            path, kid, S_SELF, path, S_SELF, path);
     return 0;
 }
 
@@ -176,10 +179,10 @@ s_curve (const char *name)
     }
     printf ("wrote %s  (CURVE public certificate: give it to the other side)\n"
             "wrote %s  (CURVE secret certificate, mode 0600: keep it secret)\n\n"
-            "for a broker:  herald broker --curve-secret %s --curve-clients DIR\n"
+            "for a broker:  %s broker --curve-secret %s --curve-clients DIR\n"
             "for a client:  copy %s into the broker's --curve-clients DIR, then\n"
-            "               herald gateway --curve-server-key BROKER_CERT --curve-secret %s\n",
-            name, secret_path, secret_path, name, secret_path);
+            "               %s gateway --curve-server-key BROKER_CERT --curve-secret %s\n",
+            name, secret_path, S_SELF, secret_path, name, S_SELF, secret_path);
     return 0;
 }
 
