@@ -116,13 +116,11 @@ s_grants (const char *option, const char *list, const char *sub)
         }
         while (item_len && (item [item_len - 1] == ' ' || item [item_len - 1] == '\t'))
             item_len--;
-        const char *why = NULL;
+        const char *why = NULL;     //  set only when the grant is refused
         if (json_array_size (array) == HR_GRANT_MAX)
-            why = "too many grants";
+            why = "a token holds at most 64 grants per list";
         else
-        if (!hr_grant_expand (&expanded, item, item_len, sub, strlen (sub), &why))
-            ;
-        else
+        if (hr_grant_expand (&expanded, item, item_len, sub, strlen (sub), &why))
             json_array_append_new (array, json_stringn (item, item_len));
         if (why) {
             fprintf (stderr, "herald: --%s: grant \"%.*s\" is invalid: %s\n"
