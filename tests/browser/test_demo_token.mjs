@@ -28,6 +28,10 @@ run(async () => {
     await anonymous.goto(`http://127.0.0.1:${port}/`);
     await waitFor("the refusal to show", async () =>
       (await state(anonymous)).includes("401 token_missing"));
+    await anonymous.goto(`http://127.0.0.1:${port}/?transport=ws`);
+    await waitFor("the WebSocket refusal to show", async () =>
+      (await state(anonymous)).startsWith("not subscribed") &&
+      (await anonymous.textContent("#auth")).startsWith("a token is required"));
 
     const tabs = [];
     for (const transport of ["sse", "ws"]) {
