@@ -3,8 +3,11 @@
     Table-driven rather than libsodium's sodium_base642bin: that one is
     constant-time per character, which costs as much as the HMAC of the
     same token (about 9 ns a character here), and a token is no secret.
-    Keys are decoded once at load, where the time does not matter.  */
+    Keys are decoded once at load, where the time does not matter.
+    Encoding (for signing, not on the hot path) is libsodium's.  */
 #include "hr_b64url.h"
+
+#include <sodium.h>
 
 //  Character -> 6-bit value + 1; 0 outside the URL-safe alphabet.
 static const uint8_t s_value [256] = {
@@ -58,4 +61,14 @@ hr_b64url_decode (uint8_t *bin, size_t bin_max, const char *text, size_t len,
     }
     *bin_len = size;
     return true;
+}
+
+void
+hr_b64url_encode (hr_buf_t *out, const void *data, size_t size)
+{
+    size_t text_len = sodium_base64_ENCODED_LEN (size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    hr_buf_reserve (out, text_len);
+    sodium_bin2base64 (out->data + out->size, text_len, data, size,
+                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    out->size += text_len - 1;
 }

@@ -6,6 +6,8 @@
 #ifndef HR_B64URL_H
 #define HR_B64URL_H
 
+#include "hr_buf.h"
+
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -18,5 +20,8 @@
 //  base64url or does not fit.
 bool hr_b64url_decode (uint8_t *bin, size_t bin_max, const char *text, size_t len,
                        size_t *bin_len);
+
+//  Appends the base64url text (no padding) of data[0..size) to out.
+void hr_b64url_encode (hr_buf_t *out, const void *data, size_t size);
 
 #endif

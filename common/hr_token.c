@@ -319,17 +319,6 @@ hr_claims_destroy (hr_claims_t **claims_p)
     *claims_p = NULL;
 }
 
-//  Appends the base64url text of data to out.
-static void
-s_put_b64 (hr_buf_t *out, const void *data, size_t size)
-{
-    size_t text_len = sodium_base64_ENCODED_LEN (size, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    hr_buf_reserve (out, text_len);
-    sodium_bin2base64 (out->data + out->size, text_len, data, size,
-                       sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-    out->size += text_len - 1;
-}
-
 bool
 hr_token_sign (hr_buf_t *out, const hr_key_t *key, const char *claims_json, hr_buf_t *err)
 {
@@ -353,9 +342,9 @@ hr_token_sign (hr_buf_t *out, const hr_key_t *key, const char *claims_json, hr_b
     }
     hr_buf_putc (&header, '}');
     size_t start = out->size;
-    s_put_b64 (out, header.data, header.size);
+    hr_b64url_encode (out, header.data, header.size);
     hr_buf_putc (out, '.');
-    s_put_b64 (out, claims_json, strlen (claims_json));
+    hr_b64url_encode (out, claims_json, strlen (claims_json));
     const unsigned char *signed_text = (const unsigned char *) out->data + start;
     size_t signed_len = out->size - start;
     uint8_t sig [S_SIG_MAX];
@@ -372,7 +361,7 @@ hr_token_sign (hr_buf_t *out, const hr_key_t *key, const char *claims_json, hr_b
         sig_len = crypto_auth_hmacsha256_BYTES;
     }
     hr_buf_putc (out, '.');
-    s_put_b64 (out, sig, sig_len);
+    hr_b64url_encode (out, sig, sig_len);
     hr_buf_free (&header);
     return true;
 }

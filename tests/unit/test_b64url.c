@@ -1,4 +1,4 @@
-/*  test_b64url: strict base64url decoding (common/hr_b64url): agrees
+/*  test_b64url: strict base64url (common/hr_b64url): decoding agrees
     with libsodium's URL-safe, no-padding decoder on every input tried, and
     refuses padding, the standard alphabet, whitespace, bytes over 0x7f and
     non-zero trailing bits.  */
@@ -135,6 +135,30 @@ test_agrees_with_libsodium (void **state)
     }
 }
 
+static void
+test_encode_appends_and_round_trips (void **state)
+{
+    (void) state;
+    hr_buf_t out = HR_BUF_INIT;
+    hr_buf_puts (&out, "x.");
+    hr_b64url_encode (&out, "foobar", 6);
+    hr_b64url_encode (&out, "\xfb\xff", 2);
+    hr_b64url_encode (&out, "", 0);
+    assert_string_equal (out.data, "x.Zm9vYmFy-_8");
+    assert_int_equal (out.size, strlen (out.data));
+    uint8_t bytes [100], back [100];
+    for (size_t size = 0; size < sizeof bytes; size++) {
+        randombytes_buf (bytes, size);
+        hr_buf_reset (&out);
+        hr_b64url_encode (&out, bytes, size);
+        size_t len;
+        assert_true (hr_b64url_decode (back, sizeof back, out.data, out.size, &len));
+        assert_int_equal (len, size);
+        assert_memory_equal (back, bytes, size);
+    }
+    hr_buf_free (&out);
+}
+
 int
 main (void)
 {
@@ -144,6 +168,7 @@ main (void)
         cmocka_unit_test (test_known_texts),
         cmocka_unit_test (test_refusals),
         cmocka_unit_test (test_agrees_with_libsodium),
+        cmocka_unit_test (test_encode_appends_and_round_trips),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
