@@ -100,6 +100,10 @@ hrg_auth_verify (hrg_auth_t *self, const char *token, size_t size,
                  hr_claims_t **claims, const char **why)
 {
     *claims = NULL;
+    if (!self) {
+        *why = "this gateway has no token keys";
+        return HR_E_TOKEN_INVALID;
+    }
     pthread_mutex_lock (&self->lock);
     hr_keyset_t *keys = self->keys? hr_keyset_ref (self->keys): NULL;
     pthread_mutex_unlock (&self->lock);
@@ -195,7 +199,7 @@ hrg_auth_may_publish (hrg_auth_t *self, const hr_claims_t *claims,
 hr_revoke_t *
 hrg_auth_revocations (hrg_auth_t *self)
 {
-    return self->revoked;
+    return self? self->revoked: NULL;
 }
 
 bool

@@ -321,6 +321,7 @@ hrg_conn_fini (hrg_conn_t *self)
         hr_list_remove (&self->again_node);
     hrg_queue_clear (&self->queue);
     hr_claims_destroy (&self->claims);
+    hrg_limit_release (worker->limit, &self->address);
     hr_list_remove (&self->node);          //  from conns, or reaped once closed
     worker->conn_count--;
     hr_metrics_add_to (worker->shard, worker->m->connections, -1);

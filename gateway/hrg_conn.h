@@ -21,6 +21,7 @@
 #include "hrg_worker.h"
 #include "hr_cursor.h"
 #include "hr_token.h"
+#include "hrg_limit.h"
 
 typedef struct _hrg_stream_t hrg_stream_t;
 
@@ -94,6 +95,7 @@ struct _hrg_conn_t {
     bool blocked;               //  the socket refused bytes: waiting for EPOLLOUT
     bool shut;                  //  lingering, last words out: our side shut down
     bool token_warned;          //  token_expiring was called for its claims
+    hrg_limit_hold_t address;   //  its hold on its client address (hrg_limit), or 0
     uint64_t blocked_ms;        //  monotonic: when it started refusing, or last took bytes since
     uint64_t last_frame_ms;     //  monotonic: the last frame queued (heartbeats)
     uint64_t linger_until;      //  lingering: monotonic ms to give up on the peer

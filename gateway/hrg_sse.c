@@ -110,11 +110,7 @@ s_build_head (s_sse_t *self, struct MHD_Connection *mhd, const char *version)
                         "X-Accel-Buffering: no\r\n");
     hr_buf_puts (&head, body->chunked? "Transfer-Encoding: chunked\r\n"
                                      : "Connection: close\r\n");
-    const char *origin = hrg_respond_cors_origin (worker, mhd);
-    if (origin)
-        hr_buf_printf (&head, "Access-Control-Allow-Origin: %s\r\n", origin);
-    if (worker->cors)
-        hr_buf_puts (&head, "Vary: Origin\r\n");   //  allowed or not: see hrg_respond_cors
+    hrg_respond_cors_head (worker, mhd, &head);
     hr_buf_puts (&head, "\r\n");
     body->head_len = (uint32_t) head.size;
     body->head = hr_buf_detach (&head);
@@ -345,6 +341,7 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *ve
         return hrg_respond_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
     }
     hrg_conn_t *conn = hrg_sse_open (worker, fd, set, positions, fresh);
+    conn->address = hrg_limit_mhd_hold (worker->limit, mhd);
     if (claims)
         hrg_conn_set_claims (conn, claims);
     s_build_head ((s_sse_t *) conn, mhd, version);

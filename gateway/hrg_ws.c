@@ -469,6 +469,7 @@ hrg_ws_handle (hrg_worker_t *worker, struct MHD_Connection *mhd)
         hr_claims_destroy (&claims);
         return hrg_respond_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
     }
-    hrg_ws_open (worker, fd, format, request.key, offered, claims);
+    hrg_conn_t *conn = hrg_ws_open (worker, fd, format, request.key, offered, claims);
+    conn->address = hrg_limit_mhd_hold (worker->limit, mhd);
     return MHD_NO;              //  libmicrohttpd closes its side, and frees its memory
 }

@@ -32,9 +32,11 @@ hrg_ws_auth_overdue (hrg_ws_conn_t *self, uint64_t now_ms)
 }
 
 //  Takes the new claims; ends the subscriptions they no longer grant,
-//  each with unsub{ch, why: "forbidden"}.
+//  rendering unsub{ch, why: "forbidden"} for each into answer: they go out
+//  with the request's own answer, in its turn, so after the ok of every
+//  sub before it.
 static void
-s_take_claims (hrg_ws_conn_t *self, hr_claims_t *claims)
+s_take_claims (hrg_ws_conn_t *self, hr_claims_t *claims, hr_buf_t *answer)
 {
     hrg_conn_t *conn = &self->conn;
     hrg_worker_t *worker = conn->worker;
@@ -44,11 +46,8 @@ s_take_claims (hrg_ws_conn_t *self, hr_claims_t *claims)
         const char *name = stream->set->names [0];
         if (hrg_auth_may_subscribe (worker->auth, claims, name, strlen (name)))
             continue;
-        hr_buf_t text = HR_BUF_INIT;
-        hrg_ws_render_unsub (&text, self->format, name, "forbidden");
+        hrg_ws_render_unsub (answer, self->format, name, "forbidden");
         hrg_ws_session_drop (self, name);   //  name dies here: rendered first
-        hrg_ws_conn_send (self, &text);
-        hr_buf_free (&text);
     }
 }
 
@@ -90,11 +89,11 @@ hrg_ws_auth_message (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *ms
     char sub [HR_TOKEN_SUB_MAX + 1];
     size_t sub_len = claims->sub_len;
     memcpy (sub, claims->sub, sub_len + 1);
-    s_take_claims (self, claims);
-    hr_buf_t *scratch = &conn->worker->scratch;
-    hr_buf_reset (scratch);
-    hrg_ws_render_ok_auth (scratch, self->format, msg->id, refresh? NULL: sub, sub_len, exp);
-    hrg_ws_session_answer (self, order, scratch);
+    hr_buf_t answer = HR_BUF_INIT;
+    s_take_claims (self, claims, &answer);
+    hrg_ws_render_ok_auth (&answer, self->format, msg->id, refresh? NULL: sub, sub_len, exp);
+    hrg_ws_session_answer (self, order, &answer);
+    hr_buf_free (&answer);
 }
 
 bool

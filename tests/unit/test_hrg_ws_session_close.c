@@ -10,7 +10,8 @@
 #include "hrg_ws_session_fixture.h"
 
 //  herald_ws_closed_total's labels, as in hrg_ws_close_labels.
-enum { S_1001, S_1002, S_1003, S_1007, S_1009, S_1011, S_4001, S_4002, S_4004 };
+enum { S_1001, S_1002, S_1003, S_1007, S_1009, S_1011, S_4001, S_4002, S_4003, S_4004,
+       S_4005, S_4501, S_4503 };
 
 static int64_t
 s_closes (s_fx_t *fx, int label)
