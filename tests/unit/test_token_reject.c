@@ -271,6 +271,12 @@ test_kid_selects_the_key (void **state)
     assert_string_equal (why, "unknown kid");
     free (token);
     hr_keyset_unref (&keys);
+    //  A lone key without a kid verifies a token that names one
+    keys = s_parse_keys ("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\",\"x\":\"" S_X "\"}]}");
+    token = s_make ("{\"alg\":\"EdDSA\",\"kid\":\"any\"}", CLAIMS (""), SIGN_ED);
+    assert_int_equal (s_check_with (keys, &s_policy, token, &why, NULL), HR_OK);
+    free (token);
+    hr_keyset_unref (&keys);
 }
 
 static void
