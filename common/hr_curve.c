@@ -165,6 +165,21 @@ hr_curve_z85 (const uint8_t key [HR_CURVE_KEY_LEN], char text [HR_CURVE_Z85_LEN 
     zmq_z85_encode (text, key, HR_CURVE_KEY_LEN);
 }
 
+//  True for a transport other machines can reach (an endpoint of another
+//  transport cannot be bound at all, and zmq_bind says so).
+static bool
+s_network_transport (const char *endpoint)
+{
+    static const char *const schemes [] = {
+        "tcp://", "ws://", "wss://", "pgm://", "epgm://", "norm://", "udp://", "tipc://",
+        "vmci://", NULL
+    };
+    for (int i = 0; schemes [i]; i++)
+        if (strncmp (endpoint, schemes [i], strlen (schemes [i])) == 0)
+            return true;
+    return false;
+}
+
 int
 hr_curve_check_exposure (const char *what, const char *endpoints, bool curve,
                          bool insecure, hr_buf_t *err)
@@ -175,7 +190,7 @@ hr_curve_check_exposure (const char *what, const char *endpoints, bool curve,
     char *save = NULL;
     int rc = 0;
     for (char *ep = strtok_r (list, ",", &save); ep && rc == 0; ep = strtok_r (NULL, ",", &save))
-        if (!hr_endpoint_loopback (ep)) {
+        if (s_network_transport (ep) && !hr_endpoint_loopback (ep)) {
             hr_buf_printf (err, "%s %s is reachable from other machines and anyone there "
                            "could publish and subscribe: give --curve-secret and "
                            "--curve-clients (docs/security.md, CURVE), or --insecure",

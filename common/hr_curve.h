@@ -50,8 +50,10 @@ void hr_curve_z85 (const uint8_t key [HR_CURVE_KEY_LEN], char text [HR_CURVE_Z85
 
 //  Refuses a broker that would expose plain ZeroMQ: returns -1 with what to
 //  do in err when any endpoint of the comma-separated list is reachable
-//  from another machine (not hr_endpoint_loopback) while curve is false and
-//  insecure is false. what names the socket ("--pull").
+//  from another machine (a network transport, tcp:// and the like, that is
+//  not hr_endpoint_loopback) while curve is false and insecure is false.
+//  Transports ZeroMQ does not know are left to zmq_bind to refuse. what
+//  names the socket ("--pull").
 int hr_curve_check_exposure (const char *what, const char *endpoints, bool curve,
                              bool insecure, hr_buf_t *err);
 

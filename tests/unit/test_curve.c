@@ -232,7 +232,7 @@ test_plain_broker_reachable_from_elsewhere_is_refused (void **state)
 {
     s_fixture_t *f = *state;
     const char *local = "tcp://127.0.0.1:5555,ipc:///tmp/x,inproc://y,tcp://[::1]:*,"
-                        "tcp://localhost:1";
+                        "tcp://localhost:1,bogus://x";
     assert_int_equal (hr_curve_check_exposure ("--pull", local, false, false, &f->err), 0);
     assert_null (f->err.data);
     const char *exposed [] = { "tcp://0.0.0.0:5555", "tcp://*:*", "tcp://eth0:5555",
