@@ -147,6 +147,12 @@ class RevocationTest(unittest.TestCase):
         t.assert_error(self, admin_revoke(g1.http, {"jti": "tok-9", "sub": "u3"}, token=admin),
                        400, "bad_field")
         t.assert_error(self, admin_revoke(g1.http, b"[1]", token=admin), 400, "bad_json")
+        t.assert_error(self, admin_revoke(g1.http, {"sub": "x" * 5000}, token=admin),
+                       413, "body_too_large")
+        t.assert_error(self, admin_revoke(g1.http, {"sub": "x" * 257}, token=admin),
+                       400, "bad_field")
+        r = h.http("GET", g1.http + "/v1/admin/revoke", headers=t.bearer(admin))
+        self.assertEqual((r.status, r.headers.get("Allow")), (405, "POST, OPTIONS"), r)
         t.assert_error(self, admin_revoke(g1.http, {"sub": "u3", "until": 5}, token=admin),
                        400, "bad_field")
         self.assertFalse(stream.ended)
