@@ -14,6 +14,9 @@
 #include <string.h>
 
 #define S_BIN_MAX HR_B64URL_DECODED_MAX (HR_TOKEN_MAX)
+//  A real header is under 200 bytes; the bound keeps what is parsed before
+//  the signature is checked small (and its nesting shallow).
+#define S_HEADER_MAX 1024
 #define S_SIG_MAX 64
 
 //  Headers that would make us fetch keys or honour extensions: refused.
@@ -277,6 +280,10 @@ hr_token_verify (const hr_keyset_t *keys, const hr_token_policy_t *policy,
     size_t bin_len;
     if (!hr_b64url_decode (bin, sizeof bin, token, (size_t) (dot1 - token), &bin_len)) {
         *why = "header is not base64url";
+        return HR_E_TOKEN_INVALID;
+    }
+    if (bin_len > S_HEADER_MAX) {
+        *why = "header longer than 1024 bytes";
         return HR_E_TOKEN_INVALID;
     }
     const hr_key_t *key = s_header_key (keys, bin, bin_len, why);

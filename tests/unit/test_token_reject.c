@@ -388,6 +388,21 @@ test_oversized_token_is_refused (void **state)
         free (jti);
         hr_buf_free (&claims);
     }
+    //  The header alone is bounded: 1024 bytes pass, 1025 do not
+    for (size_t size = 1024; size <= 1025; size++) {
+        hr_buf_t header = HR_BUF_INIT;
+        hr_buf_puts (&header, "{\"alg\":\"EdDSA\",\"kid\":\"ed1\",\"x\":\"");
+        while (header.size < size - 2)
+            hr_buf_putc (&header, 'h');
+        hr_buf_puts (&header, "\"}");
+        assert_int_equal (header.size, size);
+        if (size == 1024)
+            s_expect_made (header.data, CLAIMS (""), SIGN_ED, HR_OK, NULL);
+        else
+            s_expect_made (header.data, CLAIMS (""), SIGN_ED, HR_E_TOKEN_INVALID,
+                           "header longer than 1024 bytes");
+        hr_buf_free (&header);
+    }
     const char *why;
     hr_claims_t *claims = NULL;
     assert_int_equal (hr_token_verify (s_keys, &s_policy, "", 0, NOW, &claims, &why),
