@@ -63,6 +63,7 @@ s_read (const char *path, s_cert_t *cert, hr_buf_t *err)
     fclose (file);
     text [size <= S_FILE_MAX? size: 0] = 0;
     zconfig_t *root = size <= S_FILE_MAX? zconfig_str_load (text): NULL;
+    explicit_bzero (text, S_FILE_MAX + 1);      //  it may hold a secret key
     free (text);
     int rc = root? s_key (root, "curve/public-key", cert->public_key): -1;
     if (rc != 0)
@@ -124,13 +125,13 @@ hr_curve_client (void *socket, const char *server_key_file, const char *secret_f
     if (s_load (server_key_file, &server, err) != 0
     ||  s_load_secret (secret_file, "--curve-secret", &own, err) != 0)
         return -1;
-    if (zmq_setsockopt (socket, ZMQ_CURVE_SERVERKEY, server.public_key, HR_CURVE_KEY_LEN)
-    ||  zmq_setsockopt (socket, ZMQ_CURVE_PUBLICKEY, own.public_key, HR_CURVE_KEY_LEN)
-    ||  zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, own.secret_key, HR_CURVE_KEY_LEN)) {
+    int rc = zmq_setsockopt (socket, ZMQ_CURVE_SERVERKEY, server.public_key, HR_CURVE_KEY_LEN)
+          || zmq_setsockopt (socket, ZMQ_CURVE_PUBLICKEY, own.public_key, HR_CURVE_KEY_LEN)
+          || zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, own.secret_key, HR_CURVE_KEY_LEN)? -1: 0;
+    if (rc)
         hr_buf_printf (err, "cannot set CURVE keys: %s", zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    return 0;
+    explicit_bzero (&own, sizeof own);     //  the socket and the cache keep it
+    return rc;
 }
 
 int
@@ -140,13 +141,14 @@ hr_curve_server (void *socket, const char *secret_file, hr_buf_t *err)
     if (s_load_secret (secret_file, "--curve-secret", &own, err) != 0)
         return -1;
     int server = 1;
-    if (zmq_setsockopt (socket, ZMQ_CURVE_SERVER, &server, sizeof server)
-    ||  zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, own.secret_key, HR_CURVE_KEY_LEN)
-    ||  zmq_setsockopt (socket, ZMQ_ZAP_DOMAIN, HR_CURVE_DOMAIN, strlen (HR_CURVE_DOMAIN))) {
+    int rc = zmq_setsockopt (socket, ZMQ_CURVE_SERVER, &server, sizeof server)
+          || zmq_setsockopt (socket, ZMQ_CURVE_SECRETKEY, own.secret_key, HR_CURVE_KEY_LEN)
+          || zmq_setsockopt (socket, ZMQ_ZAP_DOMAIN, HR_CURVE_DOMAIN,
+                             strlen (HR_CURVE_DOMAIN))? -1: 0;
+    if (rc)
         hr_buf_printf (err, "cannot make a CURVE server: %s", zmq_strerror (zmq_errno ()));
-        return -1;
-    }
-    return 0;
+    explicit_bzero (&own, sizeof own);
+    return rc;
 }
 
 int
