@@ -34,8 +34,9 @@ hrg_auth_new (const hrg_config_t *config, hr_buf_t *err)
         .max_ttl_s = config->token_max_ttl / 1000,
     };
     //  Revocations live as long as the longest token; one entry per
-    //  revoked subject or token id, and the broker bounds what it sends
-    self->revoked = hr_revoke_new (1000000);
+    //  revoked subject or token id. The broker bounds what it sends
+    //  (--revoke-max): never hold fewer than it may (the list grows lazily)
+    self->revoked = hr_revoke_new (HRG_AUTH_REVOKE_MAX);
     bool ok = true;
     if (config->token_keys && *config->token_keys) {
         hr_buf_t why = HR_BUF_INIT;

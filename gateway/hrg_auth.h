@@ -19,6 +19,9 @@
 
 typedef struct _hrg_auth_t hrg_auth_t;
 
+//  Revocations a gateway holds at most: the largest --revoke-max a broker takes.
+#define HRG_AUTH_REVOKE_MAX 10000000
+
 //  Loads config->token_keys when set and parses config->public_channels.
 //  Returns NULL with a reason in err. config must outlive it. Caller owns.
 hrg_auth_t *hrg_auth_new (const hrg_config_t *config, hr_buf_t *err);

@@ -88,6 +88,10 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
         "Messages received from WebSocket clients (each message of a batch).");
     ids->ws_inbound_bytes = hr_metrics_add (metrics, "herald_ws_inbound_bytes", HR_METRIC_GAUGE,
         "Bytes held for WebSocket messages being received (each up to --ws-max-message).");
+    ids->revocations = hr_metrics_add (metrics, "herald_gateway_revocations", HR_METRIC_GAUGE,
+        "Live revocations the gateway holds (the broker's list, as sent on its stream).");
+    ids->revocation_bytes = hr_metrics_add (metrics, "herald_gateway_revocation_bytes",
+        HR_METRIC_GAUGE, "Bytes the gateway's revocation list takes.");
     ids->ws_closes = hr_metrics_add_labeled (metrics, "herald_ws_closed_total",
         HR_METRIC_COUNTER, "WebSocket connections the server closed for a reason, by close code.",
         "code", hrg_ws_close_labels, HRG_WS_CLOSE_LABELS);

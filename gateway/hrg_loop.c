@@ -3,6 +3,7 @@
     a stop eventfd. Each turn drains the broker stream in a batch, wakes the
     connections that got frames, and runs libmicrohttpd once.  */
 #include "hrg_loop.h"
+#include "hrg_auth.h"
 #include "hrg_channel.h"
 #include "hrg_conn.h"
 #include "hrg_fetch.h"
@@ -99,10 +100,12 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger);
     hrg_revoke_subscribe (self);        //  the broker replays its list to it
     //  Each new connection of the SUB (a broker restart) makes every
-    //  channel confirm its subscription again (hrg_channel_reconfirm_all)
+    //  channel confirm its subscription again (hrg_channel_reconfirm_all);
+    //  a connection counts once its handshake succeeds (CURVE keys the
+    //  broker refuses make TCP connections, 10 a second, and nothing else)
     char monitor [64];
     snprintf (monitor, sizeof monitor, "inproc://herald-sub-%d", index);
-    zmq_socket_monitor (self->sub, monitor, ZMQ_EVENT_CONNECTED);
+    zmq_socket_monitor (self->sub, monitor, ZMQ_EVENT_HANDSHAKE_SUCCEEDED);
     self->sub_monitor = zmq_socket (zmq_ctx, ZMQ_PAIR);
     zmq_setsockopt (self->sub_monitor, ZMQ_LINGER, &linger, sizeof linger);
     zmq_connect (self->sub_monitor, monitor);
@@ -211,7 +214,7 @@ s_sub_reconnected (hrg_worker_t *self)
         uint16_t id = 0;
         if (zmq_msg_size (&event) >= sizeof id)
             memcpy (&id, zmq_msg_data (&event), sizeof id);
-        connected |= id == ZMQ_EVENT_CONNECTED && zmq_msg_more (&event);
+        connected |= id == ZMQ_EVENT_HANDSHAKE_SUCCEEDED && zmq_msg_more (&event);
         while (zmq_msg_more (&event))
             zmq_msg_recv (&event, self->sub_monitor, 0);
     }
@@ -328,6 +331,13 @@ s_turn (hrg_worker_t *self)
     hrg_link_expire (self->link, now);
     if (now >= self->next_sweep) {
         hrg_conn_sweep (self, now);
+        hr_revoke_t *revoked = hrg_auth_revocations (self->auth);
+        if (revoked && self->index == 0) {     //  one list for the gateway: one shard says it
+            hr_metrics_set (self->shard, self->m->revocations,
+                            (int64_t) hr_revoke_count (revoked, (int64_t) (hr_wall_ms () / 1000)));
+            hr_metrics_set (self->shard, self->m->revocation_bytes,
+                            (int64_t) hr_revoke_bytes (revoked));
+        }
         hrg_channel_sweep (self, now);
         if (self->index == 0)           //  process-wide: one writer, else summed twice
             hr_metrics_set (self->shard, self->m->log_suppressed,

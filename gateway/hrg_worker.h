@@ -45,7 +45,8 @@ typedef struct {
         slow_consumers, errors, resets, log_suppressed,
         channels_unconfirmed, subscription_retries, subscription_timeouts, held_bytes,
         catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared, history_retries,
-        ws_connections, ws_messages, ws_closes, ws_errors, ws_inbound_bytes;
+        ws_connections, ws_messages, ws_closes, ws_errors, ws_inbound_bytes,
+        revocations, revocation_bytes;
 } hrg_metric_ids_t;
 
 struct _hrg_worker_t {
