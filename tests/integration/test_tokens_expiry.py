@@ -186,6 +186,27 @@ class Expiry(unittest.TestCase):
         reply = c.request({"t": "sub", "ch": "drop"})
         self.assertEqual((reply["t"], reply.get("code")), ("err", "forbidden"), reply)
 
+    def test_ws_msgpack_a_short_refresh_is_warned_again_then_closed_4003_at_its_exp(self):
+        """Each token gets its warning: a refresh with another short token
+        re-arms refresh{in} and moves the 4003 deadline to its own exp."""
+        token, old_exp = self.token(3, sub="ivan", subscribe=["a", "b"])
+        c = w.connect(self, self.base, [w.MSGPACK], headers=T.bearer(token))
+        self.assertEqual(c.welcome()["auth"], "done")
+        c.subscribe("a")
+        c.subscribe("b")
+        self.refresh_msg(c)
+        start = len(c.messages)
+        short, exp = self.token(5, sub="ivan", subscribe=["a"])
+        self.assertEqual(c.request({"t": "refresh", "token": short})["exp"], exp)
+        unsub = c.wait_message(lambda m: m.get("t") == "unsub", 5, start, "unsub")
+        self.assertEqual(unsub, {"t": "unsub", "ch": "b", "why": "forbidden"})
+        again = self.refresh_msg(c, 5, start)
+        self.assertLessEqual(abs(time.time() + again["in"] - exp), 1.5, (again, exp))
+        self.assertEqual(c.wait_end(exp + GRACE - time.time() + LATE + 3), 4003)
+        at = wall(c.times[c.index_of(c.bye())])
+        self.assertGreaterEqual(at, exp + GRACE - SLACK, "closed before the new exp + grace")
+        self.assertGreater(at, old_exp + GRACE + 1)
+
     def test_ws_refresh_that_widens_the_grants_allows_the_new_channel(self):
         token, _ = self.token(120, sub="hal", subscribe=["a"])
         c = self.ws(token)
