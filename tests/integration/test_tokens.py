@@ -467,6 +467,26 @@ class Keys(unittest.TestCase):
         h.pusher(self, herald.pull).send({"ch": "c", "data": "after rotation"})
         self.assertEqual(stream.wait_events(1, 10)[0].json["data"], "after rotation")
 
+    def test_websocket_refresh_after_rotation_needs_the_new_key(self):
+        k1, k2 = T.EdKey("k1"), T.EdKey("k2")
+        path = T.jwks_file([k1])
+        herald = T.start_gateway(self, path)
+        c = w.connect(self, herald.http, [w.JSON],
+                      headers=T.bearer(T.mint(k1, T.claims(sub="rot", subscribe=["c"]))))
+        self.assertEqual(c.welcome()["auth"], "done")
+        c.subscribe("c")
+        T.rewrite_jwks(path, [k2])
+        herald.send_signal(h.signal.SIGHUP)
+        h.wait_until(lambda: self.status_with(herald, k2) == 200, 5, "k2 accepted after SIGHUP")
+        reply = c.request({"t": "refresh", "token": T.mint(k1, T.claims(sub="rot",
+                                                                       subscribe=["c"]))})
+        self.assertEqual((reply["t"], reply.get("code")), ("err", "unauthorized"), reply)
+        reply = c.request({"t": "refresh", "token": T.mint(k2, T.claims(sub="rot",
+                                                                       subscribe=["c"]))})
+        self.assertEqual(reply["t"], "ok", reply)
+        h.pusher(self, herald.pull).send({"ch": "c", "data": "rotated"})
+        self.assertEqual(c.wait_events("c", 1)[0]["data"], "rotated")
+
     def test_a_bad_file_on_sighup_keeps_the_old_keys_and_says_why(self):
         k1 = T.EdKey("k1")
         path = T.jwks_file([k1])
