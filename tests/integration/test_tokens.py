@@ -31,7 +31,7 @@ class Decisions(unittest.TestCase):
         cls.base = cls.herald.http
         cls.push = h.Zmq(h.zmq.PUSH, cls.herald.pull)
         cls.addClassCleanup(cls.push.close)
-        cls.watch_token = cls.mint_for(cls.k1, subscribe=["watch"])
+        cls.watch_token = cls.mint_for(cls.k1, subscribe=["watch"], ttl=3600)  # outlives the class
         cls.watcher = h.SSEClient(cls.base, ["watch"], headers=T.bearer(cls.watch_token))
         cls.addClassCleanup(cls.watcher.close)
         assert cls.watcher.status == 200, (cls.watcher.status, cls.watcher.body)

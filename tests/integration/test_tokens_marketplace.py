@@ -21,7 +21,7 @@ class Marketplace(unittest.TestCase):
         cls.base = cls.herald.http
         cls.push = h.Zmq(h.zmq.PUSH, cls.herald.pull)
         cls.addClassCleanup(cls.push.close)
-        mint = lambda **kw: T.mint(cls.key, T.claims(**kw))
+        mint = lambda **kw: T.mint(cls.key, T.claims(ttl=3600, **kw))   # outlive the class
         cls.admin = mint(sub="admin", subscribe=["admin:stats", "seller:*"], admin=True)
         cls.seller = mint(sub="123", subscribe=["seller:{sub}"])
         cls.business = mint(sub="staff-9", subscribe=["business:*"])
