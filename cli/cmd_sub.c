@@ -12,6 +12,10 @@
 
 static volatile sig_atomic_t s_interrupted = 0;
 
+//  Handshakes that failed (wrong CURVE keys, or CURVE on one side only).
+#define S_HANDSHAKE_FAILED (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL \
+    | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
+
 static void
 s_on_signal (int signo)
 {
@@ -93,17 +97,43 @@ cmd_sub (int argc, char **argv)
         fprintf (stderr, "herald: cannot connect to %s: %s\n", endpoint, zmq_strerror (errno));
         status = 1;
     }
+    //  libzmq retries a failed handshake without a word: say it once
+    zmq_socket_monitor (sub, "inproc://herald-sub-monitor", S_HANDSHAKE_FAILED);
+    void *monitor = zmq_socket (ctx, ZMQ_PAIR);
+    zmq_setsockopt (monitor, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_connect (monitor, "inproc://herald-sub-monitor");
+    bool warned = false;
     for (int i = 0; i < count && !status; i++) {
         char topic [HR_CHANNEL_MAX + 2];
         int n = snprintf (topic, sizeof topic, "%s|", channels [i]);
         zmq_setsockopt (sub, ZMQ_SUBSCRIBE, topic, (size_t) n);
     }
     while (!status && !s_interrupted) {
-        zmq_msg_t topic, body;
-        zmq_msg_init (&topic);
-        if (zmq_msg_recv (&topic, sub, 0) < 0) {
-            zmq_msg_close (&topic);
+        zmq_pollitem_t items [] = { { sub, 0, ZMQ_POLLIN, 0 }, { monitor, 0, ZMQ_POLLIN, 0 } };
+        if (zmq_poll (items, 2, -1) < 0) {
             if (errno != EINTR)
+                status = 1;
+            continue;
+        }
+        zmq_msg_t topic, body;
+        if (items [1].revents & ZMQ_POLLIN) {
+            zmq_msg_init (&topic);
+            while (zmq_msg_recv (&topic, monitor, ZMQ_DONTWAIT) >= 0)
+                ;
+            zmq_msg_close (&topic);
+            if (!warned)
+                fprintf (stderr, "herald: the handshake with the broker at %s failed; still "
+                         "trying (with CURVE: check --curve-server-key, and that this key is "
+                         "in the broker's --curve-clients; a broker with CURVE refuses "
+                         "clients without it)\n", endpoint);
+            warned = true;
+        }
+        if (!(items [0].revents & ZMQ_POLLIN))
+            continue;
+        zmq_msg_init (&topic);
+        if (zmq_msg_recv (&topic, sub, ZMQ_DONTWAIT) < 0) {
+            zmq_msg_close (&topic);
+            if (errno != EINTR && errno != EAGAIN)
                 status = 1;
             continue;
         }
@@ -116,6 +146,8 @@ cmd_sub (int argc, char **argv)
         s_print (&body, config.markers);
         zmq_msg_close (&body);
     }
+    zmq_socket_monitor (sub, NULL, 0);
+    zmq_close (monitor);
     zmq_close (sub);
     zmq_ctx_term (ctx);
     hr_buf_free (&err);

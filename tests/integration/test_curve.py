@@ -6,6 +6,7 @@ broker reachable from other machines without CURVE refuses to start unless
 --insecure. Certificates are written by pyzmq (zmq.auth), as an operator
 without `herald keygen` would make them."""
 import os
+import select
 import shutil
 import signal
 import subprocess
@@ -149,6 +150,19 @@ class Curve(unittest.TestCase):
         self.assertTrue(allowed.poll(5000), "the allowed SUB gets the head marker")
         self.assertEqual([sub.poll(0) for sub in refused_subs], [0, 0])
         self.assertEqual(H.metric(h.http, "herald_broker_events_total"), 1)
+        # herald sub with a refused key says so, keeps trying, and stops on SIGTERM
+        sub = subprocess.Popen([H.herald_binary(), "sub", "c2", "--xpub", h.xpub]
+                               + self.certs.client_args("mallory"), stdout=subprocess.PIPE,
+                               stderr=subprocess.PIPE, text=True)
+        self.addCleanup(sub.kill)
+        self.assertTrue(select.select([sub.stderr], [], [], 10)[0], "no warning within 10 s")
+        line = sub.stderr.readline()
+        self.assertIn("the handshake with the broker at %s failed" % h.xpub, line)
+        sub.send_signal(signal.SIGTERM)
+        self.assertEqual(sub.wait(5), 0)
+        self.assertEqual(sub.stdout.read(), "")
+        sub.stdout.close()
+        sub.stderr.close()
 
     def test_sighup_reloads_the_allow_list(self):
         clients = os.path.join(self.certs.dir, "reloaded")
@@ -215,6 +229,10 @@ class Curve(unittest.TestCase):
         self.assertLess(cpu, 0.5, "the refused gateway spins")
         warned = [e for e in wrong.logs() if "handshake with the broker failed" in e.get("msg", "")]
         self.assertTrue(warned, wrong.stderr()[-2000:])
+        # A refused handshake is no connection: no channel is confirmed again for it
+        self.assertFalse([e for e in wrong.logs()
+                          if e.get("msg", "").startswith("connected to the broker")],
+                         wrong.stderr()[-2000:])
         # The split gateway with CURVE delivers (SUB and DEALER both secured)
         stream = H.subscribed(self, good.http, ["c3"])
         self.assertEqual(H.publish(good.http, {"channel": "c3", "data": 7}).status, 200)
