@@ -5,6 +5,8 @@
     tell them publishing starts -> publish M events at the rate -> tell
     them how many were published -> they drain and report -> merge, print.
     Every wait has a deadline, and the whole run is bounded by --timeout.
+    A connect run is the ramp alone: connections close once ready, and the
+    server is sampled when every attempt has ended.
 */
 #include <inttypes.h>
 #include <signal.h>
@@ -57,7 +59,10 @@ s_wait_ramp (const hr_bench_opts_t *opts, hr_bench_fleet_t *fleet, uint64_t dead
         uint64_t now = hr_bench_now ();
         if (running == 0)
             return false;
-        if ((sum.ramp_done && sum.attempted == opts->subscribers) || now >= deadline)
+        //  Connect mode may stop early, at --duration.
+        if ((sum.ramp_done && (sum.attempted == opts->subscribers
+                               || opts->mode == HR_BENCH_MODE_CONNECT))
+        ||  now >= deadline)
             return true;
         if (!opts->quiet && now >= next_print) {
             fprintf (stderr, "hr-bench: connecting: %" PRIu64 " ready, %" PRIu64 " failed,"
@@ -137,7 +142,7 @@ s_publish (const hr_bench_opts_t *opts, hr_bench_pub_t *pub, hr_bench_fleet_t *f
     return seq;
 }
 
-//  fanout and idle modes.
+//  fanout, idle and connect modes.
 static int
 s_run_subscribers (hr_bench_opts_t *opts)
 {
@@ -175,7 +180,10 @@ s_run_subscribers (hr_bench_opts_t *opts)
         hr_bench_result_free (&result);
         return 1;
     }
-    double ramp_bound = opts->subscribers / opts->conn_rate + opts->connect_timeout + 5;
+    double ramp_bound = opts->subscribers / opts->conn_rate;
+    if (opts->mode == HR_BENCH_MODE_CONNECT && ramp_bound > opts->duration)
+        ramp_bound = opts->duration;
+    ramp_bound += opts->connect_timeout + 5;
     bool alive = s_wait_ramp (opts, fleet, s_min (s_after (ramp_bound), hard_deadline));
     hr_bench_counts_t sum;
     hr_bench_fleet_progress (fleet, &sum);
@@ -210,7 +218,8 @@ s_run_subscribers (hr_bench_opts_t *opts)
         hr_bench_result_fanout (&result, run.published, &run.fanout);
     }
     else {
-        s_wait_quiet (opts, fleet);
+        if (opts->mode == HR_BENCH_MODE_IDLE)
+            s_wait_quiet (opts, fleet);
         run.connected = s_sample (opts);
         hr_bench_fleet_command (fleet, HR_BENCH_CMD_STOP, 0);
         run.procs_reported = (uint32_t) hr_bench_fleet_collect (
@@ -239,31 +248,38 @@ s_run_zmq (const hr_bench_opts_t *opts)
     return 0;
 }
 
-int
-hr_bench_main (int argc, char **argv)
+static int
+s_run (hr_bench_opts_t *opts)
 {
-    hr_bench_opts_t opts;
-    int rc = hr_bench_opts_parse (&opts, argc, argv);
-    if (rc != 0)
-        return rc > 0? 0: 2;
-    if (opts.selftest) {
-        int failures = hr_bench_sse_test (!opts.quiet) + hr_bench_stats_test (!opts.quiet)
-                     + hr_bench_ws_test (!opts.quiet);
+    if (opts->selftest) {
+        int failures = hr_bench_sse_test (!opts->quiet) + hr_bench_stats_test (!opts->quiet)
+                     + hr_bench_ws_test (!opts->quiet);
         printf ("hr-bench selftest: %s (%d failed checks)\n", failures? "FAILED": "ok", failures);
         return failures? 1: 0;
     }
     //  A peer closing mid-write must be an error code, not a signal.
     signal (SIGPIPE, SIG_IGN);
-    if (opts.server_pid_count > 0 && !hr_bench_proc_sample (opts.server_pids,
-                                                            opts.server_pid_count).ok) {
+    if (opts->server_pid_count > 0 && !hr_bench_proc_sample (opts->server_pids,
+                                                             opts->server_pid_count).ok) {
         fprintf (stderr, "hr-bench: cannot read /proc for every --server-pid\n");
         return 1;
     }
-    switch (opts.mode) {
+    switch (opts->mode) {
         case HR_BENCH_MODE_FANOUT:
         case HR_BENCH_MODE_IDLE:
-            return s_run_subscribers (&opts);
+        case HR_BENCH_MODE_CONNECT:
+            return s_run_subscribers (opts);
         default:
-            return s_run_zmq (&opts);
+            return s_run_zmq (opts);
     }
+}
+
+int
+hr_bench_main (int argc, char **argv)
+{
+    hr_bench_opts_t opts;
+    int rc = hr_bench_opts_parse (&opts, argc, argv);
+    rc = rc == 0? s_run (&opts): rc > 0? 0: 2;
+    hr_bench_opts_free (&opts);
+    return rc;
 }

@@ -2,8 +2,10 @@
 
     Parses argv with getopt_long, then fills what the user left unset from
     the --target preset: Herald (SSE at /v1/sse, PUSH to :5555) or nchan
-    (SSE at /sub?id=, POST to /pub?id=), both on --host/--port.
+    (SSE at /sub?id=, POST to /pub?id=), both on --host/--port, and from
+    the mode (connect: no rate bound on new connections).
 */
+#include <ctype.h>
 #include <getopt.h>
 #include <stdlib.h>
 #include <string.h>
@@ -18,7 +20,7 @@ enum {
     O_PROCS, O_CONN_RATE, O_MAX_PENDING, O_CONNECT_TIMEOUT, O_READY, O_SETTLE,
     O_CURVE_SERVER_KEY, O_CURVE_SECRET,
     O_PUB, O_PUB_URL, O_BODY, O_ZMQ, O_PUB_CONNS, O_PUB_WINDOW, O_DRAIN,
-    O_TIMEOUT, O_SERVER_PID, O_JSON, O_SELFTEST, O_HOST, O_PORT
+    O_TIMEOUT, O_SERVER_PID, O_JSON, O_SELFTEST, O_HOST, O_PORT, O_TOKEN, O_TOKEN_IN
 };
 
 static const struct option s_options [] = {
@@ -38,6 +40,8 @@ static const struct option s_options [] = {
     { "connect-timeout", required_argument, NULL, O_CONNECT_TIMEOUT },
     { "ready",           required_argument, NULL, O_READY },
     { "settle",          required_argument, NULL, O_SETTLE },
+    { "token",           required_argument, NULL, O_TOKEN },
+    { "token-in",        required_argument, NULL, O_TOKEN_IN },
     { "pub",             required_argument, NULL, O_PUB },
     { "pub-url",         required_argument, NULL, O_PUB_URL },
     { "pub-body",        required_argument, NULL, O_BODY },
@@ -74,6 +78,8 @@ hr_bench_opts_usage (FILE *out)
 "  idle         N subscribers, no events; server RSS growth per connection\n"
 "  ingest       PUSH to --zmq-endpoint as fast as possible for --duration s\n"
 "  zmq-ceiling  libzmq's own PUSH->PULL rate over tcp loopback (reference)\n"
+"  connect      open N connections (or for --duration s), each closed once\n"
+"               ready; connections per second, setup time, server CPU each\n"
 "\n"
 "Target:\n"
 "  --target herald|nchan   presets for the URLs below (default herald)\n"
@@ -92,13 +98,17 @@ hr_bench_opts_usage (FILE *out)
 "  --src-addrs X           bind to 127.0.0.1..127.0.0.X (default: N/25000+1)\n"
 "  --procs P               subscriber processes (default: as needed for the\n"
 "                          open-file limit)\n"
-"  --conn-rate R           new connections per second (default 2000)\n"
+"  --conn-rate R           new connections per second (default 2000;\n"
+"                          connect mode: unbounded)\n"
 "  --max-pending N         connection attempts in flight (default 256)\n"
 "  --connect-timeout S     seconds for a connection to get ready (default 10)\n"
 "  --ready headers|id      ready at the 200/101 head, or once subscribed: the\n"
 "                          first id: line (SSE), the sub's ok (WebSocket)\n"
 "                          (default: herald id, nchan headers)\n"
 "  --settle S              wait between all-ready and publishing (default 0.5)\n"
+"  --token FILE            connections send the tokens in FILE (JWTs, one a\n"
+"                          line; connection i sends line i % lines)\n"
+"  --token-in header|query as Authorization: Bearer (default) or ?token=\n"
 "\n"
 "Publisher:\n"
 "  --pub zmq|http          PUSH/MessagePack or HTTP POST (herald zmq, nchan http)\n"
@@ -157,6 +167,63 @@ s_copy (char *dest, size_t size, const char *text)
     if (strlen (text) >= size)
         return false;
     strcpy (dest, text);
+    return true;
+}
+
+//  A token is base64url and dots (a compact JWT), so it goes into a
+//  header or a query string as it is.
+static bool
+s_token_ok (const char *token, size_t len)
+{
+    if (len == 0 || len >= HR_BENCH_TOKEN_MAX)
+        return false;
+    for (size_t at = 0; at < len; at++)
+        if (!isalnum ((unsigned char) token [at]) && !strchr ("-_.", token [at]))
+            return false;
+    return true;
+}
+
+//  Reads the tokens in path, one a line (blank lines skipped).
+static bool
+s_read_tokens (hr_bench_opts_t *self, const char *path)
+{
+    FILE *file = fopen (path, "r");
+    long file_size = file && fseek (file, 0, SEEK_END) == 0? ftell (file): -1;
+    bool ok = file_size > 0 && file_size <= (long) HR_BENCH_TOKEN_FILE_MAX
+           && fseek (file, 0, SEEK_SET) == 0;
+    char *text = ok? malloc ((size_t) file_size + 1): NULL;
+    size_t size = text? fread (text, 1, (size_t) file_size, file): 0;
+    if (file)
+        fclose (file);
+    ok = ok && text && size == (size_t) file_size;
+    size_t lines = 1;
+    for (size_t at = 0; ok && at < size; at++)
+        lines += text [at] == '\n';
+    self->tokens = ok? calloc (lines, sizeof (char *)): NULL;
+    self->token_count = 0;
+    for (char *line = text; ok && self->tokens && line < text + size; ) {
+        char *end = memchr (line, '\n', (size_t) (text + size - line));
+        end = end? end: text + size;
+        char *next = end + 1;
+        while (end > line && isspace ((unsigned char) end [-1]))
+            end--;
+        if (end > line) {
+            ok = s_token_ok (line, (size_t) (end - line));
+            *end = '\0';
+            self->tokens [self->token_count++] = line;
+        }
+        line = next;
+    }
+    if (!ok || !self->tokens || self->token_count == 0) {
+        fprintf (stderr, "hr-bench: --token %s: expected compact JWTs (base64url and dots)"
+                 " under %d bytes, one a line\n", path, HR_BENCH_TOKEN_MAX);
+        free (self->tokens);
+        free (text);
+        self->tokens = NULL;
+        self->token_count = 0;
+        return false;
+    }
+    self->token_text = text;
     return true;
 }
 
@@ -220,7 +287,7 @@ hr_bench_opts_parse (hr_bench_opts_t *self, int argc, char **argv)
     char host [128] = "127.0.0.1";
     uint32_t port = 8080;
     bool url_set = false, pub_set = false, pub_url_set = false, body_set = false,
-         ready_set = false, zmq_set = false, events_set = false;
+         ready_set = false, zmq_set = false, events_set = false, conn_rate_set = false;
     bool ok = true;
 
     optind = 1;                 //  hr_bench_main may run after other getopt users
@@ -232,6 +299,7 @@ hr_bench_opts_parse (hr_bench_opts_t *self, int argc, char **argv)
                 else if (streq_ (optarg, "idle"))       self->mode = HR_BENCH_MODE_IDLE;
                 else if (streq_ (optarg, "ingest"))     self->mode = HR_BENCH_MODE_INGEST;
                 else if (streq_ (optarg, "zmq-ceiling")) self->mode = HR_BENCH_MODE_ZMQ_CEILING;
+                else if (streq_ (optarg, "connect"))    self->mode = HR_BENCH_MODE_CONNECT;
                 else ok = false;
                 break;
             case O_TARGET:
@@ -252,7 +320,10 @@ hr_bench_opts_parse (hr_bench_opts_t *self, int argc, char **argv)
             case O_CHANNELS:     ok = s_parse_u32 (optarg, &self->channels, 1, 1000000); break;
             case O_SRC_ADDRS:    ok = s_parse_u32 (optarg, &self->src_addrs, 1, 254); break;
             case O_PROCS:        ok = s_parse_u32 (optarg, &self->procs, 1, 64); break;
-            case O_CONN_RATE:    ok = s_parse_double (optarg, &self->conn_rate, 1, 1e7); break;
+            case O_CONN_RATE:
+                ok = s_parse_double (optarg, &self->conn_rate, 1, 1e7);
+                conn_rate_set = true;
+                break;
             case O_MAX_PENDING:  ok = s_parse_u32 (optarg, &self->max_pending, 1, 1000000); break;
             case O_CONNECT_TIMEOUT: ok = s_parse_double (optarg, &self->connect_timeout, 0.1, 3600); break;
             case O_READY:
@@ -262,6 +333,19 @@ hr_bench_opts_parse (hr_bench_opts_t *self, int argc, char **argv)
                 else ok = false;
                 break;
             case O_SETTLE:       ok = s_parse_double (optarg, &self->settle, 0, 3600); break;
+            case O_TOKEN:
+                if (self->tokens) {
+                    fprintf (stderr, "hr-bench: one --token file only\n");
+                    return -1;
+                }
+                if (!s_read_tokens (self, optarg))
+                    return -1;
+                break;
+            case O_TOKEN_IN:
+                if (streq_ (optarg, "header"))     self->token_in = HR_BENCH_TOKEN_HEADER;
+                else if (streq_ (optarg, "query")) self->token_in = HR_BENCH_TOKEN_QUERY;
+                else ok = false;
+                break;
             case O_PUB:
                 pub_set = true;
                 if (streq_ (optarg, "zmq"))       self->pub = HR_BENCH_PUB_ZMQ;
@@ -326,6 +410,10 @@ hr_bench_opts_parse (hr_bench_opts_t *self, int argc, char **argv)
     }
     s_apply_target (self, host, port, url_set, pub_set, pub_url_set, body_set,
                     ready_set, zmq_set);
+    //  Connect mode measures how fast the server sets connections up: only
+    //  --max-pending bounds it.
+    if (self->mode == HR_BENCH_MODE_CONNECT && !conn_rate_set)
+        self->conn_rate = 1e7;
 
     if (!events_set) {
         //  Closed loop has no rate to multiply: up to a million, or until
@@ -337,10 +425,13 @@ hr_bench_opts_parse (hr_bench_opts_t *self, int argc, char **argv)
     //  address pair; more connections need more source addresses.
     if (self->src_addrs == 0)
         self->src_addrs = self->subscribers / 25000 + 1;
+    //  A connect run holds at most --max-pending connections open at once.
     uint32_t per_proc = s_conns_per_proc ();
+    uint32_t held = self->mode == HR_BENCH_MODE_CONNECT && self->max_pending < self->subscribers
+                  ? self->max_pending: self->subscribers;
     if (self->procs == 0)
-        self->procs = self->subscribers / per_proc + 1;
-    if (self->subscribers / self->procs + 1 > per_proc) {
+        self->procs = held / per_proc + 1;
+    if (held / self->procs + 1 > per_proc) {
         fprintf (stderr, "hr-bench: %u subscribers over %u processes exceed the"
                  " open-file limit (%u per process); raise --procs\n",
                  self->subscribers, self->procs, per_proc);
@@ -362,4 +453,14 @@ hr_bench_opts_channel (const hr_bench_opts_t *self, uint32_t index, char *buf, s
         snprintf (buf, size, "%s", self->channel);
     else
         snprintf (buf, size, "%s-%u", self->channel, index);
+}
+
+void
+hr_bench_opts_free (hr_bench_opts_t *self)
+{
+    free (self->tokens);
+    free (self->token_text);
+    self->tokens = NULL;
+    self->token_text = NULL;
+    self->token_count = 0;
 }

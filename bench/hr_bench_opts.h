@@ -18,7 +18,8 @@ typedef enum {
     HR_BENCH_MODE_FANOUT,       //  subscribers + publisher: latency, loss
     HR_BENCH_MODE_IDLE,         //  subscribers only: server memory per connection
     HR_BENCH_MODE_INGEST,       //  PUSH as fast as possible, no subscribers
-    HR_BENCH_MODE_ZMQ_CEILING   //  libzmq PUSH->PULL on this machine
+    HR_BENCH_MODE_ZMQ_CEILING,  //  libzmq PUSH->PULL on this machine
+    HR_BENCH_MODE_CONNECT       //  open, get ready, close: connections per second
 } hr_bench_mode_t;
 
 typedef enum { HR_BENCH_TARGET_HERALD, HR_BENCH_TARGET_NCHAN } hr_bench_target_t;
@@ -37,6 +38,15 @@ typedef enum { HR_BENCH_BODY_RAW, HR_BENCH_BODY_HERALD } hr_bench_body_t;
 //  answering its `sub` on Herald's WebSocket.
 typedef enum { HR_BENCH_READY_HEADERS, HR_BENCH_READY_ID } hr_bench_ready_t;
 
+//  Where a connection's token goes (--token FILE): `Authorization: Bearer`
+//  or the `token` query parameter.
+typedef enum { HR_BENCH_TOKEN_HEADER, HR_BENCH_TOKEN_QUERY } hr_bench_token_in_t;
+
+//  Bytes of one token (a JWT with a few grants is 300-500), and of a
+//  --token file (one token a line).
+#define HR_BENCH_TOKEN_MAX      2048
+#define HR_BENCH_TOKEN_FILE_MAX (64u << 20)
+
 typedef struct {
     hr_bench_mode_t mode;
     hr_bench_target_t target;
@@ -53,6 +63,12 @@ typedef struct {
     double connect_timeout;     //  seconds for one connection to get ready
     hr_bench_ready_t ready;
     double settle;              //  seconds between "all ready" and publishing
+    //  Connection i sends tokens [i % token_count]; none when the count
+    //  is 0. The strings point into token_text (the file's bytes).
+    char **tokens;
+    char *token_text;
+    uint32_t token_count;
+    hr_bench_token_in_t token_in;
     //  Publisher
     hr_bench_pub_kind_t pub;
     char pub_url [1024];        //  HTTP publisher URL; {ch} is the channel
@@ -77,9 +93,15 @@ typedef struct {
 } hr_bench_opts_t;
 
 //  Fills self from argv. Returns 0 to run, 1 when --help was printed,
-//  -1 on a bad option (the message is on stderr).
+//  -1 on a bad option (the message is on stderr). Whatever it returns,
+//  the caller frees what it allocated (the --token file) with
+//  hr_bench_opts_free.
 int
     hr_bench_opts_parse (hr_bench_opts_t *self, int argc, char **argv);
+
+//  Frees what hr_bench_opts_parse allocated; self stays valid, tokenless.
+void
+    hr_bench_opts_free (hr_bench_opts_t *self);
 
 //  Prints the usage text.
 void

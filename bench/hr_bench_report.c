@@ -9,7 +9,21 @@
 
 #include "hr_bench_report.h"
 
-static const char *s_mode_names [] = { "fanout", "idle", "ingest", "zmq-ceiling" };
+static const char *s_mode_names [] = { "fanout", "idle", "ingest", "zmq-ceiling", "connect" };
+
+static bool
+s_has_ramp (const hr_bench_opts_t *opts)
+{
+    return opts->mode == HR_BENCH_MODE_FANOUT || opts->mode == HR_BENCH_MODE_IDLE
+        || opts->mode == HR_BENCH_MODE_CONNECT;
+}
+
+static const char *
+s_after_ramp (const hr_bench_opts_t *opts)
+{
+    return opts->mode == HR_BENCH_MODE_IDLE? "idle"
+         : opts->mode == HR_BENCH_MODE_CONNECT? "collecting": "publishing+draining";
+}
 
 static double
 s_ms (uint64_t ns)
@@ -42,11 +56,11 @@ s_text_server (const hr_bench_run_t *run, FILE *out)
         fprintf (out, "server        could not read /proc for every --server-pid\n");
         return;
     }
-    if (run->opts->mode == HR_BENCH_MODE_FANOUT || run->opts->mode == HR_BENCH_MODE_IDLE)
+    if (s_has_ramp (run->opts))
         fprintf (out, "server        cpu %.2f s connecting, %.2f s %s;"
                  " rss %" PRIu64 " kB -> %" PRIu64 " kB connected -> %" PRIu64 " kB at end\n",
                  run->connected.cpu_s - run->before.cpu_s, run->after.cpu_s - run->connected.cpu_s,
-                 run->opts->mode == HR_BENCH_MODE_IDLE? "idle": "publishing+draining",
+                 s_after_ramp (run->opts),
                  run->before.rss_kb, run->connected.rss_kb, run->after.rss_kb);
     else
         fprintf (out, "server        cpu %.2f s; rss %" PRIu64 " kB -> %" PRIu64 " kB\n",
@@ -65,6 +79,33 @@ s_text_connections (const hr_bench_run_t *run, FILE *out)
     if (run->procs_reported < run->opts->procs)
         fprintf (out, "              only %u of %u subscriber processes reported\n",
                  run->procs_reported, run->opts->procs);
+}
+
+//  Server CPU per connection over the ramp, in microseconds; < 0 when
+//  the server was not sampled.
+static double
+s_cpu_us_per_conn (const hr_bench_run_t *run)
+{
+    uint64_t ready = run->result->counts.ready;
+    if (run->opts->server_pid_count == 0 || !run->before.ok || !run->connected.ok || ready == 0)
+        return -1;
+    return (run->connected.cpu_s - run->before.cpu_s) * 1e6 / (double) ready;
+}
+
+static void
+s_text_connect (const hr_bench_run_t *run, FILE *out)
+{
+    const hr_bench_hist_t *h = &run->result->hist;
+    fprintf (out, "connect       %.0f connections/s (ready / ramp), %u token(s) %s\n",
+             s_rate ((double) run->result->counts.ready, run->ramp_s), run->opts->token_count,
+             run->opts->token_in == HR_BENCH_TOKEN_QUERY? "in the query": "in the header");
+    if (h->total > 0)
+        fprintf (out, "setup ms      p50 %.3f  p99 %.3f  max %.3f  mean %.3f\n",
+                 s_ms (hr_bench_hist_percentile (h, 0.50)), s_ms (hr_bench_hist_percentile (h, 0.99)),
+                 s_ms (h->max_ns), s_ms (h->sum_ns / h->total));
+    double cpu_us = s_cpu_us_per_conn (run);
+    if (cpu_us >= 0)
+        fprintf (out, "server cpu    %.1f us per connection\n", cpu_us);
 }
 
 static void
@@ -97,6 +138,11 @@ s_text (const hr_bench_run_t *run, FILE *out)
              opts->proto == HR_BENCH_PROTO_WS? "ws": "sse",
              opts->subscribers, opts->channels, opts->procs, opts->src_addrs);
     s_text_connections (run, out);
+    if (opts->mode == HR_BENCH_MODE_CONNECT) {
+        s_text_connect (run, out);
+        s_text_server (run, out);
+        return;
+    }
     if (opts->mode == HR_BENCH_MODE_IDLE) {
         if (run->before.ok && run->connected.ok && c->ready > 0)
             fprintf (out, "idle memory   rss %" PRIu64 " kB -> %" PRIu64 " kB: %.0f bytes per connection\n",
@@ -157,10 +203,11 @@ s_json_server (const hr_bench_run_t *run, FILE *out)
     fprintf (out, "],\"rss_kb_before\":%" PRIu64 ",\"rss_kb_after\":%" PRIu64
              ",\"cpu_s\":%.3f", run->before.rss_kb, run->after.rss_kb,
              run->after.cpu_s - run->before.cpu_s);
-    if (run->opts->mode == HR_BENCH_MODE_FANOUT || run->opts->mode == HR_BENCH_MODE_IDLE)
+    if (s_has_ramp (run->opts))
         fprintf (out, ",\"rss_kb_connected\":%" PRIu64 ",\"cpu_s_connecting\":%.3f"
                  ",\"%s\":%.3f", run->connected.rss_kb, run->connected.cpu_s - run->before.cpu_s,
-                 run->opts->mode == HR_BENCH_MODE_IDLE? "cpu_s_idle": "cpu_s_publishing",
+                 run->opts->mode == HR_BENCH_MODE_IDLE? "cpu_s_idle"
+                 : run->opts->mode == HR_BENCH_MODE_CONNECT? "cpu_s_collecting": "cpu_s_publishing",
                  run->after.cpu_s - run->connected.cpu_s);
     fprintf (out, "}");
 }
@@ -207,6 +254,25 @@ s_json (const hr_bench_run_t *run, FILE *out)
              ",\"procs\":%u,\"src_addrs\":%u", opts->proto == HR_BENCH_PROTO_WS? "ws": "sse",
              opts->url, opts->subscribers, opts->channels, opts->procs, opts->src_addrs);
     s_json_connections (run, out);
+    if (opts->mode == HR_BENCH_MODE_CONNECT) {
+        const hr_bench_hist_t *h = &run->result->hist;
+        fprintf (out, ",\"tokens\":%u,\"token_in\":\"%s\",\"connect\":{\"per_s\":%.1f",
+                 opts->token_count, opts->token_in == HR_BENCH_TOKEN_QUERY? "query": "header",
+                 s_rate ((double) c->ready, run->ramp_s));
+        if (h->total > 0)
+            fprintf (out, ",\"setup_ms\":{\"p50\":%.3f,\"p99\":%.3f,\"max\":%.3f,\"mean\":%.3f}",
+                     s_ms (hr_bench_hist_percentile (h, 0.50)),
+                     s_ms (hr_bench_hist_percentile (h, 0.99)), s_ms (h->max_ns),
+                     s_ms (h->sum_ns / h->total));
+        double cpu_us = s_cpu_us_per_conn (run);
+        if (cpu_us >= 0)
+            fprintf (out, ",\"server_cpu_us_per_conn\":%.2f}", cpu_us);
+        else
+            fprintf (out, ",\"server_cpu_us_per_conn\":null}");
+        s_json_server (run, out);
+        fprintf (out, "}\n");
+        return;
+    }
     if (opts->mode == HR_BENCH_MODE_IDLE) {
         bool ok = run->before.ok && run->connected.ok && c->ready > 0
                && opts->server_pid_count > 0;

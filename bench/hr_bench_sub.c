@@ -8,6 +8,10 @@
     The connection type is a small table of functions (s_proto_t): SSE and
     WebSocket, each writing its opening request and consuming the bytes
     after the response head.
+
+    In connect mode each connection is closed as soon as it is ready and
+    its setup time (start to ready) goes into the histogram; the process
+    stops starting new ones after --duration.
 */
 #include <errno.h>
 #include <fcntl.h>
@@ -29,6 +33,7 @@
 #define S_CTL_KEY       UINT64_MAX      //  epoll key of the command pipe
 #define S_BITMAP_BUDGET (256u << 20)    //  bytes for exact duplicate tracking
 #define S_READ_SIZE     (256u << 10)
+#define S_REQUEST_SIZE  (2048 + HR_BENCH_TOKEN_MAX)
 
 typedef enum { C_IDLE, C_CONNECTING, C_HEAD, C_BODY, C_CLOSED } s_state_t;
 
@@ -72,6 +77,7 @@ struct s_sub_t {
     s_conn_t *conns;
     uint32_t conn_count;
     uint32_t next;              //  next connection to start
+    uint32_t stop_at;           //  connections to start: conn_count, less after --duration
     uint64_t pending;           //  started, neither ready nor failed
     uint8_t *bitmaps;
     size_t bitmap_bytes;        //  per connection
@@ -145,23 +151,13 @@ s_ready (s_sub_t *self, s_conn_t *conn)
         self->result.counts.late++;
 }
 
-//  Closes a connection. Before it was ready that is a failure (reason is
-//  the counter to bump); after, the server dropped it.
+//  Closes the socket and frees what the connection held.
 static void
-s_close (s_sub_t *self, s_conn_t *conn, uint64_t *reason)
+s_release (s_conn_t *conn)
 {
-    if (conn->state == C_CLOSED)
-        return;
     if (conn->fd >= 0)
         close (conn->fd);       //  also removes it from the epoll set
     conn->fd = -1;
-    if (conn->ready)
-        self->result.counts.dropped++;
-    else {
-        self->pending--;
-        self->result.counts.failed++;
-        (*reason)++;
-    }
     conn->state = C_CLOSED;
     free (conn->head);
     conn->head = NULL;
@@ -171,6 +167,32 @@ s_close (s_sub_t *self, s_conn_t *conn, uint64_t *reason)
         free (conn->ws);
         conn->ws = NULL;
     }
+}
+
+//  Closes a connection. Before it was ready that is a failure (reason is
+//  the counter to bump); after, the server dropped it.
+static void
+s_close (s_sub_t *self, s_conn_t *conn, uint64_t *reason)
+{
+    if (conn->state == C_CLOSED)
+        return;
+    if (conn->ready)
+        self->result.counts.dropped++;
+    else {
+        self->pending--;
+        self->result.counts.failed++;
+        (*reason)++;
+    }
+    s_release (conn);
+}
+
+//  Connect mode: a ready connection has done its job. Called once the
+//  parsers are out of the connection's buffers.
+static void
+s_done (s_sub_t *self, s_conn_t *conn)
+{
+    hr_bench_hist_add (&self->result.hist, hr_bench_now () - conn->started_ns);
+    s_release (conn);
 }
 
 static void
@@ -207,7 +229,7 @@ s_on_writable (s_sub_t *self, s_conn_t *conn)
         s_close (self, conn, &counts->fail_connect);
         return;
     }
-    char request [2048];
+    char request [S_REQUEST_SIZE];
     size_t len = self->proto->request (self, conn, request, sizeof request);
     if (len == 0) {
         s_close (self, conn, &counts->fail_connect);
@@ -282,6 +304,9 @@ s_on_readable (s_sub_t *self, s_conn_t *conn)
            : self->proto->feed (self, conn, self->read_buf, (size_t) got);
     if (rc != 0)
         s_close (self, conn, &counts->fail_closed);   //  no-op if already closed
+    else
+    if (conn->ready && self->opts->mode == HR_BENCH_MODE_CONNECT)
+        s_done (self, conn);
 }
 
 //  --------------------------------------------------------------------------
@@ -341,16 +366,26 @@ s_sse_feed (s_sub_t *self, s_conn_t *conn, const char *data, size_t len)
 }
 
 //  Writes "GET path HTTP/1.1" for the connection's channel, then extra
-//  header lines; returns the length, or 0 when it does not fit.
+//  header lines and the connection's token (--token-in: query or header);
+//  returns the length, or 0 when it does not fit.
 static size_t
 s_request (s_sub_t *self, s_conn_t *conn, const char *extra, char *buf, size_t size)
 {
-    char channel [160], path [1200];
-    hr_bench_opts_channel (self->opts, conn->channel, channel, sizeof channel);
+    const hr_bench_opts_t *opts = self->opts;
+    char channel [160], path [1200], query [HR_BENCH_TOKEN_MAX + 8] = "",
+         header [HR_BENCH_TOKEN_MAX + 32] = "";
+    hr_bench_opts_channel (opts, conn->channel, channel, sizeof channel);
     if (hr_bench_url_path (self->url, channel, path, sizeof path) == 0)
         return 0;
-    int len = snprintf (buf, size, "GET %s HTTP/1.1\r\nHost: %s\r\n%s"
-                        "User-Agent: hr-bench\r\n\r\n", path, self->url->host, extra);
+    const char *token = opts->token_count? opts->tokens [conn->index % opts->token_count]: NULL;
+    if (token && opts->token_in == HR_BENCH_TOKEN_QUERY)
+        snprintf (query, sizeof query, "%ctoken=%s", strchr (path, '?')? '&': '?', token);
+    else
+    if (token)
+        snprintf (header, sizeof header, "Authorization: Bearer %s\r\n", token);
+    int len = snprintf (buf, size, "GET %s%s HTTP/1.1\r\nHost: %s\r\n%s%s"
+                        "User-Agent: hr-bench\r\n\r\n", path, query, self->url->host,
+                        extra, header);
     return len > 0 && (size_t) len < size? (size_t) len: 0;
 }
 
@@ -627,6 +662,7 @@ s_setup (s_sub_t *self)
     }
     uint32_t procs = opts->procs;
     self->conn_count = opts->subscribers / procs + (self->proc < opts->subscribers % procs? 1: 0);
+    self->stop_at = self->conn_count;
     self->conns = calloc (self->conn_count? self->conn_count: 1, sizeof (s_conn_t));
     self->read_buf = malloc (S_READ_SIZE);
     if (!self->conns || !self->read_buf
@@ -663,8 +699,11 @@ s_ramp (s_sub_t *self, uint64_t now)
     uint64_t max_pending = self->opts->max_pending / self->opts->procs;
     if (max_pending == 0)
         max_pending = 1;
-    uint64_t allowed = (uint64_t) ((double) (now - self->ramp_start_ns) / 1e9 * rate) + 1;
-    for (int burst = 0; burst < 1024 && self->next < self->conn_count
+    double elapsed = (double) (now - self->ramp_start_ns) / 1e9;
+    if (self->opts->mode == HR_BENCH_MODE_CONNECT && elapsed >= self->opts->duration)
+        self->stop_at = self->next;
+    uint64_t allowed = (uint64_t) (elapsed * rate) + 1;
+    for (int burst = 0; burst < 1024 && self->next < self->stop_at
          && self->next < allowed && self->pending < max_pending; burst++)
         s_start (self, &self->conns [self->next++]);
 }
@@ -712,7 +751,7 @@ hr_bench_sub_run (const hr_bench_opts_t *opts, const hr_bench_url_t *url,
             }
             next_drain_check = now + 20000000;
         }
-        if (!self.ramp_end_ns && self.next == self.conn_count && self.pending == 0) {
+        if (!self.ramp_end_ns && self.next == self.stop_at && self.pending == 0) {
             self.ramp_end_ns = now;
             next_progress = now;        //  the parent is waiting for this
         }
@@ -720,7 +759,7 @@ hr_bench_sub_run (const hr_bench_opts_t *opts, const hr_bench_url_t *url,
             s_send_progress (&self);
             next_progress = now + 250000000;
         }
-        int wait_ms = self.next < self.conn_count? 2: self.phase == P_DRAIN? 10: 50;
+        int wait_ms = self.next < self.stop_at? 2: self.phase == P_DRAIN? 10: 50;
         int ready = epoll_wait (self.epoll_fd, events, 256, wait_ms);
         for (int at = 0; at < ready && running; at++) {
             if (events [at].data.u64 == S_CTL_KEY) {
