@@ -356,6 +356,33 @@ class Decisions(unittest.TestCase):
         self.refused(self.mint_for(self.k1, subscribe=["watch"], publish=["*x"]))
         self.refused(self.mint_for(self.k1, subscribe=["watch", ""]))
 
+    def token_of_length(self, size):
+        """A validly signed token of exactly size characters (a pad claim;
+        typ padded too, as a base64url part cannot be 4k + 1 long)."""
+        for extra in range(3):
+            header = T.header_for(self.k1, typ="JWT" + " " * extra)
+            fixed = len(T.build(header, self.claims(pad=""), key=self.k1))
+            for n in range(max(0, (size - fixed) * 3 // 4 - 4), (size - fixed) * 3 // 4 + 4):
+                token = T.build(header, self.claims(pad="x" * n), key=self.k1)
+                if len(token) == size:
+                    return token
+        raise AssertionError("no token of %d characters" % size)
+
+    def test_token_of_8192_bytes_is_accepted_and_8193_refused(self):
+        self.accepted(self.token_of_length(8192))
+        self.refused(self.token_of_length(8193))
+
+    def test_header_over_1024_bytes_decoded_is_refused(self):
+        base = len(json.dumps(T.header_for(self.k1), separators=(",", ":")))
+        for size, accepted in ((1024, True), (1025, False)):
+            header = T.header_for(self.k1, typ="JWT" + " " * (size - base))
+            self.assertEqual(len(json.dumps(header, separators=(",", ":"))), size)
+            token = T.build(header, self.claims(), key=self.k1)
+            if accepted:
+                self.accepted(token)
+            else:
+                self.refused(token)
+
     def big_token(self):
         token = self.mint_for(self.k1, pad="x" * 100 * 1024)
         self.assertGreater(len(token), 100 * 1024)
