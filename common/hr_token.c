@@ -326,6 +326,41 @@ hr_claims_destroy (hr_claims_t **claims_p)
     *claims_p = NULL;
 }
 
+//  The grants' text, each with its NUL, as hr_grants_from_buf takes it.
+static size_t
+s_grants_text (const hr_grants_t *grants)
+{
+    size_t size = 0;
+    for (size_t i = 0; i < grants->count; i++)
+        size += grants->len [i] + 1;
+    return size;
+}
+
+hr_claims_t *
+hr_claims_dup (const hr_claims_t *claims)
+{
+    hr_claims_t *copy = hr_malloc (sizeof *copy);
+    *copy = *claims;
+    //  The grants' strings lie one after the other in one block
+    hr_grants_from_buf (&copy->subscribe, claims->subscribe.count? claims->subscribe.grant [0]: "",
+                        s_grants_text (&claims->subscribe), claims->subscribe.count);
+    hr_grants_from_buf (&copy->publish, claims->publish.count? claims->publish.grant [0]: "",
+                        s_grants_text (&claims->publish), claims->publish.count);
+    return copy;
+}
+
+size_t
+hr_claims_bytes (const hr_claims_t *claims)
+{
+    size_t bytes = sizeof *claims;
+    const hr_grants_t *lists [2] = { &claims->subscribe, &claims->publish };
+    for (int i = 0; i < 2; i++)
+        if (lists [i]->count)
+            bytes += lists [i]->count * (sizeof (char *) + sizeof (size_t))
+                   + s_grants_text (lists [i]);
+    return bytes;
+}
+
 bool
 hr_token_sign (hr_buf_t *out, const hr_key_t *key, const char *claims_json, hr_buf_t *err)
 {

@@ -64,6 +64,10 @@ hr_error_t hr_token_verify (const hr_keyset_t *keys, const hr_token_policy_t *po
 //  Frees claims and sets *claims_p to NULL.
 void hr_claims_destroy (hr_claims_t **claims_p);
 
+//  A copy of claims (caller owns), and the bytes one takes on the heap.
+hr_claims_t *hr_claims_dup (const hr_claims_t *claims);
+size_t hr_claims_bytes (const hr_claims_t *claims);
+
 //  Signs claims_json (a JSON object, used as is) with key, which must hold
 //  a secret (an EdDSA key with d, or HS256). Appends the compact token to
 //  out. Returns false with a reason in err. For `herald token` and tests.

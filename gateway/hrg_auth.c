@@ -4,6 +4,7 @@
     to take a reference, so a verification never blocks a reload nor sees
     half a keyset.  */
 #include "hrg_auth.h"
+#include "hrg_token_cache.h"
 #include "hr_log.h"
 #include "hr_time.h"
 
@@ -16,6 +17,8 @@ struct _hrg_auth_t {
     const hrg_config_t *config;
     pthread_mutex_t lock;       //  guards keys (the pointer, not the keyset)
     hr_keyset_t *keys;          //  NULL: tokens are not checked
+    uint64_t generation;        //  of keys: bumped by each reload (the cache's key)
+    hrg_token_cache_t *cache;   //  tokens verified recently
     hr_token_policy_t policy;
     hr_grants_t public_channels;
     hr_revoke_t *revoked;
@@ -37,6 +40,7 @@ hrg_auth_new (const hrg_config_t *config, hr_buf_t *err)
     //  revoked subject or token id. The broker bounds what it sends
     //  (--revoke-max): never hold fewer than it may (the list grows lazily)
     self->revoked = hr_revoke_new (HRG_AUTH_REVOKE_MAX);
+    self->cache = hrg_token_cache_new (HRG_AUTH_CACHE_SLOTS);
     bool ok = true;
     if (config->token_keys && *config->token_keys) {
         hr_buf_t why = HR_BUF_INIT;
@@ -68,6 +72,7 @@ hrg_auth_destroy (hrg_auth_t **self_p)
     hr_keyset_unref (&self->keys);
     hr_grants_free (&self->public_channels);
     hr_revoke_destroy (&self->revoked);
+    hrg_token_cache_destroy (&self->cache);
     pthread_mutex_destroy (&self->lock);
     free (self);
     *self_p = NULL;
@@ -91,6 +96,7 @@ hrg_auth_reload (hrg_auth_t *self, hr_buf_t *err)
     pthread_mutex_lock (&self->lock);
     hr_keyset_t *old = self->keys;
     self->keys = keys;
+    self->generation++;
     pthread_mutex_unlock (&self->lock);
     hr_keyset_unref (&old);
     return 0;
@@ -107,13 +113,23 @@ hrg_auth_verify (hrg_auth_t *self, const char *token, size_t size,
     }
     pthread_mutex_lock (&self->lock);
     hr_keyset_t *keys = self->keys? hr_keyset_ref (self->keys): NULL;
+    uint64_t generation = self->generation;
     pthread_mutex_unlock (&self->lock);
     if (!keys) {
         *why = "this gateway has no token keys";
         return HR_E_TOKEN_INVALID;
     }
-    hr_error_t rc = hr_token_verify (keys, &self->policy, token, size,
-                                     (int64_t) (hr_wall_ms () / 1000), claims, why);
+    int64_t now_s = (int64_t) (hr_wall_ms () / 1000);
+    uint8_t digest [HRG_TOKEN_DIGEST];
+    hrg_token_cache_digest (digest, token, size);
+    hr_error_t rc = HR_OK;
+    *claims = hrg_token_cache_get (self->cache, digest, generation, now_s,
+                                   self->policy.leeway_s);
+    if (!*claims) {
+        rc = hr_token_verify (keys, &self->policy, token, size, now_s, claims, why);
+        if (rc == HR_OK)
+            hrg_token_cache_put (self->cache, digest, generation, *claims);
+    }
     hr_keyset_unref (&keys);
     if (rc == HR_OK && hrg_auth_revoked (self, *claims)) {
         hr_claims_destroy (claims);
@@ -201,6 +217,12 @@ hr_revoke_t *
 hrg_auth_revocations (hrg_auth_t *self)
 {
     return self? self->revoked: NULL;
+}
+
+size_t
+hrg_auth_cache_bytes (hrg_auth_t *self)
+{
+    return self? hrg_token_cache_bytes (self->cache): 0;
 }
 
 bool

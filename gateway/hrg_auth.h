@@ -22,6 +22,9 @@ typedef struct _hrg_auth_t hrg_auth_t;
 //  Revocations a gateway holds at most: the largest --revoke-max a broker takes.
 #define HRG_AUTH_REVOKE_MAX 10000000
 
+//  Tokens whose verification is remembered (hrg_token_cache).
+#define HRG_AUTH_CACHE_SLOTS 4096
+
 //  Loads config->token_keys when set and parses config->public_channels.
 //  Returns NULL with a reason in err. config must outlive it. Caller owns.
 hrg_auth_t *hrg_auth_new (const hrg_config_t *config, hr_buf_t *err);
@@ -34,7 +37,8 @@ bool hrg_auth_enabled (hrg_auth_t *self);
 //  -1 with a reason in err.
 int hrg_auth_reload (hrg_auth_t *self, hr_buf_t *err);
 
-//  Verifies a token at the current time and checks revocation. HR_OK with
+//  Verifies a token at the current time (or finds it verified already, for
+//  the same keys, in the cache) and checks revocation. HR_OK with
 //  new claims in *claims (caller owns: hr_claims_destroy), or a token error
 //  (HR_E_TOKEN_*) with a short static reason in *why.
 hr_error_t hrg_auth_verify (hrg_auth_t *self, const char *token, size_t size,
@@ -64,6 +68,9 @@ bool hrg_auth_may_publish (hrg_auth_t *self, const hr_claims_t *claims,
 //  The revocation list (owned by self): the link adds what the broker
 //  sends; workers check their connections when its generation moves.
 hr_revoke_t *hrg_auth_revocations (hrg_auth_t *self);
+
+//  Bytes the cache of verified tokens takes (herald_token_cache_bytes).
+size_t hrg_auth_cache_bytes (hrg_auth_t *self);
 
 //  True when --public-channels names any channel.
 bool hrg_auth_public (hrg_auth_t *self);

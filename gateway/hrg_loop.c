@@ -337,6 +337,8 @@ s_turn (hrg_worker_t *self)
                             (int64_t) hr_revoke_count (revoked, (int64_t) (hr_wall_ms () / 1000)));
             hr_metrics_set (self->shard, self->m->revocation_bytes,
                             (int64_t) hr_revoke_bytes (revoked));
+            hr_metrics_set (self->shard, self->m->token_cache_bytes,
+                            (int64_t) hrg_auth_cache_bytes (self->auth));
         }
         hrg_channel_sweep (self, now);
         if (self->index == 0)           //  process-wide: one writer, else summed twice
