@@ -485,11 +485,16 @@ class Keys(unittest.TestCase):
         stream = T.sse(self, herald.http, ["c"], token=T.mint(k1, T.claims(subscribe=["c"])))
         self.assertEqual(stream.status, 200, stream.body)
         stream.wait_subscribed()
+        # the same token text, verified (and cached) before the key goes
+        old = T.mint(k1, T.claims(subscribe=["c"], jti="same-text"))
+        for _ in range(2):
+            self.assertEqual(T.history(herald.http, "c", token=old).status, 200)
         # step 2: retire the old key
         T.rewrite_jwks(path, [k2])
         herald.send_signal(h.signal.SIGHUP)
         h.wait_until(lambda: self.status_with(herald, k1) == 401, 5, "k1 refused after SIGHUP")
         self.assertEqual(self.status_with(herald, k2), 200)
+        T.assert_error(self, T.history(herald.http, "c", token=old), 401, "token_invalid")
         # a stream opened with k1 keeps running on the token it was accepted with
         h.pusher(self, herald.pull).send({"ch": "c", "data": "after rotation"})
         self.assertEqual(stream.wait_events(1, 10)[0].json["data"], "after rotation")

@@ -91,6 +91,23 @@ class Expiry(unittest.TestCase):
         self.assertFalse(c.ended)
         self.assertFalse(any(e.type.startswith("herald-token") for e in c.events), c.events)
 
+    # ---------------------------------------------------------------- HTTP
+
+    def test_a_token_used_again_is_refused_from_its_exp(self):
+        """Verified once (and maybe cached), the same text is still checked
+        against the clock: 401 token_expired from exp on (leeway 0)."""
+        token, exp = self.token(2)
+        for _ in range(3):
+            r = T.history(self.base, "again", token=token)
+            self.assertEqual(r.status, 200, r)
+        r = h.wait_until(lambda: (lambda r: r if r.status != 200 else None)(
+            T.history(self.base, "again", token=token)), exp - time.time() + LATE,
+            "the token to be refused")
+        self.assertGreaterEqual(time.time(), exp - SLACK)
+        T.assert_error(self, r, 401, "token_expired")
+        c = T.sse(self, self.base, ["again"], token=token)
+        T.assert_error(self, c, 401, "token_expired")
+
     # ---------------------------------------------------------------- WebSocket
 
     def ws(self, token, via="upgrade"):
