@@ -4,7 +4,6 @@ seller 123 (grant seller:{sub}) sees seller:123 and never seller:456 or
 seller:1234; a business:* token sees every business; nobody publishes
 without a publish grant; history follows the subscribe grant; news is
 public (--public-channels)."""
-import time
 import unittest
 
 import harness as h
