@@ -184,6 +184,14 @@ class Keys(unittest.TestCase):
 class Policy(unittest.TestCase):
     """--token-audience, --token-max-ttl and --token-cookie."""
 
+    def test_keys_and_options_from_the_environment(self):
+        key = T.EdKey("k1")
+        herald = h.start(self, "run", env={"HERALD_TOKEN_KEYS": T.jwks_file([key]),
+                                           "HERALD_TOKEN_AUDIENCE": "env-aud"})
+        token = T.mint(key, T.claims(subscribe=["c"], aud="env-aud"))
+        self.assertEqual(T.history(herald.http, "c", token=token).status, 200)
+        T.assert_error(self, T.history(herald.http, "c"), 401, "token_missing")
+
     def test_audience_max_ttl_and_cookie_name_follow_the_options(self):
         key = T.EdKey("k1")
         herald = T.start_gateway(self, T.jwks_file([key]), "--token-audience", "shop",
