@@ -140,7 +140,8 @@ void hrg_ws_render_ok_auth (hr_buf_t *out, hrg_ws_format_t f, uint32_t id, const
 void hrg_ws_render_refresh (hr_buf_t *out, hrg_ws_format_t f, int64_t in_s);
 //  unsub{ch, why}: the server ended a subscription (why "forbidden").
 void hrg_ws_render_unsub (hr_buf_t *out, hrg_ws_format_t f, const char *ch, const char *why);
-//  err{id, code, msg, retry: true, retry_after}: retry_after in ms.
+//  err{id, code, msg, retry, retry_after}: retry_after in ms (a code whose
+//  retry is true: rate_limited).
 void hrg_ws_render_err_retry (hr_buf_t *out, hrg_ws_format_t f, uint32_t id, const char *code,
                               const char *msg, uint64_t retry_after_ms);
 //  A close control frame: code, then reason (NULL: none) cut to 123 bytes

@@ -199,21 +199,31 @@ hrg_ws_render_ok_pub (hr_buf_t *out, hrg_ws_format_t f, uint32_t id, const char 
     s_end (&w);
 }
 
-void
-hrg_ws_render_err (hr_buf_t *out, hrg_ws_format_t f, bool has_id, uint32_t id,
-                   const char *code, const char *msg)
+//  err{id?, code, msg, retry, retry_after?}: retry_after_ms < 0: none.
+static void
+s_err (hr_buf_t *out, hrg_ws_format_t f, bool has_id, uint32_t id, const char *code,
+       const char *msg, int64_t retry_after_ms)
 {
     bool retry = strcmp (code, "rate_limited") == 0 || strcmp (code, "unavailable") == 0
               || strcmp (code, "internal") == 0;
     s_writer_t w;
-    s_begin (&w, out, f, has_id? 5: 4);
+    s_begin (&w, out, f, 4 + has_id + (retry_after_ms >= 0));
     s_cstr (&w, "t", "err");
     if (has_id)
         s_uint (&w, "id", id);
     s_cstr (&w, "code", code);
     s_cstr (&w, "msg", msg);
     s_bool (&w, "retry", retry);
+    if (retry_after_ms >= 0)
+        s_uint (&w, "retry_after", (uint64_t) retry_after_ms);
     s_end (&w);
+}
+
+void
+hrg_ws_render_err (hr_buf_t *out, hrg_ws_format_t f, bool has_id, uint32_t id,
+                   const char *code, const char *msg)
+{
+    s_err (out, f, has_id, id, code, msg, -1);
 }
 
 void
@@ -349,13 +359,5 @@ void
 hrg_ws_render_err_retry (hr_buf_t *out, hrg_ws_format_t f, uint32_t id, const char *code,
                          const char *msg, uint64_t retry_after_ms)
 {
-    s_writer_t w;
-    s_begin (&w, out, f, 6);
-    s_cstr (&w, "t", "err");
-    s_uint (&w, "id", id);
-    s_cstr (&w, "code", code);
-    s_cstr (&w, "msg", msg);
-    s_bool (&w, "retry", true);
-    s_uint (&w, "retry_after", retry_after_ms);
-    s_end (&w);
+    s_err (out, f, true, id, code, msg, (int64_t) retry_after_ms);
 }
