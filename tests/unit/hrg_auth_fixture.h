@@ -91,6 +91,24 @@ ta_keys_fini (ta_keys_t *self)
     rmdir (self->dir);
 }
 
+//  The test file's keys, made once per group (cmocka group setup and
+//  teardown: ta_group_setup, ta_group_teardown).
+static ta_keys_t s_keys;
+
+static TU_UNUSED int
+ta_group_setup (void **state)
+{
+    ta_keys_init (&s_keys);
+    return 0;
+}
+
+static TU_UNUSED int
+ta_group_teardown (void **state)
+{
+    ta_keys_fini (&s_keys);
+    return 0;
+}
+
 //  Mints a token into out (reset, NUL-terminated) with self's key: sub,
 //  exp (Unix s), jti ("" for none), and the grants as JSON arrays (NULL
 //  for none). iat is a minute before now, or exp when exp is earlier.

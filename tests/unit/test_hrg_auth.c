@@ -7,27 +7,12 @@
 
 #include <pthread.h>
 
-static ta_keys_t s_keys;
-
 typedef struct {
     hrg_config_t config;
     hrg_auth_t *auth;
     hr_buf_t token;
 } s_fx_t;
 
-static int
-s_group_setup (void **state)
-{
-    ta_keys_init (&s_keys);
-    return 0;
-}
-
-static int
-s_group_teardown (void **state)
-{
-    ta_keys_fini (&s_keys);
-    return 0;
-}
 
 //  A gateway's config with the keys file and public channels "news,pub:*"
 static int
@@ -548,5 +533,5 @@ main (void)
                                          s_teardown),
         cmocka_unit_test_setup_teardown (test_reload_while_verifying, s_setup, s_teardown),
     };
-    return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests (tests, ta_group_setup, ta_group_teardown);
 }

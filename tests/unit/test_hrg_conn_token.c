@@ -12,21 +12,6 @@
 #include "hrg_auth_fixture.h"
 #include "hrg_conn.h"
 
-static ta_keys_t s_keys;
-
-static int
-s_group_setup (void **state)
-{
-    ta_keys_init (&s_keys);
-    return 0;
-}
-
-static int
-s_group_teardown (void **state)
-{
-    ta_keys_fini (&s_keys);
-    return 0;
-}
 
 //  The catch-up fixture's worker with token keys.
 static int
@@ -488,5 +473,5 @@ main (void)
         T (test_http_stream_ends_with_revoked_then_the_terminating_chunk),
         T (test_http10_stream_ends_with_expired_then_eof),
     };
-    return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests (tests, ta_group_setup, ta_group_teardown);
 }

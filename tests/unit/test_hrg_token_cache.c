@@ -6,21 +6,6 @@
 #include "hrg_auth_fixture.h"
 #include "hrg_token_cache.h"
 
-static ta_keys_t s_keys;
-
-static int
-s_group_setup (void **state)
-{
-    ta_keys_init (&s_keys);
-    return 0;
-}
-
-static int
-s_group_teardown (void **state)
-{
-    ta_keys_fini (&s_keys);
-    return 0;
-}
 
 //  Claims for sub with grants, valid an hour, verified by a fresh auth.
 static hr_claims_t *
@@ -166,5 +151,5 @@ main (void)
         cmocka_unit_test (test_a_slot_holds_one_token_and_bytes_are_counted),
         cmocka_unit_test (test_reload_refuses_a_cached_token_of_a_dropped_key),
     };
-    return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests (tests, ta_group_setup, ta_group_teardown);
 }

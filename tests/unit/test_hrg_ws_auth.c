@@ -13,21 +13,6 @@
 #include "hrg_auth_fixture.h"
 #include "hrg_conn.h"
 
-static ta_keys_t s_keys;
-
-static int
-s_group_setup (void **state)
-{
-    ta_keys_init (&s_keys);
-    return 0;
-}
-
-static int
-s_group_teardown (void **state)
-{
-    ta_keys_fini (&s_keys);
-    return 0;
-}
 
 //  The session fixture's worker with token keys and public channels.
 static void
@@ -785,5 +770,5 @@ main (void)
         T (test_no_auth_in_time_closes_4005),
         P (test_no_4005_with_public_channels_or_without_keys),
     };
-    return cmocka_run_group_tests (tests, s_group_setup, s_group_teardown);
+    return cmocka_run_group_tests (tests, ta_group_setup, ta_group_teardown);
 }
