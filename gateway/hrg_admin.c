@@ -183,14 +183,9 @@ hrg_admin_revoke_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
         *con_cls = self;
         return MHD_YES;
     }
-    if (*upload_data_size) {
-        if (self->body.size + *upload_data_size > S_MAX_BODY)
-            self->too_large = true;
-        else
-            hr_buf_put (&self->body, upload_data, *upload_data_size);
-        *upload_data_size = 0;
+    if (hrg_respond_take_body (&self->body, S_MAX_BODY, &self->too_large,
+                               upload_data, upload_data_size))
         return MHD_YES;
-    }
     if (self->done)
         return s_respond (self);
     return s_start (self);

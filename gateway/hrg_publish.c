@@ -333,14 +333,9 @@ hrg_publish_handle (hrg_worker_t *worker, struct MHD_Connection *mhd,
             return hrg_respond_error (worker, mhd, HR_E_BODY_TOO_LARGE, NULL);
         return MHD_YES;
     }
-    if (*upload_data_size) {
-        if (self->body.size + *upload_data_size > (size_t) worker->config->max_body)
-            self->too_large = true;
-        else
-            hr_buf_put (&self->body, upload_data, *upload_data_size);
-        *upload_data_size = 0;
+    if (hrg_respond_take_body (&self->body, (size_t) worker->config->max_body,
+                               &self->too_large, upload_data, upload_data_size))
         return MHD_YES;
-    }
     if (self->sent)
         return s_respond (self);
     if (self->too_large)

@@ -158,6 +158,20 @@ hrg_respond_queue (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned in
     return s_queue (worker, mhd, status, content_type, body, size, allow, NULL);
 }
 
+bool
+hrg_respond_take_body (hr_buf_t *body, size_t max, bool *too_large,
+                       const char *upload_data, size_t *upload_data_size)
+{
+    if (!*upload_data_size)
+        return false;
+    if (body->size + *upload_data_size > max)
+        *too_large = true;
+    else
+        hr_buf_put (body, upload_data, *upload_data_size);
+    *upload_data_size = 0;
+    return true;
+}
+
 enum MHD_Result
 hrg_respond_json (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned int status,
                   const char *json, size_t size)

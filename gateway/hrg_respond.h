@@ -39,6 +39,13 @@ enum MHD_Result hrg_respond_error_headers (hrg_worker_t *worker, struct MHD_Conn
 //  parameters ("application/json; charset=utf-8"). NULL: false.
 bool hrg_respond_is_json (const char *content_type);
 
+//  A request body arriving in libmicrohttpd's calls: appends this call's
+//  part to body, or past max bytes in all sets *too_large and keeps no
+//  more. True when the call carried a part (answer MHD_YES and wait for
+//  the next); false on the last call, when the body is whole.
+bool hrg_respond_take_body (hr_buf_t *body, size_t max, bool *too_large,
+                            const char *upload_data, size_t *upload_data_size);
+
 //  Queues a JSON body (copied) with status.
 enum MHD_Result hrg_respond_json (hrg_worker_t *worker, struct MHD_Connection *mhd,
                                   unsigned int status, const char *json, size_t size);
