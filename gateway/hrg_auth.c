@@ -46,8 +46,8 @@ hrg_auth_new (const hrg_config_t *config, hr_buf_t *err)
         hr_buf_t why = HR_BUF_INIT;
         self->keys = hr_keyset_load (config->token_keys, &why);
         if (!self->keys) {
-            hr_buf_printf (err, "--token-keys %s: %s", config->token_keys,
-                           why.data? why.data: "cannot be read");
+            //  The keyset's reason names the file
+            hr_buf_printf (err, "--token-keys: %s", why.data? why.data: "cannot be read");
             ok = false;
         }
         hr_buf_free (&why);

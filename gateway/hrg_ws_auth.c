@@ -62,6 +62,12 @@ hrg_ws_auth_message (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *ms
                             "token authentication is not enabled on this gateway");
         return;
     }
+    if (refresh && !conn->claims) {
+        //  Nothing to refresh: the first token comes with auth
+        hrg_ws_session_err (self, order, msg->has_id, msg->id, "unauthorized",
+                            "send auth first; refresh replaces the token auth gave");
+        return;
+    }
     hr_claims_t *claims = NULL;
     const char *why = NULL;
     hr_error_t error = hrg_auth_verify (auth, msg->token, msg->token_len, &claims, &why);

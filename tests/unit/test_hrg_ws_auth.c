@@ -517,6 +517,20 @@ test_refresh_with_a_bad_token_is_unauthorized_and_stays (void **state)
     s_ws_close (fx, &ws);
 }
 
+//  refresh replaces a token: before auth there is none, and it is no auth
+static void
+test_refresh_before_auth_is_unauthorized (void **state)
+{
+    s_fx_t *fx = *state;
+    s_ws_t ws;
+    s_ws_open_claims (fx, &ws, HRG_WS_JSON, NULL);
+    s_ws_take (fx, &ws);
+    s_send_token (fx, &ws, "refresh", 1, "u", ta_now () + 600, "[\"orders\"]", NULL);
+    s_ws_expect_has (fx, &ws, "{\"t\":\"err\",\"id\":1,\"code\":\"unauthorized\"}");
+    assert_null (ws.conn->claims);
+    s_ws_close (fx, &ws);
+}
+
 static void
 test_refresh_that_withdraws_a_grant_ends_its_subscription (void **state)
 {
@@ -759,6 +773,7 @@ main (void)
         T (test_sub_without_the_grant_is_forbidden),
         T (test_refresh_with_a_valid_token_is_ok_exp),
         T (test_refresh_for_another_sub_is_forbidden),
+        T (test_refresh_before_auth_is_unauthorized),
         T (test_refresh_with_a_bad_token_is_unauthorized_and_stays),
         T (test_refresh_that_withdraws_a_grant_ends_its_subscription),
         T (test_unsub_of_a_withdrawn_grant_comes_after_that_subs_ok),
