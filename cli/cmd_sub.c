@@ -5,12 +5,16 @@
 #include "hr_json.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include <zmq.h>
 
 static volatile sig_atomic_t s_interrupted = 0;
+//  Self-pipe: a signal between the flag check and zmq_poll still wakes it.
+static int s_wake [2] = { -1, -1 };
 
 //  Handshakes that failed (wrong CURVE keys, or CURVE on one side only).
 #define S_HANDSHAKE_FAILED (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL \
@@ -19,7 +23,11 @@ static volatile sig_atomic_t s_interrupted = 0;
 static void
 s_on_signal (int signo)
 {
+    int saved = errno;
     s_interrupted = 1;
+    if (s_wake [1] >= 0 && write (s_wake [1], "", 1) < 0)
+        ;                           //  full: a wakeup is pending already
+    errno = saved;
 }
 
 //  Prints one envelope as a JSON line; markers only when asked.
@@ -76,6 +84,10 @@ cmd_sub (int argc, char **argv)
             fprintf (stderr, "herald: '%s': %s\n", channels [i], hr_error_message (HR_E_BAD_CHANNEL));
             return 2;
         }
+    if (pipe2 (s_wake, O_CLOEXEC | O_NONBLOCK) != 0) {
+        fprintf (stderr, "herald: pipe: %s\n", strerror (errno));
+        return 1;
+    }
     struct sigaction action = { .sa_handler = s_on_signal };
     sigaction (SIGINT, &action, NULL);
     sigaction (SIGTERM, &action, NULL);
@@ -109,8 +121,9 @@ cmd_sub (int argc, char **argv)
         zmq_setsockopt (sub, ZMQ_SUBSCRIBE, topic, (size_t) n);
     }
     while (!status && !s_interrupted) {
-        zmq_pollitem_t items [] = { { sub, 0, ZMQ_POLLIN, 0 }, { monitor, 0, ZMQ_POLLIN, 0 } };
-        if (zmq_poll (items, 2, -1) < 0) {
+        zmq_pollitem_t items [] = { { sub, 0, ZMQ_POLLIN, 0 }, { monitor, 0, ZMQ_POLLIN, 0 },
+                                    { NULL, s_wake [0], ZMQ_POLLIN, 0 } };
+        if (zmq_poll (items, 3, -1) < 0) {
             if (errno != EINTR)
                 status = 1;
             continue;
@@ -151,5 +164,8 @@ cmd_sub (int argc, char **argv)
     zmq_close (sub);
     zmq_ctx_term (ctx);
     hr_buf_free (&err);
+    close (s_wake [0]);
+    close (s_wake [1]);
+    s_wake [0] = s_wake [1] = -1;
     return status;
 }
