@@ -97,7 +97,7 @@ hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t 
     stream = hr_calloc (1, sizeof *stream);
     memcpy (stream->name, name, len);
     stream->name [len] = 0;
-    hr_epoch_new (stream->epoch);
+    hr_epoch_new (stream->epoch, 0);
     stream->last_ms = now_ms;
     stream->history = self->store->ops->open (self->store);
     zhashx_insert (self->by_name, stream->name, stream);

@@ -77,6 +77,18 @@
 #define O_CLI_CURVE_SERVER_KEY { "curve-server-key", HR_OPT_STRING, C (curve_server_key), "FILE", "the broker's public CURVE certificate: connect with CURVE", 0, 0 }
 #define O_CLI_TIMEOUT { "timeout", HR_OPT_MILLIS, C (timeout), "DURATION", "give up when the broker does not answer", 10, 600000 }
 #define O_CLI_CURVE_SECRET { "curve-secret", HR_OPT_STRING, C (curve_secret), "FILE", "this client's CURVE certificate (secret file)", 0, 0 }
+#define O_CLUSTER { "cluster", HR_OPT_STRING, B (cluster), "FILE", "the cluster file (docs/cluster.md): this broker's endpoints and its peers'", 0, 0 }
+#define O_ID { "id", HR_OPT_STRING, B (id), "ID", "this broker's id in the cluster file", 0, 0 }
+#define O_STATE_DIR { "state-dir", HR_OPT_STRING, B (state_dir), "DIR", "where the broker keeps its view state (herald-ID.view), read at start", 0, 0 }
+#define O_BROKER_HTTP { "http", HR_OPT_STRING, B (http), "HOST:PORT", "serve /healthz, /readyz, /metrics and /v1/cluster here (default: the cluster file's http, else none)", 0, 0 }
+#define O_FAILOVER_TIMEOUT { "failover-timeout", HR_OPT_MILLIS, B (failover_timeout), "DURATION", "a broker silent this long leaves the view and its channels move", 500, 600000 }
+#define O_LEASE { "lease", HR_OPT_MILLIS, B (lease), "DURATION", "an owner sequences only while a majority acknowledged it within this (under --failover-timeout)", 200, 600000 }
+#define O_HOLD_DOWN { "hold-down", HR_OPT_MILLIS, B (hold_down), "DURATION", "a returning broker is a replica this long before it owns channels again", 0, DAY }
+#define O_HANDOFF_TIMEOUT { "handoff-timeout", HR_OPT_MILLIS, B (handoff_timeout), "DURATION", "how long a new owner waits for a leaving broker's handoff before starting a new epoch", 100, 600000 }
+#define O_BROKER_CLUSTER O_CLUSTER, O_ID, O_STATE_DIR, O_BROKER_HTTP, O_FAILOVER_TIMEOUT, \
+    O_LEASE, O_HOLD_DOWN, O_HANDOFF_TIMEOUT
+#define O_GW_CLUSTER { "cluster", HR_OPT_STRING, G (cluster), "FILE", "the cluster file: follow every broker in it (instead of --broker)", 0, 0 }
+#define O_CLI_CLUSTER { "cluster", HR_OPT_STRING, C (cluster), "FILE", "the cluster file: use its brokers instead of the endpoint options", 0, 0 }
 #define O_GW_SECURITY O_TOKEN_KEYS, O_TOKEN_AUDIENCE, O_TOKEN_ISSUER, O_TOKEN_LEEWAY, \
     O_TOKEN_MAX_TTL, O_TOKEN_GRACE, O_TOKEN_COOKIE, O_PUBLIC_CHANNELS, O_WS_AUTH_TIMEOUT, \
     O_MAX_CONN_PER_IP, O_PUBLISH_RATE
@@ -94,14 +106,14 @@ const hr_option_t cli_broker_options [] = {
     O_PULL, O_ROUTER, O_XPUB, O_MAX_EVENT, O_HISTORY_SIZE, O_HISTORY_AGE,
     O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX, O_DEDUPE_MEMORY, O_MAX_CHANNELS,
     O_REPLY_MEMORY, O_XPUB_HWM, O_CURVE_SECRET, O_CURVE_CLIENTS, O_REVOKE_MAX, O_INSECURE,
-    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+    O_BROKER_CLUSTER, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_gateway_options [] = {
     O_HTTP,
     { "broker", HR_OPT_STRING, C (broker_endpoints), "XPUB,ROUTER",
       "the broker's XPUB and ROUTER endpoints", 0, 0 },
-    O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY, O_CONN_TIMEOUT, O_HEARTBEAT,
+    O_GW_CLUSTER, O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY, O_CONN_TIMEOUT, O_HEARTBEAT,
     O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_GW_MAX_EVENT, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_CATCHUP_MEMORY, O_WRITE_INTERVAL, O_CORS,
     O_WS_ORIGINS, O_WS_HEARTBEAT, O_WS_MAX_MESSAGE, O_WS_MAX_RATE, O_WS_MAX_SUBS, O_DEMO,
     O_GW_SECURITY, O_GW_CURVE_SERVER_KEY, O_GW_CURVE_SECRET, O_GW_INSECURE,
@@ -112,13 +124,13 @@ const hr_option_t cli_pub_options [] = {
     { "type", HR_OPT_STRING, C (type), "TYPE", "the event's type", 0, 0 },
     { "id", HR_OPT_STRING, C (id), "ID", "idempotency key (default: a random one, printed when the ack times out): a repeat within the dedupe window publishes nothing", 0, 0 },
     { "ack", HR_OPT_BOOL, C (ack), NULL, "publish through ROUTER and print the broker's {seq, epoch}", 0, 0 },
-    O_PULL, O_ROUTER, O_CLI_TIMEOUT,
+    O_PULL, O_ROUTER, O_CLI_CLUSTER, O_CLI_TIMEOUT,
     O_CLI_CURVE_SERVER_KEY, O_CLI_CURVE_SECRET,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
 const hr_option_t cli_sub_options [] = {
-    O_XPUB,
+    O_XPUB, O_CLI_CLUSTER,
     { "markers", HR_OPT_BOOL, C (markers), NULL, "also print head markers", 0, 0 },
     O_CLI_CURVE_SERVER_KEY, O_CLI_CURVE_SECRET,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
@@ -173,6 +185,7 @@ cli_config_defaults (cli_config_t *config)
         .revoke_until = "24h",
         .curve_server_key = "",
         .curve_secret = "",
+        .cluster = "",
         .token = { .out = "", .kid = "", .alg = "", .key = "", .sub = "", .subscribe = "",
                    .publish = "", .ttl = 3600 * 1000, .aud = "herald", .iss = "", .jti = "" },
     };

@@ -44,6 +44,8 @@ typedef struct {
     //  CURVE as a client: pub, sub, revoke (the gateway's are in gateway)
     const char *curve_server_key;
     const char *curve_secret;
+    //  pub, sub and cluster: the cluster file (pub: any live broker; sub: all)
+    const char *cluster;
     cli_token_t token;
 } cli_config_t;
 

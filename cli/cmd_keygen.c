@@ -216,11 +216,9 @@ cmd_keygen (int argc, char **argv)
         }
         return s_curve (k->out);
     }
-    char kid [HR_EPOCH_LEN + 1];
-    if (!*k->kid) {
-        hr_epoch_new (kid);
-        kid [8] = 0;                //  32 random bits tell a set's keys apart
-    }
+    char kid [9];
+    if (!*k->kid)
+        hr_epoch_random_hex (kid, 4);   //  32 random bits tell a set's keys apart
     else
     if (strlen (k->kid) > HR_KEY_KID_MAX) {
         fprintf (stderr, "herald: --kid is at most %d bytes\n", HR_KEY_KID_MAX);

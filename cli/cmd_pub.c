@@ -89,8 +89,8 @@ cmd_pub (int argc, char **argv)
     }
     //  A key of our own when none is given: a retry after a timeout can
     //  then reuse it (printed below) and never publish twice
-    char id [4 + HR_EPOCH_LEN + 1] = "pub-";
-    hr_epoch_new (id + 4);
+    char id [4 + 16 + 1] = "pub-";
+    hr_epoch_random_hex (id + 4, 8);
     const char *key = *config.id? config.id: id;
     hr_event_t ev = {
         .ch = args [0], .ch_len = strlen (args [0]),

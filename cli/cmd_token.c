@@ -142,8 +142,8 @@ s_grants (const char *option, const char *list, const char *sub)
 static json_t *
 s_claims (const cli_token_t *t, json_t *subscribe, json_t *publish)
 {
-    char jti [HR_EPOCH_LEN + 1];
-    hr_epoch_new (jti);             //  64 random bits: revocable one by one
+    char jti [17];
+    hr_epoch_random_hex (jti, 8);   //  64 random bits: revocable one by one
     json_int_t now = (json_int_t) time (NULL);
     json_int_t ttl_s = (json_int_t) ((t->ttl + 999) / 1000);
     json_t *claims = json_pack ("{s:s, s:s, s:I, s:I, s:s}", "sub", t->sub, "aud", t->aud,

@@ -17,6 +17,9 @@
 //  The stream topic of revocations: `|` is outside the channel alphabet, so
 //  no channel's topic ("name|") can start with it, nor it with one's.
 #define HR_REVOKE_TOPIC "|revoke"
+//  Stream topic of the installed view, from every broker of a cluster
+//  (docs/cluster.md): {t: "view", from, n, members, owners, handoff}.
+#define HR_VIEW_TOPIC "|view"
 //  Revocations one stream message carries at most.
 #define HR_REVOKE_BATCH 64
 

@@ -48,6 +48,7 @@ typedef struct {
     const char *curve_server_key;   //  broker's public CURVE certificate; "" = plain
     const char *curve_secret;   //  this gateway's CURVE certificate (secret file)
     bool insecure;              //  allow a non-loopback bind without token keys
+    const char *cluster;        //  cluster file: follow every broker in it; "" = broker_sub/req
 } hrg_config_t;
 
 #define HRG_CONFIG_DEFAULTS { \
@@ -64,6 +65,6 @@ typedef struct {
     .token_leeway = 30000, .token_max_ttl = 24 * 3600 * 1000LL, .token_grace = 25000, \
     .token_cookie = "herald_token", .public_channels = "", .ws_auth_timeout = 10000, \
     .max_connections_per_ip = 1000, .publish_rate = 1000, .curve_server_key = "", \
-    .curve_secret = "", .insecure = false }
+    .curve_secret = "", .insecure = false, .cluster = "" }
 
 #endif

@@ -1,0 +1,156 @@
+/*  hrb_view: how brokers agree on the cluster's view, as a pure state
+    machine (docs/cluster.md, "Views").
+
+    A view is (number, members, owners, handoff): the brokers of the static
+    list (the cluster file) that are in the cluster, those of them that may
+    own channels (a returning broker is a member first and an owner only
+    after --hold-down), and the brokers that left it gracefully (their
+    channels come to their successors by handoff, with their epochs).
+
+    The protocol is a Raft election without a log: a view number is a
+    term. A broker that sees the installed view disagree with the brokers
+    it hears (one silent past the timeout, one back, one leaving, itself
+    fenced by a vote for a view that never came) waits a random election
+    delay, then asks every broker for its vote for (term + 1, the view it
+    proposes). A broker grants at most one vote per term (kept on disk
+    before it answers), and only to a proposal that keeps every broker it
+    hears itself, so a broker cut off one way cannot take the others out.
+    With votes from a majority of the static list the candidate installs
+    the view; heartbeats carry the installed view, and a broker installs
+    any view numbered above its own. So at most one view is installed per
+    number, and each broker installs them in increasing order.
+
+    Leases: a broker acknowledges heartbeats of view n only while n is both
+    its installed view and its term (a vote for a later term fences the
+    old view at once). An owner may sequence only while a majority of the
+    static list acknowledged heartbeats it sent within --lease, and, for a
+    channel it did not own in the view it had installed just before, only
+    once --lease has passed since it installed the new view: by then every
+    lease of an older view has run out, since a majority voted for the new
+    view and stopped acknowledging the old one before it was installed.
+
+    Pure: no I/O, no clock, no allocation after new; time comes in as now
+    (monotonic ms), randomness from the seed in the config. The ZeroMQ
+    glue is hrb_cluster; the simulator is tests/unit/test_view_sim.c.
+
+    Ownership: the caller owns the machine and the config; outputs are
+    written into a caller-owned hrb_view_out_t.  */
+#ifndef HRB_VIEW_H
+#define HRB_VIEW_H
+
+#include "hr_cluster.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    uint64_t number;            //  0: none installed yet
+    hr_members_t members;       //  in the cluster (owners and joining brokers)
+    hr_members_t owners;        //  may own channels; a subset of members
+    hr_members_t handoff;       //  left gracefully in this view: their channels are handed over
+} hrb_view_t;
+
+typedef struct {
+    int self;                   //  this broker's index in the static list
+    size_t size;                //  brokers in the static list (1..HR_CLUSTER_MAX)
+    uint64_t heartbeat;         //  ms between heartbeats (default 250)
+    uint64_t timeout;           //  ms silent before a broker leaves the view (default 3000)
+    uint64_t lease;             //  ms an owner's majority lease lasts (default 2000, < timeout)
+    uint64_t hold_down;         //  ms a returning broker is a member before it owns (default 30000)
+    uint64_t seed;              //  election delays (deterministic per seed)
+} hrb_view_config_t;
+
+//  What must survive a restart (written before any message of the step that
+//  changed it is sent: hrb_view_out_t.persist).
+typedef struct {
+    uint64_t term;              //  highest term voted in or installed
+    int voted_for;              //  in term; -1 when none
+    hrb_view_t installed;
+} hrb_view_durable_t;
+
+typedef enum {
+    HRB_VIEW_HEARTBEAT = 1,     //  term, view (the sender's installed), stamp, leaving
+    HRB_VIEW_HEARTBEAT_ACK,     //  view.number acknowledged, stamp echoed
+    HRB_VIEW_VOTE_REQUEST,      //  term, view (proposed; view.number == term)
+    HRB_VIEW_VOTE               //  term, granted
+} hrb_view_msg_type_t;
+
+typedef struct {
+    hrb_view_msg_type_t type;
+    int from;                   //  sender's index
+    int to;                     //  receiver's index; -1: every other broker
+    uint64_t term;
+    hrb_view_t view;
+    uint64_t stamp;             //  heartbeat: the sender's now; ack: the heartbeat's
+    bool leaving;               //  heartbeat: the sender is leaving gracefully
+    bool granted;               //  vote
+} hrb_view_msg_t;
+
+//  Messages one call may emit: a broadcast heartbeat, a vote request, and
+//  one answer.
+#define HRB_VIEW_OUT_MAX 4
+
+typedef struct {
+    hrb_view_msg_t msgs [HRB_VIEW_OUT_MAX];
+    size_t count;
+    bool persist;               //  durable state changed: save it before sending msgs
+    bool installed;             //  a new view was installed in this call
+} hrb_view_out_t;
+
+typedef struct _hrb_view_sm_t hrb_view_sm_t;
+
+//  Checks a config: returns -1 with a reason in err (lease not under
+//  timeout, heartbeat not under lease / 2, self out of range...).
+int hrb_view_check (const hrb_view_config_t *config, hr_buf_t *err);
+
+//  A machine starting at now. restored: the durable state saved before a
+//  restart, or NULL for a first start. A restarted broker (restored given)
+//  comes back with no channel state: it does not sequence, and asks for a
+//  view in which it is a member but not an owner, then waits out the
+//  hold-down like any returning broker. Copies config. Caller owns it.
+hrb_view_sm_t *hrb_view_new (const hrb_view_config_t *config,
+                             const hrb_view_durable_t *restored, uint64_t now);
+
+void hrb_view_destroy (hrb_view_sm_t **self_p);
+
+//  Timer: call at least every heartbeat ms. Sends heartbeats, notices
+//  silent and returning brokers, starts elections. Resets out first.
+void hrb_view_tick (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out);
+
+//  A message from another broker (from checked by the caller against the
+//  connection it came on). Resets out first.
+void hrb_view_receive (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
+                       hrb_view_out_t *out);
+
+//  Graceful leave: from now on heartbeats say leaving, and this broker asks
+//  for a view without itself that lists it in handoff. Resets out first.
+void hrb_view_leave (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out);
+
+//  True once a view without this broker, listing it in handoff, is
+//  installed here (after hrb_view_leave): it may hand its channels over.
+bool hrb_view_left (const hrb_view_sm_t *self);
+
+const hrb_view_t *hrb_view_installed (const hrb_view_sm_t *self);
+const hrb_view_t *hrb_view_previous (const hrb_view_sm_t *self);   //  number 0: none
+const hrb_view_durable_t *hrb_view_durable (const hrb_view_sm_t *self);
+
+//  Brokers heard within the timeout (this one included).
+hr_members_t hrb_view_alive (const hrb_view_sm_t *self, uint64_t now);
+
+//  True while a majority of the static list acknowledged this broker's
+//  heartbeats of its installed view within the lease.
+bool hrb_view_lease (const hrb_view_sm_t *self, uint64_t now);
+
+//  True when this broker may assign seqs to channel ch (len bytes) now:
+//  it is ch's owner in the installed view (hr_cluster_owner over owners),
+//  holds the lease, is not restarted-and-unowned, and either owned ch in
+//  the view installed just before (numbered one less) once that view's
+//  fence has passed, or has waited out the lease since installing.
+bool hrb_view_may_sequence (const hrb_view_sm_t *self, const hr_cluster_t *cluster,
+                            const char *ch, size_t len, uint64_t now);
+
+//  Monotonic ms at which the installed view was installed here.
+uint64_t hrb_view_installed_at (const hrb_view_sm_t *self);
+
+#endif
