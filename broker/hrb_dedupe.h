@@ -19,7 +19,7 @@ typedef struct _hrb_dedupe_t hrb_dedupe_t;
 
 //  Memory counted per key besides the channel and id bytes: the entry and
 //  its table slot.
-#define HRB_DEDUPE_KEY_OVERHEAD 112
+#define HRB_DEDUPE_KEY_OVERHEAD 128
 
 //  Creates a window of window_ms holding at most max_keys keys taking at
 //  most max_bytes (HRB_DEDUPE_KEY_OVERHEAD plus channel and id per key).

@@ -6,7 +6,7 @@
 
 #include "support.h"
 
-#define S_EPOCH "0123456789abcdef"
+#define S_EPOCH "0123456789abcdef0123456789abcdef"
 
 static void
 s_insert (hrb_dedupe_t *dedupe, const char *id, uint64_t now, uint64_t seq)
@@ -39,10 +39,10 @@ test_dedupe_find_misses_then_hits_after_insert (void **state)
     uint64_t seq = 0;
     char epoch [HR_EPOCH_LEN + 1] = "";
     assert_false (hrb_dedupe_find (dedupe, K ("orders"), K ("k1"), 1000, &seq, epoch));
-    hrb_dedupe_insert (dedupe, K ("orders"), K ("k1"), 1000, 42, "0123456789abcdef");
+    hrb_dedupe_insert (dedupe, K ("orders"), K ("k1"), 1000, 42, "0123456789abcdef0123456789abcdef");
     assert_true (hrb_dedupe_find (dedupe, K ("orders"), K ("k1"), 1000, &seq, epoch));
     assert_int_equal (seq, 42);
-    assert_string_equal (epoch, "0123456789abcdef");
+    assert_string_equal (epoch, "0123456789abcdef0123456789abcdef");
     hrb_dedupe_destroy (&dedupe);
     assert_null (dedupe);
 }
@@ -53,11 +53,11 @@ test_dedupe_keys_are_per_channel_and_id (void **state)
     hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 100, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
-    hrb_dedupe_insert (dedupe, K ("a:b"), K ("c"), 0, 1, "0000000000000001");
+    hrb_dedupe_insert (dedupe, K ("a:b"), K ("c"), 0, 1, "00000000000000010000000000000001");
     assert_false (hrb_dedupe_find (dedupe, K ("a"), K ("b:c"), 0, &seq, epoch));
     assert_false (hrb_dedupe_find (dedupe, K ("a:b"), K ("C"), 0, &seq, epoch));
     assert_false (hrb_dedupe_find (dedupe, K ("other"), K ("c"), 0, &seq, epoch));
-    hrb_dedupe_insert (dedupe, K ("other"), K ("c"), 0, 2, "0000000000000002");
+    hrb_dedupe_insert (dedupe, K ("other"), K ("c"), 0, 2, "00000000000000020000000000000002");
     assert_true (hrb_dedupe_find (dedupe, K ("a:b"), K ("c"), 0, &seq, epoch));
     assert_int_equal (seq, 1);
     assert_true (hrb_dedupe_find (dedupe, K ("other"), K ("c"), 0, &seq, epoch));
@@ -71,7 +71,7 @@ test_dedupe_window_is_measured_from_first_publish (void **state)
     hrb_dedupe_t *dedupe = hrb_dedupe_new (500, 100, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 1000, 7, "0000000000000007");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 1000, 7, "00000000000000070000000000000007");
     assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 1500, &seq, epoch));
     assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 1501, &seq, epoch));
     assert_int_equal (s_expire_keys (dedupe, 1500), 1);
@@ -84,9 +84,9 @@ static void
 test_dedupe_expire_forgets_oldest_first (void **state)
 {
     hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100, SIZE_MAX);
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k1"), 0, 1, "0000000000000001");
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k2"), 50, 2, "0000000000000001");
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k3"), 100, 3, "0000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k1"), 0, 1, "00000000000000010000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k2"), 50, 2, "00000000000000010000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k3"), 100, 3, "00000000000000010000000000000001");
     assert_int_equal (s_expire_keys (dedupe, 120), 2);
     assert_int_equal (s_expire_keys (dedupe, 180), 1);
     uint64_t seq;
@@ -102,9 +102,9 @@ test_dedupe_max_keys_forgets_oldest (void **state)
     hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 2, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k1"), 0, 1, "0000000000000001");
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k2"), 1, 2, "0000000000000001");
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k3"), 2, 3, "0000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k1"), 0, 1, "00000000000000010000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k2"), 1, 2, "00000000000000010000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k3"), 2, 3, "00000000000000010000000000000001");
     assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k1"), 3, &seq, epoch));
     assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k2"), 3, &seq, epoch));
     assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k3"), 3, &seq, epoch));
@@ -118,7 +118,7 @@ test_dedupe_max_keys_zero_remembers_nothing (void **state)
     hrb_dedupe_t *dedupe = hrb_dedupe_new (300000, 0, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 0, 1, "0000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 0, 1, "00000000000000010000000000000001");
     assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 0, &seq, epoch));
     assert_int_equal (s_expire_keys (dedupe, 0), 0);
     hrb_dedupe_destroy (&dedupe);
@@ -130,14 +130,14 @@ test_dedupe_reinsert_after_expiry_survives_old_entry (void **state)
     hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100, SIZE_MAX);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 0, 1, "000000000000000a");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 0, 1, "000000000000000a000000000000000a");
     assert_false (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 200, &seq, epoch));
-    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 200, 9, "000000000000000b");
+    hrb_dedupe_insert (dedupe, K ("c"), K ("k"), 200, 9, "000000000000000b000000000000000b");
     //  forgetting the first entry must not drop the second one's key
     assert_int_equal (s_expire_keys (dedupe, 250), 1);
     assert_true (hrb_dedupe_find (dedupe, K ("c"), K ("k"), 250, &seq, epoch));
     assert_int_equal (seq, 9);
-    assert_string_equal (epoch, "000000000000000b");
+    assert_string_equal (epoch, "000000000000000b000000000000000b");
     hrb_dedupe_destroy (&dedupe);
 }
 
@@ -149,12 +149,12 @@ test_dedupe_ignores_oversized_keys (void **state)
     memset (big, 'x', sizeof big);
     uint64_t seq;
     char epoch [HR_EPOCH_LEN + 1];
-    hrb_dedupe_insert (dedupe, big, 129, K ("k"), 0, 1, "0000000000000001");
-    hrb_dedupe_insert (dedupe, K ("c"), big, 129, 0, 1, "0000000000000001");
+    hrb_dedupe_insert (dedupe, big, 129, K ("k"), 0, 1, "00000000000000010000000000000001");
+    hrb_dedupe_insert (dedupe, K ("c"), big, 129, 0, 1, "00000000000000010000000000000001");
     assert_false (hrb_dedupe_find (dedupe, big, 129, K ("k"), 0, &seq, epoch));
     assert_false (hrb_dedupe_find (dedupe, K ("c"), big, 129, 0, &seq, epoch));
     assert_int_equal (s_expire_keys (dedupe, 0), 0);
-    hrb_dedupe_insert (dedupe, big, 128, big, 128, 0, 5, "0000000000000001");
+    hrb_dedupe_insert (dedupe, big, 128, big, 128, 0, 5, "00000000000000010000000000000001");
     assert_true (hrb_dedupe_find (dedupe, big, 128, big, 128, 0, &seq, epoch));
     assert_int_equal (seq, 5);
     hrb_dedupe_destroy (&dedupe);
