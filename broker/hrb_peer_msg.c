@@ -1,0 +1,325 @@
+/*  hrb_peer_msg: encoding with msgpack-c's packer, decoding with hr_mpack
+    (strict, bounded, no allocation).  */
+#include "hrb_peer_msg.h"
+#include "hr_mpack.h"
+#include "hr_pack.h"
+
+#include <assert.h>
+#include <string.h>
+
+//  Fields, as bits: which a frame had, which its type needs.
+enum {
+    F_T = 1 << 0, F_FROM = 1 << 1, F_CF = 1 << 2, F_TERM = 1 << 3, F_VIEW = 1 << 4,
+    F_STAMP = 1 << 5, F_LEAVING = 1 << 6, F_GRANTED = 1 << 7, F_N = 1 << 8,
+    F_FID = 1 << 9, F_REQ = 1 << 10, F_REP = 1 << 11
+};
+
+#define S_COMMON (F_T | F_FROM | F_CF)
+
+//  One row per type: wire name, kind, view type, fields it must carry and
+//  fields it may carry.
+typedef struct {
+    const char *name;
+    hrb_peer_kind_t kind;
+    hrb_view_msg_type_t type;
+    unsigned need, may;
+} s_type_t;
+
+static const s_type_t s_types [] = {
+    { "hb", HRB_PEER_VIEW, HRB_VIEW_HEARTBEAT,
+      S_COMMON | F_TERM | F_VIEW | F_STAMP | F_LEAVING, 0 },
+    { "hback", HRB_PEER_VIEW, HRB_VIEW_HEARTBEAT_ACK, S_COMMON | F_TERM | F_VIEW | F_STAMP, 0 },
+    { "vreq", HRB_PEER_VIEW, HRB_VIEW_VOTE_REQUEST, S_COMMON | F_TERM | F_VIEW, 0 },
+    { "vote", HRB_PEER_VIEW, HRB_VIEW_VOTE, S_COMMON | F_TERM | F_GRANTED, 0 },
+    { "fwd", HRB_PEER_FWD, 0, S_COMMON | F_N | F_REQ, F_FID },
+    { "fwdack", HRB_PEER_FWDACK, 0, S_COMMON | F_N | F_FID | F_REP, 0 },
+};
+#define S_TYPES (sizeof s_types / sizeof s_types [0])
+
+const char *
+hrb_peer_msg_type_name (hrb_view_msg_type_t type)
+{
+    for (size_t i = 0; i < S_TYPES; i++)
+        if (s_types [i].kind == HRB_PEER_VIEW && s_types [i].type == type)
+            return s_types [i].name;
+    return "?";
+}
+
+static const s_type_t *
+s_type_of_view (hrb_view_msg_type_t type)
+{
+    for (size_t i = 0; i < S_TYPES; i++)
+        if (s_types [i].kind == HRB_PEER_VIEW && s_types [i].type == type)
+            return &s_types [i];
+    return NULL;
+}
+
+static void
+s_kuint (msgpack_packer *pk, const char *key, uint64_t value)
+{
+    hr_pack_cstr (pk, key);
+    msgpack_pack_uint64 (pk, value);
+}
+
+static void
+s_kbool (msgpack_packer *pk, const char *key, bool value)
+{
+    hr_pack_cstr (pk, key);
+    if (value)
+        msgpack_pack_true (pk);
+    else
+        msgpack_pack_false (pk);
+}
+
+static void
+s_kbin (msgpack_packer *pk, const char *key, const void *data, size_t len)
+{
+    hr_pack_cstr (pk, key);
+    msgpack_pack_bin (pk, len);
+    msgpack_pack_bin_body (pk, data, len);
+}
+
+//  The map header and the fields every message has.
+static void
+s_head (msgpack_packer *pk, size_t pairs, const char *type, const char *from, uint32_t cf)
+{
+    msgpack_pack_map (pk, pairs);
+    hr_pack_cstr (pk, "t");
+    hr_pack_cstr (pk, type);
+    hr_pack_cstr (pk, "from");
+    hr_pack_cstr (pk, from);
+    s_kuint (pk, "cf", cf);
+}
+
+static size_t
+s_popcount (unsigned bits)
+{
+    return (size_t) __builtin_popcount (bits);
+}
+
+void
+hrb_peer_msg_encode_view (hr_buf_t *out, const char *from, uint32_t cf,
+                          const hrb_view_msg_t *msg)
+{
+    const s_type_t *type = s_type_of_view (msg->type);
+    assert (type);
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    s_head (&pk, s_popcount (type->need), type->name, from, cf);
+    if (type->need & F_TERM)
+        s_kuint (&pk, "term", msg->term);
+    if (type->need & F_VIEW) {
+        hr_pack_cstr (&pk, "view");
+        msgpack_pack_map (&pk, 4);
+        s_kuint (&pk, "n", msg->view.number);
+        s_kuint (&pk, "m", msg->view.members);
+        s_kuint (&pk, "o", msg->view.owners);
+        s_kuint (&pk, "h", msg->view.handoff);
+    }
+    if (type->need & F_STAMP)
+        s_kuint (&pk, "stamp", msg->stamp);
+    if (type->need & F_LEAVING)
+        s_kbool (&pk, "leaving", msg->leaving);
+    if (type->need & F_GRANTED)
+        s_kbool (&pk, "granted", msg->granted);
+}
+
+void
+hrb_peer_msg_encode_fwd (hr_buf_t *out, const char *from, uint32_t cf, uint64_t number,
+                         const uint64_t *fid, const void *request, size_t len)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    s_head (&pk, fid? 6: 5, "fwd", from, cf);
+    s_kuint (&pk, "n", number);
+    if (fid)
+        s_kuint (&pk, "fid", *fid);
+    s_kbin (&pk, "req", request, len);
+}
+
+void
+hrb_peer_msg_encode_fwdack (hr_buf_t *out, const char *from, uint32_t cf,
+                            uint64_t number, uint64_t fid, const void *reply, size_t len)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    s_head (&pk, 6, "fwdack", from, cf);
+    s_kuint (&pk, "n", number);
+    s_kuint (&pk, "fid", fid);
+    s_kbin (&pk, "rep", reply, len);
+}
+
+//  Decoding state: what was seen, and the fields before the type is known.
+typedef struct {
+    hrb_peer_msg_t *msg;
+    hr_members_t all;
+    size_t max_body;
+    unsigned seen;
+    const char *type;
+    size_t type_len;
+} s_decoder_t;
+
+static hr_error_t
+s_read_bool (hr_mp_reader_t *reader, bool *value)
+{
+    hr_mp_item_t item;
+    hr_error_t rc = hr_mp_read (reader, &item);
+    if (rc)
+        return rc;
+    if (item.kind != HR_MP_BOOL)
+        return HR_E_BAD_TYPE;
+    *value = item.boolean;
+    return HR_OK;
+}
+
+static hr_error_t
+s_read_members (hr_mp_reader_t *reader, hr_members_t all, hr_members_t *value)
+{
+    uint64_t bits;
+    hr_error_t rc = hr_mp_read_uint (reader, &bits);
+    if (rc)
+        return rc;
+    if (bits & ~(uint64_t) all)
+        return HR_E_BAD_FIELD;
+    *value = (hr_members_t) bits;
+    return HR_OK;
+}
+
+//  The "view" map: exactly n, m, o, h; owners among members, and no
+//  broker both a member and handed off.
+static hr_error_t
+s_read_view (hr_mp_reader_t *reader, hr_members_t all, hrb_view_t *view)
+{
+    hr_mp_item_t map;
+    hr_error_t rc = hr_mp_read (reader, &map);
+    if (rc)
+        return rc;
+    if (map.kind != HR_MP_MAP)
+        return HR_E_BAD_TYPE;
+    unsigned seen = 0;
+    for (uint32_t i = 0; i < map.count; i++) {
+        const char *key;
+        size_t len;
+        if ((rc = hr_mp_read_str (reader, &key, &len)))
+            return rc;
+        unsigned bit = len != 1? 0: key [0] == 'n'? 1: key [0] == 'm'? 2
+                     : key [0] == 'o'? 4: key [0] == 'h'? 8: 0;
+        if (!bit)
+            return HR_E_BAD_FIELD;
+        if (seen & bit)
+            return HR_E_DUPLICATE_FIELD;
+        seen |= bit;
+        rc = bit == 1? hr_mp_read_uint (reader, &view->number)
+           : s_read_members (reader, all, bit == 2? &view->members
+                                          : bit == 4? &view->owners: &view->handoff);
+        if (rc)
+            return rc;
+    }
+    if (seen != 15)
+        return HR_E_MISSING_FIELD;
+    if ((view->owners & ~view->members) || (view->handoff & view->members))
+        return HR_E_BAD_FIELD;
+    return HR_OK;
+}
+
+static hr_error_t
+s_read_body (hr_mp_reader_t *reader, size_t max, const uint8_t **body, size_t *len)
+{
+    hr_mp_item_t item;
+    hr_error_t rc = hr_mp_read (reader, &item);
+    if (rc)
+        return rc;
+    if (item.kind != HR_MP_BIN)
+        return HR_E_BAD_TYPE;
+    if (item.str.len > max)
+        return HR_E_FRAME_TOO_LARGE;
+    *body = (const uint8_t *) item.str.ptr;
+    *len = item.str.len;
+    return HR_OK;
+}
+
+static const char *s_keys [] = {
+    "t", "from", "cf", "term", "view", "stamp", "leaving", "granted", "n", "fid", "req", "rep"
+};
+
+static hr_error_t
+s_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
+{
+    s_decoder_t *dec = arg;
+    hrb_peer_msg_t *msg = dec->msg;
+    size_t index = 0;
+    while (index < sizeof s_keys / sizeof s_keys [0]
+       && !hr_mp_str_eq (key, key_len, s_keys [index]))
+        index++;
+    if (index == sizeof s_keys / sizeof s_keys [0])
+        return HR_E_BAD_FIELD;
+    unsigned bit = 1u << index;
+    if (dec->seen & bit)
+        return HR_E_DUPLICATE_FIELD;
+    dec->seen |= bit;
+    uint64_t cf;
+    hr_error_t rc;
+    switch (bit) {
+        case F_T:
+            return hr_mp_read_str (reader, &dec->type, &dec->type_len);
+        case F_FROM:
+            if ((rc = hr_mp_read_str (reader, &msg->from, &msg->from_len)))
+                return rc;
+            return msg->from_len < 1 || msg->from_len > HR_CLUSTER_ID_MAX? HR_E_BAD_FIELD: HR_OK;
+        case F_CF:
+            if ((rc = hr_mp_read_uint (reader, &cf)))
+                return rc;
+            msg->cf = (uint32_t) cf;
+            return cf > UINT32_MAX? HR_E_BAD_FIELD: HR_OK;
+        case F_TERM:
+            return hr_mp_read_uint (reader, &msg->view.term);
+        case F_VIEW:
+            return s_read_view (reader, dec->all, &msg->view.view);
+        case F_STAMP:
+            return hr_mp_read_uint (reader, &msg->view.stamp);
+        case F_LEAVING:
+            return s_read_bool (reader, &msg->view.leaving);
+        case F_GRANTED:
+            return s_read_bool (reader, &msg->view.granted);
+        case F_N:
+            return hr_mp_read_uint (reader, &msg->number);
+        case F_FID:
+            msg->has_fid = true;
+            return hr_mp_read_uint (reader, &msg->fid);
+        case F_REQ:
+        case F_REP:
+            return s_read_body (reader, dec->max_body, &msg->body, &msg->body_len);
+    }
+    return HR_E_BAD_FIELD;      //  not reached: every key has a case
+}
+
+hr_error_t
+hrb_peer_msg_decode (const void *frame, size_t size, hr_members_t all, size_t max_body,
+                     hrb_peer_msg_t *msg)
+{
+    memset (msg, 0, sizeof *msg);
+    msg->view.from = msg->view.to = -1;
+    s_decoder_t dec = { .msg = msg, .all = all, .max_body = max_body };
+    hr_error_t rc = hr_mp_read_map (frame, size, s_field, &dec);
+    if (rc)
+        return rc;
+    if (!(dec.seen & F_T))
+        return HR_E_MISSING_FIELD;
+    const s_type_t *type = NULL;
+    for (size_t i = 0; i < S_TYPES && !type; i++)
+        if (hr_mp_str_eq (dec.type, dec.type_len, s_types [i].name))
+            type = &s_types [i];
+    if (!type)
+        return HR_E_BAD_FIELD;
+    if (dec.seen & ~(type->need | type->may))
+        return HR_E_BAD_FIELD;
+    if ((dec.seen & type->need) != type->need)
+        return HR_E_MISSING_FIELD;
+    msg->kind = type->kind;
+    msg->view.type = type->type;
+    //  A vote request proposes the view of its own term (hrb_view.h)
+    if (type->type == HRB_VIEW_VOTE_REQUEST && type->kind == HRB_PEER_VIEW
+    &&  msg->view.view.number != msg->view.term)
+        return HR_E_BAD_FIELD;
+    return HR_OK;
+}
