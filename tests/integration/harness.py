@@ -547,6 +547,26 @@ def subscribed(test, base, channels, **kw):
     return c
 
 
+# ---------------------------------------------------------------- epochs
+
+# docs/protocol.md §4.1: 32 lowercase hex digits, 16 of the generation
+# ((view << 40) | ms since 2025-01-01T00:00:00Z), then 16 random.
+EPOCH_RE = r"^[0-9a-f]{32}$"
+EPOCH_CLOCK_BASE_MS = 1735689600000
+
+
+def epoch_generation(epoch):
+    """The generation of an epoch; 0 for anything else (an old 16-hex epoch)."""
+    if not isinstance(epoch, str) or len(epoch) != 32 or epoch.strip("0123456789abcdef"):
+        return 0
+    return int(epoch[:16], 16)
+
+
+def make_epoch(view, ms, random="0123456789abcdef"):
+    """An epoch of generation (view << 40) | ms, for fake brokers and cursors."""
+    return "%016x%s" % (view << 40 | ms, random)
+
+
 # ---------------------------------------------------------------- cursors
 
 def fnv1a(data, state=2166136261):

@@ -13,7 +13,7 @@ import msgpack
 import harness as h
 import wsclient as w
 
-EPOCH = r"^[0-9a-f]{16}$"
+EPOCH = h.EPOCH_RE
 EV_KEYS = {"t", "ch", "e", "s", "ts", "data"}
 
 
