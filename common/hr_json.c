@@ -7,6 +7,7 @@
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 //  Length of the valid UTF-8 sequence at p (at most left bytes), or 0.
 static size_t
@@ -255,6 +256,17 @@ s_pack (msgpack_packer *pk, const json_t *value, int depth)
         }
     }
     return HR_E_BAD_JSON;
+}
+
+void
+hr_json_error (hr_buf_t *out, hr_error_t error, const char *detail)
+{
+    const char *message = detail? detail: hr_error_message (error);
+    hr_buf_puts (out, "{\"error\":\"");
+    hr_buf_puts (out, hr_error_code (error));
+    hr_buf_puts (out, "\",\"message\":");
+    hr_json_string (out, message, strlen (message));
+    hr_buf_puts (out, "}");
 }
 
 hr_error_t

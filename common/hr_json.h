@@ -28,6 +28,10 @@ void hr_json_from_mpack (hr_buf_t *out, const uint8_t *data, size_t size);
 //  {"channel","seq","epoch","ts","type"?,"data","id"?}.
 void hr_json_envelope (hr_buf_t *out, const hr_event_t *ev);
 
+//  Appends an HTTP error body: {"error": code, "message": detail}, or the
+//  code's own message (hr_error_message) when detail is NULL.
+void hr_json_error (hr_buf_t *out, hr_error_t error, const char *detail);
+
 //  Packs a jansson value as MessagePack into out. Returns HR_OK, or
 //  HR_E_TOO_DEEP when it nests deeper than HR_MPACK_MAX_DEPTH.
 hr_error_t hr_json_to_mpack (hr_buf_t *out, const json_t *value);

@@ -186,11 +186,7 @@ s_error (hrg_worker_t *worker, struct MHD_Connection *mhd, hr_error_t error,
     const char *message = detail? detail: hr_error_message (error);
     hrg_worker_count_error (worker, error, message);
     hr_buf_t body = HR_BUF_INIT;
-    hr_buf_puts (&body, "{\"error\":\"");
-    hr_buf_puts (&body, hr_error_code (error));
-    hr_buf_puts (&body, "\",\"message\":");
-    hr_json_string (&body, message, strlen (message));
-    hr_buf_puts (&body, "}");
+    hr_json_error (&body, error, message);
     enum MHD_Result ret = s_queue (worker, mhd, (unsigned) hr_error_http_status (error),
                                    "application/json", body.data, body.size, allow, headers);
     hr_buf_free (&body);

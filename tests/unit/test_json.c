@@ -471,6 +471,21 @@ test_json_nesting_33_is_too_deep (void **state)
     hr_buf_free (&packed);
 }
 
+//  The error body every HTTP server of Herald answers (gateway, broker --http)
+static void
+test_error_body_has_code_and_message (void **state)
+{
+    hr_buf_t out = HR_BUF_INIT;
+    hr_json_error (&out, HR_E_NOT_FOUND, NULL);
+    hr_buf_putc (&out, 0);
+    assert_string_equal (out.data, "{\"error\":\"not_found\",\"message\":\"no such route\"}");
+    hr_buf_reset (&out);
+    hr_json_error (&out, HR_E_BAD_CHANNEL, "say \"why\"");
+    hr_buf_putc (&out, 0);
+    assert_string_equal (out.data, "{\"error\":\"bad_channel\",\"message\":\"say \\\"why\\\"\"}");
+    hr_buf_free (&out);
+}
+
 int
 main (void)
 {
@@ -500,6 +515,7 @@ main (void)
         cmocka_unit_test (test_json_to_msgpack_bytes),
         cmocka_unit_test (test_json_nesting_32_packs),
         cmocka_unit_test (test_json_nesting_33_is_too_deep),
+        cmocka_unit_test (test_error_body_has_code_and_message),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
