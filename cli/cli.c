@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
+#include <zmq.h>
 
 #define B(field) offsetof (cli_config_t, broker.field)
 #define G(field) offsetof (cli_config_t, gateway.field)
@@ -133,6 +134,13 @@ const hr_option_t cli_sub_options [] = {
     O_XPUB, O_CLI_CLUSTER,
     { "markers", HR_OPT_BOOL, C (markers), NULL, "also print head markers", 0, 0 },
     O_CLI_CURVE_SERVER_KEY, O_CLI_CURVE_SECRET,
+    O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
+};
+
+const hr_option_t cli_cluster_options [] = {
+    O_CLI_CLUSTER,
+    { "json", HR_OPT_BOOL, C (json), NULL, "print the JSON of GET /v1/cluster as the broker sent it", 0, 0 },
+    { "timeout", HR_OPT_MILLIS, C (timeout), "DURATION", "how long to wait for each broker's answer", 10, 600000 },
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };
 
@@ -321,4 +329,84 @@ cli_warn_open (const hrg_config_t *gateway)
                      "can publish and subscribe",
                      "exposure", cli_http_loopback (gateway)? "loopback only"
                                                             : "NOT LOOPBACK (--insecure)");
+}
+
+hr_cluster_t *
+cli_cluster_load (const char *path)
+{
+    hr_buf_t err = HR_BUF_INIT;
+    hr_cluster_t *cluster = hr_cluster_load (path, &err);
+    if (!cluster)
+        fprintf (stderr, "herald: %s\n", err.data? err.data: path);
+    hr_buf_free (&err);
+    return cluster;
+}
+
+bool
+cli_option_given (const cli_config_t *config, size_t offset)
+{
+    //  hr_config points a string it sets into argv or environ, never at
+    //  the default literal, so the pointer tells a given value apart even
+    //  when it equals the default
+    cli_config_t defaults;
+    cli_config_defaults (&defaults);
+    const char *value, *fallback;
+    memcpy (&value, (const char *) config + offset, sizeof value);
+    memcpy (&fallback, (const char *) &defaults + offset, sizeof fallback);
+    return value != fallback;
+}
+
+bool
+cli_cluster_alone (const cli_config_t *config, const size_t *offsets, size_t count,
+                   const char *names)
+{
+    if (!*config->cluster)
+        return true;
+    for (size_t i = 0; i < count; i++)
+        if (cli_option_given (config, offsets [i])) {
+            fprintf (stderr, "herald: --cluster and %s together: the cluster file gives the "
+                     "brokers' endpoints\n", names);
+            return false;
+        }
+    //  Brokers refuse CURVE with --cluster for now (docs/cluster.md)
+    if (*config->curve_server_key || *config->curve_secret) {
+        fprintf (stderr, "herald: --cluster with CURVE: CURVE between brokers is not built "
+                 "yet, so a cluster runs without it\n");
+        return false;
+    }
+    return true;
+}
+
+char *
+cli_endpoints (const cli_config_t *config, hr_cluster_kind_t kind, const char *list)
+{
+    if (!*config->cluster) {
+        size_t len = strcspn (list, ",");
+        char *first = hr_memdup (list, len + 1);
+        first [len] = 0;
+        return first;
+    }
+    hr_cluster_t *cluster = cli_cluster_load (config->cluster);
+    if (!cluster)
+        return NULL;
+    char *endpoints = hr_cluster_endpoints (cluster, kind, hr_cluster_all (cluster));
+    hr_cluster_destroy (&cluster);
+    return endpoints;
+}
+
+int
+cli_connect_all (void *sock, const char *list)
+{
+    while (*list) {
+        size_t len = strcspn (list, ",");
+        char endpoint [256];
+        snprintf (endpoint, sizeof endpoint, "%.*s", (int) len, list);
+        if (zmq_connect (sock, endpoint) != 0) {
+            fprintf (stderr, "herald: cannot connect to %s: %s\n", endpoint,
+                     zmq_strerror (zmq_errno ()));
+            return -1;
+        }
+        list += len + (list [len] == ',');
+    }
+    return 0;
 }

@@ -4,6 +4,7 @@
 #ifndef HERALD_CLI_H
 #define HERALD_CLI_H
 
+#include "hr_cluster.h"
 #include "hr_config.h"
 #include "hrb_server.h"
 #include "hrg_gateway.h"
@@ -46,6 +47,7 @@ typedef struct {
     const char *curve_secret;
     //  pub, sub and cluster: the cluster file (pub: any live broker; sub: all)
     const char *cluster;
+    bool json;                      //  cluster: print the brokers' JSON as it is
     cli_token_t token;
 } cli_config_t;
 
@@ -61,6 +63,7 @@ extern const hr_option_t cli_sub_options [];
 extern const hr_option_t cli_revoke_options [];
 extern const hr_option_t cli_keygen_options [];
 extern const hr_option_t cli_token_options [];
+extern const hr_option_t cli_cluster_options [];
 
 //  Parses argv with options into config, prints --help or errors, sets up
 //  logging. Returns -1 to exit with status 2, 1 to exit 0 (help), 0 to run.
@@ -96,6 +99,32 @@ bool cli_http_exposure_ok (const hrg_config_t *gateway);
 //  The start-up warning when no --token-keys is given (nothing otherwise).
 void cli_warn_open (const hrg_config_t *gateway);
 
+//  Loads the cluster file at path (hr_cluster_load). NULL, with the file's
+//  problem on stderr (the command then exits 2), when it cannot. Caller
+//  owns the cluster.
+hr_cluster_t *cli_cluster_load (const char *path);
+
+//  True when the string option at offset in config was set by a flag or
+//  the environment, not left at its default (--cluster conflicts).
+bool cli_option_given (const cli_config_t *config, size_t offset);
+
+//  pub and sub with --cluster: false, with the reason on stderr (the command
+//  then exits 2), when one of the count endpoint options at offsets (names:
+//  how the message lists them) or CURVE is given as well. True without
+//  --cluster.
+bool cli_cluster_alone (const cli_config_t *config, const size_t *offsets, size_t count,
+                        const char *names);
+
+//  What pub and sub connect to: with --cluster, the endpoints of kind of
+//  every broker in the file, comma-separated; else the first endpoint of
+//  list (the command's own option). NULL when the cluster file cannot be
+//  loaded (said on stderr). Caller frees.
+char *cli_endpoints (const cli_config_t *config, hr_cluster_kind_t kind, const char *list);
+
+//  Connects sock to every endpoint of the comma-separated list. -1, with
+//  the endpoint and the reason on stderr, when one cannot be connected.
+int cli_connect_all (void *sock, const char *list);
+
 int cmd_run (int argc, char **argv);
 int cmd_broker (int argc, char **argv);
 int cmd_gateway (int argc, char **argv);
@@ -104,5 +133,6 @@ int cmd_sub (int argc, char **argv);
 int cmd_revoke (int argc, char **argv);
 int cmd_keygen (int argc, char **argv);
 int cmd_token (int argc, char **argv);
+int cmd_cluster (int argc, char **argv);
 
 #endif

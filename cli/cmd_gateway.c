@@ -2,6 +2,7 @@
 #include "cli.h"
 #include "hr_log.h"
 
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
@@ -17,6 +18,12 @@ cmd_gateway (int argc, char **argv)
                         cli_gateway_options, &config, argc, argv, NULL, 0, NULL);
     if (rc)
         return rc < 0? 2: 0;
+    if (*config.gateway.cluster && cli_option_given (&config, offsetof (cli_config_t,
+                                                                        broker_endpoints))) {
+        fprintf (stderr, "herald: --cluster and --broker together: the cluster file gives "
+                 "the brokers (give one of them)\n");
+        return 2;
+    }
     if (!cli_http_exposure_ok (&config.gateway))
         return 2;
     char *endpoints = hr_strdup (config.broker_endpoints);

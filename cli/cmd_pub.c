@@ -1,7 +1,10 @@
 /*  herald pub CHANNEL JSON: publish one event from the shell, fire-and-
     forget over PUSH, or acknowledged over DEALER with --ack. Every event
     carries an idempotency key (--id, or a random one), so an
-    acknowledgement that timed out can be retried without a duplicate.  */
+    acknowledgement that timed out can be retried without a duplicate.
+    With --cluster the socket connects to every broker of the file and
+    ZeroMQ sends to one that is up; brokers forward to the channel's
+    owner (docs/cluster.md).  */
 #include "cli.h"
 #include "hr_channel.h"
 #include "hr_curve.h"
@@ -9,20 +12,11 @@
 #include "hr_json.h"
 #include "hr_proto.h"
 
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <zmq.h>
-
-//  The first endpoint of a comma-separated list, into out.
-static void
-s_first_endpoint (const char *list, char *out, size_t size)
-{
-    size_t len = strcspn (list, ",");
-    if (len >= size)
-        len = size - 1;
-    memcpy (out, list, len);
-    out [len] = 0;
-}
 
 //  Waits for the socket to accept a message (a peer is connected).
 static bool
@@ -65,6 +59,11 @@ cmd_pub (int argc, char **argv)
                         cli_pub_options, &config, argc, argv, args, 2, &count);
     if (rc)
         return rc < 0? 2: 0;
+    static const size_t endpoints [] = {
+        offsetof (cli_config_t, broker.pull), offsetof (cli_config_t, broker.router)
+    };
+    if (!cli_cluster_alone (&config, endpoints, 2, "--pull/--router"))
+        return 2;
     if (count != 2) {
         fprintf (stderr, "herald: pub needs CHANNEL and JSON (--help for more)\n");
         return 2;
@@ -79,12 +78,19 @@ cmd_pub (int argc, char **argv)
         fprintf (stderr, "herald: JSON is invalid: %s\n", jerr.text);
         return 2;
     }
+    char *endpoint = cli_endpoints (&config, config.ack? HR_CLUSTER_ROUTER: HR_CLUSTER_PUBLISH,
+                                    config.ack? config.broker.router: config.broker.pull);
+    if (!endpoint) {
+        json_decref (data);
+        return 2;
+    }
     hr_buf_t packed = HR_BUF_INIT, frame = HR_BUF_INIT;
     hr_error_t packed_rc = hr_json_to_mpack (&packed, data);
     json_decref (data);
     if (packed_rc) {
         fprintf (stderr, "herald: %s\n", hr_error_message (packed_rc));
         hr_buf_free (&packed);
+        free (endpoint);
         return 2;
     }
     //  A key of our own when none is given: a retry after a timeout can
@@ -99,9 +105,6 @@ cmd_pub (int argc, char **argv)
         .data = (const uint8_t *) packed.data, .data_len = packed.size,
     };
     hr_request_encode_publish (&frame, NULL, &ev);
-    char endpoint [256];
-    s_first_endpoint (config.ack? config.broker.router: config.broker.pull, endpoint,
-                      sizeof endpoint);
     void *ctx = zmq_ctx_new ();
     void *sock = zmq_socket (ctx, config.ack? ZMQ_DEALER: ZMQ_PUSH);
     int immediate = 1, linger = (int) config.timeout;
@@ -115,8 +118,8 @@ cmd_pub (int argc, char **argv)
         status = 2;
     }
     else
-    if (zmq_connect (sock, endpoint) != 0)
-        fprintf (stderr, "herald: cannot connect to %s: %s\n", endpoint, zmq_strerror (zmq_errno ()));
+    if (cli_connect_all (sock, endpoint) != 0)
+        status = 1;                 //  said on stderr
     else
     if (!s_wait_writable (sock, (long) config.timeout))
         fprintf (stderr, "herald: no broker answered at %s%s\n", endpoint,
@@ -145,5 +148,6 @@ cmd_pub (int argc, char **argv)
     hr_buf_free (&err);
     hr_buf_free (&packed);
     hr_buf_free (&frame);
+    free (endpoint);
     return status;
 }

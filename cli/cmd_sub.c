@@ -1,13 +1,18 @@
-/*  herald sub CHANNEL...: print a broker's events as JSON lines.  */
+/*  herald sub CHANNEL...: print a broker's events as JSON lines. With
+    --cluster it hears every broker of the file and prints each event once:
+    by (channel, epoch, seq), ignoring epochs older than the channel's.  */
 #include "cli.h"
 #include "hr_channel.h"
 #include "hr_curve.h"
+#include "hr_epoch.h"
 #include "hr_json.h"
 
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 #include <zmq.h>
@@ -20,6 +25,37 @@ static int s_wake [2] = { -1, -1 };
 #define S_HANDSHAKE_FAILED (ZMQ_EVENT_HANDSHAKE_FAILED_NO_DETAIL \
     | ZMQ_EVENT_HANDSHAKE_FAILED_PROTOCOL | ZMQ_EVENT_HANDSHAKE_FAILED_AUTH)
 
+//  What was printed of one channel (--cluster): its epoch and highest seq.
+typedef struct {
+    char epoch [64];
+    size_t epoch_len;           //  0: nothing yet
+    uint64_t seq;
+} s_seen_t;
+
+//  True when ev is news for the channel seen: not an event already printed
+//  (the same event arrives from several brokers, each stream in order, so
+//  the highest seq printed is enough) and not of an older epoch. An event
+//  of a newer or an unordered different epoch is a reset and starts over.
+static bool
+s_first_time (s_seen_t *seen, const hr_event_t *ev)
+{
+    if (!ev->epoch || ev->epoch_len > sizeof seen->epoch)
+        return true;                //  nil markers, and nothing to compare
+    bool same = seen->epoch_len == ev->epoch_len
+             && !memcmp (seen->epoch, ev->epoch, ev->epoch_len);
+    if (seen->epoch_len && !same
+    &&  hr_epoch_older (ev->epoch, ev->epoch_len, seen->epoch, seen->epoch_len))
+        return false;
+    if (ev->head)
+        return true;                //  markers leave the state alone
+    if (same && ev->seq <= seen->seq)
+        return false;
+    memcpy (seen->epoch, ev->epoch, ev->epoch_len);
+    seen->epoch_len = ev->epoch_len;
+    seen->seq = ev->seq;
+    return true;
+}
+
 static void
 s_on_signal (int signo)
 {
@@ -30,9 +66,12 @@ s_on_signal (int signo)
     errno = saved;
 }
 
-//  Prints one envelope as a JSON line; markers only when asked.
+//  Prints one envelope as a JSON line; markers only when asked. seen (one
+//  per channel, in the order of channels; NULL: no dedupe) says what was
+//  printed already.
 static void
-s_print (const zmq_msg_t *body, bool markers)
+s_print (const zmq_msg_t *body, bool markers, s_seen_t *seen, const char **channels,
+         int count)
 {
     hr_event_t ev;
     hr_error_t rc = hr_event_decode (zmq_msg_data ((zmq_msg_t *) body),
@@ -41,6 +80,10 @@ s_print (const zmq_msg_t *body, bool markers)
         fprintf (stderr, "herald: undecodable message: %s\n", hr_error_code (rc));
         return;
     }
+    for (int i = 0; seen && i < count; i++)
+        if (strlen (channels [i]) == ev.ch_len && !memcmp (channels [i], ev.ch, ev.ch_len)
+        &&  !s_first_time (&seen [i], &ev))
+            return;
     hr_buf_t line = HR_BUF_INIT;
     if (ev.head) {
         if (!markers)
@@ -84,8 +127,16 @@ cmd_sub (int argc, char **argv)
             fprintf (stderr, "herald: '%s': %s\n", channels [i], hr_error_message (HR_E_BAD_CHANNEL));
             return 2;
         }
+    static const size_t xpub [] = { offsetof (cli_config_t, broker.xpub) };
+    if (!cli_cluster_alone (&config, xpub, 1, "--xpub"))
+        return 2;
+    char *endpoint = cli_endpoints (&config, HR_CLUSTER_STREAM, config.broker.xpub);
+    if (!endpoint)
+        return 2;
+    static s_seen_t seen [HR_CHANSET_MAX];
     if (pipe2 (s_wake, O_CLOEXEC | O_NONBLOCK) != 0) {
         fprintf (stderr, "herald: pipe: %s\n", strerror (errno));
+        free (endpoint);
         return 1;
     }
     struct sigaction action = { .sa_handler = s_on_signal };
@@ -95,9 +146,6 @@ cmd_sub (int argc, char **argv)
     void *sub = zmq_socket (ctx, ZMQ_SUB);
     int linger = 0;
     zmq_setsockopt (sub, ZMQ_LINGER, &linger, sizeof linger);
-    char endpoint [256];
-    size_t len = strcspn (config.broker.xpub, ",");
-    snprintf (endpoint, sizeof endpoint, "%.*s", (int) len, config.broker.xpub);
     int status = 0;
     hr_buf_t err = HR_BUF_INIT;
     if (hr_curve_client (sub, config.curve_server_key, config.curve_secret, &err) != 0) {
@@ -105,10 +153,8 @@ cmd_sub (int argc, char **argv)
         status = 2;
     }
     else
-    if (zmq_connect (sub, endpoint) != 0) {
-        fprintf (stderr, "herald: cannot connect to %s: %s\n", endpoint, zmq_strerror (errno));
-        status = 1;
-    }
+    if (cli_connect_all (sub, endpoint) != 0)
+        status = 1;                 //  said on stderr
     //  libzmq retries a failed handshake without a word: say it once
     zmq_socket_monitor (sub, "inproc://herald-sub-monitor", S_HANDSHAKE_FAILED);
     void *monitor = zmq_socket (ctx, ZMQ_PAIR);
@@ -156,7 +202,7 @@ cmd_sub (int argc, char **argv)
             continue;
         zmq_msg_init (&body);
         zmq_msg_recv (&body, sub, 0);
-        s_print (&body, config.markers);
+        s_print (&body, config.markers, *config.cluster? seen: NULL, channels, count);
         zmq_msg_close (&body);
     }
     zmq_socket_monitor (sub, NULL, 0);
@@ -164,6 +210,7 @@ cmd_sub (int argc, char **argv)
     zmq_close (sub);
     zmq_ctx_term (ctx);
     hr_buf_free (&err);
+    free (endpoint);
     close (s_wake [0]);
     close (s_wake [1]);
     s_wake [0] = s_wake [1] = -1;

@@ -20,6 +20,7 @@ static const s_command_t s_commands [] = {
     { "revoke", cmd_revoke, "revoke a subject's or a token's tokens at every gateway" },
     { "keygen", cmd_keygen, "make a key: token signing (JWK/JWKS) or CURVE certificates" },
     { "token", cmd_token, "mint a token for development and tests" },
+    { "cluster", cmd_cluster, "a cluster's view, and which broker owns a channel" },
     { "bench", hr_bench_main, "load generator: subscribers, publish rate, latency, loss" },
 };
 
