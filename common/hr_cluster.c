@@ -175,7 +175,7 @@ s_parse_node (hr_cluster_node_t *node, json_t *item, const char *name, size_t in
     if (!s_id_valid (id_text, json_string_length (id))) {
         s_prefix (err, name, index, NULL);
         hr_buf_puts (err, "id: ");
-        if (s_printable (id_text))
+        if (s_printable (id_text) && strlen (id_text) == json_string_length (id))
             hr_buf_printf (err, "\"%s\" ", id_text);
         hr_buf_printf (err, "is not 1 to %d characters of [A-Za-z0-9_.-]", HR_CLUSTER_ID_MAX);
         return false;
@@ -190,7 +190,8 @@ s_parse_node (hr_cluster_node_t *node, json_t *item, const char *name, size_t in
         }
         const char *text = json_string_value (value);
         const char *why = !value? "missing"
-                        : !text || strlen (text) != json_string_length (value)? "not a string"
+                        : !text? "not a string"
+                        : strlen (text) != json_string_length (value)? "holds a NUL character"
                         : optional? s_check_host_port (text)
                         : s_check_endpoint (text);
         if (why) {

@@ -76,6 +76,7 @@ hr_cluster_status_json (const hr_cluster_t *cluster, const hr_cluster_status_t *
         hr_members_t bit = (hr_members_t) 1 << i;
         hr_buf_puts (out, i? ", {\"id\": ": "{\"id\": ");
         s_id_or_null (out, cluster, (int) i);
+        //  A broker does not hear itself, but it is up: it is answering
         hr_buf_printf (out, ", \"up\": %s, \"member\": %s, \"owner\": %s}",
                        (status->up & bit) || (int) i == status->self? "true": "false",
                        status->members & bit? "true": "false",
