@@ -1,0 +1,494 @@
+/*  hrb_view: the view protocol as a pure state machine (the contract and
+    the protocol are in hrb_view.h; the safety argument in docs/cluster.md,
+    "Views").  */
+#include "hrb_view.h"
+
+#include <assert.h>
+#include <stdlib.h>
+#include <string.h>
+
+struct _hrb_view_sm_t {
+    hrb_view_config_t config;
+    size_t majority;            //  size / 2 + 1
+    hr_members_t all;           //  every broker of the static list
+    hr_members_t me;            //  1 << self
+    hrb_view_durable_t durable;
+    hrb_view_t previous;        //  installed just before; number 0: none
+    uint64_t installed_at;
+    uint64_t previous_at;       //  when previous was installed
+    bool previous_fresh;        //  previous was installed by this process (not restored)
+    bool installed_fresh;       //  likewise for installed
+    bool restored;              //  restarted while owning: sequences nothing (hrb_view_new)
+    bool leaving;
+    uint64_t member_since;      //  member of every view installed since (for hold_down)
+    //  Failure detector
+    uint64_t heard [HR_CLUSTER_MAX];
+    hr_members_t heard_any;     //  heard [j] is valid
+    hr_members_t leaving_set;   //  their latest heartbeat said leaving
+    //  Lease: latest stamp each broker acknowledged for the installed view
+    uint64_t acked [HR_CLUSTER_MAX];
+    hr_members_t acked_any;
+    //  Heartbeat timer
+    uint64_t heartbeat_at;
+    bool heartbeat_sent;
+    //  Election: need first seen, then a deadline drawn at random
+    bool need;
+    uint64_t deadline;
+    //  Campaign: the proposal asked for in campaign_term (0: none)
+    uint64_t campaign_term;
+    hrb_view_t proposal;
+    hr_members_t votes;
+    uint64_t rng;
+};
+
+static size_t
+s_count (hr_members_t set)
+{
+    return (size_t) __builtin_popcount (set);
+}
+
+//  splitmix64: small, seedable, and the same on every platform.
+static uint64_t
+s_random (hrb_view_sm_t *self)
+{
+    uint64_t z = (self->rng += 0x9e3779b97f4a7c15ull);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+    return z ^ (z >> 31);
+}
+
+//  The election delay: [heartbeat, 4 * heartbeat) before the first view,
+//  [timeout / 2, timeout) after. A lone broker has nobody to split votes
+//  with: it does not wait.
+static uint64_t
+s_delay (hrb_view_sm_t *self)
+{
+    const hrb_view_config_t *c = &self->config;
+    if (c->size == 1)
+        return 0;
+    uint64_t lo = c->timeout / 2, hi = c->timeout;
+    if (self->durable.installed.number == 0) {
+        lo = c->heartbeat;
+        hi = 4 * c->heartbeat;
+    }
+    return lo + s_random (self) % (hi - lo);
+}
+
+//  When a channel that moved here in a view installed at `at` may start:
+//  once every lease of an older view has run out. A lone broker has no
+//  other broker's lease to wait for.
+static uint64_t
+s_fence (const hrb_view_sm_t *self, uint64_t at)
+{
+    return self->config.size == 1? at: at + self->config.lease;
+}
+
+int
+hrb_view_check (const hrb_view_config_t *config, hr_buf_t *err)
+{
+    const char *why = NULL;
+    if (config->size < 1 || config->size > HR_CLUSTER_MAX)
+        why = "the cluster must have 1 to 16 brokers";
+    else
+    if (config->self < 0 || (size_t) config->self >= config->size)
+        why = "this broker's index is not in the cluster";
+    else
+    if (config->lease == 0 || config->lease >= config->timeout)
+        why = "the lease must be shorter than the failover timeout";
+    else
+    if (config->heartbeat == 0 || config->heartbeat > config->lease / 4)
+        why = "the heartbeat period must be at most a quarter of the lease";
+    if (!why)
+        return 0;
+    if (err)
+        hr_buf_puts (err, why);
+    return -1;
+}
+
+hrb_view_sm_t *
+hrb_view_new (const hrb_view_config_t *config, const hrb_view_durable_t *restored,
+              uint64_t now)
+{
+    assert (hrb_view_check (config, NULL) == 0);
+    hrb_view_sm_t *self = hr_calloc (1, sizeof *self);
+    self->config = *config;
+    self->majority = config->size / 2 + 1;
+    self->all = (hr_members_t) ((1ull << config->size) - 1);
+    self->me = (hr_members_t) 1 << config->self;
+    //  Brokers given one seed still draw different delays
+    self->rng = config->seed ^ (0xd1b54a32d192ed03ull * (uint64_t) (config->self + 1));
+    self->durable.voted_for = -1;
+    self->installed_at = now;
+    if (restored) {
+        self->durable = *restored;
+        //  It lost its channels' state: whatever it owned goes to others
+        self->restored = (restored->installed.owners & self->me) != 0;
+    }
+    if (self->durable.installed.members & self->me)
+        self->member_since = now;
+    return self;
+}
+
+void
+hrb_view_destroy (hrb_view_sm_t **self_p)
+{
+    if (*self_p) {
+        free (*self_p);
+        *self_p = NULL;
+    }
+}
+
+const hrb_view_t *
+hrb_view_installed (const hrb_view_sm_t *self)
+{
+    return &self->durable.installed;
+}
+
+const hrb_view_t *
+hrb_view_previous (const hrb_view_sm_t *self)
+{
+    return &self->previous;
+}
+
+const hrb_view_durable_t *
+hrb_view_durable (const hrb_view_sm_t *self)
+{
+    return &self->durable;
+}
+
+uint64_t
+hrb_view_installed_at (const hrb_view_sm_t *self)
+{
+    return self->installed_at;
+}
+
+bool
+hrb_view_left (const hrb_view_sm_t *self)
+{
+    return self->leaving && !(self->durable.installed.members & self->me);
+}
+
+hr_members_t
+hrb_view_alive (const hrb_view_sm_t *self, uint64_t now)
+{
+    hr_members_t alive = self->me;
+    for (size_t j = 0; j < self->config.size; j++)
+        if ((self->heard_any & (1u << j)) && now < self->heard [j] + self->config.timeout)
+            alive |= 1u << j;
+    return alive;
+}
+
+//  The brokers a view should hold: those heard, less those leaving.
+static hr_members_t
+s_desired (const hrb_view_sm_t *self, uint64_t now)
+{
+    hr_members_t desired = hrb_view_alive (self, now) & ~self->leaving_set;
+    if (self->leaving)
+        desired &= ~self->me;
+    return desired;
+}
+
+bool
+hrb_view_lease (const hrb_view_sm_t *self, uint64_t now)
+{
+    const hrb_view_durable_t *d = &self->durable;
+    if (d->installed.number == 0)
+        return false;
+    //  A vote for a later view fences this one here too
+    size_t count = d->term == d->installed.number? 1: 0;
+    for (size_t j = 0; j < self->config.size; j++)
+        if ((self->acked_any & (1u << j)) && self->acked [j] + self->config.lease > now)
+            count++;
+    return count >= self->majority;
+}
+
+bool
+hrb_view_may_sequence (const hrb_view_sm_t *self, const hr_cluster_t *cluster,
+                       const char *ch, size_t len, uint64_t now)
+{
+    const hrb_view_t *v = &self->durable.installed;
+    if (v->number == 0 || self->restored)
+        return false;
+    if (hr_cluster_owner (cluster, ch, len, v->owners) != self->config.self)
+        return false;
+    if (!hrb_view_lease (self, now))
+        return false;
+    if (now >= s_fence (self, self->installed_at))
+        return true;
+    //  Kept across consecutive views: no pause, only the older fence
+    const hrb_view_t *p = &self->previous;
+    return self->previous_fresh && p->number + 1 == v->number
+        && hr_cluster_owner (cluster, ch, len, p->owners) == self->config.self
+        && now >= s_fence (self, self->previous_at);
+}
+
+//  Appends a message addressed to `to` (-1: every other broker).
+static hrb_view_msg_t *
+s_emit (hrb_view_sm_t *self, hrb_view_out_t *out, hrb_view_msg_type_t type, int to)
+{
+    assert (out->count < HRB_VIEW_OUT_MAX);
+    hrb_view_msg_t *msg = &out->msgs [out->count++];
+    memset (msg, 0, sizeof *msg);
+    msg->type = type;
+    msg->from = self->config.self;
+    msg->to = to;
+    msg->term = self->durable.term;
+    return msg;
+}
+
+static void
+s_reset (hrb_view_out_t *out)
+{
+    out->count = 0;
+    out->persist = false;
+    out->installed = false;
+}
+
+static void
+s_heartbeat (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
+{
+    hrb_view_msg_t *msg = s_emit (self, out, HRB_VIEW_HEARTBEAT, -1);
+    msg->view = self->durable.installed;
+    msg->stamp = now;
+    msg->leaving = self->leaving;
+    self->heartbeat_at = now;
+    self->heartbeat_sent = true;
+}
+
+//  Installs v (numbered above the installed view).
+static void
+s_install (hrb_view_sm_t *self, const hrb_view_t *v, uint64_t now, hrb_view_out_t *out)
+{
+    hrb_view_durable_t *d = &self->durable;
+    assert (v->number > d->installed.number);
+    bool was_member = (d->installed.members & self->me) != 0;
+    self->previous = d->installed;
+    self->previous_at = self->installed_at;
+    self->previous_fresh = self->installed_fresh;
+    d->installed = *v;
+    self->installed_at = now;
+    self->installed_fresh = true;
+    if (d->term < v->number) {
+        d->term = v->number;
+        d->voted_for = -1;
+    }
+    //  Acks of the older view prove nothing about this one
+    self->acked_any = 0;
+    if ((v->members & self->me) && !was_member)
+        self->member_since = now;
+    //  Restarted: demoted, or the only owner left (nobody to hand to)
+    if (!(v->owners & self->me) || v->owners == self->me)
+        self->restored = false;
+    if (self->campaign_term <= v->number)
+        self->campaign_term = 0;
+    out->installed = true;
+    out->persist = true;
+}
+
+//  A member that is no owner asks to own once it has been in the view for
+//  the hold-down (a flapping broker cannot churn ownership).
+static bool
+s_promoting (const hrb_view_sm_t *self, uint64_t now)
+{
+    const hrb_view_t *v = &self->durable.installed;
+    return (v->members & self->me) && !(v->owners & self->me) && !self->leaving
+        && now - self->member_since >= self->config.hold_down;
+}
+
+static bool
+s_need (const hrb_view_sm_t *self, uint64_t now)
+{
+    const hrb_view_durable_t *d = &self->durable;
+    return d->installed.number == 0
+        || s_desired (self, now) != d->installed.members
+        || d->term > d->installed.number        //  voted for a view that never came
+        || s_promoting (self, now)
+        || (self->restored && (d->installed.owners & self->me));
+}
+
+static void
+s_campaign (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
+{
+    hrb_view_durable_t *d = &self->durable;
+    const hrb_view_t *inst = &d->installed;
+    hr_members_t desired = s_desired (self, now);
+    hrb_view_t v = { .number = d->term + 1, .members = desired };
+    v.owners = inst->owners & desired;
+    if (s_promoting (self, now))
+        v.owners |= self->me;
+    if (self->restored)
+        v.owners &= ~self->me;
+    if (!v.owners)          //  cluster birth, or every owner gone
+        v.owners = v.members;
+    hr_members_t leaving = self->leaving_set | (self->leaving? self->me: 0);
+    v.handoff = inst->owners & leaving & hrb_view_alive (self, now) & ~v.members;
+
+    d->term = v.number;
+    d->voted_for = self->config.self;
+    out->persist = true;
+    self->campaign_term = v.number;
+    self->proposal = v;
+    self->votes = self->me;
+    hrb_view_msg_t *msg = s_emit (self, out, HRB_VIEW_VOTE_REQUEST, -1);
+    msg->view = v;
+    if (s_count (self->votes) >= self->majority) {
+        s_install (self, &v, now, out);
+        s_heartbeat (self, now, out);
+    }
+}
+
+void
+hrb_view_tick (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
+{
+    s_reset (out);
+    if (!self->heartbeat_sent || now - self->heartbeat_at >= self->config.heartbeat)
+        s_heartbeat (self, now, out);
+    if (!s_need (self, now)) {
+        self->need = false;
+        return;
+    }
+    if (!self->need) {
+        self->need = true;
+        self->deadline = now + s_delay (self);
+    }
+    if (now < self->deadline)
+        return;
+    if (s_count (s_desired (self, now)) >= self->majority)
+        s_campaign (self, now, out);
+    self->deadline = now + s_delay (self);
+}
+
+void
+hrb_view_leave (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
+{
+    s_reset (out);
+    self->leaving = true;
+    //  Campaign at the next tick, without a random delay
+    self->need = true;
+    self->deadline = now;
+    s_heartbeat (self, now, out);
+}
+
+//  A view from the network: every set within the static list, owners a
+//  non-empty subset of members.
+static bool
+s_view_valid (const hrb_view_sm_t *self, const hrb_view_t *v)
+{
+    return v->number > 0 && v->owners && !(v->owners & ~v->members)
+        && !((v->members | v->handoff) & ~self->all);
+}
+
+static bool
+s_grant (const hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now)
+{
+    const hrb_view_durable_t *d = &self->durable;
+    const hrb_view_t *v = &msg->view, *inst = &d->installed;
+    //  One vote per term
+    if (!(msg->term > d->term
+          || (msg->term == d->term && (d->voted_for == -1 || d->voted_for == msg->from))))
+        return false;
+    if (msg->term <= inst->number || v->number != msg->term)
+        return false;
+    if (s_count (v->members) < self->majority || !s_view_valid (self, v))
+        return false;
+    //  Never takes out a broker this one hears
+    if (s_desired (self, now) & ~v->members)
+        return false;
+    //  A new owner must have been a member first (the hold-down), unless
+    //  no owner is left to hold channels
+    hr_members_t new_owners = v->owners & ~inst->owners;
+    if ((inst->owners & v->members) && (new_owners & ~inst->members))
+        return false;
+    return true;
+}
+
+static void
+s_on_heartbeat (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
+                hrb_view_out_t *out)
+{
+    hrb_view_durable_t *d = &self->durable;
+    hr_members_t from = 1u << msg->from;
+    self->leaving_set = msg->leaving? self->leaving_set | from: self->leaving_set & ~from;
+    //  Views are unique per number: relaying one is safe
+    if (msg->view.number > d->installed.number && s_view_valid (self, &msg->view))
+        s_install (self, &msg->view, now, out);
+    if (msg->view.number == d->installed.number && d->installed.number == d->term) {
+        hrb_view_msg_t *ack = s_emit (self, out, HRB_VIEW_HEARTBEAT_ACK, msg->from);
+        ack->view.number = d->installed.number;
+        ack->stamp = msg->stamp;
+    }
+}
+
+static void
+s_on_ack (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now)
+{
+    //  Only acks of heartbeats this broker sent in its installed view
+    if (msg->view.number != self->durable.installed.number
+        || msg->stamp > now || msg->stamp < self->installed_at)
+        return;
+    hr_members_t from = 1u << msg->from;
+    if (!(self->acked_any & from) || self->acked [msg->from] < msg->stamp)
+        self->acked [msg->from] = msg->stamp;
+    self->acked_any |= from;
+}
+
+static void
+s_on_vote_request (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
+                   hrb_view_out_t *out)
+{
+    hrb_view_durable_t *d = &self->durable;
+    bool granted = s_grant (self, msg, now);
+    if (granted) {
+        //  A denied candidate fences nobody: only a grant moves the term
+        d->term = msg->term;
+        d->voted_for = msg->from;
+        out->persist = true;
+    }
+    hrb_view_msg_t *vote = s_emit (self, out, HRB_VIEW_VOTE, msg->from);
+    vote->term = msg->term;
+    vote->granted = granted;
+}
+
+static void
+s_on_vote (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
+           hrb_view_out_t *out)
+{
+    hrb_view_durable_t *d = &self->durable;
+    if (!msg->granted || self->campaign_term == 0 || msg->term != self->campaign_term
+        || d->term != self->campaign_term || d->voted_for != self->config.self)
+        return;
+    self->votes |= 1u << msg->from;
+    if (s_count (self->votes) >= self->majority
+        && self->proposal.number > d->installed.number) {
+        hrb_view_t v = self->proposal;
+        s_install (self, &v, now, out);
+        s_heartbeat (self, now, out);
+    }
+}
+
+void
+hrb_view_receive (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
+                  hrb_view_out_t *out)
+{
+    s_reset (out);
+    if (msg->from < 0 || (size_t) msg->from >= self->config.size
+        || msg->from == self->config.self
+        || (msg->to != -1 && msg->to != self->config.self))
+        return;
+    self->heard [msg->from] = now;
+    self->heard_any |= 1u << msg->from;
+    switch (msg->type) {
+        case HRB_VIEW_HEARTBEAT:
+            s_on_heartbeat (self, msg, now, out);
+            break;
+        case HRB_VIEW_HEARTBEAT_ACK:
+            s_on_ack (self, msg, now);
+            break;
+        case HRB_VIEW_VOTE_REQUEST:
+            s_on_vote_request (self, msg, now, out);
+            break;
+        case HRB_VIEW_VOTE:
+            s_on_vote (self, msg, now, out);
+            break;
+    }
+}
