@@ -8,6 +8,7 @@
 struct _hrb_streams_t {
     hrb_store_t *store;
     size_t max_streams;
+    uint64_t view;              //  of new epochs
     uint64_t refused, replaced;
     zhashx_t *by_name;          //  name -> stream (the table owns streams)
     hr_list_t recency;          //  streams, least recently published first
@@ -97,7 +98,7 @@ hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t 
     stream = hr_calloc (1, sizeof *stream);
     memcpy (stream->name, name, len);
     stream->name [len] = 0;
-    hr_epoch_new (stream->epoch, 0);
+    hr_epoch_new (stream->epoch, self->view);
     stream->last_ms = now_ms;
     stream->history = self->store->ops->open (self->store);
     zhashx_insert (self->by_name, stream->name, stream);
@@ -113,6 +114,30 @@ hrb_streams_append (hrb_streams_t *self, hrb_stream_t *stream, uint64_t ts,
                               envelope, size);
     stream->last_ms = ts;
     hr_list_move_back (&self->recency, &stream->recency);
+}
+
+void
+hrb_streams_set_view (hrb_streams_t *self, uint64_t view)
+{
+    self->view = view;
+}
+
+size_t
+hrb_streams_retain (hrb_streams_t *self,
+                    bool (*keep) (void *arg, const hrb_stream_t *stream), void *arg)
+{
+    size_t dropped = 0;
+    hr_list_t *node = hr_list_first (&self->recency);
+    while (node) {
+        hr_list_t *next = hr_list_next (&self->recency, node);
+        hrb_stream_t *stream = hr_list_entry (node, hrb_stream_t, recency);
+        if (!keep (arg, stream)) {
+            s_drop (self, stream);
+            dropped++;
+        }
+        node = next;
+    }
+    return dropped;
 }
 
 uint64_t

@@ -80,6 +80,17 @@ size_t hrb_streams_bytes (hrb_streams_t *self);
 uint64_t hrb_streams_refused (hrb_streams_t *self);
 uint64_t hrb_streams_replaced (hrb_streams_t *self);
 
+//  The view new epochs are made in from now on (hr_epoch_new): 0 on a
+//  single broker, the installed view's number in a cluster.
+void hrb_streams_set_view (hrb_streams_t *self, uint64_t view);
+
+//  Drops every stream keep returns false for (with its history): in a
+//  cluster, the channels this broker does not own continuously into a new
+//  view, which start a new epoch if it sequences them again. Returns how
+//  many were dropped.
+size_t hrb_streams_retain (hrb_streams_t *self,
+                           bool (*keep) (void *arg, const hrb_stream_t *stream), void *arg);
+
 //  Visits the streams published to after since_ms, most recent first,
 //  until visit returns false.
 void hrb_streams_recent (hrb_streams_t *self, uint64_t since_ms,
