@@ -291,11 +291,47 @@ test_expire_stops_at_its_budget (void **state)
     store->ops->destroy (&store);
 }
 
+//  In a cluster new epochs are made in the installed view, and a new view
+//  drops the streams the broker does not keep (with their history).
+static bool
+s_keep_orders (void *arg, const hrb_stream_t *stream)
+{
+    (*(int *) arg)++;
+    return strcmp (stream->name, "orders") == 0;
+}
+
+static void
+test_streams_view_and_retain (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
+    hrb_stream_t *a = hrb_streams_ensure (streams, K ("orders"), 10);
+    assert_int_equal (hr_epoch_view (a->epoch, HR_EPOCH_LEN), 0);
+    hrb_streams_set_view (streams, 7);
+    hrb_stream_t *b = hrb_streams_ensure (streams, K ("stats"), 10);
+    assert_int_equal (hr_epoch_view (b->epoch, HR_EPOCH_LEN), 7);
+    s_sequence (streams, b, 11);
+    hrb_streams_ensure (streams, K ("news"), 10);
+    int visited = 0;
+    assert_int_equal (hrb_streams_retain (streams, s_keep_orders, &visited), 2);
+    assert_int_equal (visited, 3);
+    assert_int_equal (hrb_streams_count (streams), 1);
+    assert_ptr_equal (hrb_streams_find (streams, K ("orders")), a);
+    assert_null (hrb_streams_find (streams, K ("stats")));
+    assert_int_equal (s_stats (store).events, 0);       //  its history went with it
+    hrb_stream_t *again = hrb_streams_ensure (streams, K ("stats"), 12);
+    assert_int_equal (again->seq, 0);
+    assert_int_equal (hr_epoch_view (again->epoch, HR_EPOCH_LEN), 7);
+    hrb_streams_destroy (&streams);
+    store->ops->destroy (&store);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test_setup (test_streams_ensure_creates_with_fresh_epoch, s_epoch_setup),
+        cmocka_unit_test_setup (test_streams_view_and_retain, s_epoch_setup),
         cmocka_unit_test_setup (test_streams_first_is_seq_plus_one_when_empty, s_epoch_setup),
         cmocka_unit_test_setup (test_streams_expire_drops_idle_empty_streams, s_epoch_setup),
         cmocka_unit_test_setup (test_streams_expire_keeps_streams_with_events, s_epoch_setup),
