@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""Writes the seed corpora of the fuzz targets into corpus/{event,request,cursor,ws_msg}/.
+"""Writes the seed corpora of the fuzz targets into corpus/{event,request,cursor,ws_msg,peer_msg}/.
 
 Run from anywhere with Debian's python3 (python3-msgpack): /usr/bin/python3
 tests/fuzz/make_corpus.py. The seeds are committed; rerun only to change them."""
@@ -159,3 +159,21 @@ ws_mpack("bad_duplicate", raw=raw_map([("t", pack("ping")), ("t", pack("pong"))]
 ws_mpack("bad_truncated", raw=pack(ws_messages["pub"])[:-4])
 ws_mpack("bad_huge_count", raw=b"\xdd\xff\xff\xff\xff\x80")
 ws_mpack("nonstring_key", raw=b"\x82" + pack("t") + pack("ping") + b"\x91\x01\xc0")
+
+# Peer messages between brokers (broker/hrb_peer_msg; a file of three brokers)
+peer_view = {"n": 3, "m": 7, "o": 3, "h": 0}
+write("peer_msg", "hb", pack({"t": "hb", "from": "b1", "cf": 12345, "term": 3, "view": peer_view,
+                              "stamp": 1000, "leaving": False}))
+write("peer_msg", "hback", pack({"t": "hback", "from": "b2", "cf": 12345, "term": 3,
+                                 "view": peer_view, "stamp": 1000}))
+write("peer_msg", "vreq", pack({"t": "vreq", "from": "b3", "cf": 12345, "term": 4,
+                                "view": {"n": 4, "m": 7, "o": 7, "h": 0}}))
+write("peer_msg", "vote", pack({"t": "vote", "from": "b1", "cf": 12345, "term": 4, "granted": True}))
+write("peer_msg", "fwd", pack({"t": "fwd", "from": "b2", "cf": 1, "n": 4, "fid": 9,
+                               "req": pack({"ch": "orders", "data": 1, "rid": 3})}))
+write("peer_msg", "fwd_push", pack({"t": "fwd", "from": "b2", "cf": 1, "n": 4,
+                                    "req": pack({"ch": "orders", "data": 1})}))
+write("peer_msg", "fwdack", pack({"t": "fwdack", "from": "b1", "cf": 1, "n": 4, "fid": 9,
+                                  "rep": pack({"rid": 3, "seq": 1, "epoch": "0" * 32, "dup": False})}))
+write("peer_msg", "bad_owner", pack({"t": "hb", "from": "b1", "cf": 1, "term": 3, "stamp": 1,
+                                     "view": {"n": 3, "m": 1, "o": 2, "h": 0}, "leaving": False}))
