@@ -1,7 +1,11 @@
-/*  hrb_server: the broker loop. Sequences publishes, keeps history, answers
-    history queries, publishes envelopes and head markers on XPUB.  */
+/*  hrb_server: the broker loop and its sockets. Sequences publishes, keeps
+    history, publishes envelopes on XPUB; history answers (hrb_history) and
+    head markers (hrb_marker) live apart.  */
 #include "hrb_server.h"
 #include "hrb_dedupe.h"
+#include "hrb_history.h"
+#include "hrb_marker.h"
+#include "hrb_metrics.h"
 #include "hrb_peers.h"
 #include "hrb_revoke.h"
 #include "hrb_store.h"
@@ -41,15 +45,8 @@
 #define S_XPUB_RCVHWM 16
 //  ROUTER messages (replies) queued per client; docs/protocol.md §3.2.
 #define S_ROUTER_SNDHWM 1000
-//  The messages of the broker's own overloaded errors.
+//  The message of the broker's own overloaded error for publishes.
 #define S_CHANNELS_FULL "the broker keeps --max-channels channels, all with history"
-#define S_REPLY_FULL "this client has --reply-memory of replies unread; read them, then retry"
-//  A head marker for each channel that went quiet (no publish for a second
-//  after publishing in the second before), so that a subscriber that lost
-//  the last events of a channel (a ZeroMQ drop) learns of it even though no
-//  later event will show the gap (the Clone pattern's heartbeat). Active
-//  channels need none: their next event shows any gap.
-#define S_MARKER_MS 1000
 
 struct _hrb_server_t {
     const hrb_config_t *config;
@@ -65,74 +62,10 @@ struct _hrb_server_t {
     hr_buf_t frame;             //  reusable encode buffers
     hr_buf_t topic;
     hr_buf_t reply;
+    hrb_markers_t *markers;     //  head markers on XPUB
     uint64_t next_tick;
-    uint64_t last_marker_ms;    //  wall clock of the last marker round
-    uint64_t marker_upper;      //  streams published up to here had their round
-    bool marker_carry;          //  a round ran out of budget: (floor, hi] is left
-    uint64_t carry_floor, carry_hi;
-    hr_metrics_shard_t *shard;
-    int m_published, m_duplicates, m_ingest_errors, m_history_requests,
-        m_channels, m_history_events, m_history_bytes, m_evicted,
-        m_dedupe_keys, m_subscriptions, m_channel_bytes, m_channels_refused,
-        m_channels_replaced, m_dedupe_bytes, m_dedupe_dropped, m_reply_bytes,
-        m_replies_cut, m_revocations, m_revocation_bytes, m_curve_refused;
+    hrb_metrics_t *metrics;
 };
-
-static const char *s_evict_reasons [] = { "count", "age", "memory" };
-
-static void
-s_register_metrics (hrb_server_t *self, hr_metrics_t *metrics)
-{
-    const char *codes [HR_E_COUNT];
-    for (int i = 0; i < HR_E_COUNT; i++)
-        codes [i] = hr_error_code ((hr_error_t) i);
-    self->shard = hr_metrics_shard (metrics);
-    self->m_published = hr_metrics_add (metrics, "herald_broker_events_total",
-        HR_METRIC_COUNTER, "Events sequenced and published by the broker.");
-    self->m_duplicates = hr_metrics_add (metrics, "herald_broker_duplicates_total",
-        HR_METRIC_COUNTER, "Publishes dropped as repeats of an id within the dedupe window.");
-    self->m_ingest_errors = hr_metrics_add_labeled (metrics, "herald_ingest_errors_total",
-        HR_METRIC_COUNTER, "Publish and request frames the broker rejected, by code.",
-        "code", codes + 1, HR_E_COUNT - 1);
-    self->m_history_requests = hr_metrics_add (metrics, "herald_broker_history_requests_total",
-        HR_METRIC_COUNTER, "History queries answered.");
-    self->m_subscriptions = hr_metrics_add (metrics, "herald_broker_subscriptions_total",
-        HR_METRIC_COUNTER, "Subscriptions received on XPUB (each answered with a head marker).");
-    self->m_channels = hr_metrics_add (metrics, "herald_broker_channels",
-        HR_METRIC_GAUGE, "Channels the broker sequences.");
-    self->m_history_events = hr_metrics_add (metrics, "herald_history_events",
-        HR_METRIC_GAUGE, "Events kept in history, all channels.");
-    self->m_history_bytes = hr_metrics_add (metrics, "herald_history_bytes",
-        HR_METRIC_GAUGE, "Bytes of history kept, including per-event overhead and "
-        "each channel's index.");
-    self->m_evicted = hr_metrics_add_labeled (metrics, "herald_history_evicted_total",
-        HR_METRIC_COUNTER, "Events evicted from history, by bound.", "reason",
-        s_evict_reasons, 3);
-    self->m_dedupe_keys = hr_metrics_add (metrics, "herald_dedupe_keys",
-        HR_METRIC_GAUGE, "Idempotency keys remembered.");
-    self->m_dedupe_bytes = hr_metrics_add (metrics, "herald_dedupe_bytes",
-        HR_METRIC_GAUGE, "Bytes the idempotency keys take (bounded by --dedupe-memory).");
-    self->m_dedupe_dropped = hr_metrics_add (metrics, "herald_dedupe_dropped_total",
-        HR_METRIC_COUNTER, "Idempotency keys forgotten before their window ended "
-        "(over --dedupe-max or --dedupe-memory).");
-    self->m_channel_bytes = hr_metrics_add (metrics, "herald_broker_channel_bytes",
-        HR_METRIC_GAUGE, "Bytes the broker's channel records take besides their history.");
-    self->m_channels_refused = hr_metrics_add (metrics, "herald_broker_channels_refused_total",
-        HR_METRIC_COUNTER, "Publishes to a new channel refused at --max-channels.");
-    self->m_channels_replaced = hr_metrics_add (metrics, "herald_broker_channels_replaced_total",
-        HR_METRIC_COUNTER, "Channels without history dropped early to make room at --max-channels.");
-    self->m_reply_bytes = hr_metrics_add (metrics, "herald_broker_reply_bytes",
-        HR_METRIC_GAUGE, "Bytes of ROUTER replies queued for clients, all clients.");
-    self->m_replies_cut = hr_metrics_add (metrics, "herald_broker_replies_cut_total",
-        HR_METRIC_COUNTER, "History replies shortened or refused because the client "
-        "had --reply-memory queued.");
-    self->m_revocations = hr_metrics_add (metrics, "herald_revocations",
-        HR_METRIC_GAUGE, "Live revocations the broker keeps and sends to gateways.");
-    self->m_revocation_bytes = hr_metrics_add (metrics, "herald_revocation_bytes",
-        HR_METRIC_GAUGE, "Bytes the revocation list takes (bounded by --revoke-max entries).");
-    self->m_curve_refused = hr_metrics_add (metrics, "herald_curve_refused_total",
-        HR_METRIC_COUNTER, "ZeroMQ clients refused by CURVE: their key is not in --curve-clients.");
-}
 
 //  Binds sock to each comma-separated endpoint; returns the bound list.
 //  An XPUB's subscriptions are bounded per transport (S_XPUB_RCVHWM):
@@ -216,6 +149,17 @@ s_secure (hrb_server_t *self, void *zmq_ctx, hr_buf_t *err)
     return 0;
 }
 
+//  Sends one message on XPUB: topic frame, then the envelope
+//  (hrb_markers_send_fn).
+static void
+s_stream_send (void *arg, const char *ch, size_t ch_len, const hr_buf_t *body)
+{
+    hrb_server_t *self = arg;
+    hr_event_topic (ch, ch_len, &self->topic);
+    zmq_send (self->xpub, self->topic.data, self->topic.size, ZMQ_SNDMORE);
+    zmq_send (self->xpub, body->data, body->size, 0);
+}
+
 hrb_server_t *
 hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics,
                 hr_buf_t *err)
@@ -258,7 +202,8 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
                                    (size_t) config->dedupe_memory);
     self->peers = hrb_peers_new ();
     self->revokes = hrb_revokes_new ((size_t) config->revoke_max);
-    s_register_metrics (self, metrics);
+    self->markers = hrb_markers_new (self->streams, s_stream_send, self);
+    self->metrics = hrb_metrics_new (metrics);
     return self;
 }
 
@@ -268,6 +213,8 @@ hrb_server_destroy (hrb_server_t **self_p)
     hrb_server_t *self = *self_p;
     if (!self)
         return;
+    hrb_markers_destroy (&self->markers);
+    hrb_metrics_destroy (&self->metrics);
     hrb_streams_destroy (&self->streams);
     if (self->store)
         self->store->ops->destroy (&self->store);
@@ -320,18 +267,9 @@ s_message (hr_error_t error)
 static void
 s_reject (hrb_server_t *self, const char *socket, hr_error_t error)
 {
-    hr_metrics_inc (self->shard, self->m_ingest_errors + (int) error - 1);
+    hrb_metrics_inc_at (self->metrics, HRB_M_INGEST_ERRORS, (int) error - 1);
     hr_log_limited_info ("rejected frame", "socket", socket, "error", hr_error_code (error),
                          "reason", s_message (error));
-}
-
-//  Sends one message on XPUB: topic frame, then the envelope.
-static void
-s_stream_send (hrb_server_t *self, const char *ch, size_t ch_len, const hr_buf_t *body)
-{
-    hr_event_topic (ch, ch_len, &self->topic);
-    zmq_send (self->xpub, self->topic.data, self->topic.size, ZMQ_SNDMORE);
-    zmq_send (self->xpub, body->data, body->size, 0);
 }
 
 //  Sequences, stores and publishes a decoded publish request. On success
@@ -346,7 +284,7 @@ s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
     *dup = in->id && hrb_dedupe_find (self->dedupe, in->ch, in->ch_len, in->id,
                                       in->id_len, now, seq, epoch);
     if (*dup) {
-        hr_metrics_inc (self->shard, self->m_duplicates);
+        hrb_metrics_inc (self->metrics, HRB_M_DUPLICATES);
         return HR_OK;
     }
     hrb_stream_t *stream = hrb_streams_ensure (self->streams, in->ch, in->ch_len, now);
@@ -365,7 +303,7 @@ s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
     if (in->id)
         hrb_dedupe_insert (self->dedupe, in->ch, in->ch_len, in->id, in->id_len,
                            now, ev.seq, stream->epoch);
-    hr_metrics_inc (self->shard, self->m_published);
+    hrb_metrics_inc (self->metrics, HRB_M_PUBLISHED);
     *seq = ev.seq;
     memcpy (epoch, stream->epoch, HR_EPOCH_LEN + 1);
     return HR_OK;
@@ -438,100 +376,19 @@ s_handle_pull (hrb_server_t *self)
     return true;
 }
 
-//  A reply being sent on ROUTER: its peer and the frames still to come.
-typedef struct {
-    void *router;
-    hrb_peer_t *peer;
-    uint64_t left;              //  frames still to send after this one
-} s_reply_t;
-
-static void
-s_send_history_event (void *arg, uint64_t seq, const void *bytes, size_t size)
-{
-    s_reply_t *reply = arg;
-    reply->left--;
-    hrb_peer_send (reply->peer, reply->router, bytes, size, reply->left? ZMQ_SNDMORE: 0);
-}
-
-//  Sizes a history reply: events are taken while the bytes so far (as
-//  hrb_peers counts them) are under room, so a reply holds at least one
-//  event and ends at most one event past room.
-typedef struct {
-    size_t room;
-    size_t bytes;
-    uint64_t count;
-} s_plan_t;
-
-static void
-s_plan_visit (void *arg, uint64_t seq, const void *bytes, size_t size)
-{
-    s_plan_t *plan = arg;
-    if (plan->bytes < plan->room) {
-        plan->bytes += size + HRB_PEER_FRAME_CHARGE;
-        plan->count++;
-    }
-}
-
-//  Answers a history query; the routing envelope is already sent. The
-//  client's queued bytes are bounded by --reply-memory: a reply is cut to
-//  what fits (the client asks again from its last seq), and a client with
-//  nothing left gets overloaded until it reads.
+//  Answers a history query (hrb_history) and counts it; the routing
+//  envelope is already sent.
 static void
 s_history (hrb_server_t *self, hrb_peer_t *peer, const hr_request_t *req,
            const uint64_t *rid)
 {
-    const hr_event_t *in = &req->event;
-    char ch [HR_CHANNEL_MAX + 1];
-    memcpy (ch, in->ch, in->ch_len);
-    ch [in->ch_len] = 0;
-    hrb_stream_t *stream = hrb_streams_find (self->streams, in->ch, in->ch_len);
-    uint64_t head = stream? stream->seq: 0;
-    uint64_t first = stream? hrb_streams_first (self->streams, stream): 1;
-    hr_reset_t reset = HR_RESET_NONE;
-    if (in->epoch && !stream)
-        reset = HR_RESET_UNKNOWN_CHANNEL;
-    else
-    if (in->epoch && !hr_mp_str_eq (in->epoch, in->epoch_len, stream->epoch))
-        reset = HR_RESET_EPOCH_CHANGED;
-    else
-    if (req->since > head)
-        reset = HR_RESET_CURSOR_AHEAD;
-    else
-    if (req->since + 1 < first)
-        reset = HR_RESET_EXPIRED;
-    uint64_t count = 0;
-    if (reset == HR_RESET_NONE && head > req->since) {
-        count = head - req->since;
-        if (count > req->limit)
-            count = req->limit;
-    }
-    hr_buf_reset (&self->reply);
-    if (count) {
-        size_t queued = hrb_peer_queued (peer);
-        size_t budget = (size_t) self->config->reply_memory;
-        s_plan_t plan = { queued < budget? budget - queued: 0, 0, 0 };
-        if (plan.room)
-            self->store->ops->read (self->store, stream->history, req->since, count,
-                                    s_plan_visit, &plan);
-        if (plan.count < count)
-            hr_metrics_inc (self->shard, self->m_replies_cut);
-        if (plan.count == 0) {
-            hr_reply_encode_error_message (&self->reply, rid, HR_E_OVERLOADED, S_REPLY_FULL);
-            hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
-            return;
-        }
-        count = plan.count;
-    }
-    hr_reply_encode_history (&self->reply, rid, ch, stream? stream->epoch: NULL,
-                             first, head, count, reset);
-    hrb_peer_send (peer, self->router, self->reply.data, self->reply.size,
-                   count? ZMQ_SNDMORE: 0);
-    if (count) {
-        s_reply_t sender = { self->router, peer, count };
-        self->store->ops->read (self->store, stream->history, req->since, count,
-                                s_send_history_event, &sender);
-    }
-    hr_metrics_inc (self->shard, self->m_history_requests);
+    hrb_history_result_t result = hrb_history_answer (
+        self->streams, self->store, self->router, peer, (size_t) self->config->reply_memory,
+        req, rid, &self->reply);
+    if (result != HRB_HISTORY_WHOLE)
+        hrb_metrics_inc (self->metrics, HRB_M_REPLIES_CUT);
+    if (result != HRB_HISTORY_REFUSED)
+        hrb_metrics_inc (self->metrics, HRB_M_HISTORY_REQUESTS);
 }
 
 //  Takes one request from ROUTER and replies. Returns false when none.
@@ -610,76 +467,6 @@ s_handle_router (hrb_server_t *self)
     return true;
 }
 
-//  Sends a head marker for a channel (stream NULL: no such channel).
-static void
-s_send_marker (hrb_server_t *self, const char *ch, size_t ch_len, hrb_stream_t *stream)
-{
-    hr_event_t marker = {
-        .ch = ch, .ch_len = ch_len, .head = true,
-        .seq = stream? stream->seq: 0,
-        .epoch = stream? stream->epoch: NULL,
-        .epoch_len = stream? HR_EPOCH_LEN: 0,
-    };
-    hr_buf_reset (&self->frame);
-    hr_event_encode (&marker, &self->frame);
-    s_stream_send (self, ch, ch_len, &self->frame);
-}
-
-typedef struct {
-    hrb_server_t *server;
-    uint64_t upper;             //  streams published up to here are quiet now
-    size_t sent;
-    bool stopped;               //  the budget ran out at a stream published at
-    uint64_t stopped_ms;
-} s_marker_round_t;
-
-static bool
-s_marker_visit (void *arg, hrb_stream_t *stream)
-{
-    s_marker_round_t *round = arg;
-    hrb_server_t *self = round->server;
-    bool in_new = stream->last_ms > self->marker_upper && stream->last_ms <= round->upper;
-    bool in_carry = self->marker_carry && stream->last_ms > self->carry_floor
-                 && stream->last_ms <= self->carry_hi;
-    if (!in_new && !in_carry)
-        return true;
-    if (round->sent == S_EXPIRE_BUDGET) {
-        round->stopped = true;
-        round->stopped_ms = stream->last_ms;
-        return false;
-    }
-    s_send_marker (self, stream->name, strlen (stream->name), stream);
-    round->sent++;
-    return true;
-}
-
-//  A head marker for each stream that went quiet since the last round
-//  (published in (marker_upper, now - S_MARKER_MS]), at most S_EXPIRE_BUDGET
-//  a round. What a round leaves, older than where it stopped, is carried to
-//  the next, which then comes at the next tick; a carried range may repeat
-//  a marker already sent, which costs a subscriber nothing. Returns true
-//  while something is carried.
-static bool
-s_marker_round (hrb_server_t *self, uint64_t now)
-{
-    if (now < self->last_marker_ms + S_MARKER_MS && !self->marker_carry)
-        return false;
-    s_marker_round_t round = { self, now > S_MARKER_MS? now - S_MARKER_MS: 0, 0, false, 0 };
-    if (round.upper < self->marker_upper)
-        round.upper = self->marker_upper;           //  the wall clock went back
-    uint64_t floor = self->marker_carry && self->carry_floor < self->marker_upper
-                   ? self->carry_floor: self->marker_upper;
-    hrb_streams_recent (self->streams, floor, s_marker_visit, &round);
-    if (round.stopped) {
-        self->carry_floor = floor;
-        self->carry_hi = round.stopped_ms;
-    }
-    self->marker_carry = round.stopped;
-    self->marker_upper = round.upper;
-    self->last_marker_ms = now;
-    return self->marker_carry;
-}
-
 //  Takes one subscription message from XPUB; answers "channel|"
 //  subscriptions with a head marker. Returns false when none.
 static bool
@@ -695,9 +482,9 @@ s_handle_xpub (hrb_server_t *self)
     size_t size = zmq_msg_size (&msg);
     if (size >= 3 && data [0] == 1 && data [size - 1] == '|'
     &&  hr_channel_valid (data + 1, size - 2)) {
-        hr_metrics_inc (self->shard, self->m_subscriptions);
-        s_send_marker (self, data + 1, size - 2,
-                       hrb_streams_find (self->streams, data + 1, size - 2));
+        hrb_metrics_inc (self->metrics, HRB_M_SUBSCRIPTIONS);
+        hrb_markers_send (self->markers, data + 1, size - 2,
+                          hrb_streams_find (self->streams, data + 1, size - 2));
     }
     else
     if (size == 1 + strlen (HR_REVOKE_TOPIC) && data [0] == 1
@@ -722,29 +509,30 @@ s_tick (hrb_server_t *self)
     more |= hrb_peers_sweep (self->peers, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
     hrb_store_stats_t stats;
     self->store->ops->stats (self->store, &stats);
-    hr_metrics_set (self->shard, self->m_channels, (int64_t) hrb_streams_count (self->streams));
-    hr_metrics_set (self->shard, self->m_channel_bytes, (int64_t) hrb_streams_bytes (self->streams));
-    hr_metrics_set (self->shard, self->m_channels_refused,
-                    (int64_t) hrb_streams_refused (self->streams));
-    hr_metrics_set (self->shard, self->m_channels_replaced,
-                    (int64_t) hrb_streams_replaced (self->streams));
-    hr_metrics_set (self->shard, self->m_history_events, (int64_t) stats.events);
-    hr_metrics_set (self->shard, self->m_history_bytes, (int64_t) stats.bytes);
-    hr_metrics_set (self->shard, self->m_evicted + 0, (int64_t) stats.evicted_count);
-    hr_metrics_set (self->shard, self->m_evicted + 1, (int64_t) stats.evicted_age);
-    hr_metrics_set (self->shard, self->m_evicted + 2, (int64_t) stats.evicted_memory);
-    hr_metrics_set (self->shard, self->m_dedupe_keys, (int64_t) hrb_dedupe_keys (self->dedupe));
-    hr_metrics_set (self->shard, self->m_dedupe_bytes, (int64_t) hrb_dedupe_bytes (self->dedupe));
-    hr_metrics_set (self->shard, self->m_dedupe_dropped,
-                    (int64_t) hrb_dedupe_dropped (self->dedupe));
-    hr_metrics_set (self->shard, self->m_reply_bytes, (int64_t) hrb_peers_queued (self->peers));
-    more |= s_marker_round (self, now);
+    hrb_metrics_set (self->metrics, HRB_M_CHANNELS, (int64_t) hrb_streams_count (self->streams));
+    hrb_metrics_set (self->metrics, HRB_M_CHANNEL_BYTES,
+                     (int64_t) hrb_streams_bytes (self->streams));
+    hrb_metrics_set (self->metrics, HRB_M_CHANNELS_REFUSED,
+                     (int64_t) hrb_streams_refused (self->streams));
+    hrb_metrics_set (self->metrics, HRB_M_CHANNELS_REPLACED,
+                     (int64_t) hrb_streams_replaced (self->streams));
+    hrb_metrics_set (self->metrics, HRB_M_HISTORY_EVENTS, (int64_t) stats.events);
+    hrb_metrics_set (self->metrics, HRB_M_HISTORY_BYTES, (int64_t) stats.bytes);
+    hrb_metrics_set_at (self->metrics, HRB_M_EVICTED, 0, (int64_t) stats.evicted_count);
+    hrb_metrics_set_at (self->metrics, HRB_M_EVICTED, 1, (int64_t) stats.evicted_age);
+    hrb_metrics_set_at (self->metrics, HRB_M_EVICTED, 2, (int64_t) stats.evicted_memory);
+    hrb_metrics_set (self->metrics, HRB_M_DEDUPE_KEYS, (int64_t) hrb_dedupe_keys (self->dedupe));
+    hrb_metrics_set (self->metrics, HRB_M_DEDUPE_BYTES, (int64_t) hrb_dedupe_bytes (self->dedupe));
+    hrb_metrics_set (self->metrics, HRB_M_DEDUPE_DROPPED,
+                     (int64_t) hrb_dedupe_dropped (self->dedupe));
+    hrb_metrics_set (self->metrics, HRB_M_REPLY_BYTES, (int64_t) hrb_peers_queued (self->peers));
+    more |= hrb_markers_round (self->markers, now, S_EXPIRE_BUDGET);
     hr_revoke_t *revoked = hrb_revokes_list (self->revokes);
     more |= hrb_revokes_replay (self->revokes, (int64_t) (now / 1000), now, S_EXPIRE_BUDGET,
                                 s_revoke_send, self);
-    hr_metrics_set (self->shard, self->m_revocations,
-                    (int64_t) hr_revoke_count (revoked, (int64_t) (now / 1000)));
-    hr_metrics_set (self->shard, self->m_revocation_bytes, (int64_t) hr_revoke_bytes (revoked));
+    hrb_metrics_set (self->metrics, HRB_M_REVOCATIONS,
+                     (int64_t) hr_revoke_count (revoked, (int64_t) (now / 1000)));
+    hrb_metrics_set (self->metrics, HRB_M_REVOCATION_BYTES, (int64_t) hr_revoke_bytes (revoked));
     return more;
 }
 
@@ -771,8 +559,8 @@ hrb_server_run (hrb_server_t *self)
         if (items [3].revents & ZMQ_POLLIN)
             return 0;
         if (self->zap && hrb_zap_serve (self->zap, S_BATCH))
-            hr_metrics_set (self->shard, self->m_curve_refused,
-                            (int64_t) hrb_zap_refused (self->zap));
+            hrb_metrics_set (self->metrics, HRB_M_CURVE_REFUSED,
+                             (int64_t) hrb_zap_refused (self->zap));
         //  Subscriptions first, so that a head marker precedes the events
         //  published after it in this turn. (ZeroMQ matches a subscription
         //  as soon as it reads it, before the broker does: a subscriber may
