@@ -24,6 +24,10 @@ struct _hrb_view_sm_t {
     //  Failure detector
     uint64_t heard [HR_CLUSTER_MAX];
     hr_members_t heard_any;     //  heard [j] is valid
+    uint64_t heard_since [HR_CLUSTER_MAX];  //  heard without a timeout's gap since
+    uint64_t hears_us [HR_CLUSTER_MAX];     //  stamp of their latest ack, any view
+    hr_members_t hears_any;     //  hears_us [j] is valid
+    hr_members_t fenced_set;    //  their latest heartbeat: term above their view
     hr_members_t leaving_set;   //  their latest heartbeat said leaving
     //  Lease: latest stamp each broker acknowledged for the installed view
     uint64_t acked [HR_CLUSTER_MAX];
@@ -34,8 +38,10 @@ struct _hrb_view_sm_t {
     //  Election: need first seen, then a deadline drawn at random
     bool need;
     uint64_t deadline;
-    //  Campaign: the proposal asked for in campaign_term (0: none)
+    //  Campaign: the proposal asked for in campaign_term (0: none); its
+    //  vote for itself stays in memory until it wins (see s_campaign)
     uint64_t campaign_term;
+    uint64_t asked;             //  highest term asked for, or seen in a heartbeat
     hrb_view_t proposal;
     hr_members_t votes;
     uint64_t rng;
@@ -168,13 +174,24 @@ hrb_view_left (const hrb_view_sm_t *self)
     return self->leaving && !(self->durable.installed.members & self->me);
 }
 
+//  Heard within the timeout, and hearing this broker: it acked a heartbeat
+//  sent within the timeout, or it is in an election (acks nothing until a
+//  view comes), or it was first heard less than a timeout ago (its acks
+//  take a round trip; brokers starting together all own from the start).
+//  A broker that can send but not receive is not alive: the others take
+//  its channels instead of waiting for a lease it cannot get.
 hr_members_t
 hrb_view_alive (const hrb_view_sm_t *self, uint64_t now)
 {
     hr_members_t alive = self->me;
-    for (size_t j = 0; j < self->config.size; j++)
-        if ((self->heard_any & (1u << j)) && now < self->heard [j] + self->config.timeout)
-            alive |= 1u << j;
+    uint64_t timeout = self->config.timeout;
+    for (size_t j = 0; j < self->config.size; j++) {
+        hr_members_t bit = 1u << j;
+        if ((self->heard_any & bit) && now < self->heard [j] + timeout
+            && (((self->hears_any & bit) && now < self->hears_us [j] + timeout)
+                || (self->fenced_set & bit) || now < self->heard_since [j] + timeout))
+            alive |= bit;
+    }
     return alive;
 }
 
@@ -306,13 +323,30 @@ s_need (const hrb_view_sm_t *self, uint64_t now)
         || (self->restored && (d->installed.owners & self->me));
 }
 
+//  Wins: installs the proposal, with its vote for itself now on disk.
+static void
+s_win (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
+{
+    hrb_view_t v = self->proposal;
+    s_install (self, &v, now, out);
+    self->durable.voted_for = self->config.self;
+    s_heartbeat (self, now, out);
+}
+
+//  Asks for votes for the next term. Its own term and vote change only if
+//  it wins (then on disk before the heartbeat that says so): a candidate
+//  that cannot win (it does not hear a broker the others hear) keeps
+//  acking and keeps its lease, like the voters that refused it. Safe: its
+//  vote for itself is counted only here, in memory, and it grants nobody
+//  else that term meanwhile (s_grant).
 static void
 s_campaign (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
 {
     hrb_view_durable_t *d = &self->durable;
     const hrb_view_t *inst = &d->installed;
     hr_members_t desired = s_desired (self, now);
-    hrb_view_t v = { .number = d->term + 1, .members = desired };
+    uint64_t term = (d->term > self->asked? d->term: self->asked) + 1;
+    hrb_view_t v = { .number = term, .members = desired };
     v.owners = inst->owners & desired;
     if (s_promoting (self, now))
         v.owners |= self->me;
@@ -323,18 +357,22 @@ s_campaign (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
     hr_members_t leaving = self->leaving_set | (self->leaving? self->me: 0);
     v.handoff = inst->owners & leaving & hrb_view_alive (self, now) & ~v.members;
 
-    d->term = v.number;
-    d->voted_for = self->config.self;
-    out->persist = true;
-    self->campaign_term = v.number;
+    self->asked = term;
+    self->campaign_term = term;
     self->proposal = v;
     self->votes = self->me;
     hrb_view_msg_t *msg = s_emit (self, out, HRB_VIEW_VOTE_REQUEST, -1);
+    msg->term = term;
     msg->view = v;
-    if (s_count (self->votes) >= self->majority) {
-        s_install (self, &v, now, out);
-        s_heartbeat (self, now, out);
-    }
+    if (s_count (self->votes) >= self->majority)
+        s_win (self, now, out);
+}
+
+//  Campaigning for a term it has not adopted yet.
+static bool
+s_campaigning (const hrb_view_sm_t *self)
+{
+    return self->campaign_term > self->durable.term;
 }
 
 void
@@ -387,6 +425,9 @@ s_grant (const hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now)
     if (!(msg->term > d->term
           || (msg->term == d->term && (d->voted_for == -1 || d->voted_for == msg->from))))
         return false;
+    //  Its own campaign's term: it votes for itself
+    if (s_campaigning (self) && msg->term == self->campaign_term)
+        return false;
     if (msg->term <= inst->number || v->number != msg->term)
         return false;
     if (s_count (v->members) < self->majority || !s_view_valid (self, v))
@@ -409,6 +450,11 @@ s_on_heartbeat (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
     hrb_view_durable_t *d = &self->durable;
     hr_members_t from = 1u << msg->from;
     self->leaving_set = msg->leaving? self->leaving_set | from: self->leaving_set & ~from;
+    bool fenced = msg->term > msg->view.number;
+    self->fenced_set = fenced? self->fenced_set | from: self->fenced_set & ~from;
+    //  Not adopted (that would fence this broker), but asked above next time
+    if (msg->term > self->asked)
+        self->asked = msg->term;
     //  Views are unique per number: relaying one is safe
     if (msg->view.number > d->installed.number && s_view_valid (self, &msg->view))
         s_install (self, &msg->view, now, out);
@@ -422,11 +468,16 @@ s_on_heartbeat (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
 static void
 s_on_ack (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now)
 {
-    //  Only acks of heartbeats this broker sent in its installed view
-    if (msg->view.number != self->durable.installed.number
-        || msg->stamp > now || msg->stamp < self->installed_at)
-        return;
     hr_members_t from = 1u << msg->from;
+    if (msg->stamp > now)
+        return;                 //  never sent
+    if (!(self->hears_any & from) || self->hears_us [msg->from] < msg->stamp)
+        self->hears_us [msg->from] = msg->stamp;
+    self->hears_any |= from;
+    //  The lease: only acks of heartbeats sent in its installed view
+    if (msg->view.number != self->durable.installed.number
+        || msg->stamp < self->installed_at)
+        return;
     if (!(self->acked_any & from) || self->acked [msg->from] < msg->stamp)
         self->acked [msg->from] = msg->stamp;
     self->acked_any |= from;
@@ -453,17 +504,13 @@ static void
 s_on_vote (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
            hrb_view_out_t *out)
 {
-    hrb_view_durable_t *d = &self->durable;
-    if (!msg->granted || self->campaign_term == 0 || msg->term != self->campaign_term
-        || d->term != self->campaign_term || d->voted_for != self->config.self)
+    //  Only votes of the campaign still running
+    if (!msg->granted || !s_campaigning (self) || msg->term != self->campaign_term
+        || self->campaign_term <= self->durable.installed.number)
         return;
     self->votes |= 1u << msg->from;
-    if (s_count (self->votes) >= self->majority
-        && self->proposal.number > d->installed.number) {
-        hrb_view_t v = self->proposal;
-        s_install (self, &v, now, out);
-        s_heartbeat (self, now, out);
-    }
+    if (s_count (self->votes) >= self->majority)
+        s_win (self, now, out);
 }
 
 void
@@ -475,8 +522,11 @@ hrb_view_receive (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
         || msg->from == self->config.self
         || (msg->to != -1 && msg->to != self->config.self))
         return;
+    hr_members_t from = 1u << msg->from;
+    if (!(self->heard_any & from) || now >= self->heard [msg->from] + self->config.timeout)
+        self->heard_since [msg->from] = now;
     self->heard [msg->from] = now;
-    self->heard_any |= 1u << msg->from;
+    self->heard_any |= from;
     switch (msg->type) {
         case HRB_VIEW_HEARTBEAT:
             s_on_heartbeat (self, msg, now, out);

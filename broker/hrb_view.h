@@ -11,14 +11,25 @@
     term. A broker that sees the installed view disagree with the brokers
     it hears (one silent past the timeout, one back, one leaving, itself
     fenced by a vote for a view that never came) waits a random election
-    delay, then asks every broker for its vote for (term + 1, the view it
-    proposes). A broker grants at most one vote per term (kept on disk
-    before it answers), and only to a proposal that keeps every broker it
-    hears itself, so a broker cut off one way cannot take the others out.
-    With votes from a majority of the static list the candidate installs
-    the view; heartbeats carry the installed view, and a broker installs
-    any view numbered above its own. So at most one view is installed per
-    number, and each broker installs them in increasing order.
+    delay, then asks every broker for its vote for (a term above any it
+    has seen or asked, the view it proposes). A broker grants at most one
+    vote per term (kept on disk before it answers), and only to a proposal
+    that keeps every broker it hears itself, so a broker cut off one way
+    cannot take the others out. A refusal changes nothing at the voter,
+    and the candidate takes the term and its own vote only when it wins
+    (written with the view, before the heartbeat that announces it): a
+    candidate that cannot win fences nobody, itself included (the pre-vote
+    lesson, without a pre-vote round). With votes from a majority of the
+    static list the candidate installs the view; heartbeats carry the
+    installed view, and a broker installs any view numbered above its own.
+    So at most one view is installed per number, and each broker installs
+    them in increasing order.
+
+    "Hears" means both ways: a broker is alive here while it was heard
+    within the timeout and it acknowledged a heartbeat sent within the
+    timeout (or it is in an election, or it was first heard less than a
+    timeout ago). A broker that can send but not receive holds no lease;
+    the others drop it from the view so that its channels move.
 
     Leases: a broker acknowledges heartbeats of view n only while n is both
     its installed view and its term (a vote for a later term fences the
@@ -28,6 +39,7 @@
     once --lease has passed since it installed the new view: by then every
     lease of an older view has run out, since a majority voted for the new
     view and stopped acknowledging the old one before it was installed.
+    In a cluster of one there is no other lease: no fence, no delay.
 
     Pure: no I/O, no clock, no allocation after new; time comes in as now
     (monotonic ms), randomness from the seed in the config. The ZeroMQ
@@ -100,15 +112,19 @@ typedef struct {
 
 typedef struct _hrb_view_sm_t hrb_view_sm_t;
 
-//  Checks a config: returns -1 with a reason in err (lease not under
-//  timeout, heartbeat not under lease / 2, self out of range...).
+//  Checks a config: returns -1 with a reason in err (NULL: none): lease not
+//  under timeout, heartbeat over lease / 4 or 0, size not 1..HR_CLUSTER_MAX,
+//  self out of range.
 int hrb_view_check (const hrb_view_config_t *config, hr_buf_t *err);
 
 //  A machine starting at now. restored: the durable state saved before a
 //  restart, or NULL for a first start. A restarted broker (restored given)
 //  comes back with no channel state: it does not sequence, and asks for a
 //  view in which it is a member but not an owner, then waits out the
-//  hold-down like any returning broker. Copies config. Caller owns it.
+//  hold-down like any returning broker (one that is the only owner there
+//  can be, as in a cluster of one, owns again in the next view, with new
+//  epochs). The caller checked config (hrb_view_check) and that restored
+//  names only brokers of the list. Copies config. Caller owns it.
 hrb_view_sm_t *hrb_view_new (const hrb_view_config_t *config,
                              const hrb_view_durable_t *restored, uint64_t now);
 
@@ -127,15 +143,17 @@ void hrb_view_receive (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t 
 //  for a view without itself that lists it in handoff. Resets out first.
 void hrb_view_leave (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out);
 
-//  True once a view without this broker, listing it in handoff, is
-//  installed here (after hrb_view_leave): it may hand its channels over.
+//  True once a view without this broker is installed here (after
+//  hrb_view_leave); the view lists it in handoff if it owned channels in
+//  the view before: it may hand them over.
 bool hrb_view_left (const hrb_view_sm_t *self);
 
 const hrb_view_t *hrb_view_installed (const hrb_view_sm_t *self);
 const hrb_view_t *hrb_view_previous (const hrb_view_sm_t *self);   //  number 0: none
 const hrb_view_durable_t *hrb_view_durable (const hrb_view_sm_t *self);
 
-//  Brokers heard within the timeout (this one included).
+//  Brokers alive here (this one included): heard within the timeout and
+//  hearing this one (see above).
 hr_members_t hrb_view_alive (const hrb_view_sm_t *self, uint64_t now);
 
 //  True while a majority of the static list acknowledged this broker's
