@@ -88,5 +88,8 @@ hr_epoch_view (const char *epoch, size_t len)
 bool
 hr_epoch_older (const char *a, size_t a_len, const char *b, size_t b_len)
 {
+    //  No epoch is no history, not an old one (hr_epoch.h)
+    if (a_len == 0 || b_len == 0)
+        return false;
     return hr_epoch_generation (a, a_len) < hr_epoch_generation (b, b_len);
 }

@@ -5,7 +5,7 @@
     or a marker from a deposed owner) must know which is newer, so an epoch
     is an ordered generation followed by a random part, written as 32
     lowercase hex digits: 16 of the generation, 16 of 64 random bits from
-    libsodium (docs/protocol.md §4.1).
+    libsodium (docs/protocol.md §1.1).
 
     The generation is (view << 40) | ms, where view is the cluster view the
     epoch was made in (0 on a single broker) and ms counts milliseconds

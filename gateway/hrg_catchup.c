@@ -9,9 +9,14 @@
     waits until a flush drains them (the transport's drained op calls back
     here). A client that never reads holds one page and its budget.  */
 #include "hrg_stream.h"
+#include "hr_epoch.h"
 
 #include <assert.h>
 #include <string.h>
+
+//  Head queries a client's newer epoch may cost while every answer still
+//  has the channel older (a broker that lags): then the broker is believed.
+#define S_PROBES 3
 
 static void s_go_live (hrg_stream_t *self);
 
@@ -154,6 +159,11 @@ s_replay_page (hrg_stream_t *self, size_t i)
     hrg_catchup_t *c = &self->catchup [i];
     hr_position_t *pos = &self->positions [i];
     hrg_page_t *page = c->page;
+    if (hrg_page_stale (page) && c->stale++ < HRG_STALE_RETRIES) {
+        hrg_page_release (&c->page, self);
+        return true;                            //  a broker that lags: ask again
+    }
+    c->stale = 0;
     hr_reset_t reset = hrg_page_reset (page);
     if (!reset && strcmp (hrg_page_epoch (page), pos->epoch) != 0)
         reset = HR_RESET_EPOCH_CHANGED;         //  that history is not the client's
@@ -219,6 +229,32 @@ s_fetch (hrg_stream_t *self, size_t i)
     return true;
 }
 
+//  Channel i's client has an epoch other than the channel's. The reset to
+//  give it, or HR_RESET_NONE while the broker is asked: a client epoch of a
+//  newer generation (the client heard a new owner this gateway has not
+//  heard yet) is not reset backwards until the broker says it is not the
+//  current one (docs/protocol.md §1.1).
+static hr_reset_t
+s_other_epoch (hrg_stream_t *self, size_t i)
+{
+    hrg_channel_t *channel = self->channels [i];
+    hr_position_t *pos = &self->positions [i];
+    hrg_catchup_t *c = &self->catchup [i];
+    hr_reset_t reset = channel->epoch [0]? HR_RESET_EPOCH_CHANGED: HR_RESET_UNKNOWN_CHANNEL;
+    if (hr_epoch_generation (pos->epoch, pos->epoch_len)
+     <= hr_epoch_generation (channel->epoch, strlen (channel->epoch))
+    ||  c->probes >= S_PROBES)
+        return reset;
+    hrg_probe_t probe = hrg_channel_probe (channel, &c->probe);
+    if (probe == HRG_PROBE_WAITING)
+        return HR_RESET_NONE;
+    c->probe = 0;
+    if (probe == HRG_PROBE_FAILED)
+        return HR_RESET_UNAVAILABLE;
+    c->probes++;
+    return HR_RESET_NONE;               //  look again at the channel
+}
+
 //  Brings channel i of a catching-up connection level with the channel.
 //  Returns true when level; false while waiting for the broker, for memory,
 //  for the socket to drain, or for live events to reach a position the
@@ -247,14 +283,15 @@ s_align (hrg_stream_t *self, size_t i)
             s_set_position (pos, channel->epoch, 0);
         }
         else
-        if (!channel->epoch [0]) {
-            s_own_reset (self, i, HR_RESET_UNKNOWN_CHANNEL);
-            return true;
-        }
-        else
         if (strcmp (pos->epoch, channel->epoch) != 0) {
-            s_own_reset (self, i, HR_RESET_EPOCH_CHANGED);
-            return true;
+            hr_reset_t reset = s_other_epoch (self, i);
+            if (reset) {
+                s_own_reset (self, i, reset);
+                return true;
+            }
+            if (c->probe)
+                return false;           //  waiting for the broker's answer
+            continue;
         }
         if (pos->seq == channel->last)
             return true;

@@ -1,7 +1,9 @@
 /*  hrg_channel: sync from the head marker, in-order delivery, gap repair,
     resets, and the recent-events ring.  */
 #include "hrg_channel.h"
+#include "hrg_fetch.h"
 #include "hrg_link.h"
+#include "hr_epoch.h"
 #include "hr_log.h"
 #include "hr_mpack.h"
 #include "hr_time.h"
@@ -151,6 +153,8 @@ hrg_channel_release (hrg_channel_t *self)
         hrg_link_cancel (worker->link, self->fill_rid);
     if (self->head_rid)
         hrg_link_cancel (worker->link, self->head_rid);
+    if (self->probe_rid)
+        hrg_link_cancel (worker->link, self->probe_rid);
     s_clear_recent (self);
     s_clear_held (self);
     hr_vec_free (&self->groups);
@@ -254,6 +258,19 @@ s_reset (hrg_channel_t *self, hr_reset_t reason, const char *epoch, uint64_t las
     s_notify_waiters (self);
 }
 
+//  True (and counted) when epoch is older than the channel's: it comes
+//  from a lagging broker or a deposed owner and is ignored, never a reset
+//  (docs/protocol.md §1.1).
+static bool
+s_stale (hrg_channel_t *self, const char *epoch, size_t len)
+{
+    if (!hr_epoch_older (epoch, len, self->epoch, strlen (self->epoch)))
+        return false;
+    hr_metrics_inc (self->worker->shard, self->worker->m->stale_epochs);
+    hr_log_limited_info ("older epoch ignored", "channel", self->name);
+    return true;
+}
+
 static void s_on_fill (void *arg, uint64_t rid, const hr_reply_t *reply,
                        zmq_msg_t *frames, size_t count);
 static void s_finish_fill (hrg_channel_t *self);
@@ -291,6 +308,7 @@ s_finish_fill (hrg_channel_t *self)
 {
     self->state = HRG_CHANNEL_LIVE;
     self->fill_rid = 0;
+    self->stale_fills = 0;
     hr_vec_t held = s_take_held (self);
     for (size_t i = 0; i < held.count; i++)
         s_accept (self, held.items [i]);
@@ -306,6 +324,15 @@ s_on_fill (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
     self->fill_rid = 0;
     if (!reply || reply->error) {
         s_fill_failed (self, HR_RESET_UNAVAILABLE);
+        return;
+    }
+    //  Before the reset: a broker that lags answers epoch-changed with its
+    //  older epoch. Asked again; the position is not moved back for it.
+    if (reply->epoch && s_stale (self, reply->epoch, reply->epoch_len)) {
+        if (self->stale_fills++ < HRG_STALE_RETRIES)
+            s_start_fill (self);
+        else
+            s_fill_failed (self, HR_RESET_UNAVAILABLE);
         return;
     }
     if (reply->reset) {
@@ -420,6 +447,11 @@ s_filled_end (const hrg_channel_t *self)
 static void
 s_accept (hrg_channel_t *self, hrg_event_t *ev)
 {
+    //  Live events, head markers, and events held while syncing or filling
+    if (s_stale (self, ev->epoch, strlen (ev->epoch))) {
+        hrg_event_release (ev);
+        return;
+    }
     switch (self->state) {
         case HRG_CHANNEL_SYNCING:
             if (ev->head) {
@@ -497,6 +529,61 @@ s_on_head (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
     if (reply->epoch)
         snprintf (epoch, sizeof epoch, "%.*s", (int) reply->epoch_len, reply->epoch);
     s_sync (self, epoch, reply->head);
+}
+
+static uint64_t
+s_send_probe (hrg_channel_t *self);
+
+static void
+s_on_probe (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
+            size_t count)
+{
+    hrg_channel_t *self = arg;
+    self->probe_rid = 0;
+    self->probe_answers++;
+    self->probe_failed = !reply || reply->error;
+    //  No epoch is no news for a client that has one: the stream's own
+    //  nil marker, not a head query, empties a channel
+    if (!self->probe_failed && reply->epoch)
+        s_accept (self, hrg_event_marker (self->name, reply->epoch, reply->epoch_len,
+                                          reply->head));
+    if (self->probe_again) {
+        self->probe_again = false;
+        if (!s_send_probe (self)) {
+            self->probe_answers++;      //  that one failed at once
+            self->probe_failed = true;
+        }
+    }
+    s_notify_waiters (self);
+}
+
+static uint64_t
+s_send_probe (hrg_channel_t *self)
+{
+    self->probe_rid = hrg_link_history (self->worker->link, self->name, NULL, 0, 0,
+                                        s_on_probe, self);
+    return self->probe_rid;
+}
+
+hrg_probe_t
+hrg_channel_probe (hrg_channel_t *self, uint32_t *ticket)
+{
+    if (*ticket == 0) {
+        //  A query already in flight may have left before the client's
+        //  epoch existed: the answer that counts is the next one's
+        if (self->probe_rid) {
+            self->probe_again = true;
+            *ticket = self->probe_answers + 2;
+        }
+        else
+        if (s_send_probe (self))
+            *ticket = self->probe_answers + 1;
+        else
+            return HRG_PROBE_FAILED;
+    }
+    if ((int32_t) (self->probe_answers - *ticket) < 0)
+        return HRG_PROBE_WAITING;
+    return self->probe_failed? HRG_PROBE_FAILED: HRG_PROBE_ANSWERED;
 }
 
 //  An unconfirmed subscription: past the deadline its clients learn that

@@ -13,6 +13,13 @@
     Held events are bounded per channel (--held-memory, and a count): over
     either, a fill is abandoned with an `unavailable` reset.
 
+    Epochs are ordered (hr_epoch.h): an event, head marker or history reply
+    of an epoch older than the channel's comes from a lagging broker or a
+    deposed owner and is ignored (herald_stale_epoch_total), never a reset;
+    a fill answered from an older epoch is asked again a few times, then
+    abandoned with an `unavailable` reset. A different epoch of the same or
+    a newer generation is a new history: a reset to it, as ever.
+
     Independently of the state, a subscription is confirmed or not: ZeroMQ
     gives no acknowledgement, so the channel counts it confirmed once a
     message for it (the broker answers every subscription with a head
@@ -57,6 +64,11 @@ struct _hrg_channel_t {
     uint64_t fill_rid;          //  FILLING: the history request in flight
     uint64_t sync_deadline;     //  SYNCING: monotonic ms to ask for the head
     uint64_t head_rid;          //  SYNCING: the head query in flight
+    uint32_t stale_fills;       //  FILLING: replies of an older epoch so far
+    uint64_t probe_rid;         //  hrg_channel_probe: the head query in flight
+    uint32_t probe_answers;     //  probes answered (or failed), for tickets
+    bool probe_again;           //  a client asked while one was in flight
+    bool probe_failed;          //  the last probe got no answer
     bool confirmed;             //  a message arrived on SUB since it was (re)sent
     bool timed_out;             //  unconfirmed past the deadline: clients were reset
     uint32_t retries;           //  re-sends since it was last unconfirmed
@@ -95,6 +107,18 @@ void hrg_channel_sweep (hrg_worker_t *worker, uint64_t now_ms);
 //  ZeroMQ re-sends them itself on reconnect; the sweep re-sends those
 //  still unconfirmed. Returns the number of channels now unconfirmed.
 size_t hrg_channel_reconfirm_all (hrg_worker_t *worker, uint64_t now_ms);
+
+typedef enum { HRG_PROBE_WAITING, HRG_PROBE_ANSWERED, HRG_PROBE_FAILED } hrg_probe_t;
+
+//  A client resumes from an epoch newer than the channel's (this gateway
+//  has not heard the new owner yet): asks the broker for the channel's
+//  head, which then goes through the channel like a head marker (a newer
+//  epoch resets the channel to it; an older one is ignored). *ticket is
+//  the caller's, 0 for a new question: WAITING until an answer sent after
+//  the question came (the channel's waiters are told: on_change), then
+//  ANSWERED, or FAILED when the broker did not answer or cannot be asked.
+//  One query in flight per channel, shared by every client asking.
+hrg_probe_t hrg_channel_probe (hrg_channel_t *self, uint32_t *ticket);
 
 //  Visits the events after seq `since` up to `last` from the recent ring,
 //  oldest first, and returns true; returns false (visiting nothing) when

@@ -5,6 +5,7 @@
 #include "hr_json.h"
 
 #include <assert.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -44,6 +45,19 @@ hrg_event_decode (const void *frame, size_t size, hr_error_t *error)
     if (envelope_len)
         memcpy ((uint8_t *) self->envelope, frame, envelope_len);
     hr_buf_free (&json);
+    return self;
+}
+
+hrg_event_t *
+hrg_event_marker (const char *channel, const char *epoch, size_t epoch_len, uint64_t head)
+{
+    hrg_event_t *self = hr_calloc (1, sizeof *self + 1);
+    self->refs = 1;
+    self->head = true;
+    self->seq = head;
+    snprintf (self->epoch, sizeof self->epoch, "%.*s", (int) epoch_len, epoch? epoch: "");
+    snprintf (self->channel, sizeof self->channel, "%s", channel);
+    self->envelope = (const uint8_t *) self->json + 1;
     return self;
 }
 

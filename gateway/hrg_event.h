@@ -33,6 +33,12 @@ typedef struct {
 //  marker) with seq 0 (bad_field). Caller owns one reference.
 hrg_event_t *hrg_event_decode (const void *frame, size_t size, hr_error_t *error);
 
+//  A head marker of channel at (epoch of epoch_len bytes, head), as the
+//  broker's stream would carry it (a head query's answer fed to the
+//  channel). Caller owns one reference.
+hrg_event_t *hrg_event_marker (const char *channel, const char *epoch, size_t epoch_len,
+                               uint64_t head);
+
 //  The event as a view of its envelope (strings and data point into self,
 //  valid while the caller holds its reference).
 void hrg_event_view (const hrg_event_t *self, hr_event_t *view);

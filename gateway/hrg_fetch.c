@@ -2,6 +2,7 @@
     catch-up memory cap with its FIFO of waiters.  */
 #include "hrg_fetch.h"
 #include "hrg_link.h"
+#include "hr_epoch.h"
 #include "hr_mpack.h"
 
 #include <assert.h>
@@ -28,6 +29,9 @@ struct _hrg_page_t {
     uint64_t since, budget;
     hr_reset_t reset;
     char epoch [HR_EPOCH_MAX + 1];
+    char asked [HR_EPOCH_MAX + 1];      //  the epoch asked for ("" for any)
+    bool stale;                 //  answered from an older epoch than asked
+    bool listed;                //  in worker->pages, to be shared
     uint64_t first, head;
     hrg_event_t **events;
     size_t count;
@@ -107,8 +111,9 @@ s_free (hrg_page_t *self)
     hrg_worker_t *worker = self->worker;
     if (self->rid)
         hrg_link_cancel (worker->link, self->rid);
-    zhashx_delete (worker->pages, self->key);
-    if (zhashx_size (worker->pages) == 0)
+    if (self->listed)
+        zhashx_delete (worker->pages, self->key);
+    if (worker->pages && zhashx_size (worker->pages) == 0)
         zhashx_destroy (&worker->pages);        //  most workers fetch rarely
     for (size_t i = 0; i < self->count; i++)
         hrg_event_release (self->events [i]);
@@ -156,6 +161,16 @@ s_on_reply (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
         if (reply->epoch)
             snprintf (self->epoch, sizeof self->epoch, "%.*s", (int) reply->epoch_len,
                       reply->epoch);
+        //  A broker that lags answers from an older epoch (with a reset):
+        //  nothing of it is kept or shared; whoever holds it asks again
+        self->stale = hr_epoch_older (self->epoch, strlen (self->epoch),
+                                      self->asked, strlen (self->asked));
+        if (self->stale) {
+            hr_metrics_inc (self->worker->shard, self->worker->m->stale_epochs);
+            self->reset = HR_RESET_UNAVAILABLE;
+            zhashx_delete (self->worker->pages, self->key);
+            self->listed = false;
+        }
         if (!self->reset)
             s_keep_events (self, frames, count);
     }
@@ -208,6 +223,7 @@ hrg_page_get (hrg_worker_t *worker, const char *ch, const char *epoch, uint64_t 
     memcpy (self->key, key, sizeof self->key);
     self->since = since;
     self->budget = budget;
+    snprintf (self->asked, sizeof self->asked, "%s", epoch? epoch: "");
     self->rid = hrg_link_history (worker->link, ch, epoch, since, limit, s_on_reply, self);
     if (!self->rid) {
         free (self);
@@ -216,6 +232,7 @@ hrg_page_get (hrg_worker_t *worker, const char *ch, const char *epoch, uint64_t 
     if (!worker->pages)
         worker->pages = zhashx_new ();
     zhashx_insert (worker->pages, self->key, self);
+    self->listed = true;
     hr_metrics_inc (worker->shard, worker->m->catchup_fetches);
     self->bytes = budget;                       //  reserved until the reply
     hrg_fetch_hold (worker, (int64_t) budget);
@@ -248,6 +265,12 @@ bool
 hrg_page_ready (const hrg_page_t *self)
 {
     return self->ready;
+}
+
+bool
+hrg_page_stale (const hrg_page_t *self)
+{
+    return self->stale;
 }
 
 hr_reset_t

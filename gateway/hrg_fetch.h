@@ -50,6 +50,15 @@ bool hrg_page_ready (const hrg_page_t *self);
 //  answered with an error; HR_RESET_NONE for events.
 hr_reset_t hrg_page_reset (const hrg_page_t *self);
 
+//  Ready pages only: the broker answered from an epoch older than the one
+//  asked for (it lags behind another broker). Its reset is unavailable and
+//  it is not shared: asking again gets a new page.
+bool hrg_page_stale (const hrg_page_t *self);
+
+//  How many stale answers in a row a catch-up or a gap fill asks past
+//  before it gives up with `unavailable`.
+#define HRG_STALE_RETRIES 3
+
 //  The reply's epoch ("" when the broker has no such channel), borrowed.
 const char *hrg_page_epoch (const hrg_page_t *self);
 uint64_t hrg_page_since (const hrg_page_t *self);

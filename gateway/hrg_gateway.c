@@ -94,6 +94,8 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
         HR_METRIC_GAUGE, "Bytes the gateway's revocation list takes.");
     ids->token_cache_bytes = hr_metrics_add (metrics, "herald_token_cache_bytes",
         HR_METRIC_GAUGE, "Bytes the cache of recently verified tokens takes (4,096 at most).");
+    ids->stale_epochs = hr_metrics_add (metrics, "herald_stale_epoch_total", HR_METRIC_COUNTER,
+        "Events, head markers and history replies ignored for an epoch older than the channel's.");
     ids->ws_closes = hr_metrics_add_labeled (metrics, "herald_ws_closed_total",
         HR_METRIC_COUNTER, "WebSocket connections the server closed for a reason, by close code.",
         "code", hrg_ws_close_labels, HRG_WS_CLOSE_LABELS);

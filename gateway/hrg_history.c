@@ -31,6 +31,7 @@ typedef struct {
     uint64_t limit, written;
     uint64_t avg;               //  bytes per event seen, to size pages
     hr_reset_t reset;
+    uint32_t stale;             //  first pages answered from an older epoch
     hrg_page_t *page;           //  the page being rendered or in flight
     size_t next;                //  the page's next event to look at
     hrg_waiter_t waiter;        //  waiting for --catchup-memory
@@ -101,6 +102,10 @@ static void
 s_start (s_history_t *self)
 {
     hrg_page_t *page = self->page;
+    if (hrg_page_stale (page) && self->stale++ < HRG_STALE_RETRIES) {
+        hrg_page_release (&self->page, self);   //  a broker that lags: ask again
+        return;
+    }
     self->started = true;
     self->reset = hrg_page_reset (page);
     if (self->reset == HR_RESET_UNAVAILABLE) {

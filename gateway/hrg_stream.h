@@ -24,6 +24,9 @@ typedef struct {
     size_t next;                //  the page's next event to look at
     bool checked;               //  the broker vouched for the position
     uint64_t avg;               //  bytes per event seen, to size pages (0: unknown)
+    uint32_t probe;             //  hrg_channel_probe's ticket (0: not asking)
+    uint32_t probes;            //  answers that still left the client's epoch newer
+    uint32_t stale;             //  pages in a row answered from an older epoch
 } hrg_catchup_t;
 
 struct _hrg_stream_t {

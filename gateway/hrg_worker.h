@@ -46,7 +46,8 @@ typedef struct {
         channels_unconfirmed, subscription_retries, subscription_timeouts, held_bytes,
         catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared, history_retries,
         ws_connections, ws_messages, ws_closes, ws_errors, ws_inbound_bytes,
-        revocations, revocation_bytes, token_cache_bytes;
+        revocations, revocation_bytes, token_cache_bytes,
+        stale_epochs;               //  hrg_channel, hrg_fetch: older-epoch items ignored
 } hrg_metric_ids_t;
 
 struct _hrg_worker_t {

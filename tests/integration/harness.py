@@ -549,7 +549,7 @@ def subscribed(test, base, channels, **kw):
 
 # ---------------------------------------------------------------- epochs
 
-# docs/protocol.md §4.1: 32 lowercase hex digits, 16 of the generation
+# docs/protocol.md §1.1: 32 lowercase hex digits, 16 of the generation
 # ((view << 40) | ms since 2025-01-01T00:00:00Z), then 16 random.
 EPOCH_RE = r"^[0-9a-f]{32}$"
 EPOCH_CLOCK_BASE_MS = 1735689600000

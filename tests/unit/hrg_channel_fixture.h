@@ -199,7 +199,7 @@ typedef struct {
     hrg_channel_t *ch;
 } s_confirm_t;
 
-static bool
+static TU_UNUSED bool
 s_step_confirmed (void *arg)
 {
     s_confirm_t *c = arg;
@@ -246,7 +246,7 @@ s_event (s_fx_t *fx, const char *ch, const char *epoch, uint64_t seq)
 }
 
 //  An event whose data is a string of `size` bytes.
-static void
+static TU_UNUSED void
 s_big_event (s_fx_t *fx, const char *ch, const char *epoch, uint64_t seq, size_t size)
 {
     uint8_t *data = malloc (size + 3);
