@@ -7,7 +7,7 @@
     the entry to every gateway, this one included, on its stream.  */
 #include "hrg_admin.h"
 #include "hrg_auth.h"
-#include "hrg_link.h"
+#include "hrg_links.h"
 #include "hr_json.h"
 #include "hr_log.h"
 #include "hr_time.h"
@@ -39,7 +39,7 @@ s_destroy (hrg_request_t *base)
 {
     s_admin_t *self = (s_admin_t *) base;
     if (self->rid && !self->done)
-        hrg_link_cancel (self->worker->link, self->rid);
+        hrg_links_cancel (self->worker, self->rid);
     hr_buf_free (&self->body);
     free (self);
 }
@@ -135,8 +135,8 @@ s_start (s_admin_t *self)
     size_t len = 0;
     rc = s_parse (self, &json, &value, &len, &detail);
     if (rc == HR_OK)
-        self->rid = hrg_link_revoke (worker->link, self->kind, value, len, self->until,
-                                     s_on_reply, self);
+        self->rid = hrg_link_revoke (hrg_links_any (worker), self->kind, value, len,
+                                     self->until, s_on_reply, self);
     json_decref (json);
     if (rc)
         return hrg_respond_error (worker, mhd, rc, detail);

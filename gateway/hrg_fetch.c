@@ -1,7 +1,7 @@
 /*  hrg_fetch: shared history pages for catch-up, and the worker's
     catch-up memory cap with its FIFO of waiters.  */
 #include "hrg_fetch.h"
-#include "hrg_link.h"
+#include "hrg_links.h"
 #include "hr_epoch.h"
 #include "hr_mpack.h"
 
@@ -110,7 +110,7 @@ s_free (hrg_page_t *self)
 {
     hrg_worker_t *worker = self->worker;
     if (self->rid)
-        hrg_link_cancel (worker->link, self->rid);
+        hrg_links_cancel (worker, self->rid);
     if (self->listed)
         zhashx_delete (worker->pages, self->key);
     if (worker->pages && zhashx_size (worker->pages) == 0)
@@ -224,7 +224,8 @@ hrg_page_get (hrg_worker_t *worker, const char *ch, const char *epoch, uint64_t 
     self->since = since;
     self->budget = budget;
     snprintf (self->asked, sizeof self->asked, "%s", epoch? epoch: "");
-    self->rid = hrg_link_history (worker->link, ch, epoch, since, limit, s_on_reply, self);
+    self->rid = hrg_link_history (hrg_links_pick (worker, ch, strlen (ch)), ch, epoch, since,
+                                  limit, s_on_reply, self);
     if (!self->rid) {
         free (self);
         return NULL;

@@ -1,6 +1,7 @@
 /*  hrg_gateway: listen sockets, metrics registration, worker threads.  */
 #include "hrg_gateway.h"
 #include "hrg_auth.h"
+#include "hrg_follow.h"
 #include "hrg_limit.h"
 #include "hrg_loop.h"
 #include "hrg_ws.h"
@@ -27,6 +28,7 @@ struct _hrg_gateway_t {
     char **ws_origins;          //  likewise, --ws-origins
     hrg_auth_t *auth;           //  token decisions, shared by the workers
     hrg_limit_t *limit;         //  limits per client, shared by the workers
+    hrg_follow_t *follow;       //  --cluster: the view followed, shared; else NULL
     char url [128];
 };
 
@@ -102,6 +104,14 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
     ids->ws_errors = hr_metrics_add_labeled (metrics, "herald_ws_errors_total",
         HR_METRIC_COUNTER, "WebSocket requests answered err, by code.", "code",
         hrg_ws_error_labels, HRG_WS_ERROR_LABELS);
+    ids->cluster_view = hr_metrics_add (metrics, "herald_gateway_cluster_view", HR_METRIC_GAUGE,
+        "--cluster: the view number followed (the highest any broker announced); 0 = none yet.");
+    ids->brokers_connected = hr_metrics_add (metrics, "herald_gateway_brokers_connected",
+        HR_METRIC_GAUGE, "--cluster: brokers of the file every worker is connected to.");
+    ids->view_changes = hr_metrics_add (metrics, "herald_gateway_view_changes_total",
+        HR_METRIC_COUNTER, "--cluster: views followed (each announced with a higher number).");
+    ids->view_bad = hr_metrics_add (metrics, "herald_gateway_view_bad_total", HR_METRIC_COUNTER,
+        "--cluster: malformed view announcements on broker streams (counted by each worker).");
     ids->errors = hr_metrics_add_labeled (metrics, "herald_errors_total", HR_METRIC_COUNTER,
         "HTTP requests answered with an error, by code.", "code", codes + 1, HR_E_COUNT - 1);
     ids->resets = hr_metrics_add_labeled (metrics, "herald_resets_total", HR_METRIC_COUNTER,
@@ -190,9 +200,14 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
         hr_buf_printf (err, "--http must be HOST:PORT, not '%s'", config->http);
         return NULL;
     }
-    hrg_auth_t *auth = hrg_auth_new (config, err);
-    if (!auth)
+    hr_cluster_t *cluster = NULL;
+    if (*config->cluster && !(cluster = hr_cluster_load (config->cluster, err)))
         return NULL;
+    hrg_auth_t *auth = hrg_auth_new (config, err);
+    if (!auth) {
+        hr_cluster_destroy (&cluster);
+        return NULL;
+    }
     hrg_gateway_t *self = hr_calloc (1, sizeof *self);
     self->config = config;
     self->auth = auth;
@@ -200,6 +215,8 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
                                             : (int) sysconf (_SC_NPROCESSORS_ONLN);
     if (self->worker_count < 1)
         self->worker_count = 1;
+    if (cluster)
+        self->follow = hrg_follow_new (&cluster, self->worker_count);
     self->workers = hr_calloc ((size_t) self->worker_count, sizeof (hrg_worker_t *));
     self->cors = s_parse_cors (config->cors_origins);
     self->ws_origins = s_parse_cors (config->ws_origins);
@@ -214,7 +231,8 @@ hrg_gateway_new (void *zmq_ctx, const hrg_config_t *config, hr_metrics_t *metric
         if (port == 0)
             port = s_bound_port (fd);       //  the other workers share it
         self->workers [i] = hrg_loop_new (i, zmq_ctx, config, metrics, &self->ids,
-                                            (const char *const *) self->cors, fd, err);
+                                            (const char *const *) self->cors, self->follow,
+                                            fd, err);
         if (!self->workers [i]) {
             hrg_gateway_destroy (&self);
             return NULL;
@@ -292,6 +310,7 @@ hrg_gateway_destroy (hrg_gateway_t **self_p)
     s_free_origins (self->ws_origins);
     hrg_auth_destroy (&self->auth);
     hrg_limit_destroy (&self->limit);   //  after the workers: they held addresses
+    hrg_follow_destroy (&self->follow);
     free (self);
     *self_p = NULL;
 }

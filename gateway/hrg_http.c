@@ -3,6 +3,7 @@
     (health, metrics, demo page). Answers are hrg_respond's.  */
 #include "hrg_http.h"
 #include "hrg_admin.h"
+#include "hrg_follow.h"
 #include "hrg_history.h"
 #include "hrg_limit.h"
 #include "hrg_publish.h"
@@ -10,6 +11,7 @@
 #include "hrg_sse.h"
 #include "hrg_ws.h"
 #include "hr_channel.h"
+#include "hr_cluster_status.h"
 #include "hr_json.h"
 #include "hr_log.h"
 
@@ -97,16 +99,45 @@ s_health (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
     return hrg_respond_json (worker, mhd, MHD_HTTP_OK, ok, sizeof ok - 1);
 }
 
-//  Ready once every worker is connected to the broker.
+//  Ready once every worker is connected to the broker; with a cluster
+//  file, to a majority of its brokers, and a view is known (the message
+//  says which is missing).
 static enum MHD_Result
 s_ready (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
          const char *upload_data, size_t *upload_data_size, void **con_cls)
 {
     static const char ready [] = "{\"status\":\"ready\"}";
+    if (worker->follow) {
+        hr_buf_t why = HR_BUF_INIT;
+        enum MHD_Result ret = hrg_follow_ready (worker->follow, &why)
+            ? hrg_respond_json (worker, mhd, MHD_HTTP_OK, ready, sizeof ready - 1)
+            : hrg_respond_error (worker, mhd, HR_E_BROKER_UNAVAILABLE, why.data);
+        hr_buf_free (&why);
+        return ret;
+    }
     if (!hrg_worker_ready (worker))
         return hrg_respond_error (worker, mhd, HR_E_BROKER_UNAVAILABLE,
                                "not connected to the broker yet");
     return hrg_respond_json (worker, mhd, MHD_HTTP_OK, ready, sizeof ready - 1);
+}
+
+//  GET /v1/cluster[?channel=X]: the view followed and the brokers every
+//  worker reaches (docs/cluster.md, "Seeing the cluster"); without a
+//  cluster file, the single-broker form.
+static enum MHD_Result
+s_cluster (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+           const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    const char *channel = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "channel");
+    hr_cluster_status_t status = { .self = -1 };
+    if (worker->follow)
+        hrg_follow_status (worker->follow, &status);
+    hr_buf_t body = HR_BUF_INIT;
+    hr_cluster_status_json (worker->follow? hrg_follow_cluster (worker->follow): NULL,
+                            &status, channel, &body);
+    enum MHD_Result ret = hrg_respond_json (worker, mhd, MHD_HTTP_OK, body.data, body.size);
+    hr_buf_free (&body);
+    return ret;
 }
 
 static enum MHD_Result
@@ -214,6 +245,7 @@ static const s_route_t s_routes [] = {
     { "/v1/admin/revoke", MHD_HTTP_METHOD_POST, s_admin_revoke, "POST, OPTIONS" },
     { "/healthz", MHD_HTTP_METHOD_GET, s_health, "GET" },
     { "/readyz", MHD_HTTP_METHOD_GET, s_ready, "GET" },
+    { "/v1/cluster", MHD_HTTP_METHOD_GET, s_cluster, "GET" },
     { "/metrics", MHD_HTTP_METHOD_GET, s_metrics_route, "GET" },
     { "/", MHD_HTTP_METHOD_GET, s_demo, "GET" },
 };

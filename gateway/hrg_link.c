@@ -56,6 +56,7 @@ struct _hrg_link_t {
     bool inproc;                //  no connection events: counts as connected
     uint64_t timeout_ms;
     uint64_t next_rid;
+    uint64_t rid_step;          //  hrg_link_number_rids
     bool closing;               //  destroying: refuse new requests
     size_t held;                //  requests in the FIFO not sent yet
     bool connected;             //  as of the last hrg_link_update
@@ -102,8 +103,25 @@ hrg_link_new (void *zmq_ctx, const char *endpoint, const char *curve_server_key,
     self->inproc = strncmp (endpoint, "inproc://", 9) == 0;
     self->timeout_ms = timeout_ms;
     self->next_rid = 1;
+    self->rid_step = 1;
     self->frames = hr_calloc (S_MAX_FRAMES, sizeof (zmq_msg_t));
     return self;
+}
+
+void
+hrg_link_number_rids (hrg_link_t *self, uint64_t first, uint64_t step)
+{
+    assert (!self->head && first > 0 && step > 0);
+    self->next_rid = first;
+    self->rid_step = step;
+}
+
+static uint64_t
+s_next_rid (hrg_link_t *self)
+{
+    uint64_t rid = self->next_rid;
+    self->next_rid += self->rid_step;
+    return rid;
 }
 
 static s_pending_t *
@@ -285,7 +303,7 @@ hrg_link_publish (hrg_link_t *self, const hr_event_t *ev, hrg_link_fn *fn, void 
 {
     if (!self)
         return 0;
-    uint64_t rid = self->next_rid++;
+    uint64_t rid = s_next_rid (self);
     hr_buf_reset (&self->frame);
     hr_request_encode_publish (&self->frame, &rid, ev);
     return s_send (self, rid, false, fn, arg);
@@ -297,7 +315,7 @@ hrg_link_history (hrg_link_t *self, const char *ch, const char *epoch, uint64_t 
 {
     if (!self)
         return 0;
-    uint64_t rid = self->next_rid++;
+    uint64_t rid = s_next_rid (self);
     hr_buf_reset (&self->frame);
     hr_request_encode_history (&self->frame, &rid, ch, epoch, since, limit);
     return s_send (self, rid, true, fn, arg);
@@ -309,7 +327,7 @@ hrg_link_revoke (hrg_link_t *self, hr_revoke_kind_t kind, const char *value, siz
 {
     if (!self)
         return 0;
-    uint64_t rid = self->next_rid++;
+    uint64_t rid = s_next_rid (self);
     hr_buf_reset (&self->frame);
     hr_request_encode_revoke (&self->frame, &rid, kind, value, len, until_s);
     return s_send (self, rid, false, fn, arg);

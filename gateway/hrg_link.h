@@ -27,6 +27,12 @@ hrg_link_t *hrg_link_new (void *zmq_ctx, const char *endpoint, const char *curve
                           const char *curve_secret, uint64_t timeout_ms, int id,
                           hr_buf_t *err);
 
+//  Numbers this link's requests first, first + step, first + 2 step...
+//  (from 1, step 1 by default): the links of one worker to several
+//  brokers (hrg_links) number theirs apart, so a rid names its link.
+//  Call before any request.
+void hrg_link_number_rids (hrg_link_t *self, uint64_t first, uint64_t step);
+
 //  Calls every pending callback with NULL, then destroys the link.
 void hrg_link_destroy (hrg_link_t **self_p);
 

@@ -9,7 +9,7 @@
 #include "hrg_fetch.h"
 #include "hrg_group.h"
 #include "hrg_http.h"
-#include "hrg_link.h"
+#include "hrg_links.h"
 #include "hrg_revoke.h"
 #include "hr_curve.h"
 #include "hr_log.h"
@@ -66,10 +66,34 @@ s_connect (void *sock, const char *endpoints, hr_buf_t *err)
     return rc;
 }
 
+//  The SUB's endpoints: every broker's stream with a cluster file, else
+//  --broker's. Caller frees.
+static char *
+s_stream_endpoints (hrg_worker_t *self)
+{
+    if (!self->follow)
+        return hr_strdup (self->config->broker_sub);
+    const hr_cluster_t *cluster = hrg_follow_cluster (self->follow);
+    return hr_cluster_endpoints (cluster, HR_CLUSTER_STREAM, hr_cluster_all (cluster));
+}
+
+//  Adds every link's DEALER and monitor to the epoll set.
+static int
+s_epoll_add_links (hrg_worker_t *self)
+{
+    for (size_t i = 0; i < hrg_links_count (self->links); i++) {
+        hrg_link_t *link = hrg_links_at (self->links, i);
+        if (s_epoll_add (self->epoll_fd, hrg_link_fd (link), &self->link) != 0
+        ||  s_epoll_add (self->epoll_fd, hrg_link_monitor_fd (link), &self->linked) != 0)
+            return -1;
+    }
+    return 0;
+}
+
 hrg_worker_t *
 hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
                 hr_metrics_t *metrics, const hrg_metric_ids_t *ids,
-                const char *const *cors, int listen_fd, hr_buf_t *err)
+                const char *const *cors, hrg_follow_t *follow, int listen_fd, hr_buf_t *err)
 {
     hrg_worker_t *self = hr_calloc (1, sizeof *self);
     hrg_worker_lists_init (self);
@@ -78,6 +102,7 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     if (getrandom (&self->rng, sizeof self->rng, 0) != sizeof self->rng)
         self->rng = (uint64_t) hr_mono_us () ^ ((uint64_t) getpid () << 32) ^ (uint64_t) index;
     self->config = config;
+    self->follow = follow;
     self->metrics = metrics;
     self->m = ids;
     self->cors = cors;
@@ -99,6 +124,8 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     zmq_setsockopt (self->sub, ZMQ_SNDHWM, &unlimited, sizeof unlimited);
     zmq_setsockopt (self->sub, ZMQ_LINGER, &linger, sizeof linger);
     hrg_revoke_subscribe (self);        //  the broker replays its list to it
+    if (follow)                         //  every broker announces its view
+        zmq_setsockopt (self->sub, ZMQ_SUBSCRIBE, HR_VIEW_TOPIC, strlen (HR_VIEW_TOPIC));
     //  Each new connection of the SUB (a broker restart) makes every
     //  channel confirm its subscription again (hrg_channel_reconfirm_all);
     //  a connection counts once its handshake succeeds (CURVE keys the
@@ -109,15 +136,17 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     self->sub_monitor = zmq_socket (zmq_ctx, ZMQ_PAIR);
     zmq_setsockopt (self->sub_monitor, ZMQ_LINGER, &linger, sizeof linger);
     zmq_connect (self->sub_monitor, monitor);
-    if (self->epoll_fd < 0 || self->stop_fd < 0
-    ||  hr_curve_client (self->sub, config->curve_server_key, config->curve_secret, err) != 0
-    ||  s_connect (self->sub, config->broker_sub, err) != 0
-    ||  !(self->link = hrg_link_new (zmq_ctx, config->broker_req, config->curve_server_key,
-                                     config->curve_secret, (uint64_t) config->broker_timeout,
-                                     index, err))) {
+    char *streams = s_stream_endpoints (self);
+    int rc = self->epoll_fd < 0 || self->stop_fd < 0
+          || hr_curve_client (self->sub, config->curve_server_key, config->curve_secret, err) != 0
+          || s_connect (self->sub, streams, err) != 0
+          || !(self->links = hrg_links_new (zmq_ctx, config, follow, index, err));
+    free (streams);
+    if (rc) {
         hrg_loop_destroy (&self);
         return NULL;
     }
+    self->link = hrg_links_at (self->links, 0);
     self->daemon = MHD_start_daemon (
         //  TURBO: besides its optimistic I/O, libmicrohttpd then closes a
         //  connection without shutdown(), which lets an SSE stream or a
@@ -145,8 +174,7 @@ hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
     ||  s_epoll_add (self->epoll_fd, self->stop_fd, &self->stop_fd) != 0
     ||  s_epoll_add (self->epoll_fd, s_zmq_fd (self->sub), &self->sub) != 0
     ||  s_epoll_add (self->epoll_fd, s_zmq_fd (self->sub_monitor), &self->sub) != 0
-    ||  s_epoll_add (self->epoll_fd, hrg_link_fd (self->link), &self->link) != 0
-    ||  s_epoll_add (self->epoll_fd, hrg_link_monitor_fd (self->link), &self->linked) != 0) {
+    ||  s_epoll_add_links (self) != 0) {
         hr_buf_printf (err, "cannot set up the event loop (worker %d)", index);
         hrg_loop_destroy (&self);
         return NULL;
@@ -162,7 +190,8 @@ hrg_loop_destroy (hrg_worker_t **self_p)
         return;
     if (self->daemon)
         MHD_stop_daemon (self->daemon);
-    hrg_link_destroy (&self->link);
+    hrg_links_destroy (&self->links);
+    self->link = NULL;
     if (self->sub) {
         zmq_socket_monitor (self->sub, NULL, 0);
         zmq_close (self->sub_monitor);
@@ -234,6 +263,8 @@ hrg_loop_drain_sub (hrg_worker_t *self)
         }
         bool framed = zmq_msg_more (&topic);
         bool revocation = hrg_revoke_topic (zmq_msg_data (&topic), zmq_msg_size (&topic));
+        bool view = zmq_msg_size (&topic) == strlen (HR_VIEW_TOPIC)
+                 && memcmp (zmq_msg_data (&topic), HR_VIEW_TOPIC, strlen (HR_VIEW_TOPIC)) == 0;
         zmq_msg_close (&topic);
         if (!framed)
             continue;
@@ -247,6 +278,11 @@ hrg_loop_drain_sub (hrg_worker_t *self)
         }
         if (framed && revocation) {
             hrg_revoke_on_stream (self, zmq_msg_data (&body), zmq_msg_size (&body));
+            zmq_msg_close (&body);
+            continue;
+        }
+        if (framed && view) {
+            hrg_links_on_view (self, zmq_msg_data (&body), zmq_msg_size (&body));
             zmq_msg_close (&body);
             continue;
         }
@@ -269,7 +305,7 @@ hrg_loop_drain_sub (hrg_worker_t *self)
 static uint64_t
 s_timeout (hrg_worker_t *self, uint64_t now_us)
 {
-    if (s_sub_readable (self) || hrg_link_readable (self->link))
+    if (s_sub_readable (self) || hrg_links_readable (self->links))
         return 0;
     if (!hr_list_empty (&self->dirty_groups) || !hr_list_empty (&self->dirty_conns)
     ||  hrg_conn_readable_later (self))
@@ -279,7 +315,7 @@ s_timeout (hrg_worker_t *self, uint64_t now_us)
     if (hrg_fetch_admittable (self))
         return 0;
     uint64_t wake = self->next_sweep * 1000;
-    uint64_t deadline = hrg_link_next_deadline (self->link);
+    uint64_t deadline = hrg_links_next_deadline (self->links);
     if (deadline != UINT64_MAX && deadline * 1000 < wake)
         wake = deadline * 1000;
     uint64_t due = hrg_group_next_due (self);
@@ -306,29 +342,31 @@ s_flush (hrg_worker_t *self)
 static void
 s_turn (hrg_worker_t *self)
 {
-    bool linked = hrg_link_update (self->link);
+    bool linked = hrg_links_update (self) != 0;
     if (linked != self->linked) {
         self->linked = linked;
         atomic_fetch_add (self->linked_workers, linked? 1: -1);
-        hr_log_info (linked? "connected to the broker": "lost the broker",
-                     "broker", self->config->broker_req);
+        if (!self->follow)              //  hrg_links names each broker of a cluster
+            hr_log_info (linked? "connected to the broker": "lost the broker",
+                         "broker", self->config->broker_req);
     }
     //  Before draining: the markers that confirm come after the event
     if (s_sub_reconnected (self)) {
         char count [24];
         snprintf (count, sizeof count, "%zu", hrg_channel_reconfirm_all (self, hr_mono_ms ()));
         hr_log_info ("connected to the broker stream: confirming every channel",
-                     "broker", self->config->broker_sub, "channels", count);
+                     "broker", self->follow? "(a broker of the cluster)": self->config->broker_sub,
+                     "channels", count);
     }
     hrg_loop_drain_sub (self);
     hrg_conn_read_again (self);         //  input a client left for this turn
-    hrg_link_process (self->link);
-    uint64_t retries = hrg_link_retries (self->link);
+    hrg_links_process (self->links);
+    uint64_t retries = hrg_links_retries (self->links);
     hr_metrics_add_to (self->shard, self->m->history_retries,
                        (int64_t) (retries - self->link_retries));
     self->link_retries = retries;
     uint64_t now = hr_mono_ms ();
-    hrg_link_expire (self->link, now);
+    hrg_links_expire (self->links, now);
     if (now >= self->next_sweep) {
         hrg_conn_sweep (self, now);
         hr_revoke_t *revoked = hrg_auth_revocations (self->auth);
@@ -364,7 +402,8 @@ s_shutdown (hrg_worker_t *self)
     hrg_conn_close_all (self, HRG_CLOSE_SHUTDOWN);
     hrg_fetch_admit_all (self);         //  history requests waiting for memory fail with the link
     hrg_conn_reap (self);
-    hrg_link_destroy (&self->link);     //  pending publishes answer 503
+    hrg_links_destroy (&self->links);   //  pending publishes answer 503
+    self->link = NULL;
     //  Let the resumed requests send their answers
     uint64_t deadline = hr_mono_ms () + S_SHUTDOWN_MS;
     struct epoll_event events [8];

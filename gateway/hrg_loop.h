@@ -5,10 +5,12 @@
 
 #include "hrg_worker.h"
 
-//  Creates a worker listening on listen_fd (taken over). NULL + err on failure.
+//  Creates a worker listening on listen_fd (taken over), following the
+//  brokers of follow (borrowed; NULL: --broker's). NULL + err on failure.
 hrg_worker_t *hrg_loop_new (int index, void *zmq_ctx, const hrg_config_t *config,
                               hr_metrics_t *metrics, const hrg_metric_ids_t *ids,
-                              const char *const *cors, int listen_fd, hr_buf_t *err);
+                              const char *const *cors, hrg_follow_t *follow, int listen_fd,
+                              hr_buf_t *err);
 
 //  Runs the loop until the stop eventfd is written, then closes every
 //  connection cleanly. Thread entry point.

@@ -8,7 +8,7 @@
 #include "hrg_auth.h"
 #include "hrg_limit.h"
 #include "hrg_respond.h"
-#include "hrg_link.h"
+#include "hrg_links.h"
 #include "hr_channel.h"
 #include "hr_json.h"
 #include "hr_proto.h"
@@ -51,7 +51,7 @@ s_destroy (hrg_request_t *base)
     s_publish_t *self = (s_publish_t *) base;
     for (size_t i = 0; i < self->count; i++)
         if (self->results [i].rid && !self->results [i].done)
-            hrg_link_cancel (self->worker->link, self->results [i].rid);
+            hrg_links_cancel (self->worker, self->results [i].rid);
     for (size_t i = 0; i < self->count; i++)
         hr_buf_free (&self->packed [i]);
     json_decref (self->root);
@@ -216,7 +216,8 @@ s_send (s_publish_t *self)
 {
     for (size_t i = 0; i < self->count; i++) {
         hr_event_t ev = s_event (self, i);
-        self->results [i].rid = hrg_link_publish (self->worker->link, &ev, s_on_reply, self);
+        self->results [i].rid = hrg_link_publish (hrg_links_pick (self->worker, ev.ch, ev.ch_len),
+                                                  &ev, s_on_reply, self);
         if (!self->results [i].rid) {
             if (i == 0)
                 return false;

@@ -33,6 +33,8 @@ typedef struct _hrg_channel_t hrg_channel_t;
 typedef struct _hrg_group_t hrg_group_t;
 typedef struct _hrg_conn_t hrg_conn_t;
 typedef struct _hrg_link_t hrg_link_t;
+typedef struct _hrg_links_t hrg_links_t;
+typedef struct _hrg_follow_t hrg_follow_t;
 typedef struct _hrg_slab_t hrg_slab_t;
 typedef struct _hrg_auth_t hrg_auth_t;
 typedef struct _hrg_limit_t hrg_limit_t;
@@ -48,6 +50,7 @@ typedef struct {
         ws_connections, ws_messages, ws_closes, ws_errors, ws_inbound_bytes,
         revocations, revocation_bytes, token_cache_bytes,
         stale_epochs;               //  hrg_channel, hrg_fetch: older-epoch items ignored
+    int cluster_view, brokers_connected, view_bad, view_changes;   //  hrg_links (--cluster)
 } hrg_metric_ids_t;
 
 struct _hrg_worker_t {
@@ -69,7 +72,9 @@ struct _hrg_worker_t {
     int stop_fd;                    //  eventfd: the gateway asks the loop to stop
     void *sub;                      //  SUB socket to the broker's XPUB
     void *sub_monitor;              //  PAIR: the SUB's connection events
-    hrg_link_t *link;               //  DEALER socket to the broker's ROUTER
+    hrg_links_t *links;             //  DEALERs to every broker's ROUTER (hrg_links)
+    hrg_link_t *link;               //  the first of them (the only one without a cluster)
+    hrg_follow_t *follow;           //  the gateway's view of its cluster; NULL without one
     zhashx_t *channels;             //  name -> hrg_channel_t (not owning)
     zhashx_t *groups;               //  channel-set key -> hrg_group_t (not owning)
     hr_list_t dirty_groups;         //  hrg_group: groups with frames to write now,
@@ -85,7 +90,7 @@ struct _hrg_worker_t {
     bool conn_slabs_on;             //  else (a unit test's worker) the heap
     int64_t conn_count;
     bool stopping;
-    bool linked;                    //  the DEALER is connected to the broker
+    bool linked;                    //  a DEALER is connected to a broker
     bool no_pwait2;                 //  epoll_pwait2 said ENOSYS: use epoll_wait
     _Atomic int *linked_workers;    //  the gateway's count, for /readyz
     int worker_count;

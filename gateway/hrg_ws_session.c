@@ -9,7 +9,7 @@
     not start before its ok is sent, so its replay follows its ok.  */
 #include "hrg_ws_conn.h"
 #include "hrg_limit.h"
-#include "hrg_link.h"
+#include "hrg_links.h"
 #include "hr_log.h"
 #include "hr_proto.h"
 #include "hr_time.h"
@@ -251,7 +251,8 @@ s_on_pub (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames, s
         const char *code = reply->error == HR_E_OVERLOADED? "rate_limited"
                          : reply->error == HR_E_FRAME_TOO_LARGE? "too_big"
                          : reply->error == HR_E_INTERNAL? "internal"
-                         : reply->error == HR_E_BROKER_UNAVAILABLE? "unavailable"
+                         : reply->error == HR_E_BROKER_UNAVAILABLE
+                           || reply->error == HR_E_UNAVAILABLE? "unavailable"
                          : "bad_request";
         hrg_ws_session_err (self, order, true, id, code, msg);
         return;
@@ -302,7 +303,7 @@ s_pub (hrg_ws_conn_t *self, uint32_t order, const hrg_ws_msg_t *msg)
     pub->conn = self;
     pub->id = msg->id;
     pub->order = order;
-    pub->rid = hrg_link_publish (worker->link, &ev, s_on_pub, pub);
+    pub->rid = hrg_link_publish (hrg_links_pick (worker, ev.ch, ev.ch_len), &ev, s_on_pub, pub);
     if (!pub->rid) {
         free (pub);
         hrg_ws_session_err (self, order, true, msg->id, "unavailable",
@@ -394,7 +395,7 @@ hrg_ws_session_fini (hrg_ws_conn_t *self)
     hrg_worker_t *worker = self->conn.worker;
     for (size_t i = 0; i < self->pubs.count; i++) {
         s_pub_t *pub = self->pubs.items [i];
-        hrg_link_cancel (worker->link, pub->rid);
+        hrg_links_cancel (worker, pub->rid);
         free (pub);
     }
     hr_vec_free (&self->pubs);
