@@ -51,6 +51,7 @@ s_ask (const hr_cluster_t *cluster, const char *channel, int64_t timeout,
         if (body && !json_is_object (*root)) {
             hr_buf_printf (&err, "the answer is not a JSON object");
             json_decref (*root);
+            *root = NULL;
             free (body);
             body = NULL;
         }

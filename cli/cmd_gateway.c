@@ -24,6 +24,12 @@ cmd_gateway (int argc, char **argv)
                  "the brokers (give one of them)\n");
         return 2;
     }
+    //  A bad cluster file is a usage error (exit 2), told before anything starts
+    hr_cluster_t *cluster = *config.gateway.cluster? cli_cluster_load (config.gateway.cluster)
+                                                   : NULL;
+    if (*config.gateway.cluster && !cluster)
+        return 2;
+    hr_cluster_destroy (&cluster);
     if (!cli_http_exposure_ok (&config.gateway))
         return 2;
     char *endpoints = hr_strdup (config.broker_endpoints);
