@@ -2,7 +2,9 @@
     history, publishes envelopes on XPUB; history answers (hrb_history) and
     head markers (hrb_marker) live apart.  */
 #include "hrb_server.h"
+#include "hrb_cluster.h"
 #include "hrb_dedupe.h"
+#include "hrb_forward.h"
 #include "hrb_history.h"
 #include "hrb_marker.h"
 #include "hrb_metrics.h"
@@ -63,6 +65,8 @@ struct _hrb_server_t {
     hr_buf_t topic;
     hr_buf_t reply;
     hrb_markers_t *markers;     //  head markers on XPUB
+    hrb_cluster_t *cluster;     //  in a cluster: views, peers, the publish gate
+    hrb_forwards_t *forwards;   //  in a cluster: ROUTER publishes forwarded
     uint64_t next_tick;
     hrb_metrics_t *metrics;
 };
@@ -107,6 +111,8 @@ s_bind (void *sock, const char *what, const char *endpoints, hr_buf_t *err)
 int
 hrb_server_check (const hrb_config_t *config, hr_buf_t *err)
 {
+    if (*config->cluster)               //  the file gives the endpoints
+        return hrb_cluster_check (config, err);
     bool curve = *config->curve_secret != 0;
     if (curve != (*config->curve_clients != 0)) {
         hr_buf_printf (err, "--curve-secret and --curve-clients go together: the broker's "
@@ -160,6 +166,30 @@ s_stream_send (void *arg, const char *ch, size_t ch_len, const hr_buf_t *body)
     zmq_send (self->xpub, body->data, body->size, 0);
 }
 
+//  Sends a head marker (hrb_markers_send_fn). In a cluster only the broker
+//  that may sequence a channel speaks for it: a marker from any other (a
+//  nil epoch from a non-owner, an old one from a deposed owner) would tell
+//  gateways a head that is not the channel's.
+static void
+s_marker_send (void *arg, const char *ch, size_t ch_len, const hr_buf_t *body)
+{
+    hrb_server_t *self = arg;
+    if (!self->cluster || hrb_cluster_may_sequence (self->cluster, ch, ch_len))
+        s_stream_send (self, ch, ch_len, body);
+}
+
+//  The endpoints to bind: in a cluster, this broker's entry of the file.
+static const char *
+s_endpoints (hrb_server_t *self, hr_cluster_kind_t kind)
+{
+    const hr_cluster_node_t *node = self->cluster? hrb_cluster_self (self->cluster): NULL;
+    return kind == HR_CLUSTER_PUBLISH? (node? node->publish: self->config->pull)
+         : kind == HR_CLUSTER_ROUTER? (node? node->router: self->config->router)
+         : (node? node->stream: self->config->xpub);
+}
+
+static void s_cluster_hooks (hrb_server_t *self);
+
 hrb_server_t *
 hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics,
                 hr_buf_t *err)
@@ -187,9 +217,13 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
     zmq_setsockopt (self->xpub, ZMQ_LINGER, &linger, sizeof linger);
     if (self->stop_fd < 0
     ||  s_secure (self, zmq_ctx, err) != 0
-    || !(self->pull_endpoints = s_bind (self->pull, "PULL", config->pull, err))
-    || !(self->router_endpoints = s_bind (self->router, "ROUTER", config->router, err))
-    || !(self->xpub_endpoints = s_bind (self->xpub, "XPUB", config->xpub, err))) {
+    ||  (*config->cluster && !(self->cluster = hrb_cluster_new (zmq_ctx, config, metrics, err)))
+    || !(self->pull_endpoints = s_bind (self->pull, "PULL",
+                                        s_endpoints (self, HR_CLUSTER_PUBLISH), err))
+    || !(self->router_endpoints = s_bind (self->router, "ROUTER",
+                                          s_endpoints (self, HR_CLUSTER_ROUTER), err))
+    || !(self->xpub_endpoints = s_bind (self->xpub, "XPUB",
+                                        s_endpoints (self, HR_CLUSTER_STREAM), err))) {
         hrb_server_destroy (&self);
         return NULL;
     }
@@ -202,8 +236,10 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
                                    (size_t) config->dedupe_memory);
     self->peers = hrb_peers_new ();
     self->revokes = hrb_revokes_new ((size_t) config->revoke_max);
-    self->markers = hrb_markers_new (self->streams, s_stream_send, self);
+    self->markers = hrb_markers_new (self->streams, s_marker_send, self);
     self->metrics = hrb_metrics_new (metrics);
+    if (self->cluster)
+        s_cluster_hooks (self);
     return self;
 }
 
@@ -213,6 +249,8 @@ hrb_server_destroy (hrb_server_t **self_p)
     hrb_server_t *self = *self_p;
     if (!self)
         return;
+    hrb_forwards_destroy (&self->forwards);
+    hrb_cluster_destroy (&self->cluster);     //  before the context ends
     hrb_markers_destroy (&self->markers);
     hrb_metrics_destroy (&self->metrics);
     hrb_streams_destroy (&self->streams);
@@ -254,6 +292,7 @@ hrb_server_stop (hrb_server_t *self)
 const char *hrb_server_pull_endpoints (hrb_server_t *self) { return self->pull_endpoints; }
 const char *hrb_server_router_endpoints (hrb_server_t *self) { return self->router_endpoints; }
 const char *hrb_server_xpub_endpoints (hrb_server_t *self) { return self->xpub_endpoints; }
+hrb_cluster_t *hrb_server_cluster (hrb_server_t *self) { return self->cluster; }
 
 //  The message of a rejected frame's error (the broker's only overloaded
 //  rejection is the channel cap).
@@ -341,6 +380,73 @@ s_has_more (void *sock)
     return more != 0;
 }
 
+//  s_publish as hrb_forwards_publish_fn.
+static hr_error_t
+s_publish_fn (void *arg, const hr_request_t *req, uint64_t *seq,
+              char epoch [HR_EPOCH_LEN + 1], bool *dup)
+{
+    return s_publish (arg, req, seq, epoch, dup);
+}
+
+//  In a cluster, who sequences a publish (docs/cluster.md, "Publishing in a
+//  cluster"): HR_OK with *owner -1 to sequence it here, HR_OK with the
+//  owner's index to forward it, or HR_E_UNAVAILABLE (counted).
+static hr_error_t
+s_gate (hrb_server_t *self, const hr_request_t *req, int *owner)
+{
+    *owner = -1;
+    if (!self->cluster)
+        return HR_OK;
+    hrb_gate_t gate = hrb_cluster_gate (self->cluster, req->event.ch, req->event.ch_len, owner);
+    if (gate != HRB_GATE_UNAVAILABLE)
+        return HR_OK;
+    hrb_cluster_count_unavailable (self->cluster);
+    return HR_E_UNAVAILABLE;
+}
+
+//  A forwarded publish from broker from (its owner is this broker), or the
+//  owner's answer to one of ours (hrb_cluster_hooks_t.forward). A
+//  forwarded publish is sequenced here or refused, never forwarded again.
+static void
+s_forwarded (void *arg, int from, const hrb_peer_msg_t *msg)
+{
+    hrb_server_t *self = arg;
+    if (msg->kind == HRB_PEER_FWDACK)
+        hrb_forwards_answer (self->forwards, from, msg);
+    else
+        hrb_forwards_serve (self->forwards, from, msg, (size_t) self->config->max_event,
+                            s_publish_fn, self);
+}
+
+//  The view on the stream (hrb_cluster_hooks_t.view).
+static void
+s_view_send (void *arg, const hr_buf_t *body)
+{
+    hrb_server_t *self = arg;
+    zmq_send (self->xpub, HR_VIEW_TOPIC, strlen (HR_VIEW_TOPIC), ZMQ_SNDMORE);
+    zmq_send (self->xpub, body->data, body->size, 0);
+}
+
+//  A view was installed (hrb_cluster_hooks_t.installed): new epochs are
+//  made in it, and channels not owned without a break are forgotten
+//  (hrb_cluster_retain).
+static void
+s_installed (void *arg, const hrb_view_t *view, const hrb_view_t *previous)
+{
+    hrb_server_t *self = arg;
+    hrb_streams_set_view (self->streams, view->number);
+    hrb_cluster_retain (self->cluster, self->streams, view, previous);
+}
+
+static void
+s_cluster_hooks (hrb_server_t *self)
+{
+    hrb_cluster_hooks_t hooks = { s_view_send, s_installed, s_forwarded };
+    hrb_cluster_set_hooks (self->cluster, &hooks, self);
+    hrb_streams_set_view (self->streams, hrb_cluster_view_number (self->cluster));
+    self->forwards = hrb_forwards_new (self->cluster, self->router, self->peers);
+}
+
 //  Takes one fire-and-forget publish from PULL. Returns false when none.
 //  PULL accepts op and rid as ROUTER does (docs/protocol.md §2.1); rid is
 //  ignored and any op but publish is refused.
@@ -364,6 +470,13 @@ s_handle_pull (hrb_server_t *self)
                                 (size_t) self->config->max_event, &req);
     if (rc == HR_OK && req.op != HR_OP_PUBLISH)
         rc = HR_E_BAD_REQUEST;
+    int owner = -1;
+    if (rc == HR_OK)
+        rc = s_gate (self, &req, &owner);
+    if (rc == HR_OK && owner >= 0)
+        hrb_cluster_forward (self->cluster, owner, NULL, zmq_msg_data (&msg),
+                             zmq_msg_size (&msg));
+    else
     if (rc == HR_OK) {
         uint64_t seq;
         char epoch [HR_EPOCH_LEN + 1];
@@ -431,6 +544,19 @@ s_handle_router (hrb_server_t *self)
     char epoch [HR_EPOCH_LEN + 1];
     bool dup = false;
     const char *message = NULL;         //  the error's, when not s_message's
+    int owner = -1;
+    if (rc == HR_OK && req.op == HR_OP_PUBLISH)
+        rc = s_gate (self, &req, &owner);
+    if (rc == HR_OK && owner >= 0) {
+        //  The owner's answer is relayed when it comes (hrb_forward)
+        hrb_forwards_router (self->forwards, owner, zmq_msg_data (&identity),
+                             zmq_msg_size (&identity), req_socket, rid,
+                             zmq_msg_data (&body), zmq_msg_size (&body), hr_mono_ms ());
+        zmq_msg_close (&identity);
+        zmq_msg_close (&delimiter);
+        zmq_msg_close (&body);
+        return true;
+    }
     if (rc == HR_OK && req.op == HR_OP_PUBLISH)
         rc = s_publish (self, &req, &seq, epoch, &dup);
     else
@@ -527,6 +653,9 @@ s_tick (hrb_server_t *self)
                      (int64_t) hrb_dedupe_dropped (self->dedupe));
     hrb_metrics_set (self->metrics, HRB_M_REPLY_BYTES, (int64_t) hrb_peers_queued (self->peers));
     more |= hrb_markers_round (self->markers, now, S_EXPIRE_BUDGET);
+    //  In a cluster every stream is of an owned channel (s_keep, s_gate)
+    if (self->cluster)
+        hrb_cluster_set_owned (self->cluster, hrb_streams_count (self->streams));
     hr_revoke_t *revoked = hrb_revokes_list (self->revokes);
     more |= hrb_revokes_replay (self->revokes, (int64_t) (now / 1000), now, S_EXPIRE_BUDGET,
                                 s_revoke_send, self);
@@ -545,12 +674,25 @@ hrb_server_run (hrb_server_t *self)
         { self->xpub, 0, ZMQ_POLLIN, 0 },
         { NULL, self->stop_fd, ZMQ_POLLIN, 0 },
         { self->zap? hrb_zap_socket (self->zap): NULL, 0, ZMQ_POLLIN, 0 },
+        { NULL, -1, 0, 0 },             //  room for the cluster's peer ROUTER
     };
     int polled = self->zap? 5: 4;
+    if (self->cluster)                  //  the first slot not polled
+        items [polled++] = (zmq_pollitem_t) { hrb_cluster_socket (self->cluster), 0,
+                                              ZMQ_POLLIN, 0 };
     self->next_tick = hr_mono_ms () + S_TICK_MS;
     while (true) {
         uint64_t now = hr_mono_ms ();
         long timeout = self->next_tick > now? (long) (self->next_tick - now): 0;
+        if (self->cluster) {
+            //  Views and peers first: a publish read in this turn meets the
+            //  view of now; forwards past their second are answered
+            hrb_cluster_serve (self->cluster, S_BATCH);
+            uint64_t wake = hrb_cluster_tick (self->cluster);
+            hrb_forwards_expire (self->forwards, now);
+            long until = wake > now? (long) (wake - now): 0;
+            timeout = until < timeout? until: timeout;
+        }
         if (zmq_poll (items, polled, timeout) < 0 && errno != EINTR) {
             hr_log_error ("broker loop failed", "call", "zmq_poll",
                           "reason", zmq_strerror (errno));

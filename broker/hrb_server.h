@@ -51,6 +51,13 @@ const char *hrb_server_pull_endpoints (hrb_server_t *self);
 const char *hrb_server_router_endpoints (hrb_server_t *self);
 const char *hrb_server_xpub_endpoints (hrb_server_t *self);
 
+//  In a cluster (config->cluster set), the broker's part in it, for the
+//  ops HTTP's status and readiness (hrb_cluster_status, hrb_cluster_ready
+//  are safe from any thread); NULL for a single broker. Owned by the
+//  server.
+typedef struct _hrb_cluster_t hrb_cluster_t;
+hrb_cluster_t *hrb_server_cluster (hrb_server_t *self);
+
 void hrb_server_destroy (hrb_server_t **self_p);
 
 #endif

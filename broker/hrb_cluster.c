@@ -1,0 +1,631 @@
+/*  hrb_cluster: the view machine on ZeroMQ peer sockets, its state on disk,
+    and the publish gate.  */
+#include "hrb_cluster.h"
+#include "hrb_view_file.h"
+#include "hr_curve.h"
+#include "hr_hash.h"
+#include "hr_log.h"
+#include "hr_mpack.h"
+#include "hr_proto.h"
+#include "hr_time.h"
+#include "hr_view_msg.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <sodium.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zmq.h>
+
+//  Messages each DEALER queues for its broker (the decisions: 10,000).
+#define S_PEER_SNDHWM 10000
+//  The view goes out on the stream this often besides each install.
+#define S_VIEW_EVERY_MS 1000
+//  The default endpoints: with --cluster, anything else was given.
+static const hrb_config_t s_defaults = HRB_CONFIG_DEFAULTS;
+
+struct _hrb_cluster_t {
+    const hrb_config_t *config;
+    hr_cluster_t *file;
+    uint32_t cf;                    //  FNV-1a of the file's bytes
+    int self;
+    hrb_view_config_t view_config;
+    hrb_view_sm_t *sm;
+    char *state_path;
+    void *router;                   //  everything from other brokers
+    void *dealers [HR_CLUSTER_MAX]; //  one to each other broker; NULL for self
+    hrb_cluster_hooks_t hooks;
+    void *hooks_arg;
+    uint64_t next_tick;             //  monotonic ms
+    uint64_t next_view;             //  monotonic ms of the next |view message
+    size_t max_body;
+    hr_buf_t frame;                 //  scratch
+    pthread_mutex_t lock;           //  guards status
+    hr_cluster_status_t status;
+    hr_metrics_shard_t *shard;
+    int m_view, m_up, m_down, m_lease, m_changes, m_elections, m_owned, m_forwarded,
+        m_unavailable, m_refused;
+};
+
+//  Reads and parses the cluster file, with the fingerprint of its bytes.
+static hr_cluster_t *
+s_load (const char *path, uint32_t *cf, hr_buf_t *err)
+{
+    FILE *file = fopen (path, "rb");
+    if (!file) {
+        hr_buf_printf (err, "--cluster %s: %s", path, strerror (errno));
+        return NULL;
+    }
+    char *text = hr_malloc (HR_CLUSTER_FILE_MAX + 1);
+    size_t len = fread (text, 1, HR_CLUSTER_FILE_MAX + 1, file);
+    bool failed = ferror (file) != 0;
+    fclose (file);
+    hr_cluster_t *cluster = NULL;
+    if (failed)
+        hr_buf_printf (err, "--cluster %s: read error", path);
+    else
+    if (len > HR_CLUSTER_FILE_MAX)
+        hr_buf_printf (err, "--cluster %s: larger than %d bytes", path, HR_CLUSTER_FILE_MAX);
+    else
+        cluster = hr_cluster_parse (path, text, len, err);
+    *cf = hr_fnv1a (HR_FNV1A_SEED, text, len);
+    free (text);
+    return cluster;
+}
+
+//  The file's ids, comma-separated, for messages.
+static void
+s_ids (const hr_cluster_t *cluster, hr_buf_t *out)
+{
+    for (size_t i = 0; i < hr_cluster_size (cluster); i++)
+        hr_buf_printf (out, "%s%s", i? ", ": "", hr_cluster_node (cluster, i)->id);
+}
+
+static void
+s_view_config (const hrb_config_t *config, const hr_cluster_t *cluster, int self,
+               hrb_view_config_t *out)
+{
+    uint64_t lease = (uint64_t) config->lease;
+    *out = (hrb_view_config_t) {
+        .self = self, .size = hr_cluster_size (cluster),
+        .heartbeat = lease / 4 < 250? lease / 4: 250,
+        .timeout = (uint64_t) config->failover_timeout, .lease = lease,
+        .hold_down = (uint64_t) config->hold_down,
+        .seed = ((uint64_t) randombytes_random () << 32) | randombytes_random (),
+    };
+}
+
+//  Everything hrb_cluster_check says, plus the index of this broker; the
+//  restored state goes to durable (found false on a first start).
+static hr_cluster_t *
+s_check (const hrb_config_t *config, int *self, uint32_t *cf,
+         hrb_view_durable_t *durable, bool *found, hr_buf_t *err)
+{
+    const char *path = config->cluster;
+    if (strcmp (config->pull, s_defaults.pull) || strcmp (config->router, s_defaults.router)
+    ||  strcmp (config->xpub, s_defaults.xpub)) {
+        hr_buf_printf (err, "the cluster file gives this broker's endpoints: leave out "
+                       "--pull, --router and --xpub with --cluster");
+        return NULL;
+    }
+    if (*config->curve_secret || *config->curve_clients) {
+        hr_buf_printf (err, "CURVE between brokers is not built yet: run a cluster without "
+                       "--curve-secret and --curve-clients, on a private network");
+        return NULL;
+    }
+    hr_cluster_t *cluster = s_load (path, cf, err);
+    if (!cluster)
+        return NULL;
+    hr_buf_t ids = HR_BUF_INIT;
+    s_ids (cluster, &ids);
+    *self = *config->id? hr_cluster_find (cluster, config->id): -1;
+    if (!*config->id)
+        hr_buf_printf (err, "--cluster needs --id: this broker's id in %s (one of: %s)",
+                       path, ids.data);
+    else
+    if (*self < 0)
+        hr_buf_printf (err, "--id %s is not in %s: its brokers are %s", config->id, path,
+                       ids.data);
+    hr_buf_free (&ids);
+    if (*self < 0) {
+        hr_cluster_destroy (&cluster);
+        return NULL;
+    }
+    const hr_cluster_node_t *node = hr_cluster_node (cluster, (size_t) *self);
+    hrb_view_config_t view_config;
+    s_view_config (config, cluster, *self, &view_config);
+    char *state = NULL;
+    if (hr_curve_check_exposure ("publish", node->publish, false, config->insecure, err)
+    ||  hr_curve_check_exposure ("router", node->router, false, config->insecure, err)
+    ||  hr_curve_check_exposure ("stream", node->stream, false, config->insecure, err)
+    ||  hr_curve_check_exposure ("peer", node->peer, false, config->insecure, err)
+    ||  hrb_view_check (&view_config, err)
+    ||  hrb_view_file_check_dir (config->state_dir, err)
+    ||  hrb_view_file_load ((state = hrb_view_file_path (config->state_dir, config->id)),
+                            cluster, durable, found, err))
+        hr_cluster_destroy (&cluster);
+    free (state);
+    return cluster;
+}
+
+int
+hrb_cluster_check (const hrb_config_t *config, hr_buf_t *err)
+{
+    if (!*config->cluster)
+        return 0;
+    int self;
+    uint32_t cf;
+    hrb_view_durable_t durable;
+    bool found;
+    hr_cluster_t *cluster = s_check (config, &self, &cf, &durable, &found, err);
+    bool ok = cluster != NULL;
+    hr_cluster_destroy (&cluster);
+    return ok? 0: -1;
+}
+
+char *
+hrb_cluster_http (const hrb_config_t *config)
+{
+    if (*config->http || !*config->cluster)
+        return hr_strdup (config->http);
+    hr_buf_t err = HR_BUF_INIT;
+    uint32_t cf;
+    hr_cluster_t *cluster = s_load (config->cluster, &cf, &err);
+    int self = cluster? hr_cluster_find (cluster, config->id): -1;
+    char *http = hr_strdup (self >= 0? hr_cluster_node (cluster, (size_t) self)->http: "");
+    hr_cluster_destroy (&cluster);
+    hr_buf_free (&err);
+    return http;
+}
+
+static void
+s_register_metrics (hrb_cluster_t *self, hr_metrics_t *metrics)
+{
+    self->shard = hr_metrics_shard (metrics);
+    self->m_view = hr_metrics_add (metrics, "herald_cluster_view", HR_METRIC_GAUGE,
+        "The installed view's number (0: none yet).");
+    self->m_up = hr_metrics_add (metrics, "herald_cluster_members_up", HR_METRIC_GAUGE,
+        "Brokers of the cluster file heard within --failover-timeout, this one included.");
+    self->m_down = hr_metrics_add (metrics, "herald_cluster_members_down", HR_METRIC_GAUGE,
+        "Brokers of the cluster file not heard within --failover-timeout.");
+    self->m_lease = hr_metrics_add (metrics, "herald_cluster_lease", HR_METRIC_GAUGE,
+        "1 while this broker holds its majority lease.");
+    self->m_changes = hr_metrics_add (metrics, "herald_cluster_view_changes_total",
+        HR_METRIC_COUNTER, "Views installed by this broker.");
+    self->m_elections = hr_metrics_add (metrics, "herald_cluster_elections_total",
+        HR_METRIC_COUNTER, "Elections this broker started (vote requests sent).");
+    self->m_owned = hr_metrics_add (metrics, "herald_broker_owned_channels", HR_METRIC_GAUGE,
+        "Channels with a stream here that this broker owns in the installed view.");
+    self->m_forwarded = hr_metrics_add (metrics, "herald_broker_forwarded_total",
+        HR_METRIC_COUNTER, "Publishes forwarded to the channel's owner.");
+    self->m_unavailable = hr_metrics_add (metrics, "herald_broker_unavailable_total",
+        HR_METRIC_COUNTER, "Publishes answered (ROUTER) or dropped (PUSH) unavailable: "
+        "no broker could sequence the channel.");
+    self->m_refused = hr_metrics_add (metrics, "herald_cluster_refused_total",
+        HR_METRIC_COUNTER, "Peer messages refused: malformed, from an unknown broker, or "
+        "of another cluster file.");
+}
+
+hrb_cluster_t *
+hrb_cluster_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics,
+                 hr_buf_t *err)
+{
+    hrb_cluster_t *self = hr_calloc (1, sizeof *self);
+    self->config = config;
+    pthread_mutex_init (&self->lock, NULL);
+    hrb_view_durable_t durable;
+    bool found = false;
+    if (!(self->file = s_check (config, &self->self, &self->cf, &durable, &found, err))) {
+        hrb_cluster_destroy (&self);
+        return NULL;
+    }
+    s_view_config (config, self->file, self->self, &self->view_config);
+    self->state_path = hrb_view_file_path (config->state_dir, config->id);
+    uint64_t now = hr_mono_ms ();
+    self->sm = hrb_view_new (&self->view_config, found? &durable: NULL, now);
+    self->max_body = (size_t) config->max_event * 4 + 1024;
+    int64_t max_msg = (int64_t) self->max_body + 1024;
+    int linger = 0, one = 1, hwm = S_PEER_SNDHWM;
+    self->router = zmq_socket (zmq_ctx, ZMQ_ROUTER);
+    zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
+    zmq_setsockopt (self->router, ZMQ_MAXMSGSIZE, &max_msg, sizeof max_msg);
+    //  A restarted broker reconnects with the same routing id before the old
+    //  connection is noticed gone: the new one takes over.
+    zmq_setsockopt (self->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
+    const hr_cluster_node_t *me = hr_cluster_node (self->file, (size_t) self->self);
+    if (zmq_bind (self->router, me->peer) != 0) {
+        hr_buf_printf (err, "cannot bind the peer ROUTER to %s: %s", me->peer,
+                       zmq_strerror (errno));
+        hrb_cluster_destroy (&self);
+        return NULL;
+    }
+    for (size_t i = 0; i < hr_cluster_size (self->file); i++) {
+        if ((int) i == self->self)
+            continue;
+        void *dealer = zmq_socket (zmq_ctx, ZMQ_DEALER);
+        zmq_setsockopt (dealer, ZMQ_ROUTING_ID, me->id, strlen (me->id));
+        zmq_setsockopt (dealer, ZMQ_IMMEDIATE, &one, sizeof one);
+        zmq_setsockopt (dealer, ZMQ_LINGER, &linger, sizeof linger);
+        zmq_setsockopt (dealer, ZMQ_SNDHWM, &hwm, sizeof hwm);
+        zmq_connect (dealer, hr_cluster_node (self->file, i)->peer);
+        self->dealers [i] = dealer;
+    }
+    s_register_metrics (self, metrics);
+    self->status.self = self->self;
+    self->status.number = hrb_view_installed (self->sm)->number;
+    hr_log_info (found? "cluster: view state restored": "cluster: first start, no view state",
+                 "id", me->id, "state", self->state_path);
+    return self;
+}
+
+void
+hrb_cluster_destroy (hrb_cluster_t **self_p)
+{
+    hrb_cluster_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t i = 0; i < HR_CLUSTER_MAX; i++)
+        if (self->dealers [i])
+            zmq_close (self->dealers [i]);
+    if (self->router)
+        zmq_close (self->router);
+    hrb_view_destroy (&self->sm);
+    hr_cluster_destroy (&self->file);
+    free (self->state_path);
+    hr_buf_free (&self->frame);
+    pthread_mutex_destroy (&self->lock);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+hrb_cluster_set_hooks (hrb_cluster_t *self, const hrb_cluster_hooks_t *hooks, void *arg)
+{
+    self->hooks = *hooks;
+    self->hooks_arg = arg;
+}
+
+const hr_cluster_t *hrb_cluster_file (hrb_cluster_t *self) { return self->file; }
+int hrb_cluster_index (hrb_cluster_t *self) { return self->self; }
+void *hrb_cluster_socket (hrb_cluster_t *self) { return self->router; }
+
+const hr_cluster_node_t *
+hrb_cluster_self (hrb_cluster_t *self)
+{
+    return hr_cluster_node (self->file, (size_t) self->self);
+}
+
+//  Sends one frame to broker to, never blocking: a broker not connected
+//  (ZMQ_IMMEDIATE) or too far behind loses it, as a lost packet.
+static int
+s_send (hrb_cluster_t *self, int to, const hr_buf_t *frame)
+{
+    if (to < 0 || to >= (int) HR_CLUSTER_MAX || !self->dealers [to])
+        return -1;
+    return zmq_send (self->dealers [to], frame->data, frame->size, ZMQ_DONTWAIT) < 0? -1: 0;
+}
+
+//  The view announced on the stream (hr_view_msg).
+static void
+s_publish_view (hrb_cluster_t *self, uint64_t now)
+{
+    const hrb_view_t *view = hrb_view_installed (self->sm);
+    hr_view_msg_t msg = {
+        .from = self->self, .number = view->number, .members = view->members,
+        .owners = view->owners, .handoff = view->handoff,
+        .lease = hrb_view_lease (self->sm, now),
+    };
+    hr_buf_reset (&self->frame);
+    hr_view_msg_encode (&self->frame, self->file, &msg);
+    if (self->hooks.view)
+        self->hooks.view (self->hooks_arg, &self->frame);
+    self->next_view = now + S_VIEW_EVERY_MS;
+}
+
+static void
+s_ids_of (const hr_cluster_t *cluster, hr_members_t members, hr_buf_t *out)
+{
+    hr_buf_putc (out, '[');
+    bool first = true;
+    for (size_t i = 0; i < hr_cluster_size (cluster); i++)
+        if (members & (1u << i)) {
+            hr_buf_printf (out, "%s%s", first? "": ",", hr_cluster_node (cluster, i)->id);
+            first = false;
+        }
+    hr_buf_putc (out, ']');
+}
+
+//  Snapshot for other threads, and the gauges.
+static void
+s_refresh (hrb_cluster_t *self, uint64_t now)
+{
+    const hrb_view_t *view = hrb_view_installed (self->sm);
+    hr_members_t up = hrb_view_alive (self->sm, now) & hr_cluster_all (self->file);
+    bool lease = hrb_view_lease (self->sm, now);
+    pthread_mutex_lock (&self->lock);
+    self->status.number = view->number;
+    self->status.members = view->members;
+    self->status.owners = view->owners;
+    self->status.handoff = view->handoff;
+    self->status.up = up;
+    self->status.lease = lease;
+    pthread_mutex_unlock (&self->lock);
+    int ups = __builtin_popcount (up);
+    hr_metrics_set (self->shard, self->m_view, (int64_t) view->number);
+    hr_metrics_set (self->shard, self->m_up, ups);
+    hr_metrics_set (self->shard, self->m_down, (int64_t) hr_cluster_size (self->file) - ups);
+    hr_metrics_set (self->shard, self->m_lease, lease);
+}
+
+static void
+s_log_installed (hrb_cluster_t *self, const hrb_view_t *view)
+{
+    hr_buf_t members = HR_BUF_INIT, owners = HR_BUF_INIT, handoff = HR_BUF_INIT;
+    char number [24];
+    snprintf (number, sizeof number, "%llu", (unsigned long long) view->number);
+    s_ids_of (self->file, view->members, &members);
+    s_ids_of (self->file, view->owners, &owners);
+    s_ids_of (self->file, view->handoff, &handoff);
+    hr_log_info ("view installed", "id", hrb_cluster_self (self)->id, "number", number,
+                 "members", members.data, "owners", owners.data, "handoff", handoff.data);
+    hr_buf_free (&members);
+    hr_buf_free (&owners);
+    hr_buf_free (&handoff);
+}
+
+//  Acts on what a step of the machine decided: save the durable state
+//  first (a vote must be on disk before it is sent), then send, then tell
+//  the server of a new view.
+static void
+s_apply (hrb_cluster_t *self, const hrb_view_out_t *out, uint64_t now)
+{
+    size_t count = out->count;
+    if (out->persist) {
+        hr_buf_t err = HR_BUF_INIT;
+        if (hrb_view_file_save (self->state_path, self->file, hrb_view_durable (self->sm),
+                                &err) != 0) {
+            //  Sending now could break a promise not on disk: say nothing
+            //  this step (the machine repeats itself on later ticks)
+            hr_log_limited_warn ("cluster: cannot save the view state; not sending",
+                                 "reason", err.data);
+            count = 0;
+        }
+        hr_buf_free (&err);
+    }
+    const char *id = hrb_cluster_self (self)->id;
+    for (size_t i = 0; i < count; i++) {
+        const hrb_view_msg_t *msg = &out->msgs [i];
+        hr_buf_reset (&self->frame);
+        hrb_peer_msg_encode_view (&self->frame, id, self->cf, msg);
+        if (msg->type == HRB_VIEW_VOTE_REQUEST)
+            hr_metrics_inc (self->shard, self->m_elections);
+        if (msg->to >= 0)
+            s_send (self, msg->to, &self->frame);
+        else
+            for (int to = 0; to < (int) hr_cluster_size (self->file); to++)
+                if (to != self->self)
+                    s_send (self, to, &self->frame);
+    }
+    if (out->installed) {
+        const hrb_view_t *view = hrb_view_installed (self->sm);
+        hr_metrics_inc (self->shard, self->m_changes);
+        s_log_installed (self, view);
+        if (self->hooks.installed)
+            self->hooks.installed (self->hooks_arg, view, hrb_view_previous (self->sm));
+        s_refresh (self, now);
+        s_publish_view (self, now);
+    }
+}
+
+uint64_t
+hrb_cluster_tick (hrb_cluster_t *self)
+{
+    uint64_t now = hr_mono_ms ();
+    if (now >= self->next_tick) {
+        hrb_view_out_t out;
+        hrb_view_tick (self->sm, now, &out);
+        s_apply (self, &out, now);
+        s_refresh (self, now);
+        self->next_tick = now + self->view_config.heartbeat;
+    }
+    if (now >= self->next_view)
+        s_publish_view (self, now);
+    return self->next_tick < self->next_view? self->next_tick: self->next_view;
+}
+
+//  Counts and logs (rate-limited) a refused peer message.
+static void
+s_refuse (hrb_cluster_t *self, const char *why, const char *from)
+{
+    hr_metrics_inc (self->shard, self->m_refused);
+    hr_log_limited_warn ("cluster: peer message refused", "reason", why, "from", from);
+}
+
+static bool
+s_has_more (void *sock)
+{
+    int more = 0;
+    size_t size = sizeof more;
+    zmq_getsockopt (sock, ZMQ_RCVMORE, &more, &size);
+    return more != 0;
+}
+
+//  One message from the ROUTER: [routing id][frame].
+static bool
+s_serve_one (hrb_cluster_t *self)
+{
+    zmq_msg_t identity, body;
+    zmq_msg_init (&identity);
+    if (zmq_msg_recv (&identity, self->router, ZMQ_DONTWAIT) < 0) {
+        zmq_msg_close (&identity);
+        return false;
+    }
+    zmq_msg_init (&body);
+    bool two = s_has_more (self->router) && zmq_msg_recv (&body, self->router, 0) >= 0
+            && !s_has_more (self->router);
+    while (s_has_more (self->router)) {
+        zmq_msg_t rest;
+        zmq_msg_init (&rest);
+        zmq_msg_recv (&rest, self->router, 0);
+        zmq_msg_close (&rest);
+    }
+    char from [HR_CLUSTER_ID_MAX + 1] = "";
+    size_t id_len = zmq_msg_size (&identity);
+    if (id_len <= HR_CLUSTER_ID_MAX) {
+        memcpy (from, zmq_msg_data (&identity), id_len);
+        from [id_len] = 0;
+    }
+    int index = id_len <= HR_CLUSTER_ID_MAX && memchr (from, 0, id_len) == NULL
+              ? hr_cluster_find (self->file, from): -1;
+    hrb_peer_msg_t msg;
+    hr_error_t rc = HR_OK;
+    if (index < 0 || index == self->self)
+        s_refuse (self, "not a broker of the cluster file", from);
+    else
+    if (!two)
+        s_refuse (self, "not one frame", from);
+    else
+    if ((rc = hrb_peer_msg_decode (zmq_msg_data (&body), zmq_msg_size (&body),
+                                   hr_cluster_all (self->file), self->max_body, &msg)))
+        s_refuse (self, hr_error_code (rc), from);
+    else
+    if (!hr_mp_str_eq (msg.from, msg.from_len, from))
+        s_refuse (self, "from is not the sender", from);
+    else
+    if (msg.cf != self->cf)
+        s_refuse (self, "another cluster file (its bytes differ from ours)", from);
+    else
+    if (msg.kind == HRB_PEER_VIEW) {
+        uint64_t now = hr_mono_ms ();
+        msg.view.from = index;
+        msg.view.to = self->self;
+        hrb_view_out_t out;
+        hrb_view_receive (self->sm, &msg.view, now, &out);
+        s_apply (self, &out, now);
+    }
+    else
+    if (self->hooks.forward)
+        self->hooks.forward (self->hooks_arg, index, &msg);
+    zmq_msg_close (&identity);
+    zmq_msg_close (&body);
+    return true;
+}
+
+bool
+hrb_cluster_serve (hrb_cluster_t *self, size_t budget)
+{
+    size_t i = 0;
+    while (i < budget && s_serve_one (self))
+        i++;
+    return i > 0;
+}
+
+bool
+hrb_cluster_may_sequence (hrb_cluster_t *self, const char *ch, size_t len)
+{
+    return hrb_view_may_sequence (self->sm, self->file, ch, len, hr_mono_ms ());
+}
+
+int
+hrb_cluster_owner (hrb_cluster_t *self, const char *ch, size_t len)
+{
+    return hr_cluster_owner (self->file, ch, len, hrb_view_installed (self->sm)->owners);
+}
+
+hrb_gate_t
+hrb_cluster_gate (hrb_cluster_t *self, const char *ch, size_t len, int *owner)
+{
+    uint64_t now = hr_mono_ms ();
+    *owner = -1;
+    if (hrb_view_may_sequence (self->sm, self->file, ch, len, now))
+        return HRB_GATE_SEQUENCE;
+    int to = hrb_cluster_owner (self, ch, len);
+    if (to < 0 || to == self->self || !(hrb_view_alive (self->sm, now) & (1u << to)))
+        return HRB_GATE_UNAVAILABLE;
+    *owner = to;
+    return HRB_GATE_FORWARD;
+}
+
+typedef struct {
+    hrb_cluster_t *cluster;
+    const hrb_view_t *view, *previous;
+} s_retain_t;
+
+static bool
+s_keep (void *arg, const hrb_stream_t *stream)
+{
+    s_retain_t *retain = arg;
+    const hr_cluster_t *file = retain->cluster->file;
+    int self = retain->cluster->self;
+    size_t len = strlen (stream->name);
+    return retain->previous->number + 1 == retain->view->number
+        && hr_cluster_owner (file, stream->name, len, retain->view->owners) == self
+        && hr_cluster_owner (file, stream->name, len, retain->previous->owners) == self;
+}
+
+size_t
+hrb_cluster_retain (hrb_cluster_t *self, hrb_streams_t *streams, const hrb_view_t *view,
+                    const hrb_view_t *previous)
+{
+    s_retain_t retain = { self, view, previous };
+    return hrb_streams_retain (streams, s_keep, &retain);
+}
+
+uint64_t
+hrb_cluster_view_number (hrb_cluster_t *self)
+{
+    return hrb_view_installed (self->sm)->number;
+}
+
+int
+hrb_cluster_forward (hrb_cluster_t *self, int to, const uint64_t *fid, const void *request,
+                     size_t len)
+{
+    hr_buf_reset (&self->frame);
+    hrb_peer_msg_encode_fwd (&self->frame, hrb_cluster_self (self)->id, self->cf,
+                             hrb_cluster_view_number (self), fid, request, len);
+    if (s_send (self, to, &self->frame) != 0)
+        return -1;
+    hr_metrics_inc (self->shard, self->m_forwarded);
+    return 0;
+}
+
+void
+hrb_cluster_answer (hrb_cluster_t *self, int to, uint64_t fid, const void *reply, size_t len)
+{
+    hr_buf_reset (&self->frame);
+    hrb_peer_msg_encode_fwdack (&self->frame, hrb_cluster_self (self)->id, self->cf,
+                                hrb_cluster_view_number (self), fid, reply, len);
+    s_send (self, to, &self->frame);
+}
+
+void
+hrb_cluster_count_unavailable (hrb_cluster_t *self)
+{
+    hr_metrics_inc (self->shard, self->m_unavailable);
+}
+
+void
+hrb_cluster_set_owned (hrb_cluster_t *self, size_t channels)
+{
+    hr_metrics_set (self->shard, self->m_owned, (int64_t) channels);
+}
+
+void
+hrb_cluster_status (hrb_cluster_t *self, hr_cluster_status_t *out)
+{
+    pthread_mutex_lock (&self->lock);
+    *out = self->status;
+    pthread_mutex_unlock (&self->lock);
+}
+
+bool
+hrb_cluster_ready (hrb_cluster_t *self)
+{
+    pthread_mutex_lock (&self->lock);
+    bool ready = self->status.number > 0 && (self->status.members & (1u << self->self))
+              && self->status.lease;
+    pthread_mutex_unlock (&self->lock);
+    return ready;
+}

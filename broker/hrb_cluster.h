@@ -1,0 +1,141 @@
+/*  hrb_cluster: a broker's part in a cluster, over ZeroMQ (docs/cluster.md,
+    "Running a cluster" and "Publishing in a cluster").
+
+    Owns the cluster file, the view machine (hrb_view) and the peer
+    sockets: a ROUTER bound on this broker's peer endpoint, on which
+    everything from other brokers arrives (the first frame, the sender's
+    routing id, is checked against the file and the message's "from"), and
+    one DEALER per other broker, connected to its peer endpoint with this
+    broker's id as routing id, on which everything to it goes. Feeds the
+    machine with ticks and messages, saves its durable state
+    (hrb_view_file) before sending what a step that changed it emits,
+    and tells the server what to do with a publish: sequence it, forward
+    it to the channel's owner, or answer `unavailable`.
+
+    Runs in the broker thread (hrb_server polls the ROUTER and calls tick),
+    except hrb_cluster_status and hrb_cluster_ready, which any thread may
+    call (the ops HTTP thread): they read a snapshot kept under a mutex.  */
+#ifndef HRB_CLUSTER_H
+#define HRB_CLUSTER_H
+
+#include "hrb_config.h"
+#include "hrb_peer_msg.h"
+#include "hrb_stream.h"
+#include "hrb_view.h"
+#include "hr_cluster.h"
+#include "hr_cluster_status.h"
+#include "hr_buf.h"
+#include "hr_metrics.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+typedef struct _hrb_cluster_t hrb_cluster_t;
+
+//  What the server does for the cluster (all called in the broker thread,
+//  with the arg given to hrb_cluster_set_hooks; borrowed arguments are
+//  valid for the call only).
+typedef struct {
+    //  Publish body on the XPUB under HR_VIEW_TOPIC.
+    void (*view) (void *arg, const hr_buf_t *body);
+    //  view was just installed; previous is the one installed before it
+    //  here (number 0: none).
+    void (*installed) (void *arg, const hrb_view_t *view, const hrb_view_t *previous);
+    //  A "fwd" or "fwdack" (msg->kind) from broker index from.
+    void (*forward) (void *arg, int from, const hrb_peer_msg_t *msg);
+} hrb_cluster_hooks_t;
+
+//  What to do with a publish to a channel.
+typedef enum {
+    HRB_GATE_SEQUENCE,          //  this broker may sequence it now
+    HRB_GATE_FORWARD,           //  its owner is another broker, alive: forward it
+    HRB_GATE_UNAVAILABLE        //  no broker may sequence it now
+} hrb_gate_t;
+
+//  Checks the cluster options of config, when config->cluster is set (0 at
+//  once otherwise): the file loads, --id is one of its ids, no --pull,
+//  --router or --xpub of its own, no CURVE, endpoints not exposed without
+//  --insecure, timing options hrb_view accepts, the state directory is
+//  writable and its view state readable. Returns -1 with what to do in err.
+int hrb_cluster_check (const hrb_config_t *config, hr_buf_t *err);
+
+//  The address a broker of config serves --http on: config->http when
+//  given, else its entry's http in the cluster file, else "". Call after
+//  hrb_cluster_check. Caller frees it.
+char *hrb_cluster_http (const hrb_config_t *config);
+
+//  Loads the cluster of config (config->cluster set and checked), restores
+//  the view state, binds the peer ROUTER and connects the DEALERs in
+//  zmq_ctx (not owned). NULL with a reason in err. config must outlive
+//  the cluster. Caller owns it.
+hrb_cluster_t *hrb_cluster_new (void *zmq_ctx, const hrb_config_t *config,
+                                hr_metrics_t *metrics, hr_buf_t *err);
+
+void hrb_cluster_destroy (hrb_cluster_t **self_p);
+
+//  Sets the server's hooks (hooks copied; arg borrowed). Before the loop.
+void hrb_cluster_set_hooks (hrb_cluster_t *self, const hrb_cluster_hooks_t *hooks, void *arg);
+
+//  The cluster file and this broker's entry in it. Borrowed.
+const hr_cluster_t *hrb_cluster_file (hrb_cluster_t *self);
+const hr_cluster_node_t *hrb_cluster_self (hrb_cluster_t *self);
+int hrb_cluster_index (hrb_cluster_t *self);
+
+//  The peer ROUTER, to poll for ZMQ_POLLIN. Borrowed.
+void *hrb_cluster_socket (hrb_cluster_t *self);
+
+//  Takes at most budget messages from the peer ROUTER; returns false when
+//  none was waiting.
+bool hrb_cluster_serve (hrb_cluster_t *self, size_t budget);
+
+//  Runs the machine's timer when due and publishes the view every second.
+//  Returns the monotonic ms at which it wants to be called next.
+uint64_t hrb_cluster_tick (hrb_cluster_t *self);
+
+//  What to do with a publish to ch (len bytes) now; *owner receives the
+//  owner's index for HRB_GATE_FORWARD (-1 otherwise).
+hrb_gate_t hrb_cluster_gate (hrb_cluster_t *self, const char *ch, size_t len, int *owner);
+
+//  True when this broker may sequence ch now (hrb_view_may_sequence): also
+//  whether it may speak for ch on the stream (head markers).
+bool hrb_cluster_may_sequence (hrb_cluster_t *self, const char *ch, size_t len);
+
+//  The owner of ch in the installed view, or -1.
+int hrb_cluster_owner (hrb_cluster_t *self, const char *ch, size_t len);
+
+//  The installed view's number (0: none yet).
+uint64_t hrb_cluster_view_number (hrb_cluster_t *self);
+
+//  Drops the streams of channels this broker does not own without a break
+//  into view (installed just now, after previous): it must own the channel
+//  in view and in previous, and previous must be numbered one less;
+//  otherwise another broker may have sequenced the channel in between, and
+//  its next event here needs a new epoch (made in view, so newer than any
+//  before). Returns how many were dropped.
+size_t hrb_cluster_retain (hrb_cluster_t *self, hrb_streams_t *streams,
+                           const hrb_view_t *view, const hrb_view_t *previous);
+
+//  Forwards a publish request (len bytes, as the client sent it) to broker
+//  to; fid NULL for a PUSH publish. Counted in herald_broker_forwarded_total.
+//  Returns -1 when it could not be queued (the broker is not connected).
+int hrb_cluster_forward (hrb_cluster_t *self, int to, const uint64_t *fid,
+                         const void *request, size_t len);
+
+//  Answers forward fid of broker to with reply (len bytes).
+void hrb_cluster_answer (hrb_cluster_t *self, int to, uint64_t fid,
+                         const void *reply, size_t len);
+
+//  Counts a publish answered (or dropped) `unavailable`.
+void hrb_cluster_count_unavailable (hrb_cluster_t *self);
+
+//  Sets herald_broker_owned_channels.
+void hrb_cluster_set_owned (hrb_cluster_t *self, size_t channels);
+
+//  Any thread: a snapshot of the view, the brokers heard and the lease.
+void hrb_cluster_status (hrb_cluster_t *self, hr_cluster_status_t *out);
+
+//  Any thread: true once a view with this broker as a member is installed
+//  and it holds the lease (/readyz).
+bool hrb_cluster_ready (hrb_cluster_t *self);
+
+#endif

@@ -1,0 +1,191 @@
+/*  hrb_forward: pending forwards in a table by fid and a list in fid
+    order, which is also deadline order (one timeout for all).  */
+#include "hrb_forward.h"
+#include "hr_list.h"
+#include "hr_log.h"
+#include "hr_proto.h"
+
+#include <czmq.h>
+#include <stdio.h>
+#include <string.h>
+#include <zmq.h>
+
+#define S_UNANSWERED "the channel's owner did not answer the forwarded publish within 1 s; " \
+                     "it may still be published: retry with the same id"
+#define S_TOO_MANY "this broker has too many forwarded publishes waiting; retry"
+
+typedef struct {
+    uint64_t fid;
+    char key [17];              //  fid as hex: the table's key
+    uint64_t deadline;
+    int to;                     //  the owner it went to
+    bool req_socket;
+    bool has_rid;
+    uint64_t rid;
+    size_t id_len;
+    uint8_t identity [256];     //  ZeroMQ routing ids are at most 255 bytes
+    hr_list_t order;
+} s_pending_t;
+
+struct _hrb_forwards_t {
+    hrb_cluster_t *cluster;
+    void *router;
+    hrb_peers_t *peers;
+    uint64_t next_fid;
+    zhashx_t *by_fid;           //  key -> pending (owns them)
+    hr_list_t order;            //  oldest first
+    hr_buf_t reply;
+};
+
+static void
+s_pending_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
+
+hrb_forwards_t *
+hrb_forwards_new (hrb_cluster_t *cluster, void *router, hrb_peers_t *peers)
+{
+    hrb_forwards_t *self = hr_calloc (1, sizeof *self);
+    self->cluster = cluster;
+    self->router = router;
+    self->peers = peers;
+    self->next_fid = 1;
+    self->by_fid = zhashx_new ();
+    zhashx_set_destructor (self->by_fid, s_pending_free);
+    zhashx_set_key_duplicator (self->by_fid, NULL);     //  keys live in the entries
+    zhashx_set_key_destructor (self->by_fid, NULL);
+    hr_list_init (&self->order);
+    return self;
+}
+
+void
+hrb_forwards_destroy (hrb_forwards_t **self_p)
+{
+    hrb_forwards_t *self = *self_p;
+    if (!self)
+        return;
+    zhashx_destroy (&self->by_fid);
+    hr_buf_free (&self->reply);
+    free (self);
+    *self_p = NULL;
+}
+
+//  Sends frame to the client of a pending forward (or of these fields).
+static void
+s_reply (hrb_forwards_t *self, const void *identity, size_t id_len, bool req_socket,
+         const void *frame, size_t size)
+{
+    hrb_peer_t *peer = hrb_peers_get (self->peers, identity, id_len);
+    hrb_peer_send (peer, self->router, identity, id_len, ZMQ_SNDMORE);
+    if (req_socket)
+        hrb_peer_send (peer, self->router, "", 0, ZMQ_SNDMORE);
+    hrb_peer_send (peer, self->router, frame, size, 0);
+}
+
+static void
+s_error (hrb_forwards_t *self, const void *identity, size_t id_len, bool req_socket,
+         const uint64_t *rid, hr_error_t error, const char *message)
+{
+    hr_buf_reset (&self->reply);
+    hr_reply_encode_error_message (&self->reply, rid, error, message);
+    s_reply (self, identity, id_len, req_socket, self->reply.data, self->reply.size);
+}
+
+void
+hrb_forwards_router (hrb_forwards_t *self, int to, const void *identity, size_t id_len,
+                     bool req_socket, const uint64_t *rid, const void *request,
+                     size_t len, uint64_t now)
+{
+    if (zhashx_size (self->by_fid) >= HRB_FORWARD_MAX || id_len > 255) {
+        s_error (self, identity, id_len, req_socket, rid, HR_E_OVERLOADED, S_TOO_MANY);
+        return;
+    }
+    uint64_t fid = self->next_fid++;
+    if (hrb_cluster_forward (self->cluster, to, &fid, request, len) != 0) {
+        hrb_cluster_count_unavailable (self->cluster);
+        s_error (self, identity, id_len, req_socket, rid, HR_E_UNAVAILABLE,
+                 hr_error_message (HR_E_UNAVAILABLE));
+        return;
+    }
+    s_pending_t *pending = hr_calloc (1, sizeof *pending);
+    pending->fid = fid;
+    snprintf (pending->key, sizeof pending->key, "%016llx", (unsigned long long) fid);
+    pending->deadline = now + HRB_FORWARD_TIMEOUT_MS;
+    pending->to = to;
+    pending->req_socket = req_socket;
+    pending->has_rid = rid != NULL;
+    pending->rid = rid? *rid: 0;
+    pending->id_len = id_len;
+    memcpy (pending->identity, identity, id_len);
+    zhashx_insert (self->by_fid, pending->key, pending);
+    hr_list_push_back (&self->order, &pending->order);
+}
+
+void
+hrb_forwards_answer (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg)
+{
+    char key [17];
+    snprintf (key, sizeof key, "%016llx", (unsigned long long) msg->fid);
+    s_pending_t *pending = zhashx_lookup (self->by_fid, key);
+    if (!pending || pending->to != from) {
+        hr_log_limited_info ("cluster: a forward answered late or not ours, dropped");
+        return;
+    }
+    s_reply (self, pending->identity, pending->id_len, pending->req_socket,
+             msg->body, msg->body_len);
+    hr_list_remove (&pending->order);
+    zhashx_delete (self->by_fid, key);
+}
+
+void
+hrb_forwards_serve (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg,
+                    size_t max_event, hrb_forwards_publish_fn *publish, void *arg)
+{
+    hr_request_t req = { 0 };
+    hr_error_t rc = hr_request_decode (msg->body, msg->body_len, max_event, &req);
+    if (rc == HR_OK && req.op != HR_OP_PUBLISH)
+        rc = HR_E_BAD_REQUEST;
+    if (rc == HR_OK && !hrb_cluster_may_sequence (self->cluster, req.event.ch,
+                                                  req.event.ch_len)) {
+        hrb_cluster_count_unavailable (self->cluster);
+        rc = HR_E_UNAVAILABLE;
+    }
+    uint64_t seq = 0;
+    char epoch [HR_EPOCH_LEN + 1];
+    bool dup = false;
+    if (rc == HR_OK)
+        rc = publish (arg, &req, &seq, epoch, &dup);
+    if (!msg->has_fid)
+        return;
+    const uint64_t *rid = req.has_rid? &req.rid: NULL;
+    hr_buf_reset (&self->reply);
+    if (rc != HR_OK)
+        hr_reply_encode_error (&self->reply, rid, rc);
+    else
+        hr_reply_encode_ack (&self->reply, rid, seq, epoch, dup);
+    hrb_cluster_answer (self->cluster, from, msg->fid, self->reply.data, self->reply.size);
+}
+
+void
+hrb_forwards_expire (hrb_forwards_t *self, uint64_t now)
+{
+    hr_list_t *node;
+    while ((node = hr_list_first (&self->order))) {
+        s_pending_t *pending = hr_list_entry (node, s_pending_t, order);
+        if (pending->deadline > now)
+            break;
+        hrb_cluster_count_unavailable (self->cluster);
+        s_error (self, pending->identity, pending->id_len, pending->req_socket,
+                 pending->has_rid? &pending->rid: NULL, HR_E_UNAVAILABLE, S_UNANSWERED);
+        hr_list_remove (&pending->order);
+        zhashx_delete (self->by_fid, pending->key);
+    }
+}
+
+size_t
+hrb_forwards_pending (hrb_forwards_t *self)
+{
+    return zhashx_size (self->by_fid);
+}

@@ -1,0 +1,70 @@
+/*  hrb_forward: publishes forwarded between brokers (docs/cluster.md,
+    "Publishing in a cluster"): the acknowledged ones this broker forwarded
+    to their channel's owner, waiting for its answer, and the owner's side.
+
+    A ROUTER publish to a channel another broker owns goes to that broker
+    as a "fwd" with a forward id; the client is remembered here (routing
+    id, REQ delimiter, rid). The owner's "fwdack" carries the reply frame
+    the client gets, sent on this broker's ROUTER as if this broker had
+    answered. A client whose forward has no answer within
+    HRB_FORWARD_TIMEOUT_MS is answered `unavailable` (the publish may
+    still have been sequenced: the client retries with its id). Pending
+    forwards are bounded (HRB_FORWARD_MAX): past it a publish is answered
+    `overloaded` at once. Runs in the broker thread.  */
+#ifndef HRB_FORWARD_H
+#define HRB_FORWARD_H
+
+#include "hrb_cluster.h"
+#include "hrb_peers.h"
+#include "hr_epoch.h"
+#include "hr_proto.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define HRB_FORWARD_TIMEOUT_MS 1000
+#define HRB_FORWARD_MAX 100000
+
+typedef struct _hrb_forwards_t hrb_forwards_t;
+
+//  Forwards over cluster, answering clients on router through peers (none
+//  owned). Caller owns the result.
+hrb_forwards_t *hrb_forwards_new (hrb_cluster_t *cluster, void *router, hrb_peers_t *peers);
+
+void hrb_forwards_destroy (hrb_forwards_t **self_p);
+
+//  Forwards a ROUTER publish (request: len bytes as received) to broker
+//  to, for the client of routing id identity (id_len bytes), with an empty
+//  delimiter first when req_socket, and rid (NULL: none) for errors.
+//  Answers the client at once (unavailable, overloaded) when the forward
+//  cannot be sent or remembered. now: monotonic ms.
+void hrb_forwards_router (hrb_forwards_t *self, int to, const void *identity, size_t id_len,
+                          bool req_socket, const uint64_t *rid, const void *request,
+                          size_t len, uint64_t now);
+
+//  An "fwdack" from broker from: sends its reply to the waiting client.
+//  An unknown fid (answered late, or not ours) is dropped.
+void hrb_forwards_answer (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg);
+
+//  Sequences a publish (the server's, with arg): fills seq, epoch, dup as
+//  an acknowledgement needs them, or returns the error.
+typedef hr_error_t (hrb_forwards_publish_fn) (void *arg, const hr_request_t *req,
+                                              uint64_t *seq, char epoch [HR_EPOCH_LEN + 1],
+                                              bool *dup);
+
+//  A "fwd" from broker from, for a channel this broker owns: decodes the
+//  request (at most max_event bytes of event), sequences it through publish
+//  if this broker may sequence its channel now (a forwarded publish is
+//  never forwarded again: else `unavailable`), and for an acknowledged
+//  publish answers the forwarding broker with the reply its client gets.
+void hrb_forwards_serve (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg,
+                         size_t max_event, hrb_forwards_publish_fn *publish, void *arg);
+
+//  Answers `unavailable` to every client waiting past the timeout.
+void hrb_forwards_expire (hrb_forwards_t *self, uint64_t now);
+
+//  Forwards waiting for an answer.
+size_t hrb_forwards_pending (hrb_forwards_t *self);
+
+#endif
