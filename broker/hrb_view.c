@@ -32,6 +32,9 @@ struct _hrb_view_sm_t {
     //  Lease: latest stamp each broker acknowledged for the installed view
     uint64_t acked [HR_CLUSTER_MAX];
     hr_members_t acked_any;
+    //  When this broker last acknowledged a heartbeat of each for its lease
+    uint64_t lent [HR_CLUSTER_MAX];
+    hr_members_t lent_any;
     //  Heartbeat timer
     uint64_t heartbeat_at;
     bool heartbeat_sent;
@@ -63,16 +66,19 @@ s_random (hrb_view_sm_t *self)
     return z ^ (z >> 31);
 }
 
-//  The election delay: [heartbeat, 4 * heartbeat) before the first view,
-//  [timeout / 2, timeout) after. A lone broker has nobody to split votes
-//  with: it does not wait.
+//  The election delay: [heartbeat, 4 * heartbeat) before the first view
+//  (brokers start at different times), [heartbeat / 2, 2 * heartbeat)
+//  after: the need is seen only after a timeout of silence, and a failover
+//  must be done within the timeout and a second (the spread, hundreds of
+//  ms, is what avoids split votes; a round trip is a few ms). A lone
+//  broker has nobody to split votes with: it does not wait.
 static uint64_t
 s_delay (hrb_view_sm_t *self)
 {
     const hrb_view_config_t *c = &self->config;
     if (c->size == 1)
         return 0;
-    uint64_t lo = c->timeout / 2, hi = c->timeout;
+    uint64_t lo = c->heartbeat / 2, hi = 2 * c->heartbeat;
     if (self->durable.installed.number == 0) {
         lo = c->heartbeat;
         hi = 4 * c->heartbeat;
@@ -232,10 +238,15 @@ hrb_view_may_sequence (const hrb_view_sm_t *self, const hr_cluster_t *cluster,
         return false;
     if (now >= s_fence (self, self->installed_at))
         return true;
-    //  Kept across consecutive views: no pause, only the older fence
+    //  From the view just before (installed here): kept, or taken from an
+    //  owner dropped without handoff, whose lease every vote for this view
+    //  certified over (s_certified). Only views older than that one may
+    //  still be leased: their leases end a lease after it was installed.
     const hrb_view_t *p = &self->previous;
-    return self->previous_fresh && p->number + 1 == v->number
-        && hr_cluster_owner (cluster, ch, len, p->owners) == self->config.self
+    if (!self->previous_fresh || p->number + 1 != v->number)
+        return false;
+    int was = hr_cluster_owner (cluster, ch, len, p->owners);
+    return was >= 0 && (was == self->config.self || !((v->members | v->handoff) & (1u << was)))
         && now >= s_fence (self, self->previous_at);
 }
 
@@ -293,7 +304,10 @@ s_install (hrb_view_sm_t *self, const hrb_view_t *v, uint64_t now, hrb_view_out_
     self->acked_any = 0;
     if ((v->members & self->me) && !was_member)
         self->member_since = now;
-    //  Restarted: demoted, or the only owner left (nobody to hand to)
+    //  Restarted: demoted (a returning broker from now on: the hold-down
+    //  starts), or the only owner left (nobody to hand to)
+    if (self->restored && !(v->owners & self->me))
+        self->member_since = now;
     if (!(v->owners & self->me) || v->owners == self->me)
         self->restored = false;
     if (self->campaign_term <= v->number)
@@ -323,11 +337,32 @@ s_need (const hrb_view_sm_t *self, uint64_t now)
         || (self->restored && (d->installed.owners & self->me));
 }
 
+//  True when this broker lent its lease (acknowledged a heartbeat for it)
+//  to no owner that v drops without handoff within the last lease: so
+//  those owners' leases are over once v is installed, and their channels
+//  need not wait out the fence (hrb_view_may_sequence). Every vote for v
+//  says so, the candidate's included.
+static bool
+s_certified (const hrb_view_sm_t *self, const hrb_view_t *v, uint64_t now)
+{
+    hr_members_t dropped = self->durable.installed.owners & ~(v->members | v->handoff)
+                         & ~self->me;
+    for (size_t j = 0; j < self->config.size; j++)
+        if ((dropped & self->lent_any & (1u << j))
+            && now < self->lent [j] + self->config.lease)
+            return false;
+    return true;
+}
+
 //  Wins: installs the proposal, with its vote for itself now on disk.
 static void
 s_win (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
 {
     hrb_view_t v = self->proposal;
+    if (!s_certified (self, &v, now)) {
+        self->campaign_term = 0;        //  a view came meanwhile; ask again later
+        return;
+    }
     s_install (self, &v, now, out);
     self->durable.voted_for = self->config.self;
     s_heartbeat (self, now, out);
@@ -356,6 +391,8 @@ s_campaign (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
         v.owners = v.members;
     hr_members_t leaving = self->leaving_set | (self->leaving? self->me: 0);
     v.handoff = inst->owners & leaving & hrb_view_alive (self, now) & ~v.members;
+    if (!s_certified (self, &v, now))
+        return;                         //  it still lends a dropped owner its lease
 
     self->asked = term;
     self->campaign_term = term;
@@ -383,6 +420,7 @@ hrb_view_tick (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
         s_heartbeat (self, now, out);
     if (!s_need (self, now)) {
         self->need = false;
+        self->campaign_term = 0;        //  nothing left to ask for
         return;
     }
     if (!self->need) {
@@ -391,6 +429,7 @@ hrb_view_tick (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
     }
     if (now < self->deadline)
         return;
+    self->campaign_term = 0;            //  a retry replaces the campaign
     if (s_count (s_desired (self, now)) >= self->majority)
         s_campaign (self, now, out);
     self->deadline = now + s_delay (self);
@@ -432,6 +471,8 @@ s_grant (const hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now)
         return false;
     if (s_count (v->members) < self->majority || !s_view_valid (self, v))
         return false;
+    if (!s_certified (self, v, now))
+        return false;
     //  Never takes out a broker this one hears
     if (s_desired (self, now) & ~v->members)
         return false;
@@ -455,13 +496,25 @@ s_on_heartbeat (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
     //  Not adopted (that would fence this broker), but asked above next time
     if (msg->term > self->asked)
         self->asked = msg->term;
-    //  Views are unique per number: relaying one is safe
-    if (msg->view.number > d->installed.number && s_view_valid (self, &msg->view))
+    //  Views are unique per number: relaying one is safe; a heartbeat at
+    //  once brings this broker's lease of it back in one round trip
+    if (msg->view.number > d->installed.number && s_view_valid (self, &msg->view)) {
         s_install (self, &msg->view, now, out);
-    if (msg->view.number == d->installed.number && d->installed.number == d->term) {
-        hrb_view_msg_t *ack = s_emit (self, out, HRB_VIEW_HEARTBEAT_ACK, msg->from);
-        ack->view.number = d->installed.number;
-        ack->stamp = msg->stamp;
+        s_heartbeat (self, now, out);
+    }
+    //  Every heartbeat is answered (the sender learns it is heard); the
+    //  answer names the view, and so counts for the sender's lease, only
+    //  while that view is both installed here and the term, the sender is
+    //  alive here, and no campaign of this broker drops it
+    bool lend = msg->view.number == d->installed.number && d->installed.number == d->term
+        && (hrb_view_alive (self, now) & from)
+        && !(s_campaigning (self) && !((self->proposal.members | self->proposal.handoff) & from));
+    hrb_view_msg_t *ack = s_emit (self, out, HRB_VIEW_HEARTBEAT_ACK, msg->from);
+    ack->view.number = lend? d->installed.number: 0;
+    ack->stamp = msg->stamp;
+    if (lend) {
+        self->lent [msg->from] = now;
+        self->lent_any |= from;
     }
 }
 

@@ -31,15 +31,29 @@
     timeout ago). A broker that can send but not receive holds no lease;
     the others drop it from the view so that its channels move.
 
-    Leases: a broker acknowledges heartbeats of view n only while n is both
-    its installed view and its term (a vote for a later term fences the
-    old view at once). An owner may sequence only while a majority of the
-    static list acknowledged heartbeats it sent within --lease, and, for a
-    channel it did not own in the view it had installed just before, only
-    once --lease has passed since it installed the new view: by then every
-    lease of an older view has run out, since a majority voted for the new
-    view and stopped acknowledging the old one before it was installed.
-    In a cluster of one there is no other lease: no fence, no delay.
+    Leases: every heartbeat is answered (HEARTBEAT_ACK), but the answer
+    names the view (view.number; else 0) and so counts for the sender's
+    lease only while that view is both installed here and this broker's
+    term (a vote for a later term fences the old view at once), the sender
+    is alive here, and no campaign of this broker drops it. An owner may
+    sequence only while a majority of the static list acknowledged
+    heartbeats it sent within --lease, and, for a channel it did not own in
+    the view it had installed just before, only once --lease has passed
+    since it installed the new view: by then every lease of an older view
+    has run out, since a majority voted for the new view and stopped
+    acknowledging the old one before it was installed. Except: a channel
+    whose owner in the view just before (numbered one less, installed
+    here) was dropped without handoff may start once that view's own
+    fence has passed, because every vote for the new view (the
+    candidate's too) certifies that the voter lent that owner no lease
+    for a lease before voting; a crashed owner's channels so move as soon
+    as the view without it is installed. In a cluster of one there is no
+    other lease: no fence, no delay.
+
+    Election delays: [heartbeat, 4 * heartbeat) for the first view,
+    [heartbeat / 2, 2 * heartbeat) after (the need is seen only after a
+    timeout of silence, and a failover must be done within the timeout
+    and a second).
 
     Pure: no I/O, no clock, no allocation after new; time comes in as now
     (monotonic ms), randomness from the seed in the config. The ZeroMQ

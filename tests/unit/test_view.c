@@ -205,27 +205,56 @@ test_heartbeat_that_installs_is_acked_at_once (void **state)
     assert_non_null (ack);
     assert_int_equal (ack->to, 2);
     assert_int_equal (ack->view.number, 1);
+    //  And its own heartbeat of the view goes out at once (its lease)
+    const hrb_view_msg_t *hb = s_find (HRB_VIEW_HEARTBEAT);
+    assert_non_null (hb);
+    assert_int_equal (hb->to, -1);
+    assert_int_equal (hb->view.number, 1);
+    assert_int_equal (hb->stamp, 40);
     hrb_view_destroy (&sm);
 }
 
+//  The ack of a heartbeat this broker does not lend its lease to.
 static void
-test_heartbeat_of_an_older_view_is_not_acked (void **state)
+s_expect_plain_ack (int to)
+{
+    const hrb_view_msg_t *ack = s_find (HRB_VIEW_HEARTBEAT_ACK);
+    assert_non_null (ack);
+    assert_int_equal (ack->to, to);
+    assert_int_equal (ack->view.number, 0);
+}
+
+static void
+test_heartbeat_of_an_older_view_gets_an_ack_for_no_lease (void **state)
 {
     hrb_view_sm_t *sm = s_with_view (3, 0, s_view (3, S_ALL3, S_ALL3), 0);
     s_hb (sm, 1, 2, s_view (2, S_ALL3, S_ALL3), 10);
-    assert_null (s_find (HRB_VIEW_HEARTBEAT_ACK));
+    s_expect_plain_ack (1);
     hrb_view_destroy (&sm);
 }
 
 static void
-test_heartbeat_not_acked_after_a_vote_for_a_later_term (void **state)
+test_heartbeat_after_a_vote_for_a_later_term_gets_an_ack_for_no_lease (void **state)
 {
-    //  The vote fences view 3 here: acking it now could extend an old lease
+    //  The vote fences view 3 here: lending to it now could extend an old lease
     hrb_view_sm_t *sm = s_with_view (3, 0, s_view (3, S_ALL3, S_ALL3), 0);
     s_vreq (sm, 2, 4, s_view (4, S_ALL3, S_ALL3), 10);
     assert_true (s_find (HRB_VIEW_VOTE)->granted);
     s_hb (sm, 1, 3, s_view (3, S_ALL3, S_ALL3), 20);
-    assert_null (s_find (HRB_VIEW_HEARTBEAT_ACK));
+    s_expect_plain_ack (1);
+    hrb_view_destroy (&sm);
+}
+
+static void
+test_heartbeat_of_a_broker_not_alive_here_gets_an_ack_for_no_lease (void **state)
+{
+    //  1 is heard but has not acked this broker for a timeout: it cannot
+    //  hear it, and must not keep a lease on this broker's word
+    hrb_view_sm_t *sm = s_with_view (3, 0, s_view (3, S_ALL3, S_ALL3), 0);
+    s_hb (sm, 1, 3, s_view (3, S_ALL3, S_ALL3), 2000);
+    assert_int_equal (s_find (HRB_VIEW_HEARTBEAT_ACK)->view.number, 3);
+    s_hb (sm, 1, 3, s_view (3, S_ALL3, S_ALL3), S_TIMEOUT);
+    s_expect_plain_ack (1);
     hrb_view_destroy (&sm);
 }
 
@@ -490,6 +519,43 @@ test_vote_granted_leaving_out_a_broker_that_is_leaving (void **state)
 }
 
 static void
+test_vote_denied_while_it_lends_its_lease_to_an_owner_dropped (void **state)
+{
+    //  2 keeps sending heartbeats, lent to while alive here (its acks
+    //  stop at 0, so it is alive until the timeout)
+    hrb_view_sm_t *sm = s_with_view (3, 0, s_view (2, S_ALL3, S_ALL3), 0);
+    for (uint64_t now = 100; now < S_TIMEOUT; now += 100) {
+        s_hear (sm, 1, s_view (2, S_ALL3, S_ALL3), now);
+        s_hb (sm, 2, 2, s_view (2, S_ALL3, S_ALL3), now);
+    }
+    assert_int_equal (s_find (HRB_VIEW_HEARTBEAT_ACK)->view.number, 2);
+    s_hear (sm, 1, s_view (2, S_ALL3, S_ALL3), S_TIMEOUT + 100);
+    s_hb (sm, 2, 2, s_view (2, S_ALL3, S_ALL3), S_TIMEOUT + 100);
+    assert_int_equal (s_find (HRB_VIEW_HEARTBEAT_ACK)->view.number, 0);
+    //  2 is not alive here now, but its lease may rest on this broker's
+    //  ack of 2900: no vote to drop it without handoff for a lease
+    s_vreq (sm, 1, 3, s_view (3, 3, 3), S_TIMEOUT + 100);
+    assert_false (s_find (HRB_VIEW_VOTE)->granted);
+    assert_int_equal (hrb_view_durable (sm)->term, 2);
+    //  With handoff the new owner waits out the fence anyway
+    s_vreq (sm, 1, 3, (hrb_view_t) { .number = 3, .members = 3, .owners = 3, .handoff = 4 },
+            S_TIMEOUT + 100);
+    assert_true (s_find (HRB_VIEW_VOTE)->granted);
+    //  And a lease after its last ack, without
+    hrb_view_sm_t *later = s_with_view (3, 0, s_view (2, S_ALL3, S_ALL3), 0);
+    for (uint64_t now = 100; now < S_TIMEOUT; now += 100) {
+        s_hear (later, 1, s_view (2, S_ALL3, S_ALL3), now);
+        s_hb (later, 2, 2, s_view (2, S_ALL3, S_ALL3), now);
+    }
+    s_hear (later, 1, s_view (2, S_ALL3, S_ALL3), 2900 + S_LEASE);
+    s_hb (later, 2, 2, s_view (2, S_ALL3, S_ALL3), 2900 + S_LEASE);
+    s_vreq (later, 1, 3, s_view (3, 3, 3), 2900 + S_LEASE);
+    assert_true (s_find (HRB_VIEW_VOTE)->granted);
+    hrb_view_destroy (&later);
+    hrb_view_destroy (&sm);
+}
+
+static void
 test_vote_denied_for_a_new_owner_that_was_not_a_member (void **state)
 {
     //  View 2: members {0,1}, owners {0,1}; 2 comes back
@@ -538,8 +604,9 @@ main (void)
         cmocka_unit_test (test_heartbeat_install_of_a_higher_term_forgets_the_vote),
         cmocka_unit_test (test_heartbeat_acked_when_its_view_is_installed_here_and_the_term),
         cmocka_unit_test (test_heartbeat_that_installs_is_acked_at_once),
-        cmocka_unit_test (test_heartbeat_of_an_older_view_is_not_acked),
-        cmocka_unit_test (test_heartbeat_not_acked_after_a_vote_for_a_later_term),
+        cmocka_unit_test (test_heartbeat_of_an_older_view_gets_an_ack_for_no_lease),
+        cmocka_unit_test (test_heartbeat_after_a_vote_for_a_later_term_gets_an_ack_for_no_lease),
+        cmocka_unit_test (test_heartbeat_of_a_broker_not_alive_here_gets_an_ack_for_no_lease),
         cmocka_unit_test (test_alive_is_heard_and_hearing_within_the_timeout),
         cmocka_unit_test (test_alive_includes_a_broker_in_an_election),
         cmocka_unit_test (test_lease_needs_acks_from_a_majority_with_self),
@@ -557,6 +624,7 @@ main (void)
         cmocka_unit_test (test_vote_denied_when_owners_are_not_members),
         cmocka_unit_test (test_vote_denied_when_a_broker_it_hears_is_left_out),
         cmocka_unit_test (test_vote_granted_leaving_out_a_broker_that_is_leaving),
+        cmocka_unit_test (test_vote_denied_while_it_lends_its_lease_to_an_owner_dropped),
         cmocka_unit_test (test_vote_denied_for_a_new_owner_that_was_not_a_member),
         cmocka_unit_test (test_vote_granted_for_a_promotion_of_a_member),
         cmocka_unit_test (test_vote_granted_for_any_owners_when_no_old_owner_is_left),

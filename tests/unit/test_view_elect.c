@@ -165,6 +165,30 @@ test_campaign_asks_above_the_terms_it_saw_in_heartbeats (void **state)
 }
 
 static void
+test_candidate_lends_nothing_to_a_broker_its_campaign_drops (void **state)
+{
+    hrb_view_sm_t *sm = s_with_view (3, 0, s_view (1, S_ALL3, S_ALL3), 0);
+    uint64_t at = s_tick_until_campaign (sm, 3, 0, 20000, true, s_view (1, S_ALL3, S_ALL3), 2);
+    assert_int_equal (s_find (HRB_VIEW_VOTE_REQUEST)->view.members, 3);
+    //  2 is back (heard again after its silence): no lease from this
+    //  broker while it asks to drop 2; 1 still gets one
+    s_hb (sm, 2, 1, s_view (1, S_ALL3, S_ALL3), at + 1);
+    assert_int_equal (s_find (HRB_VIEW_HEARTBEAT_ACK)->view.number, 0);
+    s_hb (sm, 1, 1, s_view (1, S_ALL3, S_ALL3), at + 1);
+    assert_int_equal (s_find (HRB_VIEW_HEARTBEAT_ACK)->view.number, 1);
+    //  The need is gone at the next tick: the campaign ends, 2 gets its lease
+    s_ack (sm, 2, 0, at + 1, at + 2);
+    hrb_view_tick (sm, at + 3, &s_out);
+    assert_null (s_find (HRB_VIEW_VOTE_REQUEST));
+    s_hb (sm, 2, 1, s_view (1, S_ALL3, S_ALL3), at + 4);
+    assert_int_equal (s_find (HRB_VIEW_HEARTBEAT_ACK)->view.number, 1);
+    //  Late votes for the ended campaign install nothing
+    s_vote (sm, 1, 2, true, at + 5);
+    assert_false (s_out.installed);
+    hrb_view_destroy (&sm);
+}
+
+static void
 test_no_campaign_without_a_majority_heard (void **state)
 {
     hrb_view_sm_t *sm = s_new (3, 0, 0);
@@ -211,7 +235,7 @@ test_silent_member_is_dropped_after_the_timeout_and_a_delay (void **state)
     hrb_view_sm_t *sm = s_with_view (3, 0, s_view (1, S_ALL3, S_ALL3), 0);
     uint64_t at = s_tick_until_campaign (sm, 3, 0, 20000, true, s_view (1, S_ALL3, S_ALL3), 2);
     //  2 is dead at the timeout; then a delay in [timeout / 2, timeout)
-    assert_true (at >= S_TIMEOUT + S_TIMEOUT / 2 && at < 2 * S_TIMEOUT);
+    assert_true (at >= S_TIMEOUT + S_DELAY_MIN && at < S_TIMEOUT + S_DELAY_MAX + 10);
     const hrb_view_msg_t *req = s_find (HRB_VIEW_VOTE_REQUEST);
     assert_int_equal (req->term, 2);
     assert_int_equal (req->view.number, 2);
@@ -235,7 +259,9 @@ test_broker_that_does_not_hear_this_one_is_dropped (void **state)
         if (s_find (HRB_VIEW_VOTE_REQUEST))
             at = now;
     }
-    assert_true (at >= S_TIMEOUT + S_TIMEOUT / 2 && at < 2 * S_TIMEOUT);
+    //  It lent 2 its lease until 2 stopped being alive here (a timeout
+    //  after its last ack): it asks to drop it only a lease after that
+    assert_true (at >= S_TIMEOUT + S_LEASE && at < S_TIMEOUT + S_LEASE + S_DELAY_MAX + 10);
     assert_int_equal (s_find (HRB_VIEW_VOTE_REQUEST)->view.members, 3);
     hrb_view_destroy (&sm);
 }
@@ -249,7 +275,7 @@ test_returning_broker_is_proposed_as_a_member_not_an_owner (void **state)
     assert_int_equal (s_tick_until_campaign (sm, 3, 0, 5000, true, s_view (1, 3, 3), 2),
                       UINT64_MAX);
     uint64_t at = s_tick_until_campaign (sm, 3, 5010, 20000, true, s_view (1, 3, 3), 6);
-    assert_true (at >= 5010 + S_TIMEOUT / 2 && at < 5010 + S_TIMEOUT);
+    assert_true (at >= 5010 + S_DELAY_MIN && at < 5010 + S_DELAY_MAX + 10);
     const hrb_view_msg_t *req = s_find (HRB_VIEW_VOTE_REQUEST);
     assert_int_equal (req->view.members, S_ALL3);
     assert_int_equal (req->view.owners, 3);
@@ -263,7 +289,7 @@ test_fenced_by_a_vote_for_a_view_that_never_came (void **state)
     s_vreq (sm, 1, 2, s_view (2, S_ALL3, S_ALL3), 10);
     assert_true (s_find (HRB_VIEW_VOTE)->granted);
     uint64_t at = s_tick_until_campaign (sm, 3, 10, 20000, true, s_view (1, S_ALL3, S_ALL3), 6);
-    assert_true (at >= 10 + S_TIMEOUT / 2 && at < 10 + S_TIMEOUT);
+    assert_true (at >= 10 + S_DELAY_MIN && at < 10 + S_DELAY_MAX + 10);
     const hrb_view_msg_t *req = s_find (HRB_VIEW_VOTE_REQUEST);
     assert_int_equal (req->term, 3);
     assert_int_equal (req->view.members, S_ALL3);
@@ -293,7 +319,7 @@ test_member_asks_to_own_after_the_hold_down (void **state)
     assert_true (s_out.installed);
     uint64_t at = s_tick_until_campaign (sm, 3, 0, S_HOLD + 2 * S_TIMEOUT, true,
                                          s_view (1, S_ALL3, 3), 3);
-    assert_true (at >= S_HOLD + S_TIMEOUT / 2 && at < S_HOLD + S_TIMEOUT);
+    assert_true (at >= S_HOLD + S_DELAY_MIN && at < S_HOLD + S_DELAY_MAX + 10);
     const hrb_view_msg_t *req = s_find (HRB_VIEW_VOTE_REQUEST);
     assert_int_equal (req->view.number, 2);
     assert_int_equal (req->view.members, S_ALL3);
@@ -310,7 +336,7 @@ test_hold_down_counts_from_joining_not_from_start (void **state)
     s_hb (sm, 0, 2, s_view (2, S_ALL3, 3), 10000);
     uint64_t at = s_tick_until_campaign (sm, 3, 10000, 10000 + S_HOLD + 2 * S_TIMEOUT, true,
                                          s_view (2, S_ALL3, 3), 3);
-    assert_true (at >= 10000 + S_HOLD + S_TIMEOUT / 2);
+    assert_true (at >= 10000 + S_HOLD + S_DELAY_MIN);
     hrb_view_destroy (&sm);
 }
 
@@ -357,7 +383,7 @@ test_restarted_owner_sequences_nothing_and_asks_to_be_demoted (void **state)
     assert_true (hrb_view_lease (sm, 2500));
     assert_false (s_may (sm, cluster, mine, 2500));
     uint64_t at = s_tick_until_campaign (sm, 3, 10, 20000, true, s_view (3, S_ALL3, S_ALL3), 6);
-    assert_true (at < 10 + S_TIMEOUT);
+    assert_true (at < 10 + S_DELAY_MAX + 10);
     const hrb_view_msg_t *req = s_find (HRB_VIEW_VOTE_REQUEST);
     assert_int_equal (req->view.number, 4);
     assert_int_equal (req->view.members, S_ALL3);
@@ -485,7 +511,7 @@ test_others_drop_a_leaving_owner_and_list_it_in_handoff (void **state)
         if (s_find (HRB_VIEW_VOTE_REQUEST))
             at = now;
     }
-    assert_true (at >= 10 + S_TIMEOUT / 2 && at < 10 + S_TIMEOUT);
+    assert_true (at >= 10 + S_DELAY_MIN && at < 10 + S_DELAY_MAX + 10);
     const hrb_view_msg_t *req = s_find (HRB_VIEW_VOTE_REQUEST);
     assert_int_equal (req->view.members, 3);
     assert_int_equal (req->view.owners, 3);
@@ -614,6 +640,50 @@ test_first_view_waits_the_lease (void **state)
     hr_cluster_destroy (&cluster);
 }
 
+//  Views 1 {0,1,2} at 0 and 2 at `at`; a channel 2 owned in 1 and 0 owns in 2.
+static bool
+s_from_2_at (hrb_view_t second, uint64_t at, uint64_t now)
+{
+    hr_cluster_t *cluster = s_cluster ();
+    char buf [32];
+    const char *ch = s_channel (cluster, second.owners, 0, S_ALL3, 2, buf);
+    hrb_view_sm_t *sm = s_with_view (3, 0, s_view (1, S_ALL3, S_ALL3), 0);
+    s_hb (sm, 1, second.number, second, at);
+    assert_int_equal (hrb_view_installed (sm)->number, second.number);
+    s_ack (sm, 1, second.number, now, now);
+    bool may = s_may (sm, cluster, ch, now);
+    hrb_view_destroy (&sm);
+    hr_cluster_destroy (&cluster);
+    return may;
+}
+
+static void
+test_channel_of_an_owner_dropped_without_handoff_moves_at_once (void **state)
+{
+    //  Every vote for view 2 certified its lease over
+    hrb_view_t two = s_view (2, 3, 3);
+    assert_true (s_from_2_at (two, 10000, 10000));
+    //  Unless view 1 is recent: its own fence first
+    assert_false (s_from_2_at (two, 1000, 1000));
+    assert_false (s_from_2_at (two, 1000, S_LEASE - 1));
+    assert_true (s_from_2_at (two, 1000, S_LEASE));
+}
+
+static void
+test_channel_of_an_owner_handing_off_or_staying_waits_the_lease (void **state)
+{
+    hrb_view_t handoff = { .number = 2, .members = 3, .owners = 3, .handoff = 4 };
+    assert_false (s_from_2_at (handoff, 10000, 10000 + S_LEASE - 1));
+    assert_true (s_from_2_at (handoff, 10000, 10000 + S_LEASE));
+    hrb_view_t demoted = s_view (2, S_ALL3, 3);
+    assert_false (s_from_2_at (demoted, 10000, 10000 + S_LEASE - 1));
+    assert_true (s_from_2_at (demoted, 10000, 10000 + S_LEASE));
+    //  Not consecutive: view 2 may have had other owners
+    hrb_view_t three = s_view (3, 3, 3);
+    assert_false (s_from_2_at (three, 10000, 10000 + S_LEASE - 1));
+    assert_true (s_from_2_at (three, 10000, 10000 + S_LEASE));
+}
+
 int
 main (void)
 {
@@ -628,6 +698,7 @@ main (void)
         cmocka_unit_test (test_candidate_refuses_another_its_campaign_term),
         cmocka_unit_test (test_retry_asks_a_term_above_every_one_asked),
         cmocka_unit_test (test_campaign_asks_above_the_terms_it_saw_in_heartbeats),
+        cmocka_unit_test (test_candidate_lends_nothing_to_a_broker_its_campaign_drops),
         cmocka_unit_test (test_no_campaign_without_a_majority_heard),
         cmocka_unit_test (test_election_delays_are_deterministic_per_seed),
         cmocka_unit_test (test_silent_member_is_dropped_after_the_timeout_and_a_delay),
@@ -651,6 +722,8 @@ main (void)
         cmocka_unit_test (test_kept_channel_does_not_pause_in_a_consecutive_view),
         cmocka_unit_test (test_kept_channel_waits_after_a_skipped_view),
         cmocka_unit_test (test_first_view_waits_the_lease),
+        cmocka_unit_test (test_channel_of_an_owner_dropped_without_handoff_moves_at_once),
+        cmocka_unit_test (test_channel_of_an_owner_handing_off_or_staying_waits_the_lease),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }

@@ -17,6 +17,9 @@
 #define S_LEASE 2000
 #define S_HOLD 30000
 #define S_ALL3 7u
+//  The election delay once a view is installed: [S_DELAY_MIN, S_DELAY_MAX)
+#define S_DELAY_MIN (S_HB / 2)
+#define S_DELAY_MAX (2 * S_HB)
 
 static const char s_file [] =
     "{\"brokers\": ["
