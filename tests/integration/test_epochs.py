@@ -40,6 +40,7 @@ class FakeBroker:
         self.channels = {}          # name -> [epoch, [seq, ...]]
         self.lock = threading.Lock()
         self.heads_asked = 0        # history queries with limit 0
+        self.asked = []             # (epoch, since) of every history query
         self.work = queue.Queue()
         self.running = True
         self.thread = threading.Thread(target=self._run, daemon=True)
@@ -71,6 +72,8 @@ class FakeBroker:
         reply = {"rid": req["rid"], "ch": channel, "epoch": epoch, "head": head,
                  "first": 1, "count": 0}
         events = []
+        with self.lock:
+            self.asked.append((req.get("epoch"), req.get("since", 0)))
         if req.get("limit", 100) == 0:
             with self.lock:
                 self.heads_asked += 1
@@ -199,6 +202,19 @@ class GatewayOnAFakeBroker(unittest.TestCase):
         self.assertEqual(reset, {"channel": "orders", "reason": "epoch-changed",
                                  "epoch": EB, "seq": 2})
         self.assertGreaterEqual(self.broker.do(lambda: self.broker.heads_asked), 1)
+
+    def test_history_asked_for_an_epoch_newer_than_the_brokers_is_unavailable(self):
+        #  The broker answers from its older epoch: it lags, the gateway asks
+        #  again (3 times), then says 503, never epoch-changed
+        self.broker.history("orders", EB, 2)
+        r = h.http("GET", self.gateway.http + "/v1/history?channel=orders&epoch=%s&since=1" % EC)
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.json["error"], "broker_unavailable")
+        self.assertEqual(self.broker.do(lambda: list(self.broker.asked)), [(EC, 1)] * 4)
+        self.assertEqual(self.stale(), 4)
+        #  Of the broker's own epoch: answered
+        r = h.http("GET", self.gateway.http + "/v1/history?channel=orders&epoch=%s&since=1" % EB)
+        self.assertEqual((r.status, [e["seq"] for e in r.json["events"]]), (200, [2]))
 
 
 class OldCursors(unittest.TestCase):
