@@ -74,7 +74,7 @@
 #define O_CURVE_SECRET { "curve-secret", HR_OPT_STRING, B (curve_secret), "FILE", "the broker's CURVE certificate (secret file): its ZeroMQ sockets accept only CURVE clients", 0, 0 }
 #define O_CURVE_CLIENTS { "curve-clients", HR_OPT_STRING, B (curve_clients), "DIR|FILE", "public certificates of the clients allowed (a directory of them, or one file)", 0, 0 }
 #define O_REVOKE_MAX { "revoke-max", HR_OPT_INT, B (revoke_max), "N", "revocations kept (each until it expires); over it the request is refused", 1, 10000000 }
-#define O_INSECURE { "insecure", HR_OPT_BOOL, B (insecure), NULL, "allow non-loopback ZeroMQ binds without CURVE", 0, 0 }
+#define O_INSECURE { "insecure", HR_OPT_BOOL, B (insecure), NULL, "allow non-loopback ZeroMQ binds without CURVE, and a non-loopback --http", 0, 0 }
 #define O_CLI_CURVE_SERVER_KEY { "curve-server-key", HR_OPT_STRING, C (curve_server_key), "FILE", "the broker's public CURVE certificate: connect with CURVE", 0, 0 }
 #define O_CLI_TIMEOUT { "timeout", HR_OPT_MILLIS, C (timeout), "DURATION", "give up when the broker does not answer", 10, 600000 }
 #define O_CLI_CURVE_SECRET { "curve-secret", HR_OPT_STRING, C (curve_secret), "FILE", "this client's CURVE certificate (secret file)", 0, 0 }

@@ -1,12 +1,32 @@
 /*  herald broker: the broker alone, for split deployments.  */
 #include "cli.h"
+#include "hrb_http.h"
+#include "hr_cluster_status.h"
 #include "hr_log.h"
 
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <signal.h>
 #include <unistd.h>
 #include <zmq.h>
+
+//  --http of a single broker (hrb_http): ready while the broker loop runs
+//  (its sockets are bound before the thread starts); /v1/cluster in the
+//  single-broker form.
+static atomic_bool s_running;
+
+static bool
+s_http_ready (void *arg)
+{
+    return atomic_load (&s_running);
+}
+
+static void
+s_http_cluster (void *arg, const char *channel, hr_buf_t *json)
+{
+    hr_cluster_status_json (NULL, NULL, channel, json);
+}
 
 //  Returns non-NULL when the broker loop failed (it has logged why); then
 //  wakes the main thread, which waits for a signal, so the process exits 1.
@@ -14,7 +34,10 @@ static void *
 s_run (void *server)
 {
     pthread_setname_np (pthread_self (), "herald-broker");
-    if (hrb_server_run (server) == 0)
+    atomic_store (&s_running, true);
+    int rc = hrb_server_run (server);
+    atomic_store (&s_running, false);
+    if (rc == 0)
         return NULL;
     kill (getpid (), SIGTERM);
     return server;
@@ -32,7 +55,9 @@ cmd_broker (int argc, char **argv)
     if (rc)
         return rc < 0? 2: 0;
     hr_buf_t err = HR_BUF_INIT;
-    if (hrb_server_check (&config.broker, &err) != 0) {
+    if (hrb_server_check (&config.broker, &err) != 0
+    ||  (*config.broker.http
+         && hrb_http_check (config.broker.http, config.broker.insecure, &err) != 0)) {
         fprintf (stderr, "herald: %s\n", err.data);
         hr_buf_free (&err);
         return 2;
@@ -42,11 +67,18 @@ cmd_broker (int argc, char **argv)
     hr_metrics_t *metrics = hr_metrics_new ();
     int status = 1;
     hrb_server_t *broker = hrb_server_new (ctx, &config.broker, metrics, &err);
+    hrb_http_t *http = NULL;
+    if (broker && *config.broker.http)
+        http = hrb_http_new (config.broker.http, config.broker.insecure, metrics,
+                             s_http_ready, s_http_cluster, NULL, &err);
     pthread_t thread;
-    if (broker && pthread_create (&thread, NULL, s_run, broker) == 0) {
+    if (broker && (http || !*config.broker.http)
+    &&  pthread_create (&thread, NULL, s_run, broker) == 0) {
+        //  "http" last: without --http the NULL key ends the line there
         hr_log_info ("ready", "pull", hrb_server_pull_endpoints (broker),
                      "router", hrb_server_router_endpoints (broker),
-                     "xpub", hrb_server_xpub_endpoints (broker));
+                     "xpub", hrb_server_xpub_endpoints (broker),
+                     http? "http": NULL, http? hrb_http_url (http): NULL);
         cli_wait_for_signal (cli_reload_broker, broker);
         hr_log_info ("stopping");
         hrb_server_stop (broker);
@@ -56,6 +88,7 @@ cmd_broker (int argc, char **argv)
     }
     else
         hr_log_error ("cannot start", "reason", err.data? err.data: "unknown");
+    hrb_http_destroy (&http);       //  first: its callbacks may read the broker
     hrb_server_destroy (&broker);
     zmq_ctx_term (ctx);
     hr_metrics_destroy (&metrics);
