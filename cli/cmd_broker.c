@@ -1,10 +1,12 @@
 /*  herald broker: the broker alone, for split deployments.  */
 #include "cli.h"
+#include "hrb_cluster.h"
 #include "hrb_http.h"
 #include "hr_cluster_status.h"
 #include "hr_log.h"
 
 #include <pthread.h>
+#include <stdlib.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <signal.h>
@@ -16,16 +18,25 @@
 //  single-broker form.
 static atomic_bool s_running;
 
+//  In a cluster (arg: the broker) it is ready once a view with it as a
+//  member is installed and it holds its lease, and /v1/cluster shows the
+//  cluster as it sees it (hrb_cluster's snapshot, safe from this thread).
 static bool
 s_http_ready (void *arg)
 {
-    return atomic_load (&s_running);
+    hrb_cluster_t *cluster = hrb_server_cluster (arg);
+    return atomic_load (&s_running) && (!cluster || hrb_cluster_ready (cluster));
 }
 
 static void
 s_http_cluster (void *arg, const char *channel, hr_buf_t *json)
 {
-    hr_cluster_status_json (NULL, NULL, channel, json);
+    hrb_cluster_t *cluster = hrb_server_cluster (arg);
+    hr_cluster_status_t status;
+    if (cluster)
+        hrb_cluster_status (cluster, &status);
+    hr_cluster_status_json (cluster? hrb_cluster_file (cluster): NULL, cluster? &status: NULL,
+                            channel, json);
 }
 
 //  Returns non-NULL when the broker loop failed (it has logged why); then
@@ -55,11 +66,14 @@ cmd_broker (int argc, char **argv)
     if (rc)
         return rc < 0? 2: 0;
     hr_buf_t err = HR_BUF_INIT;
+    char *http_address = hrb_cluster_http (&config.broker);     //  --http, else the file's
+    config.broker.http = http_address;
     if (hrb_server_check (&config.broker, &err) != 0
     ||  (*config.broker.http
          && hrb_http_check (config.broker.http, config.broker.insecure, &err) != 0)) {
         fprintf (stderr, "herald: %s\n", err.data);
         hr_buf_free (&err);
+        free (http_address);
         return 2;
     }
     cli_block_signals ();
@@ -70,7 +84,7 @@ cmd_broker (int argc, char **argv)
     hrb_http_t *http = NULL;
     if (broker && *config.broker.http)
         http = hrb_http_new (config.broker.http, config.broker.insecure, metrics,
-                             s_http_ready, s_http_cluster, NULL, &err);
+                             s_http_ready, s_http_cluster, broker, &err);
     pthread_t thread;
     if (broker && (http || !*config.broker.http)
     &&  pthread_create (&thread, NULL, s_run, broker) == 0) {
@@ -93,5 +107,6 @@ cmd_broker (int argc, char **argv)
     zmq_ctx_term (ctx);
     hr_metrics_destroy (&metrics);
     hr_buf_free (&err);
+    free (http_address);
     return status;
 }

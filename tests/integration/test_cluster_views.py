@@ -1,0 +1,318 @@
+"""Three `herald broker --cluster` processes agree on views over ZeroMQ, and
+publishing obeys ownership (docs/cluster.md, "Running a cluster" and
+"Publishing in a cluster").
+
+Each broker's ZeroMQ endpoints are ipc:// paths in a private directory (no
+port a concurrent test could take between the file being written and a
+broker, or its restart, binding it); its state dir is its own. Views are
+observed through each broker's "view installed" log lines.
+Labels: integration, cluster."""
+import os
+import json
+import signal
+import shutil
+import tempfile
+import threading
+import time
+import unittest
+
+import msgpack
+import zmq
+
+import harness as H
+
+FAILOVER_MS, LEASE_MS, HOLD_DOWN_MS = 1500, 1000, 2000
+IDS = ("b1", "b2", "b3")
+
+
+def _fnv1a64(data):
+    h = 0xcbf29ce484222325
+    for b in data:
+        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+    return h
+
+
+def weight(broker, ch):
+    """hr_cluster_weight: docs/cluster.md, "Ownership"."""
+    x = _fnv1a64(broker.encode()) ^ _fnv1a64(ch.encode())
+    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & 0xFFFFFFFFFFFFFFFF
+    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & 0xFFFFFFFFFFFFFFFF
+    return x ^ (x >> 31)
+
+
+def owner(ch, owners=IDS):
+    return max(owners, key=lambda b: (weight(b, ch), -IDS.index(b)))
+
+
+def channel_owned_by(broker, prefix="c", owners=IDS):
+    return next("%s%d" % (prefix, i) for i in range(10000)
+                if owner("%s%d" % (prefix, i), owners) == broker)
+
+
+class Broker(H.Herald):
+    """herald broker without the endpoint options (the file gives them)."""
+    DEFAULTS = dict(H.Herald.DEFAULTS, broker=[])
+
+    def views(self):
+        return [e for e in self.logs() if e.get("msg") == "view installed"]
+
+    def view(self):
+        """The last view installed: (number, members, owners), or None."""
+        v = self.views()
+        if not v:
+            return None
+        last = v[-1]
+        return (int(last["number"]), tuple(last["members"].strip("[]").split(",")) if
+                last["members"] != "[]" else (),
+                tuple(last["owners"].strip("[]").split(",")) if last["owners"] != "[]" else ())
+
+
+class Cluster(unittest.TestCase):
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="herald-cluster-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.nodes = {}
+        for i, b in enumerate(IDS):
+            self.nodes[b] = {k: "ipc://%s/%s-%s" % (self.dir, b, k)
+                             for k in ("publish", "router", "stream", "peer")}
+            self.nodes[b]["id"] = b
+            os.mkdir(os.path.join(self.dir, b))
+        self.file = os.path.join(self.dir, "cluster.json")
+        with open(self.file, "w") as f:
+            json.dump({"brokers": [self.nodes[b] for b in IDS]}, f)
+        self.brokers = {}
+        for b in IDS:
+            self.start(b)
+
+    def start(self, b):
+        broker = Broker("broker", ["--cluster", self.file, "--id", b,
+                                   "--state-dir", os.path.join(self.dir, b),
+                                   "--failover-timeout", "%dms" % FAILOVER_MS,
+                                   "--lease", "%dms" % LEASE_MS,
+                                   "--hold-down", "%dms" % HOLD_DOWN_MS,
+                                   "--http", "127.0.0.1:0"])
+        self.addCleanup(broker.kill)
+        self.brokers[b] = broker
+        return broker
+
+    def wait_view(self, brokers, members, owners=None, timeout=8.0):
+        """Waits until every broker of brokers has installed one same view
+        with these members (and owners); returns its number."""
+        def agreed():
+            views = {self.brokers[b].view() for b in brokers}
+            if len(views) != 1:
+                return None
+            v = views.pop()
+            if v and set(v[1]) == set(members) and (owners is None or set(v[2]) == set(owners)):
+                return v[0]
+            return None
+        return H.wait_until(agreed, timeout, "brokers %s to agree on a view of %s owned by %s"
+                            % (brokers, members, owners))
+
+    def dealer(self, b):
+        return H.dealer(self, self.nodes[b]["router"])
+
+    def acked(self, b, ch, data, timeout=8.0):
+        """Publishes through broker b until acknowledged (a new view waits
+        out the lease first); returns the ack."""
+        d = self.dealer(b)
+        rid = [0]
+
+        def ack():
+            rid[0] += 1
+            r = d.request({"ch": ch, "data": data, "rid": rid[0], "id": "k-%s" % data})
+            self.assertIn(r.get("error"), (None, "unavailable"), r)
+            return r if r.get("error") is None else None
+        return H.wait_until(ack, timeout, "an ack through %s" % b, interval=0.05)
+
+    def test_views_failover_rejoin_and_hold_down(self):
+        number = self.wait_view(IDS, IDS, IDS)
+        # /v1/cluster and /readyz on each broker's --http say the same
+        ch = channel_owned_by("b2", "seen")
+        for b in IDS:
+            base = self.brokers[b].http
+            H.wait_until(lambda: H.http("GET", base + "/readyz").status == 200, 5,
+                         "%s ready (a member holding its lease)" % b)
+            r = H.http("GET", base + "/v1/cluster?channel=" + ch)
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual((r.json["self"], r.json["lease"], r.json["view"]["number"]),
+                             (b, True, number), r.json)
+            self.assertEqual(set(r.json["view"]["members"]), set(IDS))
+            self.assertEqual(r.json["channel"]["owner"], "b2")
+            self.assertTrue(all(x["up"] and x["owner"] for x in r.json["brokers"]), r.json)
+            m = H.metrics(base)
+            self.assertEqual((m["herald_cluster_view"], m["herald_cluster_members_up"],
+                              m["herald_cluster_lease"]), (number, 3, 1))
+        # SIGKILL b3: the others install a view without it once it has been
+        # silent for the failover timeout and an election delay (hrb_view:
+        # random in [timeout / 2, timeout)) has passed, plus a second
+        killed = time.monotonic()
+        self.brokers["b3"].kill()
+        bound = 2 * FAILOVER_MS / 1000 + 1.0
+        self.wait_view(("b1", "b2"), ("b1", "b2"), timeout=bound)
+        took = time.monotonic() - killed
+        self.assertLess(took, bound)
+        print("view without the killed broker after %.2fs (timeout %.1fs)"
+              % (took, FAILOVER_MS / 1000))
+        # Restarted with its state: a member first, not an owner...
+        self.start("b3")
+        self.wait_view(IDS, IDS, ("b1", "b2"), timeout=FAILOVER_MS / 1000 + 4.0)
+        back = time.monotonic()
+        # ...and an owner after the hold-down, not before
+        self.wait_view(IDS, IDS, IDS, timeout=HOLD_DOWN_MS / 1000 + 4.0)
+        self.assertGreater(time.monotonic() - back, HOLD_DOWN_MS / 1000 * 0.5)
+        state = os.path.join(self.dir, "b3", "herald-b3.view")
+        with open(state) as f:
+            saved = json.load(f)
+        self.assertEqual(set(saved["view"]["members"]), set(IDS))
+        self.assertGreaterEqual(saved["term"], saved["view"]["number"])
+        for b in IDS:                           # exit 0, no sanitizer report
+            self.brokers[b].stop()
+
+    def test_publishes_through_a_non_owner_are_forwarded(self):
+        self.wait_view(IDS, IDS, IDS)
+        ch = channel_owned_by("b1")
+        sub = H.ZMQ.socket(zmq.SUB)
+        self.addCleanup(sub.close, 0)
+        sub.connect(self.nodes["b1"]["stream"])
+        sub.setsockopt(zmq.SUBSCRIBE, (ch + "|").encode())
+        first = self.acked("b2", ch, "via-b2")
+        self.assertEqual(first["seq"], 1, first)
+        again = self.acked("b3", ch, "via-b3")
+        self.assertEqual((again["seq"], again["epoch"]), (2, first["epoch"]))
+        # The epoch was made in the installed view (hr_epoch: view << 40)
+        self.assertGreater(H.epoch_generation(first["epoch"]) >> 40, 0)
+        # PUSH through a non-owner reaches the owner's stream
+        push = H.pusher(self, self.nodes["b3"]["publish"])
+        push.send({"ch": ch, "data": "pushed"})
+        seen = []
+
+        def pushed():
+            while sub.poll(50, zmq.POLLIN):
+                frames = sub.recv_multipart()
+                ev = msgpack.unpackb(frames[-1], raw=False)
+                seen.append(ev)
+            return any(e.get("data") == "pushed" for e in seen)
+        H.wait_until(pushed, 5, "the pushed event on the owner's stream")
+        ev = next(e for e in seen if e.get("data") == "pushed")
+        self.assertEqual(ev["seq"], 3, seen)
+        # Non-owners never speak for the channel on their stream: no head
+        # marker from b2 for a channel b1 owns
+        other = H.ZMQ.socket(zmq.SUB)
+        self.addCleanup(other.close, 0)
+        other.connect(self.nodes["b2"]["stream"])
+        other.setsockopt(zmq.SUBSCRIBE, (ch + "|").encode())
+        mine = channel_owned_by("b2", "m")
+        other.setsockopt(zmq.SUBSCRIBE, (mine + "|").encode())
+        got = []
+
+        def marker_of_mine():
+            while other.poll(50, zmq.POLLIN):
+                got.append(other.recv_multipart()[0].decode())
+            return mine + "|" in got
+        H.wait_until(marker_of_mine, 5, "b2's marker for a channel it owns")
+        end = time.monotonic() + 1.5           # quiet markers come each second
+        while time.monotonic() < end:
+            marker_of_mine()
+        self.assertNotIn(ch + "|", got)
+
+    def test_one_channel_through_all_brokers_is_one_order(self):
+        self.wait_view(IDS, IDS, IDS)
+        ch = channel_owned_by("b2", "total")
+        self.acked("b2", ch, "warm")            # the owner holds the lease
+        per, results, errors = 60, [], []
+
+        def run(b):
+            try:
+                d = H.Zmq(zmq.DEALER, self.nodes[b]["router"], linger=0)
+                for i in range(per):
+                    d.send({"ch": ch, "data": "%s-%d" % (b, i), "rid": i + 1})
+                for _ in range(per):
+                    r = d.recv(5)[0]
+                    results.append((b, r))
+                d.close()
+            except Exception as e:      # reported below
+                errors.append(e)
+        threads = [threading.Thread(target=run, args=(b,)) for b in IDS]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(30)
+        self.assertEqual(errors, [])
+        self.assertEqual([r for _, r in results if r.get("error")], [])
+        seqs = sorted(r["seq"] for _, r in results)
+        self.assertEqual(seqs, list(range(2, 2 + per * 3)))
+        self.assertEqual(len({r["epoch"] for _, r in results}), 1)
+        for b in IDS:
+            self.brokers[b].stop()
+
+    def test_a_broker_cut_off_answers_unavailable_within_a_second(self):
+        self.wait_view(IDS, IDS, IDS)
+        mine, theirs = channel_owned_by("b1", "u"), channel_owned_by("b2", "u")
+        self.acked("b1", mine, "before")
+        self.brokers["b2"].kill()
+        self.brokers["b3"].kill()
+        d = self.dealer("b1")
+        rid = [0]
+
+        def answered(ch):
+            rid[0] += 1
+            started = time.monotonic()
+            r = d.request({"ch": ch, "data": "x", "rid": rid[0]}, timeout=3)
+            took = time.monotonic() - started
+            self.assertEqual(r["rid"], rid[0])
+            self.assertLess(took, 1.5, r)       # forwards wait 1 s at most
+            return r
+        # Its lease runs out: every publish is answered unavailable, none
+        # held (a forward to a dead owner waits a second at most)
+        H.wait_until(lambda: answered(mine).get("error") == "unavailable",
+                     LEASE_MS / 1000 + 2, "b1 to answer unavailable for its own channel")
+        for ch in (mine, theirs, mine):
+            r = answered(ch)
+            self.assertEqual(r["error"], "unavailable", r)
+        # PUSH publishes are dropped and counted, never sequenced
+        push = H.pusher(self, self.nodes["b1"]["publish"])
+        push.send({"ch": mine, "data": "lost"})
+        H.wait_until(lambda: any(e.get("msg") == "rejected frame" and e.get("socket") == "pull"
+                                 and e.get("error") == "unavailable"
+                                 for e in self.brokers["b1"].logs()),
+                     3, "the PUSH publish refused unavailable")
+
+
+class Flags(unittest.TestCase):
+    """Options refused before anything starts (exit 2, a clear message)."""
+
+    def setUp(self):
+        self.dir = tempfile.mkdtemp(prefix="herald-cluster-flags-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        self.file = os.path.join(self.dir, "cluster.json")
+        nodes = [{"id": b, **{k: "ipc://%s/%s-%s" % (self.dir, b, k)
+                              for k in ("publish", "router", "stream", "peer")}} for b in IDS]
+        with open(self.file, "w") as f:
+            json.dump({"brokers": nodes}, f)
+
+    def refused(self, *args):
+        import subprocess
+        p = subprocess.run([H.herald_binary(), "broker", "--cluster", self.file] + list(args),
+                           capture_output=True, text=True, timeout=20)
+        self.assertEqual(p.returncode, 2, p.stderr)
+        return p.stderr
+
+    def test_each_refusal_says_why(self):
+        self.assertIn("--cluster needs --id", self.refused())
+        self.assertIn("b1, b2, b3", self.refused("--id", "b9"))
+        self.assertIn("the cluster file gives this broker's endpoints",
+                      self.refused("--id", "b1", "--pull", "tcp://127.0.0.1:9"))
+        self.assertIn("CURVE between brokers is not built yet",
+                      self.refused("--id", "b1", "--curve-secret", "x", "--curve-clients", "y"))
+        self.assertIn("--state-dir", self.refused("--id", "b1", "--state-dir",
+                                                  os.path.join(self.dir, "none")))
+        with open(os.path.join(self.dir, "herald-b1.view"), "w") as f:
+            f.write("{not json")
+        self.assertIn("is corrupt", self.refused("--id", "b1", "--state-dir", self.dir))
+        self.assertIn("lease", self.refused("--id", "b2", "--state-dir", self.dir,
+                                            "--lease", "3s", "--failover-timeout", "2s"))
+
+
+if __name__ == "__main__":
+    unittest.main()
