@@ -2,11 +2,10 @@
     rendezvous ownership. The format and every check are in hr_cluster.h
     and docs/cluster.md, "The cluster file".  */
 #include "hr_cluster.h"
+#include "hr_file.h"
 #include "hr_hash.h"
 
-#include <errno.h>
 #include <jansson.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -17,6 +16,7 @@ static const char *const s_field [S_FIELDS] = {
 };
 
 struct _hr_cluster_t {
+    uint32_t fingerprint;       //  of the file's bytes
     size_t size;
     hr_cluster_node_t nodes [HR_CLUSTER_MAX];
 };
@@ -276,6 +276,8 @@ hr_cluster_parse (const char *name, const char *text, size_t len, hr_buf_t *err)
     }
     if (!s_check_unique (self, name, err))
         hr_cluster_destroy (&self);
+    else
+        self->fingerprint = hr_fnv1a (HR_FNV1A_SEED, text, len);
 done:
     json_decref (root);
     return self;
@@ -284,22 +286,9 @@ done:
 hr_cluster_t *
 hr_cluster_load (const char *path, hr_buf_t *err)
 {
-    FILE *file = fopen (path, "rb");
-    if (!file) {
-        hr_buf_printf (err, "%s: %s", path, strerror (errno));
-        return NULL;
-    }
-    //  One byte more than allowed tells an oversized file apart
-    char *text = hr_malloc (HR_CLUSTER_FILE_MAX + 1);
-    errno = 0;
-    size_t size = fread (text, 1, HR_CLUSTER_FILE_MAX + 1, file);
-    int failed = ferror (file)? (errno? errno: EIO): 0;
-    fclose (file);
-    hr_cluster_t *self = NULL;
-    if (failed)
-        hr_buf_printf (err, "%s: %s", path, strerror (failed));
-    else
-        self = hr_cluster_parse (path, text, size, err);
+    size_t size = 0;
+    char *text = hr_file_read (path, HR_CLUSTER_FILE_MAX, &size, err);
+    hr_cluster_t *self = text? hr_cluster_parse (path, text, size, err): NULL;
     free (text);
     return self;
 }
@@ -317,6 +306,12 @@ hr_cluster_destroy (hr_cluster_t **self_p)
             free ((char *) s_node_field (&self->nodes [i], f));
     }
     free (self);
+}
+
+uint32_t
+hr_cluster_fingerprint (const hr_cluster_t *self)
+{
+    return self->fingerprint;
 }
 
 size_t

@@ -66,6 +66,11 @@ hr_cluster_t *hr_cluster_parse (const char *name, const char *text, size_t len,
 
 void hr_cluster_destroy (hr_cluster_t **self_p);
 
+//  FNV-1a 32 (hr_fnv1a from HR_FNV1A_SEED) of the file's bytes as read:
+//  brokers send it with every peer message ("cf") and refuse a peer whose
+//  file differs, even by a space.
+uint32_t hr_cluster_fingerprint (const hr_cluster_t *self);
+
 //  Brokers in the file (1..HR_CLUSTER_MAX).
 size_t hr_cluster_size (const hr_cluster_t *self);
 

@@ -5,6 +5,7 @@
     and backup over member subsets, an even spread, and that removing a
     broker moves only its own channels.  */
 #include "hr_cluster.h"
+#include "hr_hash.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -106,6 +107,13 @@ test_three_brokers_load_with_their_fields (void **state)
     assert_int_equal (hr_cluster_find (cluster, "b3"), 2);
     assert_int_equal (hr_cluster_find (cluster, "b4"), -1);
     assert_int_equal (hr_cluster_find (cluster, "B1"), -1);
+    //  The fingerprint is of the bytes: one space more is another file
+    const char *text = FILE_OF (B1 "," B2 "," B3);
+    assert_int_equal (hr_cluster_fingerprint (cluster), hr_fnv1a (HR_FNV1A_SEED, text,
+                                                                   strlen (text)));
+    hr_cluster_t *spaced = s_ok (FILE_OF (B1 "," B2 "," B3) " ");
+    assert_true (hr_cluster_fingerprint (spaced) != hr_cluster_fingerprint (cluster));
+    hr_cluster_destroy (&spaced);
     hr_cluster_destroy (&cluster);
     assert_null (cluster);
     hr_cluster_destroy (&cluster);      //  NULL: nothing to do
