@@ -5,6 +5,7 @@
 #include "hr_config.h"
 #include "hr_json.h"
 #include "hr_log.h"
+#include "hr_mhd.h"
 
 #include <microhttpd.h>
 #include <netdb.h>
@@ -21,7 +22,7 @@
 //  What the server can answer: the labels of herald_broker_http_errors_total
 static const hr_error_t s_codes [] = {
     HR_E_BAD_REQUEST, HR_E_BAD_CHANNEL, HR_E_NOT_FOUND, HR_E_METHOD_NOT_ALLOWED,
-    HR_E_OVERLOADED, HR_E_UNAVAILABLE, HR_E_INTERNAL
+    HR_E_HEADERS_TOO_LARGE, HR_E_OVERLOADED, HR_E_UNAVAILABLE, HR_E_INTERNAL
 };
 #define S_CODES (sizeof s_codes / sizeof s_codes [0])
 
@@ -259,21 +260,22 @@ s_notify_connection (void *cls, struct MHD_Connection *mhd, void **socket_contex
     hr_metrics_add_to (self->shard, self->m_connections, delta);
 }
 
-//  libmicrohttpd's own lines: what it refused itself (a head over the
-//  memory bound, a malformed request), a bind failure while starting
+//  libmicrohttpd's own lines: a bind failure while starting (kept for the
+//  start-up error), a request it refused itself (a head over the memory
+//  bound, a malformed request: counted like ours), the rest at debug
 static void
 s_mhd_log (void *cls, const char *format, va_list args)
 {
     hrb_http_t *self = cls;
     char line [256];
-    vsnprintf (line, sizeof line, format, args);
-    size_t len = strlen (line);
-    while (len && line [len - 1] == '\n')
-        line [--len] = 0;
+    unsigned status = hr_mhd_log_line (line, sizeof line, format, args);
     if (!atomic_load (&self->started))
-        memcpy (self->start_error, line, len + 1);
+        snprintf (self->start_error, sizeof self->start_error, "%s", line);
     else
-        hr_log_limited_info ("broker http: libmicrohttpd", "detail", line);
+    if (status >= 400)
+        s_count_error (self, hr_mhd_status_error (status), line);
+    else
+        hr_log_debug ("broker http: libmicrohttpd", "detail", line);
 }
 
 // ---------------------------------------------------------------- the server

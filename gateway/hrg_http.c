@@ -14,6 +14,7 @@
 #include "hr_cluster_status.h"
 #include "hr_json.h"
 #include "hr_log.h"
+#include "hr_mhd.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -330,19 +331,6 @@ hrg_http_notify_connection (void *cls, struct MHD_Connection *mhd, void **socket
         hrg_limit_mhd_closed (worker->limit, socket_context);
 }
 
-//  libmicrohttpd's status for a request it refused itself, as our code.
-static hr_error_t
-s_mhd_error (unsigned status)
-{
-    switch (status) {
-        case MHD_HTTP_REQUEST_HEADER_FIELDS_TOO_LARGE:
-        case MHD_HTTP_URI_TOO_LONG: return HR_E_HEADERS_TOO_LARGE;
-        case MHD_HTTP_CONTENT_TOO_LARGE: return HR_E_BODY_TOO_LARGE;
-        case MHD_HTTP_INTERNAL_SERVER_ERROR: return HR_E_INTERNAL;
-        default: return HR_E_BAD_REQUEST;
-    }
-}
-
 //  A token in a query string (?token=...) is a credential: cut from a log
 //  line whatever follows "token=" up to the next '&', space or quote.
 static void
@@ -362,27 +350,13 @@ void
 hrg_http_mhd_log (void *cls, const char *format, va_list args)
 {
     hrg_worker_t *worker = cls;
-    static const char mark [] = "HTTP response code is %u";
-    const char *status_at = strstr (format, mark);
-    unsigned status = 0;
-    //  The status is the line's first argument only if no % comes before
-    if (status_at && strchr (format, '%') == status_at + sizeof mark - 3) {
-        va_list copy;
-        va_copy (copy, args);
-        status = va_arg (copy, unsigned);
-        va_end (copy);
-    }
     char line [512];
-    vsnprintf (line, sizeof line, format, args);
-    size_t len = strlen (line);
-    while (len && line [len - 1] == '\n')
-        line [--len] = 0;
+    unsigned status = hr_mhd_log_line (line, sizeof line, format, args);
     s_redact_tokens (line);
-    //  libmicrohttpd answers a request it cannot parse or hold with its own
-    //  HTML page (0.9.75 offers no hook to replace it); this line is the one
-    //  place that names the status, so it is counted like our own errors
+    //  A request libmicrohttpd refused itself, with a page of its own: counted
+    //  like our own errors (hr_mhd.h)
     if (status >= 400)
-        hrg_worker_count_error (worker, s_mhd_error (status), line);
+        hrg_worker_count_error (worker, hr_mhd_status_error (status), line);
     else
         hr_log_debug ("libmicrohttpd", "detail", line);
 }

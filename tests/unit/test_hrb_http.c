@@ -334,6 +334,33 @@ test_a_body_is_refused_at_once (void **state)
     close (fd);
 }
 
+static int64_t s_metric (s_fixture_t *f, const char *line_start);
+
+//  libmicrohttpd answers 431 itself (its own page): counted as ours
+static void
+test_a_head_over_the_memory_bound_is_431_and_counted (void **state)
+{
+    s_fixture_t *f = *state;
+    int fd = s_connect (f);
+    size_t size = HRB_HTTP_CONN_MEMORY + 1024;
+    char *request = malloc (size + 64);
+    int at = snprintf (request, size + 64, "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Big: ");
+    memset (request + at, 'a', size);
+    strcpy (request + at + size, "\r\n\r\n");
+    //  The server may close before reading it all
+    (void) !write (fd, request, strlen (request));
+    free (request);
+    char response [4096];
+    assert_int_equal (s_read_response (fd, response, sizeof response), 431);
+    close (fd);
+    uint64_t deadline = hr_mono_ms () + 5000;
+    while (s_metric (f, "herald_broker_http_errors_total{code=\"headers_too_large\"} ") != 1
+       &&  hr_mono_ms () < deadline)
+        usleep (1000);
+    assert_int_equal (s_metric (f, "herald_broker_http_errors_total{code=\"headers_too_large\"} "),
+                      1);
+}
+
 static int64_t
 s_metric (s_fixture_t *f, const char *line_start)
 {
@@ -395,6 +422,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_keep_alive_serves_requests_one_after_another,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_a_body_is_refused_at_once, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_a_head_over_the_memory_bound_is_431_and_counted,
+                                         s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_connections_over_the_limit_are_closed_and_counted,
                                          s_setup, s_teardown),
     };
