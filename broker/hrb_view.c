@@ -138,6 +138,11 @@ hrb_view_new (const hrb_view_config_t *config, const hrb_view_durable_t *restore
     }
     if (self->durable.installed.members & self->me)
         self->member_since = now;
+    //  Whom it lent its lease to before it started is unknown: as if to
+    //  every broker just now, for its votes' certificates (s_certified)
+    for (size_t j = 0; j < config->size; j++)
+        self->lent [j] = now;
+    self->lent_any = self->all & ~self->me;
     return self;
 }
 

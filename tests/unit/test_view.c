@@ -556,6 +556,23 @@ test_vote_denied_while_it_lends_its_lease_to_an_owner_dropped (void **state)
 }
 
 static void
+test_vote_after_a_restart_certifies_nothing_for_a_lease (void **state)
+{
+    //  It may have lent 2 its lease just before it stopped
+    hrb_view_config_t c = s_config (3, 0);
+    hrb_view_durable_t d = { .term = 2, .voted_for = -1,
+                             .installed = s_view (2, S_ALL3, S_ALL3) };
+    hrb_view_sm_t *sm = hrb_view_new (&c, &d, 1000);
+    s_hear (sm, 1, s_view (2, S_ALL3, S_ALL3), 1000);
+    s_vreq (sm, 1, 3, s_view (3, 3, 3), 1000 + S_LEASE - 1);
+    assert_false (s_find (HRB_VIEW_VOTE)->granted);
+    s_hear (sm, 1, s_view (2, S_ALL3, S_ALL3), 1000 + S_LEASE);
+    s_vreq (sm, 1, 3, s_view (3, 3, 3), 1000 + S_LEASE);
+    assert_true (s_find (HRB_VIEW_VOTE)->granted);
+    hrb_view_destroy (&sm);
+}
+
+static void
 test_vote_denied_for_a_new_owner_that_was_not_a_member (void **state)
 {
     //  View 2: members {0,1}, owners {0,1}; 2 comes back
@@ -625,6 +642,7 @@ main (void)
         cmocka_unit_test (test_vote_denied_when_a_broker_it_hears_is_left_out),
         cmocka_unit_test (test_vote_granted_leaving_out_a_broker_that_is_leaving),
         cmocka_unit_test (test_vote_denied_while_it_lends_its_lease_to_an_owner_dropped),
+        cmocka_unit_test (test_vote_after_a_restart_certifies_nothing_for_a_lease),
         cmocka_unit_test (test_vote_denied_for_a_new_owner_that_was_not_a_member),
         cmocka_unit_test (test_vote_granted_for_a_promotion_of_a_member),
         cmocka_unit_test (test_vote_granted_for_any_owners_when_no_old_owner_is_left),
