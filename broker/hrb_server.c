@@ -473,9 +473,14 @@ s_handle_pull (hrb_server_t *self)
     int owner = -1;
     if (rc == HR_OK)
         rc = s_gate (self, &req, &owner);
-    if (rc == HR_OK && owner >= 0)
-        hrb_cluster_forward (self->cluster, owner, NULL, zmq_msg_data (&msg),
-                             zmq_msg_size (&msg));
+    if (rc == HR_OK && owner >= 0) {
+        //  Not even queued (the owner's connection is down): as unavailable
+        if (hrb_cluster_forward (self->cluster, owner, NULL, zmq_msg_data (&msg),
+                                 zmq_msg_size (&msg)) != 0) {
+            hrb_cluster_count_unavailable (self->cluster);
+            rc = HR_E_UNAVAILABLE;
+        }
+    }
     else
     if (rc == HR_OK) {
         uint64_t seq;
