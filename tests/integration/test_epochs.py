@@ -137,7 +137,9 @@ class GatewayOnAFakeBroker(unittest.TestCase):
     def setUp(self):
         self.broker = FakeBroker()
         self.addCleanup(self.broker.stop)
-        self.gateway = h.start(self, "gateway", "--broker", self.broker.endpoints())
+        #  One worker: every client of a test shares the worker's channel
+        self.gateway = h.start(self, "gateway", "--broker", self.broker.endpoints(),
+                               "--workers", "1")
         h.wait_broker_linked(self.gateway)
 
     def stale(self):
