@@ -97,7 +97,7 @@ typedef struct {
 
 typedef enum {
     HRB_VIEW_HEARTBEAT = 1,     //  term, view (the sender's installed), stamp, leaving
-    HRB_VIEW_HEARTBEAT_ACK,     //  view.number acknowledged, stamp echoed
+    HRB_VIEW_HEARTBEAT_ACK,     //  view.number lent the lease for (0: heard, no lease), stamp echoed
     HRB_VIEW_VOTE_REQUEST,      //  term, view (proposed; view.number == term)
     HRB_VIEW_VOTE               //  term, granted
 } hrb_view_msg_type_t;
@@ -177,8 +177,9 @@ bool hrb_view_lease (const hrb_view_sm_t *self, uint64_t now);
 //  True when this broker may assign seqs to channel ch (len bytes) now:
 //  it is ch's owner in the installed view (hr_cluster_owner over owners),
 //  holds the lease, is not restarted-and-unowned, and either owned ch in
-//  the view installed just before (numbered one less) once that view's
-//  fence has passed, or has waited out the lease since installing.
+//  the view installed just before (numbered one less), or ch's owner
+//  there was dropped without handoff, once that view's fence has passed,
+//  or has waited out the lease since installing.
 bool hrb_view_may_sequence (const hrb_view_sm_t *self, const hr_cluster_t *cluster,
                             const char *ch, size_t len, uint64_t now);
 
