@@ -239,7 +239,8 @@ msg_text (const hrb_view_msg_t *msg, char *buf, size_t size)
 static void
 net_send (view_sim_t *self, const hrb_view_msg_t *msg, int to)
 {
-    if (self->cut [msg->from][to] || vs_chance (self, self->drop_pct)) {
+    if (self->cut [msg->from][to] || vs_chance (self, self->loss [msg->from][to])
+        || vs_chance (self, self->drop_pct)) {
         self->stats.dropped++;
         vs_trace (self, "      to b%d: dropped", to);
         return;
@@ -335,8 +336,9 @@ vs_after_call (view_sim_t *self, int b, const hrb_view_out_t *out)
                            msg_text (msg, text, sizeof text));
             continue;
         }
-        //  Acks only of the installed view, while it is the term; a grant kept on disk
-        if ((msg->type == HRB_VIEW_HEARTBEAT_ACK
+        //  Acks only of the installed view, while it is the term (an ack of view 0
+        //  acknowledges none: the heartbeat was heard); a grant kept on disk
+        if ((msg->type == HRB_VIEW_HEARTBEAT_ACK && msg->view.number
              && (msg->view.number != view->number || view->number != durable->term))
             || (msg->type == HRB_VIEW_VOTE && msg->granted
                 && (durable->term != msg->term || durable->voted_for != msg->to

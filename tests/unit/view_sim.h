@@ -87,6 +87,7 @@ void view_sim_restart (view_sim_t *self, int b);      //  with its durable state
 void view_sim_pause (view_sim_t *self, int b);
 void view_sim_resume (view_sim_t *self, int b);
 void view_sim_cut (view_sim_t *self, int from, int to);   //  one direction
+void view_sim_lossy (view_sim_t *self, int from, int to, unsigned pct);  //  pct % lost
 void view_sim_heal (view_sim_t *self);                     //  every link
 void view_sim_leave (view_sim_t *self, int b);
 

@@ -5,8 +5,30 @@
 
 //  --- Partitions
 
+//  Counts the cuts and takes the worst loss of every link again.
+static void
+links_update (view_sim_t *self)
+{
+    memset (self->cut, 0, sizeof self->cut);
+    memset (self->loss, 0, sizeof self->loss);
+    for (int slot = 0; slot < PARTITIONS_MAX; slot++) {
+        const partition_t *part = &self->parts [slot];
+        if (!part->active)
+            continue;
+        for (size_t from = 0; from < self->n; from++)
+            for (size_t to = 0; to < self->n; to++)
+                if (part->links [from] & (1u << to)) {
+                    if (part->loss >= 100)
+                        self->cut [from][to]++;
+                    else
+                    if (part->loss > self->loss [from][to])
+                        self->loss [from][to] = (uint8_t) part->loss;
+                }
+    }
+}
+
 int
-vs_partition (view_sim_t *self, const hr_members_t links [MAXB])
+vs_partition (view_sim_t *self, const hr_members_t links [MAXB], unsigned loss)
 {
     for (int slot = 0; slot < PARTITIONS_MAX; slot++) {
         partition_t *part = &self->parts [slot];
@@ -14,11 +36,9 @@ vs_partition (view_sim_t *self, const hr_members_t links [MAXB])
             continue;
         part->active = true;
         part->gen++;
+        part->loss = loss;
         memcpy (part->links, links, sizeof part->links);
-        for (size_t from = 0; from < self->n; from++)
-            for (size_t to = 0; to < self->n; to++)
-                if (links [from] & (1u << to))
-                    self->cut [from][to]++;
+        links_update (self);
         self->stats.partitions++;
         return slot;
     }
@@ -32,10 +52,7 @@ vs_partition_end (view_sim_t *self, int slot, uint32_t gen)
     if (!part->active || part->gen != gen)
         return;
     part->active = false;
-    for (size_t from = 0; from < self->n; from++)
-        for (size_t to = 0; to < self->n; to++)
-            if (part->links [from] & (1u << to))
-                self->cut [from][to]--;
+    links_update (self);
 }
 
 void
@@ -44,7 +61,16 @@ view_sim_cut (view_sim_t *self, int from, int to)
     hr_members_t links [MAXB] = { 0 };
     links [from] = 1u << to;
     vs_trace (self, "  cut b%d -> b%d", from, to);
-    vs_partition (self, links);
+    vs_partition (self, links, 100);
+}
+
+void
+view_sim_lossy (view_sim_t *self, int from, int to, unsigned pct)
+{
+    hr_members_t links [MAXB] = { 0 };
+    links [from] = 1u << to;
+    vs_trace (self, "  b%d -> b%d loses %u%%", from, to, pct);
+    vs_partition (self, links, pct);
 }
 
 void
@@ -192,21 +218,42 @@ pick (view_sim_t *self, int want, int refuse)
     return count ? found [vs_range (self, 0, count - 1)] : -1;
 }
 
+//  Starts a partition that heals at until.
+static void
+partition_add (view_sim_t *self, const hr_members_t links [MAXB], unsigned loss,
+               const char *kind, uint64_t until)
+{
+    int slot = vs_partition (self, links, loss);
+    if (slot < 0)
+        return;
+    char text [256];
+    size_t used = 0;
+    for (size_t from = 0; from < self->n; from++)
+        for (size_t to = 0; to < self->n; to++)
+            if ((links [from] & (1u << to)) && used < sizeof text)
+                used += snprintf (text + used, sizeof text - used, " %zu>%zu", from, to);
+    vs_trace (self, "  partition %d (%s, %u%% lost) until t=%" PRIu64 ":%s", slot, kind, loss,
+              until, used ? text : " none");
+    vs_schedule (self, until, EV_HEAL, slot, self->parts [slot].gen);
+}
+
 static void
 partition (view_sim_t *self)
 {
     if (self->n < 2)
         return;
-    hr_members_t links [MAXB] = { 0 };
-    uint64_t kind = vs_range (self, 0, 2);
+    hr_members_t links [MAXB] = { 0 }, flaky [MAXB] = { 0 };
+    uint64_t kind = vs_range (self, 0, 4);
+    uint64_t until = self->now + vs_range (self, self->config.heartbeat, 4 * self->config.timeout);
+    int x = (int) vs_range (self, 0, self->n - 1), y = (x + 1) % (int) self->n;
     if (kind == 0) {                    //  symmetric: S | the rest
         hr_members_t side = (hr_members_t) vs_range (self, 1, self->all - 1);
         for (size_t b = 0; b < self->n; b++)
             links [b] = side & (1u << b) ? self->all & ~side : side;
+        partition_add (self, links, 100, "symmetric", until);
     }
     else
     if (kind == 1) {                    //  one way: into one broker, or out of it
-        int x = (int) vs_range (self, 0, self->n - 1);
         bool out = vs_chance (self, 50);
         for (size_t b = 0; b < self->n; b++)
             if (out && (int) b == x)
@@ -214,25 +261,26 @@ partition (view_sim_t *self)
             else
             if (!out && (int) b != x)
                 links [b] = 1u << x;
+        partition_add (self, links, 100, "one way", until);
     }
-    else                                //  any set of directed links
+    else
+    if (kind <= 3) {                    //  any set of directed links, cut or lossy
         for (size_t from = 0; from < self->n; from++)
             for (size_t to = 0; to < self->n; to++)
-                if (from != to && vs_chance (self, 30))
+                if (from != to && vs_chance (self, kind == 3 ? 40 : 30))
                     links [from] |= 1u << to;
-    int slot = vs_partition (self, links);
-    if (slot < 0)
-        return;
-    char text [256];
-    size_t used = 0;
-    for (size_t from = 0; from < self->n; from++)
-        for (size_t to = 0; to < self->n; to++)
-            if (links [from] & (1u << to))
-                used += snprintf (text + used, sizeof text - used, " %zu>%zu", from, to);
-    vs_trace (self, "  partition %d (%s):%s", slot,
-              kind == 0 ? "symmetric" : kind == 1 ? "one way" : "links", used ? text : " none");
-    vs_schedule (self, self->now + vs_range (self, self->config.heartbeat, 4 * self->config.timeout),
-                 EV_HEAL, slot, self->parts [slot].gen);
+        partition_add (self, links, kind == 3 ? (unsigned) vs_range (self, 30, 95) : 100,
+                       "links", until);
+    }
+    else {                              //  flaky: x and y cut, the rest barely reach x
+        links [x] = 1u << y;
+        links [y] = 1u << x;
+        for (size_t b = 0; b < self->n; b++)
+            if ((int) b != x && (int) b != y)
+                flaky [b] = 1u << x;
+        partition_add (self, links, 100, "pair", until);
+        partition_add (self, flaky, (unsigned) vs_range (self, 70, 95), "flaky", until);
+    }
 }
 
 static void
@@ -252,6 +300,11 @@ fault (view_sim_t *self)
     else
     if (r < 65 && (b = pick (self, UP, 0)) >= 0) {
         view_sim_crash (self, b);
+        if (vs_chance (self, 25)) {     //  the machine reboots: a new monotonic clock
+            self->b [b].offset = vs_range (self, 1000, 1000000000);
+            vs_trace (self, "  b%d's machine reboots: its clock reads %" PRIu64, b,
+                      view_sim_local (self, b));
+        }
         vs_schedule (self, self->now + vs_range (self, 0, 3 * timeout), EV_START, b,
                      self->b [b].gen);
     }

@@ -57,6 +57,7 @@ typedef struct {
     bool active;
     uint32_t gen;               //  heal events of an earlier use of the slot are void
     hr_members_t links [MAXB];  //  links [from]: the receivers cut from it
+    unsigned loss;              //  % of messages lost on those links; 100: cut
 } partition_t;
 
 typedef struct {
@@ -83,6 +84,7 @@ struct _view_sim_t {
     size_t heap_size, heap_cap;
     broker_t b [MAXB];
     uint8_t cut [MAXB][MAXB];   //  partitions cutting from -> to
+    uint8_t loss [MAXB][MAXB];  //  % lost from -> to: the worst lossy partition
     partition_t parts [PARTITIONS_MAX];
     unsigned drop_pct, dup_pct, long_pct;
     uint64_t max_delay;
@@ -110,9 +112,10 @@ void vs_stop (view_sim_t *self, int b);
 void vs_members_text (hr_members_t set, char *buf, size_t size);
 //  After each call into b's machine: checks its outputs, persists, sends.
 void vs_after_call (view_sim_t *self, int b, const hrb_view_out_t *out);
-//  Cuts links [from] (receivers) for every from; returns the partition's
-//  slot, or -1 when every slot is taken.
-int vs_partition (view_sim_t *self, const hr_members_t links [MAXB]);
+//  Cuts links [from] (receivers) for every from (loss 100), or loses loss %
+//  of their messages; returns the partition's slot, or -1 when every slot
+//  is taken.
+int vs_partition (view_sim_t *self, const hr_members_t links [MAXB], unsigned loss);
 void vs_partition_end (view_sim_t *self, int slot, uint32_t gen);
 
 //  view_sim_seq.c: invariant 3. Which channels each broker is asked about:
