@@ -270,16 +270,17 @@ class ClusterGateway(unittest.TestCase):
         self.broker("b2").open_router()
         self.wait_ready(gw)
         # Two brokers but no view yet is not ready either (a fresh gateway)
-        gw2 = self.gateway()
         for b in self.brokers:
-            b.silence()
-        H.wait_until(lambda: "no view" in H.http("GET", gw2.http + "/readyz")
-                     .json.get("message", ""), 10, "gw2 connected, no view")
-        self.assertNotIn("connected to", H.http("GET", gw2.http + "/readyz").json["message"])
+            b.silence()                 # returns once the broker has stopped announcing
+        gw2 = self.gateway()
+        H.wait_until(lambda: H.http("GET", gw2.http + "/readyz").json.get("message")
+                     == "no view heard from any broker yet", 10, "gw2 connected, no view")
         self.announce(1, by=[self.broker("b2")])
         self.wait_ready(gw2)
-        self.assertEqual(H.metric(gw2.http, "herald_gateway_cluster_view"), 1)
-        self.assertEqual(H.metric(gw2.http, "herald_gateway_brokers_connected"), 2)
+        # The gauges are set by the first worker on its next turn (within 250 ms)
+        H.wait_until(lambda: (H.metric(gw2.http, "herald_gateway_cluster_view"),
+                              H.metric(gw2.http, "herald_gateway_brokers_connected")) == (1, 2),
+                     5, "the cluster gauges")
 
     def test_publishes_go_to_the_owner_of_the_highest_view(self):
         gw = self.gateway()
@@ -386,6 +387,15 @@ class ClusterGateway(unittest.TestCase):
         H.wait_until(lambda: H.metric(gw.http, "herald_gateway_view_bad_total") > 0, 10,
                      "a bad view counted")
         self.assertEqual(self.cluster(gw)["view"]["number"], 7)
+
+    def test_a_bad_cluster_file_stops_the_start(self):
+        with open(self.file, "w") as f:
+            json.dump({"brokers": [{"id": "b1"}]}, f)
+        proc = H.subprocess.run([H.herald_binary(), "gateway", "--http", "127.0.0.1:0",
+                                 "--cluster", self.file], capture_output=True, text=True,
+                                timeout=30)
+        self.assertEqual(proc.returncode, 2, proc)
+        self.assertIn(self.file, proc.stderr)
 
 
 if __name__ == "__main__":
