@@ -539,14 +539,12 @@ s_on_probe (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
             size_t count)
 {
     hrg_channel_t *self = arg;
+    bool answered = reply && !reply->error;
     self->probe_rid = 0;
     self->probe_answers++;
-    self->probe_failed = !reply || reply->error;
-    //  No epoch is no news for a client that has one: the stream's own
-    //  nil marker, not a head query, empties a channel
-    if (!self->probe_failed && reply->epoch)
-        s_accept (self, hrg_event_marker (self->name, reply->epoch, reply->epoch_len,
-                                          reply->head));
+    self->probe_failed = !answered;
+    //  The next query goes out first: a waiter told below that asks again
+    //  then waits for it, and there is never more than one in flight
     if (self->probe_again) {
         self->probe_again = false;
         if (!s_send_probe (self)) {
@@ -554,6 +552,11 @@ s_on_probe (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
             self->probe_failed = true;
         }
     }
+    //  No epoch is no news for a client that has one: the stream's own
+    //  nil marker, not a head query, empties a channel
+    if (answered && reply->epoch)
+        s_accept (self, hrg_event_marker (self->name, reply->epoch, reply->epoch_len,
+                                          reply->head));
     s_notify_waiters (self);
 }
 
