@@ -196,6 +196,18 @@ class GatewayOnAFakeBroker(unittest.TestCase):
         self.assertEqual(c.wait_events(3)[2].json["seq"], 4)
         self.assertFalse([e for e in c.events if e.type == "herald-reset"])
 
+    def test_a_websocket_position_of_a_newer_epoch_is_resumed_after_asking(self):
+        self.broker.history("orders", EB, 2)
+        h.subscribed(self, self.gateway.http, ["orders"])       # the channel at EB
+        self.broker.history("orders", EC, 3)
+        ws = w.welcomed(self, self.gateway.http)
+        ws.subscribe("orders", e=EC, s=1)
+        self.assertEqual([(m["e"], m["s"]) for m in ws.wait_events("orders", 2)],
+                         [(EC, 2), (EC, 3)])
+        self.broker.event("orders", EC, 4)
+        self.assertEqual(ws.wait_events("orders", 3)[2]["s"], 4)
+        self.assertEqual(ws.of_type("reset"), [])
+
     def test_a_cursor_of_a_newer_epoch_the_broker_denies_is_reset(self):
         self.broker.history("orders", EB, 2)
         c = h.sse(self, self.gateway.http, ["orders"],
