@@ -21,7 +21,10 @@ import zmq
 
 import harness as H
 
-FAILOVER_MS, LEASE_MS, HOLD_DOWN_MS = 1500, 1000, 2000
+# A failover timeout long enough that a loaded machine (ASan, ctest -j)
+# does not change views on its own; the lease short, so that a cut-off
+# broker stops soon.
+FAILOVER_MS, LEASE_MS, HOLD_DOWN_MS = 3000, 1000, 2000
 IDS = ("b1", "b2", "b3")
 
 
@@ -127,7 +130,8 @@ class Cluster(unittest.TestCase):
 
     def test_views_failover_rejoin_and_hold_down(self):
         number = self.wait_view(IDS, IDS, IDS)
-        # /v1/cluster and /readyz on each broker's --http say the same
+        # /v1/cluster and /readyz on each broker's --http say the same as
+        # its log (the view it installed last)
         ch = channel_owned_by("b2", "seen")
         for b in IDS:
             base = self.brokers[b].http
@@ -135,14 +139,16 @@ class Cluster(unittest.TestCase):
                          "%s ready (a member holding its lease)" % b)
             r = H.http("GET", base + "/v1/cluster?channel=" + ch)
             self.assertEqual(r.status, 200, r)
-            self.assertEqual((r.json["self"], r.json["lease"], r.json["view"]["number"]),
-                             (b, True, number), r.json)
-            self.assertEqual(set(r.json["view"]["members"]), set(IDS))
-            self.assertEqual(r.json["channel"]["owner"], "b2")
-            self.assertTrue(all(x["up"] and x["owner"] for x in r.json["brokers"]), r.json)
-            m = H.metrics(base)
-            self.assertEqual((m["herald_cluster_view"], m["herald_cluster_members_up"],
-                              m["herald_cluster_lease"]), (number, 3, 1))
+            view = self.brokers[b].view()
+            self.assertGreaterEqual(view[0], number)
+            self.assertEqual((r.json["self"], r.json["view"]["number"]), (b, view[0]), r.json)
+            self.assertEqual(set(r.json["view"]["members"]), set(view[1]))
+            self.assertEqual(r.json["channel"]["owner"], owner(ch, view[2]))
+            self.assertEqual({x["id"] for x in r.json["brokers"] if x["owner"]}, set(view[2]))
+            H.wait_until(lambda: H.metrics(base)["herald_cluster_view"] >= number
+                         and H.metrics(base)["herald_cluster_members_up"] == 3
+                         and H.metrics(base)["herald_cluster_lease"] == 1, 5,
+                         "%s's cluster gauges" % b)
         # SIGKILL b3: the others install a view without it once it has been
         # silent for the failover timeout and an election delay (hrb_view:
         # random in [timeout / 2, timeout)) has passed, plus a second
@@ -250,8 +256,15 @@ class Cluster(unittest.TestCase):
         self.wait_view(IDS, IDS, IDS)
         mine, theirs = channel_owned_by("b1", "u"), channel_owned_by("b2", "u")
         self.acked("b1", mine, "before")
-        self.brokers["b2"].kill()
-        self.brokers["b3"].kill()
+        self.acked("b1", theirs, "before")     # b1 knows b2 is up
+        # Cut off: the others stop answering, their connections stay up
+        for b in ("b2", "b3"):
+            self.brokers[b].send_signal(signal.SIGSTOP)
+        # (A loaded machine may have moved channels since: b1 cannot
+        # install a view now, so its last one says who owns them)
+        owners = self.brokers["b1"].view()[2]
+        if owner(mine, owners) != "b1" or owner(theirs, owners) == "b1":
+            self.skipTest("the view changed before the cut: %s" % (owners,))
         d = self.dealer("b1")
         rid = [0]
 
@@ -263,8 +276,13 @@ class Cluster(unittest.TestCase):
             self.assertEqual(r["rid"], rid[0])
             self.assertLess(took, 1.5, r)       # forwards wait 1 s at most
             return r
+        # A publish forwarded to the silent owner: unavailable after 1 s
+        started = time.monotonic()
+        r = answered(theirs)
+        self.assertEqual(r.get("error"), "unavailable", r)
+        self.assertGreater(time.monotonic() - started, 0.9)
         # Its lease runs out: every publish is answered unavailable, none
-        # held (a forward to a dead owner waits a second at most)
+        # held (a forward to a silent owner waits a second at most)
         H.wait_until(lambda: answered(mine).get("error") == "unavailable",
                      LEASE_MS / 1000 + 2, "b1 to answer unavailable for its own channel")
         for ch in (mine, theirs, mine):
