@@ -297,6 +297,55 @@ class Cluster(unittest.TestCase):
                      3, "the PUSH publish refused unavailable")
 
 
+class PeerInput(unittest.TestCase):
+    """What arrives on the peer ROUTER from anyone but a broker of the same
+    file is refused, counted and logged; the broker carries on."""
+
+    def test_bad_peer_messages_are_refused_and_counted(self):
+        d = tempfile.mkdtemp(prefix="herald-cluster-peer-")
+        self.addCleanup(shutil.rmtree, d, True)
+        nodes = [{"id": b, **{k: "ipc://%s/%s-%s" % (d, b, k)
+                              for k in ("publish", "router", "stream", "peer")}} for b in IDS]
+        path = os.path.join(d, "cluster.json")
+        with open(path, "w") as f:
+            json.dump({"brokers": nodes}, f)
+        broker = Broker("broker", ["--cluster", path, "--id", "b1", "--state-dir", d,
+                                   "--http", "127.0.0.1:0"])
+        self.addCleanup(broker.kill)
+        hb = {"t": "hb", "from": "b2", "cf": 1, "term": 1, "stamp": 1, "leaving": False,
+              "view": {"n": 1, "m": 7, "o": 7, "h": 0}}
+
+        peers = {}
+
+        def send(identity, *frames):
+            # One socket per routing id, open until the end: a new
+            # connection with an id in use takes it over (ROUTER_HANDOVER)
+            # and what the old one queued is lost
+            if identity not in peers:
+                s = H.ZMQ.socket(zmq.DEALER)
+                s.setsockopt(zmq.IDENTITY, identity)
+                s.setsockopt(zmq.LINGER, 0)
+                s.connect(nodes[0]["peer"])
+                self.addCleanup(s.close)
+                peers[identity] = s
+            peers[identity].send_multipart(list(frames))
+        send(b"b2", b"\xc1garbage")                             # not MessagePack
+        send(b"b2", msgpack.packb(hb))                          # another cluster file
+        send(b"zz", msgpack.packb(dict(hb, **{"from": "zz"})))  # not a broker of the file
+        send(b"b3", msgpack.packb(hb))                          # from is not the sender
+        send(b"b2", msgpack.packb(dict(hb, t="handoff")))       # not a type (yet)
+        send(b"b2", b"", b"two frames")
+        H.wait_until(lambda: H.metrics(broker.http).get("herald_cluster_refused_total") == 6,
+                     5, "six refused peer messages")
+        reasons = {e.get("reason") for e in broker.logs()
+                   if e.get("msg") == "cluster: peer message refused"}
+        self.assertIn("another cluster file (its bytes differ from ours)", reasons)
+        self.assertIn("not a broker of the cluster file", reasons)
+        self.assertIn("from is not the sender", reasons)
+        self.assertEqual(H.http("GET", broker.http + "/healthz").status, 200)
+        broker.stop()
+
+
 class Flags(unittest.TestCase):
     """Options refused before anything starts (exit 2, a clear message)."""
 
