@@ -24,22 +24,29 @@ import wsclient
 SEED = int(os.environ.get("HERALD_TEST_SEED", "20261123"))
 
 
+def _endpoints(value):
+    """One endpoint, or a list of them (a cluster's brokers)."""
+    return [value] if isinstance(value, str) else list(value)
+
+
 class Publisher(threading.Thread):
-    """Sends `total` events at about `rate`/s, alternating PUSH and DEALER."""
+    """Sends `total` events at about `rate`/s, alternating PUSH and DEALER.
+    With lists of endpoints (a cluster's brokers, same order in both), each
+    event goes through a broker drawn at random."""
 
     def __init__(self, pull, router, channels, total, rate, seed):
         super().__init__(daemon=True)
-        self.pull, self.router, self.channels = pull, router, channels
+        self.pull, self.router, self.channels = _endpoints(pull), _endpoints(router), channels
         self.total, self.rate, self.rng = total, rate, random.Random(seed)
         self.sends = {c: [] for c in channels}     # monotonic time of each send
         self.acks = {c: [] for c in channels}      # seqs acknowledged, in order
         self.error = None
 
     def run(self):
-        push = h.ZMQ.socket(zmq.PUSH)
-        dealer = h.ZMQ.socket(zmq.DEALER)
+        pushes = [h.ZMQ.socket(zmq.PUSH) for _ in self.pull]
+        dealers = [h.ZMQ.socket(zmq.DEALER) for _ in self.router]
         try:
-            for sock, endpoint in ((push, self.pull), (dealer, self.router)):
+            for sock, endpoint in zip(pushes + dealers, self.pull + self.router):
                 sock.setsockopt(zmq.LINGER, 2000)
                 sock.connect(endpoint)
             start = time.monotonic()
@@ -49,23 +56,24 @@ class Publisher(threading.Thread):
                 if delay > 0:
                     time.sleep(delay)           # pacing the workload, not syncing
                 channel = self.rng.choice(self.channels)
+                via = self.rng.randrange(len(pushes)) if len(pushes) > 1 else 0
                 frame = {"ch": channel, "data": {"i": i}}
                 self.sends[channel].append(time.monotonic())
                 if i % 2 and i + 1 < self.total:    # the last one is acknowledged
-                    push.send(msgpack.packb(frame))
+                    pushes[via].send(msgpack.packb(frame))
                     continue
                 frame["rid"] = i
-                dealer.send(msgpack.packb(frame))
-                if not dealer.poll(10000):
+                dealers[via].send(msgpack.packb(frame))
+                if not dealers[via].poll(10000):
                     raise AssertionError("no ack for publish %d" % i)
-                reply = msgpack.unpackb(dealer.recv())
+                reply = msgpack.unpackb(dealers[via].recv())
                 assert reply.get("rid") == i and "seq" in reply, reply
                 self.acks[channel].append(reply["seq"])
         except BaseException as error:          # reported by the test
             self.error = error
         finally:
-            push.close()
-            dealer.close()
+            for sock in pushes + dealers:
+                sock.close()
 
     def sent_before(self, channel, moment):
         return sum(1 for t in self.sends[channel] if t < moment)
@@ -272,26 +280,31 @@ def final_heads(router, channels, expected=None, timeout=10.0):
     """The broker's head of each channel. With expected ({channel: count}),
     asks again until they match or timeout passes: the workload ends with an
     acknowledged publish, but PUSHes travel on another connection and may
-    still be on their way to the broker then."""
-    dealer = h.ZMQ.socket(zmq.DEALER)
-    dealer.setsockopt(zmq.LINGER, 0)
-    dealer.connect(router)
+    still be on their way to the broker then. With a list of routers (a
+    cluster), the highest head any broker answers: only a channel's owner
+    knows it (the others answer head 0)."""
+    dealers = []
+    for endpoint in _endpoints(router):
+        dealers.append(h.ZMQ.socket(zmq.DEALER))
+        dealers[-1].setsockopt(zmq.LINGER, 0)
+        dealers[-1].connect(endpoint)
     deadline = time.monotonic() + timeout
 
+    def head(dealer, channel):
+        dealer.send(msgpack.packb({"op": "history", "ch": channel, "limit": 0}))
+        assert dealer.poll(10000), "no history reply"
+        return msgpack.unpackb(dealer.recv_multipart()[0])["head"]
+
     def query():
-        heads = {}
-        for channel in channels:
-            dealer.send(msgpack.packb({"op": "history", "ch": channel, "limit": 0}))
-            assert dealer.poll(10000), "no history reply"
-            heads[channel] = msgpack.unpackb(dealer.recv_multipart()[0])["head"]
-        return heads
+        return {channel: max(head(d, channel) for d in dealers) for channel in channels}
     try:
         heads = query()
         while expected is not None and heads != expected and time.monotonic() < deadline:
             time.sleep(0.05)                    # polling the broker, with a deadline
             heads = query()
     finally:
-        dealer.close()
+        for dealer in dealers:
+            dealer.close()
     return heads
 
 
@@ -350,7 +363,9 @@ def _client(base, names, rng, seed, stop, transport):
 def run_workload(test, base, pull, router, events=10000, clients=50, channels=8,
                  rate=2500.0, history_size=400, during=None, seed=SEED, transports=("sse",)):
     """Runs the workload; `during(publisher)` runs alongside (e.g. restarts).
-    Client i speaks transports[i % len]: "sse", or a WebSocket subprotocol
+    base is the gateway's URL, or a callable giving the URL for each new
+    connection (several gateways); pull and router an endpoint each, or
+    lists of them (a cluster's brokers, see Publisher). Client i speaks transports[i % len]: "sse", or a WebSocket subprotocol
     (wsclient.JSON, wsclient.MSGPACK). Returns a summary dict for the
     test's output."""
     rng = random.Random(seed)
