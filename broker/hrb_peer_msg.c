@@ -160,19 +160,6 @@ typedef struct {
 } s_decoder_t;
 
 static hr_error_t
-s_read_bool (hr_mp_reader_t *reader, bool *value)
-{
-    hr_mp_item_t item;
-    hr_error_t rc = hr_mp_read (reader, &item);
-    if (rc)
-        return rc;
-    if (item.kind != HR_MP_BOOL)
-        return HR_E_BAD_TYPE;
-    *value = item.boolean;
-    return HR_OK;
-}
-
-static hr_error_t
 s_read_members (hr_mp_reader_t *reader, hr_members_t all, hr_members_t *value)
 {
     uint64_t bits;
@@ -278,9 +265,9 @@ s_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
         case F_STAMP:
             return hr_mp_read_uint (reader, &msg->view.stamp);
         case F_LEAVING:
-            return s_read_bool (reader, &msg->view.leaving);
+            return hr_mp_read_bool (reader, &msg->view.leaving);
         case F_GRANTED:
-            return s_read_bool (reader, &msg->view.granted);
+            return hr_mp_read_bool (reader, &msg->view.granted);
         case F_N:
             return hr_mp_read_uint (reader, &msg->number);
         case F_FID:

@@ -241,6 +241,19 @@ hr_mp_read_uint (hr_mp_reader_t *self, uint64_t *value)
 }
 
 hr_error_t
+hr_mp_read_bool (hr_mp_reader_t *self, bool *value)
+{
+    hr_mp_item_t item;
+    hr_error_t rc = hr_mp_read (self, &item);
+    if (rc)
+        return rc;
+    if (item.kind != HR_MP_BOOL)
+        return HR_E_BAD_TYPE;
+    *value = item.boolean;
+    return HR_OK;
+}
+
+hr_error_t
 hr_mp_read_map (const void *frame, size_t size, hr_mp_field_fn *field, void *arg)
 {
     hr_mp_reader_t reader;

@@ -74,6 +74,9 @@ hr_error_t hr_mp_read_str (hr_mp_reader_t *self, const char **ptr, size_t *len);
 //  Reads an unsigned integer; HR_E_BAD_TYPE for any other kind.
 hr_error_t hr_mp_read_uint (hr_mp_reader_t *self, uint64_t *value);
 
+//  Reads a boolean; HR_E_BAD_TYPE for any other kind.
+hr_error_t hr_mp_read_bool (hr_mp_reader_t *self, bool *value);
+
 //  Called for each key of a map read by hr_mp_read_map; reads (or skips)
 //  exactly the key's value.
 typedef hr_error_t (hr_mp_field_fn) (hr_mp_reader_t *reader, const char *key,

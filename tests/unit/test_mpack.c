@@ -629,6 +629,25 @@ test_read_uint_rejects_negative_float_and_str (void **state)
 }
 
 static void
+test_read_bool_takes_only_booleans (void **state)
+{
+    hr_mp_reader_t reader;
+    bool value = false;
+    hr_mp_reader_init (&reader, B (0xc3));
+    assert_int_equal (hr_mp_read_bool (&reader, &value), HR_OK);
+    assert_true (value);
+    hr_mp_reader_init (&reader, B (0xc2));
+    assert_int_equal (hr_mp_read_bool (&reader, &value), HR_OK);
+    assert_false (value);
+    hr_mp_reader_init (&reader, B (0x01));
+    assert_int_equal (hr_mp_read_bool (&reader, &value), HR_E_BAD_TYPE);
+    hr_mp_reader_init (&reader, B (0xc0));
+    assert_int_equal (hr_mp_read_bool (&reader, &value), HR_E_BAD_TYPE);
+    hr_mp_reader_init (&reader, B (0xc1));
+    assert_int_equal (hr_mp_read_bool (&reader, &value), HR_E_BAD_MSGPACK);
+}
+
+static void
 test_str_eq_compares_whole_span (void **state)
 {
     assert_true (hr_mp_str_eq ("ch", 2, "ch"));
@@ -677,6 +696,7 @@ main (void)
         cmocka_unit_test (test_scalars_do_not_count_as_depth),
         cmocka_unit_test (test_read_str_rejects_other_kinds_as_bad_type),
         cmocka_unit_test (test_read_uint_rejects_negative_float_and_str),
+        cmocka_unit_test (test_read_bool_takes_only_booleans),
         cmocka_unit_test (test_str_eq_compares_whole_span),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
