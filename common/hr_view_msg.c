@@ -123,16 +123,7 @@ s_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
         case 3: return s_read_set (reader, decode->cluster, &msg->members);
         case 4: return s_read_set (reader, decode->cluster, &msg->owners);
         case 5: return s_read_set (reader, decode->cluster, &msg->handoff);
-        default: {
-            hr_mp_item_t item;
-            hr_error_t rc = hr_mp_read (reader, &item);
-            if (rc)
-                return rc;
-            if (item.kind != HR_MP_BOOL)
-                return HR_E_BAD_TYPE;
-            msg->lease = item.boolean;
-            return HR_OK;
-        }
+        default: return hr_mp_read_bool (reader, &msg->lease);
     }
 }
 
