@@ -567,6 +567,28 @@ def make_epoch(view, ms, random="0123456789abcdef"):
     return "%016x%s" % (view << 40 | ms, random)
 
 
+# ---------------------------------------------------------------- clusters
+
+def rendezvous_weight(broker_id, channel):
+    """hr_cluster_weight (docs/cluster.md, "Ownership"): splitmix64's
+    finaliser of FNV-1a-64(id) xor FNV-1a-64(channel)."""
+    def fnv1a64(data):
+        h = 0xcbf29ce484222325
+        for b in data:
+            h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
+        return h
+    x = fnv1a64(broker_id.encode()) ^ fnv1a64(channel.encode())
+    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & 0xFFFFFFFFFFFFFFFF
+    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & 0xFFFFFFFFFFFFFFFF
+    return x ^ (x >> 31)
+
+
+def rendezvous_order(ids, channel):
+    """The channel's order over the broker ids given in file order (falling
+    weight, file order breaking ties): [0] is its owner, [1] its backup."""
+    return sorted(ids, key=lambda i: (-rendezvous_weight(i, channel), ids.index(i)))
+
+
 # ---------------------------------------------------------------- cursors
 
 def fnv1a(data, state=2166136261):

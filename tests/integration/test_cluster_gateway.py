@@ -22,28 +22,7 @@ import zmq
 import harness as H
 import wsclient as W
 
-MASK64 = (1 << 64) - 1
-
-
-def fnv1a64(data):
-    h = 0xcbf29ce484222325
-    for b in data:
-        h = ((h ^ b) * 0x100000001b3) & MASK64
-    return h
-
-
-def weight(broker_id, channel):
-    """docs/cluster.md, Ownership: splitmix64's finaliser of
-    FNV-1a-64(id) xor FNV-1a-64(channel)."""
-    x = fnv1a64(broker_id.encode()) ^ fnv1a64(channel.encode())
-    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & MASK64
-    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & MASK64
-    return x ^ (x >> 31)
-
-
-def order(ids, channel):
-    """The channel's rendezvous order over ids (file order breaks ties)."""
-    return sorted(ids, key=lambda i: (-weight(i, channel), ids.index(i)))
+order = H.rendezvous_order      # the documented owner function
 
 
 EPOCH = H.make_epoch(1, 1000)
