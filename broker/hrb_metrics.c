@@ -69,6 +69,17 @@ hrb_metrics_new (hr_metrics_t *metrics)
         HR_METRIC_GAUGE, "Bytes the revocation list takes (bounded by --revoke-max entries).");
     self->ids [HRB_M_CURVE_REFUSED] = hr_metrics_add (metrics, "herald_curve_refused_total",
         HR_METRIC_COUNTER, "ZeroMQ clients refused by CURVE: their key is not in --curve-clients.");
+    self->ids [HRB_M_HISTORY_QUEUE] = hr_metrics_add (metrics, "herald_broker_history_queue",
+        HR_METRIC_GAUGE, "History queries waiting for the reader thread or for their "
+        "reply to be sent.");
+    self->ids [HRB_M_HISTORY_COALESCED] = hr_metrics_add (metrics,
+        "herald_broker_history_coalesced_total",
+        HR_METRIC_COUNTER, "History queries answered from a read made for an identical "
+        "query waiting at the same time.");
+    self->ids [HRB_M_HISTORY_QUEUE_FULL] = hr_metrics_add (metrics,
+        "herald_broker_history_queue_full_total",
+        HR_METRIC_COUNTER, "History queries answered overloaded at once: 10,000 were "
+        "already waiting.");
     return self;
 }
 

@@ -10,6 +10,7 @@
 #include "hr_buf.h"
 #include "hr_list.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -149,10 +150,18 @@ hrb_peer_queued (const hrb_peer_t *peer)
 int
 hrb_peer_send (hrb_peer_t *peer, void *sock, const void *data, size_t size, int flags)
 {
+    return hrb_peer_send_charged (peer, sock, data, size, size + HRB_PEER_FRAME_CHARGE, flags);
+}
+
+int
+hrb_peer_send_charged (hrb_peer_t *peer, void *sock, const void *data, size_t size,
+                       size_t charge, int flags)
+{
+    assert (charge >= size + HRB_PEER_FRAME_CHARGE);
     s_frame_t *frame = hr_malloc (sizeof *frame + size);
     memcpy (frame->data, data, size);
     frame->peer = peer;
-    frame->charge = size + HRB_PEER_FRAME_CHARGE;
+    frame->charge = charge;
     atomic_fetch_add (&peer->refs, 1);
     atomic_fetch_add (&peer->queued, frame->charge);
     atomic_fetch_add (&peer->totals->queued, frame->charge);

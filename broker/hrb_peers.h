@@ -46,6 +46,13 @@ size_t hrb_peer_queued (const hrb_peer_t *peer);
 //  peer until ZeroMQ frees it. Copies data. Returns zmq_msg_send's result.
 int hrb_peer_send (hrb_peer_t *peer, void *sock, const void *data, size_t size, int flags);
 
+//  The same, charging the peer charge bytes for this frame (at least its
+//  size plus HRB_PEER_FRAME_CHARGE): the last frame of a message whose
+//  other frames are shared with other peers carries their charge, as
+//  ZeroMQ lets go of a message's frames in order.
+int hrb_peer_send_charged (hrb_peer_t *peer, void *sock, const void *data, size_t size,
+                           size_t charge, int flags);
+
 //  Bytes ZeroMQ holds for all peers of the set.
 size_t hrb_peers_queued (const hrb_peers_t *self);
 

@@ -9,6 +9,7 @@
 #include "hrb_marker.h"
 #include "hrb_metrics.h"
 #include "hrb_peers.h"
+#include "hrb_reader.h"
 #include "hrb_revoke.h"
 #include "hrb_store.h"
 #include "hrb_stream.h"
@@ -49,6 +50,14 @@
 #define S_ROUTER_SNDHWM 1000
 //  The message of the broker's own overloaded error for publishes.
 #define S_CHANNELS_FULL "the broker keeps --max-channels channels, all with history"
+//  History requests waiting for the reader thread (hrb_reader), all
+//  clients; past it a request is answered overloaded at once.
+#define S_HISTORY_QUEUE 10000
+#define S_HISTORY_QUEUE_FULL "the broker has 10,000 history queries waiting; retry shortly"
+//  Frames of finished history replies sent per loop turn at most: a reply
+//  read once for a thousand clients is sent over several turns, with
+//  publishes taken in between.
+#define S_DELIVER_FRAMES 8192
 
 struct _hrb_server_t {
     const hrb_config_t *config;
@@ -67,6 +76,7 @@ struct _hrb_server_t {
     hrb_markers_t *markers;     //  head markers on XPUB
     hrb_cluster_t *cluster;     //  in a cluster: views, peers, the publish gate
     hrb_forwards_t *forwards;   //  in a cluster: ROUTER publishes forwarded
+    hrb_reader_t *reader;       //  the history reader thread
     uint64_t next_tick;
     hrb_metrics_t *metrics;
 };
@@ -237,6 +247,12 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
     self->peers = hrb_peers_new ();
     self->revokes = hrb_revokes_new ((size_t) config->revoke_max);
     self->markers = hrb_markers_new (self->streams, s_marker_send, self);
+    if (!(self->reader = hrb_reader_new (zmq_ctx, self->streams, self->store,
+                                         (size_t) config->reply_memory, S_HISTORY_QUEUE,
+                                         err))) {
+        hrb_server_destroy (&self);
+        return NULL;
+    }
     self->metrics = hrb_metrics_new (metrics);
     if (self->cluster)
         s_cluster_hooks (self);
@@ -249,6 +265,7 @@ hrb_server_destroy (hrb_server_t **self_p)
     hrb_server_t *self = *self_p;
     if (!self)
         return;
+    hrb_reader_destroy (&self->reader);     //  first: its thread reads the streams
     hrb_forwards_destroy (&self->forwards);
     hrb_cluster_destroy (&self->cluster);     //  before the context ends
     hrb_markers_destroy (&self->markers);
@@ -302,13 +319,14 @@ s_message (hr_error_t error)
     return error == HR_E_OVERLOADED? S_CHANNELS_FULL: hr_error_message (error);
 }
 
-//  Counts a rejected frame and logs it (rate-limited).
+//  Counts a rejected frame and logs it (rate-limited); message NULL: the
+//  error's (s_message).
 static void
-s_reject (hrb_server_t *self, const char *socket, hr_error_t error)
+s_reject (hrb_server_t *self, const char *socket, hr_error_t error, const char *message)
 {
     hrb_metrics_inc_at (self->metrics, HRB_M_INGEST_ERRORS, (int) error - 1);
     hr_log_limited_info ("rejected frame", "socket", socket, "error", hr_error_code (error),
-                         "reason", s_message (error));
+                         "reason", message? message: s_message (error));
 }
 
 //  Sequences, stores and publishes a decoded publish request. On success
@@ -326,9 +344,14 @@ s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
         hrb_metrics_inc (self->metrics, HRB_M_DUPLICATES);
         return HR_OK;
     }
+    //  The history reader reads streams and store: hold its lock while
+    //  they change (the stream made, its seq and history advanced)
+    hrb_reader_lock (self->reader);
     hrb_stream_t *stream = hrb_streams_ensure (self->streams, in->ch, in->ch_len, now);
-    if (!stream)
+    if (!stream) {
+        hrb_reader_unlock (self->reader);
         return HR_E_OVERLOADED;
+    }
     hr_event_t ev = *in;
     ev.seq = ++stream->seq;
     ev.ts = now;
@@ -338,6 +361,7 @@ s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
     hr_buf_reset (&self->frame);
     hr_event_encode (&ev, &self->frame);
     hrb_streams_append (self->streams, stream, now, self->frame.data, self->frame.size);
+    hrb_reader_unlock (self->reader);
     s_stream_send (self, in->ch, in->ch_len, &self->frame);
     if (in->id)
         hrb_dedupe_insert (self->dedupe, in->ch, in->ch_len, in->id, in->id_len,
@@ -434,8 +458,10 @@ static void
 s_installed (void *arg, const hrb_view_t *view, const hrb_view_t *previous)
 {
     hrb_server_t *self = arg;
+    hrb_reader_lock (self->reader);         //  the reader thread reads streams
     hrb_streams_set_view (self->streams, view->number);
     hrb_cluster_retain (self->cluster, self->streams, view, previous);
+    hrb_reader_unlock (self->reader);
 }
 
 static void
@@ -489,20 +515,33 @@ s_handle_pull (hrb_server_t *self)
         rc = s_publish (self, &req, &seq, epoch, &dup);
     }
     if (rc != HR_OK)
-        s_reject (self, "pull", rc);
+        s_reject (self, "pull", rc, NULL);
     zmq_msg_close (&msg);
     return true;
 }
 
-//  Answers a history query (hrb_history) and counts it; the routing
-//  envelope is already sent.
-static void
-s_history (hrb_server_t *self, hrb_peer_t *peer, const hr_request_t *req,
-           const uint64_t *rid)
+//  Sends a reply's routing envelope: the client's routing id, and the
+//  empty delimiter a REQ client expects. Returns the client's record.
+static hrb_peer_t *
+s_envelope (hrb_server_t *self, const void *id, size_t id_len, bool delimiter)
 {
-    hrb_history_result_t result = hrb_history_answer (
-        self->streams, self->store, self->router, peer, (size_t) self->config->reply_memory,
-        req, rid, &self->reply);
+    hrb_peer_t *peer = hrb_peers_get (self->peers, id, id_len);
+    hrb_peer_send (peer, self->router, id, id_len, ZMQ_SNDMORE);
+    if (delimiter)
+        hrb_peer_send (peer, self->router, "", 0, ZMQ_SNDMORE);
+    return peer;
+}
+
+//  Answers one asker of a finished history read (hrb_reader_fn) and counts
+//  it.
+static void
+s_deliver (void *arg, const hrb_asker_t *asker, hrb_history_reply_t *reply)
+{
+    hrb_server_t *self = arg;
+    hrb_peer_t *peer = s_envelope (self, asker->id, asker->id_len, asker->delimiter);
+    hrb_history_result_t result = hrb_history_send (
+        reply, self->router, peer, (size_t) self->config->reply_memory,
+        asker->has_rid? &asker->rid: NULL, &self->reply);
     if (result != HRB_HISTORY_WHOLE)
         hrb_metrics_inc (self->metrics, HRB_M_REPLIES_CUT);
     if (result != HRB_HISTORY_REFUSED)
@@ -568,21 +607,25 @@ s_handle_router (hrb_server_t *self)
     if (rc == HR_OK && req.op == HR_OP_REVOKE)
         rc = hrb_revokes_add (self->revokes, &req, (int64_t) (hr_wall_ms () / 1000),
                               s_revoke_send, self, &message);
-    hrb_peer_t *peer = hrb_peers_get (self->peers, zmq_msg_data (&identity),
-                                      zmq_msg_size (&identity));
-    hrb_peer_send (peer, self->router, zmq_msg_data (&identity), zmq_msg_size (&identity),
-                   ZMQ_SNDMORE);
-    if (req_socket)
-        hrb_peer_send (peer, self->router, "", 0, ZMQ_SNDMORE);
+    else
+    if (rc == HR_OK && req.op == HR_OP_HISTORY) {
+        //  Answered when the reader has read it (s_deliver)
+        hrb_asker_t asker = { zmq_msg_data (&identity), zmq_msg_size (&identity), req_socket,
+                              req.has_rid, req.rid };
+        if (hrb_reader_ask (self->reader, &req, &asker) >= 0)
+            goto done;
+        hrb_metrics_inc (self->metrics, HRB_M_HISTORY_QUEUE_FULL);
+        rc = HR_E_OVERLOADED;
+        message = S_HISTORY_QUEUE_FULL;
+    }
+    hrb_peer_t *peer = s_envelope (self, zmq_msg_data (&identity), zmq_msg_size (&identity),
+                                   req_socket);
     hr_buf_reset (&self->reply);
     if (rc != HR_OK) {
-        s_reject (self, "router", rc);
+        s_reject (self, "router", rc, message);
         hr_reply_encode_error_message (&self->reply, rid, rc, message? message: s_message (rc));
         hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
     }
-    else
-    if (req.op == HR_OP_HISTORY)
-        s_history (self, peer, &req, rid);
     else
     if (req.op == HR_OP_REVOKE) {
         hr_reply_encode_revoked (&self->reply, rid, req.kind, req.until);
@@ -592,6 +635,7 @@ s_handle_router (hrb_server_t *self)
         hr_reply_encode_ack (&self->reply, rid, seq, epoch, dup);
         hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
     }
+done:
     zmq_msg_close (&identity);
     zmq_msg_close (&delimiter);
     zmq_msg_close (&body);
@@ -633,9 +677,11 @@ static bool
 s_tick (hrb_server_t *self)
 {
     uint64_t now = hr_wall_ms ();
+    hrb_reader_lock (self->reader);
     bool more = self->store->ops->expire (self->store, now, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
     more |= hrb_streams_expire (self->streams, now, (uint64_t) self->config->history_age,
                                 S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
+    hrb_reader_unlock (self->reader);
     more |= hrb_dedupe_expire (self->dedupe, now, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
     more |= hrb_peers_sweep (self->peers, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
     hrb_store_stats_t stats;
@@ -678,17 +724,20 @@ hrb_server_run (hrb_server_t *self)
         { self->router, 0, ZMQ_POLLIN, 0 },
         { self->xpub, 0, ZMQ_POLLIN, 0 },
         { NULL, self->stop_fd, ZMQ_POLLIN, 0 },
+        { hrb_reader_socket (self->reader), 0, ZMQ_POLLIN, 0 },
         { self->zap? hrb_zap_socket (self->zap): NULL, 0, ZMQ_POLLIN, 0 },
         { NULL, -1, 0, 0 },             //  room for the cluster's peer ROUTER
     };
-    int polled = self->zap? 5: 4;
+    int polled = self->zap? 6: 5;
     if (self->cluster)                  //  the first slot not polled
         items [polled++] = (zmq_pollitem_t) { hrb_cluster_socket (self->cluster), 0,
                                               ZMQ_POLLIN, 0 };
     self->next_tick = hr_mono_ms () + S_TICK_MS;
+    bool replies_left = false;          //  finished history reads not all sent
     while (true) {
         uint64_t now = hr_mono_ms ();
-        long timeout = self->next_tick > now? (long) (self->next_tick - now): 0;
+        long timeout = self->next_tick > now && !replies_left
+                     ? (long) (self->next_tick - now): 0;
         if (self->cluster) {
             //  Views and peers first: a publish read in this turn meets the
             //  view of now; forwards past their second are answered
@@ -719,6 +768,11 @@ hrb_server_run (hrb_server_t *self)
             ;
         for (int i = 0; i < S_BATCH && s_handle_pull (self); i++)
             ;
+        replies_left = hrb_reader_deliver (self->reader, S_DELIVER_FRAMES, s_deliver, self);
+        hrb_metrics_set (self->metrics, HRB_M_HISTORY_QUEUE,
+                         (int64_t) hrb_reader_waiting (self->reader));
+        hrb_metrics_set (self->metrics, HRB_M_HISTORY_COALESCED,
+                         (int64_t) hrb_reader_coalesced (self->reader));
         if (hr_mono_ms () >= self->next_tick)
             self->next_tick = s_tick (self)? hr_mono_ms (): hr_mono_ms () + S_TICK_MS;
     }
