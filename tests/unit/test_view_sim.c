@@ -3,8 +3,9 @@
     scenarios (docs/cluster.md, "Simulation").
 
     With no arguments: the cmocka tests (make test). For long runs:
-        test_view_sim --seeds FROM:TO [--steps N] [--brokers K]
-        test_view_sim --replay SEED [--steps N] [--brokers K]   (trace to stdout)
+        test_view_sim --seeds FROM:TO [--steps N] [--brokers K] [--full]
+        test_view_sim --replay SEED [--steps N] [--brokers K] [--full]   (trace to stdout)
+    --full asks every broker about every channel at every step (slower).
     Without --brokers, a seed's broker count is view_sim_brokers (seed).  */
 #include "support.h"
 #include "view_sim.h"
@@ -38,10 +39,12 @@ seconds (void)
 //  Runs one seed; on failure prints it, the command that replays it and
 //  the trace of its last steps (the run is deterministic: it fails again
 //  at the same step), and returns false.
+static bool s_full;
+
 static bool
 run_seed (uint64_t seed, size_t brokers, uint64_t steps, view_sim_stats_t *total)
 {
-    view_sim_opts_t opts = { .seed = seed, .brokers = brokers, .chaos = true };
+    view_sim_opts_t opts = { .seed = seed, .brokers = brokers, .chaos = true, .full = s_full };
     view_sim_t *sim = view_sim_new (&opts);
     bool ok = view_sim_run_steps (sim, steps);
     const view_sim_stats_t *stats = view_sim_stats (sim);
@@ -52,8 +55,8 @@ run_seed (uint64_t seed, size_t brokers, uint64_t steps, view_sim_stats_t *total
     if (!ok) {
         uint64_t failed_at = stats->steps;
         fprintf (stderr, "view_sim FAILED: %s\nreplay: test_view_sim --replay %" PRIu64
-                 " --brokers %zu --steps %" PRIu64 "\ntrace of the last steps:\n",
-                 view_sim_failure (sim), seed, brokers, failed_at + 1);
+                 " --brokers %zu --steps %" PRIu64 "%s\ntrace of the last steps:\n",
+                 view_sim_failure (sim), seed, brokers, failed_at + 1, s_full ? " --full" : "");
         opts.trace = stderr;
         opts.trace_from = failed_at > TAIL ? failed_at - TAIL : 0;
         view_sim_t *again = view_sim_new (&opts);
@@ -408,7 +411,7 @@ static int
 usage (void)
 {
     fprintf (stderr, "usage: test_view_sim [--seeds FROM:TO | --replay SEED] [--steps N] "
-             "[--brokers K]\n");
+             "[--brokers K] [--full]\n");
     return 2;
 }
 
@@ -420,6 +423,11 @@ main (int argc, char **argv)
     bool replay = false, seeds = false;
     for (int i = 1; i < argc; i += 2) {
         const char *arg = argv [i], *value = i + 1 < argc ? argv [i + 1] : NULL;
+        if (!strcmp (arg, "--full")) {
+            s_full = true;
+            i--;
+            continue;
+        }
         if (!value)
             return usage ();
         if (!strcmp (arg, "--seeds") && sscanf (value, "%" SCNu64 ":%" SCNu64, &from, &to) == 2
@@ -441,7 +449,8 @@ main (int argc, char **argv)
     if (replay) {
         size_t n = brokers ? brokers : brokers_for (from);
         printf ("replay: seed %" PRIu64 ", %zu brokers, %" PRIu64 " steps\n", from, n, steps);
-        view_sim_opts_t opts = { .seed = from, .brokers = n, .chaos = true, .trace = stdout };
+        view_sim_opts_t opts = { .seed = from, .brokers = n, .chaos = true, .trace = stdout,
+                                 .full = s_full };
         view_sim_t *sim = view_sim_new (&opts);
         const hrb_view_config_t *c = view_sim_config (sim);
         printf ("heartbeat %" PRIu64 " lease %" PRIu64 " timeout %" PRIu64 " hold-down %" PRIu64

@@ -229,8 +229,11 @@ msg_text (const hrb_view_msg_t *msg, char *buf, size_t size)
 {
     char view [160];
     view_sim_view_text (&msg->view, view, sizeof view);
-    snprintf (buf, size, "%s b%d->%s%d term=%" PRIu64 " %s stamp=%" PRIu64 "%s%s",
-              msg_name (msg->type), msg->from, msg->to < 0 ? "*" : "b", msg->to < 0 ? 0 : msg->to,
+    char to [8] = "*";
+    if (msg->to >= 0)
+        snprintf (to, sizeof to, "b%d", msg->to);
+    snprintf (buf, size, "%s b%d->%s term=%" PRIu64 " %s stamp=%" PRIu64 "%s%s",
+              msg_name (msg->type), msg->from, to,
               msg->term, view, msg->stamp, msg->leaving ? " leaving" : "",
               msg->type == HRB_VIEW_VOTE ? (msg->granted ? " granted" : " refused") : "");
     return buf;
