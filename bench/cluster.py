@@ -1,0 +1,294 @@
+#!/usr/bin/python3
+"""Herald in a cluster vs one broker (issue 10, Measured; docs/benchmarks.md,
+"Cluster"). Standard library only, plus the `herald bench` generator.
+
+  /usr/bin/python3 bench/cluster.py [--herald build/herald] [--runs 3] [--duration 5]
+
+Setups, each started afresh for every run: `single` is today's split
+deployment, one `herald broker` (no cluster file) and one `herald gateway`;
+`cluster` is 3 brokers and 1 gateway started by deploy/local-cluster.sh;
+tcp loopback, default options everywhere (the gateway's workers: one per
+core).
+
+1. Publish throughput over PUSH, 100-byte payloads, no subscribers: three
+   `herald bench --mode ingest` publishers at once, each on its own channel,
+   as fast as the brokers take them, for --duration s. Reported: events/s
+   *sequenced*, summed over every broker's herald_broker_events_total
+   (sampled every 100 ms, from the first increase to the last), and the
+   events/s the publishers handed to ZeroMQ. Single: all three to the one
+   broker. Cluster, `to owner`: the three channels are owned by b1, b2, b3
+   (asked of /v1/cluster) and each publisher pushes to its channel's owner;
+   `forwarded`: each pushes to a broker that does not own its channel, which
+   forwards every event to the owner.
+2. End-to-end latency, publish (PUSH) -> SSE client: `herald bench` fanout,
+   100 SSE subscribers on the gateway, 500 events/s, for --duration s;
+   p50/p99 of every first delivery. Cluster: pushed to the channel's owner,
+   and pushed to a non-owner (forwarded).
+
+Prints a Markdown table of medians over --runs; --json prints the raw runs.
+"""
+import argparse
+import json
+import os
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.error
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+LOCAL_CLUSTER = os.path.join(ROOT, "deploy", "local-cluster.sh")
+
+
+def log(*args):
+    print(*args, file=sys.stderr, flush=True)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url, timeout=5):
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as r:
+            return r.status, r.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
+    except OSError:
+        return 0, b""
+
+
+def post(url, body):
+    req = urllib.request.Request(url, data=json.dumps(body).encode(), method="POST",
+                                 headers={"Content-Type": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            return r.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def wait(predicate, timeout, what):
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise RuntimeError("timed out waiting for " + what)
+        time.sleep(0.05)
+
+
+def counter(http, name):
+    status, body = get(http + "/metrics")
+    if status != 200:
+        return 0.0
+    for line in body.decode().splitlines():
+        if line.startswith(name + " "):
+            return float(line.split()[1])
+    return 0.0
+
+
+class Setup:
+    """brokers: [{"publish", "http", "id"}], gateway: its base URL."""
+
+    def owner(self, channel):
+        if len(self.brokers) == 1:
+            return 0
+        status, body = get(self.brokers[0]["http"] + "/v1/cluster?channel=" + channel)
+        assert status == 200, body
+        owner = json.loads(body)["channel"]["owner"]
+        return next(i for i, b in enumerate(self.brokers) if b["id"] == owner)
+
+    def channel_owned_by(self, i, prefix):
+        return next(c for c in ("%s%d" % (prefix, n) for n in range(1000)) if self.owner(c) == i)
+
+    def warm(self, channel):
+        """Publishes through the gateway until the channel's owner sequences
+        (a new view's owners wait out their lease first)."""
+        wait(lambda: post(self.gateway + "/v1/publish",
+                          {"channel": channel, "data": "warm"}) == 200, 20, "warm " + channel)
+
+
+class Single(Setup):
+    name = "single"
+
+    def __init__(self, herald):
+        self.procs = []
+        pull, router, xpub = ("tcp://127.0.0.1:%d" % free_port() for _ in range(3))
+        http, gw = "127.0.0.1:%d" % free_port(), free_port()
+        self._start([herald, "broker", "--pull", pull, "--router", router, "--xpub", xpub,
+                     "--http", http])
+        self._start([herald, "gateway", "--http", "127.0.0.1:%d" % gw, "--broker",
+                     "%s,%s" % (xpub, router)])
+        self.brokers = [{"id": "", "publish": pull, "http": "http://" + http}]
+        self.gateway = "http://127.0.0.1:%d" % gw
+        wait(lambda: get(self.gateway + "/readyz")[0] == 200, 20, "the gateway")
+        self.pids = [p.pid for p in self.procs]
+
+    def _start(self, argv):
+        self.procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL,
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL))
+
+    def stop(self):
+        for p in self.procs:
+            p.terminate()
+        for p in self.procs:
+            p.wait(15)
+
+
+class Cluster(Setup):
+    name = "cluster"
+
+    def __init__(self, herald, brokers=3):
+        self.dir = tempfile.mkdtemp(prefix="herald-bench-cluster-")
+        subprocess.run([LOCAL_CLUSTER, "start", "--dir", self.dir, "--brokers", str(brokers),
+                        "--gateways", "1", "--herald", herald], check=True,
+                       stdout=subprocess.DEVNULL)
+        env = {}
+        with open(os.path.join(self.dir, "cluster.env")) as f:
+            for line in f:
+                key, _, value = line.strip().partition("=")
+                env[key] = value
+        self.brokers = [{"id": "b%d" % i, "publish": env["HERALD_BROKER_%d_PUBLISH" % i],
+                         "http": env["HERALD_BROKER_%d_HTTP" % i]}
+                        for i in range(1, brokers + 1)]
+        self.gateway = env["HERALD_GATEWAY_1_HTTP"]
+        self.pids = [int(v) for k, v in env.items() if k.endswith("_PID")]
+
+    def stop(self):
+        subprocess.run([LOCAL_CLUSTER, "stop", "--dir", self.dir], check=True,
+                       stdout=subprocess.DEVNULL)
+        shutil.rmtree(self.dir, True)
+
+
+def bench(herald, *args):
+    argv = [herald, "bench", "--json", "-q"] + [str(a) for a in args]
+    r = subprocess.run(argv, capture_output=True, text=True, timeout=300)
+    if r.returncode != 0:
+        raise RuntimeError("bench failed (%s): %s" % (" ".join(argv), r.stderr[-2000:]))
+    return json.loads(r.stdout)
+
+
+def throughput(herald, setup, duration, forwarded):
+    """Three ingest publishers at once; returns (sequenced/s, sent/s)."""
+    routes = []
+    for k in range(3):
+        owner = k % len(setup.brokers)
+        channel = setup.channel_owned_by(owner, "tp%d-" % k)
+        setup.warm(channel)
+        via = (owner + 1) % len(setup.brokers) if forwarded else owner
+        routes.append((channel, setup.brokers[via]["publish"]))
+    https = [b["http"] for b in setup.brokers]
+    samples, done = [], threading.Event()
+
+    def sample():
+        while not done.is_set():
+            samples.append((time.monotonic(),
+                            sum(counter(h, "herald_broker_events_total") for h in https)))
+            time.sleep(0.1)
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    reports = [None] * len(routes)
+
+    def publish(k, channel, endpoint):
+        reports[k] = bench(herald, "--mode", "ingest", "--zmq-endpoint", endpoint,
+                           "--channel", channel, "-d", duration)
+    threads = [threading.Thread(target=publish, args=(k, c, e)) for k, (c, e) in
+               enumerate(routes)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    # Until the brokers have sequenced what is queued: no change for 1 s
+    wait(lambda: len(samples) > 10 and samples[-1][1] == samples[-11][1], 60, "the brokers")
+    done.set()
+    sampler.join()
+    base = samples[0][1]
+    moving = [i for i in range(1, len(samples)) if samples[i][1] != samples[i - 1][1]]
+    first, last = samples[moving[0] - 1], samples[moving[-1]]
+    sequenced = (last[1] - base) / (last[0] - first[0])
+    sent = sum(_sent_rate(r) for r in reports)
+    published = sum(r["sent"] for r in reports) + len(reports)   # + each untimed first
+    return {"sequenced/s": sequenced, "sent/s": sent, "events": last[1] - base,
+            "published": published, "not sequenced": 1 - (last[1] - base) / published}
+
+
+def _sent_rate(report):
+    return report["sent"] / report["send_s"] if report["send_s"] else 0.0
+
+
+def latency(herald, setup, duration, forwarded):
+    channel = setup.channel_owned_by(0, "lat-")
+    setup.warm(channel)
+    via = 1 if forwarded else 0
+    port = setup.gateway.rsplit(":", 1)[1]
+    argv = ["--target", "herald", "--port", port, "--zmq-endpoint",
+            setup.brokers[via]["publish"], "--channel", channel, "-n", 100, "-r", 500,
+            "-d", duration]
+    for pid in setup.pids:
+        argv += ["--server-pid", pid]
+    r = bench(herald, *argv)
+    lat, d = r["latency_ms"], r["deliveries"]
+    return {"p50 ms": lat["p50"], "p99 ms": lat["p99"], "lost": d["lost"],
+            "duplicates": d["duplicates"]}
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--herald", default=os.path.join(ROOT, "build", "herald"))
+    ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--duration", type=float, default=5)
+    ap.add_argument("--json", action="store_true")
+    args = ap.parse_args()
+    herald = os.path.abspath(args.herald)
+    # Latency first: a setup's throughput run leaves its brokers' history full
+    cases = [("latency", "single", False), ("latency", "cluster", False),
+             ("latency", "cluster", True), ("throughput", "single", False),
+             ("throughput", "cluster", False), ("throughput", "cluster", True)]
+    results = {c: [] for c in cases}
+    log("host: %d cores, load %s" % (os.cpu_count(), open("/proc/loadavg").read().split()[:3]))
+    for run in range(args.runs):
+        for kind in ("single", "cluster"):      # alternate setups, fresh each run
+            setup = Single(herald) if kind == "single" else Cluster(herald)
+            try:
+                for case in cases:
+                    what, k, forwarded = case
+                    if k != kind:
+                        continue
+                    fn = throughput if what == "throughput" else latency
+                    figures = fn(herald, setup, args.duration, forwarded)
+                    results[case].append(figures)
+                    log("run %d %s %s%s: %s" % (run + 1, what, kind,
+                                               " forwarded" if forwarded else "", figures))
+            finally:
+                setup.stop()
+    if args.json:
+        print(json.dumps({"%s %s%s" % (w, k, " forwarded" if f else ""): v
+                          for (w, k, f), v in results.items()}, indent=1))
+        return
+    print("| measure | setup | median of %d runs |" % args.runs)
+    print("|---|---|---|")
+    for (what, kind, forwarded), runs in results.items():
+        label = {"single": "1 broker (split, no cluster file)",
+                 "cluster": "3 brokers, %s" % ("pushed to a non-owner (forwarded)" if forwarded
+                                               else "pushed to each channel's owner")}[kind]
+        med = {key: statistics.median(r[key] for r in runs) for key in runs[0]}
+        if what == "throughput":
+            text = ("%.0f events/s sequenced (publishers handed ZeroMQ %.0f/s; "
+                    "not sequenced: %.1f %%)" % (med["sequenced/s"], med["sent/s"],
+                                                 100.0 * med["not sequenced"]))
+        else:
+            text = "p50 %.2f ms, p99 %.2f ms (lost %d, duplicates %d)" % (
+                med["p50 ms"], med["p99 ms"], med["lost"], med["duplicates"])
+        print("| %s | %s | %s |" % ("PUSH throughput, 3 publishers" if what == "throughput"
+                                    else "latency publish -> SSE", label, text))
+
+
+if __name__ == "__main__":
+    main()
