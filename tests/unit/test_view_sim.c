@@ -184,6 +184,25 @@ converge (view_sim_t *sim)
     return RUN_UNTIL (sim, view_sim_converged (sim), bound);
 }
 
+//  Heals every link; the brokers converge within the liveness bound.
+static void
+heal_and_converge (view_sim_t *sim)
+{
+    view_sim_heal (sim);
+    RUN_UNTIL (sim, view_sim_converged (sim), view_sim_now (sim) + view_sim_bound (sim));
+}
+
+//  Three brokers converge, then b0 and b1 stop hearing each other.
+static view_sim_t *
+pair_cut (uint64_t seed)
+{
+    view_sim_t *sim = scenario (3, seed);
+    converge (sim);
+    view_sim_cut (sim, 0, 1);
+    view_sim_cut (sim, 1, 0);
+    return sim;
+}
+
 static void
 test_single_broker (void **state)
 {
@@ -260,8 +279,7 @@ one_way (int from, int to)
                        for (size_t ch = 0; ch < VIEW_SIM_CHANNELS; ch++)
                            all = all && view_sim_sequencer (sim, ch) >= 0;
                        all; }), view_sim_now (sim) + s_config.timeout);
-    view_sim_heal (sim);
-    RUN_UNTIL (sim, view_sim_converged (sim), view_sim_now (sim) + view_sim_bound (sim));
+    heal_and_converge (sim);
     view_sim_destroy (&sim);
 }
 
@@ -283,14 +301,10 @@ test_flaky_links (void **state)
 {
     (void) state;
     for (uint64_t seed = 1; seed <= 10; seed++) {
-        view_sim_t *sim = scenario (3, 100 + seed);
-        converge (sim);
-        view_sim_cut (sim, 0, 1);
-        view_sim_cut (sim, 1, 0);
+        view_sim_t *sim = pair_cut (100 + seed);
         view_sim_lossy (sim, 2, 0, 90);
         run_to (sim, view_sim_now (sim) + 100 * s_config.timeout);
-        view_sim_heal (sim);
-        RUN_UNTIL (sim, view_sim_converged (sim), view_sim_now (sim) + view_sim_bound (sim));
+        heal_and_converge (sim);
         view_sim_destroy (&sim);
     }
 }
@@ -304,17 +318,13 @@ test_restart_while_lending (void **state)
 {
     (void) state;
     for (uint64_t seed = 1; seed <= 10; seed++) {
-        view_sim_t *sim = scenario (3, 200 + seed);
-        converge (sim);
-        view_sim_cut (sim, 0, 1);
-        view_sim_cut (sim, 1, 0);
+        view_sim_t *sim = pair_cut (200 + seed);
         run_to (sim, view_sim_now (sim) + s_config.timeout - s_config.heartbeat);
         view_sim_cut (sim, 0, 2);
         view_sim_crash (sim, 2);
         view_sim_restart (sim, 2);
         run_to (sim, view_sim_now (sim) + 10 * s_config.timeout);
-        view_sim_heal (sim);
-        RUN_UNTIL (sim, view_sim_converged (sim), view_sim_now (sim) + view_sim_bound (sim));
+        heal_and_converge (sim);
         view_sim_destroy (&sim);
     }
 }
