@@ -284,6 +284,45 @@ test_history_reply_carries_envelope_frames (void **state)
     tfb_request_free (&ra);
 }
 
+//  The broker reads history in a thread of its own: a publish's ack, and a
+//  later history reply, can overtake a history reply (docs/protocol.md §3).
+static void
+test_ack_overtakes_history_reply (void **state)
+{
+    s_fixture_t *fx = *state;
+    s_result_t h1 = { 0 }, p = { 0 }, h2 = { 0 };
+    uint64_t rid_h1 = hrg_link_history (fx->link, "orders", "e1", 0, 3, s_on_reply, &h1);
+    uint64_t rid_p = s_publish (fx, &p);
+    uint64_t rid_h2 = hrg_link_history (fx->link, "stats", "e2", 0, 3, s_on_reply, &h2);
+    assert_true (rid_h1 && rid_p && rid_h2);
+    tfb_request_t r1, rp, r2;
+    s_take (fx, &r1);
+    s_take (fx, &rp);
+    s_take (fx, &r2);
+    tfb_reply_ack (&fx->broker, &rp, true, 8, "e1", false);
+    s_wait_for (fx, &p);
+    assert_int_equal (p.rid, rid_p);
+    assert_int_equal (p.seq, 8);
+    assert_int_equal (h1.calls + h2.calls, 0);
+    hr_event_t ev = tfb_event ("stats", "e2", 1);
+    tfb_reply_history (&fx->broker, &r2, "e2", 1, 1, HR_RESET_NONE, &ev, 1);
+    s_wait_for (fx, &h2);
+    assert_int_equal (h2.rid, rid_h2);
+    assert_int_equal (h2.frames, 1);
+    assert_int_equal (h1.calls, 0);
+    hr_event_t events [2] = { tfb_event ("orders", "e1", 1), tfb_event ("orders", "e1", 2) };
+    tfb_reply_history (&fx->broker, &r1, "e1", 1, 8, HR_RESET_NONE, events, 2);
+    s_wait_for (fx, &h1);
+    assert_int_equal (h1.rid, rid_h1);
+    assert_int_equal (h1.frames, 2);
+    assert_int_equal (h1.frame_seqs [1], 2);
+    assert_int_equal (p.calls + h1.calls + h2.calls, 3);
+    assert_int_equal (hrg_link_next_deadline (fx->link), UINT64_MAX);
+    tfb_request_free (&r1);
+    tfb_request_free (&rp);
+    tfb_request_free (&r2);
+}
+
 static void
 test_cancelled_request_is_never_called (void **state)
 {
@@ -663,6 +702,7 @@ main (void)
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_history_reply_carries_envelope_frames,
                                          s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_ack_overtakes_history_reply, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cancelled_request_is_never_called,
                                          s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_expired_request_is_called_once_with_null,
