@@ -377,5 +377,22 @@ class ClusterGateway(unittest.TestCase):
         self.assertIn(self.file, proc.stderr)
 
 
+
+class SingleBrokerGateway(unittest.TestCase):
+    def test_cluster_status_without_a_cluster_file(self):
+        gw = H.start(self, "gateway", "--broker", "%s,%s" % (H.unused_endpoint(),
+                                                             H.unused_endpoint()))
+        r = H.http("GET", gw.http + "/v1/cluster?channel=orders")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json, {"cluster": False, "view": {"number": 0, "members": [],
+                                                            "owners": [], "handoff": []},
+                                  "brokers": [], "channel": {"name": "orders", "owner": None,
+                                                             "backup": None}})
+        self.assertEqual(H.http("GET", gw.http + "/v1/cluster?channel=a%20b").status, 400)
+        # Not ready without its broker, as before
+        self.assertEqual(H.http("GET", gw.http + "/readyz").json["message"],
+                         "not connected to the broker yet")
+
+
 if __name__ == "__main__":
     unittest.main()
