@@ -37,6 +37,8 @@ struct _hrb_cluster_t {
     void *dealers [HR_CLUSTER_MAX]; //  one to each other broker; NULL for self
     hrb_cluster_hooks_t hooks;
     void *hooks_arg;
+    hrb_cluster_handoff_fn *handoff;
+    void *handoff_arg;
     uint64_t next_tick;             //  monotonic ms
     uint64_t next_view;             //  monotonic ms of the next |view message
     size_t max_body;
@@ -286,6 +288,13 @@ hrb_cluster_set_hooks (hrb_cluster_t *self, const hrb_cluster_hooks_t *hooks, vo
     self->hooks_arg = arg;
 }
 
+void
+hrb_cluster_set_handoff (hrb_cluster_t *self, hrb_cluster_handoff_fn *fn, void *arg)
+{
+    self->handoff = fn;
+    self->handoff_arg = arg;
+}
+
 const hr_cluster_t *hrb_cluster_file (hrb_cluster_t *self) { return self->file; }
 int hrb_cluster_index (hrb_cluster_t *self) { return self->self; }
 void *hrb_cluster_socket (hrb_cluster_t *self) { return self->router; }
@@ -504,6 +513,12 @@ s_serve_one (hrb_cluster_t *self)
         hrb_view_receive (self->sm, &msg.view, now, &out);
         s_apply (self, &out, now);
     }
+    else
+    if (msg.kind >= HRB_PEER_HANDOFF && !self->handoff)
+        s_refuse (self, "a handoff message, and no handoff is served here", from);
+    else
+    if (msg.kind >= HRB_PEER_HANDOFF)
+        self->handoff (self->handoff_arg, index, &msg);
     else
     if (self->hooks.forward)
         self->hooks.forward (self->hooks_arg, index, &msg);

@@ -45,6 +45,10 @@ typedef struct {
     void (*forward) (void *arg, int from, const hrb_peer_msg_t *msg);
 } hrb_cluster_hooks_t;
 
+//  Takes a "handoff", "handoff_end" or "handoff_ack" from broker index from
+//  (hrb_handoff), in the broker thread.
+typedef void (hrb_cluster_handoff_fn) (void *arg, int from, const hrb_peer_msg_t *msg);
+
 //  What to do with a publish to a channel.
 typedef enum {
     HRB_GATE_SEQUENCE,          //  this broker may sequence it now
@@ -75,6 +79,10 @@ void hrb_cluster_destroy (hrb_cluster_t **self_p);
 
 //  Sets the server's hooks (hooks copied; arg borrowed). Before the loop.
 void hrb_cluster_set_hooks (hrb_cluster_t *self, const hrb_cluster_hooks_t *hooks, void *arg);
+
+//  Sets who takes handoff messages (arg borrowed); until then they are
+//  refused (counted in herald_cluster_refused_total, logged).
+void hrb_cluster_set_handoff (hrb_cluster_t *self, hrb_cluster_handoff_fn *fn, void *arg);
 
 //  The cluster file and this broker's entry in it. Borrowed.
 const hr_cluster_t *hrb_cluster_file (hrb_cluster_t *self);

@@ -1,6 +1,9 @@
 /*  hrb_peer_msg: encoding with msgpack-c's packer, decoding with hr_mpack
     (strict, bounded, no allocation).  */
 #include "hrb_peer_msg.h"
+#include "hr_channel.h"
+#include "hr_epoch.h"
+#include "hr_event.h"
 #include "hr_mpack.h"
 #include "hr_pack.h"
 
@@ -11,7 +14,9 @@
 enum {
     F_T = 1 << 0, F_FROM = 1 << 1, F_CF = 1 << 2, F_TERM = 1 << 3, F_VIEW = 1 << 4,
     F_STAMP = 1 << 5, F_LEAVING = 1 << 6, F_GRANTED = 1 << 7, F_N = 1 << 8,
-    F_FID = 1 << 9, F_REQ = 1 << 10, F_REP = 1 << 11
+    F_FID = 1 << 9, F_REQ = 1 << 10, F_REP = 1 << 11, F_CH = 1 << 12, F_EPOCH = 1 << 13,
+    F_SEQ = 1 << 14, F_PART = 1 << 15, F_LAST = 1 << 16, F_EV = 1 << 17, F_KEYS = 1 << 18,
+    F_COUNT = 1 << 19, F_END = 1 << 20
 };
 
 #define S_COMMON (F_T | F_FROM | F_CF)
@@ -33,6 +38,10 @@ static const s_type_t s_types [] = {
     { "vote", HRB_PEER_VIEW, HRB_VIEW_VOTE, S_COMMON | F_TERM | F_GRANTED, 0 },
     { "fwd", HRB_PEER_FWD, 0, S_COMMON | F_N | F_REQ, F_FID },
     { "fwdack", HRB_PEER_FWDACK, 0, S_COMMON | F_N | F_FID | F_REP, 0 },
+    { "handoff", HRB_PEER_HANDOFF, 0, S_COMMON | F_N | F_CH | F_EPOCH | F_SEQ | F_PART | F_LAST
+      | F_EV | F_KEYS, 0 },
+    { "handoff_end", HRB_PEER_HANDOFF_END, 0, S_COMMON | F_N | F_COUNT, 0 },
+    { "handoff_ack", HRB_PEER_HANDOFF_ACK, 0, S_COMMON | F_N, F_CH | F_END },
 };
 #define S_TYPES (sizeof s_types / sizeof s_types [0])
 
@@ -149,6 +158,64 @@ hrb_peer_msg_encode_fwdack (hr_buf_t *out, const char *from, uint32_t cf,
     s_kbin (&pk, "rep", reply, len);
 }
 
+void
+hrb_peer_msg_encode_handoff (hr_buf_t *out, const char *from, uint32_t cf, uint64_t number,
+                             const char *ch, size_t len, const char *epoch, uint64_t seq,
+                             uint64_t part, bool last, const hrb_peer_span_t *events,
+                             size_t event_count, const hrb_peer_span_t *keys, size_t key_count)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    s_head (&pk, 11, "handoff", from, cf);
+    s_kuint (&pk, "n", number);
+    hr_pack_cstr (&pk, "ch");
+    hr_pack_str (&pk, ch, len);
+    hr_pack_cstr (&pk, "epoch");
+    hr_pack_str (&pk, epoch, HR_EPOCH_LEN);
+    s_kuint (&pk, "seq", seq);
+    s_kuint (&pk, "part", part);
+    s_kbool (&pk, "last", last);
+    hr_pack_cstr (&pk, "ev");
+    msgpack_pack_array (&pk, event_count);
+    for (size_t i = 0; i < event_count; i++) {
+        msgpack_pack_bin (&pk, events [i].len);
+        msgpack_pack_bin_body (&pk, events [i].data, events [i].len);
+    }
+    hr_pack_cstr (&pk, "keys");
+    msgpack_pack_map (&pk, key_count);
+    for (size_t i = 0; i < key_count; i++) {
+        hr_pack_str (&pk, keys [i].data, keys [i].len);
+        msgpack_pack_uint64 (&pk, keys [i].seq);
+    }
+}
+
+void
+hrb_peer_msg_encode_handoff_end (hr_buf_t *out, const char *from, uint32_t cf,
+                                 uint64_t number, uint64_t count)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    s_head (&pk, 5, "handoff_end", from, cf);
+    s_kuint (&pk, "n", number);
+    s_kuint (&pk, "count", count);
+}
+
+void
+hrb_peer_msg_encode_handoff_ack (hr_buf_t *out, const char *from, uint32_t cf,
+                                 uint64_t number, const char *ch, size_t len)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    s_head (&pk, 5, "handoff_ack", from, cf);
+    s_kuint (&pk, "n", number);
+    if (ch) {
+        hr_pack_cstr (&pk, "ch");
+        hr_pack_str (&pk, ch, len);
+    }
+    else
+        s_kbool (&pk, "end", true);
+}
+
 //  Decoding state: what was seen, and the fields before the type is known.
 typedef struct {
     hrb_peer_msg_t *msg;
@@ -225,8 +292,110 @@ s_read_body (hr_mp_reader_t *reader, size_t max, const uint8_t **body, size_t *l
     return HR_OK;
 }
 
+//  "ev": an array of envelopes, each at most max bytes.
+static hr_error_t
+s_read_events (hr_mp_reader_t *reader, size_t max, hrb_peer_msg_t *msg)
+{
+    hr_mp_item_t array;
+    hr_error_t rc = hr_mp_read (reader, &array);
+    if (rc)
+        return rc;
+    if (array.kind != HR_MP_ARRAY)
+        return HR_E_BAD_TYPE;
+    msg->ev = reader->pos;
+    msg->ev_count = array.count;
+    for (uint32_t i = 0; i < array.count; i++) {
+        const uint8_t *body;
+        size_t len;
+        if ((rc = s_read_body (reader, max, &body, &len)))
+            return rc;
+    }
+    msg->ev_size = (size_t) (reader->pos - msg->ev);
+    return HR_OK;
+}
+
+//  "keys": a map of idempotency id -> seq (checked against "seq" at the end).
+static hr_error_t
+s_read_keys (hr_mp_reader_t *reader, hrb_peer_msg_t *msg)
+{
+    hr_mp_item_t map;
+    hr_error_t rc = hr_mp_read (reader, &map);
+    if (rc)
+        return rc;
+    if (map.kind != HR_MP_MAP)
+        return HR_E_BAD_TYPE;
+    msg->keys = reader->pos;
+    msg->keys_count = map.count;
+    for (uint32_t i = 0; i < map.count; i++) {
+        const char *id;
+        size_t len;
+        uint64_t seq;
+        if ((rc = hr_event_read_id (reader, &id, &len)) || (rc = hr_mp_read_uint (reader, &seq)))
+            return rc;
+    }
+    msg->keys_size = (size_t) (reader->pos - msg->keys);
+    return HR_OK;
+}
+
+static bool
+s_epoch_ok (const char *epoch, size_t len)
+{
+    if (len != HR_EPOCH_LEN)
+        return false;
+    for (size_t i = 0; i < len; i++)
+        if (!((epoch [i] >= '0' && epoch [i] <= '9') || (epoch [i] >= 'a' && epoch [i] <= 'f')))
+            return false;
+    return true;
+}
+
+void
+hrb_peer_msg_events (const hrb_peer_msg_t *msg, hrb_peer_iter_t *iter)
+{
+    *iter = (hrb_peer_iter_t) { msg->ev, msg->ev + msg->ev_size, msg->ev_count };
+}
+
+void
+hrb_peer_msg_keys (const hrb_peer_msg_t *msg, hrb_peer_iter_t *iter)
+{
+    *iter = (hrb_peer_iter_t) { msg->keys, msg->keys + msg->keys_size, msg->keys_count };
+}
+
+//  The spans were checked by the decoder: reading them again cannot fail.
+bool
+hrb_peer_iter_event (hrb_peer_iter_t *iter, const uint8_t **data, size_t *len)
+{
+    if (!iter->left)
+        return false;
+    hr_mp_reader_t reader = { iter->pos, iter->end };
+    hr_mp_item_t item;
+    hr_error_t rc = hr_mp_read (&reader, &item);
+    assert (rc == HR_OK && item.kind == HR_MP_BIN);
+    (void) rc;
+    *data = (const uint8_t *) item.str.ptr;
+    *len = item.str.len;
+    iter->pos = reader.pos;
+    iter->left--;
+    return true;
+}
+
+bool
+hrb_peer_iter_key (hrb_peer_iter_t *iter, const char **id, size_t *len, uint64_t *seq)
+{
+    if (!iter->left)
+        return false;
+    hr_mp_reader_t reader = { iter->pos, iter->end };
+    hr_error_t rc = hr_mp_read_str (&reader, id, len);
+    rc = rc? rc: hr_mp_read_uint (&reader, seq);
+    assert (rc == HR_OK);
+    (void) rc;
+    iter->pos = reader.pos;
+    iter->left--;
+    return true;
+}
+
 static const char *s_keys [] = {
-    "t", "from", "cf", "term", "view", "stamp", "leaving", "granted", "n", "fid", "req", "rep"
+    "t", "from", "cf", "term", "view", "stamp", "leaving", "granted", "n", "fid", "req", "rep",
+    "ch", "epoch", "seq", "part", "last", "ev", "keys", "count", "end"
 };
 
 static hr_error_t
@@ -245,6 +414,7 @@ s_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
         return HR_E_DUPLICATE_FIELD;
     dec->seen |= bit;
     uint64_t cf;
+    size_t epoch_len;
     hr_error_t rc;
     switch (bit) {
         case F_T:
@@ -276,6 +446,30 @@ s_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
         case F_REQ:
         case F_REP:
             return s_read_body (reader, dec->max_body, &msg->body, &msg->body_len);
+        case F_CH:
+            if ((rc = hr_mp_read_str (reader, &msg->ch, &msg->ch_len)))
+                return rc;
+            return hr_channel_valid (msg->ch, msg->ch_len)? HR_OK: HR_E_BAD_FIELD;
+        case F_EPOCH:
+            if ((rc = hr_mp_read_str (reader, &msg->epoch, &epoch_len)))
+                return rc;
+            return s_epoch_ok (msg->epoch, epoch_len)? HR_OK: HR_E_BAD_FIELD;
+        case F_SEQ:
+            return hr_mp_read_uint (reader, &msg->seq);
+        case F_PART:
+            return hr_mp_read_uint (reader, &msg->part);
+        case F_LAST:
+            return hr_mp_read_bool (reader, &msg->last);
+        case F_EV:
+            return s_read_events (reader, dec->max_body, msg);
+        case F_KEYS:
+            return s_read_keys (reader, msg);
+        case F_COUNT:
+            return hr_mp_read_uint (reader, &msg->count);
+        case F_END:
+            if ((rc = hr_mp_read_bool (reader, &msg->end)))
+                return rc;
+            return msg->end? HR_OK: HR_E_BAD_FIELD;
     }
     return HR_E_BAD_FIELD;      //  not reached: every key has a case
 }
@@ -304,6 +498,21 @@ hrb_peer_msg_decode (const void *frame, size_t size, hr_members_t all, size_t ma
         return HR_E_MISSING_FIELD;
     msg->kind = type->kind;
     msg->view.type = type->type;
+    if (type->kind == HRB_PEER_HANDOFF && size > HRB_HANDOFF_FRAME_MAX)
+        return HR_E_FRAME_TOO_LARGE;
+    //  An ack names a channel or the end, never both
+    if (type->kind == HRB_PEER_HANDOFF_ACK && !(dec.seen & F_CH) == !(dec.seen & F_END))
+        return HR_E_BAD_FIELD;
+    if (type->kind == HRB_PEER_HANDOFF) {
+        hrb_peer_iter_t iter;
+        hrb_peer_msg_keys (msg, &iter);
+        const char *id;
+        size_t len;
+        uint64_t seq;
+        while (hrb_peer_iter_key (&iter, &id, &len, &seq))
+            if (seq > msg->seq || seq == 0)
+                return HR_E_BAD_FIELD;
+    }
     //  A vote request proposes the view of its own term (hrb_view.h)
     if (type->type == HRB_VIEW_VOTE_REQUEST && type->kind == HRB_PEER_VIEW
     &&  msg->view.view.number != msg->view.term)

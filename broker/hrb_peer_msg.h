@@ -11,7 +11,15 @@
     "n" the forwarder had installed, the client's publish request "req" as
     it came, and for an acknowledged publish a forward id "fid"; the
     owner's answer ("fwdack") carries "n", that "fid" and the reply frame
-    "rep" for the client.
+    "rep" for the client. A graceful handoff (hrb_handoff) sends "handoff"
+    chunks: the view number "n", the channel "ch", its "epoch" and head
+    "seq", the chunk's index "part" (0, 1, ... per channel), "last" on the
+    channel's final chunk, "ev" (an array of history envelopes, oldest
+    first) and "keys" (a map of idempotency id -> seq); a frame of chunks
+    is at most HRB_HANDOFF_FRAME_MAX bytes. "handoff_end" ("n", "count":
+    channels sent) closes a sender's handoff to one receiver, and
+    "handoff_ack" ("n" and either "ch" or "end": true) confirms a channel
+    installed, or the end.
 
     Decoding is strict and bounded: every field a type needs, no other,
     each once, of its type; bitmasks only over brokers of the file; ids of
@@ -32,8 +40,17 @@
 typedef enum {
     HRB_PEER_VIEW = 1,          //  a message of hrb_view: msg.view
     HRB_PEER_FWD,               //  a publish forwarded to the channel's owner
-    HRB_PEER_FWDACK             //  the owner's reply to a forwarded ROUTER publish
+    HRB_PEER_FWDACK,            //  the owner's reply to a forwarded ROUTER publish
+    HRB_PEER_HANDOFF,           //  a chunk of a channel handed over
+    HRB_PEER_HANDOFF_END,       //  every channel for the receiver was sent
+    HRB_PEER_HANDOFF_ACK        //  a channel installed (ch), or the end (end)
 } hrb_peer_kind_t;
+
+//  A handoff chunk's events and keys together take at most this many bytes
+//  (the sender cuts a channel's history into several chunks); a "handoff"
+//  frame at most HRB_HANDOFF_FRAME_MAX.
+#define HRB_HANDOFF_CHUNK_MAX (1024 * 1024)
+#define HRB_HANDOFF_FRAME_MAX (HRB_HANDOFF_CHUNK_MAX + 1024)
 
 typedef struct {
     hrb_peer_kind_t kind;
@@ -49,7 +66,34 @@ typedef struct {
     uint64_t fid;
     const uint8_t *body;        //  fwd: the publish request; fwdack: the reply
     size_t body_len;
+    //  HRB_PEER_HANDOFF (number above too), HRB_PEER_HANDOFF_ACK (ch or end)
+    const char *ch;             //  NULL when absent
+    size_t ch_len;
+    const char *epoch;          //  HR_EPOCH_LEN lowercase hex digits
+    uint64_t seq;               //  the channel's head (last seq assigned)
+    uint64_t part;              //  chunk index within the channel, from 0
+    bool last;                  //  the channel's final chunk
+    bool end;                   //  handoff_ack: the end was received
+    uint64_t count;             //  handoff_end: channels sent
+    const uint8_t *ev, *keys;   //  the encoded "ev" array and "keys" map
+    size_t ev_size, keys_size;
+    uint32_t ev_count, keys_count;
 } hrb_peer_msg_t;
+
+//  One span of a handoff chunk to encode: an envelope, or an idempotency
+//  key (id, id_len) with its seq.
+typedef struct {
+    const void *data;
+    size_t len;
+    uint64_t seq;               //  keys only
+} hrb_peer_span_t;
+
+//  Walks the events or keys of a decoded handoff chunk (valid while the
+//  frame is).
+typedef struct {
+    const uint8_t *pos, *end;
+    uint32_t left;
+} hrb_peer_iter_t;
 
 //  Appends a view message (msg->type, term, view, stamp, leaving, granted
 //  as the type needs; from and to are not encoded) from broker id.
@@ -66,12 +110,37 @@ void hrb_peer_msg_encode_fwd (hr_buf_t *out, const char *from, uint32_t cf, uint
 void hrb_peer_msg_encode_fwdack (hr_buf_t *out, const char *from, uint32_t cf,
                                  uint64_t number, uint64_t fid, const void *reply, size_t len);
 
+//  Appends a handoff chunk of channel ch (len bytes) at epoch/seq: part and
+//  last as above, events and keys (the caller kept them within
+//  HRB_HANDOFF_CHUNK_MAX).
+void hrb_peer_msg_encode_handoff (hr_buf_t *out, const char *from, uint32_t cf,
+                                  uint64_t number, const char *ch, size_t len,
+                                  const char *epoch, uint64_t seq, uint64_t part, bool last,
+                                  const hrb_peer_span_t *events, size_t event_count,
+                                  const hrb_peer_span_t *keys, size_t key_count);
+
+//  Appends a handoff_end (count channels sent).
+void hrb_peer_msg_encode_handoff_end (hr_buf_t *out, const char *from, uint32_t cf,
+                                      uint64_t number, uint64_t count);
+
+//  Appends a handoff_ack: for channel ch (len bytes), or ch NULL for the end.
+void hrb_peer_msg_encode_handoff_ack (hr_buf_t *out, const char *from, uint32_t cf,
+                                      uint64_t number, const char *ch, size_t len);
+
+//  The events (bin spans) or keys (id span and seq) of a decoded handoff.
+void hrb_peer_msg_events (const hrb_peer_msg_t *msg, hrb_peer_iter_t *iter);
+void hrb_peer_msg_keys (const hrb_peer_msg_t *msg, hrb_peer_iter_t *iter);
+bool hrb_peer_iter_event (hrb_peer_iter_t *iter, const uint8_t **data, size_t *len);
+bool hrb_peer_iter_key (hrb_peer_iter_t *iter, const char **id, size_t *len, uint64_t *seq);
+
 //  Decodes a frame from another broker. all: the brokers of the file (a
 //  bitmask naming any other is refused); max_body: the largest "req" or
 //  "rep". Errors: those of hr_mpack, HR_E_BAD_TYPE (a field of the wrong
 //  kind), HR_E_MISSING_FIELD, HR_E_DUPLICATE_FIELD, HR_E_BAD_FIELD (an
 //  unknown type or field, a field the type does not carry, a bad value),
-//  HR_E_FRAME_TOO_LARGE (a body over max_body). msg is unspecified on an
+//  HR_E_FRAME_TOO_LARGE (a body or an event over max_body, a handoff frame
+//  over HRB_HANDOFF_FRAME_MAX). A handoff's channel must be valid, its epoch
+//  HR_EPOCH_LEN lowercase hex, every key's seq at most its seq. msg is unspecified on an
 //  error.
 hr_error_t hrb_peer_msg_decode (const void *frame, size_t size, hr_members_t all,
                                 size_t max_body, hrb_peer_msg_t *msg);

@@ -7,6 +7,7 @@
 #include "hrb_peer_msg.h"
 
 #include "fuzz_support.h"
+#include "hr_epoch.h"
 
 #include <stdint.h>
 #include <string.h>
@@ -15,6 +16,30 @@
 #define S_MAX_BODY 4096
 
 int LLVMFuzzerTestOneInput (const uint8_t *data, size_t size);
+
+//  A decoded handoff chunk encoded again from its iterated events and keys.
+static void
+s_encode_handoff (hr_buf_t *frame, const char *from, const hrb_peer_msg_t *msg)
+{
+    hrb_peer_span_t *events = hr_malloc ((msg->ev_count + 1) * sizeof *events);
+    hrb_peer_span_t *keys = hr_malloc ((msg->keys_count + 1) * sizeof *keys);
+    hrb_peer_iter_t iter;
+    size_t n = 0, k = 0;
+    const uint8_t *data;
+    const char *id;
+    size_t len;
+    uint64_t seq;
+    hrb_peer_msg_events (msg, &iter);
+    while (hrb_peer_iter_event (&iter, &data, &len))
+        events [n++] = (hrb_peer_span_t) { data, len, 0 };
+    hrb_peer_msg_keys (msg, &iter);
+    while (hrb_peer_iter_key (&iter, &id, &len, &seq))
+        keys [k++] = (hrb_peer_span_t) { id, len, seq };
+    hrb_peer_msg_encode_handoff (frame, from, msg->cf, msg->number, msg->ch, msg->ch_len,
+                                 msg->epoch, msg->seq, msg->part, msg->last, events, n, keys, k);
+    free (events);
+    free (keys);
+}
 
 int
 LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
@@ -38,8 +63,17 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         hrb_peer_msg_encode_fwd (&frame, from, msg.cf, msg.number, msg.has_fid? &msg.fid: NULL,
                                  msg.body, msg.body_len);
     else
+    if (msg.kind == HRB_PEER_FWDACK)
         hrb_peer_msg_encode_fwdack (&frame, from, msg.cf, msg.number, msg.fid, msg.body,
                                     msg.body_len);
+    else
+    if (msg.kind == HRB_PEER_HANDOFF)
+        s_encode_handoff (&frame, from, &msg);
+    else
+    if (msg.kind == HRB_PEER_HANDOFF_END)
+        hrb_peer_msg_encode_handoff_end (&frame, from, msg.cf, msg.number, msg.count);
+    else
+        hrb_peer_msg_encode_handoff_ack (&frame, from, msg.cf, msg.number, msg.ch, msg.ch_len);
     //  An id with a NUL in it encodes shorter: the decoder allows any bytes
     if (strlen (from) == msg.from_len) {
         fz_check (hrb_peer_msg_decode (frame.data, frame.size, S_ALL, S_MAX_BODY, &again)
@@ -56,6 +90,13 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                  && again.fid == msg.fid && again.body_len == msg.body_len
                  && (!msg.body_len || !memcmp (again.body, msg.body, msg.body_len)),
                  "forward differs");
+        fz_check (again.ch_len == msg.ch_len && (!msg.ch || !memcmp (again.ch, msg.ch, msg.ch_len))
+                 && again.seq == msg.seq && again.part == msg.part && again.last == msg.last
+                 && again.end == msg.end && again.count == msg.count
+                 && again.ev_count == msg.ev_count && again.keys_count == msg.keys_count
+                 && again.ev_size == msg.ev_size && again.keys_size == msg.keys_size
+                 && (!msg.epoch || !memcmp (again.epoch, msg.epoch, HR_EPOCH_LEN)),
+                 "handoff differs");
     }
     hr_buf_free (&frame);
     return 0;

@@ -173,6 +173,13 @@ write("peer_msg", "fwd", pack({"t": "fwd", "from": "b2", "cf": 1, "n": 4, "fid":
                                "req": pack({"ch": "orders", "data": 1, "rid": 3})}))
 write("peer_msg", "fwd_push", pack({"t": "fwd", "from": "b2", "cf": 1, "n": 4,
                                     "req": pack({"ch": "orders", "data": 1})}))
+write("peer_msg", "handoff", pack({"t": "handoff", "from": "b1", "cf": 1, "n": 5, "ch": "room",
+                                   "epoch": "0000050000000001" + "ab" * 8, "seq": 3, "part": 0,
+                                   "last": True, "ev": [b"e1", b"e2"], "keys": {"k1": 2}}))
+write("peer_msg", "handoff_end", pack({"t": "handoff_end", "from": "b1", "cf": 1, "n": 5,
+                                       "count": 2}))
+write("peer_msg", "handoff_ack", pack({"t": "handoff_ack", "from": "b2", "cf": 1, "n": 5,
+                                       "ch": "room"}))
 write("peer_msg", "fwdack", pack({"t": "fwdack", "from": "b1", "cf": 1, "n": 4, "fid": 9,
                                   "rep": pack({"rid": 3, "seq": 1, "epoch": "0" * 32, "dup": False})}))
 write("peer_msg", "bad_owner", pack({"t": "hb", "from": "b1", "cf": 1, "term": 3, "stamp": 1,

@@ -155,7 +155,7 @@ test_unknown_or_foreign_fields_are_refused (void **state)
     tu_kuint ("fid", 1);
     assert_int_equal (s_decode_frame (), HR_E_BAD_FIELD);
     tu_map (3);
-    tu_kstr ("t", "handoff");                   //  not (yet) a type
+    tu_kstr ("t", "handover");                  //  not a type
     tu_kstr ("from", "b1");
     tu_kuint ("cf", 1);
     assert_int_equal (s_decode_frame (), HR_E_BAD_FIELD);
