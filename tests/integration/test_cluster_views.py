@@ -159,12 +159,14 @@ class Cluster(unittest.TestCase):
                          and H.metrics(base)["herald_cluster_members_up"] == 3
                          and H.metrics(base)["herald_cluster_lease"] == 1, 5,
                          "%s's cluster gauges" % b)
-        # SIGKILL b3: the others install a view without it once it has been
-        # silent for the failover timeout and an election delay (hrb_view:
-        # random in [timeout / 2, timeout)) has passed, plus a second
+        # SIGKILL b3: the others install a view without it within the
+        # failover timeout and a second (silent for the timeout, then an
+        # election delay of at most two heartbeats, hrb_view; measured 3.1
+        # to 3.5 s for 3 s). Half a second more for a loaded machine (ASan,
+        # ctest -j), where it took up to 3.8 s.
         killed = time.monotonic()
         self.brokers["b3"].kill()
-        bound = 2 * FAILOVER_MS / 1000 + 1.0
+        bound = FAILOVER_MS / 1000 + 1.5
         self.wait_view(("b1", "b2"), ("b1", "b2"), timeout=bound)
         took = time.monotonic() - killed
         self.assertLess(took, bound)
