@@ -1,0 +1,167 @@
+/*  test_hrb_handoff: a new owner's side of a graceful handoff (broker/
+    hrb_handoff).
+
+    A channel of a source is awaited until it arrives whole, the source
+    ends, or the timeout passes (then a takeover); chunks are taken only in
+    order, of the view expected, from the channel's source, with one epoch
+    and head; publishes are held in arrival order within the byte bound and
+    released once; a new view supersedes the old expectations.  */
+#include "hrb_handoff.h"
+
+#include "hr_epoch.h"
+#include "support.h"
+
+#define S_EPOCH "0000050000000001aaaaaaaaaaaaaaaa"
+#define S_OTHER "0000050000000001bbbbbbbbbbbbbbbb"
+
+static hrb_peer_msg_t
+s_chunk (const char *ch, uint64_t view, const char *epoch, uint64_t seq, uint64_t part,
+         bool last)
+{
+    return (hrb_peer_msg_t) { .kind = HRB_PEER_HANDOFF, .number = view, .ch = ch,
+                              .ch_len = strlen (ch), .epoch = epoch, .seq = seq,
+                              .part = part, .last = last };
+}
+
+static void
+test_awaiting_until_whole_end_or_timeout (void **state)
+{
+    hrb_handoff_t *h = hrb_handoff_new (1000, 5000);
+    hrb_handoff_expect (h, 5, 1u << 2, 100);
+    //  Only channels of broker 2 wait
+    assert_int_equal (hrb_handoff_state (h, 2, "a", 1, 100), HRB_HANDOFF_AWAIT);
+    assert_int_equal (hrb_handoff_state (h, 1, "a", 1, 100), HRB_HANDOFF_NONE);
+    assert_int_equal (hrb_handoff_state (h, -1, "a", 1, 100), HRB_HANDOFF_NONE);
+    //  a arrives in two parts
+    hrb_peer_msg_t msg = s_chunk ("a", 5, S_EPOCH, 9, 0, false);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_MORE);
+    assert_int_equal (hrb_handoff_state (h, 2, "a", 1, 100), HRB_HANDOFF_AWAIT);
+    msg = s_chunk ("a", 5, S_EPOCH, 9, 1, true);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_WHOLE);
+    assert_int_equal (hrb_handoff_state (h, 2, "a", 1, 100), HRB_HANDOFF_NONE);
+    //  b waits until the timeout, then is taken over
+    assert_int_equal (hrb_handoff_state (h, 2, "b", 1, 5099), HRB_HANDOFF_AWAIT);
+    assert_int_equal (hrb_handoff_state (h, 2, "b", 1, 5100), HRB_HANDOFF_TIMED_OUT);
+    //  The source's end: what it did not send is not awaited
+    assert_false (hrb_handoff_end (h, 2, 4));
+    assert_false (hrb_handoff_end (h, 1, 5));
+    assert_true (hrb_handoff_end (h, 2, 5));
+    assert_int_equal (hrb_handoff_state (h, 2, "b", 1, 200), HRB_HANDOFF_NONE);
+    //  A new view supersedes everything
+    hrb_handoff_expect (h, 6, 1u << 1, 10000);
+    assert_int_equal (hrb_handoff_state (h, 2, "a", 1, 10000), HRB_HANDOFF_NONE);
+    assert_int_equal (hrb_handoff_state (h, 1, "a", 1, 10000), HRB_HANDOFF_AWAIT);
+    hrb_handoff_destroy (&h);
+    assert_null (h);
+}
+
+static void
+test_chunks_out_of_order_are_refused (void **state)
+{
+    hrb_handoff_t *h = hrb_handoff_new (1000, 5000);
+    hrb_handoff_expect (h, 5, (1u << 2) | (1u << 0), 0);
+    hrb_peer_msg_t msg = s_chunk ("a", 5, S_EPOCH, 9, 1, false);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);   //  part 1 first
+    msg = s_chunk ("a", 4, S_EPOCH, 9, 0, false);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);   //  an old view
+    msg = s_chunk ("a", 5, S_EPOCH, 9, 0, false);
+    assert_int_equal (hrb_handoff_chunk (h, 1, &msg), HRB_CHUNK_REFUSED);   //  not a source
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_MORE);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);   //  part 0 again
+    assert_int_equal (hrb_handoff_chunk (h, 0, &msg), HRB_CHUNK_REFUSED);   //  another source
+    msg = s_chunk ("a", 5, S_EPOCH, 9, 2, false);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);   //  a part skipped
+    msg = s_chunk ("a", 5, S_OTHER, 9, 1, false);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);   //  another epoch
+    msg = s_chunk ("a", 5, S_EPOCH, 10, 1, false);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);   //  another head
+    msg = s_chunk ("a", 5, S_EPOCH, 9, 1, true);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_WHOLE);
+    msg = s_chunk ("a", 5, S_EPOCH, 9, 2, true);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);   //  already whole
+    //  After its end, a source's chunks are refused
+    assert_true (hrb_handoff_end (h, 2, 5));
+    msg = s_chunk ("b", 5, S_EPOCH, 1, 0, true);
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);
+    hrb_handoff_destroy (&h);
+}
+
+typedef struct {
+    char got [64];
+    size_t count;
+} s_sink_t;
+
+static void
+s_collect (void *arg, int tag, const void *data, size_t size)
+{
+    s_sink_t *sink = arg;
+    sink->got [sink->count++] = (char) ('0' + tag);
+    assert_int_equal (size, 1);
+    sink->got [sink->count++] = *(const char *) data;
+}
+
+static void
+s_due (void *arg, const char *ch, bool timed_out)
+{
+    s_sink_t *sink = arg;
+    sink->got [sink->count++] = ch [0];
+    sink->got [sink->count++] = timed_out? 'T': 'E';
+}
+
+static void
+test_held_publishes_are_bounded_and_released_in_order (void **state)
+{
+    //  Room for three one-byte publishes
+    hrb_handoff_t *h = hrb_handoff_new (3 * (1 + HRB_HANDOFF_HELD_OVERHEAD), 5000);
+    hrb_handoff_expect (h, 5, 1u << 2, 0);
+    assert_int_equal (hrb_handoff_hold (h, 2, "a", 1, 1, "x", 1), 0);
+    assert_int_equal (hrb_handoff_hold (h, 2, "b", 1, 2, "y", 1), 0);
+    assert_int_equal (hrb_handoff_hold (h, 2, "a", 1, 3, "z", 1), 0);
+    assert_int_equal (hrb_handoff_hold (h, 2, "a", 1, 4, "w", 1), -1);      //  over the bound
+    assert_int_equal (hrb_handoff_held (h), 3);
+    assert_int_equal (hrb_handoff_held_bytes (h), 3 * (1 + HRB_HANDOFF_HELD_OVERHEAD));
+    s_sink_t sink = { "", 0 };
+    //  Nothing is due while both wait
+    assert_int_equal (hrb_handoff_due (h, 100, 10, s_due, &sink), 0);
+    assert_int_equal (hrb_handoff_release (h, "a", 1, s_collect, &sink), 2);
+    assert_string_equal (sink.got, "1x3z");
+    assert_int_equal (hrb_handoff_release (h, "a", 1, s_collect, &sink), 0);  //  once
+    assert_int_equal (hrb_handoff_held (h), 1);
+    assert_int_equal (hrb_handoff_hold (h, 2, "a", 1, 4, "w", 1), 0);      //  room again
+    //  A new view keeps what is held; at the timeout both are due
+    hrb_handoff_expect (h, 6, 1u << 2, 1000);
+    sink = (s_sink_t) { "", 0 };
+    assert_int_equal (hrb_handoff_due (h, 5999, 10, s_due, &sink), 0);
+    assert_int_equal (hrb_handoff_due (h, 6000, 1, s_due, &sink), 1);      //  the budget
+    assert_int_equal (hrb_handoff_due (h, 6000, 10, s_due, &sink), 2);
+    assert_int_equal (sink.count, 6);
+    assert_int_equal (sink.got [1], 'T');
+    hrb_handoff_destroy (&h);                    //  frees what is still held
+}
+
+static void
+test_end_makes_held_publishes_due (void **state)
+{
+    hrb_handoff_t *h = hrb_handoff_new (1000, 5000);
+    hrb_handoff_expect (h, 5, 1u << 2, 0);
+    assert_int_equal (hrb_handoff_hold (h, 2, "c", 1, 1, "x", 1), 0);
+    assert_true (hrb_handoff_end (h, 2, 5));
+    s_sink_t sink = { "", 0 };
+    assert_int_equal (hrb_handoff_due (h, 1, 10, s_due, &sink), 1);
+    assert_string_equal (sink.got, "cE");
+    hrb_handoff_release (h, "c", 1, s_collect, &sink);
+    assert_int_equal (hrb_handoff_held_bytes (h), 0);
+    hrb_handoff_destroy (&h);
+}
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        cmocka_unit_test (test_awaiting_until_whole_end_or_timeout),
+        cmocka_unit_test (test_chunks_out_of_order_are_refused),
+        cmocka_unit_test (test_held_publishes_are_bounded_and_released_in_order),
+        cmocka_unit_test (test_end_makes_held_publishes_due),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
