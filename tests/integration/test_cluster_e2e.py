@@ -32,7 +32,7 @@ class EndToEnd(unittest.TestCase):
                     dealer.send({"ch": channel, "data": "b%d-%d" % (i + 1, sent), "rid": sent,
                                  "id": "b%d-%d" % (i + 1, sent)})
                 reply = dealer.recv(10)[0]
-                results.append((i, "b%d-%d" % (i + 1, reply.get("rid")), reply))
+                results.append((i, "b%d-%s" % (i + 1, reply.get("rid")), reply))
                 done += 1
         except Exception as error:              # reported by the test
             errors.append(error)
@@ -55,6 +55,11 @@ class EndToEnd(unittest.TestCase):
             t.join(60)
         self.assertEqual(errors, [])
         self.assertEqual([r for _, _, r in results if "seq" not in r], [])
+        # Each publisher got one answer per publish, with its rid (forwarded
+        # or not, the reply names the request it answers)
+        for i in range(3):
+            self.assertEqual(sorted(r.get("rid", 0) for b, _, r in results if b == i),
+                             list(range(1, PER_PUBLISHER + 1)), "publisher %d" % (i + 1))
         total = 3 * PER_PUBLISHER
         # One order: the acks are seq 1..N, each once, in one epoch, none a dup
         self.assertEqual(sorted(r["seq"] for _, _, r in results), list(range(1, total + 1)))
