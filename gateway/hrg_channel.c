@@ -2,7 +2,7 @@
     resets, and the recent-events ring.  */
 #include "hrg_channel.h"
 #include "hrg_fetch.h"
-#include "hrg_link.h"
+#include "hrg_links.h"
 #include "hr_epoch.h"
 #include "hr_log.h"
 #include "hr_mpack.h"
@@ -150,11 +150,11 @@ hrg_channel_release (hrg_channel_t *self)
     s_subscription (self, ZMQ_UNSUBSCRIBE);
     s_confirm (self);                   //  no longer counted as unconfirmed
     if (self->fill_rid)
-        hrg_link_cancel (worker->link, self->fill_rid);
+        hrg_links_cancel (worker, self->fill_rid);
     if (self->head_rid)
-        hrg_link_cancel (worker->link, self->head_rid);
+        hrg_links_cancel (worker, self->head_rid);
     if (self->probe_rid)
-        hrg_link_cancel (worker->link, self->probe_rid);
+        hrg_links_cancel (worker, self->probe_rid);
     s_clear_recent (self);
     s_clear_held (self);
     hr_vec_free (&self->groups);
@@ -293,7 +293,8 @@ s_start_fill (hrg_channel_t *self)
     self->state = HRG_CHANNEL_FILLING;
     uint64_t missing = self->target - self->last;
     hr_metrics_inc (worker->shard, worker->m->gap_fills);
-    self->fill_rid = hrg_link_history (worker->link, self->name,
+    self->fill_rid = hrg_link_history (hrg_links_pick (worker, self->name,
+                                                       strlen (self->name)), self->name,
                                        self->epoch [0]? self->epoch: NULL, self->last,
                                        missing < HR_HISTORY_LIMIT_MAX? missing: HR_HISTORY_LIMIT_MAX,
                                        s_on_fill, self);
@@ -369,7 +370,7 @@ static void
 s_sync (hrg_channel_t *self, const char *epoch, uint64_t head)
 {
     if (self->head_rid) {
-        hrg_link_cancel (self->worker->link, self->head_rid);
+        hrg_links_cancel (self->worker, self->head_rid);
         self->head_rid = 0;
     }
     snprintf (self->epoch, sizeof self->epoch, "%s", epoch);
@@ -471,7 +472,7 @@ s_accept (hrg_channel_t *self, hrg_event_t *ev)
         case HRG_CHANNEL_FILLING:
             if (ev->epoch [0] && strcmp (ev->epoch, self->epoch) != 0) {
                 //  A new history: what we were filling is gone
-                hrg_link_cancel (self->worker->link, self->fill_rid);
+                hrg_links_cancel (self->worker, self->fill_rid);
                 self->fill_rid = 0;
                 s_clear_held (self);
                 self->state = HRG_CHANNEL_LIVE;
@@ -485,7 +486,7 @@ s_accept (hrg_channel_t *self, hrg_event_t *ev)
                 if (!s_hold (self, ev)) {
                     hr_log_limited_warn ("events held while filling over the limit: reset",
                                          "channel", self->name);
-                    hrg_link_cancel (self->worker->link, self->fill_rid);
+                    hrg_links_cancel (self->worker, self->fill_rid);
                     self->fill_rid = 0;
                     s_fill_failed (self, HR_RESET_UNAVAILABLE);
                 }
@@ -563,8 +564,9 @@ s_on_probe (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames,
 static uint64_t
 s_send_probe (hrg_channel_t *self)
 {
-    self->probe_rid = hrg_link_history (self->worker->link, self->name, NULL, 0, 0,
-                                        s_on_probe, self);
+    self->probe_rid = hrg_link_history (hrg_links_pick (self->worker, self->name,
+                                                        strlen (self->name)),
+                                        self->name, NULL, 0, 0, s_on_probe, self);
     return self->probe_rid;
 }
 
@@ -631,8 +633,9 @@ hrg_channel_sweep (hrg_worker_t *worker, uint64_t now_ms)
         &&  now_ms >= self->sync_deadline && budget > 0) {
             hr_log_debug ("head marker overdue: asking", "channel", self->name);
             self->sync_deadline = now_ms + S_SYNC_TIMEOUT_MS;
-            self->head_rid = hrg_link_history (worker->link, self->name, NULL, 0, 0,
-                                               s_on_head, self);
+            self->head_rid = hrg_link_history (hrg_links_pick (worker, self->name,
+                                                               strlen (self->name)),
+                                               self->name, NULL, 0, 0, s_on_head, self);
             budget--;
         }
         //  While the broker is away nothing can confirm: the clocks wait

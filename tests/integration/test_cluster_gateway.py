@@ -50,6 +50,7 @@ class FakeBroker:
         self.subscriptions = []     # channel names subscribed
         self.reply = "ack"          # or "unavailable"
         self.owns = lambda channel: False
+        self.silent = set()         # channels it owns but sends no head marker for
         self.view = None            # announced every 50 ms when set
         self.announced = 0
         self.seq = {}
@@ -106,7 +107,7 @@ class FakeBroker:
         channel = topic[:-1]
         with self.lock:
             self.subscriptions.append(channel)
-        if self.owns(channel):
+        if self.owns(channel) and channel not in self.silent:
             self.xpub.send_multipart([topic.encode(), msgpack.packb(
                 {"ch": channel, "epoch": EPOCH, "seq": self.seq.get(channel, HEAD),
                  "head": True})])
@@ -161,6 +162,10 @@ class FakeBroker:
 
     def publish(self, channel, data):
         return self.do(lambda: self._send_event(channel, data))
+
+    def history(self, channel):
+        with self.lock:
+            return [r for r in self.requests if r.get("op") == "history" and r["ch"] == channel]
 
     def published(self, channel=None):
         with self.lock:
@@ -344,6 +349,24 @@ class ClusterGateway(unittest.TestCase):
         self.broker("b2").publish(b1_channel, {"from": "b2"})
         got = client.wait_events(4)
         self.assertEqual((got[3].json["channel"], got[3].json["seq"]), (b1_channel, HEAD + 2))
+
+    def test_a_channels_own_queries_go_to_its_owner(self):
+        gw = self.gateway()
+        self.announce(1)
+        self.wait_ready(gw)
+        ch = next(c for c in self.channels(30) if self.owner(c) != "b1")
+        owner = self.broker(self.owner(ch))
+        owner.silent.add(ch)
+        # No head marker: the gateway asks the owner for the head (after 1 s)
+        client = H.subscribed(self, gw.http, [ch])
+        self.assertTrue(owner.history(ch))
+        self.assertEqual([b.id for b in self.brokers if b.history(ch)], [owner.id])
+        # A gap (seq HEAD + 1 never came): filled from the owner's history
+        owner.seq[ch] = HEAD + 1
+        owner.publish(ch, "after a gap")
+        H.wait_until(lambda: len(owner.history(ch)) >= 2, 10, "the gap fill at the owner")
+        self.assertEqual([b.id for b in self.brokers if b.history(ch)], [owner.id])
+        self.assertTrue(client.status == 200)
 
     def test_cluster_status_shows_the_followed_view(self):
         gw = self.gateway()
