@@ -54,10 +54,11 @@
 //  clients; past it a request is answered overloaded at once.
 #define S_HISTORY_QUEUE 10000
 #define S_HISTORY_QUEUE_FULL "the broker has 10,000 history queries waiting; retry shortly"
-//  Frames of finished history replies sent per loop turn at most: a reply
-//  read once for a thousand clients is sent over several turns, with
-//  publishes taken in between.
-#define S_DELIVER_FRAMES 8192
+//  Frames of finished history replies sent per loop turn at most (about a
+//  millisecond of the broker thread's time): a reply read once for a
+//  thousand clients is sent over many turns, with publishes taken in
+//  between.
+#define S_DELIVER_FRAMES 2048
 
 struct _hrb_server_t {
     const hrb_config_t *config;
