@@ -606,6 +606,13 @@ hrb_cluster_forward (hrb_cluster_t *self, int to, const uint64_t *fid, const voi
     return 0;
 }
 
+bool
+hrb_cluster_connected (hrb_cluster_t *self, int to)
+{
+    return to >= 0 && to < (int) HR_CLUSTER_MAX
+        && (hrb_view_alive (self->sm, hr_mono_ms ()) >> to & 1) != 0;
+}
+
 void
 hrb_cluster_answer (hrb_cluster_t *self, int to, uint64_t fid, const void *reply, size_t len)
 {

@@ -129,6 +129,11 @@ size_t hrb_cluster_retain (hrb_cluster_t *self, hrb_streams_t *streams,
 int hrb_cluster_forward (hrb_cluster_t *self, int to, const uint64_t *fid,
                          const void *request, size_t len);
 
+//  True while broker to is alive here (heard and hearing within the
+//  failover timeout): a forward it did not take is then back-pressure,
+//  not a broker gone.
+bool hrb_cluster_connected (hrb_cluster_t *self, int to);
+
 //  Answers forward fid of broker to with reply (len bytes).
 void hrb_cluster_answer (hrb_cluster_t *self, int to, uint64_t fid,
                          const void *reply, size_t len);

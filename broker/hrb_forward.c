@@ -5,6 +5,7 @@
 #include "hr_log.h"
 #include "hr_proto.h"
 
+#include <assert.h>
 #include <czmq.h>
 #include <stdio.h>
 #include <string.h>
@@ -35,6 +36,9 @@ struct _hrb_forwards_t {
     zhashx_t *by_fid;           //  key -> pending (owns them)
     hr_list_t order;            //  oldest first
     hr_buf_t reply;
+    hr_buf_t held;              //  a PUSH publish waiting for room (hrb_forwards_push)
+    int held_to;                //  its owner; -1 when none is held
+    uint64_t held_deadline;
 };
 
 static void
@@ -52,6 +56,7 @@ hrb_forwards_new (hrb_cluster_t *cluster, void *router, hrb_peers_t *peers)
     self->router = router;
     self->peers = peers;
     self->next_fid = 1;
+    self->held_to = -1;
     self->by_fid = zhashx_new ();
     zhashx_set_destructor (self->by_fid, s_pending_free);
     zhashx_set_key_duplicator (self->by_fid, NULL);     //  keys live in the entries
@@ -68,6 +73,7 @@ hrb_forwards_destroy (hrb_forwards_t **self_p)
         return;
     zhashx_destroy (&self->by_fid);
     hr_buf_free (&self->reply);
+    hr_buf_free (&self->held);
     free (self);
     *self_p = NULL;
 }
@@ -188,4 +194,45 @@ size_t
 hrb_forwards_pending (hrb_forwards_t *self)
 {
     return zhashx_size (self->by_fid);
+}
+
+hrb_push_t
+hrb_forwards_push (hrb_forwards_t *self, int to, const void *request, size_t len,
+                   uint64_t now)
+{
+    assert (self->held_to < 0);
+    if (hrb_cluster_forward (self->cluster, to, NULL, request, len) == 0)
+        return HRB_PUSH_SENT;
+    if (!hrb_cluster_connected (self->cluster, to))
+        return HRB_PUSH_UNAVAILABLE;
+    hr_buf_reset (&self->held);
+    hr_buf_put (&self->held, request, len);
+    self->held_to = to;
+    self->held_deadline = now + HRB_FORWARD_TIMEOUT_MS;
+    return HRB_PUSH_HELD;
+}
+
+bool
+hrb_forwards_blocked (hrb_forwards_t *self)
+{
+    return self->held_to >= 0;
+}
+
+bool
+hrb_forwards_retry (hrb_forwards_t *self, uint64_t now)
+{
+    if (self->held_to < 0)
+        return false;
+    if (hrb_cluster_forward (self->cluster, self->held_to, NULL, self->held.data,
+                             self->held.size) == 0)
+        self->held_to = -1;
+    else
+    if (now >= self->held_deadline || !hrb_cluster_connected (self->cluster, self->held_to)) {
+        hrb_cluster_count_unavailable (self->cluster);
+        hr_log_limited_warn ("a PUSH publish dropped: its channel's owner took nothing "
+                             "for 1 s", "owner", hr_cluster_node (hrb_cluster_file (self->cluster),
+                                                               (size_t) self->held_to)->id);
+        self->held_to = -1;
+    }
+    return self->held_to >= 0;
 }

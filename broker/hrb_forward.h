@@ -67,4 +67,25 @@ void hrb_forwards_expire (hrb_forwards_t *self, uint64_t now);
 //  Forwards waiting for an answer.
 size_t hrb_forwards_pending (hrb_forwards_t *self);
 
+//  PUSH publishes forwarded to their owner. When the owner's queue is full
+//  (it is up but behind), the publish is held, one at a time, and the
+//  broker stops reading PULL until it goes out: back-pressure, as PULL's
+//  own hwm gives a single broker. A publish held HRB_FORWARD_TIMEOUT_MS
+//  (the owner is gone) is dropped as unavailable.
+typedef enum { HRB_PUSH_SENT, HRB_PUSH_HELD, HRB_PUSH_UNAVAILABLE } hrb_push_t;
+
+//  Forwards a PUSH publish (request: len bytes as received) to broker to.
+//  HELD: the request was copied and waits (hrb_forwards_retry); call only
+//  while not hrb_forwards_blocked. now: monotonic ms.
+hrb_push_t hrb_forwards_push (hrb_forwards_t *self, int to, const void *request,
+                              size_t len, uint64_t now);
+
+//  True while a PUSH publish is held: the caller must not read PULL.
+bool hrb_forwards_blocked (hrb_forwards_t *self);
+
+//  Sends the held publish if the owner takes it now, or drops it past its
+//  timeout (counted and logged as unavailable). Returns true while one is
+//  still held.
+bool hrb_forwards_retry (hrb_forwards_t *self, uint64_t now);
+
 #endif

@@ -480,6 +480,8 @@ s_cluster_hooks (hrb_server_t *self)
 static bool
 s_handle_pull (hrb_server_t *self)
 {
+    if (self->forwards && hrb_forwards_blocked (self->forwards))
+        return false;                   //  back-pressure: an owner is behind
     zmq_msg_t msg;
     zmq_msg_init (&msg);
     if (zmq_msg_recv (&msg, self->pull, ZMQ_DONTWAIT) < 0) {
@@ -502,8 +504,8 @@ s_handle_pull (hrb_server_t *self)
         rc = s_gate (self, &req, &owner);
     if (rc == HR_OK && owner >= 0) {
         //  Not even queued (the owner's connection is down): as unavailable
-        if (hrb_cluster_forward (self->cluster, owner, NULL, zmq_msg_data (&msg),
-                                 zmq_msg_size (&msg)) != 0) {
+        if (hrb_forwards_push (self->forwards, owner, zmq_msg_data (&msg),
+                               zmq_msg_size (&msg), hr_mono_ms ()) == HRB_PUSH_UNAVAILABLE) {
             hrb_cluster_count_unavailable (self->cluster);
             rc = HR_E_UNAVAILABLE;
         }
@@ -747,6 +749,12 @@ hrb_server_run (hrb_server_t *self)
             hrb_forwards_expire (self->forwards, now);
             long until = wake > now? (long) (wake - now): 0;
             timeout = until < timeout? until: timeout;
+            //  While a PUSH publish waits for its owner's queue, PULL is not
+            //  read (nor polled, or the loop would spin): retry every ms
+            bool blocked = hrb_forwards_retry (self->forwards, now);
+            items [0].events = blocked? 0: ZMQ_POLLIN;
+            if (blocked && timeout > 1)
+                timeout = 1;
         }
         if (zmq_poll (items, polled, timeout) < 0 && errno != EINTR) {
             hr_log_error ("broker loop failed", "call", "zmq_poll",
