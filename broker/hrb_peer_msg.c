@@ -351,13 +351,15 @@ s_epoch_ok (const char *epoch, size_t len)
 void
 hrb_peer_msg_events (const hrb_peer_msg_t *msg, hrb_peer_iter_t *iter)
 {
-    *iter = (hrb_peer_iter_t) { msg->ev, msg->ev + msg->ev_size, msg->ev_count };
+    //  Not a handoff: no span, nothing to walk
+    *iter = (hrb_peer_iter_t) { msg->ev, msg->ev? msg->ev + msg->ev_size: NULL, msg->ev_count };
 }
 
 void
 hrb_peer_msg_keys (const hrb_peer_msg_t *msg, hrb_peer_iter_t *iter)
 {
-    *iter = (hrb_peer_iter_t) { msg->keys, msg->keys + msg->keys_size, msg->keys_count };
+    *iter = (hrb_peer_iter_t) { msg->keys, msg->keys? msg->keys + msg->keys_size: NULL,
+                                msg->keys_count };
 }
 
 //  The spans were checked by the decoder: reading them again cannot fail.
