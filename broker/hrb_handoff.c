@@ -234,3 +234,36 @@ hrb_handoff_due (hrb_handoff_t *self, uint64_t now, size_t budget,
 
 size_t hrb_handoff_held (hrb_handoff_t *self) { return self->held; }
 size_t hrb_handoff_held_bytes (hrb_handoff_t *self) { return self->held_bytes; }
+
+//  Encoded size of a bin (event) or of a str key and its uint seq, at most.
+static size_t
+s_event_bytes (const hrb_peer_span_t *span)
+{
+    return span->len + 5;
+}
+
+static size_t
+s_key_bytes (const hrb_peer_span_t *span)
+{
+    return span->len + 5 + 9;
+}
+
+size_t
+hrb_handoff_cut (const hrb_peer_span_t *events, size_t event_count,
+                 const hrb_peer_span_t *keys, size_t key_count, size_t max,
+                 hrb_handoff_emit_fn *emit, void *arg)
+{
+    size_t part = 0, e = 0, k = 0;
+    do {
+        //  Events first, then keys, as many as fit
+        size_t bytes = 0, e0 = e, k0 = k;
+        while (e < event_count && (e == e0 || bytes + s_event_bytes (&events [e]) <= max))
+            bytes += s_event_bytes (&events [e++]);
+        while (e == event_count && k < key_count
+           && (e == e0 && k == k0? true: bytes + s_key_bytes (&keys [k]) <= max))
+            bytes += s_key_bytes (&keys [k++]);
+        emit (arg, part++, e == event_count && k == key_count, e > e0? events + e0: NULL,
+              e - e0, k > k0? keys + k0: NULL, k - k0);
+    } while (e < event_count || k < key_count);
+    return part;
+}

@@ -90,6 +90,19 @@ size_t hrb_handoff_release (hrb_handoff_t *self, const char *ch, size_t len,
 size_t hrb_handoff_due (hrb_handoff_t *self, uint64_t now, size_t budget,
                         void (*visit) (void *arg, const char *ch, bool timed_out), void *arg);
 
+//  The sender's side: cuts one channel's handoff (its history envelopes,
+//  oldest first, then its idempotency keys) into chunks whose events and
+//  keys take at most max bytes encoded (HRB_HANDOFF_CHUNK_MAX on the wire;
+//  an item alone over max goes alone), and calls emit for each, parts 0, 1,
+//  ..., the last marked (a channel with nothing to carry is one empty
+//  chunk). Spans are lent to emit for the call. Returns the chunks.
+typedef void (hrb_handoff_emit_fn) (void *arg, uint64_t part, bool last,
+                                    const hrb_peer_span_t *events, size_t event_count,
+                                    const hrb_peer_span_t *keys, size_t key_count);
+size_t hrb_handoff_cut (const hrb_peer_span_t *events, size_t event_count,
+                        const hrb_peer_span_t *keys, size_t key_count, size_t max,
+                        hrb_handoff_emit_fn *emit, void *arg);
+
 //  Held publishes and their bytes (with HRB_HANDOFF_HELD_OVERHEAD each).
 size_t hrb_handoff_held (hrb_handoff_t *self);
 size_t hrb_handoff_held_bytes (hrb_handoff_t *self);

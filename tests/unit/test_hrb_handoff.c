@@ -5,7 +5,9 @@
     ends, or the timeout passes (then a takeover); chunks are taken only in
     order, of the view expected, from the channel's source, with one epoch
     and head; publishes are held in arrival order within the byte bound and
-    released once; a new view supersedes the old expectations.  */
+    released once; a new view supersedes the old expectations. The sender
+    cuts a channel of 12 MiB into chunks whose frames stay within
+    HRB_HANDOFF_FRAME_MAX, decoded and accepted in order by a receiver.  */
 #include "hrb_handoff.h"
 
 #include "hr_epoch.h"
@@ -154,6 +156,80 @@ test_end_makes_held_publishes_due (void **state)
     hrb_handoff_destroy (&h);
 }
 
+//  Encodes each chunk as a frame, decodes it and feeds it to a receiver.
+typedef struct {
+    hrb_handoff_t *receiver;
+    size_t chunks, events, keys, whole;
+    uint64_t next_key_seq;
+} s_wire_t;
+
+static void
+s_emit (void *arg, uint64_t part, bool last, const hrb_peer_span_t *events,
+        size_t event_count, const hrb_peer_span_t *keys, size_t key_count)
+{
+    s_wire_t *wire = arg;
+    hr_buf_t frame = HR_BUF_INIT;
+    hrb_peer_msg_encode_handoff (&frame, "b3", 1, 5, "big", 3, S_EPOCH, 100000, part, last,
+                                 events, event_count, keys, key_count);
+    assert_true (frame.size <= HRB_HANDOFF_FRAME_MAX);
+    hrb_peer_msg_t msg;
+    assert_int_equal (hrb_peer_msg_decode (frame.data, frame.size, 7, 65536, &msg), HR_OK);
+    assert_int_equal (msg.ev_count, event_count);
+    hrb_peer_iter_t iter;
+    const uint8_t *data;
+    size_t len;
+    hrb_peer_msg_events (&msg, &iter);
+    while (hrb_peer_iter_event (&iter, &data, &len))
+        assert_int_equal (data [0], (uint8_t) (wire->events++ % 251));     //  in order
+    wire->keys += key_count;
+    hrb_chunk_t rc = hrb_handoff_chunk (wire->receiver, 2, &msg);
+    assert_int_equal (rc, last? HRB_CHUNK_WHOLE: HRB_CHUNK_MORE);
+    wire->whole += last;
+    wire->chunks++;
+    hr_buf_free (&frame);
+}
+
+static void
+test_a_channel_is_cut_into_chunks_of_at_most_1_mib (void **state)
+{
+    //  5,000 envelopes of 1 to 4 KiB (about 12 MiB) and 3,000 keys
+    size_t count = 5000, key_count = 3000;
+    uint8_t *bytes = hr_malloc (count * 4096);
+    hrb_peer_span_t *events = hr_malloc (count * sizeof *events);
+    for (size_t i = 0; i < count; i++) {
+        size_t len = 1024 + (i * 7919) % 3072;
+        memset (bytes + i * 4096, (int) (i % 251), len);
+        events [i] = (hrb_peer_span_t) { bytes + i * 4096, len, 0 };
+    }
+    char (*ids) [24] = hr_malloc (key_count * sizeof *ids);
+    hrb_peer_span_t *keys = hr_malloc (key_count * sizeof *keys);
+    for (size_t i = 0; i < key_count; i++) {
+        snprintf (ids [i], sizeof ids [i], "publisher-key-%zu", i);
+        keys [i] = (hrb_peer_span_t) { ids [i], strlen (ids [i]), 1 + i };
+    }
+    hrb_handoff_t *receiver = hrb_handoff_new (0, 5000);
+    hrb_handoff_expect (receiver, 5, 1u << 2, 0);
+    s_wire_t wire = { receiver, 0, 0, 0, 0, 0 };
+    size_t chunks = hrb_handoff_cut (events, count, keys, key_count, HRB_HANDOFF_CHUNK_MAX,
+                                     s_emit, &wire);
+    assert_int_equal (chunks, wire.chunks);
+    assert_true (chunks >= 12 && chunks <= 14);
+    assert_int_equal (wire.events, count);
+    assert_int_equal (wire.keys, key_count);
+    assert_int_equal (wire.whole, 1);
+    //  A channel with nothing to carry: one empty last chunk
+    hrb_handoff_expect (receiver, 5, 1u << 2, 0);
+    wire = (s_wire_t) { receiver, 0, 0, 0, 0, 0 };
+    assert_int_equal (hrb_handoff_cut (NULL, 0, NULL, 0, HRB_HANDOFF_CHUNK_MAX, s_emit, &wire),
+                      1);
+    assert_int_equal (wire.whole, 1);
+    hrb_handoff_destroy (&receiver);
+    free (bytes);
+    free (events);
+    free (ids);
+    free (keys);
+}
+
 int
 main (void)
 {
@@ -162,6 +238,7 @@ main (void)
         cmocka_unit_test (test_chunks_out_of_order_are_refused),
         cmocka_unit_test (test_held_publishes_are_bounded_and_released_in_order),
         cmocka_unit_test (test_end_makes_held_publishes_due),
+        cmocka_unit_test (test_a_channel_is_cut_into_chunks_of_at_most_1_mib),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
