@@ -2,6 +2,7 @@
     history, publishes envelopes on XPUB; history answers (hrb_history) and
     head markers (hrb_marker) live apart.  */
 #include "hrb_server.h"
+#include "hrb_bind.h"
 #include "hrb_cluster.h"
 #include "hrb_dedupe.h"
 #include "hrb_forward.h"
@@ -36,16 +37,6 @@
 //  Items (events, streams, keys, peers) each structure may expire in one
 //  tick; when one has more, the next tick comes at the next loop turn.
 #define S_EXPIRE_BUDGET 4096
-//  Subscription messages the XPUB queues per tcp:// client before ZeroMQ
-//  stops reading that connection (TCP pushes back: nothing is dropped).
-//  Small, because ZeroMQ's XPUB moves what is queued into a list of its
-//  own whenever it processes commands, ahead of the broker's reads: a
-//  larger queue lets a client flooding subscriptions grow that list
-//  faster than the broker takes from it (measured: with 1,000, +277 MB in
-//  a 3 s flood; with 16 it levels off near +50 MB under ASan). inproc://
-//  pipes take the client's SUB hwm plus this, and a full inproc pipe drops
-//  subscriptions: for those (the in-process gateway) no bound.
-#define S_XPUB_RCVHWM 16
 //  ROUTER messages (replies) queued per client; docs/protocol.md §3.2.
 #define S_ROUTER_SNDHWM 1000
 //  The message of the broker's own overloaded error for publishes.
@@ -82,43 +73,9 @@ struct _hrb_server_t {
     hrb_metrics_t *metrics;
 };
 
-//  Binds sock to each comma-separated endpoint; returns the bound list.
-//  An XPUB's subscriptions are bounded per transport (S_XPUB_RCVHWM):
-//  ZeroMQ takes the option's value at each bind.
-static char *
-s_bind (void *sock, const char *what, const char *endpoints, hr_buf_t *err)
-{
-    int type = 0;
-    size_t type_size = sizeof type;
-    zmq_getsockopt (sock, ZMQ_TYPE, &type, &type_size);
-    hr_buf_t bound = HR_BUF_INIT;
-    char *list = hr_strdup (endpoints);
-    char *save = NULL;
-    for (char *ep = strtok_r (list, ",", &save); ep; ep = strtok_r (NULL, ",", &save)) {
-        if (type == ZMQ_XPUB) {
-            int rcvhwm = strncmp (ep, "inproc://", 9) == 0? 0: S_XPUB_RCVHWM;
-            zmq_setsockopt (sock, ZMQ_RCVHWM, &rcvhwm, sizeof rcvhwm);
-        }
-        if (zmq_bind (sock, ep) != 0) {
-            hr_buf_printf (err, "cannot bind %s to %s: %s", what, ep, zmq_strerror (errno));
-            free (list);
-            hr_buf_free (&bound);
-            return NULL;
-        }
-        char last [256];
-        size_t size = sizeof last;
-        zmq_getsockopt (sock, ZMQ_LAST_ENDPOINT, last, &size);
-        if (bound.size)
-            hr_buf_putc (&bound, ',');
-        hr_buf_puts (&bound, last);
-    }
-    free (list);
-    return hr_buf_detach (&bound);
-}
-
-//  CURVE on the three sockets, before they bind: the ZAP handler first, as
-//  libzmq admits every client while none is bound. Also refuses a plain
-//  broker reachable from other machines (docs/security.md).
+//  What needs no file: CURVE options together, and no plain broker
+//  reachable from other machines (docs/security.md); in a cluster, the
+//  cluster's checks.
 int
 hrb_server_check (const hrb_config_t *config, hr_buf_t *err)
 {
@@ -137,33 +94,14 @@ hrb_server_check (const hrb_config_t *config, hr_buf_t *err)
     return 0;
 }
 
+//  CURVE on the three sockets before they bind (hrb_bind_secure).
 static int
 s_secure (hrb_server_t *self, void *zmq_ctx, hr_buf_t *err)
 {
-    const hrb_config_t *config = self->config;
-    bool curve = *config->curve_secret != 0;
-    if (hrb_server_check (config, err) != 0)
+    if (hrb_server_check (self->config, err) != 0)
         return -1;
-    if (!curve) {
-        hr_buf_t exposed = HR_BUF_INIT;
-        if (hr_curve_check_exposure ("--pull", config->pull, false, false, &exposed)
-        ||  hr_curve_check_exposure ("--router", config->router, false, false, &exposed)
-        ||  hr_curve_check_exposure ("--xpub", config->xpub, false, false, &exposed))
-            hr_log_warn ("--insecure: ZeroMQ endpoints reachable from other machines "
-                         "without CURVE", "detail", exposed.data);
-        hr_buf_free (&exposed);
-        return 0;
-    }
-    if (!(self->zap = hrb_zap_new (zmq_ctx, config->curve_clients, err))
-    ||  hr_curve_server (self->pull, config->curve_secret, err)
-    ||  hr_curve_server (self->router, config->curve_secret, err)
-    ||  hr_curve_server (self->xpub, config->curve_secret, err))
-        return -1;
-    char allowed [32];
-    snprintf (allowed, sizeof allowed, "%zu", hrb_zap_allowed (self->zap));
-    hr_log_info ("CURVE on: tcp:// and ipc:// clients need a key in --curve-clients",
-                 "allowed", allowed);
-    return 0;
+    void *socks [3] = { self->pull, self->router, self->xpub };
+    return hrb_bind_secure (self->config, zmq_ctx, socks, &self->zap, err);
 }
 
 //  Sends one message on XPUB: topic frame, then the envelope
@@ -229,11 +167,11 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
     if (self->stop_fd < 0
     ||  s_secure (self, zmq_ctx, err) != 0
     ||  (*config->cluster && !(self->cluster = hrb_cluster_new (zmq_ctx, config, metrics, err)))
-    || !(self->pull_endpoints = s_bind (self->pull, "PULL",
+    || !(self->pull_endpoints = hrb_bind (self->pull, "PULL",
                                         s_endpoints (self, HR_CLUSTER_PUBLISH), err))
-    || !(self->router_endpoints = s_bind (self->router, "ROUTER",
+    || !(self->router_endpoints = hrb_bind (self->router, "ROUTER",
                                           s_endpoints (self, HR_CLUSTER_ROUTER), err))
-    || !(self->xpub_endpoints = s_bind (self->xpub, "XPUB",
+    || !(self->xpub_endpoints = hrb_bind (self->xpub, "XPUB",
                                         s_endpoints (self, HR_CLUSTER_STREAM), err))) {
         hrb_server_destroy (&self);
         return NULL;
