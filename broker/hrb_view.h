@@ -154,7 +154,9 @@ void hrb_view_receive (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t 
                        hrb_view_out_t *out);
 
 //  Graceful leave: from now on heartbeats say leaving, and this broker asks
-//  for a view without itself that lists it in handoff. Resets out first.
+//  for a view without itself, which lists it in handoff when it owned
+//  channels (a broker that owned none, or that the proposer no longer
+//  hears, is simply left out). Resets out first.
 void hrb_view_leave (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out);
 
 //  True once a view without this broker is installed here (after
