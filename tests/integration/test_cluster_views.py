@@ -28,23 +28,9 @@ FAILOVER_MS, LEASE_MS, HOLD_DOWN_MS = 3000, 1000, 2000
 IDS = ("b1", "b2", "b3")
 
 
-def _fnv1a64(data):
-    h = 0xcbf29ce484222325
-    for b in data:
-        h = ((h ^ b) * 0x100000001b3) & 0xFFFFFFFFFFFFFFFF
-    return h
-
-
-def weight(broker, ch):
-    """hr_cluster_weight: docs/cluster.md, "Ownership"."""
-    x = _fnv1a64(broker.encode()) ^ _fnv1a64(ch.encode())
-    x = ((x ^ (x >> 30)) * 0xbf58476d1ce4e5b9) & 0xFFFFFFFFFFFFFFFF
-    x = ((x ^ (x >> 27)) * 0x94d049bb133111eb) & 0xFFFFFFFFFFFFFFFF
-    return x ^ (x >> 31)
-
-
 def owner(ch, owners=IDS):
-    return max(owners, key=lambda b: (weight(b, ch), -IDS.index(b)))
+    """The channel's owner among owners (docs/cluster.md, "Ownership")."""
+    return H.rendezvous_order([b for b in IDS if b in owners], ch)[0]
 
 
 def channel_owned_by(broker, prefix="c", owners=IDS):
