@@ -68,11 +68,15 @@ processes() {
 
 # A process of this cluster is up: it exists, is no zombie, and its command
 # line names this cluster's file (a PID reused by another process is not).
+# A process that is exiting loses its command line (empty, or a read error)
+# before it becomes a zombie: it is still up until then.
 is_up() {
-  local state
+  local state cmd
   state=$(sed -n 's/^[0-9]* (.*) \([A-Z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
   [ -n "$state" ] && [ "$state" != Z ] || return 1
-  tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null | grep -qxF -- "$cluster"
+  cmd=$(tr '\0' '\n' < "/proc/$1/cmdline" 2>/dev/null) || true
+  [ -n "$cmd" ] || return 0       #  unreadable or empty: exiting, not yet a zombie
+  printf '%s\n' "$cmd" | grep -qxF -- "$cluster"
 }
 
 stop_all() {
@@ -93,8 +97,9 @@ stop_all() {
   done
   echo "local-cluster: still up after 15 s, SIGKILL:$alive" >&2
   for pid in $alive; do kill -KILL "$pid" 2>/dev/null || true; done
+  deadline=$((SECONDS + 5))
   for pid in $alive; do
-    while is_up "$pid"; do sleep 0.05; done
+    while is_up "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
   done
 }
 
