@@ -569,6 +569,17 @@ def make_epoch(view, ms, random="0123456789abcdef"):
 
 # ---------------------------------------------------------------- clusters
 
+def stopped(pid):
+    """True when every thread of pid is stopped (SIGSTOP). A group stop
+    begins only when one of the process's threads runs: on a loaded machine
+    a broker may go on for a moment after the signal was sent."""
+    for t in os.listdir("/proc/%d/task" % pid):
+        with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+            if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
+                return False
+    return True
+
+
 def rendezvous_weight(broker_id, channel):
     """hr_cluster_weight (docs/cluster.md, "Ownership"): splitmix64's
     finaliser of FNV-1a-64(id) xor FNV-1a-64(channel)."""

@@ -138,6 +138,9 @@ class Failover(unittest.TestCase):
                 old[ch] = (reply["epoch"], reply["seq"])
         c.brokers[0].send_signal(signal.SIGSTOP)
         try:
+            #  Until every thread has stopped, the owner may still sequence
+            #  (legitimately, in its old epoch: it holds its lease)
+            H.wait_until(lambda: H.stopped(c.brokers[0].pid), 5, "broker 1 stopped")
             new = {}
             for ch in moved:    # through the others, until the new owner acknowledges
                 reply = self.publish(ch, "%s:new" % ch, "s-%s-new" % ch, deadline)

@@ -38,16 +38,6 @@ def channel_owned_by(broker, prefix="c", owners=IDS):
                 if owner("%s%d" % (prefix, i), owners) == broker)
 
 
-def stopped(pid):
-    """True when every thread of pid is stopped (SIGSTOP)."""
-    tasks = os.listdir("/proc/%d/task" % pid)
-    for t in tasks:
-        with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-            if f.read().rsplit(")", 1)[1].split()[0] not in ("T", "t"):
-                return False
-    return True
-
-
 class Broker(H.Herald):
     """herald broker without the endpoint options (the file gives them)."""
     DEFAULTS = dict(H.Herald.DEFAULTS, broker=[])
@@ -259,7 +249,7 @@ class Cluster(unittest.TestCase):
         for b in ("b2", "b3"):
             self.brokers[b].send_signal(signal.SIGSTOP)
         for b in ("b2", "b3"):      # a group stop takes a thread's turn to begin
-            H.wait_until(lambda: stopped(self.brokers[b].pid), 5, "%s stopped" % b)
+            H.wait_until(lambda: H.stopped(self.brokers[b].pid), 5, "%s stopped" % b)
         # (A loaded machine may have moved channels since: b1 cannot
         # install a view now, so its last one says who owns them)
         owners = self.brokers["b1"].view()[2]
