@@ -50,13 +50,13 @@ cmd_gateway (int argc, char **argv)
     int status = 1;
     hrg_gateway_t *gateway = hrg_gateway_new (ctx, &config.gateway, metrics, &err);
     if (gateway && hrg_gateway_start (gateway) == 0) {
+        cli_warn_open (&config.gateway);    //  before ready: ready is the last start-up line
         if (*config.gateway.cluster)        //  it follows the file's brokers, not --broker
             hr_log_info ("ready", "http", hrg_gateway_url (gateway),
                          "cluster", config.gateway.cluster);
         else
             hr_log_info ("ready", "http", hrg_gateway_url (gateway),
                          "broker", config.broker_endpoints);
-        cli_warn_open (&config.gateway);
         cli_wait_for_signal (cli_reload_gateway, gateway);
         hr_log_info ("stopping");
         status = 0;

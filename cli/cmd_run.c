@@ -135,11 +135,11 @@ cmd_run (int argc, char **argv)
     if (broker && pthread_create (&broker_thread, NULL, s_broker_thread, broker) == 0) {
         gateway = hrg_gateway_new (ctx, &config.gateway, metrics, &err);
         if (gateway && hrg_gateway_start (gateway) == 0) {
+            cli_warn_open (&config.gateway);    //  before ready: ready is the last start-up line
             hr_log_info ("ready", "http", hrg_gateway_url (gateway),
                          "pull", hrb_server_pull_endpoints (broker),
                          "router", hrb_server_router_endpoints (broker),
                          "xpub", hrb_server_xpub_endpoints (broker));
-            cli_warn_open (&config.gateway);
             s_banner (hrg_gateway_url (gateway), broker, hrg_gateway_workers (gateway),
                       config.gateway.token_keys);
             s_parts_t parts = { broker, gateway };
