@@ -3,6 +3,7 @@
 #include "hr_buf.h"
 
 #include <czmq.h>
+#include <assert.h>
 #include <string.h>
 
 struct _hrb_streams_t {
@@ -104,6 +105,41 @@ hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t 
     zhashx_insert (self->by_name, stream->name, stream);
     hr_list_push_back (&self->recency, &stream->recency);
     return stream;
+}
+
+hrb_stream_t *
+hrb_streams_install (hrb_streams_t *self, const char *name, size_t len, const char *epoch,
+                     uint64_t seq, uint64_t now_ms)
+{
+    hrb_stream_t *stream = hrb_streams_find (self, name, len);
+    if (stream) {
+        //  A fresh history: nothing of the old epoch may be read as the new
+        self->store->ops->close (self->store, stream->history);
+        stream->history = self->store->ops->open (self->store);
+    }
+    else
+    if (!(stream = hrb_streams_ensure (self, name, len, now_ms)))
+        return NULL;
+    memcpy (stream->epoch, epoch, HR_EPOCH_LEN);
+    stream->epoch [HR_EPOCH_LEN] = 0;
+    stream->seq = seq;
+    stream->last_ms = now_ms;
+    hr_list_move_back (&self->recency, &stream->recency);
+    return stream;
+}
+
+void
+hrb_streams_restore (hrb_streams_t *self, hrb_stream_t *stream, uint64_t seq, uint64_t ts,
+                     const void *envelope, size_t size)
+{
+    assert (seq <= stream->seq);
+    self->store->ops->append (self->store, stream->history, seq, ts, envelope, size);
+}
+
+void
+hrb_streams_remove (hrb_streams_t *self, hrb_stream_t *stream)
+{
+    s_drop (self, stream);
 }
 
 void

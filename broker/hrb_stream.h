@@ -55,6 +55,23 @@ hrb_stream_t *hrb_streams_find (hrb_streams_t *self, const char *name, size_t le
 hrb_stream_t *hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len,
                                   uint64_t now_ms);
 
+//  The stream of a channel with the given epoch and head seq and an empty
+//  history, made or replacing the one there (its history dropped): a
+//  channel handed over (hrb_transfer) or replicated keeps its owner's
+//  epoch. NULL when absent and the set is full (the cap of ensure).
+//  Borrowed as for ensure.
+hrb_stream_t *hrb_streams_install (hrb_streams_t *self, const char *name, size_t len,
+                                   const char *epoch, uint64_t seq, uint64_t now_ms);
+
+//  Adds to an installed stream's history an event sequenced elsewhere:
+//  seq at most stream->seq, above the last one restored; the head and the
+//  recency do not change.
+void hrb_streams_restore (hrb_streams_t *self, hrb_stream_t *stream, uint64_t seq,
+                          uint64_t ts, const void *envelope, size_t size);
+
+//  Drops one stream and its history (stream is invalid afterwards).
+void hrb_streams_remove (hrb_streams_t *self, hrb_stream_t *stream);
+
 //  Stores the envelope of the event the caller just sequenced (it advanced
 //  stream->seq and encoded the envelope with it) and marks the stream
 //  recently used.

@@ -326,6 +326,53 @@ test_streams_view_and_retain (void **state)
     store->ops->destroy (&store);
 }
 
+//  Counts the events a history read visits, checking they come in seq order.
+static void
+s_count_visit (void *arg, uint64_t seq, const void *bytes, size_t size)
+{
+    uint64_t *last = arg;
+    assert_true (seq > last [0]);
+    last [0] = seq;
+    last [1]++;
+}
+
+static void
+test_streams_install_keeps_the_given_epoch_and_head (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
+    const char *epoch = "0000000000000001aaaaaaaaaaaaaaaa";
+    hrb_stream_t *a = hrb_streams_install (streams, K ("orders"), epoch, 7, 10);
+    assert_non_null (a);
+    assert_string_equal (a->epoch, epoch);
+    assert_int_equal (a->seq, 7);
+    hrb_streams_restore (streams, a, 6, 10, "x", 1);
+    hrb_streams_restore (streams, a, 7, 10, "y", 1);
+    assert_int_equal (hrb_streams_first (streams, a), 6);
+    assert_int_equal (a->seq, 7);
+    //  The next event the new owner sequences continues the epoch
+    s_sequence (streams, a, 11);
+    assert_int_equal (a->seq, 8);
+    uint64_t seen [2] = { 0, 0 };
+    assert_int_equal (store->ops->read (store, a->history, 0, 100, s_count_visit, seen), 3);
+    assert_int_equal (seen [0], 8);
+    //  Installed again (a newer handoff): the old history is gone
+    const char *newer = "0000000000000002bbbbbbbbbbbbbbbb";
+    assert_ptr_equal (hrb_streams_install (streams, K ("orders"), newer, 20, 12), a);
+    assert_string_equal (a->epoch, newer);
+    assert_int_equal (a->seq, 20);
+    assert_int_equal (hrb_streams_first (streams, a), 21);
+    assert_int_equal (s_stats (store).events, 0);
+    //  Removed: gone with its history
+    hrb_streams_restore (streams, a, 20, 12, "z", 1);
+    hrb_streams_remove (streams, a);
+    assert_null (hrb_streams_find (streams, K ("orders")));
+    assert_int_equal (hrb_streams_count (streams), 0);
+    assert_int_equal (s_stats (store).events, 0);
+    hrb_streams_destroy (&streams);
+    store->ops->destroy (&store);
+}
+
 int
 main (void)
 {
@@ -346,6 +393,8 @@ main (void)
                                 s_epoch_setup),
         cmocka_unit_test_setup (test_bytes_count_every_stream, s_epoch_setup),
         cmocka_unit_test_setup (test_expire_stops_at_its_budget, s_epoch_setup),
+        cmocka_unit_test_setup (test_streams_install_keeps_the_given_epoch_and_head,
+                                s_epoch_setup),
 #ifdef TU_HAVE_ASAN
         cmocka_unit_test_setup (test_counted_bytes_cover_what_the_streams_take, s_epoch_setup),
 #endif
