@@ -160,3 +160,17 @@ hrb_dedupe_dropped (hrb_dedupe_t *self)
 {
     return self->dropped;
 }
+
+void
+hrb_dedupe_visit (hrb_dedupe_t *self, uint64_t now_ms, hrb_dedupe_visit_fn *visit, void *arg)
+{
+    for (s_entry_t *entry = self->oldest; entry; entry = entry->next) {
+        //  A key re-inserted later maps to its newer entry: visit that one
+        if (entry->born_ms + self->window_ms < now_ms
+        ||  zhashx_lookup (self->by_key, entry->key) != entry)
+            continue;
+        const char *id = strchr (entry->key, '\n');
+        visit (arg, entry->key, (size_t) (id - entry->key), id + 1, strlen (id + 1),
+               entry->seq, entry->epoch);
+    }
+}

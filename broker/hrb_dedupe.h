@@ -41,6 +41,15 @@ void hrb_dedupe_insert (hrb_dedupe_t *self, const char *ch, size_t ch_len,
 //  wait for the next call). Returns how many were forgotten.
 size_t hrb_dedupe_expire (hrb_dedupe_t *self, uint64_t now_ms, size_t budget);
 
+//  Visits every key still in the window at now_ms, oldest first: the
+//  channel, the id, and the position it was published at (spans lent for
+//  the call). A graceful handoff carries each channel's keys along.
+typedef void (hrb_dedupe_visit_fn) (void *arg, const char *ch, size_t ch_len,
+                                    const char *id, size_t id_len, uint64_t seq,
+                                    const char *epoch);
+void hrb_dedupe_visit (hrb_dedupe_t *self, uint64_t now_ms, hrb_dedupe_visit_fn *visit,
+                       void *arg);
+
 //  Keys remembered, and the bytes they take.
 size_t hrb_dedupe_keys (hrb_dedupe_t *self);
 size_t hrb_dedupe_bytes (hrb_dedupe_t *self);

@@ -2,6 +2,7 @@
     the window, --dedupe-max, the memory bound, keys forgotten early being
     counted, and the expiry budget.  */
 #include "hrb_dedupe.h"
+#include "hr_buf.h"
 #include "hr_channel.h"
 
 #include "support.h"
@@ -256,6 +257,37 @@ test_counted_bytes_cover_what_the_keys_take (void **state)
 }
 #endif
 
+//  Collects "ch/id=seq" of every key visited.
+static void
+s_collect (void *arg, const char *ch, size_t ch_len, const char *id, size_t id_len,
+           uint64_t seq, const char *epoch)
+{
+    hr_buf_t *out = arg;
+    assert_int_equal (strlen (epoch), HR_EPOCH_LEN);
+    hr_buf_printf (out, "%.*s/%.*s=%llu ", (int) ch_len, ch, (int) id_len, id,
+                   (unsigned long long) seq);
+}
+
+static void
+test_dedupe_visit_lists_live_keys_oldest_first (void **state)
+{
+    hrb_dedupe_t *dedupe = hrb_dedupe_new (100, 100, SIZE_MAX);
+    hrb_dedupe_insert (dedupe, K ("a"), K ("k1"), 0, 1, S_EPOCH);
+    hrb_dedupe_insert (dedupe, K ("b"), K ("k1"), 50, 2, S_EPOCH);
+    hrb_dedupe_insert (dedupe, K ("a"), K ("k2"), 60, 3, S_EPOCH);
+    hr_buf_t out = HR_BUF_INIT;
+    hrb_dedupe_visit (dedupe, 60, s_collect, &out);
+    assert_string_equal (out.data, "a/k1=1 b/k1=2 a/k2=3 ");
+    //  Past its window a key is not visited, even before expire forgets it;
+    //  a key inserted again is visited once, as its newer entry
+    hrb_dedupe_insert (dedupe, K ("a"), K ("k1"), 120, 7, S_EPOCH);
+    hr_buf_reset (&out);
+    hrb_dedupe_visit (dedupe, 120, s_collect, &out);
+    assert_string_equal (out.data, "b/k1=2 a/k2=3 a/k1=7 ");
+    hr_buf_free (&out);
+    hrb_dedupe_destroy (&dedupe);
+}
+
 int
 main (void)
 {
@@ -273,6 +305,7 @@ main (void)
         cmocka_unit_test (test_key_over_the_memory_bound_is_not_kept),
         cmocka_unit_test (test_keys_forgotten_after_their_window_are_not_dropped),
         cmocka_unit_test (test_expire_stops_at_its_budget),
+        cmocka_unit_test (test_dedupe_visit_lists_live_keys_oldest_first),
 #ifdef TU_HAVE_ASAN
         cmocka_unit_test (test_counted_bytes_cover_what_the_keys_take),
 #endif
