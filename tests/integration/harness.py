@@ -87,13 +87,15 @@ class Herald:
         "gateway": ["--http", "127.0.0.1:0", "--workers", "2"],
     }
 
-    def __init__(self, command="run", args=(), env=None, ready_timeout=20.0):
+    def __init__(self, command="run", args=(), env=None, ready_timeout=20.0, wrap=()):
+        """wrap: a command line that runs herald (`ip netns exec NS`): it
+        must exec it, so that self.pid is herald's."""
         self.command = command
         full_env = dict(os.environ)
         full_env.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0")
         full_env.setdefault("UBSAN_OPTIONS", "print_stacktrace=1")
         full_env.update(env or {})
-        self.argv = [herald_binary(), command] + self.DEFAULTS[command] + \
+        self.argv = list(wrap) + [herald_binary(), command] + self.DEFAULTS[command] + \
             ["--log-format", "json"] + list(args)
         self.lines, self.stdout_lines = [], []
         self._lock = threading.Lock()
