@@ -152,6 +152,8 @@ hrb_handoff_chunk (hrb_handoff_t *self, int from, const hrb_peer_msg_t *msg)
     s_channel_t *channel = s_find (self, msg->ch, msg->ch_len);
     if (!channel && msg->part != 0)
         return HRB_CHUNK_REFUSED;
+    if (channel && !channel->whole && channel->from == from && msg->part == 0)
+        channel->next_part = 0;     //  sent again from the start
     if (channel && (channel->whole || channel->from != from || msg->part != channel->next_part))
         return HRB_CHUNK_REFUSED;
     if (msg->part > 0 && (channel->seq != msg->seq
@@ -166,6 +168,39 @@ hrb_handoff_chunk (hrb_handoff_t *self, int from, const hrb_peer_msg_t *msg)
     channel->next_part++;
     channel->whole = msg->last;
     return msg->last? HRB_CHUNK_WHOLE: HRB_CHUNK_MORE;
+}
+
+bool
+hrb_handoff_settled (hrb_handoff_t *self, int from, const char *ch, size_t len)
+{
+    if (!s_source (self, from))
+        return false;
+    s_channel_t *channel = s_find (self, ch, len);
+    return (channel && channel->whole) || self->sources [from].ended;
+}
+
+bool
+hrb_handoff_whole (hrb_handoff_t *self, const char *ch, size_t len)
+{
+    s_channel_t *channel = s_find (self, ch, len);
+    return channel && channel->whole;
+}
+
+uint64_t
+hrb_handoff_view (const hrb_handoff_t *self)
+{
+    return self->view;
+}
+
+hr_members_t
+hrb_handoff_overdue (const hrb_handoff_t *self, uint64_t now)
+{
+    hr_members_t overdue = 0;
+    for (int i = 0; i < (int) HR_CLUSTER_MAX; i++)
+        if (self->sources [i].expected && !self->sources [i].ended
+        &&  now >= self->sources [i].deadline)
+            overdue |= (hr_members_t) 1 << i;
+    return overdue;
 }
 
 bool

@@ -64,8 +64,25 @@ void hrb_handoff_expect (hrb_handoff_t *self, uint64_t view, hr_members_t source
 hrb_handoff_state_t hrb_handoff_state (hrb_handoff_t *self, int from, const char *ch,
                                        size_t len, uint64_t now);
 
-//  A chunk (msg->kind HRB_PEER_HANDOFF) from broker from.
+//  A chunk (msg->kind HRB_PEER_HANDOFF) from broker from. A part 0 of a
+//  channel not yet whole starts it again (the sender resends a channel
+//  whose acknowledgement it did not get).
 hrb_chunk_t hrb_handoff_chunk (hrb_handoff_t *self, int from, const hrb_peer_msg_t *msg);
+
+//  True when channel ch (len bytes), whose owner in the view before was
+//  broker from, need not wait any more in the expected view: it came
+//  whole, or its source ended without it (that source had no state for
+//  it, and sequences nothing any more): this broker may sequence it now.
+bool hrb_handoff_settled (hrb_handoff_t *self, int from, const char *ch, size_t len);
+
+//  True when ch came whole in the expected view (a chunk sent again is
+//  acknowledged again).
+bool hrb_handoff_whole (hrb_handoff_t *self, const char *ch, size_t len);
+
+//  The expected view, and the sources past their deadline at now without
+//  their end: their channels not come are taken over with new epochs.
+uint64_t hrb_handoff_view (const hrb_handoff_t *self);
+hr_members_t hrb_handoff_overdue (const hrb_handoff_t *self, uint64_t now);
 
 //  A "handoff_end" of view from broker from: its channels not sent are not
 //  awaited any more. Returns false when not expected (ignored).

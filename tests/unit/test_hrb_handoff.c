@@ -69,7 +69,8 @@ test_chunks_out_of_order_are_refused (void **state)
     msg = s_chunk ("a", 5, S_EPOCH, 9, 0, false);
     assert_int_equal (hrb_handoff_chunk (h, 1, &msg), HRB_CHUNK_REFUSED);   //  not a source
     assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_MORE);
-    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);   //  part 0 again
+    assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_MORE);      //  part 0 again:
+                                                                            //  sent again
     assert_int_equal (hrb_handoff_chunk (h, 0, &msg), HRB_CHUNK_REFUSED);   //  another source
     msg = s_chunk ("a", 5, S_EPOCH, 9, 2, false);
     assert_int_equal (hrb_handoff_chunk (h, 2, &msg), HRB_CHUNK_REFUSED);   //  a part skipped
@@ -230,12 +231,44 @@ test_a_channel_is_cut_into_chunks_of_at_most_1_mib (void **state)
     free (keys);
 }
 
+static void
+test_settled_whole_and_overdue (void **state)
+{
+    hrb_handoff_t *h = hrb_handoff_new (1000, 5000);
+    hrb_handoff_expect (h, 7, (1u << 1) | (1u << 2), 100);
+    assert_int_equal (hrb_handoff_view (h), 7);
+    //  Nothing settled yet; a broker that is no source never settles
+    assert_false (hrb_handoff_settled (h, 1, "a", 1));
+    assert_false (hrb_handoff_settled (h, 0, "a", 1));
+    assert_false (hrb_handoff_whole (h, "a", 1));
+    //  a comes whole from 1: settled and whole; b of 1 not yet
+    hrb_peer_msg_t msg = s_chunk ("a", 7, S_EPOCH, 3, 0, true);
+    assert_int_equal (hrb_handoff_chunk (h, 1, &msg), HRB_CHUNK_WHOLE);
+    assert_true (hrb_handoff_settled (h, 1, "a", 1));
+    assert_true (hrb_handoff_whole (h, "a", 1));
+    assert_false (hrb_handoff_settled (h, 1, "b", 1));
+    //  1 ends: all its channels settled (b never had state there)
+    assert_true (hrb_handoff_end (h, 1, 7));
+    assert_true (hrb_handoff_settled (h, 1, "b", 1));
+    assert_false (hrb_handoff_whole (h, "b", 1));
+    //  2 never ends: overdue at its deadline, 1 never (it ended)
+    assert_int_equal (hrb_handoff_overdue (h, 5099), 0);
+    assert_int_equal (hrb_handoff_overdue (h, 5100), 1u << 2);
+    assert_false (hrb_handoff_settled (h, 2, "c", 1));
+    //  A new view forgets what came whole
+    hrb_handoff_expect (h, 8, 1u << 2, 6000);
+    assert_false (hrb_handoff_whole (h, "a", 1));
+    assert_false (hrb_handoff_settled (h, 1, "a", 1));
+    hrb_handoff_destroy (&h);
+}
+
 int
 main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_awaiting_until_whole_end_or_timeout),
         cmocka_unit_test (test_chunks_out_of_order_are_refused),
+        cmocka_unit_test (test_settled_whole_and_overdue),
         cmocka_unit_test (test_held_publishes_are_bounded_and_released_in_order),
         cmocka_unit_test (test_end_makes_held_publishes_due),
         cmocka_unit_test (test_a_channel_is_cut_into_chunks_of_at_most_1_mib),
