@@ -145,11 +145,15 @@ class Single(Setup):
 class Cluster(Setup):
     name = "cluster"
 
-    def __init__(self, herald, brokers=3):
+    def __init__(self, herald, brokers=3, gateways=1):
         self.dir = tempfile.mkdtemp(prefix="herald-bench-cluster-")
-        subprocess.run([LOCAL_CLUSTER, "start", "--dir", self.dir, "--brokers", str(brokers),
-                        "--gateways", "1", "--herald", herald], check=True,
-                       stdout=subprocess.DEVNULL)
+        try:
+            subprocess.run([LOCAL_CLUSTER, "start", "--dir", self.dir, "--brokers",
+                            str(brokers), "--gateways", str(gateways), "--herald", herald],
+                           check=True, stdout=subprocess.DEVNULL)
+        except BaseException:       # also Ctrl-C: what had started is stopped
+            self.stop()
+            raise
         env = {}
         with open(os.path.join(self.dir, "cluster.env")) as f:
             for line in f:
@@ -158,7 +162,8 @@ class Cluster(Setup):
         self.brokers = [{"id": "b%d" % i, "publish": env["HERALD_BROKER_%d_PUBLISH" % i],
                          "http": env["HERALD_BROKER_%d_HTTP" % i]}
                         for i in range(1, brokers + 1)]
-        self.gateway = env["HERALD_GATEWAY_1_HTTP"]
+        self.gateway = env.get("HERALD_GATEWAY_1_HTTP")     # none with gateways=0
+        self.file = env["HERALD_CLUSTER_FILE"]
         self.pids = [int(v) for k, v in env.items() if k.endswith("_PID")]
 
     def stop(self):
