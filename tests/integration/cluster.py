@@ -13,6 +13,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 
 import zmq
 
@@ -76,11 +77,22 @@ class Cluster:
                        for p in self.brokers + self.gateways if p.running())
         H.wait_until(ready, timeout, "every broker and gateway ready (/readyz)", interval=0.05)
 
+    def wait_settled(self, timeout=30.0):
+        """Until every running broker has installed the same view, with
+        every running broker an owner in it: channels published before that
+        could move again when a late broker joins (or its hold-down ends)."""
+        running = [b for b in self.brokers if b.running()]
+
+        def settled():
+            views = [H.http("GET", b.http + "/v1/cluster").json["view"] for b in running]
+            return all(v["number"] == views[0]["number"] and len(v["owners"]) == len(running)
+                       for v in views)
+        H.wait_until(settled, timeout, "one view with every running broker an owner, on each",
+                     interval=0.05)
+
     def owner(self, channel, via=0):
         """The channel's owner in broker `via`'s installed view: its index."""
-        r = H.http("GET", self.brokers[via].http + "/v1/cluster?channel=" + channel)
-        assert r.status == 200, r
-        return self.ids.index(r.json["channel"]["owner"])
+        return self.ids.index(self.cluster_json(via, channel)["channel"]["owner"])
 
     def channel_owned_by(self, i, prefix="c"):
         """A channel name broker i owns (asked of broker i)."""
@@ -116,6 +128,13 @@ class Cluster:
             if self.brokers[i].running():
                 self.acked(i, self.channel_owned_by(i, "warm-"), "warm", timeout=timeout)
 
+    def cluster_json(self, i, channel=None):
+        """Broker i's GET /v1/cluster (?channel=), parsed."""
+        r = H.http("GET", self.brokers[i].http + "/v1/cluster"
+                   + ("?channel=" + channel if channel else ""))
+        assert r.status == 200, r
+        return r.json
+
     def publish_endpoints(self):
         return [e["publish"] for e in self.endpoints]
 
@@ -127,3 +146,43 @@ class Cluster:
         for p in self.gateways + self.brokers:
             if p.running():
                 p.stop()
+
+
+class AckedPublisher:
+    """Acknowledged, idempotent publishes through the ROUTERs of the brokers
+    `via` (indexes), taking turns: one answered `unavailable`, or not
+    answered within `patience` s, is sent again with the same key (the
+    owner's idempotency keys make that safe; a late answer to an earlier
+    try is told apart by its rid). One thread only: ZeroMQ sockets are not
+    thread-safe. `unavailable` and `silent` count what was retried."""
+
+    def __init__(self, test, cluster, via, patience=2.0):
+        self.dealers = [H.dealer(test, cluster.endpoints[i]["router"]) for i in via]
+        self.patience, self.rid = patience, 0
+        self.unavailable = self.silent = 0
+
+    def publish(self, channel, data, key, deadline):
+        """Returns the ack ({seq, epoch, dup, rid}); fails at the deadline
+        (time.monotonic())."""
+        while time.monotonic() < deadline:
+            self.rid += 1
+            dealer = self.dealers[self.rid % len(self.dealers)]
+            dealer.send({"ch": channel, "data": data, "id": key, "rid": self.rid})
+            reply, until = None, time.monotonic() + self.patience
+            while reply is None and time.monotonic() < until:
+                try:
+                    r = dealer.recv(max(until - time.monotonic(), 0.01))[0]
+                except AssertionError:      # no answer: retry with the key
+                    break
+                if r.get("rid") == self.rid:    # not a late answer to an earlier try
+                    reply = r
+            if reply is None:
+                self.silent += 1
+                continue
+            if reply.get("error") == "unavailable":
+                self.unavailable += 1
+                time.sleep(0.02)            # pacing the retry, not synchronising
+                continue
+            assert reply.get("error") is None, reply
+            return reply
+        raise AssertionError("no ack for %s %s" % (channel, key))

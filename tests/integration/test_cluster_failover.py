@@ -34,41 +34,10 @@ class Failover(unittest.TestCase):
         # One view with every broker an owner, on every broker, before any
         # publish: a first view without a late broker would move channels
         # again when it joins
-        def settled():
-            views = [H.http("GET", b.http + "/v1/cluster").json["view"] for b in self.c.brokers]
-            return all(v["number"] == views[0]["number"] and len(v["owners"]) == 3
-                       for v in views)
-        H.wait_until(settled, 30, "a view of three owners on every broker", interval=0.05)
+        self.c.wait_settled()
         self.c.wait_sequencing()
-        self.dealers = [H.Zmq(zmq.DEALER, self.c.endpoints[i]["router"], linger=0)
-                        for i in (1, 2)]
-        for d in self.dealers:
-            self.addCleanup(d.close)
-        self.rid = 0
-
-    def publish(self, channel, data, key, deadline):
-        """Acked publish through a surviving broker, retried with its key;
-        returns the ack."""
-        while time.monotonic() < deadline:
-            self.rid += 1
-            dealer = self.dealers[self.rid % 2]
-            dealer.send({"ch": channel, "data": data, "id": key, "rid": self.rid})
-            reply, until = None, time.monotonic() + 2.0
-            while reply is None and time.monotonic() < until:
-                try:
-                    r = dealer.recv(max(until - time.monotonic(), 0.01))[0]
-                except AssertionError:      # no answer: retry with the key
-                    break
-                if r.get("rid") == self.rid:    # not a late answer to an earlier try
-                    reply = r
-            if reply is None:
-                continue
-            if reply.get("error") == "unavailable":
-                time.sleep(0.02)
-                continue
-            self.assertIsNone(reply.get("error"), reply)
-            return reply
-        self.fail("no ack for %s %s" % (channel, key))
+        self.publisher = cluster.AckedPublisher(self, self.c, (1, 2))     # the survivors
+        self.publish = self.publisher.publish
 
     def test_owner_killed_moved_channels_reset_once_others_untouched(self):
         c = self.c

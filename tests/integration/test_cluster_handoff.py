@@ -1,0 +1,443 @@
+"""Graceful handoff on real processes (tests/integration/cluster.py: 3
+brokers, 2 gateways; docs/cluster.md, "Failover, handoff and rejoin").
+
+A broker SIGTERMed under load hands each channel it owns to its successor
+(epoch, head, history, idempotency keys) and exits 0 within 10 s, while
+acknowledged, idempotent publishes go on through the two other brokers:
+SSE and WebSocket clients on both gateways get no reset, every acknowledged
+event exactly once and in order, and each channel keeps its one epoch.
+Restarted with the same --id and --state-dir, the broker is a member at
+once, an owner only after --hold-down, and takes its channels back by the
+same handoff: again no reset, no loss, no duplicate, the same epochs.
+Each handoff carries history and idempotency keys: the receiver answers a
+channel's history from seq 1, and a publish sent again with an earlier
+key is a duplicate. A publish that arrives while its channel is in transit
+is held by the successor and sequenced right after the handed-over head
+(seq head + 1, same epoch), acknowledged (each sent once, never retried)
+or pushed. Until handoff is built, each moved channel costs every client
+one reset at the leave and one at the rejoin. Labels: integration, cluster."""
+import collections
+import os
+import threading
+import time
+import unittest
+
+import zmq
+
+import cluster
+import harness as H
+import wsclient
+
+HOLD_DOWN = 3.0
+BROKER_ARGS = ["--failover-timeout", "1s", "--lease", "500ms", "--hold-down", "3s"]
+LEAVE_LIMIT = 10.0      # issue 10: the leaver exits within 10 s
+
+
+class Received:
+    """One client's deliveries (an SSE or a WebSocket client), parsed as
+    they come: items [(kind, channel, epoch, seq, data)], kind "event" or
+    "reset" (data is then the reason); heads {channel: (epoch, seq)}."""
+
+    def __init__(self, name, client, channels):
+        self.name, self.client, self.channels = name, client, channels
+        self.sse = isinstance(client, H.SSEClient)
+        self.seen, self.items, self.heads = 0, [], {}
+
+    def update(self):
+        with self.client.cond:
+            new = (self.client.events if self.sse else self.client.messages)[self.seen:]
+        self.seen += len(new)
+        for x in new:
+            item = self._parse(x)
+            if item:
+                self.items.append(item)
+                if item[0] == "event":
+                    self.heads[item[1]] = item[2:4]
+        return self
+
+    def _parse(self, x):
+        if self.sse:
+            if x.type == "message":
+                j = x.json
+                return ("event", j["channel"], j["epoch"], j["seq"], j.get("data"))
+            if x.type == "herald-reset":
+                j = x.json
+                return ("reset", j["channel"], j.get("epoch"), j.get("seq"), j.get("reason"))
+            return None
+        if x.get("t") == "ev":
+            return ("event", x["ch"], x["e"], x["s"], x.get("data"))
+        if x.get("t") == "reset":
+            return ("reset", x["ch"], x.get("e"), x.get("s"), x.get("why"))
+        return None
+
+
+class Load(threading.Thread):
+    """Acknowledged, idempotent publishes to each of `channels` in turn,
+    through the brokers `via`, about `rounds` rounds a second, until
+    stopped (at the end of a round). acks[channel]: [(data, seq, epoch,
+    time of the ack)] in publish order."""
+
+    def __init__(self, test, c, channels, via, rounds=25.0):
+        super().__init__(daemon=True)
+        self.publisher = cluster.AckedPublisher(test, c, via)
+        self.channels, self.period = channels, 1.0 / rounds
+        self.acks = {ch: [] for ch in channels}
+        self.halt, self.error = threading.Event(), None
+
+    def run(self):
+        try:
+            n = 0
+            while not self.halt.is_set():
+                due = time.monotonic() + self.period
+                for ch in self.channels:
+                    data = "%s:%d" % (ch, n)
+                    reply = self.publisher.publish(ch, data, self.key(data), time.monotonic() + 30)
+                    self.acks[ch].append((data, reply["seq"], reply["epoch"], time.monotonic()))
+                n += 1
+                self.halt.wait(max(due - time.monotonic(), 0))     # pacing, not syncing
+        except BaseException as error:          # reported by the test
+            self.error = error
+
+    @staticmethod
+    def key(data):
+        return "k-%s-%d" % (data, os.getpid())
+
+    def stop(self):
+        self.halt.set()
+        self.join(60)
+
+
+def difference(got, want):
+    """Where a channel's deliveries [(data, seq, epoch)] differ from its
+    acks: the first difference, what is missing and what came twice."""
+    first = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
+    datas = [g[0] for g in got]
+    delivered = set(datas)
+    missing = [w for w in want if w[0] not in delivered]
+    twice = sorted(d for d, k in collections.Counter(datas).items() if k > 1)
+    return ("%d delivered, %d acked; first difference at #%d: got %s, acked %s; "
+            "missing %d %s; twice %d %s"
+            % (len(got), len(want), first, got[first:first + 2], want[first:first + 2],
+               len(missing), missing[:3], len(twice), twice[:3]))
+
+
+class Handoff(unittest.TestCase):
+    def setUp(self):
+        self.c = cluster.Cluster(self, brokers=3, gateways=2, broker_args=BROKER_ARGS)
+        self.c.wait_settled()
+        self.c.wait_sequencing()
+
+    def channels(self, prefix, moved, kept):
+        """`moved` channels b1 owns and `kept` channels it does not, by the
+        rendezvous order (docs/cluster.md, Ownership), checked against a
+        broker's answer; with every broker an owner."""
+        order = {ch: H.rendezvous_order(self.c.ids, ch) for ch in
+                 ("%s%d" % (prefix, n) for n in range(400))}
+        ours = [ch for ch in order if order[ch][0] == "b1"][:moved]
+        others = [ch for ch in order if order[ch][0] != "b1"][:kept]
+        for ch in ours[:2] + others[:2]:
+            self.assertEqual(self.c.ids[self.c.owner(ch, 1)], order[ch][0], ch)
+        return ours, others, order
+
+    def clients(self, chans):
+        """On each gateway two SSE clients (half of the channels each) and
+        a WebSocket client (every channel; JSON on one, MessagePack on the
+        other), all subscribed before any publish to these channels."""
+        received = []
+        for g, (gateway, proto) in enumerate(zip(self.c.gateways,
+                                                 (wsclient.JSON, wsclient.MSGPACK))):
+            for k, half in enumerate((chans[0::2], chans[1::2])):
+                received.append(Received("g%d-sse%d" % (g + 1, k), H.subscribed(
+                    self, gateway.http, half), half))
+            ws = wsclient.welcomed(self, gateway.http, [proto])
+            for ch in chans:
+                ws.subscribe(ch)
+            received.append(Received("g%d-ws" % (g + 1), ws, chans))
+        return received
+
+    def wait_acked(self, loads, chans, since, n, timeout=20.0, what=""):
+        """Until each channel has n acks later than `since`."""
+        def done():
+            for load in loads:
+                if load.error:
+                    raise AssertionError("publisher failed: %r" % load.error)
+            return all(sum(1 for a in load.acks[ch] if a[3] > since) >= n
+                       for load in loads for ch in chans if ch in load.acks)
+        H.wait_until(done, timeout, "%d acks of each channel %s" % (n, what), interval=0.05)
+
+    def check(self, received, acks, problems, timeout=20.0):
+        """Appends to `problems` every client's resets, and every channel
+        whose deliveries are not its acks exactly (once each, in order, one
+        epoch); (channel, epoch, seq) with two payloads anywhere."""
+        for ch, a in acks.items():
+            seqs, epochs = [x[1] for x in a], [x[2] for x in a]
+            if seqs != list(range(1, len(a) + 1)) or len(set(epochs)) != 1:
+                at = next((i for i in range(1, len(a)) if a[i][1:3] != (a[i - 1][1] + 1,
+                                                                       a[i - 1][2])), 0)
+                problems.append("%s: acks not one epoch from seq 1: %s then %s"
+                                % (ch, a[at - 1][:3] if at else None, a[at][:3]))
+        last = {ch: a[-1][2:0:-1] for ch, a in acks.items() if a}     # (epoch, seq)
+        try:
+            H.wait_until(lambda: all(r.update().heads.get(ch) == last[ch]
+                                     for r in received for ch in r.channels if ch in last),
+                         timeout, "every client at every channel's last ack", interval=0.1)
+        except AssertionError as e:
+            problems.append(str(e))
+        payloads = {}
+        for r in received:
+            r.update()
+            resets = [i for i in r.items if i[0] == "reset"]
+            if resets:
+                problems.append("%s: %d resets, on %d channels, first %s" % (
+                    r.name, len(resets), len({i[1] for i in resets}), resets[:3]))
+            for ch in r.channels:
+                got = [(i[4], i[3], i[2]) for i in r.items if i[0] == "event" and i[1] == ch]
+                for data, seq, epoch in got:
+                    if payloads.setdefault((ch, epoch, seq), data) != data:
+                        problems.append("%s: (%s, %s, %d) with two payloads: %r and %r" % (
+                            r.name, ch, epoch, seq, payloads[(ch, epoch, seq)], data))
+                want = [a[:3] for a in acks.get(ch, [])]
+                if got != want:
+                    problems.append("%s %s: %s" % (r.name, ch, difference(got, want)))
+
+    def check_kept(self, i, acks, channels, problems):
+        """Broker i has what the handoffs brought it, for each channel:
+        its history from seq 1 in its one epoch (ROUTER op history), and
+        its idempotency keys: the channel's first publish sent again with
+        its key is answered dup with its first (seq, epoch), and adds
+        nothing (or, when it does, the new event joins `acks`)."""
+        for ch in channels:
+            a = acks[ch]
+            epoch, first, head, events = self.history(i, ch)
+            if (epoch, first, head) != (a[-1][2], 1, a[-1][1]) or events != [x[:3] for x in a]:
+                problems.append("%s: history on %s: epoch %s, first %s, head %s, %d events "
+                                "(%s...), acked %d up to %s" % (
+                                    ch, self.c.ids[i], epoch, first, head, len(events),
+                                    events[:2], len(a), a[-1][:3]))
+        republish = cluster.AckedPublisher(self, self.c, [j for j in range(3) if j != i])
+        for ch in channels:
+            data, seq, epoch = acks[ch][0][:3]
+            reply = republish.publish(ch, data, Load.key(data), time.monotonic() + 10)
+            if (reply.get("dup"), reply["seq"], reply["epoch"]) != (True, seq, epoch):
+                problems.append("%s: its first publish again with its key: %r, expected dup "
+                                "of seq %d in %s" % (ch, reply, seq, epoch))
+                if not reply.get("dup"):
+                    acks[ch].append((data, reply["seq"], reply["epoch"], time.monotonic()))
+
+    def history(self, i, ch):
+        """Broker i's history of ch from seq 1, page by page: (epoch, first,
+        head, [(data, seq, epoch)])."""
+        dealer = H.Zmq(zmq.DEALER, self.c.endpoints[i]["router"], linger=0)
+        try:
+            events, header = [], {"head": 1}
+            while not events or events[-1][1] < header["head"]:
+                dealer.send({"op": "history", "ch": ch, "since": events[-1][1] if events else 0,
+                             "limit": 1000})
+                frames = dealer.recv(10.0)
+                header = frames[0]
+                if not header.get("count"):
+                    break
+                events += [(e.get("data"), e["seq"], e["epoch"]) for e in frames[1:]]
+            return header.get("epoch"), header.get("first"), header.get("head"), events
+        finally:
+            dealer.close()
+
+    def metric(self, i, name):
+        return H.metric(self.c.brokers[i].http, name)
+
+    def test_sigterm_hands_over_and_the_rejoin_takes_back_without_a_reset(self):
+        c = self.c
+        moved, kept, order = self.channels("h", 10, 14)
+        self.assertEqual({order[ch][1] for ch in moved}, {"b2", "b3"})  # both successors
+        chans = moved + kept
+        received = self.clients(chans)
+        loads = [Load(self, c, chans[k::2], (1, 2)) for k in (0, 1)]
+        for load in loads:
+            load.start()
+            self.addCleanup(load.stop)
+        acks = lambda: {ch: list(a) for load in loads for ch, a in load.acks.items()}
+        self.wait_acked(loads, chans, 0, 5, what="before the SIGTERM")
+        problems = []
+
+        # The leave: exit 0 within 10 s, having handed its channels over
+        leaver = c.brokers[0]
+        sigterm = time.monotonic()
+        leaver.stop(timeout=LEAVE_LIMIT)            # exit 0, no sanitizer report
+        gone = time.monotonic()
+        self.wait_acked(loads, moved, gone, 5, what="moved, after the leaver's exit")
+        logs = [entry.get("msg") for entry in leaver.logs()]
+        if "left the cluster" not in logs:
+            problems.append("the leaver did not log 'left the cluster'")
+        successors = sorted({c.ids.index(order[ch][1]) for ch in moved})
+        installed = {c.ids[i]: self.metric(i, "herald_cluster_handoff_received_total")
+                     for i in successors}
+        if not all(installed.values()):
+            problems.append("herald_cluster_handoff_received_total after the leave: %s"
+                            % installed)
+
+        # The rejoin: a member first, an owner after the hold-down, by handoff
+        restart = time.monotonic()
+        c.brokers[0] = c.start_broker(0)
+        H.wait_until(lambda: "b1" in c.cluster_json(1)["view"]["members"], 15,
+                     "b1 a member again", interval=0.05)
+        if "b1" in c.cluster_json(1)["view"]["owners"] and time.monotonic() - restart < HOLD_DOWN:
+            problems.append("b1 an owner again before its hold-down")
+        H.wait_until(lambda: all("b1" in c.cluster_json(i)["view"]["owners"] for i in range(3)),
+                     HOLD_DOWN + 15, "b1 an owner again on every broker", interval=0.05)
+        owner_again = time.monotonic()
+        self.assertGreaterEqual(owner_again - restart, HOLD_DOWN)
+        for ch in moved:
+            self.assertEqual(c.owner(ch, 2), 0, ch)
+        self.wait_acked(loads, moved, owner_again, 5, what="moved, after the rejoin")
+        try:
+            H.wait_until(lambda: self.metric(0, "herald_cluster_handoff_received_total") > 0,
+                         5, "b1's herald_cluster_handoff_received_total > 0")
+        except AssertionError as e:
+            problems.append(str(e))
+        for load in loads:
+            load.stop()
+            self.assertIsNone(load.error)
+        takeovers = {b: self.metric(i, "herald_cluster_takeovers_total")
+                     for i, b in enumerate(c.ids)}
+        if any(takeovers.values()):
+            problems.append("takeovers (a handoff never came): %s" % takeovers)
+
+        final = acks()
+        self.check(received, final, problems)
+        self.check_kept(0, final, moved, problems)      # brought back to b1 by handoff
+        print("\nhandoff: leaver exited %.2f s after SIGTERM; b1 owner again %.2f s after its "
+              "restart; %d acked events on %d channels (%d on the moved); retried: %d "
+              "unavailable, %d unanswered" % (
+                  gone - sigterm, owner_again - restart, sum(map(len, final.values())),
+                  len(final), sum(len(final[ch]) for ch in moved),
+                  sum(load.publisher.unavailable for load in loads),
+                  sum(load.publisher.silent for load in loads)))
+        self.assertEqual(problems, [], "\n" + "\n".join(problems))
+
+    def test_publishes_in_flight_during_the_handoff_are_held_not_lost(self):
+        c = self.c
+        moved, _, order = self.channels("t", 5, 0)
+        acked, pushed = moved[:4], moved[4]
+        received = self.clients(moved)
+        # Some history first: each channel's head before the leave
+        history = Load(self, c, moved, (1, 2))
+        history.start()
+        self.wait_acked([history], moved, 0, 5, what="as history")
+        history.stop()
+        self.assertIsNone(history.error)
+        before = {ch: history.acks[ch][-1][2:0:-1] for ch in moved}     # (epoch, seq)
+        # Then, through a staying broker (the successor for some channels,
+        # the other one for the rest), one publish at a time per channel,
+        # each sent once: no retry hides an `unavailable` or a loss
+        streams = [Stream(self, c, ch, 1 + k % 2) for k, ch in enumerate(acked)]
+        other = 1 if order[pushed][1] == "b3" else 2         # not the successor: forwarded
+        pusher = Pusher(c, pushed, other)
+        for t in streams + [pusher]:
+            t.start()
+            self.addCleanup(t.stop)
+        H.wait_until(lambda: all(len(s.replies) >= 5 for s in streams) and pusher.sent >= 5,
+                     10, "publishing under way")
+        sigterm = time.monotonic()
+        c.brokers[0].stop(timeout=LEAVE_LIMIT)
+        gone = time.monotonic()
+        after = lambda s: sum(1 for r in s.replies if r[1] and r[1] > gone)
+        H.wait_until(lambda: all(not s.is_alive() or after(s) >= 5 for s in streams),
+                     20, "5 acks per channel after the leaver's exit (or a stream's failure)")
+        for t in streams + [pusher]:
+            t.stop()
+            self.assertIsNone(t.error)
+
+        problems = []
+        acks = {ch: list(history.acks[ch]) for ch in moved}
+        for s in streams:
+            ch, head = s.channel, before[s.channel]
+            for n, (sent, at, reply) in enumerate(s.replies):
+                want = (head[0], head[1] + 1 + n)
+                if reply is None or reply.get("error") or (reply["epoch"], reply["seq"]) != want:
+                    problems.append("%s: publish #%d sent %+.3f s from the SIGTERM, answered "
+                                    "%s: %r, expected (epoch, seq) %s" % (
+                                        ch, n, sent - sigterm,
+                                        "never" if at is None else "%+.3f s" % (at - sigterm),
+                                        reply, want))
+                    break
+                acks[ch].append((s.data(n), reply["seq"], reply["epoch"], at))
+        # The pushed channel: every push once, in push order, after its history
+        acks[pushed] += [("%s:p%d" % (pushed, n), before[pushed][1] + 1 + n, before[pushed][0],
+                          None) for n in range(pusher.sent)]
+        self.check(received, acks, problems)
+        for ch in moved:
+            self.check_kept(c.ids.index(order[ch][1]), acks, [ch], problems)
+        spans = [at - sent for s in streams for sent, at, _ in s.replies if at and sent < gone]
+        print("\nhandoff in flight: leaver exited %.2f s after SIGTERM; slowest ack of a "
+              "publish sent before its exit %.3f s; %d pushes" % (gone - sigterm, max(spans),
+                                                                  pusher.sent))
+        self.assertEqual(problems, [], "\n" + "\n".join(problems))
+
+
+class Stream(threading.Thread):
+    """Acknowledged publishes to one channel through one broker, one at a
+    time, each sent once and awaited up to 10 s; replies [(sent, answered
+    or None, reply or None)]."""
+
+    def __init__(self, test, c, channel, via):
+        super().__init__(daemon=True)
+        self.dealer = H.dealer(test, c.endpoints[via]["router"])
+        self.channel, self.replies = channel, []
+        self.halt, self.error = threading.Event(), None
+
+    def data(self, n):
+        return "%s:s%d" % (self.channel, n)
+
+    def run(self):
+        try:
+            n = 0
+            while not self.halt.is_set():
+                sent = time.monotonic()
+                self.dealer.send({"ch": self.channel, "data": self.data(n), "rid": n,
+                                  "id": "s-%s-%d-%d" % (self.channel, n, os.getpid())})
+                try:
+                    reply = self.dealer.recv(10.0)[0]
+                except AssertionError:
+                    self.replies.append((sent, None, None))
+                    return
+                self.replies.append((sent, time.monotonic(), reply))
+                if reply.get("error") or reply.get("rid") != n:
+                    return
+                n += 1
+                self.halt.wait(0.005)           # pacing, not syncing
+        except BaseException as error:
+            self.error = error
+
+    def stop(self):
+        self.halt.set()
+        self.join(30)
+
+
+class Pusher(threading.Thread):
+    """PUSH publishes to one channel through one broker, about 200 a
+    second, until stopped; `sent` counts them (data CHANNEL:pN)."""
+
+    def __init__(self, c, channel, via):
+        super().__init__(daemon=True)
+        self.endpoint, self.channel, self.sent = c.endpoints[via]["publish"], channel, 0
+        self.halt, self.error = threading.Event(), None
+
+    def run(self):
+        push = H.Zmq(zmq.PUSH, self.endpoint, linger=5000)
+        try:
+            while not self.halt.is_set():
+                push.send({"ch": self.channel, "data": "%s:p%d" % (self.channel, self.sent)})
+                self.sent += 1
+                self.halt.wait(0.005)           # pacing, not syncing
+        except BaseException as error:
+            self.error = error
+        finally:
+            push.close()
+
+    def stop(self):
+        self.halt.set()
+        self.join(30)
+
+
+if __name__ == "__main__":
+    unittest.main()
