@@ -245,6 +245,8 @@ def figures(args, report, samples, client_cpu, gateway_fds):
         "latency p99 ms": report["latency_ms"]["p99"],
         "fan-out p99 ms": report["fanout_ms"]["p99"],
         "gateways cpu s connecting": cpu(gws, "before", "connected"),
+        "gateway CPU us per connection": (cpu(gws, "before", "connected") * 1e6 / ok
+                                          if ok else float("nan")),
         "gateways cpu s publishing": cpu(gws, "connected", "end"),
         "brokers cpu s": cpu(brokers, "before", "end"),
         "generator cpu s": client_cpu,
