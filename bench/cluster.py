@@ -25,12 +25,23 @@ core).
    p50/p99 of every first delivery. Cluster: pushed to the channel's owner,
    and pushed to a non-owner (forwarded).
 
+3. With --handoff (instead of 1 and 2), a graceful handoff: a fresh
+   cluster (no gateway), N channels (--handoff-channels, 1000 and 10000)
+   owned by b1 with --handoff-history events of 100 bytes each, pushed to
+   b1; then SIGTERM to b1. Reported, from the signal: b1's exit; the first
+   ack by a new owner (for each successor, once its /v1/cluster shows a view
+   without b1, one acknowledged publish to a moved channel, held until that
+   channel is installed; it must continue the channel's epoch at head + 1);
+   every channel installed (the successors' herald_cluster_handoff_received
+   _total up by N); takeovers. Uses pyzmq and msgpack, as the tests do.
+
 Prints a Markdown table of medians over --runs; --json prints the raw runs.
 """
 import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -160,7 +171,9 @@ class Cluster(Setup):
                 key, _, value = line.strip().partition("=")
                 env[key] = value
         self.brokers = [{"id": "b%d" % i, "publish": env["HERALD_BROKER_%d_PUBLISH" % i],
-                         "http": env["HERALD_BROKER_%d_HTTP" % i]}
+                         "router": env["HERALD_BROKER_%d_ROUTER" % i],
+                         "http": env["HERALD_BROKER_%d_HTTP" % i],
+                         "pid": int(env["HERALD_BROKER_%d_PID" % i])}
                         for i in range(1, brokers + 1)]
         self.gateway = env.get("HERALD_GATEWAY_1_HTTP")     # none with gateways=0
         self.file = env["HERALD_CLUSTER_FILE"]
@@ -244,14 +257,186 @@ def latency(herald, setup, duration, forwarded):
             "duplicates": d["duplicates"]}
 
 
+def _up(pid):
+    """pid runs (neither gone nor a zombie). The brokers of
+    local-cluster.sh are not our children: no waitpid."""
+    try:
+        with open("/proc/%d/stat" % pid) as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+def _view(http):
+    status, body = get(http + "/v1/cluster", timeout=2)
+    return json.loads(body)["view"] if status == 200 else None
+
+
+def handoff(herald, channels, history, size=100):
+    """Graceful handoff of `channels` channels with `history` events each,
+    all owned by b1 of a fresh 3-broker cluster (default options): SIGTERM
+    b1, and time (monotonic, from the signal) its exit, the view without
+    it on each successor, the first ack there of a publish to one of its
+    moved channels sent after that view (held until the channel is
+    installed), and every channel installed (the successors'
+    herald_cluster_handoff_received_total). Needs pyzmq and msgpack."""
+    import msgpack
+    import zmq
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from harness import rendezvous_order
+    setup = Cluster(herald, gateways=0)
+    try:
+        b = setup.brokers
+        ids = [x["id"] for x in b]
+        # Every broker an owner (a late broker owns after --hold-down, 30 s)
+        wait(lambda: all((_view(x["http"]) or {}).get("owners") == ids for x in b), 90,
+             "a view of three owners")
+        names, n = [], 0
+        while len(names) < channels:
+            n += 1
+            if rendezvous_order(ids, "ho%d" % n)[0] == "b1":
+                names.append("ho%d" % n)
+        successor = {ch: ids.index(rendezvous_order(ids, ch)[1]) for ch in names}
+        ctx = zmq.Context()
+        # Until b1 sequences: a new view's owner waits out its lease first,
+        # and a PUSH meanwhile is dropped (`unavailable`)
+        dealer = ctx.socket(zmq.DEALER)
+        dealer.connect(b[0]["router"])
+
+        def acked():
+            dealer.send(msgpack.packb({"ch": "warm", "data": "warm", "id": "warm"}))
+            return dealer.poll(5000) and "seq" in msgpack.unpackb(dealer.recv())
+        wait(acked, 30, "b1 sequencing")
+        dealer.close(0)
+        push = ctx.socket(zmq.PUSH)
+        push.connect(b[0]["publish"])
+        base = counter(b[0]["http"], "herald_broker_events_total")
+        payload = "x" * size
+        for k in range(history):
+            for ch in names:
+                push.send(msgpack.packb({"ch": ch, "data": payload}))
+        wait(lambda: counter(b[0]["http"], "herald_broker_events_total")
+             >= base + channels * history, 60 + channels * history / 1000,
+             "the history sequenced")
+        push.close(5000)
+        # One probe channel per successor: its head and epoch before the leave
+        probes = {}
+        for ch in names:
+            probes.setdefault(successor[ch], ch)
+        heads = {}
+        for s, ch in probes.items():
+            dealer = ctx.socket(zmq.DEALER)
+            dealer.connect(b[0]["router"])
+            dealer.send(msgpack.packb({"op": "history", "ch": ch, "limit": 0}))
+            assert dealer.poll(10000), "no history reply"
+            reply = msgpack.unpackb(dealer.recv_multipart()[0])
+            heads[s] = (reply["epoch"], reply["head"])
+            dealer.close(0)
+        installed0 = sum(counter(b[s]["http"], "herald_cluster_handoff_received_total")
+                         for s in (1, 2))
+        times, acks = {}, {}
+
+        def watch_exit():
+            while _up(b[0]["pid"]):
+                time.sleep(0.001)
+            times["exit"] = time.monotonic()
+
+        def probe(s, ch):
+            while "b1" in ((_view(b[s]["http"]) or {}).get("owners") or ["b1"]):
+                time.sleep(0.002)
+            times["view on " + ids[s]] = time.monotonic()
+            dealer = ctx.socket(zmq.DEALER)
+            dealer.connect(b[s]["router"])
+            unavailable = 0
+            for rid in range(1000):     # retried with its key while unavailable
+                dealer.send(msgpack.packb({"ch": ch, "data": "probe", "id": "probe-" + ch,
+                                           "rid": rid}))
+                if not dealer.poll(20000):
+                    break
+                reply = msgpack.unpackb(dealer.recv_multipart()[0])
+                if reply.get("error") != "unavailable":
+                    break
+                unavailable += 1
+                time.sleep(0.005)
+            times["ack on " + ids[s]] = time.monotonic()
+            dealer.close(0)
+            acks[ids[s]] = {"reply": reply, "unavailable": unavailable, "kept":
+                            (reply.get("epoch"), reply.get("seq")) == (heads[s][0],
+                                                                      heads[s][1] + 1)}
+
+        threads = [threading.Thread(target=watch_exit, daemon=True)] + \
+            [threading.Thread(target=probe, args=(s, ch), daemon=True)
+             for s, ch in probes.items()]
+        for t in threads:
+            t.start()
+        sigterm = time.monotonic()
+        os.kill(b[0]["pid"], signal.SIGTERM)
+        try:
+            wait(lambda: sum(counter(b[s]["http"], "herald_cluster_handoff_received_total")
+                             for s in (1, 2)) >= installed0 + channels, 30,
+                 "every channel installed by a successor")
+            times["installed"] = time.monotonic()
+        except RuntimeError as e:
+            log(e)
+        for t in threads:
+            t.join(60)
+        ctx.term()
+        with open(os.path.join(setup.dir, "broker-1.log")) as f:
+            said = [line.strip() for line in f if "handed over" in line or "left the cluster"
+                    in line]
+        out = {k + " s": round(v - sigterm, 3) for k, v in times.items()}
+        out.update({"channels": channels, "events/channel": history, "probes": acks,
+                    "takeovers": sum(counter(b[s]["http"], "herald_cluster_takeovers_total")
+                                     for s in (1, 2)), "leaver said": said})
+        return out
+    finally:
+        setup.stop()
+
+
+def main_handoff(herald, args):
+    log("host: %d cores, load %s" % (os.cpu_count(), open("/proc/loadavg").read().split()[:3]))
+    results = {}
+    for run in range(args.runs):
+        for n in (int(x) for x in args.handoff_channels.split(",")):
+            figures = handoff(herald, n, args.handoff_history)
+            results.setdefault(n, []).append(figures)
+            log("run %d handoff of %d channels: %s" % (run + 1, n, json.dumps(figures)))
+    if args.json:
+        print(json.dumps(results, indent=1))
+        return
+    print("| b1's channels (x %d events of 100 B) | SIGTERM -> b1 exits | -> first ack of a "
+          "moved channel on its new owner | -> every channel installed | takeovers | "
+          "epoch and head kept |" % args.handoff_history)
+    print("|---|---|---|---|---|---|")
+
+    def median(runs, key):
+        values = [r[key] for r in runs if key in r]
+        return "%.2f s" % statistics.median(values) if values else "never"
+    for n, runs in results.items():
+        for r in runs:      # the earliest of the successors' first acks
+            firsts = [v for k, v in r.items() if k.startswith("ack on ")]
+            if firsts:
+                r["first ack s"] = min(firsts)
+        kept = all(p["kept"] for r in runs for p in r["probes"].values())
+        print("| %d | %s | %s | %s | %d | %s |" % (
+            n, median(runs, "exit s"), median(runs, "first ack s"), median(runs, "installed s"),
+            max(r["takeovers"] for r in runs), "yes" if kept else "NO"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--herald", default=os.path.join(ROOT, "build", "herald"))
     ap.add_argument("--runs", type=int, default=3)
     ap.add_argument("--duration", type=float, default=5)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--handoff", action="store_true",
+                    help="measure a graceful handoff (3, below) instead of 1 and 2")
+    ap.add_argument("--handoff-channels", default="1000,10000")
+    ap.add_argument("--handoff-history", type=int, default=10, help="events per channel")
     args = ap.parse_args()
     herald = os.path.abspath(args.herald)
+    if args.handoff:
+        return main_handoff(herald, args)
     # Latency first: a setup's throughput run leaves its brokers' history full
     cases = [("latency", "single", False), ("latency", "cluster", False),
              ("latency", "cluster", True), ("throughput", "single", False),
@@ -297,3 +482,4 @@ def main():
 
 if __name__ == "__main__":
     main()
+
