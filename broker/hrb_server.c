@@ -11,6 +11,7 @@
 #include "hrb_metrics.h"
 #include "hrb_peers.h"
 #include "hrb_reader.h"
+#include "hrb_replica.h"
 #include "hrb_revoke.h"
 #include "hrb_store.h"
 #include "hrb_stream.h"
@@ -69,6 +70,7 @@ struct _hrb_server_t {
     hrb_cluster_t *cluster;     //  in a cluster: views, peers, the publish gate
     hrb_forwards_t *forwards;   //  in a cluster: ROUTER publishes forwarded
     hrb_reader_t *reader;       //  the history reader thread
+    hrb_replica_t *replica;     //  in a cluster: other brokers' channels
     uint64_t next_tick;
     hrb_metrics_t *metrics;
 };
@@ -195,6 +197,11 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
     self->metrics = hrb_metrics_new (metrics);
     if (self->cluster)
         s_cluster_hooks (self);
+    if (self->cluster
+    &&  !(self->replica = hrb_replica_new (zmq_ctx, config, self->cluster, metrics, err))) {
+        hrb_server_destroy (&self);
+        return NULL;
+    }
     return self;
 }
 
@@ -205,6 +212,7 @@ hrb_server_destroy (hrb_server_t **self_p)
     if (!self)
         return;
     hrb_reader_destroy (&self->reader);     //  first: its thread reads the streams
+    hrb_replica_destroy (&self->replica);
     hrb_forwards_destroy (&self->forwards);
     hrb_cluster_destroy (&self->cluster);     //  before the context ends
     hrb_markers_destroy (&self->markers);
@@ -553,7 +561,10 @@ s_handle_router (hrb_server_t *self)
         //  Answered when the reader has read it (s_deliver)
         hrb_asker_t asker = { zmq_msg_data (&identity), zmq_msg_size (&identity), req_socket,
                               req.has_rid, req.rid };
-        if (hrb_reader_ask (self->reader, &req, &asker) >= 0)
+        //  A channel another broker owns: from its replica here, if any
+        hrb_reader_t *replica = self->replica? hrb_replica_reader_for (
+            self->replica, req.event.ch, req.event.ch_len): NULL;
+        if (hrb_reader_ask (replica? replica: self->reader, &req, &asker) >= 0)
             goto done;
         hrb_metrics_inc (self->metrics, HRB_M_HISTORY_QUEUE_FULL);
         rc = HR_E_OVERLOADED;
@@ -660,7 +671,7 @@ s_tick (hrb_server_t *self)
 int
 hrb_server_run (hrb_server_t *self)
 {
-    zmq_pollitem_t items [] = {
+    zmq_pollitem_t items [7 + HRB_REPLICA_POLL_ITEMS] = {
         { self->pull, 0, ZMQ_POLLIN, 0 },
         { self->router, 0, ZMQ_POLLIN, 0 },
         { self->xpub, 0, ZMQ_POLLIN, 0 },
@@ -668,11 +679,13 @@ hrb_server_run (hrb_server_t *self)
         { hrb_reader_socket (self->reader), 0, ZMQ_POLLIN, 0 },
         { self->zap? hrb_zap_socket (self->zap): NULL, 0, ZMQ_POLLIN, 0 },
         { NULL, -1, 0, 0 },             //  room for the cluster's peer ROUTER
-    };
+    };                                  //  and the replica's sockets
     int polled = self->zap? 6: 5;
     if (self->cluster)                  //  the first slot not polled
         items [polled++] = (zmq_pollitem_t) { hrb_cluster_socket (self->cluster), 0,
                                               ZMQ_POLLIN, 0 };
+    if (self->replica)
+        polled += (int) hrb_replica_poll_items (self->replica, items + polled);
     self->next_tick = hr_mono_ms () + S_TICK_MS;
     bool replies_left = false;          //  finished history reads not all sent
     while (true) {
@@ -715,7 +728,12 @@ hrb_server_run (hrb_server_t *self)
             ;
         for (int i = 0; i < S_BATCH && s_handle_pull (self); i++)
             ;
+        if (self->replica)
+            hrb_replica_serve (self->replica, S_BATCH);
         replies_left = hrb_reader_deliver (self->reader, S_DELIVER_FRAMES, s_deliver, self);
+        if (self->replica)
+            replies_left |= hrb_reader_deliver (hrb_replica_reader (self->replica),
+                                                S_DELIVER_FRAMES, s_deliver, self);
         hrb_metrics_set (self->metrics, HRB_M_HISTORY_QUEUE,
                          (int64_t) hrb_reader_waiting (self->reader));
         hrb_metrics_set (self->metrics, HRB_M_HISTORY_COALESCED,
