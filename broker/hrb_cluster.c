@@ -9,6 +9,7 @@
 #include "hr_proto.h"
 #include "hr_time.h"
 #include "hr_view_msg.h"
+#include "hr_zmq.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -39,6 +40,7 @@ struct _hrb_cluster_t {
     void *hooks_arg;
     hrb_cluster_handoff_fn *handoff;
     void *handoff_arg;
+    hrb_handoff_t *awaited;         //  channels coming here by handoff
     uint64_t next_tick;             //  monotonic ms
     uint64_t next_view;             //  monotonic ms of the next |view message
     size_t max_body;
@@ -227,7 +229,11 @@ hrb_cluster_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metric
     uint64_t now = hr_mono_ms ();
     self->sm = hrb_view_new (&self->view_config, found? &durable: NULL, now);
     self->max_body = (size_t) config->max_event * 4 + 1024;
+    self->awaited = hrb_handoff_new (HRB_CLUSTER_HELD_MAX, (uint64_t) config->handoff_timeout);
+    //  A handoff chunk is the largest peer frame
     int64_t max_msg = (int64_t) self->max_body + 1024;
+    if (max_msg < HRB_HANDOFF_FRAME_MAX)
+        max_msg = HRB_HANDOFF_FRAME_MAX;
     int linger = 0, one = 1, hwm = S_PEER_SNDHWM;
     self->router = zmq_socket (zmq_ctx, ZMQ_ROUTER);
     zmq_setsockopt (self->router, ZMQ_LINGER, &linger, sizeof linger);
@@ -273,6 +279,7 @@ hrb_cluster_destroy (hrb_cluster_t **self_p)
     if (self->router)
         zmq_close (self->router);
     hrb_view_destroy (&self->sm);
+    hrb_handoff_destroy (&self->awaited);
     hr_cluster_destroy (&self->file);
     free (self->state_path);
     hr_buf_free (&self->frame);
@@ -418,10 +425,17 @@ s_apply (hrb_cluster_t *self, const hrb_view_out_t *out, uint64_t now)
     }
     if (out->installed) {
         const hrb_view_t *view = hrb_view_installed (self->sm);
+        const hrb_view_t *previous = hrb_view_previous (self->sm);
         hr_metrics_inc (self->shard, self->m_changes);
         s_log_installed (self, view);
+        //  Channels moved here from a broker that left gracefully, or from
+        //  an owner still a member (a broker promoted after its hold-down:
+        //  only to it do channels move between live owners), come by handoff
+        hr_members_t sources = (view->handoff | (previous->owners & view->members))
+                             & ~((hr_members_t) 1 << self->self);
+        hrb_handoff_expect (self->awaited, view->number, previous->number? sources: 0, now);
         if (self->hooks.installed)
-            self->hooks.installed (self->hooks_arg, view, hrb_view_previous (self->sm));
+            self->hooks.installed (self->hooks_arg, view, previous);
         s_refresh (self, now);
         s_publish_view (self, now);
     }
@@ -451,15 +465,6 @@ s_refuse (hrb_cluster_t *self, const char *why, const char *from)
     hr_log_limited_warn ("cluster: peer message refused", "reason", why, "from", from);
 }
 
-static bool
-s_has_more (void *sock)
-{
-    int more = 0;
-    size_t size = sizeof more;
-    zmq_getsockopt (sock, ZMQ_RCVMORE, &more, &size);
-    return more != 0;
-}
-
 //  One message from the ROUTER: [routing id][frame].
 static bool
 s_serve_one (hrb_cluster_t *self)
@@ -471,9 +476,9 @@ s_serve_one (hrb_cluster_t *self)
         return false;
     }
     zmq_msg_init (&body);
-    bool two = s_has_more (self->router) && zmq_msg_recv (&body, self->router, 0) >= 0
-            && !s_has_more (self->router);
-    while (s_has_more (self->router)) {
+    bool two = hr_zmq_more (self->router) && zmq_msg_recv (&body, self->router, 0) >= 0
+            && !hr_zmq_more (self->router);
+    while (hr_zmq_more (self->router)) {
         zmq_msg_t rest;
         zmq_msg_init (&rest);
         zmq_msg_recv (&rest, self->router, 0);
@@ -536,10 +541,43 @@ hrb_cluster_serve (hrb_cluster_t *self, size_t budget)
     return i > 0;
 }
 
+//  The owner of ch in the view installed before this one, or -1.
+static int
+s_previous_owner (hrb_cluster_t *self, const char *ch, size_t len)
+{
+    const hrb_view_t *previous = hrb_view_previous (self->sm);
+    return previous->number? hr_cluster_owner (self->file, ch, len, previous->owners): -1;
+}
+
+//  What this broker may do with ch now, as its owner or not: SEQUENCE,
+//  HOLD (its handoff is awaited: *from is its source), or anything else
+//  (UNAVAILABLE: not here). A channel handed over whole, or whose source
+//  ended without it, may be sequenced at once: the source stopped
+//  sequencing it before it sent anything (it had installed this view).
+static hrb_gate_t
+s_may (hrb_cluster_t *self, const char *ch, size_t len, uint64_t now, int *from)
+{
+    *from = -1;
+    if (hrb_cluster_owner (self, ch, len) != self->self)
+        return HRB_GATE_UNAVAILABLE;
+    int source = s_previous_owner (self, ch, len);
+    hrb_handoff_state_t state = hrb_handoff_state (self->awaited, source, ch, len, now);
+    if (state == HRB_HANDOFF_AWAIT) {
+        *from = source;
+        return HRB_GATE_HOLD;
+    }
+    if (hrb_handoff_settled (self->awaited, source, ch, len)
+        ? hrb_view_lease (self->sm, now)
+        : hrb_view_may_sequence (self->sm, self->file, ch, len, now))
+        return HRB_GATE_SEQUENCE;
+    return HRB_GATE_UNAVAILABLE;
+}
+
 bool
 hrb_cluster_may_sequence (hrb_cluster_t *self, const char *ch, size_t len)
 {
-    return hrb_view_may_sequence (self->sm, self->file, ch, len, hr_mono_ms ());
+    int from;
+    return s_may (self, ch, len, hr_mono_ms (), &from) == HRB_GATE_SEQUENCE;
 }
 
 int
@@ -552,9 +590,9 @@ hrb_gate_t
 hrb_cluster_gate (hrb_cluster_t *self, const char *ch, size_t len, int *owner)
 {
     uint64_t now = hr_mono_ms ();
-    *owner = -1;
-    if (hrb_view_may_sequence (self->sm, self->file, ch, len, now))
-        return HRB_GATE_SEQUENCE;
+    hrb_gate_t gate = s_may (self, ch, len, now, owner);
+    if (gate != HRB_GATE_UNAVAILABLE)
+        return gate;
     int to = hrb_cluster_owner (self, ch, len);
     if (to < 0 || to == self->self || !(hrb_view_alive (self->sm, now) & (1u << to)))
         return HRB_GATE_UNAVAILABLE;
@@ -565,12 +603,16 @@ hrb_cluster_gate (hrb_cluster_t *self, const char *ch, size_t len, int *owner)
 typedef struct {
     hrb_cluster_t *cluster;
     const hrb_view_t *view, *previous;
+    bool (*also) (void *arg, const hrb_stream_t *stream);
+    void *arg;
 } s_retain_t;
 
 static bool
 s_keep (void *arg, const hrb_stream_t *stream)
 {
     s_retain_t *retain = arg;
+    if (retain->also && retain->also (retain->arg, stream))
+        return true;
     const hr_cluster_t *file = retain->cluster->file;
     int self = retain->cluster->self;
     size_t len = strlen (stream->name);
@@ -581,9 +623,10 @@ s_keep (void *arg, const hrb_stream_t *stream)
 
 size_t
 hrb_cluster_retain (hrb_cluster_t *self, hrb_streams_t *streams, const hrb_view_t *view,
-                    const hrb_view_t *previous)
+                    const hrb_view_t *previous,
+                    bool (*also) (void *arg, const hrb_stream_t *stream), void *arg)
 {
-    s_retain_t retain = { self, view, previous };
+    s_retain_t retain = { self, view, previous, also, arg };
     return hrb_streams_retain (streams, s_keep, &retain);
 }
 
@@ -650,4 +693,53 @@ hrb_cluster_ready (hrb_cluster_t *self)
               && self->status.lease;
     pthread_mutex_unlock (&self->lock);
     return ready;
+}
+
+hrb_handoff_t *hrb_cluster_handoff (hrb_cluster_t *self) { return self->awaited; }
+uint32_t hrb_cluster_fingerprint (hrb_cluster_t *self) { return self->cf; }
+
+int
+hrb_cluster_send (hrb_cluster_t *self, int to, const hr_buf_t *frame)
+{
+    return s_send (self, to, frame);
+}
+
+const hrb_view_t *
+hrb_cluster_view (hrb_cluster_t *self)
+{
+    return hrb_view_installed (self->sm);
+}
+
+void
+hrb_cluster_leave (hrb_cluster_t *self)
+{
+    uint64_t now = hr_mono_ms ();
+    hrb_view_out_t out;
+    hrb_view_leave (self->sm, now, &out);
+    s_apply (self, &out, now);
+    hr_log_info ("leaving the cluster: asking for a view without this broker",
+                 "id", hrb_cluster_self (self)->id);
+}
+
+bool
+hrb_cluster_left (hrb_cluster_t *self)
+{
+    return hrb_view_left (self->sm);
+}
+
+bool
+hrb_cluster_changing (hrb_cluster_t *self)
+{
+    return hrb_view_durable (self->sm)->term > hrb_view_installed (self->sm)->number
+        || hrb_view_leaving (self->sm);
+}
+
+bool
+hrb_cluster_successors (hrb_cluster_t *self)
+{
+    uint64_t now = hr_mono_ms ();
+    hr_members_t alive = hrb_view_alive (self->sm, now) & hr_cluster_all (self->file);
+    hr_members_t staying = alive & ~hrb_view_leaving (self->sm);
+    int majority = (int) hr_cluster_size (self->file) / 2 + 1;
+    return staying && __builtin_popcount (alive) >= majority;
 }

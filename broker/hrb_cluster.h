@@ -19,6 +19,7 @@
 #define HRB_CLUSTER_H
 
 #include "hrb_config.h"
+#include "hrb_handoff.h"
 #include "hrb_peer_msg.h"
 #include "hrb_stream.h"
 #include "hrb_view.h"
@@ -53,8 +54,13 @@ typedef void (hrb_cluster_handoff_fn) (void *arg, int from, const hrb_peer_msg_t
 typedef enum {
     HRB_GATE_SEQUENCE,          //  this broker may sequence it now
     HRB_GATE_FORWARD,           //  its owner is another broker, alive: forward it
-    HRB_GATE_UNAVAILABLE        //  no broker may sequence it now
+    HRB_GATE_UNAVAILABLE,       //  no broker may sequence it now
+    HRB_GATE_HOLD               //  it comes here by handoff: hold it until it does
 } hrb_gate_t;
+
+//  Bytes of publishes held for channels awaited by handoff (past it they
+//  are answered `unavailable`).
+#define HRB_CLUSTER_HELD_MAX (32 << 20)
 
 //  Checks the cluster options of config, when config->cluster is set (0 at
 //  once otherwise): the file loads, --id is one of its ids, no --pull,
@@ -101,11 +107,14 @@ bool hrb_cluster_serve (hrb_cluster_t *self, size_t budget);
 uint64_t hrb_cluster_tick (hrb_cluster_t *self);
 
 //  What to do with a publish to ch (len bytes) now; *owner receives the
-//  owner's index for HRB_GATE_FORWARD (-1 otherwise).
+//  owner's index for HRB_GATE_FORWARD, the handoff's source for
+//  HRB_GATE_HOLD (-1 otherwise).
 hrb_gate_t hrb_cluster_gate (hrb_cluster_t *self, const char *ch, size_t len, int *owner);
 
-//  True when this broker may sequence ch now (hrb_view_may_sequence): also
-//  whether it may speak for ch on the stream (head markers).
+//  True when this broker may sequence ch now (hrb_view_may_sequence, or
+//  ch came here whole by handoff, or its source ended without it, and the
+//  lease holds): also whether it may speak for ch on the stream (head
+//  markers).
 bool hrb_cluster_may_sequence (hrb_cluster_t *self, const char *ch, size_t len);
 
 //  The owner of ch in the installed view, or -1.
@@ -119,9 +128,11 @@ uint64_t hrb_cluster_view_number (hrb_cluster_t *self);
 //  in view and in previous, and previous must be numbered one less;
 //  otherwise another broker may have sequenced the channel in between, and
 //  its next event here needs a new epoch (made in view, so newer than any
-//  before). Returns how many were dropped.
+//  before). Streams also (arg) keeps stay too (NULL: none): those being
+//  handed over. Returns how many were dropped.
 size_t hrb_cluster_retain (hrb_cluster_t *self, hrb_streams_t *streams,
-                           const hrb_view_t *view, const hrb_view_t *previous);
+                           const hrb_view_t *view, const hrb_view_t *previous,
+                           bool (*also) (void *arg, const hrb_stream_t *stream), void *arg);
 
 //  Forwards a publish request (len bytes, as the client sent it) to broker
 //  to; fid NULL for a PUSH publish. Counted in herald_broker_forwarded_total.
@@ -143,6 +154,33 @@ void hrb_cluster_count_unavailable (hrb_cluster_t *self);
 
 //  Sets herald_broker_owned_channels.
 void hrb_cluster_set_owned (hrb_cluster_t *self, size_t channels);
+
+//  The channels awaited here by handoff (hrb_handoff): the machine the
+//  gate consults, fed by hrb_transfer. Borrowed.
+hrb_handoff_t *hrb_cluster_handoff (hrb_cluster_t *self);
+
+//  The installed view. Borrowed, valid until the next serve or tick.
+const hrb_view_t *hrb_cluster_view (hrb_cluster_t *self);
+
+//  The fingerprint of the cluster file, for peer messages.
+uint32_t hrb_cluster_fingerprint (hrb_cluster_t *self);
+
+//  Sends a peer frame to broker to, never blocking. Returns -1 when it
+//  could not be queued (not connected, or its queue is full).
+int hrb_cluster_send (hrb_cluster_t *self, int to, const hr_buf_t *frame);
+
+//  Graceful leave (SIGTERM): asks for a view without this broker
+//  (hrb_view_leave); hrb_cluster_left is true once one is installed here.
+void hrb_cluster_leave (hrb_cluster_t *self);
+bool hrb_cluster_left (hrb_cluster_t *self);
+
+//  True while a view change is under way here: this broker voted for a
+//  view not installed yet, or a broker (this one too) is leaving.
+bool hrb_cluster_changing (hrb_cluster_t *self);
+
+//  True while a view without this broker can still be installed: a
+//  majority of the file is alive here and one of them is not leaving.
+bool hrb_cluster_successors (hrb_cluster_t *self);
 
 //  Any thread: a snapshot of the view, the brokers heard and the lease.
 void hrb_cluster_status (hrb_cluster_t *self, hr_cluster_status_t *out);

@@ -4,6 +4,7 @@
 #include "hr_list.h"
 #include "hr_log.h"
 #include "hr_proto.h"
+#include "hr_time.h"
 
 #include <assert.h>
 #include <czmq.h>
@@ -25,6 +26,9 @@ typedef struct {
     uint64_t rid;
     size_t id_len;
     uint8_t identity [256];     //  ZeroMQ routing ids are at most 255 bytes
+    bool relay;                 //  a forward passed on: answer relay_to's relay_fid
+    int relay_to;
+    uint64_t relay_fid;
     hr_list_t order;
 } s_pending_t;
 
@@ -139,24 +143,72 @@ hrb_forwards_answer (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg)
         hr_log_limited_info ("cluster: a forward answered late or not ours, dropped");
         return;
     }
-    s_reply (self, pending->identity, pending->id_len, pending->req_socket,
-             msg->body, msg->body_len);
+    if (pending->relay)
+        hrb_cluster_answer (self->cluster, pending->relay_to, pending->relay_fid, msg->body,
+                            msg->body_len);
+    else
+        s_reply (self, pending->identity, pending->id_len, pending->req_socket,
+                 msg->body, msg->body_len);
     hr_list_remove (&pending->order);
     zhashx_delete (self->by_fid, key);
 }
 
-void
+//  Passes a forward on to the owner in this broker's newer view; its
+//  answer goes back to the first forwarder as the answer to its fid.
+static bool
+s_relay (hrb_forwards_t *self, int to, int from, const hrb_peer_msg_t *msg)
+{
+    if (!msg->has_fid)
+        return hrb_cluster_forward (self->cluster, to, NULL, msg->body, msg->body_len) == 0;
+    if (zhashx_size (self->by_fid) >= HRB_FORWARD_MAX)
+        return false;
+    uint64_t fid = self->next_fid++;
+    if (hrb_cluster_forward (self->cluster, to, &fid, msg->body, msg->body_len) != 0)
+        return false;
+    s_pending_t *pending = hr_calloc (1, sizeof *pending);
+    pending->fid = fid;
+    snprintf (pending->key, sizeof pending->key, "%016llx", (unsigned long long) fid);
+    pending->deadline = hr_mono_ms () + HRB_FORWARD_TIMEOUT_MS;
+    pending->to = to;
+    pending->relay = true;
+    pending->relay_to = from;
+    pending->relay_fid = msg->fid;
+    zhashx_insert (self->by_fid, pending->key, pending);
+    hr_list_push_back (&self->order, &pending->order);
+    return true;
+}
+
+hrb_fwd_t
 hrb_forwards_serve (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg,
-                    size_t max_event, hrb_forwards_publish_fn *publish, void *arg)
+                    size_t max_event, hrb_forwards_publish_fn *publish, void *arg, int *source)
 {
     hr_request_t req = { 0 };
     hr_error_t rc = hr_request_decode (msg->body, msg->body_len, max_event, &req);
     if (rc == HR_OK && req.op != HR_OP_PUBLISH)
         rc = HR_E_BAD_REQUEST;
-    if (rc == HR_OK && !hrb_cluster_may_sequence (self->cluster, req.event.ch,
-                                                  req.event.ch_len)) {
-        hrb_cluster_count_unavailable (self->cluster);
-        rc = HR_E_UNAVAILABLE;
+    *source = -1;
+    if (rc == HR_OK) {
+        int where;
+        hrb_gate_t gate = hrb_cluster_gate (self->cluster, req.event.ch, req.event.ch_len,
+                                            &where);
+        if (gate == HRB_GATE_HOLD) {
+            *source = where;
+            return HRB_FWD_HOLD;    //  the caller holds it until its channel comes
+        }
+        //  Brokers install a view a few ms apart: one behind (or between a
+        //  vote and its install) waits for the next view; one ahead passes
+        //  it on to the owner in its own
+        uint64_t mine = hrb_cluster_view_number (self->cluster);
+        if (gate != HRB_GATE_SEQUENCE
+        &&  (mine < msg->number
+             || (gate == HRB_GATE_UNAVAILABLE && hrb_cluster_changing (self->cluster))))
+            return HRB_FWD_DEFER;
+        if (gate == HRB_GATE_FORWARD && mine > msg->number && s_relay (self, where, from, msg))
+            return HRB_FWD_SERVED;
+        if (gate != HRB_GATE_SEQUENCE) {
+            hrb_cluster_count_unavailable (self->cluster);
+            rc = HR_E_UNAVAILABLE;
+        }
     }
     uint64_t seq = 0;
     char epoch [HR_EPOCH_LEN + 1];
@@ -164,7 +216,7 @@ hrb_forwards_serve (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg,
     if (rc == HR_OK)
         rc = publish (arg, &req, &seq, epoch, &dup);
     if (!msg->has_fid)
-        return;
+        return HRB_FWD_SERVED;
     const uint64_t *rid = req.has_rid? &req.rid: NULL;
     hr_buf_reset (&self->reply);
     if (rc != HR_OK)
@@ -172,6 +224,7 @@ hrb_forwards_serve (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg,
     else
         hr_reply_encode_ack (&self->reply, rid, seq, epoch, dup);
     hrb_cluster_answer (self->cluster, from, msg->fid, self->reply.data, self->reply.size);
+    return HRB_FWD_SERVED;
 }
 
 void
@@ -182,9 +235,12 @@ hrb_forwards_expire (hrb_forwards_t *self, uint64_t now)
         s_pending_t *pending = hr_list_entry (node, s_pending_t, order);
         if (pending->deadline > now)
             break;
-        hrb_cluster_count_unavailable (self->cluster);
-        s_error (self, pending->identity, pending->id_len, pending->req_socket,
-                 pending->has_rid? &pending->rid: NULL, HR_E_UNAVAILABLE, S_UNANSWERED);
+        //  A relayed forward's first broker times its client out itself
+        if (!pending->relay) {
+            hrb_cluster_count_unavailable (self->cluster);
+            s_error (self, pending->identity, pending->id_len, pending->req_socket,
+                     pending->has_rid? &pending->rid: NULL, HR_E_UNAVAILABLE, S_UNANSWERED);
+        }
         hr_list_remove (&pending->order);
         zhashx_delete (self->by_fid, pending->key);
     }

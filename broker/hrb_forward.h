@@ -53,13 +53,28 @@ typedef hr_error_t (hrb_forwards_publish_fn) (void *arg, const hr_request_t *req
                                               uint64_t *seq, char epoch [HR_EPOCH_LEN + 1],
                                               bool *dup);
 
-//  A "fwd" from broker from, for a channel this broker owns: decodes the
-//  request (at most max_event bytes of event), sequences it through publish
-//  if this broker may sequence its channel now (a forwarded publish is
-//  never forwarded again: else `unavailable`), and for an acknowledged
-//  publish answers the forwarding broker with the reply its client gets.
-void hrb_forwards_serve (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg,
-                         size_t max_event, hrb_forwards_publish_fn *publish, void *arg);
+//  What became of a "fwd".
+typedef enum {
+    HRB_FWD_SERVED,             //  sequenced or refused, and answered
+    HRB_FWD_HOLD,               //  its channel comes here by handoff: hold it
+    HRB_FWD_DEFER               //  no decision in this view: serve it again in the next
+} hrb_fwd_t;
+
+//  A "fwd" from broker from: decodes the request (at most max_event bytes
+//  of event) and asks the gate. This broker may sequence it: sequenced
+//  through publish. Its channel is awaited here by handoff: HOLD (*source
+//  is the handoff's source). Brokers install a view a few milliseconds
+//  apart: when the forwarder's view is newer than this broker's, or a
+//  view change is under way here (hrb_cluster_changing) and nobody may
+//  sequence the channel now, DEFER; when this broker's view is newer and
+//  names another owner, the forward goes on to it, and its answer back to
+//  the first forwarder. Anything else is answered `unavailable`. An
+//  acknowledged publish is answered to the forwarding broker with the
+//  reply its client gets; HOLD and DEFER answer nothing (the caller serves
+//  msg again later).
+hrb_fwd_t hrb_forwards_serve (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg,
+                              size_t max_event, hrb_forwards_publish_fn *publish, void *arg,
+                              int *source);
 
 //  Answers `unavailable` to every client waiting past the timeout.
 void hrb_forwards_expire (hrb_forwards_t *self, uint64_t now);

@@ -45,6 +45,12 @@ int hrb_server_reload (hrb_server_t *self, hr_buf_t *err);
 //  Asks the loop to return. Safe from any thread and from signal handlers.
 void hrb_server_stop (hrb_server_t *self);
 
+//  Graceful leave (SIGTERM): in a cluster, the loop hands every channel it
+//  owns to its successor and then returns 0 (within
+//  HRB_TRANSFER_LEAVE_MAX_MS, docs/cluster.md); a single broker stops at
+//  once (hrb_server_stop). Safe from any thread.
+void hrb_server_leave (hrb_server_t *self);
+
 //  The endpoints actually bound (wildcard ports resolved), comma-separated.
 //  Strings owned by the server.
 const char *hrb_server_pull_endpoints (hrb_server_t *self);

@@ -155,6 +155,12 @@ hrb_view_destroy (hrb_view_sm_t **self_p)
     }
 }
 
+hr_members_t
+hrb_view_leaving (const hrb_view_sm_t *self)
+{
+    return self->leaving_set | (self->leaving? self->me: 0);
+}
+
 const hrb_view_t *
 hrb_view_installed (const hrb_view_sm_t *self)
 {

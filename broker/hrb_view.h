@@ -164,6 +164,10 @@ void hrb_view_leave (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out);
 //  the view before: it may hand them over.
 bool hrb_view_left (const hrb_view_sm_t *self);
 
+//  The brokers whose latest heartbeat said leaving, this one included once
+//  it leaves.
+hr_members_t hrb_view_leaving (const hrb_view_sm_t *self);
+
 const hrb_view_t *hrb_view_installed (const hrb_view_sm_t *self);
 const hrb_view_t *hrb_view_previous (const hrb_view_sm_t *self);   //  number 0: none
 const hrb_view_durable_t *hrb_view_durable (const hrb_view_sm_t *self);

@@ -93,9 +93,16 @@ cmd_broker (int argc, char **argv)
                      "router", hrb_server_router_endpoints (broker),
                      "xpub", hrb_server_xpub_endpoints (broker),
                      http? "http": NULL, http? hrb_http_url (http): NULL);
-        cli_wait_for_signal (cli_reload_broker, broker);
-        hr_log_info ("stopping");
-        hrb_server_stop (broker);
+        int signo = cli_wait_for_signal (cli_reload_broker, broker);
+        if (*config.broker.cluster && signo == SIGTERM) {
+            //  Hand every owned channel over first; the loop returns by itself
+            hr_log_info ("stopping: handing channels over (SIGTERM)");
+            hrb_server_leave (broker);
+        }
+        else {
+            hr_log_info ("stopping");
+            hrb_server_stop (broker);
+        }
         void *failed = NULL;
         pthread_join (thread, &failed);
         status = failed? 1: 0;

@@ -274,7 +274,9 @@ test_the_owner_refuses_what_it_may_not_sequence (void **state)
     hrb_peer_msg_t msg = { 0 };
     //  Until b1's DEALER to b2 is connected the answer cannot go out
     for (int i = 0; i < 500; i++) {
-        hrb_forwards_serve (fx->forwards, 1, &fwd, 65536, s_must_not_publish, NULL);
+        int source;
+        assert_int_equal (hrb_forwards_serve (fx->forwards, 1, &fwd, 65536, s_must_not_publish,
+                                              NULL, &source), HRB_FWD_SERVED);
         zmq_pollitem_t item = { fx->b2, 0, ZMQ_POLLIN, 0 };
         if (zmq_poll (&item, 1, 10) == 1) {
             s_b2_receives (fx, &frame, &msg);

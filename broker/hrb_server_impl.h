@@ -1,0 +1,79 @@
+/*  hrb_server_impl: the broker server's state, shared by its two files
+    only: hrb_server.c (sockets, loop, maintenance, cluster hooks) and
+    hrb_ingest.c (requests). Nothing else includes it.  */
+#ifndef HRB_SERVER_IMPL_H
+#define HRB_SERVER_IMPL_H
+
+#include "hrb_server.h"
+#include "hrb_cluster.h"
+#include "hrb_dedupe.h"
+#include "hrb_defer.h"
+#include "hrb_forward.h"
+#include "hrb_history.h"
+#include "hrb_marker.h"
+#include "hrb_metrics.h"
+#include "hrb_peers.h"
+#include "hrb_reader.h"
+#include "hrb_replica.h"
+#include "hrb_revoke.h"
+#include "hrb_store.h"
+#include "hrb_stream.h"
+#include "hrb_transfer.h"
+#include "hrb_zap.h"
+#include "hr_buf.h"
+#include "hr_proto.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+struct _hrb_server_t {
+    const hrb_config_t *config;
+    void *pull, *router, *xpub;
+    int stop_fd;
+    int leave_fd;               //  SIGTERM in a cluster: hand over, then stop
+    char *pull_endpoints, *router_endpoints, *xpub_endpoints;
+    hrb_store_t *store;
+    hrb_streams_t *streams;
+    hrb_dedupe_t *dedupe;
+    hrb_peers_t *peers;         //  bytes queued per ROUTER client
+    hrb_revokes_t *revokes;     //  revoked subjects and token ids (--revoke-max)
+    hrb_zap_t *zap;             //  with CURVE: the allow-list's ZAP handler
+    hr_buf_t frame;             //  reusable encode buffers
+    hr_buf_t topic;
+    hr_buf_t reply;
+    hr_buf_t held;              //  a publish being held, its bytes
+    hrb_markers_t *markers;     //  head markers on XPUB
+    hrb_cluster_t *cluster;     //  in a cluster: views, peers, the publish gate
+    hrb_forwards_t *forwards;   //  in a cluster: ROUTER publishes forwarded
+    hrb_transfer_t *transfer;   //  in a cluster: graceful handoffs, both ways
+    hrb_defer_t *defer;         //  in a cluster: publishes waiting for the next view (the
+                                //  transfer's)
+    bool no_defer;              //  serving one whose wait is over: answer it now
+    bool retrying;              //  serving one again: keep it where it waits
+    bool deferred;              //  set when a publish served again waits on
+    hrb_reader_t *reader;       //  the history reader thread
+    hrb_replica_t *replica;     //  in a cluster: other brokers' channels
+    uint64_t next_tick;
+    hrb_metrics_t *metrics;
+};
+
+//  hrb_ingest.c, called by hrb_server.c (the server is the arg of each
+//  callback):
+//  Sends one message on XPUB: the channel's topic, then body
+//  (hrb_markers_send_fn).
+void hrb_ingest_stream_send (void *arg, const char *ch, size_t ch_len, const hr_buf_t *body);
+//  Sends a revocation stream message (hrb_revokes_send_fn).
+void hrb_ingest_revoke_send (void *arg, const hr_buf_t *body);
+//  Take one request from PULL or ROUTER and act on it; false when none.
+bool hrb_ingest_pull (hrb_server_t *self);
+bool hrb_ingest_router (hrb_server_t *self);
+//  A "fwd" or "fwdack" from broker from (hrb_cluster_hooks_t.forward).
+void hrb_ingest_forwarded (void *arg, int from, const hrb_peer_msg_t *msg);
+//  Answers one asker of a finished history read (hrb_reader_fn).
+void hrb_ingest_deliver (void *arg, const hrb_asker_t *asker, hrb_history_reply_t *reply);
+//  Serves again a publish waiting for the next view (hrb_defer_fn).
+bool hrb_ingest_undefer (void *arg, int tag, const void *data, size_t size, bool expired);
+//  Makes the server's handoff glue (hrb_transfer) and its deferred list.
+void hrb_ingest_transfer_new (hrb_server_t *self, hr_metrics_t *metrics);
+
+#endif
