@@ -18,6 +18,7 @@
 #ifndef HRB_CLUSTER_H
 #define HRB_CLUSTER_H
 
+#include "hrb_cluster_conf.h"
 #include "hrb_config.h"
 #include "hrb_handoff.h"
 #include "hrb_peer_msg.h"
@@ -62,17 +63,6 @@ typedef enum {
 //  are answered `unavailable`).
 #define HRB_CLUSTER_HELD_MAX (32 << 20)
 
-//  Checks the cluster options of config, when config->cluster is set (0 at
-//  once otherwise): the file loads, --id is one of its ids, no --pull,
-//  --router or --xpub of its own, no CURVE, endpoints not exposed without
-//  --insecure, timing options hrb_view accepts, the state directory is
-//  writable and its view state readable. Returns -1 with what to do in err.
-int hrb_cluster_check (const hrb_config_t *config, hr_buf_t *err);
-
-//  The address a broker of config serves --http on: config->http when
-//  given, else its entry's http in the cluster file, else "". Call after
-//  hrb_cluster_check. Caller frees it.
-char *hrb_cluster_http (const hrb_config_t *config);
 
 //  Loads the cluster of config (config->cluster set and checked), restores
 //  the view state, binds the peer ROUTER and connects the DEALERs in
