@@ -154,12 +154,13 @@ class AckedPublisher:
     answered within `patience` s, is sent again with the same key (the
     owner's idempotency keys make that safe; a late answer to an earlier
     try is told apart by its rid). One thread only: ZeroMQ sockets are not
-    thread-safe. `unavailable` and `silent` count what was retried."""
+    thread-safe. `unavailable` and `silent` list what was retried, as
+    (time.monotonic(), channel) each."""
 
     def __init__(self, test, cluster, via, patience=2.0):
         self.dealers = [H.dealer(test, cluster.endpoints[i]["router"]) for i in via]
         self.patience, self.rid = patience, 0
-        self.unavailable = self.silent = 0
+        self.unavailable, self.silent = [], []
 
     def publish(self, channel, data, key, deadline):
         """Returns the ack ({seq, epoch, dup, rid}); fails at the deadline
@@ -177,10 +178,10 @@ class AckedPublisher:
                 if r.get("rid") == self.rid:    # not a late answer to an earlier try
                     reply = r
             if reply is None:
-                self.silent += 1
+                self.silent.append((time.monotonic(), channel))
                 continue
             if reply.get("error") == "unavailable":
-                self.unavailable += 1
+                self.unavailable.append((time.monotonic(), channel))
                 time.sleep(0.02)            # pacing the retry, not synchronising
                 continue
             assert reply.get("error") is None, reply
