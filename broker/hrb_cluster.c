@@ -606,6 +606,7 @@ hrb_cluster_successors (hrb_cluster_t *self)
     uint64_t now = hr_mono_ms ();
     hr_members_t alive = hrb_view_alive (self->sm, now) & hr_cluster_all (self->file);
     hr_members_t staying = alive & ~hrb_view_leaving (self->sm);
+    //  A view's members are a majority of the file (hrb_view)
     int majority = (int) hr_cluster_size (self->file) / 2 + 1;
-    return staying && __builtin_popcount (alive) >= majority;
+    return __builtin_popcount (staying) >= majority;
 }

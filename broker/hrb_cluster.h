@@ -169,7 +169,8 @@ bool hrb_cluster_left (hrb_cluster_t *self);
 bool hrb_cluster_changing (hrb_cluster_t *self);
 
 //  True while a view without this broker can still be installed: a
-//  majority of the file is alive here and one of them is not leaving.
+//  majority of the file is alive here and not leaving (a view's members
+//  are a majority of the file).
 bool hrb_cluster_successors (hrb_cluster_t *self);
 
 //  Any thread: a snapshot of the view, the brokers heard and the lease.
