@@ -171,18 +171,23 @@ s_collect_key (void *arg, const char *ch, size_t ch_len, const char *id, size_t 
 
 typedef struct {
     hrb_transfer_t *self;
-    const hrb_view_t *view;
+    const hrb_view_t *view, *previous;
     int me;
 } s_scan_t;
 
-//  Records a stream whose owner in the new view is another broker.
+//  Records a stream whose owner in the new view is another broker. Only a
+//  channel this broker owned in the view before: a stream still kept from
+//  an older handoff (unconfirmed when this view came) is stale, its
+//  channel may have been sequenced elsewhere since.
 static bool
 s_scan (void *arg, hrb_stream_t *stream)
 {
     s_scan_t *scan = arg;
     const hr_cluster_t *file = hrb_cluster_file (scan->self->cluster);
-    int to = hr_cluster_owner (file, stream->name, strlen (stream->name), scan->view->owners);
-    if (to < 0 || to == scan->me)
+    size_t len = strlen (stream->name);
+    int to = hr_cluster_owner (file, stream->name, len, scan->view->owners);
+    if (to < 0 || to == scan->me
+    ||  hr_cluster_owner (file, stream->name, len, scan->previous->owners) != scan->me)
         return true;
     s_departure_t *departure = hr_calloc (1, sizeof *departure);
     strcpy (departure->name, stream->name);
@@ -213,7 +218,7 @@ hrb_transfer_installed (hrb_transfer_t *self, const hrb_view_t *view,
     if (!previous->number || !(previous->owners & bit)
     ||  !((view->members | view->handoff) & bit))
         return;
-    s_scan_t scan = { self, view, me };
+    s_scan_t scan = { self, view, previous, me };
     hrb_streams_recent (self->streams, 0, s_scan, &scan);
     if (zhashx_size (self->departures))
         hrb_dedupe_visit (self->dedupe, hr_wall_ms (), s_collect_key, self);
@@ -448,11 +453,20 @@ s_install (hrb_transfer_t *self, const hrb_peer_msg_t *msg)
 static void
 s_chunk (hrb_transfer_t *self, int from, const hrb_peer_msg_t *msg)
 {
-    hrb_chunk_t chunk = hrb_handoff_chunk (self->awaited, from, msg);
+    //  Only a channel this broker owns and awaits from that very broker
+    //  (its owner in the view before) is installed: a chunk past the
+    //  takeover (--handoff-timeout), or of a broker that had no say over
+    //  the channel any more, would rewind a stream sequenced here since
+    int source = -1;
+    bool current = msg->number == hrb_handoff_view (self->awaited);
+    bool awaited = current
+        && hrb_cluster_gate (self->cluster, msg->ch, msg->ch_len, &source) == HRB_GATE_HOLD
+        && source == from;
+    hrb_chunk_t chunk = awaited? hrb_handoff_chunk (self->awaited, from, msg): HRB_CHUNK_REFUSED;
     if (chunk == HRB_CHUNK_REFUSED) {
-        //  Sent again after its confirmation was lost: confirm again
-        if (msg->number == hrb_handoff_view (self->awaited)
-        &&  hrb_handoff_whole (self->awaited, msg->ch, msg->ch_len))
+        //  Sent again after its confirmation was lost, or not awaited here
+        //  in this view: confirm, so that the sender drops its copy
+        if (current && (!awaited || hrb_handoff_whole (self->awaited, msg->ch, msg->ch_len)))
             s_ack (self, from, msg->number, msg->ch, msg->ch_len);
         return;
     }
