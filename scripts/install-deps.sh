@@ -9,7 +9,8 @@ build_pkgs="cmake make gcc pkg-config libzmq3-dev libczmq-dev libmicrohttpd-dev
  libmsgpack-dev libsodium-dev libwslay-dev libjansson-dev nettle-dev"
 run_pkgs="curl"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev python3 python3-zmq
- python3-msgpack python3-websockets python3-jwt python3-cryptography chromium"
+ python3-msgpack python3-websockets python3-jwt python3-cryptography chromium
+ iproute2 nftables"
 bench_pkgs="nginx-light libnginx-mod-nchan linux-perf"
 
 pkgs="$build_pkgs $run_pkgs"
