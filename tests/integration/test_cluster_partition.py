@@ -93,6 +93,7 @@ class Net:
             _run(self.ip, "-n", self.ns, "addr", "add", "%s/29" % self.b3, "dev", self.peer_veth)
             _run(self.ip, "-n", self.ns, "link", "set", self.peer_veth, "up")
             _run(self.ip, "-n", self.ns, "link", "set", "lo", "up")
+            _run(*self.wrap(), "true")      # exec in it works (it mounts /sys)
             _run(self.nft, "-f", "-", stdin="table inet %s {\n"
                  " chain input { type filter hook input priority 0; policy accept; }\n"
                  " chain output { type filter hook output priority 0; policy accept; }\n"
