@@ -21,7 +21,11 @@ During each cut: b3 answers publishes of its channels `unavailable` within
 about a second, and never acknowledges one sent after its lease ran out
 (--lease after the cut; b3's clock is the host's monotonic clock); b1 and
 b2 install a view without b3, go on acknowledging their channels without a
-pause, and acknowledge b3's former channels in a new epoch. After healing,
+pause, and acknowledge b3's former channels in a new epoch. A publish of
+b1's channel sent to b3 as the cut begins is forwarded, and answered
+`unavailable` after a second (no answer comes back); cut one way, it
+reached b1 and was sequenced all the same: its retry with the same id is a
+duplicate. After healing,
 the three converge on one view with every broker a member and (after
 --hold-down) an owner. Throughout, across every SSE client: no (channel,
 epoch, seq) with two payloads, events of one epoch in order, every
@@ -472,8 +476,14 @@ class Partition(unittest.TestCase):
                 before[ch] = e
         kept_from = len(self.pubs[0].snapshot())
         view = self.views()[0]["view"]["number"]
+        # A client on b3's side publishes b1's channel through b3, which
+        # forwards it and waits a second for the answer
+        forwarded = H.Zmq(zmq.DEALER, self.b3_router, linger=0)
+        self.addCleanup(forwarded.close)
+        key = "fwd-%d-%s" % (os.getpid(), phase.replace(" ", "-"))
         self.net.cut(self.b3_ports, self.other_ports, phase == "one way")
         cut = time.monotonic()
+        forwarded.send({"ch": self.kept[0], "data": key, "id": key, "rid": 1})
         for p in self.pubs:
             p.resume()
         answers = []        # b3's answers to the observer's publishes
@@ -528,6 +538,23 @@ class Partition(unittest.TestCase):
         first_refusal = next(a for a in answers if a[2].get("error") == "unavailable")[1] - cut
         self.assertLess(first_refusal, LEASE + 1.0)
         self.assertFalse([a for a in acked if a[0] > cut + first_refusal], "an ack after a refusal")
+        # The forward: unavailable (no answer came back), yet sequenced by
+        # b1 when it got there (one way); the retry with its key says so
+        r = forwarded.recv(3.0)[0]
+        self.assertEqual(r.get("error"), "unavailable", r)
+        retry = H.Zmq(zmq.DEALER, self.nodes[0]["router"], linger=0)
+        self.addCleanup(retry.close)
+        rid = [1]
+
+        def retried():
+            rid[0] += 1
+            reply = retry.request({"ch": self.kept[0], "data": key, "id": key, "rid": rid[0]},
+                                  timeout=3.0)
+            self.assertIn(reply.get("error"), (None, "unavailable"), reply)
+            return reply if reply.get("error") is None else None
+        r = H.wait_until(retried, 5, "the forwarded publish's retry acknowledged", interval=0.02)
+        self.assertEqual(r["dup"], phase == "one way", r)
+        self.probe_acks.append((self.kept[0], key, r["epoch"], r["seq"]))
         # The majority: a view without b3, b3's channels in new epochs,
         # their own channels without a pause
         self.assertGreater(majority[0]["view"]["number"], view)
