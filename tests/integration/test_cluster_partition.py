@@ -174,7 +174,8 @@ def _skip_reason():
         return "needs root (network namespaces and nftables)"
     for tool in ("ip", "nft"):
         if not _tool(tool):
-            return "needs `%s` (apt-get install %s)" % (tool, {"ip": "iproute2"}.get(tool, "nftables"))
+            package = {"ip": "iproute2"}.get(tool, "nftables")
+            return "needs `%s` (apt-get install %s)" % (tool, package)
     return None
 
 
@@ -202,7 +203,8 @@ class Publisher(threading.Thread):
                     continue
                 self.idle.clear()
                 ch = self.channels[self.n % len(self.channels)]
-                data, key = "%s:%s:%d" % (self.name, ch, self.n), "%s-%d-%d" % (self.name, os.getpid(), self.n)
+                data = "%s:%s:%d" % (self.name, ch, self.n)
+                key = "%s-%d-%d" % (self.name, os.getpid(), self.n)
                 self.n += 1
                 while True:
                     if time.monotonic() > self.deadline:
@@ -494,7 +496,8 @@ class Partition(unittest.TestCase):
             for p in self.pubs:
                 p.check()
             for t, ch, _, e, _ in self.pubs[1].snapshot():
-                if ch not in new_epoch_at and H.epoch_generation(e) > H.epoch_generation(before[ch]):
+                newer = H.epoch_generation(e) > H.epoch_generation(before[ch])
+                if ch not in new_epoch_at and newer:
                     new_epoch_at[ch] = t - cut
             answers.append(self.probe(self.probes[self.n % len(self.probes)]))
             sent, _, r, _ = answers[-1]
