@@ -296,10 +296,12 @@ s_apply (hrb_cluster_t *self, const hrb_view_out_t *out, uint64_t now)
         s_log_installed (self, view);
         //  Channels moved here from a broker that left gracefully, or from
         //  an owner still a member (a broker promoted after its hold-down:
-        //  only to it do channels move between live owners), come by handoff
-        hr_members_t sources = (view->handoff | (previous->owners & view->members))
-                             & ~((hr_members_t) 1 << self->self);
-        hrb_handoff_expect (self->awaited, view->number, previous->number? sources: 0, now);
+        //  only to it do channels move between live owners), come by handoff;
+        //  to an owner only (a member waiting out its hold-down gets none)
+        hr_members_t me = (hr_members_t) 1 << self->self;
+        hr_members_t sources = (view->handoff | (previous->owners & view->members)) & ~me;
+        hrb_handoff_expect (self->awaited, view->number,
+                            previous->number && (view->owners & me)? sources: 0, now);
         if (self->hooks.installed)
             self->hooks.installed (self->hooks_arg, view, previous);
         s_refresh (self, now);

@@ -468,6 +468,11 @@ s_chunk (hrb_transfer_t *self, int from, const hrb_peer_msg_t *msg)
         //  in this view: confirm, so that the sender drops its copy
         if (current && (!awaited || hrb_handoff_whole (self->awaited, msg->ch, msg->ch_len)))
             s_ack (self, from, msg->number, msg->ch, msg->ch_len);
+        if (current && !awaited)
+            hr_log_limited_warn ("handoff: a channel not awaited from its sender (taken over, "
+                                 "or not its owner in the view before): refused", "from",
+                                 hr_cluster_node (hrb_cluster_file (self->cluster),
+                                                  (size_t) from)->id);
         return;
     }
     s_install (self, msg);
@@ -574,6 +579,9 @@ hrb_transfer_done (hrb_transfer_t *self, uint64_t now, bool busy)
     //  No one to hand over to (the last broker, or all leaving at once):
     //  waiting would change nothing
     bool alone = !left && !hrb_cluster_successors (self->cluster);
+    //  Publishes held here (promoted just before the leave) are released
+    //  by --handoff-timeout at the latest, then forwarded: wait for them
+    busy |= hrb_handoff_held (self->awaited) > 0;
     if (!over && !alone && !(left && !unconfirmed && ends && !busy))
         return false;
     char ms [24], count [24];

@@ -100,8 +100,9 @@ hrb_defer_t *hrb_transfer_defer (hrb_transfer_t *self);
 void hrb_transfer_leave (hrb_transfer_t *self, uint64_t now);
 
 //  True once a leave is over (logged): every channel and end confirmed
-//  after a view without this broker was installed, and the caller not
-//  busy (publishes it passed on still waiting for their answer); or no
+//  after a view without this broker was installed, no publish held here
+//  for a handoff, and the caller not busy (publishes it passed on still
+//  waiting for their answer); or no
 //  broker is left to hand over to; or HRB_TRANSFER_LEAVE_MAX_MS passed.
 bool hrb_transfer_done (hrb_transfer_t *self, uint64_t now, bool busy);
 

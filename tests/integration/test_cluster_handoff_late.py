@@ -68,6 +68,23 @@ class LateChunk(unittest.TestCase):
                          % ((new["epoch"], new["seq"]), (after["epoch"], after["seq"])))
         c.stop()
 
+    def test_a_member_waiting_out_its_hold_down_takes_nothing_over(self):
+        # A rejoined broker is a member, not an owner, until --hold-down:
+        # no channel comes to it, so no handoff can time out there
+        c = cluster.Cluster(self, brokers=3, gateways=0,
+                            broker_args=["--hold-down", "3s", "--handoff-timeout", "100ms"])
+        c.wait_settled()
+        c.brokers[2].stop()
+        c.brokers[2] = c.start_broker(2)
+        H.wait_until(lambda: "b3" in c.cluster_json(2)["view"]["members"], 15,
+                     "b3 a member again", interval=0.05)
+        H.wait_until(lambda: "b3" in c.cluster_json(2)["view"]["owners"], 15,
+                     "b3 an owner after its hold-down", interval=0.05)
+        logs = [e.get("msg") for e in c.brokers[2].logs()]
+        self.assertEqual(H.metric(c.brokers[2].http, "herald_cluster_takeovers_total"), 0,
+                         [m for m in logs if "timed out" in (m or "")])
+        c.stop()
+
 
 if __name__ == "__main__":
     unittest.main()
