@@ -155,9 +155,10 @@ class AckedPublisher:
     owner's idempotency keys make that safe; a late answer to an earlier
     try is told apart by its rid). One thread only: ZeroMQ sockets are not
     thread-safe. `unavailable` and `silent` list what was retried, as
-    (time.monotonic(), channel) each."""
+    (time.monotonic(), channel, the broker's index) each."""
 
     def __init__(self, test, cluster, via, patience=2.0):
+        self.via = list(via)
         self.dealers = [H.dealer(test, cluster.endpoints[i]["router"]) for i in via]
         self.patience, self.rid = patience, 0
         self.unavailable, self.silent = [], []
@@ -167,7 +168,8 @@ class AckedPublisher:
         (time.monotonic())."""
         while time.monotonic() < deadline:
             self.rid += 1
-            dealer = self.dealers[self.rid % len(self.dealers)]
+            k = self.rid % len(self.dealers)
+            dealer = self.dealers[k]
             dealer.send({"ch": channel, "data": data, "id": key, "rid": self.rid})
             reply, until = None, time.monotonic() + self.patience
             while reply is None and time.monotonic() < until:
@@ -178,10 +180,10 @@ class AckedPublisher:
                 if r.get("rid") == self.rid:    # not a late answer to an earlier try
                     reply = r
             if reply is None:
-                self.silent.append((time.monotonic(), channel))
+                self.silent.append((time.monotonic(), channel, self.via[k]))
                 continue
             if reply.get("error") == "unavailable":
-                self.unavailable.append((time.monotonic(), channel))
+                self.unavailable.append((time.monotonic(), channel, self.via[k]))
                 time.sleep(0.02)            # pacing the retry, not synchronising
                 continue
             assert reply.get("error") is None, reply

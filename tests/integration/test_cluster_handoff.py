@@ -8,7 +8,9 @@ SSE and WebSocket clients on both gateways get no reset, every acknowledged
 event exactly once and in order, and each channel keeps its one epoch.
 Restarted with the same --id and --state-dir, the broker is a member at
 once, an owner only after --hold-down, and takes its channels back by the
-same handoff: again no reset, no loss, no duplicate, the same epochs.
+same handoff: again no reset, no loss, no duplicate, the same epochs,
+and no publish answered `unavailable` at any moment (a view change defers
+publishes, a new owner holds them: docs/cluster.md).
 Each handoff carries history and idempotency keys: the receiver answers a
 channel's history from seq 1, and a publish sent again with an earlier
 key is a duplicate. A publish that arrives while its channel is in transit
@@ -22,6 +24,7 @@ import threading
 import time
 import unittest
 
+import msgpack
 import zmq
 
 import cluster
@@ -302,12 +305,27 @@ class Handoff(unittest.TestCase):
         if any(takeovers.values()):
             problems.append("takeovers (a handoff never came): %s" % takeovers)
 
+        # No publish refused at any time: a view change defers them, a new
+        # owner holds them (docs/cluster.md, "Publishing in a cluster")
+        for phase, start, end in (("leave", sigterm, restart), ("rejoin", restart, 1e12)):
+            refused = sorted((t, kind, ch, i) for load in loads
+                             for kind in ("unavailable", "silent")
+                             for t, ch, i in getattr(load.publisher, kind) if start <= t < end)
+            if refused:
+                problems.append("%d publishes answered `unavailable` or not within 2 s (then "
+                                "retried) at the %s, on %s; first %s; last %+.3f s" % (
+                                    len(refused), phase,
+                                    sorted({"%s (%s's)" % (ch, order[ch][0]) for _, _, ch, _
+                                            in refused}),
+                                    ["%s %s through b%d %+.3f s" % (kind, ch, i + 1, t - start)
+                                     for t, kind, ch, i in refused[:3]],
+                                    refused[-1][0] - start))
         final = acks()
         self.check(received, final, problems)
         self.check_kept(0, final, moved, problems)      # brought back to b1 by handoff
-        retried = lambda kind: ["%s %+.3f s from the SIGTERM, %+.3f s from the restart" % (
-            ch, t - sigterm, t - restart) for load in loads
-            for t, ch in getattr(load.publisher, kind)]
+        retried = lambda kind: ["%s through b%d %+.3f s from the SIGTERM, %+.3f s from the "
+                                "restart" % (ch, i + 1, t - sigterm, t - restart)
+                                for load in loads for t, ch, i in getattr(load.publisher, kind)]
         print("\nhandoff: leaver exited %.2f s after SIGTERM; b1 owner again %.2f s after its "
               "restart; %d acked events on %d channels (%d on the moved); retried after "
               "`unavailable`: %s; after no answer: %s" % (
@@ -318,8 +336,8 @@ class Handoff(unittest.TestCase):
 
     def test_publishes_in_flight_during_the_handoff_are_held_not_lost(self):
         c = self.c
-        moved, _, order = self.channels("t", 5, 0)
-        acked, pushed = moved[:4], moved[4]
+        moved, _, order = self.channels("t", 13, 0)
+        acked, pushed = moved[:12], moved[12]
         received = self.clients(moved)
         # Some history first: each channel's head before the leave
         history = Load(self, c, moved, (1, 2))
@@ -329,31 +347,30 @@ class Handoff(unittest.TestCase):
         self.assertIsNone(history.error)
         before = {ch: history.acks[ch][-1][2:0:-1] for ch in moved}     # (epoch, seq)
         # Then, through a staying broker (the successor for some channels,
-        # the other one for the rest), one publish at a time per channel,
-        # each sent once: no retry hides an `unavailable` or a loss
-        streams = [Stream(self, c, ch, 1 + k % 2) for k, ch in enumerate(acked)]
+        # the other one for the rest), a publish in flight on every channel
+        # at every moment, each sent once: no retry hides an `unavailable`
+        streams = Streams(self, c, acked, (1, 2))
         other = 1 if order[pushed][1] == "b3" else 2         # not the successor: forwarded
         pusher = Pusher(c, pushed, other)
-        for t in streams + [pusher]:
+        for t in (streams, pusher):
             t.start()
             self.addCleanup(t.stop)
-        H.wait_until(lambda: all(len(s.replies) >= 5 for s in streams) and pusher.sent >= 5,
-                     10, "publishing under way")
+        H.wait_until(lambda: all(n is None or n >= 5 for n in streams.acked_after(0).values())
+                     and pusher.sent >= 5, 10, "publishing under way")
         sigterm = time.monotonic()
         c.brokers[0].stop(timeout=LEAVE_LIMIT)
         gone = time.monotonic()
-        after = lambda s: sum(1 for r in s.replies if r[1] and r[1] > gone)
-        H.wait_until(lambda: all(not s.is_alive() or after(s) >= 5 for s in streams),
-                     20, "5 acks per channel after the leaver's exit (or a stream's failure)")
-        for t in streams + [pusher]:
+        H.wait_until(lambda: all(n is None or n >= 5 for n in streams.acked_after(gone).values()),
+                     20, "5 acks per channel after the leaver's exit (or a channel's failure)")
+        for t in (streams, pusher):
             t.stop()
             self.assertIsNone(t.error)
 
         problems = []
         acks = {ch: list(history.acks[ch]) for ch in moved}
-        for s in streams:
-            ch, head = s.channel, before[s.channel]
-            for n, (sent, at, reply) in enumerate(s.replies):
+        for ch in acked:
+            head = before[ch]
+            for n, (sent, at, reply) in enumerate(streams.replies[ch]):
                 want = (head[0], head[1] + 1 + n)
                 if reply is None or reply.get("error") or (reply["epoch"], reply["seq"]) != want:
                     problems.append("%s: publish #%d sent %+.3f s from the SIGTERM, answered "
@@ -362,7 +379,7 @@ class Handoff(unittest.TestCase):
                                         "never" if at is None else "%+.3f s" % (at - sigterm),
                                         reply, want))
                     break
-                acks[ch].append((s.data(n), reply["seq"], reply["epoch"], at))
+                acks[ch].append((Streams.data(ch, n), reply["seq"], reply["epoch"], at))
         # The pushed channel: every push once, right after its history. Pushes
         # through a non-owner may be sequenced out of push order across a
         # handoff (docs/cluster.md, "Graceful handoff", Limits): the order is
@@ -386,46 +403,77 @@ class Handoff(unittest.TestCase):
         self.check(received, acks, problems)
         for ch in moved:
             self.check_kept(c.ids.index(order[ch][1]), acks, [ch], problems)
-        spans = [at - sent for s in streams for sent, at, _ in s.replies if at and sent < gone]
+        spans = [at - sent for r in streams.replies.values() for sent, at, _ in r
+                 if at and sent < gone]
         print("\nhandoff in flight: leaver exited %.2f s after SIGTERM; slowest ack of a "
               "publish sent before its exit %.3f s; %d pushes, %d out of push order"
               % (gone - sigterm, max(spans), pusher.sent, reordered))
         self.assertEqual(problems, [], "\n" + "\n".join(problems))
 
 
-class Stream(threading.Thread):
-    """Acknowledged publishes to one channel through one broker, one at a
-    time, each sent once and awaited up to 10 s; replies [(sent, answered
-    or None, reply or None)]."""
+class Streams(threading.Thread):
+    """Acknowledged publishes to every channel of `channels` at once, at
+    most one in flight per channel (so a channel's acks come in its publish
+    order), channel k through broker via[k % len(via)]: every moment of a
+    handoff finds publishes in flight. Each publish is sent once and awaited
+    up to 10 s; a channel whose publish is refused or unanswered stops
+    there. replies[channel]: [(sent, answered or None, reply or None)]."""
 
-    def __init__(self, test, c, channel, via):
+    def __init__(self, test, c, channels, via):
         super().__init__(daemon=True)
-        self.dealer = H.dealer(test, c.endpoints[via]["router"])
-        self.channel, self.replies = channel, []
+        dealers = [H.dealer(test, c.endpoints[i]["router"]) for i in via]
+        self.route = {ch: dealers[k % len(dealers)] for k, ch in enumerate(channels)}
+        self.replies = {ch: [] for ch in channels}
         self.halt, self.error = threading.Event(), None
 
-    def data(self, n):
-        return "%s:s%d" % (self.channel, n)
+    @staticmethod
+    def data(channel, n):
+        return "%s:s%d" % (channel, n)
 
     def run(self):
+        pending, rid = {}, 0            # rid -> (channel, sent)
+        poller = zmq.Poller()
+        for dealer in set(self.route.values()):
+            poller.register(dealer.sock, zmq.POLLIN)
+
+        def send(ch):
+            nonlocal rid
+            rid += 1
+            data = self.data(ch, len(self.replies[ch]))
+            self.route[ch].send({"ch": ch, "data": data, "rid": rid,
+                                 "id": "s-%s-%d" % (data, os.getpid())})
+            pending[rid] = (ch, time.monotonic())
         try:
-            n = 0
-            while not self.halt.is_set():
-                sent = time.monotonic()
-                self.dealer.send({"ch": self.channel, "data": self.data(n), "rid": n,
-                                  "id": "s-%s-%d-%d" % (self.channel, n, os.getpid())})
-                try:
-                    reply = self.dealer.recv(10.0)[0]
-                except AssertionError:
-                    self.replies.append((sent, None, None))
-                    return
-                self.replies.append((sent, time.monotonic(), reply))
-                if reply.get("error") or reply.get("rid") != n:
-                    return
-                n += 1
-                self.halt.wait(0.005)           # pacing, not syncing
+            for ch in self.replies:
+                send(ch)
+            while pending:
+                ready = dict(poller.poll(20))
+                now = time.monotonic()
+                for dealer in set(self.route.values()):
+                    while dealer.sock in ready and dealer.sock.poll(0, zmq.POLLIN):
+                        reply = msgpack.unpackb(dealer.sock.recv_multipart()[0])
+                        if reply.get("rid") not in pending:     # late: given up already
+                            continue
+                        ch, sent = pending.pop(reply["rid"])
+                        self.replies[ch].append((sent, now, reply))
+                        if not reply.get("error") and not self.halt.is_set():
+                            send(ch)
+                for r, (ch, sent) in list(pending.items()):
+                    if now - sent > 10.0:
+                        del pending[r]
+                        self.replies[ch].append((sent, None, None))
         except BaseException as error:
             self.error = error
+
+    def acked_after(self, moment):
+        """Per channel, acks that came after `moment`; None for a channel
+        that stopped."""
+        out = {}
+        for ch, replies in self.replies.items():
+            replies = list(replies)
+            stopped = replies and (replies[-1][2] is None or replies[-1][2].get("error"))
+            out[ch] = None if stopped else sum(1 for r in replies if r[1] > moment)
+        return out
 
     def stop(self):
         self.halt.set()
