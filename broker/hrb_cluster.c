@@ -598,8 +598,13 @@ hrb_cluster_left (hrb_cluster_t *self)
 bool
 hrb_cluster_changing (hrb_cluster_t *self)
 {
+    uint64_t now = hr_mono_ms ();
+    //  Right after an install a broker waits for its heartbeats of the new
+    //  view to be acknowledged before it holds the lease again
+    bool installing = now < hrb_view_installed_at (self->sm) + self->view_config.lease
+                   && !hrb_view_lease (self->sm, now);
     return hrb_view_durable (self->sm)->term > hrb_view_installed (self->sm)->number
-        || hrb_view_leaving (self->sm);
+        || hrb_view_leaving (self->sm) || installing;
 }
 
 bool
