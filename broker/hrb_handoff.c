@@ -220,6 +220,10 @@ hrb_handoff_hold (hrb_handoff_t *self, int from, const char *ch, size_t len, int
     if (self->held_bytes + bytes > self->held_max)
         return -1;
     s_channel_t *channel = s_ensure (self, from, ch, len);
+    //  Held in an earlier view for another source, and nothing of the
+    //  channel came yet: it waits for the source the caller names now
+    if (channel->from != from && !channel->whole && channel->next_part == 0)
+        channel->from = from;
     s_held_t *held = hr_malloc (sizeof *held + size);
     held->tag = tag;
     held->size = size;
@@ -236,9 +240,14 @@ hrb_handoff_release (hrb_handoff_t *self, const char *ch, size_t len,
 {
     s_channel_t *channel = s_find (self, ch, len);
     size_t count = 0;
+    //  Only what is held now: fn may hold one again (at the back), and
+    //  serving that again here would never end
+    hr_list_t *last = channel? hr_list_last (&channel->held): NULL;
     hr_list_t *node;
-    while (channel && (node = hr_list_first (&channel->held))) {
+    bool done = !last;
+    while (!done && (node = hr_list_first (&channel->held))) {
         s_held_t *held = hr_list_entry (node, s_held_t, node);
+        done = node == last;
         hr_list_remove (node);
         self->held--;
         self->held_bytes -= held->size + HRB_HANDOFF_HELD_OVERHEAD;

@@ -89,13 +89,15 @@ hr_members_t hrb_handoff_overdue (const hrb_handoff_t *self, uint64_t now);
 bool hrb_handoff_end (hrb_handoff_t *self, int from, uint64_t view);
 
 //  Holds a publish to ch awaited from broker from: tag and size bytes of
-//  data (the caller's encoding of what to do with it). Returns -1 when it
-//  would take the held bytes over held_max (nothing held).
+//  data (the caller's encoding of what to do with it); what was held for
+//  ch in an earlier view, nothing of ch come yet, waits for from too.
+//  Returns -1 when it would take the held bytes over held_max (nothing
+//  held).
 int hrb_handoff_hold (hrb_handoff_t *self, int from, const char *ch, size_t len, int tag,
                       const void *data, size_t size);
 
-//  Takes back what is held for ch, in arrival order (data lent for the
-//  call). Returns how many.
+//  Takes back what is held for ch when called, in arrival order (data lent
+//  for the call; what fn holds again stays held). Returns how many.
 typedef void (hrb_handoff_release_fn) (void *arg, int tag, const void *data, size_t size);
 size_t hrb_handoff_release (hrb_handoff_t *self, const char *ch, size_t len,
                             hrb_handoff_release_fn *fn, void *arg);
