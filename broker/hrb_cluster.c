@@ -37,6 +37,7 @@ struct _hrb_cluster_t {
     hrb_cluster_handoff_fn *handoff;
     void *handoff_arg;
     hrb_handoff_t *awaited;         //  channels coming here by handoff
+    hr_members_t moved_from;        //  the owners the awaited channels moved from
     uint64_t next_tick;             //  monotonic ms
     uint64_t next_view;             //  monotonic ms of the next |view message
     size_t max_body;
@@ -300,8 +301,13 @@ s_apply (hrb_cluster_t *self, const hrb_view_out_t *out, uint64_t now)
         //  to an owner only (a member waiting out its hold-down gets none)
         hr_members_t me = (hr_members_t) 1 << self->self;
         hr_members_t sources = (view->handoff | (previous->owners & view->members)) & ~me;
-        hrb_handoff_expect (self->awaited, view->number,
-                            previous->number && (view->owners & me)? sources: 0, now);
+        //  A view that moves no channel (right after the one that did: two
+        //  campaigns for the same change) keeps the handoffs going
+        if (!(hrb_view_follows (previous, view) && view->owners == previous->owners)) {
+            self->moved_from = previous->owners;
+            hrb_handoff_expect (self->awaited, view->number,
+                                previous->number && (view->owners & me)? sources: 0, now);
+        }
         if (self->hooks.installed)
             self->hooks.installed (self->hooks_arg, view, previous);
         s_refresh (self, now);
@@ -409,12 +415,12 @@ hrb_cluster_serve (hrb_cluster_t *self, size_t budget)
     return i > 0;
 }
 
-//  The owner of ch in the view installed before this one, or -1.
+//  The owner of ch before channels last moved (in the view installed
+//  before the one that moved them), or -1.
 static int
 s_previous_owner (hrb_cluster_t *self, const char *ch, size_t len)
 {
-    const hrb_view_t *previous = hrb_view_previous (self->sm);
-    return previous->number? hr_cluster_owner (self->file, ch, len, previous->owners): -1;
+    return self->moved_from? hr_cluster_owner (self->file, ch, len, self->moved_from): -1;
 }
 
 //  What this broker may do with ch now, as its owner or not: SEQUENCE,
@@ -484,7 +490,7 @@ s_keep (void *arg, const hrb_stream_t *stream)
     const hr_cluster_t *file = retain->cluster->file;
     int self = retain->cluster->self;
     size_t len = strlen (stream->name);
-    return retain->previous->number + 1 == retain->view->number
+    return hrb_view_follows (retain->previous, retain->view)
         && hr_cluster_owner (file, stream->name, len, retain->view->owners) == self
         && hr_cluster_owner (file, stream->name, len, retain->previous->owners) == self;
 }
@@ -601,7 +607,8 @@ hrb_cluster_changing (hrb_cluster_t *self)
     uint64_t now = hr_mono_ms ();
     //  Right after an install a broker waits for its heartbeats of the new
     //  view to be acknowledged before it holds the lease again
-    bool installing = now < hrb_view_installed_at (self->sm) + self->view_config.lease
+    bool installing = hrb_view_installed (self->sm)->number
+                   && now < hrb_view_installed_at (self->sm) + self->view_config.lease
                    && !hrb_view_lease (self->sm, now);
     return hrb_view_durable (self->sm)->term > hrb_view_installed (self->sm)->number
         || hrb_view_leaving (self->sm) || installing;

@@ -16,7 +16,7 @@ enum {
     F_STAMP = 1 << 5, F_LEAVING = 1 << 6, F_GRANTED = 1 << 7, F_N = 1 << 8,
     F_FID = 1 << 9, F_REQ = 1 << 10, F_REP = 1 << 11, F_CH = 1 << 12, F_EPOCH = 1 << 13,
     F_SEQ = 1 << 14, F_PART = 1 << 15, F_LAST = 1 << 16, F_EV = 1 << 17, F_KEYS = 1 << 18,
-    F_COUNT = 1 << 19, F_END = 1 << 20
+    F_COUNT = 1 << 19, F_END = 1 << 20, F_BASE = 1 << 21
 };
 
 #define S_COMMON (F_T | F_FROM | F_CF)
@@ -35,7 +35,7 @@ static const s_type_t s_types [] = {
       S_COMMON | F_TERM | F_VIEW | F_STAMP | F_LEAVING, 0 },
     { "hback", HRB_PEER_VIEW, HRB_VIEW_HEARTBEAT_ACK, S_COMMON | F_TERM | F_VIEW | F_STAMP, 0 },
     { "vreq", HRB_PEER_VIEW, HRB_VIEW_VOTE_REQUEST, S_COMMON | F_TERM | F_VIEW, 0 },
-    { "vote", HRB_PEER_VIEW, HRB_VIEW_VOTE, S_COMMON | F_TERM | F_GRANTED, 0 },
+    { "vote", HRB_PEER_VIEW, HRB_VIEW_VOTE, S_COMMON | F_TERM | F_GRANTED | F_BASE, 0 },
     { "fwd", HRB_PEER_FWD, 0, S_COMMON | F_N | F_REQ, F_FID },
     { "fwdack", HRB_PEER_FWDACK, 0, S_COMMON | F_N | F_FID | F_REP, 0 },
     { "handoff", HRB_PEER_HANDOFF, 0, S_COMMON | F_N | F_CH | F_EPOCH | F_SEQ | F_PART | F_LAST
@@ -119,11 +119,12 @@ hrb_peer_msg_encode_view (hr_buf_t *out, const char *from, uint32_t cf,
         s_kuint (&pk, "term", msg->term);
     if (type->need & F_VIEW) {
         hr_pack_cstr (&pk, "view");
-        msgpack_pack_map (&pk, 4);
+        msgpack_pack_map (&pk, 5);
         s_kuint (&pk, "n", msg->view.number);
         s_kuint (&pk, "m", msg->view.members);
         s_kuint (&pk, "o", msg->view.owners);
         s_kuint (&pk, "h", msg->view.handoff);
+        s_kuint (&pk, "f", msg->view.follows);
     }
     if (type->need & F_STAMP)
         s_kuint (&pk, "stamp", msg->stamp);
@@ -131,6 +132,8 @@ hrb_peer_msg_encode_view (hr_buf_t *out, const char *from, uint32_t cf,
         s_kbool (&pk, "leaving", msg->leaving);
     if (type->need & F_GRANTED)
         s_kbool (&pk, "granted", msg->granted);
+    if (type->need & F_BASE)
+        s_kuint (&pk, "base", msg->base);
 }
 
 void
@@ -257,21 +260,23 @@ s_read_view (hr_mp_reader_t *reader, hr_members_t all, hrb_view_t *view)
         if ((rc = hr_mp_read_str (reader, &key, &len)))
             return rc;
         unsigned bit = len != 1? 0: key [0] == 'n'? 1: key [0] == 'm'? 2
-                     : key [0] == 'o'? 4: key [0] == 'h'? 8: 0;
+                     : key [0] == 'o'? 4: key [0] == 'h'? 8: key [0] == 'f'? 16: 0;
         if (!bit)
             return HR_E_BAD_FIELD;
         if (seen & bit)
             return HR_E_DUPLICATE_FIELD;
         seen |= bit;
         rc = bit == 1? hr_mp_read_uint (reader, &view->number)
+           : bit == 16? hr_mp_read_uint (reader, &view->follows)
            : s_read_members (reader, all, bit == 2? &view->members
                                           : bit == 4? &view->owners: &view->handoff);
         if (rc)
             return rc;
     }
-    if (seen != 15)
+    if (seen != 31)
         return HR_E_MISSING_FIELD;
-    if ((view->owners & ~view->members) || (view->handoff & view->members))
+    if ((view->owners & ~view->members) || (view->handoff & view->members)
+    ||  (view->number && view->follows >= view->number))
         return HR_E_BAD_FIELD;
     return HR_OK;
 }
@@ -397,7 +402,7 @@ hrb_peer_iter_key (hrb_peer_iter_t *iter, const char **id, size_t *len, uint64_t
 
 static const char *s_keys [] = {
     "t", "from", "cf", "term", "view", "stamp", "leaving", "granted", "n", "fid", "req", "rep",
-    "ch", "epoch", "seq", "part", "last", "ev", "keys", "count", "end"
+    "ch", "epoch", "seq", "part", "last", "ev", "keys", "count", "end", "base"
 };
 
 static hr_error_t
@@ -468,6 +473,8 @@ s_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
             return s_read_keys (reader, msg);
         case F_COUNT:
             return hr_mp_read_uint (reader, &msg->count);
+        case F_BASE:
+            return hr_mp_read_uint (reader, &msg->view.base);
         case F_END:
             if ((rc = hr_mp_read_bool (reader, &msg->end)))
                 return rc;

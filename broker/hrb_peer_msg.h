@@ -5,9 +5,11 @@
     type "t", the sender's id "from" and "cf", the fingerprint of the
     sender's cluster file (brokers with different files must not agree on
     anything). The view messages of hrb_view ("hb", "hback", "vreq",
-    "vote") carry "term", "view" ({"n", "m", "o", "h"}: number and the
-    members, owners and handoff bitmasks), "stamp", "leaving", "granted" as
-    their type needs; a forwarded publish ("fwd") carries the view number
+    "vote") carry "term", "view" ({"n", "m", "o", "h", "f"}: number, the
+    members, owners and handoff bitmasks, and the number of the view it
+    follows or 0), "stamp", "leaving", "granted" and "base" (votes: the
+    voter's installed view when it voted in no later term, or 0) as their
+    type needs; a forwarded publish ("fwd") carries the view number
     "n" the forwarder had installed, the client's publish request "req" as
     it came, and for an acknowledged publish a forward id "fid"; the
     owner's answer ("fwdack") carries "n", that "fid" and the reply frame

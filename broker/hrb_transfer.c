@@ -202,6 +202,10 @@ void
 hrb_transfer_installed (hrb_transfer_t *self, const hrb_view_t *view,
                         const hrb_view_t *previous)
 {
+    //  A view that moves no channel, right after the one that did (two
+    //  campaigns for one change), lets the handoffs go on in that one's name
+    if (hrb_view_follows (previous, view) && view->owners == previous->owners)
+        return;
     //  A newer view supersedes a handoff still going: its streams are
     //  dropped with the others not owned (their new owners take them over)
     zhashx_purge (self->departures);

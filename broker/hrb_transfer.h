@@ -72,7 +72,9 @@ void hrb_transfer_destroy (hrb_transfer_t **self_p);
 
 //  view was installed after previous: records the streams that move away
 //  to a live broker, with their keys (call with the lock taken, before the
-//  streams are retained). Handoffs of an older view are abandoned.
+//  streams are retained). Handoffs of an older view are abandoned, except
+//  when view follows previous (hrb_view_follows) with the same owners: it
+//  moved nothing, and they go on.
 void hrb_transfer_installed (hrb_transfer_t *self, const hrb_view_t *view,
                              const hrb_view_t *previous);
 

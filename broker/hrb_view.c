@@ -7,17 +7,23 @@
 #include <stdlib.h>
 #include <string.h>
 
+//  Views remembered before the installed one.
+#define S_HISTORY 4
+
 struct _hrb_view_sm_t {
     hrb_view_config_t config;
     size_t majority;            //  size / 2 + 1
     hr_members_t all;           //  every broker of the static list
     hr_members_t me;            //  1 << self
     hrb_view_durable_t durable;
-    hrb_view_t previous;        //  installed just before; number 0: none
     uint64_t installed_at;
-    uint64_t previous_at;       //  when previous was installed
-    bool previous_fresh;        //  previous was installed by this process (not restored)
-    bool installed_fresh;       //  likewise for installed
+    bool installed_fresh;       //  installed by this process (not restored)
+    //  The views installed before, most recent first (number 0: none), when
+    //  and whether by this process: a channel kept across a few quick
+    //  views waits only for the fence of the first of them
+    hrb_view_t history [S_HISTORY];
+    uint64_t history_at [S_HISTORY];
+    bool history_fresh [S_HISTORY];
     bool restored;              //  restarted while owning: sequences nothing (hrb_view_new)
     bool leaving;
     uint64_t member_since;      //  member of every view installed since (for hold_down)
@@ -47,6 +53,8 @@ struct _hrb_view_sm_t {
     uint64_t asked;             //  highest term asked for, or seen in a heartbeat
     hrb_view_t proposal;
     hr_members_t votes;
+    uint64_t campaign_base;     //  the installed view it follows, while every vote says so
+                                //  (0: not certified)
     uint64_t rng;
 };
 
@@ -170,7 +178,7 @@ hrb_view_installed (const hrb_view_sm_t *self)
 const hrb_view_t *
 hrb_view_previous (const hrb_view_sm_t *self)
 {
-    return &self->previous;
+    return &self->history [0];
 }
 
 const hrb_view_durable_t *
@@ -249,16 +257,35 @@ hrb_view_may_sequence (const hrb_view_sm_t *self, const hr_cluster_t *cluster,
         return false;
     if (now >= s_fence (self, self->installed_at))
         return true;
-    //  From the view just before (installed here): kept, or taken from an
-    //  owner dropped without handoff, whose lease every vote for this view
-    //  certified over (s_certified). Only views older than that one may
-    //  still be leased: their leases end a lease after it was installed.
-    const hrb_view_t *p = &self->previous;
-    if (!self->previous_fresh || p->number + 1 != v->number)
-        return false;
-    int was = hr_cluster_owner (cluster, ch, len, p->owners);
-    return was >= 0 && (was == self->config.self || !((v->members | v->handoff) & (1u << was)))
-        && now >= s_fence (self, self->previous_at);
+    //  From the views just before (installed here, each followed by the
+    //  next): kept since a view whose fence has passed, or taken from an
+    //  owner the view just before dropped without handoff, whose lease
+    //  every vote for this view certified over (s_certified). Only views
+    //  older than that one may still be leased: their leases end a lease
+    //  after it was installed.
+    const hrb_view_t *next = v;
+    for (int i = 0; i < S_HISTORY && self->history [i].number; i++) {
+        const hrb_view_t *p = &self->history [i];
+        if (!self->history_fresh [i] || !hrb_view_follows (p, next))
+            return false;
+        int was = hr_cluster_owner (cluster, ch, len, p->owners);
+        if (was < 0 || (was != self->config.self
+                        && (i > 0 || ((v->members | v->handoff) & (1u << was)))))
+            return false;
+        if (now >= s_fence (self, self->history_at [i]))
+            return true;
+        if (was != self->config.self)
+            return false;
+        next = p;
+    }
+    return false;
+}
+
+bool
+hrb_view_follows (const hrb_view_t *previous, const hrb_view_t *view)
+{
+    return previous->number > 0
+        && (previous->number + 1 == view->number || view->follows == previous->number);
 }
 
 //  Appends a message addressed to `to` (-1: every other broker).
@@ -301,9 +328,14 @@ s_install (hrb_view_sm_t *self, const hrb_view_t *v, uint64_t now, hrb_view_out_
     hrb_view_durable_t *d = &self->durable;
     assert (v->number > d->installed.number);
     bool was_member = (d->installed.members & self->me) != 0;
-    self->previous = d->installed;
-    self->previous_at = self->installed_at;
-    self->previous_fresh = self->installed_fresh;
+    memmove (self->history + 1, self->history, (S_HISTORY - 1) * sizeof self->history [0]);
+    memmove (self->history_at + 1, self->history_at,
+             (S_HISTORY - 1) * sizeof self->history_at [0]);
+    memmove (self->history_fresh + 1, self->history_fresh,
+             (S_HISTORY - 1) * sizeof self->history_fresh [0]);
+    self->history [0] = d->installed;
+    self->history_at [0] = self->installed_at;
+    self->history_fresh [0] = self->installed_fresh;
     d->installed = *v;
     self->installed_at = now;
     self->installed_fresh = true;
@@ -374,6 +406,11 @@ s_win (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
         self->campaign_term = 0;        //  a view came meanwhile; ask again later
         return;
     }
+    //  Nothing installed in between: it and every voter counted were still
+    //  at the view it proposed from, having voted in no later term
+    const hrb_view_durable_t *d = &self->durable;
+    v.follows = self->campaign_base && d->term == d->installed.number
+             && d->installed.number == self->campaign_base? self->campaign_base: 0;
     s_install (self, &v, now, out);
     self->durable.voted_for = self->config.self;
     s_heartbeat (self, now, out);
@@ -409,6 +446,7 @@ s_campaign (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
     self->campaign_term = term;
     self->proposal = v;
     self->votes = self->me;
+    self->campaign_base = d->term == inst->number? inst->number: 0;
     hrb_view_msg_t *msg = s_emit (self, out, HRB_VIEW_VOTE_REQUEST, -1);
     msg->term = term;
     msg->view = v;
@@ -463,7 +501,7 @@ static bool
 s_view_valid (const hrb_view_sm_t *self, const hrb_view_t *v)
 {
     return v->number > 0 && v->owners && !(v->owners & ~v->members)
-        && !((v->members | v->handoff) & ~self->all);
+        && !((v->members | v->handoff) & ~self->all) && v->follows < v->number;
 }
 
 static bool
@@ -553,6 +591,8 @@ s_on_vote_request (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
 {
     hrb_view_durable_t *d = &self->durable;
     bool granted = s_grant (self, msg, now);
+    //  Before this vote: at its installed view, with no vote in a later term
+    uint64_t base = d->term == d->installed.number? d->installed.number: 0;
     if (granted) {
         //  A denied candidate fences nobody: only a grant moves the term
         d->term = msg->term;
@@ -562,6 +602,7 @@ s_on_vote_request (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
     hrb_view_msg_t *vote = s_emit (self, out, HRB_VIEW_VOTE, msg->from);
     vote->term = msg->term;
     vote->granted = granted;
+    vote->base = base;
 }
 
 static void
@@ -573,6 +614,8 @@ s_on_vote (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
         || self->campaign_term <= self->durable.installed.number)
         return;
     self->votes |= 1u << msg->from;
+    if (msg->base != self->campaign_base)
+        self->campaign_base = 0;        //  this voter may have seen a view in between
     if (s_count (self->votes) >= self->majority)
         s_win (self, now, out);
 }

@@ -25,6 +25,15 @@
     So at most one view is installed per number, and each broker installs
     them in increasing order.
 
+    A refused campaign uses up a view number, so the next view may skip
+    some. A view therefore carries `follows`: the number of the view the
+    candidate had installed, when the candidate and every voter it counted
+    had installed that view and voted in no term after it (each vote says
+    so: base). Then no view numbered in between was ever installed: it
+    would need a majority of votes, and one of its voters would be among
+    this view's, with a later term. A broker that had installed that very
+    view treats the new one as the next (hrb_view_follows).
+
     "Hears" means both ways: a broker is alive here while it was heard
     within the timeout and it acknowledged a heartbeat sent within the
     timeout (or it is in an election, or it was first heard less than a
@@ -75,6 +84,8 @@ typedef struct {
     hr_members_t members;       //  in the cluster (owners and joining brokers)
     hr_members_t owners;        //  may own channels; a subset of members
     hr_members_t handoff;       //  left gracefully in this view: their channels are handed over
+    uint64_t follows;           //  the view installed just before it anywhere: no view
+                                //  numbered in between was ever installed (0: unknown)
 } hrb_view_t;
 
 typedef struct {
@@ -111,6 +122,8 @@ typedef struct {
     uint64_t stamp;             //  heartbeat: the sender's now; ack: the heartbeat's
     bool leaving;               //  heartbeat: the sender is leaving gracefully
     bool granted;               //  vote
+    uint64_t base;              //  vote: the voter's installed view's number, when it had
+                                //  voted in no later term; else 0
 } hrb_view_msg_t;
 
 //  Messages one call may emit: a broadcast heartbeat, a vote request, and
@@ -188,6 +201,11 @@ bool hrb_view_lease (const hrb_view_sm_t *self, uint64_t now);
 //  or has waited out the lease since installing.
 bool hrb_view_may_sequence (const hrb_view_sm_t *self, const hr_cluster_t *cluster,
                             const char *ch, size_t len, uint64_t now);
+
+//  True when view comes right after previous: numbered one more, or
+//  certified to follow it (view->follows, below). A broker keeps a
+//  channel's stream, and its fence, only across such a step.
+bool hrb_view_follows (const hrb_view_t *previous, const hrb_view_t *view);
 
 //  Monotonic ms at which the installed view was installed here.
 uint64_t hrb_view_installed_at (const hrb_view_sm_t *self);

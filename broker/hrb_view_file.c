@@ -94,11 +94,16 @@ s_parse (const hr_cluster_t *cluster, json_t *root, hrb_view_durable_t *out)
     if (!json_is_string (voted)
     ||  (out->voted_for = hr_cluster_find (cluster, json_string_value (voted))) < 0)
         return "voted_for is not null or the id of a broker in the cluster file";
-    if (!json_is_object (view) || json_object_size (view) != 4)
-        return "view is not an object of number, members, owners and handoff";
+    //  follows came later: a file without it follows nothing known
+    json_t *follows = json_is_object (view)? json_object_get (view, "follows"): NULL;
+    if (!json_is_object (view) || json_object_size (view) != (follows? 5: 4))
+        return "view is not an object of number, members, owners, handoff and follows";
     hrb_view_t *v = &out->installed;
     if (!s_uint (json_object_get (view, "number"), &v->number))
         return "view.number is not a non-negative integer";
+    v->follows = 0;
+    if (follows && (!s_uint (follows, &v->follows) || (v->number && v->follows >= v->number)))
+        return "view.follows is not a number below view.number";
     if (s_members (cluster, json_object_get (view, "members"), &v->members)
     ||  s_members (cluster, json_object_get (view, "owners"), &v->owners)
     ||  s_members (cluster, json_object_get (view, "handoff"), &v->handoff))
@@ -172,13 +177,14 @@ hrb_view_file_save (const char *path, const hr_cluster_t *cluster,
                     const hrb_view_durable_t *durable, hr_buf_t *err)
 {
     const hrb_view_t *v = &durable->installed;
-    json_t *root = json_pack ("{s:I, s:o, s:{s:I, s:o, s:o, s:o}}",
+    json_t *root = json_pack ("{s:I, s:o, s:{s:I, s:o, s:o, s:o, s:I}}",
         "term", (json_int_t) durable->term,
         "voted_for", durable->voted_for >= 0
             ? json_string (hr_cluster_node (cluster, (size_t) durable->voted_for)->id)
             : json_null (),
         "view", "number", (json_int_t) v->number, "members", s_ids (cluster, v->members),
-        "owners", s_ids (cluster, v->owners), "handoff", s_ids (cluster, v->handoff));
+        "owners", s_ids (cluster, v->owners), "handoff", s_ids (cluster, v->handoff),
+        "follows", (json_int_t) v->follows);
     char *text = json_dumps (root, JSON_COMPACT);
     json_decref (root);
     hr_buf_t tmp = HR_BUF_INIT;

@@ -161,14 +161,15 @@ ws_mpack("bad_huge_count", raw=b"\xdd\xff\xff\xff\xff\x80")
 ws_mpack("nonstring_key", raw=b"\x82" + pack("t") + pack("ping") + b"\x91\x01\xc0")
 
 # Peer messages between brokers (broker/hrb_peer_msg; a file of three brokers)
-peer_view = {"n": 3, "m": 7, "o": 3, "h": 0}
+peer_view = {"n": 3, "m": 7, "o": 3, "h": 0, "f": 2}
 write("peer_msg", "hb", pack({"t": "hb", "from": "b1", "cf": 12345, "term": 3, "view": peer_view,
                               "stamp": 1000, "leaving": False}))
 write("peer_msg", "hback", pack({"t": "hback", "from": "b2", "cf": 12345, "term": 3,
                                  "view": peer_view, "stamp": 1000}))
 write("peer_msg", "vreq", pack({"t": "vreq", "from": "b3", "cf": 12345, "term": 4,
-                                "view": {"n": 4, "m": 7, "o": 7, "h": 0}}))
-write("peer_msg", "vote", pack({"t": "vote", "from": "b1", "cf": 12345, "term": 4, "granted": True}))
+                                "view": {"n": 4, "m": 7, "o": 7, "h": 0, "f": 0}}))
+write("peer_msg", "vote", pack({"t": "vote", "from": "b1", "cf": 12345, "term": 4, "granted": True,
+                                "base": 3}))
 write("peer_msg", "fwd", pack({"t": "fwd", "from": "b2", "cf": 1, "n": 4, "fid": 9,
                                "req": pack({"ch": "orders", "data": 1, "rid": 3})}))
 write("peer_msg", "fwd_push", pack({"t": "fwd", "from": "b2", "cf": 1, "n": 4,
@@ -183,4 +184,4 @@ write("peer_msg", "handoff_ack", pack({"t": "handoff_ack", "from": "b2", "cf": 1
 write("peer_msg", "fwdack", pack({"t": "fwdack", "from": "b1", "cf": 1, "n": 4, "fid": 9,
                                   "rep": pack({"rid": 3, "seq": 1, "epoch": "0" * 32, "dup": False})}))
 write("peer_msg", "bad_owner", pack({"t": "hb", "from": "b1", "cf": 1, "term": 3, "stamp": 1,
-                                     "view": {"n": 3, "m": 1, "o": 2, "h": 0}, "leaving": False}))
+                                     "view": {"n": 3, "m": 1, "o": 2, "h": 0, "f": 0}, "leaving": False}))

@@ -303,7 +303,7 @@ class PeerInput(unittest.TestCase):
                                    "--http", "127.0.0.1:0"])
         self.addCleanup(broker.kill)
         hb = {"t": "hb", "from": "b2", "cf": 1, "term": 1, "stamp": 1, "leaving": False,
-              "view": {"n": 1, "m": 7, "o": 7, "h": 0}}
+              "view": {"n": 1, "m": 7, "o": 7, "h": 0, "f": 0}}
 
         peers = {}
 

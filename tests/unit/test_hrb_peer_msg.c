@@ -30,11 +30,11 @@ static void
 test_view_messages_round_trip (void **state)
 {
     hrb_view_msg_t in [] = {
-        { .type = HRB_VIEW_HEARTBEAT, .term = 7, .view = { 7, 7, 3, 0 }, .stamp = 123456,
+        { .type = HRB_VIEW_HEARTBEAT, .term = 7, .view = { 7, 7, 3, 0, 6 }, .stamp = 123456,
           .leaving = true },
-        { .type = HRB_VIEW_HEARTBEAT_ACK, .term = 7, .view = { 7, 5, 5, 2 }, .stamp = 99 },
-        { .type = HRB_VIEW_VOTE_REQUEST, .term = 8, .view = { 8, 6, 2, 1 } },
-        { .type = HRB_VIEW_VOTE, .term = 8, .granted = true },
+        { .type = HRB_VIEW_HEARTBEAT_ACK, .term = 7, .view = { 7, 5, 5, 2, 0 }, .stamp = 99 },
+        { .type = HRB_VIEW_VOTE_REQUEST, .term = 8, .view = { 8, 6, 2, 1, 5 } },
+        { .type = HRB_VIEW_VOTE, .term = 8, .granted = true, .base = 6 },
         { .type = HRB_VIEW_VOTE, .term = UINT64_MAX, .granted = false },
     };
     for (size_t i = 0; i < sizeof in / sizeof in [0]; i++) {
@@ -55,6 +55,7 @@ test_view_messages_round_trip (void **state)
             assert_int_equal (msg.view.stamp, in [i].stamp);
         assert_int_equal (msg.view.leaving, in [i].leaving);
         assert_int_equal (msg.view.granted, in [i].granted);
+        assert_int_equal (msg.view.base, in [i].base);
         hr_buf_free (&buf);
     }
     assert_string_equal (hrb_peer_msg_type_name (HRB_VIEW_HEARTBEAT_ACK), "hback");
@@ -107,11 +108,12 @@ s_hb (const char *skip, size_t extra)
             tu_kstr ("from", "b1");
         else if (i == 4) {
             tu_key ("view");
-            msgpack_pack_map (&tu_pk, 4);
+            msgpack_pack_map (&tu_pk, 5);
             tu_kuint ("n", 3);
             tu_kuint ("m", 3);
             tu_kuint ("o", 1);
             tu_kuint ("h", 4);
+            tu_kuint ("f", 2);
         }
         else if (i == 6) {
             tu_key ("leaving");
@@ -221,16 +223,19 @@ test_bad_values_are_refused (void **state)
     tu_kuint ("cf", (uint64_t) UINT32_MAX + 1);
     assert_int_equal (s_decode_frame (), HR_E_BAD_FIELD);
     //  Views: a broker outside the file, an owner not a member, a member
-    //  also handed off, a field missing, an unknown field
-    uint64_t views [][4] = { { 3, 8, 0, 0 }, { 3, 1, 2, 0 }, { 3, 1, 1, 1 } };
-    for (size_t i = 0; i < 3; i++) {
+    //  also handed off, following a view not before it, a field missing,
+    //  an unknown field
+    uint64_t views [][5] = { { 3, 8, 0, 0, 0 }, { 3, 1, 2, 0, 0 }, { 3, 1, 1, 1, 0 },
+                             { 3, 1, 1, 0, 3 } };
+    for (size_t i = 0; i < 4; i++) {
         s_hb ("view", 1);
         tu_key ("view");
-        msgpack_pack_map (&tu_pk, 4);
+        msgpack_pack_map (&tu_pk, 5);
         tu_kuint ("n", views [i][0]);
         tu_kuint ("m", views [i][1]);
         tu_kuint ("o", views [i][2]);
         tu_kuint ("h", views [i][3]);
+        tu_kuint ("f", views [i][4]);
         assert_int_equal (s_decode_frame (), HR_E_BAD_FIELD);
     }
     s_hb ("view", 1);
@@ -247,7 +252,7 @@ test_bad_values_are_refused (void **state)
     assert_int_equal (s_decode_frame (), HR_E_BAD_FIELD);
     //  A vote request proposes the view of its own term
     hr_buf_t buf = HR_BUF_INIT;
-    hrb_view_msg_t vreq = { .type = HRB_VIEW_VOTE_REQUEST, .term = 5, .view = { 4, 1, 1, 0 } };
+    hrb_view_msg_t vreq = { .type = HRB_VIEW_VOTE_REQUEST, .term = 5, .view = { 4, 1, 1, 0, 0 } };
     hrb_peer_msg_encode_view (&buf, "b1", 1, &vreq);
     hrb_peer_msg_t msg;
     assert_int_equal (hrb_peer_msg_decode (buf.data, buf.size, S_ALL, S_MAX, &msg),
@@ -275,7 +280,7 @@ static void
 test_truncated_and_trailing_bytes_are_refused (void **state)
 {
     hr_buf_t buf = HR_BUF_INIT;
-    hrb_view_msg_t hb = { .type = HRB_VIEW_HEARTBEAT, .term = 300, .view = { 300, 7, 7, 0 },
+    hrb_view_msg_t hb = { .type = HRB_VIEW_HEARTBEAT, .term = 300, .view = { 300, 7, 7, 0, 0 },
                           .stamp = 1u << 20 };
     hrb_peer_msg_encode_view (&buf, "b1", 70000, &hb);
     hrb_peer_msg_t msg;

@@ -89,9 +89,9 @@ test_saved_state_reads_back (void **state)
 {
     s_fixture_t *fx = *state;
     hrb_view_durable_t states [] = {
-        { .term = 9, .voted_for = 2, .installed = { 8, 7, 3, 0 } },
-        { .term = 10, .voted_for = -1, .installed = { 10, 5, 1, 2 } },
-        { .term = 0, .voted_for = -1, .installed = { 0, 0, 0, 0 } },
+        { .term = 9, .voted_for = 2, .installed = { 8, 7, 3, 0, 7 } },
+        { .term = 10, .voted_for = -1, .installed = { 10, 5, 1, 2, 0 } },
+        { .term = 0, .voted_for = -1, .installed = { 0, 0, 0, 0, 0 } },
     };
     hr_buf_t err = HR_BUF_INIT;
     for (size_t i = 0; i < 3; i++) {
@@ -171,12 +171,12 @@ static void
 test_a_failed_save_keeps_the_old_state (void **state)
 {
     s_fixture_t *fx = *state;
-    hrb_view_durable_t old = { .term = 3, .voted_for = 0, .installed = { 3, 3, 3, 0 } };
+    hrb_view_durable_t old = { .term = 3, .voted_for = 0, .installed = { 3, 3, 3, 0, 0 } };
     hr_buf_t err = HR_BUF_INIT;
     assert_int_equal (hrb_view_file_save (fx->path, fx->cluster, &old, &err), 0);
     if (geteuid () != 0) {              //  root writes anywhere
         chmod (fx->dir, 0500);
-        hrb_view_durable_t next = { .term = 4, .voted_for = 1, .installed = { 3, 3, 3, 0 } };
+        hrb_view_durable_t next = { .term = 4, .voted_for = 1, .installed = { 3, 3, 3, 0, 0 } };
         assert_int_equal (hrb_view_file_save (fx->path, fx->cluster, &next, &err), -1);
         assert_non_null (strstr (err.data, "cannot save"));
         assert_int_equal (hrb_view_file_check_dir (fx->dir, &err), -1);
