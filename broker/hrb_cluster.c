@@ -605,11 +605,10 @@ bool
 hrb_cluster_changing (hrb_cluster_t *self)
 {
     uint64_t now = hr_mono_ms ();
-    //  Right after an install a broker waits for its heartbeats of the new
-    //  view to be acknowledged before it holds the lease again
+    //  For a lease after an install a broker may wait for its heartbeats of
+    //  the new view to be acknowledged (its lease), or for a fence to pass
     bool installing = hrb_view_installed (self->sm)->number
-                   && now < hrb_view_installed_at (self->sm) + self->view_config.lease
-                   && !hrb_view_lease (self->sm, now);
+                   && now < hrb_view_installed_at (self->sm) + self->view_config.lease;
     return hrb_view_durable (self->sm)->term > hrb_view_installed (self->sm)->number
         || hrb_view_leaving (self->sm) || installing;
 }

@@ -166,7 +166,8 @@ bool hrb_cluster_left (hrb_cluster_t *self);
 
 //  True while a view change is under way here: this broker voted for a
 //  view not installed yet, or a broker (this one too) is leaving, or it
-//  installed a view less than a lease ago and has no lease in it yet.
+//  installed a view less than a lease ago (it may still wait for its lease
+//  in it, or for a fence).
 bool hrb_cluster_changing (hrb_cluster_t *self);
 
 //  True while a view without this broker can still be installed: a
