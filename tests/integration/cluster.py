@@ -155,7 +155,8 @@ class AckedPublisher:
     owner's idempotency keys make that safe; a late answer to an earlier
     try is told apart by its rid). One thread only: ZeroMQ sockets are not
     thread-safe. `unavailable` and `silent` list what was retried, as
-    (time.monotonic(), channel, the broker's index) each."""
+    (time.monotonic() when sent, when answered or given up, channel, the
+    broker's index) each."""
 
     def __init__(self, test, cluster, via, patience=2.0):
         self.via = list(via)
@@ -171,7 +172,8 @@ class AckedPublisher:
             k = self.rid % len(self.dealers)
             dealer = self.dealers[k]
             dealer.send({"ch": channel, "data": data, "id": key, "rid": self.rid})
-            reply, until = None, time.monotonic() + self.patience
+            sent = time.monotonic()
+            reply, until = None, sent + self.patience
             while reply is None and time.monotonic() < until:
                 try:
                     r = dealer.recv(max(until - time.monotonic(), 0.01))[0]
@@ -180,10 +182,10 @@ class AckedPublisher:
                 if r.get("rid") == self.rid:    # not a late answer to an earlier try
                     reply = r
             if reply is None:
-                self.silent.append((time.monotonic(), channel, self.via[k]))
+                self.silent.append((sent, time.monotonic(), channel, self.via[k]))
                 continue
             if reply.get("error") == "unavailable":
-                self.unavailable.append((time.monotonic(), channel, self.via[k]))
+                self.unavailable.append((sent, time.monotonic(), channel, self.via[k]))
                 time.sleep(0.02)            # pacing the retry, not synchronising
                 continue
             assert reply.get("error") is None, reply
