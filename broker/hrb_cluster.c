@@ -436,7 +436,9 @@ s_may (hrb_cluster_t *self, const char *ch, size_t len, uint64_t now, int *from)
         return HRB_GATE_UNAVAILABLE;
     int source = s_previous_owner (self, ch, len);
     hrb_handoff_state_t state = hrb_handoff_state (self->awaited, source, ch, len, now);
-    if (state == HRB_HANDOFF_AWAIT) {
+    //  Part of it came: held until its partial stream is dropped (hrb_transfer)
+    if (state == HRB_HANDOFF_AWAIT
+    ||  (state == HRB_HANDOFF_TIMED_OUT && hrb_handoff_begun (self->awaited, ch, len))) {
         *from = source;
         return HRB_GATE_HOLD;
     }

@@ -171,6 +171,23 @@ hrb_handoff_chunk (hrb_handoff_t *self, int from, const hrb_peer_msg_t *msg)
 }
 
 bool
+hrb_handoff_begun (hrb_handoff_t *self, const char *ch, size_t len)
+{
+    s_channel_t *channel = s_find (self, ch, len);
+    return channel && channel->next_part > 0 && !channel->whole;
+}
+
+void
+hrb_handoff_forget (hrb_handoff_t *self, const char *ch, size_t len)
+{
+    s_channel_t *channel = s_find (self, ch, len);
+    if (channel) {
+        channel->next_part = 0;
+        channel->whole = false;
+    }
+}
+
+bool
 hrb_handoff_settled (hrb_handoff_t *self, int from, const char *ch, size_t len)
 {
     if (!s_source (self, from))

@@ -75,6 +75,15 @@ hrb_chunk_t hrb_handoff_chunk (hrb_handoff_t *self, int from, const hrb_peer_msg
 //  it, and sequences nothing any more): this broker may sequence it now.
 bool hrb_handoff_settled (hrb_handoff_t *self, int from, const char *ch, size_t len);
 
+//  True when ch's first chunk came in the expected view but not its last:
+//  its stream here is partial, and must not be sequenced into (the gate
+//  holds it past the timeout until the caller forgets it).
+bool hrb_handoff_begun (hrb_handoff_t *self, const char *ch, size_t len);
+
+//  Forgets what came of ch (its partial stream was dropped): it is no
+//  longer begun, and waits for nothing more of it than any channel.
+void hrb_handoff_forget (hrb_handoff_t *self, const char *ch, size_t len);
+
 //  True when ch came whole in the expected view (a chunk sent again is
 //  acknowledged again).
 bool hrb_handoff_whole (hrb_handoff_t *self, const char *ch, size_t len);

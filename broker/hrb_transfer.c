@@ -61,13 +61,30 @@ struct _hrb_transfer_t {
     bool leaving;
     uint64_t leave_at;
     hr_members_t overdue;           //  sources counted as timed out in this view
+    zhashx_t *partial;              //  channel -> s_partial_t: first chunk in, not the last
     hr_buf_t frame, events;         //  scratch
     hr_metrics_shard_t *shard;
     int m_sent, m_received, m_takeovers, m_held, m_held_bytes, m_held_refused, m_deferred,
         m_deferred_bytes;
 };
 
+//  A channel installed from its first chunk, not yet whole: its stream is
+//  dropped if the rest never comes (its source timed out, or a view that
+//  moved channels voided the handoff), or its history would have a hole.
+typedef struct {
+    int from;
+    uint64_t view;                  //  the handoff's view
+} s_partial_t;
+
 static void s_receive (void *arg, int from, const hrb_peer_msg_t *msg);
+static void s_drop_partials (hrb_transfer_t *self, uint64_t now, bool locked);
+
+static void
+s_partial_free (void **item_p)
+{
+    free (*item_p);
+    *item_p = NULL;
+}
 
 static void
 s_departure_free (void **item_p)
@@ -116,6 +133,8 @@ hrb_transfer_new (hrb_cluster_t *cluster, hrb_streams_t *streams, hrb_store_t *s
     self->ops = *ops;
     self->arg = arg;
     self->defer = hrb_defer_new (HRB_TRANSFER_DEFER_MAX, HRB_TRANSFER_DEFER_MS);
+    self->partial = zhashx_new ();
+    zhashx_set_destructor (self->partial, s_partial_free);
     self->departures = zhashx_new ();
     zhashx_set_destructor (self->departures, s_departure_free);
     zhashx_set_key_duplicator (self->departures, NULL);
@@ -134,6 +153,7 @@ hrb_transfer_destroy (hrb_transfer_t **self_p)
     if (!self)
         return;
     zhashx_destroy (&self->departures);
+    zhashx_destroy (&self->partial);
     hrb_defer_destroy (&self->defer);
     hr_buf_free (&self->frame);
     hr_buf_free (&self->events);
@@ -206,6 +226,7 @@ hrb_transfer_installed (hrb_transfer_t *self, const hrb_view_t *view,
     //  campaigns for one change), lets the handoffs go on in that one's name
     if (hrb_view_follows (previous, view) && view->owners == previous->owners)
         return;
+    s_drop_partials (self, hr_mono_ms (), true);     //  the caller holds the lock
     //  A newer view supersedes a handoff still going: its streams are
     //  dropped with the others not owned (their new owners take them over)
     zhashx_purge (self->departures);
@@ -480,8 +501,18 @@ s_chunk (hrb_transfer_t *self, int from, const hrb_peer_msg_t *msg)
         return;
     }
     s_install (self, msg);
-    if (chunk != HRB_CHUNK_WHOLE)
+    char name [HR_CHANNEL_MAX + 1];
+    memcpy (name, msg->ch, msg->ch_len);
+    name [msg->ch_len] = 0;
+    if (chunk != HRB_CHUNK_WHOLE) {
+        if (msg->part == 0) {
+            s_partial_t *partial = hr_malloc (sizeof *partial);
+            *partial = (s_partial_t) { from, msg->number };
+            zhashx_update (self->partial, name, partial);
+        }
         return;
+    }
+    zhashx_delete (self->partial, name);
     s_ack (self, from, msg->number, msg->ch, msg->ch_len);
     hr_metrics_inc (self->shard, self->m_received);
     hrb_handoff_release (self->awaited, msg->ch, msg->ch_len, s_release_one, self);
@@ -503,6 +534,39 @@ s_receive (void *arg, int from, const hrb_peer_msg_t *msg)
     }
     else
         s_confirmed (self, from, msg);
+}
+
+//  Drops the streams of channels whose handoff began but will not end: its
+//  source timed out, or a newer handoff view voided it. Their next event
+//  starts a new epoch (one reset), never a silent hole in their history.
+static void
+s_drop_partials (hrb_transfer_t *self, uint64_t now, bool locked)
+{
+    if (!zhashx_size (self->partial))
+        return;
+    hr_members_t overdue = hrb_handoff_overdue (self->awaited, now);
+    uint64_t view = hrb_handoff_view (self->awaited);
+    s_partial_t *partial = zhashx_first (self->partial);
+    while (partial) {
+        const char *name = zhashx_cursor (self->partial);
+        if (partial->view != view || (overdue >> partial->from & 1)) {
+            size_t len = strlen (name);
+            if (!locked)
+                self->ops.lock (self->arg, true);
+            hrb_stream_t *stream = hrb_streams_find (self->streams, name, len);
+            if (stream)
+                hrb_streams_remove (self->streams, stream);
+            if (!locked)
+                self->ops.lock (self->arg, false);
+            hrb_handoff_forget (self->awaited, name, len);
+            hr_log_limited_warn ("handoff: a channel came in part only; dropped, its next "
+                                 "event starts a new epoch", "channel", name);
+            zhashx_delete (self->partial, name);
+            partial = zhashx_first (self->partial);     //  the cursor is gone
+            continue;
+        }
+        partial = zhashx_next (self->partial);
+    }
 }
 
 int
@@ -527,6 +591,7 @@ s_due (void *arg, const char *ch, bool timed_out)
 uint64_t
 hrb_transfer_tick (hrb_transfer_t *self, uint64_t now)
 {
+    s_drop_partials (self, now, false);
     s_send_due (self, now);
     s_send_ends (self, now);
     hrb_handoff_due (self->awaited, now, S_DUE_BUDGET, s_due, self);

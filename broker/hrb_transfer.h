@@ -19,7 +19,10 @@
     channel are served again, in arrival order, before anything newer, so
     the first continues the epoch at head + 1: no reset, no gap, no
     duplicate. A source past --handoff-timeout without its end: its
-    channels not come are taken over with new epochs (counted).
+    channels not come are taken over with new epochs (counted), and a
+    channel that came in part only is dropped first (a hole in its history
+    would be a silent gap), as when a view that moves channels voids the
+    handoff.
 
     Leaving (SIGTERM): hrb_transfer_leave asks for a view without this
     broker; hrb_transfer_done is true once every channel and end is

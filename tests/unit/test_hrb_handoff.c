@@ -262,6 +262,33 @@ test_settled_whole_and_overdue (void **state)
     hrb_handoff_destroy (&h);
 }
 
+static void
+test_begun_until_whole_or_forgotten (void **state)
+{
+    hrb_handoff_t *h = hrb_handoff_new (1000, 5000);
+    hrb_handoff_expect (h, 7, 1u << 1, 100);
+    assert_false (hrb_handoff_begun (h, "a", 1));
+    hrb_peer_msg_t msg = s_chunk ("a", 7, S_EPOCH, 30, 0, false);
+    assert_int_equal (hrb_handoff_chunk (h, 1, &msg), HRB_CHUNK_MORE);
+    assert_true (hrb_handoff_begun (h, "a", 1));
+    //  Past the deadline it stays begun: the caller drops its partial stream
+    assert_int_equal (hrb_handoff_state (h, 1, "a", 1, 5100), HRB_HANDOFF_TIMED_OUT);
+    assert_true (hrb_handoff_begun (h, "a", 1));
+    hrb_handoff_forget (h, "a", 1);
+    assert_false (hrb_handoff_begun (h, "a", 1));
+    assert_false (hrb_handoff_whole (h, "a", 1));
+    //  What was cut off is not taken up again
+    msg = s_chunk ("a", 7, S_EPOCH, 30, 1, true);
+    assert_int_equal (hrb_handoff_chunk (h, 1, &msg), HRB_CHUNK_REFUSED);
+    //  A channel that came whole is not begun
+    msg = s_chunk ("b", 7, S_EPOCH, 3, 0, false);
+    assert_int_equal (hrb_handoff_chunk (h, 1, &msg), HRB_CHUNK_MORE);
+    msg = s_chunk ("b", 7, S_EPOCH, 3, 1, true);
+    assert_int_equal (hrb_handoff_chunk (h, 1, &msg), HRB_CHUNK_WHOLE);
+    assert_false (hrb_handoff_begun (h, "b", 1));
+    hrb_handoff_destroy (&h);
+}
+
 int
 main (void)
 {
@@ -269,6 +296,7 @@ main (void)
         cmocka_unit_test (test_awaiting_until_whole_end_or_timeout),
         cmocka_unit_test (test_chunks_out_of_order_are_refused),
         cmocka_unit_test (test_settled_whole_and_overdue),
+        cmocka_unit_test (test_begun_until_whole_or_forgotten),
         cmocka_unit_test (test_held_publishes_are_bounded_and_released_in_order),
         cmocka_unit_test (test_end_makes_held_publishes_due),
         cmocka_unit_test (test_a_channel_is_cut_into_chunks_of_at_most_1_mib),
