@@ -442,7 +442,10 @@ s_may (hrb_cluster_t *self, const char *ch, size_t len, uint64_t now, int *from)
         *from = source;
         return HRB_GATE_HOLD;
     }
+    //  The shortcut only after a view that follows the one before here (a
+    //  view missed here may have left another owner's lease running)
     if (hrb_handoff_settled (self->awaited, source, ch, len)
+    &&  hrb_view_follows (hrb_view_previous (self->sm), hrb_view_installed (self->sm))
         ? hrb_view_lease (self->sm, now)
         : hrb_view_may_sequence (self->sm, self->file, ch, len, now))
         return HRB_GATE_SEQUENCE;
@@ -611,8 +614,10 @@ hrb_cluster_changing (hrb_cluster_t *self)
     //  the new view to be acknowledged (its lease), or for a fence to pass
     bool installing = hrb_view_installed (self->sm)->number
                    && now < hrb_view_installed_at (self->sm) + self->view_config.lease;
+    //  A broker that left and is gone no longer counts
+    hr_members_t leaving = hrb_view_leaving (self->sm) & hrb_view_alive (self->sm, now);
     return hrb_view_durable (self->sm)->term > hrb_view_installed (self->sm)->number
-        || hrb_view_leaving (self->sm) || installing;
+        || leaving || installing;
 }
 
 bool

@@ -74,6 +74,7 @@ struct _hrb_transfer_t {
 typedef struct {
     int from;
     uint64_t view;                  //  the handoff's view
+    uint64_t last;                  //  the last event's seq restored so far
 } s_partial_t;
 
 static void s_receive (void *arg, int from, const hrb_peer_msg_t *msg);
@@ -444,8 +445,8 @@ s_release_one (void *arg, int tag, const void *data, size_t size)
 
 //  Installs one chunk's part of a channel: the stream on part 0, then its
 //  events and keys.
-static void
-s_install (hrb_transfer_t *self, const hrb_peer_msg_t *msg)
+static uint64_t
+s_install (hrb_transfer_t *self, const hrb_peer_msg_t *msg, uint64_t last)
 {
     uint64_t now = hr_wall_ms ();
     self->ops.lock (self->arg, true);
@@ -455,23 +456,38 @@ s_install (hrb_transfer_t *self, const hrb_peer_msg_t *msg)
     if (!stream) {
         self->ops.lock (self->arg, false);
         hr_log_limited_warn ("handoff: no room for a channel (--max-channels)");
-        return;
+        return last;
     }
     hrb_peer_iter_t iter;
     const uint8_t *data;
     size_t len;
     hrb_peer_msg_events (msg, &iter);
+    size_t refused = 0;
     while (hrb_peer_iter_event (&iter, &data, &len)) {
+        //  Only this channel's events of this epoch, in seq order, up to
+        //  the head: a peer's bad chunk must not make history lie
         hr_event_t ev;
-        if (hr_event_decode (data, len, &ev) == HR_OK && ev.seq <= stream->seq)
+        if (hr_event_decode (data, len, &ev) == HR_OK && ev.seq <= stream->seq
+        &&  (last? ev.seq == last + 1: ev.seq > 0)
+        &&  ev.ch_len == msg->ch_len && memcmp (ev.ch, msg->ch, msg->ch_len) == 0
+        &&  ev.epoch && ev.epoch_len == HR_EPOCH_LEN
+        &&  memcmp (ev.epoch, msg->epoch, HR_EPOCH_LEN) == 0) {
             hrb_streams_restore (self->streams, stream, ev.seq, now, data, len);
+            last = ev.seq;
+        }
+        else
+            refused++;
     }
     self->ops.lock (self->arg, false);
+    if (refused)
+        hr_log_limited_warn ("handoff: events out of order, of another channel or epoch, "
+                             "or past the head: not restored");
     const char *id;
     uint64_t seq;
     hrb_peer_msg_keys (msg, &iter);
     while (hrb_peer_iter_key (&iter, &id, &len, &seq))
         hrb_dedupe_insert (self->dedupe, msg->ch, msg->ch_len, id, len, now, seq, msg->epoch);
+    return last;
 }
 
 //  A chunk from broker from.
@@ -500,16 +516,18 @@ s_chunk (hrb_transfer_t *self, int from, const hrb_peer_msg_t *msg)
                                                   (size_t) from)->id);
         return;
     }
-    s_install (self, msg);
     char name [HR_CHANNEL_MAX + 1];
     memcpy (name, msg->ch, msg->ch_len);
     name [msg->ch_len] = 0;
+    s_partial_t *partial = msg->part? zhashx_lookup (self->partial, name): NULL;
+    uint64_t last = s_install (self, msg, partial? partial->last: 0);
     if (chunk != HRB_CHUNK_WHOLE) {
-        if (msg->part == 0) {
-            s_partial_t *partial = hr_malloc (sizeof *partial);
-            *partial = (s_partial_t) { from, msg->number };
+        if (!partial) {
+            partial = hr_malloc (sizeof *partial);
+            *partial = (s_partial_t) { from, msg->number, 0 };
             zhashx_update (self->partial, name, partial);
         }
+        partial->last = last;
         return;
     }
     zhashx_delete (self->partial, name);

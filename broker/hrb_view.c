@@ -80,8 +80,12 @@ s_random (hrb_view_sm_t *self)
 //  must be done within the timeout and a second (the spread, hundreds of
 //  ms, is what avoids split votes; a round trip is a few ms). A lone
 //  broker has nobody to split votes with: it does not wait.
+//  While another broker is leaving it campaigns for its own leave at once
+//  (hrb_view_leave): the others wait [2 * heartbeat, 4 * heartbeat), so
+//  that a second campaign for the same change rarely splits it in two
+//  views (the leaver's handoff belongs to the first).
 static uint64_t
-s_delay (hrb_view_sm_t *self)
+s_delay (hrb_view_sm_t *self, uint64_t now)
 {
     const hrb_view_config_t *c = &self->config;
     if (c->size == 1)
@@ -89,6 +93,11 @@ s_delay (hrb_view_sm_t *self)
     uint64_t lo = c->heartbeat / 2, hi = 2 * c->heartbeat;
     if (self->durable.installed.number == 0) {
         lo = c->heartbeat;
+        hi = 4 * c->heartbeat;
+    }
+    else
+    if ((self->leaving_set & hrb_view_alive (self, now)) && !self->leaving) {
+        lo = 2 * c->heartbeat;
         hi = 4 * c->heartbeat;
     }
     return lo + s_random (self) % (hi - lo);
@@ -474,14 +483,14 @@ hrb_view_tick (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out)
     }
     if (!self->need) {
         self->need = true;
-        self->deadline = now + s_delay (self);
+        self->deadline = now + s_delay (self, now);
     }
     if (now < self->deadline)
         return;
     self->campaign_term = 0;            //  a retry replaces the campaign
     if (s_count (s_desired (self, now)) >= self->majority)
         s_campaign (self, now, out);
-    self->deadline = now + s_delay (self);
+    self->deadline = now + s_delay (self, now);
 }
 
 void
