@@ -9,6 +9,7 @@
 #include "hrb_store.h"
 #include "hrb_stream.h"
 
+#include "cluster_fixture.h"
 #include "support.h"
 
 #include <stdio.h>
@@ -36,21 +37,7 @@ static int
 s_setup (void **state)
 {
     s_fixture_t *fx = calloc (1, sizeof *fx);
-    strcpy (fx->dir, "/tmp/herald-retain-XXXXXX");
-    assert_non_null (mkdtemp (fx->dir));
-    snprintf (fx->path, sizeof fx->path, "%s/cluster.json", fx->dir);
-    FILE *file = fopen (fx->path, "w");
-    fprintf (file, "{\"brokers\": [");
-    for (int i = 1; i <= 3; i++)
-        fprintf (file, "%s{\"id\": \"b%d\", \"publish\": \"ipc://%s/p%d\", \"router\": "
-                 "\"ipc://%s/r%d\", \"stream\": \"ipc://%s/s%d\", \"peer\": \"ipc://%s/x%d\"}",
-                 i > 1? ",": "", i, fx->dir, i, fx->dir, i, fx->dir, i, fx->dir, i);
-    fprintf (file, "]}");
-    fclose (file);
-    fx->config = (hrb_config_t) HRB_CONFIG_DEFAULTS;
-    fx->config.cluster = fx->path;
-    fx->config.id = "b1";
-    fx->config.state_dir = fx->dir;
+    tu_cluster_file (fx->dir, "/tmp/herald-retain-XXXXXX", fx->path, sizeof fx->path, &fx->config);
     fx->ctx = zmq_ctx_new ();
     fx->metrics = hr_metrics_new ();
     hr_buf_t err = HR_BUF_INIT;
