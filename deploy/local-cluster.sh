@@ -79,6 +79,14 @@ is_up() {
   printf '%s\n' "$cmd" | grep -qxF -- "$cluster"
 }
 
+# A process still exists and is no zombie, whatever its command line reads
+# as while it exits: what stop waits for.
+running() {
+  local state
+  state=$(sed -n 's/^[0-9]* (.*) \([A-Za-z]\).*/\1/p' "/proc/$1/stat" 2>/dev/null) || return 1
+  [ -n "$state" ] && [ "$state" != Z ]
+}
+
 stop_all() {
   local name pid alive deadline
   local -a list=()
@@ -90,16 +98,16 @@ stop_all() {
   deadline=$((SECONDS + 15))
   while true; do
     alive=""
-    for pid in "${list[@]}"; do if is_up "$pid"; then alive="$alive $pid"; fi; done
+    for pid in "${list[@]}"; do if running "$pid"; then alive="$alive $pid"; fi; done
     [ -n "$alive" ] || return 0
     [ $SECONDS -lt $deadline ] || break
     sleep 0.1
   done
   echo "local-cluster: still up after 15 s, SIGKILL:$alive" >&2
-  for pid in $alive; do kill -KILL "$pid" 2>/dev/null || true; done
+  for pid in $alive; do if is_up "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi; done
   deadline=$((SECONDS + 5))
   for pid in $alive; do
-    while is_up "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
+    while running "$pid" && [ $SECONDS -lt $deadline ]; do sleep 0.05; done
   done
 }
 

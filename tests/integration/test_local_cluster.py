@@ -142,10 +142,7 @@ class LocalCluster(unittest.TestCase):
         self.assertTrue(all(alive(pid) for pid in pids.values()))
         # stop: every process gone, each exited on SIGTERM (no sanitizer report)
         self.script("stop")
-        # Gone by the time stop returns, as the script sees it; the kernel
-        # may show a process a moment longer while its last threads end
-        H.wait_until(lambda: not [n for n, pid in pids.items() if alive(pid)], 5,
-                     "every process gone after stop")
+        self.assertEqual([n for n, pid in pids.items() if alive(pid)], [])
         for name in pids:
             with open(os.path.join(self.dir, name + ".log")) as f:
                 log = f.read()
