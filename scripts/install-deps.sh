@@ -10,7 +10,8 @@ build_pkgs="cmake make gcc pkg-config libzmq3-dev libczmq-dev libmicrohttpd-dev
 run_pkgs="curl"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev python3 python3-zmq
  python3-msgpack python3-websockets python3-jwt python3-cryptography chromium
- iproute2 nftables"
+ iproute2 nftables golang-go yamllint prometheus podman mmdebstrap
+ python3-yaml"
 bench_pkgs="nginx-light libnginx-mod-nchan linux-perf"
 
 pkgs="$build_pkgs $run_pkgs"
