@@ -1,7 +1,7 @@
 /*  hrb_store: where a broker keeps each channel's recent events.
 
     An interface, so a durable store can replace the memory one without
-    touching sequencing (DESIGN.md §5). A store hands out one history
+    touching sequencing (docs/architecture.md §4). A store hands out one history
     handle per channel; events are appended in seq order and read back as
     encoded envelopes. Bounds (count, age, memory) are the store's business.
 

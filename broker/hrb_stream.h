@@ -1,6 +1,6 @@
 /*  hrb_stream: the broker's channels: sequence numbers, epochs, history.
 
-    The broker is the sequencer of every channel it owns (DESIGN.md §5): a
+    The broker is the sequencer of every channel it owns (docs/architecture.md §4): a
     stream holds the channel's epoch, its last seq and its history handle in
     the store. Streams are kept in publish-recency order so channels idle
     longer than the history age can be dropped cheaply; a dropped channel

@@ -1,6 +1,6 @@
 /*  hr_channel: channel names and channel sets.
 
-    A channel name is 1-128 bytes of [A-Za-z0-9_.:@/-] (DESIGN.md §3). The
+    A channel name is 1-128 bytes of [A-Za-z0-9_.:@/-] (docs/protocol.md §1). The
     same alphabet, with other bounds, is used for event types and epochs.
     A channel set is the sorted, de-duplicated list of channels of one
     connection: its order is the cursor's order, and connections with equal

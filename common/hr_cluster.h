@@ -22,7 +22,7 @@
     Ownership is rendezvous hashing (highest random weight): each broker's
     weight for a channel is a hash of the two; a channel's order is the
     brokers by falling weight. Its owner is the first member of the
-    installed view in that order, its backup the second (DESIGN.md §6).
+    installed view in that order, its backup the second (docs/cluster.md, "Ownership").
     Every node computes the same order, and a broker leaving moves only
     the channels it owned.
 

@@ -1,6 +1,6 @@
 /*  hr_epoch: channel epochs, ordered.
 
-    An epoch names one unbroken history of a channel (DESIGN.md §5). Anyone
+    An epoch names one unbroken history of a channel (docs/architecture.md §4). Anyone
     hearing two epochs of one channel (a gateway hearing a lagging replica,
     or a marker from a deposed owner) must know which is newer, so an epoch
     is an ordered generation followed by a random part, written as 32

@@ -1,6 +1,6 @@
 /*  hr_json: JSON rendering of events, and JSON to MessagePack.
 
-    Gateways render each event's JSON once per worker (DESIGN.md §7); these
+    Gateways render each event's JSON once per worker (docs/architecture.md §6.3); these
     writers append straight into an hr_buf_t with no intermediate tree.
     Incoming JSON (HTTP publish) is parsed by jansson and packed with
     msgpack-c.  */

@@ -2,7 +2,7 @@
 
     Herald decodes network frames with this reader instead of msgpack-c's
     unpacker, which allocates for a declared element count before reading
-    the elements (DESIGN.md §8). Every length and count is checked against
+    the elements (docs/architecture.md §10). Every length and count is checked against
     the bytes left before anything is trusted; nothing is copied: strings and
     nested values are returned as spans into the frame. Encoding uses
     msgpack-c's packer (see hr_event, hr_proto).  */

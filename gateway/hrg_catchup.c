@@ -1,5 +1,5 @@
 /*  hrg_catchup: a resuming stream's replay, the resume algorithm of
-    DESIGN.md §5. The channel is subscribed (live) first; the missed range
+    docs/architecture.md §7. The channel is subscribed (live) first; the missed range
     comes from the channel's recent events or the broker's history (shared
     pages, hrg_fetch), merged by seq; the stream joins its group when it is
     level with the live position.

@@ -1,7 +1,7 @@
 /*  hrg_channel: a worker's view of one channel of the broker stream.
 
     The channel is where "nothing lost, nothing twice, in order" is kept for
-    live delivery (DESIGN.md §5). It subscribes the worker's SUB socket to
+    live delivery (docs/architecture.md §7). It subscribes the worker's SUB socket to
     "name|", starts from the broker's head marker, and then delivers every
     seq exactly once, in order, to its groups. A seq jump is filled from the
     broker's history before later events go out; what cannot be filled, or

@@ -2,7 +2,7 @@
     them each connection writes from.
 
     A frame is immutable, reference-counted bytes: an event is rendered once
-    (per subscription group and transport, DESIGN.md §7) into one frame, and
+    (per subscription group and transport, docs/architecture.md §6.3) into one frame, and
     every connection that must send it queues a reference. A queue is a ring
     of such references with the offset already written of the first; it
     starts inline (a few slots in the connection itself) and grows only

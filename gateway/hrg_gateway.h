@@ -2,7 +2,7 @@
 
     Each worker owns an event loop, a libmicrohttpd daemon on its own
     SO_REUSEPORT listen socket, a SUB socket and a DEALER socket to the
-    broker, and its connections (DESIGN.md §7). The gateway object only
+    broker, and its connections (docs/architecture.md §5.2). The gateway object only
     starts, stops and describes them.  */
 #ifndef HRG_GATEWAY_H
 #define HRG_GATEWAY_H

@@ -4,7 +4,7 @@
     Their positions are equal by construction (a stream joins only once its
     position equals the channels' live position), so each event is
     rendered once per group into one frame that every member's connection
-    queues (DESIGN.md §7): for SSE the frame carries the set's cursor; for
+    queues (docs/architecture.md §6.3): for SSE the frame carries the set's cursor; for
     WebSocket, whose streams are one channel each, the group is that
     channel in that encoding, so an event is rendered once per encoding.
     The group's position is read from its channels.  */
@@ -49,7 +49,7 @@ void hrg_group_join (hrg_worker_t *worker, hrg_member_t *member, hrg_conn_t *con
 void hrg_group_leave (hrg_member_t *member);
 
 //  Writes to the members of every group whose new frames are due: now, or
-//  --write-interval after the group's last write (DESIGN.md §7's batching,
+//  --write-interval after the group's last write (docs/architecture.md §6.3's batching,
 //  per stream: a quiet stream is written at once, a busy one coalesced).
 void hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms);
 

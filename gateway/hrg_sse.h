@@ -5,7 +5,7 @@
     request; then the worker takes the socket over (libmicrohttpd lets go
     of it and frees its per-request memory) and writes the response head
     and the body as HTTP/1.1 chunks itself, one writev per connection per
-    write round, straight from the shared frames (DESIGN.md §7). An idle
+    write round, straight from the shared frames (docs/architecture.md §6.3). An idle
     stream costs its small structs and the kernel's socket, nothing more.
 
     What this transport adds to the fan-out core (hrg_conn, hrg_stream):

@@ -1,5 +1,5 @@
 """Hostile input is rejected with the documented code, counted in /metrics,
-and affects no one else (docs/protocol.md §2.2, §3, §9; DESIGN.md §8)."""
+and affects no one else (docs/protocol.md §2.2, §3, §9; docs/architecture.md §10)."""
 import random
 import unittest
 

@@ -1,5 +1,5 @@
 """Split deployment: `herald broker` + `herald gateway --broker XPUB,ROUTER`
-over tcp:// behave like `herald run` (DESIGN.md §2)."""
+over tcp:// behave like `herald run` (docs/architecture.md §1)."""
 import unittest
 
 import harness as H
