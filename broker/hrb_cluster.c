@@ -30,6 +30,7 @@ struct _hrb_cluster_t {
     hrb_view_config_t view_config;
     hrb_view_sm_t *sm;
     char *state_path;
+    char *bind [HR_CLUSTER_HTTP];   //  what this broker binds, by kind (hrb_cluster_conf_bind)
     void *router;                   //  everything from other brokers
     void *dealers [HR_CLUSTER_MAX]; //  one to each other broker; NULL for self
     hrb_cluster_hooks_t hooks;
@@ -109,8 +110,12 @@ hrb_cluster_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metric
     //  connection is noticed gone: the new one takes over.
     zmq_setsockopt (self->router, ZMQ_ROUTER_HANDOVER, &one, sizeof one);
     const hr_cluster_node_t *me = hr_cluster_node (self->file, (size_t) self->self);
-    if (zmq_bind (self->router, me->peer) != 0) {
-        hr_buf_printf (err, "cannot bind the peer ROUTER to %s: %s", me->peer,
+    self->bind [HR_CLUSTER_PUBLISH] = hrb_cluster_conf_bind (config, me->publish);
+    self->bind [HR_CLUSTER_ROUTER] = hrb_cluster_conf_bind (config, me->router);
+    self->bind [HR_CLUSTER_STREAM] = hrb_cluster_conf_bind (config, me->stream);
+    self->bind [HR_CLUSTER_PEER] = hrb_cluster_conf_bind (config, me->peer);
+    if (zmq_bind (self->router, self->bind [HR_CLUSTER_PEER]) != 0) {
+        hr_buf_printf (err, "cannot bind the peer ROUTER to %s: %s", self->bind [HR_CLUSTER_PEER],
                        zmq_strerror (errno));
         hrb_cluster_destroy (&self);
         return NULL;
@@ -149,6 +154,8 @@ hrb_cluster_destroy (hrb_cluster_t **self_p)
     hrb_handoff_destroy (&self->awaited);
     hr_cluster_destroy (&self->file);
     free (self->state_path);
+    for (size_t i = 0; i < HR_CLUSTER_HTTP; i++)
+        free (self->bind [i]);
     hr_buf_free (&self->frame);
     pthread_mutex_destroy (&self->lock);
     free (self);
@@ -177,6 +184,12 @@ const hr_cluster_node_t *
 hrb_cluster_self (hrb_cluster_t *self)
 {
     return hr_cluster_node (self->file, (size_t) self->self);
+}
+
+const char *
+hrb_cluster_bind (hrb_cluster_t *self, hr_cluster_kind_t kind)
+{
+    return kind < HR_CLUSTER_HTTP? self->bind [kind]: NULL;
 }
 
 //  Sends one frame to broker to, never blocking: a broker not connected

@@ -83,6 +83,10 @@ void hrb_cluster_set_handoff (hrb_cluster_t *self, hrb_cluster_handoff_fn *fn, v
 //  The cluster file and this broker's entry in it. Borrowed.
 const hr_cluster_t *hrb_cluster_file (hrb_cluster_t *self);
 const hr_cluster_node_t *hrb_cluster_self (hrb_cluster_t *self);
+
+//  The endpoint this broker binds for its entry's publish, router, stream
+//  or peer: the entry's own, or its port on --bind-host. Borrowed.
+const char *hrb_cluster_bind (hrb_cluster_t *self, hr_cluster_kind_t kind);
 int hrb_cluster_index (hrb_cluster_t *self);
 
 //  The peer ROUTER, to poll for ZMQ_POLLIN. Borrowed.

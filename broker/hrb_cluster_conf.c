@@ -64,6 +64,30 @@ hrb_cluster_conf_view (const hrb_config_t *config, const hr_cluster_t *cluster, 
     };
 }
 
+char *
+hrb_cluster_conf_bind (const hrb_config_t *config, const char *endpoint)
+{
+    const char *port = strrchr (endpoint, ':');
+    if (!*config->bind_host || strncmp (endpoint, "tcp://", 6) || !port)
+        return hr_strdup (endpoint);
+    hr_buf_t out = HR_BUF_INIT;
+    bool ipv6 = strchr (config->bind_host, ':') && *config->bind_host != '[';
+    hr_buf_printf (&out, ipv6? "tcp://[%s]%s": "tcp://%s%s", config->bind_host, port);
+    return hr_buf_detach (&out);
+}
+
+//  Refuses an endpoint this broker would bind where other machines reach
+//  it without CURVE, unless --insecure (hr_curve_check_exposure).
+static int
+s_check_exposure (const hrb_config_t *config, const char *what, const char *endpoint,
+                  hr_buf_t *err)
+{
+    char *bind = hrb_cluster_conf_bind (config, endpoint);
+    int rc = hr_curve_check_exposure (what, bind, false, config->insecure, err);
+    free (bind);
+    return rc;
+}
+
 //  Everything hrb_cluster_check says, plus the index of this broker; the
 //  restored state goes to durable (found false on a first start).
 hr_cluster_t *
@@ -104,10 +128,10 @@ hrb_cluster_conf_load (const hrb_config_t *config, int *self, uint32_t *cf,
     hrb_view_config_t view_config;
     hrb_cluster_conf_view (config, cluster, *self, &view_config);
     char *state = NULL;
-    if (hr_curve_check_exposure ("publish", node->publish, false, config->insecure, err)
-    ||  hr_curve_check_exposure ("router", node->router, false, config->insecure, err)
-    ||  hr_curve_check_exposure ("stream", node->stream, false, config->insecure, err)
-    ||  hr_curve_check_exposure ("peer", node->peer, false, config->insecure, err)
+    if (s_check_exposure (config, "publish", node->publish, err)
+    ||  s_check_exposure (config, "router", node->router, err)
+    ||  s_check_exposure (config, "stream", node->stream, err)
+    ||  s_check_exposure (config, "peer", node->peer, err)
     ||  hrb_view_check (&view_config, err)
     ||  hrb_view_file_check_dir (config->state_dir, err)
     ||  hrb_view_file_load ((state = hrb_view_file_path (config->state_dir, config->id)),

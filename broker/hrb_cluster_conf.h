@@ -31,6 +31,12 @@ char *hrb_cluster_http (const hrb_config_t *config);
 hr_cluster_t *hrb_cluster_conf_load (const hrb_config_t *config, int *self, uint32_t *cf,
                                      hrb_view_durable_t *durable, bool *found, hr_buf_t *err);
 
+//  The endpoint this broker binds for endpoint, one of its entry's: the
+//  entry itself, or with config->bind_host the same tcp:// port on that
+//  host (a container whose cluster file names it by a DNS name, which
+//  ZeroMQ cannot bind: --bind-host 0.0.0.0). Caller frees it.
+char *hrb_cluster_conf_bind (const hrb_config_t *config, const char *endpoint);
+
 //  The view machine's config for broker self of cluster under config
 //  (heartbeat min(250 ms, lease / 4), a random seed).
 void hrb_cluster_conf_view (const hrb_config_t *config, const hr_cluster_t *cluster, int self,

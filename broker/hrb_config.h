@@ -30,6 +30,7 @@ typedef struct {
     const char *id;             //  this broker's id in it
     const char *state_dir;      //  where the view state is kept (herald-ID.view)
     const char *http;           //  HOST:PORT for /healthz, /readyz, /metrics, /v1/cluster; "" = none
+    const char *bind_host;      //  bind the entry's tcp:// ports on this host; "" = the entry's own
     int64_t failover_timeout;   //  ms silent before a broker leaves the view
     int64_t lease;              //  ms an owner's majority lease lasts
     int64_t hold_down;          //  ms a returning broker waits before owning again
@@ -45,7 +46,7 @@ typedef struct {
     .dedupe_max = 1000000, .dedupe_memory = 64 << 20, \
     .max_channels = 100000, .reply_memory = 16 << 20, .xpub_hwm = 100000, \
     .curve_secret = "", .curve_clients = "", .revoke_max = 100000, .insecure = false, \
-    .cluster = "", .id = "", .state_dir = ".", .http = "", .failover_timeout = 3000, \
+    .cluster = "", .id = "", .state_dir = ".", .http = "", .bind_host = "", .failover_timeout = 3000, \
     .lease = 2000, .hold_down = 30000, .handoff_timeout = 5000 }
 
 #endif

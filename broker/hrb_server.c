@@ -43,6 +43,11 @@ hrb_server_check (const hrb_config_t *config, hr_buf_t *err)
 {
     if (*config->cluster)               //  the file gives the endpoints
         return hrb_cluster_check (config, err);
+    if (*config->bind_host) {
+        hr_buf_printf (err, "--bind-host needs --cluster: a single broker binds what "
+                       "--pull, --router and --xpub name");
+        return -1;
+    }
     bool curve = *config->curve_secret != 0;
     if (curve != (*config->curve_clients != 0)) {
         hr_buf_printf (err, "--curve-secret and --curve-clients go together: the broker's "
@@ -79,14 +84,15 @@ s_marker_send (void *arg, const char *ch, size_t ch_len, const hr_buf_t *body)
         hrb_ingest_stream_send (self, ch, ch_len, body);
 }
 
-//  The endpoints to bind: in a cluster, this broker's entry of the file.
+//  The endpoints to bind: in a cluster, this broker's entry of the file
+//  (on --bind-host when given).
 static const char *
 s_endpoints (hrb_server_t *self, hr_cluster_kind_t kind)
 {
-    const hr_cluster_node_t *node = self->cluster? hrb_cluster_self (self->cluster): NULL;
-    return kind == HR_CLUSTER_PUBLISH? (node? node->publish: self->config->pull)
-         : kind == HR_CLUSTER_ROUTER? (node? node->router: self->config->router)
-         : (node? node->stream: self->config->xpub);
+    if (self->cluster)
+        return hrb_cluster_bind (self->cluster, kind);
+    return kind == HR_CLUSTER_PUBLISH? self->config->pull
+         : kind == HR_CLUSTER_ROUTER? self->config->router: self->config->xpub;
 }
 
 static void s_cluster_hooks (hrb_server_t *self);

@@ -86,7 +86,8 @@
 #define O_LEASE { "lease", HR_OPT_MILLIS, B (lease), "DURATION", "an owner sequences only while a majority acknowledged it within this (under --failover-timeout)", 200, 600000 }
 #define O_HOLD_DOWN { "hold-down", HR_OPT_MILLIS, B (hold_down), "DURATION", "a returning broker is a member owning nothing this long before its channels are handed back to it", 0, DAY }
 #define O_HANDOFF_TIMEOUT { "handoff-timeout", HR_OPT_MILLIS, B (handoff_timeout), "DURATION", "how long a new owner waits for a channel handed over to it, holding its publishes, before it takes the channel over with a new epoch", 100, 600000 }
-#define O_BROKER_CLUSTER O_CLUSTER, O_ID, O_STATE_DIR, O_BROKER_HTTP, O_FAILOVER_TIMEOUT, \
+#define O_BIND_HOST { "bind-host", HR_OPT_STRING, B (bind_host), "HOST", "bind this broker's tcp:// ports from the cluster file on HOST instead of its entry's host (0.0.0.0 in a container whose file names brokers by DNS)", 0, 0 }
+#define O_BROKER_CLUSTER O_CLUSTER, O_ID, O_STATE_DIR, O_BIND_HOST, O_BROKER_HTTP, O_FAILOVER_TIMEOUT, \
     O_LEASE, O_HOLD_DOWN, O_HANDOFF_TIMEOUT
 #define O_GW_CLUSTER { "cluster", HR_OPT_STRING, G (cluster), "FILE", "the cluster file: follow every broker in it (instead of --broker)", 0, 0 }
 #define O_CLI_CLUSTER { "cluster", HR_OPT_STRING, C (cluster), "FILE", "the cluster file: use its brokers instead of the endpoint options", 0, 0 }
