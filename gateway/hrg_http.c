@@ -1,6 +1,6 @@
 /*  hrg_http: the route table, the checks every request passes before any
     route sees it (framing, arguments, head size), and the small routes
-    (health, metrics, demo page). Answers are hrg_respond's.  */
+    (health, metrics, demo page, JS client). Answers are hrg_respond's.  */
 #include "hrg_http.h"
 #include "hrg_admin.h"
 #include "hrg_follow.h"
@@ -20,9 +20,13 @@
 #include <string.h>
 #include <strings.h>
 
-//  The demo page, embedded at build time from gateway/demo.html.
+//  The demo page and the JS client, embedded at build time from
+//  gateway/demo.html and clients/js/herald.js (cmake/embed.cmake).
 extern const unsigned char hrg_demo_page [];
 extern const size_t hrg_demo_page_size;
+extern const unsigned char hrg_client_js [];
+extern const size_t hrg_client_js_size;
+extern const char hrg_client_js_etag [];
 
 static enum MHD_Result
 s_preflight (hrg_worker_t *worker, struct MHD_Connection *mhd)
@@ -158,6 +162,25 @@ s_demo (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
                     hrg_demo_page, hrg_demo_page_size, NULL);
 }
 
+//  The JS client, served by every gateway (not only with --demo: pages
+//  import it from here). Cached for an hour, then revalidated by ETag, so a
+//  gateway upgrade reaches browsers within the hour.
+static enum MHD_Result
+s_client_js (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+             const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    static const char *const headers [] = {
+        "Cache-Control", "public, max-age=3600", "ETag", hrg_client_js_etag, NULL
+    };
+    const char *match = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND,
+                                                     MHD_HTTP_HEADER_IF_NONE_MATCH);
+    if (match && strstr (match, hrg_client_js_etag))
+        return hrg_respond_queue_headers (worker, mhd, MHD_HTTP_NOT_MODIFIED, NULL,
+                                          "", 0, headers);
+    return hrg_respond_queue_headers (worker, mhd, MHD_HTTP_OK, "text/javascript; charset=utf-8",
+                                      hrg_client_js, hrg_client_js_size, headers);
+}
+
 typedef struct {
     const char *path;
     const char *method;
@@ -249,6 +272,7 @@ static const s_route_t s_routes [] = {
     { "/v1/cluster", MHD_HTTP_METHOD_GET, s_cluster, "GET" },
     { "/metrics", MHD_HTTP_METHOD_GET, s_metrics_route, "GET" },
     { "/", MHD_HTTP_METHOD_GET, s_demo, "GET" },
+    { "/herald.js", MHD_HTTP_METHOD_GET, s_client_js, "GET" },
 };
 
 static void

@@ -158,6 +158,14 @@ hrg_respond_queue (hrg_worker_t *worker, struct MHD_Connection *mhd, unsigned in
     return s_queue (worker, mhd, status, content_type, body, size, allow, NULL);
 }
 
+enum MHD_Result
+hrg_respond_queue_headers (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                           unsigned int status, const char *content_type,
+                           const void *body, size_t size, const char *const *headers)
+{
+    return s_queue (worker, mhd, status, content_type, body, size, NULL, headers);
+}
+
 bool
 hrg_respond_take_body (hr_buf_t *body, size_t max, bool *too_large,
                        const char *upload_data, size_t *upload_data_size)

@@ -23,6 +23,13 @@ enum MHD_Result hrg_respond_queue (hrg_worker_t *worker, struct MHD_Connection *
                                    unsigned int status, const char *content_type,
                                    const void *body, size_t size, const char *allow);
 
+//  hrg_respond_queue with more headers: headers is NULL or name, value,
+//  name, value..., NULL (e.g. Cache-Control, ETag).
+enum MHD_Result hrg_respond_queue_headers (hrg_worker_t *worker, struct MHD_Connection *mhd,
+                                           unsigned int status, const char *content_type,
+                                           const void *body, size_t size,
+                                           const char *const *headers);
+
 //  hrg_respond_error with an Allow header (405).
 enum MHD_Result hrg_respond_error_allow (hrg_worker_t *worker, struct MHD_Connection *mhd,
                                          hr_error_t error, const char *detail,
