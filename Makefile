@@ -25,6 +25,8 @@ test-deps:
 	@scripts/install-deps.sh test
 	@test -d tests/browser/node_modules/playwright-core || \
 	    (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+	@test -d examples/publish/node/node_modules/zeromq || \
+	    (cd examples/publish/node && npm ci --no-audit --no-fund --loglevel=error)
 
 build: deps
 	@cmake -S . -B $(BUILD) -DCMAKE_BUILD_TYPE=RelWithDebInfo -DHERALD_TESTS=OFF >/dev/null
