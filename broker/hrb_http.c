@@ -6,6 +6,7 @@
 #include "hr_json.h"
 #include "hr_log.h"
 #include "hr_mhd.h"
+#include "hr_status_page.h"
 
 #include <microhttpd.h>
 #include <netdb.h>
@@ -90,6 +91,15 @@ s_metrics (hrb_http_t *self, const hrb_http_request_t *request, hrb_http_answer_
     hr_metrics_render (self->metrics, &answer->body);
 }
 
+//  The live status page (common/status.html), reading /metrics and /v1/cluster
+static void
+s_status (hrb_http_t *self, const hrb_http_request_t *request, hrb_http_answer_t *answer)
+{
+    answer->status = MHD_HTTP_OK;
+    answer->content_type = HR_STATUS_PAGE_TYPE;
+    hr_buf_put (&answer->body, hr_status_page, hr_status_page_size);
+}
+
 static void
 s_cluster (hrb_http_t *self, const hrb_http_request_t *request, hrb_http_answer_t *answer)
 {
@@ -106,6 +116,7 @@ static const struct {
     { "/readyz", s_ready },
     { "/metrics", s_metrics },
     { "/v1/cluster", s_cluster },
+    { "/status", s_status },
 };
 
 void

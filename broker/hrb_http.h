@@ -10,6 +10,8 @@
                         gateway's renderer: every metric of the process)
         /v1/cluster     200, the JSON cluster (arg, channel, json) appends
                         (hr_cluster_status_json); ?channel=X passes X
+        /status         the live status page (hr_status_page.h), HTML
+                        reading the two above
 
     Errors are the gateway's JSON bodies (hr_json_error): 404 not_found,
     405 method_not_allowed (Allow: GET), 400 bad_channel or bad_request.

@@ -79,10 +79,11 @@ s_banner (const char *url, hrb_server_t *broker, int workers, const char *token_
             "  publish       POST %s/v1/publish  {\"channel\":\"demo\",\"data\":{...}}\n"
             "  history       %s/v1/history?channel=demo\n"
             "  metrics       %s/metrics\n"
+            "  status page   %s/status\n"
             "  ZeroMQ PUSH   %s\n"
             "  ZeroMQ ROUTER %s\n"
             "  ZeroMQ XPUB   %s\n",
-            HERALD_VERSION, workers, workers == 1? "": "s", url, url, url, url, url,
+            HERALD_VERSION, workers, workers == 1? "": "s", url, url, url, url, url, url,
             hrb_server_pull_endpoints (broker), hrb_server_router_endpoints (broker),
             hrb_server_xpub_endpoints (broker));
     s_banner_tokens (token_keys);

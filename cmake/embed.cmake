@@ -1,7 +1,8 @@
 # Turns the file IN into a C source OUT defining NAME (an unsigned char
 # array, NUL-terminated), NAME_size (its length without the NUL) and
 # NAME_etag (a quoted HTTP validator: the start of the file's SHA-256), so
-# a file ships inside the binary: the demo page, the JS client.
+# a file ships inside the binary: the demo page, the JS client, the status
+# page (CMakeLists.txt: herald_embed).
 if(NOT NAME)
   set(NAME hrg_demo_page)
 endif()

@@ -15,6 +15,7 @@
 #include "hr_json.h"
 #include "hr_log.h"
 #include "hr_mhd.h"
+#include "hr_status_page.h"
 
 #include <stdio.h>
 #include <string.h>
@@ -152,6 +153,17 @@ s_metrics_route (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *v
     return s_metrics (worker, mhd);
 }
 
+//  The live status page (common/status.html): it reads /metrics and
+//  /v1/cluster, which every gateway serves, so it is served whatever the
+//  options, as they are.
+static enum MHD_Result
+s_status (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
+          const char *upload_data, size_t *upload_data_size, void **con_cls)
+{
+    return hrg_respond_queue (worker, mhd, MHD_HTTP_OK, HR_STATUS_PAGE_TYPE,
+                              hr_status_page, hr_status_page_size, NULL);
+}
+
 static enum MHD_Result
 s_demo (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *version,
         const char *upload_data, size_t *upload_data_size, void **con_cls)
@@ -271,6 +283,7 @@ static const s_route_t s_routes [] = {
     { "/readyz", MHD_HTTP_METHOD_GET, s_ready, "GET" },
     { "/v1/cluster", MHD_HTTP_METHOD_GET, s_cluster, "GET" },
     { "/metrics", MHD_HTTP_METHOD_GET, s_metrics_route, "GET" },
+    { "/status", MHD_HTTP_METHOD_GET, s_status, "GET" },
     { "/", MHD_HTTP_METHOD_GET, s_demo, "GET" },
     { "/herald.js", MHD_HTTP_METHOD_GET, s_client_js, "GET" },
 };

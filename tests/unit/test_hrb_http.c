@@ -1,8 +1,10 @@
 /*  test_hrb_http: the broker's operations HTTP (broker/hrb_http): every
-    route and error of the router, the callbacks it calls (and does not
-    call on a bad channel), the --http address check, and over a real
-    socket: keep-alive, a body refused at once, the connection limit.  */
+    route (the status page among them) and error of the router, the
+    callbacks it calls (and does not call on a bad channel), the --http
+    address check, and over a real socket: keep-alive, a body refused at
+    once, the connection limit.  */
 #include "hrb_http.h"
+#include "hr_status_page.h"
 #include "hr_time.h"
 
 #include "support.h"
@@ -124,6 +126,26 @@ test_metrics_render_the_whole_registry (void **state)
     assert_non_null (strstr (a.body.data, "# TYPE herald_broker_http_requests_total counter\n"));
     assert_non_null (strstr (a.body.data, "herald_broker_http_errors_total{code=\"not_found\"} "));
     assert_non_null (strstr (a.body.data, "# TYPE herald_broker_http_connections gauge\n"));
+    hr_buf_free (&a.body);
+}
+
+static void
+test_status_is_the_embedded_page (void **state)
+{
+    s_fixture_t *f = *state;
+    hrb_http_answer_t a;
+    s_route (f, "GET", "/status", NULL, &a);
+    assert_int_equal (a.status, 200);
+    assert_int_equal (a.error, HR_OK);
+    assert_string_equal (a.content_type, "text/html; charset=utf-8");
+    //  The whole page (the NUL s_route adds aside), which reads /metrics
+    assert_int_equal (a.body.size, hr_status_page_size + 1);
+    assert_memory_equal (a.body.data, hr_status_page, hr_status_page_size);
+    assert_non_null (strstr (a.body.data, "fetch(\"metrics\""));
+    hr_buf_free (&a.body);
+    s_route (f, "POST", "/status", NULL, &a);
+    assert_int_equal (a.status, 405);
+    assert_string_equal (a.allow, "GET");
     hr_buf_free (&a.body);
 }
 
@@ -413,6 +435,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_health_and_readiness, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_metrics_render_the_whole_registry, s_setup,
                                          s_teardown),
+        cmocka_unit_test_setup_teardown (test_status_is_the_embedded_page, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_cluster_passes_the_channel, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bad_channels_are_400_and_never_reach_the_callback,
                                          s_setup, s_teardown),
