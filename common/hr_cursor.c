@@ -97,18 +97,18 @@ s_get_varint (const uint8_t **p, const uint8_t *end, uint64_t *value)
     return -1;
 }
 
-hr_error_t
-hr_cursor_decode (const char *text, size_t len, const hr_chanset_t *set,
-                  hr_position_t *positions)
+hr_cursor_status_t
+hr_cursor_parse (const char *text, size_t len, const hr_chanset_t *set,
+                 hr_position_t *positions)
 {
     if (len == 0 || len > HR_CURSOR_TEXT_MAX)
-        return HR_E_BAD_CURSOR;
+        return HR_CURSOR_BAD;
     //  libsodium 1.0.18 reads bytes over 0x7f as '_': check the alphabet first
     for (size_t i = 0; i < len; i++) {
         unsigned char c = (unsigned char) text [i];
         if (!((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9')
            || c == '-' || c == '_'))
-            return HR_E_BAD_CURSOR;
+            return HR_CURSOR_BAD;
     }
     uint8_t bin [S_BIN_MAX + 3];
     size_t size;
@@ -116,33 +116,50 @@ hr_cursor_decode (const char *text, size_t len, const hr_chanset_t *set,
     if (sodium_base642bin (bin, sizeof bin, text, len, NULL, &size, &end_text,
                            sodium_base64_VARIANT_URLSAFE_NO_PADDING) != 0
     ||  end_text != text + len)
-        return HR_E_BAD_CURSOR;
+        return HR_CURSOR_BAD;
     if (size < 1 + 4 + 1 + 4
     ||  s_get_u32 (bin + size - 4) != hr_fnv1a (HR_FNV1A_SEED, bin, size - 4))
-        return HR_E_BAD_CURSOR;
+        return HR_CURSOR_BAD;
     const uint8_t *p = bin, *end = bin + size - 4;
-    if (*p++ != S_VERSION || s_get_u32 (p) != set->hash)
-        return HR_E_BAD_CURSOR;
+    if (*p++ != S_VERSION)
+        return HR_CURSOR_BAD;
+    uint32_t hash = s_get_u32 (p);
     p += 4;
     uint64_t count;
-    if (s_get_varint (&p, end, &count) || count != set->count)
-        return HR_E_BAD_CURSOR;
+    if (s_get_varint (&p, end, &count) || count == 0 || count > HR_CHANSET_MAX)
+        return HR_CURSOR_BAD;
+    //  Parsed whole before the set is compared: only a well-formed cursor
+    //  of another set is "other", anything else is garbage
+    hr_position_t parsed [HR_CHANSET_MAX];
     for (size_t i = 0; i < count; i++) {
         if (p >= end)
-            return HR_E_BAD_CURSOR;
+            return HR_CURSOR_BAD;
         size_t epoch_len = *p++;
         if (epoch_len > HR_EPOCH_MAX || epoch_len > (size_t) (end - p))
-            return HR_E_BAD_CURSOR;
+            return HR_CURSOR_BAD;
         if (epoch_len && !hr_token_valid ((const char *) p, epoch_len, HR_EPOCH_MAX))
-            return HR_E_BAD_CURSOR;
-        memcpy (positions [i].epoch, p, epoch_len);
-        positions [i].epoch [epoch_len] = 0;
-        positions [i].epoch_len = epoch_len;
+            return HR_CURSOR_BAD;
+        memcpy (parsed [i].epoch, p, epoch_len);
+        parsed [i].epoch [epoch_len] = 0;
+        parsed [i].epoch_len = epoch_len;
         p += epoch_len;
-        if (s_get_varint (&p, end, &positions [i].seq))
-            return HR_E_BAD_CURSOR;
-        if (epoch_len == 0 && positions [i].seq != 0)
-            return HR_E_BAD_CURSOR;
+        if (s_get_varint (&p, end, &parsed [i].seq))
+            return HR_CURSOR_BAD;
+        if (epoch_len == 0 && parsed [i].seq != 0)
+            return HR_CURSOR_BAD;
     }
-    return p == end? HR_OK: HR_E_BAD_CURSOR;
+    if (p != end)
+        return HR_CURSOR_BAD;
+    if (hash != set->hash || count != set->count)
+        return HR_CURSOR_OTHER_SET;
+    memcpy (positions, parsed, count * sizeof *positions);
+    return HR_CURSOR_OK;
+}
+
+hr_error_t
+hr_cursor_decode (const char *text, size_t len, const hr_chanset_t *set,
+                  hr_position_t *positions)
+{
+    return hr_cursor_parse (text, len, set, positions) == HR_CURSOR_OK? HR_OK
+                                                                       : HR_E_BAD_CURSOR;
 }

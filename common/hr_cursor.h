@@ -36,8 +36,21 @@ void hr_cursor_encode_parts (hr_buf_t *out, const hr_chanset_t *set,
                              const char *const *epochs, const uint64_t *seqs);
 
 //  Parses text (len bytes) as a cursor for set, filling positions (set->count
-//  entries). Returns HR_OK or HR_E_BAD_CURSOR.
+//  entries). Returns HR_OK or HR_E_BAD_CURSOR (a cursor of another set too).
 hr_error_t hr_cursor_decode (const char *text, size_t len, const hr_chanset_t *set,
                              hr_position_t *positions);
+
+//  What hr_cursor_parse found.
+typedef enum {
+    HR_CURSOR_OK,               //  positions filled
+    HR_CURSOR_BAD,              //  not a cursor
+    HR_CURSOR_OTHER_SET         //  well formed, but made for another channel set
+} hr_cursor_status_t;
+
+//  hr_cursor_decode, telling a well-formed cursor of another channel set
+//  (a page that changed its channels, docs/protocol.md §7) from garbage.
+//  positions (set->count entries) are filled only on HR_CURSOR_OK.
+hr_cursor_status_t hr_cursor_parse (const char *text, size_t len, const hr_chanset_t *set,
+                                    hr_position_t *positions);
 
 #endif

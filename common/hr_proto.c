@@ -8,7 +8,8 @@
 #include <string.h>
 
 static const char *s_reset_names [HR_RESET_COUNT] = {
-    "none", "epoch-changed", "unknown-channel", "expired", "cursor-ahead", "unavailable"
+    "none", "epoch-changed", "unknown-channel", "expired", "cursor-ahead", "unavailable",
+    "cursor-mismatch"
 };
 
 const char *

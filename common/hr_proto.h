@@ -33,6 +33,7 @@ typedef enum {
     HR_RESET_EXPIRED,
     HR_RESET_CURSOR_AHEAD,
     HR_RESET_UNAVAILABLE,
+    HR_RESET_CURSOR_MISMATCH,   //  gateway only: a cursor made for another channel set
     HR_RESET_COUNT
 } hr_reset_t;
 

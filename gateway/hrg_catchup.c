@@ -334,6 +334,10 @@ hrg_stream_catch_up (hrg_stream_t *self)
         for (size_t i = 0; i < self->set->count; i++)
             s_set_position (&self->positions [i], self->channels [i]->epoch,
                             self->channels [i]->last);
+        //  A position of other channels says nothing about these: the
+        //  client learns it must refetch them, and the stream goes on
+        for (size_t i = 0; i < self->set->count && self->mismatch; i++)
+            s_own_reset (self, i, HR_RESET_CURSOR_MISMATCH);
         self->fresh = false;
     }
     else

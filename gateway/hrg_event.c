@@ -42,6 +42,12 @@ hrg_event_decode (const void *frame, size_t size, hr_error_t *error)
     self->json [json.size] = 0;
     self->envelope = (const uint8_t *) self->json + json.size + 1;
     self->envelope_len = envelope_len;
+    self->type_len = 0;
+    if (envelope_len && ev.type) {
+        assert (ev.type_len <= HR_TYPE_MAX);
+        self->type_at = (uint32_t) (ev.type - (const char *) frame);
+        self->type_len = (uint8_t) ev.type_len;
+    }
     if (envelope_len)
         memcpy ((uint8_t *) self->envelope, frame, envelope_len);
     hr_buf_free (&json);

@@ -22,6 +22,8 @@ typedef struct {
     uint64_t seq;
     char epoch [HR_EPOCH_MAX + 1];      //  empty when nil
     char channel [HR_CHANNEL_MAX + 1];
+    uint32_t type_at;           //  the type's offset in envelope (type_len 0: none)
+    uint8_t type_len;
     size_t json_len;
     const uint8_t *envelope;    //  the broker's MessagePack envelope (in json's block)
     size_t envelope_len;
@@ -42,6 +44,15 @@ hrg_event_t *hrg_event_marker (const char *channel, const char *epoch, size_t ep
 //  The event as a view of its envelope (strings and data point into self,
 //  valid while the caller holds its reference).
 void hrg_event_view (const hrg_event_t *self, hr_event_t *view);
+
+//  The event's type (in its envelope, not NUL-terminated) and its length,
+//  or NULL when it has none.
+static inline const char *
+hrg_event_type (const hrg_event_t *self, size_t *len)
+{
+    *len = self->type_len;
+    return self->type_len? (const char *) self->envelope + self->type_at: NULL;
+}
 
 //  Bytes the event holds, for the memory bounds of rings and held lists.
 static inline size_t

@@ -1,42 +1,58 @@
-/*  hrg_history: GET /v1/history?channel=C&since=N&epoch=E&limit=L, answered
-    from the broker's history with the same reset semantics as resume.
+/*  hrg_history: GET /v1/history, answered from the broker's history with
+    the same reset semantics as resume, in two forms (docs/protocol.md §8):
+    one channel from (epoch, since), or a channel set from an SSE cursor,
+    returning the next cursor (polling with the position streaming uses).
 
     The response is streamed: libmicrohttpd asks for body bytes as the
     socket drains, and they are rendered from shared history pages
     (hrg_fetch) an event at a time, fetching the next page when one is
-    used up. A client that does not read holds one page and one rendered
-    event. The first page decides the status and the header (epoch, first,
-    head, reset); a new request waits for --catchup-memory like a resume.  */
+    used up, one channel after the other. A client that does not read
+    holds one page and one rendered event. In the one-channel form the
+    first page decides the status and the header (epoch, first, head,
+    reset); a new request waits for --catchup-memory like a resume.  */
 #include "hrg_history.h"
 #include "hrg_auth.h"
 #include "hrg_respond.h"
 #include "hrg_fetch.h"
+#include "hrg_query.h"
+#include "hrg_sse.h"
+#include "hr_cursor.h"
 #include "hr_json.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 //  libmicrohttpd's buffer for the body between reads of ours.
 #define S_BLOCK_SIZE (16 * 1024)
 
+//  One channel of the request: where the body is in it.
+typedef struct {
+    const char *name;           //  the set's
+    char epoch [HR_EPOCH_MAX + 1];      //  "" when none; the reply's after the first page
+    uint64_t last;              //  the last seq in the body (since at first)
+    uint64_t head;              //  the first page's head: the body goes no further
+    uint64_t avg;               //  bytes per event seen, to size pages
+    uint32_t stale;             //  first pages answered from an older epoch
+    hr_reset_t reset;
+    bool started;               //  its first page is in
+    bool unavailable;           //  cursor form: no broker answered, position kept
+} s_leg_t;
+
 typedef struct {
     hrg_request_t base;
     hrg_worker_t *worker;
     struct MHD_Connection *mhd;
-    char channel [HR_CHANNEL_MAX + 1];
-    char epoch [HR_EPOCH_MAX + 1];      //  "" when not given; the reply's after the first page
-    uint64_t last;              //  the last seq in the body (since at first)
-    uint64_t head;              //  the first page's head: the body goes no further
+    hr_chanset_t *set;
+    s_leg_t *legs;              //  one per channel of set, in set order
+    size_t at;                  //  the leg being read
+    bool cursor_form;           //  {"events", "resets", "cursor", "more"}
+    bool now;                   //  cursor form: positions only (cursor=now, mismatch)
+    bool mismatch;              //  the cursor was of another channel set
     uint64_t limit, written;
-    uint64_t avg;               //  bytes per event seen, to size pages
-    hr_reset_t reset;
-    uint32_t stale;             //  first pages answered from an older epoch
     hrg_page_t *page;           //  the page being rendered or in flight
     size_t next;                //  the page's next event to look at
     hrg_waiter_t waiter;        //  waiting for --catchup-memory
-    bool started;               //  the first page is in: the header is known
-    bool events_done;           //  no more events: the tail comes next
+    bool leg_done;              //  no more events of the leg
     bool ended;                 //  the tail is rendered
     bool suspended;
     hr_buf_t out;               //  rendered, not yet given to libmicrohttpd
@@ -53,6 +69,8 @@ s_destroy (hrg_request_t *base)
     hrg_fetch_unwait (self->worker, &self->waiter);
     hrg_fetch_hold (self->worker, -(int64_t) self->held);
     hr_buf_free (&self->out);
+    hr_chanset_destroy (&self->set);
+    free (self->legs);
     free (self);
 }
 
@@ -67,99 +85,195 @@ s_account (s_history_t *self)
 static void s_on_page (void *arg, hrg_page_t *page);
 static void s_on_admit (void *arg);
 
-//  Asks for the page after the body's last seq. False while waiting for
-//  memory (only the first page waits: a response under way holds its
-//  share already); a broker that cannot be asked ends the events (or,
-//  for the first page, is the answer).
+//  Asks for the page after the leg's last seq. False while waiting for
+//  memory (only the first page of a response waits: one under way holds
+//  its share already); a broker that cannot be asked ends the leg (or,
+//  for the one-channel form's first page, is the answer).
 static bool
 s_fetch (s_history_t *self)
 {
     hrg_worker_t *worker = self->worker;
-    const char *epoch = self->epoch [0]? self->epoch: NULL;
+    s_leg_t *leg = &self->legs [self->at];
+    const char *epoch = leg->epoch [0]? leg->epoch: NULL;
     uint64_t budget = hrg_fetch_budget (worker);
-    uint64_t limit = self->limit == 0? 0
-                   : hrg_fetch_limit (budget, self->avg, self->limit - self->written);
-    if (!self->started && hrg_fetch_over_cap (worker) && !self->waiter.admitted
-    &&  !hrg_page_exists (worker, self->channel, epoch, self->last, limit)) {
+    uint64_t limit = self->now || self->limit == 0? 0        //  0: a probe, the header only
+                   : hrg_fetch_limit (budget, leg->avg, self->limit - self->written);
+    bool first = self->at == 0 && !leg->started;
+    if (first && hrg_fetch_over_cap (worker) && !self->waiter.admitted
+    &&  !hrg_page_exists (worker, leg->name, epoch, leg->last, limit)) {
         self->waiter.fn = s_on_admit;
         self->waiter.arg = self;
         hrg_fetch_wait (worker, &self->waiter);
         return false;
     }
-    self->page = hrg_page_get (worker, self->channel, epoch, self->last, limit, budget,
+    self->page = hrg_page_get (worker, leg->name, epoch, leg->last, limit, budget,
                                s_on_page, self);
     self->next = 0;
     if (!self->page) {
-        if (!self->started)
+        if (!leg->started && self->cursor_form)
+            leg->unavailable = true;
+        else
+        if (!leg->started)
             self->error = HR_E_BROKER_UNAVAILABLE;
-        self->events_done = true;
+        self->leg_done = true;
     }
     return true;
 }
 
-//  The first page: the status and the header.
+//  {"channel":C,"epoch":E|null,...: the one-channel form's header.
 static void
-s_start (s_history_t *self)
+s_header (s_history_t *self, hrg_page_t *page)
 {
-    hrg_page_t *page = self->page;
-    if (hrg_page_stale (page) && self->stale++ < HRG_STALE_RETRIES) {
-        hrg_page_release (&self->page, self);   //  a broker that lags: ask again
-        return;
-    }
-    self->started = true;
-    self->reset = hrg_page_reset (page);
-    if (self->reset == HR_RESET_UNAVAILABLE) {
-        self->error = HR_E_BROKER_UNAVAILABLE;
-        self->events_done = true;
-        return;
-    }
-    snprintf (self->epoch, sizeof self->epoch, "%s", hrg_page_epoch (page));
-    self->head = hrg_page_head (page);
+    s_leg_t *leg = &self->legs [0];
     hr_buf_t *out = &self->out;
     hr_buf_puts (out, "{\"channel\":");
-    hr_json_string (out, self->channel, strlen (self->channel));
+    hr_json_string (out, leg->name, strlen (leg->name));
     hr_buf_puts (out, ",\"epoch\":");
-    if (self->epoch [0])
-        hr_json_string (out, self->epoch, strlen (self->epoch));
+    if (leg->epoch [0])
+        hr_json_string (out, leg->epoch, strlen (leg->epoch));
     else
         hr_buf_puts (out, "null");
     hr_buf_printf (out, ",\"first\":%llu,\"head\":%llu,\"events\":[",
                    (unsigned long long) hrg_page_first (page),
-                   (unsigned long long) self->head);
-    if (self->reset)
-        self->events_done = true;
+                   (unsigned long long) leg->head);
+}
+
+//  The leg's first page: where it stands (and in the one-channel form, the
+//  status and the header). A reset moves the leg to the channel's head.
+static void
+s_start (s_history_t *self)
+{
+    s_leg_t *leg = &self->legs [self->at];
+    hrg_page_t *page = self->page;
+    if (hrg_page_stale (page) && leg->stale++ < HRG_STALE_RETRIES) {
+        hrg_page_release (&self->page, self);   //  a broker that lags: ask again
+        return;
+    }
+    leg->started = true;
+    leg->reset = self->mismatch? HR_RESET_CURSOR_MISMATCH
+               : self->now? HR_RESET_NONE: hrg_page_reset (page);
+    if (leg->reset == HR_RESET_UNAVAILABLE) {
+        leg->reset = HR_RESET_NONE;
+        if (self->cursor_form)
+            leg->unavailable = true;
+        else
+            self->error = HR_E_BROKER_UNAVAILABLE;
+        self->leg_done = true;
+        return;
+    }
+    snprintf (leg->epoch, sizeof leg->epoch, "%s", hrg_page_epoch (page));
+    leg->head = hrg_page_head (page);
+    if (!self->cursor_form)
+        s_header (self, page);
+    else
+    if (leg->reset || self->now)
+        leg->last = leg->head;
+    if (leg->reset && self->cursor_form) {
+        hrg_worker_t *worker = self->worker;
+        hr_metrics_inc (worker->shard, worker->m->resets + (int) leg->reset - 1);
+    }
+    if (leg->reset || self->now)
+        self->leg_done = true;
 }
 
 //  Renders the next event of the ready page into out, or finishes with the
-//  page: done when the limit, the first page's head or the end of the
-//  history is reached, or the history changed since the first page.
+//  page: the leg is done when the limit, the first page's head or the end
+//  of the history is reached, or the history changed since the first page.
 static void
 s_render_next (s_history_t *self)
 {
+    s_leg_t *leg = &self->legs [self->at];
     hrg_page_t *page = self->page;
     size_t count = hrg_page_count (page);
-    if (self->started
-    &&  (hrg_page_reset (page) || strcmp (hrg_page_epoch (page), self->epoch) != 0))
+    if (hrg_page_reset (page) || strcmp (hrg_page_epoch (page), leg->epoch) != 0)
         self->next = count;             //  changed since the first page: stop here
     while (self->next < count) {
         hrg_event_t *ev = hrg_page_event (page, self->next++);
-        if (ev->seq <= self->last)
+        if (ev->seq <= leg->last)
             continue;
-        if (ev->seq != self->last + 1 || ev->seq > self->head
+        if (ev->seq != leg->last + 1 || ev->seq > leg->head
         ||  self->written == self->limit)
             break;
         if (self->written++)
             hr_buf_putc (&self->out, ',');
         hr_buf_put (&self->out, ev->json, ev->json_len);
-        self->last = ev->seq;
+        leg->last = ev->seq;
         return;
     }
     if (count)
-        self->avg = hrg_page_bytes (page) / count;
-    bool progress = self->last > hrg_page_since (page);
+        leg->avg = hrg_page_bytes (page) / count;
+    bool progress = leg->last > hrg_page_since (page);
     hrg_page_release (&self->page, self);
-    if (!progress || self->last >= self->head || self->written == self->limit)
-        self->events_done = true;
+    if (!progress || leg->last >= leg->head || self->written == self->limit)
+        self->leg_done = true;
+}
+
+//  The cursor form's tail: resets, unavailable channels, the next cursor.
+static void
+s_cursor_tail (s_history_t *self)
+{
+    hr_buf_t *out = &self->out;
+    const char *epochs [HR_CHANSET_MAX];
+    uint64_t seqs [HR_CHANSET_MAX];
+    hr_buf_puts (out, "],\"resets\":[");
+    size_t n = 0;
+    for (size_t i = 0; i < self->set->count; i++) {
+        s_leg_t *leg = &self->legs [i];
+        epochs [i] = leg->epoch [0]? leg->epoch: NULL;
+        seqs [i] = leg->last;
+        if (!leg->reset)
+            continue;
+        if (n++)
+            hr_buf_putc (out, ',');
+        hrg_sse_reset_data (out, leg->name, leg->reset, epochs [i], leg->last);
+    }
+    hr_buf_puts (out, "],\"unavailable\":[");
+    n = 0;
+    for (size_t i = 0; i < self->set->count; i++)
+        if (self->legs [i].unavailable) {
+            if (n++)
+                hr_buf_putc (out, ',');
+            hr_json_string (out, self->legs [i].name, strlen (self->legs [i].name));
+        }
+    hr_buf_puts (out, "],\"cursor\":\"");
+    hr_cursor_encode_parts (out, self->set, epochs, seqs);
+    //  More only when the limit stopped the body short of a head
+    s_leg_t *leg = &self->legs [self->at];
+    bool more = self->written == self->limit
+             && (self->at + 1 < self->set->count || leg->last < leg->head);
+    hr_buf_puts (out, "\",\"more\":");
+    hr_buf_puts (out, more? "true}": "false}");
+}
+
+//  The tail of the body.
+static void
+s_tail (s_history_t *self)
+{
+    s_leg_t *leg = &self->legs [0];
+    if (self->cursor_form)
+        s_cursor_tail (self);
+    else {
+        hr_buf_puts (&self->out, "],\"reset\":");
+        if (leg->reset)
+            hr_buf_printf (&self->out, "\"%s\"", hr_reset_name (leg->reset));
+        else
+            hr_buf_puts (&self->out, "null");
+        hr_buf_putc (&self->out, '}');
+    }
+    self->ended = true;
+}
+
+//  The leg is done: on to the next channel (none once the limit is reached:
+//  the others keep their positions), or the tail.
+static void
+s_next_leg (s_history_t *self)
+{
+    self->leg_done = false;
+    if (self->cursor_form && !self->error && self->at + 1 < self->set->count
+    &&  (self->now || self->written < self->limit))
+        self->at++;
+    else
+        s_tail (self);
 }
 
 //  Fills out with what comes next. False while waiting for a page or for
@@ -170,18 +284,8 @@ s_produce (s_history_t *self)
     while (self->out.size == self->out_sent && !self->ended) {
         hr_buf_reset (&self->out);
         self->out_sent = 0;
-        if (self->events_done) {
-            hr_buf_puts (&self->out, "],\"reset\":");
-            if (self->reset) {
-                hr_buf_putc (&self->out, '"');
-                hr_buf_puts (&self->out, hr_reset_name (self->reset));
-                hr_buf_putc (&self->out, '"');
-            }
-            else
-                hr_buf_puts (&self->out, "null");
-            hr_buf_putc (&self->out, '}');
-            self->ended = true;
-        }
+        if (self->leg_done)
+            s_next_leg (self);
         else
         if (!self->page) {
             if (!s_fetch (self))
@@ -191,7 +295,7 @@ s_produce (s_history_t *self)
         if (!hrg_page_ready (self->page))
             return false;
         else
-        if (!self->started)
+        if (!self->legs [self->at].started)
             s_start (self);
         else
             s_render_next (self);
@@ -249,24 +353,6 @@ s_on_admit (void *arg)
     s_continue (arg);
 }
 
-//  Parses an optional unsigned decimal query argument.
-static bool
-s_uint_arg (struct MHD_Connection *mhd, const char *name, uint64_t fallback,
-            uint64_t *value)
-{
-    const char *text = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, name);
-    *value = fallback;
-    if (!text)
-        return true;
-    char *end;
-    errno = 0;
-    unsigned long long number = strtoull (text, &end, 10);
-    if (!*text || *end || errno || text [0] == '-')
-        return false;
-    *value = number;
-    return true;
-}
-
 //  The first page is in: the error, or the streamed 200.
 static enum MHD_Result
 s_answer (s_history_t *self)
@@ -284,6 +370,52 @@ s_answer (s_history_t *self)
     return rc;
 }
 
+//  Where each leg starts: (epoch, since) of one channel, or the cursor
+//  form's cursor (`now` or empty: the heads; absent: each channel's start).
+static hr_error_t
+s_parse_position (s_history_t *self, const char **detail)
+{
+    struct MHD_Connection *mhd = self->mhd;
+    const char *cursor = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "cursor");
+    const char *epoch = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "epoch");
+    bool has_cursor = cursor || hrg_query_flag (mhd, "cursor");
+    self->cursor_form = has_cursor || self->set->count > 1;
+    if (self->cursor_form) {
+        if (epoch || MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "since")) {
+            *detail = "epoch and since are for one channel without a cursor";
+            return HR_E_BAD_REQUEST;
+        }
+        if (!cursor || !*cursor || strcmp (cursor, "now") == 0) {
+            self->now = has_cursor;
+            return HR_OK;
+        }
+        hr_position_t positions [HR_CHANSET_MAX];
+        hr_cursor_status_t status = hr_cursor_parse (cursor, strlen (cursor), self->set,
+                                                     positions);
+        if (status == HR_CURSOR_BAD)
+            return HR_E_BAD_CURSOR;
+        //  Another channel set's position says nothing of these channels:
+        //  each gets a cursor-mismatch reset at its head
+        self->now = self->mismatch = status == HR_CURSOR_OTHER_SET;
+        for (size_t i = 0; i < self->set->count && !self->mismatch; i++) {
+            snprintf (self->legs [i].epoch, sizeof self->legs [i].epoch, "%s",
+                      positions [i].epoch);
+            self->legs [i].last = positions [i].seq;
+        }
+        return HR_OK;
+    }
+    if (epoch && *epoch && !hr_token_valid (epoch, strlen (epoch), HR_EPOCH_MAX)) {
+        *detail = "epoch is not a valid epoch";
+        return HR_E_BAD_REQUEST;
+    }
+    snprintf (self->legs [0].epoch, sizeof self->legs [0].epoch, "%s", epoch? epoch: "");
+    if (!hrg_query_uint (mhd, "since", 0, &self->legs [0].last)) {
+        *detail = "since must be an unsigned integer";
+        return HR_E_BAD_REQUEST;
+    }
+    return HR_OK;
+}
+
 enum MHD_Result
 hrg_history_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, void **con_cls)
 {
@@ -297,36 +429,44 @@ hrg_history_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, void **con
         MHD_suspend_connection (mhd);
         return MHD_YES;
     }
-    const char *channel = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "channel");
-    if (!channel || !hr_channel_valid (channel, strlen (channel)))
-        return hrg_respond_error (worker, mhd, HR_E_BAD_CHANNEL, NULL);
+    hr_error_t error;
+    hr_chanset_t *set = hrg_query_channels (mhd, &error);
+    if (!set)
+        return hrg_respond_error (worker, mhd, error, NULL);
     hr_claims_t *claims = NULL;
     const char *why = NULL;
-    hr_error_t error = hrg_auth_request_read (worker->auth, mhd, &channel, 1, &claims, &why);
+    error = hrg_auth_request_read (worker->auth, mhd, (const char *const *) set->names,
+                                   set->count, &claims, &why);
     hr_claims_destroy (&claims);
-    if (error)
-        return hrg_respond_error (worker, mhd, error, why);
-    const char *epoch = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "epoch");
-    if (epoch && !*epoch)
-        epoch = NULL;
-    if (epoch && !hr_token_valid (epoch, strlen (epoch), HR_EPOCH_MAX))
-        return hrg_respond_error (worker, mhd, HR_E_BAD_REQUEST, "epoch is not a valid epoch");
-    uint64_t since, limit;
-    if (!s_uint_arg (mhd, "since", 0, &since))
-        return hrg_respond_error (worker, mhd, HR_E_BAD_REQUEST, "since must be an unsigned integer");
-    if (!s_uint_arg (mhd, "limit", HR_HISTORY_LIMIT_DEFAULT, &limit))
-        return hrg_respond_error (worker, mhd, HR_E_BAD_REQUEST, "limit must be an unsigned integer");
-    if (limit > HR_HISTORY_LIMIT_MAX)
-        limit = HR_HISTORY_LIMIT_MAX;
+    const char *detail = NULL;
     self = hr_calloc (1, sizeof *self);
     self->base.destroy = s_destroy;
     self->worker = worker;
     self->mhd = mhd;
-    snprintf (self->channel, sizeof self->channel, "%s", channel);
-    snprintf (self->epoch, sizeof self->epoch, "%s", epoch? epoch: "");
-    self->last = since;
-    self->head = UINT64_MAX;
-    self->limit = limit;
+    self->set = set;
+    self->legs = hr_calloc (set->count, sizeof *self->legs);
+    for (size_t i = 0; i < set->count; i++)
+        self->legs [i].name = set->names [i];
+    if (!error)
+        error = s_parse_position (self, &detail);
+    if (!error && !hrg_query_uint (mhd, "limit", HR_HISTORY_LIMIT_DEFAULT, &self->limit)) {
+        error = HR_E_BAD_REQUEST;
+        detail = "limit must be an unsigned integer";
+    }
+    if (!error && self->cursor_form && self->limit == 0) {
+        error = HR_E_BAD_REQUEST;
+        detail = "limit must be at least 1 with several channels or a cursor";
+    }
+    if (error) {
+        s_destroy (&self->base);
+        return hrg_respond_error (worker, mhd, error, detail? detail: why);
+    }
+    if (self->limit > HR_HISTORY_LIMIT_MAX)
+        self->limit = HR_HISTORY_LIMIT_MAX;
+    //  The cursor form has no error status past this point (a channel
+    //  without a broker keeps its position): it starts at once
+    if (self->cursor_form)
+        hr_buf_puts (&self->out, "{\"events\":[");
     *con_cls = self;
     //  Wait for the first page before answering: it decides the status
     if (s_produce (self))

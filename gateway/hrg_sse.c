@@ -2,10 +2,12 @@
     Writing the body is hrg_sse_io.c.  */
 #include "hrg_sse.h"
 #include "hrg_auth.h"
+#include "hrg_query.h"
 #include "hrg_respond.h"
 #include "hr_json.h"
 #include "hr_log.h"
 
+#include <assert.h>
 #include <fcntl.h>
 #include <string.h>
 
@@ -17,9 +19,20 @@ typedef struct {
 
 void
 hrg_sse_format_event (hr_buf_t *out, const char *cursor, size_t cursor_len,
-                      const hrg_event_t *ev)
+                      const hrg_event_t *ev, bool typed)
 {
-    hr_buf_reserve (out, cursor_len + ev->json_len + 16);
+    size_t type_len;
+    const char *type = typed? hrg_event_type (ev, &type_len): NULL;
+    //  An event named herald-* would pass for the gateway's own (a reset):
+    //  those stay on the default message stream
+    if (type && type_len >= 7 && memcmp (type, "herald-", 7) == 0)
+        type = NULL;
+    hr_buf_reserve (out, cursor_len + ev->json_len + 16 + (type? type_len + 8: 0));
+    if (type) {
+        hr_buf_put (out, "event: ", 7);
+        hr_buf_put (out, type, type_len);
+        hr_buf_putc (out, '\n');
+    }
     hr_buf_put (out, "id: ", 4);
     hr_buf_put (out, cursor, cursor_len);
     hr_buf_put (out, "\ndata: ", 7);
@@ -28,13 +41,10 @@ hrg_sse_format_event (hr_buf_t *out, const char *cursor, size_t cursor_len,
 }
 
 void
-hrg_sse_format_reset (hr_buf_t *out, const char *cursor, size_t cursor_len,
-                      const char *channel, hr_reset_t reason, const char *epoch,
-                      uint64_t seq)
+hrg_sse_reset_data (hr_buf_t *out, const char *channel, hr_reset_t reason,
+                    const char *epoch, uint64_t seq)
 {
-    hr_buf_puts (out, "event: herald-reset\nid: ");
-    hr_buf_put (out, cursor, cursor_len);
-    hr_buf_puts (out, "\ndata: {\"channel\":");
+    hr_buf_puts (out, "{\"channel\":");
     hr_json_string (out, channel, strlen (channel));
     hr_buf_puts (out, ",\"reason\":\"");
     hr_buf_puts (out, hr_reset_name (reason));
@@ -45,50 +55,44 @@ hrg_sse_format_reset (hr_buf_t *out, const char *cursor, size_t cursor_len,
         hr_buf_puts (out, "null");
     hr_buf_puts (out, ",\"seq\":");
     hr_buf_put_u64 (out, seq);
-    hr_buf_puts (out, "}\n\n");
+    hr_buf_putc (out, '}');
 }
 
-typedef struct {
-    const char *names [HR_CHANSET_MAX];
-    size_t count;
-    hr_error_t error;
-} s_channel_args_t;
-
-static enum MHD_Result
-s_collect_channel (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+void
+hrg_sse_format_reset (hr_buf_t *out, const char *cursor, size_t cursor_len,
+                      const char *channel, hr_reset_t reason, const char *epoch,
+                      uint64_t seq)
 {
-    s_channel_args_t *args = cls;
-    if (strcmp (key, "channel") != 0 || args->error)
-        return MHD_YES;
-    if (!value || !hr_channel_valid (value, strlen (value)))
-        args->error = HR_E_BAD_CHANNEL;
-    else
-    if (args->count == HR_CHANSET_MAX)
-        args->error = HR_E_TOO_MANY_CHANNELS;
-    else
-        args->names [args->count++] = value;
-    return MHD_YES;
+    hr_buf_puts (out, "event: herald-reset\nid: ");
+    hr_buf_put (out, cursor, cursor_len);
+    hr_buf_puts (out, "\ndata: ");
+    hrg_sse_reset_data (out, channel, reason, epoch, seq);
+    hr_buf_puts (out, "\n\n");
 }
 
-//  The channels and positions the request asks for, or an error code.
+//  A well-formed cursor of another channel set (the page changed its
+//  channels) is no error: the stream starts fresh with a cursor-mismatch
+//  reset per channel (*mismatch), so EventSource does not give up.
 static hr_chanset_t *
 s_parse_request (struct MHD_Connection *mhd, hr_position_t **positions, bool *fresh,
-                 hr_error_t *error)
+                 bool *mismatch, hr_error_t *error)
 {
-    s_channel_args_t args = { .count = 0 };
-    MHD_get_connection_values (mhd, MHD_GET_ARGUMENT_KIND, s_collect_channel, &args);
-    if (!args.error && args.count == 0)
-        args.error = HR_E_BAD_CHANNEL;
-    *error = args.error;
-    if (*error)
+    hr_chanset_t *set = hrg_query_channels (mhd, error);
+    if (!set)
         return NULL;
-    hr_chanset_t *set = hr_chanset_new (args.names, args.count);
     *positions = hr_calloc (set->count, sizeof **positions);
     const char *cursor = MHD_lookup_connection_value (mhd, MHD_HEADER_KIND, "Last-Event-ID");
     if (!cursor || !*cursor)
         cursor = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "lastEventId");
     *fresh = !cursor || !*cursor;
-    if (!*fresh && hr_cursor_decode (cursor, strlen (cursor), set, *positions) != HR_OK) {
+    *mismatch = false;
+    if (*fresh)
+        return set;
+    hr_cursor_status_t status = hr_cursor_parse (cursor, strlen (cursor), set, *positions);
+    if (status == HR_CURSOR_OTHER_SET)
+        *fresh = *mismatch = true;
+    else
+    if (status != HR_CURSOR_OK) {
         *error = HR_E_BAD_CURSOR;
         free (*positions);
         hr_chanset_destroy (&set);
@@ -131,7 +135,15 @@ s_render_event (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
                 const hrg_event_t *ev)
 {
     hr_buf_t *cursor = s_cursor (worker, view);
-    hrg_sse_format_event (out, cursor->data, cursor->size, ev);
+    hrg_sse_format_event (out, cursor->data, cursor->size, ev, false);
+}
+
+static void
+s_render_typed (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
+                const hrg_event_t *ev)
+{
+    hr_buf_t *cursor = s_cursor (worker, view);
+    hrg_sse_format_event (out, cursor->data, cursor->size, ev, true);
 }
 
 static void
@@ -270,18 +282,25 @@ s_destroy (hrg_conn_t *conn)
 
 _Static_assert (sizeof (s_sse_t) <= HRG_CONN_SLOT, "an SSE connection fits a slot");
 
+#define S_SSE_OPS \
+    .render_reset = s_render_reset, \
+    .stream_live = s_stream_live, \
+    .flush = s_flush, \
+    .on_socket = s_on_socket, \
+    .sweep = s_sweep, \
+    .closing = s_closing, \
+    .token_expiring = s_token_expiring, \
+    .drained = s_drained, \
+    .destroy = s_destroy
+
 static const hrg_transport_t s_transport = {
-    .name = "sse",
-    .render_event = s_render_event,
-    .render_reset = s_render_reset,
-    .stream_live = s_stream_live,
-    .flush = s_flush,
-    .on_socket = s_on_socket,
-    .sweep = s_sweep,
-    .closing = s_closing,
-    .token_expiring = s_token_expiring,
-    .drained = s_drained,
-    .destroy = s_destroy,
+    .name = "sse", .render_event = s_render_event, S_SSE_OPS
+};
+
+//  typed=1: the same, but an event with a type gets an `event:` line. A
+//  transport of its own, so typed and untyped streams never share frames.
+static const hrg_transport_t s_transport_typed = {
+    .name = "sse-typed", .render_event = s_render_typed, S_SSE_OPS
 };
 
 hrg_conn_t *
@@ -292,6 +311,13 @@ hrg_sse_open (hrg_worker_t *worker, int fd, hr_chanset_t *set, hr_position_t *po
     hrg_conn_init (&self->conn, worker, &s_transport, fd);
     hrg_stream_init (&self->stream, &self->conn, set, positions, fresh);
     return &self->conn;
+}
+
+void
+hrg_sse_typed (hrg_conn_t *conn)
+{
+    assert (conn->transport == &s_transport);
+    conn->transport = &s_transport_typed;
 }
 
 void
@@ -315,8 +341,8 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *ve
         return hrg_respond_error (worker, mhd, HR_E_OVERLOADED, NULL);
     hr_error_t error;
     hr_position_t *positions = NULL;
-    bool fresh;
-    hr_chanset_t *set = s_parse_request (mhd, &positions, &fresh, &error);
+    bool fresh, mismatch;
+    hr_chanset_t *set = s_parse_request (mhd, &positions, &fresh, &mismatch, &error);
     if (error)
         return hrg_respond_error (worker, mhd, error, NULL);
     //  Every channel is checked before the stream starts
@@ -341,6 +367,9 @@ hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, const char *ve
         return hrg_respond_error (worker, mhd, HR_E_OVERLOADED, "out of file descriptors");
     }
     hrg_conn_t *conn = hrg_sse_open (worker, fd, set, positions, fresh);
+    ((s_sse_t *) conn)->stream.mismatch = mismatch;
+    if (hrg_query_flag (mhd, "typed"))
+        hrg_sse_typed (conn);
     conn->address = hrg_limit_mhd_hold (worker->limit, mhd);
     if (claims)
         hrg_conn_set_claims (conn, claims);

@@ -32,12 +32,22 @@ enum MHD_Result hrg_sse_handle (hrg_worker_t *worker, struct MHD_Connection *mhd
 hrg_conn_t *hrg_sse_open (hrg_worker_t *worker, int fd, hr_chanset_t *set,
                           hr_position_t *positions, bool fresh);
 
+//  Before hrg_sse_start: events with a type get an `event: TYPE` line
+//  (typed=1), except types starting with `herald-`.
+void hrg_sse_typed (hrg_conn_t *conn);
+
 //  Watches the socket, queues the retry: field and starts catching up.
 void hrg_sse_start (hrg_conn_t *conn);
 
-//  "id: CURSOR\ndata: JSON\n\n" into out.
+//  "id: CURSOR\ndata: JSON\n\n" into out, after "event: TYPE\n" when typed
+//  and the event has a type not starting with "herald-".
 void hrg_sse_format_event (hr_buf_t *out, const char *cursor, size_t cursor_len,
-                           const hrg_event_t *ev);
+                           const hrg_event_t *ev, bool typed);
+
+//  A reset's JSON, {"channel":C,"reason":R,"epoch":E|null,"seq":N}, into out
+//  (the data of herald-reset, and an entry of a history poll's resets).
+void hrg_sse_reset_data (hr_buf_t *out, const char *channel, hr_reset_t reason,
+                         const char *epoch, uint64_t seq);
 
 //  "event: herald-reset\nid: CURSOR\ndata: {...}\n\n" into out.
 void hrg_sse_format_reset (hr_buf_t *out, const char *cursor, size_t cursor_len,

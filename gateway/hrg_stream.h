@@ -37,6 +37,8 @@ struct _hrg_stream_t {
     hr_position_t *positions;   //  where the client is, per channel
     hrg_catchup_t *catchup;     //  per channel: the replay in progress
     bool fresh;                 //  no position: start at the live position
+    bool mismatch;              //  fresh because the client's cursor was of another
+                                //  channel set: each channel starts with a reset
     bool ready;                 //  the transport took the news that its channels synced
     hrg_waiter_t waiter;        //  waiting for the worker's --catchup-memory
     hrg_listener_t listener;    //  in its channels' waiters, while catching up

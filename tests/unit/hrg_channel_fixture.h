@@ -87,7 +87,7 @@ static void
 s_observer_event (hrg_listener_t *listener, hrg_channel_t *channel, const hrg_event_t *ev)
 {
     s_observer_t *obs = (s_observer_t *) listener;
-    hrg_sse_format_event (&obs->text, "", 0, ev);
+    hrg_sse_format_event (&obs->text, "", 0, ev, false);
 }
 
 static void

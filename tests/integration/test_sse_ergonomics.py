@@ -1,0 +1,167 @@
+"""SSE ergonomics (docs/protocol.md §5, §7, §8): typed=1 event lines, a
+cursor of another channel set answered with cursor-mismatch resets instead
+of 400, and polling GET /v1/history with the SSE cursor of a channel set."""
+import unittest
+import urllib.parse
+
+import harness as h
+
+
+class Ergonomics(unittest.TestCase):
+    def setUp(self):
+        self.herald = h.start(self, "run", "--history-size", "50")
+        self.push = h.pusher(self, self.herald.pull)
+
+    def fill(self, channel, count, type="t"):
+        before = self.poll([channel]).json["head"]      # one channel, no cursor: the old form
+        for i in range(count):
+            ev = {"ch": channel, "data": {"i": i}}
+            if type:
+                ev["type"] = type
+            self.push.send(ev)
+        h.wait_until(lambda: self.poll([channel]).json["head"] >= before + count)
+
+    def poll(self, channels, **params):
+        query = [("channel", c) for c in channels] + list(params.items())
+        return h.http("GET", self.herald.http + "/v1/history?" + urllib.parse.urlencode(query))
+
+    # ------------------------------------------------------------ typed=1
+
+    def test_typed_adds_event_lines_and_default_stays_message(self):
+        typed = h.subscribed(self, self.herald.http, ["orders"], query={"typed": "1"})
+        plain = h.subscribed(self, self.herald.http, ["orders"])
+        self.push.send({"ch": "orders", "type": "reservation-created", "data": {"id": 1}})
+        self.push.send({"ch": "orders", "data": {"id": 2}})                  # no type
+        self.push.send({"ch": "orders", "type": "herald-reset", "data": {"id": 3}})
+        got = typed.wait_events(3)
+        self.assertEqual([e.type for e in got], ["reservation-created", "message", "message"])
+        self.assertEqual([e.json["data"]["id"] for e in got], [1, 2, 3])
+        # the envelope is the same JSON either way, with its type
+        self.assertEqual(got[0].json["type"], "reservation-created")
+        self.assertEqual([e.type for e in plain.wait_events(3)], ["message"] * 3)
+        # a typed stream resumes like any other: its ids are cursors
+        again = h.sse(self, self.herald.http, ["orders"], query={"typed": "1"},
+                      last_event_id=got[0].id)
+        self.assertEqual([(e.type, e.json["seq"]) for e in again.wait_events(2)],
+                         [("message", 2), ("message", 3)])
+
+    # ------------------------------------------- cursor of another channel set
+
+    def test_cursor_of_another_set_resets_each_channel_and_streams_on(self):
+        self.fill("a", 3)
+        old = h.subscribed(self, self.herald.http, ["x", "y"])
+        c = h.sse(self, self.herald.http, ["a", "b"], last_event_id=old.positions[0])
+        self.assertEqual(c.status, 200, c.body)
+        resets = c.wait_events(2, type="herald-reset")
+        by_channel = {e.json["channel"]: e.json for e in resets}
+        self.assertEqual(by_channel["a"]["reason"], "cursor-mismatch")
+        self.assertEqual(by_channel["a"]["seq"], 3)
+        self.assertRegex(by_channel["a"]["epoch"], h.EPOCH_RE)
+        self.assertEqual(by_channel["b"], {"channel": "b", "reason": "cursor-mismatch",
+                                           "epoch": None, "seq": 0})
+        # ... then live events, and the last id resumes the new set exactly
+        self.push.send({"ch": "a", "data": {"i": 99}})
+        live = c.wait_events(1, type="message")[0]
+        self.assertEqual(live.json["seq"], 4)
+        m = h.metrics(self.herald.http)
+        self.assertEqual(m['herald_resets_total{reason="cursor-mismatch"}'], 2)
+        self.assertEqual(m.get('herald_errors_total{code="bad_cursor"}', 0), 0)
+        c.close()
+        self.push.send({"ch": "a", "data": {"i": 100}})
+        resumed = h.sse(self, self.herald.http, ["a", "b"], last_event_id=live.id)
+        self.assertEqual([e.json["seq"] for e in resumed.wait_events(1)], [5])
+        self.assertEqual([e for e in resumed.events if e.type == "herald-reset"], [])
+
+    # ------------------------------------------------- polling with a cursor
+
+    def test_poll_from_an_sse_cursor_returns_every_channel_after_it(self):
+        stream = h.subscribed(self, self.herald.http, ["p", "q"])
+        start = stream.positions[0]
+        for i in range(3):
+            self.push.send({"ch": "p", "type": "t", "data": {"i": i}})
+        self.push.send({"ch": "q", "type": "t", "data": {"i": 10}})
+        stream.wait_events(4)
+        r = self.poll(["q", "p"], cursor=start)
+        self.assertEqual(r.status, 200, r.body)
+        body = r.json
+        self.assertEqual(sorted((e["channel"], e["seq"]) for e in body["events"]),
+                         [("p", 1), ("p", 2), ("p", 3), ("q", 1)])
+        self.assertEqual((body["resets"], body["unavailable"], body["more"]), ([], [], False))
+        # the poll's cursor is the stream's cursor at the same place
+        self.assertEqual(body["cursor"], stream.events[-1].id)
+        # nothing new: the same cursor back, no events
+        again = self.poll(["p", "q"], cursor=body["cursor"]).json
+        self.assertEqual((again["events"], again["cursor"]), ([], body["cursor"]))
+        # and the poll's cursor resumes an SSE stream exactly
+        self.push.send({"ch": "q", "type": "t", "data": {"i": 11}})
+        resumed = h.sse(self, self.herald.http, ["p", "q"], last_event_id=body["cursor"])
+        self.assertEqual([(e.json["channel"], e.json["seq"]) for e in resumed.wait_events(1)],
+                         [("q", 2)])
+
+    def test_limit_pages_through_the_channels_with_more(self):
+        self.fill("m1", 5)
+        self.fill("m2", 4)
+        seen, cursor, rounds = [], "", 0
+        body = self.poll(["m1", "m2"], cursor=cursor, limit=3).json   # empty cursor: from now
+        self.assertEqual((body["events"], body["more"]), ([], False))
+        body = self.poll(["m1", "m2"], limit=3).json                  # no cursor: from the start
+        while True:
+            rounds += 1
+            self.assertLessEqual(len(body["events"]), 3)
+            seen += [(e["channel"], e["seq"]) for e in body["events"]]
+            if not body["more"]:
+                break
+            body = self.poll(["m1", "m2"], cursor=body["cursor"], limit=3).json
+        self.assertEqual(seen, [("m1", s) for s in range(1, 6)] + [("m2", s) for s in range(1, 5)])
+        self.assertEqual(rounds, 3)             # 3 + 3 + 3 events, the last with more: false
+
+    def test_now_gives_the_heads_and_a_poll_after_it_only_new_events(self):
+        self.fill("n", 4)
+        body = self.poll(["n"], cursor="now").json
+        self.assertEqual((body["events"], body["more"]), ([], False))
+        self.push.send({"ch": "n", "type": "t", "data": {"i": 50}})
+        h.wait_until(lambda: self.poll(["n"], cursor=body["cursor"]).json["events"])
+        after = self.poll(["n"], cursor=body["cursor"]).json
+        self.assertEqual([e["seq"] for e in after["events"]], [5])
+
+    def test_poll_resets(self):
+        self.fill("old", 60)                    # 1..10 evicted (--history-size 50)
+        at_head = self.poll(["old"], cursor="now").json["cursor"]
+        forged = self.poll(["old", "other"], cursor="now").json["cursor"]
+        # a cursor of another set: a cursor-mismatch per channel, at its head
+        body = self.poll(["old"], cursor=forged).json
+        self.assertEqual([(r["channel"], r["reason"], r["seq"]) for r in body["resets"]],
+                         [("old", "cursor-mismatch", 60)])
+        self.assertEqual(body["events"], [])
+        self.assertEqual(body["cursor"], at_head)
+        # a position whose events expired: expired, and the cursor moves to the head
+        from test_resets import encode_cursor
+        head = self.poll(["old"]).json           # one channel without cursor: the old form
+        stale = encode_cursor(["old"], [(head["epoch"], 5)])
+        body = self.poll(["old"], cursor=stale).json
+        self.assertEqual([(r["reason"], r["epoch"], r["seq"]) for r in body["resets"]],
+                         [("expired", head["epoch"], 60)])
+        self.assertEqual(body["cursor"], at_head)
+        ahead = encode_cursor(["old"], [(head["epoch"], 70)])
+        self.assertEqual(self.poll(["old"], cursor=ahead).json["resets"][0]["reason"],
+                         "cursor-ahead")
+
+    def test_bad_polls(self):
+        cases = [
+            (dict(cursor="not a cursor!"), 400, "bad_cursor"),
+            (dict(cursor="now", since="3"), 400, "bad_request"),
+            (dict(cursor="now", epoch="abc"), 400, "bad_request"),
+            (dict(cursor="now", limit="0"), 400, "bad_request"),
+            (dict(cursor="now", limit="-1"), 400, "bad_request"),
+        ]
+        for params, status, code in cases:
+            r = self.poll(["a", "b"], **params)
+            self.assertEqual((r.status, r.json["error"]), (status, code), params)
+        r = h.http("GET", self.herald.http + "/v1/history?cursor=now")
+        self.assertEqual((r.status, r.json["error"]), (400, "bad_channel"))
+        r = self.poll(["c%d" % i for i in range(65)])
+        self.assertEqual((r.status, r.json["error"]), (400, "too_many_channels"))
+
+
+if __name__ == "__main__":
+    unittest.main()
