@@ -87,6 +87,22 @@ export async function waitFor(what, predicate, timeoutMs = 15000) {
   }
 }
 
+// Records every JSON message of a page's WebSockets (herald.v1.json), in
+// order, as [dir, message]: dir "<" received, ">" sent; a batch gives one
+// entry per message. Call before the page opens its sockets.
+export function recordWebSocket(page) {
+  const messages = [];
+  page.on("websocket", (ws) => {
+    const add = (dir) => ({ payload }) => {
+      const value = JSON.parse(payload);
+      for (const m of Array.isArray(value) ? value : [value]) messages.push([dir, m]);
+    };
+    ws.on("framereceived", add("<"));
+    ws.on("framesent", add(">"));
+  });
+  return messages;
+}
+
 export const tcp = (list) => list.split(",").find((e) => e.startsWith("tcp://"));
 
 // Runs body(context) with a fresh headless Chromium profile, then cleans up.
