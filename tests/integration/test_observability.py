@@ -6,7 +6,8 @@ GET /status is served (200, HTML) by `herald run`, a split broker's
 deploy/prometheus/alerts.yml name is one those processes really serve on
 /metrics (a single broker, a one-broker cluster and its gateway: the
 cluster's metrics exist only with --cluster); promtool accepts the rules,
-their unit tests (alerts_test.yml) pass, and every dashboard query parses
+their unit tests (alerts_test.yml) pass, yamllint accepts both files in
+deploy/'s style (lines up to 100), and every dashboard query parses
 as PromQL; the dashboard is a Grafana dashboard over one Prometheus data
 source, its panels laid out without overlap."""
 import json
@@ -116,6 +117,13 @@ class PrometheusRules(unittest.TestCase):
                            timeout=120)
         self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
         self.assertIn("SUCCESS", r.stdout)
+
+    def test_yamllint_accepts_the_rules_and_their_tests(self):
+        # deploy/'s own YAML style (its other files: test_deploy_k8s)
+        config = "{extends: default, rules: {line-length: {max: 100}, document-start: disable}}"
+        r = subprocess.run(["yamllint", "-s", "-d", config, ALERTS, ALERTS_TEST],
+                           capture_output=True, text=True, timeout=60)
+        self.assertEqual(r.returncode, 0, r.stdout + r.stderr)
 
     def test_each_alert_is_labelled_and_explained(self):
         rules = alert_rules()
