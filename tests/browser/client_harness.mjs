@@ -3,6 +3,8 @@
 // be restarted; a page on the gateway's origin that imports /herald.js and
 // records what a Herald delivers; checks of what it recorded.
 import { execFile } from "node:child_process";
+import http from "node:http";
+import net from "node:net";
 import { HERALD, fail, freePort, startHerald, stopHerald, waitFor } from "./harness.mjs";
 
 // A broker and a gateway, each restartable on the same ports.
@@ -80,4 +82,47 @@ export function checkExact(what, list, from, to) {
   const want = Array.from({ length: to - from + 1 }, (_, i) => from + i);
   if (JSON.stringify(list) !== JSON.stringify(want))
     fail(`${what}: not exactly ${from}..${to} once in order: ${JSON.stringify(list)}`);
+}
+
+// An HTTP proxy in front of the gateway that can block streaming as some
+// proxies do: mode.ws "refuse" answers WebSocket upgrades 403; mode.sse
+// "buffer" holds text/event-stream responses until they end (never, for a
+// stream). kill() drops every connection, so clients meet the new mode.
+export async function startProxy(port, mode = { ws: "pass", sse: "pass" }) {
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    const up = http.request({ host: "127.0.0.1", port, method: req.method, path: req.url,
+                              headers: req.headers }, (answer) => {
+      if (mode.sse === "buffer" && /text\/event-stream/.test(answer.headers["content-type"] || "")) {
+        const held = [];
+        answer.on("data", (chunk) => held.push(chunk));
+        answer.on("end", () => { res.writeHead(answer.statusCode, answer.headers); res.end(Buffer.concat(held)); });
+        return;
+      }
+      res.writeHead(answer.statusCode, answer.headers);
+      answer.pipe(res);
+    });
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+  });
+  server.on("connection", (s) => { sockets.add(s); s.on("close", () => sockets.delete(s)); });
+  server.on("upgrade", (req, socket, head) => {
+    if (mode.ws === "refuse") return socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    const up = net.connect(port, "127.0.0.1", () => {
+      up.write(`${req.method} ${req.url} HTTP/1.1\r\n` +
+               Object.entries(req.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") + "\r\n");
+      up.write(head);
+      up.pipe(socket).pipe(up);
+    });
+    sockets.add(up);
+    up.on("close", () => { sockets.delete(up); socket.destroy(); });
+    socket.on("error", () => up.destroy());
+    up.on("error", () => socket.destroy());
+  });
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    origin: "http://127.0.0.1:" + server.address().port, mode,
+    kill() { for (const s of sockets) s.destroy(); },
+    close() { this.kill(); server.close(); },
+  };
 }

@@ -1,0 +1,71 @@
+// The JS client against a scripted server (a fetch stand-in, run in Node):
+// what a real gateway does not do on demand. SSE split anywhere (mid-line,
+// between \r and \n) parses; a reconnect sends the last id: as
+// Last-Event-ID and the bearer token; a replay of events already delivered
+// and an event of an older epoch are dropped; a reset is passed on and its
+// new epoch's events follow; a 401 asks getToken for a new token; a 429's
+// Retry-After is waited for; a 403 stops the subscription.
+//
+// Run: node tests/browser/test_client_unit.mjs
+import { Herald } from "../../clients/js/herald.js";
+import { fail, run, waitFor } from "./harness.mjs";
+
+const E1 = "00000000000000010000000000000001", E2 = "00000000000000020000000000000002";
+const OLD = "00000000000000000000000000000009";
+const ev = (epoch, seq, id) => `id: ${id}\ndata: ${JSON.stringify({ channel: "u", seq, epoch, ts: 1, data: { seq } })}\n\n`;
+
+// Each request gets the next scripted answer: [status, headers, chunks of body].
+const script = [
+  [200, {}, ["retry: 2000\n\nid: c0\n\n", ev(E1, 1, "c1").slice(0, 20), ev(E1, 1, "c1").slice(20) +
+    ev(E1, 2, "c2").replace(/\n/g, "\r\n").slice(0, -1), "\n", ev(E1, 3, "c3")]],
+  [401, {}, ['{"error":"token_expired","message":"exp is past"}']],
+  [429, { "Retry-After": "1" }, ['{"error":"too_many_connections","message":"slow down"}']],
+  [200, {}, [ev(E1, 2, "c2") + ev(E1, 3, "c3") + ev(E1, 4, "c4") + ev(OLD, 9, "c4") +
+    "event: herald-reset\r", `\nid: c5\r\ndata: {"channel":"u","reason":"epoch-changed",` +
+    `"epoch":"${E2}","seq":0}\r\n\r\n: heartbeat\n\n` + ev(E2, 1, "c6") + ev(E2, 2, "c7")]],
+  [403, {}, ['{"error":"forbidden","message":"the token does not grant u"}']],
+];
+const requests = [];
+
+function fakeFetch(url, init) {
+  requests.push({ at: Date.now(), url, headers: init.headers });
+  const [status, headers, chunks] = script[requests.length - 1];
+  const body = new ReadableStream({
+    async pull(controller) {
+      if (!chunks.length) return controller.close();
+      await new Promise((r) => setTimeout(r, 5));
+      controller.enqueue(new TextEncoder().encode(chunks.shift()));
+    },
+  });
+  const type = status === 200 ? "text/event-stream" : "application/json";
+  return Promise.resolve(new Response(body, { status, headers: { "Content-Type": type, ...headers } }));
+}
+
+run(async () => {
+  let tokens = 0;
+  const got = [], resets = [], errors = [], statuses = [];
+  const h = new Herald("http://herald.invalid", {
+    fetch: fakeFetch, getToken: async () => "token-" + ++tokens, backoff: { base: 50, cap: 100 } });
+  h.subscribe("u", { onEvent: (e) => got.push(e.epoch.slice(15, 16) + ":" + e.seq),
+                     onReset: (r) => resets.push(r), onError: (e) => errors.push(e.code),
+                     onStatus: (s) => statuses.push(s) });
+  await waitFor("the subscription to stop at the 403", () => statuses.at(-1) === "closed", 10000);
+
+  const want = ["1:1", "1:2", "1:3", "1:4", "2:1", "2:2"];
+  if (JSON.stringify(got) !== JSON.stringify(want)) fail("events " + JSON.stringify(got));
+  if (resets.length !== 1 || resets[0].reason !== "epoch-changed" || resets[0].epoch !== E2)
+    fail("resets " + JSON.stringify(resets));
+  if (JSON.stringify(errors) !== '["token_expired","too_many_connections","forbidden"]')
+    fail("errors " + JSON.stringify(errors));
+  const ids = requests.map((r) => r.headers["Last-Event-ID"] ?? null);
+  const auth = requests.map((r) => r.headers.Authorization);
+  if (JSON.stringify(ids) !== '[null,"c3","c3","c3","c7"]') fail("Last-Event-ID sent: " + JSON.stringify(ids));
+  if (JSON.stringify(auth) !== JSON.stringify(["Bearer token-1", "Bearer token-1", "Bearer token-2",
+                                                "Bearer token-2", "Bearer token-2"]))
+    fail("tokens sent: " + JSON.stringify(auth));
+  if (requests[3].at - requests[2].at < 1000) fail("Retry-After: 1 not waited for");
+  if (!requests.every((r) => r.url.startsWith("http://herald.invalid/v1/sse?channel=u")))
+    fail("urls " + requests.map((r) => r.url));
+  console.log("ok: split SSE parsed, cursor and token sent on reconnect, replay and stale epoch " +
+              "dropped, reset passed on, 401 -> new token, Retry-After waited, 403 stops");
+});
