@@ -9,7 +9,9 @@ import harness as h
 
 class Ergonomics(unittest.TestCase):
     def setUp(self):
-        self.herald = h.start(self, "run", "--history-size", "50")
+        # one worker: streams of one channel set then share a subscription
+        # group (and its rendered frames) unless their transports differ
+        self.herald = h.start(self, "run", "--history-size", "50", "--workers", "1")
         self.push = h.pusher(self, self.herald.pull)
 
     def fill(self, channel, count, type="t"):
