@@ -4,9 +4,11 @@
 // Last-Event-ID and the bearer token; a replay of events already delivered
 // and an event of an older epoch are dropped; a reset is passed on and its
 // new epoch's events follow; a 401 asks getToken for a new token; a 429's
-// Retry-After is waited for; a 403 stops the subscription.
+// Retry-After is waited for; a 403 stops the subscription. And
+// `npm pack` accepts clients/js/ as the package herald-client.
 //
 // Run: node tests/browser/test_client_unit.mjs
+import { execFileSync } from "node:child_process";
 import { Herald } from "../../clients/js/herald.js";
 import { fail, run, waitFor } from "./harness.mjs";
 
@@ -41,7 +43,16 @@ function fakeFetch(url, init) {
   return Promise.resolve(new Response(body, { status, headers: { "Content-Type": type, ...headers } }));
 }
 
+function checkPackage() {
+  const cwd = new URL("../../clients/js/", import.meta.url);
+  const [pack] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd }).toString());
+  const files = pack.files.map((f) => f.path).sort().join(" ");
+  if (pack.name !== "herald-client" || files !== "README.md herald.d.ts herald.js package.json")
+    fail("npm pack: " + pack.name + ": " + files);
+}
+
 run(async () => {
+  checkPackage();
   let tokens = 0;
   const got = [], resets = [], errors = [], statuses = [];
   const h = new Herald("http://herald.invalid", {
@@ -67,5 +78,5 @@ run(async () => {
   if (!requests.every((r) => r.url.startsWith("http://herald.invalid/v1/sse?channel=u")))
     fail("urls " + requests.map((r) => r.url));
   console.log("ok: split SSE parsed, cursor and token sent on reconnect, replay and stale epoch " +
-              "dropped, reset passed on, 401 -> new token, Retry-After waited, 403 stops");
+              "dropped, reset passed on, 401 -> new token, Retry-After waited, 403 stops; npm pack accepts it");
 });
