@@ -1,0 +1,92 @@
+"""deploy/Containerfile builds with podman, and the image serves
+(deploy/README.md, "Containers and Kubernetes"). The base images come from
+deploy/base-images.sh (made offline with mmdebstrap when no registry has
+them). The test stage's RUN starts Herald inside the image and delivers an
+event over HTTP and SSE (deploy/smoke.sh): a build that succeeds printed
+its line. The runtime image runs as a user of its own, has herald as its
+entrypoint and a health check, and carries no compiler and no curl.
+
+podman here can build (--isolation=chroot) but not run containers: that is
+why the smoke test runs inside the build. Minutes on a first build; later
+ones reuse the cached layers (the smoke step runs again each time).
+"""
+import json
+import os
+import shutil
+import subprocess
+import unittest
+import uuid
+
+ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+CONTAINERFILE = os.path.join("deploy", "Containerfile")
+RUNTIME_TAG = "localhost/herald:ctest"
+SMOKE_LINE = "herald-smoke: delivered "
+
+
+def run(argv, timeout):
+    """Runs argv in the repository's root; (status, stdout and stderr)."""
+    p = subprocess.run(argv, cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                       stderr=subprocess.STDOUT, timeout=timeout)
+    return p.returncode, p.stdout.decode("utf-8", "replace")
+
+
+def build(target, *extra, timeout=1500):
+    return run(["nice", "podman", "build", "--isolation=chroot", "--format", "docker",
+                "--target", target, "-f", CONTAINERFILE] + list(extra) + ["."], timeout)
+
+
+class Container(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        missing = [t for t in ("podman", "mmdebstrap") if not shutil.which(t)]
+        if missing:
+            raise AssertionError("the container test needs %s: apt-get install podman "
+                                 "mmdebstrap (scripts/install-deps.sh test)" % " and ".join(missing))
+        status, out = run([os.path.join(ROOT, "deploy", "base-images.sh")], 1200)
+        if status != 0:
+            raise AssertionError("deploy/base-images.sh failed (%d):\n%s" % (status, out[-4000:]))
+
+    def test_smoke_stage_delivers(self):
+        status, out = build("test", "--build-arg", "SMOKE_RUN=" + uuid.uuid4().hex)
+        self.assertEqual(status, 0, "podman build --target test failed:\n" + out[-6000:])
+        lines = [l for l in out.splitlines() if l.startswith(SMOKE_LINE)]
+        self.assertEqual(len(lines), 1, "no smoke line in the build's output:\n" + out[-6000:])
+        event = json.loads(lines[0][len(SMOKE_LINE):])
+        self.assertEqual((event["channel"], event["seq"], event["type"]), ("smoke", 1, "hello"))
+        self.assertEqual(event["data"], {"from": "container"})
+
+    def test_runtime_image(self):
+        status, out = build("runtime", "-t", RUNTIME_TAG)
+        self.assertEqual(status, 0, "podman build --target runtime failed:\n" + out[-6000:])
+        status, out = run(["podman", "image", "inspect", RUNTIME_TAG], 60)
+        self.assertEqual(status, 0, out)
+        image = json.loads(out)[0]
+        config = image["Config"]
+        self.assertEqual(config.get("User"), "herald")
+        self.assertEqual(config.get("Entrypoint"), ["herald"])
+        self.assertEqual(config.get("Cmd"), ["run", "--http", "0.0.0.0:8080"])
+        self.assertIn("8080/tcp", config.get("ExposedPorts", {}))
+        self.assertEqual((image.get("Healthcheck") or {}).get("Test"),
+                         ["CMD", "herald-healthcheck"])
+        # The files themselves: the user exists with its own uid, the
+        # binary and health check are there, no build tools are
+        status, root = run(["podman", "image", "mount", RUNTIME_TAG], 60)
+        self.assertEqual(status, 0, root)
+        root = root.strip()
+        try:
+            with open(os.path.join(root, "etc", "passwd")) as f:
+                users = dict((l.split(":")[0], l.split(":")) for l in f if l.strip())
+            self.assertIn("herald", users)
+            self.assertNotEqual(users["herald"][2], "0", "herald must not be uid 0")
+            for present in ("usr/local/bin/herald", "usr/local/bin/herald-healthcheck"):
+                self.assertTrue(os.access(os.path.join(root, present), os.X_OK), present)
+            for absent in ("usr/bin/gcc", "usr/bin/cc", "usr/bin/cmake", "usr/bin/curl",
+                           "usr/include/zmq.h"):
+                self.assertFalse(os.path.lexists(os.path.join(root, absent)),
+                                 "%s in the runtime image" % absent)
+        finally:
+            run(["podman", "image", "unmount", RUNTIME_TAG], 60)
+
+
+if __name__ == "__main__":
+    unittest.main()
