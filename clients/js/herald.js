@@ -7,7 +7,10 @@
 // The wire protocol is docs/protocol.md (§5 SSE, §6 cursors, §7 resume,
 // §8 HTTP, §11 WebSocket).
 
-/** @typedef {{channel: string, seq: number, epoch: string, type?: string, data: any, id?: string, ts: number}} HeraldEvent */
+/**
+ * @typedef {{channel: string, seq: number, epoch: string, type?: string, data: any,
+ *            id?: string, ts: number}} HeraldEvent
+ */
 /** @typedef {{channel: string, reason: string, epoch: string|null, seq: number}} HeraldReset */
 /** @typedef {"connecting"|"open"|"reconnecting"|"polling"|"closed"} HeraldStatus */
 
@@ -126,8 +129,10 @@ class SseParser {
     const out = [];
     for (const line of lines) {
       if (line === "") {
-        if (this.data.length || this.id !== undefined)
-          out.push({ event: this.event || "message", data: this.data.length ? this.data.join("\n") : null, id: this.id });
+        if (this.data.length || this.id !== undefined) {
+          const data = this.data.length ? this.data.join("\n") : null;
+          out.push({ event: this.event || "message", data, id: this.id });
+        }
         this.reset();
         continue;
       }
@@ -197,7 +202,8 @@ class Subscription {
   _reset(r) {
     if (this._closed || !this.channels.includes(r.channel)) return;
     this._positions.set(r.channel, { epoch: r.epoch, seq: r.seq });
-    call(this._handlers.onReset, { channel: r.channel, reason: r.reason, epoch: r.epoch, seq: r.seq });
+    call(this._handlers.onReset,
+         { channel: r.channel, reason: r.reason, epoch: r.epoch, seq: r.seq });
   }
 
   /** The position to resume from, as a cursor; null before any. */
@@ -227,7 +233,8 @@ class Subscription {
       if (r.fatal) { this._error(r.fatal); this.close(); return; }
       if (r.error) this._error(r.error);
       if (r.badCursor) {                               // start afresh: everything may be missed
-        for (const channel of this.channels) this._reset({ channel, reason: "bad-cursor", epoch: null, seq: 0 });
+        for (const channel of this.channels)
+          this._reset({ channel, reason: "bad-cursor", epoch: null, seq: 0 });
         this._lastId = null;
         this._positions.clear();
       }
@@ -266,7 +273,10 @@ class Subscription {
       const response = await h._fetch(h._url("v1/sse", query),
                                       { headers, signal: abort.signal, cache: "no-store" });
       if (!response.ok) return await refusal(response, h, token);
-      if (!response.body || !response.body.getReader) { abort.abort(); return { unsupported: true }; }
+      if (!response.body || !response.body.getReader) {      // no fetch streaming here
+        abort.abort();
+        return { unsupported: true };
+      }
       const reader = response.body.getReader();
       const decoder = new TextDecoder();
       const parser = new SseParser();
@@ -298,10 +308,10 @@ class Subscription {
       switch (m.event) {
         case "herald-reset": this._reset(body); break;
         case "herald-token-expiring":                   // 30 s left: reconnect with a new one
-          this._h._token(token).then(() => {
-            if (abort === this._abort) { this._again = true; abort.abort(); }
-          },
-                                     (error) => this._error(error));
+          if (!this._h._getToken) break;                // (a cookie's owner renews it)
+          this._h._token(token).then((fresh) => {
+            if (fresh !== token && abort === this._abort) { this._again = true; abort.abort(); }
+          }, (error) => this._error(error));
           break;
         case "herald-token-expired": this._h._token(token).catch(() => {}); return { again: true };
         case "herald-token-revoked": this._h._token(token).catch(() => {}); return { opened: true };
@@ -344,12 +354,16 @@ async function refusal(response, h, token) {
   const body = await response.json().catch(() => ({}));
   const header = Number(response.headers.get("Retry-After"));
   const retryAfter = body.retry_after ?? (header > 0 ? header * 1000 : undefined);
-  const error = new HeraldError(response.status, body.error || "http_" + response.status,
-                                body.message, { retry: response.status >= 500 || response.status === 429
-                                                || response.status === 401, retryAfter });
-  if (response.status === 401 && h._getToken) { await h._token(token).catch(() => {}); return { error }; }
-  if (response.status === 400 && body.error === "bad_cursor") return { error, badCursor: true };
-  if (response.status >= 400 && response.status < 500 && response.status !== 429) return { fatal: error };
+  const status = response.status;
+  const retry = status >= 500 || status === 429 || status === 401;
+  const error = new HeraldError(status, body.error || "http_" + status, body.message,
+                                { retry, retryAfter });
+  if (status === 401 && h._getToken) {
+    await h._token(token).catch(() => {});
+    return { error };
+  }
+  if (status === 400 && body.error === "bad_cursor") return { error, badCursor: true };
+  if (status >= 400 && status < 500 && status !== 429) return { fatal: error };
   return { error, retryAfter };
 }
 
@@ -373,7 +387,14 @@ class WsLink {
     const h = this.h;
     this.welcomed = false;
     this.bye = null;
-    const ws = (this.ws = new h._WebSocket(h._url("v1/ws", [], true), "herald.v1.json"));
+    let ws;
+    try {
+      ws = this.ws = new h._WebSocket(h._url("v1/ws", [], true), "herald.v1.json");
+    } catch (error) {                         // e.g. a page's Content-Security-Policy
+      h._emit("error", error);
+      this.ws = { close() {} };
+      return setTimeout(() => this.closed(1006, String(error)));
+    }
     ws.onmessage = (e) => {
       this.lastRx = Date.now();
       const frame = JSON.parse(e.data);
@@ -403,7 +424,8 @@ class WsLink {
         { t: "sub", ch, ...this.at.get(ch) },
         (reply) => {
           if (reply.t === "err") {
-            const error = new HeraldError(0, reply.code, ch + ": " + reply.msg, { retry: reply.retry });
+            const error = new HeraldError(0, reply.code, ch + ": " + reply.msg,
+                                          { retry: reply.retry });
             for (const s of this.subsOf(ch)) s._error(error);
             return;
           }
@@ -447,7 +469,8 @@ class WsLink {
       let token;
       try { token = await this.h._token(); } catch (error) { this.h._emit("error", error); }
       if (ws !== this.ws || token == null) return ws === this.ws && this.drop();
-      const reply = await new Promise((resolve) => this.send(this.request({ t: "auth", token }, resolve)));
+      const reply = await new Promise((resolve) =>
+        this.send(this.request({ t: "auth", token }, resolve)));
       if (ws !== this.ws) return;
       if (reply.t === "err") {               // expired meanwhile: a new token, a new connection
         await this.h._token(token).catch(() => {});
@@ -476,7 +499,8 @@ class WsLink {
         break;
       case "reset":
         this.at.set(m.ch, { e: m.e, s: m.s });
-        for (const s of this.subsOf(m.ch)) s._reset({ channel: m.ch, reason: m.why, epoch: m.e, seq: m.s });
+        for (const s of this.subsOf(m.ch))
+          s._reset({ channel: m.ch, reason: m.why, epoch: m.e, seq: m.s });
         break;
       case "ping": this.send({ t: "pong" }); break;
       case "refresh": this.refresh(); break;  // the token expires in m.in s
@@ -522,7 +546,8 @@ class WsLink {
       for (const s of [...h._subs]) { s._error(error); s.close(); }
       return this.stop();
     }
-    if (!this.welcomed && ++this.failedOpens >= h._o.wsAttempts && h._o.fallback && await h._reachable()) {
+    if (!this.welcomed && ++this.failedOpens >= h._o.wsAttempts && h._o.fallback &&
+        await h._reachable()) {
       this.stop();
       return h._fallback();                  // the server answers HTTP but not WebSocket
     }
@@ -540,7 +565,9 @@ class WsLink {
     this.stopped = true;
     clearTimeout(this.timer);
     clearInterval(this.watchdog);
-    if (this.ws) { this.ws.onclose = this.ws.onmessage = null; try { this.ws.close(1000); } catch { /* */ } }
+    if (!this.ws) return;
+    this.ws.onclose = this.ws.onmessage = null;
+    try { this.ws.close(1000); } catch { /* not open yet */ }
     for (const resolve of this.waiters.splice(0)) resolve();
   }
 
@@ -554,9 +581,12 @@ class WsLink {
     const pub = { t: "pub", ch, data };
     if (type) pub.type = type;
     if (key) pub.key = key;
-    return new Promise((resolve, reject) => this.send(this.request(pub, (reply) => reply.t === "ok"
-      ? resolve({ channel: ch, seq: reply.s, epoch: reply.e, duplicate: reply.dup })
-      : reject(new HeraldError(0, reply.code, reply.msg, { retry: reply.retry, retryAfter: reply.retry_after })))));
+    return new Promise((resolve, reject) => this.send(this.request(pub, (reply) => {
+      if (reply.t === "ok")
+        resolve({ channel: ch, seq: reply.s, epoch: reply.e, duplicate: reply.dup });
+      else reject(new HeraldError(0, reply.code, reply.msg,
+                                  { retry: reply.retry, retryAfter: reply.retry_after }));
+    })));
   }
 }
 
@@ -635,11 +665,15 @@ export class Herald {
       const response = await this._fetch(this._url("v1/publish"),
                                          { method: "POST", headers, body: JSON.stringify(event) });
       const body = await response.json().catch(() => ({}));
-      if (response.ok) return { channel, seq: body.seq, epoch: body.epoch, duplicate: body.duplicate };
-      if (response.status === 401 && this._getToken && tries === 0) { await this._token(token); continue; }
+      if (response.ok)
+        return { channel, seq: body.seq, epoch: body.epoch, duplicate: body.duplicate };
+      if (response.status === 401 && this._getToken && tries === 0) {   // expired: once more
+        await this._token(token);
+        continue;
+      }
       const retryAfter = Number(response.headers.get("Retry-After")) * 1000 || undefined;
-      throw new HeraldError(response.status, body.error, body.message,
-                            { retry: response.status === 429 || response.status >= 500, retryAfter });
+      const retry = response.status === 429 || response.status >= 500;
+      throw new HeraldError(response.status, body.error, body.message, { retry, retryAfter });
     }
   }
 

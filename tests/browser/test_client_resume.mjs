@@ -2,8 +2,11 @@
 // over SSE and over WebSocket, each subscribed to two channels: the gateway
 // is stopped, events are published meanwhile, it restarts; each Herald
 // reconnects by itself and ends with every event of both channels once, in
-// order, and no reset. The cursor it would make of its positions is the
-// one the gateway sends. /herald.js is JavaScript, cacheable, revalidated.
+// order, and no reset. Each then publishes (HTTP POST for SSE, the socket
+// for WebSocket) and repeats the other's publish with the same key: one
+// event, the repeat acknowledged as a duplicate. The cursor it would make
+// of its positions is the one the gateway sends. /herald.js is
+// JavaScript, cacheable, revalidated.
 //
 // Run: HERALD=build/herald node tests/browser/test_client_resume.mjs
 import { readFileSync } from "node:fs";
@@ -62,11 +65,22 @@ run(async () => {
     });
     for (const ch of CHANNELS) await publish(split.pull, ch, 26, 30);
     for (const name of ["sse", "ws"]) for (const ch of CHANNELS) await waitEvents(page, name, ch, 30);
+    const acks = await page.evaluate(async ([a, b]) => {
+      const { sse, ws } = window.heralds;
+      const n31 = { n: 31 };
+      return [await sse.publish(a, n31, { type: "made", key: "a-31" }),
+              await ws.publish(a, n31, { type: "made", key: "a-31" }),
+              await ws.publish(b, n31, { key: "b-31" }), await sse.publish(b, n31, { key: "b-31" })];
+    }, CHANNELS);
+    const dups = acks.map((a) => a.channel + " " + a.seq + " " + a.duplicate).join(", ");
+    if (dups !== "resume-a 31 false, resume-a 31 true, resume-b 31 false, resume-b 31 true")
+      fail("publish acknowledgements: " + JSON.stringify(acks));
+    for (const name of ["sse", "ws"]) for (const ch of CHANNELS) await waitEvents(page, name, ch, 31);
     await new Promise((r) => setTimeout(r, 300));     // room for a duplicate to show
 
     for (const name of ["sse", "ws"]) {
       const r = await rec(page, name);
-      for (const ch of CHANNELS) checkExact(name + " " + ch, r.got[ch], 1, 30);
+      for (const ch of CHANNELS) checkExact(name + " " + ch, r.got[ch], 1, 31);
       if (r.resets.length) fail(name + ": unexpected resets " + JSON.stringify(r.resets));
       if (r.errors.length) fail(name + ": unexpected errors " + JSON.stringify(r.errors));
       const states = r.statuses.map(([, s]) => s);
@@ -74,6 +88,7 @@ run(async () => {
         fail(name + ": statuses " + JSON.stringify(states));
     }
     console.log("ok: SSE and WebSocket clients resumed 2 channels x 30 events across a gateway " +
-                "restart, once each in order; encodeCursor matches the gateway; /herald.js cacheable");
+                "restart, once each in order; their publishes acknowledged, repeats as duplicates; " +
+                "encodeCursor matches the gateway; /herald.js cacheable");
   });
 });
