@@ -3,9 +3,9 @@
 // between \r and \n) parses; a reconnect sends the last id: as
 // Last-Event-ID and the bearer token; a replay of events already delivered
 // and an event of an older epoch are dropped; a reset is passed on and its
-// new epoch's events follow; a 401 asks getToken for a new token; a 429's
-// Retry-After is waited for; a 403 stops the subscription. And
-// `npm pack` accepts clients/js/ as the package herald-client.
+// new epoch's events follow (one with a typed=1 event: line); a 401 asks
+// getToken for a new token; a 429's Retry-After is waited for; a 403 stops
+// the subscription. And `npm pack` accepts clients/js/ as herald-client.
 //
 // Run: node tests/browser/test_client_unit.mjs
 import { execFileSync } from "node:child_process";
@@ -24,7 +24,7 @@ const script = [
   [429, { "Retry-After": "1" }, ['{"error":"too_many_connections","message":"slow down"}']],
   [200, {}, [ev(E1, 2, "c2") + ev(E1, 3, "c3") + ev(E1, 4, "c4") + ev(OLD, 9, "c4") +
     "event: herald-reset\r", `\nid: c5\r\ndata: {"channel":"u","reason":"epoch-changed",` +
-    `"epoch":"${E2}","seq":0}\r\n\r\n: heartbeat\n\n` + ev(E2, 1, "c6") + ev(E2, 2, "c7")]],
+    `"epoch":"${E2}","seq":0}\r\n\r\n: heartbeat\n\n` + "event: made\n" + ev(E2, 1, "c6") + ev(E2, 2, "c7")]],
   [403, {}, ['{"error":"forbidden","message":"the token does not grant u"}']],
 ];
 const requests = [];
