@@ -75,6 +75,7 @@ s_banner (const char *url, hrb_server_t *broker, int workers, const char *token_
 {
     printf ("Herald %s is running (%d gateway worker%s)\n"
             "  demo page     %s/\n"
+            "  JS client     %s/herald.js\n"
             "  SSE           %s/v1/sse?channel=demo\n"
             "  publish       POST %s/v1/publish  {\"channel\":\"demo\",\"data\":{...}}\n"
             "  history       %s/v1/history?channel=demo\n"
@@ -83,7 +84,7 @@ s_banner (const char *url, hrb_server_t *broker, int workers, const char *token_
             "  ZeroMQ PUSH   %s\n"
             "  ZeroMQ ROUTER %s\n"
             "  ZeroMQ XPUB   %s\n",
-            HERALD_VERSION, workers, workers == 1? "": "s", url, url, url, url, url, url,
+            HERALD_VERSION, workers, workers == 1? "": "s", url, url, url, url, url, url, url,
             hrb_server_pull_endpoints (broker), hrb_server_router_endpoints (broker),
             hrb_server_xpub_endpoints (broker));
     s_banner_tokens (token_keys);
