@@ -72,7 +72,8 @@ def heading_text(raw):
     text = CODE_SPAN.sub(lambda m: m.group(2).strip(), raw)
     text = re.sub(r"!?\[([^\]]*)\]\([^)]*\)", r"\1", text)     # links: their text
     text = re.sub(r"<[^>]+>", "", text)                         # inline HTML
-    text = re.sub(r"(\*{1,3}|_{1,3})(\S.*?\S|\S)\1", r"\2", text)  # emphasis
+    text = re.sub(r"(\*{1,3})(\S.*?\S|\S)\1", r"\2", text)        # emphasis
+    text = re.sub(r"(?<!\w)(_{1,3})(\S.*?\S|\S)\1(?!\w)", r"\2", text)  # not hrg_a_b
     return text.strip()
 
 
