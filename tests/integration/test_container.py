@@ -1,9 +1,10 @@
 """deploy/Containerfile builds with podman, and the image serves
 (deploy/README.md, "Containers and Kubernetes"). The base images come from
 deploy/base-images.sh (made offline with mmdebstrap when no registry has
-them). The test stage's RUN starts Herald inside the image and delivers an
-event over HTTP and SSE (deploy/smoke.sh): a build that succeeds printed
-its line. The runtime image runs as a user of its own, has herald as its
+them). The test stage's RUN starts `herald run`, then a cluster of 3
+brokers and 2 gateways, inside the image and delivers an event over HTTP
+and SSE through each (deploy/smoke.sh): a build that succeeds printed both
+lines. The runtime image runs as a user of its own, has herald as its
 entrypoint and a health check, and carries no compiler and no curl.
 
 podman here can build (--isolation=chroot) but not run containers: that is
@@ -20,7 +21,7 @@ import uuid
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 CONTAINERFILE = os.path.join("deploy", "Containerfile")
 RUNTIME_TAG = "localhost/herald:ctest"
-SMOKE_LINE = "herald-smoke: delivered "
+SMOKE_LINES = ("herald-smoke: delivered ", "herald-smoke: cluster delivered ")
 
 
 def run(argv, timeout):
@@ -49,11 +50,14 @@ class Container(unittest.TestCase):
     def test_smoke_stage_delivers(self):
         status, out = build("test", "--build-arg", "SMOKE_RUN=" + uuid.uuid4().hex)
         self.assertEqual(status, 0, "podman build --target test failed:\n" + out[-6000:])
-        lines = [l for l in out.splitlines() if l.startswith(SMOKE_LINE)]
-        self.assertEqual(len(lines), 1, "no smoke line in the build's output:\n" + out[-6000:])
-        event = json.loads(lines[0][len(SMOKE_LINE):])
-        self.assertEqual((event["channel"], event["seq"], event["type"]), ("smoke", 1, "hello"))
-        self.assertEqual(event["data"], {"from": "container"})
+        for prefix, channel in zip(SMOKE_LINES, ("smoke", "smoke-cluster")):
+            lines = [l for l in out.splitlines() if l.startswith(prefix)]
+            self.assertEqual(len(lines), 1, "no line %r in the build's output:\n%s"
+                             % (prefix, out[-6000:]))
+            event = json.loads(lines[0][len(prefix):])
+            self.assertEqual((event["channel"], event["seq"], event["type"]),
+                             (channel, 1, "hello"))
+            self.assertEqual(event["data"], {"from": "container"})
 
     def test_runtime_image(self):
         status, out = build("runtime", "-t", RUNTIME_TAG)
