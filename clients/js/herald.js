@@ -386,6 +386,7 @@ class WsLink {
   connect() {
     const h = this.h;
     this.welcomed = false;
+    this.answered = new Set();   // channels whose sub this connection has answered
     this.bye = null;
     let ws;
     try {
@@ -423,18 +424,24 @@ class WsLink {
       this.send(channels.slice(i, i + 64).map((ch) => this.request(
         { t: "sub", ch, ...this.at.get(ch) },
         (reply) => {
+          this.answered.add(ch);
           if (reply.t === "err") {
             const error = new HeraldError(0, reply.code, ch + ": " + reply.msg,
                                           { retry: reply.retry });
             for (const s of this.subsOf(ch)) s._error(error);
-            return;
+          } else if (!this.at.has(ch)) {           // resuming: the replay brings us there
+            this.at.set(ch, { e: reply.e, s: reply.s });
+            for (const s of this.subsOf(ch))
+              if (!s._positions.has(ch)) s._positions.set(ch, { epoch: reply.e, seq: reply.s });
           }
-          if (this.at.has(ch)) return;             // resuming: the replay brings us there
-          this.at.set(ch, { e: reply.e, s: reply.s });
-          for (const s of this.subsOf(ch))
-            if (!s._positions.has(ch)) s._positions.set(ch, { epoch: reply.e, seq: reply.s });
+          for (const s of this.subsOf(ch)) this.opened(s);
         })));
     }
+  }
+
+  /** A subscription is open once every channel of it has been answered on this connection. */
+  opened(sub) {
+    if (sub.channels.every((ch) => this.answered.has(ch))) sub._setStatus("open");
   }
 
   /** A subscription joined: subscribe its new channels; it starts at their current position. */
@@ -443,7 +450,7 @@ class WsLink {
       const at = this.at.get(ch);
       if (at) sub._positions.set(ch, { epoch: at.e, seq: at.s });
     }
-    sub._setStatus(this.ready ? "open" : "connecting");
+    this.opened(sub);
     const fresh = sub.channels.filter((ch) => !this.at.has(ch) && this.subsOf(ch).length === 1);
     if (this.ready && fresh.length) this.sub(fresh);
   }
@@ -453,6 +460,7 @@ class WsLink {
     for (const ch of sub.channels) {
       if (this.subsOf(ch).length) continue;
       this.at.delete(ch);
+      this.answered.delete(ch);
       if (this.ready) this.send(this.request({ t: "unsub", ch }, () => {}));
     }
   }
@@ -479,7 +487,6 @@ class WsLink {
     }
     this.ready = true;
     this.sub(this.channels());
-    for (const s of this.h._subs) s._setStatus("open");
     for (const resolve of this.waiters.splice(0)) resolve();
   }
 
@@ -535,6 +542,7 @@ class WsLink {
 
   async closed(code, reason) {
     this.ready = false;
+    this.answered.clear();
     clearInterval(this.watchdog);
     for (const callback of this.pending.values())
       callback({ t: "err", code: "unavailable", msg: "connection closed", retry: true });
