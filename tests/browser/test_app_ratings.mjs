@@ -1,7 +1,8 @@
 // examples/apps/ratings, started as a user would (its run.sh: `herald run`
 // on free ports, then the backend), in two headless Chromium tabs: a rating
 // in one tab reaches the other live, over SSE, then over WebSocket after
-// the transport switch, and each tab shows the backend's average.
+// the transport switch, then between an SSE tab and a WebSocket tab, and
+// each tab shows the backend's average.
 //
 // Run: HERALD=build/herald node tests/browser/test_app_ratings.mjs
 import { fileURLToPath } from "node:url";
@@ -48,11 +49,17 @@ run(async () => {
     await rate(tabs[0], tabs[1], 5, "ws", 3, 3.67);
     await rate(tabs[1], tabs[0], 1, "ws", 4, 3);
 
+    // One tab on each transport.
+    await tabs[0].selectOption("#transport", "sse");
+    await waitFor("tab one back on SSE", async () => (await tabs[0].textContent("#status")) === "sse open");
+    await rate(tabs[1], tabs[0], 5, "sse", 5, 3.4);
+    await rate(tabs[0], tabs[1], 3, "ws", 6, 3.33);
+
     // A third tab opened now starts from the backend's state.
     const late = await browser.newPage();
     await late.goto(url + "?movie=dune");
     await waitFor("the late tab to show the average", async () =>
-      (await late.textContent("#count")) === "4" && (await late.textContent("#average")) === "3");
+      (await late.textContent("#count")) === "6" && (await late.textContent("#average")) === "3.33");
     console.log("ok: ratings cross between tabs over SSE and over WebSocket");
   }));
 });

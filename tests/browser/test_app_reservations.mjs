@@ -66,14 +66,14 @@ run(async () => {
       return s.status === status && s.loaded >= 1;
     }, timeout);
 
-    // Dashboard one's client gives up on a stream after 3 s without a byte
+    // Dashboard one's client gives up on a stream after 4 s without a byte
     // (45 s by default, three of Herald's default 15 s heartbeats).
     const one = await open("?business=1", (page) =>
       page.route((u) => new URL(u).pathname === "/herald.js", async (route) => {
         const response = await route.fetch();
         const source = await response.text();
         if (!source.includes("idleTimeout: 45000")) fail("herald.js has no idleTimeout: 45000 to shorten");
-        await route.fulfill({ response, body: source.replace("idleTimeout: 45000", "idleTimeout: 3000") });
+        await route.fulfill({ response, body: source.replace("idleTimeout: 45000", "idleTimeout: 4000") });
       }));
     let streams = 0;
     one.on("request", (r) => { if (new URL(r.url()).pathname === "/v1/sse") streams += 1; });
@@ -134,7 +134,7 @@ run(async () => {
                 1, await list(2));
 
     // Stall every connection (no byte passes, none is closed): dashboard
-    // one sees no heartbeat for 3 s, opens a new stream and resumes.
+    // one sees no heartbeat for 4 s, opens a new stream and resumes.
     const stalled = streams;
     gate.stall();
     const ines = await create(1, "Ines");
