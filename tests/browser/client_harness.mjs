@@ -87,9 +87,17 @@ export function checkExact(what, list, from, to) {
 // An HTTP proxy in front of the gateway that can block streaming as some
 // proxies do: mode.ws "refuse" answers WebSocket upgrades 403; mode.sse
 // "buffer" holds text/event-stream responses until they end (never, for a
-// stream). kill() drops every connection, so clients meet the new mode.
+// stream). kill() drops every connection, so clients meet the new mode;
+// freeze() stops passing anything on the open ones, which stay open (a
+// dead path the client can only notice by silence).
 export async function startProxy(port, mode = { ws: "pass", sse: "pass" }) {
-  const sockets = new Set();
+  const sockets = new Set(), pipes = new Set();
+  const pipe = (from, to) => {
+    const entry = [from, to];
+    pipes.add(entry);
+    from.on("close", () => pipes.delete(entry));
+    return from.pipe(to);
+  };
   const server = http.createServer((req, res) => {
     const up = http.request({ host: "127.0.0.1", port, method: req.method, path: req.url,
                               headers: req.headers }, (answer) => {
@@ -100,7 +108,7 @@ export async function startProxy(port, mode = { ws: "pass", sse: "pass" }) {
         return;
       }
       res.writeHead(answer.statusCode, answer.headers);
-      answer.pipe(res);
+      pipe(answer, res);
     });
     up.on("error", () => res.destroy());
     req.pipe(up);
@@ -112,7 +120,8 @@ export async function startProxy(port, mode = { ws: "pass", sse: "pass" }) {
       up.write(`${req.method} ${req.url} HTTP/1.1\r\n` +
                Object.entries(req.headers).map(([k, v]) => `${k}: ${v}\r\n`).join("") + "\r\n");
       up.write(head);
-      up.pipe(socket).pipe(up);
+      pipe(up, socket);
+      pipe(socket, up);
     });
     sockets.add(up);
     up.on("close", () => { sockets.delete(up); socket.destroy(); });
@@ -123,6 +132,10 @@ export async function startProxy(port, mode = { ws: "pass", sse: "pass" }) {
   return {
     origin: "http://127.0.0.1:" + server.address().port, mode,
     kill() { for (const s of sockets) s.destroy(); },
+    freeze() {
+      for (const [from, to] of pipes) { from.unpipe(to); from.pause(); }
+      pipes.clear();
+    },
     close() { this.kill(); server.close(); },
   };
 }
