@@ -25,6 +25,12 @@
 //  libmicrohttpd's buffer for the body between reads of ours.
 #define S_BLOCK_SIZE (16 * 1024)
 
+//  The cursor entry of a channel asked from its head (cursor=now, another
+//  set's cursor) whose broker did not answer: no epoch a broker has, so
+//  the next poll or stream resets it at its head (§8) instead of reading
+//  it from its start as "did not exist" (epoch null, seq 0) would.
+#define S_NO_HEAD "unavailable"
+
 //  One channel of the request: where the body is in it.
 typedef struct {
     const char *name;           //  the set's
@@ -150,10 +156,9 @@ s_start (s_history_t *self)
         return;
     }
     leg->started = true;
-    leg->reset = self->mismatch? HR_RESET_CURSOR_MISMATCH
-               : self->now? HR_RESET_NONE: hrg_page_reset (page);
-    if (leg->reset == HR_RESET_UNAVAILABLE) {
-        leg->reset = HR_RESET_NONE;
+    //  Unavailable first: a head nobody answered for is no position to
+    //  start at (nor a channel that does not exist)
+    if (hrg_page_reset (page) == HR_RESET_UNAVAILABLE) {
         if (self->cursor_form)
             leg->unavailable = true;
         else
@@ -161,6 +166,8 @@ s_start (s_history_t *self)
         self->leg_done = true;
         return;
     }
+    leg->reset = self->mismatch? HR_RESET_CURSOR_MISMATCH
+               : self->now? HR_RESET_NONE: hrg_page_reset (page);
     snprintf (leg->epoch, sizeof leg->epoch, "%s", hrg_page_epoch (page));
     leg->head = hrg_page_head (page);
     if (!self->cursor_form)
@@ -219,7 +226,8 @@ s_cursor_tail (s_history_t *self)
     size_t n = 0;
     for (size_t i = 0; i < self->set->count; i++) {
         s_leg_t *leg = &self->legs [i];
-        epochs [i] = leg->epoch [0]? leg->epoch: NULL;
+        epochs [i] = leg->unavailable && self->now? S_NO_HEAD
+                   : leg->epoch [0]? leg->epoch: NULL;
         seqs [i] = leg->last;
         if (!leg->reset)
             continue;
@@ -269,6 +277,9 @@ static void
 s_next_leg (s_history_t *self)
 {
     self->leg_done = false;
+    //  A leg its first page ended (a reset, positions only, unavailable)
+    //  still holds that page: the next channel must not read it
+    hrg_page_release (&self->page, self);
     if (self->cursor_form && !self->error && self->at + 1 < self->set->count
     &&  (self->now || self->written < self->limit))
         self->at++;

@@ -1,6 +1,8 @@
 """SSE ergonomics (docs/protocol.md §5, §7, §8): typed=1 event lines, a
 cursor of another channel set answered with cursor-mismatch resets instead
 of 400, and polling GET /v1/history with the SSE cursor of a channel set."""
+import os
+import signal
 import unittest
 import urllib.parse
 
@@ -147,6 +149,84 @@ class Ergonomics(unittest.TestCase):
         ahead = encode_cursor(["old"], [(head["epoch"], 70)])
         self.assertEqual(self.poll(["old"], cursor=ahead).json["resets"][0]["reason"],
                          "cursor-ahead")
+
+    def test_each_channel_is_read_from_its_own_history(self):
+        # A channel whose first page ends it (a reset, cursor=now, another
+        # set's cursor) must not hand that page to the next channel
+        from test_resets import encode_cursor
+        self.fill("ha", 60)                     # 1..10 evicted (--history-size 50)
+        self.fill("hb", 2)
+        epoch, epoch_b = self.poll(["ha"]).json["epoch"], self.poll(["hb"]).json["epoch"]
+        now = self.poll(["ha", "hb"], cursor="now").json
+        self.assertEqual(h.decode_cursor(now["cursor"])["positions"],
+                         [(epoch, 60), (epoch_b, 2)])
+        other = self.poll(["x", "y"], cursor="now").json["cursor"]
+        mismatch = self.poll(["ha", "hb"], cursor=other).json
+        self.assertEqual([(r["channel"], r["seq"]) for r in mismatch["resets"]],
+                         [("ha", 60), ("hb", 2)])
+        self.assertEqual(mismatch["cursor"], now["cursor"])
+        # ha's position expired: its reset, then hb's own events
+        body = self.poll(["ha", "hb"], cursor=encode_cursor(["ha", "hb"],
+                                                             [(epoch, 5), ("", 0)])).json
+        self.assertEqual([(r["channel"], r["reason"], r["seq"]) for r in body["resets"]],
+                         [("ha", "expired", 60)])
+        self.assertEqual([(e["channel"], e["seq"]) for e in body["events"]],
+                         [("hb", 1), ("hb", 2)])
+        self.assertEqual(body["cursor"], now["cursor"])
+        # from now, hb's next event: nothing skipped
+        self.fill("hb", 1)
+        body = self.poll(["ha", "hb"], cursor=now["cursor"]).json
+        self.assertEqual(([(e["channel"], e["seq"]) for e in body["events"]], body["resets"]),
+                         ([("hb", 3)], []))
+
+    def test_now_and_mismatch_with_a_silent_broker(self):
+        # A channel whose broker does not answer has no known head: it is
+        # listed as unavailable (not passed off as a channel that does not
+        # exist), and the next poll resets it at its head instead of
+        # reading it from its start (events from before `now`).
+        broker, gw = h.start_split(self, gateway_args=("--broker-timeout", "1s",
+                                                       "--workers", "1"))
+        push = h.pusher(self, broker.pull)
+
+        def poll(channels, **params):
+            query = [("channel", c) for c in channels] + list(params.items())
+            r = h.http("GET", gw.http + "/v1/history?" + urllib.parse.urlencode(query))
+            self.assertEqual(r.status, 200, r.body)
+            return r.json
+        for i in range(3):
+            push.send({"ch": "u", "type": "t", "data": {"i": i}})
+        h.wait_until(lambda: poll(["u"]).get("head") == 3)
+        other = poll(["x", "y"], cursor="now")["cursor"]
+        os.kill(broker.pid, signal.SIGSTOP)
+        try:
+            now = poll(["u", "v"], cursor="now")
+            mismatch = poll(["u", "v"], cursor=other)
+        finally:
+            os.kill(broker.pid, signal.SIGCONT)
+        for body in (now, mismatch):
+            self.assertEqual((body["events"], body["resets"], body["unavailable"]),
+                             ([], [], ["u", "v"]), body)
+        h.wait_until(lambda: poll(["u"]).get("head") == 3)
+        # as a Last-Event-ID too: u is reset at its head, nothing replayed
+        stream = h.sse(self, gw.http, ["u", "v"], last_event_id=now["cursor"])
+        resets = {e.json["channel"]: e.json["seq"]
+                  for e in stream.wait_events(2, type="herald-reset")}
+        self.assertEqual(resets, {"u": 3, "v": 0})
+        self.assertEqual([e for e in stream.events if e.type == "message"], [])
+        stream.close()
+        for body in (now, mismatch):
+            after = poll(["u", "v"], cursor=body["cursor"])
+            self.assertEqual(after["events"], [], after)        # none of 1..3
+            resets = {r["channel"]: (r["epoch"] is not None, r["seq"])
+                      for r in after["resets"]}
+            self.assertEqual(resets, {"u": (True, 3), "v": (False, 0)}, after)
+            body["next"] = after["cursor"]
+        push.send({"ch": "u", "type": "t", "data": {"i": 3}})
+        for body in (now, mismatch):
+            h.wait_until(lambda: poll(["u", "v"], cursor=body["next"])["events"])
+            after = poll(["u", "v"], cursor=body["next"])
+            self.assertEqual([(e["channel"], e["seq"]) for e in after["events"]], [("u", 4)])
+            self.assertEqual(after["resets"], [])
 
     def test_bad_polls(self):
         cases = [
