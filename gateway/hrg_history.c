@@ -390,6 +390,11 @@ s_parse_position (s_history_t *self, const char **detail)
     const char *cursor = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "cursor");
     const char *epoch = MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "epoch");
     bool has_cursor = cursor || hrg_query_flag (mhd, "cursor");
+    //  Two positions, one of them `now`, would skip the other's events
+    if (has_cursor && hrg_query_count (mhd, "cursor") > 1) {
+        *detail = "cursor must be given once";
+        return HR_E_BAD_REQUEST;
+    }
     self->cursor_form = has_cursor || self->set->count > 1;
     if (self->cursor_form) {
         if (epoch || MHD_lookup_connection_value (mhd, MHD_GET_ARGUMENT_KIND, "since")) {

@@ -55,6 +55,28 @@ hrg_query_uint (struct MHD_Connection *mhd, const char *name, uint64_t fallback,
     return true;
 }
 
+typedef struct {
+    const char *name;
+    size_t count;
+} s_count_t;
+
+static enum MHD_Result
+s_count_arg (void *cls, enum MHD_ValueKind kind, const char *key, const char *value)
+{
+    s_count_t *count = cls;
+    if (strcmp (key, count->name) == 0)
+        count->count++;
+    return MHD_YES;
+}
+
+size_t
+hrg_query_count (struct MHD_Connection *mhd, const char *name)
+{
+    s_count_t count = { name, 0 };
+    MHD_get_connection_values (mhd, MHD_GET_ARGUMENT_KIND, s_count_arg, &count);
+    return count.count;
+}
+
 bool
 hrg_query_flag (struct MHD_Connection *mhd, const char *name)
 {

@@ -20,6 +20,9 @@ hr_chanset_t *hrg_query_channels (struct MHD_Connection *mhd, hr_error_t *error)
 bool hrg_query_uint (struct MHD_Connection *mhd, const char *name, uint64_t fallback,
                      uint64_t *value);
 
+//  How many times the argument name is given (with a value or bare).
+size_t hrg_query_count (struct MHD_Connection *mhd, const char *name);
+
 //  A flag argument: true for `name=1`, `name=true`, `name=yes` or a bare
 //  `name`; false otherwise or when absent.
 bool hrg_query_flag (struct MHD_Connection *mhd, const char *name);

@@ -241,6 +241,12 @@ class Ergonomics(unittest.TestCase):
             self.assertEqual((r.status, r.json["error"]), (status, code), params)
         r = h.http("GET", self.herald.http + "/v1/history?cursor=now")
         self.assertEqual((r.status, r.json["error"]), (400, "bad_channel"))
+        # two cursors: which one is meant? (the first one silently won: with
+        # cursor=now first, the other's unread events were skipped)
+        for query in ("cursor=now&cursor=AAAA", "cursor=&cursor=now", "cursor&cursor=now"):
+            r = h.http("GET", self.herald.http + "/v1/history?channel=a&channel=b&" + query)
+            self.assertEqual((r.status, r.json["error"]), (400, "bad_request"), query)
+            self.assertIn("once", r.json["message"])
         r = self.poll(["c%d" % i for i in range(65)])
         self.assertEqual((r.status, r.json["error"]), (400, "too_many_channels"))
 
