@@ -1,7 +1,7 @@
 // The demo page against `herald run --token-keys`: with a token from
-// `herald token` in its token field it goes live over SSE (?token=) and
-// over WebSocket (an auth message after welcome) and publishes (Bearer);
-// without one it shows the gateway's refusal.
+// `herald token` in its token field (the JS client's getToken) it goes live
+// over SSE (Authorization: Bearer) and over WebSocket (an auth message after
+// welcome) and publishes; without one it shows the gateway's refusal.
 //
 // Run: HERALD=build/herald node tests/browser/test_demo_token.mjs
 import { execFileSync } from "node:child_process";

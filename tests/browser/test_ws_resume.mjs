@@ -2,7 +2,7 @@
 // it subscribes, receives events published over ZeroMQ, is told `bye` 1001
 // when the gateway stops, reconnects, resumes with the last `e`/`s` it
 // received, and ends with every event exactly once, in order. The demo page,
-// switched to WebSocket, does the same with its own backoff and resume.
+// switched to WebSocket, does the same through the JS client (/herald.js).
 // Split mode: the broker keeps the history while the gateway is down; events
 // are published meanwhile.
 //
@@ -15,7 +15,7 @@ const expected = (n) => JSON.stringify(Array.from({ length: n }, (_, i) => i + 1
 
 // Runs in the page: a minimal herald.v1 client that records everything. It
 // reconnects 100 ms after any close (the test wants speed, not the backoff
-// the demo page shows) and resubscribes from its last position.
+// of the demo page's client) and resubscribes from its last position.
 function rawClient(channel) {
   const w = window;
   Object.assign(w, { got: [], oks: [], resets: [], byes: [], closes: [], errors: [],
