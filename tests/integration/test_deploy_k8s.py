@@ -6,10 +6,10 @@ through its headless Service, and those of compose's are its broker
 services; the file's ports are the containers' and the Services' ports;
 every flag given to herald exists in `herald broker --help` or `herald
 gateway --help`; the cluster file and token keys are mounted where the
-flags say; probes ask paths a running Herald serves; brokers get
-more time to stop than the graceful handoff's limit; the PodDisruptionBudget
-lets one broker go at a time; Services select the pods they serve;
-Prometheus scrapes every broker and gateway.
+flags say; pods run as the image's user; probes ask paths a running
+Herald serves; brokers get more time to stop than the graceful handoff's
+limit; the PodDisruptionBudget lets one broker go at a time; Services
+select the pods they serve; Prometheus scrapes every broker and gateway.
 
 Each check is a function of the repository's root, and
 test_each_check_can_fail breaks a copy of deploy/ in one way per check and
@@ -416,6 +416,24 @@ def check_mounts(root):
                 assert key in configmaps[configmap]["data"], "%s has no %s" % (configmap, key)
 
 
+def check_user(root):
+    """Pods run as the image's user, by number, never as root."""
+    with open(os.path.join(root, "deploy", "Containerfile")) as f:
+        runtime = f.read().split("AS runtime", 1)[1].split("\nFROM ", 1)[0]
+    users = re.findall(r"^USER (\d+)(?::(\d+))?$", runtime, re.M)
+    assert len(users) == 1, "the runtime stage names one numeric USER: %s" % users
+    uid = int(users[0][0])
+    assert uid != 0
+    for d in k8s(root):
+        if d["kind"] in ("StatefulSet", "Deployment"):
+            ctx = d["spec"]["template"]["spec"].get("securityContext", {})
+            assert ctx.get("runAsNonRoot") is True and ctx.get("runAsUser") == uid, \
+                "%s runs as %s, the image's user is %d" % (d["metadata"]["name"],
+                                                         ctx.get("runAsUser"), uid)
+            if d["kind"] == "StatefulSet":
+                assert ctx.get("fsGroup") == uid, "the state volume must be writable by %d" % uid
+
+
 def check_kustomization(root):
     d = os.path.join(root, "deploy", "k8s")
     with open(os.path.join(d, "kustomization.yaml")) as f:
@@ -427,7 +445,7 @@ def check_kustomization(root):
 
 CHECKS = [check_yaml_parses, check_yamllint, check_cluster_files_load, check_brokers_are_pods,
           check_ports, check_flags, check_probes, check_grace, check_pdb, check_selectors,
-          check_compose, check_prometheus, check_mounts, check_kustomization]
+          check_compose, check_prometheus, check_mounts, check_user, check_kustomization]
 
 # One way to break deploy/ for each check: (file under deploy/, old, new, check)
 BREAKAGES = [
@@ -461,6 +479,7 @@ BREAKAGES = [
      "{name: cluster, mountPath: /etc/herald,", check_mounts),
     ("k8s/broker-statefulset.yaml", "--cluster, /etc/herald/cluster/cluster.json",
      "--cluster, /etc/herald/cluster/herald.json", check_mounts),
+    ("k8s/gateway-deployment.yaml", "runAsUser: 10001", "runAsUser: 10002", check_user),
     ("k8s/kustomization.yaml", "  - gateway-pdb.yaml\n", "", check_kustomization),
 ]
 
