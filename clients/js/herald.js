@@ -314,7 +314,8 @@ class Subscription {
           }, (error) => this._error(error));
           break;
         case "herald-token-expired": this._h._token(token).catch(() => {}); return { again: true };
-        case "herald-token-revoked": this._h._token(token).catch(() => {}); return { opened: true };
+        case "herald-token-revoked":                    // as WebSocket's 4503: stop
+          return { fatal: new HeraldError(401, "token_revoked", "the token was revoked") };
         default: if (!m.event.startsWith("herald-")) this._event(body);
       }
     }
@@ -358,7 +359,7 @@ async function refusal(response, h, token) {
   const retry = status >= 500 || status === 429 || status === 401;
   const error = new HeraldError(status, body.error || "http_" + status, body.message,
                                 { retry, retryAfter });
-  if (status === 401 && h._getToken) {
+  if (status === 401 && h._getToken && body.error !== "token_revoked") {
     await h._token(token).catch(() => {});
     return { error };
   }

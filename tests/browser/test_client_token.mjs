@@ -3,7 +3,10 @@
 // in). Over SSE the client gets a new token on `herald-token-expiring` and
 // reconnects with its cursor; over WebSocket it answers `refresh`. Events
 // published all along arrive once, in order; each new token is asked for
-// before the one it replaces expires, and no connection is refused.
+// before the one it replaces expires, and no connection is refused. Then
+// `herald revoke --sub` ends both subscriptions with an error (SSE's
+// herald-token-revoked, WebSocket's close 4503): they do not reconnect; nor
+// does a new SSE subscription refused 401 token_revoked.
 //
 // Run: HERALD=build/herald node tests/browser/test_client_token.mjs
 import { execFileSync } from "node:child_process";
@@ -21,7 +24,7 @@ process.on("exit", () => rmSync(keys, { recursive: true, force: true }));
 
 run(async () => {
   execFileSync(HERALD, ["keygen", "--out", join(keys, "dev")]);
-  const mints = { sse: [], ws: [] };                  // [ms, exp in s] of each token made, per client
+  const mints = { sse: [], ws: [], late: [] };                  // [ms, exp in s] of each token made, per client
   const mint = (name) => {
     const token = execFileSync(HERALD, ["token", "--key", join(keys, "dev.private.jwk"), "--sub", "me",
                                         "--subscribe", CH, "--ttl", TTL + "s"]).toString().trim();
@@ -62,7 +65,22 @@ run(async () => {
       for (let i = 1; i < mints[name].length; i++)
         if (mints[name][i][0] > mints[name][i - 1][1] * 1000 - 1000)
           fail(name + ": token " + i + " made after the one before expired: " + JSON.stringify(mints));
+
+    execFileSync(HERALD, ["revoke", "--sub", "me", "--until", "5m", "--router", tcp(herald.ready.router)]);
+    for (const name of NAMES)
+      await waitFor(name + " closed by the revocation", async () =>
+        (await rec(page, name)).statuses.at(-1)?.[1] === "closed");
+    const errors = await Promise.all(NAMES.map(async (name) => (await rec(page, name)).errors.join()));
+    await page.evaluate(startClient, { name: "late", channels: [CH], token: true });
+    await waitFor("a new subscription refused", async () =>
+      (await rec(page, "late")).statuses.at(-1)?.[1] === "closed");
+    errors.push((await rec(page, "late")).errors.join());
+    // SSE stops at the event itself (its own message), without asking again
+    if (errors[0] !== "token_revoked: the token was revoked" || !errors[1].startsWith("closed_4503") ||
+        !errors[2].startsWith("token_revoked:") || mints.late.length !== 1)
+      fail("errors after the revocation: " + JSON.stringify(errors) + ", tokens " + mints.late.length);
     console.log(`ok: ${n} events once, in order, through ${mints.sse.length - 1} (SSE) and ` +
-                `${mints.ws.length - 1} (WebSocket) refreshes of 35 s tokens, each before expiry`);
+                `${mints.ws.length - 1} (WebSocket) refreshes of 35 s tokens, each before expiry; ` +
+                "a revocation closes both");
   });
 });
