@@ -42,6 +42,7 @@ typedef struct {
     hr_reset_t reset;
     bool started;               //  its first page is in
     bool unavailable;           //  cursor form: no broker answered, position kept
+    bool kept;                  //  no cursor: moved to the oldest event kept
 } s_leg_t;
 
 typedef struct {
@@ -54,6 +55,7 @@ typedef struct {
     bool cursor_form;           //  {"events", "resets", "cursor", "more"}
     bool now;                   //  cursor form: positions only (cursor=now, mismatch)
     bool mismatch;              //  the cursor was of another channel set
+    bool from_start;            //  cursor form without a cursor
     uint64_t limit, written;
     hrg_page_t *page;           //  the page being rendered or in flight
     size_t next;                //  the page's next event to look at
@@ -164,6 +166,15 @@ s_start (s_history_t *self)
         else
             self->error = HR_E_BROKER_UNAVAILABLE;
         self->leg_done = true;
+        return;
+    }
+    //  No cursor: from the oldest event the channel keeps, not a reset
+    if (self->from_start && !leg->kept && hrg_page_reset (page) == HR_RESET_EXPIRED) {
+        leg->kept = true;
+        leg->started = false;
+        snprintf (leg->epoch, sizeof leg->epoch, "%s", hrg_page_epoch (page));
+        leg->last = hrg_page_first (page) - 1;
+        hrg_page_release (&self->page, self);
         return;
     }
     leg->reset = self->mismatch? HR_RESET_CURSOR_MISMATCH
@@ -403,6 +414,7 @@ s_parse_position (s_history_t *self, const char **detail)
         }
         if (!cursor || !*cursor || strcmp (cursor, "now") == 0) {
             self->now = has_cursor;
+            self->from_start = !has_cursor;
             return HR_OK;
         }
         hr_position_t positions [HR_CHANSET_MAX];

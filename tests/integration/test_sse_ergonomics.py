@@ -132,6 +132,11 @@ class Ergonomics(unittest.TestCase):
         self.fill("old", 60)                    # 1..10 evicted (--history-size 50)
         at_head = self.poll(["old"], cursor="now").json["cursor"]
         forged = self.poll(["old", "other"], cursor="now").json["cursor"]
+        # no cursor: from what each channel keeps (not an expired reset)
+        body = self.poll(["old", "other"]).json
+        self.assertEqual(([e["seq"] for e in body["events"]], body["resets"]),
+                         (list(range(11, 61)), []))
+        self.assertEqual(h.decode_cursor(body["cursor"])["positions"][0][1], 60)
         # a cursor of another set: a cursor-mismatch per channel, at its head
         body = self.poll(["old"], cursor=forged).json
         self.assertEqual([(r["channel"], r["reason"], r["seq"]) for r in body["resets"]],
