@@ -14,7 +14,8 @@ import { checkExact, clientPage, publish, rec, startClient, startProxy, startSpl
   from "./client_harness.mjs";
 
 const CH = "fallback-a";
-const OPTIONS = { fallback: true, openTimeout: 1000, pollInterval: 200 };
+// pollLimit 3: the 10 events of a switch take several requests, each from the last cursor
+const OPTIONS = { fallback: true, openTimeout: 1000, pollInterval: 200, pollLimit: 3 };
 
 const transportOf = async (page, name) => (await rec(page, name)).statuses.at(-1)?.[2];
 
