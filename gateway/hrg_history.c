@@ -104,7 +104,9 @@ s_fetch (s_history_t *self)
     s_leg_t *leg = &self->legs [self->at];
     const char *epoch = leg->epoch [0]? leg->epoch: NULL;
     uint64_t budget = hrg_fetch_budget (worker);
-    uint64_t limit = self->now || self->limit == 0? 0        //  0: a probe, the header only
+    //  0: a probe, the header only (also for a leg past the limit: where
+    //  a channel read from its start begins)
+    uint64_t limit = self->now || self->limit == 0 || self->written == self->limit? 0
                    : hrg_fetch_limit (budget, leg->avg, self->limit - self->written);
     bool first = self->at == 0 && !leg->started;
     if (first && hrg_fetch_over_cap (worker) && !self->waiter.admitted
@@ -257,9 +259,12 @@ s_cursor_tail (s_history_t *self)
     hr_buf_puts (out, "],\"cursor\":\"");
     hr_cursor_encode_parts (out, self->set, epochs, seqs);
     //  More only when the limit stopped the body short of a head
-    s_leg_t *leg = &self->legs [self->at];
-    bool more = self->written == self->limit
-             && (self->at + 1 < self->set->count || leg->last < leg->head);
+    bool more = false;
+    for (size_t i = 0; i < self->set->count; i++) {
+        s_leg_t *leg = &self->legs [i];
+        if (!leg->unavailable && (!leg->started || leg->last < leg->head))
+            more = self->written == self->limit;
+    }
     hr_buf_puts (out, "\",\"more\":");
     hr_buf_puts (out, more? "true}": "false}");
 }
@@ -282,8 +287,9 @@ s_tail (s_history_t *self)
     self->ended = true;
 }
 
-//  The leg is done: on to the next channel (none once the limit is reached:
-//  the others keep their positions), or the tail.
+//  The leg is done: on to the next channel, or the tail. Once the limit is
+//  reached, the others keep their positions (channels read from their
+//  start are probed for it: "did not exist" would be an expired reset).
 static void
 s_next_leg (s_history_t *self)
 {
@@ -292,7 +298,7 @@ s_next_leg (s_history_t *self)
     //  still holds that page: the next channel must not read it
     hrg_page_release (&self->page, self);
     if (self->cursor_form && !self->error && self->at + 1 < self->set->count
-    &&  (self->now || self->written < self->limit))
+    &&  (self->now || self->from_start || self->written < self->limit))
         self->at++;
     else
         s_tail (self);

@@ -119,6 +119,23 @@ class Ergonomics(unittest.TestCase):
         self.assertEqual(seen, [("m1", s) for s in range(1, 6)] + [("m2", s) for s in range(1, 5)])
         self.assertEqual(rounds, 3)             # 3 + 3 + 3 events, the last with more: false
 
+    def test_no_cursor_reads_what_is_kept_whatever_the_limit(self):
+        # every channel from its oldest kept event, also those the limit
+        # kept the first poll from reaching (not an expired reset later)
+        self.fill("ka", 55)                     # 1..5 evicted (--history-size 50)
+        self.fill("kb", 53)                     # 1..3 evicted
+        self.fill("kc", 0)
+        seen, resets, body = [], [], self.poll(["ka", "kb", "kc"], limit=30).json
+        while True:
+            seen += [(e["channel"], e["seq"]) for e in body["events"]]
+            resets += body["resets"]
+            if not body["more"]:
+                break
+            self.assertLess(len(seen), 200)
+            body = self.poll(["ka", "kb", "kc"], cursor=body["cursor"], limit=30).json
+        self.assertEqual(resets, [])
+        self.assertEqual(seen, [("ka", s) for s in range(6, 56)] + [("kb", s) for s in range(4, 54)])
+
     def test_now_gives_the_heads_and_a_poll_after_it_only_new_events(self):
         self.fill("n", 4)
         body = self.poll(["n"], cursor="now").json
