@@ -91,6 +91,11 @@ class Container(unittest.TestCase):
                            "usr/include/zmq.h"):
                 self.assertFalse(os.path.lexists(os.path.join(root, absent)),
                                  "%s in the runtime image" % absent)
+            # apt's downloads and caches are not kept either
+            cache = os.path.join(root, "var", "cache", "apt")
+            kept = [f for d, _, fs in os.walk(cache) for f in fs
+                    if f.endswith((".deb", ".bin"))]
+            self.assertEqual(kept, [], "apt's cache in the runtime image")
         finally:
             run(["podman", "image", "unmount", RUNTIME_TAG], 60)
 
