@@ -377,10 +377,20 @@ def check_prometheus(root):
             want.setdefault("herald-" + role, set()).add("%s:%d" % (name, port))
     assert targets == want, "Prometheus scrapes %s, compose runs %s" % (targets, want)
     assert any(r.endswith("alerts.yml") for r in prom.get("rule_files", []))
-    mounts = [v.split(":")[:2] for v in services["prometheus"]["volumes"]]
+    # Rule files are found beside the configuration, as mounted in compose
+    mounts = dict(reversed(v.split(":")[:2]) for v in services["prometheus"]["volumes"])
+    config = flag_value([a for c in services["prometheus"]["command"] for a in c.split("=", 1)],
+                        "--config.file")
+    assert mounts.get(config) == "./prometheus/prometheus.yml", "compose's --config.file"
     for rule in prom["rule_files"]:
-        assert any(dst == rule and os.path.exists(os.path.join(root, "deploy", src))
-                   for src, dst in mounts), "rule file %s not mounted" % rule
+        src = mounts.get(os.path.join(os.path.dirname(config), rule))
+        assert src and os.path.exists(os.path.join(root, "deploy", src)), \
+            "rule file %s not mounted beside %s" % (rule, config)
+    assert shutil.which("promtool"), "needs promtool: apt-get install prometheus"
+    p = subprocess.run(["promtool", "check", "config",
+                        os.path.join(root, "deploy", "prometheus", "prometheus.yml")],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode == 0, "promtool check config:\n" + p.stdout + p.stderr
 
 
 def check_mounts(root):
@@ -475,6 +485,8 @@ BREAKAGES = [
      "    app.kubernetes.io/name: herald-gw\n  ports", check_selectors),
     ("compose.yaml", "--id, b3,", "--id, b4,", check_compose),
     ("prometheus/prometheus.yml", '"b3:8081"', '"b3:8082"', check_prometheus),
+    ("prometheus/prometheus.yml", "scrape_interval: 5s", "scrape_interval: 5 s",
+     check_prometheus),
     ("k8s/gateway-deployment.yaml", "{name: cluster, mountPath: /etc/herald/cluster,",
      "{name: cluster, mountPath: /etc/herald,", check_mounts),
     ("k8s/broker-statefulset.yaml", "--cluster, /etc/herald/cluster/cluster.json",
