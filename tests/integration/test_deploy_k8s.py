@@ -9,7 +9,9 @@ gateway --help`; the cluster file and token keys are mounted where the
 flags say; pods run as the image's user; probes ask paths a running
 Herald serves; brokers get more time to stop than the graceful handoff's
 limit; the PodDisruptionBudget lets one broker go at a time; Services
-select the pods they serve; Prometheus scrapes every broker and gateway.
+select the pods they serve; Prometheus scrapes every broker and gateway
+and loads the alert rules (promtool); Grafana is provisioned with the
+dashboard and compose's Prometheus.
 
 Each check is a function of the repository's root, and
 test_each_check_can_fail breaks a copy of deploy/ in one way per check and
@@ -393,6 +395,24 @@ def check_prometheus(root):
     assert p.returncode == 0, "promtool check config:\n" + p.stdout + p.stderr
 
 
+def check_grafana(root):
+    """Grafana's provisioning finds the dashboard where compose mounts it,
+    and its data source is compose's Prometheus."""
+    services = compose(root)["services"]
+    mounts = dict(reversed(v.split(":")[:2]) for v in services["grafana"]["volumes"])
+    provisioning = os.path.join(root, "deploy", mounts["/etc/grafana/provisioning"])
+    with open(os.path.join(provisioning, "dashboards", "herald.yml")) as f:
+        path = yaml.safe_load(f)["providers"][0]["options"]["path"]
+    dashboards = [src for dst, src in mounts.items() if os.path.dirname(dst) == path]
+    assert dashboards and all(os.path.exists(os.path.join(root, "deploy", s))
+                              for s in dashboards), "no dashboard mounted in %s" % path
+    with open(os.path.join(provisioning, "datasources", "prometheus.yml")) as f:
+        source = yaml.safe_load(f)["datasources"][0]
+    host, port = host_port(source["url"].split("//", 1)[1])
+    assert host in services and "--config.file" in " ".join(services[host]["command"]) \
+        and port == 9090, "the data source %s is not compose's Prometheus" % source["url"]
+
+
 def check_mounts(root):
     """Each workload's --cluster (and --token-keys) is a key of the
     ConfigMap mounted there, and no mount lies inside another (a read-only
@@ -455,7 +475,7 @@ def check_kustomization(root):
 
 CHECKS = [check_yaml_parses, check_yamllint, check_cluster_files_load, check_brokers_are_pods,
           check_ports, check_flags, check_probes, check_grace, check_pdb, check_selectors,
-          check_compose, check_prometheus, check_mounts, check_user, check_kustomization]
+          check_compose, check_prometheus, check_grafana, check_mounts, check_user, check_kustomization]
 
 # One way to break deploy/ for each check: (file under deploy/, old, new, check)
 BREAKAGES = [
@@ -487,6 +507,10 @@ BREAKAGES = [
     ("prometheus/prometheus.yml", '"b3:8081"', '"b3:8082"', check_prometheus),
     ("prometheus/prometheus.yml", "scrape_interval: 5s", "scrape_interval: 5 s",
      check_prometheus),
+    ("grafana/provisioning/dashboards/herald.yml", "path: /var/lib/grafana/dashboards",
+     "path: /var/lib/grafana/dashboard", check_grafana),
+    ("grafana/provisioning/datasources/prometheus.yml", "http://prometheus:9090",
+     "http://prom:9090", check_grafana),
     ("k8s/gateway-deployment.yaml", "{name: cluster, mountPath: /etc/herald/cluster,",
      "{name: cluster, mountPath: /etc/herald,", check_mounts),
     ("k8s/broker-statefulset.yaml", "--cluster, /etc/herald/cluster/cluster.json",
