@@ -39,11 +39,14 @@ export async function publish(pull, channel, from, to) {
 
 // Runs in the page: a Herald subscribed to channels, recording into
 // window.recs[name]: got[channel] = the n of each event, resets, statuses
-// ([ms, status, transport]), errors. getToken, when asked for, is
+// ([ms, status, transport]), errors, sockets (WebSockets it opened). getToken, when asked for, is
 // window.mintToken(name) (exposed by the test). Options are the Herald's.
 export async function startClient({ name, url, channels, options = {}, token = false }) {
   const { Herald } = await import("/herald.js");
-  const rec = { got: {}, seqs: {}, resets: [], statuses: [], errors: [], tokens: 0 };
+  const rec = { got: {}, seqs: {}, resets: [], statuses: [], errors: [], tokens: 0, sockets: 0 };
+  options.WebSocket = class extends WebSocket {
+    constructor(...args) { super(...args); rec.sockets += 1; }
+  };
   (window.recs ||= {})[name] = rec;
   if (token) options.getToken = async () => { rec.tokens += 1; return window.mintToken(name); };
   const h = new Herald(url || location.origin, options);

@@ -2,7 +2,9 @@
 // over SSE and over WebSocket, each subscribed to two channels: the gateway
 // is stopped, events are published meanwhile, it restarts; each Herald
 // reconnects by itself and ends with every event of both channels once, in
-// order, and no reset. Each then publishes (HTTP POST for SSE, the socket
+// order, and no reset; the WebSocket one, refused while the gateway is
+// down, stays on WebSocket (a gateway that is down is not a proxy blocking
+// upgrades: /healthz does not answer either). Each then publishes (HTTP POST for SSE, the socket
 // for WebSocket) and repeats the other's publish with the same key: one
 // event, the repeat acknowledged as a duplicate. The cursor it would make
 // of its positions is the one the gateway sends. /herald.js is
@@ -35,8 +37,10 @@ run(async () => {
   await checkServed(split.origin);
   await withBrowser(async (browser) => {
     const page = await clientPage(browser, split.origin);
+    // wsAttempts 1: one failed open would do to fall back, were the gateway not simply down
     for (const transport of ["sse", "ws"])
-      await page.evaluate(startClient, { name: transport, channels: CHANNELS, options: { transport } });
+      await page.evaluate(startClient, { name: transport, channels: CHANNELS,
+                                         options: { transport, wsAttempts: 1 } });
     for (const name of ["sse", "ws"])
       await waitFor(name + " open", async () =>
         (await rec(page, name)).statuses.some(([, s]) => s === "open"));
@@ -62,6 +66,8 @@ run(async () => {
 
     await split.restartGateway(async () => {
       for (const ch of CHANNELS) await publish(split.pull, ch, 11, 25);
+      await waitFor("the WebSocket client to try the stopped gateway", async () =>
+        (await rec(page, "ws")).sockets >= 2);
     });
     for (const ch of CHANNELS) await publish(split.pull, ch, 26, 30);
     for (const name of ["sse", "ws"]) for (const ch of CHANNELS) await waitEvents(page, name, ch, 30);
@@ -84,8 +90,8 @@ run(async () => {
       if (r.resets.length) fail(name + ": unexpected resets " + JSON.stringify(r.resets));
       if (r.errors.length) fail(name + ": unexpected errors " + JSON.stringify(r.errors));
       const states = r.statuses.map(([, s]) => s);
-      if (!states.includes("reconnecting") || states.at(-1) !== "open")
-        fail(name + ": statuses " + JSON.stringify(states));
+      if (!states.includes("reconnecting") || states.at(-1) !== "open" || r.statuses.at(-1)[2] !== name)
+        fail(name + ": statuses " + JSON.stringify(r.statuses));
     }
     console.log("ok: SSE and WebSocket clients resumed 2 channels x 30 events across a gateway " +
                 "restart, once each in order; their publishes acknowledged, repeats as duplicates; " +
