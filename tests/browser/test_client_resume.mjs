@@ -4,11 +4,11 @@
 // reconnects by itself and ends with every event of both channels once, in
 // order, and no reset; the WebSocket one, refused while the gateway is
 // down, stays on WebSocket (a gateway that is down is not a proxy blocking
-// upgrades: /healthz does not answer either). Each then publishes (HTTP POST for SSE, the socket
-// for WebSocket) and repeats the other's publish with the same key: one
-// event, the repeat acknowledged as a duplicate. The cursor it would make
-// of its positions is the one the gateway sends. /herald.js is
-// JavaScript, cacheable, revalidated.
+// upgrades: /healthz does not answer either). Each then publishes (HTTP
+// POST for SSE, the socket for WebSocket) and repeats the other's publish
+// with the same key: one event, the repeat acknowledged as a duplicate.
+// The cursor it would make of its positions is the one the gateway sends.
+// /herald.js is JavaScript, cacheable, revalidated.
 //
 // Run: HERALD=build/herald node tests/browser/test_client_resume.mjs
 import { readFileSync } from "node:fs";
