@@ -5,7 +5,8 @@
 // and an event of an older epoch are dropped; a reset is passed on and its
 // new epoch's events follow (one with a typed=1 event: line); a 401 asks
 // getToken for a new token; a 429's Retry-After is waited for; a 403 stops
-// the subscription. And `npm pack` accepts clients/js/ as herald-client.
+// the subscription; a cursor refused as bad_cursor is a reset and the next
+// stream starts afresh. And `npm pack` accepts clients/js/ as herald-client.
 //
 // Run: node tests/browser/test_client_unit.mjs
 import { execFileSync } from "node:child_process";
@@ -25,6 +26,7 @@ const script = [
   [200, {}, [ev(E1, 2, "c2") + ev(E1, 3, "c3") + ev(E1, 4, "c4") + ev(OLD, 9, "c4") +
     "event: herald-reset\r", `\nid: c5\r\ndata: {"channel":"u","reason":"epoch-changed",` +
     `"epoch":"${E2}","seq":0}\r\n\r\n: heartbeat\n\n` + "event: made\n" + ev(E2, 1, "c6") + ev(E2, 2, "c7")]],
+  [400, {}, ['{"error":"bad_cursor","message":"not a cursor of these channels"}']],
   [403, {}, ['{"error":"forbidden","message":"the token does not grant u"}']],
 ];
 const requests = [];
@@ -64,19 +66,20 @@ run(async () => {
 
   const want = ["1:1", "1:2", "1:3", "1:4", "2:1", "2:2"];
   if (JSON.stringify(got) !== JSON.stringify(want)) fail("events " + JSON.stringify(got));
-  if (resets.length !== 1 || resets[0].reason !== "epoch-changed" || resets[0].epoch !== E2)
+  if (resets.length !== 2 || resets[0].reason !== "epoch-changed" || resets[0].epoch !== E2 ||
+      resets[1].reason !== "bad-cursor")
     fail("resets " + JSON.stringify(resets));
-  if (JSON.stringify(errors) !== '["token_expired","too_many_connections","forbidden"]')
+  if (JSON.stringify(errors) !== '["token_expired","too_many_connections","bad_cursor","forbidden"]')
     fail("errors " + JSON.stringify(errors));
   const ids = requests.map((r) => r.headers["Last-Event-ID"] ?? null);
   const auth = requests.map((r) => r.headers.Authorization);
-  if (JSON.stringify(ids) !== '[null,"c3","c3","c3","c7"]') fail("Last-Event-ID sent: " + JSON.stringify(ids));
+  if (JSON.stringify(ids) !== '[null,"c3","c3","c3","c7",null]') fail("Last-Event-ID sent: " + JSON.stringify(ids));
   if (JSON.stringify(auth) !== JSON.stringify(["Bearer token-1", "Bearer token-1", "Bearer token-2",
-                                                "Bearer token-2", "Bearer token-2"]))
+                                                "Bearer token-2", "Bearer token-2", "Bearer token-2"]))
     fail("tokens sent: " + JSON.stringify(auth));
   if (requests[3].at - requests[2].at < 1000) fail("Retry-After: 1 not waited for");
   if (!requests.every((r) => r.url.startsWith("http://herald.invalid/v1/sse?channel=u")))
     fail("urls " + requests.map((r) => r.url));
   console.log("ok: split SSE parsed, cursor and token sent on reconnect, replay and stale epoch " +
-              "dropped, reset passed on, 401 -> new token, Retry-After waited, 403 stops; npm pack accepts it");
+              "dropped, reset passed on, 401 -> new token, Retry-After waited, bad_cursor -> reset, 403 stops; npm pack accepts it");
 });
