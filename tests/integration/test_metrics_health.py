@@ -101,7 +101,11 @@ class Health(unittest.TestCase):
         self.assertEqual(r.status, 200)
         self.assertTrue(r.headers["Content-Type"].startswith("text/html"), r.headers)
         self.assertRegex(r.body.decode("utf-8").lower(), r"<html|<!doctype html")
-        self.assertIn("/v1/sse", r.body.decode("utf-8"))
+        # the page is a client of the JS client the gateway serves beside it
+        self.assertIn('from "/herald.js"', r.body.decode("utf-8"))
+        js = H.http("GET", self.h.http + "/herald.js")
+        self.assertEqual(js.status, 200)
+        self.assertIn("export class Herald", js.body.decode("utf-8"))
 
     def test_gateway_serves_demo_page_only_with_demo_flag(self):
         broker = H.unused_endpoint() + "," + H.unused_endpoint()
