@@ -32,7 +32,7 @@ export type HeraldTransport = "ws" | "sse" | "poll";
 export interface HeraldOptions {
   /** "sse" (default) or "ws". */
   transport?: "sse" | "ws";
-  /** Returns a JWT; called at start, after a 401 and before the token expires. */
+  /** Returns a JWT; called at start, after a refusal (401, auth) and before the token expires. */
   getToken?: () => string | Promise<string>;
   /** ws -> sse -> polling when a proxy blocks streaming (default true). */
   fallback?: boolean;

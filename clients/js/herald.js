@@ -350,7 +350,7 @@ class Subscription {
   }
 }
 
-/** What to do after an HTTP refusal: 401 retries with a new token, other 4xx stop. */
+/** After an HTTP refusal: 401 retries with a new token (stops if it is the same), 4xx stop. */
 async function refusal(response, h, token) {
   const body = await response.json().catch(() => ({}));
   const header = Number(response.headers.get("Retry-After"));
@@ -360,8 +360,8 @@ async function refusal(response, h, token) {
   const error = new HeraldError(status, body.error || "http_" + status, body.message,
                                 { retry, retryAfter });
   if (status === 401 && h._getToken && body.error !== "token_revoked") {
-    await h._token(token).catch(() => {});
-    return { error };
+    const fresh = await h._token(token).catch(() => undefined);
+    return fresh === token ? { fatal: error } : { error };
   }
   if (status === 400 && body.error === "bad_cursor") return { error, badCursor: true };
   if (status >= 400 && status < 500 && status !== 429) return { fatal: error };
@@ -380,6 +380,7 @@ class WsLink {
     this.failedOpens = 0;      // connections closed before welcome, in a row
     this.ready = false;
     this.stopped = false;
+    this.authToken = null;     // the token sent in the last auth
     this.waiters = [];         // resolved when ready
     this.connect();
   }
@@ -478,12 +479,14 @@ class WsLink {
       let token;
       try { token = await this.h._token(); } catch (error) { this.h._emit("error", error); }
       if (ws !== this.ws || token == null) return ws === this.ws && this.drop();
+      this.authToken = token;
       const reply = await new Promise((resolve) =>
         this.send(this.request({ t: "auth", token }, resolve)));
-      if (ws !== this.ws) return;
-      if (reply.t === "err") {               // expired meanwhile: a new token, a new connection
-        await this.h._token(token).catch(() => {});
-        return this.drop();
+      if (ws !== this.ws || reply.closed) return;
+      if (reply.t === "err") {               // expired: a new token, a new connection
+        const error = new HeraldError(0, reply.code, reply.msg, { retry: reply.retry });
+        if ((await this.refuse(token, error)) && ws === this.ws) this.drop();
+        return;
       }
     }
     this.ready = true;
@@ -533,27 +536,47 @@ class WsLink {
     } catch (error) { this.h._emit("error", error); }
   }
 
-  /** The connection is dead: forget it and reconnect. */
+  /** token refused in auth: tell every subscription, ask getToken, end if same. True: go on. */
+  async refuse(token, error) {
+    const h = this.h;
+    for (const s of h._subs) s._error(error);
+    const fresh = await h._token(token).catch((e) => h._emit("error", e));
+    if (this.stopped) return false;
+    if (fresh !== token) return true;
+    this.end();
+    return false;
+  }
+
+  /** Closes every subscription (after their error) and the socket: no reconnect. */
+  end(error) {
+    for (const s of [...this.h._subs]) { if (error) s._error(error); s.close(); }
+    this.stop();
+  }
+
+  /** The connection is dead: forget it and reconnect (unless that is already under way). */
   drop() {
     const ws = this.ws;
+    if (!ws.onclose) return;
     ws.onclose = ws.onmessage = null;
     try { ws.close(); } catch { /* already closing */ }
     this.closed(1006, "no answer");
   }
 
   async closed(code, reason) {
+    this.ws.onclose = this.ws.onmessage = null;
     this.ready = false;
     this.answered.clear();
     clearInterval(this.watchdog);
     for (const callback of this.pending.values())
-      callback({ t: "err", code: "unavailable", msg: "connection closed", retry: true });
+      callback({ t: "err", code: "unavailable", msg: "closed", retry: true, closed: true });
     this.pending.clear();
     if (this.stopped) return;
     const h = this.h;
     if (code >= 4500 && code <= 4999) {       // a person must change something first
+      // (or getToken, for a bad token: 4501)
       const error = new HeraldError(0, "closed_" + code, (this.bye && this.bye.why) || reason);
-      for (const s of [...h._subs]) { s._error(error); s.close(); }
-      return this.stop();
+      if (code !== 4501 || !h._getToken) return this.end(error);
+      if (!(await this.refuse(this.authToken, error))) return;   // a bad token: ask for another
     }
     if (!this.welcomed && ++this.failedOpens >= h._o.wsAttempts && h._o.fallback &&
         await h._reachable()) {

@@ -6,7 +6,8 @@
 // new epoch's events follow (one with a typed=1 event: line); a 401 asks
 // getToken for a new token; a 429's Retry-After is waited for; a 403 stops
 // the subscription; a cursor refused as bad_cursor is a reset and the next
-// stream starts afresh. And `npm pack` accepts clients/js/ as herald-client.
+// stream starts afresh; a 401 after which getToken gives the same token
+// again is final (onError, closed), not retried forever. And `npm pack` accepts clients/js/ as herald-client.
 //
 // Run: node tests/browser/test_client_unit.mjs
 import { execFileSync } from "node:child_process";
@@ -30,10 +31,12 @@ const script = [
   [403, {}, ['{"error":"forbidden","message":"the token does not grant u"}']],
 ];
 const requests = [];
+const fakeFetch = scripted(script, requests);
 
-function fakeFetch(url, init) {
+/** A fetch stand-in answering each request with the next of script, recorded in requests. */
+function scripted(script, requests) { return (url, init) => {
   requests.push({ at: Date.now(), url, headers: init.headers });
-  const [status, headers, chunks] = script[requests.length - 1];
+  const [status, headers, parts] = script[requests.length - 1], chunks = [...parts];
   const body = new ReadableStream({
     async pull(controller) {
       if (!chunks.length) return controller.close();
@@ -43,6 +46,19 @@ function fakeFetch(url, init) {
   });
   const type = status === 200 ? "text/event-stream" : "application/json";
   return Promise.resolve(new Response(body, { status, headers: { "Content-Type": type, ...headers } }));
+}; }
+
+/** A 401 whose getToken gives the same token again: one error, closed, no second request. */
+async function sameTokenRefused() {
+  const requests = [], errors = [], statuses = [];
+  let tokens = 0;
+  const refused = [401, {}, ['{"error":"unauthorized","message":"bad signature"}']];
+  const h = new Herald("http://herald.invalid", { fetch: scripted([refused, refused, refused], requests),
+    getToken: async () => (++tokens, "same"), backoff: { base: 50, cap: 100 } });
+  h.subscribe("u", { onError: (e) => errors.push(e.code), onStatus: (s) => statuses.push(s) });
+  await waitFor("a 401 with the same token again to close", () => statuses.at(-1) === "closed", 3000);
+  if (JSON.stringify(errors) !== '["unauthorized"]' || requests.length !== 1 || tokens !== 2)
+    fail(`same token refused: errors ${JSON.stringify(errors)}, ${requests.length} requests, ${tokens} tokens`);
 }
 
 function checkPackage() {
@@ -55,6 +71,7 @@ function checkPackage() {
 
 run(async () => {
   checkPackage();
+  await sameTokenRefused();
   let tokens = 0;
   const got = [], resets = [], errors = [], statuses = [];
   const h = new Herald("http://herald.invalid", {
@@ -81,5 +98,6 @@ run(async () => {
   if (!requests.every((r) => r.url.startsWith("http://herald.invalid/v1/sse?channel=u")))
     fail("urls " + requests.map((r) => r.url));
   console.log("ok: split SSE parsed, cursor and token sent on reconnect, replay and stale epoch " +
-              "dropped, reset passed on, 401 -> new token, Retry-After waited, bad_cursor -> reset, 403 stops; npm pack accepts it");
+              "dropped, reset passed on, 401 -> new token, Retry-After waited, bad_cursor -> reset, 403 stops, " +
+              "401 and the same token again stops; npm pack accepts it");
 });
