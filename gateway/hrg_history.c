@@ -43,6 +43,8 @@ typedef struct {
     bool started;               //  its first page is in
     bool unavailable;           //  cursor form: no broker answered, position kept
     bool kept;                  //  no cursor: moved to the oldest event kept
+    bool capped;                //  first pass: stopped at its share, short of its head
+    uint64_t taken;             //  events of it in the body
 } s_leg_t;
 
 typedef struct {
@@ -57,6 +59,8 @@ typedef struct {
     bool mismatch;              //  the cursor was of another channel set
     bool from_start;            //  cursor form without a cursor
     uint64_t limit, written;
+    uint64_t share;             //  cursor form, first pass: events per channel at most
+    bool second;                //  the second pass: what limit leaves, to capped legs
     hrg_page_t *page;           //  the page being rendered or in flight
     size_t next;                //  the page's next event to look at
     hrg_waiter_t waiter;        //  waiting for --catchup-memory
@@ -196,6 +200,15 @@ s_start (s_history_t *self)
         self->leg_done = true;
 }
 
+//  The cursor form's first pass gives each channel at most its share of
+//  limit, so a busy channel cannot starve those after it; the second gives
+//  what is left to the channels that had more, in the same order.
+static bool
+s_at_share (s_history_t *self, const s_leg_t *leg)
+{
+    return self->cursor_form && !self->second && leg->taken >= self->share;
+}
+
 //  Renders the next event of the ready page into out, or finishes with the
 //  page: the leg is done when the limit, the first page's head or the end
 //  of the history is reached, or the history changed since the first page.
@@ -212,19 +225,22 @@ s_render_next (s_history_t *self)
         if (ev->seq <= leg->last)
             continue;
         if (ev->seq != leg->last + 1 || ev->seq > leg->head
-        ||  self->written == self->limit)
+        ||  self->written == self->limit || s_at_share (self, leg))
             break;
         if (self->written++)
             hr_buf_putc (&self->out, ',');
         hr_buf_put (&self->out, ev->json, ev->json_len);
         leg->last = ev->seq;
+        leg->taken++;
         return;
     }
     if (count)
         leg->avg = hrg_page_bytes (page) / count;
     bool progress = leg->last > hrg_page_since (page);
     hrg_page_release (&self->page, self);
-    if (!progress || leg->last >= leg->head || self->written == self->limit)
+    if (s_at_share (self, leg) && leg->last < leg->head)
+        leg->capped = true;
+    if (!progress || leg->last >= leg->head || self->written == self->limit || leg->capped)
         self->leg_done = true;
 }
 
@@ -290,6 +306,7 @@ s_tail (s_history_t *self)
 //  The leg is done: on to the next channel, or the tail. Once the limit is
 //  reached, the others keep their positions (channels read from their
 //  start are probed for it: "did not exist" would be an expired reset).
+//  After the first pass, the capped channels again while limit allows.
 static void
 s_next_leg (s_history_t *self)
 {
@@ -297,11 +314,25 @@ s_next_leg (s_history_t *self)
     //  A leg its first page ended (a reset, positions only, unavailable)
     //  still holds that page: the next channel must not read it
     hrg_page_release (&self->page, self);
-    if (self->cursor_form && !self->error && self->at + 1 < self->set->count
-    &&  (self->now || self->from_start || self->written < self->limit))
-        self->at++;
-    else
+    if (!self->cursor_form || self->error) {
         s_tail (self);
+        return;
+    }
+    bool room = self->written < self->limit;
+    size_t count = self->set->count;
+    if (!self->second && (room || self->now || self->from_start) && self->at + 1 < count) {
+        self->at++;
+        return;
+    }
+    size_t from = self->second? self->at + 1: 0;
+    self->second = true;
+    for (size_t i = from; i < count && room; i++)
+        if (self->legs [i].capped) {
+            self->legs [i].capped = false;
+            self->at = i;
+            return;
+        }
+    s_tail (self);
 }
 
 //  Fills out with what comes next. False while waiting for a page or for
@@ -497,6 +528,7 @@ hrg_history_handle (hrg_worker_t *worker, struct MHD_Connection *mhd, void **con
     }
     if (self->limit > HR_HISTORY_LIMIT_MAX)
         self->limit = HR_HISTORY_LIMIT_MAX;
+    self->share = self->limit / set->count? self->limit / set->count: 1;
     //  The cursor form has no error status past this point (a channel
     //  without a broker keeps its position): it starts at once
     if (self->cursor_form)

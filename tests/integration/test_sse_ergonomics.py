@@ -116,8 +116,27 @@ class Ergonomics(unittest.TestCase):
             if not body["more"]:
                 break
             body = self.poll(["m1", "m2"], cursor=body["cursor"], limit=3).json
-        self.assertEqual(seen, [("m1", s) for s in range(1, 6)] + [("m2", s) for s in range(1, 5)])
+        # every event once, each channel in order (channels share each poll)
+        self.assertEqual(sorted(seen), [("m1", s) for s in range(1, 6)] + [("m2", s) for s in range(1, 5)])
+        self.assertEqual([x for x in seen if x[0] == "m1"], [("m1", s) for s in range(1, 6)])
+        self.assertEqual([x for x in seen if x[0] == "m2"], [("m2", s) for s in range(1, 5)])
         self.assertEqual(rounds, 3)             # 3 + 3 + 3 events, the last with more: false
+
+    def test_a_busy_channel_does_not_starve_the_others(self):
+        self.fill("busy", 40)
+        self.fill("calm", 2)
+        start = self.poll(["busy", "calm", "zzz"], cursor="now").json["cursor"]
+        for i in range(30):
+            self.push.send({"ch": "busy", "type": "t", "data": {"i": i}})
+        self.push.send({"ch": "calm", "type": "t", "data": {"i": 99}})
+        h.wait_until(lambda: self.poll(["calm"]).json["head"] == 3)
+        h.wait_until(lambda: self.poll(["busy"]).json["head"] == 70)
+        # limit 10 over 3 channels: each gets up to 3 first, busy the rest
+        body = self.poll(["busy", "calm", "zzz"], cursor=start, limit=10).json
+        got = [(e["channel"], e["seq"]) for e in body["events"]]
+        self.assertIn(("calm", 3), got)
+        self.assertEqual([x for x in got if x[0] == "busy"], [("busy", s) for s in range(41, 50)])
+        self.assertTrue(body["more"])
 
     def test_no_cursor_reads_what_is_kept_whatever_the_limit(self):
         # every channel from its oldest kept event, also those the limit
@@ -134,7 +153,10 @@ class Ergonomics(unittest.TestCase):
             self.assertLess(len(seen), 200)
             body = self.poll(["ka", "kb", "kc"], cursor=body["cursor"], limit=30).json
         self.assertEqual(resets, [])
-        self.assertEqual(seen, [("ka", s) for s in range(6, 56)] + [("kb", s) for s in range(4, 54)])
+        for channel, first, last in (("ka", 6, 55), ("kb", 4, 53)):
+            self.assertEqual([x for x in seen if x[0] == channel],
+                             [(channel, s) for s in range(first, last + 1)])
+        self.assertEqual(len(seen), 100)
 
     def test_now_gives_the_heads_and_a_poll_after_it_only_new_events(self):
         self.fill("n", 4)
