@@ -48,6 +48,11 @@ export interface HeraldOptions {
   pollInterval?: number;
   /** Polling: events per history request, at most 1000 (default 100). */
   pollLimit?: number;
+  /**
+   * Polling: every this many ms, try an SSE stream from the cursor beside the polling; if it
+   * brings a byte within openTimeout it replaces the polling (default 60000; 0: never).
+   */
+  streamRetry?: number;
   /** WebSocket connections closed before welcome, in a row, before falling back (default 2). */
   wsAttempts?: number;
   /** SSE streams that brought no byte, in a row, before polling (default 2). */

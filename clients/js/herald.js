@@ -23,6 +23,7 @@ const DEFAULTS = {
   idleTimeout: 45000,   // sse: no byte (heartbeats included) within this: dead
   pollInterval: 2000,   // polling: wait between history requests
   pollLimit: 100,       // polling: events per history request (at most 1000)
+  streamRetry: 60000,   // polling: try an SSE stream this often, back to it if it opens (0: never)
   wsAttempts: 2,        // ws: failed opens in a row before trying sse
   sseAttempts: 2,       // sse: blocked streams in a row before polling
   credentials: "same-origin",
@@ -162,6 +163,7 @@ class Subscription {
     this._lastId = null;           // the last SSE id: / history cursor, while it is current
     this._closed = false;
     this._abort = null;            // aborts the current fetch
+    this._probe = this._taken = this._probing = null;  // polling: a trial SSE stream (_run)
     this._wake = null;             // ends the current wait
   }
 
@@ -169,7 +171,8 @@ class Subscription {
   close() {
     if (this._closed) return;
     this._closed = true;
-    if (this._abort) this._abort.abort();
+    this._abort?.abort();
+    this._probing?.abort();
     if (this._wake) this._wake();
     this._h._remove(this);
     this._setStatus("closed");
@@ -214,22 +217,29 @@ class Subscription {
 
   _sleep(ms) {
     return new Promise((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() { clearTimeout(timer); resolve(); }
-      this._wake = done;
+      const timer = setTimeout(this._wake = () => { clearTimeout(timer); resolve(); }, ms);
     });
   }
 
   /** The reconnect loop over SSE or polling (WebSocket is the Herald's WsLink). */
   async _run() {
-    let attempt = 0, blocked = 0;
+    const o = this._h._o;
+    let attempt = 0, blocked = 0, probeAt = Date.now();
     while (!this._closed && this._h._mode !== "ws") {
-      const poll = this._h._mode === "poll";
+      const taken = this._taken;
+      this._taken = null;
+      const poll = (this._polling = !taken && this._h._mode === "poll");
+      if (poll && o.streamRetry > 0 && !this._probe && Date.now() - probeAt >= o.streamRetry) {
+        probeAt = Date.now();                          // polling goes on meanwhile
+        const p = (this._probe = this._stream(true).catch(() => ({}))
+          .finally(() => { if (this._probe === p) this._probe = null; }));
+      }
       const started = Date.now();
       let r;
-      try { r = poll ? await this._poll() : await this._stream(); }
+      try { r = await (taken || (poll ? this._poll() : this._stream())); }
       catch (error) { r = { error }; }
       if (this._closed || this._h._mode === "ws") return;
+      if (this._taken) continue;                       // the trial stream opened: stop polling
       if (r.fatal) { this._error(r.fatal); this.close(); return; }
       if (r.error) this._error(r.error);
       if (r.badCursor) {                               // start afresh: everything may be missed
@@ -239,21 +249,24 @@ class Subscription {
         this._positions.clear();
       }
       if (r.unsupported || (r.blocked && ++blocked >= this._h._o.sseAttempts)) {
-        if (this._h._o.fallback && !poll) { this._h._mode = "poll"; continue; }
+        if (o.fallback && !poll) { this._h._mode = "poll"; probeAt = Date.now(); continue; }
       }
       if (!r.blocked) blocked = 0;
       if (r.ok || (r.opened && Date.now() - started >= LONG_CONNECTION)) attempt = 0;
       let delay = r.wait ?? 0;
       if (!r.ok && !r.again) {
         this._setStatus("reconnecting");
-        delay = afterRetry(backoffDelay(attempt++, this._h._o.backoff), r.retryAfter);
+        delay = afterRetry(backoffDelay(attempt++, o.backoff), r.retryAfter);
       }
       if (delay > 0) await this._sleep(delay);
     }
   }
 
-  /** One SSE connection, read to its end. */
-  async _stream() {
+  /**
+   * One SSE connection, read to its end. A probe (while polling) is dropped unless its
+   * first bytes come within openTimeout; then it replaces the polling (the loop awaits it).
+   */
+  async _stream(probe = false) {
     const h = this._h, o = h._o;
     const token = await h._token();
     const query = this.channels.map((c) => ["channel", c]);
@@ -262,7 +275,8 @@ class Subscription {
     if (token) headers.Authorization = "Bearer " + token;
     const cursor = this._cursor();
     if (cursor) headers["Last-Event-ID"] = cursor;
-    const abort = (this._abort = new AbortController());
+    const abort = new AbortController();
+    this[probe ? "_probing" : "_abort"] = abort;
     let opened = false, blocked = false, idle = null, outcome = null;
     const guard = setTimeout(() => { blocked = true; abort.abort(); }, o.openTimeout);
     const alive = () => {
@@ -283,7 +297,18 @@ class Subscription {
       for (;;) {
         const { value, done } = await reader.read();
         if (done) break;
-        if (!opened) { opened = true; clearTimeout(guard); this._setStatus("open"); }
+        if (!opened) {
+          opened = true;
+          clearTimeout(guard);
+          if (probe) {                                 // positions dedupe what polling had
+            if (this._closed || !this._polling) { abort.abort(); return {}; }
+            [this._polling, this._taken, this._h._mode] = [false, this._probe, "sse"];
+            this._abort?.abort();                      // the history request in flight
+            this._abort = abort;
+            this._wake?.();
+          }
+          this._setStatus("open");
+        }
         alive();
         for (const message of parser.push(decoder.decode(value, { stream: true }))) {
           outcome = this._message(message, token, abort);
@@ -297,7 +322,7 @@ class Subscription {
     } finally {
       clearTimeout(guard);
       clearTimeout(idle);
-      this._again = false;
+      if (abort === this._abort) this._again = false;
     }
   }
 
@@ -327,6 +352,7 @@ class Subscription {
   async _poll() {
     const h = this._h, o = h._o;
     const token = await h._token();
+    if (this._taken) return {};
     const query = this.channels.map((c) => ["channel", c]);
     query.push(["cursor", this._cursor() || "now"], ["limit", String(o.pollLimit)]);
     const headers = token ? { Authorization: "Bearer " + token } : {};
@@ -337,6 +363,7 @@ class Subscription {
                                       { headers, signal: abort.signal, cache: "no-store" });
       if (!response.ok) return await refusal(response, h, token);
       const body = await response.json();
+      if (this._taken) return {};                     // a trial stream took over
       for (const r of body.resets || []) this._reset(r);
       for (const ev of body.events || []) this._event(ev);
       if (body.cursor) this._lastId = body.cursor;
@@ -378,8 +405,7 @@ class WsLink {
     this.nextId = 1;
     this.attempt = 0;          // reconnects since the last long connection
     this.failedOpens = 0;      // connections closed before welcome, in a row
-    this.ready = false;
-    this.stopped = false;
+    this.ready = this.stopped = false;
     this.authToken = null;     // the token sent in the last auth
     this.waiters = [];         // resolved when ready
     this.connect();
@@ -635,8 +661,8 @@ export class Herald {
   /**
    * @param {string} [url] the gateway's base URL (default: the page's origin)
    * @param {object} [options] see README.md: transport, getToken, fallback, typed, backoff,
-   *   openTimeout, idleTimeout, pollInterval, pollLimit, wsAttempts, sseAttempts,
-   *   credentials, fetch, WebSocket
+   *   openTimeout, idleTimeout, pollInterval, pollLimit, streamRetry, wsAttempts,
+   *   sseAttempts, credentials, fetch, WebSocket
    */
   constructor(url, options = {}) {
     const here = globalThis.location ? globalThis.location.href : undefined;
@@ -649,9 +675,7 @@ export class Herald {
     this._mode = this._o.transport === "ws" && this._WebSocket ? "ws" : "sse";
     this._subs = [];
     this._listeners = { status: [], error: [] };
-    this._tok = null;
-    this._tokWait = null;
-    this._link = null;
+    this._tok = this._tokWait = this._link = null;
   }
 
   /** The transport in use now: "ws", "sse" or "poll" (after a fallback). */

@@ -90,11 +90,12 @@ export function checkExact(what, list, from, to) {
 // An HTTP proxy in front of the gateway that can block streaming as some
 // proxies do: mode.ws "refuse" answers WebSocket upgrades 403; mode.sse
 // "buffer" holds text/event-stream responses until they end (never, for a
-// stream). kill() drops every connection, so clients meet the new mode;
-// freeze() stops passing anything on the open ones, which stay open (a
-// dead path the client can only notice by silence).
+// stream); a number N holds their start N ms (a slow gateway). kill()
+// drops every connection, so clients meet the new mode; freeze() stops
+// passing anything on the open ones, which stay open (a dead path the
+// client can only notice by silence). hits[path] counts requests.
 export async function startProxy(port, mode = { ws: "pass", sse: "pass" }) {
-  const sockets = new Set(), pipes = new Set();
+  const sockets = new Set(), pipes = new Set(), hits = {};
   const pipe = (from, to) => {
     const entry = [from, to];
     pipes.add(entry);
@@ -102,13 +103,23 @@ export async function startProxy(port, mode = { ws: "pass", sse: "pass" }) {
     return from.pipe(to);
   };
   const server = http.createServer((req, res) => {
+    const path = req.url.split("?")[0];
+    hits[path] = (hits[path] || 0) + 1;
     const up = http.request({ host: "127.0.0.1", port, method: req.method, path: req.url,
                               headers: req.headers }, (answer) => {
-      if (mode.sse === "buffer" && /text\/event-stream/.test(answer.headers["content-type"] || "")) {
+      const stream = /text\/event-stream/.test(answer.headers["content-type"] || "");
+      if (mode.sse === "buffer" && stream) {
         const held = [];
         answer.on("data", (chunk) => held.push(chunk));
         answer.on("end", () => { res.writeHead(answer.statusCode, answer.headers); res.end(Buffer.concat(held)); });
         return;
+      }
+      if (typeof mode.sse === "number" && stream) {
+        return setTimeout(() => {
+          if (res.destroyed) return answer.destroy();
+          res.writeHead(answer.statusCode, answer.headers);
+          pipe(answer, res);
+        }, mode.sse);
       }
       res.writeHead(answer.statusCode, answer.headers);
       pipe(answer, res);
@@ -133,7 +144,7 @@ export async function startProxy(port, mode = { ws: "pass", sse: "pass" }) {
   });
   await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
-    origin: "http://127.0.0.1:" + server.address().port, mode,
+    origin: "http://127.0.0.1:" + server.address().port, mode, hits,
     kill() { for (const s of sockets) s.destroy(); },
     freeze() {
       for (const [from, to] of pipes) { from.unpipe(to); from.pause(); }

@@ -7,7 +7,11 @@
 // getToken for a new token; a 429's Retry-After is waited for; a 403 stops
 // the subscription; a cursor refused as bad_cursor is a reset and the next
 // stream starts afresh; a 401 after which getToken gives the same token
-// again is final (onError, closed), not retried forever. And `npm pack` accepts clients/js/ as herald-client.
+// again is final (onError, closed), not retried forever. Polling with
+// streamRetry: a trial stream that opens while a history request is in
+// flight takes over (the late history answer is dropped: no "polling" after
+// "open"), events once, no more polls; with streamRetry 0 no trial at all.
+// And `npm pack` accepts clients/js/ as herald-client.
 //
 // Run: node tests/browser/test_client_unit.mjs
 import { execFileSync } from "node:child_process";
@@ -61,6 +65,54 @@ async function sameTokenRefused() {
     fail(`same token refused: errors ${JSON.stringify(errors)}, ${requests.length} requests, ${tokens} tokens`);
 }
 
+/**
+ * SSE blocked twice, then polling (events 1, 2); the trial stream (streamRetry 200) holds its
+ * first bytes until a history request is in flight, whose answer (3, 4) comes after them.
+ */
+async function trialTakesOver(streamRetry) {
+  const enc = (text) => new TextEncoder().encode(text);
+  const json = (events, cursor) => JSON.stringify({ cursor, events: events.map((seq) =>
+    ({ channel: "u", seq, epoch: E1, ts: 1, data: { seq } })), resets: [], more: false });
+  const body = (start, signal) => new ReadableStream({ start(c) {
+    signal.addEventListener("abort", () => c.error(new Error("aborted")));   // as fetch does
+    return start(c);
+  } });
+  const sse = [], history = [], got = [], statuses = [];
+  let held = null;                      // delivers the history answer held back for the trial
+  const fetch = (url, { headers, signal }) => {
+    const stream = url.includes("/v1/sse");
+    (stream ? sse : history).push(stream ? headers["Last-Event-ID"] : new URL(url).searchParams.get("cursor"));
+    const answer = (start) => Promise.resolve(new Response(stream ? body(start, signal) : new ReadableStream({ start }),
+      { headers: { "Content-Type": stream ? "text/event-stream" : "application/json" } }));
+    if (stream && sse.length <= 2) return answer(() => {});         // blocked: no byte
+    if (stream) return answer(async (c) => {                        // the trial
+      await waitFor("a history request in flight", () => held, 3000);
+      c.enqueue(enc(ev(E1, 3, "c3")));
+      await new Promise((r) => setTimeout(r, 20));
+      held();                                                       // the late history answer
+      await new Promise((r) => setTimeout(r, 20));
+      c.enqueue(enc(ev(E1, 4, "c4") + ev(E1, 5, "c5")));
+    });
+    return answer((c) => {
+      const deliver = (text) => { c.enqueue(enc(text)); c.close(); };
+      if (history.length === 1) deliver(json([1, 2], "p2"));
+      else if (sse.length === 3 && !held) held = () => deliver(json([3, 4], "p4"));
+      else deliver(json([], "p2"));
+    });
+  };
+  const h = new Herald("http://herald.invalid", { fetch, openTimeout: 400, pollInterval: 50,
+    streamRetry, backoff: { base: 50, cap: 100 } });
+  h.subscribe("u", { onEvent: (e) => got.push(e.seq), onStatus: (s) => statuses.push(s) });
+  await waitFor("polling", () => statuses.includes("polling"), 5000);
+  if (!streamRetry) await new Promise((r) => setTimeout(r, 600));   // 3 streamRetry of the other run
+  else await waitFor("events 1..5", () => got.length >= 5, 5000);
+  const polls = history.length;
+  await new Promise((r) => setTimeout(r, 300));                     // 6 poll intervals
+  const result = { got, statuses: [...statuses], transport: h.transport, sse, morePolls: history.length - polls };
+  h.close();
+  return result;
+}
+
 function checkPackage() {
   const cwd = new URL("../../clients/js/", import.meta.url);
   const [pack] = JSON.parse(execFileSync("npm", ["pack", "--dry-run", "--json"], { cwd }).toString());
@@ -72,6 +124,12 @@ function checkPackage() {
 run(async () => {
   checkPackage();
   await sameTokenRefused();
+  const r = await trialTakesOver(200), off = await trialTakesOver(0);
+  if (JSON.stringify(r.got) !== "[1,2,3,4,5]" || r.statuses.at(-1) !== "open" || r.transport !== "sse" ||
+      r.morePolls || r.sse[2] !== "p2")
+    fail("trial stream taking over from polling: " + JSON.stringify(r));
+  if (off.sse.length !== 2 || off.transport !== "poll" || off.statuses.at(-1) !== "polling")
+    fail("streamRetry 0 still tried a stream: " + JSON.stringify(off));
   let tokens = 0;
   const got = [], resets = [], errors = [], statuses = [];
   const h = new Herald("http://herald.invalid", {
@@ -99,5 +157,6 @@ run(async () => {
     fail("urls " + requests.map((r) => r.url));
   console.log("ok: split SSE parsed, cursor and token sent on reconnect, replay and stale epoch " +
               "dropped, reset passed on, 401 -> new token, Retry-After waited, bad_cursor -> reset, 403 stops, " +
-              "401 and the same token again stops; npm pack accepts it");
+              "401 and the same token again stops; a trial stream takes over from polling (a late " +
+              "history answer dropped), none with streamRetry 0; npm pack accepts it");
 });
