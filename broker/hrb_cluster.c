@@ -352,6 +352,20 @@ s_refuse (hrb_cluster_t *self, const char *why, const char *from)
     hr_log_limited_warn ("cluster: peer message refused", "reason", why, "from", from);
 }
 
+//  Who takes a peer message: the handoff taker, or the replication hook.
+static bool
+s_handoff_kind (hrb_peer_kind_t kind)
+{
+    return kind == HRB_PEER_HANDOFF || kind == HRB_PEER_HANDOFF_END
+        || kind == HRB_PEER_HANDOFF_ACK;
+}
+
+static bool
+s_repl_kind (hrb_peer_kind_t kind)
+{
+    return kind == HRB_PEER_REPL || kind == HRB_PEER_RSNAP || kind == HRB_PEER_RACK;
+}
+
 //  One message from the ROUTER: [routing id][frame].
 static bool
 s_serve_one (hrb_cluster_t *self)
@@ -406,11 +420,17 @@ s_serve_one (hrb_cluster_t *self)
         s_apply (self, &out, now);
     }
     else
-    if (msg.kind >= HRB_PEER_HANDOFF && !self->handoff)
+    if (s_handoff_kind (msg.kind) && !self->handoff)
         s_refuse (self, "a handoff message, and no handoff is served here", from);
     else
-    if (msg.kind >= HRB_PEER_HANDOFF)
+    if (s_handoff_kind (msg.kind))
         self->handoff (self->handoff_arg, index, &msg);
+    else
+    if (s_repl_kind (msg.kind) && !self->hooks.repl)
+        s_refuse (self, "a replication message, and no replication is served here", from);
+    else
+    if (s_repl_kind (msg.kind))
+        self->hooks.repl (self->hooks_arg, index, &msg);
     else
     if (self->hooks.forward)
         self->hooks.forward (self->hooks_arg, index, &msg);

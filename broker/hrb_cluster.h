@@ -45,6 +45,10 @@ typedef struct {
     void (*installed) (void *arg, const hrb_view_t *view, const hrb_view_t *previous);
     //  A "fwd" or "fwdack" (msg->kind) from broker index from.
     void (*forward) (void *arg, int from, const hrb_peer_msg_t *msg);
+    //  A "repl", "rsnap" or "rack" (msg->kind) from broker index from
+    //  (synchronous replication); while NULL they are refused, as handoff
+    //  messages are without a handoff taker.
+    void (*repl) (void *arg, int from, const hrb_peer_msg_t *msg);
 } hrb_cluster_hooks_t;
 
 //  Takes a "handoff", "handoff_end" or "handoff_ack" from broker index from

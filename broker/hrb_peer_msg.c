@@ -16,10 +16,15 @@ enum {
     F_STAMP = 1 << 5, F_LEAVING = 1 << 6, F_GRANTED = 1 << 7, F_N = 1 << 8,
     F_FID = 1 << 9, F_REQ = 1 << 10, F_REP = 1 << 11, F_CH = 1 << 12, F_EPOCH = 1 << 13,
     F_SEQ = 1 << 14, F_PART = 1 << 15, F_LAST = 1 << 16, F_EV = 1 << 17, F_KEYS = 1 << 18,
-    F_COUNT = 1 << 19, F_END = 1 << 20, F_BASE = 1 << 21
+    F_COUNT = 1 << 19, F_END = 1 << 20, F_BASE = 1 << 21, F_R = 1 << 22, F_FIRST = 1 << 23,
+    F_E = 1 << 24, F_S = 1 << 25, F_GAP = 1 << 26, F_FENCE = 1 << 27, F_INST = 1 << 28,
+    F_MISS = 1 << 29
 };
 
 #define S_COMMON (F_T | F_FROM | F_CF)
+//  A channel's chunk (handoff, rsnap), and a replication frame's header
+#define S_CHUNK (F_N | F_CH | F_EPOCH | F_SEQ | F_PART | F_LAST | F_EV | F_KEYS)
+#define S_FRAME (F_N | F_R | F_FIRST | F_E)
 
 //  One row per type: wire name, kind, view type, fields it must carry and
 //  fields it may carry.
@@ -38,10 +43,13 @@ static const s_type_t s_types [] = {
     { "vote", HRB_PEER_VIEW, HRB_VIEW_VOTE, S_COMMON | F_TERM | F_GRANTED | F_BASE, 0 },
     { "fwd", HRB_PEER_FWD, 0, S_COMMON | F_N | F_REQ, F_FID },
     { "fwdack", HRB_PEER_FWDACK, 0, S_COMMON | F_N | F_FID | F_REP, 0 },
-    { "handoff", HRB_PEER_HANDOFF, 0, S_COMMON | F_N | F_CH | F_EPOCH | F_SEQ | F_PART | F_LAST
-      | F_EV | F_KEYS, 0 },
+    { "handoff", HRB_PEER_HANDOFF, 0, S_COMMON | S_CHUNK, 0 },
     { "handoff_end", HRB_PEER_HANDOFF_END, 0, S_COMMON | F_N | F_COUNT, 0 },
     { "handoff_ack", HRB_PEER_HANDOFF_ACK, 0, S_COMMON | F_N, F_CH | F_END },
+    { "repl", HRB_PEER_REPL, 0, S_COMMON | S_FRAME | F_EV, 0 },
+    { "rsnap", HRB_PEER_RSNAP, 0, S_COMMON | S_FRAME | S_CHUNK, 0 },
+    { "rack", HRB_PEER_RACK, 0, S_COMMON | F_N | F_R | F_GAP | F_S | F_FENCE | F_INST | F_MISS,
+      0 },
 };
 #define S_TYPES (sizeof s_types / sizeof s_types [0])
 
@@ -161,16 +169,41 @@ hrb_peer_msg_encode_fwdack (hr_buf_t *out, const char *from, uint32_t cf,
     s_kbin (&pk, "rep", reply, len);
 }
 
-void
-hrb_peer_msg_encode_handoff (hr_buf_t *out, const char *from, uint32_t cf, uint64_t number,
-                             const char *ch, size_t len, const char *epoch, uint64_t seq,
-                             uint64_t part, bool last, const hrb_peer_span_t *events,
-                             size_t event_count, const hrb_peer_span_t *keys, size_t key_count)
+//  "ev": the envelopes as an array of bin.
+static void
+s_kevents (msgpack_packer *pk, const hrb_peer_span_t *events, size_t count)
+{
+    hr_pack_cstr (pk, "ev");
+    msgpack_pack_array (pk, count);
+    for (size_t i = 0; i < count; i++) {
+        msgpack_pack_bin (pk, events [i].len);
+        msgpack_pack_bin_body (pk, events [i].data, events [i].len);
+    }
+}
+
+//  A replication frame's header after the common fields: r, first, e.
+typedef struct {
+    uint64_t r;
+    bool first;
+    uint64_t echo;
+} s_frame_t;
+
+//  A channel's chunk: a "handoff" (frame NULL) or an "rsnap" (frame r).
+static void
+s_encode_chunk (hr_buf_t *out, const char *from, uint32_t cf, uint64_t number,
+                const s_frame_t *frame, const char *ch, size_t len, const char *epoch,
+                uint64_t seq, uint64_t part, bool last, const hrb_peer_span_t *events,
+                size_t event_count, const hrb_peer_span_t *keys, size_t key_count)
 {
     msgpack_packer pk;
     hr_pack_init (&pk, out);
-    s_head (&pk, 11, "handoff", from, cf);
+    s_head (&pk, frame? 14: 11, frame? "rsnap": "handoff", from, cf);
     s_kuint (&pk, "n", number);
+    if (frame) {
+        s_kuint (&pk, "r", frame->r);
+        s_kbool (&pk, "first", frame->first);
+        s_kuint (&pk, "e", frame->echo);
+    }
     hr_pack_cstr (&pk, "ch");
     hr_pack_str (&pk, ch, len);
     hr_pack_cstr (&pk, "epoch");
@@ -178,17 +211,72 @@ hrb_peer_msg_encode_handoff (hr_buf_t *out, const char *from, uint32_t cf, uint6
     s_kuint (&pk, "seq", seq);
     s_kuint (&pk, "part", part);
     s_kbool (&pk, "last", last);
-    hr_pack_cstr (&pk, "ev");
-    msgpack_pack_array (&pk, event_count);
-    for (size_t i = 0; i < event_count; i++) {
-        msgpack_pack_bin (&pk, events [i].len);
-        msgpack_pack_bin_body (&pk, events [i].data, events [i].len);
-    }
+    s_kevents (&pk, events, event_count);
     hr_pack_cstr (&pk, "keys");
     msgpack_pack_map (&pk, key_count);
     for (size_t i = 0; i < key_count; i++) {
         hr_pack_str (&pk, keys [i].data, keys [i].len);
         msgpack_pack_uint64 (&pk, keys [i].seq);
+    }
+}
+
+void
+hrb_peer_msg_encode_handoff (hr_buf_t *out, const char *from, uint32_t cf, uint64_t number,
+                             const char *ch, size_t len, const char *epoch, uint64_t seq,
+                             uint64_t part, bool last, const hrb_peer_span_t *events,
+                             size_t event_count, const hrb_peer_span_t *keys, size_t key_count)
+{
+    s_encode_chunk (out, from, cf, number, NULL, ch, len, epoch, seq, part, last,
+                    events, event_count, keys, key_count);
+}
+
+void
+hrb_peer_msg_encode_rsnap (hr_buf_t *out, const char *from, uint32_t cf, uint64_t number,
+                           uint64_t r, bool first, uint64_t echo, const char *ch, size_t len,
+                           const char *epoch, uint64_t seq, uint64_t part, bool last,
+                           const hrb_peer_span_t *events, size_t event_count,
+                           const hrb_peer_span_t *keys, size_t key_count)
+{
+    s_frame_t frame = { r, first, echo };
+    s_encode_chunk (out, from, cf, number, &frame, ch, len, epoch, seq, part, last,
+                    events, event_count, keys, key_count);
+}
+
+void
+hrb_peer_msg_encode_repl (hr_buf_t *out, const char *from, uint32_t cf, uint64_t number,
+                          uint64_t r, bool first, uint64_t echo,
+                          const hrb_peer_span_t *events, size_t count)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    s_head (&pk, 8, "repl", from, cf);
+    s_kuint (&pk, "n", number);
+    s_kuint (&pk, "r", r);
+    s_kbool (&pk, "first", first);
+    s_kuint (&pk, "e", echo);
+    s_kevents (&pk, events, count);
+}
+
+void
+hrb_peer_msg_encode_rack (hr_buf_t *out, const char *from, uint32_t cf, uint64_t number,
+                          uint64_t r, bool gap, uint64_t stamp, bool fence, uint64_t installed,
+                          const char *const *miss_ch, const uint64_t *miss_r, size_t misses)
+{
+    msgpack_packer pk;
+    hr_pack_init (&pk, out);
+    s_head (&pk, 10, "rack", from, cf);
+    s_kuint (&pk, "n", number);
+    s_kuint (&pk, "r", r);
+    s_kbool (&pk, "gap", gap);
+    s_kuint (&pk, "s", stamp);
+    s_kbool (&pk, "fence", fence);
+    s_kuint (&pk, "inst", installed);
+    hr_pack_cstr (&pk, "miss");
+    msgpack_pack_array (&pk, misses);
+    for (size_t i = 0; i < misses; i++) {
+        msgpack_pack_array (&pk, 2);
+        hr_pack_cstr (&pk, miss_ch [i]);
+        msgpack_pack_uint64 (&pk, miss_r [i]);
     }
 }
 
@@ -342,6 +430,47 @@ s_read_keys (hr_mp_reader_t *reader, hrb_peer_msg_t *msg)
     return HR_OK;
 }
 
+//  One miss: [channel, r]. Checked by the decoder, read again by the iterator.
+static hr_error_t
+s_read_miss (hr_mp_reader_t *reader, const char **ch, size_t *len, uint64_t *r)
+{
+    hr_mp_item_t pair;
+    hr_error_t rc = hr_mp_read (reader, &pair);
+    if (rc)
+        return rc;
+    if (pair.kind != HR_MP_ARRAY || pair.count != 2)
+        return HR_E_BAD_TYPE;
+    if ((rc = hr_mp_read_str (reader, ch, len)) || (rc = hr_mp_read_uint (reader, r)))
+        return rc;
+    return hr_channel_valid (*ch, *len)? HR_OK: HR_E_BAD_FIELD;
+}
+
+//  "miss": an array of at most HRB_PEER_MISSES_MAX misses (counted before
+//  any is read: a huge count costs nothing).
+static hr_error_t
+s_read_misses (hr_mp_reader_t *reader, hrb_peer_msg_t *msg)
+{
+    hr_mp_item_t array;
+    hr_error_t rc = hr_mp_read (reader, &array);
+    if (rc)
+        return rc;
+    if (array.kind != HR_MP_ARRAY)
+        return HR_E_BAD_TYPE;
+    if (array.count > HRB_PEER_MISSES_MAX)
+        return HR_E_BAD_FIELD;
+    msg->miss = reader->pos;
+    msg->miss_count = array.count;
+    for (uint32_t i = 0; i < array.count; i++) {
+        const char *ch;
+        size_t len;
+        uint64_t r;
+        if ((rc = s_read_miss (reader, &ch, &len, &r)))
+            return rc;
+    }
+    msg->miss_size = (size_t) (reader->pos - msg->miss);
+    return HR_OK;
+}
+
 static bool
 s_epoch_ok (const char *epoch, size_t len)
 {
@@ -385,6 +514,27 @@ hrb_peer_iter_event (hrb_peer_iter_t *iter, const uint8_t **data, size_t *len)
     return true;
 }
 
+void
+hrb_peer_msg_misses (const hrb_peer_msg_t *msg, hrb_peer_iter_t *iter)
+{
+    *iter = (hrb_peer_iter_t) { msg->miss, msg->miss? msg->miss + msg->miss_size: NULL,
+                                msg->miss_count };
+}
+
+bool
+hrb_peer_iter_miss (hrb_peer_iter_t *iter, const char **ch, size_t *len, uint64_t *r)
+{
+    if (!iter->left)
+        return false;
+    hr_mp_reader_t reader = { iter->pos, iter->end };
+    hr_error_t rc = s_read_miss (&reader, ch, len, r);
+    assert (rc == HR_OK);
+    (void) rc;
+    iter->pos = reader.pos;
+    iter->left--;
+    return true;
+}
+
 bool
 hrb_peer_iter_key (hrb_peer_iter_t *iter, const char **id, size_t *len, uint64_t *seq)
 {
@@ -402,7 +552,8 @@ hrb_peer_iter_key (hrb_peer_iter_t *iter, const char **id, size_t *len, uint64_t
 
 static const char *s_keys [] = {
     "t", "from", "cf", "term", "view", "stamp", "leaving", "granted", "n", "fid", "req", "rep",
-    "ch", "epoch", "seq", "part", "last", "ev", "keys", "count", "end", "base"
+    "ch", "epoch", "seq", "part", "last", "ev", "keys", "count", "end", "base", "r", "first",
+    "e", "s", "gap", "fence", "inst", "miss"
 };
 
 static hr_error_t
@@ -479,6 +630,22 @@ s_field (hr_mp_reader_t *reader, const char *key, size_t key_len, void *arg)
             if ((rc = hr_mp_read_bool (reader, &msg->end)))
                 return rc;
             return msg->end? HR_OK: HR_E_BAD_FIELD;
+        case F_R:
+            return hr_mp_read_uint (reader, &msg->r);
+        case F_FIRST:
+            return hr_mp_read_bool (reader, &msg->first);
+        case F_E:
+            return hr_mp_read_uint (reader, &msg->echo);
+        case F_S:
+            return hr_mp_read_uint (reader, &msg->stamp);
+        case F_GAP:
+            return hr_mp_read_bool (reader, &msg->gap);
+        case F_FENCE:
+            return hr_mp_read_bool (reader, &msg->fence);
+        case F_INST:
+            return hr_mp_read_uint (reader, &msg->installed);
+        case F_MISS:
+            return s_read_misses (reader, msg);
     }
     return HR_E_BAD_FIELD;      //  not reached: every key has a case
 }
@@ -507,12 +674,18 @@ hrb_peer_msg_decode (const void *frame, size_t size, hr_members_t all, size_t ma
         return HR_E_MISSING_FIELD;
     msg->kind = type->kind;
     msg->view.type = type->type;
-    if (type->kind == HRB_PEER_HANDOFF && size > HRB_HANDOFF_FRAME_MAX)
+    //  Every frame of events (handoff, repl, rsnap) is bounded
+    if ((type->need & F_EV) && size > HRB_HANDOFF_FRAME_MAX)
         return HR_E_FRAME_TOO_LARGE;
     //  An ack names a channel or the end, never both
     if (type->kind == HRB_PEER_HANDOFF_ACK && !(dec.seen & F_CH) == !(dec.seen & F_END))
         return HR_E_BAD_FIELD;
-    if (type->kind == HRB_PEER_HANDOFF) {
+    //  Replication frames count from 1 in a session; a fence names a newer view
+    if ((type->need & F_FIRST) && msg->r == 0)
+        return HR_E_BAD_FIELD;
+    if (type->kind == HRB_PEER_RACK && msg->fence && msg->installed <= msg->number)
+        return HR_E_BAD_FIELD;
+    if (type->need & F_KEYS) {
         hrb_peer_iter_t iter;
         hrb_peer_msg_keys (msg, &iter);
         const char *id;
