@@ -29,49 +29,12 @@ import zmq
 
 import cluster
 import harness as H
+from failover import Received, difference
 import wsclient
 
 HOLD_DOWN = 3.0
 BROKER_ARGS = ["--failover-timeout", "1s", "--lease", "500ms", "--hold-down", "3s"]
 LEAVE_LIMIT = 10.0      # issue 10: the leaver exits within 10 s
-
-
-class Received:
-    """One client's deliveries (an SSE or a WebSocket client), parsed as
-    they come: items [(kind, channel, epoch, seq, data)], kind "event" or
-    "reset" (data is then the reason); heads {channel: (epoch, seq)}."""
-
-    def __init__(self, name, client, channels):
-        self.name, self.client, self.channels = name, client, channels
-        self.sse = isinstance(client, H.SSEClient)
-        self.seen, self.items, self.heads = 0, [], {}
-
-    def update(self):
-        with self.client.cond:
-            new = (self.client.events if self.sse else self.client.messages)[self.seen:]
-        self.seen += len(new)
-        for x in new:
-            item = self._parse(x)
-            if item:
-                self.items.append(item)
-                if item[0] == "event":
-                    self.heads[item[1]] = item[2:4]
-        return self
-
-    def _parse(self, x):
-        if self.sse:
-            if x.type == "message":
-                j = x.json
-                return ("event", j["channel"], j["epoch"], j["seq"], j.get("data"))
-            if x.type == "herald-reset":
-                j = x.json
-                return ("reset", j["channel"], j.get("epoch"), j.get("seq"), j.get("reason"))
-            return None
-        if x.get("t") == "ev":
-            return ("event", x["ch"], x["e"], x["s"], x.get("data"))
-        if x.get("t") == "reset":
-            return ("reset", x["ch"], x.get("e"), x.get("s"), x.get("why"))
-        return None
 
 
 class Load(threading.Thread):
@@ -108,20 +71,6 @@ class Load(threading.Thread):
     def stop(self):
         self.halt.set()
         self.join(60)
-
-
-def difference(got, want):
-    """Where a channel's deliveries [(data, seq, epoch)] differ from its
-    acks: the first difference, what is missing and what came twice."""
-    first = next((i for i, (g, w) in enumerate(zip(got, want)) if g != w), min(len(got), len(want)))
-    datas = [g[0] for g in got]
-    delivered = set(datas)
-    missing = [w for w in want if w[0] not in delivered]
-    twice = sorted(d for d, k in collections.Counter(datas).items() if k > 1)
-    return ("%d delivered, %d acked; first difference at #%d: got %s, acked %s; "
-            "missing %d %s; twice %d %s"
-            % (len(got), len(want), first, got[first:first + 2], want[first:first + 2],
-               len(missing), missing[:3], len(twice), twice[:3]))
 
 
 class Handoff(unittest.TestCase):
