@@ -143,8 +143,8 @@ class _Acked(threading.Thread):
 
 
 class DealerAcked(_Acked):
-    def __init__(self, test, c, channel, via, rate, stamp, patience=2.0):
-        super().__init__("dealer", channel, rate, stamp)
+    def __init__(self, test, c, channel, via, rate, stamp, patience=2.0, kind="dealer"):
+        super().__init__(kind, channel, rate, stamp)
         self.publisher = cluster.AckedPublisher(test, c, via, patience)
 
     def publish(self, data, key, deadline):
@@ -214,12 +214,16 @@ class Traffic:
     """Every kind of publisher on `channels`: a DEALER and an HTTP thread
     per channel (`rate` each a second), and one PUSH thread over all of
     them (`rate` a second per channel). DEALER and PUSH go through the
-    brokers `via`, HTTP through every gateway."""
+    brokers `via`, HTTP through every gateway. direct: brokers that get
+    one more DEALER publisher per channel, sending to them alone (to the
+    broker that fails, for instance)."""
 
-    def __init__(self, test, c, channels, via, rate=15.0, http=True, push=True):
+    def __init__(self, test, c, channels, via, rate=15.0, http=True, push=True, direct=()):
         self.c, self.channels = c, list(channels)
         stamp = "%d-%s" % (os.getpid(), os.urandom(3).hex())
         self.acked = [DealerAcked(test, c, ch, via, rate, stamp) for ch in channels]
+        self.acked += [DealerAcked(test, c, ch, (i,), rate, stamp, kind="direct%d" % i)
+                       for i in direct for ch in channels]
         if http:
             self.acked += [HttpAcked(c.gateways, ch, rate, stamp) for ch in channels]
         self.pusher = Pusher(test, c, channels, via, rate * len(channels), stamp) if push else None
@@ -243,13 +247,13 @@ class Traffic:
         return [(t.channel,) + a for t in self.acked for a in list(t.acks)
                 if channel in (None, t.channel)]
 
-    def wait_acked(self, channels, n, since, timeout=20.0, what=""):
-        """Until each of `channels` has n acks of each acknowledged kind
-        sent after `since`."""
+    def wait_acked(self, channels, n, since, timeout=20.0, what="", kinds=("dealer", "http")):
+        """Until each of `channels` has n acks of each of `kinds` (of the
+        acknowledged publishers) sent after `since`."""
         def done():
             self.check_alive()
             return all(sum(1 for a in list(t.acks) if a[3] > since) >= n
-                       for t in self.acked if t.channel in channels)
+                       for t in self.acked if t.channel in channels and t.kind in kinds)
         H.wait_until(done, timeout, "%d acks of each channel %s" % (n, what), interval=0.05)
 
     def resumed(self, channels, moment):
