@@ -290,7 +290,7 @@ class Traffic:
                 self.finals[t.channel] = t.acks[-1][2:0:-1]     # (epoch, seq)
 
 
-def check(traffic, received, resets=None, timeout=30.0):
+def check(traffic, received, resets=None, timeout=30.0, fresh=True):
     """What every client got against what was published; a list of
     problems (empty: all is as the table says). resets {channel: n}: the
     resets each client must get on that channel (absent: none). On a channel
@@ -300,7 +300,9 @@ def check(traffic, received, resets=None, timeout=30.0):
     ack named. Everywhere: seqs contiguous within an epoch (no silent gap),
     no payload twice, no (channel, epoch, seq) with two payloads, PUSHed
     events at most once (the table promises nothing more for them: what is
-    pushed to a dead owner is lost), every client at the final head."""
+    pushed to a dead owner is lost), every client at the final head.
+    fresh: every client subscribed before its channels' first event (it
+    must start at seq 1)."""
     resets = resets or {}
     problems = []
     traffic.stop()
@@ -322,11 +324,11 @@ def check(traffic, received, resets=None, timeout=30.0):
         for ch in r.channels:
             items = [i for i in r.items if i[1] == ch]
             problems += _check_channel(r.name, ch, items, acked[ch], resets.get(ch, 0),
-                                       payloads)
+                                       payloads, fresh)
     return problems
 
 
-def _check_channel(name, ch, items, acked, want_resets, payloads):
+def _check_channel(name, ch, items, acked, want_resets, payloads, fresh):
     problems = []
     where = "%s %s" % (name, ch)
     got_resets = [i for i in items if i[0] == "reset"]
@@ -340,7 +342,7 @@ def _check_channel(name, ch, items, acked, want_resets, payloads):
             continue
         if position is not None and (epoch, seq) != (position[0], position[1] + 1):
             problems.append("%s: after %s came %s (a silent gap)" % (where, position, (epoch, seq)))
-        elif position is None and reset_at is None and seq != 1:
+        elif position is None and reset_at is None and fresh and seq != 1:
             problems.append("%s: first event at seq %d" % (where, seq))
         position = (epoch, seq)
         seen[data] += 1

@@ -1,0 +1,136 @@
+"""Zero-reset failover, the backup lost (docs/cluster.md, "Zero-reset
+failover", row "backup killed (also during a state transfer)": no reset;
+with --min-replicas 1 publishing goes on; with 2 it is `unavailable` until
+a backup is in sync).
+
+- min 1, 3 brokers: b2, the backup of busy channels b1 and b3 own, is
+  SIGKILLed under load (failover.Traffic through b1 and b3 and the
+  gateways): no reset, every ack delivered once, and the first publish
+  sent after the kill is acknowledged within the validity bound
+  (--failover-timeout + --lease + 2 s).
+- min 2, 5 brokers: b2, the backup of a channel with a big history (4,000
+  events of 4 KiB: its state transfer takes a while) and of busy ones, is
+  SIGKILLed; publishes are answered `unavailable` (counted) until the next
+  backup, b3, is in sync. At the first ack after b1 installed the view
+  without b2, b1 is SIGKILLed too: that ack needed b3 in sync, so b3 takes
+  over keeping the epoch, and clients see no reset (with --min-replicas 1
+  the same ack could be published alone, and the kill cost a reset).
+- min 2, 5 brokers: b2 is SIGKILLed, and b3, the new backup, as soon as b1
+  installed the view without b2 (its state transfer under way); b4 becomes
+  the backup. b2 and b3 are restarted and get the channels back as backups
+  (another transfer), then b1 is SIGKILLed: no reset anywhere, every ack
+  once, so every transfer, the interrupted one included, left a backup
+  holding the whole state.
+Labels: integration, cluster."""
+import time
+import unittest
+
+import cluster
+import failover as F
+import harness as H
+
+VALIDITY = 1.0 + 0.5 + 2.0      # --failover-timeout 1s, --lease 500ms
+SLACK = 0.5
+FILL, SIZE = 4000, 4096         # the big channel's history
+
+
+class SyncBackup(unittest.TestCase):
+    def start(self, brokers, min_replicas):
+        self.c = cluster.Cluster(self, brokers=brokers, gateways=2, broker_args=F.broker_args(
+            min_replicas=min_replicas, extra=["--history-size", str(FILL + 1000)]))
+        self.c.wait_settled()
+        self.c.wait_sequencing()
+        return self.c
+
+    def channels(self, prefix, first, n):
+        """n channels whose rendezvous order starts with `first`."""
+        ids = self.c.ids
+        return [ch for ch in ("%s%d" % (prefix, k) for k in range(2000))
+                if H.rendezvous_order(ids, ch)[:len(first)] == list(first)][:n]
+
+    def fill(self, i, ch):
+        """FILL events of SIZE bytes pushed to broker i (ch's owner), until
+        an acknowledged publish comes after them."""
+        push = H.pusher(self, self.c.endpoints[i]["publish"])
+        for n in range(FILL):
+            push.send({"ch": ch, "data": "fill:%d:%s" % (n, "x" * SIZE)})
+        H.wait_until(lambda: self.c.acked(i, ch, "filled")["seq"] > FILL, 60,
+                     "%s filled" % ch, interval=0.2)
+
+    def installed_without(self, i, b):
+        return b not in self.c.cluster_json(i)["view"]["owners"]
+
+    def test_backup_killed_min1_no_reset_and_publishing_goes_on(self):
+        c = self.start(3, 1)
+        chans = self.channels("m", ["b1", "b2"], 3) + self.channels("m", ["b3", "b2"], 1)
+        received = F.clients(self, c, chans)
+        traffic = F.Traffic(self, c, chans, via=(0, 2)).start()
+        traffic.wait_acked(chans, 15, 0, what="before the kill")
+        c.brokers[1].kill()
+        killed = time.monotonic()
+        traffic.wait_acked(chans, 15, killed, timeout=30, what="after the kill")
+        resumed = traffic.resumed(chans, killed)
+        print("\nsync backup min 1: first ack after the kill: %s; unavailable %d" % (
+            {ch: round(s, 2) for ch, s in resumed.items()}, len(traffic.refused())))
+        problems = F.check(traffic, received)
+        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        for ch, s in resumed.items():
+            self.assertLessEqual(s, VALIDITY + SLACK, ch)
+
+    def test_backup_killed_min2_unavailable_until_the_next_backup_is_in_sync(self):
+        c = self.start(5, 2)
+        big = self.channels("big", ["b1", "b2", "b3"], 1)
+        chans = big + self.channels("n", ["b1", "b2", "b3"], 2)
+        self.fill(0, big[0])
+        received = F.clients(self, c, chans)
+        traffic = F.Traffic(self, c, chans, via=(2, 3, 4), rate=10.0).start()
+        traffic.wait_acked(chans, 10, 0, what="before the kill")
+        c.brokers[1].kill()
+        killed = time.monotonic()
+        H.wait_until(lambda: self.installed_without(0, "b2"), 10, "b1 without b2",
+                     interval=0.01)
+        installed = time.monotonic()
+        H.wait_until(lambda: any(a[5] > installed for a in traffic.acks(big[0])), 30,
+                     "an ack of %s after the install" % big[0], interval=0.005)
+        c.brokers[0].kill()
+        first = min(a[5] for a in traffic.acks(big[0]) if a[5] > installed)
+        refused = [r for r in traffic.refused(big) if killed < r < first]
+        print("\nsync backup min 2: b1 installed the view without b2 %.2f s after the kill; "
+              "first ack of the big channel %.2f s after it, %d unavailable answers meanwhile"
+              % (installed - killed, first - installed, len(refused)))
+        traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b1's kill")
+        problems = F.check(traffic, received, fresh=False)
+        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        self.assertGreater(len(refused), 0, "no `unavailable` while b3 was not in sync")
+        for ch in chans:
+            self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
+
+    def test_backup_killed_during_a_state_transfer(self):
+        c = self.start(5, 2)
+        big = self.channels("big", ["b1", "b2", "b3", "b4"], 1)
+        chans = big + self.channels("t", ["b1", "b2", "b3"], 2)
+        self.fill(0, big[0])
+        received = F.clients(self, c, chans)
+        traffic = F.Traffic(self, c, chans, via=(3, 4), rate=10.0).start()
+        traffic.wait_acked(chans, 10, 0, what="before the kills")
+        c.brokers[1].kill()
+        H.wait_until(lambda: self.installed_without(0, "b2"), 10, "b1 without b2",
+                     interval=0.005)
+        c.brokers[2].kill()             # b3, receiving the big channel's state
+        transfer = time.monotonic()
+        traffic.wait_acked(chans, 10, transfer, timeout=30, what="with b4 the backup")
+        c.brokers[1] = c.start_broker(1)
+        c.brokers[2] = c.start_broker(2)
+        c.wait_settled()                # b2 the backup again: one more transfer
+        settled = time.monotonic()
+        traffic.wait_acked(chans, 10, settled, timeout=30, what="with b2 the backup again")
+        c.brokers[0].kill()
+        traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b1's kill")
+        problems = F.check(traffic, received, fresh=False)
+        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        for ch in chans:
+            self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
+
+
+if __name__ == "__main__":
+    unittest.main()
