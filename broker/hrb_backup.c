@@ -138,11 +138,16 @@ static void
 s_gap (hrb_backup_t *self, int from)
 {
     s_owner_t *owner = &self->owners [from];
-    s_forget (self, from);
+    //  Without a session nothing of from is in sync (hrb_backup_sync
+    //  refuses): a walk of the table per frame would only burn time
+    if (owner->next) {
+        s_forget (self, from);
+        self->stats.gaps++;
+    }
+    owner->snapping = false;
     owner->next = 0;
     owner->owed = true;
     owner->gap = true;
-    self->stats.gaps++;
 }
 
 hrb_backup_verdict_t
@@ -174,6 +179,8 @@ hrb_backup_frame (hrb_backup_t *self, int from, uint64_t number, uint64_t r, boo
         return HRB_BACKUP_DUP;
     }
     else if (!owner->next || r != owner->next) {
+        if (!owner->next)
+            self->stats.gaps++;
         s_gap (self, from);
         return HRB_BACKUP_GAP;
     }
@@ -201,7 +208,7 @@ hrb_backup_sync (hrb_backup_t *self, int from, const char *ch, size_t len)
 {
     void *mine = s_mine (self, from);
     char key [HR_CHANNEL_MAX + 1];
-    if (!s_key (key, ch, len))
+    if (!s_key (key, ch, len) || !self->owners [from].next)
         return -1;
     if (!zhashx_lookup (self->synced, key) && zhashx_size (self->synced) >= self->max_channels)
         return -1;

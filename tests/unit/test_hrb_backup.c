@@ -169,6 +169,10 @@ test_a_gap_drops_the_session_until_a_first (void **state)
     assert_int_equal (hrb_backup_frame (b, 1, 5, 3, false, 0, 10), HRB_BACKUP_GAP);
     assert_false (s_synced (b, 1, "a"));
     assert_true (s_synced (b, 2, "c"));
+    //  Nothing of it is in sync until a first (say, a new epoch's seq 1
+    //  later in the frame that overflowed the misses)
+    assert_int_equal (hrb_backup_sync (b, 1, "a", 1), -1);
+    assert_false (s_synced (b, 1, "a"));
     //  Even the frame that would have come next is refused now
     assert_int_equal (hrb_backup_frame (b, 1, 5, 2, false, 0, 10), HRB_BACKUP_GAP);
     assert_int_equal (hrb_backup_frame (b, 1, 5, 4, false, 0, 10), HRB_BACKUP_GAP);
@@ -289,9 +293,14 @@ test_one_miss_too_many_is_a_gap (void **state)
         snprintf (name, sizeof name, "ch%d", i);
         hrb_backup_miss (b, 1, name, strlen (name), 9);
     }
+    //  More of that frame: still the one gap
+    hrb_backup_miss (b, 1, "more", 4, 9);
     ack = s_ack (b, 1, 13);
     assert_true (ack.gap);
     assert_int_equal (ack.r, 0);
+    hrb_backup_stats_t stats;
+    hrb_backup_stats (b, &stats);
+    assert_int_equal (stats.gaps, 3);
     hrb_backup_destroy (&b);
 }
 
