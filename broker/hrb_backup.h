@@ -18,7 +18,8 @@
     - r the next expected: ACCEPT; r already taken: DUP (acknowledged
       again, nothing applied); any other r, or no session: GAP (every
       channel of o forgotten, no session until a first; the rack says gap).
-    Accepted frames move echo forward (never back). The caller then applies
+    Accepted frames move echo forward (never back, and never past now: a
+    larger one is no stamp of ours). The caller then applies
     the frame's items: an event of a channel in sync that its replica can
     append (hrb_replica_decide: APPEND, or IGNORE of a seq already held in
     the same epoch) stays in sync; seq 1 of an epoch newer than the
@@ -35,7 +36,8 @@
     its own lease, so nothing o published is missing here.
 
     Runs in the broker thread. Ownership: the caller owns the machine;
-    channel names are copied.  */
+    channel names are copied. from (previous_owner) is always a broker
+    index the caller resolved, below brokers (asserted).  */
 #ifndef HRB_BACKUP_H
 #define HRB_BACKUP_H
 
@@ -71,8 +73,12 @@ hrb_backup_t *hrb_backup_new (int self, int brokers, uint64_t validity_ms,
                               size_t max_channels);
 void hrb_backup_destroy (hrb_backup_t **self_p);
 
-//  The view installed here now (number); forgets every session and every
-//  channel in sync. Call after the takeover questions (hrb_backup_keeps).
+//  The view installed here now (number); forgets every session, every
+//  channel in sync, every snapshot under way, and the acks owed (of the
+//  old view's frames: the owner ignores them once it installs a newer
+//  view, and an ack sent without its misses would be unsafe). A fence
+//  owed still goes (with this view), and echoes stay. Call after the
+//  takeover questions (hrb_backup_keeps).
 void hrb_backup_install (hrb_backup_t *self, uint64_t number);
 
 //  A frame's header from broker from: its view number, r, first, echo (a
@@ -84,24 +90,35 @@ hrb_backup_verdict_t hrb_backup_frame (hrb_backup_t *self, int from, uint64_t nu
 bool hrb_backup_synced (hrb_backup_t *self, int from, const char *ch, size_t len);
 
 //  Marks ch in sync for owner from (a new epoch's seq 1 appended, or a
-//  snapshot's last part). Returns -1 at max_channels (the caller reports
-//  a miss instead).
+//  snapshot's last part). Returns -1 at max_channels, or when from has no
+//  session (a gap dropped it earlier in this frame): the caller reports a
+//  miss instead.
 int hrb_backup_sync (hrb_backup_t *self, int from, const char *ch, size_t len);
 
-//  ch of owner from could not be applied in the frame of r: out of sync,
-//  and listed in the next rack (once per channel per rack).
+//  ch of owner from could not be applied in the frame of r: out of sync
+//  (its snapshot under way too), and listed in the next rack once, with
+//  the latest such r (the owner judges a snapshot by a miss at or after
+//  its first frame). Past HRB_BACKUP_MISSES_MAX channels: a gap, whose
+//  rack acknowledges only the frames before r.
 void hrb_backup_miss (hrb_backup_t *self, int from, const char *ch, size_t len, uint64_t r);
 
-//  A snapshot part of ch from owner from in the accepted frame r (parts of
-//  one snapshot come in consecutive frames, 0, 1, ...; last on the final
-//  one, which makes ch in sync: the caller calls hrb_backup_sync after
-//  adding it).
+//  A snapshot part of ch from owner from in the accepted frame r (only
+//  ACCEPT: a dup applies nothing). Parts of one snapshot come in
+//  consecutive frames, 0, 1, ...; last on the final one, which makes ch in
+//  sync: the caller calls hrb_backup_sync after adding it. FIRST takes ch
+//  out of sync (its stream is replaced). BAD is listed as a miss here (the
+//  caller's own hrb_backup_miss changes nothing); so is a snapshot under
+//  way that a part of another snapshot cuts short (a part 0 of the same
+//  channel starts it over).
 hrb_backup_part_t hrb_backup_part (hrb_backup_t *self, int from, const char *ch, size_t len,
                                    uint64_t part, bool last, uint64_t r);
 
 //  The rack owed to broker from, if any frame of it was accepted, dup'ed,
 //  fenced or found a gap since the last one: fills out and returns true
 //  (misses are lent until the next call on this machine; stamp is now).
+//  A fence goes alone (number is the old view's); an ack owed besides
+//  goes at the next call. r: the last frame of the session wholly
+//  applied, also with gap (0: none).
 typedef struct {
     uint64_t number;            //  the view of the frames acknowledged (fence: theirs)
     bool fence;
@@ -126,7 +143,8 @@ bool hrb_backup_keeps (hrb_backup_t *self, int previous_owner, const char *ch, s
 //  Counters for /metrics.
 typedef struct {
     size_t synced;              //  channels in sync now
-    uint64_t accepted, dups, gaps, fences, ahead, misses;
+    uint64_t accepted, dups, gaps, fences, ahead;   //  verdicts (gaps: and overflows)
+    uint64_t misses;            //  channels listed in racks
 } hrb_backup_stats_t;
 void hrb_backup_stats (hrb_backup_t *self, hrb_backup_stats_t *out);
 
