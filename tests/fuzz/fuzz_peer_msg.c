@@ -7,6 +7,7 @@
 #include "hrb_peer_msg.h"
 
 #include "fuzz_support.h"
+#include "hr_channel.h"
 #include "hr_epoch.h"
 
 #include <stdint.h>
@@ -39,12 +40,20 @@ s_same_chunk (const hrb_peer_msg_t *a, const hrb_peer_msg_t *b)
     while (hrb_peer_iter_key (&ia, &ka, &la, &sa) && hrb_peer_iter_key (&ib, &kb, &lb, &sb))
         if (la != lb || sa != sb || memcmp (ka, kb, la))
             return false;
+    if (a->miss_count != b->miss_count)
+        return false;
+    hrb_peer_msg_misses (a, &ia);
+    hrb_peer_msg_misses (b, &ib);
+    while (hrb_peer_iter_miss (&ia, &ka, &la, &sa) && hrb_peer_iter_miss (&ib, &kb, &lb, &sb))
+        if (la != lb || sa != sb || memcmp (ka, kb, la))
+            return false;
     return true;
 }
 
-//  A decoded handoff chunk encoded again from its iterated events and keys.
+//  A decoded handoff chunk, rsnap or repl encoded again from its iterated
+//  events and keys.
 static void
-s_encode_handoff (hr_buf_t *frame, const char *from, const hrb_peer_msg_t *msg)
+s_encode_chunk (hr_buf_t *frame, const char *from, const hrb_peer_msg_t *msg)
 {
     hrb_peer_span_t *events = hr_malloc ((msg->ev_count + 1) * sizeof *events);
     hrb_peer_span_t *keys = hr_malloc ((msg->keys_count + 1) * sizeof *keys);
@@ -60,10 +69,46 @@ s_encode_handoff (hr_buf_t *frame, const char *from, const hrb_peer_msg_t *msg)
     hrb_peer_msg_keys (msg, &iter);
     while (hrb_peer_iter_key (&iter, &id, &len, &seq))
         keys [k++] = (hrb_peer_span_t) { id, len, seq };
-    hrb_peer_msg_encode_handoff (frame, from, msg->cf, msg->number, msg->ch, msg->ch_len,
-                                 msg->epoch, msg->seq, msg->part, msg->last, events, n, keys, k);
+    if (msg->kind == HRB_PEER_HANDOFF)
+        hrb_peer_msg_encode_handoff (frame, from, msg->cf, msg->number, msg->ch, msg->ch_len,
+                                     msg->epoch, msg->seq, msg->part, msg->last, events, n,
+                                     keys, k);
+    else
+    if (msg->kind == HRB_PEER_RSNAP)
+        hrb_peer_msg_encode_rsnap (frame, from, msg->cf, msg->number, msg->r, msg->first,
+                                   msg->echo, msg->ch, msg->ch_len, msg->epoch, msg->seq,
+                                   msg->part, msg->last, events, n, keys, k);
+    else
+        hrb_peer_msg_encode_repl (frame, from, msg->cf, msg->number, msg->r, msg->first,
+                                  msg->echo, events, n);
     free (events);
     free (keys);
+}
+
+//  A decoded rack encoded again from its iterated misses (names copied to
+//  be NUL-terminated; a name with a NUL in it is not a valid channel).
+static void
+s_encode_rack (hr_buf_t *frame, const char *from, const hrb_peer_msg_t *msg)
+{
+    char (*names) [HR_CHANNEL_MAX + 1] = hr_malloc ((msg->miss_count + 1) * sizeof *names);
+    const char **channels = hr_malloc ((msg->miss_count + 1) * sizeof *channels);
+    uint64_t *rs = hr_malloc ((msg->miss_count + 1) * sizeof *rs);
+    hrb_peer_iter_t iter;
+    const char *ch;
+    size_t len, n = 0;
+    hrb_peer_msg_misses (msg, &iter);
+    while (hrb_peer_iter_miss (&iter, &ch, &len, &rs [n])) {
+        fz_check (len <= HR_CHANNEL_MAX, "miss channel over its bound");
+        memcpy (names [n], ch, len);
+        names [n][len] = 0;
+        channels [n] = names [n];
+        n++;
+    }
+    hrb_peer_msg_encode_rack (frame, from, msg->cf, msg->number, msg->r, msg->gap, msg->stamp,
+                              msg->fence, msg->installed, channels, rs, n);
+    free (names);
+    free (channels);
+    free (rs);
 }
 
 int
@@ -92,13 +137,18 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
         hrb_peer_msg_encode_fwdack (&frame, from, msg.cf, msg.number, msg.fid, msg.body,
                                     msg.body_len);
     else
-    if (msg.kind == HRB_PEER_HANDOFF)
-        s_encode_handoff (&frame, from, &msg);
+    if (msg.kind == HRB_PEER_HANDOFF || msg.kind == HRB_PEER_RSNAP || msg.kind == HRB_PEER_REPL)
+        s_encode_chunk (&frame, from, &msg);
+    else
+    if (msg.kind == HRB_PEER_RACK)
+        s_encode_rack (&frame, from, &msg);
     else
     if (msg.kind == HRB_PEER_HANDOFF_END)
         hrb_peer_msg_encode_handoff_end (&frame, from, msg.cf, msg.number, msg.count);
-    else
+    else {
+        fz_check (msg.kind == HRB_PEER_HANDOFF_ACK, "a kind not re-encoded");
         hrb_peer_msg_encode_handoff_ack (&frame, from, msg.cf, msg.number, msg.ch, msg.ch_len);
+    }
     //  An id with a NUL in it encodes shorter: the decoder allows any bytes
     if (strlen (from) == msg.from_len) {
         fz_check (hrb_peer_msg_decode (frame.data, frame.size, S_ALL, S_MAX_BODY, &again)
@@ -121,6 +171,10 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
                  && s_same_chunk (&again, &msg)
                  && (!msg.epoch || !memcmp (again.epoch, msg.epoch, HR_EPOCH_LEN)),
                  "handoff differs");
+        fz_check (again.r == msg.r && again.first == msg.first && again.echo == msg.echo
+                 && again.stamp == msg.stamp && again.gap == msg.gap
+                 && again.fence == msg.fence && again.installed == msg.installed,
+                 "replication frame differs");
     }
     hr_buf_free (&frame);
     return 0;

@@ -183,5 +183,21 @@ write("peer_msg", "handoff_ack", pack({"t": "handoff_ack", "from": "b2", "cf": 1
                                        "ch": "room"}))
 write("peer_msg", "fwdack", pack({"t": "fwdack", "from": "b1", "cf": 1, "n": 4, "fid": 9,
                                   "rep": pack({"rid": 3, "seq": 1, "epoch": "0" * 32, "dup": False})}))
+write("peer_msg", "repl", pack({"t": "repl", "from": "b1", "cf": 1, "n": 5, "r": 7, "first": False,
+                                "e": 123456, "ev": [b"e1", b"e2"]}))
+write("peer_msg", "repl_keepalive", pack({"t": "repl", "from": "b1", "cf": 1, "n": 5, "r": 1,
+                                          "first": True, "e": 0, "ev": []}))
+write("peer_msg", "rsnap", pack({"t": "rsnap", "from": "b1", "cf": 1, "n": 5, "r": 8, "first": False,
+                                 "e": 123456, "ch": "room", "epoch": "0000050000000001" + "ab" * 8,
+                                 "seq": 3, "part": 0, "last": True, "ev": [b"e1", b"e2"],
+                                 "keys": {"k1": 2}}))
+write("peer_msg", "rack", pack({"t": "rack", "from": "b2", "cf": 1, "n": 5, "r": 8, "gap": False,
+                                "s": 99, "fence": False, "inst": 5,
+                                "miss": [["room", 7], ["orders:1", 8]]}))
+write("peer_msg", "rack_fence", pack({"t": "rack", "from": "b2", "cf": 1, "n": 5, "r": 0,
+                                      "gap": True, "s": 100, "fence": True, "inst": 6, "miss": []}))
+write("peer_msg", "bad_rack_miss", pack({"t": "rack", "from": "b2", "cf": 1, "n": 5, "r": 8,
+                                         "gap": False, "s": 99, "fence": False, "inst": 5,
+                                         "miss": [["a b", 7]]}))
 write("peer_msg", "bad_owner", pack({"t": "hb", "from": "b1", "cf": 1, "term": 3, "stamp": 1,
                                      "view": {"n": 3, "m": 1, "o": 2, "h": 0, "f": 0}, "leaving": False}))
