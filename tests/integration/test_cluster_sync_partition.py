@@ -1,0 +1,171 @@
+"""Zero-reset failover, a one-way cut between an owner and its backup
+(docs/cluster.md, "Zero-reset failover", row "one-way partition owner ->
+backup": no reset while the view holds, never a silent gap; with
+--min-replicas 1 a pause of at most the validity bound, --failover-timeout
++ --lease + 2 s, then publishing goes on). Needs root, `ip netns` and
+`nft`; skipped otherwise (the network namespace and nftables table of
+test_cluster_partition.Net). Labels: integration, cluster.
+
+3 brokers with --replication sync: b1 and b2 on the host side, b3 in the
+namespace (tcp on a private /29); one gateway on the host side with SSE and
+WebSocket clients; every kind of publisher through b1, b2 and the gateway
+(failover.Traffic). The channels b3 owns with b1 as their backup are the
+cut ones: an nftables rule drops every packet of the connections b3 opens
+to b1's peer endpoint, which carry everything b3 sends b1 (replication
+frames, heartbeats); b1 still sends b3 everything (acks included) on its
+own connection, and b3 still talks to b2, the gateway to b3. After the
+cut, publishing to the cut channels pauses at most the validity bound
+(with --min-replicas 1 b3 then goes on without b1). Then either
+- the cut is healed, b1 is brought in sync again, and b3 is SIGKILLed: no
+  client gets a reset or a gap, every ack is delivered once at its (epoch,
+  seq), one epoch per channel; or
+- b3 is SIGKILLed during the cut, after it went on alone: b1 must not
+  continue the cut channels' epoch (it misses what b3 published alone):
+  exactly one reset per client there, never a silent gap, none elsewhere
+  (b2 held b3's other channel in sync).
+Everywhere: no (epoch, seq) with two payloads."""
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import types
+import unittest
+
+import cluster
+import failover as F
+import harness as H
+from test_cluster_partition import KINDS, Net, _run, _skip_reason
+
+IDS = ["b1", "b2", "b3"]
+PORTS = (23001, 23011, 23021)   # b_i: publish, router, stream, peer, http from its base
+VALIDITY = 1.0 + 0.5 + 2.0
+SLACK = 0.5
+
+
+class SyncPartition(unittest.TestCase):
+    def setUp(self):
+        reason = _skip_reason()
+        if reason:
+            self.skipTest(reason)
+        try:
+            self.net = Net()
+        except (RuntimeError, OSError, subprocess.SubprocessError) as e:
+            self.skipTest("cannot make a network namespace here: %s" % e)
+        self.addCleanup(self.net.close)         # runs after every process is stopped
+        self.dir = tempfile.mkdtemp(prefix="herald-sync-partition-")
+        self.addCleanup(shutil.rmtree, self.dir, True)
+        hosts = [self.net.host, self.net.host, self.net.b3]
+        nodes = []
+        for b, host, base in zip(IDS, hosts, PORTS):
+            node = {k: "tcp://%s:%d" % (host, base + i) for i, k in enumerate(KINDS)}
+            node.update(id=b, http="%s:%d" % (host, base + 4))
+            nodes.append(node)
+        path = os.path.join(self.dir, "cluster.json")
+        with open(path, "w") as f:
+            json.dump({"brokers": nodes}, f)
+        self.brokers = []
+        for b in IDS:
+            state = os.path.join(self.dir, "state-" + b)
+            os.makedirs(state)
+            broker = cluster.Broker("broker", ["--cluster", path, "--id", b, "--state-dir", state,
+                                               "--insecure"] + F.broker_args(),
+                                    wrap=self.net.wrap() if b == "b3" else ())
+            self._own(broker)
+            self.brokers.append(broker)
+        gateway = H.Herald("gateway", ["--cluster", path])
+        self._own(gateway)
+        # What failover.Traffic and failover.clients use of a cluster.Cluster
+        self.c = types.SimpleNamespace(endpoints=nodes, gateways=[gateway])
+        H.wait_until(lambda: all(H.http("GET", "http://%s/readyz" % n["http"]).status == 200
+                                 for n in nodes)
+                     and H.http("GET", gateway.http + "/readyz").status == 200,
+                     30, "every broker and the gateway ready", interval=0.05)
+        H.wait_until(self.whole, 30, "one view of b1, b2, b3, all owners, on each",
+                     interval=0.05)
+
+    def _own(self, process):
+        self.addCleanup(process.kill)
+        self.addCleanup(lambda: process.running() and process.stop())
+
+    def view(self, i):
+        return H.http("GET", "http://%s/v1/cluster" % self.c.endpoints[i]["http"]).json
+
+    def whole(self):
+        views = [self.view(i) for i in range(3)]
+        return all(v["view"] == views[0]["view"] and v["view"]["owners"] == IDS
+                   for v in views)
+
+    def cut(self):
+        """Every packet of the connections b3 opened to b1's peer endpoint."""
+        peer = PORTS[0] + KINDS.index("peer")
+        n, t = self.net, self.net.table
+        _run(n.nft, "-f", "-", stdin=(
+            "add rule inet %s input ip saddr %s ip daddr %s tcp dport %d drop\n"
+            "add rule inet %s output ip saddr %s ip daddr %s tcp sport %d drop\n"
+            % (t, n.b3, n.host, peer, t, n.host, n.b3, peer)))
+
+    def channels(self):
+        """The cut channels (b3 owns them, b1 backs them), and others: b3
+        owns one with b2 as its backup, b1 and b2 the rest."""
+        order = {ch: H.rendezvous_order(IDS, ch) for ch in ("w%d" % n for n in range(400))}
+        cut = [ch for ch in order if order[ch][:2] == ["b3", "b1"]][:2]
+        b2 = [ch for ch in order if order[ch][:2] == ["b3", "b2"]][:1]
+        other = [ch for ch in order if order[ch][0] != "b3"][:2]
+        return cut, b2, other
+
+    def cut_until_published(self, traffic, chans):
+        """Cuts, then waits until every channel was acknowledged again;
+        returns the seconds from the cut to each channel's first ack."""
+        self.cut()
+        started = time.monotonic()
+        traffic.wait_acked(chans, 10, started, timeout=30, what="during the cut")
+        resumed = traffic.resumed(chans, started)
+        views = [self.view(i)["view"] for i in range(3)]
+        print("\nsync partition: first ack after the cut %s; views during it %s; "
+              "unavailable %d" % ({ch: round(s, 2) for ch, s in resumed.items()},
+                                  [(v["number"], v["owners"]) for v in views],
+                                  len(traffic.refused())))
+        return resumed
+
+    def test_one_way_cut_owner_to_backup_no_reset_and_a_bounded_pause(self):
+        cut, b2, other = self.channels()
+        chans = cut + b2 + other
+        received = F.clients(self, self.c, chans)
+        traffic = F.Traffic(self, self.c, chans, via=(0, 1), rate=10.0).start()
+        traffic.wait_acked(chans, 10, 0, what="before the cut")
+        resumed = self.cut_until_published(traffic, chans)
+        self.net.heal()
+        healed = time.monotonic()
+        H.wait_until(self.whole, 30, "one view of all three again", interval=0.05)
+        traffic.wait_acked(chans, 10, healed, timeout=30, what="after healing")
+        # b1 back in sync with b3's channels: b3's crash now costs nothing
+        self.brokers[2].kill()
+        traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b3's kill")
+        problems = F.check(traffic, received)
+        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        for ch in cut:
+            self.assertLessEqual(resumed[ch], VALIDITY + SLACK, ch)
+        for ch in chans:
+            self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
+
+    def test_owner_gone_on_alone_then_killed_one_reset_never_a_gap(self):
+        cut, b2, other = self.channels()
+        chans = cut + b2 + other
+        received = F.clients(self, self.c, chans)
+        traffic = F.Traffic(self, self.c, chans, via=(0, 1), rate=10.0).start()
+        traffic.wait_acked(chans, 10, 0, what="before the cut")
+        self.cut_until_published(traffic, chans)
+        # b3 published the cut channels without b1 (its validity ran out):
+        # b1, taking them over, must not continue their epoch
+        self.brokers[2].kill()
+        traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b3's kill")
+        problems = F.check(traffic, received, resets={ch: 1 for ch in cut})
+        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        for ch in b2 + other:
+            self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
+
+
+if __name__ == "__main__":
+    unittest.main()
