@@ -102,7 +102,8 @@ typedef struct {
     const uint8_t *ev, *keys;   //  the encoded "ev" array (repl too) and "keys" map
     size_t ev_size, keys_size;
     uint32_t ev_count, keys_count;
-    //  HRB_PEER_REPL, HRB_PEER_RSNAP and HRB_PEER_RACK (number above too)
+    //  HRB_PEER_REPL, HRB_PEER_RSNAP and HRB_PEER_RACK (number above too;
+    //  a rack's is the view of the frames it acknowledges or fences)
     uint64_t r;                 //  the frame's session seq (rack: every frame up to r applied)
     bool first;                 //  repl, rsnap: the first frame of a new session
     uint64_t echo;              //  repl, rsnap ("e"): the backup's latest stamp (0: none)
@@ -115,8 +116,8 @@ typedef struct {
     uint32_t miss_count;
 } hrb_peer_msg_t;
 
-//  One span of a handoff chunk to encode: an envelope, or an idempotency
-//  key (id, id_len) with its seq.
+//  One span of a handoff, rsnap or repl to encode: an envelope, or an
+//  idempotency key (id, id_len) with its seq.
 typedef struct {
     const void *data;
     size_t len;
