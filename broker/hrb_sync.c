@@ -24,7 +24,7 @@ typedef struct {
     hr_list_t waiters;
     s_channel_t *channel;
     uint64_t seq, rseq;
-    uint64_t since;             //  the step that first saw it (0: none yet)
+    uint64_t since;             //  the step that first saw it, + 1 (0: none yet)
     bool new_epoch;
     size_t size, reply_len;
     size_t bytes;               //  counted against max_bytes
@@ -78,10 +78,23 @@ struct _hrb_sync_t {
     hrb_sync_stats_t stats;
 };
 
+//  A channel and its items, waiters included (no release: the caller is
+//  going, or the channel has none)
 static void
 s_channel_free (void **item_p)
 {
-    free (*item_p);
+    s_channel_t *channel = *item_p;
+    hr_list_t *node, *wnode;
+    while ((node = hr_list_first (&channel->items))) {
+        s_item_t *item = hr_list_entry (node, s_item_t, node);
+        while ((wnode = hr_list_first (&item->waiters))) {
+            hr_list_remove (wnode);
+            free (hr_list_entry (wnode, s_item_t, node));
+        }
+        hr_list_remove (node);
+        free (item);
+    }
+    free (channel);
     *item_p = NULL;
 }
 
@@ -112,46 +125,22 @@ hrb_sync_new (int self_id, int brokers, int min_replicas, uint64_t validity_ms,
     hr_list_init (&self->ages);
     for (int i = 0; i < HR_CLUSTER_MAX; i++) {
         s_pair_t *pair = &self->pairs [i];
-        hr_list_init (&pair->synced);
-        hr_list_init (&pair->snapping);
-        hr_list_init (&pair->unsafe);
-        hr_list_init (&pair->due);
-        hr_list_init (&pair->unsent);
-        hr_list_init (&pair->sent);
+        hr_list_t *lists [] = { &pair->synced, &pair->snapping, &pair->unsafe, &pair->due,
+                                &pair->unsent, &pair->sent };
+        for (size_t j = 0; j < sizeof lists / sizeof lists [0]; j++)
+            hr_list_init (lists [j]);
         pair->next_r = 1;
         pair->first = true;
     }
     return self;
 }
 
-static void
-s_item_free (s_item_t *item)
-{
-    hr_list_t *node;
-    while ((node = hr_list_first (&item->waiters))) {
-        hr_list_remove (node);
-        free (hr_list_entry (node, s_item_t, node));
-    }
-    free (item);
-}
-
-//  Items still waiting are freed without a release: the caller is going.
 void
 hrb_sync_destroy (hrb_sync_t **self_p)
 {
     hrb_sync_t *self = *self_p;
     if (!self)
         return;
-    hr_list_t *node;
-    while ((node = hr_list_first (&self->all))) {
-        s_channel_t *channel = hr_list_entry (node, s_channel_t, all);
-        hr_list_t *inode;
-        while ((inode = hr_list_first (&channel->items))) {
-            hr_list_remove (inode);
-            s_item_free (hr_list_entry (inode, s_item_t, node));
-        }
-        hr_list_remove (node);
-    }
     zhashx_destroy (&self->keys);
     zhashx_destroy (&self->channels);
     free (self->frame);
@@ -231,22 +220,13 @@ s_set_state (hrb_sync_t *self, s_channel_t *channel, hrb_sync_state_t state)
     s_alone_check (self, channel);
 }
 
-//  Takes channel off its pair, which it leaves (state 0 until set again).
+//  Puts channel on backup's pair (-1: none), SAFE (NONE without one).
 static void
-s_detach (hrb_sync_t *self, s_channel_t *channel)
+s_rebind (hrb_sync_t *self, s_channel_t *channel, int backup)
 {
-    s_set_state (self, channel, HRB_SYNC_NONE);
-    self->states [HRB_SYNC_NONE]--;
-    channel->state = 0;
-    hr_list_remove (&channel->alone);
+    s_set_state (self, channel, HRB_SYNC_NONE);     //  off the lists of its pair
     if (channel->backup >= 0)
         self->pairs [channel->backup].channels--;
-    channel->backup = -1;
-}
-
-static void
-s_attach (hrb_sync_t *self, s_channel_t *channel, int backup)
-{
     channel->backup = backup;
     if (backup >= 0)
         self->pairs [backup].channels++;
@@ -274,7 +254,7 @@ s_create (hrb_sync_t *self, const char *ch, size_t len, int backup)
     hr_list_init (&channel->items);
     hr_list_push_back (&self->all, &channel->all);
     zhashx_insert (self->channels, channel->name, channel);
-    s_attach (self, channel, backup);
+    s_rebind (self, channel, backup);
     return channel;
 }
 
@@ -282,7 +262,8 @@ static void
 s_forget (hrb_sync_t *self, s_channel_t *channel)
 {
     assert (hr_list_empty (&channel->items));
-    s_detach (self, channel);
+    s_rebind (self, channel, -1);
+    self->states [HRB_SYNC_NONE]--;
     hr_list_remove (&channel->all);
     zhashx_delete (self->channels, channel->name);
 }
@@ -325,13 +306,9 @@ s_release_head (hrb_sync_t *self, s_channel_t *channel, hrb_sync_outcome_t outco
     }
     self->bytes -= item->bytes;
     self->items--;
-    if (outcome == HRB_SYNC_REPLICATED)
-        self->stats.replicated++;
-    else
-    if (outcome == HRB_SYNC_ALONE)
-        self->stats.alone++;
-    else
-        self->stats.dropped++;
+    uint64_t *counts [] = { NULL, &self->stats.replicated, &self->stats.alone,
+                            &self->stats.dropped };
+    (*counts [outcome])++;
     free (item);
 }
 
@@ -383,7 +360,6 @@ hrb_sync_install (hrb_sync_t *self, uint64_t number,
         hr_list_t *next = hr_list_next (&self->all, node);
         s_channel_t *channel = hr_list_entry (node, s_channel_t, all);
         int backup = backup_of (arg, channel->name, channel->len);
-        s_detach (self, channel);
         if (backup == -2) {
             while (!hr_list_empty (&channel->items))
                 s_release_head (self, channel, HRB_SYNC_DROPPED);
@@ -393,7 +369,7 @@ hrb_sync_install (hrb_sync_t *self, uint64_t number,
             for (hr_list_t *inode = hr_list_first (&channel->items); inode;
                  inode = hr_list_next (&channel->items, inode))
                 hr_list_entry (inode, s_item_t, node)->rseq = 0;
-            s_attach (self, channel, s_valid_backup (self, backup)? backup: -1);
+            s_rebind (self, channel, s_valid_backup (self, backup)? backup: -1);
         }
         node = next;
     }
@@ -459,8 +435,10 @@ hrb_sync_add (hrb_sync_t *self, const char *ch, size_t len, int backup, uint64_t
               bool new_epoch, const void *envelope, size_t size, const char *id,
               size_t id_len, const void *reply, size_t reply_len)
 {
-    if (size == 0 || !hrb_sync_room (self, size + len + reply_len) || id_len > HR_ID_MAX)
+    if (size == 0 || !hrb_sync_room (self, size + len + reply_len))
         return -1;
+    if (id_len > HR_ID_MAX)
+        id = NULL;          //  no valid key: nothing can repeat it
     s_channel_t *channel = s_find (self, ch, len);
     if (channel && channel->backup != backup)
         return -1;
@@ -722,7 +700,7 @@ hrb_sync_step (hrb_sync_t *self, uint64_t now, bool lease)
         s_item_t *item = hr_list_entry (node, s_item_t, age);
         if (item->since)
             break;
-        item->since = now;
+        item->since = now + 1;      //  0 is "not seen yet"
     }
     for (int to = 0; to < self->brokers; to++) {
         s_pair_t *pair = &self->pairs [to];
@@ -745,7 +723,7 @@ hrb_sync_step (hrb_sync_t *self, uint64_t now, bool lease)
         if (to != self->self && self->pairs [to].channels)
             s_step_pair (self, to, &self->pairs [to], now);
     node = hr_list_first (&self->ages);
-    self->stats.oldest_ms = node? now - hr_list_entry (node, s_item_t, age)->since: 0;
+    self->stats.oldest_ms = node? now + 1 - hr_list_entry (node, s_item_t, age)->since: 0;
 }
 
 uint64_t

@@ -212,14 +212,17 @@ test_install_makes_channels_safe_none_or_drops_them (void **state)
     assert_int_equal (s_add (fake, "n1", 1, false, NULL), 0);
     assert_int_equal (s_add (fake, "d1", 7, false, "k"), 0);
     assert_int_equal (s_add (fake, "d1", 8, false, NULL), 0);
+    assert_int_equal (hrb_sync_wait (fake->sync, "d1", 2, 7, "w", 1), 0);
     assert_int_equal (s_state (fake, "a"), HRB_SYNC_SAFE);
     assert_int_equal (s_state (fake, "n1"), HRB_SYNC_NONE);
     hrb_sync_install (fake->sync, 1, s_backup_of, NULL);
     //  d1's items are dropped in order, its state and keys forgotten
-    assert_int_equal (fake->nreleases, 2);
+    assert_int_equal (fake->nreleases, 3);
     assert_int_equal (fake->releases [0].seq, 7);
     assert_int_equal (fake->releases [0].outcome, HRB_SYNC_DROPPED);
-    assert_int_equal (fake->releases [1].seq, 8);
+    assert_true (fake->releases [1].waiter);
+    assert_int_equal (fake->releases [1].outcome, HRB_SYNC_DROPPED);
+    assert_int_equal (fake->releases [2].seq, 8);
     assert_int_equal (s_state (fake, "d1"), 0);
     assert_false (hrb_sync_find_key (fake->sync, "d1", 2, "k", 1, NULL));
     assert_int_equal (s_state (fake, "a"), HRB_SYNC_SAFE);
@@ -231,6 +234,10 @@ test_install_makes_channels_safe_none_or_drops_them (void **state)
     hrb_sync_stats (fake->sync, &stats);
     assert_int_equal (stats.dropped, 2);
     assert_int_equal (stats.items, 2);
+    hrb_sync_step (fake->sync, 100, false);
+    hrb_sync_step (fake->sync, 350, false);
+    hrb_sync_stats (fake->sync, &stats);
+    assert_int_equal (stats.oldest_ms, 250);
     assert_int_equal (stats.unsynced, 2);
     s_destroy (&fake);
 }
@@ -408,13 +415,20 @@ test_unsafe_becomes_safe_when_the_backups_validity_ran_out (void **state)
     fake->fail = 1;
     hrb_sync_step (fake->sync, 40, true);
     assert_int_equal (s_state (fake, "a"), HRB_SYNC_UNSAFE);
-    //  Acks stop; the first frame of the new session goes, keepalives follow
-    for (uint64_t now = 50; now < 30 + S_VALIDITY; now += S_HEARTBEAT) {
+    //  An ack of the old session brings a later stamp: it is echoed, so
+    //  the backup's trust may last until 500 + validity
+    s_ack (fake, 1, 2, 500, 500);
+    hrb_sync_step (fake->sync, 500, true);
+    assert_int_equal (s_last_frame (fake)->echo, 500);
+    //  Acks stop; keepalives of the new session go
+    for (uint64_t now = 600; now < 500 + S_VALIDITY; now += S_HEARTBEAT) {
         hrb_sync_step (fake->sync, now, true);
         assert_int_equal (s_state (fake, "a"), HRB_SYNC_UNSAFE);
     }
+    hrb_sync_step (fake->sync, 500 + S_VALIDITY - 1, true);
+    assert_int_equal (s_state (fake, "a"), HRB_SYNC_UNSAFE);
     assert_int_equal (fake->nreleases, 0);
-    hrb_sync_step (fake->sync, 30 + S_VALIDITY, true);
+    hrb_sync_step (fake->sync, 500 + S_VALIDITY, true);
     assert_int_equal (s_state (fake, "a"), HRB_SYNC_SAFE);
     assert_int_equal (fake->nreleases, 1);
     assert_int_equal (fake->releases [0].outcome, HRB_SYNC_ALONE);
