@@ -24,7 +24,7 @@ typedef struct {
     hr_list_t waiters;
     s_channel_t *channel;
     uint64_t seq, rseq;
-    uint64_t since;             //  the step that first saw it, + 1 (0: none yet)
+    uint64_t since;             //  the step before it came
     bool new_epoch;
     size_t size, reply_len;
     size_t bytes;               //  counted against max_bytes
@@ -46,7 +46,8 @@ struct _s_channel_t {
 };
 
 typedef struct {
-    hr_list_t synced, snapping, unsafe, due;    //  channels by state
+    hr_list_t lists [HRB_SYNC_SYNCED + 1];    //  channels by state (SNAPSHOT in snap_r
+                                //  order; SAFE: waiting for a snapshot; not NONE)
     hr_list_t unsent, sent;     //  items of SYNCED and SNAPSHOT channels
     size_t channels;
     uint64_t next_r;            //  the next frame's r (never reused)
@@ -68,6 +69,7 @@ struct _hrb_sync_t {
     hrb_sync_ops_t ops;
     void *arg;
     uint64_t view, fenced;
+    uint64_t now;               //  the latest step's
     zhashx_t *channels;         //  name -> s_channel_t (owned)
     zhashx_t *keys;             //  "channel\nid" -> s_item_t (not owned)
     hr_list_t all, alone, ages;
@@ -105,14 +107,9 @@ hrb_sync_new (int self_id, int brokers, int min_replicas, uint64_t validity_ms,
     assert (brokers >= 1 && brokers <= HR_CLUSTER_MAX);
     assert (min_replicas == 1 || min_replicas == 2);
     hrb_sync_t *self = hr_calloc (1, sizeof *self);
-    self->self = self_id;
-    self->brokers = brokers;
-    self->min_replicas = min_replicas;
-    self->validity = validity_ms;
-    self->heartbeat = heartbeat_ms;
-    self->max_bytes = max_bytes;
-    self->ops = *ops;
-    self->arg = arg;
+    *self = (hrb_sync_t) { .self = self_id, .brokers = brokers, .min_replicas = min_replicas,
+                           .validity = validity_ms, .heartbeat = heartbeat_ms,
+                           .max_bytes = max_bytes, .ops = *ops, .arg = arg };
     self->channels = zhashx_new ();
     zhashx_set_destructor (self->channels, s_channel_free);
     zhashx_set_key_duplicator (self->channels, NULL);   //  keys live in the channels
@@ -125,10 +122,10 @@ hrb_sync_new (int self_id, int brokers, int min_replicas, uint64_t validity_ms,
     hr_list_init (&self->ages);
     for (int i = 0; i < HR_CLUSTER_MAX; i++) {
         s_pair_t *pair = &self->pairs [i];
-        hr_list_t *lists [] = { &pair->synced, &pair->snapping, &pair->unsafe, &pair->due,
-                                &pair->unsent, &pair->sent };
-        for (size_t j = 0; j < sizeof lists / sizeof lists [0]; j++)
-            hr_list_init (lists [j]);
+        for (int state = 0; state <= HRB_SYNC_SYNCED; state++)
+            hr_list_init (&pair->lists [state]);
+        hr_list_init (&pair->unsent);
+        hr_list_init (&pair->sent);
         pair->next_r = 1;
         pair->first = true;
     }
@@ -166,12 +163,6 @@ s_pair (hrb_sync_t *self, const s_channel_t *channel)
 }
 
 static bool
-s_linked (const hr_list_t *node)
-{
-    return node->next != node;
-}
-
-static bool
 s_in_sync (hrb_sync_state_t state)
 {
     return state == HRB_SYNC_SYNCED || state == HRB_SYNC_SNAPSHOT;
@@ -187,7 +178,7 @@ s_alone_check (hrb_sync_t *self, s_channel_t *channel)
     if (!alone)
         hr_list_remove (&channel->alone);
     else
-    if (!s_linked (&channel->alone))
+    if (channel->alone.next == &channel->alone)     //  not in the list yet
         hr_list_push_back (&self->alone, &channel->alone);
 }
 
@@ -210,13 +201,8 @@ s_set_state (hrb_sync_t *self, s_channel_t *channel, hrb_sync_state_t state)
         self->states [channel->state]--;
     self->states [state]++;
     channel->state = state;
-    hr_list_t *list = !pair? NULL
-                    : state == HRB_SYNC_SYNCED? &pair->synced
-                    : state == HRB_SYNC_SNAPSHOT? &pair->snapping
-                    : state == HRB_SYNC_UNSAFE? &pair->unsafe
-                    : state == HRB_SYNC_SAFE? &pair->due: NULL;
-    if (list)
-        hr_list_push_back (list, &channel->node);
+    if (pair && state != HRB_SYNC_NONE)
+        hr_list_push_back (&pair->lists [state], &channel->node);
     s_alone_check (self, channel);
 }
 
@@ -325,17 +311,16 @@ s_new_session (hrb_sync_t *self, s_pair_t *pair)
     pair->session_acked = false;
     self->stats.sessions++;
     hr_list_t *node;
-    while ((node = hr_list_first (&pair->synced)))
-        s_set_state (self, hr_list_entry (node, s_channel_t, node), HRB_SYNC_UNSAFE);
-    while ((node = hr_list_first (&pair->snapping)))
-        s_set_state (self, hr_list_entry (node, s_channel_t, node), HRB_SYNC_UNSAFE);
+    for (int state = HRB_SYNC_SNAPSHOT; state <= HRB_SYNC_SYNCED; state++)
+        while ((node = hr_list_first (&pair->lists [state])))
+            s_set_state (self, hr_list_entry (node, s_channel_t, node), HRB_SYNC_UNSAFE);
 }
 
 static void
 s_all_safe (hrb_sync_t *self, s_pair_t *pair)
 {
     hr_list_t *node;
-    while ((node = hr_list_first (&pair->unsafe)))
+    while ((node = hr_list_first (&pair->lists [HRB_SYNC_UNSAFE])))
         s_set_state (self, hr_list_entry (node, s_channel_t, node), HRB_SYNC_SAFE);
 }
 
@@ -365,12 +350,8 @@ hrb_sync_install (hrb_sync_t *self, uint64_t number,
                 s_release_head (self, channel, HRB_SYNC_DROPPED);
             s_forget (self, channel);
         }
-        else {
-            for (hr_list_t *inode = hr_list_first (&channel->items); inode;
-                 inode = hr_list_next (&channel->items, inode))
-                hr_list_entry (inode, s_item_t, node)->rseq = 0;
+        else
             s_rebind (self, channel, s_valid_backup (self, backup)? backup: -1);
-        }
         node = next;
     }
 }
@@ -378,9 +359,7 @@ hrb_sync_install (hrb_sync_t *self, uint64_t number,
 int
 hrb_sync_track (hrb_sync_t *self, const char *ch, size_t len, int backup)
 {
-    if (s_find (self, ch, len))
-        return 0;
-    return s_create (self, ch, len, backup)? 0: -1;
+    return s_find (self, ch, len) || s_create (self, ch, len, backup)? 0: -1;
 }
 
 bool
@@ -452,6 +431,7 @@ hrb_sync_add (hrb_sync_t *self, const char *ch, size_t len, int backup, uint64_t
     size_t key_len = id? len + 1 + id_len + 1: 0;
     s_item_t *item = s_item_new (self, channel, envelope, size, reply, reply_len, key_len);
     item->seq = seq;
+    item->since = self->now;
     item->new_epoch = new_epoch;
     if (id) {
         item->key = (char *) item->data + size + reply_len;
@@ -516,9 +496,9 @@ s_acked (hrb_sync_t *self, int from, uint64_t r, const hrb_sync_miss_t *misses,
         &&  channel->snap_first && misses [i].r >= channel->snap_first)
             s_set_state (self, channel, HRB_SYNC_SAFE);
     }
-    hr_list_t *node = hr_list_first (&pair->snapping);
+    hr_list_t *node = hr_list_first (&pair->lists [HRB_SYNC_SNAPSHOT]);
     while (node) {
-        hr_list_t *next = hr_list_next (&pair->snapping, node);
+        hr_list_t *next = hr_list_next (&pair->lists [HRB_SYNC_SNAPSHOT], node);
         s_channel_t *channel = hr_list_entry (node, s_channel_t, node);
         if (channel->snap_r > r)
             break;          //  in snap_r order (0: its frame has not gone yet, at the end)
@@ -598,6 +578,21 @@ s_sent (s_pair_t *pair, uint64_t r, uint64_t now)
     pair->sent_at = now;
 }
 
+//  Queues a frame of the first count items of self->frame (0: a
+//  keepalive) to pair to. False when it could not: a new session.
+static bool
+s_frame (hrb_sync_t *self, int to, s_pair_t *pair, size_t count, uint64_t now)
+{
+    uint64_t r = pair->next_r++;
+    if (self->ops.frame (self->arg, to, self->view, r, pair->first, pair->echo,
+                         self->frame, count)) {
+        s_new_session (self, pair);
+        return false;
+    }
+    s_sent (pair, r, now);
+    return true;
+}
+
 //  Sends pair's unsent items in frames of at most HRB_SYNC_FRAME_MAX bytes.
 static void
 s_send_items (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
@@ -617,13 +612,9 @@ s_send_items (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
             self->frame [count++] = s_lend (item);
             bytes += item->size;
         }
-        uint64_t r = pair->next_r++;
-        if (self->ops.frame (self->arg, to, self->view, r, pair->first, pair->echo,
-                             self->frame, count)) {
-            s_new_session (self, pair);
+        if (!s_frame (self, to, pair, count, now))
             return;
-        }
-        s_sent (pair, r, now);
+        uint64_t r = pair->next_r - 1;
         while (count--) {
             s_item_t *item = hr_list_entry (hr_list_first (&pair->unsent), s_item_t, out);
             s_channel_t *channel = item->channel;
@@ -631,7 +622,7 @@ s_send_items (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
             hr_list_move_back (&pair->sent, &item->out);
             if (item->new_epoch && channel->state == HRB_SYNC_SNAPSHOT && !channel->snap_r) {
                 channel->snap_first = channel->snap_r = r;
-                hr_list_move_back (&pair->snapping, &channel->node);
+                hr_list_move_back (&pair->lists [HRB_SYNC_SNAPSHOT], &channel->node);
             }
         }
     }
@@ -650,13 +641,13 @@ s_send_snapshots (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
 {
     hr_list_t *node;
     while (s_healthy (self, pair, now) && pair->snapshots < HRB_SYNC_SNAPSHOTS_MAX
-       &&  (node = hr_list_first (&pair->due))) {
+       &&  (node = hr_list_first (&pair->lists [HRB_SYNC_SAFE]))) {
         s_channel_t *channel = hr_list_entry (node, s_channel_t, node);
         uint64_t r = pair->next_r;
         size_t frames = self->ops.snapshot (self->arg, to, self->view, r, pair->first,
                                             pair->echo, channel->name, channel->len);
         if (!frames) {
-            hr_list_move_back (&pair->due, node);
+            hr_list_move_back (&pair->lists [HRB_SYNC_SAFE], node);
             s_new_session (self, pair);
             return;
         }
@@ -683,25 +674,14 @@ s_step_pair (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
     uint64_t next_r = pair->next_r;
     s_send_items (self, to, pair, now);
     s_send_snapshots (self, to, pair, now);
-    if (pair->next_r == next_r && (pair->first || now >= pair->sent_at + self->heartbeat)) {
-        if (self->ops.frame (self->arg, to, self->view, pair->next_r++, pair->first,
-                             pair->echo, NULL, 0))
-            s_new_session (self, pair);
-        else
-            s_sent (pair, pair->next_r - 1, now);
-    }
+    if (pair->next_r == next_r && (pair->first || now >= pair->sent_at + self->heartbeat))
+        s_frame (self, to, pair, 0, now);          //  a keepalive
 }
 
 void
 hrb_sync_step (hrb_sync_t *self, uint64_t now, bool lease)
 {
-    for (hr_list_t *node = hr_list_last (&self->ages); node;
-         node = hr_list_prev (&self->ages, node)) {
-        s_item_t *item = hr_list_entry (node, s_item_t, age);
-        if (item->since)
-            break;
-        item->since = now + 1;      //  0 is "not seen yet"
-    }
+    self->now = now;
     for (int to = 0; to < self->brokers; to++) {
         s_pair_t *pair = &self->pairs [to];
         if (to == self->self || !pair->channels)
@@ -723,7 +703,7 @@ hrb_sync_step (hrb_sync_t *self, uint64_t now, bool lease)
         if (to != self->self && self->pairs [to].channels)
             s_step_pair (self, to, &self->pairs [to], now);
     node = hr_list_first (&self->ages);
-    self->stats.oldest_ms = node? now + 1 - hr_list_entry (node, s_item_t, age)->since: 0;
+    self->stats.oldest_ms = node? now - hr_list_entry (node, s_item_t, age)->since: 0;
 }
 
 uint64_t
