@@ -110,18 +110,21 @@ hrb_handoff_expect (hrb_handoff_t *self, uint64_t view, hr_members_t sources, ui
     self->view = view;
     for (int i = 0; i < (int) HR_CLUSTER_MAX; i++)
         self->sources [i] = (s_source_t) { (sources >> i) & 1, false, now + self->timeout };
-    //  Chunks of an older view are void; what is held waits for this one
-    s_channel_t *channel = zhashx_first (self->channels);
-    while (channel) {
-        s_channel_t *next = zhashx_next (self->channels);
+    //  Chunks of an older view are void; what is held waits for this one.
+    //  Deleting resets the table's cursor: collect first, then delete
+    zlistx_t *empty = zlistx_new ();
+    for (s_channel_t *channel = zhashx_first (self->channels); channel;
+         channel = zhashx_next (self->channels)) {
         if (hr_list_empty (&channel->held))
-            zhashx_delete (self->channels, channel->name);
+            zlistx_add_end (empty, channel->name);
         else {
             channel->next_part = 0;
             channel->whole = false;
         }
-        channel = next;
     }
+    for (char *name = zlistx_first (empty); name; name = zlistx_next (empty))
+        zhashx_delete (self->channels, name);
+    zlistx_destroy (&empty);
 }
 
 static bool
