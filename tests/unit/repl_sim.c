@@ -228,6 +228,8 @@ rs_send (repl_sim_t *self, rs_msg_t *msg)
     uint64_t delay = rs_range (self, 1, self->max_delay);
     if (rs_chance (self, 3))
         delay = rs_range (self, 1, self->H);
+    if (self->now < self->slow_until [from][to])
+        delay = rs_range (self, self->H / 2, 3 * self->H);
     uint64_t at = self->now + delay;
     if (at < self->link_last [from][to])
         at = self->link_last [from][to];

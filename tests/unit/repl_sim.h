@@ -98,5 +98,12 @@ uint64_t repl_sim_epoch (const repl_sim_t *self, int ch);
 void repl_sim_crash (repl_sim_t *self, int b);
 void repl_sim_cut (repl_sim_t *self, int from, int to, bool cut);
 void repl_sim_pause (repl_sim_t *self, int b, uint64_t ms);
+//  The link from -> to breaks (what is in flight is lost, queuing fails a
+//  moment: a new session) and then crawls (heartbeat-long delays).
+void repl_sim_flap (repl_sim_t *self, int from, int to);
+//  b's replica refuses ch's items for ms (its memory is full: misses).
+void repl_sim_full (repl_sim_t *self, int b, int ch, uint64_t ms);
+//  Channel ch's state towards its backup on owner b (0: unknown, or b down).
+int repl_sim_state (const repl_sim_t *self, int b, int ch);
 
 #endif

@@ -17,6 +17,11 @@ rs_crash (repl_sim_t *self, int b)
     self->b [b].gen++;
     rs_pub_broker_lost (self, b);
     rs_oracle_update (self, b);
+    //  What the kernel had of its frames still goes out; what was still
+    //  in its own queues is lost
+    for (int to = 0; to < RS_B; to++)
+        if (to != b && rs_chance (self, 50))
+            rs_link_break (self, b, to);
     rs_schedule (self, self->now + rs_range (self, self->T, 3 * self->T), EV_RESTART, b,
                  self->b [b].gen);
 }
@@ -110,6 +115,8 @@ rs_fault_pair (repl_sim_t *self)
     rs_link_break (self, a, b);
     if (rs_chance (self, 50))
         self->b [b].full_until [ch] = self->now + rs_range (self, 0, self->H);
+    if (rs_chance (self, 50))   //  and the owner's frames crawl: the windows widen
+        self->slow_until [a][b] = self->now + rs_range (self, self->H, 2 * self->validity);
     rs_schedule (self, self->now + rs_range (self, 0, 8 * self->max_delay), EV_FAULT, a,
                  self->phase)->arg = 1 + ((uint64_t) b << 8);
     if (rs_chance (self, 70))
@@ -298,3 +305,25 @@ repl_sim_pause (repl_sim_t *self, int b, uint64_t ms)
     rs_schedule (self, self->now + ms, EV_RESUME, b, br->pause_gen);
 }
 
+
+void
+repl_sim_flap (repl_sim_t *self, int from, int to)
+{
+    rs_trace (self, "  FLAP b%d->b%d", from, to);
+    self->link_gen [from][to]++;
+    self->refuse_until [from][to] = self->now + 5;
+    self->slow_until [from][to] = self->now + 100 * self->H;
+}
+
+void
+repl_sim_full (repl_sim_t *self, int b, int ch, uint64_t ms)
+{
+    self->b [b].full_until [ch] = self->now + ms;
+}
+
+int
+repl_sim_state (const repl_sim_t *self, int b, int ch)
+{
+    const char *name = rs_channel (ch);
+    return self->b [b].up ? (int) hrb_sync_state (self->b [b].sync, name, strlen (name)) : 0;
+}

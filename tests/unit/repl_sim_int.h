@@ -156,6 +156,7 @@ struct _repl_sim_t {
     bool cut [RS_B][RS_B];
     uint64_t refuse_until [RS_B][RS_B];     //  after a reconnect: queuing may fail
     uint64_t link_last [RS_B][RS_B];        //  FIFO: the last arrival scheduled
+    uint64_t slow_until [RS_B][RS_B];       //  a congested link: delays of heartbeats
     rs_view_t views [RS_VIEWS_MAX];
     size_t nviews;              //  views [i].number = i + 1
     bool restarted [RS_B];      //  oracle: a restarted broker is no owner until its hold-down

@@ -9,6 +9,7 @@
     REPL_SIM_SEED=N runs the cmocka tests from seed N.  */
 #include "support.h"
 #include "repl_sim.h"
+#include "hrb_sync.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -230,6 +231,46 @@ test_paused_owner_fenced (void **state)
     }
 }
 
+//  The backup stops holding a channel in sync (a new session after the
+//  owner's frames were lost, or a miss when its replica refused items):
+//  the owner, told so, publishes alone (--min-replicas 1) until its
+//  snapshot lands; the link is cut then and the owner crashes. The backup
+//  must not keep the epoch (it would lack what was published alone).
+static bool
+snapshot_window (uint64_t seed, bool miss)
+{
+    repl_sim_t *sim = scenario (seed, 1);
+    int a = repl_sim_owner (sim, 0), b = repl_sim_backup (sim, 0);
+    if (miss)
+        repl_sim_full (sim, b, 0, 20);
+    else
+        repl_sim_flap (sim, a, b);
+    bool left = false, window = false;
+    for (uint64_t until = repl_sim_now (sim) + 2000; repl_sim_now (sim) < until && !window; ) {
+        run_to (sim, repl_sim_now (sim) + 1);
+        int state = repl_sim_state (sim, a, 0);
+        left |= state != HRB_SYNC_SYNCED;
+        window = left && (state == HRB_SYNC_SAFE || state == HRB_SYNC_SNAPSHOT);
+    }
+    if (window) {
+        repl_sim_cut (sim, a, b, true);
+        repl_sim_crash (sim, a);
+        run_to (sim, repl_sim_now (sim) + 3 * repl_sim_timeout (sim));
+    }
+    repl_sim_destroy (&sim);
+    return window;
+}
+
+static void
+test_crash_in_snapshot_window (void **state)
+{
+    (void) state;
+    int windows = 0;
+    for (uint64_t seed = 1; seed <= 20; seed++)
+        windows += snapshot_window (seed, false) + snapshot_window (seed, true);
+    assert_true (windows >= 20);
+}
+
 static int
 usage (void)
 {
@@ -293,6 +334,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_owner_crash_keeps_epoch),
         cmocka_unit_test (test_cut_then_crash_new_epoch),
         cmocka_unit_test (test_paused_owner_fenced),
+        cmocka_unit_test (test_crash_in_snapshot_window),
         cmocka_unit_test (test_min_replicas_1),
         cmocka_unit_test (test_min_replicas_2),
     };
