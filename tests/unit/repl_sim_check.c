@@ -190,7 +190,6 @@ rs_pub_send (repl_sim_t *self, uint64_t key)
         return;
     pub->attempt++;
     pub->at = -1;
-    pub->sent = self->now;
     //  Mostly to the owner of the newest view, as a client library would
     int to = rs_owner (self, self->nviews, pub->ch);
     if (to < 0 || rs_chance (self, 20))

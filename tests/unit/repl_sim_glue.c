@@ -327,7 +327,6 @@ rs_glue_publish (repl_sim_t *self, int b, uint64_t key, uint32_t attempt)
         return;
     }
     pub->at = b;
-    pub->at_gen = br->gen;
     rs_stream_t *own = &br->own [ch];
     char id [24];
     int id_len = key_text (key, id, sizeof id);

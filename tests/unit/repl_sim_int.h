@@ -1,8 +1,9 @@
 /*  repl_sim_int: the simulator's state, shared by repl_sim.c (events,
-    network, the view oracle, faults), repl_sim_glue.c (each broker's glue
-    around hrb_sync and hrb_backup) and repl_sim_check.c (the records the
-    invariants are checked against, the gateway and the publishers).
-    Private to those files.  */
+    network, the view oracle), repl_sim_faults.c (faults, chaos and quiet
+    periods), repl_sim_glue.c (each broker's glue around hrb_sync and
+    hrb_backup) and repl_sim_check.c (the records the invariants are
+    checked against, the gateway and the publishers). Private to those
+    files.  */
 #ifndef REPL_SIM_INT_H
 #define REPL_SIM_INT_H
 
@@ -130,8 +131,6 @@ typedef struct {
     int ch;
     uint32_t attempt;
     int at;                     //  broker of the attempt waiting (-1: none)
-    uint32_t at_gen;
-    uint64_t sent;
     bool acked;
     uint64_t ep, seq;           //  where it was delivered first (0: not yet)
     bool assigned;              //  ever given a seq (else no store can hold it)
