@@ -550,20 +550,20 @@ hrb_sync_ack (hrb_sync_t *self, int from, uint64_t number, bool fence,
     }
     pair->heard = true;
     pair->heard_at = now;
-    //  A gap, even one of an older session, starts a new one: it costs
-    //  snapshots, never an event
-    if (gap) {
+    //  Frames of this session up to r applied, their misses listed (also
+    //  in a gap's rack); another session's, or a frame never sent: nothing
+    if (!pair->first && r >= pair->start_r && r < pair->next_r) {
+        pair->quiet_at = now;
+        if (!pair->session_acked) {
+            pair->session_acked = true;
+            s_all_safe (self, pair);
+        }
+        s_acked (self, from, r, misses, count);
+    }
+    //  A gap, even one of an older session (r 0 tells none), starts a new
+    //  one: it costs snapshots, never an event
+    if (gap)
         s_new_session (self, pair);
-        return;
-    }
-    if (pair->first || r < pair->start_r || r >= pair->next_r)
-        return;             //  another session's, or a frame never sent
-    pair->quiet_at = now;
-    if (!pair->session_acked) {
-        pair->session_acked = true;
-        s_all_safe (self, pair);
-    }
-    s_acked (self, from, r, misses, count);
 }
 
 //  A frame went (r): the session's first sets where it started.

@@ -198,4 +198,16 @@ s_synced (s_fake_t *fake, const char *ch)
 }
 
 
+//  After s_synced: ch tracked, snapshotted at 31 (r 3), acked at 32.
+static TU_UNUSED void
+s_synced_too (s_fake_t *fake, const char *ch)
+{
+    assert_int_equal (hrb_sync_track (fake->sync, ch, strlen (ch), 1), 0);
+    hrb_sync_step (fake->sync, 31, true);
+    assert_string_equal (fake->snaps [fake->nsnaps - 1].ch, ch);
+    assert_int_equal (fake->snaps [fake->nsnaps - 1].r, 3);
+    s_ack (fake, 1, 3, 32, 32);
+    assert_int_equal (s_state (fake, ch), HRB_SYNC_SYNCED);
+}
+
 #endif

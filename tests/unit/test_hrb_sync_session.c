@@ -71,6 +71,28 @@ test_a_gap_starts_a_new_session (void **state)
 }
 
 static void
+test_a_gaps_rack_acknowledges_the_frames_before_it (void **state)
+{
+    s_fake_t *fake = s_new (2, 1 << 20);
+    s_synced (fake, "a");
+    s_synced_too (fake, "b");                           //  snapshot r 3
+    assert_int_equal (s_add (fake, "a", 5, false, NULL), 0);
+    assert_int_equal (s_add (fake, "b", 7, false, NULL), 0);
+    hrb_sync_step (fake->sync, 40, true);               //  r 4
+    assert_int_equal (s_add (fake, "a", 6, false, NULL), 0);
+    hrb_sync_step (fake->sync, 41, true);               //  r 5
+    //  The backup missed b in r 4 and lost r 5: r 4 is acknowledged
+    hrb_sync_miss_t miss = { "b", 1, 4 };
+    hrb_sync_ack (fake->sync, 1, 1, false, 0, 4, true, 42, &miss, 1, 42);
+    assert_int_equal (fake->nreleases, 1);
+    assert_int_equal (fake->releases [0].seq, 5);
+    assert_int_equal (fake->releases [0].outcome, HRB_SYNC_REPLICATED);
+    assert_int_equal (s_state (fake, "a"), HRB_SYNC_UNSAFE);
+    assert_int_equal (s_state (fake, "b"), HRB_SYNC_SAFE);
+    s_destroy (&fake);
+}
+
+static void
 test_unsafe_becomes_safe_when_the_backups_validity_ran_out (void **state)
 {
     s_fake_t *fake = s_new (1, 1 << 20);
@@ -316,6 +338,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_a_send_failure_starts_a_session_whose_ack_makes_unsafe_safe),
         cmocka_unit_test (test_a_gap_starts_a_new_session),
+        cmocka_unit_test (test_a_gaps_rack_acknowledges_the_frames_before_it),
         cmocka_unit_test (test_unsafe_becomes_safe_when_the_backups_validity_ran_out),
         cmocka_unit_test (test_acks_stopping_for_validity_start_a_new_session),
         cmocka_unit_test (test_a_fence_holds_until_a_view_that_new_is_installed),

@@ -167,7 +167,8 @@ s_backup_frame (s_sim_t *sim, const s_msg_t *msg)
     if (!msg->first && msg->r < sim->expect)
         return;                 //  a dup
     if (!msg->first && msg->r != sim->expect) {
-        s_forget_all (sim);
+        //  The gap's rack still acknowledges r and lists its misses
+        memset (sim->in_sync, 0, sizeof sim->in_sync);
         sim->expect = 0;
         sim->gap = true;
         return;
@@ -207,7 +208,7 @@ s_backup_ack (s_sim_t *sim)
         return;
     s_msg_t *msg = s_push (&sim->back);
     msg->n = sim->view;
-    msg->r = sim->expect? sim->acked: 0;
+    msg->r = sim->acked;
     msg->gap = sim->gap;
     msg->echo = sim->now;
     //  A miss is listed in every rack until the channel is in sync again: a
@@ -217,6 +218,10 @@ s_backup_ack (s_sim_t *sim)
         if (sim->missed [ch])
             msg->miss [msg->misses++] = (hrb_sync_miss_t) { s_names [ch], 2, sim->missed [ch] };
     sim->owed = sim->gap = false;
+    if (!sim->expect) {
+        sim->acked = 0;         //  no session
+        s_forget_all (sim);
+    }
 }
 
 //  Delivers up to 3 messages of link in order, dropping some.
@@ -269,7 +274,7 @@ s_turn (s_sim_t *sim)
     if (s_fault (sim, 400)) {
         //  A new view, installed on both at once: frames in flight are void
         sim->view++;
-        sim->expect = 0;
+        sim->expect = sim->acked = 0;
         s_forget_all (sim);
         hrb_sync_install (sim->sync, sim->view, s_backup_of, NULL);
     }
