@@ -29,6 +29,21 @@
     not hold the channel in sync). Every frame echoes the latest stamp
     received from that backup (0: none yet).
 
+    The owner reads an ack r as "every frame of this session up to r
+    applied, and every miss in them listed here or in a rack before": a
+    channel missed must be listed in every rack until it is in sync again
+    (or the session ends), since a rack can be lost and the next one's
+    cumulative r would release the missed item REPLICATED. Acks of another
+    view, of an older session (r below the session's first frame) or of a
+    frame never sent are ignored, but for their stamp (any ack of the
+    installed view moves echo forward, and echo_at with it: the owner only
+    ever waits longer). A gap's rack still acknowledges its r and lists its
+    misses; then a new session starts (on any gap of the view: r 0 cannot
+    tell an older session's). "Acks stopped" counts from the session's
+    first frame or its latest ack. Items of channels not SYNCED nor
+    SNAPSHOT go in no frame: a snapshot carries them. Keepalives go only
+    to a backup of some channel known here.
+
     Per channel, the state towards its backup:
     - SYNCED: the backup holds the channel; items wait for acks.
     - SNAPSHOT: a snapshot (the channel's whole state: epoch, head, history,
@@ -36,7 +51,7 @@
       acks as in SYNCED. An ack r >= snap_r with no miss of the channel at
       r >= snap_first makes it SYNCED; a miss at r >= snap_first makes it
       SAFE again. Snapshots are sent only while the pair is healthy (an ack
-      received within the heartbeat period * 4), at most
+      of the installed view received within the heartbeat period * 4), at most
       HRB_SYNC_SNAPSHOTS_MAX unacknowledged per pair.
     - UNSAFE: not in sync, but the backup may still believe it is (a
       session restarted within a view and the backup has not acknowledged
@@ -144,6 +159,7 @@ typedef struct {
 hrb_sync_t *hrb_sync_new (int self, int brokers, int min_replicas, uint64_t validity_ms,
                           uint64_t heartbeat_ms, size_t max_bytes,
                           const hrb_sync_ops_t *ops, void *arg);
+//  Items still waiting are freed without a release (the caller is going).
 void hrb_sync_destroy (hrb_sync_t **self_p);
 
 //  A view was installed here (number, above any before). backup_of (called
@@ -182,6 +198,12 @@ bool hrb_sync_may_publish (hrb_sync_t *self, const char *ch, size_t len);
 int hrb_sync_add (hrb_sync_t *self, const char *ch, size_t len, int backup, uint64_t seq,
                   bool new_epoch, const void *envelope, size_t size, const char *id,
                   size_t id_len, const void *reply, size_t reply_len);
+
+//  Releases every item of ch now, ALONE, in order (a graceful handoff: the
+//  channel's new owner continues after the last seq sequenced here, so
+//  what waits is published first and handed over with the rest); ch is
+//  forgotten.
+void hrb_sync_flush (hrb_sync_t *self, const char *ch, size_t len);
 
 //  The seq of the waiting item of ch with idempotency key id, if any.
 bool hrb_sync_find_key (hrb_sync_t *self, const char *ch, size_t len, const char *id,
