@@ -66,6 +66,7 @@ typedef struct {
     uint64_t frames, snapshots, racks, lost, refused;   //  network
     uint64_t fences, gaps, misses;
     uint64_t kept, new_epochs, resets;      //  takeovers keeping the epoch; epochs begun
+    uint64_t resequenced;           //  seqs sequenced again after a deposed owner's
     uint64_t crashes, pauses, partitions, cuts, reconnects, evictions;
     uint64_t quiet_checked;
 } repl_sim_stats_t;

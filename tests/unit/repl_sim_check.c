@@ -74,9 +74,11 @@ epoch_grow (rs_epoch_t *e, uint64_t seq)
     while (cap < seq)
         cap *= 2;
     e->key = realloc (e->key, cap * sizeof (uint64_t));
+    e->tentative = realloc (e->tentative, cap * sizeof (uint64_t));
     e->pub = realloc (e->pub, cap);
-    assert (e->key && e->pub);
+    assert (e->key && e->tentative && e->pub);
     memset (e->key + e->cap, 0, (cap - e->cap) * sizeof (uint64_t));
+    memset (e->tentative + e->cap, 0, (cap - e->cap) * sizeof (uint64_t));
     memset (e->pub + e->cap, 0, cap - e->cap);
     e->cap = cap;
 }
@@ -106,10 +108,17 @@ void
 rs_check_sequence (repl_sim_t *self, int b, int ch, uint64_t epoch, uint64_t seq, uint64_t key)
 {
     rs_epoch_t *e = rs_epoch (self, ch, epoch);
-    if (seq <= e->cap && e->key [seq - 1] && e->key [seq - 1] != key)
+    epoch_grow (e, seq);
+    if (e->key [seq - 1] && e->key [seq - 1] != key)
         rs_fail (self, "b%d sequenced k%" PRIu64 " as (%s, e%" PRIu64 ", seq %" PRIu64
                  "), which k%" PRIu64 " holds already (a replica or a publish)", b, key,
                  rs_channel (ch), epoch, seq, e->key [seq - 1]);
+    //  A deposed owner may have sequenced it before its lease ended, and
+    //  never got it to the backup: that item is never published (the
+    //  backup fences it, the install drops it), so this is no failure
+    if (e->tentative [seq - 1] && e->tentative [seq - 1] != key)
+        self->stats.resequenced++;
+    e->tentative [seq - 1] = key;
     self->pubs [key - 1].assigned = true;
 }
 
@@ -283,6 +292,7 @@ rs_check_free (repl_sim_t *self)
 {
     for (size_t i = 0; i < self->nepochs; i++) {
         free (self->epochs [i].key);
+        free (self->epochs [i].tentative);
         free (self->epochs [i].pub);
     }
     free (self->epochs);

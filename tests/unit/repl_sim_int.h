@@ -118,6 +118,7 @@ typedef struct {
     int ch;
     uint64_t epoch;
     uint64_t *key;              //  key [seq - 1]: assigned (0: none)
+    uint64_t *tentative;        //  the key an owner sequenced there last
     uint8_t *pub;               //  published (the gateway got it)
     size_t cap;
     uint64_t published_max;

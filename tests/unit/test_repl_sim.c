@@ -73,13 +73,14 @@ print_totals (const repl_sim_stats_t *t, uint64_t seeds, int min_replicas, doubl
             PRIu64 " replicated, %" PRIu64 " alone, %" PRIu64 " dropped; %" PRIu64 " frames, %"
             PRIu64 " snapshot parts, %" PRIu64 " racks, %" PRIu64 " lost, %" PRIu64
             " refused; %" PRIu64 " fences, %" PRIu64 " gaps, %" PRIu64 " misses; %" PRIu64
-            " takeovers kept the epoch, %" PRIu64 " epochs begun, %" PRIu64 " resets; %" PRIu64
+            " takeovers kept the epoch, %" PRIu64 " epochs begun, %" PRIu64 " resets, %" PRIu64
+            " seqs sequenced again after a deposed owner; %" PRIu64
             " crashes, %" PRIu64 " pauses, %" PRIu64 " isolations, %" PRIu64 " cuts, %" PRIu64
             " reconnects, %" PRIu64 " evictions; %" PRIu64 " quiet periods checked\n",
             min_replicas, seeds, t->steps, took, t->views, t->installs, t->publishes,
             t->sequenced, t->acked, t->dups, t->unavailable, t->replicated, t->alone,
             t->dropped, t->frames, t->snapshots, t->racks, t->lost, t->refused, t->fences,
-            t->gaps, t->misses, t->kept, t->new_epochs, t->resets, t->crashes, t->pauses,
+            t->gaps, t->misses, t->kept, t->new_epochs, t->resets, t->resequenced, t->crashes, t->pauses,
             t->partitions, t->cuts, t->reconnects, t->evictions, t->quiet_checked);
 }
 
