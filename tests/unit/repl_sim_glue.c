@@ -430,6 +430,13 @@ apply_snapshot (repl_sim_t *self, rs_broker_t *br, const rs_msg_t *msg)
     if (part == HRB_BACKUP_PART_FIRST)
         rs_stream_reset (rep, msg->epoch, msg->head);
     else
+    if (!rep->epoch) {
+        //  The replica evicted the stream since the first part: incomplete
+        self->stats.misses++;
+        hrb_backup_miss (br->backup, msg->from, name, len, msg->r);
+        return;
+    }
+    else
     if (rep->epoch != msg->epoch || rep->head != msg->head) {
         rs_fail (self, "b%d: snapshot part %" PRIu64 " of %s taken as the next of another "
                  "(e%" PRIu64 " head %" PRIu64 ", replica e%" PRIu64 " head %" PRIu64 ")",
