@@ -465,7 +465,7 @@ repl_sim_new (const repl_sim_opts_t *opts)
     self->L = self->H * rs_range (self, 4, 6);
     self->T = self->L + self->H * rs_range (self, 2, 4);
     self->validity = self->T + self->L + 8 * self->H;
-    self->hold_down = self->T * rs_range (self, 1, 2);
+    self->hold_down = self->validity + self->T * rs_range (self, 1, 3);    //  above, as 30 s is
     self->max_delay = rs_range (self, 2, 10);
     self->backup_among_members = rs_chance (self, 50);
     rs_trace (self, "seed %" PRIu64 ": H %" PRIu64 " L %" PRIu64 " T %" PRIu64 " validity %"
@@ -537,6 +537,25 @@ uint64_t
 repl_sim_timeout (const repl_sim_t *self)
 {
     return self->T;
+}
+
+uint64_t
+repl_sim_lease (const repl_sim_t *self)
+{
+    return self->L;
+}
+
+bool
+repl_sim_backup_among_members (const repl_sim_t *self)
+{
+    return self->backup_among_members;
+}
+
+uint64_t
+repl_sim_promotion (const repl_sim_t *self, int b)
+{
+    const rs_broker_t *br = &self->b [b];
+    return br->seen_since ? br->seen_since + self->hold_down + 1 : 0;
 }
 
 uint64_t

@@ -89,6 +89,13 @@ uint64_t repl_sim_now (const repl_sim_t *self);
 //  Timing drawn from the seed, ms.
 uint64_t repl_sim_validity (const repl_sim_t *self);
 uint64_t repl_sim_timeout (const repl_sim_t *self);
+uint64_t repl_sim_lease (const repl_sim_t *self);
+//  Whether a channel's backup is the second of the view's members (else
+//  of its owners), drawn from the seed.
+bool repl_sim_backup_among_members (const repl_sim_t *self);
+//  When the view oracle makes b an owner again after its hold-down (the
+//  time it looks; 0: b is not heard now).
+uint64_t repl_sim_promotion (const repl_sim_t *self, int b);
 //  Channel ch's owner and backup in the newest view (-1: none).
 int repl_sim_owner (const repl_sim_t *self, int ch);
 int repl_sim_backup (const repl_sim_t *self, int ch);

@@ -272,6 +272,57 @@ test_crash_in_snapshot_window (void **state)
     assert_true (windows >= 20);
 }
 
+//  A channel moves back to its returning owner P after P's hold-down, from
+//  an owner A that stays in the view (so A's lease may last until a lease
+//  after the view's first install). A and P were cut from each other
+//  cut_before the move, and A is paused from just before it for pause ms
+//  (it installs the view late, still holding its lease). P, A's backup,
+//  keeps the epoch only if A cannot have published without it: A waits
+//  out the validity since P's last stamp (hrb_sync), and P keeps only
+//  while now + lease < that stamp + validity (hrb_backup_keeps).
+static bool
+move_while_cut (uint64_t seed, bool late_install)
+{
+    repl_sim_t *sim = scenario (seed, 1);
+    if (!repl_sim_backup_among_members (sim)) {
+        repl_sim_destroy (&sim);
+        return false;
+    }
+    int p = repl_sim_owner (sim, 0);
+    repl_sim_crash (sim, p);
+    //  P restarts by itself; once a member it is the channel's backup
+    uint64_t until = repl_sim_now (sim) + 10 * repl_sim_timeout (sim);
+    while (repl_sim_backup (sim, 0) != p && repl_sim_now (sim) < until)
+        run_to (sim, repl_sim_now (sim) + 10);
+    int a = repl_sim_owner (sim, 0);
+    uint64_t promotion = repl_sim_promotion (sim, p), lease = repl_sim_lease (sim);
+    uint64_t validity = repl_sim_validity (sim);
+    assert_true (repl_sim_backup (sim, 0) == p && promotion);
+    //  Late install: A publishes alone from lease / 2 after the move, while
+    //  its lease lasts. Else: A publishes alone (only) from lease / 2 before
+    //  the move if it does not wait out the whole validity
+    run_to (sim, promotion - (late_install ? validity - lease / 2 : validity / 2 + lease / 2));
+    repl_sim_cut (sim, a, p, true);
+    repl_sim_cut (sim, p, a, true);
+    run_to (sim, promotion - 1);
+    if (late_install)
+        repl_sim_pause (sim, a, lease / 2);
+    run_to (sim, promotion + 2 * repl_sim_timeout (sim));
+    assert_int_equal (repl_sim_owner (sim, 0), p);
+    repl_sim_destroy (&sim);
+    return true;
+}
+
+static void
+test_move_while_cut (void **state)
+{
+    (void) state;
+    int runs = 0;
+    for (uint64_t seed = 1; seed <= 30; seed++)
+        runs += move_while_cut (seed, true) + move_while_cut (seed, false);
+    assert_true (runs >= 10);
+}
+
 static int
 usage (void)
 {
@@ -336,6 +387,7 @@ main (int argc, char **argv)
         cmocka_unit_test (test_cut_then_crash_new_epoch),
         cmocka_unit_test (test_paused_owner_fenced),
         cmocka_unit_test (test_crash_in_snapshot_window),
+        cmocka_unit_test (test_move_while_cut),
         cmocka_unit_test (test_min_replicas_1),
         cmocka_unit_test (test_min_replicas_2),
     };
