@@ -628,19 +628,15 @@ s_send_items (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
     }
 }
 
-static bool
-s_healthy (hrb_sync_t *self, s_pair_t *pair, uint64_t now)
-{
-    return pair->heard && now < pair->heard_at + 4 * self->heartbeat;
-}
-
-//  Snapshots SAFE channels while the pair is healthy: a snapshot carries
-//  the channel's items, which then count on its last frame.
+//  Snapshots SAFE channels while the pair is healthy (an ack of this view
+//  within 4 heartbeats): a snapshot carries the channel's items, which then
+//  count on its last frame.
 static void
 s_send_snapshots (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
 {
     hr_list_t *node;
-    while (s_healthy (self, pair, now) && pair->snapshots < HRB_SYNC_SNAPSHOTS_MAX
+    while (pair->heard && now < pair->heard_at + 4 * self->heartbeat
+       &&  pair->snapshots < HRB_SYNC_SNAPSHOTS_MAX
        &&  (node = hr_list_first (&pair->lists [HRB_SYNC_SAFE]))) {
         s_channel_t *channel = hr_list_entry (node, s_channel_t, node);
         uint64_t r = pair->next_r;
