@@ -21,7 +21,8 @@
 typedef struct {
     uint64_t n, r, echo;
     bool first;
-    int snap;                   //  the channel of a snapshot, or -1
+    int snap;                   //  the channel of a snapshot part, or -1
+    bool last;                  //  its last part, with the events it carries
     bool content [S_SEQ_MAX];
     size_t count;
     int ch [16];
@@ -113,7 +114,8 @@ s_carry (void *arg, const hrb_sync_item_t *item)
     ((s_msg_t *) arg)->content [item->seq] = true;
 }
 
-//  A snapshot: the events published and the items pending, as now.
+//  A snapshot in 1 to 3 frames: the events published and the items
+//  pending, as now.
 static size_t
 s_snapshot (void *arg, int to, uint64_t number, uint64_t first_r, bool first, uint64_t echo,
             const char *ch, size_t len)
@@ -121,15 +123,19 @@ s_snapshot (void *arg, int to, uint64_t number, uint64_t first_r, bool first, ui
     s_sim_t *sim = arg;
     if (s_fault (sim, 50))
         return 0;
-    s_msg_t *msg = s_push (&sim->out);
-    msg->n = number;
-    msg->r = first_r;
-    msg->first = first;
-    msg->echo = echo;
-    msg->snap = s_index (ch, len);
-    memcpy (msg->content, sim->published [msg->snap], sizeof msg->content);
-    hrb_sync_visit (sim->sync, ch, len, s_carry, msg);
-    return 1;
+    size_t frames = 1 + s_rand (sim, 3);
+    for (size_t part = 0; part < frames; part++) {
+        s_msg_t *msg = s_push (&sim->out);
+        msg->n = number;
+        msg->r = first_r + part;
+        msg->first = first && part == 0;
+        msg->echo = echo;
+        msg->snap = s_index (ch, len);
+        msg->last = part == frames - 1;
+        memcpy (msg->content, sim->published [msg->snap], sizeof msg->content);
+        hrb_sync_visit (sim->sync, ch, len, s_carry, msg);
+    }
+    return frames;
 }
 
 static void
@@ -180,9 +186,12 @@ s_backup_frame (s_sim_t *sim, const s_msg_t *msg)
     if (msg->echo > sim->echo)
         sim->echo = msg->echo;
     if (msg->snap >= 0) {
-        memcpy (sim->held [msg->snap], msg->content, sizeof msg->content);
-        sim->in_sync [msg->snap] = true;
-        sim->missed [msg->snap] = 0;
+        //  Out of sync from the first part (its stream is replaced) to the last
+        sim->in_sync [msg->snap] = msg->last;
+        if (msg->last) {
+            memcpy (sim->held [msg->snap], msg->content, sizeof msg->content);
+            sim->missed [msg->snap] = 0;
+        }
         return;
     }
     for (size_t i = 0; i < msg->count; i++) {
