@@ -287,7 +287,7 @@ s_turn (s_sim_t *sim)
         s_forget_all (sim);
         hrb_sync_install (sim->sync, sim->view, s_backup_of, NULL);
     }
-    hrb_sync_step (sim->sync, sim->now, true);
+    hrb_sync_step (sim->sync, sim->now, !s_fault (sim, 5));  //  the lease, mostly
     s_check (sim);
 }
 
