@@ -1,7 +1,11 @@
 /*  test_repl_sim: the replication machines (broker/hrb_sync.c, the owner's
     side, and broker/hrb_backup.c, the backup's) driven by the seeded
     simulator (repl_sim.h) through crashes, pauses, partitions and
-    reconnects, with --min-replicas 1 and 2.
+    reconnects, with --min-replicas 1 and 2: random seeds, and scenarios
+    aimed at the rules that keep a takeover from losing what was published
+    (the owner crashing with its backup in sync, or cut from it past the
+    validity, or in the window before a snapshot lands; a channel moving
+    back to a returning owner while cut; a paused owner fenced).
 
     With no arguments: the cmocka tests (make test). For long runs:
         test_repl_sim --seeds FROM:TO [--steps N] [--min 1|2]
