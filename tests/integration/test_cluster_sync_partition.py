@@ -8,8 +8,9 @@ test_cluster_partition.Net). Labels: integration, cluster.
 
 3 brokers with --replication sync: b1 and b2 on the host side, b3 in the
 namespace (tcp on a private /29); one gateway on the host side with SSE and
-WebSocket clients; every kind of publisher through b1, b2 and the gateway
-(failover.Traffic). The channels b3 owns with b1 as their backup are the
+WebSocket clients; every kind of publisher through b2 and the gateway
+(failover.Traffic; not through b1: its forwards to b3 are answered on the
+connection cut, so they would time out whatever replication does). The channels b3 owns with b1 as their backup are the
 cut ones: an nftables rule drops every packet of the connections b3 opens
 to b1's peer endpoint, which carry everything b3 sends b1 (replication
 frames, heartbeats); b1 still sends b3 everything (acks included) on its
@@ -23,6 +24,9 @@ cut, publishing to the cut channels pauses at most the validity bound
   continue the cut channels' epoch (it misses what b3 published alone):
   exactly one reset per client there, never a silent gap, none elsewhere
   (b2 held b3's other channel in sync).
+With --min-replicas 2 the cut channels are answered `unavailable` past the
+validity bound, nothing sent to them after the cut is acknowledged until
+it is healed, and the other channels go on.
 Everywhere: no (epoch, seq) with two payloads."""
 import json
 import os
@@ -45,7 +49,7 @@ SLACK = 0.5
 
 
 class SyncPartition(unittest.TestCase):
-    def setUp(self):
+    def start(self, min_replicas=1):
         reason = _skip_reason()
         if reason:
             self.skipTest(reason)
@@ -70,7 +74,8 @@ class SyncPartition(unittest.TestCase):
             state = os.path.join(self.dir, "state-" + b)
             os.makedirs(state)
             broker = cluster.Broker("broker", ["--cluster", path, "--id", b, "--state-dir", state,
-                                               "--insecure"] + F.broker_args(),
+                                               "--insecure"]
+                                    + F.broker_args(min_replicas=min_replicas),
                                     wrap=self.net.wrap() if b == "b3" else ())
             self._own(broker)
             self.brokers.append(broker)
@@ -130,10 +135,11 @@ class SyncPartition(unittest.TestCase):
         return resumed
 
     def test_one_way_cut_owner_to_backup_no_reset_and_a_bounded_pause(self):
+        self.start()
         cut, b2, other = self.channels()
         chans = cut + b2 + other
         received = F.clients(self, self.c, chans)
-        traffic = F.Traffic(self, self.c, chans, via=(0, 1), rate=10.0).start()
+        traffic = F.Traffic(self, self.c, chans, via=(1,), rate=10.0).start()
         traffic.wait_acked(chans, 10, 0, what="before the cut")
         resumed = self.cut_until_published(traffic, chans)
         self.net.heal()
@@ -151,10 +157,11 @@ class SyncPartition(unittest.TestCase):
             self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
 
     def test_owner_gone_on_alone_then_killed_one_reset_never_a_gap(self):
+        self.start()
         cut, b2, other = self.channels()
         chans = cut + b2 + other
         received = F.clients(self, self.c, chans)
-        traffic = F.Traffic(self, self.c, chans, via=(0, 1), rate=10.0).start()
+        traffic = F.Traffic(self, self.c, chans, via=(1,), rate=10.0).start()
         traffic.wait_acked(chans, 10, 0, what="before the cut")
         self.cut_until_published(traffic, chans)
         # b3 published the cut channels without b1 (its validity ran out):
@@ -164,6 +171,34 @@ class SyncPartition(unittest.TestCase):
         problems = F.check(traffic, received, resets={ch: 1 for ch in cut})
         self.assertEqual(problems, [], "\n".join(problems[:30]))
         for ch in b2 + other:
+            self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
+
+    def test_one_way_cut_with_min_replicas_2_unavailable_until_healed(self):
+        self.start(min_replicas=2)
+        cut, b2, other = self.channels()
+        chans = cut + b2 + other
+        received = F.clients(self, self.c, chans)
+        traffic = F.Traffic(self, self.c, chans, via=(1,), rate=10.0).start()
+        traffic.wait_acked(chans, 10, 0, what="before the cut")
+        self.cut()
+        started = time.monotonic()
+        # Still refused past the validity bound, where min 1 would go on
+        H.wait_until(lambda: traffic.check_alive() or any(
+            r > started + VALIDITY + SLACK for r in traffic.refused(cut)), 30,
+            "`unavailable` for a cut channel past the validity bound", interval=0.05)
+        traffic.wait_acked(b2 + other, 10, started, timeout=30, what="the others, during the cut")
+        self.net.heal()
+        healed = time.monotonic()
+        early = [a for ch in cut for a in traffic.acks(ch) if started + 0.2 < a[4] and
+                 a[5] < healed]
+        traffic.wait_acked(chans, 10, healed, timeout=30, what="after healing")
+        print("\nsync partition min 2: %d unavailable answers for the cut channels; "
+              "first ack after healing %s" % (len(traffic.refused(cut)), {
+                  ch: round(s, 2) for ch, s in traffic.resumed(cut, healed).items()}))
+        problems = F.check(traffic, received)
+        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        self.assertEqual(early, [], "cut channels acknowledged with no backup in sync")
+        for ch in chans:
             self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
 
 
