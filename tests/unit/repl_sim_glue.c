@@ -186,6 +186,7 @@ rs_glue_start (repl_sim_t *self, int b)
     br->started = self->now;
     br->view = br->prev = br->view_at = 0;
     br->restored = false;
+    br->fenced_by = 0;
     size_t max_bytes = rs_chance (self, 30) ? 1200 : 64 * 1024;
     br->sync = hrb_sync_new (b, RS_B, self->opts.min_replicas, self->validity, self->H,
                              max_bytes, &s_ops, br);
@@ -361,6 +362,9 @@ rs_glue_publish (repl_sim_t *self, int b, uint64_t key, uint32_t attempt)
     }
     rs_env_t env = { own->epoch, ++own->head, key };
     rs_check_sequence (self, b, ch, env.epoch, env.seq, key);
+    if (br->view < br->fenced_by)
+        rs_fail (self, "b%d sequenced %s seq %" PRIu64 " in v%" PRIu64 " after a fence of v%"
+                 PRIu64, b, name, env.seq, br->view, br->fenced_by);
     self->stats.sequenced++;
     rs_trace (self, "    b%d %s k%" PRIu64 ": sequenced e%" PRIu64 " seq %" PRIu64, b, name,
               key, env.epoch, env.seq);
@@ -488,6 +492,10 @@ rs_glue_deliver (repl_sim_t *self, rs_msg_t *msg)
         self->stats.gaps += msg->gap;
         rs_trace (self, "  b%d gets rack from b%d v%" PRIu64 " r%" PRIu64, msg->to, msg->from,
                   msg->n, msg->r);
+        //  A fence of a newer view than this broker's: it sequences nothing
+        //  more until it installs one at least that new (checked at publish)
+        if (msg->fence && msg->installed > br->view && msg->installed > br->fenced_by)
+            br->fenced_by = msg->installed;
         hrb_sync_ack (br->sync, msg->from, msg->n, msg->fence, msg->installed, msg->r,
                       msg->gap, msg->stamp, misses, msg->misses, now);
         rs_glue_step (self, msg->to);

@@ -92,6 +92,7 @@ typedef struct {
     uint64_t view, prev;        //  installed, and the one before it in this incarnation
     uint64_t view_at;           //  when (simulated time)
     bool restored;              //  restarted owning channels: sequences nothing in that view
+    uint64_t fenced_by;         //  the newest view a fence it got named
     rs_stream_t own [RS_C];
     uint64_t fence [RS_C];      //  may sequence ch from (simulated time)
     rs_stream_t rep [RS_C];
