@@ -492,6 +492,12 @@ hrb_cluster_may_sequence (hrb_cluster_t *self, const char *ch, size_t len)
     return s_may (self, ch, len, hr_mono_ms (), &from) == HRB_GATE_SEQUENCE;
 }
 
+bool
+hrb_cluster_lease (hrb_cluster_t *self)
+{
+    return hrb_view_lease (self->sm, hr_mono_ms ());
+}
+
 int
 hrb_cluster_owner (hrb_cluster_t *self, const char *ch, size_t len)
 {

@@ -115,6 +115,9 @@ hrb_gate_t hrb_cluster_gate (hrb_cluster_t *self, const char *ch, size_t len, in
 //  markers).
 bool hrb_cluster_may_sequence (hrb_cluster_t *self, const char *ch, size_t len);
 
+//  True while this broker holds its majority lease (hrb_view_lease).
+bool hrb_cluster_lease (hrb_cluster_t *self);
+
 //  The owner of ch in the installed view, or -1.
 int hrb_cluster_owner (hrb_cluster_t *self, const char *ch, size_t len);
 

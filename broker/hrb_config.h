@@ -35,6 +35,9 @@ typedef struct {
     int64_t lease;              //  ms an owner's majority lease lasts
     int64_t hold_down;          //  ms a returning broker waits before owning again
     int64_t handoff_timeout;    //  ms a new owner waits for a handoff before a new epoch
+    const char *replication;    //  "sync": events wait for their backup; "async": they do not
+    int64_t min_replicas;       //  1: publish without an in-sync backup; 2: refuse meanwhile
+    int64_t sync_memory;        //  bytes of events waiting for their backup
 } hrb_config_t;
 
 //  Defaults of docs/protocol.md §10 and docs/operations.md.
@@ -47,6 +50,7 @@ typedef struct {
     .max_channels = 100000, .reply_memory = 16 << 20, .xpub_hwm = 100000, \
     .curve_secret = "", .curve_clients = "", .revoke_max = 100000, .insecure = false, \
     .cluster = "", .id = "", .state_dir = ".", .http = "", .bind_host = "", .failover_timeout = 3000, \
-    .lease = 2000, .hold_down = 30000, .handoff_timeout = 5000 }
+    .lease = 2000, .hold_down = 30000, .handoff_timeout = 5000, \
+    .replication = "sync", .min_replicas = 1, .sync_memory = 64 << 20 }
 
 #endif

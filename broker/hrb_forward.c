@@ -212,10 +212,10 @@ hrb_forwards_serve (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg,
     }
     uint64_t seq = 0;
     char epoch [HR_EPOCH_LEN + 1];
-    bool dup = false;
+    bool dup = false, later = false;
     if (rc == HR_OK)
-        rc = publish (arg, &req, &seq, epoch, &dup);
-    if (!msg->has_fid)
+        rc = publish (arg, &req, from, msg, &seq, epoch, &dup, &later);
+    if (!msg->has_fid || later)
         return HRB_FWD_SERVED;
     const uint64_t *rid = req.has_rid? &req.rid: NULL;
     hr_buf_reset (&self->reply);

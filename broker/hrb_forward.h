@@ -47,11 +47,14 @@ void hrb_forwards_router (hrb_forwards_t *self, int to, const void *identity, si
 //  An unknown fid (answered late, or not ours) is dropped.
 void hrb_forwards_answer (hrb_forwards_t *self, int from, const hrb_peer_msg_t *msg);
 
-//  Sequences a publish (the server's, with arg): fills seq, epoch, dup as
-//  an acknowledgement needs them, or returns the error.
-typedef hr_error_t (hrb_forwards_publish_fn) (void *arg, const hr_request_t *req,
-                                              uint64_t *seq, char epoch [HR_EPOCH_LEN + 1],
-                                              bool *dup);
+//  Sequences a publish (the server's, with arg) forwarded by broker from
+//  in msg: fills seq, epoch, dup as an acknowledgement needs them, or
+//  returns the error; or sets *later when the publisher answers it itself
+//  later (synchronous replication: once the channel's backup holds it).
+typedef hr_error_t (hrb_forwards_publish_fn) (void *arg, const hr_request_t *req, int from,
+                                              const hrb_peer_msg_t *msg, uint64_t *seq,
+                                              char epoch [HR_EPOCH_LEN + 1], bool *dup,
+                                              bool *later);
 
 //  What became of a "fwd".
 typedef enum {

@@ -9,6 +9,7 @@
 #include "hr_time.h"
 #include "hr_zmq.h"
 
+#include <assert.h>
 #include <string.h>
 #include <zmq.h>
 
@@ -45,21 +46,74 @@ s_reject (hrb_server_t *self, const char *socket, hr_error_t error, const char *
                          "reason", message? message: s_message (error));
 }
 
-//  Sequences, stores and publishes a decoded publish request. On success
+//  Who an acknowledgement goes to, kept with an event that waits for its
+//  backup (hrb_sync): [kind] then, for ROUTER, [REQ delimiter, has rid,
+//  rid, id length, id]; for a forward, [from, fid, has rid, rid].
+enum { S_TO_NOBODY, S_TO_ROUTER, S_TO_FORWARDER };
+#define S_TO_MAX (1 + 1 + 1 + 8 + 1 + 255)
+
+//  Where the request being served came from (its acknowledgement's
+//  address when it is sent later): set by the caller of s_publish.
+typedef struct {
+    uint8_t bytes [S_TO_MAX];
+    size_t size;
+} s_to_t;
+
+static void
+s_to_router (s_to_t *to, const void *identity, size_t id_len, bool req_socket,
+             const hr_request_t *req)
+{
+    to->bytes [0] = S_TO_ROUTER;
+    to->bytes [1] = req_socket;
+    to->bytes [2] = req->has_rid;
+    memcpy (to->bytes + 3, &req->rid, 8);
+    to->bytes [11] = (uint8_t) id_len;
+    memcpy (to->bytes + 12, identity, id_len);
+    to->size = 12 + id_len;
+}
+
+static void
+s_to_forwarder (s_to_t *to, int from, const hrb_peer_msg_t *msg, const hr_request_t *req)
+{
+    to->bytes [0] = msg->has_fid? S_TO_FORWARDER: S_TO_NOBODY;
+    to->bytes [1] = (uint8_t) from;
+    memcpy (to->bytes + 2, &msg->fid, 8);
+    to->bytes [10] = req->has_rid;
+    memcpy (to->bytes + 11, &req->rid, 8);
+    to->size = 19;
+}
+
+//  Sequences a decoded publish request, stores and publishes it; with
+//  --replication sync in a cluster, hands it to hrb_sync instead (*later:
+//  stored, published and acknowledged when its backup holds it,
+//  hrb_ingest_release; to is where the acknowledgement goes). Otherwise
 //  fills seq and epoch (pointing into the stream or dedupe copy) and dup.
-//  Fails with HR_E_OVERLOADED for a new channel at --max-channels.
+//  Fails with HR_E_OVERLOADED for a new channel at --max-channels (or
+//  --sync-memory full), HR_E_UNAVAILABLE while this broker is fenced or,
+//  with --min-replicas 2, the channel has no backup in sync.
 static hr_error_t
-s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
-           char epoch [HR_EPOCH_LEN + 1], bool *dup)
+s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64_t *seq,
+           char epoch [HR_EPOCH_LEN + 1], bool *dup, bool *later)
 {
     const hr_event_t *in = &req->event;
     uint64_t now = hr_wall_ms ();
+    hrb_sync_t *sync = self->repl? hrb_repl_sync (self->repl): NULL;
+    *later = false;
     *dup = in->id && hrb_dedupe_find (self->dedupe, in->ch, in->ch_len, in->id,
                                       in->id_len, now, seq, epoch);
     if (*dup) {
         hrb_metrics_inc (self->metrics, HRB_M_DUPLICATES);
+        //  A repeat of an event still waiting for its backup waits with it
+        uint64_t waiting;
+        if (sync && hrb_sync_find_key (sync, in->ch, in->ch_len, in->id, in->id_len, &waiting)) {
+            if (hrb_sync_wait (sync, in->ch, in->ch_len, waiting, to->bytes, to->size) != 0)
+                return HR_E_OVERLOADED;
+            *later = true;
+        }
         return HR_OK;
     }
+    if (sync && (hrb_sync_fenced (sync) || !hrb_sync_may_publish (sync, in->ch, in->ch_len)))
+        return HR_E_UNAVAILABLE;
     //  The history reader reads streams and store: hold its lock while
     //  they change (the stream made, its seq and history advanced)
     hrb_reader_lock (self->reader);
@@ -69,23 +123,104 @@ s_publish (hrb_server_t *self, const hr_request_t *req, uint64_t *seq,
         return HR_E_OVERLOADED;
     }
     hr_event_t ev = *in;
-    ev.seq = ++stream->seq;
+    ev.seq = stream->sequenced + 1;
     ev.ts = now;
     ev.epoch = stream->epoch;
     ev.epoch_len = HR_EPOCH_LEN;
     ev.head = false;
     hr_buf_reset (&self->frame);
     hr_event_encode (&ev, &self->frame);
-    hrb_streams_append (self->streams, stream, now, self->frame.data, self->frame.size);
+    if (sync && !hrb_sync_room (sync, self->frame.size + in->ch_len + to->size)) {
+        hrb_reader_unlock (self->reader);
+        return HR_E_OVERLOADED;
+    }
+    stream->sequenced = ev.seq;
+    if (!sync) {
+        stream->seq = ev.seq;
+        hrb_streams_append (self->streams, stream, now, self->frame.data, self->frame.size);
+    }
     hrb_reader_unlock (self->reader);
-    hrb_ingest_stream_send (self, in->ch, in->ch_len, &self->frame);
     if (in->id)
         hrb_dedupe_insert (self->dedupe, in->ch, in->ch_len, in->id, in->id_len,
                            now, ev.seq, stream->epoch);
+    if (sync) {
+        int rc = hrb_sync_add (sync, in->ch, in->ch_len,
+                               hrb_repl_backup_of (self->repl, in->ch, in->ch_len), ev.seq,
+                               ev.seq == 1, self->frame.data, self->frame.size, in->id,
+                               in->id_len, to->bytes, to->size);
+        assert (rc == 0);               //  room was checked, the backup is the view's
+        (void) rc;
+        *later = true;
+        return HR_OK;
+    }
+    hrb_ingest_stream_send (self, in->ch, in->ch_len, &self->frame);
     hrb_metrics_inc (self->metrics, HRB_M_PUBLISHED);
     *seq = ev.seq;
     memcpy (epoch, stream->epoch, HR_EPOCH_LEN + 1);
     return HR_OK;
+}
+
+static hrb_peer_t *s_envelope (hrb_server_t *self, const void *id, size_t id_len,
+                               bool delimiter);
+
+//  Sends an acknowledgement or error later (to: s_to_t bytes).
+static void
+s_answer_later (hrb_server_t *self, const uint8_t *to, size_t size, hr_error_t rc,
+                uint64_t seq, const char *epoch, bool dup)
+{
+    if (size == 0 || to [0] == S_TO_NOBODY)
+        return;
+    uint64_t rid;
+    bool has_rid = to [0] == S_TO_ROUTER? to [2]: to [10];
+    memcpy (&rid, to [0] == S_TO_ROUTER? to + 3: to + 11, 8);
+    hr_buf_reset (&self->reply);
+    if (rc != HR_OK)
+        hr_reply_encode_error (&self->reply, has_rid? &rid: NULL, rc);
+    else
+        hr_reply_encode_ack (&self->reply, has_rid? &rid: NULL, seq, epoch, dup);
+    if (to [0] == S_TO_ROUTER) {
+        hrb_peer_t *peer = s_envelope (self, to + 12, to [11], to [1]);
+        hrb_peer_send (peer, self->router, self->reply.data, self->reply.size, 0);
+    }
+    else {
+        uint64_t fid;
+        memcpy (&fid, to + 2, 8);
+        hrb_cluster_answer (self->cluster, to [1], fid, self->reply.data, self->reply.size);
+    }
+}
+
+void
+hrb_ingest_release (void *arg, const hrb_sync_item_t *item, hrb_sync_outcome_t outcome)
+{
+    hrb_server_t *self = arg;
+    hrb_stream_t *stream = hrb_streams_find (self->streams, item->ch, item->ch_len);
+    hr_error_t rc = HR_OK;
+    if (outcome == HRB_SYNC_DROPPED || !stream)
+        rc = HR_E_UNAVAILABLE;          //  never published: its publisher retries
+    else
+    if (item->envelope) {
+        //  Released in order per channel: the next seq to publish
+        if (item->seq != stream->seq + 1) {
+            hr_log_limited_warn ("replicated event out of order", "channel", stream->name);
+            rc = HR_E_UNAVAILABLE;
+        }
+        else {
+            if (!self->installing)
+                hrb_reader_lock (self->reader);
+            stream->seq = item->seq;
+            hrb_streams_append (self->streams, stream, hr_wall_ms (), item->envelope,
+                                item->size);
+            if (!self->installing)
+                hrb_reader_unlock (self->reader);
+            hr_buf_t body = { (char *) item->envelope, item->size, item->size };
+            hrb_ingest_stream_send (self, item->ch, item->ch_len, &body);
+            hrb_metrics_inc (self->metrics, HRB_M_PUBLISHED);
+        }
+    }
+    if (rc != HR_OK)
+        hrb_cluster_count_unavailable (self->cluster);
+    s_answer_later (self, item->reply, item->reply_len, rc, item->seq,
+                    stream? stream->epoch: NULL, item->envelope == NULL);
 }
 
 //  Sends a revocation stream message (hrb_revokes_send_fn).
@@ -99,10 +234,12 @@ hrb_ingest_revoke_send (void *arg, const hr_buf_t *body)
 
 //  s_publish as hrb_forwards_publish_fn.
 static hr_error_t
-s_publish_fn (void *arg, const hr_request_t *req, uint64_t *seq,
-              char epoch [HR_EPOCH_LEN + 1], bool *dup)
+s_publish_fn (void *arg, const hr_request_t *req, int from, const hrb_peer_msg_t *msg,
+              uint64_t *seq, char epoch [HR_EPOCH_LEN + 1], bool *dup, bool *later)
 {
-    return s_publish (arg, req, seq, epoch, dup);
+    s_to_t to;
+    s_to_forwarder (&to, from, msg, req);
+    return s_publish (arg, req, &to, seq, epoch, dup, later);
 }
 
 //  Tags of held publishes (hrb_transfer_hold): what their bytes are.
@@ -217,8 +354,9 @@ s_pull_request (hrb_server_t *self, const void *data, size_t size)
     if (rc == HR_OK && gate == HRB_GATE_SEQUENCE) {
         uint64_t seq;
         char epoch [HR_EPOCH_LEN + 1];
-        bool dup;
-        rc = s_publish (self, &req, &seq, epoch, &dup);
+        bool dup, later;
+        s_to_t nobody = { { S_TO_NOBODY }, 1 };
+        rc = s_publish (self, &req, &nobody, &seq, epoch, &dup, &later);
     }
     if (rc != HR_OK)
         s_reject (self, "pull", rc, NULL);
@@ -312,8 +450,13 @@ s_router_request (hrb_server_t *self, const void *identity, size_t id_len, bool 
                                  body, len, hr_mono_ms ());
             return;
         }
-        rc = gate == HRB_GATE_SEQUENCE? s_publish (self, &req, &seq, epoch, &dup)
+        bool later = false;
+        s_to_t to;
+        s_to_router (&to, identity, id_len, req_socket, &req);
+        rc = gate == HRB_GATE_SEQUENCE? s_publish (self, &req, &to, &seq, epoch, &dup, &later)
                                       : HR_E_UNAVAILABLE;
+        if (rc == HR_OK && later)
+            return;                     //  acknowledged once its backup holds it
     }
     else
     if (rc == HR_OK && req.op == HR_OP_REVOKE)

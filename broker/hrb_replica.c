@@ -1,6 +1,7 @@
 /*  hrb_replica: a broker's replica of other brokers' channels (see the
     header).  */
 #include "hrb_replica.h"
+#include "hrb_dedupe.h"
 #include "hrb_repair.h"
 #include "hrb_store.h"
 #include "hrb_stream.h"
@@ -10,6 +11,7 @@
 #include "hr_time.h"
 #include "hr_view_msg.h"
 
+#include <assert.h>
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,6 +37,8 @@ struct _hrb_replica_t {
     hrb_streams_t *streams;
     hrb_reader_t *reader;
     hrb_repairs_t *repairs;
+    hrb_dedupe_t *keys;         //  idempotency keys of the events replicated
+    uint64_t snap_next [HR_CLUSTER_MAX];    //  per owner: the seq its snapshot gives next
     uint64_t heard [HR_CLUSTER_MAX];    //  mono ms each broker's "|view" came last
     uint64_t view;              //  the view whose owners the streams match
     uint64_t next_tick;
@@ -98,13 +102,18 @@ s_install (hrb_replica_t *self, const char *ch, size_t len, const char *epoch, u
     return stream;
 }
 
-//  Appends the next event of a stream (the caller holds the lock).
+//  Appends the next event of a stream, ev decoded from frame (the caller
+//  holds the lock); its key is kept for a takeover (hrb_replica_take_keys).
 static void
-s_append (hrb_replica_t *self, hrb_stream_t *stream, uint64_t seq, const void *frame,
+s_append (hrb_replica_t *self, hrb_stream_t *stream, const hr_event_t *ev, const void *frame,
           size_t size)
 {
-    stream->seq = seq;
-    hrb_streams_append (self->streams, stream, hr_wall_ms (), frame, size);
+    uint64_t now = hr_wall_ms ();
+    stream->seq = stream->sequenced = ev->seq;
+    hrb_streams_append (self->streams, stream, now, frame, size);
+    if (ev->id)
+        hrb_dedupe_insert (self->keys, ev->ch, ev->ch_len, ev->id, ev->id_len, now, ev->seq,
+                           stream->epoch);
     self->events++;
 }
 
@@ -131,7 +140,7 @@ s_envelope (hrb_replica_t *self, const char *ch, size_t len, const void *frame, 
     }
     if (action == HRB_REPLICA_APPEND) {
         hrb_reader_lock (self->reader);
-        s_append (self, stream, ev.seq, frame, size);
+        s_append (self, stream, &ev, frame, size);
         hrb_reader_unlock (self->reader);
     }
     else
@@ -272,7 +281,7 @@ s_apply (void *arg, const char *ch, size_t len, const hr_reply_t *header, zmq_ms
             break;
         hrb_replica_action_t action = hrb_replica_decide (stream->epoch, stream->seq, &ev);
         if (action == HRB_REPLICA_APPEND)
-            s_append (self, stream, ev.seq, frame, size);
+            s_append (self, stream, &ev, frame, size);
         else
         if (action != HRB_REPLICA_IGNORE)
             break;                      //  not what was asked: asked again
@@ -294,6 +303,8 @@ hrb_replica_new (void *zmq_ctx, const hrb_config_t *config, hrb_cluster_t *clust
                                      (uint64_t) config->history_age,
                                      (uint64_t) config->history_memory);
     self->streams = hrb_streams_new (self->store, (size_t) config->max_channels);
+    self->keys = hrb_dedupe_new ((uint64_t) config->dedupe_window, (size_t) config->dedupe_max,
+                                 (size_t) config->dedupe_memory);
     int64_t max_frame = config->max_event * 4 + 1024;
     self->sub = zmq_socket (zmq_ctx, ZMQ_SUB);
     int hwm = (int) config->xpub_hwm, linger = 0;
@@ -347,6 +358,7 @@ hrb_replica_destroy (hrb_replica_t **self_p)
     zmq_close (self->sub);
     hrb_streams_destroy (&self->streams);
     self->store->ops->destroy (&self->store);
+    hrb_dedupe_destroy (&self->keys);
     free (self);
     *self_p = NULL;
 }
@@ -380,6 +392,7 @@ s_tick (hrb_replica_t *self)
         hrb_streams_retain (self->streams, s_keep, self);
     self->view = view;
     self->store->ops->expire (self->store, now, S_EXPIRE_BUDGET);
+    hrb_dedupe_expire (self->keys, now, S_EXPIRE_BUDGET);
     hrb_streams_expire (self->streams, now, (uint64_t) self->config->history_age,
                         S_EXPIRE_BUDGET);
     hrb_reader_unlock (self->reader);
@@ -417,4 +430,158 @@ hrb_reader_t *
 hrb_replica_reader (hrb_replica_t *self)
 {
     return self->reader;
+}
+
+hrb_replica_sync_t
+hrb_replica_sync_event (hrb_replica_t *self, const void *frame, size_t size,
+                        const char **ch, size_t *len)
+{
+    hr_event_t ev;
+    *ch = NULL;
+    *len = 0;
+    if (hr_event_decode (frame, size, &ev) != HR_OK || ev.head || !ev.epoch
+    ||  ev.epoch_len != HR_EPOCH_LEN) {
+        s_refuse (self, "a malformed replicated event", "", 0);
+        return HRB_REPLICA_MISSED;
+    }
+    *ch = ev.ch;
+    *len = ev.ch_len;
+    hrb_stream_t *stream = hrb_streams_find (self->streams, ev.ch, ev.ch_len);
+    hrb_replica_action_t action = hrb_replica_decide (stream? stream->epoch: NULL,
+                                                      stream? stream->seq: 0, &ev);
+    if (action == HRB_REPLICA_IGNORE)   //  held already, or of an older epoch
+        return stream && memcmp (stream->epoch, ev.epoch, HR_EPOCH_LEN) == 0
+             ? HRB_REPLICA_HELD: HRB_REPLICA_MISSED;
+    bool started = false;
+    if (action == HRB_REPLICA_REPLACE) {
+        if (ev.seq != 1)                //  a newer epoch from its middle: not all of it
+            return HRB_REPLICA_MISSED;
+        char epoch [HR_EPOCH_LEN + 1];
+        memcpy (epoch, ev.epoch, HR_EPOCH_LEN);
+        epoch [HR_EPOCH_LEN] = 0;
+        if (!(stream = s_install (self, ev.ch, ev.ch_len, epoch, 0)))
+            return HRB_REPLICA_MISSED;
+        hrb_repairs_reset (self->repairs, ev.ch, ev.ch_len);
+        action = HRB_REPLICA_APPEND;
+        started = true;
+    }
+    if (action == HRB_REPLICA_GAP) {
+        hrb_repairs_want (self->repairs, ev.ch, ev.ch_len, ev.seq, hr_mono_ms ());
+        return HRB_REPLICA_MISSED;
+    }
+    hrb_reader_lock (self->reader);
+    s_append (self, stream, &ev, frame, size);
+    hrb_reader_unlock (self->reader);
+    return started? HRB_REPLICA_STARTED: HRB_REPLICA_HELD;
+}
+
+int
+hrb_replica_sync_part (hrb_replica_t *self, int from, const hrb_peer_msg_t *msg, bool first)
+{
+    assert (from >= 0 && from < HR_CLUSTER_MAX);
+    hrb_stream_t *stream;
+    if (first) {
+        char epoch [HR_EPOCH_LEN + 1];
+        memcpy (epoch, msg->epoch, HR_EPOCH_LEN);
+        epoch [HR_EPOCH_LEN] = 0;
+        if (!(stream = s_install (self, msg->ch, msg->ch_len, epoch, msg->seq)))
+            return -1;
+        hrb_repairs_reset (self->repairs, msg->ch, msg->ch_len);
+        self->snap_next [from] = 0;
+    }
+    else
+    if (!(stream = hrb_streams_find (self->streams, msg->ch, msg->ch_len))
+    ||  memcmp (stream->epoch, msg->epoch, HR_EPOCH_LEN) != 0 || stream->seq != msg->seq)
+        return -1;                      //  not the snapshot its part 0 began
+    hrb_peer_iter_t iter;
+    hrb_peer_msg_events (msg, &iter);
+    const uint8_t *data;
+    size_t size;
+    bool ok = true;
+    uint64_t now = hr_wall_ms ();
+    hrb_reader_lock (self->reader);
+    while (ok && hrb_peer_iter_event (&iter, &data, &size)) {
+        //  The store keeps a run of consecutive seqs ending at the head
+        hr_event_t ev;
+        uint64_t next = self->snap_next [from];
+        ok = hr_event_decode (data, size, &ev) == HR_OK && !ev.head && ev.seq >= 1
+          && ev.seq <= stream->seq && (next == 0 || ev.seq == next)
+          && ev.ch_len == msg->ch_len && memcmp (ev.ch, msg->ch, ev.ch_len) == 0;
+        if (!ok)
+            break;
+        hrb_streams_restore (self->streams, stream, ev.seq, ev.ts, data, size);
+        if (ev.id)
+            hrb_dedupe_insert (self->keys, ev.ch, ev.ch_len, ev.id, ev.id_len, now, ev.seq,
+                               stream->epoch);
+        self->snap_next [from] = ev.seq + 1;
+    }
+    if (ok && msg->last && self->snap_next [from] && self->snap_next [from] != stream->seq + 1)
+        ok = false;                     //  history that stops short of the head
+    if (!ok)
+        hrb_streams_remove (self->streams, stream);
+    hrb_reader_unlock (self->reader);
+    if (!ok)
+        s_refuse (self, "a snapshot out of order", msg->ch, msg->ch_len);
+    return ok? 0: -1;
+}
+
+//  Copies a stored event into the taken stream (hrb_store_visit_fn).
+typedef struct {
+    hrb_streams_t *streams;
+    hrb_stream_t *stream;
+} s_copy_t;
+
+static void
+s_copy (void *arg, uint64_t seq, const void *bytes, size_t size)
+{
+    s_copy_t *copy = arg;
+    hr_event_t ev;
+    uint64_t ts = hr_event_decode (bytes, size, &ev) == HR_OK? ev.ts: hr_wall_ms ();
+    hrb_streams_restore (copy->streams, copy->stream, seq, ts, bytes, size);
+}
+
+hrb_stream_t *
+hrb_replica_take (hrb_replica_t *self, const char *ch, size_t len, hrb_streams_t *streams)
+{
+    hrb_stream_t *from = hrb_streams_find (self->streams, ch, len);
+    if (!from)
+        return NULL;
+    hrb_stream_t *to = hrb_streams_install (streams, ch, len, from->epoch, from->seq,
+                                            hr_wall_ms ());
+    if (!to)
+        return NULL;
+    s_copy_t copy = { streams, to };
+    self->store->ops->read (self->store, from->history, 0, SIZE_MAX, s_copy, &copy);
+    return to;
+}
+
+typedef struct {
+    hrb_dedupe_t *dedupe;
+    bool (*taken) (void *arg, const char *ch, size_t len);
+    void *arg;
+    uint64_t now;
+} s_keys_t;
+
+static void
+s_key (void *arg, const char *ch, size_t ch_len, const char *id, size_t id_len, uint64_t seq,
+       const char *epoch)
+{
+    s_keys_t *keys = arg;
+    if (keys->taken (keys->arg, ch, ch_len))
+        hrb_dedupe_insert (keys->dedupe, ch, ch_len, id, id_len, keys->now, seq, epoch);
+}
+
+void
+hrb_replica_take_keys (hrb_replica_t *self, hrb_dedupe_t *dedupe,
+                       bool (*taken) (void *arg, const char *ch, size_t len), void *arg)
+{
+    s_keys_t keys = { dedupe, taken, arg, hr_wall_ms () };
+    hrb_dedupe_visit (self->keys, keys.now, s_key, &keys);
+}
+
+void
+hrb_replica_visit (hrb_replica_t *self, bool (*visit) (void *arg, hrb_stream_t *stream),
+                   void *arg)
+{
+    hrb_streams_recent (self->streams, 0, visit, arg);
 }

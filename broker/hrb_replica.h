@@ -31,6 +31,8 @@
 
 #include "hrb_cluster.h"
 #include "hrb_config.h"
+#include "hrb_dedupe.h"
+#include "hrb_peer_msg.h"
 #include "hrb_reader.h"
 #include "hr_buf.h"
 #include "hr_event.h"
@@ -81,5 +83,50 @@ hrb_reader_t *hrb_replica_reader_for (hrb_replica_t *self, const char *ch, size_
 
 //  The replica's reader, to deliver its finished reads. Borrowed.
 hrb_reader_t *hrb_replica_reader (hrb_replica_t *self);
+
+//  Synchronous replication (hrb_repl, docs/cluster.md "Zero-reset
+//  failover"): the replica is also where this broker, as a channel's
+//  backup, keeps what the channel's owner sent it before publishing.
+
+//  What became of an event its owner sent (hrb_replica_sync_event).
+typedef enum {
+    HRB_REPLICA_HELD = 1,       //  appended as the next seq, or held already in its epoch
+    HRB_REPLICA_STARTED,        //  seq 1 of a newer epoch (or of a channel not held):
+                                //  the stream started over with it
+    HRB_REPLICA_MISSED          //  anything else (a gap is repaired as from the stream)
+} hrb_replica_sync_t;
+
+//  An event envelope (size bytes, as its owner will publish it) sent by
+//  its owner; *ch and *len receive its channel (a span into frame; NULL
+//  when the frame is malformed).
+hrb_replica_sync_t hrb_replica_sync_event (hrb_replica_t *self, const void *frame, size_t size,
+                                           const char **ch, size_t *len);
+
+//  A snapshot part ("rsnap" msg, decoded) from owner from: first (part 0)
+//  replaces the channel's stream with the owner's epoch and head; every
+//  part restores its events and their keys. -1 (the stream dropped: the
+//  channel is not in sync) when the stream cannot be made (--max-channels),
+//  the part does not continue the snapshot part 0 began, its events are
+//  not consecutive seqs, or the last part's history stops short of the
+//  head.
+int hrb_replica_sync_part (hrb_replica_t *self, int from, const hrb_peer_msg_t *msg,
+                           bool first);
+
+//  Takeover: copies ch's replica (epoch, head, history) into streams (the
+//  broker's own; its stream made or replaced, hrb_streams_install). NULL
+//  when the replica lacks ch or streams is full. The caller holds the
+//  broker's reader lock; the replica's stream is dropped at its next tick.
+hrb_stream_t *hrb_replica_take (hrb_replica_t *self, const char *ch, size_t len,
+                                hrb_streams_t *streams);
+
+//  Visits the replica's streams (most recent first) until visit returns
+//  false; visit must not add or drop any.
+void hrb_replica_visit (hrb_replica_t *self, bool (*visit) (void *arg, hrb_stream_t *stream),
+                        void *arg);
+
+//  Copies into dedupe the keys of every channel taken returns true for
+//  (one pass over the replica's keys, for all channels taken at once).
+void hrb_replica_take_keys (hrb_replica_t *self, hrb_dedupe_t *dedupe,
+                            bool (*taken) (void *arg, const char *ch, size_t len), void *arg);
 
 #endif

@@ -41,6 +41,10 @@
 int
 hrb_server_check (const hrb_config_t *config, hr_buf_t *err)
 {
+    if (strcmp (config->replication, "sync") != 0 && strcmp (config->replication, "async") != 0) {
+        hr_buf_printf (err, "--replication: sync or async, not \"%s\"", config->replication);
+        return -1;
+    }
     if (*config->cluster)               //  the file gives the endpoints
         return hrb_cluster_check (config, err);
     if (*config->bind_host) {
@@ -96,6 +100,9 @@ s_endpoints (hrb_server_t *self, hr_cluster_kind_t kind)
 }
 
 static void s_cluster_hooks (hrb_server_t *self);
+
+static void s_lock (void *arg, bool take);
+static void s_taken (void *arg, hrb_stream_t *stream);
 
 hrb_server_t *
 hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics,
@@ -161,6 +168,11 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
         hrb_server_destroy (&self);
         return NULL;
     }
+    if (self->cluster && strcmp (config->replication, "sync") == 0) {
+        hrb_repl_ops_t ops = { s_lock, hrb_ingest_release, s_taken };
+        self->repl = hrb_repl_new (config, self->cluster, self->replica, self->streams,
+                                   self->store, self->dedupe, metrics, &ops, self);
+    }
     return self;
 }
 
@@ -171,6 +183,7 @@ hrb_server_destroy (hrb_server_t **self_p)
     if (!self)
         return;
     hrb_reader_destroy (&self->reader);     //  first: its thread reads the streams
+    hrb_repl_destroy (&self->repl);
     hrb_replica_destroy (&self->replica);
     hrb_forwards_destroy (&self->forwards);
     hrb_transfer_destroy (&self->transfer);
@@ -246,18 +259,57 @@ s_installed (void *arg, const hrb_view_t *view, const hrb_view_t *previous)
 {
     hrb_server_t *self = arg;
     hrb_reader_lock (self->reader);         //  the reader thread reads streams
+    self->installing = true;
     hrb_streams_set_view (self->streams, view->number);
     //  Streams moving to a live broker stay until it confirms them
     hrb_transfer_installed (self->transfer, view, previous);
+    if (self->repl)
+        hrb_repl_installing (self->repl, view, previous, hrb_transfer_departing,
+                             self->transfer);
     hrb_cluster_retain (self->cluster, self->streams, view, previous,
                         hrb_transfer_departing, self->transfer);
+    //  Then the channels a dropped owner's in-sync backup keeps on
+    if (self->repl)
+        hrb_repl_installed (self->repl, view, previous);
+    self->installing = false;
     hrb_reader_unlock (self->reader);
+}
+
+//  A stream taken over with its epoch (hrb_repl_ops_t.taken): its head
+//  on the stream, so that gateways fetch what its old owner never sent.
+static void
+s_taken (void *arg, hrb_stream_t *stream)
+{
+    hrb_server_t *self = arg;
+    hrb_markers_send (self->markers, stream->name, strlen (stream->name), stream);
+}
+
+static void
+s_lock (void *arg, bool take)
+{
+    hrb_server_t *self = arg;
+    if (self->installing)
+        return;                         //  held by the install already
+    if (take)
+        hrb_reader_lock (self->reader);
+    else
+        hrb_reader_unlock (self->reader);
+}
+
+//  A "repl", "rsnap" or "rack" (hrb_cluster_hooks_t.repl): refused (as a
+//  message of a type this broker does not take) with --replication async.
+static void
+s_repl (void *arg, int from, const hrb_peer_msg_t *msg)
+{
+    hrb_server_t *self = arg;
+    if (self->repl)
+        hrb_repl_message (self->repl, from, msg);
 }
 
 static void
 s_cluster_hooks (hrb_server_t *self)
 {
-    hrb_cluster_hooks_t hooks = { s_view_send, s_installed, hrb_ingest_forwarded };
+    hrb_cluster_hooks_t hooks = { s_view_send, s_installed, hrb_ingest_forwarded, s_repl };
     hrb_cluster_set_hooks (self->cluster, &hooks, self);
     hrb_streams_set_view (self->streams, hrb_cluster_view_number (self->cluster));
     self->forwards = hrb_forwards_new (self->cluster, self->router, self->peers);
@@ -416,6 +468,9 @@ hrb_server_run (hrb_server_t *self)
             ;
         if (self->replica)
             hrb_replica_serve (self->replica, S_BATCH);
+        //  Events of this turn to their backups, and those they confirmed out
+        if (self->repl)
+            hrb_repl_step (self->repl);
         replies_left = hrb_reader_deliver (self->reader, S_DELIVER_FRAMES, hrb_ingest_deliver, self);
         if (self->replica)
             replies_left |= hrb_reader_deliver (hrb_replica_reader (self->replica),

@@ -15,6 +15,7 @@
 #include "hrb_peers.h"
 #include "hrb_reader.h"
 #include "hrb_replica.h"
+#include "hrb_repl.h"
 #include "hrb_revoke.h"
 #include "hrb_store.h"
 #include "hrb_stream.h"
@@ -53,6 +54,8 @@ struct _hrb_server_t {
     bool deferred;              //  set when a publish served again waits on
     hrb_reader_t *reader;       //  the history reader thread
     hrb_replica_t *replica;     //  in a cluster: other brokers' channels
+    hrb_repl_t *repl;           //  in a cluster with --replication sync: backups
+    bool installing;            //  in a view install (the reader lock is held)
     uint64_t next_tick;
     hrb_metrics_t *metrics;
 };
@@ -71,6 +74,9 @@ bool hrb_ingest_router (hrb_server_t *self);
 void hrb_ingest_forwarded (void *arg, int from, const hrb_peer_msg_t *msg);
 //  Answers one asker of a finished history read (hrb_reader_fn).
 void hrb_ingest_deliver (void *arg, const hrb_asker_t *asker, hrb_history_reply_t *reply);
+//  An event done waiting for its backup: published and acknowledged, or
+//  answered `unavailable` (hrb_repl_ops_t.release).
+void hrb_ingest_release (void *arg, const hrb_sync_item_t *item, hrb_sync_outcome_t outcome);
 //  Serves again a publish waiting for the next view (hrb_defer_fn).
 bool hrb_ingest_undefer (void *arg, int tag, const void *data, size_t size, bool expired);
 //  Makes the server's handoff glue (hrb_transfer) and its deferred list.

@@ -89,7 +89,8 @@ hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t 
         //  Only a stream with no history can go early: its subscribers see
         //  a new epoch, as after expiry, but no client loses an event
         hrb_stream_t *least = s_least (self);
-        if (!least || self->store->ops->first (self->store, least->history)) {
+        if (!least || self->store->ops->first (self->store, least->history)
+        ||  least->sequenced != least->seq) {  //  or events waiting for their backup
             self->refused++;
             return NULL;
         }
@@ -122,7 +123,7 @@ hrb_streams_install (hrb_streams_t *self, const char *name, size_t len, const ch
         return NULL;
     memcpy (stream->epoch, epoch, HR_EPOCH_LEN);
     stream->epoch [HR_EPOCH_LEN] = 0;
-    stream->seq = seq;
+    stream->seq = stream->sequenced = seq;
     stream->last_ms = now_ms;
     hr_list_move_back (&self->recency, &stream->recency);
     return stream;
@@ -191,7 +192,8 @@ hrb_streams_expire (hrb_streams_t *self, uint64_t now_ms, uint64_t idle_ms, size
     while (dropped < budget && (stream = s_least (self)) && stream->last_ms + idle_ms < now_ms) {
         //  Events outlive their stream's last publish only if the store's
         //  age bound is longer than idle_ms; then wait for them to go.
-        if (self->store->ops->first (self->store, stream->history))
+        if (self->store->ops->first (self->store, stream->history)
+        ||  stream->sequenced != stream->seq)  //  events waiting for their backup
             break;
         s_drop (self, stream);
         dropped++;

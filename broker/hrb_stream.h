@@ -26,7 +26,9 @@ typedef struct _hrb_stream_t hrb_stream_t;
 struct _hrb_stream_t {
     char name [HR_CHANNEL_MAX + 1];
     char epoch [HR_EPOCH_LEN + 1];
-    uint64_t seq;               //  last seq assigned; 0 before the first event
+    uint64_t seq;               //  last seq published; 0 before the first event
+    uint64_t sequenced;         //  last seq assigned: above seq while events wait for the
+                                //  channel's backup (hrb_sync), else equal
     uint64_t last_ms;           //  wall clock of the last publish (or creation)
     hrb_history_t *history;     //  owned by the store
     hr_list_t recency;          //  in the set's recency list, least recent first

@@ -753,3 +753,14 @@ hrb_sync_stats (hrb_sync_t *self, hrb_sync_stats_t *out)
     out->synced = self->states [HRB_SYNC_SYNCED];
     out->unsynced = zhashx_size (self->channels) - out->synced;
 }
+
+void
+hrb_sync_flush (hrb_sync_t *self, const char *ch, size_t len)
+{
+    s_channel_t *channel = s_find (self, ch, len);
+    if (!channel)
+        return;
+    while (!hr_list_empty (&channel->items))
+        s_release_head (self, channel, HRB_SYNC_ALONE);
+    s_forget (self, channel);
+}

@@ -86,9 +86,12 @@
 #define O_LEASE { "lease", HR_OPT_MILLIS, B (lease), "DURATION", "an owner sequences only while a majority acknowledged it within this (under --failover-timeout)", 200, 600000 }
 #define O_HOLD_DOWN { "hold-down", HR_OPT_MILLIS, B (hold_down), "DURATION", "a returning broker is a member owning nothing this long before its channels are handed back to it", 0, DAY }
 #define O_HANDOFF_TIMEOUT { "handoff-timeout", HR_OPT_MILLIS, B (handoff_timeout), "DURATION", "how long a new owner waits for a channel handed over to it, holding its publishes, before it takes the channel over with a new epoch", 100, 600000 }
+#define O_REPLICATION { "replication", HR_OPT_STRING, B (replication), "sync|async", "sync: an event is published and acknowledged only once its channel's backup holds it, so a crashed owner's backup takes over with no reset; async: at once (a failover costs a reset)", 0, 0 }
+#define O_MIN_REPLICAS { "min-replicas", HR_OPT_INT, B (min_replicas), "1|2", "with sync: 1 publishes a channel that has no in-sync backup (a crash then costs a reset); 2 answers unavailable until one is in sync", 1, 2 }
+#define O_SYNC_MEMORY { "sync-memory", HR_OPT_BYTES, B (sync_memory), "BYTES", "events waiting for their backup, all channels (over it, publishes are answered overloaded)", 1 << 20, 1LL << 40 }
 #define O_BIND_HOST { "bind-host", HR_OPT_STRING, B (bind_host), "HOST", "bind this broker's tcp:// ports from the cluster file on HOST instead of its entry's host (0.0.0.0 in a container whose file names brokers by DNS)", 0, 0 }
 #define O_BROKER_CLUSTER O_CLUSTER, O_ID, O_STATE_DIR, O_BIND_HOST, O_BROKER_HTTP, O_FAILOVER_TIMEOUT, \
-    O_LEASE, O_HOLD_DOWN, O_HANDOFF_TIMEOUT
+    O_LEASE, O_HOLD_DOWN, O_HANDOFF_TIMEOUT, O_REPLICATION, O_MIN_REPLICAS, O_SYNC_MEMORY
 #define O_GW_CLUSTER { "cluster", HR_OPT_STRING, G (cluster), "FILE", "the cluster file: follow every broker in it (instead of --broker)", 0, 0 }
 #define O_CLI_CLUSTER { "cluster", HR_OPT_STRING, C (cluster), "FILE", "the cluster file: use its brokers instead of the endpoint options", 0, 0 }
 #define O_GW_SECURITY O_TOKEN_KEYS, O_TOKEN_AUDIENCE, O_TOKEN_ISSUER, O_TOKEN_LEEWAY, \

@@ -243,8 +243,8 @@ test_a_broker_not_connected_is_unavailable_at_once (void **state)
 //  The owner's side: with no view installed this broker may sequence
 //  nothing; a forwarded publish is answered unavailable, never published.
 static hr_error_t
-s_must_not_publish (void *arg, const hr_request_t *req, uint64_t *seq,
-                    char epoch [HR_EPOCH_LEN + 1], bool *dup)
+s_must_not_publish (void *arg, const hr_request_t *req, int from, const hrb_peer_msg_t *msg,
+                    uint64_t *seq, char epoch [HR_EPOCH_LEN + 1], bool *dup, bool *later)
 {
     fail_msg ("a publish this broker may not sequence was sequenced");
     return HR_OK;
