@@ -25,6 +25,8 @@ typedef struct {
     uint64_t echo;              //  latest stamp of ours it echoed (0: none)
     //  The rack owed: an ack of frames of the installed view ...
     bool owed, gap;
+    //  Channels missed in this session and not in sync since: listed in
+    //  every rack, as any one can be lost
     size_t misses;
     s_misses_t *miss;           //  allocated at the first miss
     //  ... and a fence of its frames of an older view
@@ -133,7 +135,8 @@ s_forget (hrb_backup_t *self, int from)
 }
 
 //  The session with from is lost: nothing of from is in sync until a
-//  first, and the rack says gap.
+//  first, and the racks say gap. They still list the misses: their r
+//  acknowledges the session's frames, and the first of them can be lost.
 static void
 s_gap (hrb_backup_t *self, int from)
 {
@@ -203,16 +206,35 @@ hrb_backup_synced (hrb_backup_t *self, int from, const char *ch, size_t len)
     return s_key (key, ch, len) && zhashx_lookup (self->synced, key) == mine;
 }
 
+//  ch's place in owner's misses; owner->misses when not listed.
+static size_t
+s_listed (s_owner_t *owner, const char *ch, size_t len)
+{
+    size_t i = 0;
+    while (i < owner->misses && !s_same (owner->miss->name [i], ch, len))
+        i++;
+    return i;
+}
+
 int
 hrb_backup_sync (hrb_backup_t *self, int from, const char *ch, size_t len)
 {
     void *mine = s_mine (self, from);
+    s_owner_t *owner = &self->owners [from];
     char key [HR_CHANNEL_MAX + 1];
-    if (!s_key (key, ch, len) || !self->owners [from].next)
+    if (!s_key (key, ch, len) || !owner->next)
         return -1;
     if (!zhashx_lookup (self->synced, key) && zhashx_size (self->synced) >= self->max_channels)
         return -1;
     zhashx_update (self->synced, key, mine);
+    //  In sync again: its misses are behind it, no longer listed (the
+    //  last one takes its place)
+    size_t i = s_listed (owner, ch, len);
+    if (i < owner->misses) {
+        size_t last = --owner->misses;
+        memcpy (owner->miss->name [i], owner->miss->name [last], sizeof owner->miss->name [i]);
+        owner->miss->r [i] = owner->miss->r [last];
+    }
     return 0;
 }
 
@@ -226,12 +248,12 @@ hrb_backup_miss (hrb_backup_t *self, int from, const char *ch, size_t len, uint6
     owner->owed = true;
     //  Listed once per rack, with the latest frame: the owner judges a
     //  snapshot by a miss at or after its first frame
-    for (size_t i = 0; i < owner->misses; i++)
-        if (s_same (owner->miss->name [i], ch, len)) {
-            if (r > owner->miss->r [i])
-                owner->miss->r [i] = r;
-            return;
-        }
+    size_t listed = s_listed (owner, ch, len);
+    if (listed < owner->misses) {
+        if (r > owner->miss->r [listed])
+            owner->miss->r [listed] = r;
+        return;
+    }
     if (owner->misses == HRB_BACKUP_MISSES_MAX || len > HR_CHANNEL_MAX) {
         //  Not listable: a gap instead, and the frame of r is not wholly
         //  applied, so the rack acknowledges only the frames before it
@@ -300,10 +322,10 @@ hrb_backup_ack (hrb_backup_t *self, int from, uint64_t now, hrb_backup_ack_t *ou
                                 .miss_ch = owner->miss? owner->miss->ch: NULL,
                                 .miss_r = owner->miss? owner->miss->r: NULL,
                                 .misses = owner->misses };
-    //  The names stay in place until the next miss overwrites them
+    //  The misses stay listed: this rack may be lost, and the next one's r
+    //  would then release the missed items without them
     owner->owed = false;
     owner->gap = false;
-    owner->misses = 0;
     return true;
 }
 

@@ -24,8 +24,10 @@
     append (hrb_replica_decide: APPEND, or IGNORE of a seq already held in
     the same epoch) stays in sync; seq 1 of an epoch newer than the
     replica's (or of a channel it lacks) starts it over in sync; anything
-    else is a miss (hrb_backup_miss: out of sync, reported). Snapshot parts
-    go through hrb_backup_part.
+    else is a miss (hrb_backup_miss: out of sync, and listed in every rack
+    until in sync again or the session ends: any rack can be lost, and the
+    next one's cumulative r would otherwise release the missed item as
+    replicated). Snapshot parts go through hrb_backup_part.
 
     Takeover (hrb_backup_keeps, asked for each channel the installed view
     makes this broker own, before hrb_backup_install resets): the channel
@@ -47,9 +49,9 @@
 
 typedef struct _hrb_backup_t hrb_backup_t;
 
-//  A rack lists at most this many misses; one more turns into a gap (the
-//  owner starts a new session and snapshots everything), so no miss is
-//  ever lost.
+//  A rack lists at most this many misses (channels missed in the session
+//  and not in sync since); one more turns into a gap (the owner starts a
+//  new session and snapshots everything), so no miss is ever lost.
 #define HRB_BACKUP_MISSES_MAX 256
 
 typedef enum {
@@ -90,16 +92,19 @@ hrb_backup_verdict_t hrb_backup_frame (hrb_backup_t *self, int from, uint64_t nu
 bool hrb_backup_synced (hrb_backup_t *self, int from, const char *ch, size_t len);
 
 //  Marks ch in sync for owner from (a new epoch's seq 1 appended, or a
-//  snapshot's last part). Returns -1 at max_channels, or when from has no
-//  session (a gap dropped it earlier in this frame): the caller reports a
-//  miss instead.
+//  snapshot's last part); its miss, if any, is listed no more. Returns -1
+//  at max_channels, or when from has no session (a gap dropped it earlier
+//  in this frame): the caller reports a miss instead.
 int hrb_backup_sync (hrb_backup_t *self, int from, const char *ch, size_t len);
 
 //  ch of owner from could not be applied in the frame of r: out of sync
-//  (its snapshot under way too), and listed in the next rack once, with
-//  the latest such r (the owner judges a snapshot by a miss at or after
-//  its first frame). Past HRB_BACKUP_MISSES_MAX channels: a gap, whose
-//  rack acknowledges only the frames before r.
+//  (its snapshot under way too), and listed once in every rack from the
+//  next on, with the latest such r (the owner judges a snapshot by a miss
+//  at or after its first frame and ignores older ones), until ch is in
+//  sync again (hrb_backup_sync) or the session ends: a first or an
+//  install. A gap's racks still list it (they acknowledge the session's
+//  frames up to their r) until the first. Past HRB_BACKUP_MISSES_MAX
+//  channels: a gap, whose rack acknowledges only the frames before r.
 void hrb_backup_miss (hrb_backup_t *self, int from, const char *ch, size_t len, uint64_t r);
 
 //  A snapshot part of ch from owner from in the accepted frame r (only
@@ -144,7 +149,7 @@ bool hrb_backup_keeps (hrb_backup_t *self, int previous_owner, const char *ch, s
 typedef struct {
     size_t synced;              //  channels in sync now
     uint64_t accepted, dups, gaps, fences, ahead;   //  verdicts (gaps: and overflows)
-    uint64_t misses;            //  channels listed in racks
+    uint64_t misses;            //  channels put on the racks' list of misses
 } hrb_backup_stats_t;
 void hrb_backup_stats (hrb_backup_t *self, hrb_backup_stats_t *out);
 

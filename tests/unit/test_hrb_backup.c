@@ -3,8 +3,9 @@
 
     Each verdict of a frame and the rack it owes; a first forgets only its
     owner's channels, a gap drops the session until a first; echoes never
-    go back; misses are listed once per rack, and one too many is a gap;
-    snapshot parts in order only; takeover only in sync and within the
+    go back; misses are listed once per rack, in every rack until the
+    channel is in sync again or a new session (a first, an install), and
+    one too many is a gap; snapshot parts in order only; takeover only in sync and within the
     validity; a new view forgets everything but a fence; the cap on
     channels in sync.  */
 #include "hrb_backup.h"
@@ -243,14 +244,159 @@ test_misses_are_listed_once_per_rack (void **state)
     assert_int_equal (ack.r, 2);
     assert_false (ack.gap);
     s_no_ack (b, 1);
-    //  The next rack lists them again
+    //  The next rack lists them again, still once each
     hrb_backup_miss (b, 1, "alpha", 5, 2);
     ack = s_ack (b, 1, 12);
-    assert_int_equal (ack.misses, 1);
+    assert_int_equal (ack.misses, 2);
     assert_string_equal (ack.miss_ch [0], "alpha");
+    assert_string_equal (ack.miss_ch [1], "gamma");
+    hrb_backup_stats_t stats;
+    hrb_backup_stats (b, &stats);
+    assert_int_equal (stats.misses, 2);
+    hrb_backup_destroy (&b);
+}
+
+//  The r the rack ack lists ch with; 0: not listed.
+static uint64_t
+s_miss_r (const hrb_backup_ack_t *ack, const char *ch)
+{
+    for (size_t i = 0; i < ack->misses; i++)
+        if (strcmp (ack->miss_ch [i], ch) == 0)
+            return ack->miss_r [i];
+    return 0;
+}
+
+static void
+test_a_miss_is_listed_until_in_sync_again (void **state)
+{
+    hrb_backup_t *b = s_backup (100);
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 1, true, 0, 10), HRB_BACKUP_ACCEPT);
+    s_sync (b, 1, "a");
+    s_sync (b, 1, "b");
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 2, false, 0, 10), HRB_BACKUP_ACCEPT);
+    hrb_backup_miss (b, 1, "a", 1, 2);
+    hrb_backup_ack_t ack = s_ack (b, 1, 11);
+    assert_int_equal (s_miss_r (&ack, "a"), 2);
+    //  That rack is lost: the next one, acknowledging more, lists a again
+    //  (else the owner would release a's item of frame 2 as replicated)
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 3, false, 0, 10), HRB_BACKUP_ACCEPT);
+    ack = s_ack (b, 1, 12);
+    assert_int_equal (ack.r, 3);
+    assert_int_equal (ack.misses, 1);
+    assert_int_equal (s_miss_r (&ack, "a"), 2);
+    //  A dup's rack too; a later miss moves its r, still once
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 3, false, 0, 10), HRB_BACKUP_DUP);
+    ack = s_ack (b, 1, 13);
+    assert_int_equal (s_miss_r (&ack, "a"), 2);
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 4, false, 0, 10), HRB_BACKUP_ACCEPT);
+    hrb_backup_miss (b, 1, "a", 1, 4);
+    hrb_backup_miss (b, 1, "b", 1, 4);
+    ack = s_ack (b, 1, 14);
+    assert_int_equal (ack.misses, 2);
+    assert_int_equal (s_miss_r (&ack, "a"), 4);
+    assert_int_equal (s_miss_r (&ack, "b"), 4);
+    //  Only a snapshot's last part (or a new epoch's seq 1) ends it
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 5, false, 0, 10), HRB_BACKUP_ACCEPT);
+    assert_int_equal (hrb_backup_part (b, 1, "a", 1, 0, true, 5), HRB_BACKUP_PART_FIRST);
+    ack = s_ack (b, 1, 15);
+    assert_int_equal (s_miss_r (&ack, "a"), 4);
+    s_sync (b, 1, "a");
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 6, false, 0, 10), HRB_BACKUP_ACCEPT);
+    ack = s_ack (b, 1, 16);
+    assert_int_equal (ack.misses, 1);
+    assert_int_equal (s_miss_r (&ack, "b"), 4);
+    s_sync (b, 1, "b");
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 7, false, 0, 10), HRB_BACKUP_ACCEPT);
+    assert_int_equal (s_ack (b, 1, 17).misses, 0);
+    //  Missed again after that: listed again, and counted again
+    hrb_backup_miss (b, 1, "a", 1, 7);
+    ack = s_ack (b, 1, 18);
+    assert_int_equal (s_miss_r (&ack, "a"), 7);
     hrb_backup_stats_t stats;
     hrb_backup_stats (b, &stats);
     assert_int_equal (stats.misses, 3);
+    //  Another owner's misses are its own
+    assert_int_equal (hrb_backup_frame (b, 2, 5, 1, true, 0, 10), HRB_BACKUP_ACCEPT);
+    assert_int_equal (s_ack (b, 2, 19).misses, 0);
+    s_sync (b, 2, "a");
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 8, false, 0, 10), HRB_BACKUP_ACCEPT);
+    ack = s_ack (b, 1, 20);
+    assert_int_equal (s_miss_r (&ack, "a"), 7);
+    hrb_backup_destroy (&b);
+}
+
+static void
+test_a_new_session_ends_the_misses (void **state)
+{
+    hrb_backup_t *b = s_backup (100);
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 1, true, 0, 10), HRB_BACKUP_ACCEPT);
+    hrb_backup_miss (b, 1, "a", 1, 1);
+    assert_int_equal (s_ack (b, 1, 11).misses, 1);
+    //  A gap: its racks still list a, with their r, until a first (the
+    //  first of them can be lost, and the next acknowledges the same r)
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 2, false, 0, 10), HRB_BACKUP_ACCEPT);
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 4, false, 0, 10), HRB_BACKUP_GAP);
+    hrb_backup_ack_t ack = s_ack (b, 1, 12);
+    assert_true (ack.gap);
+    assert_int_equal (ack.r, 2);
+    assert_int_equal (s_miss_r (&ack, "a"), 1);
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 5, false, 0, 10), HRB_BACKUP_GAP);
+    ack = s_ack (b, 1, 13);
+    assert_true (ack.gap);
+    assert_int_equal (ack.r, 2);
+    assert_int_equal (s_miss_r (&ack, "a"), 1);
+    //  A first ends the session: nothing listed from then on
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 9, true, 0, 10), HRB_BACKUP_ACCEPT);
+    assert_int_equal (s_ack (b, 1, 14).misses, 0);
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 10, false, 0, 10), HRB_BACKUP_ACCEPT);
+    assert_int_equal (s_ack (b, 1, 15).misses, 0);
+    //  So does an install
+    hrb_backup_miss (b, 1, "b", 1, 10);
+    assert_int_equal (s_ack (b, 1, 16).misses, 1);
+    hrb_backup_install (b, 6);
+    assert_int_equal (hrb_backup_frame (b, 1, 6, 11, true, 0, 10), HRB_BACKUP_ACCEPT);
+    assert_int_equal (s_ack (b, 1, 17).misses, 0);
+    assert_int_equal (hrb_backup_frame (b, 1, 6, 12, false, 0, 10), HRB_BACKUP_ACCEPT);
+    assert_int_equal (s_ack (b, 1, 18).misses, 0);
+    hrb_backup_destroy (&b);
+}
+
+//  Misses that stay listed add up over a session: one past the cap, in
+//  any later frame, is a gap; channels in sync again make room.
+static void
+test_misses_that_stay_add_up_to_a_gap (void **state)
+{
+    hrb_backup_t *b = s_backup (1000);
+    assert_int_equal (hrb_backup_frame (b, 1, 5, 1, true, 0, 10), HRB_BACKUP_ACCEPT);
+    char name [16];
+    uint64_t r = 1;
+    for (int i = 0; i < HRB_BACKUP_MISSES_MAX; i++) {
+        assert_int_equal (hrb_backup_frame (b, 1, 5, ++r, false, 0, 10), HRB_BACKUP_ACCEPT);
+        snprintf (name, sizeof name, "ch%d", i);
+        hrb_backup_miss (b, 1, name, strlen (name), r);
+        hrb_backup_ack_t ack = s_ack (b, 1, 11);    //  each one lost
+        assert_int_equal (ack.misses, (size_t) i + 1);
+        assert_false (ack.gap);
+    }
+    //  One back in sync: room for one more
+    s_sync (b, 1, "ch7");
+    assert_int_equal (hrb_backup_frame (b, 1, 5, ++r, false, 0, 10), HRB_BACKUP_ACCEPT);
+    hrb_backup_miss (b, 1, "new", 3, r);
+    hrb_backup_ack_t ack = s_ack (b, 1, 12);
+    assert_false (ack.gap);
+    assert_int_equal (ack.r, r);
+    assert_int_equal (ack.misses, HRB_BACKUP_MISSES_MAX);
+    assert_int_equal (s_miss_r (&ack, "ch7"), 0);
+    assert_int_equal (s_miss_r (&ack, "ch8"), 10);
+    assert_int_equal (s_miss_r (&ack, "ch255"), 257);
+    assert_int_equal (s_miss_r (&ack, "new"), r);
+    //  And one past it: a gap acknowledging the frames before
+    assert_int_equal (hrb_backup_frame (b, 1, 5, ++r, false, 0, 10), HRB_BACKUP_ACCEPT);
+    hrb_backup_miss (b, 1, "ch7", 3, r);
+    ack = s_ack (b, 1, 13);
+    assert_true (ack.gap);
+    assert_int_equal (ack.r, r - 1);
+    assert_int_equal (ack.misses, HRB_BACKUP_MISSES_MAX);
     hrb_backup_destroy (&b);
 }
 
@@ -328,6 +474,7 @@ test_snapshot_parts_in_order_only (void **state)
     assert_int_equal (s_part (b, "b", 0, true, 5), HRB_BACKUP_PART_FIRST);
     s_sync (b, 1, "b");
     assert_int_equal (s_ack (b, 1, 11).misses, 1);  //  a's part 3
+    s_sync (b, 1, "a");                 //  snapshotted again: listed no more
     //  A part skipped
     assert_int_equal (s_part (b, "c", 0, false, 6), HRB_BACKUP_PART_FIRST);
     assert_int_equal (s_part (b, "c", 2, true, 7), HRB_BACKUP_PART_BAD);
@@ -336,6 +483,7 @@ test_snapshot_parts_in_order_only (void **state)
     assert_int_equal (ack.misses, 1);
     assert_string_equal (ack.miss_ch [0], "c");
     assert_int_equal (ack.miss_r [0], 8);
+    s_sync (b, 1, "c");
     //  A part of another channel than the one under way: both missed
     assert_int_equal (s_part (b, "d", 0, false, 9), HRB_BACKUP_PART_FIRST);
     assert_int_equal (s_part (b, "e", 1, false, 10), HRB_BACKUP_PART_BAD);
@@ -344,10 +492,13 @@ test_snapshot_parts_in_order_only (void **state)
     assert_int_equal (ack.misses, 2);
     assert_string_equal (ack.miss_ch [0], "d");
     assert_string_equal (ack.miss_ch [1], "e");
+    s_sync (b, 1, "d");
+    s_sync (b, 1, "e");
     //  A part in a frame that does not follow the one before
     assert_int_equal (s_part (b, "f", 0, false, 12), HRB_BACKUP_PART_FIRST);
     assert_int_equal (s_part (b, "f", 1, true, 14), HRB_BACKUP_PART_BAD);
-    s_ack (b, 1, 14);
+    assert_string_equal (s_ack (b, 1, 14).miss_ch [0], "f");
+    s_sync (b, 1, "f");
     //  A new snapshot while one is under way: the old one is missed
     assert_int_equal (s_part (b, "g", 0, false, 15), HRB_BACKUP_PART_FIRST);
     assert_int_equal (s_part (b, "h", 0, false, 16), HRB_BACKUP_PART_FIRST);
@@ -463,6 +614,9 @@ main (void)
         cmocka_unit_test (test_a_gap_drops_the_session_until_a_first),
         cmocka_unit_test (test_echoes_never_go_back),
         cmocka_unit_test (test_misses_are_listed_once_per_rack),
+        cmocka_unit_test (test_a_miss_is_listed_until_in_sync_again),
+        cmocka_unit_test (test_a_new_session_ends_the_misses),
+        cmocka_unit_test (test_misses_that_stay_add_up_to_a_gap),
         cmocka_unit_test (test_one_miss_too_many_is_a_gap),
         cmocka_unit_test (test_snapshot_parts_in_order_only),
         cmocka_unit_test (test_keeps_only_in_sync_and_within_the_validity),
