@@ -50,7 +50,7 @@ typedef struct {
                                 //  order; SAFE: waiting for a snapshot; not NONE)
     hr_list_t unsent, sent;     //  items of SYNCED and SNAPSHOT channels
     size_t channels;
-    uint64_t next_r;            //  the next frame's r (never reused)
+    uint64_t next_r;            //  the next frame's r (never reused once queued)
     bool first;                 //  a new session: its first frame has not gone
     uint64_t start_r;           //  the r the session started at
     bool session_acked;
@@ -579,22 +579,25 @@ s_sent (s_pair_t *pair, uint64_t r, uint64_t now)
 }
 
 //  Queues a frame of the first count items of self->frame (0: a
-//  keepalive) to pair to. False when it could not: a new session.
+//  keepalive) to pair to. False when it could not: ZeroMQ queued none of
+//  it, so the backup never sees it; its r goes with the next attempt.
 static bool
 s_frame (hrb_sync_t *self, int to, s_pair_t *pair, size_t count, uint64_t now)
 {
-    uint64_t r = pair->next_r++;
+    uint64_t r = pair->next_r;
     if (self->ops.frame (self->arg, to, self->view, r, pair->first, pair->echo,
                          self->frame, count)) {
-        s_new_session (self, pair);
+        self->stats.refused++;
         return false;
     }
+    pair->next_r++;
     s_sent (pair, r, now);
     return true;
 }
 
 //  Sends pair's unsent items in frames of at most HRB_SYNC_FRAME_MAX bytes.
-static void
+//  False when a frame was refused: it and the rest stay unsent.
+static bool
 s_send_items (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
 {
     while (!hr_list_empty (&pair->unsent)) {
@@ -613,7 +616,7 @@ s_send_items (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
             bytes += item->size;
         }
         if (!s_frame (self, to, pair, count, now))
-            return;
+            return false;
         uint64_t r = pair->next_r - 1;
         while (count--) {
             s_item_t *item = hr_list_entry (hr_list_first (&pair->unsent), s_item_t, out);
@@ -626,12 +629,13 @@ s_send_items (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
             }
         }
     }
+    return true;
 }
 
 //  Snapshots SAFE channels while the pair is healthy (an ack of this view
 //  within 4 heartbeats): a snapshot carries the channel's items, which then
-//  count on its last frame.
-static void
+//  count on its last frame. False when one could not go: a new session.
+static bool
 s_send_snapshots (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
 {
     hr_list_t *node;
@@ -643,9 +647,10 @@ s_send_snapshots (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
         size_t frames = self->ops.snapshot (self->arg, to, self->view, r, pair->first,
                                             pair->echo, channel->name, channel->len);
         if (!frames) {
+            self->stats.refused++;
             hr_list_move_back (&pair->lists [HRB_SYNC_SAFE], node);
             s_new_session (self, pair);
-            return;
+            return false;
         }
         pair->next_r += frames;
         s_sent (pair, r, now);
@@ -662,14 +667,17 @@ s_send_snapshots (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
             hr_list_push_back (&pair->sent, &item->out);
         }
     }
+    return true;
 }
 
+//  A frame refused ends the pair's turn: one attempt per step, however
+//  long its backup refuses (until acks stop for validity: a new session).
 static void
 s_step_pair (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
 {
     uint64_t next_r = pair->next_r;
-    s_send_items (self, to, pair, now);
-    s_send_snapshots (self, to, pair, now);
+    if (!s_send_items (self, to, pair, now) || !s_send_snapshots (self, to, pair, now))
+        return;
     if (pair->next_r == next_r && (pair->first || now >= pair->sent_at + self->heartbeat))
         s_frame (self, to, pair, 0, now);          //  a keepalive
 }

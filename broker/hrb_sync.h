@@ -20,14 +20,21 @@
     Per backup broker b (a *pair* owner -> b) frames carry a replication
     sequence r: 1, 2, ... within a *session*; the first frame of a session
     says first=true (the backup then forgets everything it held in sync for
-    this owner). A new session starts at every view install, after a frame
-    could not be queued (send returned -1), on a gap reported by the
+    this owner). A new session starts at every view install, after a
+    snapshot could not be queued, on a gap reported by the
     backup, and when the backup's acknowledgements stopped for validity_ms
-    (below). The backup acknowledges cumulatively ("rack": every frame up
-    to r applied), with its own monotonic stamp s, and lists the channels
-    whose items it could not apply with the r of the frame (a miss: it did
-    not hold the channel in sync). Every frame echoes the latest stamp
-    received from that backup (0: none yet).
+    (below). A frame that could not be queued (ZeroMQ queues a message
+    wholly or not at all) never reached the backup: the session goes on,
+    its r is not spent, its items stay unsent and go at the next step; a
+    pair's step ends at
+    its first refused frame, so a backup that keeps refusing costs one
+    attempt per step until its acks have stopped for validity_ms. An r
+    once queued is never used again. The backup acknowledges cumulatively
+    ("rack": every frame up to r applied), with its own monotonic stamp
+    s, and lists the channels whose items it could not apply with the r
+    of the frame (a miss: it did not hold the channel in sync). Every
+    frame echoes the latest stamp received from that backup (0: none
+    yet).
 
     The owner reads an ack r as "every frame of this session up to r
     applied, and every miss in them listed here or in a rack before": a
@@ -136,7 +143,8 @@ typedef struct {
     //  Encode and queue a "repl" frame to broker to: view number, session
     //  sequence r, first (a new session), the echoed stamp, and count items'
     //  envelopes in order (count 0: a keepalive). Returns 0, or -1 when it
-    //  could not be queued (the machine starts a new session).
+    //  could not be queued (none of it: the machine sends it again, same r,
+    //  at the next step).
     int (*frame) (void *arg, int to, uint64_t number, uint64_t r, bool first, uint64_t echo,
                   const hrb_sync_item_t *items, size_t count);
     //  Encode and queue a snapshot of channel ch to broker to, in frames
@@ -259,6 +267,7 @@ typedef struct {
     uint64_t oldest_ms;         //  age of the oldest waiting item at the last step
     uint64_t replicated, alone, dropped;    //  items released, by outcome
     uint64_t snapshots, sessions, fences;   //  sent / started / fences received
+    uint64_t refused;           //  frames and snapshots not queued
 } hrb_sync_stats_t;
 void hrb_sync_stats (hrb_sync_t *self, hrb_sync_stats_t *out);
 

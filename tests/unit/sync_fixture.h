@@ -49,6 +49,8 @@ typedef struct {
     s_release_t releases [S_FRAMES_MAX];
     size_t nreleases;
     int fail;                   //  frames (and snapshots) to refuse
+    size_t attempts;            //  calls of frame and snapshot, refused ones too
+    const void *items_at;       //  the items array of the latest frame call
 } s_fake_t;
 
 static TU_UNUSED int
@@ -56,6 +58,8 @@ s_frame (void *arg, int to, uint64_t number, uint64_t r, bool first, uint64_t ec
          const hrb_sync_item_t *items, size_t count)
 {
     s_fake_t *fake = arg;
+    fake->attempts++;
+    fake->items_at = items;
     if (fake->fail > 0) {
         fake->fail--;
         return -1;
@@ -85,6 +89,7 @@ s_snapshot (void *arg, int to, uint64_t number, uint64_t first_r, bool first, ui
             const char *ch, size_t len)
 {
     s_fake_t *fake = arg;
+    fake->attempts++;
     if (fake->fail > 0) {
         fake->fail--;
         return 0;
