@@ -103,9 +103,12 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
                                       in->id_len, now, seq, epoch);
     if (*dup) {
         hrb_metrics_inc (self->metrics, HRB_M_DUPLICATES);
-        //  A repeat of an event still waiting for its backup waits with it
+        //  A repeat of an event still waiting for its backup waits with it,
+        //  unless no backup may take it soon (--min-replicas 2, none in sync)
         uint64_t waiting;
         if (sync && hrb_sync_find_key (sync, in->ch, in->ch_len, in->id, in->id_len, &waiting)) {
+            if (!hrb_sync_may_publish (sync, in->ch, in->ch_len))
+                return HR_E_UNAVAILABLE;
             if (hrb_sync_wait (sync, in->ch, in->ch_len, waiting, to->bytes, to->size) != 0)
                 return HR_E_OVERLOADED;
             *later = true;
@@ -571,10 +574,21 @@ s_lock (void *arg, bool take)
         hrb_reader_unlock (self->reader);
 }
 
+//  A channel handed over here came whole (hrb_transfer_ops_t.whole): its
+//  backup gets its state now, not at its first publish.
+static void
+s_whole (void *arg, const char *ch, size_t len)
+{
+    hrb_server_t *self = arg;
+    if (self->repl)
+        hrb_sync_track (hrb_repl_sync (self->repl), ch, len,
+                        hrb_repl_backup_of (self->repl, ch, len));
+}
+
 void
 hrb_ingest_transfer_new (hrb_server_t *self, hr_metrics_t *metrics)
 {
-    hrb_transfer_ops_t ops = { s_lock, s_replay };
+    hrb_transfer_ops_t ops = { s_lock, s_replay, s_whole };
 
     self->transfer = hrb_transfer_new (self->cluster, self->streams, self->store,
                                        self->dedupe, metrics, &ops, self);

@@ -533,6 +533,8 @@ s_chunk (hrb_transfer_t *self, int from, const hrb_peer_msg_t *msg)
     zhashx_delete (self->partial, name);
     s_ack (self, from, msg->number, msg->ch, msg->ch_len);
     hr_metrics_inc (self->shard, self->m_received);
+    if (self->ops.whole)
+        self->ops.whole (self->arg, msg->ch, msg->ch_len);
     hrb_handoff_release (self->awaited, msg->ch, msg->ch_len, s_release_one, self);
 }
 

@@ -62,6 +62,9 @@ typedef struct {
     //  Serves again a publish held by hrb_transfer_hold (tag and data as
     //  given, lent for the call): it goes through the gate again.
     void (*replay) (void *arg, int tag, const void *data, size_t size);
+    //  Channel ch (len bytes) came whole: its stream is installed (before
+    //  its held publishes are served again). NULL: nothing to do.
+    void (*whole) (void *arg, const char *ch, size_t len);
 } hrb_transfer_ops_t;
 
 //  Takes the cluster's handoff messages (hrb_cluster_set_handoff) from now
