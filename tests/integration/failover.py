@@ -111,12 +111,13 @@ class _Acked(threading.Thread):
     """Acknowledged publishes of one channel, one at a time, each with its
     own key, retried with it until acknowledged; `rate` a second, until
     stopped. acks: [(data, seq, epoch, sent, acked, dup)]; refused: times
-    an attempt was answered `unavailable` (or 503)."""
+    an attempt was answered `unavailable` (or 503); silent: times an
+    attempt got no answer in time."""
 
     def __init__(self, kind, channel, rate, stamp):
         super().__init__(daemon=True, name="%s-%s" % (kind, channel))
         self.kind, self.channel, self.period, self.stamp = kind, channel, 1.0 / rate, stamp
-        self.acks, self.refused = [], []
+        self.acks, self.refused, self.silent = [], [], []
         self.halt, self.error, self.n = threading.Event(), None, 0
 
     def run(self):
@@ -148,9 +149,12 @@ class DealerAcked(_Acked):
         self.publisher = cluster.AckedPublisher(test, c, via, patience)
 
     def publish(self, data, key, deadline):
-        before = len(self.publisher.unavailable)
-        reply = self.publisher.publish(self.channel, data, key, deadline)
-        self.refused += [u[0] for u in self.publisher.unavailable[before:]]
+        before = len(self.publisher.unavailable), len(self.publisher.silent)
+        try:
+            reply = self.publisher.publish(self.channel, data, key, deadline)
+        finally:
+            self.refused += [u[0] for u in self.publisher.unavailable[before[0]:]]
+            self.silent += [u[0] for u in self.publisher.silent[before[1]:]]
         return reply["seq"], reply["epoch"], bool(reply.get("dup"))
 
 
@@ -169,6 +173,7 @@ class HttpAcked(_Acked):
                 r = H.publish(base, {"channel": self.channel, "data": data, "id": key},
                               timeout=3.0)
             except (urllib.error.URLError, socket.timeout, ConnectionError, OSError):
+                self.silent.append(time.monotonic())
                 time.sleep(0.02)                # no answer: again, with the key
                 continue
             if r.status == 503:
@@ -265,9 +270,11 @@ class Traffic:
             out[ch] = min(after) - moment if after else None
         return out
 
-    def refused(self, channels=None):
+    def refused(self, channels=None, silent=False):
+        """When attempts were answered `unavailable` (with silent: when
+        they got no answer), sorted."""
         return sorted(r for t in self.acked if channels is None or t.channel in channels
-                      for r in t.refused)
+                      for r in (t.silent if silent else t.refused))
 
     def halt(self):
         self.stopped = True

@@ -147,6 +147,9 @@ class SyncPartition(unittest.TestCase):
         H.wait_until(self.whole, 30, "one view of all three again", interval=0.05)
         traffic.wait_acked(chans, 10, healed, timeout=30, what="after healing")
         # b1 back in sync with b3's channels: b3's crash now costs nothing
+        b3 = "http://%s" % self.c.endpoints[2]["http"]
+        H.wait_until(lambda: H.metric(b3, 'herald_sync_channels{backup="unsynced"}') == 0,
+                     20, "every channel of b3 in sync with its backup", interval=0.05)
         self.brokers[2].kill()
         traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b3's kill")
         problems = F.check(traffic, received)
@@ -183,9 +186,16 @@ class SyncPartition(unittest.TestCase):
         self.cut()
         started = time.monotonic()
         # Still refused past the validity bound, where min 1 would go on
-        H.wait_until(lambda: traffic.check_alive() or any(
-            r > started + VALIDITY + SLACK for r in traffic.refused(cut)), 30,
-            "`unavailable` for a cut channel past the validity bound", interval=0.05)
+        try:
+            H.wait_until(lambda: traffic.check_alive() or any(
+                r > started + VALIDITY + SLACK for r in traffic.refused(cut)), 30,
+                "`unavailable` for a cut channel past the validity bound", interval=0.05)
+        except AssertionError as e:
+            raise AssertionError("%s: %d unavailable, %d unanswered tries, %d acks since the cut"
+                                 % (e, len(traffic.refused(cut)),
+                                    len(traffic.refused(cut, silent=True)),
+                                    len([a for ch in cut for a in traffic.acks(ch)
+                                         if a[4] > started])))
         traffic.wait_acked(b2 + other, 10, started, timeout=30, what="the others, during the cut")
         self.net.heal()
         healed = time.monotonic()
