@@ -1,5 +1,7 @@
 """Failover on real processes (tests/integration/cluster.py: 3 brokers, 1
-gateway --cluster; docs/cluster.md, "Failover, handoff and rejoin").
+gateway --cluster; docs/cluster.md, "Failover, handoff and rejoin"), with
+--replication async: what a failover costs without a synchronous backup
+(test_cluster_sync_* test the default, sync).
 
 The owner of some channels is SIGKILLed while acknowledged, idempotent
 publishes go on through the two other brokers (retried with their key on
@@ -29,7 +31,8 @@ TIMEOUT = 1.0       # --failover-timeout
 class Failover(unittest.TestCase):
     def setUp(self):
         self.c = cluster.Cluster(self, brokers=3, gateways=1,
-                                 broker_args=["--failover-timeout", "1s", "--lease", "500ms",
+                                 broker_args=["--replication", "async",
+                                              "--failover-timeout", "1s", "--lease", "500ms",
                                               "--hold-down", "2s"])
         # One view with every broker an owner, on every broker, before any
         # publish: a first view without a late broker would move channels

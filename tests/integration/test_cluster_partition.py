@@ -1,6 +1,8 @@
 """A partition on real processes and a real network (docs/cluster.md,
-"Partitions: what clients and publishers see"). Needs root, `ip netns` and
-`nft`; skipped otherwise. Labels: integration, cluster.
+"Partitions: what clients and publishers see"), with --replication async
+(test_cluster_sync_partition cuts an owner from its backup with sync).
+Needs root, `ip netns` and `nft`; skipped otherwise. Labels: integration,
+cluster.
 
 Three brokers: b1 and b2 on the host side of a veth pair, b3 alone in a
 network namespace on the other side (tcp on a private /29 chosen at random,
@@ -287,7 +289,8 @@ class Partition(unittest.TestCase):
             state = os.path.join(self.dir, "state-" + b)
             os.makedirs(state)
             broker = cluster.Broker("broker", ["--cluster", self.file, "--id", b, "--state-dir",
-                                               state, "--insecure", "--failover-timeout", "1s",
+                                               state, "--insecure", "--replication", "async",
+                                               "--failover-timeout", "1s",
                                                "--lease", "500ms", "--hold-down", "2s"],
                                     wrap=self.net.wrap() if b == "b3" else ())
             self._own(broker)
