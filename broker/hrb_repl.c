@@ -105,6 +105,7 @@ typedef struct {
     int to;
     uint64_t number, r, echo;
     bool first, failed;
+    size_t queued;              //  frames queued before one was refused
 } s_emit_t;
 
 static void
@@ -124,6 +125,8 @@ s_emit (void *arg, uint64_t part, bool last, const hrb_peer_span_t *events,
                                events, event_count, keys, key_count);
     if (hrb_cluster_send (self->cluster, emit->to, &self->frame) != 0)
         emit->failed = true;
+    else
+        emit->queued++;
 }
 
 //  hrb_sync_ops_t.snapshot: ch's epoch, head (the last seq sequenced),
@@ -149,11 +152,11 @@ s_snapshot (void *arg, int to, uint64_t number, uint64_t first_r, bool first, ui
     size_t count = self->spans.size / sizeof *events;
     for (size_t i = 0; i < count; i++)
         events [i].data = self->events.data + (uintptr_t) events [i].data;
-    s_emit_t emit = { self, stream, to, number, first_r, echo, first, false };
+    s_emit_t emit = { self, stream, to, number, first_r, echo, first, false, 0 };
     size_t parts = hrb_handoff_cut (count? events: NULL, count, NULL, 0, HRB_HANDOFF_CHUNK_MAX,
                                     s_emit, &emit);
     hr_buf_reset (&self->spans);
-    return emit.failed? 0: parts;
+    return emit.failed? HRB_SYNC_REFUSED | emit.queued: parts;
 }
 
 static void

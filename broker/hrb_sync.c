@@ -634,7 +634,10 @@ s_send_items (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
 
 //  Snapshots SAFE channels while the pair is healthy (an ack of this view
 //  within 4 heartbeats): a snapshot carries the channel's items, which then
-//  count on its last frame. False when one could not go: a new session.
+//  count on its last frame. False when one was refused: none of it went
+//  (the channel goes first at the next step, with the same r), or part of
+//  it did (the backup may take those frames: their r are spent, and the
+//  session ends, as the backup would only see a gap after them).
 static bool
 s_send_snapshots (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
 {
@@ -646,10 +649,15 @@ s_send_snapshots (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
         uint64_t r = pair->next_r;
         size_t frames = self->ops.snapshot (self->arg, to, self->view, r, pair->first,
                                             pair->echo, channel->name, channel->len);
-        if (!frames) {
+        size_t queued = frames & ~HRB_SYNC_REFUSED;
+        if ((frames & HRB_SYNC_REFUSED) || !queued) {
             self->stats.refused++;
-            hr_list_move_back (&pair->lists [HRB_SYNC_SAFE], node);
-            s_new_session (self, pair);
+            if (queued) {
+                pair->next_r += queued;
+                s_sent (pair, r, now);
+                hr_list_move_back (&pair->lists [HRB_SYNC_SAFE], node);
+                s_new_session (self, pair);
+            }
             return false;
         }
         pair->next_r += frames;

@@ -21,12 +21,12 @@
     sequence r: 1, 2, ... within a *session*; the first frame of a session
     says first=true (the backup then forgets everything it held in sync for
     this owner). A new session starts at every view install, after a
-    snapshot could not be queued, on a gap reported by the
+    snapshot only part of which could be queued, on a gap reported by the
     backup, and when the backup's acknowledgements stopped for validity_ms
     (below). A frame that could not be queued (ZeroMQ queues a message
     wholly or not at all) never reached the backup: the session goes on,
-    its r is not spent, its items stay unsent and go at the next step; a
-    pair's step ends at
+    its r is not spent, its items stay unsent and go at the next step (a
+    snapshot none of whose frames went likewise); a pair's step ends at
     its first refused frame, so a backup that keeps refusing costs one
     attempt per step until its acks have stopped for validity_ms. An r
     once queued is never used again. The backup acknowledges cumulatively
@@ -111,6 +111,8 @@ typedef struct _hrb_sync_t hrb_sync_t;
 #define HRB_SYNC_FRAME_MAX (256 * 1024)
 //  Bytes counted per item besides its envelope, channel and reply.
 #define HRB_SYNC_ITEM_OVERHEAD 96
+//  Or'ed into ops.snapshot's answer when one of its frames was refused.
+#define HRB_SYNC_REFUSED (SIZE_MAX / 2 + 1)
 
 typedef enum {
     HRB_SYNC_REPLICATED = 1,    //  on the backup: publish it
@@ -151,8 +153,13 @@ typedef struct {
     //  with r = first_r, first_r + 1, ... (the channel's epoch and head =
     //  the last seq sequenced, its history, its keys and its pending items,
     //  hrb_sync_visit); first only for the first of them when the session
-    //  is new. Returns how many frames it queued (>= 1), or 0 when it could
-    //  not (the machine starts a new session).
+    //  is new. Stops at the first frame not queued. Returns how many frames
+    //  it queued (>= 1: all of them, the snapshot went), or when one was
+    //  refused HRB_SYNC_REFUSED | how many went before it: none (or a bare
+    //  0): tried again at the next step with the same r; some: their r are
+    //  spent and a new session starts (the backup may hold those frames,
+    //  and a later frame reusing their r would be acknowledged by its
+    //  racks of them).
     size_t (*snapshot) (void *arg, int to, uint64_t number, uint64_t first_r, bool first,
                         uint64_t echo, const char *ch, size_t len);
     //  An item is done (see the outcomes above).
@@ -267,7 +274,7 @@ typedef struct {
     uint64_t oldest_ms;         //  age of the oldest waiting item at the last step
     uint64_t replicated, alone, dropped;    //  items released, by outcome
     uint64_t snapshots, sessions, fences;   //  sent / started / fences received
-    uint64_t refused;           //  frames and snapshots not queued
+    uint64_t refused;           //  frames and snapshots not queued (tried again)
 } hrb_sync_stats_t;
 void hrb_sync_stats (hrb_sync_t *self, hrb_sync_stats_t *out);
 

@@ -1,6 +1,7 @@
 /*  sync_fixture: what test_hrb_sync and test_hrb_sync_session share: a
     fake caller of broker/hrb_sync that records frames, snapshots and
-    releases, and refuses the next `fail` frames or snapshots.
+    releases, and refuses the next `fail` frames or snapshots (a snapshot
+    after queuing snap_partial of its frames).
 
     Broker 0 owns; broker 1 backs channels "a", "b", ... up; "n..."
     channels have no backup, "d..." ones leave this broker at install.  */
@@ -49,6 +50,7 @@ typedef struct {
     s_release_t releases [S_FRAMES_MAX];
     size_t nreleases;
     int fail;                   //  frames (and snapshots) to refuse
+    size_t snap_partial;        //  frames a refused snapshot queued first
     size_t attempts;            //  calls of frame and snapshot, refused ones too
     const void *items_at;       //  the items array of the latest frame call
 } s_fake_t;
@@ -92,7 +94,7 @@ s_snapshot (void *arg, int to, uint64_t number, uint64_t first_r, bool first, ui
     fake->attempts++;
     if (fake->fail > 0) {
         fake->fail--;
-        return 0;
+        return HRB_SYNC_REFUSED | fake->snap_partial;
     }
     assert_true (fake->nsnaps < S_FRAMES_MAX);
     s_snap_t *snap = &fake->snaps [fake->nsnaps++];

@@ -393,17 +393,61 @@ test_snapshots_only_on_a_healthy_pair_and_at_most_max_in_flight (void **state)
 }
 
 static void
-test_a_snapshot_that_cannot_go_starts_a_new_session (void **state)
+test_a_snapshot_refused_whole_goes_again_with_its_r (void **state)
 {
     s_fake_t *fake = s_new (2, 1 << 20);
     s_synced (fake, "a");
     hrb_sync_track (fake->sync, "b", 1, 1);
     fake->fail = 1;
     hrb_sync_step (fake->sync, 40, true);
+    assert_int_equal (s_state (fake, "a"), HRB_SYNC_SYNCED);
+    assert_int_equal (s_state (fake, "b"), HRB_SYNC_SAFE);
+    assert_int_equal (fake->nsnaps, 1);                 //  a's
+    size_t frames = fake->nframes;
+    hrb_sync_step (fake->sync, 41, true);
+    assert_int_equal (fake->nsnaps, 2);
+    assert_string_equal (fake->snaps [1].ch, "b");
+    assert_int_equal (fake->snaps [1].r, 3);
+    assert_false (fake->snaps [1].first);
+    assert_int_equal (fake->nframes, frames);           //  no keepalive: the snapshot went
+    s_ack (fake, 1, 3, 42, 42);
+    assert_int_equal (s_state (fake, "b"), HRB_SYNC_SYNCED);
+    assert_int_equal (s_state (fake, "a"), HRB_SYNC_SYNCED);
+    hrb_sync_stats_t stats;
+    hrb_sync_stats (fake->sync, &stats);
+    assert_int_equal (stats.sessions, 0);
+    s_destroy (&fake);
+}
+
+//  A snapshot refused after some of its frames were queued: the backup may
+//  take and acknowledge those, so their r are never used again, and the
+//  session ends (the backup would see a gap after them).
+static void
+test_a_snapshot_refused_in_part_spends_its_r_and_starts_a_new_session (void **state)
+{
+    s_fake_t *fake = s_new (2, 1 << 20);
+    s_synced (fake, "a");
+    hrb_sync_track (fake->sync, "b", 1, 1);
+    fake->fail = 1;
+    fake->snap_partial = 2;                             //  r 3 and 4 queued
+    hrb_sync_step (fake->sync, 40, true);
     assert_int_equal (s_state (fake, "a"), HRB_SYNC_UNSAFE);
     assert_int_equal (s_state (fake, "b"), HRB_SYNC_SAFE);
-    hrb_sync_step (fake->sync, 41, true);
-    assert_true (s_last_frame (fake)->first);
+    hrb_sync_step (fake->sync, 41, true);               //  b again, the session's first
+    assert_int_equal (fake->nsnaps, 2);
+    assert_string_equal (fake->snaps [1].ch, "b");
+    assert_true (fake->snaps [1].first);
+    assert_int_equal (fake->snaps [1].r, 5);
+    //  The backup's rack of the queued parts acknowledges nothing new
+    s_ack (fake, 1, 4, 42, 42);
+    assert_int_equal (s_state (fake, "a"), HRB_SYNC_UNSAFE);
+    assert_int_equal (s_state (fake, "b"), HRB_SYNC_SNAPSHOT);
+    s_ack (fake, 1, 5, 43, 43);
+    assert_int_equal (s_state (fake, "a"), HRB_SYNC_SAFE);
+    assert_int_equal (s_state (fake, "b"), HRB_SYNC_SYNCED);
+    hrb_sync_stats_t stats;
+    hrb_sync_stats (fake->sync, &stats);
+    assert_int_equal (stats.sessions, 1);
     s_destroy (&fake);
 }
 
@@ -453,7 +497,8 @@ main (void)
         cmocka_unit_test (test_frames_are_cut_at_frame_max),
         cmocka_unit_test (test_keepalives_go_every_heartbeat_when_nothing_else_did),
         cmocka_unit_test (test_snapshots_only_on_a_healthy_pair_and_at_most_max_in_flight),
-        cmocka_unit_test (test_a_snapshot_that_cannot_go_starts_a_new_session),
+        cmocka_unit_test (test_a_snapshot_refused_whole_goes_again_with_its_r),
+        cmocka_unit_test (test_a_snapshot_refused_in_part_spends_its_r_and_starts_a_new_session),
         cmocka_unit_test (test_sweep_forgets_channels_gone_with_nothing_waiting),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);

@@ -115,16 +115,15 @@ s_carry (void *arg, const hrb_sync_item_t *item)
 }
 
 //  A snapshot in 1 to 3 frames: the events published and the items
-//  pending, as now.
+//  pending, as now. Refused at one of its frames, those before it queued.
 static size_t
 s_snapshot (void *arg, int to, uint64_t number, uint64_t first_r, bool first, uint64_t echo,
             const char *ch, size_t len)
 {
     s_sim_t *sim = arg;
-    if (s_fault (sim, 50))
-        return 0;
     size_t frames = 1 + s_rand (sim, 3);
-    for (size_t part = 0; part < frames; part++) {
+    size_t queued = s_fault (sim, 50)? s_rand (sim, (uint32_t) frames): frames;
+    for (size_t part = 0; part < queued; part++) {
         s_msg_t *msg = s_push (&sim->out);
         msg->n = number;
         msg->r = first_r + part;
@@ -135,7 +134,7 @@ s_snapshot (void *arg, int to, uint64_t number, uint64_t first_r, bool first, ui
         memcpy (msg->content, sim->published [msg->snap], sizeof msg->content);
         hrb_sync_visit (sim->sync, ch, len, s_carry, msg);
     }
-    return frames;
+    return queued < frames? HRB_SYNC_REFUSED | queued: frames;
 }
 
 static void
