@@ -3,8 +3,7 @@ the two that do not own a channel answer its history from their replicas
 with the owner's epoch, head and events; a replica that missed events (its
 broker SIGSTOPped while the owner published more than the stream's
 high-water mark holds) repairs the gap from the owner and reaches the same
-head. With --replication async: a synchronous backup would hold the
-owner's publishes while it is stopped. Labels: integration, cluster."""
+head. Labels: integration, cluster."""
 import os
 import signal
 import unittest
@@ -23,8 +22,7 @@ PAYLOAD = "x" * 2000    # PAUSED * PAYLOAD overflows b2's --xpub-hwm and socket 
 class Replicas(unittest.TestCase):
     def setUp(self):
         self.cluster = cluster.Cluster(self, brokers=3, gateways=0,
-                                       broker_args=["--replication", "async",
-                                                    "--xpub-hwm", "100"])
+                                       broker_args=["--xpub-hwm", "100"])
         self.cluster.wait_sequencing()
         self.channels = []
         n = 0
