@@ -10,8 +10,9 @@ a backup is in sync).
   (--failover-timeout + --lease + 2 s).
 - min 2, 5 brokers: b2, the backup of a channel with a big history (4,000
   events of 4 KiB: its state transfer takes a while) and of busy ones, is
-  SIGKILLed; publishes are answered `unavailable` (counted) until the next
-  backup, b3, is in sync. At the first ack after b1 installed the view
+  SIGKILLed; from the moment b1 installed the view without b2, fresh
+  publishes sent straight to b1 are answered `unavailable` until the next
+  backup, b3, is in sync (at least one is). At the first ack after b1 installed the view
   without b2, b1 is SIGKILLed too: that ack needed b3 in sync, so b3 takes
   over keeping the epoch, and clients see no reset (with --min-replicas 1
   the same ack could be published alone, and the kill cost a reset).
@@ -22,6 +23,7 @@ a backup is in sync).
   once, so every transfer, the interrupted one included, left a backup
   holding the whole state.
 Labels: integration, cluster."""
+import os
 import time
 import unittest
 
@@ -57,6 +59,27 @@ class SyncBackup(unittest.TestCase):
         H.wait_until(lambda: self.c.acked(i, ch, "filled")["seq"] > FILL, 60,
                      "%s filled" % ch, interval=0.2)
 
+    def probe(self, i, ch, timeout=30.0):
+        """Publishes to ch through broker i every 10 ms, each with a new key,
+        never waiting for an answer (a held publish holds up no other),
+        until one is acknowledged. Returns [(time answered, reply)] up to
+        that ack. The probes' events are checked like pushed ones (at most
+        once, no gap)."""
+        dealer = H.dealer(self, self.c.endpoints[i]["router"])
+        answers, n, deadline = [], 0, time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            n += 1
+            dealer.send({"ch": ch, "data": "probe:%d" % n, "rid": n,
+                         "id": "probe-%d-%d" % (os.getpid(), n)})
+            try:
+                reply = dealer.recv(0.01)[0]
+            except AssertionError:      # nothing yet: the next probe
+                continue
+            answers.append((time.monotonic(), reply))
+            if reply.get("error") is None:
+                return answers
+        raise AssertionError("no probe of %s acknowledged: %s" % (ch, answers[-3:]))
+
     def installed_without(self, i, b):
         return b not in self.c.cluster_json(i)["view"]["owners"]
 
@@ -90,14 +113,14 @@ class SyncBackup(unittest.TestCase):
         H.wait_until(lambda: self.installed_without(0, "b2"), 10, "b1 without b2",
                      interval=0.01)
         installed = time.monotonic()
-        H.wait_until(lambda: any(a[5] > installed for a in traffic.acks(big[0])), 30,
-                     "an ack of %s after the install" % big[0], interval=0.005)
+        answers = self.probe(0, big[0])     # fresh publishes, every 10 ms, until one is acked
         c.brokers[0].kill()
         first = min(a[5] for a in traffic.acks(big[0]) if a[5] > installed)
-        refused = [r for r in traffic.refused(big) if killed < r < first]
+        refused = [t for t, r in answers if r.get("error") == "unavailable"]
         print("\nsync backup min 2: b1 installed the view without b2 %.2f s after the kill; "
-              "first ack of the big channel %.2f s after it, %d unavailable answers meanwhile"
-              % (installed - killed, first - installed, len(refused)))
+              "first ack of the big channel %.2f s after it; probes straight to b1: %d "
+              "unavailable, then acked %.2f s after the install"
+              % (installed - killed, first - installed, len(refused), answers[-1][0] - installed))
         traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b1's kill")
         problems = F.check(traffic, received, fresh=False)
         self.assertEqual(problems, [], "\n".join(problems[:30]))
