@@ -297,6 +297,31 @@ class Traffic:
                 self.finals[t.channel] = t.acks[-1][2:0:-1]     # (epoch, seq)
 
 
+def installs(brokers, ids):
+    """Each broker's installed views from its log: "b1: 1 2 4+ 5" (a
+    number missing: skipped, installed from a later view; + marks a view
+    after which the broker took channels over with their epochs). A view
+    that does not follow the one before costs every channel of the broker
+    that installs it a new epoch (docs/cluster.md, Views that skip
+    numbers): the first thing to look at when a reset came."""
+    out = []
+    for b, broker in zip(ids, brokers):
+        line = []
+        for e in broker.logs():
+            if e.get("msg") == "view installed":
+                line.append(str(e["number"]))
+            elif e.get("msg") == "took over channels with their epochs" and line:
+                line[-1] += "+"
+        out.append("%s: %s" % (b, " ".join(line)))
+    return "; ".join(out)
+
+
+def assert_none(test, problems, brokers, ids):
+    """No problem, or a failure listing them and the views installed."""
+    test.assertEqual(problems, [], "\n".join(problems[:30]) + "\nviews installed: "
+                     + installs(brokers, ids))
+
+
 def check(traffic, received, resets=None, timeout=30.0, fresh=True):
     """What every client got against what was published; a list of
     problems (empty: all is as the table says). resets {channel: n}: the

@@ -57,7 +57,7 @@ class SyncPair(unittest.TestCase):
         print("\nsync pair: first ack after the kill, per channel: %s" % {
             k: [round(resumed[ch], 2) for ch in chs] for k, chs in chans.items()})
         problems = F.check(traffic, received, resets={ch: 1 for ch in chans["pair"]})
-        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        F.assert_none(self, problems, self.c.brokers, self.c.ids)
         epochs = {ch: {a[3] for a in traffic.acks(ch)} for ch in every}
         for ch in chans["pair"]:
             self.assertEqual(len(epochs[ch]), 2, ch)        # the new owner's new epoch

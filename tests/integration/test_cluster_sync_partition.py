@@ -153,7 +153,7 @@ class SyncPartition(unittest.TestCase):
         self.brokers[2].kill()
         traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b3's kill")
         problems = F.check(traffic, received)
-        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        F.assert_none(self, problems, self.brokers, IDS)
         for ch in cut:
             self.assertLessEqual(resumed[ch], VALIDITY + SLACK, ch)
         for ch in chans:
@@ -172,7 +172,7 @@ class SyncPartition(unittest.TestCase):
         self.brokers[2].kill()
         traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b3's kill")
         problems = F.check(traffic, received, resets={ch: 1 for ch in cut})
-        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        F.assert_none(self, problems, self.brokers, IDS)
         for ch in b2 + other:
             self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
 
@@ -206,7 +206,7 @@ class SyncPartition(unittest.TestCase):
               "first ack after healing %s" % (len(traffic.refused(cut)), {
                   ch: round(s, 2) for ch, s in traffic.resumed(cut, healed).items()}))
         problems = F.check(traffic, received)
-        self.assertEqual(problems, [], "\n".join(problems[:30]))
+        F.assert_none(self, problems, self.brokers, IDS)
         self.assertEqual(early, [], "cut channels acknowledged with no backup in sync")
         for ch in chans:
             self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
