@@ -37,6 +37,21 @@ core).
    every channel installed (the successors' herald_cluster_handoff_received
    _total up by N); takeovers. Uses pyzmq and msgpack, as the tests do.
 
+4. With --replication-compare (instead of 1 and 2), synchronous replication
+   (issue 11, Measured): fresh 3-broker clusters with --replication sync
+   --min-replicas 1, sync --min-replicas 2 and async (the options as
+   HERALD_* variables), one gateway (--write-interval, 0 here), in each run, the
+   order rotated. Per cluster: SSE latency as in 2 (--subscribers,
+   --rate); acknowledged publishing (DEALER, rid and idempotency key, at
+   most --window unanswered) to three channels owned by b1, b2 and b3, one
+   process each through the owner's ROUTER: ack latency at --acked-rate per
+   channel, then acks/s as fast as the window allows, for --duration s.
+   Then the failover (unless --no-failover), sync --min-replicas 1 and
+   async, --runs times: b1, owning 4 channels under acknowledged publishing
+   (50/s each, through each channel's backup) with 3 SSE clients, is
+   SIGKILLed; from the kill to the first ack of a publish sent after it,
+   the epoch kept or not, and the clients' resets, losses and duplicates.
+
 Prints a Markdown table of medians over --runs; --json prints the raw runs.
 """
 import argparse
@@ -158,12 +173,16 @@ class Single(Setup):
 class Cluster(Setup):
     name = "cluster"
 
-    def __init__(self, herald, brokers=3, gateways=1):
+    def __init__(self, herald, brokers=3, gateways=1, env=None):
+        """env: HERALD_* variables for every broker and gateway, options
+        without a flag of local-cluster.sh (HERALD_REPLICATION=async); each
+        process reads those it has."""
         self.dir = tempfile.mkdtemp(prefix="herald-bench-cluster-")
         try:
             subprocess.run([LOCAL_CLUSTER, "start", "--dir", self.dir, "--brokers",
                             str(brokers), "--gateways", str(gateways), "--herald", herald],
-                           check=True, stdout=subprocess.DEVNULL)
+                           check=True, stdout=subprocess.DEVNULL,
+                           env=dict(os.environ, **(env or {})))
         except BaseException:       # also Ctrl-C: what had started is stopped
             self.stop()
             raise
@@ -243,14 +262,14 @@ def _sent_rate(report):
     return report["sent"] / report["send_s"] if report["send_s"] else 0.0
 
 
-def latency(herald, setup, duration, forwarded):
+def latency(herald, setup, duration, forwarded, subscribers=100, rate=500):
     channel = setup.channel_owned_by(0, "lat-")
     setup.warm(channel)
     via = 1 if forwarded else 0
     port = setup.gateway.rsplit(":", 1)[1]
     argv = ["--target", "herald", "--port", port, "--zmq-endpoint",
-            setup.brokers[via]["publish"], "--channel", channel, "-n", 100, "-r", 500,
-            "-d", duration]
+            setup.brokers[via]["publish"], "--channel", channel, "-n", subscribers,
+            "-r", rate, "-d", duration]
     for pid in setup.pids:
         argv += ["--server-pid", pid]
     r = bench(herald, *argv)
@@ -430,6 +449,328 @@ def main_handoff(herald, args):
             "yes" if kept else "NO"))
 
 
+# --replication-compare: the clusters of issue 11, each started afresh per run
+REPLICATIONS = [
+    ("sync, min-replicas 1", {"HERALD_REPLICATION": "sync", "HERALD_MIN_REPLICAS": "1"}),
+    ("sync, min-replicas 2", {"HERALD_REPLICATION": "sync", "HERALD_MIN_REPLICAS": "2"}),
+    ("async", {"HERALD_REPLICATION": "async"})]
+
+
+def percentile(values, p):
+    """values sorted; nearest rank."""
+    return values[min(len(values) - 1, int(len(values) * p / 100.0))] if values else None
+
+
+def _acked_worker(router, channel, go, duration, window, rate, size, out):
+    """One acknowledged publisher, in its own process (ZeroMQ context and
+    interpreter): DEALER to router, each publish {ch, data, id, rid} with
+    its own idempotency key, at most `window` unanswered, `rate` a second
+    (0: as fast as acks come back), for `duration` s from the barrier `go`,
+    then at most 5 s more for the last answers. Puts on `out`: acks, errors
+    by kind, unanswered, every ack's latency (s, send to answer) and the
+    span (first send to last answer, s)."""
+    import msgpack
+    import zmq
+    ctx = zmq.Context()
+    sock = ctx.socket(zmq.DEALER)
+    sock.setsockopt(zmq.LINGER, 0)
+    sock.connect(router)
+    key, payload = "%s-%d-" % (channel, os.getpid()), "x" * size
+    sent, lat, errors, rid = {}, [], {}, 0
+    go.wait(60)
+    start = last = time.monotonic()
+    end = start + duration
+    while True:
+        now = time.monotonic()
+        if now >= end + 5 or (now >= end and not sent):
+            break
+        while now < end and len(sent) < window and (not rate or rid < (now - start) * rate):
+            rid += 1
+            sock.send(msgpack.packb({"ch": channel, "data": payload, "id": key + str(rid),
+                                     "rid": rid}))
+            sent[rid] = now = time.monotonic()
+        due = start + rid / rate - now if rate else 0.1     # the next send
+        if not sock.poll(max(1, min(100, int(due * 1000)))):
+            continue
+        while True:
+            try:
+                reply = msgpack.unpackb(sock.recv(zmq.NOBLOCK))
+            except zmq.Again:
+                break
+            t = sent.pop(reply.get("rid"), None)
+            if t is None:
+                continue
+            last = time.monotonic()
+            if reply.get("error"):
+                errors[reply["error"]] = errors.get(reply["error"], 0) + 1
+            else:
+                lat.append(last - t)
+    ctx.destroy(0)
+    out.put({"acked": len(lat), "errors": errors, "unanswered": len(sent), "lat": lat,
+             "span": last - start})
+
+
+def acked(setup, duration, window, rate, size=100):
+    """Acknowledged publishing to three channels owned by b1, b2 and b3, each
+    by its own process through its owner's ROUTER (_acked_worker), all
+    started at once. Returns acks/s (the sum of each publisher's acks over
+    its span) and the ack latency p50/p99 over every ack."""
+    import multiprocessing
+    mp = multiprocessing.get_context("spawn")
+    routes = []
+    for k in range(3):
+        channel = setup.channel_owned_by(k, "ack%d-" % k)
+        setup.warm(channel)
+        routes.append((setup.brokers[k]["router"], channel))
+    out, go = mp.Queue(), mp.Barrier(len(routes) + 1)
+    procs = [mp.Process(target=_acked_worker, daemon=True,
+                        args=(r, c, go, duration, window, rate, size, out)) for r, c in routes]
+    for p in procs:
+        p.start()
+    try:
+        go.wait(60)
+        results = [out.get(timeout=duration + 60) for _ in procs]
+    finally:
+        for p in procs:
+            p.join(10)
+            if p.is_alive():
+                p.kill()
+    lat = sorted(x for r in results for x in r["lat"])
+    errors = {}
+    for r in results:
+        for k, v in r["errors"].items():
+            errors[k] = errors.get(k, 0) + v
+    return {"acks/s": sum(r["acked"] / r["span"] for r in results if r["span"] > 0),
+            "acks": len(lat), "ack p50 ms": 1000 * percentile(lat, 50) if lat else None,
+            "ack p99 ms": 1000 * percentile(lat, 99) if lat else None, "errors": errors,
+            "unanswered": sum(r["unanswered"] for r in results)}
+
+
+def cpu_s(pids):
+    """utime + stime of these processes, in s."""
+    total = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+        except OSError:
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def released(setup):
+    """Events the owners released after their backup held them, and
+    without one (--min-replicas 1 while a backup is not in sync)."""
+    name = 'herald_sync_released_total{outcome="%s"}'
+    return {o: sum(counter(b["http"], name % o) for b in setup.brokers)
+            for o in ("replicated", "alone")}
+
+
+def compare_run(herald, env, args):
+    """One fresh 3-broker cluster of `env`, one gateway: SSE latency,
+    acked latency at a fixed rate, then acked throughput (latency first:
+    throughput fills the histories)."""
+    setup = Cluster(herald, env=dict(env, HERALD_WRITE_INTERVAL=args.write_interval))
+    try:
+        out = {"load": float(open("/proc/loadavg").read().split()[0])}
+        sse = latency(herald, setup, args.duration, False, args.subscribers, args.rate)
+        out.update({"sse " + k: v for k, v in sse.items()})
+        fixed = acked(setup, args.duration, args.window, args.acked_rate)
+        out.update({"fixed " + k: v for k, v in fixed.items()})
+        brokers = [b["pid"] for b in setup.brokers]
+        cpu = cpu_s(brokers)
+        out.update(acked(setup, args.duration, args.window, 0))
+        out["broker cpu us/ack"] = 1e6 * (cpu_s(brokers) - cpu) / max(1, out["acks"])
+        out.update(released(setup))
+        return out
+    finally:
+        setup.stop()
+
+
+def failover(herald, env, channels=4, rate=50, after=3.0):
+    """SIGKILL the owner of busy channels and time the failover. A fresh
+    3-broker cluster of `env` and a gateway; `channels` channels owned by
+    b1; on the gateway three SSE clients of all of them. Per channel a
+    thread publishes acknowledged, `rate` a second, each with its own key
+    (retried with it on `unavailable` or no answer within 0.25 s) through
+    the ROUTER of the channel's backup (it forwards to b1, and owns the
+    channel once b1 is gone). Once every channel's backup holds it in sync
+    (sync only) and publishing runs, b1 is SIGKILLed; publishing goes on
+    `after` s past each channel's first ack. Returns, from the kill: the
+    first ack of a publish sent after it (the new owner's), per channel
+    min and max; whether every channel kept its epoch with consecutive
+    seqs; and what the SSE clients saw: resets, and acked events missing
+    or delivered twice. Needs pyzmq and msgpack."""
+    import msgpack
+    import zmq
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    import failover as F
+    import harness as H
+    setup = Cluster(herald, env=env)
+    ctx, received = zmq.Context(), []
+    try:
+        b = setup.brokers
+        ids = [x["id"] for x in b]
+        wait(lambda: all((_view(x["http"]) or {}).get("owners") == ids for x in b), 90,
+             "a view of three owners")
+        names = [ch for ch in ("fo%d" % n for n in range(1000))
+                 if H.rendezvous_order(ids, ch)[0] == "b1"][:channels]
+        via = {ch: ids.index(H.rendezvous_order(ids, ch)[1]) for ch in names}
+        received = [F.Received("sse%d" % k, H.SSEClient(setup.gateway, names), names)
+                    for k in range(3)]
+        for r in received:
+            r.client.wait_subscribed(10)
+        halt, kill = threading.Event(), {}
+        acks = {ch: [] for ch in names}     # (data, epoch, seq, sent, answered)
+
+        def publish(ch):
+            sock = ctx.socket(zmq.DEALER)
+            sock.setsockopt(zmq.LINGER, 0)
+            sock.connect(b[via[ch]]["router"])
+            rid, n, give_up = 0, 0, time.monotonic() + 120
+            while not halt.is_set() and time.monotonic() < give_up:
+                n += 1
+                data = "%s-%d" % (ch, n)
+                tries = {}
+                while time.monotonic() < give_up:
+                    rid += 1
+                    sock.send(msgpack.packb({"ch": ch, "data": data, "id": data, "rid": rid}))
+                    tries[rid] = time.monotonic()
+                    reply = None
+                    while reply is None and sock.poll(250):
+                        r = msgpack.unpackb(sock.recv())
+                        if r.get("rid") in tries:   # a late answer to an earlier try too
+                            reply = r
+                    if reply and not reply.get("error"):
+                        acks[ch].append((data, reply["epoch"], reply["seq"],
+                                         tries[reply["rid"]], time.monotonic()))
+                        break
+                    if reply:
+                        time.sleep(0.01)    # unavailable: pacing the retry
+                time.sleep(1.0 / rate)
+            sock.close(0)
+        threads = [threading.Thread(target=publish, args=(ch,), daemon=True) for ch in names]
+        for t in threads:
+            t.start()
+        wait(lambda: all(len(a) >= 10 for a in acks.values()), 30, "publishing under way")
+        if env.get("HERALD_REPLICATION") != "async":
+            wait(lambda: sum(counter(b[s]["http"], "herald_backup_channels_in_sync")
+                             for s in (1, 2)) >= channels, 30, "backups in sync")
+        kill["at"] = time.monotonic()
+        os.kill(b[0]["pid"], signal.SIGKILL)
+
+        def first_after(ch):
+            return next((a for a in acks[ch] if a[3] > kill["at"]), None)
+        wait(lambda: all(first_after(ch) and time.monotonic() > first_after(ch)[4] + after
+                         for ch in names), 60, "acks by the new owners")
+        halt.set()
+        for t in threads:
+            t.join(5)
+        want = {ch: [a[0] for a in acks[ch]] for ch in names}
+
+        def settled():
+            for r in received:
+                r.update()
+            return all(sum(1 for i in r.items if i[0] == "event" and i[1] == ch) >=
+                       len(want[ch]) for r in received for ch in names)
+        try:
+            wait(settled, 10, "every ack delivered")
+        except RuntimeError as e:
+            log(e)
+        firsts = [first_after(ch)[4] - kill["at"] for ch in names]
+        before = sorted(a[4] - a[3] for ch in names for a in acks[ch] if a[4] < kill["at"])
+        kept = all(len({a[1] for a in acks[ch]}) == 1 and
+                   [a[2] for a in acks[ch]] == list(range(acks[ch][0][2],
+                                                          acks[ch][0][2] + len(acks[ch])))
+                   for ch in names)
+        resets = missing = twice = 0
+        for r in received:
+            for ch in names:
+                resets += sum(1 for i in r.items if i[0] == "reset" and i[1] == ch)
+                got = [i[4] for i in r.items if i[0] == "event" and i[1] == ch]
+                missing += len(set(want[ch]) - set(got))
+                twice += len(got) - len(set(got))
+        return {"first ack s": min(firsts), "last channel's first ack s": max(firsts),
+                "epoch kept, seqs consecutive": kept, "sse resets": resets,
+                "acked not delivered": missing, "delivered twice": twice,
+                "acks": sum(len(a) for a in acks.values()),
+                "ack p50 ms before the kill": 1000 * percentile(before, 50),
+                "takeovers": {e: sum(counter(b[s]["http"],
+                                             'herald_takeovers_total{epoch="%s"}' % e)
+                                     for s in (1, 2)) for e in ("kept", "new")}}
+    finally:
+        for r in received:
+            r.client.sock.close()
+        ctx.destroy(0)
+        setup.stop()
+
+
+def main_replication(herald, args):
+    """Every setup of REPLICATIONS in each run, the order rotated per run;
+    then the failover, sync (min-replicas 1) and async, each --runs times."""
+    log("host: %d cores, load %s" % (os.cpu_count(), open("/proc/loadavg").read().split()[:3]))
+    results = {name: [] for name, _ in REPLICATIONS}
+    for run in range(args.runs):
+        order = REPLICATIONS[run % 3:] + REPLICATIONS[:run % 3]
+        for name, env in order:
+            figures = compare_run(herald, env, args)
+            results[name].append(figures)
+            log("run %d %s: %s" % (run + 1, name, json.dumps(figures)))
+    fails = {}
+    for run in range(args.runs if args.failover else 0):
+        for name, env in (REPLICATIONS[0], REPLICATIONS[2]):
+            figures = failover(herald, env)
+            fails.setdefault(name, []).append(figures)
+            log("run %d failover %s: %s" % (run + 1, name, json.dumps(figures)))
+    if args.json:
+        for r in results.values():
+            for x in r:
+                x.pop("lat", None)
+        print(json.dumps({"compare": results, "failover": fails}, indent=1))
+        return
+    replication_table(results, fails, args.acked_rate)
+
+
+def replication_table(results, fails, acked_rate):
+    """Markdown tables of medians, from main_replication's results (also
+    those it printed with --json: {"compare": results, "failover": fails})."""
+    def med(runs, key, fmt="%.2f"):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return fmt % statistics.median(values) if values else "-"
+    base = statistics.median(r["acks/s"] for r in results["async"])
+    print("| cluster (3 brokers) | acked publishes/s (x async) | ack p50 / p99 ms, at %d/s "
+          "per channel | ack p50 / p99 ms, saturated | SSE p50 / p99 ms | lost / dup (SSE) | "
+          "brokers' CPU per ack, saturated | released replicated / alone |" % acked_rate)
+    print("|---|---|---|---|---|---|---|---|")
+    for name, runs in results.items():
+        tput = statistics.median(r["acks/s"] for r in runs)
+        print("| %s | %.0f (%.2fx; runs %s) | %s / %s | %s / %s | %s / %s | %s / %s | %s µs "
+              "| %s / %s |" % (
+            name, tput, tput / base, ", ".join("%.0fk" % (r["acks/s"] / 1000) for r in runs),
+            med(runs, "fixed ack p50 ms"), med(runs, "fixed ack p99 ms"),
+            med(runs, "ack p50 ms"), med(runs, "ack p99 ms"), med(runs, "sse p50 ms"),
+            med(runs, "sse p99 ms"), med(runs, "sse lost", "%d"),
+            med(runs, "sse duplicates", "%d"), med(runs, "broker cpu us/ack", "%.1f"),
+            med(runs, "replicated", "%d"),
+            med(runs, "alone", "%d")))
+    if fails:
+        print()
+        print("| failover (SIGKILL b1) | -> first ack by a new owner (runs) | -> every "
+              "channel's first ack | epoch kept | SSE resets | acked not delivered / twice | "
+              "ack p50 ms before the kill |")
+        print("|---|---|---|---|---|---|---|")
+        for name, runs in fails.items():
+            print("| %s | %s s (%s) | %s s | %s | %d | %d / %d | %s |" % (
+                name, med(runs, "first ack s"),
+                ", ".join("%.2f" % r["first ack s"] for r in runs),
+                med(runs, "last channel's first ack s"),
+                "yes" if all(r["epoch kept, seqs consecutive"] for r in runs) else "NO",
+                sum(r["sse resets"] for r in runs), sum(r["acked not delivered"] for r in runs),
+                sum(r["delivered twice"] for r in runs),
+                med(runs, "ack p50 ms before the kill")))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--herald", default=os.path.join(ROOT, "build", "herald"))
@@ -440,10 +781,30 @@ def main():
                     help="measure a graceful handoff (3, below) instead of 1 and 2")
     ap.add_argument("--handoff-channels", default="1000,10000")
     ap.add_argument("--handoff-history", type=int, default=10, help="events per channel")
+    ap.add_argument("--replication-compare", action="store_true",
+                    help="synchronous replication against async (4, below) instead of 1 and 2")
+    ap.add_argument("--window", type=int, default=64, help="unanswered acked publishes "
+                    "per publisher (4)")
+    ap.add_argument("--acked-rate", type=int, default=300, help="acked publishes/s per "
+                    "channel for the fixed-rate ack latency (4)")
+    ap.add_argument("--subscribers", type=int, default=100, help="SSE subscribers (4)")
+    ap.add_argument("--rate", type=int, default=500, help="events/s for SSE latency (4)")
+    ap.add_argument("--write-interval", default="0", help="the gateway's (4): 0, so that "
+                    "its grouping of writes (20 ms by default) hides no sub-ms cost")
+    ap.add_argument("--no-failover", dest="failover", action="store_false",
+                    help="skip the failover runs of 4")
+    ap.add_argument("--table", metavar="FILE", help="print 4's tables from what "
+                    "--replication-compare --json printed, and nothing else")
     args = ap.parse_args()
     herald = os.path.abspath(args.herald)
     if args.handoff:
         return main_handoff(herald, args)
+    if args.table:
+        with open(args.table) as f:
+            raw = json.load(f)
+        return replication_table(raw["compare"], raw["failover"], args.acked_rate)
+    if args.replication_compare:
+        return main_replication(herald, args)
     # Latency first: a setup's throughput run leaves its brokers' history full
     cases = [("latency", "single", False), ("latency", "cluster", False),
              ("latency", "cluster", True), ("throughput", "single", False),
