@@ -622,6 +622,17 @@ hrb_cluster_send (hrb_cluster_t *self, int to, const hr_buf_t *frame)
     return s_send (self, to, frame);
 }
 
+bool
+hrb_cluster_writable (hrb_cluster_t *self, int to)
+{
+    if (to < 0 || to >= (int) HR_CLUSTER_MAX || !self->dealers [to])
+        return false;
+    int events = 0;
+    size_t size = sizeof events;
+    return zmq_getsockopt (self->dealers [to], ZMQ_EVENTS, &events, &size) == 0
+        && (events & ZMQ_POLLOUT);
+}
+
 const hrb_view_t *
 hrb_cluster_view (hrb_cluster_t *self)
 {

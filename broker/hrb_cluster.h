@@ -170,6 +170,10 @@ uint32_t hrb_cluster_fingerprint (hrb_cluster_t *self);
 //  could not be queued (not connected, or its queue is full).
 int hrb_cluster_send (hrb_cluster_t *self, int to, const hr_buf_t *frame);
 
+//  True when a frame to broker to would be queued now (connected, its
+//  queue not full): lets a caller skip encoding what would be refused.
+bool hrb_cluster_writable (hrb_cluster_t *self, int to);
+
 //  Graceful leave (SIGTERM): asks for a view without this broker
 //  (hrb_view_leave); hrb_cluster_left is true once one is installed here.
 void hrb_cluster_leave (hrb_cluster_t *self);

@@ -65,6 +65,8 @@ s_frame (void *arg, int to, uint64_t number, uint64_t r, bool first, uint64_t ec
          const hrb_sync_item_t *items, size_t count)
 {
     hrb_repl_t *self = arg;
+    if (!hrb_cluster_writable (self->cluster, to))
+        return -1;                      //  refused anyway: spare the encoding
     hr_buf_reset (&self->spans);
     for (size_t i = 0; i < count; i++) {
         hrb_peer_span_t span = { items [i].envelope, items [i].size, items [i].seq };
@@ -139,6 +141,8 @@ s_snapshot (void *arg, int to, uint64_t number, uint64_t first_r, bool first, ui
             const char *ch, size_t len)
 {
     hrb_repl_t *self = arg;
+    if (!hrb_cluster_writable (self->cluster, to))
+        return HRB_SYNC_REFUSED;        //  nothing queued: tried again
     hrb_stream_t *stream = hrb_streams_find (self->streams, ch, len);
     if (!stream)
         return s_frame (self, to, number, first_r, first, echo, NULL, 0) == 0? 1: 0;

@@ -422,6 +422,10 @@ hrb_server_run (hrb_server_t *self)
             //  Views and peers first: a publish read in this turn meets the
             //  view of now; forwards past their second are answered
             hrb_cluster_serve (self->cluster, S_BATCH);
+            //  Racks owed for frames just read, events their racks
+            //  confirmed: out now, not after the poll
+            if (self->repl)
+                hrb_repl_step (self->repl);
             uint64_t wake = hrb_cluster_tick (self->cluster);
             hrb_forwards_expire (self->forwards, now);
             hrb_defer_due (self->defer, hrb_cluster_view_number (self->cluster), now,
