@@ -45,7 +45,8 @@ struct _hrb_replica_t {
     uint64_t events;            //  appended, live or repaired
     uint64_t refused;           //  messages refused, new channels at the cap
     hr_metrics_shard_t *shard;
-    int m_channels, m_events, m_repairs, m_history_events, m_history_bytes, m_refused;
+    int m_channels, m_events, m_repairs, m_history_events, m_history_bytes, m_refused,
+        m_keys, m_key_bytes;
 };
 
 hrb_replica_action_t
@@ -344,6 +345,11 @@ hrb_replica_new (void *zmq_ctx, const hrb_config_t *config, hrb_cluster_t *clust
     self->m_refused = hr_metrics_add (metrics, "herald_replica_refused_total",
         HR_METRIC_COUNTER, "Stream messages a replica could not take (malformed, or a new "
         "channel at --max-channels).");
+    self->m_keys = hr_metrics_add (metrics, "herald_replica_keys", HR_METRIC_GAUGE,
+        "Idempotency keys of replicated events, kept for a takeover (bounded as the "
+        "broker's own: --dedupe-max, --dedupe-memory).");
+    self->m_key_bytes = hr_metrics_add (metrics, "herald_replica_key_bytes", HR_METRIC_GAUGE,
+        "Bytes those keys take.");
     return self;
 }
 
@@ -404,6 +410,8 @@ s_tick (hrb_replica_t *self)
     hr_metrics_set (self->shard, self->m_history_events, (int64_t) stats.events);
     hr_metrics_set (self->shard, self->m_history_bytes, (int64_t) stats.bytes);
     hr_metrics_set (self->shard, self->m_refused, (int64_t) self->refused);
+    hr_metrics_set (self->shard, self->m_keys, (int64_t) hrb_dedupe_keys (self->keys));
+    hr_metrics_set (self->shard, self->m_key_bytes, (int64_t) hrb_dedupe_bytes (self->keys));
 }
 
 void
