@@ -2,83 +2,14 @@
     a hash table and, per pair (backup broker), in the list of their state
     (SYNCED, SNAPSHOT in snap_r order, UNSAFE, SAFE waiting for a
     snapshot); items in their channel's FIFO and, while they count on an
-    ack, in their pair's unsent or sent list (rseq order).  */
-#include "hrb_sync.h"
+    ack, in their pair's unsent or sent list (rseq order). This file keeps
+    the channels and their items and releases them; hrb_sync_pair.c runs
+    each pair's sessions: the frames that go, the acks that come.  */
+#include "hrb_sync_impl.h"
 #include "hr_buf.h"
-#include "hr_channel.h"
-#include "hr_cluster.h"
-#include "hr_list.h"
 
 #include <assert.h>
-#include <czmq.h>
 #include <string.h>
-
-typedef struct _s_channel_t s_channel_t;
-
-//  An event waiting for its release, or a waiter (envelope NULL) in its
-//  item's waiters. The caller's bytes follow: envelope, reply, key.
-typedef struct {
-    hr_list_t node;             //  in its channel's items (a waiter: its item's waiters)
-    hr_list_t out;              //  in its pair's unsent or sent list
-    hr_list_t age;              //  in self->ages, oldest first
-    hr_list_t waiters;
-    s_channel_t *channel;
-    uint64_t seq, rseq;
-    uint64_t since;             //  the step before it came
-    bool new_epoch;
-    size_t size, reply_len;
-    size_t bytes;               //  counted against max_bytes
-    char *key;                  //  "channel\nid", or NULL
-    uint8_t data [];
-} s_item_t;
-
-struct _s_channel_t {
-    hr_list_t node;             //  in its pair's list of its state (NONE: none)
-    hr_list_t all;              //  in self->all, the sweep's rotation
-    hr_list_t alone;            //  in self->alone: SAFE or NONE with items (min 1)
-    hr_list_t items;            //  s_item_t, oldest first
-    int backup;                 //  -1: none
-    hrb_sync_state_t state;
-    bool counted;               //  a snapshot in flight, counted in its pair
-    uint64_t snap_first, snap_r;    //  SNAPSHOT/SYNCED: the frames of its snapshot
-    size_t len;
-    char name [HR_CHANNEL_MAX + 1];
-};
-
-typedef struct {
-    hr_list_t lists [HRB_SYNC_SYNCED + 1];    //  channels by state (SNAPSHOT in snap_r
-                                //  order; SAFE: waiting for a snapshot; not NONE)
-    hr_list_t unsent, sent;     //  items of SYNCED and SNAPSHOT channels
-    size_t channels;
-    uint64_t next_r;            //  the next frame's r (never reused once queued)
-    bool first;                 //  a new session: its first frame has not gone
-    uint64_t start_r;           //  the r the session started at
-    bool session_acked;
-    uint64_t quiet_at;          //  the session's first frame or latest ack
-    uint64_t echo, echo_at;     //  the backup's latest stamp, and when it came
-    bool heard;                 //  an ack of this view came, at heard_at
-    uint64_t heard_at;
-    uint64_t sent_at;           //  the latest frame
-    size_t snapshots;           //  in flight
-} s_pair_t;
-
-struct _hrb_sync_t {
-    int self, brokers, min_replicas;
-    uint64_t validity, heartbeat;
-    size_t max_bytes, bytes, items;
-    hrb_sync_ops_t ops;
-    void *arg;
-    uint64_t view, fenced;
-    uint64_t now;               //  the latest step's
-    zhashx_t *channels;         //  name -> s_channel_t (owned)
-    zhashx_t *keys;             //  "channel\nid" -> s_item_t (not owned)
-    hr_list_t all, alone, ages;
-    size_t states [HRB_SYNC_SYNCED + 1];
-    s_pair_t pairs [HR_CLUSTER_MAX];
-    hrb_sync_item_t *frame;     //  a frame's items, lent to ops.frame
-    size_t frame_max;
-    hrb_sync_stats_t stats;
-};
 
 //  A channel and its items, waiters included (no release: the caller is
 //  going, or the channel has none)
@@ -145,8 +76,8 @@ hrb_sync_destroy (hrb_sync_t **self_p)
     *self_p = NULL;
 }
 
-static s_channel_t *
-s_find (hrb_sync_t *self, const char *ch, size_t len)
+s_channel_t *
+hrb_sync_channel (hrb_sync_t *self, const char *ch, size_t len)
 {
     char name [HR_CHANNEL_MAX + 1];
     if (len == 0 || len > HR_CHANNEL_MAX)
@@ -160,12 +91,6 @@ static s_pair_t *
 s_pair (hrb_sync_t *self, const s_channel_t *channel)
 {
     return channel->backup < 0? NULL: &self->pairs [channel->backup];
-}
-
-static bool
-s_in_sync (hrb_sync_state_t state)
-{
-    return state == HRB_SYNC_SYNCED || state == HRB_SYNC_SNAPSHOT;
 }
 
 //  With --min-replicas 1, SAFE and NONE channels with items go ALONE at
@@ -184,8 +109,8 @@ s_alone_check (hrb_sync_t *self, s_channel_t *channel)
 
 //  Moves channel to state: into its pair's list for it; out of SYNCED and
 //  SNAPSHOT its items count on no ack any more (a snapshot carries them).
-static void
-s_set_state (hrb_sync_t *self, s_channel_t *channel, hrb_sync_state_t state)
+void
+hrb_sync_set_state (hrb_sync_t *self, s_channel_t *channel, hrb_sync_state_t state)
 {
     s_pair_t *pair = s_pair (self, channel);
     if (channel->counted) {
@@ -193,7 +118,7 @@ s_set_state (hrb_sync_t *self, s_channel_t *channel, hrb_sync_state_t state)
         channel->counted = false;
     }
     hr_list_remove (&channel->node);
-    if (!s_in_sync (state))
+    if (!hrb_sync_in_sync (state))
         for (hr_list_t *node = hr_list_first (&channel->items); node;
              node = hr_list_next (&channel->items, node))
             hr_list_remove (&hr_list_entry (node, s_item_t, node)->out);
@@ -210,13 +135,13 @@ s_set_state (hrb_sync_t *self, s_channel_t *channel, hrb_sync_state_t state)
 static void
 s_rebind (hrb_sync_t *self, s_channel_t *channel, int backup)
 {
-    s_set_state (self, channel, HRB_SYNC_NONE);     //  off the lists of its pair
+    hrb_sync_set_state (self, channel, HRB_SYNC_NONE);     //  off the lists of its pair
     if (channel->backup >= 0)
         self->pairs [channel->backup].channels--;
     channel->backup = backup;
     if (backup >= 0)
         self->pairs [backup].channels++;
-    s_set_state (self, channel, backup < 0? HRB_SYNC_NONE: HRB_SYNC_SAFE);
+    hrb_sync_set_state (self, channel, backup < 0? HRB_SYNC_NONE: HRB_SYNC_SAFE);
 }
 
 static bool
@@ -254,8 +179,8 @@ s_forget (hrb_sync_t *self, s_channel_t *channel)
     zhashx_delete (self->channels, channel->name);
 }
 
-static hrb_sync_item_t
-s_lend (const s_item_t *item)
+hrb_sync_item_t
+hrb_sync_lend (const s_item_t *item)
 {
     const s_channel_t *channel = item->channel;
     return (hrb_sync_item_t) {
@@ -265,8 +190,8 @@ s_lend (const s_item_t *item)
 }
 
 //  Releases channel's oldest item, then its waiters, with the same outcome.
-static void
-s_release_head (hrb_sync_t *self, s_channel_t *channel, hrb_sync_outcome_t outcome)
+void
+hrb_sync_release_head (hrb_sync_t *self, s_channel_t *channel, hrb_sync_outcome_t outcome)
 {
     s_item_t *item = hr_list_entry (hr_list_first (&channel->items), s_item_t, node);
     hr_list_remove (&item->node);
@@ -276,13 +201,13 @@ s_release_head (hrb_sync_t *self, s_channel_t *channel, hrb_sync_outcome_t outco
         zhashx_delete (self->keys, item->key);
     if (hr_list_empty (&channel->items))
         hr_list_remove (&channel->alone);
-    hrb_sync_item_t lent = s_lend (item);
+    hrb_sync_item_t lent = hrb_sync_lend (item);
     self->ops.release (self->arg, &lent, outcome);
     hr_list_t *node;
     while ((node = hr_list_first (&item->waiters))) {
         s_item_t *waiter = hr_list_entry (node, s_item_t, node);
         hr_list_remove (node);
-        hrb_sync_item_t also = s_lend (waiter);
+        hrb_sync_item_t also = hrb_sync_lend (waiter);
         also.seq = item->seq;
         also.rseq = item->rseq;
         self->ops.release (self->arg, &also, outcome);
@@ -298,32 +223,6 @@ s_release_head (hrb_sync_t *self, s_channel_t *channel, hrb_sync_outcome_t outco
     free (item);
 }
 
-//  A new session of pair: the backup forgets what it held for this broker
-//  when its first frame comes, but until it acknowledges one of them it may
-//  still believe it holds its channels: they are UNSAFE. Nothing changes
-//  while the first frame of the session has not gone yet.
-static void
-s_new_session (hrb_sync_t *self, s_pair_t *pair)
-{
-    if (pair->first)
-        return;
-    pair->first = true;
-    pair->session_acked = false;
-    self->stats.sessions++;
-    hr_list_t *node;
-    for (int state = HRB_SYNC_SNAPSHOT; state <= HRB_SYNC_SYNCED; state++)
-        while ((node = hr_list_first (&pair->lists [state])))
-            s_set_state (self, hr_list_entry (node, s_channel_t, node), HRB_SYNC_UNSAFE);
-}
-
-static void
-s_all_safe (hrb_sync_t *self, s_pair_t *pair)
-{
-    hr_list_t *node;
-    while ((node = hr_list_first (&pair->lists [HRB_SYNC_UNSAFE])))
-        s_set_state (self, hr_list_entry (node, s_channel_t, node), HRB_SYNC_SAFE);
-}
-
 void
 hrb_sync_install (hrb_sync_t *self, uint64_t number,
                   int (*backup_of) (void *arg, const char *ch, size_t len), void *arg)
@@ -331,14 +230,8 @@ hrb_sync_install (hrb_sync_t *self, uint64_t number,
     self->view = number;
     if (self->fenced && number >= self->fenced)
         self->fenced = 0;
-    for (int i = 0; i < self->brokers; i++) {
-        s_pair_t *pair = &self->pairs [i];
-        if (pair->channels && !pair->first)
-            self->stats.sessions++;
-        pair->first = true;
-        pair->session_acked = false;
-        pair->heard = false;
-    }
+    for (int i = 0; i < self->brokers; i++)
+        hrb_sync_pair_install (self, &self->pairs [i]);
     //  Every kept channel starts SAFE: the backup forgets all at install
     hr_list_t *node = hr_list_first (&self->all);
     while (node) {
@@ -347,7 +240,7 @@ hrb_sync_install (hrb_sync_t *self, uint64_t number,
         int backup = backup_of (arg, channel->name, channel->len);
         if (backup == -2) {
             while (!hr_list_empty (&channel->items))
-                s_release_head (self, channel, HRB_SYNC_DROPPED);
+                hrb_sync_release_head (self, channel, HRB_SYNC_DROPPED);
             s_forget (self, channel);
         }
         else
@@ -359,7 +252,7 @@ hrb_sync_install (hrb_sync_t *self, uint64_t number,
 int
 hrb_sync_track (hrb_sync_t *self, const char *ch, size_t len, int backup)
 {
-    return s_find (self, ch, len) || s_create (self, ch, len, backup)? 0: -1;
+    return hrb_sync_channel (self, ch, len) || s_create (self, ch, len, backup)? 0: -1;
 }
 
 bool
@@ -373,8 +266,8 @@ hrb_sync_may_publish (hrb_sync_t *self, const char *ch, size_t len)
 {
     if (self->min_replicas == 1)
         return true;
-    s_channel_t *channel = s_find (self, ch, len);
-    return !channel || s_in_sync (channel->state);
+    s_channel_t *channel = hrb_sync_channel (self, ch, len);
+    return !channel || hrb_sync_in_sync (channel->state);
 }
 
 static s_item_t *
@@ -418,14 +311,14 @@ hrb_sync_add (hrb_sync_t *self, const char *ch, size_t len, int backup, uint64_t
         return -1;
     if (id_len > HR_ID_MAX)
         id = NULL;          //  no valid key: nothing can repeat it
-    s_channel_t *channel = s_find (self, ch, len);
+    s_channel_t *channel = hrb_sync_channel (self, ch, len);
     if (channel && channel->backup != backup)
         return -1;
     if (!channel && !(channel = s_create (self, ch, len, backup)))
         return -1;
     //  A new epoch's seq 1 is the channel's whole state: its frame is a snapshot
     if (new_epoch && channel->state == HRB_SYNC_SAFE && hr_list_empty (&channel->items)) {
-        s_set_state (self, channel, HRB_SYNC_SNAPSHOT);
+        hrb_sync_set_state (self, channel, HRB_SYNC_SNAPSHOT);
         channel->snap_first = channel->snap_r = 0;     //  set when its frame goes
     }
     size_t key_len = id? len + 1 + id_len + 1: 0;
@@ -440,7 +333,7 @@ hrb_sync_add (hrb_sync_t *self, const char *ch, size_t len, int backup, uint64_t
     }
     hr_list_push_back (&channel->items, &item->node);
     hr_list_push_back (&self->ages, &item->age);
-    if (s_in_sync (channel->state))
+    if (hrb_sync_in_sync (channel->state))
         hr_list_push_back (&s_pair (self, channel)->unsent, &item->out);
     else
         s_alone_check (self, channel);
@@ -452,7 +345,7 @@ hrb_sync_find_key (hrb_sync_t *self, const char *ch, size_t len, const char *id,
                    size_t id_len, uint64_t *seq)
 {
     char key [HR_CHANNEL_MAX + HR_ID_MAX + 2];
-    s_channel_t *channel = s_find (self, ch, len);
+    s_channel_t *channel = hrb_sync_channel (self, ch, len);
     if (!channel || id_len > HR_ID_MAX)
         return false;
     s_key (key, channel, id, id_len);
@@ -466,7 +359,7 @@ int
 hrb_sync_wait (hrb_sync_t *self, const char *ch, size_t len, uint64_t seq,
                const void *reply, size_t reply_len)
 {
-    s_channel_t *channel = s_find (self, ch, len);
+    s_channel_t *channel = hrb_sync_channel (self, ch, len);
     if (!channel || !hrb_sync_room (self, len + reply_len))
         return -1;
     for (hr_list_t *node = hr_list_first (&channel->items); node;
@@ -482,238 +375,23 @@ hrb_sync_wait (hrb_sync_t *self, const char *ch, size_t len, uint64_t seq,
     return -1;
 }
 
-//  An ack of the current session: misses first (a channel missed at or
-//  after its snapshot is SAFE), then snapshots acknowledged whole, then
-//  the items of SYNCED channels up to r, oldest first per channel.
-static void
-s_acked (hrb_sync_t *self, int from, uint64_t r, const hrb_sync_miss_t *misses,
-         size_t count)
-{
-    s_pair_t *pair = &self->pairs [from];
-    for (size_t i = 0; i < count; i++) {
-        s_channel_t *channel = s_find (self, misses [i].ch, misses [i].len);
-        if (channel && channel->backup == from && s_in_sync (channel->state)
-        &&  channel->snap_first && misses [i].r >= channel->snap_first)
-            s_set_state (self, channel, HRB_SYNC_SAFE);
-    }
-    hr_list_t *node = hr_list_first (&pair->lists [HRB_SYNC_SNAPSHOT]);
-    while (node) {
-        hr_list_t *next = hr_list_next (&pair->lists [HRB_SYNC_SNAPSHOT], node);
-        s_channel_t *channel = hr_list_entry (node, s_channel_t, node);
-        if (channel->snap_r > r)
-            break;          //  in snap_r order (0: its frame has not gone yet, at the end)
-        if (channel->snap_r)
-            s_set_state (self, channel, HRB_SYNC_SYNCED);
-        node = next;
-    }
-    while ((node = hr_list_first (&pair->sent))) {
-        s_item_t *item = hr_list_entry (node, s_item_t, out);
-        if (item->rseq > r)
-            break;
-        //  Only SYNCED and SNAPSHOT channels have items sent; a SNAPSHOT one
-        //  with an item acked had its snapshot acked too
-        s_channel_t *channel = item->channel;
-        assert (channel->state == HRB_SYNC_SYNCED);
-        for (;;) {
-            s_item_t *head = hr_list_entry (hr_list_first (&channel->items), s_item_t, node);
-            assert (head->rseq && head->rseq <= item->rseq);
-            s_release_head (self, channel, HRB_SYNC_REPLICATED);
-            if (head == item)
-                break;
-        }
-    }
-}
-
-void
-hrb_sync_ack (hrb_sync_t *self, int from, uint64_t number, bool fence,
-              uint64_t installed, uint64_t r, bool gap, uint64_t stamp,
-              const hrb_sync_miss_t *misses, size_t count, uint64_t now)
-{
-    if (from < 0 || from >= self->brokers || from == self->self)
-        return;
-    s_pair_t *pair = &self->pairs [from];
-    if (fence) {
-        if (installed > self->view) {
-            self->stats.fences++;
-            if (installed > self->fenced)
-                self->fenced = installed;
-        }
-        return;
-    }
-    if (number != self->view)
-        return;
-    //  The echo moves with when it came: the backup's trust ends before
-    //  echo_at + validity
-    if (stamp > pair->echo) {
-        pair->echo = stamp;
-        pair->echo_at = now;
-    }
-    pair->heard = true;
-    pair->heard_at = now;
-    //  Frames of this session up to r applied, their misses listed (also
-    //  in a gap's rack); another session's, or a frame never sent: nothing
-    if (!pair->first && r >= pair->start_r && r < pair->next_r) {
-        pair->quiet_at = now;
-        if (!pair->session_acked) {
-            pair->session_acked = true;
-            s_all_safe (self, pair);
-        }
-        s_acked (self, from, r, misses, count);
-    }
-    //  A gap, even one of an older session (r 0 tells none), starts a new
-    //  one: it costs snapshots, never an event
-    if (gap)
-        s_new_session (self, pair);
-}
-
-//  A frame went (r): the session's first sets where it started.
-static void
-s_sent (s_pair_t *pair, uint64_t r, uint64_t now)
-{
-    if (pair->first) {
-        pair->start_r = r;
-        pair->quiet_at = now;
-        pair->first = false;
-    }
-    pair->sent_at = now;
-}
-
-//  Queues a frame of the first count items of self->frame (0: a
-//  keepalive) to pair to. False when it could not: ZeroMQ queued none of
-//  it, so the backup never sees it; its r goes with the next attempt.
-static bool
-s_frame (hrb_sync_t *self, int to, s_pair_t *pair, size_t count, uint64_t now)
-{
-    uint64_t r = pair->next_r;
-    if (self->ops.frame (self->arg, to, self->view, r, pair->first, pair->echo,
-                         self->frame, count)) {
-        self->stats.refused++;
-        return false;
-    }
-    pair->next_r++;
-    s_sent (pair, r, now);
-    return true;
-}
-
-//  Sends pair's unsent items in frames of at most HRB_SYNC_FRAME_MAX bytes.
-//  False when a frame was refused: it and the rest stay unsent.
-static bool
-s_send_items (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
-{
-    while (!hr_list_empty (&pair->unsent)) {
-        size_t count = 0, bytes = 0;
-        for (hr_list_t *node = hr_list_first (&pair->unsent); node;
-             node = hr_list_next (&pair->unsent, node)) {
-            s_item_t *item = hr_list_entry (node, s_item_t, out);
-            if (count && bytes + item->size > HRB_SYNC_FRAME_MAX)
-                break;
-            if (count == self->frame_max) {
-                self->frame_max = self->frame_max? self->frame_max * 2: 64;
-                self->frame = realloc (self->frame, self->frame_max * sizeof *self->frame);
-                assert (self->frame);
-            }
-            self->frame [count++] = s_lend (item);
-            bytes += item->size;
-        }
-        if (!s_frame (self, to, pair, count, now))
-            return false;
-        uint64_t r = pair->next_r - 1;
-        while (count--) {
-            s_item_t *item = hr_list_entry (hr_list_first (&pair->unsent), s_item_t, out);
-            s_channel_t *channel = item->channel;
-            item->rseq = r;
-            hr_list_move_back (&pair->sent, &item->out);
-            if (item->new_epoch && channel->state == HRB_SYNC_SNAPSHOT && !channel->snap_r) {
-                channel->snap_first = channel->snap_r = r;
-                hr_list_move_back (&pair->lists [HRB_SYNC_SNAPSHOT], &channel->node);
-            }
-        }
-    }
-    return true;
-}
-
-//  Snapshots SAFE channels while the pair is healthy (an ack of this view
-//  within 4 heartbeats): a snapshot carries the channel's items, which then
-//  count on its last frame. False when one was refused: none of it went
-//  (the channel goes first at the next step, with the same r), or part of
-//  it did (the backup may take those frames: their r are spent, and the
-//  session ends, as the backup would only see a gap after them).
-static bool
-s_send_snapshots (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
-{
-    hr_list_t *node;
-    while (pair->heard && now < pair->heard_at + 4 * self->heartbeat
-       &&  pair->snapshots < HRB_SYNC_SNAPSHOTS_MAX
-       &&  (node = hr_list_first (&pair->lists [HRB_SYNC_SAFE]))) {
-        s_channel_t *channel = hr_list_entry (node, s_channel_t, node);
-        uint64_t r = pair->next_r;
-        size_t frames = self->ops.snapshot (self->arg, to, self->view, r, pair->first,
-                                            pair->echo, channel->name, channel->len);
-        size_t queued = frames & ~HRB_SYNC_REFUSED;
-        if ((frames & HRB_SYNC_REFUSED) || !queued) {
-            self->stats.refused++;
-            if (queued) {
-                pair->next_r += queued;
-                s_sent (pair, r, now);
-                hr_list_move_back (&pair->lists [HRB_SYNC_SAFE], node);
-                s_new_session (self, pair);
-            }
-            return false;
-        }
-        pair->next_r += frames;
-        s_sent (pair, r, now);
-        self->stats.snapshots++;
-        s_set_state (self, channel, HRB_SYNC_SNAPSHOT);
-        channel->snap_first = r;
-        channel->snap_r = r + frames - 1;
-        channel->counted = true;
-        pair->snapshots++;
-        for (hr_list_t *inode = hr_list_first (&channel->items); inode;
-             inode = hr_list_next (&channel->items, inode)) {
-            s_item_t *item = hr_list_entry (inode, s_item_t, node);
-            item->rseq = channel->snap_r;
-            hr_list_push_back (&pair->sent, &item->out);
-        }
-    }
-    return true;
-}
-
-//  A frame refused ends the pair's turn: one attempt per step, however
-//  long its backup refuses (until acks stop for validity: a new session).
-static void
-s_step_pair (hrb_sync_t *self, int to, s_pair_t *pair, uint64_t now)
-{
-    uint64_t next_r = pair->next_r;
-    if (!s_send_items (self, to, pair, now) || !s_send_snapshots (self, to, pair, now))
-        return;
-    if (pair->next_r == next_r && (pair->first || now >= pair->sent_at + self->heartbeat))
-        s_frame (self, to, pair, 0, now);          //  a keepalive
-}
-
 void
 hrb_sync_step (hrb_sync_t *self, uint64_t now, bool lease)
 {
     self->now = now;
-    for (int to = 0; to < self->brokers; to++) {
-        s_pair_t *pair = &self->pairs [to];
-        if (to == self->self || !pair->channels)
-            continue;
-        //  Acks stopped: the backup's trust in this session's state runs out
-        if (!pair->first && now >= pair->quiet_at + self->validity)
-            s_new_session (self, pair);
-        if (now >= pair->echo_at + self->validity)
-            s_all_safe (self, pair);
-    }
+    for (int to = 0; to < self->brokers; to++)
+        if (to != self->self && self->pairs [to].channels)
+            hrb_sync_pair_expire (self, &self->pairs [to], now);
     //  Only SAFE and NONE channels are here, and only with --min-replicas 1
     hr_list_t *node;
     while (lease && (node = hr_list_first (&self->alone))) {
         s_channel_t *channel = hr_list_entry (node, s_channel_t, alone);
         while (!hr_list_empty (&channel->items))
-            s_release_head (self, channel, HRB_SYNC_ALONE);
+            hrb_sync_release_head (self, channel, HRB_SYNC_ALONE);
     }
     for (int to = 0; to < self->brokers; to++)
         if (to != self->self && self->pairs [to].channels)
-            s_step_pair (self, to, &self->pairs [to], now);
+            hrb_sync_pair_step (self, to, &self->pairs [to], now);
     node = hr_list_first (&self->ages);
     self->stats.oldest_ms = node? now - hr_list_entry (node, s_item_t, age)->since: 0;
 }
@@ -727,7 +405,7 @@ hrb_sync_fenced (hrb_sync_t *self)
 hrb_sync_state_t
 hrb_sync_state (hrb_sync_t *self, const char *ch, size_t len)
 {
-    s_channel_t *channel = s_find (self, ch, len);
+    s_channel_t *channel = hrb_sync_channel (self, ch, len);
     return channel? channel->state: 0;
 }
 
@@ -735,12 +413,12 @@ void
 hrb_sync_visit (hrb_sync_t *self, const char *ch, size_t len,
                 void (*visit) (void *arg, const hrb_sync_item_t *item), void *arg)
 {
-    s_channel_t *channel = s_find (self, ch, len);
+    s_channel_t *channel = hrb_sync_channel (self, ch, len);
     if (!channel)
         return;
     for (hr_list_t *node = hr_list_first (&channel->items); node;
          node = hr_list_next (&channel->items, node)) {
-        hrb_sync_item_t lent = s_lend (hr_list_entry (node, s_item_t, node));
+        hrb_sync_item_t lent = hrb_sync_lend (hr_list_entry (node, s_item_t, node));
         visit (arg, &lent);
     }
 }
@@ -773,10 +451,10 @@ hrb_sync_stats (hrb_sync_t *self, hrb_sync_stats_t *out)
 void
 hrb_sync_flush (hrb_sync_t *self, const char *ch, size_t len)
 {
-    s_channel_t *channel = s_find (self, ch, len);
+    s_channel_t *channel = hrb_sync_channel (self, ch, len);
     if (!channel)
         return;
     while (!hr_list_empty (&channel->items))
-        s_release_head (self, channel, HRB_SYNC_ALONE);
+        hrb_sync_release_head (self, channel, HRB_SYNC_ALONE);
     s_forget (self, channel);
 }
