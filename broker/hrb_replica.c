@@ -38,7 +38,8 @@ struct _hrb_replica_t {
     hrb_reader_t *reader;
     hrb_repairs_t *repairs;
     hrb_dedupe_t *keys;         //  idempotency keys of the events replicated
-    uint64_t snap_next [HR_CLUSTER_MAX];    //  per owner: the seq its snapshot gives next
+    uint64_t snap_next [HR_CLUSTER_MAX];    //  per owner: the seq its snapshot gives next,
+    char snap_ch [HR_CLUSTER_MAX][HR_CHANNEL_MAX + 1];  //  of this channel ("": none)
     uint64_t heard [HR_CLUSTER_MAX];    //  mono ms each broker's "|view" came last
     uint64_t view;              //  the view whose owners the streams match
     uint64_t next_tick;
@@ -496,9 +497,13 @@ hrb_replica_sync_part (hrb_replica_t *self, int from, const hrb_peer_msg_t *msg,
             return -1;
         hrb_repairs_reset (self->repairs, msg->ch, msg->ch_len);
         self->snap_next [from] = 0;
+        memcpy (self->snap_ch [from], msg->ch, msg->ch_len);
+        self->snap_ch [from][msg->ch_len] = 0;
     }
     else
-    if (!(stream = hrb_streams_find (self->streams, msg->ch, msg->ch_len))
+    if (strlen (self->snap_ch [from]) != msg->ch_len
+    ||  memcmp (self->snap_ch [from], msg->ch, msg->ch_len) != 0
+    ||  !(stream = hrb_streams_find (self->streams, msg->ch, msg->ch_len))
     ||  memcmp (stream->epoch, msg->epoch, HR_EPOCH_LEN) != 0 || stream->seq != msg->seq)
         return -1;                      //  not the snapshot its part 0 began
     hrb_peer_iter_t iter;
@@ -528,6 +533,8 @@ hrb_replica_sync_part (hrb_replica_t *self, int from, const hrb_peer_msg_t *msg,
     if (!ok)
         hrb_streams_remove (self->streams, stream);
     hrb_reader_unlock (self->reader);
+    if (!ok || msg->last)
+        self->snap_ch [from][0] = 0;    //  the snapshot is over
     if (!ok)
         s_refuse (self, "a snapshot out of order", msg->ch, msg->ch_len);
     return ok? 0: -1;

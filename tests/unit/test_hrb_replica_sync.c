@@ -415,6 +415,14 @@ test_part_needs_its_part_0 (void **state)
     assert_int_equal (s_part (fx, "orders", NEW, 5, 1, true, seqs, 2, NULL), -1);
     assert_int_equal (s_part (fx, "orders", CUR, 5, 1, true, seqs, 2, NULL), -1);
     s_expect (fx, "orders", CUR, 3, 1);
+    //  Held with this very epoch and head, but no part 0 began it: seqs
+    //  already held must not be stored twice
+    s_sync_run (fx, "orders", CUR, 4, 5);
+    assert_int_equal (s_part (fx, "orders", CUR, 5, 1, true, seqs, 2, NULL), -1);
+    //  Nor does the part 0 of another channel begin it
+    uint64_t none [] = { 0 };
+    assert_int_equal (s_part (fx, "news", CUR, 5, 0, false, none, 0, NULL), 0);
+    assert_int_equal (s_part (fx, "orders", CUR, 5, 1, true, seqs, 2, NULL), -1);
 }
 
 //  hrb_replica_take_keys' taken: "orders" only.
