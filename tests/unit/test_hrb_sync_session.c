@@ -172,6 +172,35 @@ test_a_gap_starts_a_new_session (void **state)
     s_destroy (&fake);
 }
 
+//  A view install starts a new session on every pair: the backup forgets
+//  what it held for this broker at its first frame, and only an ack of the
+//  new view makes the pair healthy again (then the snapshot goes).
+static void
+test_an_install_starts_a_new_session (void **state)
+{
+    s_fake_t *fake = s_new (1, 1 << 20);
+    s_synced (fake, "a");
+    hrb_sync_install (fake->sync, 2, s_backup_of, NULL);
+    assert_int_equal (s_state (fake, "a"), HRB_SYNC_SAFE);
+    hrb_sync_step (fake->sync, 40, true);
+    s_frame_t *first = s_last_frame (fake);
+    assert_true (first->first);
+    assert_int_equal (first->n, 2);
+    assert_int_equal (fake->nsnaps, 1);                 //  s_synced's only
+    hrb_sync_stats_t stats;
+    hrb_sync_stats (fake->sync, &stats);
+    assert_int_equal (stats.sessions, 1);
+    //  An ack of view 1 makes nothing healthy; one of view 2 does
+    s_ack (fake, 1, first->r, 41, 41);
+    hrb_sync_step (fake->sync, 42, true);
+    assert_int_equal (fake->nsnaps, 1);
+    s_ack (fake, 2, first->r, 43, 43);
+    hrb_sync_step (fake->sync, 44, true);
+    assert_int_equal (fake->nsnaps, 2);
+    assert_int_equal (fake->snaps [1].n, 2);
+    s_destroy (&fake);
+}
+
 static void
 test_a_gaps_rack_acknowledges_the_frames_before_it (void **state)
 {
@@ -488,6 +517,7 @@ main (void)
         cmocka_unit_test (test_a_refused_keepalive_goes_again_with_its_r),
         cmocka_unit_test (test_a_pair_that_keeps_refusing_costs_one_attempt_per_step),
         cmocka_unit_test (test_a_gap_starts_a_new_session),
+        cmocka_unit_test (test_an_install_starts_a_new_session),
         cmocka_unit_test (test_a_gaps_rack_acknowledges_the_frames_before_it),
         cmocka_unit_test (test_unsafe_becomes_safe_when_the_backups_validity_ran_out),
         cmocka_unit_test (test_acks_stopping_for_validity_start_a_new_session),
