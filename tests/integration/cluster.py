@@ -171,10 +171,12 @@ class AckedPublisher:
         self.patience, self.rid = patience, 0
         self.unavailable, self.silent = [], []
 
-    def publish(self, channel, data, key, deadline):
+    def publish(self, channel, data, key, deadline, halt=None):
         """Returns the ack ({seq, epoch, dup, rid}); fails at the deadline
-        (time.monotonic())."""
+        (time.monotonic()). None once the Event `halt` is set."""
         while time.monotonic() < deadline:
+            if halt is not None and halt.is_set():
+                return None
             self.rid += 1
             k = self.rid % len(self.dealers)
             dealer = self.dealers[k]
