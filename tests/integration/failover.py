@@ -351,6 +351,13 @@ def epoch_view(epoch):
     return int(epoch[:6], 16)
 
 
+def made_in(spans):
+    """For check()'s resets: whether an epoch was made in a view of one of
+    the spans [(first, last)]."""
+    return lambda epoch: epoch is not None and any(lo <= epoch_view(epoch) <= hi
+                                                   for lo, hi in spans)
+
+
 def installs(brokers, ids):
     """Each broker's installed views from its log: "b1: 1 2 4+ 5" (a
     number missing: skipped, installed from a later view; + marks a view
