@@ -32,7 +32,7 @@ s_is_hex16 (const char *epoch)
 static void
 s_sequence (hrb_streams_t *streams, hrb_stream_t *stream, uint64_t ts)
 {
-    stream->seq++;
+    stream->sequenced = ++stream->seq;
     hrb_streams_append (streams, stream, ts, "x", 1);
 }
 
@@ -171,7 +171,7 @@ s_publish (hrb_streams_t *streams, const char *name, uint64_t now)
 {
     hrb_stream_t *stream = hrb_streams_ensure (streams, name, strlen (name), now);
     if (stream) {
-        stream->seq++;
+        stream->sequenced = ++stream->seq;
         hrb_streams_append (streams, stream, now, "x", 1);
     }
     return stream;
@@ -211,6 +211,26 @@ test_cap_replaces_the_least_recent_stream_without_history (void **state)
     assert_non_null (hrb_streams_find (streams, "a", 1));
     assert_int_equal (hrb_streams_replaced (streams), 1);
     assert_int_equal (hrb_streams_refused (streams), 0);
+    hrb_streams_destroy (&streams);
+    store->ops->destroy (&store);
+}
+
+//  A stream whose events wait for their backup (sequenced above seq, no
+//  history yet) is neither expired nor replaced at the cap: its seqs are
+//  taken, and a new epoch would orphan them.
+static void
+test_streams_with_events_waiting_stay (void **state)
+{
+    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_streams_t *streams = hrb_streams_new (store, 1);
+    hrb_stream_t *s = hrb_streams_ensure (streams, K ("waiting"), 0);
+    s->sequenced = 1;
+    assert_int_equal (hrb_streams_expire (streams, 5000, 1000, SIZE_MAX), 0);
+    assert_null (hrb_streams_ensure (streams, K ("other"), 6000));
+    assert_ptr_equal (hrb_streams_find (streams, K ("waiting")), s);
+    s->seq = 1;                         //  published: now it may go
+    store->ops->expire (store, 5000, SIZE_MAX);
+    assert_int_equal (hrb_streams_expire (streams, 5000, 1000, SIZE_MAX), 1);
     hrb_streams_destroy (&streams);
     store->ops->destroy (&store);
 }
@@ -391,6 +411,7 @@ main (void)
                                 s_epoch_setup),
         cmocka_unit_test_setup (test_cap_replaces_only_when_the_least_recent_is_empty,
                                 s_epoch_setup),
+        cmocka_unit_test_setup (test_streams_with_events_waiting_stay, s_epoch_setup),
         cmocka_unit_test_setup (test_bytes_count_every_stream, s_epoch_setup),
         cmocka_unit_test_setup (test_expire_stops_at_its_budget, s_epoch_setup),
         cmocka_unit_test_setup (test_streams_install_keeps_the_given_epoch_and_head,
