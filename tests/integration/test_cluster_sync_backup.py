@@ -26,6 +26,9 @@ a backup is in sync).
   (another transfer), then b1 is SIGKILLed: no reset anywhere, every ack
   once, so every transfer, the interrupted one included, left a backup
   holding the whole state.
+In the min 2 cases a view that did not follow the one before on the broker
+that installed it gives that broker's channels new epochs (the table's last
+row): resets to epochs made in it are allowed there, and printed.
 Labels: integration, cluster."""
 import os
 import threading
@@ -106,6 +109,20 @@ class SyncBackup(unittest.TestCase):
         self.addCleanup(done.set)
         return seen, done
 
+    def check(self, traffic, received, chans):
+        """No reset, one epoch per channel, except after a view that did not
+        follow the one before on the broker that installed it: it gives
+        that broker's channels new epochs (the table's last row), so resets
+        to epochs made then are allowed, and printed."""
+        skips = F.skipped(self.c.brokers)
+        print("views that skipped a number: %d %s" % (len(skips), skips))
+        problems = F.check(traffic, received, resets={ch: F.made_in(skips) for ch in chans},
+                           fresh=False)
+        F.assert_none(self, problems, self.c.brokers, self.c.ids)
+        for ch in chans:        # later epochs only where a reset was allowed
+            epochs = sorted({a[3] for a in traffic.acks(ch)}, key=F.epoch_view)
+            self.assertEqual([e for e in epochs[1:] if not F.made_in(skips)(e)], [], ch)
+
     def installed_without(self, i, b):
         return b not in self.c.cluster_json(i)["view"]["owners"]
 
@@ -144,7 +161,8 @@ class SyncBackup(unittest.TestCase):
         answers = self.probe(0, big[0])     # fresh publishes, every 10 ms, until one is acked
         c.brokers[0].kill()
         done.set()
-        first = min(a[5] for a in traffic.acks(big[0]) if a[5] > installed)
+        first = min([a[5] for a in traffic.acks(big[0]) if a[5] > installed],
+                    default=float("nan"))      # none yet: b1 acked the probes first
         refused = [t for t, r in answers if r.get("error") == "unavailable"]
         # No channel of b1 (it owns only chans) in sync with b3 yet, at some
         # moment after b1 was last asked and said so; before its install
@@ -161,11 +179,8 @@ class SyncBackup(unittest.TestCase):
               % (installed - killed, unsynced - installed, len(seen), first - installed,
                  len(refused), answers[-1][0] - installed))
         traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b1's kill")
-        problems = F.check(traffic, received, fresh=False)
-        F.assert_none(self, problems, self.c.brokers, self.c.ids)
+        self.check(traffic, received, chans)
         self.assertEqual(early, [], "acknowledged (s after the kill) before b3 was in sync")
-        for ch in chans:
-            self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
 
     def test_backup_killed_during_a_state_transfer(self):
         c = self.start(5, 2)
@@ -188,10 +203,7 @@ class SyncBackup(unittest.TestCase):
         traffic.wait_acked(chans, 10, settled, timeout=30, what="with b2 the backup again")
         c.brokers[0].kill()
         traffic.wait_acked(chans, 10, time.monotonic(), timeout=30, what="after b1's kill")
-        problems = F.check(traffic, received, fresh=False)
-        F.assert_none(self, problems, self.c.brokers, self.c.ids)
-        for ch in chans:
-            self.assertEqual(len({a[3] for a in traffic.acks(ch)}), 1, ch)
+        self.check(traffic, received, chans)
 
 
 if __name__ == "__main__":
