@@ -2,26 +2,24 @@
     network, the view oracle, faults and the schedule of chaos and quiet.  */
 #include "repl_sim_int.h"
 
-//  splitmix64: the one PRNG; every choice of a run comes from it.
+//  splitmix64, the heap of events, the trace and the failure text are
+//  sim_common.h's, shared by both simulators.
 uint64_t
 rs_rnd (repl_sim_t *self)
 {
-    uint64_t z = (self->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return sim_rnd (&self->rng);
 }
 
 uint64_t
 rs_range (repl_sim_t *self, uint64_t lo, uint64_t hi)
 {
-    return lo + rs_rnd (self) % (hi - lo + 1);
+    return sim_range (&self->rng, lo, hi);
 }
 
 bool
 rs_chance (repl_sim_t *self, unsigned pct)
 {
-    return pct && rs_rnd (self) % 100 < pct;
+    return sim_chance (&self->rng, pct);
 }
 
 void
@@ -31,9 +29,8 @@ rs_trace (repl_sim_t *self, const char *format, ...)
         return;
     va_list args;
     va_start (args, format);
-    vfprintf (self->opts.trace, format, args);
+    sim_vtrace (self->opts.trace, format, args);
     va_end (args);
-    fputc ('\n', self->opts.trace);
 }
 
 void
@@ -46,66 +43,29 @@ rs_fail (repl_sim_t *self, const char *format, ...)
                    self->stats.steps, self->now);
     va_list args;
     va_start (args, format);
-    char text [1024];
-    vsnprintf (text, sizeof text, format, args);
+    sim_vfail (&self->failure, format, args);
     va_end (args);
-    hr_buf_puts (&self->failure, text);
     rs_trace (self, "FAILED: %s", self->failure.data);
 }
 
-//  --- The event queue: a binary heap on (at, seq)
+//  --- The event queue (sim_common.h)
 
-static bool
-ev_before (const rs_event_t *a, const rs_event_t *b)
-{
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
+_Static_assert (offsetof (rs_event_t, at) == offsetof (sim_when_t, at)
+             && offsetof (rs_event_t, seq) == offsetof (sim_when_t, seq),
+                "rs_event_t begins as sim_when_t");
 
 rs_event_t *
 rs_schedule (repl_sim_t *self, uint64_t at, ev_kind_t kind, int broker, uint32_t gen)
 {
-    if (self->heap_size == self->heap_cap) {
-        if (self->heap_cap >= RS_EVENTS_MAX) {
-            rs_fail (self, "more than %d events in flight: a machine floods the network",
-                     RS_EVENTS_MAX);
-            static rs_event_t sink;
-            return &sink;
-        }
-        self->heap_cap = self->heap_cap ? self->heap_cap * 2 : 1024;
-        self->heap = realloc (self->heap, self->heap_cap * sizeof (rs_event_t));
-        assert (self->heap);
+    rs_event_t ev = { .at = at, .kind = kind, .broker = broker, .gen = gen };
+    rs_event_t *slot = sim_heap_push (&self->queue, &ev);
+    if (!slot) {
+        rs_fail (self, "more than %d events in flight: a machine floods the network",
+                 RS_EVENTS_MAX);
+        static rs_event_t sink;
+        return &sink;
     }
-    rs_event_t ev = { .at = at, .seq = self->next_seq++, .kind = kind, .broker = broker,
-                      .gen = gen };
-    size_t i = self->heap_size++;
-    while (i > 0 && ev_before (&ev, &self->heap [(i - 1) / 2])) {
-        self->heap [i] = self->heap [(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    self->heap [i] = ev;
-    return &self->heap [i];
-}
-
-static rs_event_t
-pop (repl_sim_t *self)
-{
-    rs_event_t top = self->heap [0];
-    rs_event_t last = self->heap [--self->heap_size];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= self->heap_size)
-            break;
-        if (c + 1 < self->heap_size && ev_before (&self->heap [c + 1], &self->heap [c]))
-            c++;
-        if (!ev_before (&self->heap [c], &last))
-            break;
-        self->heap [i] = self->heap [c];
-        i = c;
-    }
-    if (self->heap_size)
-        self->heap [i] = last;
-    return top;
+    return slot;
 }
 
 //  --- Channels and views
@@ -432,9 +392,10 @@ handle (repl_sim_t *self, rs_event_t *ev)
 static bool
 step (repl_sim_t *self)
 {
-    if (self->failure.size || !self->heap_size)
+    if (self->failure.size || !self->queue.count)
         return false;
-    rs_event_t ev = pop (self);
+    rs_event_t ev;
+    sim_heap_pop (&self->queue, &ev);
     assert (ev.at >= self->now);
     self->now = ev.at;
     self->stats.steps++;
@@ -459,6 +420,7 @@ repl_sim_new (const repl_sim_opts_t *opts)
     repl_sim_t *self = hr_calloc (1, sizeof (repl_sim_t));
     self->opts = *opts;
     self->rng = opts->seed * 0x2545f4914f6cdd1dull + 1;
+    sim_heap_init (&self->queue, sizeof (rs_event_t), RS_EVENTS_MAX);
     self->failure = (hr_buf_t) HR_BUF_INIT;
     //  Timing in the shape of the defaults, faster
     self->H = rs_range (self, 40, 80);
@@ -500,10 +462,12 @@ repl_sim_destroy (repl_sim_t **self_p)
         rs_inbox_free (&self->b [b]);
         free (self->b [b].inbox);
     }
-    for (size_t i = 0; i < self->heap_size; i++)
-        if (self->heap [i].kind == EV_DELIVER)
-            msg_free (self->heap [i].msg);
-    free (self->heap);
+    for (size_t i = 0; i < self->queue.count; i++) {
+        rs_event_t *ev = sim_heap_item (&self->queue, i);
+        if (ev->kind == EV_DELIVER)
+            msg_free (ev->msg);
+    }
+    sim_heap_free (&self->queue);
     rs_check_free (self);
     hr_buf_free (&self->failure);
     free (self);
@@ -513,7 +477,7 @@ repl_sim_destroy (repl_sim_t **self_p)
 bool
 repl_sim_run_until (repl_sim_t *self, uint64_t t)
 {
-    while (self->heap_size && self->heap [0].at <= t)
+    while (self->queue.count && ((rs_event_t *) sim_heap_top (&self->queue))->at <= t)
         if (!step (self))
             return false;
     if (self->now < t)

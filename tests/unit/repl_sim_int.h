@@ -13,6 +13,7 @@
 #include "hrb_sync.h"
 #include "hr_buf.h"
 #include "hr_cluster.h"
+#include "sim_common.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -64,7 +65,7 @@ typedef struct {
 } rs_msg_t;
 
 typedef struct {
-    uint64_t at, seq;
+    uint64_t at, seq;           //  sim_when_t's: time, then order of scheduling
     ev_kind_t kind;
     int broker;
     uint32_t gen;
@@ -147,11 +148,10 @@ typedef struct {
 
 struct _repl_sim_t {
     repl_sim_opts_t opts;
-    uint64_t rng, now, next_seq;
+    uint64_t rng, now;
     uint64_t H, L, T, validity, hold_down, max_delay;
     bool backup_among_members;  //  the backup is the second of the members (else of owners)
-    rs_event_t *heap;
-    size_t heap_size, heap_cap;
+    sim_heap_t queue;           //  of rs_event_t
     rs_broker_t b [RS_B];
     uint32_t link_gen [RS_B][RS_B];
     bool cut [RS_B][RS_B];

@@ -14,6 +14,7 @@
 #include "support.h"
 #include "repl_sim.h"
 #include "hrb_sync.h"
+#include "sim_common.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -338,21 +339,13 @@ usage (void)
 int
 main (int argc, char **argv)
 {
-    uint64_t from = 0, to = 0, steps = STEPS;
+    sim_args_t args = { .steps = STEPS };
     int min_replicas = 1;
-    bool replay = false, seeds = false;
     for (int i = 1; i < argc; i += 2) {
         const char *arg = argv [i], *value = i + 1 < argc ? argv [i + 1] : NULL;
         if (!value)
             return usage ();
-        if (!strcmp (arg, "--seeds") && sscanf (value, "%" SCNu64 ":%" SCNu64, &from, &to) == 2
-            && from <= to)
-            seeds = true;
-        else
-        if (!strcmp (arg, "--replay") && sscanf (value, "%" SCNu64, &from) == 1)
-            replay = true, to = from;
-        else
-        if (!strcmp (arg, "--steps") && sscanf (value, "%" SCNu64, &steps) == 1)
+        if (sim_args_read (&args, arg, value))
             ;
         else
         if (!strcmp (arg, "--min") && sscanf (value, "%d", &min_replicas) == 1
@@ -361,25 +354,26 @@ main (int argc, char **argv)
         else
             return usage ();
     }
-    if (replay) {
-        repl_sim_opts_t opts = { .seed = from, .min_replicas = min_replicas, .trace = stdout };
+    if (args.replay) {
+        repl_sim_opts_t opts = { .seed = args.from, .min_replicas = min_replicas,
+                                 .trace = stdout };
         repl_sim_t *sim = repl_sim_new (&opts);
-        bool ok = repl_sim_run_steps (sim, steps);
+        bool ok = repl_sim_run_steps (sim, args.steps);
         printf ("%s\n", ok ? "ok" : repl_sim_failure (sim));
         repl_sim_destroy (&sim);
         return ok ? 0 : 1;
     }
-    if (seeds) {
+    if (args.seeds) {
         repl_sim_stats_t total = { 0 };
         double started = seconds ();
         uint64_t failed = 0;
-        for (uint64_t seed = from; seed <= to; seed++) {
-            if (!run_seed (seed, min_replicas, steps, &total))
+        for (uint64_t seed = args.from; seed <= args.to; seed++) {
+            if (!run_seed (seed, min_replicas, args.steps, &total))
                 failed++;
             if (seed == UINT64_MAX)
                 break;
         }
-        print_totals (&total, to - from + 1, min_replicas, seconds () - started);
+        print_totals (&total, args.to - args.from + 1, min_replicas, seconds () - started);
         printf ("%" PRIu64 " seeds failed\n", failed);
         return failed ? 1 : 0;
     }

@@ -9,6 +9,7 @@
     Without --brokers, a seed's broker count is view_sim_brokers (seed).  */
 #include "support.h"
 #include "view_sim.h"
+#include "sim_common.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -428,9 +429,8 @@ usage (void)
 int
 main (int argc, char **argv)
 {
-    uint64_t from = 0, to = 0, steps = STEPS;
+    sim_args_t args = { .steps = STEPS };
     size_t brokers = 0;
-    bool replay = false, seeds = false;
     for (int i = 1; i < argc; i += 2) {
         const char *arg = argv [i], *value = i + 1 < argc ? argv [i + 1] : NULL;
         if (!strcmp (arg, "--full")) {
@@ -440,14 +440,7 @@ main (int argc, char **argv)
         }
         if (!value)
             return usage ();
-        if (!strcmp (arg, "--seeds") && sscanf (value, "%" SCNu64 ":%" SCNu64, &from, &to) == 2
-            && from <= to)
-            seeds = true;
-        else
-        if (!strcmp (arg, "--replay") && sscanf (value, "%" SCNu64, &from) == 1)
-            replay = true, to = from;
-        else
-        if (!strcmp (arg, "--steps") && sscanf (value, "%" SCNu64, &steps) == 1)
+        if (sim_args_read (&args, arg, value))
             ;
         else
         if (!strcmp (arg, "--brokers") && sscanf (value, "%zu", &brokers) == 1 && brokers >= 1
@@ -456,32 +449,33 @@ main (int argc, char **argv)
         else
             return usage ();
     }
-    if (replay) {
-        size_t n = brokers ? brokers : brokers_for (from);
-        printf ("replay: seed %" PRIu64 ", %zu brokers, %" PRIu64 " steps\n", from, n, steps);
-        view_sim_opts_t opts = { .seed = from, .brokers = n, .chaos = true, .trace = stdout,
+    if (args.replay) {
+        size_t n = brokers ? brokers : brokers_for (args.from);
+        printf ("replay: seed %" PRIu64 ", %zu brokers, %" PRIu64 " steps\n", args.from, n,
+                args.steps);
+        view_sim_opts_t opts = { .seed = args.from, .brokers = n, .chaos = true, .trace = stdout,
                                  .full = s_full };
         view_sim_t *sim = view_sim_new (&opts);
         const hrb_view_config_t *c = view_sim_config (sim);
         printf ("heartbeat %" PRIu64 " lease %" PRIu64 " timeout %" PRIu64 " hold-down %" PRIu64
                 " (ms); liveness bound %" PRIu64 " ms\n", c->heartbeat, c->lease, c->timeout,
                 c->hold_down, view_sim_bound (sim));
-        bool ok = view_sim_run_steps (sim, steps);
+        bool ok = view_sim_run_steps (sim, args.steps);
         printf ("%s\n", ok ? "ok" : view_sim_failure (sim));
         view_sim_destroy (&sim);
         return ok ? 0 : 1;
     }
-    if (seeds) {
+    if (args.seeds) {
         view_sim_stats_t total = { 0 };
         double started = seconds ();
         uint64_t failed = 0;
-        for (uint64_t seed = from; seed <= to; seed++) {
-            if (!run_seed (seed, brokers ? brokers : brokers_for (seed), steps, &total))
+        for (uint64_t seed = args.from; seed <= args.to; seed++) {
+            if (!run_seed (seed, brokers ? brokers : brokers_for (seed), args.steps, &total))
                 failed++;
             if (seed == UINT64_MAX)
                 break;
         }
-        print_totals (&total, to - from + 1, seconds () - started);
+        print_totals (&total, args.to - args.from + 1, seconds () - started);
         printf ("%" PRIu64 " seeds failed\n", failed);
         return failed ? 1 : 0;
     }

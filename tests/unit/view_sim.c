@@ -1,27 +1,24 @@
 /*  view_sim: the seeded simulator of view machines (view_sim.h).  */
 #include "view_sim_int.h"
 
-//  splitmix64: the one PRNG; every choice of a run comes from it.
+//  splitmix64, the heap of events, the trace and the failure text are
+//  sim_common.h's, shared by both simulators.
 uint64_t
 vs_rnd (view_sim_t *self)
 {
-    uint64_t z = (self->rng += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
+    return sim_rnd (&self->rng);
 }
 
-//  Uniform in [lo, hi].
 uint64_t
 vs_range (view_sim_t *self, uint64_t lo, uint64_t hi)
 {
-    return lo + vs_rnd (self) % (hi - lo + 1);
+    return sim_range (&self->rng, lo, hi);
 }
 
 bool
 vs_chance (view_sim_t *self, unsigned pct)
 {
-    return pct && vs_rnd (self) % 100 < pct;
+    return sim_chance (&self->rng, pct);
 }
 
 static bool
@@ -37,9 +34,8 @@ vs_trace (view_sim_t *self, const char *format, ...)
         return;
     va_list args;
     va_start (args, format);
-    vfprintf (self->opts.trace, format, args);
+    sim_vtrace (self->opts.trace, format, args);
     va_end (args);
-    fputc ('\n', self->opts.trace);
 }
 
 void
@@ -74,66 +70,36 @@ view_sim_fail (view_sim_t *self, const char *format, ...)
                    self->opts.seed, self->stats.steps, self->now);
     va_list args;
     va_start (args, format);
-    char text [1024];
-    vsnprintf (text, sizeof text, format, args);
+    sim_vfail (&self->failure, format, args);
     va_end (args);
-    hr_buf_puts (&self->failure, text);
     vs_trace (self, "FAILED: %s", self->failure.data);
 }
 
-//  --- The event queue: a binary heap on (at, seq)
+//  --- The event queue (sim_common.h)
 
-static bool
-ev_before (const event_t *a, const event_t *b)
-{
-    return a->at < b->at || (a->at == b->at && a->seq < b->seq);
-}
+_Static_assert (offsetof (event_t, at) == offsetof (sim_when_t, at)
+             && offsetof (event_t, seq) == offsetof (sim_when_t, seq),
+                "event_t begins as sim_when_t");
 
 event_t *
 vs_schedule (view_sim_t *self, uint64_t at, ev_kind_t kind, int broker, uint32_t gen)
 {
-    if (self->heap_size == self->heap_cap) {
-        if (self->heap_cap >= EVENTS_MAX) {
-            view_sim_fail (self, "more than %d events in flight: a machine floods the network",
-                           EVENTS_MAX);
-            static event_t sink;
-            return &sink;
-        }
-        self->heap_cap = self->heap_cap ? self->heap_cap * 2 : 1024;
-        self->heap = realloc (self->heap, self->heap_cap * sizeof (event_t));
-        assert (self->heap);
+    event_t ev = { .at = at, .kind = kind, .broker = broker, .gen = gen };
+    event_t *slot = sim_heap_push (&self->queue, &ev);
+    if (!slot) {
+        view_sim_fail (self, "more than %d events in flight: a machine floods the network",
+                       EVENTS_MAX);
+        static event_t sink;
+        return &sink;
     }
-    event_t ev = { .at = at, .seq = self->next_seq++, .kind = kind, .broker = broker, .gen = gen };
-    size_t i = self->heap_size++;
-    while (i > 0 && ev_before (&ev, &self->heap [(i - 1) / 2])) {
-        self->heap [i] = self->heap [(i - 1) / 2];
-        i = (i - 1) / 2;
-    }
-    self->heap [i] = ev;
-    return &self->heap [i];
+    return slot;
 }
 
-static event_t
-pop (view_sim_t *self)
+static uint64_t
+next_at (view_sim_t *self)
 {
-    assert (self->heap_size);
-    event_t top = self->heap [0];
-    event_t last = self->heap [--self->heap_size];
-    size_t i = 0;
-    for (;;) {
-        size_t c = 2 * i + 1;
-        if (c >= self->heap_size)
-            break;
-        if (c + 1 < self->heap_size && ev_before (&self->heap [c + 1], &self->heap [c]))
-            c++;
-        if (!ev_before (&self->heap [c], &last))
-            break;
-        self->heap [i] = self->heap [c];
-        i = c;
-    }
-    if (self->heap_size)
-        self->heap [i] = last;
-    return top;
+    const event_t *top = sim_heap_top (&self->queue);
+    return top ? top->at : UINT64_MAX;
 }
 
 //  --- Installed views, across every broker and incarnation (invariant 1)
@@ -501,8 +467,9 @@ handle (view_sim_t *self, const event_t *ev)
 static void
 step (view_sim_t *self, uint64_t limit)
 {
-    while (!self->failure.size && self->heap_size && self->heap [0].at <= limit) {
-        event_t ev = pop (self);
+    while (!self->failure.size && self->queue.count && next_at (self) <= limit) {
+        event_t ev;
+        sim_heap_pop (&self->queue, &ev);
         self->now = ev.at;
         if (!handle (self, &ev))
             continue;
@@ -523,7 +490,7 @@ view_sim_step (view_sim_t *self)
 bool
 view_sim_run_steps (view_sim_t *self, uint64_t steps)
 {
-    while (!self->failure.size && self->stats.steps < steps && self->heap_size)
+    while (!self->failure.size && self->stats.steps < steps && self->queue.count)
         step (self, UINT64_MAX);
     return !self->failure.size;
 }
@@ -531,7 +498,7 @@ view_sim_run_steps (view_sim_t *self, uint64_t steps)
 bool
 view_sim_run_until (view_sim_t *self, uint64_t t)
 {
-    while (!self->failure.size && self->heap_size && self->heap [0].at <= t)
+    while (!self->failure.size && self->queue.count && next_at (self) <= t)
         step (self, t);
     if (self->now < t && !self->failure.size)
         self->now = t;
@@ -572,6 +539,7 @@ view_sim_new (const view_sim_opts_t *opts)
     self->n = opts->brokers;
     self->all = (hr_members_t) ((1ull << self->n) - 1);
     self->rng = opts->seed;
+    sim_heap_init (&self->queue, sizeof (event_t), EVENTS_MAX);
     self->cluster = cluster_new (self->n);
     self->ownership = hr_calloc ((size_t) 1 << self->n, sizeof (vs_ownership_t *));
     if (opts->config)
@@ -619,7 +587,7 @@ view_sim_destroy (view_sim_t **self_p)
         free (self->ownership [owners]);
     free (self->ownership);
     hr_cluster_destroy (&self->cluster);
-    free (self->heap);
+    sim_heap_free (&self->queue);
     free (self->records);
     hr_buf_free (&self->failure);
     free (self);

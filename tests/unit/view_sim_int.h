@@ -7,6 +7,7 @@
 #include "view_sim.h"
 
 #include "hr_buf.h"
+#include "sim_common.h"
 
 #include <assert.h>
 #include <inttypes.h>
@@ -29,7 +30,7 @@ typedef enum {
 } ev_kind_t;
 
 typedef struct {
-    uint64_t at, seq;           //  time, then order of scheduling: a total order
+    uint64_t at, seq;           //  sim_when_t's: time, then order of scheduling
     ev_kind_t kind;
     int broker;
     uint32_t gen;               //  the incarnation (or pause, or partition) it is for
@@ -79,9 +80,8 @@ struct _view_sim_t {
     size_t n;
     hr_members_t all;
     hr_cluster_t *cluster;
-    uint64_t rng, now, next_seq;
-    event_t *heap;
-    size_t heap_size, heap_cap;
+    uint64_t rng, now;
+    sim_heap_t queue;           //  of event_t
     broker_t b [MAXB];
     uint8_t cut [MAXB][MAXB];   //  partitions cutting from -> to
     uint8_t loss [MAXB][MAXB];  //  % lost from -> to: the worst lossy partition
