@@ -86,6 +86,22 @@ class EndToEnd(unittest.TestCase):
         forwarded = sum(H.metric(b.http, "herald_broker_forwarded_total")
                         for k, b in enumerate(c.brokers) if k != owner)
         self.assertGreaterEqual(forwarded, 2 * PER_PUBLISHER)   # the non-owners' publishes
+        # A repeat through a non-owner is answered at once by the owner (the
+        # event is published): a dup at its first seq, with the repeat's rid
+        seq_of = {data: r["seq"] for _, data, r in results}
+        for i in range(3):
+            if i == owner:
+                continue
+            dealer = H.Zmq(zmq.DEALER, c.endpoints[i]["router"], linger=0)
+            try:
+                for n in (1, PER_PUBLISHER):
+                    key = "b%d-%d" % (i + 1, n)
+                    dealer.send({"ch": channel, "data": key, "rid": 9000 + n, "id": key})
+                    reply = dealer.recv(10)[0]
+                    self.assertEqual((reply.get("rid"), reply.get("seq"), reply.get("dup")),
+                                     (9000 + n, seq_of[key], True), reply)
+            finally:
+                dealer.close()
         c.stop()
 
 
