@@ -20,8 +20,11 @@ import unittest
 import cluster
 import harness as H
 
+# Asynchronous replication: with sync, b3's first event of its new epoch
+# waits for its backup, the paused b2, until the view drops b2, and then b2
+# is no handoff source any more: no late chunk would ever come to refuse
 ARGS = ["--failover-timeout", "8s", "--lease", "2s", "--hold-down", "2s",
-        "--handoff-timeout", "300ms"]
+        "--handoff-timeout", "300ms", "--replication", "async"]
 
 
 class LateChunk(unittest.TestCase):
