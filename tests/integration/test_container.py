@@ -50,7 +50,10 @@ class Container(unittest.TestCase):
 
     def test_smoke_stage_delivers(self):
         status, out = build("test", "--build-arg", "SMOKE_RUN=" + uuid.uuid4().hex)
-        self.assertEqual(status, 0, "podman build --target test failed:\n" + out[-6000:])
+        # What the smoke test said went wrong comes before its logs: keep it
+        said = [l for l in out.splitlines() if "FAILED" in l or l.startswith("local-cluster:")]
+        self.assertEqual(status, 0, "podman build --target test failed: %s\n%s"
+                         % ("\n".join(said), out[-6000:]))
         for prefix, channel in zip(SMOKE_LINES, ("smoke", "smoke-cluster")):
             lines = [l for l in out.splitlines() if l.startswith(prefix)]
             self.assertEqual(len(lines), 1, "no line %r in the build's output:\n%s"
