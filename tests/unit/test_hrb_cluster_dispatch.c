@@ -19,13 +19,8 @@
 #define S_EPOCH "0000010000000001aaaaaaaaaaaaaaaa"
 
 typedef struct {
-    char dir [64];
-    char path [96];
-    hrb_config_t config;
-    void *ctx;
+    tu_cluster_t tu;                //  b1, running
     void *dealer;                   //  b2's socket to b1's peer endpoint
-    hr_metrics_t *metrics;
-    hrb_cluster_t *cluster;
     int repl, handoff;              //  messages each taker got
     hrb_peer_kind_t kind;           //  the last one's kind
     int from;                       //  and its sender's index
@@ -35,20 +30,13 @@ static int
 s_setup (void **state)
 {
     s_fixture_t *fx = calloc (1, sizeof *fx);
-    tu_cluster_file (fx->dir, "/tmp/herald-dispatch-XXXXXX", fx->path, sizeof fx->path,
-                     &fx->config);
-    fx->ctx = zmq_ctx_new ();
-    fx->metrics = hr_metrics_new ();
-    hr_buf_t err = HR_BUF_INIT;
-    fx->cluster = hrb_cluster_new (fx->ctx, &fx->config, fx->metrics, &err);
-    assert_non_null (fx->cluster);
-    hr_buf_free (&err);
-    fx->dealer = zmq_socket (fx->ctx, ZMQ_DEALER);
+    tu_cluster_open (&fx->tu, "/tmp/herald-dispatch-XXXXXX");
+    fx->dealer = zmq_socket (fx->tu.ctx, ZMQ_DEALER);
     assert_int_equal (zmq_setsockopt (fx->dealer, ZMQ_ROUTING_ID, "b2", 2), 0);
     int linger = 0;
     zmq_setsockopt (fx->dealer, ZMQ_LINGER, &linger, sizeof linger);
     char endpoint [128];
-    snprintf (endpoint, sizeof endpoint, "ipc://%s/x1", fx->dir);
+    snprintf (endpoint, sizeof endpoint, "ipc://%s/x1", fx->tu.dir);
     assert_int_equal (zmq_connect (fx->dealer, endpoint), 0);
     *state = fx;
     return 0;
@@ -59,12 +47,7 @@ s_teardown (void **state)
 {
     s_fixture_t *fx = *state;
     zmq_close (fx->dealer);
-    hrb_cluster_destroy (&fx->cluster);
-    zmq_ctx_term (fx->ctx);
-    hr_metrics_destroy (&fx->metrics);
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf %s", fx->dir);
-    assert_int_equal (system (command), 0);
+    tu_cluster_close (&fx->tu);
     free (fx);
     return 0;
 }
@@ -91,7 +74,7 @@ static int64_t
 s_refused (s_fixture_t *fx)
 {
     hr_buf_t text = HR_BUF_INIT;
-    hr_metrics_render (fx->metrics, &text);
+    hr_metrics_render (fx->tu.metrics, &text);
     hr_buf_putc (&text, 0);
     const char *line = strstr ((const char *) text.data, "\nherald_cluster_refused_total ");
     assert_non_null (line);
@@ -112,9 +95,9 @@ s_send (s_fixture_t *fx, hr_buf_t *frame)
     uint64_t deadline = hr_mono_ms () + 5000;
     while (fx->repl + fx->handoff == before && s_refused (fx) == refused) {
         assert_true (hr_mono_ms () < deadline);
-        zmq_pollitem_t item = { hrb_cluster_socket (fx->cluster), 0, ZMQ_POLLIN, 0 };
+        zmq_pollitem_t item = { hrb_cluster_socket (fx->tu.cluster), 0, ZMQ_POLLIN, 0 };
         zmq_poll (&item, 1, 50);
-        hrb_cluster_serve (fx->cluster, 8);
+        hrb_cluster_serve (fx->tu.cluster, 8);
     }
 }
 
@@ -122,19 +105,19 @@ static void
 test_replication_needs_its_hook (void **state)
 {
     s_fixture_t *fx = *state;
-    uint32_t cf = hrb_cluster_fingerprint (fx->cluster);
+    uint32_t cf = hrb_cluster_fingerprint (fx->tu.cluster);
     hr_buf_t frame = HR_BUF_INIT;
     //  No hook: refused, even with a handoff taker there
-    hrb_cluster_set_handoff (fx->cluster, s_handoff, fx);
+    hrb_cluster_set_handoff (fx->tu.cluster, s_handoff, fx);
     hrb_cluster_hooks_t hooks = { 0 };
-    hrb_cluster_set_hooks (fx->cluster, &hooks, fx);
+    hrb_cluster_set_hooks (fx->tu.cluster, &hooks, fx);
     hrb_peer_msg_encode_repl (&frame, "b2", cf, 1, 1, true, 0, NULL, 0);
     s_send (fx, &frame);
     assert_int_equal (s_refused (fx), 1);
     assert_int_equal (fx->handoff, 0);
     //  With it: each replication type reaches it, from b2 (index 1)
     hooks.repl = s_repl;
-    hrb_cluster_set_hooks (fx->cluster, &hooks, fx);
+    hrb_cluster_set_hooks (fx->tu.cluster, &hooks, fx);
     hrb_peer_msg_encode_repl (&frame, "b2", cf, 1, 2, false, 0, NULL, 0);
     s_send (fx, &frame);
     assert_int_equal (fx->repl, 1);
@@ -158,10 +141,10 @@ static void
 test_handoffs_go_to_their_taker_only (void **state)
 {
     s_fixture_t *fx = *state;
-    uint32_t cf = hrb_cluster_fingerprint (fx->cluster);
+    uint32_t cf = hrb_cluster_fingerprint (fx->tu.cluster);
     hr_buf_t frame = HR_BUF_INIT;
     hrb_cluster_hooks_t hooks = { .repl = s_repl };
-    hrb_cluster_set_hooks (fx->cluster, &hooks, fx);
+    hrb_cluster_set_hooks (fx->tu.cluster, &hooks, fx);
     //  No taker: refused, not given to the repl hook; a repl still goes there
     hrb_peer_msg_encode_handoff_ack (&frame, "b2", cf, 1, NULL, 0);
     s_send (fx, &frame);
@@ -171,7 +154,7 @@ test_handoffs_go_to_their_taker_only (void **state)
     s_send (fx, &frame);
     assert_int_equal (fx->repl, 1);
     assert_int_equal (s_refused (fx), 1);
-    hrb_cluster_set_handoff (fx->cluster, s_handoff, fx);
+    hrb_cluster_set_handoff (fx->tu.cluster, s_handoff, fx);
     hrb_peer_msg_encode_handoff (&frame, "b2", cf, 1, "room", 4, S_EPOCH, 1, 0, true,
                                  NULL, 0, NULL, 0);
     s_send (fx, &frame);

@@ -32,12 +32,7 @@
 #define S_MAX 32
 
 typedef struct {
-    char dir [64];
-    char path [96];
-    hrb_config_t config;
-    void *ctx;
-    hr_metrics_t *metrics;
-    hrb_cluster_t *cluster;
+    tu_cluster_t tu;                //  b1, running
     hrb_replica_t *replica;
     hrb_store_t *store;             //  the "broker's own", for takes
     hrb_streams_t *streams;
@@ -48,14 +43,9 @@ static int
 s_setup (void **state)
 {
     s_fixture_t *fx = calloc (1, sizeof *fx);
-    tu_cluster_file (fx->dir, "/tmp/herald-replsync-XXXXXX", fx->path, sizeof fx->path,
-                     &fx->config);
-    fx->ctx = zmq_ctx_new ();
-    fx->metrics = hr_metrics_new ();
+    tu_cluster_open (&fx->tu, "/tmp/herald-replsync-XXXXXX");
     hr_buf_t err = HR_BUF_INIT;
-    fx->cluster = hrb_cluster_new (fx->ctx, &fx->config, fx->metrics, &err);
-    assert_non_null (fx->cluster);
-    fx->replica = hrb_replica_new (fx->ctx, &fx->config, fx->cluster, fx->metrics, &err);
+    fx->replica = hrb_replica_new (fx->tu.ctx, &fx->tu.config, fx->tu.cluster, fx->tu.metrics, &err);
     assert_non_null (fx->replica);
     hr_buf_free (&err);
     fx->store = hrb_store_mem_new (1000, 3600 * 1000, 1 << 20);
@@ -73,12 +63,7 @@ s_teardown (void **state)
     hrb_streams_destroy (&fx->streams);
     fx->store->ops->destroy (&fx->store);
     hrb_replica_destroy (&fx->replica);
-    hrb_cluster_destroy (&fx->cluster);
-    zmq_ctx_term (fx->ctx);
-    hr_metrics_destroy (&fx->metrics);
-    char command [128];
-    snprintf (command, sizeof command, "rm -rf %s", fx->dir);
-    assert_int_equal (system (command), 0);
+    tu_cluster_close (&fx->tu);
     free (fx);
     return 0;
 }
@@ -143,7 +128,7 @@ s_part (s_fixture_t *fx, const char *ch, const char *epoch, uint64_t head, uint6
         s_envelope (&envelopes [i], of? of: ch, epoch, seqs [i]);
         spans [i] = (hrb_peer_span_t) { envelopes [i].data, envelopes [i].size, 0 };
     }
-    const hr_cluster_t *file = hrb_cluster_file (fx->cluster);
+    const hr_cluster_t *file = hrb_cluster_file (fx->tu.cluster);
     hr_buf_t frame = HR_BUF_INIT;
     hrb_peer_msg_encode_rsnap (&frame, "b2", hr_cluster_fingerprint (file), 1, part + 1,
                                part == 0, 0, ch, strlen (ch), epoch, head, part, last,
