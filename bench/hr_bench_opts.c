@@ -77,6 +77,7 @@ hr_bench_opts_usage (FILE *out)
 "  fanout       N subscribers, M events published; latency, fan-out, loss (default)\n"
 "  idle         N subscribers, no events; server RSS growth per connection\n"
 "  ingest       PUSH to --zmq-endpoint as fast as possible for --duration s\n"
+"               (event S to channel (S-1)%K of --channels K)\n"
 "  zmq-ceiling  libzmq's own PUSH->PULL rate over tcp loopback (reference)\n"
 "  connect      open N connections (or for --duration s), each closed once\n"
 "               ready; connections per second, setup time, server CPU each\n"

@@ -66,8 +66,8 @@ hr_bench_zmq_ingest (const hr_bench_opts_t *opts, hr_bench_zmq_result_t *result)
             zmq_ctx_term (ctx);
         return -1;
     }
+    //  Event S goes to channel (S - 1) % K, as in fan-out.
     char channel [160];
-    hr_bench_opts_channel (opts, 0, channel, sizeof channel);
     msgpack_sbuffer sbuf;
     msgpack_packer pk;
     msgpack_sbuffer_init (&sbuf);
@@ -77,6 +77,8 @@ hr_bench_zmq_ingest (const hr_bench_opts_t *opts, hr_bench_zmq_result_t *result)
     int rc = 0;
     uint64_t seq = 0, start = 0, deadline = 0, consecutive_timeouts = 0;
     for (;;) {
+        hr_bench_opts_channel (opts, (uint32_t) (seq % opts->channels), channel,
+                               sizeof channel);
         msgpack_sbuffer_clear (&sbuf);
         msgpack_pack_map (&pk, 2);
         msgpack_pack_str_with_body (&pk, "ch", 2);
