@@ -7,6 +7,7 @@
 #   make mutation  the mutation check: each tests/mutation/*.patch must make
 #               the tests it names fail (tests/mutation/run; minutes)
 #   make bench  installs nginx + nchan too, runs bench/compare.py (Herald vs nchan)
+#   make bench-store  runs bench/store.py: durable history (--data-dir) vs memory
 # Everything else is CMake; this file only strings the steps together.
 
 BUILD      ?= build
@@ -14,7 +15,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 
-.PHONY: all run test deps test-deps build test-build bench clean mutation
+.PHONY: all run test deps test-deps build test-build bench bench-store clean mutation
 
 all: build
 
@@ -49,6 +50,10 @@ mutation: test-deps
 bench: build
 	@scripts/install-deps.sh bench
 	@/usr/bin/python3 bench/compare.py --herald $(BUILD)/herald $(BENCH_ARGS)
+
+bench-store: build
+	@scripts/install-deps.sh bench
+	@/usr/bin/python3 bench/store.py --herald $(BUILD)/herald $(BENCH_ARGS)
 
 clean:
 	rm -rf $(BUILD) $(TEST_BUILD) build-mutation
