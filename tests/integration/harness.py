@@ -224,6 +224,41 @@ def wait_broker_linked(gateway, timeout=10.0):
                "the gateway to reach its broker (/readyz)")
 
 
+class Restartable:
+    """A herald run or broker that stops and starts again on the same
+    arguments (a durable --data-dir survives it): its ZeroMQ endpoints are
+    private ipc paths and, for run, its HTTP port is the one its first start
+    got, so publishers, clients and a gateway find it again. .proc is the
+    current process; the test's cleanup stops it (with checks)."""
+
+    def __init__(self, test, command, *args):
+        self.command = command
+        self.pull, self.router, self.xpub = (unused_endpoint() for _ in range(3))
+        self.args = ["--pull", self.pull, "--router", self.router, "--xpub", self.xpub]
+        self.args += list(args)
+        self.procs = [Herald(command, self.args)]
+        test.addCleanup(lambda: [p.kill() for p in self.procs])
+        test.addCleanup(lambda: self.proc.stop())
+        self.http = self.proc.http
+        if self.http:
+            self.args += ["--http", "127.0.0.1:%d" % int(self.http.rsplit(":", 1)[1])]
+
+    @property
+    def proc(self):
+        return self.procs[-1]
+
+    def restart(self, signo=signal.SIGTERM):
+        """Stops the process (SIGTERM: a clean stop, checked; SIGKILL: a
+        crash) and starts it again; returns the new process."""
+        if signo == signal.SIGKILL:
+            self.proc.send_signal(signal.SIGKILL)
+            self.proc.kill()
+        else:
+            self.proc.stop(signo=signo)
+        self.procs.append(Herald(self.command, self.args))
+        return self.proc
+
+
 # ---------------------------------------------------------------- HTTP
 
 class Response:
@@ -255,6 +290,21 @@ def http(method, url, body=None, headers=None, timeout=10.0):
 
 def publish(base, event, **kw):
     return http("POST", base + "/v1/publish", event, **kw)
+
+
+def history_all(base, channel, limit=1000):
+    """Every event a channel keeps, read with GET /v1/history page by page
+    from seq 1: (the last page's reply, the events). A reset fails."""
+    events = []
+    while True:
+        query = urllib.parse.urlencode({"channel": channel, "limit": limit,
+                                        "since": events[-1]["seq"] if events else 0})
+        r = http("GET", base + "/v1/history?" + query)
+        assert r.status == 200 and r.json["reset"] is None, (channel, r)
+        page = r.json
+        events += page["events"]
+        if not page["events"] or events[-1]["seq"] >= page["head"]:
+            return page, events
 
 
 def metrics(base):

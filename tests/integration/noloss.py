@@ -32,10 +32,14 @@ def _endpoints(value):
 class Publisher(threading.Thread):
     """Sends `total` events at about `rate`/s, alternating PUSH and DEALER.
     With lists of endpoints (a cluster's brokers, same order in both), each
-    event goes through a broker drawn at random."""
+    event goes through a broker drawn at random. keyed: every event over
+    DEALER with an idempotency key, sent again every second until it is
+    acknowledged (across broker restarts: a repeat is a dup, never a second
+    event)."""
 
-    def __init__(self, pull, router, channels, total, rate, seed):
+    def __init__(self, pull, router, channels, total, rate, seed, keyed=False):
         super().__init__(daemon=True)
+        self.keyed = keyed
         self.pull, self.router, self.channels = _endpoints(pull), _endpoints(router), channels
         self.total, self.rate, self.rng = total, rate, random.Random(seed)
         self.sends = {c: [] for c in channels}     # monotonic time of each send
@@ -59,21 +63,35 @@ class Publisher(threading.Thread):
                 via = self.rng.randrange(len(pushes)) if len(pushes) > 1 else 0
                 frame = {"ch": channel, "data": {"i": i}}
                 self.sends[channel].append(time.monotonic())
-                if i % 2 and i + 1 < self.total:    # the last one is acknowledged
+                if i % 2 and i + 1 < self.total and not self.keyed:   # the last one is acked
                     pushes[via].send(msgpack.packb(frame))
                     continue
                 frame["rid"] = i
-                dealers[via].send(msgpack.packb(frame))
-                if not dealers[via].poll(10000):
-                    raise AssertionError("no ack for publish %d" % i)
-                reply = msgpack.unpackb(dealers[via].recv())
-                assert reply.get("rid") == i and "seq" in reply, reply
+                if self.keyed:
+                    frame["id"] = "noloss-%d" % i
+                reply = self._acknowledged(dealers[via], frame)
+                assert "seq" in reply, reply
                 self.acks[channel].append(reply["seq"])
         except BaseException as error:          # reported by the test
             self.error = error
         finally:
             for sock in pushes + dealers:
                 sock.close()
+
+    def _acknowledged(self, dealer, frame):
+        """The reply to frame; keyed, frame is sent again after each second
+        without it, and replies to earlier publishes are skipped."""
+        deadline = time.monotonic() + (60 if self.keyed else 10)
+        dealer.send(msgpack.packb(frame))
+        while time.monotonic() < deadline:
+            if dealer.poll(1000 if self.keyed else 10000):
+                reply = msgpack.unpackb(dealer.recv())
+                if reply.get("rid") == frame["rid"]:
+                    return reply
+                assert self.keyed, reply        # keyed: a late reply to a repeat
+            elif self.keyed:
+                dealer.send(msgpack.packb(frame))
+        raise AssertionError("no ack for publish %d" % frame["rid"])
 
     def sent_before(self, channel, moment):
         return sum(1 for t in self.sends[channel] if t < moment)
@@ -201,11 +219,14 @@ class WSClient(threading.Thread):
                          **({"e": self.positions[ch][0], "s": self.positions[ch][1]}
                             if ch in self.positions else {}))
                     for i, ch in enumerate(self.channels)]
-            if self.rng.random() < 0.5:
-                client.send(subs)
-            else:
-                for sub in subs:
-                    client.send(sub)
+            try:
+                if self.rng.random() < 0.5:
+                    client.send(subs)
+                else:
+                    for sub in subs:
+                        client.send(sub)
+            except OSError:
+                pass            # the server went away (a restart): the next connection resumes
             until(client)
         finally:
             client.close(abrupt=self.rng.random() < 0.5)
@@ -361,17 +382,18 @@ def _client(base, names, rng, seed, stop, transport):
 
 
 def run_workload(test, base, pull, router, events=10000, clients=50, channels=8,
-                 rate=2500.0, history_size=400, during=None, seed=SEED, transports=("sse",)):
+                 rate=2500.0, history_size=400, during=None, seed=SEED, transports=("sse",),
+                 keyed=False):
     """Runs the workload; `during(publisher)` runs alongside (e.g. restarts).
     base is the gateway's URL, or a callable giving the URL for each new
     connection (several gateways); pull and router an endpoint each, or
     lists of them (a cluster's brokers, see Publisher). Client i speaks transports[i % len]: "sse", or a WebSocket subprotocol
-    (wsclient.JSON, wsclient.MSGPACK). Returns a summary dict for the
-    test's output."""
+    (wsclient.JSON, wsclient.MSGPACK). keyed: see Publisher. Returns a
+    summary dict for the test's output."""
     rng = random.Random(seed)
     names = ["noloss-%d" % i for i in range(channels)]
     stop = threading.Event()
-    publisher = Publisher(pull, router, names, events, rate, seed)
+    publisher = Publisher(pull, router, names, events, rate, seed, keyed)
     crowd = [_client(base, names, rng, seed + 1 + i, stop, transports[i % len(transports)])
              for i in range(clients)]
     for client in crowd:
@@ -436,4 +458,27 @@ def run_across_gateway_restarts(test, history_size, **workload):
     totals = run_workload(test, "http://127.0.0.1:%d" % port, broker.pull, broker.router,
                           history_size=history_size, during=crash_and_restart, **workload)
     gateways[-1].stop()
+    return totals, restarts
+
+
+def run_across_broker_restarts(test, data_dir, signals, history_size, **workload):
+    """The workload on `herald run --data-dir` while the process is stopped
+    by each of signals in turn (SIGTERM: clean; SIGKILL: a crash) at even
+    fractions of the publishing and started again on the same directory and
+    ports. Publishes are keyed (sent again until acknowledged); clients
+    reconnect with their cursors. Returns (totals, restarts)."""
+    server = h.Restartable(test, "run", "--data-dir", data_dir,
+                           "--history-size", str(history_size))
+    restarts = []
+
+    def restart(publisher):
+        for n, signo in enumerate(signals, 1):
+            fraction = n / (len(signals) + 1)
+            h.wait_until(lambda: sum(map(len, publisher.sends.values()))
+                         >= fraction * publisher.total, 60, "publishing progress")
+            server.restart(signo)
+            restarts.append(signal.Signals(signo).name)
+
+    totals = run_workload(test, server.http, server.pull, server.router,
+                          history_size=history_size, during=restart, keyed=True, **workload)
     return totals, restarts
