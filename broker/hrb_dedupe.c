@@ -131,6 +131,19 @@ hrb_dedupe_insert (hrb_dedupe_t *self, const char *ch, size_t ch_len,
     }
 }
 
+void
+hrb_dedupe_forget (hrb_dedupe_t *self, const char *ch, size_t ch_len, const char *id,
+                   size_t id_len)
+{
+    char key [HR_CHANNEL_MAX + 1 + HR_ID_MAX + 1];
+    if (ch_len > HR_CHANNEL_MAX || id_len > HR_ID_MAX)
+        return;
+    s_key (key, ch, ch_len, id, id_len);
+    //  The entry keeps its FIFO place (and bytes) until its turn, like an
+    //  entry replaced by a newer one of its key (s_forget_oldest)
+    zhashx_delete (self->by_key, key);
+}
+
 size_t
 hrb_dedupe_expire (hrb_dedupe_t *self, uint64_t now_ms, size_t budget)
 {

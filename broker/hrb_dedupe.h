@@ -37,6 +37,11 @@ void hrb_dedupe_insert (hrb_dedupe_t *self, const char *ch, size_t ch_len,
                         const char *id, size_t id_len, uint64_t now_ms,
                         uint64_t seq, const char *epoch);
 
+//  Forgets (ch, id) now: its publish was never made (its batch could not
+//  be stored), so a retry must be published, not answered as a repeat.
+void hrb_dedupe_forget (hrb_dedupe_t *self, const char *ch, size_t ch_len,
+                        const char *id, size_t id_len);
+
 //  Forgets keys older than the window, at most budget of them (the rest
 //  wait for the next call). Returns how many were forgotten.
 size_t hrb_dedupe_expire (hrb_dedupe_t *self, uint64_t now_ms, size_t budget);

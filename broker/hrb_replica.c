@@ -112,7 +112,7 @@ s_append (hrb_replica_t *self, hrb_stream_t *stream, const hr_event_t *ev, const
 {
     uint64_t now = hr_wall_ms ();
     stream->seq = stream->sequenced = ev->seq;
-    hrb_streams_append (self->streams, stream, now, frame, size);
+    hrb_streams_append (self->streams, stream, stream->seq, now, frame, size);
     if (ev->id)
         hrb_dedupe_insert (self->keys, ev->ch, ev->ch_len, ev->id, ev->id_len, now, ev->seq,
                            stream->epoch);
@@ -398,7 +398,7 @@ s_tick (hrb_replica_t *self)
     if (view != self->view)
         hrb_streams_retain (self->streams, s_keep, self);
     self->view = view;
-    self->store->ops->expire (self->store, now, S_EXPIRE_BUDGET);
+    self->store->ops->expire (self->store, S_EXPIRE_BUDGET);
     hrb_dedupe_expire (self->keys, now, S_EXPIRE_BUDGET);
     hrb_streams_expire (self->streams, now, (uint64_t) self->config->history_age,
                         S_EXPIRE_BUDGET);

@@ -7,9 +7,14 @@
     the global oldest event always removes the oldest of its channel.
     Rings double as they fill and halve when a quarter full, and count
     against the memory cap, so a channel that once held many events does
-    not keep its large ring.  */
+    not keep its large ring.
+
+    Nothing outlives the process: open always finds an empty channel,
+    commit has nothing to make durable and never fails, keys are left to
+    hrb_dedupe, and release frees like drop.  */
 #include "hrb_store.h"
 #include "hr_buf.h"
+#include "hr_time.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -22,7 +27,7 @@ struct _s_node_t {
     s_node_t *prev, *next;      //  global arrival order
     hrb_history_t *owner;
     uint64_t seq;
-    uint64_t ts;
+    uint64_t stamp;             //  store->clock at the append: the age bound's
     size_t size;
     uint8_t bytes [];
 };
@@ -44,8 +49,9 @@ typedef struct {
 } s_store_t;
 
 static hrb_history_t *
-s_open (hrb_store_t *base)
+s_open (hrb_store_t *base, const char *name, size_t len, hrb_store_state_t *state)
 {
+    memset (state, 0, sizeof *state);
     return hr_calloc (1, sizeof (hrb_history_t));
 }
 
@@ -99,22 +105,41 @@ s_pop (s_store_t *self, hrb_history_t *history)
         s_resize (self, history, history->capacity / 2);
 }
 
+//  Drops every event of a history.
 static void
-s_close (hrb_store_t *base, hrb_history_t *history)
+s_clear (s_store_t *self, hrb_history_t *history)
 {
-    s_store_t *self = (s_store_t *) base;
     while (history->count)
         s_pop (self, history);
-    free (history);
 }
 
 static void
+s_drop (hrb_store_t *base, hrb_history_t *history)
+{
+    s_clear ((s_store_t *) base, history);
+    free (history);
+}
+
+static hrb_store_rc_t
+s_set_epoch (hrb_store_t *base, hrb_history_t *history, const char *epoch, uint64_t head,
+             uint64_t now_ms)
+{
+    s_clear ((s_store_t *) base, history);
+    return HRB_STORE_OK;
+}
+
+static hrb_store_rc_t
 s_append (hrb_store_t *base, hrb_history_t *history, uint64_t seq, uint64_t ts,
           const void *bytes, size_t size)
 {
     s_store_t *self = (s_store_t *) base;
     if (self->max_count == 0)
-        return;
+        return HRB_STORE_OK;
+    //  One unbroken run of seqs, so that a read can index the ring by seq
+    if (history->count
+    &&  history->ring [(history->start + history->count - 1) & (history->capacity - 1)]->seq + 1
+        != seq)
+        s_clear (self, history);
     if (history->count >= self->max_count) {
         s_pop (self, history);
         self->stats.evicted_count++;
@@ -124,7 +149,7 @@ s_append (hrb_store_t *base, hrb_history_t *history, uint64_t seq, uint64_t ts,
     s_node_t *node = hr_malloc (sizeof *node + size);
     node->owner = history;
     node->seq = seq;
-    node->ts = ts;
+    node->stamp = base->clock ();
     node->size = size;
     memcpy (node->bytes, bytes, size);
     history->ring [(history->start + history->count) & (history->capacity - 1)] = node;
@@ -142,6 +167,24 @@ s_append (hrb_store_t *base, hrb_history_t *history, uint64_t seq, uint64_t ts,
         s_pop (self, self->oldest->owner);
         self->stats.evicted_memory++;
     }
+    return HRB_STORE_OK;
+}
+
+static hrb_store_rc_t
+s_key (hrb_store_t *base, hrb_history_t *history, const char *id, size_t id_len, uint64_t seq)
+{
+    return HRB_STORE_OK;
+}
+
+static hrb_store_rc_t
+s_commit (hrb_store_t *base)
+{
+    return HRB_STORE_OK;
+}
+
+static void
+s_rollback (hrb_store_t *base)
+{
 }
 
 static uint64_t
@@ -167,17 +210,25 @@ s_read (hrb_store_t *base, hrb_history_t *history, uint64_t since, size_t limit,
 }
 
 static size_t
-s_expire (hrb_store_t *base, uint64_t now_ms, size_t budget)
+s_expire (hrb_store_t *base, size_t budget)
 {
     s_store_t *self = (s_store_t *) base;
+    uint64_t now = base->clock ();
     size_t evicted = 0;
     while (evicted < budget && self->oldest
-    &&     self->oldest->ts + self->max_age_ms < now_ms) {
+    &&     self->oldest->stamp + self->max_age_ms < now) {
         s_pop (self, self->oldest->owner);
         self->stats.evicted_age++;
         evicted++;
     }
     return evicted;
+}
+
+static hrb_store_rc_t
+s_scan (hrb_store_t *base, hrb_store_channel_fn *channel, hrb_store_key_fn *key, void *arg,
+        hr_buf_t *err)
+{
+    return HRB_STORE_OK;
 }
 
 static void
@@ -192,7 +243,7 @@ s_destroy (hrb_store_t **base_p)
     s_store_t *self = (s_store_t *) *base_p;
     if (!self)
         return;
-    //  Histories must be closed by their owners first; free any stragglers.
+    //  Histories must be released by their owners first; free any stragglers.
     while (self->oldest) {
         s_node_t *node = self->oldest;
         self->oldest = node->next;
@@ -203,7 +254,10 @@ s_destroy (hrb_store_t **base_p)
 }
 
 static const hrb_store_ops_t s_ops = {
-    s_open, s_close, s_append, s_first, s_read, s_expire, s_stats, s_destroy
+    .open = s_open, .set_epoch = s_set_epoch, .append = s_append, .key = s_key,
+    .commit = s_commit, .rollback = s_rollback, .release = s_drop, .drop = s_drop,
+    .first = s_first, .read = s_read, .expire = s_expire, .scan = s_scan, .stats = s_stats,
+    .destroy = s_destroy
 };
 
 hrb_store_t *
@@ -211,6 +265,7 @@ hrb_store_mem_new (size_t max_count, uint64_t max_age_ms, uint64_t max_bytes)
 {
     s_store_t *self = hr_calloc (1, sizeof *self);
     self->base.ops = &s_ops;
+    self->base.clock = hr_mono_ms;
     self->max_count = max_count;
     self->max_age_ms = max_age_ms;
     self->max_bytes = max_bytes;

@@ -45,7 +45,8 @@ hrb_streams_destroy (hrb_streams_t **self_p)
         return;
     for (hr_list_t *node = hr_list_first (&self->recency); node;
          node = hr_list_next (&self->recency, node))
-        self->store->ops->close (self->store, hr_list_entry (node, hrb_stream_t, recency)->history);
+        self->store->ops->release (self->store,
+                                   hr_list_entry (node, hrb_stream_t, recency)->history);
     zhashx_destroy (&self->by_name);
     free (self);
     *self_p = NULL;
@@ -75,13 +76,27 @@ static void
 s_drop (hrb_streams_t *self, hrb_stream_t *stream)
 {
     hr_list_remove (&stream->recency);
-    self->store->ops->close (self->store, stream->history);
+    self->store->ops->drop (self->store, stream->history);
     zhashx_delete (self->by_name, stream->name);
+}
+
+//  A stream of name in the table, its history opened (state: what the
+//  store holds of it), not yet in the recency list.
+static hrb_stream_t *
+s_new (hrb_streams_t *self, const char *name, size_t len, hrb_store_state_t *state)
+{
+    hrb_stream_t *stream = hr_calloc (1, sizeof *stream);
+    memcpy (stream->name, name, len);
+    stream->name [len] = 0;
+    stream->history = self->store->ops->open (self->store, name, len, state);
+    zhashx_insert (self->by_name, stream->name, stream);
+    return stream;
 }
 
 hrb_stream_t *
 hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t now_ms)
 {
+    hrb_store_state_t state;
     hrb_stream_t *stream = hrb_streams_find (self, name, len);
     if (stream)
         return stream;
@@ -97,13 +112,11 @@ hrb_streams_ensure (hrb_streams_t *self, const char *name, size_t len, uint64_t 
         s_drop (self, least);
         self->replaced++;
     }
-    stream = hr_calloc (1, sizeof *stream);
-    memcpy (stream->name, name, len);
-    stream->name [len] = 0;
+    stream = s_new (self, name, len, &state);
     hr_epoch_new (stream->epoch, self->view);
     stream->last_ms = now_ms;
-    stream->history = self->store->ops->open (self->store);
-    zhashx_insert (self->by_name, stream->name, stream);
+    //  A store failure here fails the batch, and so the publish that made it
+    self->store->ops->set_epoch (self->store, stream->history, stream->epoch, 0, now_ms);
     hr_list_push_back (&self->recency, &stream->recency);
     return stream;
 }
@@ -113,14 +126,10 @@ hrb_streams_install (hrb_streams_t *self, const char *name, size_t len, const ch
                      uint64_t seq, uint64_t now_ms)
 {
     hrb_stream_t *stream = hrb_streams_find (self, name, len);
-    if (stream) {
-        //  A fresh history: nothing of the old epoch may be read as the new
-        self->store->ops->close (self->store, stream->history);
-        stream->history = self->store->ops->open (self->store);
-    }
-    else
-    if (!(stream = hrb_streams_ensure (self, name, len, now_ms)))
+    if (!stream && !(stream = hrb_streams_ensure (self, name, len, now_ms)))
         return NULL;
+    //  A fresh history: nothing of the old epoch may be read as the new
+    self->store->ops->set_epoch (self->store, stream->history, epoch, seq, now_ms);
     memcpy (stream->epoch, epoch, HR_EPOCH_LEN);
     stream->epoch [HR_EPOCH_LEN] = 0;
     stream->seq = stream->sequenced = seq;
@@ -134,7 +143,10 @@ hrb_streams_restore (hrb_streams_t *self, hrb_stream_t *stream, uint64_t seq, ui
                      const void *envelope, size_t size)
 {
     assert (seq <= stream->seq);
-    self->store->ops->append (self->store, stream->history, seq, ts, envelope, size);
+    hrb_store_rc_t rc = self->store->ops->append (self->store, stream->history, seq, ts,
+                                                  envelope, size);
+    assert (rc == HRB_STORE_OK || self->store->durable);
+    (void) rc;
 }
 
 void
@@ -143,14 +155,20 @@ hrb_streams_remove (hrb_streams_t *self, hrb_stream_t *stream)
     s_drop (self, stream);
 }
 
-void
-hrb_streams_append (hrb_streams_t *self, hrb_stream_t *stream, uint64_t ts,
+hrb_store_rc_t
+hrb_streams_append (hrb_streams_t *self, hrb_stream_t *stream, uint64_t seq, uint64_t ts,
                     const void *envelope, size_t size)
 {
-    self->store->ops->append (self->store, stream->history, stream->seq, ts,
-                              envelope, size);
     stream->last_ms = ts;
     hr_list_move_back (&self->recency, &stream->recency);
+    return self->store->ops->append (self->store, stream->history, seq, ts, envelope, size);
+}
+
+hrb_store_rc_t
+hrb_streams_key (hrb_streams_t *self, hrb_stream_t *stream, const char *id, size_t id_len,
+                 uint64_t seq)
+{
+    return self->store->ops->key (self->store, stream->history, id, id_len, seq);
 }
 
 void
@@ -235,4 +253,103 @@ hrb_streams_recent (hrb_streams_t *self, uint64_t since_ms,
         if (stream->last_ms <= since_ms || !visit (arg, stream))
             break;
     }
+}
+
+//  hrb_streams_load's state while the store is scanned.
+typedef struct {
+    hrb_streams_t *self;
+    hrb_streams_key_fn *key_fn;
+    void *arg;
+    uint64_t newest;            //  generation of the newest stored epoch
+    size_t over;                //  channels past the cap
+} s_load_t;
+
+//  A stored channel (hrb_store_channel_fn): its stream as stored, or with
+//  an empty epoch when it must start a new one (made once the scan is
+//  over and the generator is above every stored epoch).
+static void
+s_load_channel (void *arg, const char *name, size_t len, const hrb_store_state_t *stored)
+{
+    s_load_t *load = arg;
+    hrb_streams_t *self = load->self;
+    if (zhashx_size (self->by_name) >= self->max_streams || len > HR_CHANNEL_MAX) {
+        load->over++;
+        return;
+    }
+    hrb_store_state_t state;
+    hrb_stream_t *stream = s_new (self, name, len, &state);
+    uint64_t generation = hr_epoch_generation (stored->epoch, strlen (stored->epoch));
+    load->newest = generation > load->newest? generation: load->newest;
+    stream->last_ms = stored->last_ms;
+    if (!stored->suspect && generation) {
+        memcpy (stream->epoch, stored->epoch, sizeof stream->epoch);
+        stream->seq = stream->sequenced = stored->head;
+    }
+}
+
+//  A stored key (hrb_store_key_fn): passed on when it is of its channel's
+//  epoch; a channel starting a new epoch may have lost the key's event.
+static void
+s_load_key (void *arg, const char *name, size_t len, const char *id, size_t id_len,
+            uint64_t seq, const char *epoch, uint64_t age_ms)
+{
+    s_load_t *load = arg;
+    hrb_stream_t *stream = hrb_streams_find (load->self, name, len);
+    if (stream && *stream->epoch && strcmp (stream->epoch, epoch) == 0 && seq <= stream->seq)
+        load->key_fn (load->arg, name, len, id, id_len, seq, epoch, age_ms);
+}
+
+static int
+s_by_recency (const void *a, const void *b)
+{
+    const hrb_stream_t *x = *(hrb_stream_t * const *) a, *y = *(hrb_stream_t * const *) b;
+    return x->last_ms < y->last_ms? -1: x->last_ms > y->last_ms;
+}
+
+int
+hrb_streams_load (hrb_streams_t *self, hrb_streams_key_fn *key_fn, void *arg,
+                  hrb_streams_loaded_t *loaded, hr_buf_t *err)
+{
+    assert (zhashx_size (self->by_name) == 0);
+    memset (loaded, 0, sizeof *loaded);
+    s_load_t load = { self, key_fn, arg, 0, 0 };
+    hrb_store_rc_t rc = self->store->ops->scan (self->store, s_load_channel, s_load_key, &load,
+                                                err);
+    hr_epoch_floor (load.newest);
+    //  Into the recency list, least recent first, also on failure: the set
+    //  releases its streams from there
+    size_t count = zhashx_size (self->by_name);
+    hrb_stream_t **order = hr_malloc ((count? count: 1) * sizeof *order);
+    size_t at = 0;
+    for (hrb_stream_t *stream = zhashx_first (self->by_name); stream;
+         stream = zhashx_next (self->by_name))
+        order [at++] = stream;
+    qsort (order, count, sizeof *order, s_by_recency);
+    for (size_t i = 0; i < count; i++) {
+        hrb_stream_t *stream = order [i];
+        if (*stream->epoch)
+            loaded->kept++;
+        else {
+            hr_epoch_new (stream->epoch, self->view);
+            if (rc == HRB_STORE_OK)
+                self->store->ops->set_epoch (self->store, stream->history, stream->epoch, 0,
+                                             stream->last_ms);
+            loaded->renewed++;
+        }
+        hr_list_push_back (&self->recency, &stream->recency);
+    }
+    free (order);
+    if (rc != HRB_STORE_OK)
+        return -1;
+    if (load.over) {
+        hr_buf_printf (err, "the store holds %zu channels, over --max-channels %zu",
+                       count + load.over, self->max_streams);
+        return -1;
+    }
+    if (self->store->ops->commit (self->store) != HRB_STORE_OK) {
+        hr_buf_printf (err, "cannot write the new epochs of %zu channels to the store",
+                       loaded->renewed);
+        return -1;
+    }
+    return 0;
 }

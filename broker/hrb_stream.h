@@ -9,7 +9,11 @@
     Any publish can name a new channel, so the set is capped: at the cap a
     new channel takes the place of the least recently published stream if
     that one keeps no history (as if it had expired), and is refused
-    otherwise (docs/operations.md, --max-channels).  */
+    otherwise (docs/operations.md, --max-channels).
+
+    With a durable store the set is loaded from it at start-up
+    (hrb_streams_load): every stored channel goes on in its epoch at its
+    head, unless a crash may have lost some of its published events.  */
 #ifndef HRB_STREAM_H
 #define HRB_STREAM_H
 
@@ -44,7 +48,8 @@ typedef struct _hrb_streams_t hrb_streams_t;
 //  owned). Caller owns it.
 hrb_streams_t *hrb_streams_new (hrb_store_t *store, size_t max_streams);
 
-//  Destroys every stream (closing their histories) and the set.
+//  Destroys every stream and the set; their histories are released (a
+//  durable store keeps them for the next start).
 void hrb_streams_destroy (hrb_streams_t **self_p);
 
 //  The stream of a channel, or NULL. name need not be NUL-terminated.
@@ -67,18 +72,47 @@ hrb_stream_t *hrb_streams_install (hrb_streams_t *self, const char *name, size_t
 
 //  Adds to an installed stream's history an event sequenced elsewhere:
 //  seq at most stream->seq, above the last one restored; the head and the
-//  recency do not change.
+//  recency do not change. (Only in a cluster, whose store is in memory: it
+//  cannot fail.)
 void hrb_streams_restore (hrb_streams_t *self, hrb_stream_t *stream, uint64_t seq,
                           uint64_t ts, const void *envelope, size_t size);
 
-//  Drops one stream and its history (stream is invalid afterwards).
+//  Drops one stream and its history (stream is invalid afterwards): also a
+//  stream made in a batch that could not be stored.
 void hrb_streams_remove (hrb_streams_t *self, hrb_stream_t *stream);
 
-//  Stores the envelope of the event the caller just sequenced (it advanced
-//  stream->seq and encoded the envelope with it) and marks the stream
-//  recently used.
-void hrb_streams_append (hrb_streams_t *self, hrb_stream_t *stream, uint64_t ts,
-                         const void *envelope, size_t size);
+//  Stores the envelope of the event the caller just sequenced (seq, which
+//  it encoded in the envelope) and marks the stream recently used. The
+//  store's error when it could not (the batch is lost: hrb_store.h).
+hrb_store_rc_t hrb_streams_append (hrb_streams_t *self, hrb_stream_t *stream, uint64_t seq,
+                                   uint64_t ts, const void *envelope, size_t size);
+
+//  Keeps the idempotency key of the event at seq in a durable store.
+hrb_store_rc_t hrb_streams_key (hrb_streams_t *self, hrb_stream_t *stream, const char *id,
+                                size_t id_len, uint64_t seq);
+
+//  What hrb_streams_load found: channels going on in their epoch, and
+//  those a crash may have cut, started again in a new one.
+typedef struct {
+    size_t kept;
+    size_t renewed;
+} hrb_streams_loaded_t;
+
+//  Called by hrb_streams_load for each idempotency key stored for a
+//  channel's current epoch, oldest first, with its age in ms.
+typedef void (hrb_streams_key_fn) (void *arg, const char *ch, size_t ch_len, const char *id,
+                                   size_t id_len, uint64_t seq, const char *epoch,
+                                   uint64_t age_ms);
+
+//  Makes a stream for every channel the store holds (call once, on an
+//  empty set, before serving): its epoch, head and recency as stored, or
+//  a new epoch when the store says a crash may have lost some of its
+//  events. Passes the stored keys to key_fn, commits, and raises the
+//  epoch generator above every stored epoch (hr_epoch_floor). -1 with a
+//  reason in err when the store cannot be read or holds more channels
+//  than the set's cap.
+int hrb_streams_load (hrb_streams_t *self, hrb_streams_key_fn *key_fn, void *arg,
+                      hrb_streams_loaded_t *loaded, hr_buf_t *err);
 
 //  Oldest seq the stream still keeps (seq + 1 when it keeps none).
 uint64_t hrb_streams_first (hrb_streams_t *self, hrb_stream_t *stream);

@@ -31,6 +31,14 @@ hr_epoch_random_hex (char *out, size_t bytes)
     sodium_bin2hex (out, 2 * bytes + 1, bits, bytes);
 }
 
+void
+hr_epoch_floor (uint64_t generation)
+{
+    uint64_t last = atomic_load (&s_last);
+    while (last < generation && !atomic_compare_exchange_weak (&s_last, &last, generation))
+        ;
+}
+
 static uint64_t
 s_generation (uint64_t view)
 {

@@ -34,6 +34,12 @@
 //  hr_epoch_init to have succeeded.
 void hr_epoch_new (char out [HR_EPOCH_LEN + 1], uint64_t view);
 
+//  Raises the last generation made to at least generation, so that every
+//  epoch made from now on is newer: a broker restarted on durable history
+//  calls it with the newest generation it stored, in case the wall clock
+//  went back while it was down. Thread-safe.
+void hr_epoch_floor (uint64_t generation);
+
 //  The generation of an epoch (len bytes, need not be NUL-terminated): 0
 //  unless it is exactly HR_EPOCH_LEN lowercase hex digits.
 uint64_t hr_epoch_generation (const char *epoch, size_t len);

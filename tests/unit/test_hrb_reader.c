@@ -60,7 +60,7 @@ s_publish (s_fixture_t *f, const char *ch, size_t n)
         hrb_reader_lock (f->reader);
         hrb_stream_t *stream = hrb_streams_ensure (f->streams, K (ch), 1);
         stream->seq++;
-        hrb_streams_append (f->streams, stream, 1, "event", 5);
+        hrb_streams_append (f->streams, stream, stream->seq, 1, "event", 5);
         hrb_reader_unlock (f->reader);
     }
 }

@@ -8,6 +8,32 @@
 
 #define K(text) text, strlen (text)
 
+//  The store's clock: the ts of the last event sequenced, or the time an
+//  expiry runs at (the tests' time line)
+static uint64_t s_now;
+
+static uint64_t
+s_clock (void)
+{
+    return s_now;
+}
+
+static hrb_store_t *
+s_mem (size_t max_count, uint64_t max_age_ms, uint64_t max_bytes)
+{
+    hrb_store_t *store = hrb_store_mem_new (max_count, max_age_ms, max_bytes);
+    store->clock = s_clock;
+    return store;
+}
+
+//  Store expiry at now_ms on the tests' time line.
+static size_t
+s_expire (hrb_store_t *store, uint64_t now_ms)
+{
+    s_now = now_ms;
+    return store->ops->expire (store, SIZE_MAX);
+}
+
 static hrb_store_stats_t
 s_stats (hrb_store_t *store)
 {
@@ -33,13 +59,14 @@ static void
 s_sequence (hrb_streams_t *streams, hrb_stream_t *stream, uint64_t ts)
 {
     stream->sequenced = ++stream->seq;
-    hrb_streams_append (streams, stream, ts, "x", 1);
+    s_now = ts;
+    hrb_streams_append (streams, stream, stream->seq, ts, "x", 1);
 }
 
 static void
 test_streams_ensure_creates_with_fresh_epoch (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (100, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *a = hrb_streams_ensure (streams, K ("orders"), 10);
     assert_non_null (a);
@@ -61,7 +88,7 @@ test_streams_ensure_creates_with_fresh_epoch (void **state)
 static void
 test_streams_first_is_seq_plus_one_when_empty (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (2, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (2, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *s = hrb_streams_ensure (streams, K ("c"), 0);
     assert_int_equal (hrb_streams_first (streams, s), 1);
@@ -69,7 +96,7 @@ test_streams_first_is_seq_plus_one_when_empty (void **state)
     s_sequence (streams, s, 2);
     s_sequence (streams, s, 3);
     assert_int_equal (hrb_streams_first (streams, s), 2);     //  count bound 2
-    store->ops->expire (store, 5000, SIZE_MAX);
+    s_expire (store, 5000);
     assert_int_equal (hrb_streams_first (streams, s), 4);     //  none kept: head + 1
     hrb_streams_destroy (&streams);
     store->ops->destroy (&store);
@@ -78,7 +105,7 @@ test_streams_first_is_seq_plus_one_when_empty (void **state)
 static void
 test_streams_expire_drops_idle_empty_streams (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (100, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_streams_ensure (streams, K ("idle"), 0);
     assert_int_equal (hrb_streams_expire (streams, 1000, 1000, SIZE_MAX), 0);   //  not past idle
@@ -92,14 +119,14 @@ test_streams_expire_drops_idle_empty_streams (void **state)
 static void
 test_streams_expire_keeps_streams_with_events (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (100, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *s = hrb_streams_ensure (streams, K ("busy"), 0);
     s_sequence (streams, s, 0);
     assert_int_equal (hrb_streams_expire (streams, 5000, 1000, SIZE_MAX), 0);
     assert_ptr_equal (hrb_streams_find (streams, K ("busy")), s);
     //  once the store's age bound drops its events, it goes
-    store->ops->expire (store, 5000, SIZE_MAX);
+    s_expire (store, 5000);
     assert_int_equal (hrb_streams_expire (streams, 5000, 1000, SIZE_MAX), 1);
     assert_int_equal (hrb_streams_count (streams), 0);
     hrb_streams_destroy (&streams);
@@ -109,13 +136,13 @@ test_streams_expire_keeps_streams_with_events (void **state)
 static void
 test_streams_expire_keeps_recently_published (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (100, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *old = hrb_streams_ensure (streams, K ("old"), 0);
     hrb_stream_t *fresh = hrb_streams_ensure (streams, K ("fresh"), 0);
     s_sequence (streams, old, 100);              //  published, but long ago
     s_sequence (streams, fresh, 1500);           //  recently
-    store->ops->expire (store, 2000, SIZE_MAX);           //  drops old's event only
+    s_expire (store, 2000);           //  drops old's event only
     assert_int_equal (hrb_streams_expire (streams, 2000, 1000, SIZE_MAX), 1);
     assert_null (hrb_streams_find (streams, K ("old")));
     assert_ptr_equal (hrb_streams_find (streams, K ("fresh")), fresh);
@@ -126,14 +153,14 @@ test_streams_expire_keeps_recently_published (void **state)
 static void
 test_streams_recreated_channel_gets_new_epoch_and_seq (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (100, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *s = hrb_streams_ensure (streams, K ("c"), 0);
     s_sequence (streams, s, 0);
     s_sequence (streams, s, 0);
     char old_epoch [HR_EPOCH_LEN + 1];
     memcpy (old_epoch, s->epoch, sizeof old_epoch);
-    store->ops->expire (store, 2000, SIZE_MAX);
+    s_expire (store, 2000);
     assert_int_equal (hrb_streams_expire (streams, 2000, 1000, SIZE_MAX), 1);
     s = hrb_streams_ensure (streams, K ("c"), 2000);
     assert_int_equal (s->seq, 0);
@@ -146,7 +173,7 @@ test_streams_recreated_channel_gets_new_epoch_and_seq (void **state)
 static void
 test_streams_destroy_closes_histories (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (100, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     for (int i = 0; i < 10; i++) {
         char name [8];
@@ -163,7 +190,7 @@ test_streams_destroy_closes_histories (void **state)
 static hrb_store_t *
 s_store (void)
 {
-    return hrb_store_mem_new (100, 3600000, 1 << 20);
+    return s_mem (100, 3600000, 1 << 20);
 }
 
 static hrb_stream_t *
@@ -172,7 +199,8 @@ s_publish (hrb_streams_t *streams, const char *name, uint64_t now)
     hrb_stream_t *stream = hrb_streams_ensure (streams, name, strlen (name), now);
     if (stream) {
         stream->sequenced = ++stream->seq;
-        hrb_streams_append (streams, stream, now, "x", 1);
+        s_now = now;
+        hrb_streams_append (streams, stream, stream->seq, now, "x", 1);
     }
     return stream;
 }
@@ -200,7 +228,7 @@ test_cap_refuses_a_new_channel_when_all_keep_history (void **state)
 static void
 test_cap_replaces_the_least_recent_stream_without_history (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (0, 3600000, 1 << 20);     //  no history
+    hrb_store_t *store = s_mem (0, 3600000, 1 << 20);     //  no history
     hrb_streams_t *streams = hrb_streams_new (store, 2);
     s_publish (streams, "a", 1);
     s_publish (streams, "b", 2);
@@ -221,7 +249,7 @@ test_cap_replaces_the_least_recent_stream_without_history (void **state)
 static void
 test_streams_with_events_waiting_stay (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (100, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, 1);
     hrb_stream_t *s = hrb_streams_ensure (streams, K ("waiting"), 0);
     s->sequenced = 1;
@@ -229,7 +257,7 @@ test_streams_with_events_waiting_stay (void **state)
     assert_null (hrb_streams_ensure (streams, K ("other"), 6000));
     assert_ptr_equal (hrb_streams_find (streams, K ("waiting")), s);
     s->seq = 1;                         //  published: now it may go
-    store->ops->expire (store, 5000, SIZE_MAX);
+    s_expire (store, 5000);
     assert_int_equal (hrb_streams_expire (streams, 5000, 1000, SIZE_MAX), 1);
     hrb_streams_destroy (&streams);
     store->ops->destroy (&store);
@@ -245,7 +273,7 @@ test_cap_replaces_only_when_the_least_recent_is_empty (void **state)
     //  least recent) keeps an event: refused
     assert_non_null (hrb_streams_ensure (streams, "b", 1, 2));
     assert_null (s_publish (streams, "c", 3));
-    store->ops->expire (store, 3600000 + 10, SIZE_MAX);     //  a's event ages out
+    s_expire (store, 3600000 + 10);     //  a's event ages out
     assert_non_null (s_publish (streams, "c", 3600000 + 11));
     assert_null (hrb_streams_find (streams, "a", 1));
     hrb_streams_destroy (&streams);
@@ -273,7 +301,7 @@ test_bytes_count_every_stream (void **state)
 static void
 test_counted_bytes_cover_what_the_streams_take (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (0, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (0, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, 100000);
     char name [HR_CHANNEL_MAX + 1];
     memset (name, 'c', HR_CHANNEL_MAX);
@@ -295,7 +323,7 @@ test_counted_bytes_cover_what_the_streams_take (void **state)
 static void
 test_expire_stops_at_its_budget (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (0, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (0, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, 100);
     char name [8];
     for (int i = 0; i < 10; i++) {
@@ -323,7 +351,7 @@ s_keep_orders (void *arg, const hrb_stream_t *stream)
 static void
 test_streams_view_and_retain (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (100, 1000, 1 << 20);
+    hrb_store_t *store = s_mem (100, 1000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     hrb_stream_t *a = hrb_streams_ensure (streams, K ("orders"), 10);
     assert_int_equal (hr_epoch_view (a->epoch, HR_EPOCH_LEN), 0);
@@ -359,7 +387,7 @@ s_count_visit (void *arg, uint64_t seq, const void *bytes, size_t size)
 static void
 test_streams_install_keeps_the_given_epoch_and_head (void **state)
 {
-    hrb_store_t *store = hrb_store_mem_new (100, 1000000, 1 << 20);
+    hrb_store_t *store = s_mem (100, 1000000, 1 << 20);
     hrb_streams_t *streams = hrb_streams_new (store, SIZE_MAX);
     const char *epoch = "0000000000000001aaaaaaaaaaaaaaaa";
     hrb_stream_t *a = hrb_streams_install (streams, K ("orders"), epoch, 7, 10);
