@@ -38,6 +38,11 @@ typedef struct {
     const char *replication;    //  "sync": events wait for their backup; "async": they do not
     int64_t min_replicas;       //  1: publish without an in-sync backup; 2: refuse meanwhile
     int64_t sync_memory;        //  bytes of events waiting for their backup
+    //  Durable history (docs/operations.md, "Durable history"); data_dir "" = in memory
+    const char *data_dir;       //  the LMDB store's directory
+    int64_t history_disk;       //  bytes of history kept there, all channels
+    const char *fsync;          //  "always", "batch" or "off"
+    int64_t fsync_interval;     //  ms: batch's most recent events a power loss may take
 } hrb_config_t;
 
 //  Defaults of docs/protocol.md §10 and docs/operations.md.
@@ -51,6 +56,7 @@ typedef struct {
     .curve_secret = "", .curve_clients = "", .revoke_max = 100000, .insecure = false, \
     .cluster = "", .id = "", .state_dir = ".", .http = "", .bind_host = "", .failover_timeout = 3000, \
     .lease = 2000, .hold_down = 30000, .handoff_timeout = 5000, \
-    .replication = "sync", .min_replicas = 1, .sync_memory = 64 << 20 }
+    .replication = "sync", .min_replicas = 1, .sync_memory = 64 << 20, \
+    .data_dir = "", .history_disk = 1LL << 30, .fsync = "batch", .fsync_interval = 100 }
 
 #endif

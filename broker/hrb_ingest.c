@@ -38,8 +38,9 @@ s_message (hr_error_t error)
 
 //  Counts a rejected frame and logs it (rate-limited); message NULL: the
 //  error's (s_message).
-static void
-s_reject (hrb_server_t *self, const char *socket, hr_error_t error, const char *message)
+void
+hrb_ingest_reject (hrb_server_t *self, const char *socket, hr_error_t error,
+                   const char *message)
 {
     hrb_metrics_inc_at (self->metrics, HRB_M_INGEST_ERRORS, (int) error - 1);
     hr_log_limited_info ("rejected frame", "socket", socket, "error", hr_error_code (error),
@@ -113,6 +114,14 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
                 return HR_E_OVERLOADED;
             *later = true;
         }
+        //  A repeat of an event not yet stored is answered with it
+        hrb_stream_t *stream = hrb_streams_find (self->streams, in->ch, in->ch_len);
+        if (self->outbox && stream && *seq > stream->seq) {
+            hrb_outbox_item_t item = { in->ch, in->ch_len, *seq, NULL, 0, to->bytes, to->size,
+                                       NULL, 0 };
+            hrb_outbox_add (self->outbox, &item);
+            *later = true;
+        }
         return HR_OK;
     }
     if (sync && (hrb_sync_fenced (sync) || !hrb_sync_may_publish (sync, in->ch, in->ch_len)))
@@ -139,8 +148,18 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
     }
     stream->sequenced = ev.seq;
     if (!sync) {
-        stream->seq = ev.seq;
-        hrb_streams_append (self->streams, stream, now, self->frame.data, self->frame.size);
+        hrb_store_rc_t stored = hrb_streams_append (self->streams, stream, ev.seq, now,
+                                                    self->frame.data, self->frame.size);
+        if (stored == HRB_STORE_OK && in->id)
+            stored = hrb_streams_key (self->streams, stream, in->id, in->id_len, ev.seq);
+        if (stored != HRB_STORE_OK) {
+            //  The batch is lost: the commit answers what it held
+            hrb_ingest_unsequence (self, stream);
+            hrb_reader_unlock (self->reader);
+            return hrb_ingest_store_error (stored);
+        }
+        if (!self->outbox)
+            stream->seq = ev.seq;       //  in memory: published now
     }
     hrb_reader_unlock (self->reader);
     if (in->id)
@@ -156,6 +175,14 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
         *later = true;
         return HR_OK;
     }
+    if (self->outbox) {
+        //  Sent and acknowledged once its batch is stored (hrb_ingest_commit)
+        hrb_outbox_item_t item = { in->ch, in->ch_len, ev.seq, self->frame.data,
+                                   self->frame.size, to->bytes, to->size, in->id, in->id_len };
+        hrb_outbox_add (self->outbox, &item);
+        *later = true;
+        return HR_OK;
+    }
     hrb_ingest_stream_send (self, in->ch, in->ch_len, &self->frame);
     hrb_metrics_inc (self->metrics, HRB_M_PUBLISHED);
     *seq = ev.seq;
@@ -166,10 +193,9 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
 static hrb_peer_t *s_envelope (hrb_server_t *self, const void *id, size_t id_len,
                                bool delimiter);
 
-//  Sends an acknowledgement or error later (to: s_to_t bytes).
-static void
-s_answer_later (hrb_server_t *self, const uint8_t *to, size_t size, hr_error_t rc,
-                uint64_t seq, const char *epoch, bool dup)
+void
+hrb_ingest_answer (hrb_server_t *self, const uint8_t *to, size_t size, hr_error_t rc,
+                   uint64_t seq, const char *epoch, bool dup)
 {
     if (size == 0 || to [0] == S_TO_NOBODY)
         return;
@@ -211,8 +237,8 @@ hrb_ingest_release (void *arg, const hrb_sync_item_t *item, hrb_sync_outcome_t o
             if (!self->installing)
                 hrb_reader_lock (self->reader);
             stream->seq = item->seq;
-            hrb_streams_append (self->streams, stream, hr_wall_ms (), item->envelope,
-                                item->size);
+            hrb_streams_append (self->streams, stream, item->seq, hr_wall_ms (),
+                                item->envelope, item->size);
             if (!self->installing)
                 hrb_reader_unlock (self->reader);
             hr_buf_t body = { (char *) item->envelope, item->size, item->size };
@@ -222,7 +248,7 @@ hrb_ingest_release (void *arg, const hrb_sync_item_t *item, hrb_sync_outcome_t o
     }
     if (rc != HR_OK)
         hrb_cluster_count_unavailable (self->cluster);
-    s_answer_later (self, item->reply, item->reply_len, rc, item->seq,
+    hrb_ingest_answer (self, item->reply, item->reply_len, rc, item->seq,
                     stream? stream->epoch: NULL, item->envelope == NULL);
 }
 
@@ -362,7 +388,7 @@ s_pull_request (hrb_server_t *self, const void *data, size_t size)
         rc = s_publish (self, &req, &nobody, &seq, epoch, &dup, &later);
     }
     if (rc != HR_OK)
-        s_reject (self, "pull", rc, NULL);
+        hrb_ingest_reject (self, "pull", rc, NULL);
 }
 
 //  Takes one fire-and-forget publish from PULL. Returns false when none.
@@ -381,7 +407,7 @@ hrb_ingest_pull (hrb_server_t *self)
     }
     if (hr_zmq_more (self->pull)) {
         hr_zmq_drain (self->pull);
-        s_reject (self, "pull", HR_E_BAD_TYPE, NULL);
+        hrb_ingest_reject (self, "pull", HR_E_BAD_TYPE, NULL);
     }
     else
         s_pull_request (self, zmq_msg_data (&msg), zmq_msg_size (&msg));
@@ -481,7 +507,7 @@ s_router_request (hrb_server_t *self, const void *identity, size_t id_len, bool 
     hrb_peer_t *peer = s_envelope (self, identity, id_len, req_socket);
     hr_buf_reset (&self->reply);
     if (rc != HR_OK) {
-        s_reject (self, "router", rc, message);
+        hrb_ingest_reject (self, "router", rc, message);
         hr_reply_encode_error_message (&self->reply, rid, rc, message? message: s_message (rc));
     }
     else

@@ -11,6 +11,7 @@ struct _hrb_metrics_t {
 };
 
 static const char *s_evict_reasons [] = { "count", "age", "memory" };
+static const char *s_recovered [] = { "kept", "new" };
 
 hrb_metrics_t *
 hrb_metrics_new (hr_metrics_t *metrics)
@@ -80,6 +81,29 @@ hrb_metrics_new (hr_metrics_t *metrics)
         "herald_broker_history_queue_full_total",
         HR_METRIC_COUNTER, "History queries answered overloaded at once: 10,000 were "
         "already waiting.");
+    self->ids [HRB_M_STORE_DISK_BYTES] = hr_metrics_add (metrics, "herald_store_disk_bytes",
+        HR_METRIC_GAUGE, "Bytes the durable history's files take on disk (--data-dir).");
+    self->ids [HRB_M_STORE_MAP_BYTES] = hr_metrics_add (metrics, "herald_store_map_bytes",
+        HR_METRIC_GAUGE, "Size of the durable history's LMDB map (grown as needed).");
+    self->ids [HRB_M_STORE_COMMITS] = hr_metrics_add (metrics, "herald_store_commits_total",
+        HR_METRIC_COUNTER, "Batches of the durable history committed (one per busy loop turn).");
+    self->ids [HRB_M_STORE_COMMIT_US] = hr_metrics_add (metrics,
+        "herald_store_commit_microseconds_total",
+        HR_METRIC_COUNTER, "Time the broker spent committing batches, in microseconds.");
+    self->ids [HRB_M_STORE_COMMIT_MAX_US] = hr_metrics_add (metrics,
+        "herald_store_commit_max_microseconds",
+        HR_METRIC_GAUGE, "Longest commit since the last update (every 250 ms), in microseconds.");
+    self->ids [HRB_M_STORE_FSYNCS] = hr_metrics_add (metrics, "herald_store_fsyncs_total",
+        HR_METRIC_COUNTER, "fsyncs of the durable history (per commit with --fsync always; "
+        "every --fsync-interval and for a channel's first event with batch).");
+    self->ids [HRB_M_STORE_FAILURES] = hr_metrics_add (metrics, "herald_store_failures_total",
+        HR_METRIC_COUNTER, "Batches the durable history could not store (full or I/O error); "
+        "their publishes were refused.");
+    self->ids [HRB_M_STORE_RECOVERED] = hr_metrics_add_labeled (metrics,
+        "herald_store_recovered_channels",
+        HR_METRIC_GAUGE, "Channels found in the durable history at start: going on in their "
+        "epoch, or in a new one (a crash may have lost events of theirs).", "epoch",
+        s_recovered, 2);
     return self;
 }
 
@@ -112,4 +136,16 @@ void
 hrb_metrics_set_at (hrb_metrics_t *self, hrb_metric_t which, int label, int64_t value)
 {
     hr_metrics_set (self->shard, self->ids [which] + label, value);
+}
+
+void
+hrb_metrics_store (hrb_metrics_t *self, const hrb_store_stats_t *stats)
+{
+    hrb_metrics_set (self, HRB_M_STORE_DISK_BYTES, (int64_t) stats->disk_bytes);
+    hrb_metrics_set (self, HRB_M_STORE_MAP_BYTES, (int64_t) stats->map_bytes);
+    hrb_metrics_set (self, HRB_M_STORE_COMMITS, (int64_t) stats->commits);
+    hrb_metrics_set (self, HRB_M_STORE_COMMIT_US, (int64_t) stats->commit_us_sum);
+    hrb_metrics_set (self, HRB_M_STORE_COMMIT_MAX_US, (int64_t) stats->commit_us_max);
+    hrb_metrics_set (self, HRB_M_STORE_FSYNCS, (int64_t) stats->fsyncs);
+    hrb_metrics_set (self, HRB_M_STORE_FAILURES, (int64_t) stats->failures);
 }

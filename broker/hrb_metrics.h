@@ -4,11 +4,12 @@
 #define HRB_METRICS_H
 
 #include "hr_metrics.h"
+#include "hrb_store.h"
 
 #include <stdint.h>
 
 //  HRB_M_INGEST_ERRORS is labeled by error code (label i = hr_error_t i + 1),
-//  HRB_M_EVICTED by bound (0 count, 1 age, 2 memory).
+//  HRB_M_EVICTED by bound (0 count, 1 age, 2 memory or disk).
 typedef enum {
     HRB_M_PUBLISHED,
     HRB_M_DUPLICATES,
@@ -33,6 +34,15 @@ typedef enum {
     HRB_M_HISTORY_QUEUE,
     HRB_M_HISTORY_COALESCED,
     HRB_M_HISTORY_QUEUE_FULL,
+    //  The durable store (--data-dir; 0 without), set by hrb_metrics_store
+    HRB_M_STORE_DISK_BYTES,
+    HRB_M_STORE_MAP_BYTES,
+    HRB_M_STORE_COMMITS,
+    HRB_M_STORE_COMMIT_US,
+    HRB_M_STORE_COMMIT_MAX_US,
+    HRB_M_STORE_FSYNCS,
+    HRB_M_STORE_FAILURES,
+    HRB_M_STORE_RECOVERED,      //  labeled by epoch (0 kept, 1 new)
     HRB_M_COUNT
 } hrb_metric_t;
 
@@ -52,5 +62,8 @@ void hrb_metrics_inc_at (hrb_metrics_t *self, hrb_metric_t which, int label);
 //  Sets a gauge (or a counter kept elsewhere); _at: a labeled family's label.
 void hrb_metrics_set (hrb_metrics_t *self, hrb_metric_t which, int64_t value);
 void hrb_metrics_set_at (hrb_metrics_t *self, hrb_metric_t which, int label, int64_t value);
+
+//  Sets the durable store's series from its stats.
+void hrb_metrics_store (hrb_metrics_t *self, const hrb_store_stats_t *stats);
 
 #endif

@@ -34,6 +34,9 @@
 //  thousand clients is sent over many turns, with publishes taken in
 //  between.
 #define S_DELIVER_FRAMES 2048
+//  Bytes of publishes waiting for their batch to be stored (hrb_outbox):
+//  past it a loop turn stops taking publishes and commits.
+#define S_OUTBOX_MEMORY (8 << 20)
 
 //  What needs no file: CURVE options together, and no plain broker
 //  reachable from other machines (docs/security.md); in a cluster, the
@@ -43,6 +46,16 @@ hrb_server_check (const hrb_config_t *config, hr_buf_t *err)
 {
     if (strcmp (config->replication, "sync") != 0 && strcmp (config->replication, "async") != 0) {
         hr_buf_printf (err, "--replication: sync or async, not \"%s\"", config->replication);
+        return -1;
+    }
+    hrb_fsync_t fsync;
+    if (hrb_fsync_parse (config->fsync, &fsync) != 0) {
+        hr_buf_printf (err, "--fsync: always, batch or off, not \"%s\"", config->fsync);
+        return -1;
+    }
+    if (*config->data_dir && *config->cluster) {
+        hr_buf_printf (err, "--data-dir is for a single broker: in a cluster, history is "
+                       "kept by the replicas (docs/operations.md, \"Durable history\")");
         return -1;
     }
     if (*config->cluster)               //  the file gives the endpoints
@@ -101,6 +114,57 @@ s_endpoints (hrb_server_t *self, hr_cluster_kind_t kind)
 
 static void s_cluster_hooks (hrb_server_t *self);
 
+//  A stored key back in the idempotency window (hrb_streams_key_fn).
+static void
+s_load_key (void *arg, const char *ch, size_t ch_len, const char *id, size_t id_len,
+            uint64_t seq, const char *epoch, uint64_t age_ms)
+{
+    hrb_server_t *self = arg;
+    uint64_t now = hr_wall_ms ();
+    hrb_dedupe_insert (self->dedupe, ch, ch_len, id, id_len, now > age_ms? now - age_ms: 0,
+                       seq, epoch);
+}
+
+//  The history store and the streams: in memory, or with --data-dir the
+//  LMDB store and every channel it holds.
+static int
+s_store (hrb_server_t *self, hr_buf_t *err)
+{
+    const hrb_config_t *config = self->config;
+    if (!*config->data_dir)
+        self->store = hrb_store_mem_new ((size_t) config->history_size,
+                                         (uint64_t) config->history_age,
+                                         (uint64_t) config->history_memory);
+    else {
+        hrb_store_lmdb_config_t lmdb = {
+            config->data_dir, (size_t) config->history_size, (uint64_t) config->history_age,
+            (uint64_t) config->history_disk, HRB_FSYNC_BATCH,
+            (uint64_t) config->fsync_interval, (uint64_t) config->dedupe_window, NULL };
+        hrb_fsync_parse (config->fsync, &lmdb.fsync);
+        if (!(self->store = hrb_store_lmdb_new (&lmdb, err)))
+            return -1;
+        self->outbox = hrb_outbox_new (S_OUTBOX_MEMORY);
+    }
+    self->streams = hrb_streams_new (self->store, (size_t) config->max_channels);
+    hrb_streams_loaded_t loaded;
+    if (hrb_streams_load (self->streams, s_load_key, self, &loaded, err) != 0)
+        return -1;
+    self->loaded_kept = loaded.kept;
+    self->loaded_renewed = loaded.renewed;
+    if (!self->store->durable)
+        hr_buf_printf (&self->history, "in memory (lost at exit; --data-dir keeps it)");
+    else {
+        hrb_store_stats_t stats;
+        self->store->ops->stats (self->store, &stats);
+        hr_buf_printf (&self->history, "%s: %zu channels (%zu in a new epoch after a crash), "
+                       "%llu events, %.1f MB on disk, --fsync %s", config->data_dir,
+                       loaded.kept + loaded.renewed, loaded.renewed,
+                       (unsigned long long) stats.events, (double) stats.disk_bytes / 1e6,
+                       config->fsync);
+    }
+    return 0;
+}
+
 static void s_lock (void *arg, bool take);
 static void s_taken (void *arg, hrb_stream_t *stream);
 
@@ -142,13 +206,13 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
         hrb_server_destroy (&self);
         return NULL;
     }
-    self->store = hrb_store_mem_new ((size_t) config->history_size,
-                                     (uint64_t) config->history_age,
-                                     (uint64_t) config->history_memory);
-    self->streams = hrb_streams_new (self->store, (size_t) config->max_channels);
     self->dedupe = hrb_dedupe_new ((uint64_t) config->dedupe_window,
                                    (size_t) config->dedupe_max,
                                    (size_t) config->dedupe_memory);
+    if (s_store (self, err) != 0) {
+        hrb_server_destroy (&self);
+        return NULL;
+    }
     self->peers = hrb_peers_new ();
     self->revokes = hrb_revokes_new ((size_t) config->revoke_max);
     self->markers = hrb_markers_new (self->streams, s_marker_send, self);
@@ -159,6 +223,9 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
         return NULL;
     }
     self->metrics = hrb_metrics_new (metrics);
+    hrb_metrics_set_at (self->metrics, HRB_M_STORE_RECOVERED, 0, (int64_t) self->loaded_kept);
+    hrb_metrics_set_at (self->metrics, HRB_M_STORE_RECOVERED, 1,
+                        (int64_t) self->loaded_renewed);
     if (self->cluster) {
         s_cluster_hooks (self);
         hrb_ingest_transfer_new (self, metrics);
@@ -193,6 +260,7 @@ hrb_server_destroy (hrb_server_t **self_p)
     hrb_streams_destroy (&self->streams);
     if (self->store)
         self->store->ops->destroy (&self->store);
+    hrb_outbox_destroy (&self->outbox);
     hrb_dedupe_destroy (&self->dedupe);
     hrb_peers_destroy (&self->peers);
     hrb_revokes_destroy (&self->revokes);
@@ -211,6 +279,7 @@ hrb_server_destroy (hrb_server_t **self_p)
     hr_buf_free (&self->topic);
     hr_buf_free (&self->reply);
     hr_buf_free (&self->held);
+    hr_buf_free (&self->history);
     free (self);
     *self_p = NULL;
 }
@@ -241,6 +310,12 @@ const char *hrb_server_pull_endpoints (hrb_server_t *self) { return self->pull_e
 const char *hrb_server_router_endpoints (hrb_server_t *self) { return self->router_endpoints; }
 const char *hrb_server_xpub_endpoints (hrb_server_t *self) { return self->xpub_endpoints; }
 hrb_cluster_t *hrb_server_cluster (hrb_server_t *self) { return self->cluster; }
+
+const char *
+hrb_server_history (hrb_server_t *self)
+{
+    return self->history.data;
+}
 
 //  The view on the stream (hrb_cluster_hooks_t.view).
 static void
@@ -316,6 +391,14 @@ s_cluster_hooks (hrb_server_t *self)
 }
 
 
+//  True when publishes wait for more bytes of their batch than a turn may
+//  hold: the turn commits before it takes more.
+static bool
+s_outbox_full (hrb_server_t *self)
+{
+    return self->outbox && hrb_outbox_full (self->outbox);
+}
+
 //  Takes one subscription message from XPUB; answers "channel|"
 //  subscriptions with a head marker. Returns false when none.
 static bool
@@ -352,7 +435,7 @@ s_tick (hrb_server_t *self)
 {
     uint64_t now = hr_wall_ms ();
     hrb_reader_lock (self->reader);
-    bool more = self->store->ops->expire (self->store, now, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
+    bool more = self->store->ops->expire (self->store, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
     more |= hrb_streams_expire (self->streams, now, (uint64_t) self->config->history_age,
                                 S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET;
     hrb_reader_unlock (self->reader);
@@ -372,6 +455,8 @@ s_tick (hrb_server_t *self)
     hrb_metrics_set_at (self->metrics, HRB_M_EVICTED, 0, (int64_t) stats.evicted_count);
     hrb_metrics_set_at (self->metrics, HRB_M_EVICTED, 1, (int64_t) stats.evicted_age);
     hrb_metrics_set_at (self->metrics, HRB_M_EVICTED, 2, (int64_t) stats.evicted_memory);
+    if (self->store->durable)
+        hrb_metrics_store (self->metrics, &stats);
     hrb_metrics_set (self->metrics, HRB_M_DEDUPE_KEYS, (int64_t) hrb_dedupe_keys (self->dedupe));
     hrb_metrics_set (self->metrics, HRB_M_DEDUPE_BYTES, (int64_t) hrb_dedupe_bytes (self->dedupe));
     hrb_metrics_set (self->metrics, HRB_M_DEDUPE_DROPPED,
@@ -466,15 +551,17 @@ hrb_server_run (hrb_server_t *self)
         //  it, docs/protocol.md §4.)
         for (int i = 0; i < S_BATCH && s_handle_xpub (self); i++)
             ;
-        for (int i = 0; i < S_BATCH && hrb_ingest_router (self); i++)
+        for (int i = 0; i < S_BATCH && !s_outbox_full (self) && hrb_ingest_router (self); i++)
             ;
-        for (int i = 0; i < S_BATCH && hrb_ingest_pull (self); i++)
+        for (int i = 0; i < S_BATCH && !s_outbox_full (self) && hrb_ingest_pull (self); i++)
             ;
         if (self->replica)
             hrb_replica_serve (self->replica, S_BATCH);
         //  Events of this turn to their backups, and those they confirmed out
         if (self->repl)
             hrb_repl_step (self->repl);
+        //  This turn's batch stored, then its events out
+        hrb_ingest_commit (self);
         replies_left = hrb_reader_deliver (self->reader, S_DELIVER_FRAMES, hrb_ingest_deliver, self);
         if (self->replica)
             replies_left |= hrb_reader_deliver (hrb_replica_reader (self->replica),

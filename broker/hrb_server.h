@@ -64,6 +64,11 @@ const char *hrb_server_xpub_endpoints (hrb_server_t *self);
 typedef struct _hrb_cluster_t hrb_cluster_t;
 hrb_cluster_t *hrb_server_cluster (hrb_server_t *self);
 
+//  Where history lives and how much of it there was at start ("in memory",
+//  or the data directory, its channels, events and bytes on disk), for
+//  start-up banners. Owned by the server.
+const char *hrb_server_history (hrb_server_t *self);
+
 void hrb_server_destroy (hrb_server_t **self_p);
 
 #endif

@@ -12,6 +12,7 @@
 #include "hrb_history.h"
 #include "hrb_marker.h"
 #include "hrb_metrics.h"
+#include "hrb_outbox.h"
 #include "hrb_peers.h"
 #include "hrb_reader.h"
 #include "hrb_replica.h"
@@ -34,6 +35,11 @@ struct _hrb_server_t {
     int leave_fd;               //  SIGTERM in a cluster: hand over, then stop
     char *pull_endpoints, *router_endpoints, *xpub_endpoints;
     hrb_store_t *store;
+    hrb_outbox_t *outbox;       //  with a durable store: what the batch owes
+    hrb_store_rc_t commit_rc;   //  the last commit's
+    size_t loaded_kept;         //  channels the store held at start, going on
+    size_t loaded_renewed;      //  and those started again in a new epoch
+    hr_buf_t history;           //  where history lives, for banners
     hrb_streams_t *streams;
     hrb_dedupe_t *dedupe;
     hrb_peers_t *peers;         //  bytes queued per ROUTER client
@@ -81,5 +87,25 @@ void hrb_ingest_release (void *arg, const hrb_sync_item_t *item, hrb_sync_outcom
 bool hrb_ingest_undefer (void *arg, int tag, const void *data, size_t size, bool expired);
 //  Makes the server's handoff glue (hrb_transfer) and its deferred list.
 void hrb_ingest_transfer_new (hrb_server_t *self, hr_metrics_t *metrics);
+//  Sends an acknowledgement (rc HR_OK: seq, epoch, dup) or error to where
+//  a publish came from (to: hrb_ingest's address bytes, size 0 or
+//  nobody: none).
+void hrb_ingest_answer (hrb_server_t *self, const uint8_t *to, size_t size, hr_error_t rc,
+                        uint64_t seq, const char *epoch, bool dup);
+//  Counts and logs (rate-limited) a refused request from socket.
+void hrb_ingest_reject (hrb_server_t *self, const char *socket, hr_error_t error,
+                        const char *message);
+
+//  hrb_commit.c, the commit step of a durable store:
+//  Commits the store's batch, then publishes and acknowledges what it
+//  held (hrb_outbox); when the commit fails, rolls the store back and
+//  answers each publish of the batch with the error. Once per loop turn.
+void hrb_ingest_commit (hrb_server_t *self);
+//  A stream whose last sequenced events cannot be stored: back to its
+//  last stored seq, or dropped when it has none (made in the lost batch).
+//  The reader lock is held.
+void hrb_ingest_unsequence (hrb_server_t *self, hrb_stream_t *stream);
+//  The error a publish gets when the store refused its batch.
+hr_error_t hrb_ingest_store_error (hrb_store_rc_t rc);
 
 #endif

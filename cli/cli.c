@@ -28,6 +28,11 @@
 #define O_HISTORY_SIZE { "history-size", HR_OPT_INT, B (history_size), "N", "events kept per channel for resume", 0, 100000000 }
 #define O_HISTORY_AGE { "history-age", HR_OPT_MILLIS, B (history_age), "DURATION", "events older than this leave history; idle channels are dropped", 1000, 30 * DAY }
 #define O_HISTORY_MEMORY { "history-memory", HR_OPT_BYTES, B (history_memory), "BYTES", "history of all channels, oldest evicted first", 0, 1LL << 40 }
+#define O_DATA_DIR { "data-dir", HR_OPT_STRING, B (data_dir), "DIR", "keep history on disk here (LMDB), so a restart keeps every channel's epoch, seq and history; none: in memory", 0, 0 }
+#define O_HISTORY_DISK { "history-disk", HR_OPT_BYTES, B (history_disk), "BYTES", "with --data-dir: history of all channels on disk, oldest evicted first", 1 << 20, 1LL << 40 }
+#define O_FSYNC { "fsync", HR_OPT_STRING, B (fsync), "always|batch|off", "with --data-dir: always: acknowledged events are on disk; batch: a power loss may take the last --fsync-interval of them (those channels restart in a new epoch); off: the OS writes when it likes", 0, 0 }
+#define O_FSYNC_INTERVAL { "fsync-interval", HR_OPT_MILLIS, B (fsync_interval), "DURATION", "with --fsync batch: how often history is flushed to disk", 1, 60 * 1000 }
+#define O_DURABLE O_DATA_DIR, O_HISTORY_DISK, O_FSYNC, O_FSYNC_INTERVAL
 #define O_DEDUPE_WINDOW { "dedupe-window", HR_OPT_MILLIS, B (dedupe_window), "DURATION", "how long a publish id is remembered", 0, 30 * DAY }
 #define O_DEDUPE_MAX { "dedupe-max", HR_OPT_INT, B (dedupe_max), "N", "most publish ids remembered", 0, 1000000000 }
 #define O_DEDUPE_MEMORY { "dedupe-memory", HR_OPT_BYTES, B (dedupe_memory), "BYTES", "memory for publish ids, oldest forgotten first", 0, 1LL << 40 }
@@ -101,7 +106,7 @@
 const hr_option_t cli_run_options [] = {
     O_HTTP, O_PULL, O_ROUTER, O_XPUB, O_WORKERS, O_MAX_CONNECTIONS, O_CONN_MEMORY,
     O_CONN_TIMEOUT, O_HEARTBEAT, O_SSE_RETRY, O_SLOW, O_MAX_BODY, O_MAX_EVENT,
-    O_HISTORY_SIZE, O_HISTORY_AGE, O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX,
+    O_HISTORY_SIZE, O_HISTORY_AGE, O_HISTORY_MEMORY, O_DURABLE, O_DEDUPE_WINDOW, O_DEDUPE_MAX,
     O_DEDUPE_MEMORY, O_MAX_CHANNELS, O_REPLY_MEMORY, O_XPUB_HWM, O_SUB_HWM, O_BROKER_TIMEOUT, O_RECENT, O_RECENT_MEMORY, O_HELD_MEMORY, O_CATCHUP_MEMORY, O_WRITE_INTERVAL, O_CORS, O_WS_ORIGINS, O_WS_HEARTBEAT, O_WS_MAX_MESSAGE, O_WS_MAX_RATE, O_WS_MAX_SUBS, O_DEMO,
     O_GW_SECURITY, O_CURVE_SECRET, O_CURVE_CLIENTS, O_REVOKE_MAX, O_GW_INSECURE,
     O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
@@ -109,7 +114,7 @@ const hr_option_t cli_run_options [] = {
 
 const hr_option_t cli_broker_options [] = {
     O_PULL, O_ROUTER, O_XPUB, O_MAX_EVENT, O_HISTORY_SIZE, O_HISTORY_AGE,
-    O_HISTORY_MEMORY, O_DEDUPE_WINDOW, O_DEDUPE_MAX, O_DEDUPE_MEMORY, O_MAX_CHANNELS,
+    O_HISTORY_MEMORY, O_DURABLE, O_DEDUPE_WINDOW, O_DEDUPE_MAX, O_DEDUPE_MEMORY, O_MAX_CHANNELS,
     O_REPLY_MEMORY, O_XPUB_HWM, O_CURVE_SECRET, O_CURVE_CLIENTS, O_REVOKE_MAX, O_INSECURE,
     O_BROKER_CLUSTER, O_LOG_LEVEL, O_LOG_FORMAT, HR_OPTIONS_END
 };

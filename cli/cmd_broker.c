@@ -85,6 +85,8 @@ cmd_broker (int argc, char **argv)
     if (broker && *config.broker.http)
         http = hrb_http_new (config.broker.http, config.broker.insecure, metrics,
                              s_http_ready, s_http_cluster, broker, &err);
+    if (broker)
+        hr_log_info ("history", "kept", hrb_server_history (broker));
     pthread_t thread;
     if (broker && (http || !*config.broker.http)
     &&  pthread_create (&thread, NULL, s_run, broker) == 0) {

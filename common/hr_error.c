@@ -42,6 +42,7 @@ static const s_error_info_t s_errors [HR_E_COUNT] = {
     [HR_E_RATE_LIMITED] = { "rate_limited", 429, "too many publishes; retry later" },
     [HR_E_TOO_MANY_CONNECTIONS] = { "too_many_connections", 429, "too many connections from this address" },
     [HR_E_UNAVAILABLE] = { "unavailable", 503, "no broker may sequence this channel now (a failover, or this broker is cut off from the majority); retry with the same id" },
+    [HR_E_STORAGE_FULL] = { "storage_full", 507, "the broker cannot store the event: its history is over --history-disk and nothing older can be evicted; retry later with the same id" },
 };
 
 const char *

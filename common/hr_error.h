@@ -45,6 +45,7 @@ typedef enum {
     HR_E_RATE_LIMITED,
     HR_E_TOO_MANY_CONNECTIONS,
     HR_E_UNAVAILABLE,           //  no broker may sequence the channel now (failover)
+    HR_E_STORAGE_FULL,          //  the broker's durable history is full (--history-disk)
     HR_E_COUNT
 } hr_error_t;
 

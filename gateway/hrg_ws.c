@@ -28,7 +28,7 @@ const char *const hrg_ws_close_labels [HRG_WS_CLOSE_LABELS] = {
     "4501", "4503" };
 const char *const hrg_ws_error_labels [HRG_WS_ERROR_LABELS] = {
     "bad_request", "limit", "too_big", "rate_limited", "unavailable", "internal",
-    "unauthorized", "forbidden", "token_expired" };
+    "unauthorized", "forbidden", "token_expired", "storage_full" };
 
 static void
 s_count_label (hrg_worker_t *worker, int base, const char *const *labels, int count,

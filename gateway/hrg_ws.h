@@ -38,7 +38,7 @@ hrg_conn_t *hrg_ws_open (hrg_worker_t *worker, int fd, hrg_ws_format_t format,
 extern const char *const hrg_ws_close_labels [HRG_WS_CLOSE_LABELS];
 
 //  The err codes the server answers, as the labels of herald_ws_errors_total.
-#define HRG_WS_ERROR_LABELS 9
+#define HRG_WS_ERROR_LABELS 10
 extern const char *const hrg_ws_error_labels [HRG_WS_ERROR_LABELS];
 
 #endif

@@ -205,7 +205,7 @@ s_err (hr_buf_t *out, hrg_ws_format_t f, bool has_id, uint32_t id, const char *c
        const char *msg, int64_t retry_after_ms)
 {
     bool retry = strcmp (code, "rate_limited") == 0 || strcmp (code, "unavailable") == 0
-              || strcmp (code, "internal") == 0;
+              || strcmp (code, "internal") == 0 || strcmp (code, "storage_full") == 0;
     s_writer_t w;
     s_begin (&w, out, f, 4 + has_id + (retry_after_ms >= 0));
     s_cstr (&w, "t", "err");

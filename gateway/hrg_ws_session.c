@@ -251,6 +251,7 @@ s_on_pub (void *arg, uint64_t rid, const hr_reply_t *reply, zmq_msg_t *frames, s
         const char *code = reply->error == HR_E_OVERLOADED? "rate_limited"
                          : reply->error == HR_E_FRAME_TOO_LARGE? "too_big"
                          : reply->error == HR_E_INTERNAL? "internal"
+                         : reply->error == HR_E_STORAGE_FULL? "storage_full"
                          : reply->error == HR_E_BROKER_UNAVAILABLE
                            || reply->error == HR_E_UNAVAILABLE? "unavailable"
                          : "bad_request";
