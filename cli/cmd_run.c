@@ -87,7 +87,7 @@ s_banner (const char *url, hrb_server_t *broker, int workers, const char *token_
             HERALD_VERSION, workers, workers == 1? "": "s", url, url, url, url, url, url, url,
             hrb_server_pull_endpoints (broker), hrb_server_router_endpoints (broker),
             hrb_server_xpub_endpoints (broker));
-    printf ("  history       %s\n", hrb_server_history (broker));
+    printf ("  history data  %s\n", hrb_server_history (broker));
     s_banner_tokens (token_keys);
     printf ("Ctrl-C stops it.\n");
     fflush (stdout);
