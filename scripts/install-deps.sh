@@ -6,7 +6,7 @@ set -eu
 
 set_name=${1:-run}
 build_pkgs="cmake make gcc libc6-dev pkg-config libzmq3-dev libczmq-dev libmicrohttpd-dev
- libmsgpack-dev libsodium-dev libwslay-dev libjansson-dev nettle-dev"
+ libmsgpack-dev libsodium-dev libwslay-dev libjansson-dev nettle-dev liblmdb-dev"
 run_pkgs="curl"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev python3 python3-zmq
  python3-msgpack python3-websockets python3-jwt python3-cryptography chromium
