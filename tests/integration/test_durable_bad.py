@@ -1,0 +1,178 @@
+"""Durable history (--data-dir) when things are wrong: a data dir that is a
+file or lies under one, and a data.mdb that is not LMDB, each stop the
+start with a clear message naming the path (never a crash); --data-dir
+with --cluster is refused. A small --history-disk with big events: the
+store evicts the oldest events to stay under it, and an event it cannot
+make room for is refused with storage_full (HTTP 507 with a JSON body,
+ZeroMQ error with the request's rid), counted in
+herald_store_failures_total, while the server stays up and other
+channels and events go on."""
+import os
+import random
+import shutil
+import tempfile
+import unittest
+
+import harness as h
+import wsclient as w
+from test_cli import cli
+
+KIB, MIB = 1 << 10, 1 << 20
+
+
+def data_dir(test):
+    path = tempfile.mkdtemp(prefix="herald-durable-")
+    test.addCleanup(shutil.rmtree, path, True)
+    return path
+
+
+class BadDataDir(unittest.TestCase):
+    def refused(self, command, path, *more):
+        """Starts herald on path; it must exit with a message naming it."""
+        r = cli(command, *h.Herald.DEFAULTS[command], "--data-dir", path, *more)
+        self.assertGreater(r.returncode, 0, "exit %d (a signal?): %s" % (r.returncode, r.stderr))
+        self.assertIn(path, r.stderr)
+        self.assertNotIn("ready", r.stderr)
+        return r.stderr
+
+    def test_a_data_dir_that_is_a_file_is_refused_naming_it(self):
+        path = os.path.join(data_dir(self), "a-file")
+        with open(path, "w") as f:
+            f.write("not a directory\n")
+        for command in ("run", "broker"):
+            self.refused(command, path)
+
+    def test_a_data_dir_under_a_file_is_refused_naming_it(self):
+        parent = os.path.join(data_dir(self), "a-file")
+        with open(parent, "w") as f:
+            f.write("not a directory\n")
+        self.refused("run", os.path.join(parent, "history"))
+
+    def test_a_data_mdb_of_random_bytes_is_a_clear_error(self):
+        path = data_dir(self)
+        with open(os.path.join(path, "data.mdb"), "wb") as f:
+            f.write(os.urandom(64 * KIB))
+        message = self.refused("run", path)
+        self.assertIn("data.mdb", message)
+        # and again: the failed start changed nothing that makes it worse
+        self.refused("broker", path)
+
+    @unittest.expectedFailure   # today herald dies of SIGSEGV in LMDB (hrb_lmdb_scan): remove when fixed
+    def test_damaged_pages_of_a_cleanly_stopped_store_are_a_clear_error(self):
+        # A store stopped cleanly, then 64 bytes of each page after the two
+        # meta pages overwritten (a damaged disk, a bad copy)
+        path = data_dir(self)
+        server = h.Restartable(self, "broker", "--data-dir", path)
+        dealer = h.dealer(self, server.router)
+        for i in range(200):
+            dealer.request({"ch": "c%d" % (i % 20), "data": "x" * 300, "id": "k%d" % i})
+        server.proc.stop()
+        rng = random.Random(1)
+        size = os.path.getsize(os.path.join(path, "data.mdb"))
+        with open(os.path.join(path, "data.mdb"), "r+b") as f:
+            for page in range(2 * 4096, size, 4096):
+                f.seek(page + rng.randrange(4096 - 64))
+                f.write(rng.randbytes(64))
+        self.refused("broker", path)
+
+    def test_data_dir_with_cluster_is_refused(self):
+        path = data_dir(self)
+        cluster = os.path.join(path, "cluster.toml")
+        r = cli("broker", "--data-dir", path, "--cluster", cluster)
+        self.assertGreater(r.returncode, 0, r.stderr)
+        self.assertIn("--data-dir", r.stderr)
+        self.assertIn("cluster", r.stderr)
+
+
+class DiskBudget(unittest.TestCase):
+    """--history-disk at its minimum, 1 MiB, and events of 100 KiB, 1.5 MiB."""
+
+    def setUp(self):
+        self.server = h.start(self, "run", "--data-dir", data_dir(self), "--history-disk", "1M",
+                              "--max-event", "4M", "--max-body", "8M")
+        self.base = self.server.http
+        self.dealer = h.dealer(self, self.server.router)
+
+    def publish(self, channel, size, key, rid):
+        return self.dealer.request({"ch": channel, "data": "x" * size, "id": key, "rid": rid},
+                                   timeout=10)
+
+    def test_the_oldest_events_are_evicted_to_stay_under_the_budget(self):
+        for i in range(30):
+            reply = self.publish("big", 100 * KIB, "b%d" % i, i)
+            self.assertEqual(reply["seq"], i + 1, reply)
+        r = h.http("GET", self.base + "/v1/history?channel=big&limit=0")
+        first, head = r.json["first"], r.json["head"]
+        self.assertEqual(head, 30)
+        self.assertGreater(first, 1, "nothing evicted under a 1 MiB budget")
+        self.assertLess(30 - first + 1, 11, "more kept than 1 MiB holds")
+        r = h.http("GET", self.base + "/v1/history?channel=big&since=%d" % (first - 1))
+        self.assertEqual([e["seq"] for e in r.json["events"]], list(range(first, 31)))
+        self.assertEqual(h.metric(self.base, "herald_store_failures_total"), 0)
+
+    def test_an_event_that_cannot_fit_is_storage_full_and_nothing_else_breaks(self):
+        small = self.publish("small", 10, "s0", 1)
+        self.assertEqual(small["seq"], 1, small)
+        metrics = h.metrics(self.base)
+        for name in ("herald_store_disk_bytes", "herald_store_map_bytes",
+                     "herald_store_commits_total", "herald_store_fsyncs_total",
+                     "herald_store_failures_total",
+                     'herald_store_recovered_channels{epoch="kept"}',
+                     'herald_store_recovered_channels{epoch="new"}'):
+            self.assertIn(name, metrics, "%s missing from /metrics" % name)
+        store = sorted(k for k in metrics if k.startswith("herald_store_commit_"))
+        self.assertEqual(len(store), 2, "commit time, total and longest: %s" % store)
+        failures = metrics["herald_store_failures_total"]
+        huge = 3 * MIB // 2
+        # ZeroMQ: an error reply carrying the rid
+        reply = self.publish("huge", huge, "h1", 77)
+        self.assertEqual((reply.get("rid"), reply.get("error")), (77, "storage_full"), reply)
+        self.assertIsInstance(reply.get("message"), str)
+        # HTTP: 507 with a JSON body
+        r = h.publish(self.base, {"channel": "huge", "data": "x" * huge, "id": "h2"}, timeout=20)
+        self.assertEqual((r.status, r.json["error"]), (507, "storage_full"), r)
+        h.wait_until(lambda: h.metric(self.base, "herald_store_failures_total") == failures + 2,
+                     5, "two failures counted (metrics are updated every 250 ms)")
+        # an event that fits, on the same channel, over WebSocket: stored
+        ws = w.welcomed(self, self.base, [w.JSON])
+        ok = ws.request({"t": "pub", "ch": "huge", "data": "x" * 40 * KIB, "key": "h3"})
+        self.assertEqual((ok.get("t"), ok.get("s")), ("ok", 1), ok)
+        # the server is up, the other channel goes on, the refused events are not there
+        self.assertEqual(h.http("GET", self.base + "/healthz").status, 200)
+        self.assertEqual(self.publish("small", 10, "s1", 2)["seq"], 2)
+        r = h.http("GET", self.base + "/v1/history?channel=huge")
+        self.assertEqual([e["seq"] for e in r.json["events"]], [1])
+        self.assertEqual(r.json["events"][0]["id"], "h3")
+        # a refused key was not remembered: its retry is refused again, not a dup
+        reply = self.publish("huge", huge, "h1", 78)
+        self.assertEqual((reply.get("rid"), reply.get("error")), (78, "storage_full"), reply)
+
+    def test_a_refused_batch_acknowledges_only_what_is_stored(self):
+        # Small and huge publishes pipelined on one DEALER: some share a
+        # batch with a huge one and are refused with it; every acknowledged
+        # one is in history, no refused one is
+        sent = []
+        for i in range(40):
+            huge = i % 10 == 5
+            frame = {"ch": "mixed" if not huge else "huge", "id": "m%d" % i, "rid": i,
+                     "data": "x" * (3 * MIB // 2 if huge else 100)}
+            self.dealer.send(frame)
+            sent.append(frame)
+        replies = {}
+        while len(replies) < len(sent):
+            reply = self.dealer.recv(timeout=20)[0]
+            replies[reply["rid"]] = reply
+        for i in range(40):
+            if i % 10 == 5:
+                self.assertEqual(replies[i].get("error"), "storage_full", replies[i])
+        acked = {replies[i]["seq"]: "m%d" % i for i in replies if "seq" in replies[i]}
+        refused = {"m%d" % i for i in replies if "error" in replies[i]}
+        page, events = h.history_all(self.base, "mixed")
+        stored = {e["seq"]: e["id"] for e in events}
+        self.assertEqual(stored, acked)
+        self.assertFalse(refused & set(stored.values()))
+        self.assertEqual(h.http("GET", self.base + "/healthz").status, 200)
+
+
+if __name__ == "__main__":
+    unittest.main()
