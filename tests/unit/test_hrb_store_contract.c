@@ -44,35 +44,15 @@ s_new (size_t max_count, uint64_t max_age_ms, uint64_t max_bytes)
     return store;
 }
 
-//  Opens name, asserting what the store says it holds of it.
-static hrb_history_t *
-s_open (hrb_store_t *store, const char *name, hrb_store_state_t *state)
-{
-    hrb_store_state_t local;
-    state = state? state: &local;
-    memset (state, 0x5a, sizeof *state);
-    hrb_history_t *history = store->ops->open (store, name, strlen (name), state);
-    assert_non_null (history);
-    return history;
-}
-
 //  A new channel: opened (empty), given epoch, committed.
 static hrb_history_t *
 s_channel (hrb_store_t *store, const char *name, const char *epoch)
 {
     hrb_store_state_t state;
-    hrb_history_t *history = s_open (store, name, &state);
+    hrb_history_t *history = tu_open (store, name, &state);
     assert_string_equal (state.epoch, "");
     assert_int_equal (store->ops->set_epoch (store, history, epoch, 0, 5000), HRB_STORE_OK);
     return history;
-}
-
-static void
-s_append_range (hrb_store_t *store, hrb_history_t *history, const char *name,
-                uint64_t from, uint64_t to, size_t size)
-{
-    for (uint64_t seq = from; seq <= to; seq++)
-        assert_int_equal (tu_append (store, history, name, seq, size), HRB_STORE_OK);
 }
 
 //  Appends seq one ms after the last append.
@@ -96,7 +76,7 @@ s_reopen (hrb_store_t *store, hrb_history_t *history, const char *name,
           hrb_store_state_t *state)
 {
     store->ops->release (store, history);
-    return s_open (store, name, state);
+    return tu_open (store, name, state);
 }
 
 //  --------------------------------------------------------------------
@@ -106,7 +86,7 @@ test_open_unknown_channel_is_empty (void **unused)
 {
     hrb_store_t *store = s_new (100, 60000, 1 << 20);
     hrb_store_state_t state;
-    hrb_history_t *history = s_open (store, "nobody", &state);
+    hrb_history_t *history = tu_open (store, "nobody", &state);
     assert_string_equal (state.epoch, "");
     assert_int_equal (state.head, 0);
     assert_int_equal (state.first, 0);
@@ -116,7 +96,7 @@ test_open_unknown_channel_is_empty (void **unused)
     store->ops->release (store, history);
     s_commit (store);
     //  Opening without set_epoch or append leaves nothing behind
-    history = s_open (store, "nobody", &state);
+    history = tu_open (store, "nobody", &state);
     assert_string_equal (state.epoch, "");
     assert_int_equal (state.head, 0);
     store->ops->release (store, history);
@@ -130,7 +110,7 @@ test_append_commit_read_in_order (void **unused)
 {
     hrb_store_t *store = s_new (100, 60000, 1 << 20);
     hrb_history_t *history = s_channel (store, "orders", TU_EPOCH_A);
-    s_append_range (store, history, "orders", 1, 10, 40);
+    tu_append_range (store, history, "orders", 1, 10, 40);
     //  The broker thread sees its own appends before commit
     tu_assert_range (store, history, "orders", 40, 1, 10);
     s_commit (store);
@@ -147,7 +127,7 @@ test_append_commit_read_in_order (void **unused)
     assert_int_equal (seen.seqs [0], 1);
     //  A channel's events are its own: another channel with other seqs
     hrb_history_t *other = s_channel (store, "other", TU_EPOCH_B);
-    s_append_range (store, other, "other", 1, 3, 700);
+    tu_append_range (store, other, "other", 1, 3, 700);
     s_commit (store);
     tu_assert_range (store, other, "other", 700, 1, 3);
     tu_assert_range (store, history, "orders", 40, 1, 10);
@@ -166,10 +146,10 @@ test_first_follows_the_oldest_kept (void **unused)
     hrb_store_t *store = s_new (3, 60000, 1 << 20);
     hrb_history_t *history = s_channel (store, "c", TU_EPOCH_A);
     assert_int_equal (store->ops->first (store, history), 0);
-    s_append_range (store, history, "c", 1, 1, 10);
+    tu_append_range (store, history, "c", 1, 1, 10);
     s_commit (store);
     assert_int_equal (store->ops->first (store, history), 1);
-    s_append_range (store, history, "c", 2, 5, 10);
+    tu_append_range (store, history, "c", 2, 5, 10);
     s_commit (store);
     assert_int_equal (store->ops->first (store, history), 3);
     store->ops->release (store, history);
@@ -182,7 +162,7 @@ test_head_is_the_max_of_set_and_appended (void **unused)
     hrb_store_t *store = s_new (100, 60000, 1 << 20);
     hrb_store_state_t state;
     //  A channel handed over at head 10, restored with seqs up to 10
-    hrb_history_t *history = s_open (store, "moved", &state);
+    hrb_history_t *history = tu_open (store, "moved", &state);
     assert_int_equal (store->ops->set_epoch (store, history, TU_EPOCH_A, 10, 7000),
                       HRB_STORE_OK);
     s_commit (store);
@@ -193,7 +173,7 @@ test_head_is_the_max_of_set_and_appended (void **unused)
         assert_int_equal (state.first, 0);
         assert_int_equal (state.last_ms, 7000);
     }
-    s_append_range (store, history, "moved", 8, 10, 20);
+    tu_append_range (store, history, "moved", 8, 10, 20);
     s_commit (store);
     tu_assert_range (store, history, "moved", 20, 8, 10);
     if (store->durable) {
@@ -203,7 +183,7 @@ test_head_is_the_max_of_set_and_appended (void **unused)
         assert_int_equal (state.last_ms, 1000 + 10);
     }
     //  An append above the head moves it
-    s_append_range (store, history, "moved", 11, 12, 20);
+    tu_append_range (store, history, "moved", 11, 12, 20);
     s_commit (store);
     tu_assert_range (store, history, "moved", 20, 8, 12);
     tu_seen_t seen;
@@ -224,8 +204,8 @@ test_set_epoch_drops_kept_events (void **unused)
     hrb_store_t *store = s_new (100, 60000, 1 << 20);
     hrb_history_t *history = s_channel (store, "c", TU_EPOCH_A);
     hrb_history_t *other = s_channel (store, "d", TU_EPOCH_A);
-    s_append_range (store, history, "c", 1, 5, 30);
-    s_append_range (store, other, "d", 1, 2, 30);
+    tu_append_range (store, history, "c", 1, 5, 30);
+    tu_append_range (store, other, "d", 1, 2, 30);
     s_commit (store);
     hrb_store_stats_t before = tu_stats (store);
     assert_int_equal (before.events, 7);
@@ -238,7 +218,7 @@ test_set_epoch_drops_kept_events (void **unused)
     assert_int_equal (after.events, 2);
     assert_true (after.bytes < before.bytes);
     //  The new epoch starts at 1 again
-    s_append_range (store, history, "c", 1, 2, 30);
+    tu_append_range (store, history, "c", 1, 2, 30);
     s_commit (store);
     tu_assert_range (store, history, "c", 30, 1, 2);
     if (store->durable) {
@@ -259,9 +239,9 @@ test_max_count_evicts_the_channels_oldest (void **unused)
     hrb_store_t *store = s_new (3, 60000, 1 << 20);
     hrb_history_t *a = s_channel (store, "a", TU_EPOCH_A);
     hrb_history_t *b = s_channel (store, "b", TU_EPOCH_A);
-    s_append_range (store, a, "a", 1, 2, 10);
-    s_append_range (store, b, "b", 1, 3, 10);
-    s_append_range (store, a, "a", 3, 6, 10);
+    tu_append_range (store, a, "a", 1, 2, 10);
+    tu_append_range (store, b, "b", 1, 3, 10);
+    tu_append_range (store, a, "a", 3, 6, 10);
     s_commit (store);
     tu_assert_range (store, a, "a", 10, 4, 6);
     tu_assert_range (store, b, "b", 10, 1, 3);
@@ -282,11 +262,11 @@ test_expire_by_age_on_the_store_clock (void **unused)
     hrb_history_t *b = s_channel (store, "b", TU_EPOCH_A);
     //  ts (the publish's wall clock) is far in the past: the age counts
     //  on the store's clock, from the append
-    s_append_range (store, a, "a", 1, 2, 10);
+    tu_append_range (store, a, "a", 1, 2, 10);
     tu_now += 100;
-    s_append_range (store, b, "b", 1, 2, 10);
+    tu_append_range (store, b, "b", 1, 2, 10);
     tu_now += 100;
-    s_append_range (store, a, "a", 3, 3, 10);
+    tu_append_range (store, a, "a", 3, 3, 10);
     s_commit (store);
     assert_int_equal (store->ops->expire (store, SIZE_MAX), 0);
     //  At exactly the bound nothing goes; one ms later the oldest do
@@ -317,7 +297,7 @@ test_expire_by_age_on_the_store_clock (void **unused)
     assert_int_equal (stats.evicted_age, 5);
     assert_int_equal (stats.evicted_count + stats.evicted_memory, 0);
     //  An emptied channel takes appends again
-    s_append_range (store, a, "a", 4, 4, 10);
+    tu_append_range (store, a, "a", 4, 4, 10);
     s_commit (store);
     tu_assert_range (store, a, "a", 10, 4, 4);
     store->ops->release (store, a);
@@ -333,15 +313,15 @@ s_measure (size_t size, uint64_t *each)
     hrb_store_t *store = s_new (100, 60000, 1 << 30);
     hrb_history_t *a = s_channel (store, "a", TU_EPOCH_A);
     hrb_history_t *b = s_channel (store, "b", TU_EPOCH_A);
-    s_append_range (store, a, "a", 1, 1, size);
-    s_append_range (store, b, "b", 1, 1, size);
+    tu_append_range (store, a, "a", 1, 1, size);
+    tu_append_range (store, b, "b", 1, 1, size);
     s_commit (store);
     uint64_t before = tu_stats (store).bytes;
-    s_append_range (store, a, "a", 2, 2, size);
+    tu_append_range (store, a, "a", 2, 2, size);
     s_commit (store);
     uint64_t after = tu_stats (store).bytes;
     *each = after - before;
-    s_append_range (store, b, "b", 2, 2, size);
+    tu_append_range (store, b, "b", 2, 2, size);
     s_commit (store);
     assert_int_equal (tu_stats (store).bytes - after, *each);
     store->ops->release (store, a);
@@ -405,8 +385,8 @@ test_drop_deletes_release_keeps (void **unused)
     hrb_store_t *store = s_new (100, 60000, 1 << 20);
     hrb_history_t *kept = s_channel (store, "kept", TU_EPOCH_A);
     hrb_history_t *gone = s_channel (store, "gone", TU_EPOCH_B);
-    s_append_range (store, kept, "kept", 1, 4, 50);
-    s_append_range (store, gone, "gone", 1, 6, 50);
+    tu_append_range (store, kept, "kept", 1, 4, 50);
+    tu_append_range (store, gone, "gone", 1, 6, 50);
     s_commit (store);
     uint64_t bytes = tu_stats (store).bytes;
     store->ops->drop (store, gone);
@@ -415,7 +395,7 @@ test_drop_deletes_release_keeps (void **unused)
     assert_int_equal (stats.events, 4);
     assert_true (stats.bytes < bytes);
     hrb_store_state_t state;
-    gone = s_open (store, "gone", &state);
+    gone = tu_open (store, "gone", &state);
     assert_string_equal (state.epoch, "");
     assert_int_equal (state.head, 0);
     tu_assert_range (store, gone, "gone", 50, 0, 0);
@@ -438,7 +418,7 @@ test_drop_deletes_release_keeps (void **unused)
     //  A dropped channel is a new one: nothing of the old survives
     store->ops->release (store, kept);
     gone = s_channel (store, "gone", TU_EPOCH_A);
-    s_append_range (store, gone, "gone", 1, 1, 50);
+    tu_append_range (store, gone, "gone", 1, 1, 50);
     s_commit (store);
     tu_assert_range (store, gone, "gone", 50, 1, 1);
     store->ops->drop (store, gone);
@@ -455,17 +435,17 @@ test_stats_count_what_is_kept (void **unused)
     assert_int_equal (empty.evicted_count + empty.evicted_age + empty.evicted_memory, 0);
     assert_int_equal (empty.failures, 0);
     hrb_history_t *a = s_channel (store, "a", TU_EPOCH_A);
-    s_append_range (store, a, "a", 1, 1, 100);
+    tu_append_range (store, a, "a", 1, 1, 100);
     s_commit (store);
     hrb_store_stats_t one = tu_stats (store);
     assert_int_equal (one.events, 1);
     assert_true (one.bytes >= empty.bytes + 100);
-    s_append_range (store, a, "a", 2, 2, 100);
+    tu_append_range (store, a, "a", 2, 2, 100);
     s_commit (store);
     hrb_store_stats_t two = tu_stats (store);
     assert_int_equal (two.events, 2);
     assert_true (two.bytes >= one.bytes + 100);
-    s_append_range (store, a, "a", 3, 3, 100);
+    tu_append_range (store, a, "a", 3, 3, 100);
     s_commit (store);
     hrb_store_stats_t three = tu_stats (store);
     assert_int_equal (three.events, 2);
@@ -498,7 +478,7 @@ test_commit_of_an_empty_batch (void **unused)
     s_commit (store);
     s_commit (store);
     hrb_history_t *a = s_channel (store, "a", TU_EPOCH_A);
-    s_append_range (store, a, "a", 1, 2, 10);
+    tu_append_range (store, a, "a", 1, 2, 10);
     s_commit (store);
     s_commit (store);
     tu_assert_range (store, a, "a", 10, 1, 2);
@@ -527,7 +507,7 @@ test_many_channels (void **unused)
     for (int i = 0; i < S_MANY; i++) {
         snprintf (names [i], sizeof names [i], "ch.%d", i);
         histories [i] = s_channel (store, names [i], TU_EPOCH_A);
-        s_append_range (store, histories [i], names [i], 1, 1 + i % 4, 20);
+        tu_append_range (store, histories [i], names [i], 1, 1 + i % 4, 20);
         if (i % 50 == 0)
             s_commit (store);
     }

@@ -1,0 +1,386 @@
+/*  test_hrb_store_lmdb: what only the durable store does
+    (broker/hrb_store_lmdb*.c): a reopen keeps every channel and key, a
+    failed batch and its rollback, the clock carried across restarts, key
+    expiry, and the directories and files it refuses. Crashes (a killed
+    process, a machine stop) are in test_hrb_store_lmdb_crash.c; the
+    contract both stores share is in test_hrb_store_contract.c.  */
+#include "store_fixture.h"
+
+#include <fcntl.h>
+
+//  --------------------------------------------------------------------
+//  Reopen
+
+static void
+test_reopen_keeps_channels_events_and_keys (void **unused)
+{
+    hrb_store_t *store = tu_lmdb ();
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    hrb_history_t *b = tu_open (store, "b", &state);
+    hrb_history_t *c = tu_open (store, "c", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 5000), HRB_STORE_OK);
+    assert_int_equal (store->ops->set_epoch (store, b, TU_EPOCH_B, 7, 6000), HRB_STORE_OK);
+    assert_int_equal (store->ops->set_epoch (store, c, TU_EPOCH_A, 0, 6500), HRB_STORE_OK);
+    tu_append_range (store, a, "a", 1, 5, 300);
+    tu_store_key (store, a, "k-a1", 1);
+    tu_now += 10000;
+    tu_store_key (store, b, "k-b", 7);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    tu_now += 10000;
+    tu_store_key (store, a, "k-a5", 5);
+    tu_append_range (store, c, "c", 1, 1, 10);
+    tu_store_key (store, c, "k-c", 1);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    tu_now += 10000;
+    store->ops->drop (store, c);        //  its key goes with it
+    store->ops->release (store, a);
+    store->ops->release (store, b);
+    store->ops->destroy (&store);
+
+    store = tu_lmdb ();
+    tu_scan_t scan;
+    tu_scan (store, &scan);
+    assert_int_equal (scan.channels, 2);
+    const hrb_store_state_t *sa = tu_scanned (&scan, "a");
+    assert_string_equal (sa->epoch, TU_EPOCH_A);
+    assert_int_equal (sa->head, 5);
+    assert_int_equal (sa->first, 1);
+    assert_int_equal (sa->last_ms, 1000 + 5);
+    assert_false (sa->suspect);
+    const hrb_store_state_t *sb = tu_scanned (&scan, "b");
+    assert_string_equal (sb->epoch, TU_EPOCH_B);
+    assert_int_equal (sb->head, 7);
+    assert_int_equal (sb->first, 0);
+    assert_int_equal (sb->last_ms, 6000);
+    assert_false (sb->suspect);
+    //  Keys oldest first, with their ages on the carried clock
+    assert_int_equal (scan.keys, 3);
+    assert_string_equal (scan.key_ids [0], "k-a1");
+    assert_string_equal (scan.key_names [0], "a");
+    assert_int_equal (scan.key_seqs [0], 1);
+    assert_string_equal (scan.key_epochs [0], TU_EPOCH_A);
+    assert_string_equal (scan.key_ids [1], "k-b");
+    assert_string_equal (scan.key_names [1], "b");
+    assert_int_equal (scan.key_seqs [1], 7);
+    assert_string_equal (scan.key_epochs [1], TU_EPOCH_B);
+    assert_string_equal (scan.key_ids [2], "k-a5");
+    assert_int_equal (scan.key_ages [0] - scan.key_ages [1], 10000);
+    assert_int_equal (scan.key_ages [1] - scan.key_ages [2], 10000);
+    //  k-a5 was stamped 10 s of store clock before the last commit
+    assert_in_range (scan.key_ages [2], 10000, 10000 + 5000);
+    a = tu_open (store, "a", &state);
+    assert_string_equal (state.epoch, TU_EPOCH_A);
+    assert_int_equal (state.head, 5);
+    assert_int_equal (state.first, 1);
+    tu_assert_range (store, a, "a", 300, 1, 5);
+    c = tu_open (store, "c", &state);
+    assert_string_equal (state.epoch, "");
+    tu_assert_range (store, c, "c", 10, 0, 0);
+    assert_int_equal (tu_stats (store).events, 5);
+    store->ops->release (store, a);
+    store->ops->release (store, c);
+    store->ops->destroy (&store);
+    //  c's event went from the disk with it
+    assert_int_equal (tu_entries (tu_dir, "events"), 5);
+}
+
+//  --------------------------------------------------------------------
+//  A failed batch
+
+static void
+test_failed_batch_rolls_back (void **unused)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000, 3600000, 64 * 1024);
+    hrb_store_t *store = tu_lmdb_new (&config);
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    hrb_history_t *b = tu_open (store, "b", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    assert_int_equal (store->ops->set_epoch (store, b, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    tu_append_range (store, a, "a", 1, 3, 100);
+    tu_append_range (store, b, "b", 1, 2, 100);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    hrb_store_stats_t before = tu_stats (store);
+
+    //  A batch that changes both channels, then an event over the budget
+    tu_append_range (store, a, "a", 4, 5, 100);
+    assert_int_equal (store->ops->set_epoch (store, b, TU_EPOCH_B, 0, 2), HRB_STORE_OK);
+    hrb_history_t *c = tu_open (store, "c", &state);
+    assert_int_equal (store->ops->set_epoch (store, c, TU_EPOCH_A, 0, 2), HRB_STORE_OK);
+    tu_append_range (store, c, "c", 1, 1, 100);
+    size_t big = 100 * 1024;
+    char *bytes = calloc (1, big);
+    assert_int_equal (store->ops->append (store, a, 6, 1, bytes, big), HRB_STORE_FULL);
+    free (bytes);
+    //  The batch is lost: later changes fail, and so does commit
+    assert_int_not_equal (tu_append (store, a, "a", 6, 100), HRB_STORE_OK);
+    assert_int_not_equal (tu_append (store, b, "b", 1, 100), HRB_STORE_OK);
+    store->ops->drop (store, c);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_FULL);
+    store->ops->rollback (store);
+    hrb_store_stats_t after = tu_stats (store);
+    assert_int_equal (after.failures, before.failures + 1);
+    assert_int_equal (after.events, before.events);
+    assert_int_equal (after.bytes, before.bytes);
+    //  As at the last commit: heads, first, reads
+    tu_assert_range (store, a, "a", 100, 1, 3);
+    tu_assert_range (store, b, "b", 100, 1, 2);
+    store->ops->release (store, a);
+    a = tu_open (store, "a", &state);
+    assert_string_equal (state.epoch, TU_EPOCH_A);
+    assert_int_equal (state.head, 3);
+    assert_int_equal (state.first, 1);
+    store->ops->release (store, b);
+    b = tu_open (store, "b", &state);
+    assert_string_equal (state.epoch, TU_EPOCH_A);
+    assert_int_equal (state.head, 2);
+    assert_int_equal (state.first, 1);
+    c = tu_open (store, "c", &state);
+    assert_string_equal (state.epoch, "");
+    store->ops->release (store, c);
+    //  The next batch works
+    tu_append_range (store, a, "a", 4, 4, 100);
+    tu_append_range (store, b, "b", 3, 3, 100);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    tu_assert_range (store, a, "a", 100, 1, 4);
+    tu_assert_range (store, b, "b", 100, 1, 3);
+    store->ops->release (store, a);
+    store->ops->release (store, b);
+    store->ops->destroy (&store);
+    //  and the disk agrees
+    store = tu_lmdb_new (&config);
+    tu_scan_t scan;
+    tu_scan (store, &scan);
+    assert_int_equal (scan.channels, 2);
+    assert_int_equal (tu_scanned (&scan, "a")->head, 4);
+    assert_string_equal (tu_scanned (&scan, "b")->epoch, TU_EPOCH_A);
+    assert_int_equal (tu_scanned (&scan, "b")->head, 3);
+    store->ops->destroy (&store);
+}
+
+//  --------------------------------------------------------------------
+//  Clocks and expiry
+
+static void
+test_age_counts_on_the_clock_carried_across_restarts (void **unused)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000, 60000, 1 << 24);
+    hrb_store_t *store = tu_lmdb_new (&config);
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    tu_append_range (store, a, "a", 1, 1, 10);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    //  40 s of store clock pass (more than the wall clock does)
+    tu_now += 40000;
+    tu_append_range (store, a, "a", 2, 2, 10);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+
+    //  The restarted clock goes on from 40 s: one more ms past 60 s
+    //  evicts event 1, not before, and event 2 stays
+    tu_now = 5;
+    store = tu_lmdb_new (&config);
+    a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->expire (store, SIZE_MAX), 0);
+    tu_now += 19000;
+    assert_int_equal (store->ops->expire (store, SIZE_MAX), 0);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    tu_assert_range (store, a, "a", 10, 1, 2);
+    tu_now += 2000;
+    assert_int_equal (store->ops->expire (store, SIZE_MAX), 1);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    tu_assert_range (store, a, "a", 10, 2, 2);
+    //  A store clock far ahead of the wall (the wall stepped back, or
+    //  this run's clock ran fast) is kept at the next start
+    tu_now += 10 * 86400 * 1000ULL;
+    assert_int_equal (store->ops->expire (store, SIZE_MAX), 1);
+    tu_append_range (store, a, "a", 3, 3, 10);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+    store = tu_lmdb_new (&config);
+    a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->expire (store, SIZE_MAX), 0);
+    tu_now += 60001;
+    assert_int_equal (store->ops->expire (store, SIZE_MAX), 1);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    tu_assert_range (store, a, "a", 10, 0, 0);
+    assert_int_equal (tu_stats (store).evicted_age, 1);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+}
+
+static void
+test_keys_expire_after_the_key_window (void **unused)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000, 3600000, 1 << 24);
+    config.key_window_ms = 10000;
+    hrb_store_t *store = tu_lmdb_new (&config);
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    tu_append_range (store, a, "a", 1, 2, 10);
+    tu_store_key (store, a, "old", 1);
+    tu_now += 6000;
+    tu_store_key (store, a, "new", 2);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    tu_now += 4001;
+    store->ops->expire (store, SIZE_MAX);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+    //  Deleted from the disk, not only skipped by the scan
+    assert_int_equal (tu_entries (tu_dir, "keys"), 1);
+    store = tu_lmdb_new (&config);
+    tu_scan_t scan;
+    tu_scan (store, &scan);
+    assert_int_equal (scan.keys, 1);
+    assert_string_equal (scan.key_ids [0], "new");
+    assert_int_equal (scan.key_seqs [0], 2);
+    //  The events outlive their keys
+    assert_int_equal (tu_scanned (&scan, "a")->first, 1);
+    store->ops->destroy (&store);
+}
+
+//  --------------------------------------------------------------------
+//  Directories it refuses
+
+//  Asserts that opening dir fails with a reason naming what, and returns
+//  nothing.
+static void
+s_assert_refused (const char *dir, const char *what)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (dir, 1000, 60000, 1 << 24);
+    hr_buf_t err = HR_BUF_INIT;
+    hrb_store_t *store = hrb_store_lmdb_new (&config, &err);
+    if (store)
+        fail_msg ("%s opened", dir);
+    assert_non_null (err.data);
+    print_message ("%s: %s\n", dir, err.data);
+    if (!strstr (err.data, what))
+        fail_msg ("the reason \"%s\" does not say \"%s\"", err.data, what);
+    hr_buf_free (&err);
+}
+
+static void
+s_write_file (const char *path, const void *bytes, size_t size)
+{
+    int fd = open (path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true (fd >= 0);
+    assert_int_equal (write (fd, bytes, size), (ssize_t) size);
+    close (fd);
+}
+
+static void
+test_refuses_paths_it_cannot_use (void **unused)
+{
+    char path [128], sub [160];
+    snprintf (path, sizeof path, "%s/file", tu_dir);
+    s_write_file (path, "x", 1);
+    s_assert_refused (path, path);
+    //  Under a file: refused even for root (chmod would not stop root)
+    snprintf (sub, sizeof sub, "%s/dir", path);
+    s_assert_refused (sub, sub);
+    //  Two levels missing: only one is made
+    snprintf (sub, sizeof sub, "%s/none/dir", tu_dir);
+    s_assert_refused (sub, sub);
+    //  A directory without write permission refuses everyone but root
+    snprintf (sub, sizeof sub, "%s/ro", tu_dir);
+    assert_int_equal (mkdir (sub, 0500), 0);
+    if (geteuid () != 0)
+        s_assert_refused (sub, sub);
+    //  A missing last level is made
+    snprintf (sub, sizeof sub, "%s/made", tu_dir);
+    hrb_store_lmdb_config_t config = tu_lmdb_config (sub, 1000, 60000, 1 << 24);
+    hrb_store_t *store = tu_lmdb_new (&config);
+    store->ops->destroy (&store);
+}
+
+static void
+test_refuses_a_foreign_data_file (void **unused)
+{
+    char path [128];
+    snprintf (path, sizeof path, "%s/data.mdb", tu_dir);
+    unsigned char noise [16384];
+    srand (12);
+    for (size_t i = 0; i < sizeof noise; i++)
+        noise [i] = (unsigned char) rand ();
+    s_write_file (path, noise, sizeof noise);
+    s_assert_refused (tu_dir, "data.mdb");
+    s_assert_refused (tu_dir, "not an LMDB file");
+}
+
+//  Makes an LMDB environment in dir as another program would: a named
+//  database "other" with one record.
+static void
+s_other_app (const char *dir)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal (mdb_env_create (&env), 0);
+    assert_int_equal (mdb_env_set_maxdbs (env, 4), 0);
+    assert_int_equal (mdb_env_open (env, dir, 0, 0600), 0);
+    assert_int_equal (mdb_txn_begin (env, NULL, 0, &txn), 0);
+    assert_int_equal (mdb_dbi_open (txn, "other", MDB_CREATE, &dbi), 0);
+    MDB_val key = { 5, "hello" }, value = { 5, "world" };
+    assert_int_equal (mdb_put (txn, dbi, &key, &value, 0), 0);
+    assert_int_equal (mdb_txn_commit (txn), 0);
+    mdb_env_close (env);
+}
+
+static void
+test_refuses_another_programs_lmdb (void **unused)
+{
+    s_other_app (tu_dir);
+    s_assert_refused (tu_dir, "not a Herald store");
+    //  And left it alone
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal (mdb_env_create (&env), 0);
+    assert_int_equal (mdb_env_set_maxdbs (env, 4), 0);
+    assert_int_equal (mdb_env_open (env, tu_dir, MDB_RDONLY, 0600), 0);
+    assert_int_equal (mdb_txn_begin (env, NULL, MDB_RDONLY, &txn), 0);
+    assert_int_equal (mdb_dbi_open (txn, "other", 0, &dbi), 0);
+    MDB_val key = { 5, "hello" }, value;
+    assert_int_equal (mdb_get (txn, dbi, &key, &value), 0);
+    assert_int_equal (mdb_dbi_open (txn, "meta", 0, &dbi), MDB_NOTFOUND);
+    mdb_txn_abort (txn);
+    mdb_env_close (env);
+}
+
+static void
+test_initialises_an_empty_lmdb (void **unused)
+{
+    MDB_env *env;
+    assert_int_equal (mdb_env_create (&env), 0);
+    assert_int_equal (mdb_env_open (env, tu_dir, 0, 0600), 0);
+    mdb_env_close (env);
+    hrb_store_t *store = tu_lmdb ();
+    tu_scan_t scan;
+    tu_scan (store, &scan);
+    assert_int_equal (scan.channels, 0);
+    store->ops->destroy (&store);
+}
+
+#define S_CASE(test) cmocka_unit_test_setup_teardown (test, tu_dir_setup, tu_dir_teardown)
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        S_CASE (test_reopen_keeps_channels_events_and_keys),
+        S_CASE (test_failed_batch_rolls_back),
+        S_CASE (test_age_counts_on_the_clock_carried_across_restarts),
+        S_CASE (test_keys_expire_after_the_key_window),
+        S_CASE (test_refuses_paths_it_cannot_use),
+        S_CASE (test_refuses_a_foreign_data_file),
+        S_CASE (test_refuses_another_programs_lmdb),
+        S_CASE (test_initialises_an_empty_lmdb),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}

@@ -1,0 +1,288 @@
+/*  test_hrb_store_lmdb_crash: the LMDB store after a crash
+    (broker/hrb_store_lmdb*.c): a process killed at a random point loses
+    nothing it committed and gains nothing beyond its batch in flight, and
+    after a machine stop (another boot id) the channels the last run's
+    --fsync cannot vouch for are suspect.  */
+#include "store_fixture.h"
+
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+//  --------------------------------------------------------------------
+//  A killed process
+
+#define S_CRASH_CHANNELS 3
+#define S_CRASH_BATCH 4
+
+typedef struct {
+    uint32_t channel;
+    uint32_t count;             //  events in the batch
+    uint64_t seq;               //  the batch's last seq
+} s_report_t;
+
+//  The child: batches of S_CRASH_BATCH appends, each to one channel,
+//  committed, then reported; until killed.
+static hrb_store_lmdb_config_t
+s_crash_config (hrb_fsync_t fsync)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000000, 3600000, 1 << 28);
+    config.fsync = fsync;
+    return config;
+}
+
+static void
+s_crash_child (int fd, hrb_fsync_t fsync)
+{
+    hrb_store_lmdb_config_t config = s_crash_config (fsync);
+    hr_buf_t err = HR_BUF_INIT;
+    hrb_store_t *store = hrb_store_lmdb_new (&config, &err);
+    if (!store)
+        _exit (2);
+    hrb_history_t *histories [S_CRASH_CHANNELS];
+    uint64_t seqs [S_CRASH_CHANNELS];
+    char names [S_CRASH_CHANNELS][8];
+    for (int i = 0; i < S_CRASH_CHANNELS; i++) {
+        snprintf (names [i], sizeof names [i], "c%d", i);
+        hrb_store_state_t state;
+        histories [i] = store->ops->open (store, names [i], 2, &state);
+        seqs [i] = state.head;
+        if (!*state.epoch
+        &&  store->ops->set_epoch (store, histories [i], TU_EPOCH_A, 0, 1) != HRB_STORE_OK)
+            _exit (3);
+    }
+    for (uint64_t turn = 0; turn < 1000000; turn++) {
+        uint32_t channel = (uint32_t) (turn * 7 % S_CRASH_CHANNELS);
+        for (int i = 0; i < S_CRASH_BATCH; i++) {
+            uint64_t seq = ++seqs [channel];
+            if (tu_append (store, histories [channel], names [channel], seq, 20 + seq % 200)
+                != HRB_STORE_OK)
+                _exit (4);
+        }
+        if (store->ops->commit (store) != HRB_STORE_OK)
+            _exit (5);
+        s_report_t report = { channel, S_CRASH_BATCH, seqs [channel] };
+        if (write (fd, &report, sizeof report) != sizeof report)
+            _exit (6);
+    }
+    _exit (7);
+}
+
+//  Checks a reopened store against what the child reported: every
+//  reported event with its bytes, nothing beyond the batch in flight.
+static void
+s_crash_check (const uint64_t reported [S_CRASH_CHANNELS])
+{
+    hrb_store_lmdb_config_t config = s_crash_config (HRB_FSYNC_OFF);
+    hrb_store_t *store = tu_lmdb_new (&config);
+    tu_scan_t scan;
+    tu_scan (store, &scan);
+    assert_int_equal (scan.channels, S_CRASH_CHANNELS);
+    for (size_t i = 0; i < scan.channels; i++)
+        assert_false (scan.states [i].suspect);
+    for (int i = 0; i < S_CRASH_CHANNELS; i++) {
+        char name [8];
+        snprintf (name, sizeof name, "c%d", i);
+        hrb_store_state_t state;
+        hrb_history_t *history = tu_open (store, name, &state);
+        assert_string_equal (state.epoch, TU_EPOCH_A);
+        assert_true (state.head >= reported [i]);
+        assert_true (state.head <= reported [i] + S_CRASH_BATCH);
+        //  A batch is all or nothing
+        assert_int_equal ((state.head - reported [i]) % S_CRASH_BATCH, 0);
+        tu_seen_t seen;
+        memset (&seen, 0, sizeof seen);
+        size_t count = 0;
+        for (uint64_t since = 0; since < state.head; since += count) {
+            memset (&seen, 0, sizeof seen);
+            seen.name = name;
+            seen.size = 20 + (since + 1) % 200;
+            //  bodies vary with seq: read one at a time
+            count = store->ops->read (store, history, since, 1, tu_visit, &seen);
+            assert_int_equal (count, 1);
+            assert_int_equal (seen.seqs [0], since + 1);
+            assert_false (seen.bad_body);
+        }
+        assert_int_equal (store->ops->read (store, history, state.head, 10, tu_visit, &seen),
+                          0);
+        store->ops->release (store, history);
+    }
+    store->ops->destroy (&store);
+}
+
+static void
+test_killed_process_loses_nothing_committed (void **unused)
+{
+    const char *env = getenv ("HERALD_TEST_SEED");
+    unsigned seed = env? (unsigned) atoi (env): (unsigned) time (NULL);
+    print_message ("seed %u (HERALD_TEST_SEED replays it)\n", seed);
+    srand (seed);
+    uint64_t reported [S_CRASH_CHANNELS] = { 0 };
+    hrb_fsync_t modes [] = { HRB_FSYNC_BATCH, HRB_FSYNC_OFF, HRB_FSYNC_ALWAYS };
+    for (int round = 0; round < 6; round++) {
+        int fds [2];
+        assert_int_equal (pipe (fds), 0);
+        pid_t pid = fork ();
+        assert_true (pid >= 0);
+        if (pid == 0) {
+            close (fds [0]);
+            s_crash_child (fds [1], modes [round % 3]);
+        }
+        close (fds [1]);
+        //  Kill it after a random number of commits, within a deadline
+        int wanted = 1 + rand () % (round % 3 == 2? 20: 400);
+        int seen = 0;
+        s_report_t report;
+        while (seen < wanted && read (fds [0], &report, sizeof report) == sizeof report) {
+            reported [report.channel] = report.seq;
+            seen++;
+        }
+        assert_int_equal (seen, wanted);
+        assert_int_equal (kill (pid, SIGKILL), 0);
+        int status;
+        assert_int_equal (waitpid (pid, &status, 0), pid);
+        assert_true (WIFSIGNALED (status));
+        //  Reports written before the kill were committed too
+        while (read (fds [0], &report, sizeof report) == sizeof report)
+            reported [report.channel] = report.seq;
+        close (fds [0]);
+        print_message ("round %d: killed after %d commits, reported heads %llu %llu %llu\n",
+                       round, seen, (unsigned long long) reported [0],
+                       (unsigned long long) reported [1], (unsigned long long) reported [2]);
+        s_crash_check (reported);
+    }
+}
+
+//  --------------------------------------------------------------------
+//  A machine stop: another boot id
+
+//  The child runs mode, leaves channel "cold" idle past a completed sync
+//  and expire, appends to "hot", and stops without destroy.
+static void
+s_stop_child (hrb_fsync_t fsync)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000, 3600000, 1 << 24);
+    config.fsync = fsync;
+    hr_buf_t err = HR_BUF_INIT;
+    hrb_store_t *store = hrb_store_lmdb_new (&config, &err);
+    if (!store)
+        _exit (2);
+    store->clock = tu_clock;
+    hrb_store_state_t state;
+    hrb_history_t *cold = store->ops->open (store, "cold", 4, &state);
+    hrb_history_t *hot = store->ops->open (store, "hot", 3, &state);
+    if (store->ops->set_epoch (store, cold, TU_EPOCH_A, 0, 1) != HRB_STORE_OK
+    ||  store->ops->set_epoch (store, hot, TU_EPOCH_A, 0, 1) != HRB_STORE_OK
+    ||  tu_append (store, cold, "cold", 1, 10) != HRB_STORE_OK
+    ||  store->ops->commit (store) != HRB_STORE_OK)
+        _exit (3);
+    if (fsync == HRB_FSYNC_BATCH) {
+        //  Two more syncs, so one began after that commit and completed
+        //  (the syncer syncs only when something was committed since its
+        //  last sync: commit a key now and then)
+        uint64_t fsyncs = tu_stats (store).fsyncs;
+        for (int i = 0; i < 1000 && tu_stats (store).fsyncs < fsyncs + 2; i++) {
+            char id [16];
+            snprintf (id, sizeof id, "tick-%d", i);
+            if (store->ops->key (store, cold, id, strlen (id), 1) != HRB_STORE_OK
+            ||  store->ops->commit (store) != HRB_STORE_OK)
+                _exit (4);
+            usleep (5000);
+        }
+        if (tu_stats (store).fsyncs < fsyncs + 2)
+            _exit (4);
+    }
+    tu_now += 60000;
+    store->ops->expire (store, SIZE_MAX);
+    if (tu_append (store, hot, "hot", 1, 10) != HRB_STORE_OK
+    ||  store->ops->commit (store) != HRB_STORE_OK)
+        _exit (5);
+    _exit (0);
+}
+
+//  Which channels a restart under another boot id calls suspect, after a
+//  run in mode that stopped dirty: "hot", "cold", both or none.
+static void
+s_suspects_after_stop (hrb_fsync_t fsync, bool want_hot, bool want_cold)
+{
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0)
+        s_stop_child (fsync);
+    int status;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_true (WIFEXITED (status));
+    assert_int_equal (WEXITSTATUS (status), 0);
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000, 3600000, 1 << 24);
+    config.boot_id = "boot-two";
+    hrb_store_t *store = tu_lmdb_new (&config);
+    tu_scan_t scan;
+    tu_scan (store, &scan);
+    assert_int_equal (scan.channels, 2);
+    assert_int_equal (tu_scanned (&scan, "hot")->suspect, want_hot);
+    assert_int_equal (tu_scanned (&scan, "cold")->suspect, want_cold);
+    //  Suspect or not, what was committed is there
+    assert_int_equal (tu_scanned (&scan, "hot")->head, 1);
+    assert_int_equal (tu_scanned (&scan, "cold")->head, 1);
+    //  A clean stop of this run: nothing suspect at the next boot
+    store->ops->destroy (&store);
+    config.boot_id = "boot-three";
+    store = tu_lmdb_new (&config);
+    tu_scan (store, &scan);
+    assert_int_equal (scan.channels, 2);
+    assert_false (scan.states [0].suspect);
+    assert_false (scan.states [1].suspect);
+    store->ops->destroy (&store);
+}
+
+static void
+test_machine_stop_always_suspects_none (void **unused)
+{
+    s_suspects_after_stop (HRB_FSYNC_ALWAYS, false, false);
+}
+
+static void
+test_machine_stop_batch_suspects_hot_channels (void **unused)
+{
+    s_suspects_after_stop (HRB_FSYNC_BATCH, true, false);
+}
+
+static void
+test_machine_stop_off_suspects_all (void **unused)
+{
+    s_suspects_after_stop (HRB_FSYNC_OFF, true, true);
+}
+
+static void
+test_same_boot_dirty_stop_suspects_none (void **unused)
+{
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0)
+        s_stop_child (HRB_FSYNC_OFF);
+    int status;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_int_equal (WEXITSTATUS (status), 0);
+    hrb_store_t *store = tu_lmdb ();
+    tu_scan_t scan;
+    tu_scan (store, &scan);
+    assert_int_equal (scan.channels, 2);
+    assert_false (scan.states [0].suspect);
+    assert_false (scan.states [1].suspect);
+    store->ops->destroy (&store);
+}
+
+#define S_CASE(test) cmocka_unit_test_setup_teardown (test, tu_dir_setup, tu_dir_teardown)
+
+int
+main (void)
+{
+    const struct CMUnitTest tests [] = {
+        S_CASE (test_killed_process_loses_nothing_committed),
+        S_CASE (test_machine_stop_always_suspects_none),
+        S_CASE (test_machine_stop_batch_suspects_hot_channels),
+        S_CASE (test_machine_stop_off_suspects_all),
+        S_CASE (test_same_boot_dirty_stop_suspects_none),
+    };
+    return cmocka_run_group_tests (tests, NULL, NULL);
+}
