@@ -191,6 +191,7 @@ s_parse_key (hr_key_t *key, json_t *jwk, size_t index, hr_buf_t *err)
         }
         key->hmac_key = hr_memdup (secret, (size_t) size);
         key->hmac_key_len = (size_t) size;
+        crypto_auth_hmacsha256_init (&key->hmac_state, key->hmac_key, key->hmac_key_len);
         key->has_secret = true;
         sodium_memzero (secret, sizeof secret);
         return true;

@@ -17,6 +17,7 @@
 
 #include "hr_buf.h"
 
+#include <sodium.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -37,6 +38,9 @@ typedef struct {
     bool has_secret;                    //  EdDSA key with `d`, or any HS256 key
     uint8_t *hmac_key;                  //  HS256: the secret (owned by the keyset)
     size_t hmac_key_len;
+    //  HS256: HMAC-SHA256 keyed with the secret, before any message (the
+    //  inner and outer pads hashed once at load); a verification copies it
+    crypto_auth_hmacsha256_state hmac_state;
 } hr_key_t;
 
 typedef struct _hr_keyset_t hr_keyset_t;

@@ -7,6 +7,7 @@
 #include "hr_token.h"
 #include "hr_b64url.h"
 #include "hr_json.h"
+#include "hr_token_arena.h"
 
 #include <jansson.h>
 #include <sodium.h>
@@ -22,22 +23,22 @@
 //  Headers that would make us fetch keys or honour extensions: refused.
 static const char *s_refused_headers [] = { "crit", "jku", "jwk", "x5u", "x5c", NULL };
 
-//  The header's alg names the key's pinned algorithm ("Ed25519" is the
-//  fully-specified name for EdDSA with Ed25519, RFC 9864).
-static bool
-s_alg_fits (const char *alg, hr_alg_t pinned)
-{
-    if (pinned == HR_ALG_EDDSA)
-        return !strcmp (alg, "EdDSA") || !strcmp (alg, "Ed25519");
-    return !strcmp (alg, "HS256");
-}
+//  What a header says, once it passed the checks that need no key.
+typedef enum { S_ALG_OTHER, S_ALG_EDDSA, S_ALG_HS256 } s_alg_t;
+typedef struct {
+    s_alg_t alg;
+    bool has_kid;
+    size_t kid_len;                     //  may exceed HR_KEY_KID_MAX (then no key has it)
+    char kid [HR_KEY_KID_MAX + 1];
+} s_header_t;
 
-//  Checks the header; on success returns the key that must verify the token.
-static const hr_key_t *
-s_header_key (const hr_keyset_t *keys, const uint8_t *text, size_t size, const char **why)
+//  Parses and checks a decoded header without the keys; false with *why.
+static bool
+s_header_parse (s_header_t *out, const uint8_t *text, size_t size, const char **why)
 {
+    hr_token_arena_begin ();
     json_t *header = json_loadb ((const char *) text, size, JSON_REJECT_DUPLICATES, NULL);
-    const hr_key_t *key = NULL;
+    bool ok = false;
     if (!json_is_object (header)) {
         *why = "header is not a JSON object";
         goto done;
@@ -62,8 +63,28 @@ s_header_key (const hr_keyset_t *keys, const uint8_t *text, size_t size, const c
         *why = "header kid or typ is not a string";
         goto done;
     }
-    if (kid) {
-        key = hr_keyset_find (keys, json_string_value (kid), json_string_length (kid));
+    //  "Ed25519" is the fully-specified name for EdDSA with Ed25519 (RFC 9864)
+    out->alg = !strcmp (alg, "EdDSA") || !strcmp (alg, "Ed25519")? S_ALG_EDDSA
+             : !strcmp (alg, "HS256")? S_ALG_HS256: S_ALG_OTHER;
+    out->has_kid = kid != NULL;
+    out->kid_len = kid? json_string_length (kid): 0;
+    if (out->kid_len <= HR_KEY_KID_MAX)
+        memcpy (out->kid, kid? json_string_value (kid): "", out->kid_len + 1);
+    ok = true;
+done:
+    json_decref (header);
+    hr_token_arena_end ();
+    return ok;
+}
+
+//  The key that must verify a token with this header, or NULL with *why.
+static const hr_key_t *
+s_header_key (const hr_keyset_t *keys, const s_header_t *header, const char **why)
+{
+    const hr_key_t *key = NULL;
+    if (header->has_kid) {
+        if (header->kid_len <= HR_KEY_KID_MAX)
+            key = hr_keyset_find (keys, header->kid, header->kid_len);
         //  A lone key without a kid verifies tokens that name one
         if (!key && hr_keyset_size (keys) == 1 && hr_keyset_key (keys, 0)->kid_len == 0)
             key = hr_keyset_key (keys, 0);
@@ -75,13 +96,62 @@ s_header_key (const hr_keyset_t *keys, const uint8_t *text, size_t size, const c
         if (!key)
             *why = "kid is required when there are several keys";
     }
-    if (key && !s_alg_fits (alg, key->alg)) {
+    //  The header's alg names the key's pinned algorithm
+    if (key && header->alg != (key->alg == HR_ALG_EDDSA? S_ALG_EDDSA: S_ALG_HS256)) {
         *why = "alg is not the key's algorithm";
         key = NULL;
     }
-done:
-    json_decref (header);
     return key;
+}
+
+//  An issuer signs every token with the same header bytes, so the last few
+//  headers that passed s_header_parse are kept per thread, by their
+//  base64url text: the result is a function of the text alone (the keys
+//  are looked up every time). Rejected headers are never kept.
+#define S_HEADER_SLOTS 4
+#define S_HEADER_TEXT_MAX 256           //  base64url characters of a kept header
+
+typedef struct {
+    size_t text_len;                    //  0: empty
+    char text [S_HEADER_TEXT_MAX];
+    s_header_t header;
+} s_header_slot_t;
+
+static _Thread_local struct {
+    s_header_slot_t slot [S_HEADER_SLOTS];
+    size_t next;                        //  the slot replaced next
+} s_headers;
+
+//  Decodes and parses the header text[0..len), or finds it kept. Returns
+//  the parsed header (borrowed, valid until the next call on this thread),
+//  or NULL with *why.
+static const s_header_t *
+s_header (const char *text, size_t len, uint8_t *bin, size_t bin_max, const char **why)
+{
+    for (size_t i = 0; i < S_HEADER_SLOTS; i++) {
+        s_header_slot_t *slot = &s_headers.slot [i];
+        if (slot->text_len == len && len && !memcmp (slot->text, text, len))
+            return &slot->header;
+    }
+    size_t bin_len;
+    if (!hr_b64url_decode (bin, bin_max, text, len, &bin_len)) {
+        *why = "header is not base64url";
+        return NULL;
+    }
+    if (bin_len > S_HEADER_MAX) {
+        *why = "header longer than 1024 bytes";
+        return NULL;
+    }
+    s_header_slot_t *slot = &s_headers.slot [s_headers.next];
+    slot->text_len = 0;
+    if (!s_header_parse (&slot->header, bin, bin_len, why))
+        return NULL;
+    if (len <= S_HEADER_TEXT_MAX) {
+        memcpy (slot->text, text, len);
+        slot->text_len = len;
+        s_headers.next = (s_headers.next + 1) % S_HEADER_SLOTS;
+    }
+    return &slot->header;
 }
 
 //  True when the signature sig over signed_text verifies with key.
@@ -95,10 +165,9 @@ s_signature_ok (const hr_key_t *key, const char *signed_text, size_t signed_len,
                                             signed_len, key->public_key) == 0;
     if (sig_len != crypto_auth_hmacsha256_BYTES)
         return false;
-    //  init/update/final: RFC 2104 HMAC takes keys of any length
-    crypto_auth_hmacsha256_state state;
+    //  RFC 2104 HMAC takes keys of any length; the keyed state is made at load
+    crypto_auth_hmacsha256_state state = key->hmac_state;
     uint8_t mac [crypto_auth_hmacsha256_BYTES];
-    crypto_auth_hmacsha256_init (&state, key->hmac_key, key->hmac_key_len);
     crypto_auth_hmacsha256_update (&state, (const unsigned char *) signed_text, signed_len);
     crypto_auth_hmacsha256_final (&state, mac);
     return sodium_memcmp (mac, sig, sizeof mac) == 0;
@@ -278,15 +347,8 @@ hr_token_verify (const hr_keyset_t *keys, const hr_token_policy_t *policy,
     }
     uint8_t bin [S_BIN_MAX];
     size_t bin_len;
-    if (!hr_b64url_decode (bin, sizeof bin, token, (size_t) (dot1 - token), &bin_len)) {
-        *why = "header is not base64url";
-        return HR_E_TOKEN_INVALID;
-    }
-    if (bin_len > S_HEADER_MAX) {
-        *why = "header longer than 1024 bytes";
-        return HR_E_TOKEN_INVALID;
-    }
-    const hr_key_t *key = s_header_key (keys, bin, bin_len, why);
+    const s_header_t *header = s_header (token, (size_t) (dot1 - token), bin, sizeof bin, why);
+    const hr_key_t *key = header? s_header_key (keys, header, why): NULL;
     if (!key)
         return HR_E_TOKEN_INVALID;
     uint8_t sig [S_SIG_MAX];
@@ -300,14 +362,17 @@ hr_token_verify (const hr_keyset_t *keys, const hr_token_policy_t *policy,
         *why = "payload is not base64url";
         return HR_E_TOKEN_INVALID;
     }
+    hr_token_arena_begin ();
     json_t *root = json_loadb ((const char *) bin, bin_len, JSON_REJECT_DUPLICATES, NULL);
     if (!root) {
+        hr_token_arena_end ();
         *why = "claims are not JSON (or repeat a key)";
         return HR_E_TOKEN_INVALID;
     }
     hr_claims_t *claims = hr_calloc (1, sizeof *claims);
     hr_error_t rc = s_claims (policy, root, now_s, claims, why);
     json_decref (root);
+    hr_token_arena_end ();
     if (rc != HR_OK)
         hr_claims_destroy (&claims);
     *claims_p = claims;

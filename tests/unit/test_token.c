@@ -234,6 +234,48 @@ test_other_herald_members_are_ignored (void **state)
                    HR_OK, NULL);
 }
 
+//  hr_token keeps the headers it parsed, never their keys: a header seen
+//  before is judged against each keyset anew, headers of one length are
+//  told apart, and more headers than it keeps all still verify.
+static void
+test_a_header_seen_before_is_judged_by_each_keyset (void **state)
+{
+    (void) state;
+    char *hs = s_make (HS_HEADER, CLAIMS (""), SIGN_HS);
+    char *ed = s_make (ED_HEADER, CLAIMS (""), SIGN_ED);
+    assert_int_equal (strchr (hs, '.') - hs, strchr (ed, '.') - ed);
+    hr_keyset_t *ed_only = s_parse_keys ("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+                                         "\"kid\":\"ed1\",\"x\":\"" S_X "\"}]}");
+    hr_keyset_t *hs1_is_ed = s_parse_keys ("{\"keys\":[{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+                                           "\"kid\":\"hs1\",\"x\":\"" S_X "\"}]}");
+    const char *why;
+    for (int round = 0; round < 3; round++) {
+        assert_int_equal (s_check_with (s_keys, &s_policy, hs, &why, NULL), HR_OK);
+        assert_int_equal (s_check_with (s_keys, &s_policy, ed, &why, NULL), HR_OK);
+        assert_int_equal (s_check_with (ed_only, &s_policy, hs, &why, NULL), HR_E_TOKEN_INVALID);
+        assert_string_equal (why, "unknown kid");
+        assert_int_equal (s_check_with (hs1_is_ed, &s_policy, hs, &why, NULL),
+                          HR_E_TOKEN_INVALID);
+        assert_string_equal (why, "alg is not the key's algorithm");
+        assert_int_equal (s_check_with (ed_only, &s_policy, ed, &why, NULL), HR_OK);
+    }
+    for (int round = 0; round < 2; round++)
+        for (int i = 0; i < 6; i++) {
+            char header [64];
+            snprintf (header, sizeof header,
+                      "{\"alg\":\"HS256\",\"kid\":\"hs1\",\"typ\":\"T%d\"}", i);
+            s_expect_made (header, CLAIMS (""), SIGN_HS, HR_OK, NULL);
+            snprintf (header, sizeof header,
+                      "{\"alg\":\"EdDSA\",\"kid\":\"hs1\",\"typ\":\"T%d\"}", i);
+            s_expect_made (header, CLAIMS (""), SIGN_HS, HR_E_TOKEN_INVALID,
+                           "alg is not the key's algorithm");
+        }
+    hr_keyset_unref (&ed_only);
+    hr_keyset_unref (&hs1_is_ed);
+    free (hs);
+    free (ed);
+}
+
 typedef struct {
     const hr_keyset_t *keys;
     int failures;
@@ -289,6 +331,7 @@ main (void)
         cmocka_unit_test (test_hs256_secrets_of_any_length),
         cmocka_unit_test (test_token_of_the_maximum_size_is_accepted),
         cmocka_unit_test (test_other_herald_members_are_ignored),
+        cmocka_unit_test (test_a_header_seen_before_is_judged_by_each_keyset),
         cmocka_unit_test (test_threads_verify_with_one_keyset),
     };
     return cmocka_run_group_tests (tests, s_setup, s_teardown);
