@@ -35,13 +35,35 @@ hrb_lmdb_clock (hrb_lmdb_t *self)
     return self->anchor + (mono - self->mono_at_start);
 }
 
+MDB_cursor *
+hrb_lmdb_cursor (hrb_lmdb_t *self)
+{
+    if (!self->cursor && mdb_cursor_open (self->txn, self->events, &self->cursor))
+        self->cursor = NULL;
+    return self->cursor;
+}
+
+int
+hrb_lmdb_end (hrb_lmdb_t *self, bool commit)
+{
+    if (!self->txn)
+        return 0;
+    if (self->cursor)
+        mdb_cursor_close (self->cursor);
+    self->cursor = NULL;
+    int rc = 0;
+    if (commit)
+        rc = mdb_txn_commit (self->txn);    //  frees the txn, committed or not
+    else
+        mdb_txn_abort (self->txn);
+    self->txn = NULL;
+    return rc;
+}
+
 hrb_store_rc_t
 hrb_lmdb_fail (hrb_lmdb_t *self, int rc)
 {
-    if (self->txn) {
-        mdb_txn_abort (self->txn);
-        self->txn = NULL;
-    }
+    hrb_lmdb_end (self, false);
     if (self->failed == HRB_STORE_OK) {
         self->failed = rc == MDB_MAP_FULL || rc == MDB_TXN_FULL || rc == ENOSPC?
                        HRB_STORE_FULL: HRB_STORE_IO;
@@ -57,6 +79,9 @@ hrb_lmdb_begin (hrb_lmdb_t *self)
         return self->failed;
     if (self->txn)
         return HRB_STORE_OK;
+    //  Between batches, with the reader lock held: the one moment the map
+    //  may grow, so a burst between two expire calls does not fill it
+    hrb_lmdb_grow (self, false);
     int rc = mdb_txn_begin (self->env, NULL, 0, &self->txn);
     if (rc) {
         self->txn = NULL;
@@ -78,7 +103,7 @@ hrb_lmdb_touch (hrb_lmdb_t *self, hrb_history_t *history)
 static MDB_txn *
 s_read_begin (hrb_lmdb_t *self)
 {
-    if (self->txn && pthread_equal (self->txn_thread, pthread_self ()))
+    if (pthread_equal (self->txn_thread, pthread_self ()) && self->txn)
         return self->txn;
     int rc = self->reader? mdb_txn_renew (self->reader)
                          : mdb_txn_begin (self->env, NULL, MDB_RDONLY, &self->reader);
@@ -313,10 +338,8 @@ s_commit (hrb_store_t *base)
     if (!rc)
         rc = hrb_lmdb_meta_commit (self);
     uint64_t txn_id = mdb_txn_id (self->txn);
-    if (!rc) {
-        rc = mdb_txn_commit (self->txn);
-        self->txn = NULL;          //  freed by LMDB, committed or not
-    }
+    if (!rc)
+        rc = hrb_lmdb_end (self, true);
     if (rc) {
         hrb_lmdb_fail (self, rc);
         __atomic_add_fetch (&self->stats.failures, 1, __ATOMIC_RELAXED);
@@ -353,10 +376,7 @@ static void
 s_rollback (hrb_store_t *base)
 {
     hrb_lmdb_t *self = (hrb_lmdb_t *) base;
-    if (self->txn) {
-        mdb_txn_abort (self->txn);
-        self->txn = NULL;
-    }
+    hrb_lmdb_end (self, false);
     hr_list_t *node;
     while ((node = hr_list_first (&self->dirty))) {
         hrb_history_t *history = hr_list_entry (node, hrb_history_t, dirty);
@@ -426,7 +446,7 @@ static uint64_t
 s_first (hrb_store_t *base, hrb_history_t *history)
 {
     hrb_lmdb_t *self = (hrb_lmdb_t *) base;
-    if (self->txn && pthread_equal (self->txn_thread, pthread_self ()))
+    if (pthread_equal (self->txn_thread, pthread_self ()) && self->txn)
         return history->rec.first;
     //  Another thread: what the last commit holds
     uint64_t first = 0;
@@ -481,7 +501,13 @@ static void
 s_stats (hrb_store_t *base, hrb_store_stats_t *stats)
 {
     hrb_lmdb_t *self = (hrb_lmdb_t *) base;
-    *stats = self->stats;
+    memset (stats, 0, sizeof *stats);
+    stats->events = self->stats.events;
+    stats->bytes = self->stats.bytes;
+    stats->evicted_count = self->stats.evicted_count;
+    stats->evicted_age = self->stats.evicted_age;
+    stats->evicted_memory = self->stats.evicted_memory;
+    //  Commit and the syncer count these without the reader lock
     stats->commits = __atomic_load_n (&self->stats.commits, __ATOMIC_RELAXED);
     stats->commit_us_sum = __atomic_load_n (&self->stats.commit_us_sum, __ATOMIC_RELAXED);
     stats->commit_us_max = __atomic_exchange_n (&self->stats.commit_us_max, 0,

@@ -11,7 +11,8 @@
     publishes the last txn id that sync covered; expire clears the mark of
     channels whose last append is covered, in the batch.
 
-    The map grows here, between batches, when more than 3/4 used.  */
+    The map grows between batches (a batch's first change, a rollback after
+    the map filled), when more than 3/4 used.  */
 #include "hrb_store_lmdb_impl.h"
 #include "hr_buf.h"
 
@@ -135,16 +136,14 @@ hrb_lmdb_evict_oldest (hrb_lmdb_t *self, hrb_history_t *history)
         return result;
     hrb_lmdb_touch (self, history);
     hrb_lmdb_rec_t *rec = &history->rec;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->events, &cursor);
-    if (rc)
-        return hrb_lmdb_fail (self, rc);
+    MDB_cursor *cursor = hrb_lmdb_cursor (self);
+    if (!cursor)
+        return hrb_lmdb_fail (self, EIO);
     uint64_t cost = 0;
-    rc = s_delete (self, cursor, rec->id, rec->first, &cost);
+    int rc = s_delete (self, cursor, rec->id, rec->first, &cost);
     uint64_t next = 0, stamp = 0;
     bool more = rc == 0 && rec->count > 1
              && s_next (cursor, rec->id, rec->first + 1, &next, &stamp) == 0;
-    mdb_cursor_close (cursor);
     if (rc)
         return hrb_lmdb_fail (self, rc);
     rec->count--;
@@ -175,14 +174,13 @@ hrb_lmdb_evict_all (hrb_lmdb_t *self, hrb_history_t *history)
         return result;
     hrb_lmdb_touch (self, history);
     hrb_lmdb_rec_t *rec = &history->rec;
-    MDB_cursor *cursor;
-    int rc = mdb_cursor_open (self->txn, self->events, &cursor);
-    if (rc)
-        return hrb_lmdb_fail (self, rc);
+    MDB_cursor *cursor = hrb_lmdb_cursor (self);
+    if (!cursor)
+        return hrb_lmdb_fail (self, EIO);
+    int rc = 0;
     uint64_t seq = 0, stamp;
     while (rc == 0 && s_next (cursor, rec->id, seq, &seq, &stamp) == 0)
         rc = mdb_cursor_del (cursor, 0);
-    mdb_cursor_close (cursor);
     if (rc)
         return hrb_lmdb_fail (self, rc);
     self->stats.events -= rec->count;
@@ -283,8 +281,6 @@ hrb_lmdb_expire (hrb_store_t *base, size_t budget)
     hrb_lmdb_t *self = (hrb_lmdb_t *) base;
     if (self->failed)
         return 0;
-    if (!self->txn)
-        hrb_lmdb_grow (self, false);
     uint64_t now = hrb_lmdb_clock (self);
     size_t evicted = 0;
     while (evicted < budget && self->heap_size && self->max_age_ms < now

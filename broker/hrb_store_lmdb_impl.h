@@ -66,7 +66,9 @@ typedef struct {
     MDB_env *env;
     MDB_dbi meta, channels, events, keys;
     MDB_txn *txn;               //  the batch's write txn, NULL between batches
-    pthread_t txn_thread;       //  the thread that began it (reads see its appends)
+    pthread_t txn_thread;       //  the thread that began it (reads see its appends);
+                                //  test it before txn: only that thread writes txn
+    MDB_cursor *cursor;         //  on "events" in txn, opened once a batch (evictions)
     MDB_txn *reader;            //  a read-only txn kept reset between reads
     hrb_store_rc_t failed;      //  latched error of the lost batch, until rollback
     int failed_mdb;             //  its LMDB code (MAP_FULL grows the map at rollback)
@@ -105,6 +107,10 @@ uint64_t hrb_lmdb_clock (hrb_lmdb_t *self);
 //  Begins the batch's write txn if none is open; the latched error or
 //  HRB_STORE_IO when LMDB refuses.
 hrb_store_rc_t hrb_lmdb_begin (hrb_lmdb_t *self);
+//  The batch's cursor on "events" (the txn is open), NULL when LMDB refuses.
+MDB_cursor *hrb_lmdb_cursor (hrb_lmdb_t *self);
+//  Ends the batch's txn: commits it (commit) or aborts it; LMDB's result.
+int hrb_lmdb_end (hrb_lmdb_t *self, bool commit);
 //  Latches a failed LMDB call: the batch is lost (txn aborted). Returns the
 //  store error for rc.
 hrb_store_rc_t hrb_lmdb_fail (hrb_lmdb_t *self, int rc);

@@ -342,10 +342,12 @@ hrb_lmdb_meta_clean (hrb_lmdb_t *self)
     uint8_t clean = 1;
     if (mdb_txn_begin (self->env, NULL, 0, &txn))
         return;
-    if (s_put (self, txn, "clean", &clean, 1) || mdb_txn_commit (txn)) {
+    if (s_put (self, txn, "clean", &clean, 1)) {
         mdb_txn_abort (txn);
         return;
     }
+    if (mdb_txn_commit (txn))
+        return;
     if (mdb_env_sync (self->env, 1) == 0)
         hrb_lmdb_count_fsync (self);
 }
