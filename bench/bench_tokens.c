@@ -8,7 +8,9 @@
     for HS256. Rounds alternate whole and bare so drift hits both; the
     rate reported is the median round. See bench/README.md.
 
-        herald-bench-tokens [--seconds S] [--rounds N] [--json]  */
+        herald-bench-tokens [--seconds S] [--rounds N] [--only EdDSA|HS256] [--json]
+
+    --only measures one algorithm (for a profiler).  */
 #include "hr_token.h"
 
 #include <sodium.h>
@@ -138,6 +140,7 @@ main (int argc, char **argv)
     double seconds = 0.5;
     int rounds = 7;
     bool json = false;
+    const char *only = NULL;
     for (int i = 1; i < argc; i++) {
         if (!strcmp (argv [i], "--seconds") && i + 1 < argc)
             seconds = atof (argv [++i]);
@@ -145,11 +148,14 @@ main (int argc, char **argv)
         if (!strcmp (argv [i], "--rounds") && i + 1 < argc)
             rounds = atoi (argv [++i]);
         else
+        if (!strcmp (argv [i], "--only") && i + 1 < argc)
+            only = argv [++i];
+        else
         if (!strcmp (argv [i], "--json"))
             json = true;
         else {
             fprintf (stderr, "usage: herald-bench-tokens [--seconds S (0.5)] [--rounds N (7)] "
-                     "[--json]\n");
+                     "[--only EdDSA|HS256] [--json]\n");
             return 2;
         }
     }
@@ -183,7 +189,16 @@ main (int argc, char **argv)
     const double targets [] = { 0.85, 0.5 };
     double whole [2], bare [2];
     size_t sizes [2];
+    bool skip [2];
+    for (size_t i = 0; i < 2; i++)
+        skip [i] = only && strcmp (only, names [i]);
+    if (skip [0] && skip [1]) {
+        fprintf (stderr, "bench_tokens: --only takes EdDSA or HS256\n");
+        return 2;
+    }
     for (size_t i = 0; i < 2; i++) {
+        if (skip [i])
+            continue;
         hr_buf_t token = HR_BUF_INIT;
         s_case_t c;
         s_case_init (&c, keys, i, &token);
@@ -194,18 +209,20 @@ main (int argc, char **argv)
     if (json) {
         printf ("{");
         for (size_t i = 0; i < 2; i++)
-            printf ("%s\"%s\":{\"token_bytes\":%zu,\"whole_per_s\":%.0f,\"bare_per_s\":%.0f,"
-                    "\"ratio\":%.3f,\"target\":%.2f}", i? ",": "", names [i], sizes [i],
-                    whole [i], bare [i], whole [i] / bare [i], targets [i]);
+            if (!skip [i])
+                printf ("%s\"%s\":{\"token_bytes\":%zu,\"whole_per_s\":%.0f,\"bare_per_s\":%.0f,"
+                        "\"ratio\":%.3f,\"target\":%.2f}", i && !skip [0]? ",": "", names [i],
+                        sizes [i], whole [i], bare [i], whole [i] / bare [i], targets [i]);
         printf ("}\n");
     }
     else {
         printf ("per CPU second, one thread, median of %d rounds of %.2f s\n", rounds, seconds);
         for (size_t i = 0; i < 2; i++)
-            printf ("%-6s token %zu B: whole check %9.0f/s, bare %s %9.0f/s, ratio %.3f "
-                    "(target >= %.2f)\n", names [i], sizes [i], whole [i],
-                    i? "HMAC-SHA256 ": "verify_detached", bare [i], whole [i] / bare [i],
-                    targets [i]);
+            if (!skip [i])
+                printf ("%-6s token %zu B: whole check %9.0f/s, bare %s %9.0f/s, ratio %.3f "
+                        "(target >= %.2f)\n", names [i], sizes [i], whole [i],
+                        i? "HMAC-SHA256 ": "verify_detached", bare [i], whole [i] / bare [i],
+                        targets [i]);
     }
     hr_keyset_unref (&keys);
     hr_buf_free (&jwks);
