@@ -1,7 +1,8 @@
 """Durable history (--data-dir) across a crash: publishers (DEALER with
 keys, HTTP with ids) publish without pause to several channels, recording
-every acknowledgement; the broker is killed (SIGKILL) mid-stream and
-started again on the same directory. Then every acknowledged publish is in
+every acknowledgement; the broker is killed (SIGKILL) mid-stream, right
+after a publisher got an ack (its next batch then in commit), and started
+again on the same directory, several times. Then every acknowledged publish is in
 history at its acknowledged (epoch, seq) with its payload, no channel has a
 new epoch, a publish that went unanswered and was sent again with its key
 is stored exactly once (a dup of the stored event, or a new event), and the
@@ -47,6 +48,7 @@ class KeyedPublisher(threading.Thread):
         self.rng = random.Random("%d-%s" % (SEED, name))
         self.acks, self.error = {}, None
         self.halt = threading.Event()
+        self.after_ack = None           # called once, right after the next ack
 
     def _over_dealer(self, sock, rid, channel, key, data):
         sock.send(msgpack.packb({"ch": channel, "data": data, "id": key, "rid": rid}))
@@ -87,6 +89,9 @@ class KeyedPublisher(threading.Thread):
                     answer = self._over_dealer(sock, i, channel, key, data) if sock \
                         else self._over_http(channel, key, data)
                 self.acks[key] = (channel, data) + answer + (tries,)
+                if self.after_ack:
+                    self.after_ack, after = None, self.after_ack
+                    after()
         except BaseException as error:      # reported by the test
             self.error = error
         finally:
@@ -103,7 +108,7 @@ class NoResets:
 
 
 class CrashUnderLoad(unittest.TestCase):
-    def crash(self, fsync, split):
+    def crash(self, fsync, split, kills):
         data = tempfile.mkdtemp(prefix="herald-durable-")
         self.addCleanup(shutil.rmtree, data, True)
         args = ("--data-dir", data, "--fsync", fsync, "--history-size", "100000")
@@ -124,11 +129,17 @@ class CrashUnderLoad(unittest.TestCase):
         for thread in clients + publishers:
             thread.start()
         acked = lambda: sum(len(p.acks) for p in publishers)
-        h.wait_until(lambda: acked() >= 600 and all(p.acks for p in publishers), 30,
-                     "acknowledgements before the kill")
-        before = acked()
-        server.restart(signal.SIGKILL)
-        h.wait_until(lambda: acked() >= before + 400, 30, "acknowledgements after the restart")
+        for kill in range(kills):
+            # Killed right after an ack: whatever that ack's batch held must
+            # be stored by then, the broker being busy with the next ones
+            h.wait_until(lambda: acked() >= 400 * (kill + 1) and all(p.acks for p in publishers),
+                         30, "acknowledgements before kill %d" % (kill + 1))
+            proc, sent = server.proc, threading.Event()
+            publishers[kill % 2].after_ack = lambda: (proc.send_signal(signal.SIGKILL), sent.set())
+            h.wait_until(sent.is_set, 10, "the kill")
+            before = acked() if kill == 0 else before
+            server.restart(signal.SIGKILL)
+        h.wait_until(lambda: acked() >= 400 * (kills + 1), 30, "acknowledgements after")
         for p in publishers:
             p.halt.set()
         for p in publishers:
@@ -153,9 +164,10 @@ class CrashUnderLoad(unittest.TestCase):
                 self, client, NoResets, 0)
             self.check_payloads(client, history, ws)
             delivered += received
-        print("\n--fsync %s, %s: %d acks (%d before the kill, %d sent again: %d dups), "
-              "%d deliveries" % (fsync, "split" if split else "run", len(acks), before,
-                                 len(retried), sum(1 for k in retried if acks[k][4]), delivered))
+        print("\n--fsync %s, %s: %d acks (%d before the first of %d kills, %d sent again: "
+              "%d dups), %d deliveries" % (fsync, "split" if split else "run", len(acks), before,
+                                           kills, len(retried),
+                                           sum(1 for k in retried if acks[k][4]), delivered))
 
     def check_history(self, base, acks):
         """Every ack in history at its place, with its payload; one epoch
@@ -190,10 +202,10 @@ class CrashUnderLoad(unittest.TestCase):
                     self.assertEqual(item[1], history[item[1]["channel"]][item[1]["seq"]])
 
     def test_sigkill_with_fsync_always_loses_no_acknowledged_publish(self):
-        self.crash("always", split=False)
+        self.crash("always", split=False, kills=3)
 
     def test_sigkill_of_the_broker_with_fsync_batch_same_boot_no_reset(self):
-        self.crash("batch", split=True)
+        self.crash("batch", split=True, kills=2)
 
 
 if __name__ == "__main__":
