@@ -105,10 +105,8 @@ s_delete (hrb_lmdb_t *self, MDB_cursor *cursor, uint64_t id, uint64_t seq, uint6
     hrb_lmdb_be64_put (key_bytes + 8, seq);
     MDB_val key = { sizeof key_bytes, key_bytes }, value;
     int rc = mdb_cursor_get (cursor, &key, &value, MDB_SET_KEY);
-    if (rc == 0)
-        rc = mdb_cursor_del (cursor, 0);
-    *cost = HRB_LMDB_EVENT_KEY + value.mv_size + HRB_LMDB_OVERHEAD;
-    return rc;
+    *cost = rc? 0: HRB_LMDB_EVENT_KEY + value.mv_size + HRB_LMDB_OVERHEAD;
+    return rc? rc: mdb_cursor_del (cursor, 0);
 }
 
 //  The first event of id at or after seq: its seq and stamp, or -1.
@@ -141,23 +139,29 @@ hrb_lmdb_evict_oldest (hrb_lmdb_t *self, hrb_history_t *history)
         return hrb_lmdb_fail (self, EIO);
     uint64_t cost = 0;
     int rc = s_delete (self, cursor, rec->id, rec->first, &cost);
+    //  A first seq with no event: the record and the events disagree (a
+    //  file changed under us); go on from the next event there is
+    bool missing = rc == MDB_NOTFOUND;
+    if (missing)
+        rc = 0;
     uint64_t next = 0, stamp = 0;
     bool more = rc == 0 && rec->count > 1
              && s_next (cursor, rec->id, rec->first + 1, &next, &stamp) == 0;
     if (rc)
         return hrb_lmdb_fail (self, rc);
-    rec->count--;
-    rec->bytes -= cost;
-    self->stats.events--;
-    self->stats.bytes -= cost;
+    if (!missing) {
+        rec->count--;
+        rec->bytes -= cost;
+        self->stats.events--;
+        self->stats.bytes -= cost;
+    }
     if (more) {
         rec->first = next;
         history->first_stamp = stamp;
         hrb_lmdb_heap_update (self, history);
     }
     else {
-        //  count and the events disagree only if the file was changed
-        //  under us: the channel holds nothing from now on
+        //  Nothing left (count says otherwise only if they disagree)
         self->stats.events -= rec->count;
         self->stats.bytes -= rec->bytes;
         rec->count = rec->bytes = rec->first = 0;
