@@ -7,6 +7,7 @@
 #include "store_fixture.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 
 //  --------------------------------------------------------------------
 //  Reopen
@@ -83,6 +84,74 @@ test_reopen_keeps_channels_events_and_keys (void **unused)
     store->ops->destroy (&store);
     //  c's event went from the disk with it
     assert_int_equal (tu_entries (tu_dir, "events"), 5);
+}
+
+//  --------------------------------------------------------------------
+//  The reader thread
+
+typedef struct {
+    hrb_store_t *store;
+    hrb_history_t *history;
+    tu_seen_t seen;
+    uint64_t first;
+} s_reader_t;
+
+static void *
+s_reader (void *arg)
+{
+    s_reader_t *reader = arg;
+    memset (&reader->seen, 0, sizeof reader->seen);
+    reader->seen.name = "a";
+    reader->seen.size = 30;
+    reader->store->ops->read (reader->store, reader->history, 0, SIZE_MAX, tu_visit,
+                              &reader->seen);
+    reader->first = reader->store->ops->first (reader->store, reader->history);
+    return NULL;
+}
+
+//  Reads and first on another thread, as the history reader does.
+static void
+s_read_elsewhere (s_reader_t *reader)
+{
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_reader, reader), 0);
+    assert_int_equal (pthread_join (thread, NULL), 0);
+    assert_false (reader->seen.bad_body);
+}
+
+static void
+test_reader_thread_sees_only_committed (void **unused)
+{
+    hrb_store_t *store = tu_lmdb ();
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    tu_append_range (store, a, "a", 1, 3, 30);
+    s_reader_t reader = { .store = store, .history = a };
+    s_read_elsewhere (&reader);
+    assert_int_equal (reader.seen.count, 0);
+    assert_int_equal (reader.first, 0);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    //  A batch in progress is the broker thread's alone
+    tu_append_range (store, a, "a", 4, 5, 30);
+    tu_assert_range (store, a, "a", 30, 1, 5);
+    s_read_elsewhere (&reader);
+    assert_int_equal (reader.seen.count, 3);
+    assert_int_equal (reader.seen.seqs [2], 3);
+    assert_int_equal (reader.first, 1);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    s_read_elsewhere (&reader);
+    assert_int_equal (reader.seen.count, 5);
+    //  A new epoch in progress drops nothing the reader sees yet
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_B, 0, 2), HRB_STORE_OK);
+    s_read_elsewhere (&reader);
+    assert_int_equal (reader.seen.count, 5);
+    assert_int_equal (reader.first, 1);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    s_read_elsewhere (&reader);
+    assert_int_equal (reader.seen.count, 0);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
 }
 
 //  --------------------------------------------------------------------
@@ -242,6 +311,19 @@ test_keys_expire_after_the_key_window (void **unused)
     assert_int_equal (scan.key_seqs [0], 2);
     //  The events outlive their keys
     assert_int_equal (tu_scanned (&scan, "a")->first, 1);
+    //  A key past the window that no expire deleted (the broker stopped
+    //  first) is not reported
+    a = tu_open (store, "a", &state);
+    tu_append_range (store, a, "a", 3, 3, 10);     //  commits the clock
+    tu_now += 6001;
+    tu_append_range (store, a, "a", 4, 4, 10);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+    assert_int_equal (tu_entries (tu_dir, "keys"), 1);
+    store = tu_lmdb_new (&config);
+    tu_scan (store, &scan);
+    assert_int_equal (scan.keys, 0);
     store->ops->destroy (&store);
 }
 
@@ -374,6 +456,7 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         S_CASE (test_reopen_keeps_channels_events_and_keys),
+        S_CASE (test_reader_thread_sees_only_committed),
         S_CASE (test_failed_batch_rolls_back),
         S_CASE (test_age_counts_on_the_clock_carried_across_restarts),
         S_CASE (test_keys_expire_after_the_key_window),
