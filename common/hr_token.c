@@ -176,14 +176,39 @@ s_signature_ok (const hr_key_t *key, const char *signed_text, size_t signed_len,
 //  An optional integer claim: true when absent (*present false) or an
 //  integer; false for any other type (a real number included).
 static bool
-s_opt_int (json_t *claims, const char *name, int64_t *value, bool *present)
+s_opt_int (json_t *item, int64_t *value, bool *present)
 {
-    json_t *item = json_object_get (claims, name);
     *present = item != NULL;
     if (item && !json_is_integer (item))
         return false;
     *value = item? (int64_t) json_integer_value (item): 0;
     return true;
+}
+
+//  The registered claims read here, found in one walk over the object
+//  rather than a hash lookup each (the parse refused repeated keys).
+typedef struct {
+    json_t *sub, *exp, *nbf, *iat, *aud, *iss, *jti, *herald;
+} s_known_t;
+
+static void
+s_known (json_t *root, s_known_t *known)
+{
+    memset (known, 0, sizeof *known);
+    const char *name;
+    json_t *value;
+    json_object_foreach (root, name, value) {
+        json_t **slot = !strcmp (name, "sub")? &known->sub
+                      : !strcmp (name, "exp")? &known->exp
+                      : !strcmp (name, "nbf")? &known->nbf
+                      : !strcmp (name, "iat")? &known->iat
+                      : !strcmp (name, "aud")? &known->aud
+                      : !strcmp (name, "iss")? &known->iss
+                      : !strcmp (name, "jti")? &known->jti
+                      : !strcmp (name, "herald")? &known->herald: NULL;
+        if (slot)
+            *slot = value;
+    }
 }
 
 //  True when aud is the audience, or an array of strings holding it.
@@ -263,7 +288,9 @@ s_claims (const hr_token_policy_t *policy, json_t *root, int64_t now_s,
         *why = "claims are not a JSON object";
         return HR_E_TOKEN_INVALID;
     }
-    json_t *sub = json_object_get (root, "sub");
+    s_known_t known;
+    s_known (root, &known);
+    json_t *sub = known.sub;
     if (!json_is_string (sub) || json_string_length (sub) == 0
     ||  json_string_length (sub) > HR_TOKEN_SUB_MAX) {
         *why = "sub is missing or not a string of 1..256 bytes";
@@ -273,26 +300,26 @@ s_claims (const hr_token_policy_t *policy, json_t *root, int64_t now_s,
     claims->sub_len = json_string_length (sub);
     int64_t exp, nbf, iat;
     bool has_exp, has_nbf, has_iat;
-    if (!s_opt_int (root, "exp", &exp, &has_exp) || !has_exp) {
+    if (!s_opt_int (known.exp, &exp, &has_exp) || !has_exp) {
         *why = "exp is missing or not an integer";
         return HR_E_TOKEN_INVALID;
     }
-    if (!s_opt_int (root, "nbf", &nbf, &has_nbf) || !s_opt_int (root, "iat", &iat, &has_iat)) {
+    if (!s_opt_int (known.nbf, &nbf, &has_nbf) || !s_opt_int (known.iat, &iat, &has_iat)) {
         *why = "nbf or iat is not an integer";
         return HR_E_TOKEN_INVALID;
     }
-    if (!s_aud_ok (json_object_get (root, "aud"), policy->audience? policy->audience: "")) {
+    if (!s_aud_ok (known.aud, policy->audience? policy->audience: "")) {
         *why = "aud is not the gateway's audience";
         return HR_E_TOKEN_INVALID;
     }
-    json_t *iss = json_object_get (root, "iss");
+    json_t *iss = known.iss;
     if ((iss && !json_is_string (iss))
     ||  (policy->issuer && *policy->issuer
          && (!iss || strcmp (json_string_value (iss), policy->issuer)))) {
         *why = "iss is not the gateway's issuer";
         return HR_E_TOKEN_INVALID;
     }
-    json_t *jti = json_object_get (root, "jti");
+    json_t *jti = known.jti;
     if (jti && (!json_is_string (jti) || json_string_length (jti) == 0
                 || json_string_length (jti) > HR_TOKEN_JTI_MAX)) {
         *why = "jti is not a string of 1..128 bytes";
@@ -304,7 +331,7 @@ s_claims (const hr_token_policy_t *policy, json_t *root, int64_t now_s,
     }
     claims->exp = exp;
     claims->iat = has_iat? iat: 0;
-    if (!s_herald (claims, json_object_get (root, "herald"), why))
+    if (!s_herald (claims, known.herald, why))
         return HR_E_TOKEN_INVALID;
     //  Times in wide arithmetic: claims may be any int64
     __int128 now = now_s, leeway = policy->leeway_s;
