@@ -165,15 +165,11 @@ s_open (hrb_store_t *base, const char *name, size_t len, hrb_store_state_t *stat
         state->head = rec->head;
         state->first = rec->first;
         state->last_ms = rec->last_ms;
-        if (rec->count) {
-            uint8_t event_key [HRB_LMDB_EVENT_KEY];
-            s_event_key (event_key, rec->id, rec->first);
-            MDB_val ekey = { sizeof event_key, event_key }, event;
-            if (mdb_get (txn, self->events, &ekey, &event) == 0
-            &&  event.mv_size >= HRB_LMDB_STAMP)
-                history->first_stamp = hrb_lmdb_be64_get (event.mv_data);
+        //  Its oldest event's stamp is read when the heap needs it
+        //  (hrb_lmdb_stamp_load): a restart opens 100 k channels without
+        //  reading 100 k events from a cold disk
+        if (rec->count)
             hrb_lmdb_heap_update (self, history);
-        }
         if (rec->hot)
             hr_list_push_back (&self->hot, &history->hot);
     }
@@ -181,6 +177,22 @@ s_open (hrb_store_t *base, const char *name, size_t len, hrb_store_state_t *stat
     history->saved = history->rec;
     history->saved_first_stamp = history->first_stamp;
     return history;
+}
+
+void
+hrb_lmdb_stamp_load (hrb_lmdb_t *self, hrb_history_t *history)
+{
+    //  No event at first: the oldest of all, so eviction finds out
+    history->first_stamp = 1;
+    MDB_txn *txn = s_read_begin (self);
+    uint8_t key_bytes [HRB_LMDB_EVENT_KEY];
+    s_event_key (key_bytes, history->rec.id, history->rec.first);
+    MDB_val key = { sizeof key_bytes, key_bytes }, value;
+    if (txn && mdb_get (txn, self->events, &key, &value) == 0
+    &&  value.mv_size >= HRB_LMDB_STAMP && hrb_lmdb_be64_get (value.mv_data))
+        history->first_stamp = hrb_lmdb_be64_get (value.mv_data);
+    s_read_end (self, txn);
+    hrb_lmdb_heap_update (self, history);
 }
 
 static hrb_store_rc_t

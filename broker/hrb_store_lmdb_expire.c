@@ -194,10 +194,21 @@ hrb_lmdb_evict_all (hrb_lmdb_t *self, hrb_history_t *history)
     return HRB_STORE_OK;
 }
 
+//  The handle with the globally oldest event, its stamp read; NULL when
+//  no handle holds events.
+static hrb_history_t *
+s_oldest (hrb_lmdb_t *self)
+{
+    //  Stamps not yet read sort first: each is read once
+    while (self->heap_size && self->heap [0]->first_stamp == 0)
+        hrb_lmdb_stamp_load (self, self->heap [0]);
+    return self->heap_size? self->heap [0]: NULL;
+}
+
 hrb_store_rc_t
 hrb_lmdb_fit (hrb_lmdb_t *self, uint64_t extra)
 {
-    while (self->stats.bytes + extra > self->max_disk && self->heap_size) {
+    while (self->stats.bytes + extra > self->max_disk && s_oldest (self)) {
         hrb_store_rc_t rc = hrb_lmdb_evict_oldest (self, self->heap [0]);
         if (rc)
             return rc;
@@ -287,9 +298,19 @@ hrb_lmdb_expire (hrb_store_t *base, size_t budget)
         return 0;
     uint64_t now = hrb_lmdb_clock (self);
     size_t evicted = 0;
-    while (evicted < budget && self->heap_size && self->max_age_ms < now
-    &&     self->heap [0]->first_stamp < now - self->max_age_ms) {
-        if (hrb_lmdb_evict_oldest (self, self->heap [0]))
+    size_t loads = 0;
+    while (evicted < budget && self->max_age_ms < now && self->heap_size) {
+        hrb_history_t *oldest = self->heap [0];
+        if (oldest->first_stamp == 0) {
+            //  After a restart: at most budget stamps read a call
+            if (loads++ == budget)
+                break;
+            hrb_lmdb_stamp_load (self, oldest);
+            continue;
+        }
+        if (oldest->first_stamp >= now - self->max_age_ms)
+            break;
+        if (hrb_lmdb_evict_oldest (self, oldest))
             return evicted;
         self->stats.evicted_age++;
         evicted++;

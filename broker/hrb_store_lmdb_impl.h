@@ -44,7 +44,8 @@ struct _hrb_history_t {
     size_t len;
     hrb_lmdb_rec_t rec;         //  now, with the batch's changes
     hrb_lmdb_rec_t saved;       //  at the last commit (rollback)
-    uint64_t first_stamp;       //  store clock of the oldest event: the heap's key
+    uint64_t first_stamp;       //  store clock of the oldest event: the heap's key;
+                                //  0 until read (a channel opened with events)
     uint64_t saved_first_stamp;
     uint64_t append_txn;        //  txn id of the last append (hot marks)
     size_t heap_index;          //  SIZE_MAX when not in the heap (no events)
@@ -116,6 +117,9 @@ int hrb_lmdb_end (hrb_lmdb_t *self, bool commit);
 hrb_store_rc_t hrb_lmdb_fail (hrb_lmdb_t *self, int rc);
 //  Puts the handle in the dirty list (its record is written at commit).
 void hrb_lmdb_touch (hrb_lmdb_t *self, hrb_history_t *history);
+
+//  Reads the stamp of the channel's oldest event (first_stamp was 0).
+void hrb_lmdb_stamp_load (hrb_lmdb_t *self, hrb_history_t *history);
 
 //  hrb_store_lmdb_expire.c
 void hrb_lmdb_heap_update (hrb_lmdb_t *self, hrb_history_t *history);
