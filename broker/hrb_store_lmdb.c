@@ -77,6 +77,8 @@ hrb_lmdb_begin (hrb_lmdb_t *self)
 {
     if (self->failed != HRB_STORE_OK)
         return self->failed;
+    if (self->broken)
+        return hrb_lmdb_fail (self, EIO);
     if (self->txn)
         return HRB_STORE_OK;
     //  Between batches, with the reader lock held: the one moment the map
@@ -361,12 +363,15 @@ s_commit (hrb_store_t *base)
     if (self->fsync == HRB_FSYNC_ALWAYS)
         hrb_lmdb_count_fsync (self);   //  LMDB synced in mdb_txn_commit
     //  A new hot mark is on disk before any event of its batch is sent. A
-    //  failed sync leaves the batch committed (it is in the OS) but says so
+    //  failed sync leaves the batch in LMDB, which cannot be taken back, and
+    //  the kernel may have dropped what it failed to write: no later batch
+    //  is taken (each fails with HRB_STORE_IO) until a restart
     hrb_store_rc_t result = HRB_STORE_OK;
     if (self->sync_needed) {
         if (mdb_env_sync (self->env, 1) == 0)
             hrb_lmdb_count_fsync (self);
         else {
+            self->broken = true;
             result = HRB_STORE_IO;
             __atomic_add_fetch (&self->stats.failures, 1, __ATOMIC_RELAXED);
         }
@@ -559,7 +564,8 @@ s_destroy (hrb_store_t **base_p)
         return;
     if (self->failed)
         s_rollback (&self->base);
-    bool committed = s_commit (&self->base) == HRB_STORE_OK;
+    //  After a failed fsync the stop is not clean: the next start judges
+    bool committed = s_commit (&self->base) == HRB_STORE_OK && !self->broken;
     hrb_lmdb_syncer_stop (self);
     if (committed)
         hrb_lmdb_meta_clean (self);

@@ -73,6 +73,7 @@ typedef struct {
     MDB_txn *reader;            //  a read-only txn kept reset between reads
     hrb_store_rc_t failed;      //  latched error of the lost batch, until rollback
     int failed_mdb;             //  its LMDB code (MAP_FULL grows the map at rollback)
+    bool broken;                //  an fsync failed: every batch fails from then on
     bool sync_needed;           //  the batch set a hot mark: commit syncs
     uint64_t next_id, saved_next_id;
     size_t map_size, map_max;
