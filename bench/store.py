@@ -20,8 +20,11 @@ a fresh broker per store, the order rotated from run to run; the ratios
    (all threads) over the same samples; disk bytes per event from
    /proc/PID/io write_bytes; commits and fsyncs from its /metrics.
 2. Acknowledged publishes over DEALER on the same broker: one at a time
-   for --latency-duration s (p50/p99/max of send to ack), then with 64
-   unanswered for as long (acks/s).
+   for --latency-duration s (p50/p99/max of send to ack) to --channels
+   channels in turn, then to --many-channels (10,000) in turn (each channel
+   touched less often than --fsync-interval: with batch, each commit may
+   then sync a channel's hot mark; fsyncs per ack from /metrics), then with
+   64 unanswered (acks/s).
 3. History reads (protocol.md §3.2): a fresh broker per store (memory and
    batch) filled with --history-channels x --history-events events, then
    --readers processes, each with 4 history requests in flight (from seq 0,
@@ -202,10 +205,11 @@ class Broker:
                     return int(line.split()[1])
         return 0
 
-    def rss_kb(self):
+    def rss_kb(self, field="VmRSS"):
+        """VmRSS, or RssAnon: without the pages of the mapped store."""
         with open("/proc/%d/status" % self.pid) as f:
             for line in f:
-                if line.startswith("VmRSS:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
         return 0
 
@@ -367,8 +371,10 @@ def ingest(herald, broker, duration, channels, publishers):
         "disk bytes/event": (last[3] - first[3]) / max(last[1] - first[1], 1),
         "published": published, "counted": events, "stored": stored,
         "commits": commits, "events/commit": events / commits if commits else float("nan"),
-        "commit ms mean": (delta("herald_store_commit_seconds_total") * 1000 / commits
+        "commit ms mean": (delta("herald_store_commit_microseconds_total") / 1000 / commits
                            if commits else float("nan")),
+        "commit share": (delta("herald_store_commit_microseconds_total") / 1e6 / window
+                         if window > 0 else float("nan")),
         "fsyncs/s": delta("herald_store_fsyncs_total") / window if window > 0 else 0.0,
         "store failures": delta("herald_store_failures_total"),
     }
@@ -378,6 +384,7 @@ def ingest(herald, broker, duration, channels, publishers):
 
 def acked(broker, duration, channels, window):
     """Acknowledged publishes with at most window unanswered, for duration s."""
+    m0 = broker.metrics()
     d = Dealer(broker.router)
     sent, lat, errors = {}, [], []
     t0 = time.monotonic()
@@ -410,7 +417,10 @@ def acked(broker, duration, channels, window):
                 last_ack = got
     finally:
         d.close()
+    m1 = broker.metrics()
+    fsyncs = (m1.get("herald_store_fsyncs_total", 0.0) - m0.get("herald_store_fsyncs_total", 0.0))
     return {"acks": len(lat), "acks/s": len(lat) / (last_ack - t0),
+            "fsyncs/ack": fsyncs / max(len(lat), 1),
             "p50 ms": percentile(lat, 50) * 1000, "p99 ms": percentile(lat, 99) * 1000,
             "max ms": max(lat, default=float("nan")) * 1000, "errors": len(errors),
             "error samples": errors[:3]}
@@ -523,6 +533,7 @@ def restart(herald, tmp, events, channels, procs, restarts):
             raise RuntimeError("channels not filled: %r" % [(n, before[n]) for n in bad[:5]])
         m = broker.metrics()
         out["rss MB filled"] = broker.rss_kb() / 1024
+        out["anon MB filled"] = broker.rss_kb("RssAnon") / 1024
         out["store disk bytes (metric)"] = m.get("herald_store_disk_bytes")
         out["store map bytes (metric)"] = m.get("herald_store_map_bytes")
         cases = []
@@ -555,7 +566,8 @@ def restart(herald, tmp, events, channels, procs, restarts):
             m = broker.metrics()
             start = {"case": case, "stop s": stop_s, "ready s": broker.ready_s,
                      "readyz s": broker.readyz_s, "first reply s": first_reply_s,
-                     "rss MB": broker.rss_kb() / 1024, "changed": len(changed),
+                     "rss MB": broker.rss_kb() / 1024,
+                     "anon MB": broker.rss_kb("RssAnon") / 1024, "changed": len(changed),
                      "changed samples": [(n, before[n], after[n]) for n in changed[:3]],
                      "kept": m.get('herald_store_recovered_channels{epoch="kept"}'),
                      "new": m.get('herald_store_recovered_channels{epoch="new"}')}
@@ -585,6 +597,8 @@ def one_run(herald, tmp, run, modes, args):
                                      args.publishers)
             if "latency" in args.only:
                 r["one at a time"] = acked(broker, args.latency_duration, args.channels, 1)
+                r["one at a time, many channels"] = acked(broker, args.latency_duration,
+                                                          args.many_channels, 1)
                 r["window 64"] = acked(broker, args.latency_duration, args.channels, 64)
             status, _ = broker.stop()
             r["exit"] = status
@@ -650,13 +664,18 @@ def tables(runs, restart_out, modes, args):
                             _f(fig(mode, "ingest", "commit ms mean")),
                             _f(fig(mode, "ingest", "fsyncs/s"))))
     if "latency" in args.only:
-        lines += ["", "| store | ack p50 / p99 / max ms, one at a time | acks/s, 64 unanswered "
-                  "(x memory) | ack p50 / p99 ms, 64 unanswered |", "|---|---|---|---|"]
+        lines += ["", "| store | ack p50 / p99 / max ms, one at a time, %d channels | the same "
+                  "over %s channels (fsyncs per ack) | acks/s, 64 unanswered (x memory) | ack "
+                  "p50 / p99 ms, 64 unanswered |" % (args.channels, _f(args.many_channels)),
+                  "|---|---|---|---|---|"]
+        many = "one at a time, many channels"
         for mode in modes:
-            lines.append("| %s | %s / %s / %s | %s (%.2fx) | %s / %s |"
+            lines.append("| %s | %s / %s / %s | %s / %s / %s (%.2f) | %s (%.2fx) | %s / %s |"
                          % (_name(mode), _f(fig(mode, "one at a time", "p50 ms")),
                             _f(fig(mode, "one at a time", "p99 ms")),
                             _f(fig(mode, "one at a time", "max ms")),
+                            _f(fig(mode, many, "p50 ms")), _f(fig(mode, many, "p99 ms")),
+                            _f(fig(mode, many, "max ms")), fig(mode, many, "fsyncs/ack"),
                             _f(fig(mode, "window 64", "acks/s")),
                             ratio(mode, "window 64", "acks/s"),
                             _f(fig(mode, "window 64", "p50 ms")),
@@ -677,11 +696,12 @@ def tables(runs, restart_out, modes, args):
         o = restart_out
         lines += ["", "Restart with %s events in %s channels (--fsync batch): data dir %.0f MB "
                   "(allocated; %.0f MB apparent), filled in %.1f s, broker RSS %.0f MB when "
-                  "filled." % (_f(o["events"]), _f(o["channels"]), o["size MB"],
-                               o["apparent MB"], o["fill s"], o["rss MB filled"]), "",
+                  "filled (%.0f MB not of the mapped store)."
+                  % (_f(o["events"]), _f(o["channels"]), o["size MB"], o["apparent MB"],
+                     o["fill s"], o["rss MB filled"], o["anon MB filled"]), "",
                   "| restart after | stop s | start → ready line s | → /readyz 200 s | → first "
-                  "history reply s | sampled channels changed | recovered kept / new | RSS MB |",
-                  "|---|---|---|---|---|---|---|---|"]
+                  "history reply s | sampled channels changed | recovered kept / new | RSS "
+                  "(not of the map) MB |", "|---|---|---|---|---|---|---|---|"]
         cases = []
         for s in o["starts"]:
             if s["case"] not in cases:
@@ -689,7 +709,8 @@ def tables(runs, restart_out, modes, args):
         for case in cases:
             ss = [s for s in o["starts"] if s["case"] == case]
             runs_of = lambda k: ", ".join("%.3f" % s[k] for s in ss if s[k] is not None)
-            lines.append("| %s (%d) | %s | %s (%s) | %s | %s | %d of %d | %s / %s | %.0f |"
+            lines.append("| %s (%d) | %s | %s (%s) | %s | %s | %d of %d | %s / %s | %.0f "
+                         "(%.0f) |"
                          % (case, len(ss), _f(median([s["stop s"] for s in ss
                                                       if s["stop s"] is not None]))
                             if ss[0]["stop s"] is not None else "–",
@@ -698,7 +719,8 @@ def tables(runs, restart_out, modes, args):
                             _f(median([s["first reply s"] for s in ss])),
                             max(s["changed"] for s in ss), 1000 if o["channels"] >= 1000
                             else o["channels"], _f(ss[-1]["kept"]), _f(ss[-1]["new"]),
-                            median([s["rss MB"] for s in ss])))
+                            median([s["rss MB"] for s in ss]),
+                            median([s["anon MB"] for s in ss])))
     return lines
 
 
@@ -716,6 +738,8 @@ def main():
     ap.add_argument("--channels", type=int, default=100)
     ap.add_argument("--publishers", type=int, default=1, help="ingest PUSH processes")
     ap.add_argument("--latency-duration", type=float, default=3.0)
+    ap.add_argument("--many-channels", type=int, default=10000,
+                    help="acks one at a time spread over this many channels too")
     ap.add_argument("--history-channels", type=int, default=100)
     ap.add_argument("--history-events", type=int, default=1000, help="per channel")
     ap.add_argument("--history-duration", type=float, default=4.0)
