@@ -4,7 +4,7 @@ start with a clear message naming the path (never a crash); --data-dir
 with --cluster is refused. A small --history-disk with big events: the
 store evicts the oldest events to stay under it, and an event it cannot
 make room for is refused with storage_full (HTTP 507 with a JSON body,
-ZeroMQ error with the request's rid), counted in
+ZeroMQ error with the request's rid, WebSocket err), counted in
 herald_store_failures_total, while the server stays up and other
 channels and events go on. Channel records count against the budget too:
 thousands of new channels fill it, and a batch refused in the middle is
@@ -96,7 +96,7 @@ class DiskBudget(unittest.TestCase):
 
     def setUp(self):
         self.server = h.start(self, "run", "--data-dir", data_dir(self), "--history-disk", "1M",
-                              "--max-event", "4M", "--max-body", "8M")
+                              "--max-event", "4M", "--max-body", "8M", "--ws-max-message", "4M")
         self.base = self.server.http
         self.dealer = h.dealer(self, self.server.router)
 
@@ -138,10 +138,14 @@ class DiskBudget(unittest.TestCase):
         # HTTP: 507 with a JSON body
         r = h.publish(self.base, {"channel": "huge", "data": "x" * huge, "id": "h2"}, timeout=20)
         self.assertEqual((r.status, r.json["error"]), (507, "storage_full"), r)
-        h.wait_until(lambda: h.metric(self.base, "herald_store_failures_total") == failures + 2,
-                     5, "two failures counted (metrics are updated every 250 ms)")
-        # an event that fits, on the same channel, over WebSocket: stored
+        # WebSocket: err storage_full, which may be retried
         ws = w.welcomed(self, self.base, [w.JSON])
+        err = ws.request({"t": "pub", "ch": "huge", "data": "x" * huge, "key": "h4"}, 20)
+        self.assertEqual((err.get("t"), err.get("code"), err.get("retry")),
+                         ("err", "storage_full", True), err)
+        h.wait_until(lambda: h.metric(self.base, "herald_store_failures_total") == failures + 3,
+                     5, "three failures counted (metrics are updated every 250 ms)")
+        # an event that fits, on the same channel, over WebSocket: stored
         ok = ws.request({"t": "pub", "ch": "huge", "data": "x" * 40 * KIB, "key": "h3"})
         self.assertEqual((ok.get("t"), ok.get("s")), ("ok", 1), ok)
         # the server is up, the other channel goes on, the refused events are not there
