@@ -333,6 +333,18 @@ s_account (hrb_lmdb_t *self, uint64_t started_us)
         ;
 }
 
+//  Copies what a batch changes of the stats (not the counters commit and
+//  the syncer keep atomically).
+static void
+s_copy_counts (hrb_store_stats_t *to, const hrb_store_stats_t *from)
+{
+    to->events = from->events;
+    to->bytes = from->bytes;
+    to->evicted_count = from->evicted_count;
+    to->evicted_age = from->evicted_age;
+    to->evicted_memory = from->evicted_memory;
+}
+
 static hrb_store_rc_t
 s_commit (hrb_store_t *base)
 {
@@ -383,7 +395,7 @@ s_commit (hrb_store_t *base)
         history->saved_first_stamp = history->first_stamp;
         hr_list_remove (node);
     }
-    self->saved_stats = self->stats;
+    s_copy_counts (&self->saved_stats, &self->stats);
     self->saved_next_id = self->next_id;
     s_account (self, started);
     return result;
@@ -406,11 +418,7 @@ s_rollback (hrb_store_t *base)
             hrb_lmdb_heap_remove (self, history);
         hr_list_remove (node);
     }
-    self->stats.events = self->saved_stats.events;
-    self->stats.bytes = self->saved_stats.bytes;
-    self->stats.evicted_count = self->saved_stats.evicted_count;
-    self->stats.evicted_age = self->saved_stats.evicted_age;
-    self->stats.evicted_memory = self->saved_stats.evicted_memory;
+    s_copy_counts (&self->stats, &self->saved_stats);
     self->next_id = self->saved_next_id;
     self->sync_needed = false;
     //  The map filled: grow it now (no txn open) so the next batch fits
@@ -519,11 +527,7 @@ s_stats (hrb_store_t *base, hrb_store_stats_t *stats)
 {
     hrb_lmdb_t *self = (hrb_lmdb_t *) base;
     memset (stats, 0, sizeof *stats);
-    stats->events = self->stats.events;
-    stats->bytes = self->stats.bytes;
-    stats->evicted_count = self->stats.evicted_count;
-    stats->evicted_age = self->stats.evicted_age;
-    stats->evicted_memory = self->stats.evicted_memory;
+    s_copy_counts (stats, &self->stats);
     //  Commit and the syncer count these without the reader lock
     stats->commits = __atomic_load_n (&self->stats.commits, __ATOMIC_RELAXED);
     stats->commit_us_sum = __atomic_load_n (&self->stats.commit_us_sum, __ATOMIC_RELAXED);
@@ -633,7 +637,7 @@ hrb_store_lmdb_new (const hrb_store_lmdb_config_t *config, hr_buf_t *err)
         s_free (self);
         return NULL;
     }
-    self->saved_stats = self->stats;
+    s_copy_counts (&self->saved_stats, &self->stats);
     self->saved_next_id = self->next_id;
     if (self->fsync == HRB_FSYNC_BATCH && hrb_lmdb_syncer_start (self)) {
         hr_buf_printf (err, "cannot start the fsync thread: %s", strerror (errno));
