@@ -64,6 +64,20 @@ class BadDataDir(unittest.TestCase):
         # and again: the failed start changed nothing that makes it worse
         self.refused("broker", path)
 
+    def test_a_data_dir_that_cannot_be_written_is_refused_naming_it(self):
+        if os.geteuid() == 0:
+            self.skipTest("root writes into a read-only directory")
+        path = data_dir(self)
+        os.chmod(path, 0o500)
+        self.addCleanup(os.chmod, path, 0o700)
+        self.refused("broker", path)
+
+    def test_history_disk_below_its_minimum_is_refused(self):
+        r = cli("broker", *h.Herald.DEFAULTS["broker"], "--data-dir", data_dir(self),
+                "--history-disk", "512K")
+        self.assertEqual(r.returncode, 2, r.stderr)
+        self.assertIn("--history-disk", r.stderr)
+
     @unittest.expectedFailure   # today herald dies of SIGSEGV in LMDB (hrb_lmdb_scan): remove when fixed
     def test_damaged_pages_of_a_cleanly_stopped_store_are_a_clear_error(self):
         # A store stopped cleanly, then 64 bytes of each page after the two
