@@ -21,6 +21,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 uint64_t
 hrb_lmdb_clock (hrb_lmdb_t *self)
@@ -553,6 +554,8 @@ s_free (hrb_lmdb_t *self)
         mdb_txn_abort (self->reader);
     if (self->env)
         mdb_env_close (self->env);
+    if (self->dir_fd >= 0)
+        close (self->dir_fd);      //  and so the lock
     pthread_mutex_destroy (&self->lock);
     pthread_cond_destroy (&self->wake);
     free (self->heap);
@@ -612,6 +615,7 @@ hrb_store_lmdb_new (const hrb_store_lmdb_config_t *config, hr_buf_t *err)
     self->base.durable = true;
     self->base.clock = hr_mono_ms;
     self->dir = hr_strdup (config->dir);
+    self->dir_fd = -1;
     self->max_count = config->max_count;
     self->max_age_ms = config->max_age_ms;
     self->max_disk = config->max_disk;

@@ -64,6 +64,7 @@ typedef struct {
     uint64_t key_window_ms;
     char boot [64];
 
+    int dir_fd;                 //  holds the directory's lock (flock), -1 when none
     MDB_env *env;
     MDB_dbi meta, channels, events, keys;
     MDB_txn *txn;               //  the batch's write txn, NULL between batches

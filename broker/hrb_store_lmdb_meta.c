@@ -20,8 +20,10 @@
 #include "hr_time.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -254,6 +256,18 @@ hrb_lmdb_env_open (hrb_lmdb_t *self, hr_buf_t *err)
 {
     if (s_check_dir (self->dir, err))
         return -1;
+    //  LMDB lets several processes write one store; two brokers would each
+    //  think they own its channels. The lock goes with the process
+    self->dir_fd = open (self->dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (self->dir_fd < 0 || flock (self->dir_fd, LOCK_EX | LOCK_NB)) {
+        if (errno == EWOULDBLOCK)
+            hr_buf_printf (err, "the data directory %s is in use by another Herald process",
+                           self->dir);
+        else
+            hr_buf_printf (err, "cannot lock the data directory %s: %s", self->dir,
+                           strerror (errno));
+        return -1;
+    }
     int rc = mdb_env_create (&self->env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs (self->env, 4);
