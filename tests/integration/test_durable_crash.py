@@ -12,8 +12,9 @@ every event once, in order, with no reset.
 --fsync always in split mode (only the broker restarts; clients stay on
 the gateway, which hears the broker's stream apart from it: an event sent
 before its commit reaches clients and is then lost), and --fsync batch in
-run mode (clients reconnect to the new process): on the same machine boot
-a killed process loses nothing it committed, whatever --fsync says. What batch and off lose when the machine
+run mode (clients reconnect to the new process), and --fsync off likewise:
+on the same machine boot a killed process loses nothing it committed,
+whatever --fsync says. What batch and off lose when the machine
 stops (a new epoch for the channels that may have lost events) is unit
 tested with another boot id: tests/unit/test_hrb_store_lmdb.c."""
 import http.client
@@ -218,6 +219,9 @@ class CrashUnderLoad(unittest.TestCase):
 
     def test_sigkill_with_fsync_batch_same_boot_no_reset(self):
         self.crash("batch", split=False, kills=2)
+
+    def test_sigkill_with_fsync_off_same_boot_no_reset(self):
+        self.crash("off", split=False, kills=2)
 
 
 if __name__ == "__main__":
