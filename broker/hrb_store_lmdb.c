@@ -489,6 +489,13 @@ s_first (hrb_store_t *base, hrb_history_t *history)
         mdb_cursor_close (cursor);
     }
     s_read_end (self, txn);
+    //  The batch in progress may be committed before this thread's read
+    //  that follows (commit runs without the reader lock), and its
+    //  evictions with it: never say kept what the batch has evicted, or
+    //  the read would skip it unsaid. A batch that emptied the channel
+    //  (a new epoch) leaves it as committed: the read sees the old or none
+    if (first && history->rec.count && history->rec.first > first)
+        first = history->rec.first;
     return first;
 }
 
