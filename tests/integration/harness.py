@@ -253,6 +253,7 @@ class Restartable:
         if signo == signal.SIGKILL:
             self.proc.send_signal(signal.SIGKILL)
             self.proc.kill()
+            self.proc.returncode = self.proc.proc.returncode    # stopped: nothing to check
         else:
             self.proc.stop(signo=signo)
         self.procs.append(Herald(self.command, self.args))
