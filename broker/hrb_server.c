@@ -37,6 +37,12 @@
 //  Bytes of publishes waiting for their batch to be stored (hrb_outbox):
 //  past it a loop turn stops taking publishes and commits.
 #define S_OUTBOX_MEMORY (8 << 20)
+//  A batch goes on over several turns while requests keep coming (each
+//  commit costs a page write per channel it touches, so bigger batches
+//  cost less per event), until it holds this many publishes or is this old
+//  (ms): the most a publish's acknowledgement waits for its batch.
+#define S_BATCH_EVENTS 8192
+#define S_BATCH_MS 2
 
 //  What needs no file: CURVE options together, and no plain broker
 //  reachable from other machines (docs/security.md); in a cluster, the
@@ -399,6 +405,16 @@ s_outbox_full (hrb_server_t *self)
     return self->outbox && hrb_outbox_full (self->outbox);
 }
 
+//  Whether the batch is committed at the end of this turn: always, unless
+//  requests are left to read (more) and the batch is small and young.
+static bool
+s_commit_due (hrb_server_t *self, bool more)
+{
+    return !self->outbox || !more || hrb_outbox_full (self->outbox)
+        || hrb_outbox_count (self->outbox) >= S_BATCH_EVENTS
+        || hr_mono_ms () - self->batch_ms >= S_BATCH_MS;
+}
+
 //  Takes one subscription message from XPUB; answers "channel|"
 //  subscriptions with a head marker. Returns false when none.
 static bool
@@ -501,7 +517,9 @@ hrb_server_run (hrb_server_t *self)
     bool replies_left = false;          //  finished history reads not all sent
     while (true) {
         uint64_t now = hr_mono_ms ();
+        //  No sleep while a batch waits for its commit
         long timeout = self->next_tick > now && !replies_left
+                       && !(self->outbox && hrb_outbox_count (self->outbox))
                      ? (long) (self->next_tick - now): 0;
         if (self->cluster) {
             //  Views and peers first: a publish read in this turn meets the
@@ -535,8 +553,10 @@ hrb_server_run (hrb_server_t *self)
                           "reason", zmq_strerror (errno));
             return -1;
         }
-        if (items [3].revents & ZMQ_POLLIN)
+        if (items [3].revents & ZMQ_POLLIN) {
+            hrb_ingest_commit (self);       //  a batch left: stored and answered
             return 0;
+        }
         uint64_t count;
         if (leave >= 0 && (items [leave].revents & ZMQ_POLLIN)
         &&  read (self->leave_fd, &count, sizeof count) == sizeof count)
@@ -551,17 +571,21 @@ hrb_server_run (hrb_server_t *self)
         //  it, docs/protocol.md §4.)
         for (int i = 0; i < S_BATCH && s_handle_xpub (self); i++)
             ;
-        for (int i = 0; i < S_BATCH && !s_outbox_full (self) && hrb_ingest_router (self); i++)
-            ;
-        for (int i = 0; i < S_BATCH && !s_outbox_full (self) && hrb_ingest_pull (self); i++)
-            ;
+        if (self->outbox && hrb_outbox_count (self->outbox) == 0)
+            self->batch_ms = hr_mono_ms ();     //  a new batch starts
+        int routed = 0, pulled = 0;
+        while (routed < S_BATCH && !s_outbox_full (self) && hrb_ingest_router (self))
+            routed++;
+        while (pulled < S_BATCH && !s_outbox_full (self) && hrb_ingest_pull (self))
+            pulled++;
         if (self->replica)
             hrb_replica_serve (self->replica, S_BATCH);
         //  Events of this turn to their backups, and those they confirmed out
         if (self->repl)
             hrb_repl_step (self->repl);
-        //  This turn's batch stored, then its events out
-        hrb_ingest_commit (self);
+        //  The batch stored, then its events out
+        if (s_commit_due (self, routed == S_BATCH || pulled == S_BATCH))
+            hrb_ingest_commit (self);
         replies_left = hrb_reader_deliver (self->reader, S_DELIVER_FRAMES, hrb_ingest_deliver, self);
         if (self->replica)
             replies_left |= hrb_reader_deliver (hrb_replica_reader (self->replica),
