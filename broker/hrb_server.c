@@ -42,7 +42,7 @@
 //  cost less per event), until it holds this many publishes or is this old
 //  (ms): the most a publish's acknowledgement waits for its batch.
 #define S_BATCH_EVENTS 8192
-#define S_BATCH_MS 2
+#define S_BATCH_MS 10
 
 //  What needs no file: CURVE options together, and no plain broker
 //  reachable from other machines (docs/security.md); in a cluster, the
