@@ -2,9 +2,10 @@
 
     Private to broker/hrb_store_lmdb*.c: hrb_store_lmdb.c (batches, handles,
     appends, reads), hrb_store_lmdb_expire.c (the age heap, eviction, hot
-    marks, the syncer thread, the map's growth) and hrb_store_lmdb_meta.c
-    (the environment, meta, recovery, scan). docs/operations.md, "Durable
-    history", says what the store promises.  */
+    marks, the syncer thread, the map's growth), hrb_store_lmdb_meta.c
+    (the environment, meta, recovery, scan) and hrb_store_lmdb_verify.c
+    (the read-through of a store before it is opened). docs/operations.md,
+    "Durable history", says what the store promises.  */
 #ifndef HRB_STORE_LMDB_IMPL_H
 #define HRB_STORE_LMDB_IMPL_H
 
@@ -155,5 +156,10 @@ int hrb_lmdb_meta_commit (hrb_lmdb_t *self);
 void hrb_lmdb_meta_clean (hrb_lmdb_t *self);
 hrb_store_rc_t hrb_lmdb_scan (hrb_store_t *base, hrb_store_channel_fn *channel,
                               hrb_store_key_fn *key, void *arg, hr_buf_t *err);
+
+//  hrb_store_lmdb_verify.c
+//  Reads the whole store in a child process, before this one opens it: -1
+//  with a reason when the child found it damaged (or died of it).
+int hrb_lmdb_verify (hrb_lmdb_t *self, hr_buf_t *err);
 
 #endif

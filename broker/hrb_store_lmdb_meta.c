@@ -105,8 +105,6 @@ s_get_u64 (hrb_lmdb_t *self, MDB_txn *txn, const char *name, uint64_t missing)
     return value.mv_size == 8? hrb_lmdb_be64_get (value.mv_data): missing;
 }
 
-static const char *s_mode_names [] = { "always", "batch", "off" };
-
 //  Makes the directory (one level) and checks it can hold the store.
 static int
 s_check_dir (const char *dir, hr_buf_t *err)
@@ -127,27 +125,6 @@ s_check_dir (const char *dir, hr_buf_t *err)
     if (access (dir, R_OK | W_OK | X_OK)) {
         hr_buf_printf (err, "the data directory %s is not writable: %s", dir, strerror (errno));
         return -1;
-    }
-    return 0;
-}
-
-//  Reads every record of every database: LMDB finds a damaged page only
-//  when it is read.
-static int
-s_verify (hrb_lmdb_t *self, MDB_txn *txn)
-{
-    MDB_dbi dbis [] = { self->meta, self->channels, self->events, self->keys };
-    for (size_t i = 0; i < 4; i++) {
-        MDB_cursor *cursor;
-        int rc = mdb_cursor_open (txn, dbis [i], &cursor);
-        if (rc)
-            return rc;
-        MDB_val key, value;
-        while ((rc = mdb_cursor_get (cursor, &key, &value, MDB_NEXT)) == 0)
-            ;
-        mdb_cursor_close (cursor);
-        if (rc != MDB_NOTFOUND)
-            return rc;
     }
     return 0;
 }
@@ -203,32 +180,22 @@ s_open_dbs (hrb_lmdb_t *self, MDB_txn *txn, hr_buf_t *err)
     return 0;
 }
 
-//  Decides what scan reports suspect, from what the last run left; -1
-//  with a reason when a crashed store is damaged.
-static int
-s_recover (hrb_lmdb_t *self, MDB_txn *txn, hr_buf_t *err)
+//  Decides what scan reports suspect, from what the last run left (a
+//  damaged store was refused before: hrb_lmdb_verify).
+static void
+s_recover (hrb_lmdb_t *self, MDB_txn *txn)
 {
     MDB_val clean = s_get (self, txn, "clean");
     MDB_val boot = s_get (self, txn, "boot");
     MDB_val mode = s_get (self, txn, "fsync");
     self->suspect_rule = 0;
     if (clean.mv_size == 0 || *(uint8_t *) clean.mv_data == 1)
-        return 0;               //  new, or stopped cleanly
+        return;                 //  new, or stopped cleanly
     if (boot.mv_size == strlen (self->boot) && memcmp (boot.mv_data, self->boot, boot.mv_size) == 0)
-        return 0;               //  the process died, the OS kept every commit
+        return;                 //  the process died, the OS kept every commit
     int last = mode.mv_size == 1? *(uint8_t *) mode.mv_data: HRB_FSYNC_OFF;
-    if (last == HRB_FSYNC_ALWAYS)
-        return 0;
-    self->suspect_rule = last == HRB_FSYNC_BATCH? 1: 2;
-    int rc = s_verify (self, txn);
-    if (rc) {
-        hr_buf_printf (err, "the store in %s is damaged (%s): it was written with --fsync %s "
-                       "and the machine stopped before a clean shutdown; move %s away to "
-                       "start with empty history", self->dir, mdb_strerror (rc),
-                       s_mode_names [last <= HRB_FSYNC_OFF? last: HRB_FSYNC_OFF], self->dir);
-        return -1;
-    }
-    return 0;
+    if (last != HRB_FSYNC_ALWAYS)
+        self->suspect_rule = last == HRB_FSYNC_BATCH? 1: 2;
 }
 
 //  Sums what the channels hold, for stats (no event is read).
@@ -268,6 +235,9 @@ hrb_lmdb_env_open (hrb_lmdb_t *self, hr_buf_t *err)
                            strerror (errno));
         return -1;
     }
+    //  Before this process opens it: a damaged page would crash us
+    if (hrb_lmdb_verify (self, err))
+        return -1;
     int rc = mdb_env_create (&self->env);
     if (rc == 0)
         rc = mdb_env_set_maxdbs (self->env, 4);
@@ -303,10 +273,11 @@ hrb_lmdb_env_open (hrb_lmdb_t *self, hr_buf_t *err)
         hr_buf_printf (err, "cannot open the store in %s: %s", self->dir, mdb_strerror (rc));
         return -1;
     }
-    if (s_open_dbs (self, txn, err) || s_recover (self, txn, err)) {
+    if (s_open_dbs (self, txn, err)) {
         mdb_txn_abort (txn);
         return -1;
     }
+    s_recover (self, txn);
     uint64_t clock = s_get_u64 (self, txn, "clock", 0);
     uint64_t wall = hr_wall_ms ();
     self->anchor = clock > wall? clock: wall;

@@ -1,19 +1,18 @@
 """Durable history (--data-dir) when things are wrong: a data dir that is a
-file or lies under one, and a data.mdb that is not LMDB, each stop the
-start with a clear message naming the path (never a crash); --data-dir
-with --cluster is refused. A small --history-disk with big events: the
-store evicts the oldest events to stay under it, and an event it cannot
-make room for is refused with storage_full (HTTP 507 with a JSON body,
-ZeroMQ error with the request's rid, WebSocket err), counted in
-herald_store_failures_total, while the server stays up and other
+file or lies under one, a data.mdb that is not LMDB, and one with damaged
+pages, each stop the start with a clear message naming the path (never a
+crash); --data-dir with --cluster is refused. A small --history-disk with
+big events: the store evicts the oldest events to stay under it, and an
+event it cannot make room for is refused with storage_full (HTTP 507 with
+a JSON body, ZeroMQ error with the request's rid, WebSocket err), counted
+in herald_store_failures_total, while the server stays up and other
 channels and events go on. Channel records count against the budget too:
 thousands of new channels fill it, and a batch refused in the middle is
 forgotten whole (its new channels, keys and seqs).
 
-Three cases fail today and are marked expected failures (each flags an
-unexpected success once fixed): damaged pages of a cleanly stopped store
-crash herald inside LMDB, a second broker starts on a data dir in use,
-and an event over the budget refuses the other publishes of its loop
+Two cases fail today and are marked expected failures (each flags an
+unexpected success once fixed): a second broker starts on a data dir in
+use, and an event over the budget refuses the other publishes of its loop
 turn."""
 import os
 import random
@@ -79,7 +78,6 @@ class BadDataDir(unittest.TestCase):
         self.assertEqual(r.returncode, 2, r.stderr)
         self.assertIn("--history-disk", r.stderr)
 
-    @unittest.expectedFailure   # today herald dies of SIGSEGV in LMDB (hrb_lmdb_scan): remove when fixed
     def test_damaged_pages_of_a_cleanly_stopped_store_are_a_clear_error(self):
         # A store stopped cleanly, then 64 bytes of each page after the two
         # meta pages overwritten (a damaged disk, a bad copy)
@@ -95,7 +93,8 @@ class BadDataDir(unittest.TestCase):
             for page in range(2 * 4096, size, 4096):
                 f.seek(page + rng.randrange(4096 - 64))
                 f.write(rng.randbytes(64))
-        self.refused("broker", path)
+        err = self.refused("broker", path)
+        self.assertIn("damaged", err)
 
     # Today the second broker starts: it takes the stored channels in their
     # epochs, publishes seq N + 1 that the first one publishes again with

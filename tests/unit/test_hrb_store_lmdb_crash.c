@@ -2,9 +2,11 @@
     (broker/hrb_store_lmdb*.c): a process killed at a random point loses
     nothing it committed and gains nothing beyond its batch in flight, and
     after a machine stop (another boot id) the channels the last run's
-    --fsync cannot vouch for are suspect.  */
+    --fsync cannot vouch for are suspect. A store with damaged pages, after
+    a crash or a clean stop, is refused at open, never a crash.  */
 #include "store_fixture.h"
 
+#include <lmdb.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -289,6 +291,105 @@ test_same_boot_dirty_stop_suspects_none (void **unused)
     store->ops->destroy (&store);
 }
 
+//  --------------------------------------------------------------------
+//  A damaged store
+
+//  The child writes 2,000 events under --fsync off and stops dirty, or
+//  cleanly.
+static void
+s_big_child (bool clean)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 100000, 3600000, 1 << 26);
+    hr_buf_t err = HR_BUF_INIT;
+    hrb_store_t *store = hrb_store_lmdb_new (&config, &err);
+    if (!store)
+        _exit (2);
+    hrb_store_state_t state;
+    hrb_history_t *big = store->ops->open (store, "big", 3, &state);
+    if (store->ops->set_epoch (store, big, TU_EPOCH_A, 0, 1) != HRB_STORE_OK)
+        _exit (3);
+    for (uint64_t seq = 1; seq <= 2000; seq++)
+        if (tu_append (store, big, "big", seq, 200) != HRB_STORE_OK)
+            _exit (4);
+    if (store->ops->commit (store) != HRB_STORE_OK)
+        _exit (5);
+    if (clean) {
+        store->ops->release (store, big);
+        store->ops->destroy (&store);
+    }
+    _exit (0);
+}
+
+//  A store of 2,000 events written by a child, then pages in the middle of
+//  the file (the events' leaves) zeroed, as when the machine stopped before
+//  they were written: their headers are zeros.
+static void
+s_damaged_store (bool clean)
+{
+    pid_t pid = fork ();
+    assert_true (pid >= 0);
+    if (pid == 0)
+        s_big_child (clean);
+    int status;
+    assert_int_equal (waitpid (pid, &status, 0), pid);
+    assert_int_equal (WEXITSTATUS (status), 0);
+    //  The pages in use: the file may be longer (the map's size)
+    MDB_env *env;
+    MDB_envinfo info;
+    assert_int_equal (mdb_env_create (&env), 0);
+    assert_int_equal (mdb_env_open (env, tu_dir, MDB_RDONLY | MDB_NOLOCK, 0644), 0);
+    assert_int_equal (mdb_env_info (env, &info), 0);
+    mdb_env_close (env);
+    long pages = (long) info.me_last_pgno + 1;
+    assert_true (pages > 60);
+    char path [128];
+    snprintf (path, sizeof path, "%s/data.mdb", tu_dir);
+    FILE *file = fopen (path, "r+b");
+    assert_non_null (file);
+    char zeros [16] = { 0 };
+    for (long page = pages / 3; page < pages / 2; page++) {
+        assert_int_equal (fseek (file, page * 4096, SEEK_SET), 0);
+        assert_int_equal (fwrite (zeros, 1, sizeof zeros, file), sizeof zeros);
+    }
+    fclose (file);
+}
+
+//  Opening the damaged store (as boot) must fail naming it, never crash.
+static char *
+s_open_damaged (const char *boot)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 100000, 3600000, 1 << 26);
+    config.boot_id = boot;
+    hr_buf_t err = HR_BUF_INIT;
+    hrb_store_t *store = hrb_store_lmdb_new (&config, &err);
+    if (store)
+        fail_msg ("a damaged store opened");
+    print_message ("%s\n", err.data);
+    assert_non_null (strstr (err.data, "damaged"));
+    assert_non_null (strstr (err.data, tu_dir));
+    return hr_buf_detach (&err);
+}
+
+static void
+test_damaged_store_after_a_machine_stop_is_refused (void **unused)
+{
+    s_damaged_store (false);
+    char *err = s_open_damaged ("boot-two");
+    assert_non_null (strstr (err, "--fsync off"));
+    free (err);
+}
+
+//  A damaged disk or a bad copy does not wait for a crash
+static void
+test_damaged_store_after_a_clean_stop_is_refused (void **unused)
+{
+    s_damaged_store (true);
+    char *err = s_open_damaged ("boot-one");
+    assert_null (strstr (err, "--fsync"));
+    free (err);
+}
+
+
 #define S_CASE(test) cmocka_unit_test_setup_teardown (test, tu_dir_setup, tu_dir_teardown)
 
 int
@@ -300,6 +401,8 @@ main (void)
         S_CASE (test_machine_stop_batch_suspects_hot_channels),
         S_CASE (test_machine_stop_off_suspects_all),
         S_CASE (test_same_boot_dirty_stop_suspects_none),
+        S_CASE (test_damaged_store_after_a_machine_stop_is_refused),
+        S_CASE (test_damaged_store_after_a_clean_stop_is_refused),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
