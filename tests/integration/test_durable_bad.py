@@ -10,9 +10,9 @@ channels and events go on. Channel records count against the budget too:
 thousands of new channels fill it, and a batch refused in the middle is
 forgotten whole (its new channels, keys and seqs).
 
-Two cases fail today and are marked expected failures (each flags an
-unexpected success once fixed): a second broker starts on a data dir in
-use, and an event over the budget refuses the other publishes of its loop
+A second broker on a data dir in use is refused. One case fails today
+and is marked an expected failure (it flags an unexpected success once
+fixed): an event over the budget refuses the other publishes of its loop
 turn."""
 import os
 import random
@@ -96,11 +96,9 @@ class BadDataDir(unittest.TestCase):
         err = self.refused("broker", path)
         self.assertIn("damaged", err)
 
-    # Today the second broker starts: it takes the stored channels in their
-    # epochs, publishes seq N + 1 that the first one publishes again with
-    # another payload, and the first aborts (assert mrc != MDB_KEYEXIST in
-    # s_append). The data dir needs a lock of its own
-    @unittest.expectedFailure
+    # Before the lock (6e344a5) the second broker started, published the
+    # stored channels' next seqs in their epochs, and the first aborted
+    # publishing them again with other payloads
     def test_a_second_broker_on_the_same_data_dir_is_refused(self):
         path = data_dir(self)
         first = h.start(self, "broker", "--data-dir", path)
