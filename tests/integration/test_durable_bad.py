@@ -251,8 +251,8 @@ class DiskBudget(unittest.TestCase):
         print("\n%d small publishes refused with a huge one" % len(refused))
 
     # Today an event over --history-disk loses its whole batch: the other
-    # publishes read in its loop turn (up to 512, of any channel) are
-    # refused with it, although its size alone says it can never be stored
+    # publishes of the batch (hundreds, of any channel) are refused with
+    # it, although its size alone says it can never be stored
     @unittest.expectedFailure
     def test_an_event_over_the_budget_is_refused_alone(self):
         other = h.dealer(self, self.server.router)
@@ -267,9 +267,9 @@ class DiskBudget(unittest.TestCase):
 
     def test_channels_filling_the_budget_refuse_whole_batches_and_forget_them(self):
         # Each channel's record counts against --history-disk and is not
-        # evicted: publishes to thousands of new channels fill it. The
-        # broker reads up to 512 of them a turn, so the publish that finds
-        # no room is in the middle of a batch and those before it are
+        # evicted: publishes to thousands of new channels fill it. A batch
+        # holds hundreds of them, so the publish that finds no room is in
+        # the middle of one and those before it are
         # refused at the commit: their new channels are dropped and their
         # keys forgotten, so a retry is never a dup of what was not stored
         total = 8000
