@@ -240,6 +240,12 @@ s_append (hrb_store_t *base, hrb_history_t *history, uint64_t seq, uint64_t ts,
     hrb_lmdb_touch (self, history);
     s_assign_id (self, history);
     hrb_lmdb_rec_t *rec = &history->rec;
+    //  History is one unbroken run of seqs (hrb_store.h), so its last is
+    //  first + count - 1: a seq past a gap drops the run, in the batch (a
+    //  rollback brings it back), counted nowhere, as set_epoch does
+    if (rec->count && seq != rec->first + rec->count
+    &&  (rc = hrb_lmdb_evict_all (self, history)))
+        return rc;
     if (seq > rec->head)
         rec->head = seq;
     rec->last_ms = ts;

@@ -234,6 +234,50 @@ test_set_epoch_drops_kept_events (void **unused)
 }
 
 static void
+test_append_past_a_gap_drops_the_kept_run (void **unused)
+{
+    hrb_store_t *store = s_new (100, 60000, 1 << 20);
+    hrb_history_t *history = s_channel (store, "c", TU_EPOCH_A);
+    hrb_history_t *other = s_channel (store, "d", TU_EPOCH_A);
+    tu_append_range (store, history, "c", 1, 3, 30);
+    tu_append_range (store, other, "d", 1, 2, 30);
+    s_commit (store);
+    hrb_store_stats_t before = tu_stats (store);
+    //  History is one unbroken run: 7 after 3 drops 1..3, counted nowhere
+    s_append_later (store, history, "c", 7, 30);
+    s_commit (store);
+    tu_assert_range (store, history, "c", 30, 7, 7);
+    assert_int_equal (store->ops->first (store, history), 7);
+    tu_seen_t seen;
+    assert_int_equal (tu_read (store, history, "c", 30, 0, 100, &seen), 1);
+    assert_int_equal (seen.seqs [0], 7);
+    tu_assert_range (store, other, "d", 30, 1, 2);
+    hrb_store_stats_t after = tu_stats (store);
+    assert_int_equal (after.events, before.events - 2);
+    assert_int_equal (after.evicted_count + after.evicted_age + after.evicted_memory, 0);
+    if (store->durable) {
+        hrb_store_state_t state;
+        history = s_reopen (store, history, "c", &state);
+        assert_int_equal (state.head, 7);
+        assert_int_equal (state.first, 7);
+    }
+    //  8 follows 7
+    s_append_later (store, history, "c", 8, 30);
+    s_commit (store);
+    tu_assert_range (store, history, "c", 30, 7, 8);
+    if (store->durable) {
+        hrb_store_state_t state;
+        history = s_reopen (store, history, "c", &state);
+        assert_int_equal (state.head, 8);
+        assert_int_equal (state.first, 7);
+        tu_assert_range (store, history, "c", 30, 7, 8);
+    }
+    store->ops->release (store, history);
+    store->ops->release (store, other);
+    store->ops->destroy (&store);
+}
+
+static void
 test_max_count_evicts_the_channels_oldest (void **unused)
 {
     hrb_store_t *store = s_new (3, 60000, 1 << 20);
@@ -584,6 +628,7 @@ main (int argc, char *argv [])
         cmocka_unit_test (test_first_follows_the_oldest_kept),
         cmocka_unit_test (test_head_is_the_max_of_set_and_appended),
         cmocka_unit_test (test_set_epoch_drops_kept_events),
+        cmocka_unit_test (test_append_past_a_gap_drops_the_kept_run),
         cmocka_unit_test (test_max_count_evicts_the_channels_oldest),
         cmocka_unit_test (test_expire_by_age_on_the_store_clock),
         cmocka_unit_test (test_budget_evicts_oldest_first_across_channels),

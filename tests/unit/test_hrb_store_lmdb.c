@@ -232,6 +232,37 @@ test_failed_batch_rolls_back (void **unused)
     store->ops->destroy (&store);
 }
 
+//  A run dropped by an append past a gap (hrb_store.h: one unbroken run)
+//  comes back with the rest of a failed batch.
+static void
+test_a_gap_dropped_in_a_failed_batch_comes_back (void **unused)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000, 3600000, 64 * 1024);
+    hrb_store_t *store = tu_lmdb_new (&config);
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    tu_append_range (store, a, "a", 1, 3, 100);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    hrb_store_stats_t before = tu_stats (store);
+    tu_append_range (store, a, "a", 7, 7, 100);
+    size_t big = 100 * 1024;
+    char *bytes = calloc (1, big);
+    assert_int_equal (store->ops->append (store, a, 8, 1, bytes, big), HRB_STORE_FULL);
+    free (bytes);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_FULL);
+    store->ops->rollback (store);
+    tu_assert_range (store, a, "a", 100, 1, 3);
+    assert_int_equal (tu_stats (store).events, before.events);
+    assert_int_equal (tu_stats (store).bytes, before.bytes);
+    //  and the handle goes on from 3
+    tu_append_range (store, a, "a", 4, 4, 100);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    tu_assert_range (store, a, "a", 100, 1, 4);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+}
+
 //  --------------------------------------------------------------------
 //  Clocks and expiry
 
@@ -462,6 +493,7 @@ main (void)
         S_CASE (test_reopen_keeps_channels_events_and_keys),
         S_CASE (test_reader_thread_sees_only_committed),
         S_CASE (test_failed_batch_rolls_back),
+        S_CASE (test_a_gap_dropped_in_a_failed_batch_comes_back),
         S_CASE (test_age_counts_on_the_clock_carried_across_restarts),
         S_CASE (test_keys_expire_after_the_key_window),
         S_CASE (test_refuses_paths_it_cannot_use),
