@@ -138,8 +138,11 @@ s_open_dbs (hrb_lmdb_t *self, MDB_txn *txn, hr_buf_t *err)
     int rc = mdb_dbi_open (txn, NULL, 0, &main);
     if (rc == 0)
         rc = mdb_stat (txn, main, &stat);
-    if (rc == 0)
-        rc = mdb_dbi_open (txn, "meta", 0, &self->meta);
+    if (rc) {
+        hr_buf_printf (err, "cannot read the store in %s: %s", self->dir, mdb_strerror (rc));
+        return -1;
+    }
+    rc = mdb_dbi_open (txn, "meta", 0, &self->meta);
     if ((rc == MDB_NOTFOUND && stat.ms_entries > 0) || rc == MDB_INCOMPATIBLE) {
         hr_buf_printf (err, "%s/data.mdb is not a Herald store (an LMDB file of other data)",
                        self->dir);
