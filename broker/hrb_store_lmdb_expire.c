@@ -21,10 +21,18 @@
 #include <string.h>
 #include <time.h>
 
+//  Oldest first on the store clock, whose unit is the ms. Events stamped
+//  in the same ms are equally old: the older channel (lower id) goes
+//  first, so the order is the same in every run. Arrival order would need
+//  a counter stored with every event, since a handle is re-keyed from the
+//  stamp of its next event on disk; no guarantee asks for it (each
+//  channel still loses its own events oldest first).
 static bool
 s_less (const hrb_lmdb_t *self, size_t a, size_t b)
 {
-    return self->heap [a]->first_stamp < self->heap [b]->first_stamp;
+    const hrb_history_t *x = self->heap [a], *y = self->heap [b];
+    return x->first_stamp < y->first_stamp
+       || (x->first_stamp == y->first_stamp && x->rec.id < y->rec.id);
 }
 
 static void
