@@ -1,13 +1,17 @@
 /*  test_hrb_store_lmdb: what only the durable store does
-    (broker/hrb_store_lmdb*.c): a reopen keeps every channel and key, a
-    failed batch and its rollback, the clock carried across restarts, key
-    expiry, and the directories and files it refuses. Crashes (a killed
+    (broker/hrb_store_lmdb*.c): a reopen keeps every channel and key, the
+    reader thread sees committed batches only and never skips evicted
+    events unsaid, a failed batch and its rollback, the clock carried
+    across restarts, key expiry, and the directories and files it refuses. Crashes (a killed
     process, a machine stop) are in test_hrb_store_lmdb_crash.c; the
     contract both stores share is in test_hrb_store_contract.c.  */
 #include "store_fixture.h"
+#include "hr_time.h"
 
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
+#include <sched.h>
 
 //  --------------------------------------------------------------------
 //  Reopen
@@ -150,6 +154,98 @@ test_reader_thread_sees_only_committed (void **unused)
     assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
     s_read_elsewhere (&reader);
     assert_int_equal (reader.seen.count, 0);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+}
+
+//  The history reader's pattern against a broker whose commits run without
+//  the reader lock (a5f38cb): under the lock, first, then a read from
+//  first - 1; a commit landing in between may evict what first named, and
+//  the read must then still start at first (or find nothing), never above
+//  it unsaid. The reader counts the reads a commit landed in.
+typedef struct {
+    hrb_store_t *store;
+    hrb_history_t *history;
+    pthread_mutex_t *lock;      //  the reader lock
+    bool stop;                  //  atomic
+    size_t reads, raced, skips;
+    uint64_t skip_first, skip_seen;
+} s_racer_t;
+
+static void
+s_first_seq (void *arg, uint64_t seq, const void *bytes, size_t size)
+{
+    (void) bytes;
+    (void) size;
+    uint64_t *first = arg;
+    if (*first == 0)
+        *first = seq;
+}
+
+static void *
+s_racer (void *arg)
+{
+    s_racer_t *racer = arg;
+    hrb_store_t *store = racer->store;
+    while (!__atomic_load_n (&racer->stop, __ATOMIC_ACQUIRE)) {
+        pthread_mutex_lock (racer->lock);
+        hrb_store_stats_t stats;
+        store->ops->stats (store, &stats);
+        uint64_t commits = stats.commits;
+        uint64_t first = store->ops->first (store, racer->history);
+        //  Widens the window a commit may land in
+        for (int i = 0; i < 20; i++)
+            sched_yield ();
+        uint64_t seen = 0;
+        if (first)
+            store->ops->read (store, racer->history, first - 1, 4, s_first_seq, &seen);
+        store->ops->stats (store, &stats);
+        racer->reads++;
+        if (stats.commits != commits)
+            racer->raced++;
+        if (seen && seen != first && racer->skips++ == 0) {
+            racer->skip_first = first;
+            racer->skip_seen = seen;
+        }
+        pthread_mutex_unlock (racer->lock);
+    }
+    return NULL;
+}
+
+static void
+test_reader_first_then_read_never_skips_unsaid (void **unused)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 8, 3600000, 1 << 26);
+    hrb_store_t *store = tu_lmdb_new (&config);
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    s_racer_t racer = { .store = store, .history = a, .lock = &lock };
+    pthread_t thread;
+    assert_int_equal (pthread_create (&thread, NULL, s_racer, &racer), 0);
+    //  The broker: batches of 5 appends under the lock, each evicting 5
+    //  once 8 are kept, committed without it; until the reader raced
+    //  enough commits, or a deadline
+    uint64_t seq = 0;
+    uint64_t deadline = hr_mono_ms () + 20000;
+    size_t raced;
+    do {
+        pthread_mutex_lock (&lock);
+        for (int i = 0; i < 5; i++)
+            assert_int_equal (tu_append (store, a, "a", ++seq, 30), HRB_STORE_OK);
+        raced = racer.raced;
+        pthread_mutex_unlock (&lock);
+        assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    } while (raced < 200 && hr_mono_ms () < deadline);
+    __atomic_store_n (&racer.stop, true, __ATOMIC_RELEASE);
+    assert_int_equal (pthread_join (thread, NULL), 0);
+    print_message ("%zu reads, %zu with a commit inside, %zu skipped (first %" PRIu64
+                   ", read from %" PRIu64 ")\n", racer.reads, racer.raced, racer.skips,
+                   racer.skip_first, racer.skip_seen);
+    assert_true (racer.raced > 0);
+    assert_int_equal (racer.skips, 0);
     store->ops->release (store, a);
     store->ops->destroy (&store);
 }
@@ -492,6 +588,7 @@ main (void)
     const struct CMUnitTest tests [] = {
         S_CASE (test_reopen_keeps_channels_events_and_keys),
         S_CASE (test_reader_thread_sees_only_committed),
+        S_CASE (test_reader_first_then_read_never_skips_unsaid),
         S_CASE (test_failed_batch_rolls_back),
         S_CASE (test_a_gap_dropped_in_a_failed_batch_comes_back),
         S_CASE (test_age_counts_on_the_clock_carried_across_restarts),
