@@ -561,10 +561,12 @@ def restart(herald, tmp, events, channels, procs, restarts):
             finally:
                 d.close()
             first_reply_s = time.monotonic() - broker.started
+            start_cpu = broker.cpu()        # CPU the start took: steadier than wall time
             after = sample_states(broker, names)
             changed = [n for n in names if after[n] != before[n]]
             m = broker.metrics()
             start = {"case": case, "stop s": stop_s, "ready s": broker.ready_s,
+                     "cpu s": start_cpu,
                      "readyz s": broker.readyz_s, "first reply s": first_reply_s,
                      "rss MB": broker.rss_kb() / 1024,
                      "anon MB": broker.rss_kb("RssAnon") / 1024, "changed": len(changed),
@@ -572,9 +574,9 @@ def restart(herald, tmp, events, channels, procs, restarts):
                      "kept": m.get('herald_store_recovered_channels{epoch="kept"}'),
                      "new": m.get('herald_store_recovered_channels{epoch="new"}')}
             out["starts"].append(start)
-            log("  %s: ready %.3f s, /readyz %.3f s, first reply %.3f s, %d of %d sampled "
-                "channels changed, recovered kept %s new %s"
-                % (case, start["ready s"], start["readyz s"] or float("nan"),
+            log("  %s: ready %.3f s (CPU %.2f s), /readyz %.3f s, first reply %.3f s, %d of %d "
+                "sampled channels changed, recovered kept %s new %s"
+                % (case, start["ready s"], start_cpu, start["readyz s"] or float("nan"),
                    first_reply_s, len(changed), len(names), start["kept"], start["new"]))
     finally:
         broker.stop()
@@ -694,14 +696,14 @@ def tables(runs, restart_out, modes, args):
                             sum(r[mode]["history"]["errors"] for r in runs)))
     if restart_out:
         o = restart_out
-        lines += ["", "Restart with %s events in %s channels (--fsync batch): data dir %.0f MB "
-                  "(allocated; %.0f MB apparent), filled in %.1f s, broker RSS %.0f MB when "
+        lines += ["", "Restart with %s events in %s channels (--fsync batch): data dir %.0f MiB "
+                  "(allocated; %.0f MiB apparent), filled in %.1f s, broker RSS %.0f MB when "
                   "filled (%.0f MB not of the mapped store)."
                   % (_f(o["events"]), _f(o["channels"]), o["size MB"], o["apparent MB"],
                      o["fill s"], o["rss MB filled"], o["anon MB filled"]), "",
-                  "| restart after | stop s | start → ready line s | → /readyz 200 s | → first "
-                  "history reply s | sampled channels changed | recovered kept / new | RSS "
-                  "(not of the map) MB |", "|---|---|---|---|---|---|---|---|"]
+                  "| restart after | stop s | start → ready line s | broker CPU s | → /readyz "
+                  "200 s | → first history reply s | sampled channels changed | recovered kept "
+                  "/ new | RSS (not of the map) MB |", "|---|---|---|---|---|---|---|---|---|"]
         cases = []
         for s in o["starts"]:
             if s["case"] not in cases:
@@ -709,12 +711,13 @@ def tables(runs, restart_out, modes, args):
         for case in cases:
             ss = [s for s in o["starts"] if s["case"] == case]
             runs_of = lambda k: ", ".join("%.3f" % s[k] for s in ss if s[k] is not None)
-            lines.append("| %s (%d) | %s | %s (%s) | %s | %s | %d of %d | %s / %s | %.0f "
+            lines.append("| %s (%d) | %s | %s (%s) | %s | %s | %s | %d of %d | %s / %s | %.0f "
                          "(%.0f) |"
                          % (case, len(ss), _f(median([s["stop s"] for s in ss
                                                       if s["stop s"] is not None]))
                             if ss[0]["stop s"] is not None else "–",
                             _f(median([s["ready s"] for s in ss])), runs_of("ready s"),
+                            _f(median([s.get("cpu s", float("nan")) for s in ss])),
                             _f(median([s["readyz s"] or float("nan") for s in ss])),
                             _f(median([s["first reply s"] for s in ss])),
                             max(s["changed"] for s in ss), 1000 if o["channels"] >= 1000
