@@ -11,7 +11,11 @@
     later read.
 
     It runs at every open of an existing data.mdb, clean stop or not: a
-    damaged disk or a bad copy does not say when it happened.  */
+    damaged disk or a bad copy does not say when it happened, and a page
+    found bad only by a later history read would crash a running broker.
+    It costs a walk of every event: with 1 M events in 100 k channels (a
+    346 MB file) 0.3 s with the file in the page cache and 1.2 s without,
+    about 0.4 s and 0.9 s more to ready than a start without it.  */
 #include "hrb_store_lmdb_impl.h"
 #include "hr_buf.h"
 
