@@ -18,7 +18,7 @@
 hr_error_t
 hrb_ingest_store_error (hrb_store_rc_t rc)
 {
-    return rc == HRB_STORE_FULL? HR_E_STORAGE_FULL: HR_E_INTERNAL;
+    return rc == HRB_STORE_IO? HR_E_INTERNAL: HR_E_STORAGE_FULL;
 }
 
 void

@@ -153,8 +153,11 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
         if (stored == HRB_STORE_OK && in->id)
             stored = hrb_streams_key (self->streams, stream, in->id, in->id_len, ev.seq);
         if (stored != HRB_STORE_OK) {
-            //  The batch is lost: the commit answers what it held
-            hrb_ingest_unsequence (self, stream);
+            if (stored == HRB_STORE_TOO_BIG)
+                stream->sequenced = ev.seq - 1;     //  refused alone: the batch goes on
+            else
+                hrb_ingest_unsequence (self, stream);   //  the batch is lost: the
+                                                        //  commit answers what it held
             hrb_reader_unlock (self->reader);
             return hrb_ingest_store_error (stored);
         }

@@ -97,8 +97,8 @@ hrb_metrics_new (hr_metrics_t *metrics)
         HR_METRIC_COUNTER, "fsyncs of the durable history (per commit with --fsync always; "
         "every --fsync-interval and for a channel's first event with batch).");
     self->ids [HRB_M_STORE_FAILURES] = hr_metrics_add (metrics, "herald_store_failures_total",
-        HR_METRIC_COUNTER, "Batches the durable history could not store (full or I/O error); "
-        "their publishes were refused.");
+        HR_METRIC_COUNTER, "Batches the durable history could not store (full or I/O error), "
+        "whose publishes were refused, and events refused alone (over --history-disk).");
     self->ids [HRB_M_STORE_RECOVERED] = hr_metrics_add_labeled (metrics,
         "herald_store_recovered_channels",
         HR_METRIC_GAUGE, "Channels found in the durable history at start: going on in their "

@@ -50,6 +50,8 @@ typedef enum {
     HRB_STORE_OK = 0,
     HRB_STORE_FULL,             //  over the disk budget even after evicting, or
                                 //  the map cannot grow: publishes get storage_full
+    HRB_STORE_TOO_BIG,          //  append: this event alone is over the disk budget;
+                                //  refused alone, the batch goes on (storage_full)
     HRB_STORE_IO                //  the disk failed (I/O error, damaged file):
                                 //  publishes get internal
 } hrb_store_rc_t;
@@ -94,7 +96,8 @@ typedef struct {
     uint64_t commit_us_sum;     //  time spent in commit, µs
     uint64_t commit_us_max;     //  longest commit since the last stats call, µs
     uint64_t fsyncs;            //  fsyncs made (in commits and by the batch syncer)
-    uint64_t failures;          //  batches lost (commit returned an error)
+    uint64_t failures;          //  batches lost (commit returned an error), and
+                                //  events refused alone (HRB_STORE_TOO_BIG)
 } hrb_store_stats_t;
 
 typedef struct _hrb_store_t hrb_store_t;
@@ -113,7 +116,8 @@ typedef struct {
     hrb_store_rc_t (*set_epoch) (hrb_store_t *self, hrb_history_t *history,
                                  const char *epoch, uint64_t head, uint64_t now_ms);
     //  Appends an event: seq above every seq kept of the channel; the head
-    //  becomes max (head, seq). History is one unbroken run of seqs: when
+    //  becomes max (head, seq). HRB_STORE_TOO_BIG changes nothing and
+    //  fails nothing else. History is one unbroken run of seqs: when
     //  seq is not one above the last kept, the kept events are dropped
     //  first. ts is the wall clock (ms) of the publish.
     hrb_store_rc_t (*append) (hrb_store_t *self, hrb_history_t *history, uint64_t seq,

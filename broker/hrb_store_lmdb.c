@@ -235,8 +235,10 @@ s_append (hrb_store_t *base, hrb_history_t *history, uint64_t seq, uint64_t ts,
     if (rc)
         return rc;
     uint64_t cost = HRB_LMDB_EVENT_KEY + HRB_LMDB_STAMP + size + HRB_LMDB_OVERHEAD;
-    if (cost > self->max_disk)
-        return hrb_lmdb_fail (self, ENOSPC);    //  the budget is our disk
+    if (cost > self->max_disk) {        //  can never fit: refused alone, nothing touched
+        __atomic_add_fetch (&self->stats.failures, 1, __ATOMIC_RELAXED);
+        return HRB_STORE_TOO_BIG;
+    }
     hrb_lmdb_touch (self, history);
     s_assign_id (self, history);
     hrb_lmdb_rec_t *rec = &history->rec;

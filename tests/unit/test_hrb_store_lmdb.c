@@ -253,6 +253,38 @@ test_reader_first_then_read_never_skips_unsaid (void **unused)
 //  --------------------------------------------------------------------
 //  A failed batch
 
+#define S_FILL_MAX 4000
+
+//  Fails the batch as a full disk does: new channels until their records,
+//  which eviction cannot free, are over the budget. The handles it opened
+//  are in fill, to release once the batch is rolled back; returns how many.
+static size_t
+s_fail_batch (hrb_store_t *store, hrb_history_t **fill)
+{
+    hrb_store_state_t state;
+    for (size_t i = 0; i < S_FILL_MAX; i++) {
+        char name [16];
+        snprintf (name, sizeof name, "fill%zu", i);
+        fill [i] = tu_open (store, name, &state);
+        hrb_store_rc_t rc = store->ops->set_epoch (store, fill [i], TU_EPOCH_A, 0, 2);
+        if (rc == HRB_STORE_OK)
+            rc = tu_append (store, fill [i], name, 1, 100);
+        if (rc != HRB_STORE_OK) {
+            assert_int_equal (rc, HRB_STORE_FULL);
+            return i + 1;
+        }
+    }
+    fail_msg ("%d channels never filled the budget", S_FILL_MAX);
+    return 0;
+}
+
+static void
+s_release_fill (hrb_store_t *store, hrb_history_t **fill, size_t count)
+{
+    for (size_t i = 0; i < count; i++)
+        store->ops->release (store, fill [i]);
+}
+
 static void
 test_failed_batch_rolls_back (void **unused)
 {
@@ -268,22 +300,22 @@ test_failed_batch_rolls_back (void **unused)
     assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
     hrb_store_stats_t before = tu_stats (store);
 
-    //  A batch that changes both channels, then an event over the budget
+    //  A batch that changes both channels, then fills the disk budget
     tu_append_range (store, a, "a", 4, 5, 100);
     assert_int_equal (store->ops->set_epoch (store, b, TU_EPOCH_B, 0, 2), HRB_STORE_OK);
     hrb_history_t *c = tu_open (store, "c", &state);
     assert_int_equal (store->ops->set_epoch (store, c, TU_EPOCH_A, 0, 2), HRB_STORE_OK);
     tu_append_range (store, c, "c", 1, 1, 100);
-    size_t big = 100 * 1024;
-    char *bytes = calloc (1, big);
-    assert_int_equal (store->ops->append (store, a, 6, 1, bytes, big), HRB_STORE_FULL);
-    free (bytes);
+    hrb_history_t **fill = calloc (S_FILL_MAX, sizeof *fill);
+    size_t filled = s_fail_batch (store, fill);
     //  The batch is lost: later changes fail, and so does commit
     assert_int_not_equal (tu_append (store, a, "a", 6, 100), HRB_STORE_OK);
     assert_int_not_equal (tu_append (store, b, "b", 1, 100), HRB_STORE_OK);
     store->ops->drop (store, c);
     assert_int_equal (store->ops->commit (store), HRB_STORE_FULL);
     store->ops->rollback (store);
+    s_release_fill (store, fill, filled);
+    free (fill);
     hrb_store_stats_t after = tu_stats (store);
     assert_int_equal (after.failures, before.failures + 1);
     assert_int_equal (after.events, before.events);
@@ -328,6 +360,30 @@ test_failed_batch_rolls_back (void **unused)
     store->ops->destroy (&store);
 }
 
+//  An event over the whole budget can never be stored: it is refused alone
+//  (counted), and the rest of its batch is committed.
+static void
+test_an_event_over_the_budget_is_refused_alone (void **unused)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000, 3600000, 64 * 1024);
+    hrb_store_t *store = tu_lmdb_new (&config);
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    tu_append_range (store, a, "a", 1, 2, 100);
+    hrb_store_stats_t before = tu_stats (store);
+    size_t big = 100 * 1024;
+    char *bytes = calloc (1, big);
+    assert_int_equal (store->ops->append (store, a, 3, 1, bytes, big), HRB_STORE_TOO_BIG);
+    free (bytes);
+    tu_append_range (store, a, "a", 3, 4, 100);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    assert_int_equal (tu_stats (store).failures, before.failures + 1);
+    tu_assert_range (store, a, "a", 100, 1, 4);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+}
+
 //  A run dropped by an append past a gap (hrb_store.h: one unbroken run)
 //  comes back with the rest of a failed batch.
 static void
@@ -342,12 +398,12 @@ test_a_gap_dropped_in_a_failed_batch_comes_back (void **unused)
     assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
     hrb_store_stats_t before = tu_stats (store);
     tu_append_range (store, a, "a", 7, 7, 100);
-    size_t big = 100 * 1024;
-    char *bytes = calloc (1, big);
-    assert_int_equal (store->ops->append (store, a, 8, 1, bytes, big), HRB_STORE_FULL);
-    free (bytes);
+    hrb_history_t **fill = calloc (S_FILL_MAX, sizeof *fill);
+    size_t filled = s_fail_batch (store, fill);
     assert_int_equal (store->ops->commit (store), HRB_STORE_FULL);
     store->ops->rollback (store);
+    s_release_fill (store, fill, filled);
+    free (fill);
     tu_assert_range (store, a, "a", 100, 1, 3);
     assert_int_equal (tu_stats (store).events, before.events);
     assert_int_equal (tu_stats (store).bytes, before.bytes);
@@ -589,6 +645,7 @@ main (void)
         S_CASE (test_reopen_keeps_channels_events_and_keys),
         S_CASE (test_reader_thread_sees_only_committed),
         S_CASE (test_reader_first_then_read_never_skips_unsaid),
+        S_CASE (test_an_event_over_the_budget_is_refused_alone),
         S_CASE (test_failed_batch_rolls_back),
         S_CASE (test_a_gap_dropped_in_a_failed_batch_comes_back),
         S_CASE (test_age_counts_on_the_clock_carried_across_restarts),
