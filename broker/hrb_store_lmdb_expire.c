@@ -17,9 +17,11 @@
 #include "hr_buf.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 //  Oldest first on the store clock, whose unit is the ms. Events stamped
 //  in the same ms are equally old: the older channel (lower id) goes
@@ -344,10 +346,31 @@ hrb_lmdb_grow (hrb_lmdb_t *self, bool force)
     if (self->map_size >= self->map_max)
         return -1;
     size_t size = self->map_size * 2 < self->map_max? self->map_size * 2: self->map_max;
-    if (mdb_env_set_mapsize (self->env, size))
+    //  The blocks first: a full disk leaves the map as it was, and the
+    //  batch that fills it fails with HRB_STORE_FULL
+    if (hrb_lmdb_reserve (self, size) || mdb_env_set_mapsize (self->env, size))
         return -1;
     self->map_size = size;
     return 0;
+}
+
+int
+hrb_lmdb_reserve (hrb_lmdb_t *self, size_t size)
+{
+    //  LMDB makes the file as large as the map (ftruncate, no blocks); a
+    //  write through the map to a page with no block and no disk left to
+    //  give it one kills the process (SIGBUS). Every block the map may
+    //  write is allocated here, where a full disk is an error
+    unsigned flags;
+    int fd;
+    if (mdb_env_get_flags (self->env, &flags) || mdb_env_get_fd (self->env, &fd))
+        return EBADF;
+    if (!(flags & MDB_WRITEMAP))
+        return 0;               //  LMDB pwrites: a full disk is an error there
+    int rc = posix_fallocate (fd, 0, (off_t) size);
+    if (rc && size > self->map_size && ftruncate (fd, (off_t) self->map_size))
+        rc = errno;             //  gives back what a partial allocation added
+    return rc;
 }
 
 void

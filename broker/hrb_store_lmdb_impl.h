@@ -137,6 +137,9 @@ void hrb_lmdb_hot_set (hrb_lmdb_t *self, hrb_history_t *history, bool hot);
 size_t hrb_lmdb_expire (hrb_store_t *base, size_t budget);
 //  Grows the map when more than 3/4 used (no txn open): -1 when it cannot.
 int hrb_lmdb_grow (hrb_lmdb_t *self, bool force);
+//  Allocates the data file's blocks up to size bytes (the map is written
+//  through memory, MDB_WRITEMAP): 0, or the errno of a full disk.
+int hrb_lmdb_reserve (hrb_lmdb_t *self, size_t size);
 int hrb_lmdb_syncer_start (hrb_lmdb_t *self);
 void hrb_lmdb_syncer_stop (hrb_lmdb_t *self);
 void hrb_lmdb_count_fsync (hrb_lmdb_t *self);

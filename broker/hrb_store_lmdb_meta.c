@@ -247,8 +247,14 @@ hrb_lmdb_env_open (hrb_lmdb_t *self, hr_buf_t *err)
     if (rc == 0)
         rc = mdb_env_set_mapsize (self->env, self->map_size);
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
+    //  MDB_WRITEMAP (batch, off): a commit writes its pages in the map, not
+    //  a malloc'd copy of each then pwritten; the file takes the map's size,
+    //  its blocks allocated below (hrb_lmdb_reserve). No nested txn is
+    //  used. Not for always: an msync of the map per commit, and a page
+    //  fault on each page written again after it, cost more than the copies
     if (self->fsync != HRB_FSYNC_ALWAYS)
-        flags |= MDB_NOSYNC;   //  syncs are ours: the syncer, hot marks, destroy
+        flags |= MDB_NOSYNC | MDB_WRITEMAP;    //  syncs are ours: the syncer, hot
+                                                //  marks, destroy
     if (rc == 0)
         rc = mdb_env_open (self->env, self->dir, flags, 0644);
     if (rc == MDB_INVALID) {
@@ -270,6 +276,11 @@ hrb_lmdb_env_open (hrb_lmdb_t *self, hr_buf_t *err)
         self->map_size = info.me_mapsize;
     if (self->map_max < self->map_size)
         self->map_max = self->map_size;
+    if ((rc = hrb_lmdb_reserve (self, self->map_size))) {
+        hr_buf_printf (err, "cannot allocate %zu MiB on disk for the store in %s: %s",
+                       self->map_size >> 20, self->dir, strerror (rc));
+        return -1;
+    }
 
     MDB_txn *txn;
     if ((rc = mdb_txn_begin (self->env, NULL, 0, &txn))) {
