@@ -249,14 +249,16 @@ hrb_lmdb_env_open (hrb_lmdb_t *self, hr_buf_t *err)
     if (rc == 0)
         rc = mdb_env_set_mapsize (self->env, self->map_size);
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
-    //  MDB_WRITEMAP (batch, off): a commit writes its pages in the map, not
-    //  a malloc'd copy of each then pwritten; the file takes the map's size,
-    //  its blocks allocated below (hrb_lmdb_reserve). No nested txn is
-    //  used. Not for always: an msync of the map per commit, and a page
-    //  fault on each page written again after it, cost more than the copies
     if (self->fsync != HRB_FSYNC_ALWAYS)
-        flags |= MDB_NOSYNC | MDB_WRITEMAP;    //  syncs are ours: the syncer, hot
-                                                //  marks, destroy
+        flags |= MDB_NOSYNC;   //  syncs are ours: the syncer, hot marks, destroy
+    //  MDB_WRITEMAP (off): a commit writes its pages in the map, not a
+    //  malloc'd copy of each then pwritten; the file takes the map's size,
+    //  its blocks allocated below (hrb_lmdb_reserve). No nested txn is
+    //  used. Not with syncs (always, batch): each writes the map's dirty
+    //  pages back and write-protects them, and the next write to each then
+    //  faults, which cost more than the copies saved
+    if (self->fsync == HRB_FSYNC_OFF)
+        flags |= MDB_WRITEMAP;
     if (rc == 0)
         rc = mdb_env_open (self->env, self->dir, flags, 0644);
     if (rc == MDB_INVALID) {
