@@ -107,6 +107,26 @@ s_get_u64 (hrb_lmdb_t *self, MDB_txn *txn, const char *name, uint64_t missing)
     return value.mv_size == 8? hrb_lmdb_be64_get (value.mv_data): missing;
 }
 
+//  "events" keys, (u64 id, u64 seq) big-endian, compared as two numbers:
+//  the order memcmp gives (mdb_dump and the other LMDB tools, which know
+//  no comparator, see the same), without a memcmp call per node visited.
+static int
+s_event_cmp (const MDB_val *a, const MDB_val *b)
+{
+    if (a->mv_size != HRB_LMDB_EVENT_KEY || b->mv_size != HRB_LMDB_EVENT_KEY) {
+        size_t len = a->mv_size < b->mv_size? a->mv_size: b->mv_size;
+        int diff = memcmp (a->mv_data, b->mv_data, len);
+        return diff? diff: a->mv_size < b->mv_size? -1: a->mv_size > b->mv_size;
+    }
+    for (size_t at = 0; at < HRB_LMDB_EVENT_KEY; at += 8) {
+        uint64_t x = hrb_lmdb_be64_get ((const uint8_t *) a->mv_data + at);
+        uint64_t y = hrb_lmdb_be64_get ((const uint8_t *) b->mv_data + at);
+        if (x != y)
+            return x < y? -1: 1;
+    }
+    return 0;
+}
+
 //  Makes the directory (one level) and checks it can hold the store.
 static int
 s_check_dir (const char *dir, hr_buf_t *err)
@@ -176,6 +196,8 @@ s_open_dbs (hrb_lmdb_t *self, MDB_txn *txn, hr_buf_t *err)
         rc = mdb_dbi_open (txn, "channels", flags, &self->channels);
     if (rc == 0)
         rc = mdb_dbi_open (txn, "events", flags, &self->events);
+    if (rc == 0)
+        rc = mdb_set_compare (txn, self->events, s_event_cmp);
     if (rc == 0)
         rc = mdb_dbi_open (txn, "keys", flags, &self->keys);
     if (rc) {
