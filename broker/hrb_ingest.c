@@ -114,9 +114,10 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
                 return HR_E_OVERLOADED;
             *later = true;
         }
-        //  A repeat of an event not yet stored is answered with it
-        hrb_stream_t *stream = hrb_streams_find (self->streams, in->ch, in->ch_len);
-        if (self->outbox && stream && *seq > stream->seq) {
+        //  A repeat of an event of the batch is answered with it: after its
+        //  commit, or with its error (its channel may even be gone already)
+        if (self->outbox && hrb_outbox_holds_key (self->outbox, in->ch, in->ch_len, in->id,
+                                                  in->id_len)) {
             hrb_outbox_item_t item = { in->ch, in->ch_len, *seq, NULL, 0, to->bytes, to->size,
                                        NULL, 0 };
             hrb_outbox_add (self->outbox, &item);

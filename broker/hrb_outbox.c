@@ -110,6 +110,21 @@ hrb_outbox_visit (const hrb_outbox_t *self, hrb_outbox_fn *fn, void *arg)
     }
 }
 
+bool
+hrb_outbox_holds_key (const hrb_outbox_t *self, const char *ch, size_t ch_len, const char *id,
+                      size_t id_len)
+{
+    size_t at = 0;
+    while (at < self->items.size) {
+        hrb_outbox_item_t item;
+        s_item (self, &at, &item);
+        if (item.envelope && item.id && item.id_len == id_len && item.ch_len == ch_len
+        &&  memcmp (item.id, id, id_len) == 0 && memcmp (item.ch, ch, ch_len) == 0)
+            return true;
+    }
+    return false;
+}
+
 void
 hrb_outbox_clear (hrb_outbox_t *self)
 {

@@ -58,6 +58,11 @@ size_t hrb_outbox_bytes (const hrb_outbox_t *self);
 //  Visits every item in the order added; the outbox is unchanged.
 void hrb_outbox_visit (const hrb_outbox_t *self, hrb_outbox_fn *fn, void *arg);
 
+//  True when the outbox holds an event of channel ch with idempotency key
+//  id: a repeat of it must wait for its batch. A scan (repeats are rare).
+bool hrb_outbox_holds_key (const hrb_outbox_t *self, const char *ch, size_t ch_len,
+                           const char *id, size_t id_len);
+
 //  Empties the outbox (keeps its buffer for the next batch).
 void hrb_outbox_clear (hrb_outbox_t *self);
 

@@ -224,6 +224,32 @@ class DiskBudget(unittest.TestCase):
                      5, "each refused event counted")
         self.assertEqual(h.http("GET", self.base + "/healthz").status, 200)
 
+    def test_a_repeat_waits_for_its_batch_and_shares_its_fate(self):
+        # Each publish to a new channel followed at once by its repeat, until
+        # channel records fill the budget and batches are refused: a repeat
+        # is answered with its original's outcome, a dup at the same position
+        # if it was stored, the error if its batch was refused (its channel
+        # is already dropped then, and its key not yet forgotten)
+        total = 8000
+        for i in range(total):
+            self.dealer.send({"ch": "r%d" % i, "data": i, "id": "k%d" % i, "rid": i})
+            self.dealer.send({"ch": "r%d" % i, "data": i, "id": "k%d" % i, "rid": total + i})
+        replies = {}
+        while len(replies) < 2 * total:
+            reply = self.dealer.recv(timeout=30)[0]
+            self.assertNotIn(reply["rid"], replies, "two answers")
+            replies[reply["rid"]] = reply
+        refused = 0
+        for i in range(total):
+            first, repeat = replies[i], replies[total + i]
+            if "error" in first:
+                refused += 1
+                self.assertIn("error", repeat, "k%d refused, its repeat acknowledged" % i)
+            else:
+                self.assertEqual((repeat.get("seq"), repeat.get("epoch"), repeat.get("dup")),
+                                 (first["seq"], first["epoch"], True), i)
+        self.assertTrue(refused, "the records of %d channels fit in 1 MiB" % total)
+
     def test_channels_filling_the_budget_refuse_whole_batches_and_forget_them(self):
         # Each channel's record counts against --history-disk and is not
         # evicted: publishes to thousands of new channels fill it. A batch
