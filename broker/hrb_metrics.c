@@ -94,8 +94,8 @@ hrb_metrics_new (hr_metrics_t *metrics)
         "herald_store_commit_max_microseconds",
         HR_METRIC_GAUGE, "Longest commit since the last update (every 250 ms), in microseconds.");
     self->ids [HRB_M_STORE_FSYNCS] = hr_metrics_add (metrics, "herald_store_fsyncs_total",
-        HR_METRIC_COUNTER, "fsyncs of the durable history (per commit with --fsync always; "
-        "every --fsync-interval and for a channel's first event with batch).");
+        HR_METRIC_COUNTER, "fsyncs of the durable history (per commit with --fsync always, "
+        "every --fsync-interval with batch).");
     self->ids [HRB_M_STORE_FAILURES] = hr_metrics_add (metrics, "herald_store_failures_total",
         HR_METRIC_COUNTER, "Batches the durable history could not store (full or I/O error), "
         "whose publishes were refused, and events refused alone (over --history-disk).");

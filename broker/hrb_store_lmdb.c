@@ -78,7 +78,7 @@ hrb_lmdb_begin (hrb_lmdb_t *self)
 {
     if (self->failed != HRB_STORE_OK)
         return self->failed;
-    if (self->broken)
+    if (__atomic_load_n (&self->broken, __ATOMIC_ACQUIRE))
         return hrb_lmdb_fail (self, EIO);
     if (self->txn)
         return HRB_STORE_OK;
@@ -156,7 +156,6 @@ s_open (hrb_store_t *base, const char *name, size_t len, hrb_store_state_t *stat
     history->len = len;
     history->heap_index = SIZE_MAX;
     hr_list_init (&history->dirty);
-    hr_list_init (&history->hot);
     memset (state, 0, sizeof *state);
 
     MDB_txn *txn = s_read_begin (self);
@@ -173,8 +172,6 @@ s_open (hrb_store_t *base, const char *name, size_t len, hrb_store_state_t *stat
         //  reading 100 k events from a cold disk
         if (rec->count)
             hrb_lmdb_heap_update (self, history);
-        if (rec->hot)
-            hr_list_push_back (&self->hot, &history->hot);
     }
     s_read_end (self, txn);
     history->saved = history->rec;
@@ -216,13 +213,6 @@ s_set_epoch (hrb_store_t *base, hrb_history_t *history, const char *epoch, uint6
     rec->head = head;
     rec->first = 0;
     rec->last_ms = now_ms;
-    //  A new epoch lost in a machine crash would bring the old one back
-    //  with seqs already sent under the new: mark it as an append does
-    if (self->fsync == HRB_FSYNC_BATCH && !rec->hot) {
-        hrb_lmdb_hot_set (self, history, true);
-        self->sync_needed = true;
-    }
-    history->append_txn = mdb_txn_id (self->txn);
     return HRB_STORE_OK;
 }
 
@@ -284,11 +274,6 @@ s_append (hrb_store_t *base, hrb_history_t *history, uint64_t seq, uint64_t ts,
         history->first_stamp = stamp;
         hrb_lmdb_heap_update (self, history);
     }
-    if (self->fsync == HRB_FSYNC_BATCH && !rec->hot) {
-        hrb_lmdb_hot_set (self, history, true);
-        self->sync_needed = true;
-    }
-    history->append_txn = mdb_txn_id (self->txn);
     return HRB_STORE_OK;
 }
 
@@ -383,21 +368,7 @@ s_commit (hrb_store_t *base)
     __atomic_store_n (&self->committed_txn, txn_id, __ATOMIC_RELEASE);
     if (self->fsync == HRB_FSYNC_ALWAYS)
         hrb_lmdb_count_fsync (self);   //  LMDB synced in mdb_txn_commit
-    //  A new hot mark is on disk before any event of its batch is sent. A
-    //  failed sync leaves the batch in LMDB, which cannot be taken back, and
-    //  the kernel may have dropped what it failed to write: no later batch
-    //  is taken (each fails with HRB_STORE_IO) until a restart
     hrb_store_rc_t result = HRB_STORE_OK;
-    if (self->sync_needed) {
-        if (mdb_env_sync (self->env, 1) == 0)
-            hrb_lmdb_count_fsync (self);
-        else {
-            self->broken = true;
-            result = HRB_STORE_IO;
-            __atomic_add_fetch (&self->stats.failures, 1, __ATOMIC_RELAXED);
-        }
-        self->sync_needed = false;
-    }
     while ((node = hr_list_first (&self->dirty))) {
         hrb_history_t *history = hr_list_entry (node, hrb_history_t, dirty);
         history->saved = history->rec;
@@ -420,7 +391,6 @@ s_rollback (hrb_store_t *base)
         hrb_history_t *history = hr_list_entry (node, hrb_history_t, dirty);
         history->rec = history->saved;
         history->first_stamp = history->saved_first_stamp;
-        hrb_lmdb_hot_set (self, history, history->rec.hot);
         if (history->rec.count)
             hrb_lmdb_heap_update (self, history);
         else
@@ -429,7 +399,6 @@ s_rollback (hrb_store_t *base)
     }
     s_copy_counts (&self->stats, &self->saved_stats);
     self->next_id = self->saved_next_id;
-    self->sync_needed = false;
     //  The map filled: grow it now (no txn open) so the next batch fits
     if (self->failed_mdb == MDB_MAP_FULL)
         hrb_lmdb_grow (self, true);
@@ -441,7 +410,6 @@ static void
 s_forget (hrb_lmdb_t *self, hrb_history_t *history)
 {
     hr_list_remove (&history->dirty);
-    hr_list_remove (&history->hot);
     hrb_lmdb_heap_remove (self, history);
     free (history);
 }
@@ -587,7 +555,8 @@ s_destroy (hrb_store_t **base_p)
     if (self->failed)
         s_rollback (&self->base);
     //  After a failed fsync the stop is not clean: the next start judges
-    bool committed = s_commit (&self->base) == HRB_STORE_OK && !self->broken;
+    bool committed = s_commit (&self->base) == HRB_STORE_OK
+                  && !__atomic_load_n (&self->broken, __ATOMIC_ACQUIRE);
     hrb_lmdb_syncer_stop (self);
     if (committed)
         hrb_lmdb_meta_clean (self);
@@ -644,7 +613,6 @@ hrb_store_lmdb_new (const hrb_store_lmdb_config_t *config, hr_buf_t *err)
     self->map_max = config->max_disk * 2 + S_MAP_SLACK;
     self->map_size = self->map_max < S_MAP_START? self->map_max: S_MAP_START;
     hr_list_init (&self->dirty);
-    hr_list_init (&self->hot);
     pthread_mutex_init (&self->lock, NULL);
     pthread_condattr_t attr;
     pthread_condattr_init (&attr);

@@ -7,9 +7,10 @@
     O(log n). Deleting a channel's oldest event reads the stamp of the next
     one (one cursor lookup) to re-key the handle.
 
-    Hot marks (--fsync batch): a syncer thread fsyncs every interval and
-    publishes the last txn id that sync covered; expire clears the mark of
-    channels whose last append is covered, in the batch.
+    The syncer (--fsync batch): a thread fsyncs every interval what was
+    committed since its last sync; a failed fsync breaks the store (the
+    kernel may have dropped what it could not write): every later batch
+    fails, and no clean stop is recorded.
 
     The map grows between batches (a batch's first change, a rollback after
     the map filled), when more than 3/4 used.  */
@@ -230,36 +231,6 @@ hrb_lmdb_fit (hrb_lmdb_t *self, uint64_t extra)
     return HRB_STORE_OK;
 }
 
-void
-hrb_lmdb_hot_set (hrb_lmdb_t *self, hrb_history_t *history, bool hot)
-{
-    history->rec.hot = hot;
-    bool listed = history->hot.next != &history->hot;
-    if (hot && !listed)
-        hr_list_push_back (&self->hot, &history->hot);
-    else
-    if (!hot && listed)
-        hr_list_remove (&history->hot);
-}
-
-//  Clears the hot marks a completed sync covers. No sync needed for this:
-//  a lost clear only makes a channel suspect that was not.
-static void
-s_cool (hrb_lmdb_t *self)
-{
-    uint64_t synced = __atomic_load_n (&self->synced_txn, __ATOMIC_ACQUIRE);
-    hr_list_t *node = hr_list_first (&self->hot);
-    while (node) {
-        hr_list_t *next = hr_list_next (&self->hot, node);
-        hrb_history_t *history = hr_list_entry (node, hrb_history_t, hot);
-        if (history->append_txn <= synced && hrb_lmdb_begin (self) == HRB_STORE_OK) {
-            hrb_lmdb_touch (self, history);
-            hrb_lmdb_hot_set (self, history, false);
-        }
-        node = next;
-    }
-}
-
 //  Deletes up to budget keys older than the dedupe window.
 static void
 s_expire_keys (hrb_lmdb_t *self, uint64_t now, size_t budget)
@@ -326,8 +297,6 @@ hrb_lmdb_expire (hrb_store_t *base, size_t budget)
         evicted++;
     }
     s_expire_keys (self, now, budget);
-    if (!self->failed)
-        s_cool (self);
     return evicted;
 }
 
@@ -399,10 +368,13 @@ s_syncer (void *arg)
             break;
         pthread_mutex_unlock (&self->lock);
         uint64_t committed = __atomic_load_n (&self->committed_txn, __ATOMIC_ACQUIRE);
-        if (committed != __atomic_load_n (&self->synced_txn, __ATOMIC_ACQUIRE)
-        &&  mdb_env_sync (self->env, 1) == 0) {
-            __atomic_store_n (&self->synced_txn, committed, __ATOMIC_RELEASE);
-            hrb_lmdb_count_fsync (self);
+        if (committed != __atomic_load_n (&self->synced_txn, __ATOMIC_ACQUIRE)) {
+            if (mdb_env_sync (self->env, 1) == 0) {
+                __atomic_store_n (&self->synced_txn, committed, __ATOMIC_RELEASE);
+                hrb_lmdb_count_fsync (self);
+            }
+            else    //  the kernel may have dropped what it could not write
+                __atomic_store_n (&self->broken, true, __ATOMIC_RELEASE);
         }
         pthread_mutex_lock (&self->lock);
     }

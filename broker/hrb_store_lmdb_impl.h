@@ -1,8 +1,8 @@
 /*  hrb_store_lmdb_impl.h: what the LMDB store's three files share.
 
     Private to broker/hrb_store_lmdb*.c: hrb_store_lmdb.c (batches, handles,
-    appends, reads), hrb_store_lmdb_expire.c (the age heap, eviction, hot
-    marks, the syncer thread, the map's growth), hrb_store_lmdb_meta.c
+    appends, reads), hrb_store_lmdb_expire.c (the age heap, eviction,
+    the syncer thread, the map's growth), hrb_store_lmdb_meta.c
     (the environment, meta, recovery, scan) and hrb_store_lmdb_verify.c
     (the read-through of a store before it is opened). docs/operations.md,
     "Durable history", says what the store promises.  */
@@ -34,11 +34,10 @@ typedef struct {
     uint64_t count;             //  events kept
     uint64_t bytes;             //  their bytes, counted as stats.bytes counts them
     uint64_t last_ms;
-    bool hot;                   //  may have committed events not yet fsynced
 } hrb_lmdb_rec_t;
 
-//  The record's size on disk: id, epoch, head, first, count, bytes, last_ms, hot.
-#define HRB_LMDB_REC_SIZE (8 + HR_EPOCH_LEN + 8 * 5 + 1)
+//  The record's size on disk: id, epoch, head, first, count, bytes, last_ms.
+#define HRB_LMDB_REC_SIZE (8 + HR_EPOCH_LEN + 8 * 5)
 
 struct _hrb_history_t {
     char name [HR_CHANNEL_MAX];
@@ -48,10 +47,8 @@ struct _hrb_history_t {
     uint64_t first_stamp;       //  store clock of the oldest event: the heap's key;
                                 //  0 until read (a channel opened with events)
     uint64_t saved_first_stamp;
-    uint64_t append_txn;        //  txn id of the last append (hot marks)
     size_t heap_index;          //  SIZE_MAX when not in the heap (no events)
     hr_list_t dirty;            //  in the store's dirty list when changed in the batch
-    hr_list_t hot;              //  in the store's hot list when rec.hot
 };
 
 typedef struct {
@@ -75,8 +72,8 @@ typedef struct {
     MDB_txn *reader;            //  a read-only txn kept reset between reads
     hrb_store_rc_t failed;      //  latched error of the lost batch, until rollback
     int failed_mdb;             //  its LMDB code (MAP_FULL grows the map at rollback)
-    bool broken;                //  an fsync failed: every batch fails from then on
-    bool sync_needed;           //  the batch set a hot mark: commit syncs
+    bool broken;                //  the syncer's fsync failed: every batch fails from
+                                //  then on (atomic: the syncer sets it)
     uint64_t next_id, saved_next_id;
     size_t map_size, map_max;
 
@@ -85,13 +82,12 @@ typedef struct {
     uint64_t mono_at_start;
     bool clock_started;
 
-    //  Recovery (scan's suspect): 0 none, 1 the hot channels, 2 all
+    //  Recovery (scan's suspect): 0 none, 2 all
     int suspect_rule;
 
     hrb_history_t **heap;       //  min-heap of handles with events, by first_stamp
     size_t heap_size, heap_cap;
     hr_list_t dirty;            //  handles changed in the batch
-    hr_list_t hot;              //  handles whose record has hot=1
 
     hrb_store_stats_t stats;    //  events, bytes, evicted_* now
     hrb_store_stats_t saved_stats;
@@ -133,7 +129,6 @@ hrb_store_rc_t hrb_lmdb_evict_oldest (hrb_lmdb_t *self, hrb_history_t *history);
 hrb_store_rc_t hrb_lmdb_evict_all (hrb_lmdb_t *self, hrb_history_t *history);
 //  Evicts globally oldest events until extra more bytes fit the budget.
 hrb_store_rc_t hrb_lmdb_fit (hrb_lmdb_t *self, uint64_t extra);
-void hrb_lmdb_hot_set (hrb_lmdb_t *self, hrb_history_t *history, bool hot);
 size_t hrb_lmdb_expire (hrb_store_t *base, size_t budget);
 //  Grows the map when more than 3/4 used (no txn open): -1 when it cannot.
 int hrb_lmdb_grow (hrb_lmdb_t *self, bool force);

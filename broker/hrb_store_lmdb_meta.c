@@ -54,7 +54,6 @@ hrb_lmdb_rec_pack (const hrb_lmdb_rec_t *rec, uint8_t out [HRB_LMDB_REC_SIZE])
     const uint64_t fields [] = { rec->head, rec->first, rec->count, rec->bytes, rec->last_ms };
     for (size_t i = 0; i < 5; i++, at += 8)
         hrb_lmdb_be64_put (at, fields [i]);
-    *at = rec->hot;
 }
 
 int
@@ -70,7 +69,6 @@ hrb_lmdb_rec_unpack (hrb_lmdb_rec_t *rec, const MDB_val *value)
     uint64_t *fields [] = { &rec->head, &rec->first, &rec->count, &rec->bytes, &rec->last_ms };
     for (size_t i = 0; i < 5; i++, at += 8)
         *fields [i] = hrb_lmdb_be64_get (at);
-    rec->hot = *at != 0;
     return rec->id? 0: -1;
 }
 
@@ -220,9 +218,13 @@ s_recover (hrb_lmdb_t *self, MDB_txn *txn)
         return;                 //  new, or stopped cleanly
     if (boot.mv_size == strlen (self->boot) && memcmp (boot.mv_data, self->boot, boot.mv_size) == 0)
         return;                 //  the process died, the OS kept every commit
+    //  Without a sync per commit (batch, off) LMDB's pages may reach the
+    //  disk in any order, and a page slot it reused may still hold an older,
+    //  well-formed version of a channel's record: no record can be trusted,
+    //  so every channel starts a new epoch
     int last = mode.mv_size == 1? *(uint8_t *) mode.mv_data: HRB_FSYNC_OFF;
     if (last != HRB_FSYNC_ALWAYS)
-        self->suspect_rule = last == HRB_FSYNC_BATCH? 1: 2;
+        self->suspect_rule = 2;
 }
 
 //  Sums what the channels hold, for stats (no event is read).
@@ -272,7 +274,7 @@ hrb_lmdb_env_open (hrb_lmdb_t *self, hr_buf_t *err)
         rc = mdb_env_set_mapsize (self->env, self->map_size);
     unsigned flags = MDB_NOTLS | MDB_NORDAHEAD;
     if (self->fsync != HRB_FSYNC_ALWAYS)
-        flags |= MDB_NOSYNC;   //  syncs are ours: the syncer, hot marks, destroy
+        flags |= MDB_NOSYNC;   //  syncs are ours: the syncer (batch), destroy
     //  MDB_WRITEMAP (off): a commit writes its pages in the map, not a
     //  malloc'd copy of each then pwritten; the file takes the map's size,
     //  its blocks allocated below (hrb_lmdb_reserve). No nested txn is
@@ -365,6 +367,11 @@ hrb_lmdb_meta_clean (hrb_lmdb_t *self)
 {
     MDB_txn *txn;
     uint8_t clean = 1;
+    //  Everything on disk first: a power loss during this sync must not
+    //  leave "clean" on disk ahead of data it vouches for
+    if (mdb_env_sync (self->env, 1))
+        return;
+    hrb_lmdb_count_fsync (self);
     if (mdb_txn_begin (self->env, NULL, 0, &txn))
         return;
     if (s_put (self, txn, "clean", &clean, 1)) {
@@ -433,7 +440,7 @@ hrb_lmdb_scan (hrb_store_t *base, hrb_store_channel_fn *channel, hrb_store_key_f
         hrb_store_state_t state = { .head = rec.head, .first = rec.first,
                                     .last_ms = rec.last_ms };
         memcpy (state.epoch, rec.epoch, HR_EPOCH_LEN);
-        state.suspect = self->suspect_rule == 2 || (self->suspect_rule == 1 && rec.hot);
+        state.suspect = self->suspect_rule == 2;
         if (channel)
             channel (arg, key.mv_data, key.mv_size, &state);
         seen [count++] = (s_seen_t) { rec.id, key.mv_data, key.mv_size };

@@ -30,7 +30,7 @@
 #define O_HISTORY_MEMORY { "history-memory", HR_OPT_BYTES, B (history_memory), "BYTES", "history of all channels, oldest evicted first", 0, 1LL << 40 }
 #define O_DATA_DIR { "data-dir", HR_OPT_STRING, B (data_dir), "DIR", "keep history on disk here (LMDB), so a restart keeps every channel's epoch, seq and history; none: in memory", 0, 0 }
 #define O_HISTORY_DISK { "history-disk", HR_OPT_BYTES, B (history_disk), "BYTES", "with --data-dir: history of all channels on disk, oldest evicted first", 1 << 20, 1LL << 40 }
-#define O_FSYNC { "fsync", HR_OPT_STRING, B (fsync), "always|batch|off", "with --data-dir: always: acknowledged events are on disk; batch: a power loss may take the last --fsync-interval of them (those channels restart in a new epoch); off: the OS writes when it likes", 0, 0 }
+#define O_FSYNC { "fsync", HR_OPT_STRING, B (fsync), "always|batch|off", "with --data-dir: always: acknowledged events are on disk; batch: a power loss may take the last --fsync-interval of them (every channel then restarts in a new epoch); off: the OS writes when it likes", 0, 0 }
 #define O_FSYNC_INTERVAL { "fsync-interval", HR_OPT_MILLIS, B (fsync_interval), "DURATION", "with --fsync batch: how often history is flushed to disk", 1, 60 * 1000 }
 #define O_DURABLE O_DATA_DIR, O_HISTORY_DISK, O_FSYNC, O_FSYNC_INTERVAL
 #define O_DEDUPE_WINDOW { "dedupe-window", HR_OPT_MILLIS, B (dedupe_window), "DURATION", "how long a publish id is remembered", 0, 30 * DAY }
