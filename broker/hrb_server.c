@@ -43,6 +43,10 @@
 //  (ms): the most a publish's acknowledgement waits for its batch.
 #define S_BATCH_EVENTS 8192
 #define S_BATCH_MS 10
+//  ...and until this many ROUTER requests were read into it: their answers
+//  go out together at its commit, and ROUTER drops what is over a client's
+//  S_ROUTER_SNDHWM unread messages (a turn reads at most S_BATCH more)
+#define S_BATCH_ROUTED 256
 
 //  What needs no file: CURVE options together, and no plain broker
 //  reachable from other machines (docs/security.md); in a cluster, the
@@ -155,6 +159,19 @@ s_store (hrb_server_t *self, hr_buf_t *err)
     hrb_streams_loaded_t loaded;
     if (hrb_streams_load (self->streams, s_load_key, self, &loaded, err) != 0)
         return -1;
+    //  What is over the bounds now (a smaller --history-disk or -age than
+    //  the store was written with) goes before the first publish, a
+    //  committed step at a time
+    while (self->store->ops->expire (self->store, S_EXPIRE_BUDGET) == S_EXPIRE_BUDGET)
+        if (self->store->ops->commit (self->store) != HRB_STORE_OK) {
+            hr_buf_printf (err, "cannot evict what is over the bounds from %s",
+                           config->data_dir);
+            return -1;
+        }
+    if (self->store->ops->commit (self->store) != HRB_STORE_OK) {
+        hr_buf_printf (err, "cannot evict what is over the bounds from %s", config->data_dir);
+        return -1;
+    }
     self->loaded_kept = loaded.kept;
     self->loaded_renewed = loaded.renewed;
     if (!self->store->durable)
@@ -412,6 +429,7 @@ s_commit_due (hrb_server_t *self, bool more)
 {
     return !self->outbox || !more || hrb_outbox_full (self->outbox)
         || hrb_outbox_count (self->outbox) >= S_BATCH_EVENTS
+        || self->batch_routed >= S_BATCH_ROUTED
         || hr_mono_ms () - self->batch_ms >= S_BATCH_MS;
 }
 
@@ -571,13 +589,16 @@ hrb_server_run (hrb_server_t *self)
         //  it, docs/protocol.md §4.)
         for (int i = 0; i < S_BATCH && s_handle_xpub (self); i++)
             ;
-        if (self->outbox && hrb_outbox_count (self->outbox) == 0)
+        if (self->outbox && hrb_outbox_count (self->outbox) == 0) {
             self->batch_ms = hr_mono_ms ();     //  a new batch starts
+            self->batch_routed = 0;
+        }
         int routed = 0, pulled = 0;
         while (routed < S_BATCH && !s_outbox_full (self) && hrb_ingest_router (self))
             routed++;
         while (pulled < S_BATCH && !s_outbox_full (self) && hrb_ingest_pull (self))
             pulled++;
+        self->batch_routed += (size_t) routed;
         if (self->replica)
             hrb_replica_serve (self->replica, S_BATCH);
         //  Events of this turn to their backups, and those they confirmed out

@@ -38,6 +38,7 @@ struct _hrb_server_t {
     hrb_outbox_t *outbox;       //  with a durable store: what the batch owes
     hrb_store_rc_t commit_rc;   //  the last commit's
     uint64_t batch_ms;          //  when the batch began (monotonic)
+    size_t batch_routed;        //  ROUTER requests read since it began
     size_t loaded_kept;         //  channels the store held at start, going on
     size_t loaded_renewed;      //  and those started again in a new epoch
     hr_buf_t history;           //  where history lives, for banners

@@ -296,6 +296,15 @@ hrb_lmdb_expire (hrb_store_t *base, size_t budget)
         self->stats.evicted_age++;
         evicted++;
     }
+    //  Over the disk budget outside an append (a restart with a smaller
+    //  --history-disk): a bounded step a call, so that no batch has to hold
+    //  the whole excess (LMDB's dirty pages of one txn are bounded)
+    while (evicted < budget && self->stats.bytes > self->max_disk && s_oldest (self)) {
+        if (hrb_lmdb_evict_oldest (self, self->heap [0]))
+            return evicted;
+        self->stats.evicted_memory++;
+        evicted++;
+    }
     s_expire_keys (self, now, budget);
     return evicted;
 }
