@@ -149,7 +149,8 @@ s_store (hrb_server_t *self, hr_buf_t *err)
         hrb_store_lmdb_config_t lmdb = {
             config->data_dir, (size_t) config->history_size, (uint64_t) config->history_age,
             (uint64_t) config->history_disk, HRB_FSYNC_BATCH,
-            (uint64_t) config->fsync_interval, (uint64_t) config->dedupe_window, NULL };
+            (uint64_t) config->fsync_interval, (uint64_t) config->dedupe_window,
+            (size_t) config->dedupe_max, NULL };
         hrb_fsync_parse (config->fsync, &lmdb.fsync);
         if (!(self->store = hrb_store_lmdb_new (&lmdb, err)))
             return -1;

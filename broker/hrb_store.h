@@ -187,6 +187,8 @@ typedef struct {
     hrb_fsync_t fsync;          //  --fsync
     uint64_t fsync_interval_ms; //  --fsync-interval (batch)
     uint64_t key_window_ms;     //  --dedupe-window: how long keys are kept
+    size_t key_max;             //  --dedupe-max: most keys kept, oldest dropped
+                                //  first (0: no cap)
     const char *boot_id;        //  this boot's id; NULL: /proc/sys/kernel/random/boot_id
                                 //  (tests pass another to play a machine restart)
 } hrb_store_lmdb_config_t;

@@ -300,7 +300,37 @@ s_key (hrb_store_t *base, hrb_history_t *history, const char *id, size_t id_len,
     MDB_val key = { HRB_LMDB_EVENT_KEY + id_len, key_bytes };
     MDB_val value = { sizeof value_bytes, value_bytes };
     int mrc = mdb_put (self->txn, self->keys, &key, &value, 0);
-    return mrc? hrb_lmdb_fail (self, mrc): HRB_STORE_OK;
+    if (mrc)
+        return hrb_lmdb_fail (self, mrc);
+    //  Bounded as the broker's own table is (--dedupe-max): the oldest goes
+    if (++self->key_count > self->key_max && self->key_max) {
+        MDB_cursor *cursor;
+        mrc = mdb_cursor_open (self->txn, self->keys, &cursor);
+        if (mrc == 0) {
+            mrc = mdb_cursor_get (cursor, &key, &value, MDB_FIRST);
+            if (mrc == 0)
+                mrc = mdb_cursor_del (cursor, 0);
+            mdb_cursor_close (cursor);
+        }
+        if (mrc)
+            return hrb_lmdb_fail (self, mrc);
+        self->key_count--;
+    }
+    return HRB_STORE_OK;
+}
+
+//  Idempotency keys stored, from the disk (at open, after a rollback).
+static void
+s_count_keys (hrb_lmdb_t *self)
+{
+    MDB_txn *txn;
+    MDB_stat stat;
+    self->key_count = 0;
+    if (mdb_txn_begin (self->env, NULL, MDB_RDONLY, &txn) == 0) {
+        if (mdb_stat (txn, self->keys, &stat) == 0)
+            self->key_count = stat.ms_entries;
+        mdb_txn_abort (txn);
+    }
 }
 
 //  Writes a dirty handle's record in the batch's txn.
@@ -399,6 +429,7 @@ s_rollback (hrb_store_t *base)
     }
     s_copy_counts (&self->stats, &self->saved_stats);
     self->next_id = self->saved_next_id;
+    s_count_keys (self);
     //  The map filled: grow it now (no txn open) so the next batch fits
     if (self->failed_mdb == MDB_MAP_FULL)
         hrb_lmdb_grow (self, true);
@@ -606,6 +637,7 @@ hrb_store_lmdb_new (const hrb_store_lmdb_config_t *config, hr_buf_t *err)
     self->fsync = config->fsync;
     self->fsync_interval_ms = config->fsync_interval_ms? config->fsync_interval_ms: 100;
     self->key_window_ms = config->key_window_ms;
+    self->key_max = config->key_max;
     if (config->boot_id)
         snprintf (self->boot, sizeof self->boot, "%s", config->boot_id);
     else
@@ -626,6 +658,7 @@ hrb_store_lmdb_new (const hrb_store_lmdb_config_t *config, hr_buf_t *err)
     }
     s_copy_counts (&self->saved_stats, &self->stats);
     self->saved_next_id = self->next_id;
+    s_count_keys (self);
     if (self->fsync == HRB_FSYNC_BATCH && hrb_lmdb_syncer_start (self)) {
         hr_buf_printf (err, "cannot start the fsync thread: %s", strerror (errno));
         s_free (self);

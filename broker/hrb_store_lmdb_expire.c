@@ -263,8 +263,10 @@ s_expire_keys (hrb_lmdb_t *self, uint64_t now, size_t budget)
         if (key.mv_size < 8 || hrb_lmdb_be64_get (key.mv_data) >= cutoff)
             break;
         rc = mdb_cursor_del (cursor, 0);
-        if (rc == 0)
+        if (rc == 0) {
+            self->key_count -= self->key_count > 0;
             any = mdb_cursor_get (cursor, &key, &value, MDB_FIRST) == 0;
+        }
     }
     mdb_cursor_close (cursor);
     if (rc)

@@ -60,6 +60,8 @@ typedef struct {
     hrb_fsync_t fsync;
     uint64_t fsync_interval_ms;
     uint64_t key_window_ms;
+    size_t key_max;             //  0: no cap
+    size_t key_count;           //  keys stored (counted at open and after a rollback)
     char boot [64];
 
     int dir_fd;                 //  holds the directory's lock (flock), -1 when none

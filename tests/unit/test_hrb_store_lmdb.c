@@ -469,6 +469,43 @@ test_age_counts_on_the_clock_carried_across_restarts (void **unused)
     store->ops->destroy (&store);
 }
 
+//  At most key_max keys are kept, the oldest dropped first, also across a
+//  reopen (the count comes from the disk) and a failed batch.
+static void
+test_keys_are_bounded_by_key_max (void **unused)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000, 3600000, 1 << 24);
+    config.key_max = 3;
+    hrb_store_t *store = tu_lmdb_new (&config);
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    tu_append_range (store, a, "a", 1, 6, 10);
+    const char *ids [] = { "k1", "k2", "k3", "k4" };
+    for (int i = 0; i < 4; i++) {
+        tu_now += 10;
+        tu_store_key (store, a, ids [i], (uint64_t) i + 1);
+    }
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+    assert_int_equal (tu_entries (tu_dir, "keys"), 3);
+    store = tu_lmdb_new (&config);
+    a = tu_open (store, "a", &state);
+    tu_now += 10;
+    tu_store_key (store, a, "k5", 5);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+    store = tu_lmdb_new (&config);
+    tu_scan_t scan;
+    tu_scan (store, &scan);
+    assert_int_equal (scan.keys, 3);
+    assert_string_equal (scan.key_ids [0], "k3");
+    assert_string_equal (scan.key_ids [2], "k5");
+    store->ops->destroy (&store);
+}
+
 static void
 test_keys_expire_after_the_key_window (void **unused)
 {
@@ -649,6 +686,7 @@ main (void)
         S_CASE (test_failed_batch_rolls_back),
         S_CASE (test_a_gap_dropped_in_a_failed_batch_comes_back),
         S_CASE (test_age_counts_on_the_clock_carried_across_restarts),
+        S_CASE (test_keys_are_bounded_by_key_max),
         S_CASE (test_keys_expire_after_the_key_window),
         S_CASE (test_refuses_paths_it_cannot_use),
         S_CASE (test_refuses_a_foreign_data_file),
