@@ -3,26 +3,17 @@
     stream without history, refuse otherwise), the memory they count, and
     the expiry budget.  */
 #include "hrb_stream.h"
+#include "store_fixture.h"
 
 #include "support.h"
 
 #define K(text) text, strlen (text)
 
-//  The store's clock: the ts of the last event sequenced, or the time an
-//  expiry runs at (the tests' time line)
-static uint64_t s_now;
-
-static uint64_t
-s_clock (void)
-{
-    return s_now;
-}
-
 static hrb_store_t *
 s_mem (size_t max_count, uint64_t max_age_ms, uint64_t max_bytes)
 {
     hrb_store_t *store = hrb_store_mem_new (max_count, max_age_ms, max_bytes);
-    store->clock = s_clock;
+    store->clock = tu_clock;
     return store;
 }
 
@@ -30,7 +21,7 @@ s_mem (size_t max_count, uint64_t max_age_ms, uint64_t max_bytes)
 static size_t
 s_expire (hrb_store_t *store, uint64_t now_ms)
 {
-    s_now = now_ms;
+    tu_now = now_ms;
     return store->ops->expire (store, SIZE_MAX);
 }
 
@@ -59,7 +50,7 @@ static void
 s_sequence (hrb_streams_t *streams, hrb_stream_t *stream, uint64_t ts)
 {
     stream->sequenced = ++stream->seq;
-    s_now = ts;
+    tu_now = ts;
     hrb_streams_append (streams, stream, stream->seq, ts, "x", 1);
 }
 
@@ -199,7 +190,7 @@ s_publish (hrb_streams_t *streams, const char *name, uint64_t now)
     hrb_stream_t *stream = hrb_streams_ensure (streams, name, strlen (name), now);
     if (stream) {
         stream->sequenced = ++stream->seq;
-        s_now = now;
+        tu_now = now;
         hrb_streams_append (streams, stream, stream->seq, now, "x", 1);
     }
     return stream;

@@ -2,6 +2,7 @@
     idempotency window and the channel streams are in test_hrb_dedupe.c
     and test_hrb_stream.c.  */
 #include "hrb_store.h"
+#include "store_fixture.h"
 
 #include <setjmp.h>
 #include <stdarg.h>
@@ -20,21 +21,13 @@
 //  --------------------------------------------------------------------
 //  Store helpers
 
-//  The store's clock: the ts of the last append, or the time an expiry
-//  runs at (the tests' time line)
-static uint64_t s_now;
-
-static uint64_t
-s_clock (void)
-{
-    return s_now;
-}
-
+//  The store's clock (store_fixture.h's tu_now): the ts of the last
+//  append, or the time an expiry runs at (the tests' time line)
 static hrb_store_t *
 s_mem (size_t max_count, uint64_t max_age_ms, uint64_t max_bytes)
 {
     hrb_store_t *store = hrb_store_mem_new (max_count, max_age_ms, max_bytes);
-    store->clock = s_clock;
+    store->clock = tu_clock;
     return store;
 }
 
@@ -52,7 +45,7 @@ s_open (hrb_store_t *store)
 static size_t
 s_expire (hrb_store_t *store, uint64_t now_ms, size_t budget)
 {
-    s_now = now_ms;
+    tu_now = now_ms;
     return store->ops->expire (store, budget);
 }
 
@@ -82,7 +75,7 @@ s_append (hrb_store_t *store, hrb_history_t *history, uint64_t seq, uint64_t ts)
 {
     char body [16];
     snprintf (body, sizeof body, "ev%-8llu", (unsigned long long) seq);
-    s_now = ts;
+    tu_now = ts;
     assert_int_equal (store->ops->append (store, history, seq, ts, body, 10), HRB_STORE_OK);
 }
 
