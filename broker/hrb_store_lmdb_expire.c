@@ -137,17 +137,40 @@ s_next (MDB_cursor *cursor, uint64_t id, uint64_t seq, uint64_t *found, uint64_t
     return 0;
 }
 
+//  The batch's cursor on "events", for deleting events of history (its
+//  record marked changed in the batch); NULL with the error in *rc.
+static MDB_cursor *
+s_evict_cursor (hrb_lmdb_t *self, hrb_history_t *history, hrb_store_rc_t *rc)
+{
+    if ((*rc = hrb_lmdb_begin (self)))
+        return NULL;
+    hrb_lmdb_touch (self, history);
+    MDB_cursor *cursor = hrb_lmdb_cursor (self);
+    if (!cursor)
+        *rc = hrb_lmdb_fail (self, EIO);
+    return cursor;
+}
+
+//  A history with no event left: its counts out of the totals, out of the
+//  heap.
+static void
+s_emptied (hrb_lmdb_t *self, hrb_history_t *history)
+{
+    hrb_lmdb_rec_t *rec = &history->rec;
+    self->stats.events -= rec->count;
+    self->stats.bytes -= rec->bytes;
+    rec->count = rec->bytes = rec->first = 0;
+    hrb_lmdb_heap_remove (self, history);
+}
+
 hrb_store_rc_t
 hrb_lmdb_evict_oldest (hrb_lmdb_t *self, hrb_history_t *history)
 {
-    hrb_store_rc_t result = hrb_lmdb_begin (self);
-    if (result)
-        return result;
-    hrb_lmdb_touch (self, history);
-    hrb_lmdb_rec_t *rec = &history->rec;
-    MDB_cursor *cursor = hrb_lmdb_cursor (self);
+    hrb_store_rc_t result;
+    MDB_cursor *cursor = s_evict_cursor (self, history, &result);
     if (!cursor)
-        return hrb_lmdb_fail (self, EIO);
+        return result;
+    hrb_lmdb_rec_t *rec = &history->rec;
     uint64_t cost = 0;
     int rc = s_delete (self, cursor, rec->id, rec->first, &cost);
     //  A first seq with no event: the record and the events disagree (a
@@ -171,37 +194,26 @@ hrb_lmdb_evict_oldest (hrb_lmdb_t *self, hrb_history_t *history)
         history->first_stamp = stamp;
         hrb_lmdb_heap_update (self, history);
     }
-    else {
-        //  Nothing left (count says otherwise only if they disagree)
-        self->stats.events -= rec->count;
-        self->stats.bytes -= rec->bytes;
-        rec->count = rec->bytes = rec->first = 0;
-        hrb_lmdb_heap_remove (self, history);
-    }
+    else        //  nothing left (count says otherwise only if they disagree)
+        s_emptied (self, history);
     return HRB_STORE_OK;
 }
 
 hrb_store_rc_t
 hrb_lmdb_evict_all (hrb_lmdb_t *self, hrb_history_t *history)
 {
-    hrb_store_rc_t result = hrb_lmdb_begin (self);
-    if (result)
-        return result;
-    hrb_lmdb_touch (self, history);
-    hrb_lmdb_rec_t *rec = &history->rec;
-    MDB_cursor *cursor = hrb_lmdb_cursor (self);
+    hrb_store_rc_t result;
+    MDB_cursor *cursor = s_evict_cursor (self, history, &result);
     if (!cursor)
-        return hrb_lmdb_fail (self, EIO);
+        return result;
+    hrb_lmdb_rec_t *rec = &history->rec;
     int rc = 0;
     uint64_t seq = 0, stamp;
     while (rc == 0 && s_next (cursor, rec->id, seq, &seq, &stamp) == 0)
         rc = mdb_cursor_del (cursor, 0);
     if (rc)
         return hrb_lmdb_fail (self, rc);
-    self->stats.events -= rec->count;
-    self->stats.bytes -= rec->bytes;
-    rec->count = rec->bytes = rec->first = 0;
-    hrb_lmdb_heap_remove (self, history);
+    s_emptied (self, history);
     return HRB_STORE_OK;
 }
 
