@@ -155,6 +155,14 @@ typedef struct {
     hrb_store_rc_t (*scan) (hrb_store_t *self, hrb_store_channel_fn *channel,
                             hrb_store_key_fn *key, void *arg, hr_buf_t *err);
     void (*stats) (hrb_store_t *self, hrb_store_stats_t *stats);
+    //  In a cluster: the number of the last view whose changes to the
+    //  channels (drops, takeovers) the store holds, as set_view left it at
+    //  the last commit (0: none). A restarted broker keeps its channels
+    //  only when it is the view it saved (docs/cluster.md, "Durable
+    //  history in a cluster"). The memory store keeps it while it lives.
+    uint64_t (*view) (hrb_store_t *self);
+    //  Sets it, in the batch: stored by the next commit, undone by rollback.
+    void (*set_view) (hrb_store_t *self, uint64_t view);
     //  Commits what is left, records a clean stop, frees everything. Every
     //  handle must have been released or dropped.
     void (*destroy) (hrb_store_t **self_p);

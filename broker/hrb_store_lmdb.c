@@ -407,6 +407,7 @@ s_commit (hrb_store_t *base)
     }
     s_copy_counts (&self->saved_stats, &self->stats);
     self->saved_next_id = self->next_id;
+    self->saved_view = self->view;
     s_account (self, started);
     return result;
 }
@@ -429,6 +430,7 @@ s_rollback (hrb_store_t *base)
     }
     s_copy_counts (&self->stats, &self->saved_stats);
     self->next_id = self->saved_next_id;
+    self->view = self->saved_view;
     s_count_keys (self);
     //  The map filled: grow it now (no txn open) so the next batch fits
     if (self->failed_mdb == MDB_MAP_FULL)
@@ -595,11 +597,27 @@ s_destroy (hrb_store_t **base_p)
     *base_p = NULL;
 }
 
+static uint64_t
+s_view (hrb_store_t *base)
+{
+    return ((hrb_lmdb_t *) base)->saved_view;
+}
+
+//  Opens the batch, so that its commit writes the mark even when nothing
+//  else changed.
+static void
+s_set_view (hrb_store_t *base, uint64_t view)
+{
+    hrb_lmdb_t *self = (hrb_lmdb_t *) base;
+    if (hrb_lmdb_begin (self) == HRB_STORE_OK)
+        self->view = view;
+}
+
 static const hrb_store_ops_t s_ops = {
     .open = s_open, .set_epoch = s_set_epoch, .append = s_append, .key = s_key,
     .commit = s_commit, .rollback = s_rollback, .release = s_release, .drop = s_drop,
     .first = s_first, .read = s_read, .expire = hrb_lmdb_expire, .scan = hrb_lmdb_scan,
-    .stats = s_stats, .destroy = s_destroy
+    .stats = s_stats, .view = s_view, .set_view = s_set_view, .destroy = s_destroy
 };
 
 //  This boot's id, as the kernel gives it.

@@ -77,6 +77,7 @@ typedef struct {
     bool broken;                //  the syncer's fsync failed: every batch fails from
                                 //  then on (atomic: the syncer sets it)
     uint64_t next_id, saved_next_id;
+    uint64_t view, saved_view;  //  the view mark (hrb_store.h): in the batch, committed
     size_t map_size, map_max;
 
     //  The store clock: anchor + (base.clock () - mono_at_start)
@@ -150,7 +151,7 @@ uint64_t hrb_lmdb_be64_get (const uint8_t *in);
 //  Opens the environment, checks the format, decides the recovery, writes
 //  clean=0 and syncs. -1 with a reason in err.
 int hrb_lmdb_env_open (hrb_lmdb_t *self, hr_buf_t *err);
-//  Writes clock and next_id to meta in the batch's txn.
+//  Writes clock, next_id and the view mark to meta in the batch's txn.
 int hrb_lmdb_meta_commit (hrb_lmdb_t *self);
 //  Records a clean stop (after the last commit) and syncs.
 void hrb_lmdb_meta_clean (hrb_lmdb_t *self);

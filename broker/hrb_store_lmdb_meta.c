@@ -2,7 +2,7 @@
     itself, the recovery after a crash, and the start-up scan.
 
     Layout, in one environment in the data directory:
-      "meta"      format, clean, boot, fsync, clock, next_id
+      "meta"      format, clean, boot, fsync, clock, next_id, view
       "channels"  name -> record (hrb_lmdb_rec_t, packed)
       "events"    (u64 id, u64 seq) big-endian -> (u64 stamp, envelope)
       "keys"      (u64 stamp, u64 id, key) big-endian -> (u64 seq, epoch)
@@ -324,6 +324,7 @@ hrb_lmdb_env_open (hrb_lmdb_t *self, hr_buf_t *err)
     uint64_t wall = hr_wall_ms ();
     self->anchor = clock > wall? clock: wall;
     self->next_id = s_get_u64 (self, txn, "next_id", 1);
+    self->view = self->saved_view = s_get_u64 (self, txn, "view", 0);
     uint8_t dirty = 0, mode = (uint8_t) self->fsync;
     rc = s_totals (self, txn);
     if (rc == 0)
@@ -359,6 +360,8 @@ hrb_lmdb_meta_commit (hrb_lmdb_t *self)
     int rc = s_put_u64 (self, self->txn, "clock", hrb_lmdb_clock (self));
     if (rc == 0 && self->next_id != self->saved_next_id)
         rc = s_put_u64 (self, self->txn, "next_id", self->next_id);
+    if (rc == 0 && self->view != self->saved_view)
+        rc = s_put_u64 (self, self->txn, "view", self->view);
     return rc;
 }
 

@@ -46,6 +46,7 @@ typedef struct {
     uint64_t max_bytes;
     s_node_t *oldest, *newest;
     hrb_store_stats_t stats;
+    uint64_t view, batch_view;  //  the view mark: committed, and in the batch
 } s_store_t;
 
 static hrb_history_t *
@@ -179,12 +180,28 @@ s_key (hrb_store_t *base, hrb_history_t *history, const char *id, size_t id_len,
 static hrb_store_rc_t
 s_commit (hrb_store_t *base)
 {
+    s_store_t *self = (s_store_t *) base;
+    self->view = self->batch_view;
     return HRB_STORE_OK;
 }
 
 static void
 s_rollback (hrb_store_t *base)
 {
+    s_store_t *self = (s_store_t *) base;
+    self->batch_view = self->view;
+}
+
+static uint64_t
+s_view (hrb_store_t *base)
+{
+    return ((s_store_t *) base)->view;
+}
+
+static void
+s_set_view (hrb_store_t *base, uint64_t view)
+{
+    ((s_store_t *) base)->batch_view = view;
 }
 
 static uint64_t
@@ -257,7 +274,7 @@ static const hrb_store_ops_t s_ops = {
     .open = s_open, .set_epoch = s_set_epoch, .append = s_append, .key = s_key,
     .commit = s_commit, .rollback = s_rollback, .release = s_drop, .drop = s_drop,
     .first = s_first, .read = s_read, .expire = s_expire, .scan = s_scan, .stats = s_stats,
-    .destroy = s_destroy
+    .view = s_view, .set_view = s_set_view, .destroy = s_destroy
 };
 
 hrb_store_t *
