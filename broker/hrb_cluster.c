@@ -633,6 +633,12 @@ hrb_cluster_writable (hrb_cluster_t *self, int to)
         && (events & ZMQ_POLLOUT);
 }
 
+void
+hrb_cluster_keep (hrb_cluster_t *self)
+{
+    hrb_view_keep (self->sm);
+}
+
 const hrb_view_t *
 hrb_cluster_view (hrb_cluster_t *self)
 {

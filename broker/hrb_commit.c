@@ -1,17 +1,26 @@
-/*  hrb_commit: the broker's commit step with a durable store (--data-dir).
+/*  hrb_commit: the broker's steps with a durable store (--data-dir).
 
     A publish is sequenced and appended to the store's batch at once
     (hrb_ingest), and waits in the outbox; once per loop turn the batch is
     committed, and only then are its events sent on the stream and its
-    publishes acknowledged, so that nothing a client saw can be lost by a
-    crash (docs/operations.md, "Durable history"). When the store refuses
-    the batch, it is rolled back, every stream it touched goes back to its
-    last stored seq, every key it held is forgotten, and every publish of
-    it is answered with the error: nothing of it was published.  */
+    publishes acknowledged (with --replication sync: sent to their backups,
+    then published once they hold them), so that nothing anyone saw can be
+    lost by a crash (docs/operations.md, "Durable history"). When the store
+    refuses the batch, it is rolled back, every stream it touched goes back
+    to its last stored seq, every key it held is forgotten, and every
+    publish of it is answered with the error: nothing of it was published.
+
+    In a cluster (docs/cluster.md, "Durable history in a cluster") each view
+    install is committed with the view's number as the store's view mark,
+    and a restarted broker keeps its stored channels only when that mark is
+    the view it saved: then it comes back as the owner it was, as if it had
+    been paused; otherwise it keeps nothing.  */
 #include "hrb_server_impl.h"
+#include "hr_cluster.h"
 #include "hr_log.h"
 #include "hr_time.h"
 
+#include <assert.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -31,13 +40,36 @@ hrb_ingest_unsequence (hrb_server_t *self, hrb_stream_t *stream)
 }
 
 //  Stored: the stream's head moves on (hrb_outbox_fn; reader lock held).
+//  With --replication sync it moves when the backup holds the event
+//  (hrb_ingest_release).
 static void
 s_advance (void *arg, const hrb_outbox_item_t *item)
 {
     hrb_server_t *self = arg;
     hrb_stream_t *stream = hrb_streams_find (self->streams, item->ch, item->ch_len);
-    if (item->envelope && stream && item->seq > stream->seq)
+    if (item->envelope && stream && item->seq > stream->seq && !self->repl)
         stream->seq = item->seq;
+}
+
+//  Stored, with --replication sync: to the channel's backup, and a repeat
+//  waits with its event; both are answered when the backup holds it.
+static void
+s_replicate (hrb_server_t *self, const hrb_outbox_item_t *item)
+{
+    hrb_sync_t *sync = hrb_repl_sync (self->repl);
+    if (item->envelope) {
+        int rc = hrb_sync_add (sync, item->ch, item->ch_len,
+                               hrb_repl_backup_of (self->repl, item->ch, item->ch_len),
+                               item->seq, item->seq == 1, item->envelope, item->size, item->id,
+                               item->id_len, item->to, item->to_len);
+        //  Room for the whole batch was checked as it grew (hrb_ingest),
+        //  and no view was installed since (one commits the batch first)
+        assert (rc == 0);
+        (void) rc;
+    }
+    else
+    if (hrb_sync_wait (sync, item->ch, item->ch_len, item->seq, item->to, item->to_len) != 0)
+        hrb_ingest_answer (self, item->to, item->to_len, HR_E_OVERLOADED, 0, NULL, false);
 }
 
 //  Stored: sent and acknowledged (hrb_outbox_fn).
@@ -45,6 +77,10 @@ static void
 s_publish (void *arg, const hrb_outbox_item_t *item)
 {
     hrb_server_t *self = arg;
+    if (self->repl) {
+        s_replicate (self, item);
+        return;
+    }
     hrb_stream_t *stream = hrb_streams_find (self->streams, item->ch, item->ch_len);
     if (item->envelope) {
         hr_buf_t body = { (char *) item->envelope, item->size, item->size };
@@ -81,11 +117,11 @@ s_refuse (void *arg, const hrb_outbox_item_t *item)
     hrb_ingest_answer (self, item->to, item->to_len, error, 0, NULL, false);
 }
 
-void
+bool
 hrb_ingest_commit (hrb_server_t *self)
 {
     if (!self->outbox)
-        return;
+        return true;
     self->commit_rc = self->store->ops->commit (self->store);
     hrb_reader_lock (self->reader);
     if (self->commit_rc == HRB_STORE_OK)
@@ -106,4 +142,85 @@ hrb_ingest_commit (hrb_server_t *self)
         hrb_outbox_visit (self->outbox, s_refuse, self);
     }
     hrb_outbox_clear (self->outbox);
+    return self->commit_rc == HRB_STORE_OK;
+}
+
+static bool
+s_keep_none (void *arg, const hrb_stream_t *stream)
+{
+    return false;
+}
+
+void
+hrb_ingest_commit_view (hrb_server_t *self, uint64_t number)
+{
+    if (!self->store->durable)
+        return;
+    if (!self->diverged)
+        self->store->ops->set_view (self->store, number);
+    if (self->store->ops->commit (self->store) == HRB_STORE_OK)
+        return;
+    //  What the store holds is not what this broker owns now, and never
+    //  will be: no stream may go on from it, now or after a restart
+    self->store->ops->rollback (self->store);
+    self->diverged = true;
+    size_t dropped = hrb_streams_retain (self->streams, s_keep_none, NULL);
+    if (self->store->ops->commit (self->store) != HRB_STORE_OK)
+        self->store->ops->rollback (self->store);
+    char count [24];
+    snprintf (count, sizeof count, "%zu", dropped);
+    hr_log_error ("history: a view install could not be stored; its channels start new "
+                  "epochs, and a restart keeps none of them", "channels", count);
+}
+
+bool
+hrb_ingest_key_wanted (hrb_server_t *self, const char *ch, size_t len)
+{
+    if (!self->cluster)
+        return true;
+    return self->keep
+        && hr_cluster_owner (hrb_cluster_file (self->cluster), ch, len,
+                             hrb_cluster_view (self->cluster)->owners)
+           == hrb_cluster_index (self->cluster);
+}
+
+static bool
+s_wanted (void *arg, const hrb_stream_t *stream)
+{
+    return hrb_ingest_key_wanted (arg, stream->name, strlen (stream->name));
+}
+
+int
+hrb_ingest_keep_loaded (hrb_server_t *self, hr_buf_t *err)
+{
+    uint64_t saved = hrb_cluster_view (self->cluster)->number;
+    uint64_t mark = self->store->ops->view (self->store);
+    size_t loaded = hrb_streams_count (self->streams);
+    size_t dropped = hrb_streams_retain (self->streams, s_wanted, self);
+    if (self->store->ops->commit (self->store) != HRB_STORE_OK) {
+        hr_buf_printf (err, "cannot drop the channels this broker does not own from %s",
+                       self->config->data_dir);
+        return -1;
+    }
+    char view [24], stored [24], kept [24], gone [24];
+    snprintf (view, sizeof view, "%llu", (unsigned long long) saved);
+    snprintf (stored, sizeof stored, "%llu", (unsigned long long) mark);
+    snprintf (kept, sizeof kept, "%zu", loaded - dropped);
+    snprintf (gone, sizeof gone, "%zu", dropped);
+    if (self->keep) {
+        hrb_cluster_keep (self->cluster);
+        hr_log_info ("history: kept the channels owned in the saved view", "view", view,
+                     "channels", kept, "dropped", gone);
+    }
+    else
+    if (loaded)
+        hr_log_warn ("history: the store is not in step with the saved view (a crash "
+                     "during a view install, or another broker's data); its channels "
+                     "start new epochs", "view", view, "store_view", stored,
+                     "dropped", gone);
+    size_t left = loaded - dropped;
+    if (self->loaded_renewed > left)
+        self->loaded_renewed = left;
+    self->loaded_kept = left - self->loaded_renewed;
+    return 0;
 }

@@ -143,12 +143,17 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
     ev.head = false;
     hr_buf_reset (&self->frame);
     hr_event_encode (&ev, &self->frame);
-    if (sync && !hrb_sync_room (sync, self->frame.size + in->ch_len + to->size)) {
+    //  With a durable store the batch's events join the machine at its
+    //  commit: room for them all
+    size_t pending = self->outbox? hrb_outbox_bytes (self->outbox)
+                                   + hrb_outbox_count (self->outbox) * HRB_SYNC_ITEM_OVERHEAD
+                                 : 0;
+    if (sync && !hrb_sync_room (sync, self->frame.size + in->ch_len + to->size + pending)) {
         hrb_reader_unlock (self->reader);
         return HR_E_OVERLOADED;
     }
     stream->sequenced = ev.seq;
-    if (!sync) {
+    if (!sync || self->outbox) {
         hrb_store_rc_t stored = hrb_streams_append (self->streams, stream, ev.seq, now,
                                                     self->frame.data, self->frame.size);
         if (stored == HRB_STORE_OK && in->id)
@@ -169,7 +174,7 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
     if (in->id)
         hrb_dedupe_insert (self->dedupe, in->ch, in->ch_len, in->id, in->id_len,
                            now, ev.seq, stream->epoch);
-    if (sync) {
+    if (sync && !self->outbox) {
         int rc = hrb_sync_add (sync, in->ch, in->ch_len,
                                hrb_repl_backup_of (self->repl, in->ch, in->ch_len), ev.seq,
                                ev.seq == 1, self->frame.data, self->frame.size, in->id,
@@ -180,7 +185,8 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
         return HR_OK;
     }
     if (self->outbox) {
-        //  Sent and acknowledged once its batch is stored (hrb_ingest_commit)
+        //  Sent and acknowledged (or to its backup) once its batch is
+        //  stored (hrb_ingest_commit)
         hrb_outbox_item_t item = { in->ch, in->ch_len, ev.seq, self->frame.data,
                                    self->frame.size, to->bytes, to->size, in->id, in->id_len };
         hrb_outbox_add (self->outbox, &item);
@@ -241,8 +247,9 @@ hrb_ingest_release (void *arg, const hrb_sync_item_t *item, hrb_sync_outcome_t o
             if (!self->installing)
                 hrb_reader_lock (self->reader);
             stream->seq = item->seq;
-            hrb_streams_append (self->streams, stream, item->seq, hr_wall_ms (),
-                                item->envelope, item->size);
+            if (!self->outbox)          //  a durable store has it already
+                hrb_streams_append (self->streams, stream, item->seq, hr_wall_ms (),
+                                    item->envelope, item->size);
             if (!self->installing)
                 hrb_reader_unlock (self->reader);
             hr_buf_t body = { (char *) item->envelope, item->size, item->size };
@@ -610,6 +617,16 @@ static void
 s_whole (void *arg, const char *ch, size_t len)
 {
     hrb_server_t *self = arg;
+    //  Stored before its old owner is told to drop its copy; if it cannot
+    //  be, the channel starts a new epoch here rather than lose history
+    if (!hrb_ingest_commit (self)) {
+        hrb_reader_lock (self->reader);
+        hrb_stream_t *stream = hrb_streams_find (self->streams, ch, len);
+        if (stream)
+            hrb_streams_remove (self->streams, stream);
+        hrb_reader_unlock (self->reader);
+        return;
+    }
     if (self->repl)
         hrb_sync_track (hrb_repl_sync (self->repl), ch, len,
                         hrb_repl_backup_of (self->repl, ch, len));

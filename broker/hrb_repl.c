@@ -31,6 +31,7 @@ struct _hrb_repl_t {
     hrb_view_t view, previous;  //  while installing
     zhashx_t *taken;            //  channels taken over at the last install
     hr_buf_t frame, events;     //  scratch: a frame, a snapshot's events
+    uint64_t snapshot_head;     //  the head of the stream being snapshot
     hr_buf_t spans;             //  hrb_peer_span_t
     uint64_t kept, renewed;     //  takeovers keeping the epoch, starting a new one
     uint64_t next_tick;
@@ -89,10 +90,14 @@ s_add_event (hrb_repl_t *self, uint64_t seq, const void *bytes, size_t size)
     hr_buf_put (&self->spans, &span, sizeof span);
 }
 
+//  A stored event up to the published head: with a durable store those
+//  past it are stored already but still waiting (s_waiting adds them).
 static void
 s_stored (void *arg, uint64_t seq, const void *bytes, size_t size)
 {
-    s_add_event (arg, seq, bytes, size);
+    hrb_repl_t *self = arg;
+    if (seq <= self->snapshot_head)
+        s_add_event (self, seq, bytes, size);
 }
 
 static void
@@ -149,6 +154,7 @@ s_snapshot (void *arg, int to, uint64_t number, uint64_t first_r, bool first, ui
     hr_buf_reset (&self->events);
     hr_buf_reset (&self->spans);
     self->ops.lock (self->arg, true);
+    self->snapshot_head = stream->seq;
     self->store->ops->read (self->store, stream->history, 0, SIZE_MAX, s_stored, self);
     self->ops.lock (self->arg, false);
     hrb_sync_visit (self->sync, ch, len, s_waiting, self);
@@ -442,7 +448,7 @@ hrb_repl_installed (hrb_repl_t *self, const hrb_view_t *view, const hrb_view_t *
             }
         }
         if (taken) {
-            hrb_replica_take_keys (self->replica, self->dedupe, s_taken, self);
+            hrb_replica_take_keys (self->replica, self->dedupe, self->streams, s_taken, self);
             char count [24];
             snprintf (count, sizeof count, "%zu", taken);
             hr_log_info ("took over channels with their epochs", "channels", count);
@@ -450,6 +456,15 @@ hrb_repl_installed (hrb_repl_t *self, const hrb_view_t *view, const hrb_view_t *
     }
     hrb_backup_install (self->backup, view->number);
     hrb_streams_recent (self->streams, 0, s_track, self);
+}
+
+void
+hrb_repl_resume (hrb_repl_t *self)
+{
+    self->view = *hrb_cluster_view (self->cluster);
+    self->previous = (hrb_view_t) { 0 };
+    hrb_sync_install (self->sync, self->view.number, s_backup_on, self);
+    hrb_repl_installed (self, &self->view, &self->previous);
 }
 
 //  Gauges, and channels whose streams are gone forgotten.

@@ -572,6 +572,7 @@ hrb_replica_take (hrb_replica_t *self, const char *ch, size_t len, hrb_streams_t
 
 typedef struct {
     hrb_dedupe_t *dedupe;
+    hrb_streams_t *streams;
     bool (*taken) (void *arg, const char *ch, size_t len);
     void *arg;
     uint64_t now;
@@ -582,15 +583,19 @@ s_key (void *arg, const char *ch, size_t ch_len, const char *id, size_t id_len, 
        const char *epoch)
 {
     s_keys_t *keys = arg;
-    if (keys->taken (keys->arg, ch, ch_len))
-        hrb_dedupe_insert (keys->dedupe, ch, ch_len, id, id_len, keys->now, seq, epoch);
+    if (!keys->taken (keys->arg, ch, ch_len))
+        return;
+    hrb_dedupe_insert (keys->dedupe, ch, ch_len, id, id_len, keys->now, seq, epoch);
+    hrb_stream_t *stream = keys->streams? hrb_streams_find (keys->streams, ch, ch_len): NULL;
+    if (stream && memcmp (stream->epoch, epoch, HR_EPOCH_LEN) == 0)
+        hrb_streams_key (keys->streams, stream, id, id_len, seq);
 }
 
 void
-hrb_replica_take_keys (hrb_replica_t *self, hrb_dedupe_t *dedupe,
+hrb_replica_take_keys (hrb_replica_t *self, hrb_dedupe_t *dedupe, hrb_streams_t *streams,
                        bool (*taken) (void *arg, const char *ch, size_t len), void *arg)
 {
-    s_keys_t keys = { dedupe, taken, arg, hr_wall_ms () };
+    s_keys_t keys = { dedupe, streams, taken, arg, hr_wall_ms () };
     hrb_dedupe_visit (self->keys, keys.now, s_key, &keys);
 }
 

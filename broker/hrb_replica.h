@@ -124,9 +124,11 @@ hrb_stream_t *hrb_replica_take (hrb_replica_t *self, const char *ch, size_t len,
 void hrb_replica_visit (hrb_replica_t *self, bool (*visit) (void *arg, hrb_stream_t *stream),
                         void *arg);
 
-//  Copies into dedupe the keys of every channel taken returns true for
-//  (one pass over the replica's keys, for all channels taken at once).
-void hrb_replica_take_keys (hrb_replica_t *self, hrb_dedupe_t *dedupe,
+//  Copies into dedupe, and into the store of streams (whose stream of the
+//  channel was made by hrb_replica_take), the keys of every channel taken
+//  returns true for (one pass over the replica's keys, for all channels
+//  taken at once).
+void hrb_replica_take_keys (hrb_replica_t *self, hrb_dedupe_t *dedupe, hrb_streams_t *streams,
                             bool (*taken) (void *arg, const char *ch, size_t len), void *arg);
 
 #endif

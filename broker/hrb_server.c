@@ -63,11 +63,6 @@ hrb_server_check (const hrb_config_t *config, hr_buf_t *err)
         hr_buf_printf (err, "--fsync: always, batch or off, not \"%s\"", config->fsync);
         return -1;
     }
-    if (*config->data_dir && *config->cluster) {
-        hr_buf_printf (err, "--data-dir is for a single broker: in a cluster, history is "
-                       "kept by the replicas (docs/operations.md, \"Durable history\")");
-        return -1;
-    }
     if (*config->cluster)               //  the file gives the endpoints
         return hrb_cluster_check (config, err);
     if (*config->bind_host) {
@@ -130,6 +125,8 @@ s_load_key (void *arg, const char *ch, size_t ch_len, const char *id, size_t id_
             uint64_t seq, const char *epoch, uint64_t age_ms)
 {
     hrb_server_t *self = arg;
+    if (!hrb_ingest_key_wanted (self, ch, ch_len))
+        return;                         //  a channel not kept (hrb_ingest_keep_loaded)
     uint64_t now = hr_wall_ms ();
     hrb_dedupe_insert (self->dedupe, ch, ch_len, id, id_len, now > age_ms? now - age_ms: 0,
                        seq, epoch);
@@ -157,8 +154,20 @@ s_store (hrb_server_t *self, hr_buf_t *err)
         self->outbox = hrb_outbox_new (S_OUTBOX_MEMORY);
     }
     self->streams = hrb_streams_new (self->store, (size_t) config->max_channels);
+    if (self->cluster) {
+        //  Epochs renewed at load are made in the saved view; its channels
+        //  are kept only if the store holds every change of that view
+        const hrb_view_t *saved = hrb_cluster_view (self->cluster);
+        hrb_streams_set_view (self->streams, saved->number);
+        self->keep = self->store->durable && saved->number
+                  && self->store->ops->view (self->store) == saved->number;
+    }
     hrb_streams_loaded_t loaded;
     if (hrb_streams_load (self->streams, s_load_key, self, &loaded, err) != 0)
+        return -1;
+    self->loaded_kept = loaded.kept;
+    self->loaded_renewed = loaded.renewed;
+    if (self->cluster && hrb_ingest_keep_loaded (self, err) != 0)
         return -1;
     //  What is over the bounds now (a smaller --history-disk or -age than
     //  the store was written with) goes before the first publish, a
@@ -173,8 +182,6 @@ s_store (hrb_server_t *self, hr_buf_t *err)
         hr_buf_printf (err, "cannot evict what is over the bounds from %s", config->data_dir);
         return -1;
     }
-    self->loaded_kept = loaded.kept;
-    self->loaded_renewed = loaded.renewed;
     if (!self->store->durable)
         hr_buf_printf (&self->history, "in memory (lost at exit; --data-dir keeps it)");
     else {
@@ -182,7 +189,7 @@ s_store (hrb_server_t *self, hr_buf_t *err)
         self->store->ops->stats (self->store, &stats);
         hr_buf_printf (&self->history, "%s: %zu channels (%zu in a new epoch after a crash), "
                        "%llu events, %.1f MB on disk, --fsync %s", config->data_dir,
-                       loaded.kept + loaded.renewed, loaded.renewed,
+                       self->loaded_kept + self->loaded_renewed, self->loaded_renewed,
                        (unsigned long long) stats.events, (double) stats.disk_bytes / 1e6,
                        config->fsync);
     }
@@ -263,6 +270,8 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
         hrb_repl_ops_t ops = { s_lock, hrb_ingest_release, s_taken };
         self->repl = hrb_repl_new (config, self->cluster, self->replica, self->streams,
                                    self->store, self->dedupe, metrics, &ops, self);
+        if (self->keep)                 //  owner of its kept channels in the saved view
+            hrb_repl_resume (self->repl);
     }
     return self;
 }
@@ -357,6 +366,8 @@ static void
 s_installed (void *arg, const hrb_view_t *view, const hrb_view_t *previous)
 {
     hrb_server_t *self = arg;
+    //  The batch was sequenced in the view before: stored and out first
+    hrb_ingest_commit (self);
     hrb_reader_lock (self->reader);         //  the reader thread reads streams
     self->installing = true;
     hrb_streams_set_view (self->streams, view->number);
@@ -370,6 +381,7 @@ s_installed (void *arg, const hrb_view_t *view, const hrb_view_t *previous)
     //  Then the channels a dropped owner's in-sync backup keeps on
     if (self->repl)
         hrb_repl_installed (self->repl, view, previous);
+    hrb_ingest_commit_view (self, view->number);
     self->installing = false;
     hrb_reader_unlock (self->reader);
 }
@@ -605,9 +617,10 @@ hrb_server_run (hrb_server_t *self)
         //  Events of this turn to their backups, and those they confirmed out
         if (self->repl)
             hrb_repl_step (self->repl);
-        //  The batch stored, then its events out
-        if (s_commit_due (self, routed == S_BATCH || pulled == S_BATCH))
-            hrb_ingest_commit (self);
+        //  The batch stored, then its events out (to their backups now)
+        if (s_commit_due (self, routed == S_BATCH || pulled == S_BATCH)
+        &&  hrb_ingest_commit (self) && self->repl && self->outbox)
+            hrb_repl_step (self->repl);
         replies_left = hrb_reader_deliver (self->reader, S_DELIVER_FRAMES, hrb_ingest_deliver, self);
         if (self->replica)
             replies_left |= hrb_reader_deliver (hrb_replica_reader (self->replica),

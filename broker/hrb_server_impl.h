@@ -41,6 +41,9 @@ struct _hrb_server_t {
     size_t batch_routed;        //  ROUTER requests read since it began
     size_t loaded_kept;         //  channels the store held at start, going on
     size_t loaded_renewed;      //  and those started again in a new epoch
+    bool keep;                  //  in a cluster: the store is in step with the saved view
+    bool diverged;              //  in a cluster: a commit outside the loop's batch failed;
+                                //  the view mark stays behind, a restart keeps nothing
     hr_buf_t history;           //  where history lives, for banners
     hrb_streams_t *streams;
     hrb_dedupe_t *dedupe;
@@ -98,11 +101,27 @@ void hrb_ingest_answer (hrb_server_t *self, const uint8_t *to, size_t size, hr_e
 void hrb_ingest_reject (hrb_server_t *self, const char *socket, hr_error_t error,
                         const char *message);
 
-//  hrb_commit.c, the commit step of a durable store:
+//  hrb_commit.c, the steps of a durable store:
 //  Commits the store's batch, then publishes and acknowledges what it
-//  held (hrb_outbox); when the commit fails, rolls the store back and
-//  answers each publish of the batch with the error. Once per loop turn.
-void hrb_ingest_commit (hrb_server_t *self);
+//  held (hrb_outbox; with --replication sync, hands it to the backups);
+//  when the commit fails, rolls the store back and answers each publish of
+//  the batch with the error. Once per loop turn, and before a view install
+//  or a handoff's confirmation. Returns false when the commit failed.
+bool hrb_ingest_commit (hrb_server_t *self);
+//  In a cluster, at the end of a view install (reader lock held): the
+//  install's changes (streams dropped, taken over) committed with the
+//  view's number as the store's view mark. When the commit fails every
+//  stream is dropped (their channels start new epochs) and the mark stays
+//  behind for good (self->diverged).
+void hrb_ingest_commit_view (hrb_server_t *self, uint64_t number);
+//  In a cluster, at start-up, after hrb_streams_load (key_wanted filtered
+//  the keys): keeps the loaded channels this broker owns in the saved view
+//  when the store is in step with it (self->keep), drops the others, and
+//  says so. -1 with a reason in err when the drops cannot be stored.
+int hrb_ingest_keep_loaded (hrb_server_t *self, hr_buf_t *err);
+//  Whether a stored channel is loaded: always on a single broker; in a
+//  cluster only when self->keep and this broker owns it in the saved view.
+bool hrb_ingest_key_wanted (hrb_server_t *self, const char *ch, size_t len);
 //  A stream whose last sequenced events cannot be stored: back to its
 //  last stored seq, or dropped when it has none (made in the lost batch).
 //  The reader lock is held.

@@ -478,15 +478,18 @@ s_install (hrb_transfer_t *self, const hrb_peer_msg_t *msg, uint64_t last)
         else
             refused++;
     }
+    //  Its keys, in the broker's table and (a durable store) on disk
+    const char *id;
+    uint64_t seq;
+    hrb_peer_msg_keys (msg, &iter);
+    while (hrb_peer_iter_key (&iter, &id, &len, &seq)) {
+        hrb_dedupe_insert (self->dedupe, msg->ch, msg->ch_len, id, len, now, seq, msg->epoch);
+        hrb_streams_key (self->streams, stream, id, len, seq);
+    }
     self->ops.lock (self->arg, false);
     if (refused)
         hr_log_limited_warn ("handoff: events out of order, of another channel or epoch, "
                              "or past the head: not restored");
-    const char *id;
-    uint64_t seq;
-    hrb_peer_msg_keys (msg, &iter);
-    while (hrb_peer_iter_key (&iter, &id, &len, &seq))
-        hrb_dedupe_insert (self->dedupe, msg->ch, msg->ch_len, id, len, now, seq, msg->epoch);
     return last;
 }
 
@@ -531,10 +534,11 @@ s_chunk (hrb_transfer_t *self, int from, const hrb_peer_msg_t *msg)
         return;
     }
     zhashx_delete (self->partial, name);
-    s_ack (self, from, msg->number, msg->ch, msg->ch_len);
-    hr_metrics_inc (self->shard, self->m_received);
+    //  Stored (with a durable store) before the sender drops its copy
     if (self->ops.whole)
         self->ops.whole (self->arg, msg->ch, msg->ch_len);
+    s_ack (self, from, msg->number, msg->ch, msg->ch_len);
+    hr_metrics_inc (self->shard, self->m_received);
     hrb_handoff_release (self->awaited, msg->ch, msg->ch_len, s_release_one, self);
 }
 

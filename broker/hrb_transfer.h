@@ -63,7 +63,8 @@ typedef struct {
     //  given, lent for the call): it goes through the gate again.
     void (*replay) (void *arg, int tag, const void *data, size_t size);
     //  Channel ch (len bytes) came whole: its stream is installed (before
-    //  its held publishes are served again). NULL: nothing to do.
+    //  its sender is told so and its held publishes are served again: a
+    //  durable store commits it here). NULL: nothing to do.
     void (*whole) (void *arg, const char *ch, size_t len);
 } hrb_transfer_ops_t;
 

@@ -164,6 +164,12 @@ hrb_view_new (const hrb_view_config_t *config, const hrb_view_durable_t *restore
 }
 
 void
+hrb_view_keep (hrb_view_sm_t *self)
+{
+    self->restored = false;
+}
+
+void
 hrb_view_destroy (hrb_view_sm_t **self_p)
 {
     if (*self_p) {

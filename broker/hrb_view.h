@@ -159,6 +159,15 @@ hrb_view_sm_t *hrb_view_new (const hrb_view_config_t *config,
 
 void hrb_view_destroy (hrb_view_sm_t **self_p);
 
+//  Call before the first tick, on a machine made with restored state: the
+//  broker kept its channels' state across the restart (a durable store in
+//  step with the restored view, docs/cluster.md "Durable history in a
+//  cluster"), so it comes back as the owner it was, like a broker that was
+//  paused: it sequences again once it holds its lease and --lease has
+//  passed since it started, in the restored view or in any view that
+//  follows it where it still owns.
+void hrb_view_keep (hrb_view_sm_t *self);
+
 //  Timer: call at least every heartbeat ms. Sends heartbeats, notices
 //  silent and returning brokers, starts elections. Resets out first.
 void hrb_view_tick (hrb_view_sm_t *self, uint64_t now, hrb_view_out_t *out);

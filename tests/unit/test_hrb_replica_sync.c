@@ -445,7 +445,7 @@ test_part_keeps_keys (void **state)
     assert_int_equal (s_part (fx, "orders", NEW, 6, 0, false, first, 2, NULL), 0);
     assert_int_equal (s_part (fx, "orders", NEW, 6, 1, true, second, 2, NULL), 0);
     size_t asked = 0;
-    hrb_replica_take_keys (fx->replica, fx->dedupe, s_orders, &asked);
+    hrb_replica_take_keys (fx->replica, fx->dedupe, fx->streams, s_orders, &asked);
     assert_int_equal (asked, 4);
     for (uint64_t seq = 3; seq <= 6; seq++)
         s_expect_key (fx, "orders", seq, NEW);
@@ -481,7 +481,7 @@ test_take_keys_of_channels_taken (void **state)
     s_sync_run (fx, "orders", CUR, 1, 3);
     s_sync_run (fx, "room", NEW, 1, 2);
     size_t asked = 0;
-    hrb_replica_take_keys (fx->replica, fx->dedupe, s_orders, &asked);
+    hrb_replica_take_keys (fx->replica, fx->dedupe, fx->streams, s_orders, &asked);
     assert_int_equal (asked, 5);
     for (uint64_t seq = 1; seq <= 3; seq++)
         s_expect_key (fx, "orders", seq, CUR);
