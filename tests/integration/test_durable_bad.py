@@ -1,7 +1,7 @@
 """Durable history (--data-dir) when things are wrong: a data dir that is a
 file or lies under one, a data.mdb that is not LMDB, and one with damaged
 pages, each stop the start with a clear message naming the path (never a
-crash); --data-dir with --cluster is refused. A small --history-disk with
+crash). A small --history-disk with
 big events: the store evicts the oldest events to stay under it, and an
 event it cannot make room for is refused with storage_full (HTTP 507 with
 a JSON body, ZeroMQ error with the request's rid, WebSocket err), counted
@@ -110,14 +110,6 @@ class BadDataDir(unittest.TestCase):
             return
         second.stop()
         self.fail("a second broker started on %s" % path)
-
-    def test_data_dir_with_cluster_is_refused(self):
-        path = data_dir(self)
-        cluster = os.path.join(path, "cluster.toml")
-        r = cli("broker", "--data-dir", path, "--cluster", cluster)
-        self.assertGreater(r.returncode, 0, r.stderr)
-        self.assertIn("--data-dir", r.stderr)
-        self.assertIn("cluster", r.stderr)
 
 
 class SmallerBounds(unittest.TestCase):
