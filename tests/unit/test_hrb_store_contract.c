@@ -534,6 +534,66 @@ test_commit_of_an_empty_batch (void **unused)
     store->ops->destroy (&store);
 }
 
+//  The view mark (hrb_store.h: view, set_view): in the batch like any
+//  change, so a restarted cluster broker can trust it.
+static void
+test_view_mark_is_stored_by_commit_only (void **unused)
+{
+    hrb_store_t *store = s_new (100, 60000, 1 << 20);
+    assert_int_equal (store->ops->view (store), 0);
+    hrb_history_t *a = s_channel (store, "a", TU_EPOCH_A);
+    tu_append_range (store, a, "a", 1, 2, 10);
+    store->ops->set_view (store, 7);
+    //  Not before the commit
+    assert_int_equal (store->ops->view (store), 0);
+    s_commit (store);
+    assert_int_equal (store->ops->view (store), 7);
+    //  Later batches leave it as it is
+    tu_append_range (store, a, "a", 3, 3, 10);
+    s_commit (store);
+    s_commit (store);
+    assert_int_equal (store->ops->view (store), 7);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+}
+
+static void
+test_view_mark_alone_is_stored_by_an_otherwise_idle_commit (void **unused)
+{
+    hrb_store_t *store = s_new (100, 60000, 1 << 20);
+    s_commit (store);
+    //  Nothing else changed: the commit must still store it (a view
+    //  install that dropped and took nothing)
+    store->ops->set_view (store, 3);
+    s_commit (store);
+    assert_int_equal (store->ops->view (store), 3);
+    store->ops->set_view (store, 4);
+    s_commit (store);
+    assert_int_equal (store->ops->view (store), 4);
+    store->ops->destroy (&store);
+}
+
+static void
+test_view_mark_is_undone_by_rollback (void **unused)
+{
+    hrb_store_t *store = s_new (100, 60000, 1 << 20);
+    hrb_history_t *a = s_channel (store, "a", TU_EPOCH_A);
+    store->ops->set_view (store, 5);
+    s_commit (store);
+    store->ops->set_view (store, 9);
+    store->ops->rollback (store);
+    assert_int_equal (store->ops->view (store), 5);
+    //  And the next batch, with other changes, does not store it
+    tu_append_range (store, a, "a", 1, 2, 10);
+    s_commit (store);
+    assert_int_equal (store->ops->view (store), 5);
+    //  Nor an idle one
+    s_commit (store);
+    assert_int_equal (store->ops->view (store), 5);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+}
+
 static void
 s_scan_channel (void *arg, const char *name, size_t len, const hrb_store_state_t *state)
 {
@@ -636,6 +696,9 @@ main (int argc, char *argv [])
         cmocka_unit_test (test_stats_count_what_is_kept),
         cmocka_unit_test (test_commit_of_an_empty_batch),
         cmocka_unit_test (test_many_channels),
+        cmocka_unit_test (test_view_mark_is_stored_by_commit_only),
+        cmocka_unit_test (test_view_mark_alone_is_stored_by_an_otherwise_idle_commit),
+        cmocka_unit_test (test_view_mark_is_undone_by_rollback),
     };
     //  argv [1], when given, runs one store: "memory" or "lmdb" (ctest
     //  names each group)

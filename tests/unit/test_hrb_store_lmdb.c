@@ -2,9 +2,10 @@
     (broker/hrb_store_lmdb*.c): a reopen keeps every channel and key, the
     reader thread sees committed batches only and never skips evicted
     events unsaid, a failed batch and its rollback, the clock carried
-    across restarts, key expiry, and the directories and files it refuses. Crashes (a killed
-    process, a machine stop) are in test_hrb_store_lmdb_crash.c; the
-    contract both stores share is in test_hrb_store_contract.c.  */
+    across restarts, key expiry, the view mark on the disk, and the
+    directories and files it refuses. Crashes (a killed process, a machine
+    stop) are in test_hrb_store_lmdb_crash.c; the contract both stores
+    share is in test_hrb_store_contract.c.  */
 #include "store_fixture.h"
 #include "hr_time.h"
 
@@ -552,6 +553,95 @@ test_keys_expire_after_the_key_window (void **unused)
 }
 
 //  --------------------------------------------------------------------
+//  The view mark
+
+//  The meta key "view" as the disk holds it: its big-endian value, or -1
+//  when missing; remove deletes it (a store written before the mark).
+static int64_t
+s_meta_view (const char *dir, bool remove)
+{
+    MDB_env *env;
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    assert_int_equal (mdb_env_create (&env), 0);
+    assert_int_equal (mdb_env_set_maxdbs (env, 8), 0);
+    assert_int_equal (mdb_env_set_mapsize (env, 1 << 24), 0);
+    assert_int_equal (mdb_env_open (env, dir, 0, 0600), 0);
+    assert_int_equal (mdb_txn_begin (env, NULL, 0, &txn), 0);
+    assert_int_equal (mdb_dbi_open (txn, "meta", 0, &dbi), 0);
+    MDB_val key = { 4, "view" }, value;
+    int64_t view = -1;
+    if (mdb_get (txn, dbi, &key, &value) == 0) {
+        assert_int_equal (value.mv_size, 8);
+        view = 0;
+        for (int i = 0; i < 8; i++)
+            view = view << 8 | ((const uint8_t *) value.mv_data) [i];
+        if (remove)
+            assert_int_equal (mdb_del (txn, dbi, &key, NULL), 0);
+    }
+    assert_int_equal (mdb_txn_commit (txn), 0);
+    mdb_env_close (env);
+    return view;
+}
+
+static void
+test_view_mark_survives_a_reopen_and_reads_zero_when_missing (void **unused)
+{
+    hrb_store_t *store = tu_lmdb ();
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    tu_append_range (store, a, "a", 1, 2, 10);
+    store->ops->set_view (store, 12);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+    assert_int_equal (s_meta_view (tu_dir, false), 12);
+    store = tu_lmdb ();
+    assert_int_equal (store->ops->view (store), 12);
+    //  Alone in its batch, after a reopen: on the disk too
+    store->ops->set_view (store, 13);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    store->ops->destroy (&store);
+    //  A store written before the mark existed: its channels, no "view"
+    assert_int_equal (s_meta_view (tu_dir, true), 13);
+    store = tu_lmdb ();
+    assert_int_equal (store->ops->view (store), 0);
+    a = tu_open (store, "a", &state);
+    assert_int_equal (state.head, 2);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+}
+
+static void
+test_view_mark_of_a_failed_batch_is_never_stored (void **unused)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 1000, 3600000, 64 * 1024);
+    hrb_store_t *store = tu_lmdb_new (&config);
+    hrb_store_state_t state;
+    hrb_history_t *a = tu_open (store, "a", &state);
+    assert_int_equal (store->ops->set_epoch (store, a, TU_EPOCH_A, 0, 1), HRB_STORE_OK);
+    store->ops->set_view (store, 5);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    store->ops->set_view (store, 8);
+    hrb_history_t **fill = calloc (S_FILL_MAX, sizeof *fill);
+    size_t filled = s_fail_batch (store, fill);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_FULL);
+    assert_int_equal (store->ops->view (store), 5);
+    store->ops->rollback (store);
+    s_release_fill (store, fill, filled);
+    free (fill);
+    assert_int_equal (store->ops->view (store), 5);
+    //  The next batch stores its own changes, not the mark it lost
+    tu_append_range (store, a, "a", 1, 1, 100);
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    assert_int_equal (store->ops->view (store), 5);
+    store->ops->release (store, a);
+    store->ops->destroy (&store);
+    assert_int_equal (s_meta_view (tu_dir, false), 5);
+}
+
+//  --------------------------------------------------------------------
 //  Directories it refuses
 
 //  Asserts that opening dir fails with a reason naming what, and returns
@@ -692,6 +782,8 @@ main (void)
         S_CASE (test_refuses_a_foreign_data_file),
         S_CASE (test_refuses_another_programs_lmdb),
         S_CASE (test_initialises_an_empty_lmdb),
+        S_CASE (test_view_mark_survives_a_reopen_and_reads_zero_when_missing),
+        S_CASE (test_view_mark_of_a_failed_batch_is_never_stored),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
