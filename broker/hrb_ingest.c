@@ -618,7 +618,8 @@ s_whole (void *arg, const char *ch, size_t len)
 {
     hrb_server_t *self = arg;
     //  Stored before its old owner is told to drop its copy; if it cannot
-    //  be, the channel starts a new epoch here rather than lose history
+    //  be, the channel starts a new epoch here (one reset) rather than go
+    //  on without the history it was given
     if (!hrb_ingest_commit (self)) {
         hrb_reader_lock (self->reader);
         hrb_stream_t *stream = hrb_streams_find (self->streams, ch, len);

@@ -166,7 +166,13 @@ hrb_view_new (const hrb_view_config_t *config, const hrb_view_durable_t *restore
 void
 hrb_view_keep (hrb_view_sm_t *self)
 {
-    self->restored = false;
+    //  Its saved view counts as installed by this process (at its start,
+    //  after the real install: a later fence), so a view that follows it
+    //  lets its channels go on at once, as after a pause
+    if (self->restored) {
+        self->restored = false;
+        self->installed_fresh = true;
+    }
 }
 
 void
