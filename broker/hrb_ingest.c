@@ -383,8 +383,11 @@ s_pull_request (hrb_server_t *self, const void *data, size_t size)
     if (rc == HR_OK && gate == HRB_GATE_UNAVAILABLE)
         rc = HR_E_UNAVAILABLE;
     if (rc == HR_OK && gate == HRB_GATE_FORWARD) {
-        //  Not even queued (the owner's connection is down): as unavailable
-        if (hrb_forwards_push (self->forwards, owner, data, size, hr_mono_ms ())
+        //  Not even queued (the owner's connection is down), or one held
+        //  already (a publish served again, not read from PULL, which is
+        //  not read meanwhile): as unavailable
+        if (hrb_forwards_blocked (self->forwards)
+        ||  hrb_forwards_push (self->forwards, owner, data, size, hr_mono_ms ())
             == HRB_PUSH_UNAVAILABLE) {
             hrb_cluster_count_unavailable (self->cluster);
             rc = HR_E_UNAVAILABLE;
@@ -593,6 +596,9 @@ bool
 hrb_ingest_undefer (void *arg, int tag, const void *data, size_t size, bool expired)
 {
     hrb_server_t *self = arg;
+    //  A PUSH publish waits on while one is held for its owner's queue
+    if (tag == S_HELD_PULL && !expired && hrb_forwards_blocked (self->forwards))
+        return false;
     self->no_defer = expired;
     self->retrying = true;
     self->deferred = false;
