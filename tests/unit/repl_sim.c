@@ -430,6 +430,7 @@ repl_sim_new (const repl_sim_opts_t *opts)
     self->hold_down = self->validity + self->T * rs_range (self, 1, 3);    //  above, as 30 s is
     self->max_delay = rs_range (self, 2, 10);
     self->backup_among_members = rs_chance (self, 50);
+    rs_durable_new (self);
     rs_trace (self, "seed %" PRIu64 ": H %" PRIu64 " L %" PRIu64 " T %" PRIu64 " validity %"
               PRIu64 " hold-down %" PRIu64 " delay <= %" PRIu64 " backup among %s",
               opts->seed, self->H, self->L, self->T, self->validity, self->hold_down,
@@ -468,6 +469,7 @@ repl_sim_destroy (repl_sim_t **self_p)
             msg_free (ev->msg);
     }
     sim_heap_free (&self->queue);
+    rs_durable_free (self);
     rs_check_free (self);
     hr_buf_free (&self->failure);
     free (self);

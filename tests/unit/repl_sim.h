@@ -22,7 +22,11 @@
 
     Faults: crashes (state lost, back later empty), pauses (SIGSTOP), one
     way and two way partitions, reconnects. Chaos periods alternate with
-    quiet ones, in which liveness is checked.
+    quiet ones, in which liveness is checked. On most seeds the brokers
+    have durable stores: a crash (of one broker, of the whole cluster, or
+    inside an install) may keep the store, and a restart whose store is in
+    step with its saved view keeps the channels it owned there
+    (repl_sim_durable.c).
 
     Invariants, checked as each step happens (a failure names the seed and
     the step):
@@ -69,6 +73,14 @@ typedef struct {
     uint64_t resequenced;           //  seqs sequenced again after a deposed owner's
     uint64_t crashes, pauses, partitions, cuts, reconnects, evictions;
     uint64_t quiet_checked;
+    //  Durable stores: crashes that kept the store (and of the whole
+    //  cluster at once), installs cut by a crash, restarts keeping their
+    //  channels or out of step (mark != saved view); kept channels that
+    //  went on in their epoch, that a later view dropped, and kept
+    //  streams holding a seq the epoch's continuation published otherwise
+    uint64_t durable_crashes, whole_crashes, install_crashes;
+    uint64_t durable_keeps, out_of_step;
+    uint64_t durable_kept, durable_dropped, durable_stale;
 } repl_sim_stats_t;
 
 repl_sim_t *repl_sim_new (const repl_sim_opts_t *opts);

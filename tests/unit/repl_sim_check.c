@@ -171,6 +171,7 @@ rs_check_takeover (repl_sim_t *self, int b, int ch, const rs_stream_t *s)
     e->holder = b;
     e->holder_gen = self->b [b].gen;
     e->cont_head = s->head;
+    e->cont_view = self->nviews;
     //  Its stream is the channel's now: the gateway reads it
     for (uint64_t seq = 1; seq <= s->head; seq++)
         rs_gateway (self, b, ch, s->epoch, seq, rs_stream_key (s, seq));

@@ -24,6 +24,7 @@ rs_crash (repl_sim_t *self, int b)
             rs_link_break (self, b, to);
     rs_schedule (self, self->now + rs_range (self, self->T, 3 * self->T), EV_RESTART, b,
                  self->b [b].gen);
+    rs_durable_crash (self, b);
 }
 
 void
@@ -145,6 +146,8 @@ rs_fault_planned (repl_sim_t *self, int b, uint64_t arg)
 void
 rs_fault (repl_sim_t *self)
 {
+    if (rs_durable_fault (self))
+        return;
     if (rs_chance (self, 15)) {
         rs_fault_pair (self);
         return;

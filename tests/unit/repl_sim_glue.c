@@ -192,7 +192,7 @@ rs_glue_start (repl_sim_t *self, int b)
                              max_bytes, &s_ops, br);
     br->backup = hrb_backup_new (b, RS_B, self->validity, 64);
     assert (br->sync && br->backup);
-    if (self->nviews) {
+    if (self->nviews && !rs_durable_resume (self, b)) {
         rs_glue_install (self, b);
         //  A restarted owner lost its channels' state: it sequences nothing
         //  under this view (the view protocol demotes it)
@@ -239,7 +239,7 @@ rs_glue_install (repl_sim_t *self, int b)
 {
     rs_broker_t *br = &self->b [b];
     uint64_t w = self->nviews, p = br->view;
-    if (w <= p)
+    if (w <= p || rs_durable_installing (self, b, w))
         return;
     self->stats.installs++;
     rs_trace (self, "    b%d installs v%" PRIu64 " (had v%" PRIu64 ")", b, w, p);
@@ -275,6 +275,7 @@ rs_glue_install (repl_sim_t *self, int b)
     for (int ch = 0; ch < RS_C; ch++)
         if (rs_owner (self, w, ch) == b)
             rs_stream_free (&br->rep [ch]);
+    rs_durable_installed (self, b, w);
     hrb_backup_install (br->backup, w);
     br->prev = p;
     br->view = w;
@@ -328,6 +329,8 @@ rs_glue_publish (repl_sim_t *self, int b, uint64_t key, uint32_t attempt)
         return;
     }
     pub->at = b;
+    if (br->kept [ch])          //  restarted with it, and may sequence it: it goes on
+        rs_durable_continue (self, b, ch);
     rs_stream_t *own = &br->own [ch];
     char id [24];
     int id_len = key_text (key, id, sizeof id);
@@ -362,6 +365,7 @@ rs_glue_publish (repl_sim_t *self, int b, uint64_t key, uint32_t attempt)
     }
     rs_env_t env = { own->epoch, ++own->head, key };
     rs_check_sequence (self, b, ch, env.epoch, env.seq, key);
+    rs_durable_sequenced (self, b, ch, env.epoch, env.seq, key);
     if (br->view < br->fenced_by)
         rs_fail (self, "b%d sequenced %s seq %" PRIu64 " in v%" PRIu64 " after a fence of v%"
                  PRIu64, b, name, env.seq, br->view, br->fenced_by);

@@ -105,6 +105,14 @@ typedef struct {
     rs_msg_t **inbox;           //  arrived while paused, in order
     size_t inbox_size, inbox_cap;
     uint64_t started;           //  when this incarnation started
+    //  Its durable store (repl_sim_durable.c): what it committed of each
+    //  channel it owns (every event it sequenced: committed before sent),
+    //  the store's view mark, the view its state file saved
+    rs_stream_t dur [RS_C];
+    uint64_t mark, saved;
+    bool durable_crash;         //  this crash keeps the store (else lost, as without one)
+    uint32_t crash_in_install;  //  the phase + 1 in which its next install crashes midway
+    bool kept [RS_C];           //  kept at its restart, not yet continued nor dropped
     struct _repl_sim_t *sim;    //  the callbacks' argument: this broker
     int index;
 } rs_broker_t;
@@ -127,6 +135,7 @@ typedef struct {
     int holder;                 //  the broker continuing it last, and its incarnation
     uint32_t holder_gen;
     uint64_t cont_head;         //  the head it continued at
+    uint64_t cont_view;         //  in that view (an install's: the newest)
 } rs_epoch_t;
 
 //  A publisher's event (the key is its index + 1).
@@ -151,6 +160,8 @@ struct _repl_sim_t {
     uint64_t rng, now;
     uint64_t H, L, T, validity, hold_down, max_delay;
     bool backup_among_members;  //  the backup is the second of the members (else of owners)
+    uint64_t drng;              //  the durable faults' own generator: seeds without
+    bool durable;               //  durable stores (--data-dir) draw as they did before
     sim_heap_t queue;           //  of rs_event_t
     rs_broker_t b [RS_B];
     uint32_t link_gen [RS_B][RS_B];
@@ -209,6 +220,29 @@ void rs_heal (repl_sim_t *self, int b, uint64_t arg);
 void rs_fault (repl_sim_t *self);
 void rs_fault_planned (repl_sim_t *self, int b, uint64_t arg);
 void rs_phase (repl_sim_t *self);
+
+//  repl_sim_durable.c: durable stores (docs/cluster.md, "Durable history in
+//  a cluster")
+void rs_durable_new (repl_sim_t *self);
+//  b sequenced (ch, epoch, seq) for key: committed before it goes anywhere.
+void rs_durable_sequenced (repl_sim_t *self, int b, int ch, uint64_t epoch, uint64_t seq,
+                           uint64_t key);
+//  b's install of view w: true if it crashed midway instead (its state
+//  file saved w, its store's mark did not move).
+bool rs_durable_installing (repl_sim_t *self, int b, uint64_t w);
+//  b installed view w: its store holds what it owns now, the mark is w.
+void rs_durable_installed (repl_sim_t *self, int b, uint64_t w);
+//  b crashes: whether its store survives.
+void rs_durable_crash (repl_sim_t *self, int b);
+//  b restarts: true if it kept its stored channels and came back as their
+//  owner in its saved view (else it restarts empty).
+bool rs_durable_resume (repl_sim_t *self, int b);
+//  b, restarted with ch kept, goes on with it (it may sequence it, or an
+//  install retained it): it must hold all that was published.
+void rs_durable_continue (repl_sim_t *self, int b, int ch);
+//  A fault of the chaos period that uses durable stores; false if none.
+bool rs_durable_fault (repl_sim_t *self);
+void rs_durable_free (repl_sim_t *self);
 
 //  repl_sim_glue.c
 void rs_glue_start (repl_sim_t *self, int b);
