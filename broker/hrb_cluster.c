@@ -639,6 +639,12 @@ hrb_cluster_keep (hrb_cluster_t *self)
     hrb_view_keep (self->sm);
 }
 
+bool
+hrb_cluster_kept (hrb_cluster_t *self)
+{
+    return hrb_view_kept (self->sm);
+}
+
 const hrb_view_t *
 hrb_cluster_view (hrb_cluster_t *self)
 {

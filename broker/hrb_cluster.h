@@ -80,6 +80,9 @@ void hrb_cluster_destroy (hrb_cluster_t **self_p);
 //  Before the loop, after a restart: the broker kept its channels' state
 //  (hrb_view_keep), so it comes back as the owner it was.
 void hrb_cluster_keep (hrb_cluster_t *self);
+//  True from hrb_cluster_keep until the next view is installed: the kept
+//  channels are neither sequenced nor read (their tail may be stale).
+bool hrb_cluster_kept (hrb_cluster_t *self);
 
 //  Sets the server's hooks (hooks copied; arg borrowed). Before the loop.
 void hrb_cluster_set_hooks (hrb_cluster_t *self, const hrb_cluster_hooks_t *hooks, void *arg);

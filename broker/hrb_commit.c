@@ -31,12 +31,13 @@ hrb_ingest_store_error (hrb_store_rc_t rc)
 }
 
 void
-hrb_ingest_unsequence (hrb_server_t *self, hrb_stream_t *stream)
+hrb_ingest_unsequence (hrb_server_t *self, hrb_stream_t *stream, uint64_t from)
 {
-    if (stream->seq == 0)
+    assert (from > 0);
+    if (from - 1 < stream->sequenced)
+        stream->sequenced = from - 1;
+    if (stream->sequenced == 0)
         hrb_streams_remove (self->streams, stream);
-    else
-        stream->sequenced = stream->seq;
 }
 
 //  Stored: the stream's head moves on (hrb_outbox_fn; reader lock held).
@@ -57,19 +58,30 @@ static void
 s_replicate (hrb_server_t *self, const hrb_outbox_item_t *item)
 {
     hrb_sync_t *sync = hrb_repl_sync (self->repl);
-    if (item->envelope) {
-        int rc = hrb_sync_add (sync, item->ch, item->ch_len,
-                               hrb_repl_backup_of (self->repl, item->ch, item->ch_len),
-                               item->seq, item->seq == 1, item->envelope, item->size, item->id,
-                               item->id_len, item->to, item->to_len);
-        //  Room for the whole batch was checked as it grew (hrb_ingest),
-        //  and no view was installed since (one commits the batch first)
-        assert (rc == 0);
-        (void) rc;
-    }
+    hrb_stream_t *stream = hrb_streams_find (self->streams, item->ch, item->ch_len);
+    int rc = -1;
+    if (stream && item->envelope)
+        //  Room for the whole batch was kept as it grew (hrb_ingest), and
+        //  the backup is that of the view it was sequenced in
+        rc = hrb_sync_add (sync, item->ch, item->ch_len,
+                           hrb_repl_backup_of (self->repl, item->ch, item->ch_len), item->seq,
+                           item->seq == 1, item->envelope, item->size, item->id, item->id_len,
+                           item->to, item->to_len);
     else
-    if (hrb_sync_wait (sync, item->ch, item->ch_len, item->seq, item->to, item->to_len) != 0)
-        hrb_ingest_answer (self, item->to, item->to_len, HR_E_OVERLOADED, 0, NULL, false);
+    if (stream)
+        rc = hrb_sync_wait (sync, item->ch, item->ch_len, item->seq, item->to, item->to_len);
+    if (rc == 0)
+        return;
+    if (stream && item->envelope) {
+        //  Stored but never to be published: the channel cannot go on in
+        //  this epoch without it (its next publish starts a new one)
+        hr_log_error ("replication: a stored event could not wait for its backup; its "
+                      "channel starts a new epoch", "channel", stream->name);
+        hrb_reader_lock (self->reader);
+        hrb_streams_remove (self->streams, stream);
+        hrb_reader_unlock (self->reader);
+    }
+    hrb_ingest_answer (self, item->to, item->to_len, HR_E_UNAVAILABLE, 0, NULL, false);
 }
 
 //  Stored: sent and acknowledged (hrb_outbox_fn).
@@ -103,7 +115,7 @@ s_undo (void *arg, const hrb_outbox_item_t *item)
         hrb_dedupe_forget (self->dedupe, item->ch, item->ch_len, item->id, item->id_len);
     hrb_stream_t *stream = hrb_streams_find (self->streams, item->ch, item->ch_len);
     if (stream)
-        hrb_ingest_unsequence (self, stream);
+        hrb_ingest_unsequence (self, stream, item->seq);
 }
 
 //  Lost: each publish answered with the error (hrb_outbox_fn).

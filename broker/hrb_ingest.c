@@ -92,6 +92,16 @@ s_to_forwarder (s_to_t *to, int from, const hrb_peer_msg_t *msg, const hr_reques
 //  Fails with HR_E_OVERLOADED for a new channel at --max-channels (or
 //  --sync-memory full), HR_E_UNAVAILABLE while this broker is fenced or,
 //  with --min-replicas 2, the channel has no backup in sync.
+//  Bytes the batch's publishes will take in hrb_sync at its commit (with a
+//  durable store they join it then): room for them is kept.
+static size_t
+s_sync_pending (hrb_server_t *self)
+{
+    return self->outbox? hrb_outbox_bytes (self->outbox)
+                         + hrb_outbox_count (self->outbox) * HRB_SYNC_ITEM_OVERHEAD
+                       : 0;
+}
+
 static hr_error_t
 s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64_t *seq,
            char epoch [HR_EPOCH_LEN + 1], bool *dup, bool *later)
@@ -110,7 +120,8 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
         if (sync && hrb_sync_find_key (sync, in->ch, in->ch_len, in->id, in->id_len, &waiting)) {
             if (!hrb_sync_may_publish (sync, in->ch, in->ch_len))
                 return HR_E_UNAVAILABLE;
-            if (hrb_sync_wait (sync, in->ch, in->ch_len, waiting, to->bytes, to->size) != 0)
+            if (!hrb_sync_room (sync, in->ch_len + to->size + s_sync_pending (self))
+            ||  hrb_sync_wait (sync, in->ch, in->ch_len, waiting, to->bytes, to->size) != 0)
                 return HR_E_OVERLOADED;
             *later = true;
         }
@@ -143,12 +154,8 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
     ev.head = false;
     hr_buf_reset (&self->frame);
     hr_event_encode (&ev, &self->frame);
-    //  With a durable store the batch's events join the machine at its
-    //  commit: room for them all
-    size_t pending = self->outbox? hrb_outbox_bytes (self->outbox)
-                                   + hrb_outbox_count (self->outbox) * HRB_SYNC_ITEM_OVERHEAD
-                                 : 0;
-    if (sync && !hrb_sync_room (sync, self->frame.size + in->ch_len + to->size + pending)) {
+    if (sync && !hrb_sync_room (sync, self->frame.size + in->ch_len + to->size
+                                      + s_sync_pending (self))) {
         hrb_reader_unlock (self->reader);
         return HR_E_OVERLOADED;
     }
@@ -162,7 +169,7 @@ s_publish (hrb_server_t *self, const hr_request_t *req, const s_to_t *to, uint64
             if (stored == HRB_STORE_TOO_BIG)
                 stream->sequenced = ev.seq - 1;     //  refused alone: the batch goes on
             else
-                hrb_ingest_unsequence (self, stream);   //  the batch is lost: the
+                hrb_ingest_unsequence (self, stream, ev.seq);   //  the batch is lost: the
                                                         //  commit answers what it held
             hrb_reader_unlock (self->reader);
             return hrb_ingest_store_error (stored);
@@ -512,11 +519,18 @@ s_router_request (hrb_server_t *self, const void *identity, size_t id_len, bool 
         //  A channel another broker owns: from its replica here, if any
         hrb_reader_t *replica = self->replica? hrb_replica_reader_for (
             self->replica, req.event.ch, req.event.ch_len): NULL;
+        //  Restarted, its kept channels wait for the next view: another
+        //  broker may have taken them over meanwhile (the asker tries again)
+        if (!replica && self->cluster && hrb_cluster_kept (self->cluster))
+            rc = HR_E_UNAVAILABLE;
+        else
         if (hrb_reader_ask (replica? replica: self->reader, &req, &asker) >= 0)
             return;
-        hrb_metrics_inc (self->metrics, HRB_M_HISTORY_QUEUE_FULL);
-        rc = HR_E_OVERLOADED;
-        message = S_HISTORY_QUEUE_FULL;
+        else {
+            hrb_metrics_inc (self->metrics, HRB_M_HISTORY_QUEUE_FULL);
+            rc = HR_E_OVERLOADED;
+            message = S_HISTORY_QUEUE_FULL;
+        }
     }
     hrb_peer_t *peer = s_envelope (self, identity, id_len, req_socket);
     hr_buf_reset (&self->reply);

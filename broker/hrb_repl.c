@@ -31,7 +31,7 @@ struct _hrb_repl_t {
     hrb_view_t view, previous;  //  while installing
     zhashx_t *taken;            //  channels taken over at the last install
     hr_buf_t frame, events;     //  scratch: a frame, a snapshot's events
-    uint64_t snapshot_head;     //  the head of the stream being snapshot
+    uint64_t snapshot_head;     //  the last seq the snapshot being made carries
     hr_buf_t spans;             //  hrb_peer_span_t
     uint64_t kept, renewed;     //  takeovers keeping the epoch, starting a new one
     uint64_t next_tick;
@@ -44,8 +44,7 @@ int
 hrb_repl_backup_of (hrb_repl_t *self, const char *ch, size_t len)
 {
     int order [HR_CLUSTER_MAX];
-    size_t n = hr_cluster_order (self->file, ch, len, hrb_cluster_view (self->cluster)->owners,
-                                 order);
+    size_t n = hr_cluster_order (self->file, ch, len, self->view.owners, order);
     return n >= 2? order [1]: -1;
 }
 
@@ -103,7 +102,10 @@ s_stored (void *arg, uint64_t seq, const void *bytes, size_t size)
 static void
 s_waiting (void *arg, const hrb_sync_item_t *item)
 {
-    s_add_event (arg, item->seq, item->envelope, item->size);
+    hrb_repl_t *self = arg;
+    s_add_event (self, item->seq, item->envelope, item->size);
+    if (item->seq > self->snapshot_head)
+        self->snapshot_head = item->seq;
 }
 
 typedef struct {
@@ -128,7 +130,7 @@ s_emit (void *arg, uint64_t part, bool last, const hrb_peer_span_t *events,
                                hrb_cluster_fingerprint (self->cluster), emit->number,
                                emit->r + part, emit->first && part == 0, emit->echo,
                                emit->stream->name, strlen (emit->stream->name),
-                               emit->stream->epoch, emit->stream->sequenced, part, last,
+                               emit->stream->epoch, self->snapshot_head, part, last,
                                events, event_count, keys, key_count);
     if (hrb_cluster_send (self->cluster, emit->to, &self->frame) != 0)
         emit->failed = true;
@@ -136,8 +138,9 @@ s_emit (void *arg, uint64_t part, bool last, const hrb_peer_span_t *events,
         emit->queued++;
 }
 
-//  hrb_sync_ops_t.snapshot: ch's epoch, head (the last seq sequenced),
-//  history and waiting events, cut into "rsnap" frames. Keys travel in
+//  hrb_sync_ops_t.snapshot: ch's epoch, head (the last seq it carries:
+//  with a durable store, events of the batch not yet committed come after
+//  it as items), history and waiting events, cut into "rsnap" frames. Keys travel in
 //  the events (each envelope carries its id). A channel whose stream is
 //  gone has no state to give: its frame is a keepalive, and its next
 //  event starts a new epoch at seq 1, which is state enough.

@@ -57,8 +57,10 @@ void hrb_repl_destroy (hrb_repl_t **self_p);
 //  The owner's machine (publishes hand their events to it). Borrowed.
 hrb_sync_t *hrb_repl_sync (hrb_repl_t *self);
 
-//  ch's backup in the installed view: the second of the view's owners in
-//  its rendezvous order; -1 when there is none.
+//  ch's backup in the view the machines last learned (hrb_repl_installing:
+//  during an install, the view before, in which the batch being handed
+//  over was sequenced): the second of the view's owners in its rendezvous
+//  order; -1 when there is none.
 int hrb_repl_backup_of (hrb_repl_t *self, const char *ch, size_t len);
 
 //  A "repl", "rsnap" or "rack" from broker from (hrb_cluster_hooks_t.repl).

@@ -122,10 +122,12 @@ int hrb_ingest_keep_loaded (hrb_server_t *self, hr_buf_t *err);
 //  Whether a stored channel is loaded: always on a single broker; in a
 //  cluster only when self->keep and this broker owns it in the saved view.
 bool hrb_ingest_key_wanted (hrb_server_t *self, const char *ch, size_t len);
-//  A stream whose last sequenced events cannot be stored: back to its
-//  last stored seq, or dropped when it has none (made in the lost batch).
+//  A stream whose events from seq from on cannot be stored (its later
+//  ones were in the lost batch too): back to the seq before, or dropped
+//  when that is 0 (made in the lost batch). Those before stay sequenced:
+//  with --replication sync they may be stored, waiting for the backup.
 //  The reader lock is held.
-void hrb_ingest_unsequence (hrb_server_t *self, hrb_stream_t *stream);
+void hrb_ingest_unsequence (hrb_server_t *self, hrb_stream_t *stream, uint64_t from);
 //  The error a publish gets when the store refused its batch.
 hr_error_t hrb_ingest_store_error (hrb_store_rc_t rc);
 

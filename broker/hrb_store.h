@@ -63,7 +63,8 @@ typedef struct {
     uint64_t first;             //  oldest seq kept, 0 when none
     uint64_t last_ms;           //  wall clock (ms) of the last append or set_epoch
     bool suspect;               //  scan only: a crash may have lost events of it that
-                                //  were published; it must start a new epoch
+                                //  were published, or its events stop short of its
+                                //  head (a handoff cut short); it must start a new epoch
 } hrb_store_state_t;
 
 //  Called by read for each event, oldest first.

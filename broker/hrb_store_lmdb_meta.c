@@ -443,7 +443,11 @@ hrb_lmdb_scan (hrb_store_t *base, hrb_store_channel_fn *channel, hrb_store_key_f
         hrb_store_state_t state = { .head = rec.head, .first = rec.first,
                                     .last_ms = rec.last_ms };
         memcpy (state.epoch, rec.epoch, HR_EPOCH_LEN);
-        state.suspect = self->suspect_rule == 2;
+        //  Events that stop short of the head: a channel handed over whose
+        //  last chunks never came (the receiver stopped); going on would
+        //  leave a hole in its history
+        state.suspect = self->suspect_rule == 2
+                     || (rec.count && rec.first + rec.count - 1 != rec.head);
         if (channel)
             channel (arg, key.mv_data, key.mv_size, &state);
         seen [count++] = (s_seen_t) { rec.id, key.mv_data, key.mv_size };

@@ -25,6 +25,8 @@ struct _hrb_view_sm_t {
     uint64_t history_at [S_HISTORY];
     bool history_fresh [S_HISTORY];
     bool restored;              //  restarted while owning: sequences nothing (hrb_view_new)
+    bool kept;                  //  restarted with its channels kept (hrb_view_keep): asks
+                                //  for a newer view and sequences nothing before it
     bool leaving;
     uint64_t member_since;      //  member of every view installed since (for hold_down)
     //  Failure detector
@@ -34,6 +36,8 @@ struct _hrb_view_sm_t {
     uint64_t hears_us [HR_CLUSTER_MAX];     //  stamp of their latest ack, any view
     hr_members_t hears_any;     //  hears_us [j] is valid
     hr_members_t fenced_set;    //  their latest heartbeat: term above their view
+    uint64_t view_of [HR_CLUSTER_MAX];      //  their latest heartbeat's view number
+    hr_members_t view_of_any;   //  view_of [j] is valid
     hr_members_t leaving_set;   //  their latest heartbeat said leaving
     //  Lease: latest stamp each broker acknowledged for the installed view
     uint64_t acked [HR_CLUSTER_MAX];
@@ -172,7 +176,14 @@ hrb_view_keep (hrb_view_sm_t *self)
     if (self->restored) {
         self->restored = false;
         self->installed_fresh = true;
+        self->kept = true;
     }
+}
+
+bool
+hrb_view_kept (const hrb_view_sm_t *self)
+{
+    return self->kept;
 }
 
 void
@@ -270,7 +281,7 @@ hrb_view_may_sequence (const hrb_view_sm_t *self, const hr_cluster_t *cluster,
                        const char *ch, size_t len, uint64_t now)
 {
     const hrb_view_t *v = &self->durable.installed;
-    if (v->number == 0 || self->restored)
+    if (v->number == 0 || self->restored || self->kept)
         return false;
     if (hr_cluster_owner (cluster, ch, len, v->owners) != self->config.self)
         return false;
@@ -357,6 +368,7 @@ s_install (hrb_view_sm_t *self, const hrb_view_t *v, uint64_t now, hrb_view_out_
     self->history [0] = d->installed;
     self->history_at [0] = self->installed_at;
     self->history_fresh [0] = self->installed_fresh;
+    self->kept = false;                 //  a view newer than the one it kept
     d->installed = *v;
     self->installed_at = now;
     self->installed_fresh = true;
@@ -398,7 +410,8 @@ s_need (const hrb_view_sm_t *self, uint64_t now)
         || s_desired (self, now) != d->installed.members
         || d->term > d->installed.number        //  voted for a view that never came
         || s_promoting (self, now)
-        || (self->restored && (d->installed.owners & self->me));
+        || (self->restored && (d->installed.owners & self->me))
+        || self->kept;
 }
 
 //  True when this broker lent its lease (acknowledged a heartbeat for it)
@@ -539,6 +552,11 @@ s_grant (const hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now)
         return false;
     if (msg->term <= inst->number || v->number != msg->term)
         return false;
+    //  Not to a candidate known to be behind (Raft's up-to-date rule, on
+    //  views): it will install this one from heartbeats; a view it won
+    //  would follow none for it, costing its channels a new epoch
+    if ((self->view_of_any & (1u << msg->from)) && self->view_of [msg->from] < inst->number)
+        return false;
     if (s_count (v->members) < self->majority || !s_view_valid (self, v))
         return false;
     if (!s_certified (self, v, now))
@@ -563,6 +581,8 @@ s_on_heartbeat (hrb_view_sm_t *self, const hrb_view_msg_t *msg, uint64_t now,
     self->leaving_set = msg->leaving? self->leaving_set | from: self->leaving_set & ~from;
     bool fenced = msg->term > msg->view.number;
     self->fenced_set = fenced? self->fenced_set | from: self->fenced_set & ~from;
+    self->view_of [msg->from] = msg->view.number;
+    self->view_of_any |= from;
     //  Not adopted (that would fence this broker), but asked above next time
     if (msg->term > self->asked)
         self->asked = msg->term;

@@ -163,10 +163,15 @@ void hrb_view_destroy (hrb_view_sm_t **self_p);
 //  broker kept its channels' state across the restart (a durable store in
 //  step with the restored view, docs/cluster.md "Durable history in a
 //  cluster"), so it comes back as the owner it was, like a broker that was
-//  paused: it sequences again once it holds its lease and --lease has
-//  passed since it started, in the restored view or in any view that
-//  follows it where it still owns.
+//  paused, except that it sequences nothing in the restored view: it asks
+//  for a newer one with the same owners (its replication sessions and its
+//  backups' trust in their copies start again there), and goes on in any
+//  view that follows the restored one where it still owns, once it holds
+//  its lease and --lease has passed since it started.
 void hrb_view_keep (hrb_view_sm_t *self);
+
+//  True from hrb_view_keep until the next view is installed.
+bool hrb_view_kept (const hrb_view_sm_t *self);
 
 //  Timer: call at least every heartbeat ms. Sends heartbeats, notices
 //  silent and returning brokers, starts elections. Resets out first.

@@ -1,8 +1,9 @@
 /*  test_view_keep: the view state machine (broker/hrb_view) restarted with
     its channels kept (hrb_view_keep: a durable store in step with the
     saved view, docs/cluster.md "Durable history in a cluster"). Such a
-    broker comes back as the owner it was, like a paused one; without keep
-    a restarted owner is demoted (test_view_elect, "Restart").  */
+    broker comes back as the owner it was, like a paused one, but only in a
+    newer view, which it asks for; without keep a restarted owner is
+    demoted (test_view_elect, "Restart").  */
 #include "view_fixture.h"
 
 //  Restarted at S_T0 from view 3 of three brokers, term 3.
@@ -59,93 +60,82 @@ test_restarted_owner_without_keep_asks_to_be_demoted (void **state)
 }
 
 static void
-test_kept_owner_asks_for_nothing_and_sequences_after_its_lease (void **state)
+test_kept_owner_asks_for_a_newer_view_and_sequences_nothing_before (void **state)
 {
     hr_cluster_t *cluster = s_cluster ();
     char buf [32];
     const char *mine = s_channel (cluster, S_ALL3, 0, 0, 0, buf);
     hrb_view_sm_t *sm = s_restarted (0, S_ALL3, true);
+    assert_true (hrb_view_kept (sm));
     hrb_view_t v3 = s_view (3, S_ALL3, S_ALL3);
-    //  Heard, but no lease: nothing, even past --lease
-    for (uint64_t now = S_T0; now < S_T0 + S_LEASE + 100; now += 10) {
-        assert_false (s_step (sm, 0, v3, false, now));
-        assert_false (s_may (sm, cluster, mine, now));
-    }
-    assert_false (hrb_view_lease (sm, S_T0 + S_LEASE + 100));
-    hrb_view_destroy (&sm);
-
-    //  Its lease at once: still nothing until --lease since it started
-    sm = s_restarted (0, S_ALL3, true);
-    for (uint64_t now = S_T0; now < S_T0 + S_LEASE; now += 10) {
-        assert_false (s_step (sm, 0, v3, true, now));
+    //  Its lease at once, but nothing in the view it kept, even past
+    //  --lease: it asks for a newer one, itself still an owner
+    bool asked = false;
+    for (uint64_t now = S_T0; now < S_T0 + 2 * S_LEASE; now += 10) {
+        if (s_step (sm, 0, v3, true, now) && !asked) {
+            asked = true;
+            const hrb_view_msg_t *req = s_find (HRB_VIEW_VOTE_REQUEST);
+            assert_int_equal (req->term, 4);
+            assert_int_equal (req->view.members, S_ALL3);
+            assert_int_equal (req->view.owners, S_ALL3);
+        }
         assert_true (hrb_view_lease (sm, now));
         assert_false (s_may (sm, cluster, mine, now));
     }
-    assert_false (s_step (sm, 0, v3, true, S_T0 + S_LEASE));
-    assert_true (s_may (sm, cluster, mine, S_T0 + S_LEASE));
-    //  In the same view, for good: no campaign, nothing installed
-    for (uint64_t now = S_T0 + S_LEASE; now < S_T0 + S_HOLD; now += 50) {
-        assert_false (s_step (sm, 0, v3, true, now));
-        assert_false (s_out.installed);
-        assert_true (s_may (sm, cluster, mine, now));
-    }
+    assert_true (asked);
+    assert_true (hrb_view_kept (sm));
     assert_int_equal (hrb_view_installed (sm)->number, 3);
-    //  Only its own channels
-    char other_buf [32];
-    const char *other = s_channel (cluster, S_ALL3, 1, 0, 0, other_buf);
-    assert_false (s_may (sm, cluster, other, S_T0 + S_HOLD));
+    hrb_view_destroy (&sm);
+    //  Without keep the same restart asks to be demoted (above); a kept
+    //  machine that is not restarted as an owner is not kept at all
+    sm = s_restarted (2, 3, true);
+    assert_false (hrb_view_kept (sm));
     hrb_view_destroy (&sm);
     hr_cluster_destroy (&cluster);
 }
 
-//  A kept owner that sequences, at S_T0 + S_LEASE + 100.
+//  A kept owner (view 3) that installs view 4, which follows it with the
+//  same owners, at S_T0 + S_LEASE + 150: with view 4's lease it goes on at
+//  once, --lease having passed since it started, as a paused broker that
+//  had installed view 3 would (docs/cluster.md, "in any later view that
+//  follows it").
 static hrb_view_sm_t *
 s_kept_and_sequencing (hr_cluster_t *cluster, const char *ch)
 {
     hrb_view_sm_t *sm = s_restarted (0, S_ALL3, true);
     for (uint64_t now = S_T0; now <= S_T0 + S_LEASE + 100; now += 10)
         s_step (sm, 0, s_view (3, S_ALL3, S_ALL3), true, now);
-    assert_true (s_may (sm, cluster, ch, S_T0 + S_LEASE + 100));
+    assert_false (s_may (sm, cluster, ch, S_T0 + S_LEASE + 100));
+    uint64_t at = S_T0 + S_LEASE + 150;
+    s_hb (sm, 1, 4, s_view (4, S_ALL3, S_ALL3), at);
+    assert_true (s_out.installed);
+    assert_false (hrb_view_kept (sm));
+    assert_false (s_may (sm, cluster, ch, at));        //  not without view 4's lease
+    s_ack (sm, 1, 4, at, at + 1);
+    assert_true (s_may (sm, cluster, ch, at + 1));
     return sm;
 }
 
 static void
-test_kept_owner_goes_on_in_a_view_that_follows_where_it_owns (void **state)
+test_kept_owner_goes_on_at_once_in_views_that_follow_where_it_owns (void **state)
 {
     hr_cluster_t *cluster = s_cluster ();
     char buf [32];
-    //  Its channel in view 3 and in view 4 (owners 0 and 1)
+    //  Its channel among owners 0, 1, 2 and among owners 0 and 1
     const char *mine = s_channel (cluster, 3, 0, S_ALL3, 0, buf);
     hrb_view_sm_t *sm = s_kept_and_sequencing (cluster, mine);
     uint64_t at = S_T0 + S_LEASE + 200;
-    s_hb (sm, 1, 4, s_view (4, S_ALL3, 3), at);
+    s_hb (sm, 1, 5, s_view (5, S_ALL3, 3), at);
     assert_true (s_out.installed);
-    assert_int_equal (hrb_view_installed (sm)->number, 4);
-    assert_int_equal (hrb_view_previous (sm)->number, 3);
-    //  Not without the new view's lease
-    assert_false (s_may (sm, cluster, mine, at));
-    s_ack (sm, 1, 4, at + S_LEASE - 10, at + S_LEASE);
-    assert_true (s_may (sm, cluster, mine, at + S_LEASE));
-    hrb_view_destroy (&sm);
-    hr_cluster_destroy (&cluster);
-}
-
-//  What docs/cluster.md promises ("in any later view that follows it"):
-//  with the new view's lease it goes on at once, as a paused broker that
-//  had installed view 3 would (hrb_view_keep counts the restored view as
-//  installed by this process, at its start).
-static void
-test_kept_owner_goes_on_at_once_in_a_view_that_follows (void **state)
-{
-    hr_cluster_t *cluster = s_cluster ();
-    char buf [32];
-    const char *mine = s_channel (cluster, 3, 0, S_ALL3, 0, buf);
-    hrb_view_sm_t *sm = s_kept_and_sequencing (cluster, mine);
-    uint64_t at = S_T0 + S_LEASE + 200;
-    s_hb (sm, 1, 4, s_view (4, S_ALL3, 3), at);
-    assert_true (s_out.installed);
-    s_ack (sm, 1, 4, at, at + 1);
+    assert_int_equal (hrb_view_installed (sm)->number, 5);
+    assert_int_equal (hrb_view_previous (sm)->number, 4);
+    assert_false (s_may (sm, cluster, mine, at));      //  not without view 5's lease
+    s_ack (sm, 1, 5, at, at + 1);
     assert_true (s_may (sm, cluster, mine, at + 1));
+    //  Only its own channels
+    char other_buf [32];
+    const char *other = s_channel (cluster, 3, 1, S_ALL3, 1, other_buf);
+    assert_false (s_may (sm, cluster, other, at + 1));
     hrb_view_destroy (&sm);
     hr_cluster_destroy (&cluster);
 }
@@ -158,11 +148,11 @@ test_kept_owner_stops_in_a_later_view_where_it_does_not_own (void **state)
     const char *mine = s_channel (cluster, S_ALL3, 0, 0, 0, buf);
     hrb_view_sm_t *sm = s_kept_and_sequencing (cluster, mine);
     uint64_t at = S_T0 + S_LEASE + 200;
-    //  Demoted in view 4 (it follows 3): its channels are others' now
-    s_hb (sm, 1, 4, s_view (4, S_ALL3, 6), at);
+    //  Demoted in view 5 (it follows 4): its channels are others' now
+    s_hb (sm, 1, 5, s_view (5, S_ALL3, 6), at);
     assert_true (s_out.installed);
     for (uint64_t now = at; now < at + 2 * S_LEASE; now += 50) {
-        s_step (sm, 0, s_view (4, S_ALL3, 6), true, now);
+        s_step (sm, 0, s_view (5, S_ALL3, 6), true, now);
         assert_true (hrb_view_lease (sm, now));
         assert_false (s_may (sm, cluster, mine, now));
     }
@@ -178,13 +168,13 @@ test_kept_owner_waits_out_a_lease_in_a_view_that_does_not_follow (void **state)
     const char *mine = s_channel (cluster, S_ALL3, 0, 0, 0, buf);
     hrb_view_sm_t *sm = s_kept_and_sequencing (cluster, mine);
     uint64_t at = S_T0 + S_LEASE + 200;
-    //  View 6, not certified to follow 3: 4 or 5 may have moved its
+    //  View 7, not certified to follow 4: 5 or 6 may have moved its
     //  channel meanwhile; only the fence lets it start again
-    s_hb (sm, 1, 6, s_view (6, S_ALL3, S_ALL3), at);
+    s_hb (sm, 1, 7, s_view (7, S_ALL3, S_ALL3), at);
     assert_true (s_out.installed);
-    s_ack (sm, 1, 6, at, at + 1);
+    s_ack (sm, 1, 7, at, at + 1);
     assert_false (s_may (sm, cluster, mine, at + 1));
-    s_ack (sm, 1, 6, at + S_LEASE - 10, at + S_LEASE);
+    s_ack (sm, 1, 7, at + S_LEASE - 10, at + S_LEASE);
     assert_true (s_may (sm, cluster, mine, at + S_LEASE));
     hrb_view_destroy (&sm);
     hr_cluster_destroy (&cluster);
@@ -237,9 +227,8 @@ main (void)
 {
     const struct CMUnitTest tests [] = {
         cmocka_unit_test (test_restarted_owner_without_keep_asks_to_be_demoted),
-        cmocka_unit_test (test_kept_owner_asks_for_nothing_and_sequences_after_its_lease),
-        cmocka_unit_test (test_kept_owner_goes_on_in_a_view_that_follows_where_it_owns),
-        cmocka_unit_test (test_kept_owner_goes_on_at_once_in_a_view_that_follows),
+        cmocka_unit_test (test_kept_owner_asks_for_a_newer_view_and_sequences_nothing_before),
+        cmocka_unit_test (test_kept_owner_goes_on_at_once_in_views_that_follow_where_it_owns),
         cmocka_unit_test (test_kept_owner_stops_in_a_later_view_where_it_does_not_own),
         cmocka_unit_test (test_kept_owner_waits_out_a_lease_in_a_view_that_does_not_follow),
         cmocka_unit_test (test_keep_changes_nothing_for_a_restarted_non_owner),
