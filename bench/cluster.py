@@ -52,6 +52,19 @@ core).
    SIGKILLed; from the kill to the first ack of a publish sent after it,
    the epoch kept or not, and the clients' resets, losses and duplicates.
 
+5. With --durable-compare (instead of 1 and 2), durable history in a
+   cluster: as 4, with fresh 3-broker `--replication sync` clusters
+   (--min-replicas 1) in memory, with a --data-dir per broker and --fsync
+   batch, and with --fsync always (local-cluster.sh --data). Then, --runs
+   times, a whole-cluster restart: a fresh sync cluster with data dirs
+   (--restart-fsync), --restart-channels channels of --restart-history
+   events of 100 bytes (PUSH to each owner), SIGKILL of all three brokers,
+   then all three started again with the same command lines; from the
+   starts: each broker's /readyz 200, and the ack of one publish to each of
+   three channels per owner (first, middle, last created), retried with
+   its key while unavailable, which must continue the channel's epoch at
+   head + 1.
+
 Prints a Markdown table of medians over --runs; --json prints the raw runs.
 """
 import argparse
@@ -173,15 +186,15 @@ class Single(Setup):
 class Cluster(Setup):
     name = "cluster"
 
-    def __init__(self, herald, brokers=3, gateways=1, env=None):
+    def __init__(self, herald, brokers=3, gateways=1, env=None, data=False):
         """env: HERALD_* variables for every broker and gateway, options
         without a flag of local-cluster.sh (HERALD_REPLICATION=async); each
-        process reads those it has."""
+        process reads those it has. data: a --data-dir per broker."""
         self.dir = tempfile.mkdtemp(prefix="herald-bench-cluster-")
         try:
             subprocess.run([LOCAL_CLUSTER, "start", "--dir", self.dir, "--brokers",
-                            str(brokers), "--gateways", str(gateways), "--herald", herald],
-                           check=True, stdout=subprocess.DEVNULL,
+                            str(brokers), "--gateways", str(gateways), "--herald", herald]
+                           + (["--data"] if data else []), check=True, stdout=subprocess.DEVNULL,
                            env=dict(os.environ, **(env or {})))
         except BaseException:       # also Ctrl-C: what had started is stopped
             self.stop()
@@ -567,11 +580,12 @@ def released(setup):
             for o in ("replicated", "alone")}
 
 
-def compare_run(herald, env, args):
-    """One fresh 3-broker cluster of `env`, one gateway: SSE latency,
-    acked latency at a fixed rate, then acked throughput (latency first:
-    throughput fills the histories)."""
-    setup = Cluster(herald, env=dict(env, HERALD_WRITE_INTERVAL=args.write_interval))
+def compare_run(herald, env, args, data=False):
+    """One fresh 3-broker cluster of `env` (data: a --data-dir per broker),
+    one gateway: SSE latency, acked latency at a fixed rate, then acked
+    throughput (latency first: throughput fills the histories)."""
+    setup = Cluster(herald, env=dict(env, HERALD_WRITE_INTERVAL=args.write_interval),
+                    data=data)
     try:
         out = {"load": float(open("/proc/loadavg").read().split()[0])}
         sse = latency(herald, setup, args.duration, False, args.subscribers, args.rate)
@@ -583,6 +597,8 @@ def compare_run(herald, env, args):
         out.update(acked(setup, args.duration, args.window, 0))
         out["broker cpu us/ack"] = 1e6 * (cpu_s(brokers) - cpu) / max(1, out["acks"])
         out.update(released(setup))
+        out["fsyncs"] = sum(counter(b["http"], "herald_store_fsyncs_total")
+                            for b in setup.brokers)
         return out
     finally:
         setup.stop()
@@ -771,6 +787,244 @@ def replication_table(results, fails, acked_rate):
                 med(runs, "ack p50 ms before the kill")))
 
 
+# --durable-compare: sync clusters in memory and with a --data-dir per broker
+DURABLES = [
+    ("sync, memory", REPLICATIONS[0][1], False),
+    ("sync, --data-dir, --fsync batch", dict(REPLICATIONS[0][1], HERALD_FSYNC="batch"), True),
+    ("sync, --data-dir, --fsync always", dict(REPLICATIONS[0][1], HERALD_FSYNC="always"), True)]
+
+
+def _publish_acked(sock, ch, key, tries_max=4000, alive=lambda: True):
+    """One acknowledged publish of `key` to `ch` on a DEALER, resent with
+    the same key while unavailable or unanswered for 1 s (a starting
+    broker binds late), while alive(). Returns (reply, unavailable answers)."""
+    import msgpack
+    unavailable, sent = 0, set()
+    for rid in range(tries_max):
+        if not alive():
+            break
+        sock.send(msgpack.packb({"ch": ch, "data": "probe", "id": key, "rid": rid}))
+        sent.add(rid)
+        reply = None
+        while reply is None and sock.poll(1000):
+            r = msgpack.unpackb(sock.recv())
+            if r.get("rid") in sent:
+                reply = r
+        if reply is None:
+            continue
+        if reply.get("error") != "unavailable":
+            return reply, unavailable
+        unavailable += 1
+        time.sleep(0.005)
+    return None, unavailable
+
+
+def restart(herald, env, channels, history, size=100):
+    """A whole sync cluster with a --data-dir per broker SIGKILLed and
+    started again: `channels` channels of `history` events, spread over
+    the three owners (PUSH to each owner); all three brokers killed, then
+    started again at once with their command lines. Returns, from the
+    first start: each broker's /readyz 200, and per owner the acks of a
+    publish to its first, middle and last channel (each must continue the
+    epoch at head + 1). Needs pyzmq and msgpack."""
+    import msgpack
+    import zmq
+    sys.path.insert(0, os.path.join(ROOT, "tests", "integration"))
+    from harness import rendezvous_order
+    setup = Cluster(herald, gateways=0, env=env, data=True)
+    procs, ctx = [], zmq.Context()
+    try:
+        b = setup.brokers
+        ids = [x["id"] for x in b]
+        wait(lambda: all((_view(x["http"]) or {}).get("owners") == ids for x in b), 90,
+             "a view of three owners")
+        names = ["rs%d" % n for n in range(channels)]
+        owner = {ch: ids.index(rendezvous_order(ids, ch)[0]) for ch in names}
+        dealers = []
+        for i, x in enumerate(b):       # until each owner sequences (its lease)
+            d = ctx.socket(zmq.DEALER)
+            d.setsockopt(zmq.LINGER, 0)
+            d.connect(x["router"])
+            ch = next(c for c in names if owner[c] == i)
+            reply, _ = _publish_acked(d, ch, "warm-" + ch)
+            assert reply and "seq" in reply, reply
+            dealers.append(d)
+        base = sum(counter(x["http"], "herald_broker_events_total") for x in b)
+        pushes = []
+        for x in b:
+            p = ctx.socket(zmq.PUSH)
+            p.connect(x["publish"])
+            pushes.append(p)
+        payload = "x" * size
+        filled = time.monotonic()
+        for k in range(history):
+            for ch in names:
+                pushes[owner[ch]].send(msgpack.packb({"ch": ch, "data": payload}))
+        wait(lambda: sum(counter(x["http"], "herald_broker_events_total") for x in b)
+             >= base + channels * history, 120 + channels * history / 1000,
+             "the history sequenced")
+        filled = time.monotonic() - filled
+        for p in pushes:
+            p.close(5000)
+        probes = []
+        for i in range(len(b)):
+            mine = [ch for ch in names if owner[ch] == i]
+            probes += [(i, ch) for ch in dict.fromkeys((mine[0], mine[len(mine) // 2],
+                                                        mine[-1]))]
+        heads = {}
+        for i, ch in probes:
+            dealers[i].send(msgpack.packb({"op": "history", "ch": ch, "limit": 0}))
+            reply = {"rid": None}
+            while "rid" in reply:       # a late answer to a warming publish's resend
+                assert dealers[i].poll(10000), "no history reply"
+                reply = msgpack.unpackb(dealers[i].recv())
+            heads[ch] = (reply["epoch"], reply["head"])
+        for d in dealers:
+            d.close(0)
+        stored = sum(os.path.getsize(os.path.join(r, f))
+                     for r, _, fs in os.walk(setup.dir) if "/data-b" in r for f in fs)
+        argvs = []
+        for x in b:
+            with open("/proc/%d/cmdline" % x["pid"], "rb") as f:
+                argvs.append([a.decode() for a in f.read().split(b"\0") if a])
+        for x in b:
+            os.kill(x["pid"], signal.SIGKILL)
+        wait(lambda: not any(_up(x["pid"]) for x in b), 10, "the brokers killed")
+        times, acks = {}, {}
+
+        def ready(i):
+            while get(b[i]["http"] + "/readyz", timeout=1)[0] != 200:
+                if procs[i].poll() is not None:
+                    return      # could not start (a port taken meanwhile): a failed run
+                time.sleep(0.005)
+            times["ready " + ids[i]] = time.monotonic()
+
+        def probe(i, ch):
+            d = ctx.socket(zmq.DEALER)
+            d.setsockopt(zmq.LINGER, 0)
+            d.connect(b[i]["router"])
+            reply, unavailable = _publish_acked(d, ch, "probe-" + ch,
+                                                alive=lambda: procs[i].poll() is None)
+            times["ack " + ch] = time.monotonic()
+            d.close(0)
+            reply = reply or {}
+            acks[ch] = {"owner": ids[i], "reply": reply, "unavailable": unavailable,
+                        "kept": (reply.get("epoch"), reply.get("seq")) ==
+                        (heads[ch][0], heads[ch][1] + 1)}
+        threads = [threading.Thread(target=ready, args=(i,), daemon=True) for i in range(3)]
+        threads += [threading.Thread(target=probe, args=p, daemon=True) for p in probes]
+        start = time.monotonic()
+        for i, argv in enumerate(argvs):
+            log_file = open(os.path.join(setup.dir, "broker-%d.restart.log" % (i + 1)), "w")
+            procs.append(subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=log_file,
+                                          stderr=subprocess.STDOUT, start_new_session=True,
+                                          env=dict(os.environ, **env)))
+            log_file.close()
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(120)
+        said = []
+        for i in range(3):
+            with open(os.path.join(setup.dir, "broker-%d.restart.log" % (i + 1))) as f:
+                said += [line.strip() for line in f if "history:" in line or
+                         (procs[i].poll() is not None and "cannot start" in line)]
+        out = {k + " s": round(v - start, 3) for k, v in times.items()}
+        ready_s = [v for k, v in out.items() if k.startswith("ready ")]
+        acked_s = [v for k, v in out.items() if k.startswith("ack ")]
+        out.update({"channels": channels, "events/channel": history,
+                    "fill s": round(filled, 2), "stored bytes": stored,
+                    "every ready s": max(ready_s) if len(ready_s) == 3 else None,
+                    "first ack s": min(acked_s) if acked_s else None,
+                    "last ack s": max(acked_s) if len(acked_s) == len(probes) else None,
+                    "probes": acks, "kept": all(a["kept"] for a in acks.values()) and
+                    len(acks) == len(probes), "said": said,
+                    "failed": [ids[i] for i in range(3) if procs[i].poll() is not None]})
+        return out
+    finally:
+        for p in procs:
+            p.terminate()
+        for p in procs:
+            try:
+                p.wait(15)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+        ctx.destroy(0)
+        setup.stop()
+
+
+def main_durable(herald, args):
+    """Every setup of DURABLES in each run, the order rotated per run; then
+    the whole-cluster restart, --runs times."""
+    log("host: %d cores, load %s" % (os.cpu_count(), open("/proc/loadavg").read().split()[:3]))
+    results = {name: [] for name, _, _ in DURABLES}
+    for run in range(args.runs if args.compare else 0):
+        order = DURABLES[run % 3:] + DURABLES[:run % 3]
+        for name, env, data in order:
+            figures = compare_run(herald, env, args, data)
+            figures.pop("lat", None)
+            results[name].append(figures)
+            log("run %d %s: %s" % (run + 1, name, json.dumps(figures)))
+    restarts = []
+    env = dict(REPLICATIONS[0][1], HERALD_FSYNC=args.restart_fsync)
+    for run in range(args.runs if args.restart else 0):
+        figures = restart(herald, env, args.restart_channels, args.restart_history)
+        log("run %d restart: %s" % (run + 1, json.dumps(figures)))
+        if figures["failed"]:       # a broker that did not start measures nothing
+            log("run %d restart left out: %s exited" % (run + 1, figures["failed"]))
+        else:
+            restarts.append(figures)
+    log("load at the end: %s" % open("/proc/loadavg").read().split()[:3])
+    if args.json:
+        print(json.dumps({"compare": results, "restart": restarts}, indent=1))
+        return
+    durable_table(results, restarts, args)
+
+
+def durable_table(results, restarts, args):
+    """Markdown tables of medians from main_durable's results."""
+    def med(runs, key, fmt="%.2f"):
+        values = [r[key] for r in runs if r.get(key) is not None]
+        return fmt % statistics.median(values) if values else "-"
+    if any(results.values()):
+        base = statistics.median(r["acks/s"] for r in results[DURABLES[0][0]])
+        print("| cluster (3 brokers) | acked publishes/s (x memory; runs) | ack p50 / p99 ms, "
+              "at %d/s per channel | ack p50 / p99 ms, saturated | SSE p50 / p99 ms | "
+              "lost / dup (SSE) | brokers' CPU per ack, saturated | fsyncs per ack |"
+              % args.acked_rate)
+        print("|---|---|---|---|---|---|---|---|")
+        for name, runs in results.items():
+            tput = statistics.median(r["acks/s"] for r in runs)
+            print("| %s | %.0f (%.2fx; %s) | %s / %s | %s / %s | %s / %s | %s / %s | %s µs | "
+                  "%s |" % (
+                      name, tput, tput / base,
+                      ", ".join("%.0fk" % (r["acks/s"] / 1000) for r in runs),
+                      med(runs, "fixed ack p50 ms"), med(runs, "fixed ack p99 ms"),
+                      med(runs, "ack p50 ms"), med(runs, "ack p99 ms"),
+                      med(runs, "sse p50 ms"), med(runs, "sse p99 ms"),
+                      med(runs, "sse lost", "%d"), med(runs, "sse duplicates", "%d"),
+                      med(runs, "broker cpu us/ack", "%.1f"),
+                      "%.3f" % statistics.median(r["fsyncs"] / max(1, r["acks"] + r["fixed acks"])
+                                                 for r in runs)))
+    if restarts:
+        print()
+        print("| whole cluster SIGKILLed, %d channels x %d events, --fsync %s | fill s | "
+              "starts -> every /readyz 200 (runs) | -> first probe acked | -> last of %d "
+              "probes acked | epoch kept at head + 1 |" % (
+                  args.restart_channels, args.restart_history, args.restart_fsync,
+                  len(restarts[0]["probes"])))
+        print("|---|---|---|---|---|---|")
+        print("| sync | %s | %s s (%s) | %s s | %s s (%s) | %s |" % (
+            med(restarts, "fill s"), med(restarts, "every ready s"),
+            ", ".join("%.2f" % r["every ready s"] for r in restarts
+                      if r["every ready s"] is not None),
+            med(restarts, "first ack s"), med(restarts, "last ack s"),
+            ", ".join("%.2f" % r["last ack s"] for r in restarts
+                      if r["last ack s"] is not None),
+            "yes" if all(r["kept"] for r in restarts) else "NO"))
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--herald", default=os.path.join(ROOT, "build", "herald"))
@@ -795,6 +1049,15 @@ def main():
                     help="skip the failover runs of 4")
     ap.add_argument("--table", metavar="FILE", help="print 4's tables from what "
                     "--replication-compare --json printed, and nothing else")
+    ap.add_argument("--durable-compare", action="store_true", help="sync clusters with a "
+                    "--data-dir per broker against memory, and a whole-cluster restart (5)")
+    ap.add_argument("--no-compare", dest="compare", action="store_false",
+                    help="5: the restart only")
+    ap.add_argument("--no-restart", dest="restart", action="store_false",
+                    help="5: the compare only")
+    ap.add_argument("--restart-channels", type=int, default=10000, help="(5)")
+    ap.add_argument("--restart-history", type=int, default=10, help="events per channel (5)")
+    ap.add_argument("--restart-fsync", default="batch", help="(5)")
     args = ap.parse_args()
     herald = os.path.abspath(args.herald)
     if args.handoff:
@@ -805,6 +1068,8 @@ def main():
         return replication_table(raw["compare"], raw["failover"], args.acked_rate)
     if args.replication_compare:
         return main_replication(herald, args)
+    if args.durable_compare:
+        return main_durable(herald, args)
     # Latency first: a setup's throughput run leaves its brokers' history full
     cases = [("latency", "single", False), ("latency", "cluster", False),
              ("latency", "cluster", True), ("throughput", "single", False),

@@ -3,7 +3,7 @@
 # ports, for trying the cluster out and for tests (docs/cluster.md, "A
 # cluster on one machine").
 #
-#   deploy/local-cluster.sh start  [--dir DIR] [--brokers N] [--gateways M] [--herald PATH]
+#   deploy/local-cluster.sh start  [--dir DIR] [--brokers N] [--gateways M] [--herald PATH] [--data]
 #   deploy/local-cluster.sh stop   [--dir DIR]
 #   deploy/local-cluster.sh status [--dir DIR]
 #
@@ -17,7 +17,8 @@
 # cluster: new ports, the view state of an earlier one removed.
 # stop sends SIGTERM, waits up to 15 s, then SIGKILL; it exits 0 once all
 # are gone (also when nothing runs). status prints each process and whether
-# it is up; exit 0 when all are up, 1 otherwise.
+# it is up; exit 0 when all are up, 1 otherwise. --data gives each broker
+# durable history, --data-dir DIR/data-b<i> (removed at each start too).
 # DIR defaults to ./herald-cluster; herald to build/herald (built if missing).
 set -euo pipefail
 
@@ -36,12 +37,14 @@ dir=$PWD/herald-cluster
 brokers=3
 gateways=2
 herald=""
+data=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --dir) dir=${2:?--dir needs a directory}; shift 2 ;;
     --brokers) brokers=${2:?--brokers needs a number}; shift 2 ;;
     --gateways) gateways=${2:?--gateways needs a number}; shift 2 ;;
     --herald) herald=${2:?--herald needs a path}; shift 2 ;;
+    --data) data=1; shift ;;
     -h|--help) usage 0 ;;
     *) echo "local-cluster: unknown argument '$1'" >&2; usage ;;
   esac
@@ -151,7 +154,7 @@ fi
 herald=$(cd "$(dirname "$herald")" && pwd)/$(basename "$herald")
 command -v curl >/dev/null || { echo "local-cluster: needs curl (apt-get install curl)" >&2; exit 2; }
 rm -f "$env_file" "$pid_file" "$dir"/broker-*.log "$dir"/gateway-*.log
-rm -rf "$dir"/state-b*
+rm -rf "$dir"/state-b* "$dir"/data-b*
 
 # Free loopback ports: nobody listens on them and they are below the
 # kernel's ephemeral range, so no outgoing connection takes one before
@@ -208,8 +211,10 @@ fail() {
 # our stdout (whoever reads start's output would wait for the cluster).
 for i in $(seq 1 "$brokers"); do
   mkdir -p "$dir/state-b$i"
+  durable=()
+  [ -z "$data" ] || durable=(--data-dir "$dir/data-b$i")
   nohup "$herald" broker --cluster "$cluster" --id "b$i" --state-dir "$dir/state-b$i" \
-    < /dev/null > "$dir/broker-$i.log" 2>&1 &
+    ${durable[@]+"${durable[@]}"} < /dev/null > "$dir/broker-$i.log" 2>&1 &
   b_pid[$i]=$!
   echo "broker-$i ${b_pid[$i]}" >> "$pid_file"
 done
