@@ -461,15 +461,6 @@ hrb_repl_installed (hrb_repl_t *self, const hrb_view_t *view, const hrb_view_t *
     hrb_streams_recent (self->streams, 0, s_track, self);
 }
 
-void
-hrb_repl_resume (hrb_repl_t *self)
-{
-    self->view = *hrb_cluster_view (self->cluster);
-    self->previous = (hrb_view_t) { 0 };
-    hrb_sync_install (self->sync, self->view.number, s_backup_on, self);
-    hrb_repl_installed (self, &self->view, &self->previous);
-}
-
 //  Gauges, and channels whose streams are gone forgotten.
 static bool
 s_exists (void *arg, const char *ch, size_t len)

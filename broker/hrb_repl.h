@@ -80,12 +80,6 @@ void hrb_repl_installing (hrb_repl_t *self, const hrb_view_t *view, const hrb_vi
 //  learns the view; every channel owned here is tracked for a snapshot.
 void hrb_repl_installed (hrb_repl_t *self, const hrb_view_t *view, const hrb_view_t *previous);
 
-//  After a restart that kept this broker's channels (hrb_cluster_keep),
-//  before the loop: the machines learn the saved view as if it had just
-//  been installed after none (nothing is taken over), and every channel
-//  owned here is tracked for a snapshot to its backup.
-void hrb_repl_resume (hrb_repl_t *self);
-
 //  Once per loop turn, after the turn's publishes: racks owed, then the
 //  owner's machine's step (frames, snapshots, keepalives, releases).
 void hrb_repl_step (hrb_repl_t *self);

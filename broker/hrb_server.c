@@ -270,8 +270,6 @@ hrb_server_new (void *zmq_ctx, const hrb_config_t *config, hr_metrics_t *metrics
         hrb_repl_ops_t ops = { s_lock, hrb_ingest_release, s_taken };
         self->repl = hrb_repl_new (config, self->cluster, self->replica, self->streams,
                                    self->store, self->dedupe, metrics, &ops, self);
-        if (self->keep)                 //  owner of its kept channels in the saved view
-            hrb_repl_resume (self->repl);
     }
     return self;
 }

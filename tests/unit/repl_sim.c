@@ -290,6 +290,13 @@ view_new (repl_sim_t *self, uint32_t members, uint32_t owners)
         }
 }
 
+void
+rs_view_again (repl_sim_t *self)
+{
+    const rs_view_t *last = rs_view (self, self->nviews);
+    view_new (self, last->members, last->owners);
+}
+
 static void
 oracle (repl_sim_t *self)
 {

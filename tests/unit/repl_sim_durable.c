@@ -150,14 +150,6 @@ rs_durable_crash (repl_sim_t *self, int b)
         rs_schedule (self, self->now + d_range (self, 1, self->T), EV_RESTART, b, br->gen);
 }
 
-//  The restarted machine knows no channel yet.
-static int
-d_backup_of (void *arg, const char *name, size_t len)
-{
-    (void) arg, (void) name, (void) len;
-    return -2;
-}
-
 //  b keeps (e, 1..head) of ch: the epoch's continuation may have given one
 //  of its seqs another payload meanwhile (it then drops the stream at its
 //  first install, but its history is readable until then). Counted.
@@ -214,21 +206,18 @@ rs_durable_resume (repl_sim_t *self, int b)
         rs_trace (self, "    b%d KEPT %s e%" PRIu64 " at head %" PRIu64, b, rs_channel (ch),
                   d->epoch, d->head);
     }
-    //  hrb_repl_resume: the machines learn the saved view after none, and
-    //  every kept channel is tracked (a snapshot to its backup)
+    //  hrb_view_keep: back in the saved view (installed at its start, for
+    //  the fence) but sequencing nothing there, and no replication: it asks
+    //  for a newer view with the same owners, whose install keeps the
+    //  channels it still owns if it follows (rs_glue_install), and starts
+    //  the machines and every channel's snapshot there
     br->view = w;
     br->prev = 0;
     br->view_at = self->now;
-    br->restored = false;
+    br->restored = true;
     self->restarted [b] = false;
-    hrb_backup_install (br->backup, w);
-    hrb_sync_install (br->sync, w, d_backup_of, br);
-    for (int ch = 0; ch < RS_C; ch++)
-        if (br->kept [ch]) {
-            const char *name = rs_channel (ch);
-            if (hrb_sync_track (br->sync, name, strlen (name), rs_backup (self, w, ch)))
-                rs_fail (self, "b%d could not track %s", b, name);
-        }
+    if (self->nviews == w)
+        rs_view_again (self);
     //  It hears of newer views a while later
     if (self->nviews > w)
         rs_schedule (self, self->now + d_range (self, 0, self->T), EV_INSTALL, b, br->gen);

@@ -237,6 +237,9 @@ void rs_durable_crash (repl_sim_t *self, int b);
 //  b restarts: true if it kept its stored channels and came back as their
 //  owner in its saved view (else it restarts empty).
 bool rs_durable_resume (repl_sim_t *self, int b);
+//  A view like the last one, numbered next: what a kept broker asks for
+//  (hrb_view_keep).
+void rs_view_again (repl_sim_t *self);
 //  b, restarted with ch kept, goes on with it (it may sequence it, or an
 //  install retained it): it must hold all that was published.
 void rs_durable_continue (repl_sim_t *self, int b, int ch);
