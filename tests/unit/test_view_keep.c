@@ -222,6 +222,30 @@ test_keep_changes_nothing_for_a_restarted_non_owner (void **state)
     hr_cluster_destroy (&cluster);
 }
 
+//  The up-to-date rule: a voter at view 4 refuses a candidate whose latest
+//  heartbeat showed view 3 (it is behind: it installs 4 from heartbeats,
+//  and a view it won would follow none for it), and grants the same
+//  proposal once the candidate's heartbeat shows view 4; a candidate never
+//  heard grants as before.
+static void
+test_voter_refuses_a_candidate_behind (void **state)
+{
+    hrb_view_t v4 = s_view (4, S_ALL3, S_ALL3), v5 = s_view (5, S_ALL3, S_ALL3);
+    hrb_view_sm_t *sm = s_with_view (3, 0, v4, S_T0);
+    s_hb (sm, 1, 3, s_view (3, S_ALL3, S_ALL3), S_T0 + 10);
+    s_vreq (sm, 1, 5, v5, S_T0 + 20);
+    const hrb_view_msg_t *vote = s_find (HRB_VIEW_VOTE);
+    assert_non_null (vote);
+    assert_false (vote->granted);
+    assert_int_equal (hrb_view_durable (sm)->term, 4);  //  a refusal changes nothing
+    s_hb (sm, 1, 4, v4, S_T0 + 30);
+    s_vreq (sm, 1, 5, v5, S_T0 + 40);
+    vote = s_find (HRB_VIEW_VOTE);
+    assert_non_null (vote);
+    assert_true (vote->granted);
+    hrb_view_destroy (&sm);
+}
+
 int
 main (void)
 {
@@ -232,6 +256,7 @@ main (void)
         cmocka_unit_test (test_kept_owner_stops_in_a_later_view_where_it_does_not_own),
         cmocka_unit_test (test_kept_owner_waits_out_a_lease_in_a_view_that_does_not_follow),
         cmocka_unit_test (test_keep_changes_nothing_for_a_restarted_non_owner),
+        cmocka_unit_test (test_voter_refuses_a_candidate_behind),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
