@@ -221,6 +221,7 @@ hrb_ingest_keep_loaded (hrb_server_t *self, hr_buf_t *err)
     snprintf (gone, sizeof gone, "%zu", dropped);
     if (self->keep) {
         hrb_cluster_keep (self->cluster);
+        self->announce = loaded > dropped;
         hr_log_info ("history: kept the channels owned in the saved view", "view", view,
                      "channels", kept, "dropped", gone);
     }

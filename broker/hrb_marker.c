@@ -83,6 +83,14 @@ s_round_visit (void *arg, hrb_stream_t *stream)
     return true;
 }
 
+void
+hrb_markers_again (hrb_markers_t *self)
+{
+    self->marker_upper = 0;
+    self->marker_carry = false;
+    self->last_marker_ms = 0;
+}
+
 //  A head marker for each stream that went quiet since the last round
 //  (published in (marker_upper, now - S_MARKER_MS]), at most budget a
 //  round. What a round leaves, older than where it stopped, is carried to

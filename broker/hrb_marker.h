@@ -35,6 +35,12 @@ void hrb_markers_destroy (hrb_markers_t **self_p);
 void hrb_markers_send (hrb_markers_t *self, const char *ch, size_t ch_len,
                        hrb_stream_t *stream);
 
+//  Every stream gets a quiet-channel marker again, over the next rounds
+//  (as budgets allow): a broker that kept its channels across a restart
+//  tells the others' replicas, which learn a channel only from its events
+//  and markers, of those that stay quiet.
+void hrb_markers_again (hrb_markers_t *self);
+
 //  Runs a round of quiet-channel markers when one is due at now (wall ms),
 //  at most budget markers. Returns true while a round has left channels
 //  for the next call, which should then come soon.

@@ -473,6 +473,13 @@ s_handle_xpub (hrb_server_t *self)
     return true;
 }
 
+static bool
+s_first_stream (void *arg, hrb_stream_t *stream)
+{
+    *(hrb_stream_t **) arg = stream;
+    return false;
+}
+
 //  Expiry and gauges. Returns true when some expiry is left for the next
 //  tick (a budget ran out).
 static bool
@@ -507,6 +514,17 @@ s_tick (hrb_server_t *self)
     hrb_metrics_set (self->metrics, HRB_M_DEDUPE_DROPPED,
                      (int64_t) hrb_dedupe_dropped (self->dedupe));
     hrb_metrics_set (self->metrics, HRB_M_REPLY_BYTES, (int64_t) hrb_peers_queued (self->peers));
+    //  Kept channels: their heads out once this broker may speak for
+    //  them (every channel waits for the same lease and fence)
+    if (self->announce && !hrb_cluster_kept (self->cluster)) {
+        hrb_stream_t *recent = NULL;
+        hrb_streams_recent (self->streams, 0, s_first_stream, &recent);
+        if (!recent || hrb_cluster_may_sequence (self->cluster, recent->name,
+                                                 strlen (recent->name))) {
+            hrb_markers_again (self->markers);
+            self->announce = false;
+        }
+    }
     more |= hrb_markers_round (self->markers, now, S_EXPIRE_BUDGET);
     //  In a cluster every stream is of an owned channel (s_keep, s_gate)
     if (self->cluster)

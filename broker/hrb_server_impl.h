@@ -42,6 +42,8 @@ struct _hrb_server_t {
     size_t loaded_kept;         //  channels the store held at start, going on
     size_t loaded_renewed;      //  and those started again in a new epoch
     bool keep;                  //  in a cluster: the store is in step with the saved view
+    bool announce;              //  kept channels' heads to go out as markers once they may
+                                //  be sequenced (the others' replicas learn them)
     bool diverged;              //  in a cluster: a commit outside the loop's batch failed;
                                 //  the view mark stays behind, a restart keeps nothing
     hr_buf_t history;           //  where history lives, for banners

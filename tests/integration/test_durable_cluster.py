@@ -157,6 +157,24 @@ class DurableClusterTest(unittest.TestCase):
                               reply.get("epoch")), (n + 1, True, seq, epoch),
                              "key %s of %s: %s" % (key, ch, reply))
 
+    def traffic_kept_everything(self, c, traffic, received, seen=(), dups=True):
+        """What every traffic test checks at its end: no reset, gap or
+        duplicate at the clients, every ack delivered at its (epoch, seq);
+        one epoch per channel; every ack in every broker's history; no
+        (epoch, seq) with two payloads among clients, histories and `seen`;
+        (dups) every key answered as a repeat. Returns the acks."""
+        problems = F.check(traffic, received)
+        F.assert_none(self, problems and problems + [c.story()], c.brokers, c.ids)
+        acks = [a + ("%s-%s" % (a[1], stamp(traffic)),) for a in traffic.acks()]
+        for ch, es in epochs(acks).items():
+            self.assertEqual(len(es), 1, "%s in %d epochs" % (ch, len(es)))
+        histories = self.history_holds(c, acks)
+        self.no_two_payloads(list(seen) + [self.of_clients(received),
+                                           self.of_histories(histories)])
+        if dups:
+            self.keys_are_dups(c, acks)
+        return acks
+
     def history_holds(self, c, acks, which=(0, 1, 2), timeout=20.0):
         """Every broker's history (its replicas too, once caught up) holds
         every ack at its (epoch, seq) with its payload; returns the
@@ -296,15 +314,7 @@ class DurableClusterTest(unittest.TestCase):
         c.restart()
         traffic.wait_acked(chans, 8, killed, timeout=40, what="after the restart")
         self.kept_logged(c)
-        problems = F.check(traffic, received)
-        F.assert_none(self, problems and problems + [c.story()], c.brokers, c.ids)
-        acks = [a + ("%s-%s" % (a[1], stamp(traffic)),) for a in traffic.acks()]
-        for ch, es in epochs(acks).items():
-            self.assertEqual(len(es), 1, "%s in %d epochs" % (ch, len(es)))
-        histories = self.history_holds(c, acks)
-        self.no_two_payloads([seen_before, self.of_clients(received),
-                              self.of_histories(histories)])
-        self.keys_are_dups(c, acks)
+        self.traffic_kept_everything(c, traffic, received, [seen_before])
 
     def test_whole_cluster_sigkill_under_load_fsync_always_sync(self):
         self.whole_cluster_killed("sync")
@@ -336,13 +346,7 @@ class DurableClusterTest(unittest.TestCase):
                            kinds=("dealer", "http", "direct0"))
         # b1 took its channels back (by handoff), and kept none of its store's
         H.wait_until(lambda: all(c.owner(ch, 0) == 0 for ch in moved), 20, "b1 owner again")
-        problems = F.check(traffic, received)
-        F.assert_none(self, problems and problems + [c.story()], c.brokers, c.ids)
-        acks = [a + ("%s-%s" % (a[1], stamp(traffic)),) for a in traffic.acks()]
-        for ch, es in epochs(acks).items():
-            self.assertEqual(len(es), 1, "%s in %d epochs" % (ch, len(es)))
-        histories = self.history_holds(c, acks)
-        self.no_two_payloads([self.of_clients(received), self.of_histories(histories)])
+        acks = self.traffic_kept_everything(c, traffic, received, dups=False)
         # b1 came back keeping what it stored (its mark was its saved view),
         # dropped it at the first view it installed, and got the channels
         # back, with what was published meanwhile, by handoff
@@ -379,14 +383,7 @@ class DurableClusterTest(unittest.TestCase):
             self.assertGreater(now["number"], view, F.installs(c.brokers, c.ids))
             self.assertEqual(sorted(now["owners"]), ["b1", "b2", "b3"],
                              "b%d: %s" % (i + 1, F.installs(c.brokers, c.ids)))
-        problems = F.check(traffic, received)
-        F.assert_none(self, problems and problems + [c.story()], c.brokers, c.ids)
-        acks = [a + ("%s-%s" % (a[1], stamp(traffic)),) for a in traffic.acks()]
-        for ch, es in epochs(acks).items():
-            self.assertEqual(len(es), 1, "%s in %d epochs" % (ch, len(es)))
-        histories = self.history_holds(c, acks)
-        self.no_two_payloads([self.of_clients(received), self.of_histories(histories)])
-        self.keys_are_dups(c, acks)
+        self.traffic_kept_everything(c, traffic, received)
 
     # ---------------------------------------------------------------- 5
 
