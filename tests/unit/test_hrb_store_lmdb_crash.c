@@ -2,8 +2,9 @@
     (broker/hrb_store_lmdb*.c): a process killed at a random point loses
     nothing it committed and gains nothing beyond its batch in flight, and
     after a machine stop (another boot id) the channels the last run's
-    --fsync cannot vouch for are suspect. A store with damaged pages, after
-    a crash or a clean stop, is refused at open, never a crash.  */
+    --fsync cannot vouch for are suspect, as is a channel whose events stop
+    short of its head (a handoff cut short). A store with damaged pages,
+    after a crash or a clean stop, is refused at open, never a crash.  */
 #include "store_fixture.h"
 
 #include <lmdb.h>
@@ -361,6 +362,51 @@ test_damaged_store_after_a_clean_stop_is_refused (void **unused)
     free (err);
 }
 
+//  --------------------------------------------------------------------
+//  A handoff cut short
+
+//  A channel handed over gets its head first (set_epoch), then its events;
+//  a receiver stopped in between left events that stop short of the head:
+//  suspect (going on would leave a hole). Events that end at the head,
+//  also past evictions of the oldest, and a head with no events are not.
+static void
+test_events_short_of_the_head_are_suspect (void **unused)
+{
+    hrb_store_lmdb_config_t config = tu_lmdb_config (tu_dir, 3, 3600000, 1 << 24);
+    hrb_store_t *store = tu_lmdb_new (&config);
+    hrb_store_state_t state;
+    const char *names [] = { "cut", "whole", "empty", "fresh" };
+    uint64_t heads [] = { 10, 10, 7, 0 }, last [] = { 4, 10, 0, 5 };
+    hrb_history_t *histories [4];
+    for (int i = 0; i < 4; i++) {
+        histories [i] = tu_open (store, names [i], &state);
+        assert_int_equal (store->ops->set_epoch (store, histories [i], TU_EPOCH_A, heads [i],
+                                                 5000), HRB_STORE_OK);
+        if (last [i])
+            tu_append_range (store, histories [i], names [i], 1, last [i], 20);
+    }
+    assert_int_equal (store->ops->commit (store), HRB_STORE_OK);
+    for (int i = 0; i < 4; i++)
+        store->ops->release (store, histories [i]);
+    store->ops->destroy (&store);
+
+    store = tu_lmdb_new (&config);
+    tu_scan_t scan;
+    tu_scan (store, &scan);
+    assert_int_equal (scan.channels, 4);
+    const hrb_store_state_t *cut = tu_scanned (&scan, "cut");
+    assert_true (cut->suspect);
+    assert_int_equal (cut->head, 10);
+    assert_int_equal (cut->first, 2);        //  3 kept: 2..4
+    const hrb_store_state_t *whole = tu_scanned (&scan, "whole");
+    assert_false (whole->suspect);
+    assert_int_equal (whole->first, 8);      //  3 kept: 8..10
+    assert_false (tu_scanned (&scan, "empty")->suspect);
+    assert_int_equal (tu_scanned (&scan, "empty")->head, 7);
+    assert_false (tu_scanned (&scan, "fresh")->suspect);
+    assert_int_equal (tu_scanned (&scan, "fresh")->head, 5);
+    store->ops->destroy (&store);
+}
 
 #define S_CASE(test) cmocka_unit_test_setup_teardown (test, tu_dir_setup, tu_dir_teardown)
 
@@ -375,6 +421,7 @@ main (void)
         S_CASE (test_same_boot_dirty_stop_suspects_none),
         S_CASE (test_damaged_store_after_a_machine_stop_is_refused),
         S_CASE (test_damaged_store_after_a_clean_stop_is_refused),
+        S_CASE (test_events_short_of_the_head_are_suspect),
     };
     return cmocka_run_group_tests (tests, NULL, NULL);
 }
