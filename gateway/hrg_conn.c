@@ -165,6 +165,7 @@ bool
 hrg_conn_writev (hrg_conn_t *self, struct iovec *iov, size_t count, size_t *written)
 {
     ssize_t rc = writev (self->fd, iov, (int) count);
+    hr_metrics_inc (self->worker->shard, self->worker->m->writes);
     bool was_blocked = self->blocked;
     if (rc < 0) {
         self->blocked = true;

@@ -56,6 +56,8 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
         HR_METRIC_COUNTER, "Events received from the broker, per worker.");
     ids->events_delivered = hr_metrics_add (metrics, "herald_events_delivered_total",
         HR_METRIC_COUNTER, "Events queued to connections (one per connection per event).");
+    ids->writes = hr_metrics_add (metrics, "herald_gateway_writes_total", HR_METRIC_COUNTER,
+        "Socket writes to client connections (one syscall each): deliveries per write is the coalescing.");
     ids->replayed = hr_metrics_add (metrics, "herald_events_replayed_total",
         HR_METRIC_COUNTER, "Missed events sent to resuming connections.");
     ids->resumes = hr_metrics_add (metrics, "herald_resumes_total", HR_METRIC_COUNTER,

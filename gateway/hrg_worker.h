@@ -43,7 +43,7 @@ typedef struct _hrg_limit_t hrg_limit_t;
 typedef struct {
     int http_connections;           //  hrg_http: connections libmicrohttpd holds
     int connections, subscriptions, channels, groups, requests,
-        events_received, events_delivered, replayed, resumes, gap_fills,
+        events_received, events_delivered, writes, replayed, resumes, gap_fills,
         slow_consumers, errors, resets, log_suppressed,
         channels_unconfirmed, subscription_retries, subscription_timeouts, held_bytes,
         catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared, history_retries,
