@@ -6,7 +6,10 @@
 #               but the mutation check (ctest -LE mutation)
 #   make mutation  the mutation check: each tests/mutation/*.patch must make
 #               the tests it names fail (tests/mutation/run; minutes)
-#   make bench  installs nginx + nchan too, runs bench/compare.py (Herald vs nchan)
+#   make bench  installs nginx + nchan + matplotlib too, runs bench/curve.py: latency
+#               and CPU per delivery against load, Herald vs nchan vs a raw writer
+#               (BENCH_ARGS=--quick: a short pass)
+#   make bench-compare  runs bench/compare.py (Herald vs nchan, the fixed scenarios)
 #   make bench-store  runs bench/store.py: durable history (--data-dir) vs memory
 # Everything else is CMake; this file only strings the steps together.
 
@@ -15,7 +18,7 @@ TEST_BUILD ?= build-test
 JOBS       ?= $(shell nproc)
 ARGS       ?=
 
-.PHONY: all run test deps test-deps build test-build bench bench-store clean mutation
+.PHONY: all run test deps test-deps build test-build bench bench-compare bench-store clean mutation
 
 all: build
 
@@ -47,7 +50,14 @@ test: test-build
 mutation: test-deps
 	@/usr/bin/python3 tests/mutation/run -j $(JOBS)
 
+# The curves: Herald's default and --write-interval 0, images into docs/img/;
+# add --write docs/benchmarks.md to BENCH_ARGS to refresh that section.
 bench: build
+	@scripts/install-deps.sh bench
+	@/usr/bin/python3 bench/curve.py --herald $(BUILD)/herald \
+	    --herald-args='--write-interval 0' --plot docs/img $(BENCH_ARGS)
+
+bench-compare: build
 	@scripts/install-deps.sh bench
 	@/usr/bin/python3 bench/compare.py --herald $(BUILD)/herald $(BENCH_ARGS)
 

@@ -12,7 +12,7 @@ test_pkgs="libcmocka-dev clang libclang-rt-14-dev python3 python3-zmq
  python3-msgpack python3-websockets python3-jwt python3-cryptography chromium
  iproute2 nftables golang-go yamllint prometheus podman mmdebstrap
  python3-yaml"
-bench_pkgs="nginx-light libnginx-mod-nchan linux-perf"
+bench_pkgs="nginx-light libnginx-mod-nchan linux-perf python3-matplotlib"
 
 pkgs="$build_pkgs $run_pkgs"
 case "$set_name" in
