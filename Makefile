@@ -50,12 +50,13 @@ test: test-build
 mutation: test-deps
 	@/usr/bin/python3 tests/mutation/run -j $(JOBS)
 
-# The curves: Herald's default and --write-interval 0, images into docs/img/;
-# add --write docs/benchmarks.md to BENCH_ARGS to refresh that section.
+# The curves: Herald's default and --write-interval 0; every figure in
+# $(BUILD)/curves.json. BENCH_ARGS='--write docs/benchmarks.md' refreshes that
+# section and its images in docs/img/.
 bench: build
 	@scripts/install-deps.sh bench
 	@/usr/bin/python3 bench/curve.py --herald $(BUILD)/herald \
-	    --herald-args='--write-interval 0' --plot docs/img $(BENCH_ARGS)
+	    --herald-args='--write-interval 0' --json $(BUILD)/curves.json $(BENCH_ARGS)
 
 bench-compare: build
 	@scripts/install-deps.sh bench

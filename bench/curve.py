@@ -316,6 +316,7 @@ def plot(results, directory):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    matplotlib.rcParams["svg.fonttype"] = "none"     # text as text: small files, clean diffs
     os.makedirs(directory, exist_ok=True)
     files = []
     for subscribers, series in results.items():
@@ -341,7 +342,7 @@ def plot(results, directory):
         cpu.legend(fontsize=7)
         fig.tight_layout()
         path = os.path.join(directory, "curves-%d.svg" % int(subscribers))
-        fig.savefig(path)
+        fig.savefig(path, metadata={"Date": None})
         plt.close(fig)
         files.append(path)
     return files
@@ -367,7 +368,8 @@ def main():
     parser.add_argument("--json", metavar="FILE", help="save every figure")
     parser.add_argument("--from-json", metavar="FILE", help="no runs: tables/plots from FILE")
     parser.add_argument("--plot", metavar="DIR", help="write curves-N.svg into DIR")
-    parser.add_argument("--write", metavar="FILE", help="replace the curves block of FILE")
+    parser.add_argument("--write", metavar="FILE", help="replace the curves block of FILE "
+                        "(and plot into img/ beside it unless --plot)")
     args = parser.parse_args()
     args.rawwriter = args.rawwriter or os.path.join(os.path.dirname(args.herald),
                                                     "herald-rawwriter")
@@ -386,6 +388,10 @@ def main():
     else:
         commit = subprocess.run(["git", "-C", ROOT, "rev-parse", "--short", "HEAD"],
                                 capture_output=True, text=True).stdout.strip() or "unknown"
+        dirty = subprocess.run(["git", "-C", ROOT, "status", "--porcelain", "--untracked-files=no",
+                                "--", "broker", "gateway", "common", "cli"],
+                               capture_output=True, text=True).stdout.strip()
+        commit += " (with uncommitted changes to the server)" if dirty else ""
         header = ("Run %s at commit %s on %s (%d cores, load average %.1f at start); %d "
                   "alternating run(s) of %d s per load, medians; Herald series: %s."
                   % (time.strftime("%Y-%m-%d %H:%M"), commit, os.uname().nodename,
@@ -401,6 +407,8 @@ def main():
         if args.json:
             with open(args.json, "w") as f:
                 json.dump({"header": header, "results": results}, f, indent=1)
+    if args.write and not args.plot:      # the images go with the document
+        args.plot = os.path.join(os.path.dirname(os.path.abspath(args.write)), "img")
     lines = [header] + tables(results, args.heralds)
     images = plot(results, args.plot) if args.plot else []
     if images and args.write:
