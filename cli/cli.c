@@ -54,7 +54,7 @@
 #define O_RECENT_MEMORY { "recent-memory", HR_OPT_BYTES, G (recent_memory), "BYTES", "memory per worker for those events, all channels (over it, channels keep fewer)", 0, 1LL << 40 }
 #define O_HELD_MEMORY { "held-memory", HR_OPT_BYTES, G (held_memory), "BYTES", "events one channel holds while it syncs or repairs a gap (over it, its clients get a reset)", 4096, 1LL << 40 }
 #define O_CATCHUP_MEMORY { "catchup-memory", HR_OPT_BYTES, G (catchup_memory), "BYTES", "memory per worker held for catch-up (resume replays, history responses); over it new catch-ups wait", 64 * 1024, 1LL << 40 }
-#define O_WRITE_INTERVAL { "write-interval", HR_OPT_MILLIS, G (write_interval), "DURATION", "least time between two writes to an SSE stream: quieter streams get each event at once, busier ones several events per write (0: every event at once)", 0, 1000 }
+#define O_WRITE_INTERVAL { "write-interval", HR_OPT_MILLIS_AUTO, G (write_interval), "DURATION|auto", "auto: each event written at once while a worker keeps up, several per write to a stream whose events come faster than its connections can be written; a DURATION: the least time between two writes to a stream (0: every event at once)", 0, 1000 }
 #define O_CORS { "cors-origins", HR_OPT_STRING, G (cors_origins), "ORIGINS", "origins allowed cross-origin access: * or a comma-separated list", 0, 0 }
 #define O_WS_ORIGINS { "ws-origins", HR_OPT_STRING, G (ws_origins), "ORIGINS", "browser origins allowed to open a WebSocket besides the gateway's own: * or a comma-separated list", 0, 0 }
 #define O_WS_HEARTBEAT { "ws-heartbeat", HR_OPT_MILLIS, G (ws_heartbeat), "DURATION", "WebSocket ping after this long without outbound traffic; no answer within it plus 10 s closes (4002)", 100, DAY }

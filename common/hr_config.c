@@ -85,6 +85,12 @@ s_set (const hr_option_t *opt, void *config, const char *value, hr_buf_t *err,
             rc = s_number (value, units, factors, 1, &number);
             break;
         }
+        case HR_OPT_MILLIS_AUTO:
+            if (!strcmp (value, "auto")) {
+                *(int64_t *) field = HR_OPT_AUTO;
+                return 0;
+            }
+            //  Fall through: a duration
         case HR_OPT_MILLIS:
             rc = s_number (value, s_duration_units, s_duration_factors, 1000, &number);
             break;
@@ -198,6 +204,12 @@ s_format_value (const hr_option_t *opt, const void *config, char *out, size_t si
             else
                 snprintf (out, size, "%lld", (long long) number);
             break;
+        case HR_OPT_MILLIS_AUTO:
+            if (number == HR_OPT_AUTO) {
+                snprintf (out, size, "auto");
+                break;
+            }
+            //  Fall through: a duration
         case HR_OPT_MILLIS:
             if (number % 1000 == 0)
                 snprintf (out, size, "%llds", (long long) (number / 1000));

@@ -22,7 +22,12 @@ typedef enum {
     HR_OPT_BOOL,                //  bool; "--flag" alone means true
     HR_OPT_BYTES,               //  int64_t bytes: 4096, 64K, 1M, 1G
     HR_OPT_MILLIS,              //  int64_t ms: 500ms, 15s, 5m, 1h; bare number = seconds
+    HR_OPT_MILLIS_AUTO,         //  as HR_OPT_MILLIS, or "auto": HR_OPT_AUTO
 } hr_opt_type_t;
+
+//  The value of an HR_OPT_MILLIS_AUTO option set to "auto": the program
+//  chooses, and may change its choice as it runs.
+#define HR_OPT_AUTO (-1)
 
 typedef struct {
     const char *name;           //  flag without "--", e.g. "max-event"

@@ -3,6 +3,8 @@
 #ifndef HRG_CONFIG_H
 #define HRG_CONFIG_H
 
+#include "hr_config.h"
+
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -26,7 +28,8 @@ typedef struct {
     int64_t recent_memory;      //  bytes of such events per worker, all channels
     int64_t held_memory;        //  bytes a channel holds while syncing or filling a gap
     int64_t catchup_memory;     //  bytes per worker held for catch-up before resumes wait
-    int64_t write_interval;     //  ms: the least time between two writes to a stream
+    int64_t write_interval;     //  ms: the least time between two writes to a stream;
+                                //  HR_OPT_AUTO: load-adaptive (hrg_group)
     const char *ws_origins;     //  WebSocket: "*", or comma-separated origins; "" = own only
     int64_t ws_heartbeat;       //  ms without outbound traffic before a WebSocket ping
     int64_t ws_max_message;     //  bytes of one reassembled inbound WebSocket message
@@ -59,7 +62,7 @@ typedef struct {
     .max_body = 1 << 20, .max_event = 64 * 1024, .broker_timeout = 5000, .sub_hwm = 100000, \
     .recent_events = 256, .recent_memory = 64 << 20, \
     .held_memory = 16 << 20, .catchup_memory = 64 << 20, \
-    .write_interval = 20, .ws_origins = "", .ws_heartbeat = 25000, \
+    .write_interval = HR_OPT_AUTO, .ws_origins = "", .ws_heartbeat = 25000, \
     .ws_max_message = 64 * 1024, .ws_max_rate = 100, .ws_max_subscriptions = 100, \
     .demo = false, .token_keys = "", .token_audience = "herald", .token_issuer = "", \
     .token_leeway = 30000, .token_max_ttl = 24 * 3600 * 1000LL, .token_grace = 25000, \

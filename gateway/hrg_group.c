@@ -5,8 +5,22 @@
 
 #include <string.h>
 
-//  Queues the group for writing: now if its last write is an interval ago,
-//  else on the wheel slot of the moment it will be.
+uint64_t
+hrg_group_gap_ms (const hrg_group_t *self)
+{
+    int64_t interval = self->worker->config->write_interval;
+    if (interval != HR_OPT_AUTO)
+        return (uint64_t) interval;
+    //  The gap counts from the start of the last write: writing this
+    //  stream then takes at most 1 / factor of the worker, whatever its
+    //  rate (a write costs about the same whatever it holds). Rounded to
+    //  the nearest ms: small groups are written at once
+    uint64_t gap = (self->write_us * HRG_GROUP_AUTO_FACTOR + 500) / 1000;
+    return gap < HRG_GROUP_AUTO_CAP_MS? gap: HRG_GROUP_AUTO_CAP_MS;
+}
+
+//  Queues the group for writing: now if its last write is a gap ago, else
+//  on the wheel slot of the moment it will be.
 static void
 s_mark_dirty (hrg_group_t *self, uint64_t now)
 {
@@ -14,7 +28,7 @@ s_mark_dirty (hrg_group_t *self, uint64_t now)
     if (self->dirty)
         return;
     self->dirty = true;
-    uint64_t due = self->last_write_ms + (uint64_t) worker->config->write_interval;
+    uint64_t due = self->last_write_ms + hrg_group_gap_ms (self);
     if (due <= now) {
         hr_list_push_back (&worker->dirty_groups, &self->dirty_node);
         return;
@@ -163,9 +177,11 @@ hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms)
         hrg_group_t *self = hr_list_entry (node, hrg_group_t, dirty_node);
         self->dirty = false;
         self->last_write_ms = now_ms;
+        uint64_t started = hr_mono_us ();
         for (hr_list_t *member = hr_list_first (&self->members); member;
              member = hr_list_next (&self->members, member))
             hrg_conn_flush (hr_list_entry (member, hrg_member_t, node)->conn);
+        self->write_us = hr_mono_us () - started;
     }
 }
 

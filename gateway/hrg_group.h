@@ -34,6 +34,7 @@ struct _hrg_group_t {
     bool deferred;              //  dirty, waiting on the worker's wheel
     hr_list_t dirty_node;       //  while dirty: in the ready list or a wheel slot
     uint64_t last_write_ms;     //  monotonic; --write-interval counts from it
+    uint64_t write_us;          //  how long writing every member took, last time
     uint64_t due_ms;            //  deferred: when it may be written
 };
 
@@ -49,9 +50,22 @@ void hrg_group_join (hrg_worker_t *worker, hrg_member_t *member, hrg_conn_t *con
 void hrg_group_leave (hrg_member_t *member);
 
 //  Writes to the members of every group whose new frames are due: now, or
-//  --write-interval after the group's last write (docs/architecture.md §6.3's batching,
-//  per stream: a quiet stream is written at once, a busy one coalesced).
+//  a gap after the group's last write (docs/architecture.md §6.3's
+//  batching, per stream: a quiet stream is written at once, a busy one
+//  coalesced). The gap is --write-interval, or with auto (the default)
+//  HRG_GROUP_AUTO_FACTOR times as long as writing to every member took
+//  the last time, at most
+//  HRG_GROUP_AUTO_CAP_MS: a stream whose events come faster than its
+//  connections can be written gets several per write, the others each at
+//  once; the loop draining every waiting event before it writes adds the
+//  rest (a worker behind on all its streams writes each once per turn).
 void hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms);
+
+#define HRG_GROUP_AUTO_FACTOR 2
+#define HRG_GROUP_AUTO_CAP_MS 20
+
+//  The group's gap in ms after its last write before the next (see above).
+uint64_t hrg_group_gap_ms (const hrg_group_t *self);
 
 //  Monotonic ms when the next deferred group falls due, or UINT64_MAX.
 uint64_t hrg_group_next_due (hrg_worker_t *worker);

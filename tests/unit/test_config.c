@@ -17,6 +17,7 @@ typedef struct {
     int64_t max_event;
     int64_t heartbeat;
     int64_t workers;
+    int64_t interval;
 } s_config_t;
 
 #define F(field) offsetof (s_config_t, field)
@@ -28,12 +29,13 @@ static const hr_option_t s_options [] = {
     { "max-event", HR_OPT_BYTES, F (max_event), "BYTES", "largest event", 0, 0 },
     { "heartbeat", HR_OPT_MILLIS, F (heartbeat), "DURATION", "heartbeat interval", 0, 0 },
     { "workers", HR_OPT_INT, F (workers), "N", "worker threads", 0, 0 },
+    { "interval", HR_OPT_MILLIS_AUTO, F (interval), "DURATION|auto", "write interval", 0, 1000 },
     HR_OPTIONS_END
 };
 
 static const char *const s_env_names [] = {
     "HERALD_LISTEN", "HERALD_PORT", "HERALD_VERBOSE", "HERALD_MAX_EVENT",
-    "HERALD_HEARTBEAT", "HERALD_WORKERS", NULL
+    "HERALD_HEARTBEAT", "HERALD_WORKERS", "HERALD_INTERVAL", NULL
 };
 
 static s_config_t s_config;
@@ -47,7 +49,8 @@ s_setup (void **state)
     for (int i = 0; s_env_names [i]; i++)
         unsetenv (s_env_names [i]);
     s_config = (s_config_t) { .listen = "127.0.0.1:8080", .port = 80, .verbose = false,
-                              .max_event = 65536, .heartbeat = 15000, .workers = 0 };
+                              .max_event = 65536, .heartbeat = 15000, .workers = 0,
+                              .interval = HR_OPT_AUTO };
     s_err = (hr_buf_t) HR_BUF_INIT;
     memset (s_positional, 0, sizeof s_positional);
     s_positional_count = -1;
@@ -363,6 +366,25 @@ test_too_many_positionals_is_an_error (void **state)
 }
 
 static void
+test_millis_or_auto (void **state)
+{
+    assert_int_equal (PARSE ("--interval", "20ms"), HR_CONFIG_OK);
+    assert_int_equal (s_config.interval, 20);
+    assert_int_equal (PARSE ("--interval", "0"), HR_CONFIG_OK);
+    assert_int_equal (s_config.interval, 0);
+    assert_int_equal (PARSE ("--interval", "auto"), HR_CONFIG_OK);
+    assert_int_equal (s_config.interval, HR_OPT_AUTO);
+    setenv ("HERALD_INTERVAL", "5ms", 1);
+    assert_int_equal (s_parse_args (NULL), HR_CONFIG_OK);
+    assert_int_equal (s_config.interval, 5);
+    //  Only the exact word; a duration keeps its range
+    assert_int_equal (PARSE ("--interval", "Auto"), HR_CONFIG_ERROR);
+    assert_int_equal (PARSE ("--interval", "auto5"), HR_CONFIG_ERROR);
+    assert_int_equal (PARSE ("--interval", "2s"), HR_CONFIG_ERROR);
+    assert_non_null (strstr (s_err.data, "out of range"));
+}
+
+static void
 test_help_flags (void **state)
 {
     assert_int_equal (PARSE ("--help"), HR_CONFIG_HELP);
@@ -387,6 +409,7 @@ test_help_text_shows_defaults_and_env_names (void **state)
     assert_non_null (strstr (text, "[default: (none); env HERALD_LISTEN]"));
     assert_non_null (strstr (text, "[default: false; env HERALD_VERBOSE]"));
     assert_non_null (strstr (text, "[default: 80; env HERALD_PORT]"));
+    assert_non_null (strstr (text, "[default: auto; env HERALD_INTERVAL]"));
     assert_non_null (strstr (text, "-h, --help"));
     free (text);
 }
@@ -452,6 +475,7 @@ main (void)
         cmocka_unit_test_setup_teardown (test_bool_rejects_other_words, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bool_flag_does_not_take_next_argument, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bytes_with_suffixes, s_setup, s_teardown),
+        cmocka_unit_test_setup_teardown (test_millis_or_auto, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_bytes_rejects_bad_suffixes_and_numbers, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_durations_with_units_bare_is_seconds, s_setup, s_teardown),
         cmocka_unit_test_setup_teardown (test_durations_reject_unknown_units, s_setup, s_teardown),

@@ -1,5 +1,6 @@
 /*  test_hrg_group: subscription groups (gateway/hrg_group): one rendering
-    per group and transport, the --write-interval wheel, leaving while a
+    per group and transport, the --write-interval wheel and its auto gap
+    (the cost of the last write, doubled), leaving while a
     write is deferred, resets, and a member that does not read closed as
     a slow consumer as soon as its queue is over the limit (at the refused
     write, and at enqueue while the group waits). The worker, channel and
@@ -333,6 +334,66 @@ test_a_new_member_reads_only_later_frames (void **state)
     assert_int_equal (s_count (text, "ev orders 2"), 1);
 }
 
+//  --write-interval auto: the gap after a write is twice what writing
+//  every member took, rounded to the nearest ms, at most the cap.
+static void
+test_auto_gap_follows_the_cost_of_the_last_write (void **state)
+{
+    s_fixture_t *fx = *state;
+    fx->config.write_interval = HR_OPT_AUTO;
+    hrg_group_t *group = s_join_all (fx);
+    struct { uint64_t write_us, gap_ms; } cases [] = {
+        { 0, 0 }, { 249, 0 }, { 250, 1 }, { 3000, 6 }, { 3300, 7 },
+        { 9999, 20 }, { 50000, HRG_GROUP_AUTO_CAP_MS }, { UINT32_MAX, HRG_GROUP_AUTO_CAP_MS }
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases [0]; i++) {
+        group->write_us = cases [i].write_us;
+        assert_int_equal (hrg_group_gap_ms (group), cases [i].gap_ms);
+    }
+    //  An explicit interval is the gap, whatever the cost
+    fx->config.write_interval = 7;
+    assert_int_equal (hrg_group_gap_ms (group), 7);
+}
+
+static void
+test_auto_writes_a_cheap_group_at_once_and_coalesces_a_costly_one (void **state)
+{
+    s_fixture_t *fx = *state;
+    fx->config.write_interval = HR_OPT_AUTO;
+    hrg_group_t *group = s_join_all (fx);
+    //  The write measures its own cost
+    group->write_us = UINT64_MAX;
+    s_publish (fx, group, 1);
+    uint64_t first = hr_mono_ms ();
+    hrg_group_flush_dirty (&fx->worker, first);
+    assert_true (group->write_us < UINT64_MAX);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal (s_count (s_read (fx->peers [i]), "ev orders 1"), 1);
+
+    //  Cheap (a few µs, two members): each event is written at once
+    group->write_us = 100;
+    s_publish (fx, group, 2);
+    assert_false (group->deferred);
+    hrg_group_flush_dirty (&fx->worker, first);
+    for (int i = 0; i < 2; i++)
+        assert_int_equal (s_count (s_read (fx->peers [i]), "ev orders 2"), 1);
+
+    //  As costly as 1,000 members: the next write waits twice that long,
+    //  and takes every event queued meanwhile
+    group->write_us = 4000;
+    s_publish (fx, group, 3);
+    s_publish (fx, group, 4);
+    assert_true (group->deferred);
+    assert_int_equal (group->due_ms, first + 8);
+    hrg_group_flush_dirty (&fx->worker, first + 7);
+    assert_string_equal (s_read (fx->peers [1]), "");
+    hrg_group_flush_dirty (&fx->worker, first + 8);
+    const char *text = s_read (fx->peers [1]);
+    assert_int_equal (s_count (text, "ev orders 3"), 1);
+    assert_int_equal (s_count (text, "ev orders 4"), 1);
+    assert_false (group->dirty);
+}
+
 //  Fills the kernel's buffers towards a peer that does not read, so that
 //  the connection's next write is refused.
 static void
@@ -399,6 +460,8 @@ main (void)
         S_TEST (test_a_new_member_reads_only_later_frames),
         S_TEST (test_a_refused_write_leaving_too_much_queued_closes_the_consumer_at_once),
         S_TEST (test_frames_queued_behind_a_refused_write_close_the_consumer_at_once),
+        S_TEST (test_auto_gap_follows_the_cost_of_the_last_write),
+        S_TEST (test_auto_writes_a_cheap_group_at_once_and_coalesces_a_costly_one),
     };
     return cmocka_run_group_tests (tests, tu_setup, tu_teardown);
 }
