@@ -414,6 +414,10 @@ s_shutdown (hrg_worker_t *self)
             break;
         epoll_wait (self->epoll_fd, events, 8, 10);
     }
+    //  A request read in that loop (one already accepted) may have opened a
+    //  stream after the close above: it goes too, or it would leak
+    hrg_conn_close_all (self, HRG_CLOSE_SHUTDOWN);
+    hrg_conn_reap (self);
 }
 
 hrg_loop_epoll_pwait2_fn *hrg_loop_epoll_pwait2 = epoll_pwait2;
