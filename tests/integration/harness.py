@@ -407,9 +407,13 @@ class SSEClient:
         if last_event_id is not None:
             lines.append("Last-Event-ID: %s" % last_event_id)
         lines += ["%s: %s" % kv for kv in (headers or {}).items()]
-        self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
         self._buf = bytearray()
-        self._read_head(timeout)
+        try:
+            self.sock.sendall(("\r\n".join(lines) + "\r\n\r\n").encode())
+            self._read_head(timeout)
+        except BaseException:
+            self.sock.close()       # cut (a server stopping): else a ResourceWarning
+            raise
         self.body = b""
         if self.status != 200:
             self._read_error_body(timeout)

@@ -353,11 +353,15 @@ class RawWS(_Recorder):
         if rcvbuf:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
         self.sock.settimeout(timeout)
-        self.sock.connect((u.hostname, u.port))
-        self.sock.sendall(_request_lines(base, path, method, self.key, version, protocols,
-                                         origin, headers, upgrade))
         self._buf = bytearray()
-        self._read_head()
+        try:
+            self.sock.connect((u.hostname, u.port))
+            self.sock.sendall(_request_lines(base, path, method, self.key, version, protocols,
+                                             origin, headers, upgrade))
+            self._read_head()
+        except BaseException:
+            self.sock.close()       # refused or cut: else a ResourceWarning per retry
+            raise
         self.subprotocol = self.headers.get("sec-websocket-protocol")
         self.binary = self.subprotocol == MSGPACK
         self.body = b""
