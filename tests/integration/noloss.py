@@ -45,6 +45,7 @@ class Publisher(threading.Thread):
         self.sends = {c: [] for c in channels}     # monotonic time of each send
         self.acks = {c: [] for c in channels}      # seqs acknowledged, in order
         self.error = None
+        self.waiting = None                        # (rid, since, sends) of the ack awaited
 
     def run(self):
         pushes = [h.ZMQ.socket(zmq.PUSH) for _ in self.pull]
@@ -83,15 +84,40 @@ class Publisher(threading.Thread):
         without it, and replies to earlier publishes are skipped."""
         deadline = time.monotonic() + (60 if self.keyed else 10)
         dealer.send(msgpack.packb(frame))
+        self.waiting = [frame["rid"], time.monotonic(), 1]
         while time.monotonic() < deadline:
             if dealer.poll(1000 if self.keyed else 10000):
                 reply = msgpack.unpackb(dealer.recv())
                 if reply.get("rid") == frame["rid"]:
+                    self.waiting = None
                     return reply
                 assert self.keyed, reply        # keyed: a late reply to a repeat
             elif self.keyed:
                 dealer.send(msgpack.packb(frame))
+                self.waiting[2] += 1
         raise AssertionError("no ack for publish %d" % frame["rid"])
+
+    def sent(self):
+        return sum(map(len, self.sends.values()))
+
+    def wait_for(self, fraction, timeout=60):
+        """Waits until fraction of the events are sent; fails at once with
+        the publisher's own error if it stopped (else a timeout would hide
+        it), and a timeout says what the publisher was waiting for."""
+        def reached():
+            if self.error is not None:
+                raise AssertionError("the publisher failed after %d of %d events: %r"
+                                     % (self.sent(), self.total, self.error))
+            return self.sent() >= fraction * self.total
+        try:
+            h.wait_until(reached, timeout, "publishing progress")
+        except AssertionError as error:
+            waiting = self.waiting
+            raise AssertionError("%s (%d of %d events sent; %s)" % (
+                error, self.sent(), self.total,
+                "waiting %.1fs for the ack of publish %d, sent %d times"
+                % (time.monotonic() - waiting[1], waiting[0], waiting[2])
+                if waiting else "no ack awaited")) from None
 
     def sent_before(self, channel, moment):
         return sum(1 for t in self.sends[channel] if t < moment)
@@ -259,7 +285,7 @@ def verify_ws(test, client, publisher, history_size):
     or one justified reset and events contiguous from its position."""
     position = {}                           # channel -> (epoch, seq)
     received = resets = 0
-    for items in client.connections:
+    for n, items in enumerate(client.connections):
         confirmed = set()
         for msg, moment in items:
             t, channel = msg.get("t"), msg.get("ch")
@@ -274,7 +300,10 @@ def verify_ws(test, client, publisher, history_size):
                     position[channel] = (msg["e"], msg["s"])     # live from the head
                 elif msg["e"] == position[channel][0] or position[channel][1] == 0:
                     test.assertGreaterEqual(msg["s"], position[channel][1],
-                                            "ok behind the client: %r" % msg)
+                                            "ok behind the client: %r (connection %d of %d; "
+                                            "the previous one ended with %r)"
+                                            % (msg, n + 1, len(client.connections),
+                                               client.connections[n - 1][-3:] if n else None))
                 continue
             test.assertIn(channel, confirmed, "%s before its ok" % t)
             epoch, seq = position[channel]
@@ -400,8 +429,12 @@ def run_workload(test, base, pull, router, events=10000, clients=50, channels=8,
         client.start()
     h.wait_until(lambda: all(c.connections or c.error for c in crowd), 30, "clients online")
     publisher.start()
-    if during:
-        during(publisher)
+    try:
+        if during:
+            during(publisher)
+    except BaseException:
+        stop.set()      # no more reconnecting clients' noise after the failure
+        raise
     publisher.join(120)
     test.assertFalse(publisher.is_alive(), "publisher did not finish")
     test.assertIsNone(publisher.error)
@@ -448,8 +481,7 @@ def run_across_gateway_restarts(test, history_size, **workload):
 
     def crash_and_restart(publisher):
         for fraction in (0.3, 0.6):
-            h.wait_until(lambda: sum(map(len, publisher.sends.values()))
-                         >= fraction * publisher.total, 60, "publishing progress")
+            publisher.wait_for(fraction)
             gateways[-1].send_signal(signal.SIGKILL)
             gateways[-1].kill()
             gateways.append(h.Herald("gateway", args))
@@ -474,8 +506,7 @@ def run_across_broker_restarts(test, data_dir, signals, history_size, **workload
     def restart(publisher):
         for n, signo in enumerate(signals, 1):
             fraction = n / (len(signals) + 1)
-            h.wait_until(lambda: sum(map(len, publisher.sends.values()))
-                         >= fraction * publisher.total, 60, "publishing progress")
+            publisher.wait_for(fraction)
             server.restart(signo)
             restarts.append(signal.Signals(signo).name)
 
