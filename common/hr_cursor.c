@@ -3,6 +3,9 @@
 #include "hr_hash.h"
 
 #include <sodium.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define S_VERSION 0x01
@@ -73,6 +76,132 @@ hr_cursor_encode (hr_buf_t *out, const hr_chanset_t *set, const hr_position_t *p
         seqs [i] = positions [i].seq;
     }
     hr_cursor_encode_parts (out, set, epochs, seqs);
+}
+
+struct _hr_cursor_live_t {
+    size_t count;
+    size_t dirty;               //  first channel moved since the text was made
+                                //  (count: only the checksum); SIZE_MAX: none
+    size_t text_len, text_max;
+    bool made;                  //  the text exists (from its first byte)
+    uint64_t *seqs;             //  count
+    uint32_t *at;               //  count + 1: where each channel's bytes start, then the checksum
+    uint32_t *hash_at;          //  count + 1: the FNV-1a state before each channel's
+                                //  bytes, then before the checksum
+    uint8_t *bin;
+    char *text;
+};
+
+//  One channel's bytes: epoch length, epoch, seq (as hr_cursor_encode_parts).
+static size_t
+s_put_position (uint8_t *p, const char *epoch, size_t len, uint64_t seq)
+{
+    p [0] = (uint8_t) len;
+    if (len)
+        memcpy (p + 1, epoch, len);
+    return 1 + len + s_put_varint (p + 1 + len, seq);
+}
+
+hr_cursor_live_t *
+hr_cursor_live_new (const hr_chanset_t *set)
+{
+    size_t count = set->count < HR_CHANSET_MAX? set->count: HR_CHANSET_MAX;
+    size_t bin_max = 1 + 4 + 10 + count * (1 + HR_EPOCH_MAX + 10) + 4;
+    size_t text_max = sodium_base64_ENCODED_LEN (bin_max,
+                                                 sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+    hr_cursor_live_t *self = hr_calloc (1, sizeof *self);
+    self->count = count;
+    self->text_max = text_max;
+    self->seqs = hr_calloc (count, sizeof *self->seqs);
+    self->at = hr_calloc (count + 1, sizeof *self->at);
+    self->hash_at = hr_calloc (count + 1, sizeof *self->hash_at);
+    self->bin = hr_malloc (bin_max);
+    self->text = hr_malloc (text_max);
+    size_t n = 0;
+    self->bin [n++] = S_VERSION;
+    s_put_u32 (self->bin + n, set->hash);
+    n += 4;
+    n += s_put_varint (self->bin + n, set->count);
+    for (size_t i = 0; i < count; i++) {
+        self->at [i] = (uint32_t) n;
+        n += s_put_position (self->bin + n, NULL, 0, 0);
+    }
+    self->at [count] = (uint32_t) n;
+    self->hash_at [0] = hr_fnv1a (HR_FNV1A_SEED, self->bin, self->at [0]);
+    self->dirty = 0;
+    return self;
+}
+
+void
+hr_cursor_live_destroy (hr_cursor_live_t **self_p)
+{
+    hr_cursor_live_t *self = *self_p;
+    if (!self)
+        return;
+    free (self->seqs);
+    free (self->at);
+    free (self->hash_at);
+    free (self->bin);
+    free (self->text);
+    free (self);
+    *self_p = NULL;
+}
+
+void
+hr_cursor_live_set (hr_cursor_live_t *self, size_t index, const char *epoch, uint64_t seq)
+{
+    if (index >= self->count)
+        return;                         //  past HR_CHANSET_MAX: not encoded
+    size_t len = epoch? strlen (epoch): 0;
+    if (len > HR_EPOCH_MAX)
+        len = HR_EPOCH_MAX;
+    uint8_t *old = self->bin + self->at [index];
+    if (self->seqs [index] == seq && old [0] == len
+    &&  (len == 0 || memcmp (old + 1, epoch, len) == 0))
+        return;
+    uint8_t position [1 + HR_EPOCH_MAX + 10];
+    size_t size = s_put_position (position, epoch, len, seq);
+    size_t old_size = self->at [index + 1] - self->at [index];
+    if (size != old_size) {
+        //  The channels after it move (the checksum is written again anyway)
+        uint8_t *after = self->bin + self->at [index + 1];
+        memmove (old + size, after, self->at [self->count] - self->at [index + 1]);
+        for (size_t j = index + 1; j <= self->count; j++)
+            self->at [j] = (uint32_t) (self->at [j] + size - old_size);
+    }
+    memcpy (old, position, size);
+    self->seqs [index] = seq;
+    if (index < self->dirty)
+        self->dirty = index;
+}
+
+const char *
+hr_cursor_live_text (hr_cursor_live_t *self, size_t *len)
+{
+    if (self->dirty != SIZE_MAX) {
+        //  The checksum from the state before the first moved channel
+        uint32_t hash = self->hash_at [self->dirty];
+        for (size_t j = self->dirty; j < self->count; j++) {
+            self->hash_at [j] = hash;
+            hash = hr_fnv1a (hash, self->bin + self->at [j], self->at [j + 1] - self->at [j]);
+        }
+        self->hash_at [self->count] = hash;
+        size_t size = self->at [self->count] + 4;
+        s_put_u32 (self->bin + size - 4, hash);
+        //  The base64 from the 3-byte group that channel starts in: the
+        //  groups before it encode the same bytes as before
+        size_t from = self->made? self->at [self->dirty] / 3 * 3: 0;
+        self->made = true;
+        size_t text_from = from / 3 * 4;
+        sodium_bin2base64 (self->text + text_from, self->text_max - text_from,
+                           self->bin + from, size - from,
+                           sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        self->text_len = text_from + sodium_base64_ENCODED_LEN (
+            size - from, sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
+        self->dirty = SIZE_MAX;
+    }
+    *len = self->text_len;
+    return self->text;
 }
 
 //  Reads a minimal LEB128 varint of at most 10 bytes; -1 when malformed.

@@ -35,6 +35,32 @@ void hr_cursor_encode (hr_buf_t *out, const hr_chanset_t *set,
 void hr_cursor_encode_parts (hr_buf_t *out, const hr_chanset_t *set,
                              const char *const *epochs, const uint64_t *seqs);
 
+//  A cursor kept encoded while its positions move one channel at a time
+//  (a subscription group's, for every event it renders): an update
+//  re-encodes what the moved channel changed, not the whole set. The format
+//  cannot be patched in place (seqs are varints, an FNV-1a checksum covers
+//  every byte and base64 runs over it all), so an update rewrites the
+//  channel's bytes, shifting those after it if its length changed, and
+//  the text is made again from the moved channel on: the checksum from the
+//  FNV state kept at that channel's first byte, the base64 from the
+//  3-byte group it starts in. The text always equals hr_cursor_encode_parts
+//  of the same positions.
+typedef struct _hr_cursor_live_t hr_cursor_live_t;
+
+//  Every channel of set (borrowed: it must outlive the cursor) at "no
+//  epoch", seq 0.
+hr_cursor_live_t *hr_cursor_live_new (const hr_chanset_t *set);
+void hr_cursor_live_destroy (hr_cursor_live_t **self_p);
+
+//  Sets channel index's position (epoch NULL or "": none); cheap when it
+//  did not change.
+void hr_cursor_live_set (hr_cursor_live_t *self, size_t index, const char *epoch,
+                         uint64_t seq);
+
+//  The encoded cursor (NUL-terminated; *len its length). Borrowed: valid
+//  until the next hr_cursor_live_set or destroy.
+const char *hr_cursor_live_text (hr_cursor_live_t *self, size_t *len);
+
 //  Parses text (len bytes) as a cursor for set, filling positions (set->count
 //  entries). Returns HR_OK or HR_E_BAD_CURSOR (a cursor of another set too).
 hr_error_t hr_cursor_decode (const char *text, size_t len, const hr_chanset_t *set,
