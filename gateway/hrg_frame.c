@@ -1,10 +1,20 @@
-/*  hrg_frame: reference-counted frames and the queues that write them.  */
+/*  hrg_frame: reference-counted frames, the pool of their memory, and the
+    queues that write them.  */
 #include "hrg_frame.h"
 #include "hr_buf.h"
 
 #include <assert.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
+
+struct _hrg_frame_pool_t {
+    hrg_frame_t *free [HRG_FRAME_CLASSES];
+    size_t free_bytes, max_bytes;
+    size_t live;                //  frames out, not back yet
+    hr_buf_t build;             //  the next frame: header, then data
+    bool closed;                //  destroyed: freed with the last frame back
+};
 
 hrg_frame_t *
 hrg_frame_new (size_t size)
@@ -13,6 +23,9 @@ hrg_frame_new (size_t size)
     hrg_frame_t *self = hr_malloc (sizeof *self + size);
     self->refs = 1;
     self->size = (uint32_t) size;
+    self->cap = 0;
+    self->pool = NULL;
+    self->next = NULL;
     return self;
 }
 
@@ -25,11 +38,138 @@ hrg_frame_copy (const void *data, size_t size)
     return self;
 }
 
+//  The size class of a block of cap bytes, or HRG_FRAME_CLASSES when it
+//  has none (not a power of two from 64 up, or too large).
+static size_t
+s_class (size_t cap)
+{
+    if (cap < 64 || (cap & (cap - 1)))
+        return HRG_FRAME_CLASSES;
+    size_t k = (size_t) __builtin_ctzl (cap) - 6;
+    return k < HRG_FRAME_CLASSES? k: HRG_FRAME_CLASSES;
+}
+
+//  A frame's last reference went: its block goes on its class's free list
+//  while the pool has room, else to the heap.
+static void
+s_give_back (hrg_frame_pool_t *self, hrg_frame_t *frame)
+{
+    assert (self->live > 0);
+    self->live--;
+    if (self->closed) {
+        free (frame);
+        if (self->live == 0)
+            free (self);
+        return;
+    }
+    size_t k = s_class (frame->cap);
+    if (k < HRG_FRAME_CLASSES && self->free_bytes + frame->cap <= self->max_bytes) {
+        frame->next = self->free [k];
+        self->free [k] = frame;
+        self->free_bytes += frame->cap;
+    }
+    else
+        free (frame);
+}
+
 void
 hrg_frame_release (hrg_frame_t *self)
 {
-    if (self && --self->refs == 0)
+    if (!self)
+        return;
+    assert (self->refs > 0);
+    if (--self->refs)
+        return;
+    if (self->pool)
+        s_give_back (self->pool, self);
+    else
         free (self);
+}
+
+hrg_frame_pool_t *
+hrg_frame_pool_new (size_t max_bytes)
+{
+    hrg_frame_pool_t *self = hr_calloc (1, sizeof *self);
+    self->max_bytes = max_bytes;
+    return self;
+}
+
+void
+hrg_frame_pool_destroy (hrg_frame_pool_t **self_p)
+{
+    hrg_frame_pool_t *self = *self_p;
+    if (!self)
+        return;
+    for (size_t k = 0; k < HRG_FRAME_CLASSES; k++)
+        while (self->free [k]) {
+            hrg_frame_t *frame = self->free [k];
+            self->free [k] = frame->next;
+            free (frame);
+        }
+    self->free_bytes = 0;
+    hr_buf_free (&self->build);
+    if (self->live)
+        self->closed = true;            //  the last frame back frees it
+    else
+        free (self);
+    *self_p = NULL;
+}
+
+hr_buf_t *
+hrg_frame_pool_begin (hrg_frame_pool_t *self)
+{
+    assert (!self->closed);
+    hr_buf_t *build = &self->build;
+    hr_buf_reset (build);
+    //  The header's room, so that the block becomes the frame as it is
+    hr_buf_reserve (build, sizeof (hrg_frame_t));
+    build->size = sizeof (hrg_frame_t);
+    return build;
+}
+
+hrg_frame_t *
+hrg_frame_pool_end (hrg_frame_pool_t *self)
+{
+    hr_buf_t *build = &self->build;
+    assert (build->size >= sizeof (hrg_frame_t));
+    assert (build->size - sizeof (hrg_frame_t) <= UINT32_MAX);
+    hrg_frame_t *frame = (hrg_frame_t *) build->data;
+    frame->refs = 1;
+    frame->size = (uint32_t) (build->size - sizeof (hrg_frame_t));
+    frame->cap = build->cap <= UINT32_MAX? (uint32_t) build->cap: 0;
+    frame->pool = self;
+    frame->next = NULL;
+    self->live++;
+    //  The next frame likely has this one's size: a free block of its
+    //  class, else a new one of that size
+    size_t k = s_class (build->cap);
+    if (k < HRG_FRAME_CLASSES && self->free [k]) {
+        hrg_frame_t *block = self->free [k];
+        self->free [k] = block->next;
+        self->free_bytes -= block->cap;
+        *build = (hr_buf_t) { (char *) block, 0, block->cap };
+        build->data [0] = 0;
+    }
+    else
+    if (k < HRG_FRAME_CLASSES) {
+        *build = (hr_buf_t) { hr_malloc (build->cap), 0, build->cap };
+        build->data [0] = 0;
+    }
+    else
+        *build = (hr_buf_t) HR_BUF_INIT;
+    return frame;
+}
+
+size_t
+hrg_frame_pool_bytes (const hrg_frame_pool_t *self)
+{
+    return self->free_bytes + self->build.cap;
+}
+
+size_t
+hrg_frame_pool_live (const hrg_frame_pool_t *self)
+{
+    return self->live;
 }
 
 void

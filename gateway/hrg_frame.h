@@ -11,15 +11,24 @@
 #ifndef HRG_FRAME_H
 #define HRG_FRAME_H
 
+#include "hr_buf.h"
+
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/uio.h>
 
-typedef struct {
+typedef struct _hrg_frame_pool_t hrg_frame_pool_t;
+typedef struct _hrg_frame_t hrg_frame_t;
+
+struct _hrg_frame_t {
     uint32_t refs;
     uint32_t size;
+    uint32_t cap;               //  pooled: bytes of its block, header included
+    hrg_frame_pool_t *pool;     //  pooled: where it goes back with its last
+                                //  reference; NULL: freed then
+    hrg_frame_t *next;          //  free in its pool: the next of its size class
     char data [];
-} hrg_frame_t;
+};
 
 //  Allocates a frame of size bytes for the caller to fill; one reference,
 //  owned by the caller.
@@ -28,8 +37,43 @@ hrg_frame_t *hrg_frame_new (size_t size);
 //  A new frame holding a copy of data; one reference, owned by the caller.
 hrg_frame_t *hrg_frame_copy (const void *data, size_t size);
 
-//  Drops one reference; frees the frame with the last one. Accepts NULL.
+//  Drops one reference; with the last one the frame goes back to its pool
+//  (or is freed). Accepts NULL.
 void hrg_frame_release (hrg_frame_t *self);
+
+//  A pool of frame memory, one worker's, so that rendering an event for a
+//  group allocates nothing in steady state: a frame is rendered straight
+//  into a block of the pool (no render-then-copy), and the block goes back
+//  to the pool when the last connection has written the frame, onto a free
+//  list by size class (powers of two, as hr_buf grows them). Free blocks
+//  are kept up to max_bytes; past that a block goes back to the heap.
+//  Single-threaded: frames are released on the pool's worker.
+
+//  Size classes kept: blocks of 64 bytes to 64 << (HRG_FRAME_CLASSES - 1).
+#define HRG_FRAME_CLASSES 12
+//  Free bytes a worker's pool keeps by default.
+#define HRG_FRAME_POOL_BYTES (1024 * 1024)
+
+hrg_frame_pool_t *hrg_frame_pool_new (size_t max_bytes);
+
+//  Frees the free blocks; frames still referenced go to the heap when
+//  released, and the last of them frees what is left of the pool.
+void hrg_frame_pool_destroy (hrg_frame_pool_t **self_p);
+
+//  The buffer to render one frame into: empty of data, to be appended to
+//  only (its first bytes are the frame's header). Borrowed until
+//  hrg_frame_pool_end.
+hr_buf_t *hrg_frame_pool_begin (hrg_frame_pool_t *self);
+
+//  What was appended since hrg_frame_pool_begin, as a frame with one
+//  reference, the caller's.
+hrg_frame_t *hrg_frame_pool_end (hrg_frame_pool_t *self);
+
+//  Heap bytes the pool holds: its free blocks and the next frame's.
+size_t hrg_frame_pool_bytes (const hrg_frame_pool_t *self);
+
+//  Frames taken from the pool and not yet back.
+size_t hrg_frame_pool_live (const hrg_frame_pool_t *self);
 
 //  Slots a queue holds without allocating (a power of two, as every
 //  capacity of the ring is).
