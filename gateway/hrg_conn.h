@@ -44,12 +44,18 @@ typedef struct {
     const char *const *epochs;  //  per set index; NULL: no such channel yet
     const uint64_t *seqs;
     size_t index;               //  the channel the event or reset is about
+    //  The set's cursor at these positions when the caller keeps one
+    //  encoded (a group, for a transport with keeps_cursor); NULL: the
+    //  renderer encodes it if it needs it
+    const char *cursor;
+    size_t cursor_len;
 } hrg_view_t;
 
 typedef struct {
     const char *name;           //  for logs and group keys
-    //  Render into out (appending) the bytes of one frame; out is the
-    //  worker's scratch buffer, and its cursor buffer is free to use.
+    //  Render into out (appending only: a group's out is a frame being
+    //  built, hrg_frame_pool_begin) the bytes of one frame; the worker's
+    //  cursor buffer is free to use.
     void (*render_event) (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
                           const hrg_event_t *ev);
     void (*render_reset) (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
@@ -74,6 +80,9 @@ typedef struct {
     void (*token_expiring) (hrg_conn_t *conn, int64_t left_s);
     //  The client can refresh its token: it is closed --token-grace after exp.
     bool token_grace;
+    //  Its renderings carry the set's cursor: a group keeps it encoded
+    //  (hr_cursor_live) and hands it over in the view.
+    bool keeps_cursor;
     //  After a flush of a connection still open: catch-ups may go on.
     void (*drained) (hrg_conn_t *conn);
     //  Frees the connection (closed; its socket is gone).

@@ -41,29 +41,42 @@ s_mark_dirty (hrg_group_t *self, uint64_t now)
     worker->wheel_count++;
 }
 
-//  Renders through the transport at the channels' live position, and
-//  queues the one frame on every member's connection.
+//  Renders through the transport at the channels' live position, straight
+//  into a frame of the worker's pool, and queues the one frame on every
+//  member's connection.
 static void
 s_broadcast (hrg_group_t *self, hrg_channel_t *channel, const hrg_event_t *ev,
              hr_reset_t reason)
 {
+    hrg_worker_t *worker = self->worker;
     const char *epochs [HR_CHANSET_MAX];
     uint64_t seqs [HR_CHANSET_MAX];
     size_t index = 0;
+    if (self->transport->keeps_cursor && !self->cursor)
+        self->cursor = hr_cursor_live_new (self->set);
     for (size_t i = 0; i < self->set->count; i++) {
         epochs [i] = self->channels [i]->epoch [0]? self->channels [i]->epoch: NULL;
         seqs [i] = self->channels [i]->last;
         if (self->channels [i] == channel)
             index = i;
+        //  Every channel, not only this one: cheap when unchanged, and
+        //  right whatever moved the others
+        if (self->cursor)
+            hr_cursor_live_set (self->cursor, i, epochs [i], seqs [i]);
     }
-    hrg_view_t view = { self->set, epochs, seqs, index };
-    hr_buf_t *scratch = &self->worker->scratch;
-    hr_buf_reset (scratch);
+    hrg_view_t view = { self->set, epochs, seqs, index, NULL, 0 };
+    if (self->cursor)
+        view.cursor = hr_cursor_live_text (self->cursor, &view.cursor_len);
+    if (!worker->frames)
+        worker->frames = hrg_frame_pool_new (HRG_FRAME_POOL_BYTES);
+    hr_buf_t *out = hrg_frame_pool_begin (worker->frames);
     if (ev)
-        self->transport->render_event (self->worker, scratch, &view, ev);
+        self->transport->render_event (worker, out, &view, ev);
     else
-        self->transport->render_reset (self->worker, scratch, &view, reason);
-    hrg_frame_t *frame = hrg_frame_copy (scratch->data, scratch->size);
+        self->transport->render_reset (worker, out, &view, reason);
+    hrg_frame_t *frame = hrg_frame_pool_end (worker->frames);
+    hr_metrics_set (worker->shard, worker->m->frame_pool_bytes,
+                    (int64_t) hrg_frame_pool_bytes (worker->frames));
     uint64_t now = hr_mono_ms ();
     //  A member closed meanwhile stays listed until the reap: its
     //  connection ignores the frame
@@ -141,11 +154,17 @@ hrg_group_leave (hrg_member_t *member)
     if (self->deferred)
         worker->wheel_count--;
     zhashx_delete (worker->groups, self->key);
+    hr_cursor_live_destroy (&self->cursor);
     hr_chanset_destroy (&self->set);
     free (self->channels);
     free (self->key);
     free (self);
     hr_metrics_add_to (worker->shard, worker->m->groups, -1);
+    if (zhashx_size (worker->groups) == 0) {
+        //  Frames still queued free themselves (a closing worker's last)
+        hrg_frame_pool_destroy (&worker->frames);
+        hr_metrics_set (worker->shard, worker->m->frame_pool_bytes, 0);
+    }
 }
 
 //  Moves the groups whose time has come from the wheel to the ready list.

@@ -28,6 +28,8 @@ struct _hrg_group_t {
     hr_chanset_t *set;          //  owned
     hrg_channel_t **channels;   //  per set index; members hold the references
     hrg_listener_t listener;    //  in each channel's groups
+    hr_cursor_live_t *cursor;   //  owned: the set's cursor, kept encoded when the
+                                //  transport keeps_cursor (made at the first event)
     hr_list_t members;          //  hrg_member_t
     size_t member_count;
     bool dirty;                 //  frames queued since the last write

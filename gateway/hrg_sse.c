@@ -120,38 +120,47 @@ s_build_head (s_sse_t *self, struct MHD_Connection *mhd, const char *version)
     body->head = hr_buf_detach (&head);
 }
 
-//  The cursor of view's positions, in the worker's cursor buffer.
-static hr_buf_t *
-s_cursor (hrg_worker_t *worker, const hrg_view_t *view)
+//  The cursor of view's positions: the one the view carries (a group's,
+//  kept encoded), else encoded in the worker's cursor buffer.
+static const char *
+s_cursor (hrg_worker_t *worker, const hrg_view_t *view, size_t *len)
 {
+    if (view->cursor) {
+        *len = view->cursor_len;
+        return view->cursor;
+    }
     hr_buf_t *cursor = &worker->cursor;
     hr_buf_reset (cursor);
     hr_cursor_encode_parts (cursor, view->set, view->epochs, view->seqs);
-    return cursor;
+    *len = cursor->size;
+    return cursor->data;
 }
 
 static void
 s_render_event (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
                 const hrg_event_t *ev)
 {
-    hr_buf_t *cursor = s_cursor (worker, view);
-    hrg_sse_format_event (out, cursor->data, cursor->size, ev, false);
+    size_t len;
+    const char *cursor = s_cursor (worker, view, &len);
+    hrg_sse_format_event (out, cursor, len, ev, false);
 }
 
 static void
 s_render_typed (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
                 const hrg_event_t *ev)
 {
-    hr_buf_t *cursor = s_cursor (worker, view);
-    hrg_sse_format_event (out, cursor->data, cursor->size, ev, true);
+    size_t len;
+    const char *cursor = s_cursor (worker, view, &len);
+    hrg_sse_format_event (out, cursor, len, ev, true);
 }
 
 static void
 s_render_reset (hrg_worker_t *worker, hr_buf_t *out, const hrg_view_t *view,
                 hr_reset_t reason)
 {
-    hr_buf_t *cursor = s_cursor (worker, view);
-    hrg_sse_format_reset (out, cursor->data, cursor->size, view->set->names [view->index],
+    size_t len;
+    const char *cursor = s_cursor (worker, view, &len);
+    hrg_sse_format_reset (out, cursor, len, view->set->names [view->index],
                           reason, view->epochs [view->index], view->seqs [view->index]);
 }
 
@@ -165,10 +174,11 @@ s_stream_live (hrg_stream_t *stream)
     uint64_t seqs [HR_CHANSET_MAX];
     hrg_view_t view;
     hrg_stream_view (stream, &view, epochs, seqs, 0);
-    hr_buf_t *cursor = s_cursor (conn->worker, &view);
+    size_t len;
+    const char *cursor = s_cursor (conn->worker, &view, &len);
     hr_buf_reset (scratch);
     hr_buf_puts (scratch, "id: ");
-    hr_buf_put (scratch, cursor->data, cursor->size);
+    hr_buf_put (scratch, cursor, len);
     hr_buf_puts (scratch, "\n\n");
     hrg_conn_send (conn, scratch->data, scratch->size);
 }
@@ -291,6 +301,7 @@ _Static_assert (sizeof (s_sse_t) <= HRG_CONN_SLOT, "an SSE connection fits a slo
     .closing = s_closing, \
     .token_expiring = s_token_expiring, \
     .drained = s_drained, \
+    .keeps_cursor = true, \
     .destroy = s_destroy
 
 static const hrg_transport_t s_transport = {

@@ -87,5 +87,5 @@ hrg_stream_view (const hrg_stream_t *self, hrg_view_t *view, const char **epochs
         epochs [i] = pos->epoch_len? pos->epoch: NULL;
         seqs [i] = pos->seq;
     }
-    *view = (hrg_view_t) { self->set, epochs, seqs, index };
+    *view = (hrg_view_t) { .set = self->set, .epochs = epochs, .seqs = seqs, .index = index };
 }

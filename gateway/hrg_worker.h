@@ -36,6 +36,7 @@ typedef struct _hrg_link_t hrg_link_t;
 typedef struct _hrg_links_t hrg_links_t;
 typedef struct _hrg_follow_t hrg_follow_t;
 typedef struct _hrg_slab_t hrg_slab_t;
+typedef struct _hrg_frame_pool_t hrg_frame_pool_t;
 typedef struct _hrg_auth_t hrg_auth_t;
 typedef struct _hrg_limit_t hrg_limit_t;
 
@@ -48,7 +49,7 @@ typedef struct {
         channels_unconfirmed, subscription_retries, subscription_timeouts, held_bytes,
         catchup_bytes, catchup_waiting, catchup_fetches, catchup_shared, history_retries,
         ws_connections, ws_messages, ws_closes, ws_errors, ws_inbound_bytes,
-        revocations, revocation_bytes, token_cache_bytes,
+        revocations, revocation_bytes, token_cache_bytes, frame_pool_bytes,
         stale_epochs;               //  hrg_channel, hrg_fetch: older-epoch items ignored
     int cluster_view, brokers_connected, view_bad, view_changes;   //  hrg_links (--cluster)
 } hrg_metric_ids_t;
@@ -97,6 +98,7 @@ struct _hrg_worker_t {
     pthread_t thread;
     hr_buf_t scratch;               //  reusable render buffers
     hr_buf_t cursor;
+    hrg_frame_pool_t *frames;       //  hrg_group: frames rendered for groups, while it has any
     uint64_t next_heartbeat_check;
     uint64_t next_sweep;
     uint64_t flush_due_us;          //  monotonic µs before which not to flush again
