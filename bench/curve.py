@@ -214,6 +214,7 @@ def median(runs):
     keys = [k for k in good[0] if isinstance(good[0][k], (int, float))]
     fig = {k: statistics.median(r[k] for r in good if k in r) for k in keys}
     fig["lost"] = max(r["lost"] for r in good)       # any loss counts
+    fig["offered"] = good[0]["offered"]
     return fig
 
 
@@ -317,7 +318,7 @@ def targets(results, heralds):
             out.append("- %d subscribers: deliveries per CPU-s ÷ raw writer's at the same "
                        "batching ≥ 0.85 at %d of %d loads%s" % (
                            subscribers, len(ratios) - len(low), len(ratios),
-                           " (not at %s)" % ", ".join(map(str, low)) if low else ""))
+                           " (not at %s)" % ", ".join("%g" % l for l in low) if low else ""))
     return out
 
 
