@@ -92,6 +92,38 @@ struct _hr_cursor_live_t {
     char *text;
 };
 
+//  base64url without padding of n bytes into text (NUL-terminated), as
+//  sodium_bin2base64 writes it; returns the length. By table: sodium's
+//  constant-time encoder was most of a kept cursor's update, and a
+//  cursor is no secret.
+static size_t
+s_base64url (char *text, const uint8_t *bin, size_t n)
+{
+    static const char digits [] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+    size_t t = 0, i = 0;
+    for (; i + 3 <= n; i += 3) {
+        uint32_t v = (uint32_t) bin [i] << 16 | (uint32_t) bin [i + 1] << 8 | bin [i + 2];
+        text [t++] = digits [v >> 18];
+        text [t++] = digits [(v >> 12) & 63];
+        text [t++] = digits [(v >> 6) & 63];
+        text [t++] = digits [v & 63];
+    }
+    if (n - i == 1) {
+        text [t++] = digits [bin [i] >> 2];
+        text [t++] = digits [(bin [i] & 3) << 4];
+    }
+    else
+    if (n - i == 2) {
+        uint32_t v = (uint32_t) bin [i] << 8 | bin [i + 1];
+        text [t++] = digits [v >> 10];
+        text [t++] = digits [(v >> 4) & 63];
+        text [t++] = digits [(v & 15) << 2];
+    }
+    text [t] = 0;
+    return t;
+}
+
 //  One channel's bytes: epoch length, epoch, seq (as hr_cursor_encode_parts).
 static size_t
 s_put_position (uint8_t *p, const char *epoch, size_t len, uint64_t seq)
@@ -193,11 +225,8 @@ hr_cursor_live_text (hr_cursor_live_t *self, size_t *len)
         size_t from = self->made? self->at [self->dirty] / 3 * 3: 0;
         self->made = true;
         size_t text_from = from / 3 * 4;
-        sodium_bin2base64 (self->text + text_from, self->text_max - text_from,
-                           self->bin + from, size - from,
-                           sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        self->text_len = text_from + sodium_base64_ENCODED_LEN (
-            size - from, sodium_base64_VARIANT_URLSAFE_NO_PADDING) - 1;
+        self->text_len = text_from + s_base64url (self->text + text_from, self->bin + from,
+                                                  size - from);
         self->dirty = SIZE_MAX;
     }
     *len = self->text_len;
