@@ -64,6 +64,19 @@ class Server:
                     proc.wait()
 
 
+def replace_block(path, begin, end, text):
+    """Replaces what lies between the markers begin and end in the file
+    at path with text (the markers stay)."""
+    with open(path) as f:
+        doc = f.read()
+    if begin not in doc or end not in doc:
+        raise SystemExit("%s has no %s ... %s block" % (path, begin, end))
+    head, rest = doc.split(begin, 1)
+    _, tail = rest.split(end, 1)
+    with open(path, "w") as f:
+        f.write(head + begin + "\n" + text + end + tail)
+
+
 def _herald_process(herald, args):
     """Starts a herald command and returns (process, its ready log entry)."""
     proc = subprocess.Popen([herald] + args + ["--log-format", "json"],
@@ -388,13 +401,7 @@ def main():
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        with open(args.write) as f:
-            doc = f.read()
-        begin, end = "<!-- results:begin -->", "<!-- results:end -->"
-        head, rest = doc.split(begin, 1)
-        _, tail = rest.split(end, 1)
-        with open(args.write, "w") as f:
-            f.write(head + begin + "\n" + text + end + tail)
+        replace_block(args.write, "<!-- results:begin -->", "<!-- results:end -->", text)
 
 
 if __name__ == "__main__":

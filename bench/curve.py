@@ -38,7 +38,8 @@ import urllib.request
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, HERE)
-from compare import LIMITS_OFF, Server, _herald_process, free_port, log, start_nchan  # noqa: E402
+from compare import (LIMITS_OFF, Server, _herald_process, free_port, log,  # noqa: E402
+                     replace_block, start_nchan)
 
 LOADS = {1000: (10, 20, 50, 100, 200, 400, 800, 1600, 3200),
          5000: (5, 10, 20, 50, 100, 200, 400)}
@@ -327,6 +328,7 @@ def plot(results, directory):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     matplotlib.rcParams["svg.fonttype"] = "none"     # text as text: small files, clean diffs
+    matplotlib.rcParams["svg.hashsalt"] = "herald"   # stable ids: the same figures, the same file
     os.makedirs(directory, exist_ok=True)
     files = []
     for subscribers, series in results.items():
@@ -437,14 +439,7 @@ def main():
     text = "\n".join(lines) + "\n"
     print(text)
     if args.write:
-        with open(args.write) as f:
-            doc = f.read()
-        if BEGIN not in doc:
-            raise SystemExit("%s has no %s ... %s block" % (args.write, BEGIN, END))
-        head, rest = doc.split(BEGIN, 1)
-        _, tail = rest.split(END, 1)
-        with open(args.write, "w") as f:
-            f.write(head + BEGIN + "\n" + text + END + tail)
+        replace_block(args.write, BEGIN, END, text)
 
 
 if __name__ == "__main__":

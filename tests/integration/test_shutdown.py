@@ -48,8 +48,9 @@ class Shutdown(unittest.TestCase):
         seqs = [e.json["seq"] for e in client.events]
         self.assertEqual(seqs, list(range(1, len(seqs) + 1)))   # a prefix, in order
 
-    def test_sigterm_with_a_publish_waiting_on_the_broker_answers_503_and_exits(self):
-        # a fake broker that takes the request and never answers
+    def silent_broker_and_gateway(self, *args):
+        """A fake broker that takes requests and never answers (its ROUTER,
+        to see them arrive), and a gateway of args on it."""
         router = H.ZMQ.socket(zmq.ROUTER)
         xpub = H.ZMQ.socket(zmq.XPUB)
         for sock in (router, xpub):
@@ -57,8 +58,12 @@ class Shutdown(unittest.TestCase):
             self.addCleanup(sock.close)
         router_port = router.bind_to_random_port("tcp://127.0.0.1")
         xpub_port = xpub.bind_to_random_port("tcp://127.0.0.1")
-        gw = H.start(self, "gateway", "--broker-timeout", "60s", "--broker",
+        gw = H.start(self, "gateway", *args, "--broker-timeout", "60s", "--broker",
                      "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d" % (xpub_port, router_port))
+        return router, gw
+
+    def test_sigterm_with_a_publish_waiting_on_the_broker_answers_503_and_exits(self):
+        router, gw = self.silent_broker_and_gateway()
         result, threads = {}, []
 
         def post():
@@ -91,15 +96,7 @@ class Shutdown(unittest.TestCase):
         broker held (503); a stream request pipelined behind one is read
         then and opens its stream after the others closed: it must end too
         (before the fix it leaked, a LeakSanitizer report at exit)."""
-        router = H.ZMQ.socket(zmq.ROUTER)       # a fake broker that never answers
-        xpub = H.ZMQ.socket(zmq.XPUB)
-        for sock in (router, xpub):
-            sock.setsockopt(zmq.LINGER, 0)
-            self.addCleanup(sock.close)
-        router_port = router.bind_to_random_port("tcp://127.0.0.1")
-        xpub_port = xpub.bind_to_random_port("tcp://127.0.0.1")
-        gw = H.start(self, "gateway", "--workers", "1", "--broker-timeout", "60s", "--broker",
-                     "tcp://127.0.0.1:%d,tcp://127.0.0.1:%d" % (xpub_port, router_port))
+        router, gw = self.silent_broker_and_gateway("--workers", "1")
         H.wait_until(lambda: "connected to the broker" in gw.stderr(), 10, "the broker link")
         host, port = gw.http[len("http://"):].split(":")
         body = b'{"channel":"c","data":1}'

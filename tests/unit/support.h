@@ -40,6 +40,14 @@ size_t __sanitizer_get_current_allocated_bytes (void);
 #   include <sanitizer/lsan_interface.h>
 #endif
 
+//  Whether the block at p was freed (ASan poisons freed memory); without
+//  ASan the calling test is skipped.
+#ifdef TU_HAVE_ASAN
+#   define TU_FREED(p) __asan_address_is_poisoned (p)
+#else
+#   define TU_FREED(p) ((void) (p), skip (), 0)
+#endif
+
 #define TU_UNUSED __attribute__ ((unused))
 
 //  The frame under construction, packed with msgpack-c.

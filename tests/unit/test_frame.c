@@ -10,14 +10,6 @@
 #include <string.h>
 #include "support.h"
 
-#ifdef TU_HAVE_ASAN
-#   include <sanitizer/asan_interface.h>
-#   include <sanitizer/lsan_interface.h>
-#   define S_FREED(frame) __asan_address_is_poisoned (frame)
-#else
-#   define S_FREED(frame) ((void) (frame), skip (), 0)
-#endif
-
 //  Queues a copy of text, dropping the caller's reference.
 static hrg_frame_t *
 s_push (hrg_queue_t *queue, const char *text)
@@ -204,9 +196,9 @@ test_one_frame_shared_by_many_queues_is_freed_by_the_last (void **state)
     hrg_queue_advance (&queues [1], 3);         //  partly written: still held
     hrg_queue_clear (&queues [2]);
     assert_int_equal (frame->refs, 1);
-    assert_false (S_FREED (frame));
+    assert_false (TU_FREED (frame));
     hrg_queue_advance (&queues [1], 3);
-    assert_true (S_FREED (frame));
+    assert_true (TU_FREED (frame));
     for (int i = 0; i < 3; i++)
         hrg_queue_clear (&queues [i]);
 }

@@ -13,14 +13,6 @@
 #include <unistd.h>
 #include "support.h"
 
-#ifdef TU_HAVE_ASAN
-#   include <sanitizer/asan_interface.h>
-#   include <sanitizer/lsan_interface.h>
-#   define S_FREED(frame) __asan_address_is_poisoned (frame)
-#else
-#   define S_FREED(frame) ((void) (frame), skip (), 0)
-#endif
-
 //  Renders text as one frame of pool.
 static hrg_frame_t *
 s_frame (hrg_frame_pool_t *pool, const char *text)
@@ -159,8 +151,8 @@ test_free_blocks_stay_under_the_bound (void **state)
     }
     assert_int_equal (hrg_frame_pool_bytes (pool) - build, 512 / cap * cap);
     //  The last ones back found the pool full
-    assert_true (S_FREED (frames [S_FRAMES - 1]));
-    assert_false (S_FREED (frames [0]));
+    assert_true (TU_FREED (frames [S_FRAMES - 1]));
+    assert_false (TU_FREED (frames [0]));
     hrg_frame_pool_destroy (&pool);
 }
 
