@@ -7,7 +7,8 @@
 #   make mutation  the mutation check: each tests/mutation/*.patch must make
 #               the tests it names fail (tests/mutation/run; minutes)
 #   make bench  installs nginx + nchan + matplotlib too, runs bench/curve.py: latency
-#               and CPU per delivery against load, Herald vs nchan vs a raw writer
+#               and CPU per delivery against load, Herald vs nchan vs a raw writer,
+#               figures in build/curves.json, curves in build/curves-*.svg
 #               (BENCH_ARGS=--quick: a short pass)
 #   make bench-compare  runs bench/compare.py (Herald vs nchan, the fixed scenarios)
 #   make bench-store  runs bench/store.py: durable history (--data-dir) vs memory

@@ -387,7 +387,8 @@ def main():
                         help="no new load starts after this (default 30)")
     parser.add_argument("--json", metavar="FILE", help="save every figure")
     parser.add_argument("--from-json", metavar="FILE", help="no runs: tables/plots from FILE")
-    parser.add_argument("--plot", metavar="DIR", help="write curves-N.svg into DIR")
+    parser.add_argument("--plot", metavar="DIR", help="write curves-N.svg into DIR "
+                        "(default: img/ beside --write's file, else beside --json's)")
     parser.add_argument("--write", metavar="FILE", help="replace the curves block of FILE "
                         "(and plot into img/ beside it unless --plot)")
     args = parser.parse_args()
@@ -429,6 +430,8 @@ def main():
                 json.dump({"header": header, "results": results}, f, indent=1)
     if args.write and not args.plot:      # the images go with the document
         args.plot = os.path.join(os.path.dirname(os.path.abspath(args.write)), "img")
+    elif args.json and not args.plot:     # else beside the figures (make bench: build/)
+        args.plot = os.path.dirname(os.path.abspath(args.json))
     lines = [header] + tables(results, args.heralds)
     images = plot(results, args.plot) if args.plot else []
     if images and args.write:
