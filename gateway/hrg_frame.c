@@ -12,7 +12,7 @@ struct _hrg_frame_pool_t {
     hrg_frame_t *free [HRG_FRAME_CLASSES];
     size_t free_bytes, max_bytes;
     size_t live;                //  frames out, not back yet
-    hr_buf_t build;             //  the next frame: header, then data
+    size_t open_bytes;          //  blocks of open buffers (hrg_frame_pool_open)
     bool closed;                //  destroyed: freed with the last frame back
 };
 
@@ -107,7 +107,7 @@ hrg_frame_pool_destroy (hrg_frame_pool_t **self_p)
             free (frame);
         }
     self->free_bytes = 0;
-    hr_buf_free (&self->build);
+    assert (self->open_bytes == 0);     //  every open buffer sealed or discarded
     if (self->live)
         self->closed = true;            //  the last frame back frees it
     else
@@ -115,55 +115,83 @@ hrg_frame_pool_destroy (hrg_frame_pool_t **self_p)
     *self_p = NULL;
 }
 
-hr_buf_t *
-hrg_frame_pool_begin (hrg_frame_pool_t *self)
+//  The smallest size class holding size bytes (HRG_FRAME_CLASSES: none).
+static size_t
+s_class_for (size_t size)
 {
-    assert (!self->closed);
-    hr_buf_t *build = &self->build;
-    hr_buf_reset (build);
-    //  The header's room, so that the block becomes the frame as it is
-    hr_buf_reserve (build, sizeof (hrg_frame_t));
-    build->size = sizeof (hrg_frame_t);
-    return build;
+    for (size_t k = 0; k < HRG_FRAME_CLASSES; k++)
+        if (size <= (size_t) 64 << k)
+            return k;
+    return HRG_FRAME_CLASSES;
 }
 
-hrg_frame_t *
-hrg_frame_pool_end (hrg_frame_pool_t *self)
+void
+hrg_frame_pool_open (hrg_frame_pool_t *self, hr_buf_t *buf, size_t hint)
 {
-    hr_buf_t *build = &self->build;
-    assert (build->size >= sizeof (hrg_frame_t));
-    assert (build->size - sizeof (hrg_frame_t) <= UINT32_MAX);
-    hrg_frame_t *frame = (hrg_frame_t *) build->data;
-    frame->refs = 1;
-    frame->size = (uint32_t) (build->size - sizeof (hrg_frame_t));
-    frame->cap = build->cap <= UINT32_MAX? (uint32_t) build->cap: 0;
-    frame->pool = self;
-    frame->next = NULL;
-    self->live++;
-    //  The next frame likely has this one's size: a free block of its
-    //  class, else a new one of that size
-    size_t k = s_class (build->cap);
+    assert (!self->closed && !buf->data);
+    //  A free block of the class, else a new one of its size: the next
+    //  batch likely has the last one's size
+    size_t k = s_class_for (sizeof (hrg_frame_t) + hint + 1);
     if (k < HRG_FRAME_CLASSES && self->free [k]) {
         hrg_frame_t *block = self->free [k];
         self->free [k] = block->next;
         self->free_bytes -= block->cap;
-        *build = (hr_buf_t) { (char *) block, 0, block->cap };
-        build->data [0] = 0;
+        *buf = (hr_buf_t) { (char *) block, 0, block->cap };
     }
     else
-    if (k < HRG_FRAME_CLASSES) {
-        *build = (hr_buf_t) { hr_malloc (build->cap), 0, build->cap };
-        build->data [0] = 0;
-    }
-    else
-        *build = (hr_buf_t) HR_BUF_INIT;
+    if (k < HRG_FRAME_CLASSES)
+        *buf = (hr_buf_t) { hr_malloc ((size_t) 64 << k), 0, (size_t) 64 << k };
+    hr_buf_reserve (buf, sizeof (hrg_frame_t));
+    buf->size = sizeof (hrg_frame_t);
+    buf->data [buf->size] = 0;
+    //  Until sealed, the header's cap is what the pool counts of it
+    ((hrg_frame_t *) buf->data)->cap = (uint32_t) buf->cap;
+    self->open_bytes += buf->cap;
+}
+
+void
+hrg_frame_pool_account (hrg_frame_pool_t *self, hr_buf_t *buf)
+{
+    hrg_frame_t *header = (hrg_frame_t *) buf->data;
+    assert (buf->cap <= UINT32_MAX && self->open_bytes >= header->cap);
+    self->open_bytes = self->open_bytes - header->cap + buf->cap;
+    header->cap = (uint32_t) buf->cap;
+}
+
+hrg_frame_t *
+hrg_frame_pool_seal (hrg_frame_pool_t *self, hr_buf_t *buf)
+{
+    assert (buf->size >= sizeof (hrg_frame_t));
+    assert (buf->size - sizeof (hrg_frame_t) <= UINT32_MAX);
+    hrg_frame_pool_account (self, buf);
+    self->open_bytes -= buf->cap;
+    hrg_frame_t *frame = (hrg_frame_t *) buf->data;
+    frame->refs = 1;
+    frame->size = (uint32_t) (buf->size - sizeof (hrg_frame_t));
+    frame->pool = self;
+    frame->next = NULL;
+    self->live++;
+    *buf = (hr_buf_t) HR_BUF_INIT;
     return frame;
+}
+
+void
+hrg_frame_pool_discard (hrg_frame_pool_t *self, hr_buf_t *buf)
+{
+    if (buf->data)
+        hrg_frame_release (hrg_frame_pool_seal (self, buf));
+}
+
+size_t
+hrg_frame_open_size (const hr_buf_t *buf)
+{
+    return buf->data? buf->size - sizeof (hrg_frame_t): 0;
 }
 
 size_t
 hrg_frame_pool_bytes (const hrg_frame_pool_t *self)
 {
-    return self->free_bytes + self->build.cap;
+    return self->free_bytes + self->open_bytes;
 }
 
 size_t

@@ -60,16 +60,25 @@ hrg_frame_pool_t *hrg_frame_pool_new (size_t max_bytes);
 //  released, and the last of them frees what is left of the pool.
 void hrg_frame_pool_destroy (hrg_frame_pool_t **self_p);
 
-//  The buffer to render one frame into: empty of data, to be appended to
-//  only (its first bytes are the frame's header). Borrowed until
-//  hrg_frame_pool_end.
-hr_buf_t *hrg_frame_pool_begin (hrg_frame_pool_t *self);
+//  A frame built over any number of appends, in a buffer the caller
+//  holds (a group's batch of events): hrg_frame_pool_open gives the empty
+//  *buf (HR_BUF_INIT) a block of the pool big enough for hint bytes, whose
+//  first bytes are the frame's header; the caller appends to it only
+//  (hr_buf_put and the like, which may grow it) and calls
+//  hrg_frame_pool_account after growing it, so that the pool counts it;
+//  hrg_frame_pool_seal makes what was appended a frame with one
+//  reference, the caller's, and leaves *buf empty; hrg_frame_pool_discard
+//  gives the block back unsealed. An open buffer must be sealed or
+//  discarded before the pool is destroyed.
+void hrg_frame_pool_open (hrg_frame_pool_t *self, hr_buf_t *buf, size_t hint);
+void hrg_frame_pool_account (hrg_frame_pool_t *self, hr_buf_t *buf);
+hrg_frame_t *hrg_frame_pool_seal (hrg_frame_pool_t *self, hr_buf_t *buf);
+void hrg_frame_pool_discard (hrg_frame_pool_t *self, hr_buf_t *buf);
 
-//  What was appended since hrg_frame_pool_begin, as a frame with one
-//  reference, the caller's.
-hrg_frame_t *hrg_frame_pool_end (hrg_frame_pool_t *self);
+//  Bytes appended to an open buffer (its header excluded); 0 when empty.
+size_t hrg_frame_open_size (const hr_buf_t *buf);
 
-//  Heap bytes the pool holds: its free blocks and the next frame's.
+//  Heap bytes the pool holds: its free blocks and the open buffers'.
 size_t hrg_frame_pool_bytes (const hrg_frame_pool_t *self);
 
 //  Frames taken from the pool and not yet back.

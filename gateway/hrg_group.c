@@ -41,9 +41,28 @@ s_mark_dirty (hrg_group_t *self, uint64_t now)
     worker->wheel_count++;
 }
 
+//  Queues the events rendered since the last seal, one frame, on every
+//  member's connection. Before the members change (a member joining now
+//  must not get them; one leaving had them queued before it left) and at
+//  each write.
+static void
+s_seal (hrg_group_t *self, uint64_t now)
+{
+    if (!self->batch.data)
+        return;
+    self->batch_hint = hrg_frame_open_size (&self->batch);
+    hrg_frame_t *frame = hrg_frame_pool_seal (self->worker->frames, &self->batch);
+    //  A member closed meanwhile stays listed until the reap: its
+    //  connection ignores the frame
+    for (hr_list_t *node = hr_list_first (&self->members); node;
+         node = hr_list_next (&self->members, node))
+        hrg_conn_queue (hr_list_entry (node, hrg_member_t, node)->conn, frame, now);
+    hrg_frame_release (frame);
+}
+
 //  Renders through the transport at the channels' live position, straight
-//  into a frame of the worker's pool, and queues the one frame on every
-//  member's connection.
+//  onto the group's batch: the members' connections queue the batch as
+//  one frame when it is written (per write, not per event and member).
 static void
 s_broadcast (hrg_group_t *self, hrg_channel_t *channel, const hrg_event_t *ev,
              hr_reset_t reason)
@@ -69,21 +88,18 @@ s_broadcast (hrg_group_t *self, hrg_channel_t *channel, const hrg_event_t *ev,
         view.cursor = hr_cursor_live_text (self->cursor, &view.cursor_len);
     if (!worker->frames)
         worker->frames = hrg_frame_pool_new (HRG_FRAME_POOL_BYTES);
-    hr_buf_t *out = hrg_frame_pool_begin (worker->frames);
+    if (!self->batch.data)
+        hrg_frame_pool_open (worker->frames, &self->batch, self->batch_hint);
     if (ev)
-        self->transport->render_event (worker, out, &view, ev);
+        self->transport->render_event (worker, &self->batch, &view, ev);
     else
-        self->transport->render_reset (worker, out, &view, reason);
-    hrg_frame_t *frame = hrg_frame_pool_end (worker->frames);
+        self->transport->render_reset (worker, &self->batch, &view, reason);
+    hrg_frame_pool_account (worker->frames, &self->batch);
+    uint64_t now = hr_mono_ms ();
+    if (hrg_frame_open_size (&self->batch) >= HRG_GROUP_BATCH_BYTES)
+        s_seal (self, now);             //  a batch is bounded; the write comes as due
     hr_metrics_set (worker->shard, worker->m->frame_pool_bytes,
                     (int64_t) hrg_frame_pool_bytes (worker->frames));
-    uint64_t now = hr_mono_ms ();
-    //  A member closed meanwhile stays listed until the reap: its
-    //  connection ignores the frame
-    for (hr_list_t *node = hr_list_first (&self->members); node;
-         node = hr_list_next (&self->members, node))
-        hrg_conn_queue (hr_list_entry (node, hrg_member_t, node)->conn, frame, now);
-    hrg_frame_release (frame);
     s_mark_dirty (self, now);
 }
 
@@ -132,6 +148,7 @@ hrg_group_join (hrg_worker_t *worker, hrg_member_t *member, hrg_conn_t *conn,
     else
         hr_chanset_destroy (set_p);
     *set_p = self->set;
+    s_seal (self, hr_mono_ms ());
     member->conn = conn;
     member->group = self;
     hr_list_push_back (&self->members, &member->node);
@@ -142,6 +159,7 @@ void
 hrg_group_leave (hrg_member_t *member)
 {
     hrg_group_t *self = member->group;
+    s_seal (self, hr_mono_ms ());
     hr_list_remove (&member->node);
     member->group = NULL;
     if (--self->member_count)
@@ -196,6 +214,7 @@ hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms)
         hrg_group_t *self = hr_list_entry (node, hrg_group_t, dirty_node);
         self->dirty = false;
         self->last_write_ms = now_ms;
+        s_seal (self, now_ms);
         uint64_t started = hr_mono_us ();
         for (hr_list_t *member = hr_list_first (&self->members); member;
              member = hr_list_next (&self->members, member))

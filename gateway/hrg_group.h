@@ -3,10 +3,12 @@
 
     Their positions are equal by construction (a stream joins only once its
     position equals the channels' live position), so each event is
-    rendered once per group into one frame that every member's connection
-    queues (docs/architecture.md §6.3): for SSE the frame carries the set's cursor; for
-    WebSocket, whose streams are one channel each, the group is that
-    channel in that encoding, so an event is rendered once per encoding.
+    rendered once per group (docs/architecture.md §6.3): for SSE with the
+    set's cursor; for WebSocket, whose streams are one channel each, the
+    group is that channel in that encoding, so an event is rendered once
+    per encoding. The events rendered between two writes are one frame,
+    the group's batch, that every member's connection queues when the
+    group is written: queueing and writing cost per write, not per event.
     The group's position is read from its channels.  */
 #ifndef HRG_GROUP_H
 #define HRG_GROUP_H
@@ -30,6 +32,9 @@ struct _hrg_group_t {
     hrg_listener_t listener;    //  in each channel's groups
     hr_cursor_live_t *cursor;   //  owned: the set's cursor, kept encoded when the
                                 //  transport keeps_cursor (made at the first event)
+    hr_buf_t batch;             //  owned: events rendered since the members' last
+                                //  frame, a frame being built (hrg_frame_pool_open)
+    size_t batch_hint;          //  bytes of the last batch: the next one's first block
     hr_list_t members;          //  hrg_member_t
     size_t member_count;
     bool dirty;                 //  frames queued since the last write
@@ -62,6 +67,10 @@ void hrg_group_leave (hrg_member_t *member);
 //  once; the loop draining every waiting event before it writes adds the
 //  rest (a worker behind on all its streams writes each once per turn).
 void hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms);
+
+//  A batch is queued as soon as it holds this many bytes (its events
+//  still go out when the group is due): what one group holds unqueued.
+#define HRG_GROUP_BATCH_BYTES (64 * 1024)
 
 #define HRG_GROUP_AUTO_FACTOR 2
 #define HRG_GROUP_AUTO_CAP_MS 20

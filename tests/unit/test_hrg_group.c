@@ -166,6 +166,33 @@ s_count (const char *text, const char *what)
     return count;
 }
 
+//  How many of what client i's end receives until its connection has
+//  nothing left queued (more than a socket holds: read, write the rest).
+static int
+s_count_all (s_fixture_t *fx, int i, const char *what)
+{
+    static char text [65536 + 64];
+    size_t kept = 0, overlap = strlen (what) - 1;
+    int count = 0;
+    while (true) {
+        ssize_t size = read (fx->peers [i], text + kept, sizeof text - 1 - kept);
+        if (size <= 0) {
+            if (!hrg_conn_pending (&fx->clients [i]->conn))
+                return count;
+            hrg_conn_flush (&fx->clients [i]->conn);
+            continue;
+        }
+        size_t end = kept + (size_t) size;
+        text [end] = 0;
+        count += s_count (text, what);
+        //  A match cut by the read is counted once, whole, next time
+        kept = end < overlap? end: overlap;
+        memmove (text, text + end - kept, kept);
+        text [kept] = 0;
+        count -= s_count (text, what);
+    }
+}
+
 //  Publishes seq on the channel to its groups (as hrg_channel does: the
 //  channel's position first).
 static void
@@ -332,6 +359,25 @@ test_a_new_member_reads_only_later_frames (void **state)
     const char *text = s_read (fx->peers [1]);
     assert_int_equal (s_count (text, "ev orders 1"), 0);
     assert_int_equal (s_count (text, "ev orders 2"), 1);
+    assert_string_equal (s_read (fx->peers [0]), "ev orders 1\nev orders 2\n");
+}
+
+//  A member leaving while the group's batch waits keeps what was rendered
+//  before it left (queued on its connection), and nothing after.
+static void
+test_a_member_leaving_keeps_the_events_before_it_left (void **state)
+{
+    s_fixture_t *fx = *state;
+    hrg_group_t *group = s_join_all (fx);
+    s_publish (fx, group, 1);
+    hrg_group_leave (&fx->clients [1]->member);
+    fx->clients [1]->set = NULL;                    //  it was the group's
+    s_publish (fx, group, 2);
+    assert_int_equal (hrg_conn_pending (&fx->clients [1]->conn), strlen ("ev orders 1\n"));
+    hrg_conn_flush (&fx->clients [1]->conn);
+    hrg_group_flush_dirty (&fx->worker, hr_mono_ms () + S_INTERVAL_MS);
+    assert_string_equal (s_read (fx->peers [1]), "ev orders 1\n");
+    assert_string_equal (s_read (fx->peers [0]), "ev orders 1\nev orders 2\n");
 }
 
 //  --write-interval auto: the gap after a write is twice what writing
@@ -428,22 +474,59 @@ test_a_refused_write_leaving_too_much_queued_closes_the_consumer_at_once (void *
 static void
 test_frames_queued_behind_a_refused_write_close_the_consumer_at_once (void **state)
 {
-    //  The socket refused the last write and frames pile up while the
-    //  group waits out --write-interval: the frame that takes the queue
-    //  over --slow-consumer-bytes closes it, not the deferred write
+    //  The socket refused the last write and events pile up in the
+    //  group's batch while it waits out --write-interval: the write that
+    //  queues them closes the consumer before writing to anyone
     s_fixture_t *fx = *state;
     fx->config.slow_consumer_bytes = 64;
     hrg_group_t *group = s_join_all (fx);
     s_fill_socket (fx->clients [0]);
     s_publish (fx, group, 1);
-    hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
+    uint64_t first = hr_mono_ms ();
+    hrg_group_flush_dirty (&fx->worker, first);
     assert_true (fx->clients [0]->conn.blocked);
     assert_false (fx->clients [0]->conn.closing);     //  under the limit
     for (uint64_t seq = 2; seq <= 10; seq++)
         s_publish (fx, group, seq);
+    assert_true (hrg_frame_open_size (&group->batch) > 64);
+    assert_false (fx->clients [0]->conn.closing);     //  the group's, not yet its
+    hrg_group_flush_dirty (&fx->worker, first + S_INTERVAL_MS);
     assert_true (fx->clients [0]->conn.closing);
     assert_false (fx->clients [1]->conn.closing);
     assert_int_equal (s_renders, 10);
+    assert_int_equal (s_count_all (fx, 1, "ev orders"), 10);
+}
+
+//  A group waiting out its interval holds at most HRG_GROUP_BATCH_BYTES
+//  unqueued: past that the batch is queued at once (and a consumer whose
+//  socket refused bytes is closed then), its events still written as due.
+static void
+test_a_batch_is_queued_once_it_reaches_its_bound (void **state)
+{
+    s_fixture_t *fx = *state;
+    fx->config.slow_consumer_bytes = 64;
+    hrg_group_t *group = s_join_all (fx);
+    s_fill_socket (fx->clients [0]);
+    s_publish (fx, group, 1);
+    uint64_t first = hr_mono_ms ();
+    hrg_group_flush_dirty (&fx->worker, first);
+    s_publish (fx, group, 2);
+    size_t event = hrg_frame_open_size (&group->batch);
+    assert_true (event > 0);
+    uint64_t seq = 2;
+    size_t held = 0;
+    while (!fx->clients [0]->conn.closing) {
+        held = hrg_frame_open_size (&group->batch);
+        assert_true (held < HRG_GROUP_BATCH_BYTES);
+        assert_true (seq < 2 * HRG_GROUP_BATCH_BYTES / event);
+        s_publish (fx, group, ++seq);
+    }
+    assert_true (held + 2 * event > HRG_GROUP_BATCH_BYTES);     //  not before the bound
+    assert_true (hrg_frame_open_size (&group->batch) < event);   //  queued: a new batch
+    assert_true (hrg_conn_pending (&fx->clients [1]->conn) >= HRG_GROUP_BATCH_BYTES);
+    assert_int_equal (s_count (s_read (fx->peers [1]), "ev orders"), 1);   //  not written yet
+    hrg_group_flush_dirty (&fx->worker, first + S_INTERVAL_MS);
+    assert_int_equal (s_count_all (fx, 1, "ev orders"), (int) seq - 1);
 }
 
 int
@@ -458,8 +541,10 @@ main (void)
         S_TEST (test_a_reset_reaches_every_member_with_its_reason),
         S_TEST (test_each_transport_has_its_own_group),
         S_TEST (test_a_new_member_reads_only_later_frames),
+        S_TEST (test_a_member_leaving_keeps_the_events_before_it_left),
         S_TEST (test_a_refused_write_leaving_too_much_queued_closes_the_consumer_at_once),
         S_TEST (test_frames_queued_behind_a_refused_write_close_the_consumer_at_once),
+        S_TEST (test_a_batch_is_queued_once_it_reaches_its_bound),
         S_TEST (test_auto_gap_follows_the_cost_of_the_last_write),
         S_TEST (test_auto_writes_a_cheap_group_at_once_and_coalesces_a_costly_one),
     };
