@@ -471,6 +471,23 @@ test_a_refused_write_leaving_too_much_queued_closes_the_consumer_at_once (void *
     assert_int_equal (s_count (s_read (fx->peers [1]), "ev orders"), 10);
 }
 
+//  Both clients joined, --slow-consumer-bytes 64; client 0's socket
+//  refused the write of event 1 (at *first), which stays queued, under
+//  the limit. Returns the group.
+static hrg_group_t *
+s_first_write_refused (s_fixture_t *fx, uint64_t *first)
+{
+    fx->config.slow_consumer_bytes = 64;
+    hrg_group_t *group = s_join_all (fx);
+    s_fill_socket (fx->clients [0]);
+    s_publish (fx, group, 1);
+    *first = hr_mono_ms ();
+    hrg_group_flush_dirty (&fx->worker, *first);
+    assert_true (fx->clients [0]->conn.blocked);
+    assert_false (fx->clients [0]->conn.closing);
+    return group;
+}
+
 static void
 test_frames_queued_behind_a_refused_write_close_the_consumer_at_once (void **state)
 {
@@ -478,14 +495,8 @@ test_frames_queued_behind_a_refused_write_close_the_consumer_at_once (void **sta
     //  group's batch while it waits out --write-interval: the write that
     //  queues them closes the consumer before writing to anyone
     s_fixture_t *fx = *state;
-    fx->config.slow_consumer_bytes = 64;
-    hrg_group_t *group = s_join_all (fx);
-    s_fill_socket (fx->clients [0]);
-    s_publish (fx, group, 1);
-    uint64_t first = hr_mono_ms ();
-    hrg_group_flush_dirty (&fx->worker, first);
-    assert_true (fx->clients [0]->conn.blocked);
-    assert_false (fx->clients [0]->conn.closing);     //  under the limit
+    uint64_t first;
+    hrg_group_t *group = s_first_write_refused (fx, &first);
     for (uint64_t seq = 2; seq <= 10; seq++)
         s_publish (fx, group, seq);
     assert_true (hrg_frame_open_size (&group->batch) > 64);
@@ -504,12 +515,8 @@ static void
 test_a_batch_is_queued_once_it_reaches_its_bound (void **state)
 {
     s_fixture_t *fx = *state;
-    fx->config.slow_consumer_bytes = 64;
-    hrg_group_t *group = s_join_all (fx);
-    s_fill_socket (fx->clients [0]);
-    s_publish (fx, group, 1);
-    uint64_t first = hr_mono_ms ();
-    hrg_group_flush_dirty (&fx->worker, first);
+    uint64_t first;
+    hrg_group_t *group = s_first_write_refused (fx, &first);
     s_publish (fx, group, 2);
     size_t event = hrg_frame_open_size (&group->batch);
     assert_true (event > 0);
