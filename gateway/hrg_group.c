@@ -41,6 +41,14 @@ s_mark_dirty (hrg_group_t *self, uint64_t now)
     worker->wheel_count++;
 }
 
+//  The pool's bytes, open batches included, in /metrics.
+static void
+s_count_pool (hrg_worker_t *worker)
+{
+    hr_metrics_set (worker->shard, worker->m->frame_pool_bytes,
+                    (int64_t) hrg_frame_pool_bytes (worker->frames));
+}
+
 //  Queues the events rendered since the last seal, one frame, on every
 //  member's connection. Before the members change (a member joining now
 //  must not get them; one leaving had them queued before it left) and at
@@ -52,12 +60,19 @@ s_seal (hrg_group_t *self, uint64_t now)
         return;
     self->batch_hint = hrg_frame_open_size (&self->batch);
     hrg_frame_t *frame = hrg_frame_pool_seal (self->worker->frames, &self->batch);
+    s_count_pool (self->worker);
     //  A member closed meanwhile stays listed until the reap: its
     //  connection ignores the frame
     for (hr_list_t *node = hr_list_first (&self->members); node;
          node = hr_list_next (&self->members, node))
         hrg_conn_queue (hr_list_entry (node, hrg_member_t, node)->conn, frame, now);
     hrg_frame_release (frame);
+}
+
+void
+hrg_group_seal (hrg_group_t *self)
+{
+    s_seal (self, hr_mono_ms ());
 }
 
 //  Renders through the transport at the channels' live position, straight
@@ -98,8 +113,8 @@ s_broadcast (hrg_group_t *self, hrg_channel_t *channel, const hrg_event_t *ev,
     uint64_t now = hr_mono_ms ();
     if (hrg_frame_open_size (&self->batch) >= HRG_GROUP_BATCH_BYTES)
         s_seal (self, now);             //  a batch is bounded; the write comes as due
-    hr_metrics_set (worker->shard, worker->m->frame_pool_bytes,
-                    (int64_t) hrg_frame_pool_bytes (worker->frames));
+    else
+        s_count_pool (worker);
     s_mark_dirty (self, now);
 }
 

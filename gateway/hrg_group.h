@@ -37,7 +37,7 @@ struct _hrg_group_t {
     size_t batch_hint;          //  bytes of the last batch: the next one's first block
     hr_list_t members;          //  hrg_member_t
     size_t member_count;
-    bool dirty;                 //  frames queued since the last write
+    bool dirty;                 //  events rendered since the last write
     bool deferred;              //  dirty, waiting on the worker's wheel
     hr_list_t dirty_node;       //  while dirty: in the ready list or a wheel slot
     uint64_t last_write_ms;     //  monotonic; --write-interval counts from it
@@ -55,6 +55,12 @@ void hrg_group_join (hrg_worker_t *worker, hrg_member_t *member, hrg_conn_t *con
 
 //  Removes member from its group; the last member destroys the group.
 void hrg_group_leave (hrg_member_t *member);
+
+//  Queues the events the group rendered so far on every member's
+//  connection now (they are written when the group is due): before a
+//  member's connection gets a frame of its own that must follow them (an
+//  ok carrying the channel's position, last words).
+void hrg_group_seal (hrg_group_t *self);
 
 //  Writes to the members of every group whose new frames are due: now, or
 //  a gap after the group's last write (docs/architecture.md §6.3's

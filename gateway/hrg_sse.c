@@ -230,6 +230,8 @@ s_closing (hrg_conn_t *conn, hrg_close_t reason)
     hrg_sse_body_t *body = &self->body;
     if (reason != HRG_CLOSE_EXPIRED && reason != HRG_CLOSE_REVOKED)
         return false;
+    if (self->stream.member.group)
+        hrg_group_seal (self->stream.member.group);     //  what it rendered too
     hrg_sse_body_flush (body, conn);          //  what is queued goes first
     if (conn->fd < 0 || body->head || body->in_chunk || hrg_conn_pending (conn))
         return false;

@@ -40,6 +40,7 @@ typedef struct {
 
 static void s_drain (hrg_ws_conn_t *self);
 static hr_buf_t *s_render_ok_channel (hrg_ws_conn_t *self, uint32_t id, const char *name);
+static hrg_stream_t *s_find (hrg_ws_conn_t *self, const char *ch, size_t ch_len, size_t *index);
 
 void
 hrg_ws_session_answer (hrg_ws_conn_t *self, uint32_t order, hr_buf_t *scratch)
@@ -109,6 +110,11 @@ s_render_ok_channel (hrg_ws_conn_t *self, uint32_t id, const char *name)
 {
     hrg_worker_t *worker = self->conn.worker;
     hrg_channel_t *channel = zhashx_lookup (worker->channels, name);
+    //  Live already: the events up to that position go before the ok
+    size_t index;
+    hrg_stream_t *stream = s_find (self, name, strlen (name), &index);
+    if (stream && stream->member.group)
+        hrg_group_seal (stream->member.group);
     hr_buf_t *scratch = &worker->scratch;
     hr_buf_reset (scratch);
     hrg_ws_render_ok_sub (scratch, self->format, id, name,

@@ -215,6 +215,36 @@ test_closed_at_exp_with_herald_token_expired (void **state)
     s_gone (fx, &client);
 }
 
+//  Events its group rendered before exp and has not written yet (it waits
+//  out --write-interval) go out before the last event.
+static void
+test_events_rendered_before_exp_go_out_before_herald_token_expired (void **state)
+{
+    s_fx_t *fx = *state;
+    s_client_t client;
+    s_open_claims (fx, &client, s_claims (fx, "u", ta_now () + 3600, ""));
+    s_live_at (fx, "e1", 0);
+    s_feed (fx, tfb_event ("orders", "e1", 1));
+    hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
+    s_read (&client);
+    assert_non_null (strstr (s_text (&client), "data: {"));
+    hr_buf_reset (&client.got);
+    fx->config.write_interval = 60000;  //  the group just wrote: 2 waits
+    s_feed (fx, tfb_event ("orders", "e1", 2));
+    hrg_group_flush_dirty (&fx->worker, hr_mono_ms ());
+    s_turn (fx);
+    s_read (&client);
+    assert_int_equal (client.got.size, 0);
+    client.conn->claims->exp = ta_now ();
+    assert_true (s_sweep (fx, &client));
+    const char *text = s_text (&client);
+    //  (untyped: the event's first line is its data)
+    const char *event = strstr (text, "id: "), *expired = strstr (text, "event: herald-token-expired");
+    if (!event || !expired || event > expired)
+        fail_msg ("want event 2, then herald-token-expired; got \"%s\"", text);
+    s_gone (fx, &client);
+}
+
 static void
 test_past_exp_is_warned_then_closed_in_one_sweep (void **state)
 {
@@ -465,6 +495,7 @@ main (void)
         T (test_not_warned_earlier_than_30s),
         T (test_new_claims_are_warned_again),
         T (test_closed_at_exp_with_herald_token_expired),
+        T (test_events_rendered_before_exp_go_out_before_herald_token_expired),
         T (test_past_exp_is_warned_then_closed_in_one_sweep),
         T (test_revoked_closes_within_one_sweep),
         T (test_any_revocation_rechecks_every_connection),

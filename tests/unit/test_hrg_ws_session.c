@@ -300,6 +300,32 @@ test_a_second_sub_is_answered_again_and_keeps_one_stream (void **state)
     }
 }
 
+//  The ok of a second sub carries the channel's position: the events up
+//  to it go first, even while the channel's group waits to be written.
+static void
+test_a_second_subs_ok_follows_the_events_it_counts (void **state)
+{
+    s_fx_t *fx = *state;
+    for (int f = 0; f < 2; f++) {
+        s_ws_t ws;
+        s_ws_open (fx, &ws, s_formats [f]);
+        s_ws_take (fx, &ws);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
+        s_ws_live (fx, "orders", E1, 5);
+        s_ws_take (fx, &ws);
+        s_ws_events (fx, "orders", E1, 6, 6);
+        s_ws_expect_evs (fx, &ws, "orders", E1, 6, 6);
+        fx->config.write_interval = 60000;  //  the group just wrote: 7 and 8 wait
+        s_ws_events (fx, "orders", E1, 7, 8);
+        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":2,\"ch\":\"orders\"}");
+        s_ws_expect_evs (fx, &ws, "orders", E1, 7, 8);
+        s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":2,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":8}");
+        fx->config.write_interval = 0;
+        s_ws_quiet (fx, &ws);
+        s_ws_close (fx, &ws);
+    }
+}
+
 //  --------------------------------------------------------------------
 //  Answers in request order
 
@@ -719,6 +745,8 @@ main (void)
         cmocka_unit_test_setup_teardown (test_a_new_epoch_on_a_live_sub_is_a_reset_before_its_first_event,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_a_second_sub_is_answered_again_and_keeps_one_stream,
+                                         s_ws_setup, s_ws_teardown),
+        cmocka_unit_test_setup_teardown (test_a_second_subs_ok_follows_the_events_it_counts,
                                          s_ws_setup, s_ws_teardown),
         cmocka_unit_test_setup_teardown (test_a_second_sub_while_syncing_is_answered_with_the_synced_position,
                                          s_ws_setup, s_ws_teardown),
