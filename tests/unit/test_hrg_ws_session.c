@@ -274,19 +274,27 @@ test_a_new_epoch_on_a_live_sub_is_a_reset_before_its_first_event (void **state)
     }
 }
 
+//  Opens ws in format, subscribed (id 1) to "orders", live at 5 and
+//  delivered event 6: its group has just written.
+static void
+s_ws_live_at_6 (s_fx_t *fx, s_ws_t *ws, hrg_ws_format_t format)
+{
+    s_ws_open (fx, ws, format);
+    s_ws_take (fx, ws);
+    s_ws_send (fx, ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
+    s_ws_live (fx, "orders", E1, 5);
+    s_ws_take (fx, ws);
+    s_ws_events (fx, "orders", E1, 6, 6);
+    s_ws_expect_evs (fx, ws, "orders", E1, 6, 6);
+}
+
 static void
 test_a_second_sub_is_answered_again_and_keeps_one_stream (void **state)
 {
     s_fx_t *fx = *state;
     for (int f = 0; f < 2; f++) {
         s_ws_t ws;
-        s_ws_open (fx, &ws, s_formats [f]);
-        s_ws_take (fx, &ws);
-        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
-        s_ws_live (fx, "orders", E1, 5);
-        s_ws_take (fx, &ws);
-        s_ws_events (fx, "orders", E1, 6, 6);
-        s_ws_expect_evs (fx, &ws, "orders", E1, 6, 6);
+        s_ws_live_at_6 (fx, &ws, s_formats [f]);
         s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":2,\"ch\":\"orders\"}");
         s_ws_expect (fx, &ws, "{\"t\":\"ok\",\"id\":2,\"ch\":\"orders\",\"e\":\"" E1 "\",\"s\":6}");
         assert_int_equal (((hrg_ws_conn_t *) ws.conn)->streams.count, 1);
@@ -308,13 +316,7 @@ test_a_second_subs_ok_follows_the_events_it_counts (void **state)
     s_fx_t *fx = *state;
     for (int f = 0; f < 2; f++) {
         s_ws_t ws;
-        s_ws_open (fx, &ws, s_formats [f]);
-        s_ws_take (fx, &ws);
-        s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":1,\"ch\":\"orders\"}");
-        s_ws_live (fx, "orders", E1, 5);
-        s_ws_take (fx, &ws);
-        s_ws_events (fx, "orders", E1, 6, 6);
-        s_ws_expect_evs (fx, &ws, "orders", E1, 6, 6);
+        s_ws_live_at_6 (fx, &ws, s_formats [f]);
         fx->config.write_interval = 60000;  //  the group just wrote: 7 and 8 wait
         s_ws_events (fx, "orders", E1, 7, 8);
         s_ws_send (fx, &ws, "{\"t\":\"sub\",\"id\":2,\"ch\":\"orders\"}");
