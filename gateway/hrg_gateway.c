@@ -99,7 +99,7 @@ s_register_metrics (hrg_metric_ids_t *ids, hr_metrics_t *metrics)
     ids->token_cache_bytes = hr_metrics_add (metrics, "herald_token_cache_bytes",
         HR_METRIC_GAUGE, "Bytes the cache of recently verified tokens takes (4,096 at most).");
     ids->frame_pool_bytes = hr_metrics_add (metrics, "herald_gateway_frame_pool_bytes",
-        HR_METRIC_GAUGE, "Bytes of frame memory workers keep for reuse (1 MiB each at most, as of their last event).");
+        HR_METRIC_GAUGE, "Bytes of frame memory workers hold: groups' open batches (64 KiB each at most) and blocks kept for reuse (1 MiB each at most).");
     ids->stale_epochs = hr_metrics_add (metrics, "herald_stale_epoch_total", HR_METRIC_COUNTER,
         "Events, head markers and history replies ignored for an epoch older than the channel's.");
     ids->ws_closes = hr_metrics_add_labeled (metrics, "herald_ws_closed_total",
