@@ -222,14 +222,19 @@ void
 hrg_group_flush_dirty (hrg_worker_t *worker, uint64_t now_ms)
 {
     s_advance (worker, now_ms);
-    //  In the order the groups became due. A member that fails is only
-    //  closed (freed by the reap), so the members stay put meanwhile.
+    //  Every due group's batch queued first: a connection in several (a
+    //  WebSocket on several channels) gets them all in its first write.
+    //  A member that fails is only closed (freed by the reap), so the
+    //  groups and their members stay put meanwhile.
+    for (hr_list_t *node = hr_list_first (&worker->dirty_groups); node;
+         node = hr_list_next (&worker->dirty_groups, node))
+        s_seal (hr_list_entry (node, hrg_group_t, dirty_node), now_ms);
+    //  In the order the groups became due
     for (hr_list_t *node; (node = hr_list_first (&worker->dirty_groups)); ) {
         hr_list_remove (node);
         hrg_group_t *self = hr_list_entry (node, hrg_group_t, dirty_node);
         self->dirty = false;
         self->last_write_ms = now_ms;
-        s_seal (self, now_ms);
         uint64_t started = hr_mono_us ();
         for (hr_list_t *member = hr_list_first (&self->members); member;
              member = hr_list_next (&self->members, member))
